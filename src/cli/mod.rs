@@ -1,0 +1,18 @@
+//! Command-line front ends, one file per domain. Each parses its raw arguments (clap), calls the
+//! library, and prints; no domain rules live here.
+
+pub mod admin;
+pub mod campaign;
+pub mod dnc;
+pub mod report;
+pub mod run;
+pub mod sim;
+pub mod sip;
+
+#[allow(dead_code)] // used by the store and network commands as they land
+/// Builds the tokio runtime used by commands that talk to the store or the network.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

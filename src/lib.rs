@@ -1,0 +1,28 @@
+//! outdial: a predictive outbound dialer engine.
+//!
+//! The pacing core and the call/agent state machines are sans-IO: they take plain data and the
+//! current time as a value, and return decisions. The simulator drives them on a virtual clock; the
+//! live engine drives the very same code from SIP and the store.
+//!
+//! # Layout
+//! - [`campaign`]: campaign definitions (YAML), validation, and call-list parsing (CSV, E.164).
+//! - [`store`]: the persistent queue of leads, attempts, DNC list and audit trail (sqlx: SQLite or
+//!   PostgreSQL), including the dial-time compliance lease ("hopper").
+//! - [`agents`]: the agent state machine (sans-IO).
+//! - [`pacing`]: call state machine, estimators and dial-mode decisions (sans-IO).
+//! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock.
+//! - [`sip`]: SIP transport, transactions, dialogs, trunks and synthetic peers, built on rsip.
+//! - [`engine`]: the live tokio shell joining store, pacing and SIP.
+//! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
+//! - [`yaml`]: shared YAML loading with file/line/field errors, and duration values.
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod agents;
+pub mod campaign;
+pub mod engine;
+pub mod pacing;
+pub mod sim;
+pub mod sip;
+pub mod store;
+pub mod yaml;

@@ -1,0 +1,96 @@
+//! The `outdial` binary: parses the command line and hands each subcommand to `cli::*`.
+//! Errors reach the user as one line on stderr and a non-zero exit code.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// outdial: predictive outbound dialer for blended contact centres.
+#[derive(Parser, Debug)]
+#[command(name = "outdial", version, about, long_about = None)]
+struct Cli {
+    /// Store to use: a SQLite file path or URL (default `outdial.db` in the working directory),
+    /// or a `postgres://` URL.
+    #[arg(
+        long,
+        global = true,
+        env = "OUTDIAL_DB",
+        default_value = "sqlite://outdial.db"
+    )]
+    db: String,
+
+    /// Log verbosity (repeat for more): warnings by default, -v info, -vv debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Apply campaign definitions, load call lists, view campaign figures.
+    #[command(subcommand)]
+    Campaign(cli::campaign::CampaignCmd),
+    /// Manage the do-not-call list.
+    #[command(subcommand)]
+    Dnc(cli::dnc::DncCmd),
+    /// Run the pacing core on a virtual clock against synthetic trunks and agents.
+    Sim(cli::sim::SimArgs),
+    /// Run a synthetic SIP trunk (UAS) that behaves like a scenario's `trunk` section.
+    TrunkSim(cli::sip::TrunkSimArgs),
+    /// Run N synthetic SIP agent endpoints.
+    AgentSim(cli::sip::AgentSimArgs),
+    /// Place N calls at a given rate against a SIP target and report its capacity.
+    TrunkTest(cli::sip::TrunkTestArgs),
+    /// Run the live engine: pace campaigns from the store over SIP to agents.
+    Run(cli::run::RunArgs),
+    /// Show or change pacing of a campaign on a running engine.
+    #[command(subcommand)]
+    Pacing(cli::admin::PacingCmd),
+    /// List agents of a running engine and their states.
+    Agents(cli::admin::AgentsArgs),
+    /// Per-hour figures of a campaign from its call records.
+    Report(cli::report::ReportArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match cli.command {
+        Command::Campaign(cmd) => cli::campaign::run(&cli.db, cmd),
+        Command::Dnc(cmd) => cli::dnc::run(&cli.db, cmd),
+        Command::Sim(args) => cli::sim::run(args),
+        Command::TrunkSim(args) => cli::sip::trunk_sim(args),
+        Command::AgentSim(args) => cli::sip::agent_sim(args),
+        Command::TrunkTest(args) => cli::sip::trunk_test(args),
+        Command::Run(args) => cli::run::run(&cli.db, args),
+        Command::Pacing(cmd) => cli::admin::pacing(cmd),
+        Command::Agents(args) => cli::admin::agents(args),
+        Command::Report(args) => cli::report::run(&cli.db, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: the chain of causes joined, as ripgrep does.
+            eprintln!("outdial: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OUTDIAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,261 @@
+//! Shared YAML loading for campaign, scenario and engine config files: errors name the file, the
+//! line and the field, and durations are written the way people say them (`500ms`, `2s`, `3m`, `8h`).
+//! Owns no domain rules; each config type validates its own values and reports them through
+//! [`YamlError::invalid`].
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A config file that could not be read, parsed or validated.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file named by the user.
+        file: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, has an unknown key or a value of the wrong type.
+    #[error("{file}:{line}: {field}: {message}")]
+    Parse {
+        /// The file named by the user.
+        file: String,
+        /// 1-based line number (0 when unknown).
+        line: usize,
+        /// Dotted path of the offending field (`.` for the document).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value parsed but breaks a rule (a window that ends before it starts, say).
+    #[error("{file}:{line}: {field}: {message}")]
+    Invalid {
+        /// The file named by the user.
+        file: String,
+        /// 1-based line number of the field (0 when the field is absent from the file).
+        line: usize,
+        /// Dotted path of the offending field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl YamlError {
+    /// A rule violation on `field` (dotted path), with the line looked up in `text`.
+    pub fn invalid(file: &str, text: &str, field: &str, message: impl Into<String>) -> Self {
+        YamlError::Invalid {
+            file: file.to_string(),
+            line: line_of_key(text, field).unwrap_or(0),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads and parses `path` into `T`, turning serde errors into file/line/field messages.
+pub fn load<T: DeserializeOwned>(path: &Path) -> Result<(T, String), YamlError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let value = parse(&file, &text)?;
+    Ok((value, text))
+}
+
+/// Parses `text` (named `file` in errors) into `T`.
+pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, YamlError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let field = err.path().to_string();
+        let inner = err.into_inner();
+        let line = inner
+            .location()
+            .map(|l| l.line())
+            .or_else(|| line_of_key(text, &field))
+            .unwrap_or(0);
+        let mut message = inner.to_string();
+        // serde_yaml appends " at line N column M"; the line is already in front.
+        if let Some(pos) = message.find(" at line ") {
+            message.truncate(pos);
+        }
+        // serde_yaml also prefixes its own (shorter) path, "window: …"; the field is in front.
+        if let Some((prefix, rest)) = message.split_once(": ") {
+            if !prefix.contains(' ') && field.starts_with(prefix) {
+                message = rest.to_string();
+            }
+        }
+        YamlError::Parse {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        }
+    })
+}
+
+/// Finds the 1-based line on which the dotted key path (`window.monday.end`) is written, by
+/// following indentation. Sequence indices (`strategies[2]`) are matched to the n-th `- ` item.
+pub fn line_of_key(text: &str, path: &str) -> Option<usize> {
+    let parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
+    let mut min_indent: isize = -1;
+    let mut start = 0usize;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = None;
+    for part in parts {
+        let (key, index) = match part.find('[') {
+            Some(b) => (
+                &part[..b],
+                part[b + 1..].trim_end_matches(']').parse::<usize>().ok(),
+            ),
+            None => (part, None),
+        };
+        let mut hit = None;
+        let mut level_indent: Option<isize> = None;
+        let first = if min_indent < 0 { start } else { start + 1 };
+        for (i, line) in lines.iter().enumerate().skip(first) {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = (line.len() - trimmed.len()) as isize;
+            if indent <= min_indent {
+                break;
+            }
+            // Only keys at this level count, not keys of nested mappings.
+            if *level_indent.get_or_insert(indent) != indent {
+                continue;
+            }
+            let bare = trimmed.trim_start_matches("- ");
+            let quoted = format!("\"{key}\":");
+            if bare.starts_with(&format!("{key}:")) || bare.starts_with(&quoted) {
+                hit = Some((i, indent));
+                break;
+            }
+        }
+        let (i, indent) = hit?;
+        found = Some(i + 1);
+        min_indent = indent;
+        start = i;
+        if let Some(n) = index {
+            let mut count = 0;
+            for (j, line) in lines.iter().enumerate().skip(i + 1) {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with("- ") {
+                    if count == n {
+                        found = Some(j + 1);
+                        start = j;
+                        break;
+                    }
+                    count += 1;
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A duration written as `500ms`, `2s`, `3m`, `8h`, `30d` (humantime syntax) in config files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    /// Seconds as a float.
+    pub fn secs_f64(self) -> f64 {
+        self.0.as_secs_f64()
+    }
+    /// Whole milliseconds.
+    pub fn millis(self) -> i64 {
+        self.0.as_millis() as i64
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl std::str::FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s.trim())
+            .map(Dur)
+            .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. 500ms, 2s, 3m, 8h)"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        end: Dur,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: String,
+        window: Inner,
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_field() {
+        let text = "name: x\nwindow:\n  end: 2s\n  bogus: 1\n";
+        let err = parse::<Doc>("c.yaml", text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("c.yaml:4: window.bogus: unknown field `bogus`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_duration_names_field() {
+        let text = "name: x\nwindow:\n  end: soon\n";
+        let err = parse::<Doc>("c.yaml", text).unwrap_err().to_string();
+        assert!(
+            err.contains("c.yaml:3: window.end: invalid duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn line_of_nested_key() {
+        let text = "a: 1\nwindow:\n  start: 1\n  end: 2\nend: 3\n";
+        assert_eq!(line_of_key(text, "window.end"), Some(4));
+        assert_eq!(line_of_key(text, "end"), Some(5));
+        assert_eq!(line_of_key(text, "missing"), None);
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!("500ms".parse::<Dur>().unwrap().millis(), 500);
+        assert_eq!("8h".parse::<Dur>().unwrap().millis(), 8 * 3_600_000);
+        assert!("2 parsecs".parse::<Dur>().is_err());
+    }
+}
