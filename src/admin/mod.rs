@@ -1,3 +1,34 @@
 //! Supervisor control of a running engine: the admin HTTP API (axum, bearer tokens, audit trail),
-//! Prometheus metrics, and the client used by `outdial pacing|agents|campaign pause`.
-//! Owns no pacing logic: it validates requests and hands changes to the engine.
+//! Prometheus metrics, the client used by `outdial pacing|agents|campaign pause`, and the per-hour
+//! report over call records. Owns no pacing logic: it validates requests and hands changes to the
+//! engine through [`Control`].
+//!
+//! # Layout
+//! - `control`: the [`Control`] and [`AuditSink`] traits the engine implements, and the data they
+//!   exchange (also the JSON bodies).
+//! - `validate`: checks of pacing changes, modes, pause reasons and dispositions (pure).
+//! - `auth`: bearer tokens ([`ApiToken`]), constant-time comparison, the 401 layer.
+//! - `http`: the routes ([`router`]) and the error → status mapping.
+//! - `serve`: [`bind`] and [`serve`] (graceful shutdown), loopback by default.
+//! - [`metrics`]: metric names, helpers the engine calls, the recorder behind `/metrics`.
+//! - [`client`]: HTTP client of this API.
+//! - [`report`]: per-hour figures from call records (pure).
+
+mod auth;
+pub mod client;
+mod control;
+mod http;
+pub mod metrics;
+pub mod report;
+mod serve;
+pub mod validate;
+
+pub use auth::{ApiToken, TokenName};
+pub use client::{Client, ClientError};
+pub use control::{
+    AbandonRates, AgentAction, AgentCounts, AgentState, AgentView, AuditRow, AuditSink, BoxFuture,
+    CampaignView, Control, ControlError, Disposition, PacingChange, PacingSettings, PacingUpdate,
+    ScreenPop,
+};
+pub use http::{router, CurrentCall, PauseUpdate};
+pub use serve::{bind, serve, DEFAULT_ADDR};

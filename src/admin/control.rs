@@ -1,0 +1,367 @@
+//! The interface between the admin API and the live engine: the [`Control`] trait the engine
+//! implements, the [`AuditSink`] it (or its store) provides, and the plain data both exchange.
+//! Owns no state and no rules beyond the shapes; validation lives in `validate`, HTTP in `http`.
+//!
+//! The same types are the JSON bodies of the admin API (serde), so the CLI client decodes exactly
+//! what the router encodes.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+use super::validate::DispositionWire;
+
+/// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
+/// and the engine can answer by message-passing to its tasks (send a command, await a reply).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the engine can do for a supervisor or an agent. Implemented by the live engine; the admin
+/// router holds it as `Arc<dyn Control>`.
+///
+/// Contract:
+/// - Every method returns a boxed future (see [`BoxFuture`]) so an implementation may await its
+///   own tasks or the store; none may block the calling thread.
+/// - The router has already validated every value it passes (ranges, modes, dispositions), so an
+///   implementation only rejects what needs its state: unknown names ([`ControlError::NotFound`]),
+///   impossible transitions ([`ControlError::Conflict`]), or cross-field rules it alone can check
+///   ([`ControlError::Invalid`]). A rejected call must change nothing.
+/// - A pacing change returns the settings before and after it; it must take effect within one
+///   pacing tick.
+/// - Auditing is not the implementation's job: the router writes audit rows through
+///   [`AuditSink`] after a change succeeded.
+pub trait Control: AuditSink + Send + Sync {
+    /// All campaigns the engine runs, with live figures, ordered by name.
+    fn campaigns(&self) -> BoxFuture<'_, Result<Vec<CampaignView>, ControlError>>;
+
+    /// One campaign with live figures.
+    fn campaign<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<CampaignView, ControlError>>;
+
+    /// Applies a (validated) pacing change; returns the settings before and after.
+    fn set_pacing<'a>(
+        &'a self,
+        campaign: &'a str,
+        change: PacingChange,
+    ) -> BoxFuture<'a, Result<PacingUpdate, ControlError>>;
+
+    /// Pauses (`paused = true`: no new dials, calls in progress finish) or resumes a campaign.
+    /// Returns whether it was paused before the call.
+    fn set_paused<'a>(
+        &'a self,
+        campaign: &'a str,
+        paused: bool,
+    ) -> BoxFuture<'a, Result<bool, ControlError>>;
+
+    /// All configured agents, ordered by id.
+    fn agents(&self) -> BoxFuture<'_, Result<Vec<AgentView>, ControlError>>;
+
+    /// Applies an agent action (login, ready, pause, logout, wrap-up done); returns the agent
+    /// after it.
+    fn agent_action<'a>(
+        &'a self,
+        agent: &'a str,
+        action: AgentAction,
+    ) -> BoxFuture<'a, Result<AgentView, ControlError>>;
+
+    /// The screen pop of the agent's current call, `None` when it has no call.
+    fn current_call<'a>(
+        &'a self,
+        agent: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ScreenPop>, ControlError>>;
+}
+
+/// Where audit rows go (the store's audit table in the engine). A supertrait of [`Control`] so the
+/// router needs one object; the engine may forward it to the store.
+pub trait AuditSink: Send + Sync {
+    /// Durably writes the rows (all or none).
+    fn audit(&self, rows: Vec<AuditRow>) -> BoxFuture<'_, Result<(), ControlError>>;
+}
+
+/// One audited change of one field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// When the change was applied, epoch milliseconds UTC.
+    pub at_ms: i64,
+    /// The NAME of the API token that made the change (never the token itself).
+    pub token: String,
+    /// Campaign changed.
+    pub campaign: String,
+    /// Field changed: `mode`, `ratio`, `max_ratio`, `target_abandon` or `paused`.
+    pub field: String,
+    /// Value before, as text (`f64` in Rust's shortest round-trip form, booleans `true`/`false`).
+    pub old: String,
+    /// Value after, same format.
+    pub new: String,
+}
+
+/// Why the engine refused or failed a request. Mapped to HTTP statuses by the router.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ControlError {
+    /// No such campaign or agent (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The value is acceptable alone but not with the engine's state, e.g. ratio above max_ratio
+    /// (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The action does not fit the current state, e.g. `ready` while talking (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The engine cannot answer now, e.g. shutting down (HTTP 503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else, e.g. the store failed (HTTP 500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// A campaign's pacing settings, as a supervisor sets them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacingSettings {
+    /// Dial mode: `preview`, `progressive`, `power`, `power:R`, `predictive`, `adaptive`, `rate:λ`.
+    pub mode: String,
+    /// Lines per ready agent for `power` (and the starting dial level for `adaptive`).
+    pub ratio: f64,
+    /// Upper bound of the dial level in every mode.
+    pub max_ratio: f64,
+    /// Abandon rate the pacing keeps under, in (0, 0.2].
+    pub target_abandon: f64,
+}
+
+/// A requested pacing change: `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacingChange {
+    /// New dial mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// New ratio (≥ 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// New max ratio (≥ 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ratio: Option<f64>,
+    /// New abandon target, in (0, 0.2].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_abandon: Option<f64>,
+}
+
+impl PacingChange {
+    /// True when no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.mode.is_none()
+            && self.ratio.is_none()
+            && self.max_ratio.is_none()
+            && self.target_abandon.is_none()
+    }
+}
+
+/// The result of a pacing change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PacingUpdate {
+    /// Campaign changed.
+    pub campaign: String,
+    /// Settings before.
+    pub old: PacingSettings,
+    /// Settings after.
+    pub new: PacingSettings,
+}
+
+/// Abandon rates (abandoned / live answers) over the three windows; `None` when the window had
+/// no live answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AbandonRates {
+    /// Since the engine started this campaign.
+    pub run: Option<f64>,
+    /// Last 24 hours.
+    pub last_24h: Option<f64>,
+    /// Last 30 days.
+    pub last_30d: Option<f64>,
+}
+
+/// Number of agents in each state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCounts {
+    /// Logged out.
+    pub logged_out: u32,
+    /// Ready for a call.
+    pub ready: u32,
+    /// Reserved for a call being placed or answered.
+    pub reserved: u32,
+    /// On a call.
+    pub talking: u32,
+    /// In wrap-up after a call.
+    pub wrap_up: u32,
+    /// Paused (break, training…).
+    pub paused: u32,
+}
+
+/// A campaign as the supervisor sees it: settings and live figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignView {
+    /// Campaign name.
+    pub name: String,
+    /// Current pacing settings (flattened into the JSON object).
+    #[serde(flatten)]
+    pub pacing: PacingSettings,
+    /// True when a supervisor paused it.
+    pub paused: bool,
+    /// Current dial level: lines in use per available agent.
+    pub dial_level: f64,
+    /// Calls dialling, ringing, waiting or connected.
+    pub calls_in_flight: u32,
+    /// Abandon rates by window.
+    pub abandon_rate: AbandonRates,
+    /// Occupancy of the campaign's agents over the run, `None` before any staffed time.
+    pub occupancy: Option<f64>,
+    /// The campaign's agents by state.
+    pub agents: AgentCounts,
+}
+
+/// State of an agent, as the agent state machine names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// Not logged in.
+    LoggedOut,
+    /// Waiting for a call.
+    Ready,
+    /// Chosen for a call being placed or answered.
+    Reserved,
+    /// On a call.
+    Talking,
+    /// After a call, until wrap-up done.
+    WrapUp,
+    /// Logged in but not taking calls.
+    Paused,
+}
+
+impl AgentState {
+    /// Every state, in display order.
+    pub const ALL: [AgentState; 6] = [
+        AgentState::LoggedOut,
+        AgentState::Ready,
+        AgentState::Reserved,
+        AgentState::Talking,
+        AgentState::WrapUp,
+        AgentState::Paused,
+    ];
+
+    /// The snake_case name used in JSON and as the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::LoggedOut => "logged_out",
+            AgentState::Ready => "ready",
+            AgentState::Reserved => "reserved",
+            AgentState::Talking => "talking",
+            AgentState::WrapUp => "wrap_up",
+            AgentState::Paused => "paused",
+        }
+    }
+}
+
+/// An agent as the supervisor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentView {
+    /// Agent id from the config.
+    pub id: String,
+    /// SIP URI the engine connects calls to.
+    pub uri: String,
+    /// Current state.
+    pub state: AgentState,
+    /// Reason given with the last pause, while paused.
+    #[serde(default)]
+    pub pause_reason: Option<String>,
+    /// Skills (`outbound`, `inbound`, or both).
+    pub skills: Vec<String>,
+    /// Agent group, if any.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Campaign of the current call.
+    #[serde(default)]
+    pub campaign: Option<String>,
+    /// Lead of the current call.
+    #[serde(default)]
+    pub lead: Option<i64>,
+}
+
+/// What an agent reports at the end of wrap-up.
+///
+/// JSON: `{"disposition": "callback", "at_ms": 1700000000000}`, `{"disposition": "do_not_call"}`,
+/// or any other code `{"disposition": "promise_to_pay"}`; checked on decoding (see `validate`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "DispositionWire", into = "DispositionWire")]
+pub enum Disposition {
+    /// Call the customer back at a time.
+    Callback {
+        /// When, epoch milliseconds UTC.
+        at_ms: i64,
+    },
+    /// Customer not interested: no retry.
+    NotInterested,
+    /// Customer asked not to be called: the number goes on the do-not-call list.
+    DoNotCall,
+    /// Done, the call achieved its purpose.
+    Completed,
+    /// Wrong person / wrong number: no retry.
+    WrongNumber,
+    /// Any other campaign-specific code (lowercase letters, digits, `_` and `-`, 1–64 chars).
+    Other {
+        /// The code.
+        code: String,
+    },
+}
+
+impl Disposition {
+    /// The code stored in the call record (`callback`, `not_interested`, …, or the custom code).
+    pub fn code(&self) -> &str {
+        match self {
+            Disposition::Callback { .. } => "callback",
+            Disposition::NotInterested => "not_interested",
+            Disposition::DoNotCall => "do_not_call",
+            Disposition::Completed => "completed",
+            Disposition::WrongNumber => "wrong_number",
+            Disposition::Other { code } => code,
+        }
+    }
+}
+
+/// An action an agent (or its softphone, or `agent-sim`) takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentAction {
+    /// Log in (state becomes paused until `ready`, or ready if the engine so decides).
+    Login,
+    /// Ready for calls.
+    Ready,
+    /// Pause with a reason.
+    Pause {
+        /// Why (break, training, …).
+        reason: String,
+    },
+    /// Log out.
+    Logout,
+    /// Wrap-up done with the call's disposition.
+    WrapUp {
+        /// Outcome of the call.
+        disposition: Disposition,
+    },
+}
+
+/// What the agent's screen shows when a call connects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenPop {
+    /// Campaign of the call.
+    pub campaign: String,
+    /// Lead id in the store.
+    pub lead: i64,
+    /// Customer name from the list, if any.
+    pub name: Option<String>,
+    /// The lender's own id for the customer/application, if any.
+    pub external_id: Option<String>,
+    /// E.164 number dialled.
+    pub phone: String,
+    /// Every other column of the list (JSON object).
+    pub attributes: serde_json::Value,
+    /// When the call was connected to the agent, epoch milliseconds UTC.
+    pub connected_at_ms: i64,
+}

@@ -1,0 +1,347 @@
+//! The admin HTTP API (axum): routes, request decoding and validation, audit rows, and the
+//! mapping of [`ControlError`] to HTTP statuses. Every route sits behind the bearer-token layer
+//! (`auth`), `/metrics` included. Owns no engine state: everything goes through [`Control`].
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | GET | `/campaigns` | | `[CampaignView]` |
+//! | GET | `/campaigns/{name}` | | `CampaignView` |
+//! | PATCH or POST | `/campaigns/{name}/pacing` | `PacingChange` | `PacingUpdate` |
+//! | POST | `/campaigns/{name}/pause`, `/resume` | | `PauseUpdate` |
+//! | GET | `/agents` | | `[AgentView]` |
+//! | POST | `/agents/{id}/login`, `/ready`, `/logout` | | `AgentView` |
+//! | POST | `/agents/{id}/pause` | `{"reason": "…"}` | `AgentView` |
+//! | POST | `/agents/{id}/wrapup` | `Disposition` | `AgentView` |
+//! | GET | `/agents/{id}/current` | | `CurrentCall` |
+//! | GET | `/metrics` | | Prometheus text |
+//!
+//! Errors are `{"error": "…"}` with 400 (invalid value: nothing changed), 401 (token), 404 (no
+//! such campaign/agent/route), 409 (action does not fit the agent's state), 500, 503.
+//! Audit: every successful campaign change (pacing fields, `paused`) writes one row per field
+//! whose value changed, with the token's name. Agent actions are the agents' routine work and are
+//! not audited.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{require_token, ApiToken, TokenName, Tokens};
+use super::control::{
+    AgentAction, AuditRow, Control, ControlError, Disposition, PacingChange, ScreenPop,
+};
+use super::validate;
+
+/// Largest request body accepted (bytes); admin bodies are a few fields.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Answer of pause/resume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PauseUpdate {
+    /// Campaign.
+    pub campaign: String,
+    /// Paused now.
+    pub paused: bool,
+    /// Paused before the request (equal to `paused` when nothing changed).
+    pub was_paused: bool,
+}
+
+/// Answer of `GET /agents/{id}/current`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentCall {
+    /// Agent id.
+    pub agent: String,
+    /// The screen pop of the connected call, `null` when the agent has none.
+    pub call: Option<ScreenPop>,
+}
+
+/// Body of `POST /agents/{id}/pause`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PauseBody {
+    reason: String,
+}
+
+#[derive(Clone)]
+struct AppState {
+    control: Arc<dyn Control>,
+    /// The Prometheus handle, or why it could not be installed.
+    metrics: Result<PrometheusHandle, String>,
+}
+
+/// Builds the admin router: every route requires a bearer token from `tokens` (401 otherwise).
+///
+/// `/metrics` renders the process-wide recorder of [`super::metrics::install`] (installed here if
+/// it was not yet; call `install` at engine start so that earlier metrics are kept).
+pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
+    let state = AppState {
+        control,
+        metrics: super::metrics::install().map_err(|e| e.to_string()),
+    };
+    Router::new()
+        .route("/campaigns", get(campaigns))
+        .route("/campaigns/{name}", get(campaign))
+        .route(
+            "/campaigns/{name}/pacing",
+            post(set_pacing).patch(set_pacing),
+        )
+        .route("/campaigns/{name}/pause", post(pause_campaign))
+        .route("/campaigns/{name}/resume", post(resume_campaign))
+        .route("/agents", get(agents))
+        .route("/agents/{id}/login", post(agent_login))
+        .route("/agents/{id}/ready", post(agent_ready))
+        .route("/agents/{id}/pause", post(agent_pause))
+        .route("/agents/{id}/logout", post(agent_logout))
+        .route("/agents/{id}/wrapup", post(agent_wrapup))
+        .route("/agents/{id}/current", get(agent_current))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such route") })
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            Tokens::new(tokens),
+            require_token,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// An error answer: status and `{"error": message}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        let status = match e {
+            ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ControlError::Conflict(_) => StatusCode::CONFLICT,
+            ControlError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error_body(self.status, &self.message).into_response()
+    }
+}
+
+/// `{"error": message}` with a status.
+pub(crate) fn error_body(
+    status: StatusCode,
+    message: &str,
+) -> (StatusCode, Json<serde_json::Value>) {
+    (status, Json(serde_json::json!({ "error": message })))
+}
+
+/// Decodes a JSON body; unknown fields and wrong types are a 400 naming the problem.
+fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+fn now_ms() -> i64 {
+    // A clock before 1970 is a broken machine; 0 then keeps the audit row rather than failing.
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Writes audit rows; a failure after the change was applied is reported as 500 and logged.
+async fn write_audit(control: &dyn Control, rows: Vec<AuditRow>) -> Result<(), ApiError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for r in &rows {
+        tracing::info!(token = %r.token, campaign = %r.campaign, field = %r.field,
+            old = %r.old, new = %r.new, "admin change");
+    }
+    control.audit(rows).await.map_err(|e| {
+        tracing::error!(error = %e, "admin change applied but its audit rows were not written");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("change applied but the audit write failed: {e}"),
+        }
+    })
+}
+
+async fn campaigns(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(s.control.campaigns().await?).into_response())
+}
+
+async fn campaign(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(s.control.campaign(&name).await?).into_response())
+}
+
+async fn set_pacing(
+    State(s): State<AppState>,
+    Extension(token): Extension<TokenName>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let change: PacingChange = decode(&body)?;
+    let change = validate::pacing_change(change).map_err(ApiError::bad_request)?;
+    let current = s.control.campaign(&name).await?;
+    validate::pacing_against(&current.pacing, &change).map_err(ApiError::bad_request)?;
+    let update = s.control.set_pacing(&name, change).await?;
+    let at_ms = now_ms();
+    let rows = validate::changed_fields(&update.old, &update.new)
+        .into_iter()
+        .map(|(field, old, new)| AuditRow {
+            at_ms,
+            token: token.0.clone(),
+            campaign: update.campaign.clone(),
+            field: field.to_string(),
+            old,
+            new,
+        })
+        .collect();
+    write_audit(s.control.as_ref(), rows).await?;
+    Ok(Json(update).into_response())
+}
+
+async fn set_paused(
+    s: AppState,
+    token: TokenName,
+    name: String,
+    paused: bool,
+) -> Result<Response, ApiError> {
+    let was_paused = s.control.set_paused(&name, paused).await?;
+    if was_paused != paused {
+        let row = AuditRow {
+            at_ms: now_ms(),
+            token: token.0,
+            campaign: name.clone(),
+            field: "paused".into(),
+            old: was_paused.to_string(),
+            new: paused.to_string(),
+        };
+        write_audit(s.control.as_ref(), vec![row]).await?;
+    }
+    Ok(Json(PauseUpdate {
+        campaign: name,
+        paused,
+        was_paused,
+    })
+    .into_response())
+}
+
+async fn pause_campaign(
+    State(s): State<AppState>,
+    Extension(token): Extension<TokenName>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    set_paused(s, token, name, true).await
+}
+
+async fn resume_campaign(
+    State(s): State<AppState>,
+    Extension(token): Extension<TokenName>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    set_paused(s, token, name, false).await
+}
+
+async fn agents(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(s.control.agents().await?).into_response())
+}
+
+async fn act(s: &AppState, id: &str, action: AgentAction) -> Result<Response, ApiError> {
+    Ok(Json(s.control.agent_action(id, action).await?).into_response())
+}
+
+async fn agent_login(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    act(&s, &id, AgentAction::Login).await
+}
+
+async fn agent_ready(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    act(&s, &id, AgentAction::Ready).await
+}
+
+async fn agent_logout(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    act(&s, &id, AgentAction::Logout).await
+}
+
+async fn agent_pause(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: PauseBody = decode(&body)?;
+    let reason = validate::pause_reason(&body.reason).map_err(ApiError::bad_request)?;
+    act(&s, &id, AgentAction::Pause { reason }).await
+}
+
+async fn agent_wrapup(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // Disposition's serde conversion runs the validation (see `validate::DispositionWire`).
+    let disposition: Disposition = decode(&body)?;
+    act(&s, &id, AgentAction::WrapUp { disposition }).await
+}
+
+async fn agent_current(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let call = s.control.current_call(&id).await?;
+    Ok(Json(CurrentCall { agent: id, call }).into_response())
+}
+
+async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let handle = s.metrics.as_ref().map_err(|e| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!("metrics recorder unavailable: {e}"),
+    })?;
+    handle.run_upkeep();
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response())
+}

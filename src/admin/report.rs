@@ -1,0 +1,1 @@
+//! Per-hour campaign figures from call records (pure). Filled in below.
