@@ -303,9 +303,9 @@ pub enum Disposition {
     DoNotCall,
     /// Done, the call achieved its purpose.
     Completed,
-    /// Wrong person / wrong number: no retry.
-    WrongNumber,
-    /// Any other campaign-specific code (lowercase letters, digits, `_` and `-`, 1–64 chars).
+    /// Any other code (lowercase letters, digits, `_` and `-`, 1–64 chars). The store's call
+    /// records know only the codes above (plus `connected`): the engine records such a call as
+    /// `connected` and may keep the code alongside, or reject it with [`ControlError::Invalid`].
     Other {
         /// The code.
         code: String,
@@ -320,7 +320,6 @@ impl Disposition {
             Disposition::NotInterested => "not_interested",
             Disposition::DoNotCall => "do_not_call",
             Disposition::Completed => "completed",
-            Disposition::WrongNumber => "wrong_number",
             Disposition::Other { code } => code,
         }
     }

@@ -1,1 +1,432 @@
-//! Per-hour campaign figures from call records (pure). Filled in below.
+//! Per-hour campaign figures from call records (`outdial report`), as a pure function over rows
+//! the caller fetched from the store. Owns no I/O and no clock (`now` is a value).
+//!
+//! Definitions (pacing.md's, per hour of the campaign's time zone):
+//! - An attempt, and everything about it (live answer, abandon, wait), counts in the hour it was
+//!   **dialled**, so `abandon_pct` = abandoned / live answers over the same calls.
+//! - live answer: disposition `abandoned`, or the call was connected to an agent (a
+//!   `connected_at` time, or a connected code: `connected`, `callback`, `completed`,
+//!   `not_interested`, `do_not_call`).
+//! - mean wait: mean of connect − answer over connected calls (abandoned calls are not waits that
+//!   ended with an agent; the abandon % reports them).
+//! - occupancy: busy agent-seconds / staffed agent-seconds in that hour, i.e. busy /
+//!   (agents staffed × 3600). Busy time is connect → end of wrap-up (→ end of call when the record
+//!   has no wrap-up end), split across the hours it spans. Call records cannot tell staffed time:
+//!   it comes from agent session intervals (logged in and not paused). Without session records
+//!   (`None`), or in an hour with no staffed time, occupancy is `null`, never guessed.
+
+use chrono::{Offset, TimeZone};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Dispositions of calls that were connected to an agent (the store's codes).
+const CONNECTED_CODES: [&str; 5] = [
+    "connected",
+    "callback",
+    "completed",
+    "not_interested",
+    "do_not_call",
+];
+
+/// What the report needs of one call-detail record (attempt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdrRow {
+    /// When the INVITE left, epoch ms UTC.
+    pub dialed_at_ms: i64,
+    /// When the callee answered (person or machine).
+    pub answered_at_ms: Option<i64>,
+    /// When the call was bridged to an agent.
+    pub connected_at_ms: Option<i64>,
+    /// When the call ended.
+    pub ended_at_ms: Option<i64>,
+    /// When the agent finished wrap-up (busy time ends here), if recorded.
+    pub wrapup_done_at_ms: Option<i64>,
+    /// Final disposition code (`busy`, `abandoned`, `completed`, …).
+    pub disposition: String,
+}
+
+impl CdrRow {
+    fn is_abandoned(&self) -> bool {
+        self.disposition == "abandoned"
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected_at_ms.is_some() || CONNECTED_CODES.contains(&self.disposition.as_str())
+    }
+
+    fn is_live(&self) -> bool {
+        self.is_abandoned() || self.is_connected()
+    }
+
+    /// Agent busy interval: connect → wrap-up done (or call end).
+    fn busy(&self) -> Option<(i64, i64)> {
+        let start = self.connected_at_ms?;
+        let end = self.wrapup_done_at_ms.or(self.ended_at_ms)?;
+        (end > start).then_some((start, end))
+    }
+}
+
+/// One interval during which one agent was staffed (logged in, not paused), epoch ms UTC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffedInterval {
+    /// Start.
+    pub start_ms: i64,
+    /// End (exclusive).
+    pub end_ms: i64,
+}
+
+/// Figures of one hour (or of the whole report, for the total).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HourRow {
+    /// Start of the hour, epoch ms UTC.
+    pub hour_start_ms: i64,
+    /// Start of the hour in the campaign's time zone, `YYYY-MM-DD HH:00`.
+    pub hour: String,
+    /// Calls dialled.
+    pub attempts: u64,
+    /// Calls answered by a person.
+    pub live_answers: u64,
+    /// Live answers not connected within patience.
+    pub abandoned: u64,
+    /// abandoned / live answers × 100; `null` without live answers.
+    pub abandon_pct: Option<f64>,
+    /// busy / staffed agent time (0–1); `null` without session records or staffed time.
+    pub occupancy: Option<f64>,
+    /// Mean answer → connect seconds of connected calls; `null` without any.
+    pub mean_wait_s: Option<f64>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Acc {
+    attempts: u64,
+    live: u64,
+    abandoned: u64,
+    wait_ms_sum: i64,
+    waits: u64,
+    busy_ms: i64,
+    staffed_ms: i64,
+}
+
+impl Acc {
+    fn add(&mut self, o: &Acc) {
+        self.attempts += o.attempts;
+        self.live += o.live;
+        self.abandoned += o.abandoned;
+        self.wait_ms_sum += o.wait_ms_sum;
+        self.waits += o.waits;
+        self.busy_ms += o.busy_ms;
+        self.staffed_ms += o.staffed_ms;
+    }
+
+    fn row(&self, hour_start_ms: i64, hour: String, sessions_known: bool) -> HourRow {
+        HourRow {
+            hour_start_ms,
+            hour,
+            attempts: self.attempts,
+            live_answers: self.live,
+            abandoned: self.abandoned,
+            abandon_pct: (self.live > 0).then(|| self.abandoned as f64 / self.live as f64 * 100.0),
+            occupancy: (sessions_known && self.staffed_ms > 0)
+                .then(|| self.busy_ms as f64 / self.staffed_ms as f64),
+            mean_wait_s: (self.waits > 0)
+                .then(|| self.wait_ms_sum as f64 / self.waits as f64 / 1000.0),
+        }
+    }
+}
+
+/// Start of the local hour (in `tz`) containing `ms`. Works for zones whose offset is not a whole
+/// number of hours, and across DST changes (the offset in force at `ms` is used).
+pub fn hour_start(ms: i64, tz: Tz) -> i64 {
+    let offset_ms = offset_ms(ms, tz);
+    ms - (ms + offset_ms).rem_euclid(HOUR_MS)
+}
+
+fn offset_ms(ms: i64, tz: Tz) -> i64 {
+    match tz.timestamp_millis_opt(ms).single() {
+        Some(t) => i64::from(t.offset().fix().local_minus_utc()) * 1000,
+        // A UTC instant always maps to exactly one local time; keep UTC if chrono says otherwise.
+        None => 0,
+    }
+}
+
+fn hour_label(ms: i64, tz: Tz) -> String {
+    match tz.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%d %H:00").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// Adds `[start, end)` to `put(hour, ms)` split by local hours.
+fn split_hours(start: i64, end: i64, tz: Tz, mut put: impl FnMut(i64, i64)) {
+    let mut t = start;
+    while t < end {
+        let h = hour_start(t, tz);
+        let next = (h + HOUR_MS).min(end);
+        put(h, next - t);
+        t = next;
+    }
+}
+
+/// The whole report: the hours and their total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Per-hour rows, oldest first.
+    pub hours: Vec<HourRow>,
+    /// Sums over all hours, ratios recomputed from the sums (`None` when there is no hour).
+    pub total: Option<HourRow>,
+}
+
+/// Per-hour figures, oldest first, contiguous from the first to the last hour with activity
+/// (quiet hours in between appear with zeros). Calls dialled before `since_ms` are ignored, and
+/// staffed time before it is clipped. `sessions` are the staffed intervals of the campaign's
+/// agents (`None` when not recorded: occupancy is then `null`).
+pub fn hourly(
+    rows: &[CdrRow],
+    sessions: Option<&[StaffedInterval]>,
+    tz: Tz,
+    since_ms: Option<i64>,
+) -> Vec<HourRow> {
+    report(rows, sessions, tz, since_ms).hours
+}
+
+/// [`hourly`] plus the total row.
+pub fn report(
+    rows: &[CdrRow],
+    sessions: Option<&[StaffedInterval]>,
+    tz: Tz,
+    since_ms: Option<i64>,
+) -> Report {
+    let since = since_ms.unwrap_or(i64::MIN);
+    let mut hours: BTreeMap<i64, Acc> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.dialed_at_ms >= since) {
+        let acc = hours.entry(hour_start(r.dialed_at_ms, tz)).or_default();
+        acc.attempts += 1;
+        acc.live += u64::from(r.is_live());
+        acc.abandoned += u64::from(r.is_abandoned());
+        if let (Some(a), Some(c)) = (r.answered_at_ms, r.connected_at_ms) {
+            if c >= a {
+                acc.wait_ms_sum += c - a;
+                acc.waits += 1;
+            }
+        }
+        if let Some((start, end)) = r.busy() {
+            split_hours(start, end, tz, |h, ms| {
+                hours.entry(h).or_default().busy_ms += ms;
+            });
+        }
+    }
+    let (first, end) = match (hours.keys().next(), hours.keys().next_back()) {
+        (Some(&f), Some(&l)) => (f, l + HOUR_MS),
+        _ => {
+            return Report {
+                hours: Vec::new(),
+                total: None,
+            }
+        }
+    };
+    // Only staffed time inside the hours that saw calls (or busy time) counts: a day of sessions
+    // before the first call does not stretch the table.
+    for s in sessions.unwrap_or(&[]) {
+        split_hours(
+            s.start_ms.max(since).max(first),
+            s.end_ms.min(end),
+            tz,
+            |h, ms| {
+                hours.entry(h).or_default().staffed_ms += ms;
+            },
+        );
+    }
+    let known = sessions.is_some();
+    let mut out = Vec::new();
+    let mut sum = Acc::default();
+    let mut h = first;
+    while h < end {
+        let acc = hours.get(&h).cloned().unwrap_or_default();
+        sum.add(&acc);
+        out.push(acc.row(h, hour_label(h, tz), known));
+        // Next local hour: +1 h, re-aligned in case the offset changed (DST).
+        h = hour_start(h + HOUR_MS, tz).max(h + 1);
+    }
+    let total = sum.row(
+        first,
+        format!("{} to {}", hour_label(first, tz), hour_label(end, tz)),
+        known,
+    );
+    Report {
+        hours: out,
+        total: Some(total),
+    }
+}
+
+/// Parses `--since`: an RFC 3339 time (`2024-05-01T08:00:00+08:00`) or a duration ago (`24h`,
+/// `30m`, `7days`), relative to `now_ms`.
+pub fn parse_since(raw: &str, now_ms: i64) -> Result<i64, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw.trim()) {
+        return Ok(t.timestamp_millis());
+    }
+    match humantime::parse_duration(raw.trim()) {
+        Ok(d) => Ok(now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(now_ms)),
+        Err(_) => Err(format!(
+            "--since {raw:?}: expected an RFC 3339 time (2024-05-01T08:00:00+08:00) or a duration ago (24h)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: i64 = 1000;
+    const MIN: i64 = 60 * SEC;
+
+    /// 2024-05-01 09:00 in Shanghai (UTC+8), epoch ms.
+    fn nine() -> i64 {
+        chrono::DateTime::parse_from_rfc3339("2024-05-01T09:00:00+08:00")
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn row(dial: i64, disposition: &str) -> CdrRow {
+        CdrRow {
+            dialed_at_ms: dial,
+            answered_at_ms: None,
+            connected_at_ms: None,
+            ended_at_ms: Some(dial + 20 * SEC),
+            wrapup_done_at_ms: None,
+            disposition: disposition.into(),
+        }
+    }
+
+    /// The scenario worked out by hand in the comments below.
+    fn rows() -> Vec<CdrRow> {
+        let t = nine();
+        vec![
+            row(t + 5 * MIN, "busy"),
+            // Connected after a 2 s wait, talks 5 min, wraps 30 s: busy 330 s in hour 09.
+            CdrRow {
+                answered_at_ms: Some(t + 10 * MIN + 10 * SEC),
+                connected_at_ms: Some(t + 10 * MIN + 12 * SEC),
+                ended_at_ms: Some(t + 15 * MIN + 12 * SEC),
+                wrapup_done_at_ms: Some(t + 15 * MIN + 42 * SEC),
+                ..row(t + 10 * MIN, "completed")
+            },
+            CdrRow {
+                answered_at_ms: Some(t + 20 * MIN + 5 * SEC),
+                ended_at_ms: Some(t + 20 * MIN + 7 * SEC),
+                ..row(t + 20 * MIN, "abandoned")
+            },
+            // Waits 4 s, busy 09:55:14 → 10:05:00 with no wrap-up end: 286 s + 300 s.
+            CdrRow {
+                answered_at_ms: Some(t + 55 * MIN + 10 * SEC),
+                connected_at_ms: Some(t + 55 * MIN + 14 * SEC),
+                ended_at_ms: Some(t + 65 * MIN),
+                ..row(t + 55 * MIN, "connected")
+            },
+            row(t + 150 * MIN, "no_answer"),
+        ]
+    }
+
+    /// Agent 1 staffed 09:00–12:00, agent 2 09:30–10:30.
+    fn sessions() -> Vec<StaffedInterval> {
+        let t = nine();
+        vec![
+            StaffedInterval {
+                start_ms: t,
+                end_ms: t + 180 * MIN,
+            },
+            StaffedInterval {
+                start_ms: t + 30 * MIN,
+                end_ms: t + 90 * MIN,
+            },
+        ]
+    }
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    #[test]
+    fn hourly_figures() {
+        let s = sessions();
+        let h = hourly(&rows(), Some(&s), Tz::Asia__Shanghai, None);
+        let labels: Vec<&str> = h.iter().map(|r| r.hour.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["2024-05-01 09:00", "2024-05-01 10:00", "2024-05-01 11:00"]
+        );
+        assert_eq!(
+            (h[0].attempts, h[0].live_answers, h[0].abandoned),
+            (4, 3, 1)
+        );
+        assert!(close(h[0].abandon_pct, 100.0 / 3.0));
+        assert!(close(h[0].mean_wait_s, 3.0));
+        assert!(close(h[0].occupancy, 616.0 / 5400.0));
+        // Hour 10: no dial, but the call of 09:55 is still busy until 10:05.
+        assert_eq!(
+            (h[1].attempts, h[1].abandon_pct, h[1].mean_wait_s),
+            (0, None, None)
+        );
+        assert!(close(h[1].occupancy, 300.0 / 5400.0));
+        assert_eq!(h[2].attempts, 1);
+        assert!(close(h[2].occupancy, 0.0));
+        assert_eq!(h[0].hour_start_ms, nine());
+    }
+
+    #[test]
+    fn total_row() {
+        let s = sessions();
+        let r = report(&rows(), Some(&s), Tz::Asia__Shanghai, None);
+        let t = r.total.unwrap();
+        assert_eq!((t.attempts, t.live_answers, t.abandoned), (5, 3, 1));
+        assert!(close(t.occupancy, 916.0 / 14400.0));
+        assert_eq!(t.hour, "2024-05-01 09:00 to 2024-05-01 12:00");
+    }
+
+    #[test]
+    fn since_filters_calls_and_clips_sessions() {
+        let s = sessions();
+        let h = hourly(
+            &rows(),
+            Some(&s),
+            Tz::Asia__Shanghai,
+            Some(nine() + 15 * MIN),
+        );
+        assert_eq!(
+            (h[0].attempts, h[0].live_answers, h[0].abandoned),
+            (2, 2, 1)
+        );
+        assert!(close(h[0].occupancy, 286.0 / 4500.0));
+        assert!(close(h[0].mean_wait_s, 4.0));
+    }
+
+    #[test]
+    fn occupancy_is_null_without_sessions() {
+        let h = hourly(&rows(), None, Tz::Asia__Shanghai, None);
+        assert!(h.iter().all(|r| r.occupancy.is_none()));
+        assert!(hourly(&[], None, Tz::UTC, None).is_empty());
+        assert_eq!(report(&[], None, Tz::UTC, None).total, None);
+    }
+
+    #[test]
+    fn local_hours_in_half_hour_zones() {
+        // 10:45 UTC is 16:15 in Kolkata (UTC+5:30): the local hour starts at 10:30 UTC.
+        let t = chrono::DateTime::parse_from_rfc3339("2024-05-01T10:45:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let h = hourly(&[row(t, "busy")], None, Tz::Asia__Kolkata, None);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[0].hour, "2024-05-01 16:00");
+        assert_eq!(h[0].hour_start_ms, t - 15 * MIN);
+    }
+
+    #[test]
+    fn since_values() {
+        let now = 10 * 86_400_000;
+        assert_eq!(parse_since("24h", now), Ok(now - 86_400_000));
+        assert_eq!(parse_since("2024-05-01T09:00:00+08:00", now), Ok(nine()));
+        assert!(parse_since("yesterday-ish", now).is_err());
+    }
+}

@@ -152,7 +152,6 @@ impl TryFrom<DispositionWire> for Disposition {
             "not_interested" => Disposition::NotInterested,
             "do_not_call" => Disposition::DoNotCall,
             "completed" => Disposition::Completed,
-            "wrong_number" => Disposition::WrongNumber,
             other => {
                 let ok = (1..=64).contains(&other.len())
                     && other.bytes().all(|b| {

@@ -1,8 +1,12 @@
-//! `outdial pacing …` and `outdial agents`: clients of a running engine's admin API.
+//! `outdial pacing …`, `outdial agents` and `outdial campaign pause|resume`: clients of a running
+//! engine's admin API. Errors from the engine (400, 401, 404, …) reach the user as one line
+//! (`engine answered 400 Bad Request: ratio must be a number >= 1, got 0.5`) and exit non-zero.
 
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use anyhow::Context;
+use clap::{ArgGroup, Args, Subcommand};
+use outdial::admin::{AgentCounts, AgentView, CampaignView, Client, PacingChange, PacingUpdate};
 
 /// Where the running engine is and how to authenticate.
 #[derive(Args, Debug)]
@@ -11,8 +15,19 @@ pub struct EngineArgs {
     #[arg(long, env = "OUTDIAL_ENGINE", default_value = "http://127.0.0.1:8089")]
     pub engine: String,
     /// Bearer token (from the engine config's `admin.tokens`).
-    #[arg(long, env = "OUTDIAL_TOKEN")]
+    #[arg(long, env = "OUTDIAL_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+}
+
+impl EngineArgs {
+    fn client(&self) -> anyhow::Result<Client> {
+        let token = self
+            .token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .context("no admin token: pass --token or set OUTDIAL_TOKEN")?;
+        Ok(Client::new(&self.engine, token)?)
+    }
 }
 
 /// Pacing subcommands.
@@ -22,6 +37,32 @@ pub enum PacingCmd {
     Show {
         /// Campaign name.
         campaign: String,
+        /// Print the engine's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Change a campaign's pacing (effective within one pacing tick; audited with the token's name).
+    #[command(group(ArgGroup::new("change").required(true).multiple(true)))]
+    Set {
+        /// Campaign name.
+        campaign: String,
+        /// Dial mode: preview, progressive, power, power:R, predictive, adaptive, rate:λ.
+        #[arg(long, group = "change")]
+        mode: Option<String>,
+        /// Lines per ready agent for power mode (≥ 1).
+        #[arg(long, group = "change")]
+        ratio: Option<f64>,
+        /// Upper bound of the dial level (≥ 1).
+        #[arg(long, group = "change")]
+        max_ratio: Option<f64>,
+        /// Abandon rate to stay under, in (0, 0.2], e.g. 0.03.
+        #[arg(long, group = "change")]
+        target_abandon: Option<f64>,
+        /// Print the engine's JSON (old and new settings).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -30,16 +71,175 @@ pub enum PacingCmd {
 /// Arguments of `outdial agents`.
 #[derive(Args, Debug)]
 pub struct AgentsArgs {
+    /// Print the engine's JSON.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
 
+/// Arguments of `outdial campaign pause|resume CAMPAIGN` (wired into the `campaign` subcommand).
+#[derive(Args, Debug)]
+pub struct CampaignControlArgs {
+    /// Campaign name.
+    pub campaign: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
 /// Runs a pacing subcommand.
-pub fn pacing(_cmd: PacingCmd) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the admin client is not built yet (issue 6)")
+pub fn pacing(cmd: PacingCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PacingCmd::Show {
+            campaign,
+            json,
+            engine,
+        } => {
+            let client = engine.client()?;
+            let view = super::runtime()?.block_on(client.campaign(&campaign))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                print!("{}", show_campaign(&view));
+            }
+        }
+        PacingCmd::Set {
+            campaign,
+            mode,
+            ratio,
+            max_ratio,
+            target_abandon,
+            json,
+            engine,
+        } => {
+            let client = engine.client()?;
+            let change = PacingChange {
+                mode,
+                ratio,
+                max_ratio,
+                target_abandon,
+            };
+            let update = super::runtime()?.block_on(client.set_pacing(&campaign, &change))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&update)?);
+            } else {
+                println!("{}", show_update(&update));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Lists agents.
-pub fn agents(_args: AgentsArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the admin client is not built yet (issue 6)")
+pub fn agents(args: AgentsArgs) -> anyhow::Result<ExitCode> {
+    let client = args.engine.client()?;
+    let agents = super::runtime()?.block_on(client.agents())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&agents)?);
+    } else {
+        print!("{}", show_agents(&agents));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outdial campaign pause CAMPAIGN`: no new dials; calls in progress finish.
+#[allow(dead_code)] // wired into `campaign pause` (src/cli/campaign.rs) at merge
+pub fn pause(args: CampaignControlArgs) -> anyhow::Result<ExitCode> {
+    set_paused(args, true)
+}
+
+/// `outdial campaign resume CAMPAIGN`.
+#[allow(dead_code)] // wired into `campaign resume` (src/cli/campaign.rs) at merge
+pub fn resume(args: CampaignControlArgs) -> anyhow::Result<ExitCode> {
+    set_paused(args, false)
+}
+
+fn set_paused(args: CampaignControlArgs, paused: bool) -> anyhow::Result<ExitCode> {
+    let client = args.engine.client()?;
+    let update = super::runtime()?.block_on(client.set_paused(&args.campaign, paused))?;
+    let state = |p: bool| if p { "paused" } else { "running" };
+    if update.was_paused == update.paused {
+        println!("{}: already {}", update.campaign, state(update.paused));
+    } else {
+        println!(
+            "{}: {} → {}",
+            update.campaign,
+            state(update.was_paused),
+            state(update.paused)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", x * 100.0))
+}
+
+fn show_counts(a: &AgentCounts) -> String {
+    format!(
+        "ready {}, reserved {}, talking {}, wrap_up {}, paused {}, logged_out {}",
+        a.ready, a.reserved, a.talking, a.wrap_up, a.paused, a.logged_out
+    )
+}
+
+fn show_campaign(v: &CampaignView) -> String {
+    let rows = [
+        ("campaign", v.name.clone()),
+        ("state", if v.paused { "paused" } else { "running" }.into()),
+        ("mode", v.pacing.mode.clone()),
+        ("ratio", v.pacing.ratio.to_string()),
+        ("max_ratio", v.pacing.max_ratio.to_string()),
+        ("target_abandon", v.pacing.target_abandon.to_string()),
+        ("dial_level", format!("{:.2}", v.dial_level)),
+        ("calls_in_flight", v.calls_in_flight.to_string()),
+        (
+            "abandon_rate",
+            format!(
+                "run {}, 24h {}, 30d {}",
+                pct(v.abandon_rate.run),
+                pct(v.abandon_rate.last_24h),
+                pct(v.abandon_rate.last_30d)
+            ),
+        ),
+        ("occupancy", pct(v.occupancy)),
+        ("agents", show_counts(&v.agents)),
+    ];
+    rows.iter().map(|(k, v)| format!("{k:<16}{v}\n")).collect()
+}
+
+fn show_update(u: &PacingUpdate) -> String {
+    let fields = outdial::admin::validate::changed_fields(&u.old, &u.new);
+    if fields.is_empty() {
+        return format!("{}: nothing changed", u.campaign);
+    }
+    let changes: Vec<String> = fields
+        .iter()
+        .map(|(f, o, n)| format!("{f} {o} → {n}"))
+        .collect();
+    format!("{}: {}", u.campaign, changes.join(", "))
+}
+
+fn show_agents(agents: &[AgentView]) -> String {
+    let mut out = format!(
+        "{:<14}{:<12}{:<22}{:<12}{:<20}{:<10}{}\n",
+        "id", "state", "campaign/lead", "group", "skills", "reason", "uri"
+    );
+    for a in agents {
+        let call = match (&a.campaign, a.lead) {
+            (Some(c), Some(l)) => format!("{c}/{l}"),
+            (Some(c), None) => c.clone(),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<14}{:<12}{:<22}{:<12}{:<20}{:<10}{}\n",
+            a.id,
+            a.state.as_str(),
+            call,
+            a.group.as_deref().unwrap_or("-"),
+            a.skills.join(","),
+            a.pause_reason.as_deref().unwrap_or("-"),
+            a.uri
+        ));
+    }
+    out
 }

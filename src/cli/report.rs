@@ -1,8 +1,11 @@
-//! `outdial report`: per-hour figures of a campaign from its call records.
+//! `outdial report`: per-hour figures of a campaign from its call records. The figures are
+//! computed by `outdial::admin::report` (pure); this file fetches the rows and prints.
 
 use std::process::ExitCode;
 
+use chrono_tz::Tz;
 use clap::Args;
+use outdial::admin::report::{self, CdrRow, HourRow, StaffedInterval};
 
 /// Arguments of `outdial report`.
 #[derive(Args, Debug)]
@@ -17,7 +20,92 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
+/// What the report needs from the store.
+struct ReportInput {
+    /// The campaign's default time zone (hours are local to it).
+    tz: Tz,
+    /// Its attempts dialled at or after `since`.
+    rows: Vec<CdrRow>,
+    /// Staffed intervals of its agents, `None` when the store keeps no agent sessions.
+    sessions: Option<Vec<StaffedInterval>>,
+}
+
+/// TO WIRE AT MERGE (store): fetch the campaign and its attempts.
+///
+/// Needs from the store, in one read:
+/// - the campaign by name (unknown → error "unknown campaign NAME") and its `timezone`;
+/// - `SELECT dialed_at, answered_at, connected_at, ended_at, wrapup_done_at, disposition
+///    FROM attempts WHERE campaign_id = ? AND dialed_at >= ? ORDER BY dialed_at`
+///   (epoch ms; `wrapup_done_at` NULL/absent if the schema has no such column), mapped to
+///   [`CdrRow`];
+/// - staffed intervals from an `agent_sessions` table if it exists, else `None`.
+fn fetch(_db: &str, campaign: &str, _since_ms: Option<i64>) -> anyhow::Result<ReportInput> {
+    anyhow::bail!(
+        "report for {campaign:?}: reading call records from the store is not wired yet (issue 6)"
+    )
+}
+
 /// Prints the report.
-pub fn run(_db: &str, _args: ReportArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("report is not built yet (issue 6)")
+pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let since_ms = args
+        .since
+        .as_deref()
+        .map(|s| report::parse_since(s, now_ms))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let input = fetch(db, &args.campaign, since_ms)?;
+    let rep = report::report(&input.rows, input.sessions.as_deref(), input.tz, since_ms);
+    if args.json {
+        let out = serde_json::json!({
+            "campaign": args.campaign,
+            "timezone": input.tz.name(),
+            "since_ms": since_ms,
+            "hours": rep.hours,
+            "total": rep.total,
+        });
+        println!("{out}");
+    } else {
+        print!(
+            "{}",
+            table(&args.campaign, input.tz, &rep.hours, rep.total.as_ref())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn opt(x: Option<f64>, scale: f64, decimals: usize) -> String {
+    x.map_or_else(|| "-".into(), |x| format!("{:.*}", decimals, x * scale))
+}
+
+fn line(label: &str, r: &HourRow) -> String {
+    format!(
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}\n",
+        label,
+        r.attempts,
+        r.live_answers,
+        r.abandoned,
+        opt(r.abandon_pct, 1.0, 2),
+        opt(r.occupancy, 100.0, 1),
+        opt(r.mean_wait_s, 1.0, 2),
+    )
+}
+
+fn table(campaign: &str, tz: Tz, hours: &[HourRow], total: Option<&HourRow>) -> String {
+    let mut out = format!("campaign {campaign} (hours in {})\n", tz.name());
+    if hours.is_empty() {
+        out.push_str("no calls in this period\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}\n",
+        "hour", "attempts", "live", "abandoned", "abandon %", "occupancy%", "mean wait s"
+    ));
+    for h in hours {
+        out.push_str(&line(&h.hour, h));
+    }
+    if let Some(t) = total {
+        out.push_str(&line("total", t));
+    }
+    out
 }
