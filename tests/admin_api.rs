@@ -149,15 +149,16 @@ async fn invalid_pacing_is_400_and_changes_nothing() {
             );
         }
     }
-    let s = srv.engine.lock();
-    assert_eq!(s.campaigns, before, "an invalid request changed a campaign");
-    assert!(
-        s.audit.is_empty(),
-        "an invalid request wrote audit rows: {:?}",
-        s.audit
-    );
-    assert_eq!(s.changes, 0, "an invalid request reached the engine");
-    drop(s);
+    {
+        let s = srv.engine.lock();
+        assert_eq!(s.campaigns, before, "an invalid request changed a campaign");
+        assert!(
+            s.audit.is_empty(),
+            "an invalid request wrote audit rows: {:?}",
+            s.audit
+        );
+        assert_eq!(s.changes, 0, "an invalid request reached the engine");
+    }
     srv.stop().await;
 }
 
@@ -310,27 +311,28 @@ async fn pause_and_resume_are_visible_and_audited_once() {
     let r = srv.client(BO).set_paused(CV, false).await.unwrap();
     assert!(!r.paused && r.was_paused);
     assert!(!c.campaign(CV).await.unwrap().paused);
-    let s = srv.engine.lock();
-    let rows: Vec<(&str, &str, &str, &str)> = s
-        .audit
-        .iter()
-        .map(|r| {
-            (
-                r.token.as_str(),
-                r.field.as_str(),
-                r.old.as_str(),
-                r.new.as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        rows,
-        [
-            ("ana", "paused", "false", "true"),
-            ("bo", "paused", "true", "false")
-        ]
-    );
-    drop(s);
+    {
+        let s = srv.engine.lock();
+        let rows: Vec<(&str, &str, &str, &str)> = s
+            .audit
+            .iter()
+            .map(|r| {
+                (
+                    r.token.as_str(),
+                    r.field.as_str(),
+                    r.old.as_str(),
+                    r.new.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("ana", "paused", "false", "true"),
+                ("bo", "paused", "true", "false")
+            ]
+        );
+    }
     srv.stop().await;
 }
 
