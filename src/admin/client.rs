@@ -22,7 +22,7 @@ pub enum ClientError {
     #[error("invalid engine URL {0:?}")]
     Url(String),
     /// No answer: connection refused, timeout, broken connection.
-    #[error("cannot reach the engine at {url}: {source}")]
+    #[error("cannot reach the engine at {url}")]
     Request {
         /// URL requested.
         url: String,
@@ -170,9 +170,10 @@ impl Client {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.map_err(|source| ClientError::Request {
+        let resp = req.send().await.map_err(|e| ClientError::Request {
             url: url.to_string(),
-            source,
+            // The URL is already in our message; keep the cause chain free of repeats.
+            source: e.without_url(),
         })?;
         let status = resp.status();
         if status.is_success() {
@@ -194,9 +195,9 @@ impl Client {
     ) -> Result<T, ClientError> {
         let url = self.url(segments)?;
         let resp = self.send(method, url.clone(), body).await?;
-        let bytes = resp.bytes().await.map_err(|source| ClientError::Request {
+        let bytes = resp.bytes().await.map_err(|e| ClientError::Request {
             url: url.to_string(),
-            source,
+            source: e.without_url(),
         })?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             url: url.to_string(),
