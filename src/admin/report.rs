@@ -31,30 +31,36 @@ const CONNECTED_CODES: [&str; 5] = [
     "do_not_call",
 ];
 
-/// What the report needs of one call-detail record (attempt).
+/// What the report needs of one call-detail record: the store's `attempts` columns of the same
+/// names (`wrapup_end_ms` is `None` while the store keeps no wrap-up end).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CdrRow {
     /// When the INVITE left, epoch ms UTC.
-    pub dialed_at_ms: i64,
+    pub dial_ms: i64,
     /// When the callee answered (person or machine).
-    pub answered_at_ms: Option<i64>,
+    pub answer_ms: Option<i64>,
     /// When the call was bridged to an agent.
-    pub connected_at_ms: Option<i64>,
+    pub connect_ms: Option<i64>,
     /// When the call ended.
-    pub ended_at_ms: Option<i64>,
+    pub end_ms: Option<i64>,
     /// When the agent finished wrap-up (busy time ends here), if recorded.
-    pub wrapup_done_at_ms: Option<i64>,
-    /// Final disposition code (`busy`, `abandoned`, `completed`, …).
-    pub disposition: String,
+    pub wrapup_end_ms: Option<i64>,
+    /// Final disposition code (`busy`, `abandoned`, `completed`, …); `None` while the attempt
+    /// is open (the call is in flight): it counts as an attempt only.
+    pub disposition: Option<String>,
 }
 
 impl CdrRow {
     fn is_abandoned(&self) -> bool {
-        self.disposition == "abandoned"
+        self.disposition.as_deref() == Some("abandoned")
     }
 
     fn is_connected(&self) -> bool {
-        self.connected_at_ms.is_some() || CONNECTED_CODES.contains(&self.disposition.as_str())
+        self.connect_ms.is_some()
+            || self
+                .disposition
+                .as_deref()
+                .is_some_and(|d| CONNECTED_CODES.contains(&d))
     }
 
     fn is_live(&self) -> bool {
@@ -63,8 +69,8 @@ impl CdrRow {
 
     /// Agent busy interval: connect → wrap-up done (or call end).
     fn busy(&self) -> Option<(i64, i64)> {
-        let start = self.connected_at_ms?;
-        let end = self.wrapup_done_at_ms.or(self.ended_at_ms)?;
+        let start = self.connect_ms?;
+        let end = self.wrapup_end_ms.or(self.end_ms)?;
         (end > start).then_some((start, end))
     }
 }
@@ -201,12 +207,12 @@ pub fn report(
 ) -> Report {
     let since = since_ms.unwrap_or(i64::MIN);
     let mut hours: BTreeMap<i64, Acc> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.dialed_at_ms >= since) {
-        let acc = hours.entry(hour_start(r.dialed_at_ms, tz)).or_default();
+    for r in rows.iter().filter(|r| r.dial_ms >= since) {
+        let acc = hours.entry(hour_start(r.dial_ms, tz)).or_default();
         acc.attempts += 1;
         acc.live += u64::from(r.is_live());
         acc.abandoned += u64::from(r.is_abandoned());
-        if let (Some(a), Some(c)) = (r.answered_at_ms, r.connected_at_ms) {
+        if let (Some(a), Some(c)) = (r.answer_ms, r.connect_ms) {
             if c >= a {
                 acc.wait_ms_sum += c - a;
                 acc.waits += 1;
@@ -291,12 +297,12 @@ mod tests {
 
     fn row(dial: i64, disposition: &str) -> CdrRow {
         CdrRow {
-            dialed_at_ms: dial,
-            answered_at_ms: None,
-            connected_at_ms: None,
-            ended_at_ms: Some(dial + 20 * SEC),
-            wrapup_done_at_ms: None,
-            disposition: disposition.into(),
+            dial_ms: dial,
+            answer_ms: None,
+            connect_ms: None,
+            end_ms: Some(dial + 20 * SEC),
+            wrapup_end_ms: None,
+            disposition: Some(disposition.into()),
         }
     }
 
@@ -307,22 +313,22 @@ mod tests {
             row(t + 5 * MIN, "busy"),
             // Connected after a 2 s wait, talks 5 min, wraps 30 s: busy 330 s in hour 09.
             CdrRow {
-                answered_at_ms: Some(t + 10 * MIN + 10 * SEC),
-                connected_at_ms: Some(t + 10 * MIN + 12 * SEC),
-                ended_at_ms: Some(t + 15 * MIN + 12 * SEC),
-                wrapup_done_at_ms: Some(t + 15 * MIN + 42 * SEC),
+                answer_ms: Some(t + 10 * MIN + 10 * SEC),
+                connect_ms: Some(t + 10 * MIN + 12 * SEC),
+                end_ms: Some(t + 15 * MIN + 12 * SEC),
+                wrapup_end_ms: Some(t + 15 * MIN + 42 * SEC),
                 ..row(t + 10 * MIN, "completed")
             },
             CdrRow {
-                answered_at_ms: Some(t + 20 * MIN + 5 * SEC),
-                ended_at_ms: Some(t + 20 * MIN + 7 * SEC),
+                answer_ms: Some(t + 20 * MIN + 5 * SEC),
+                end_ms: Some(t + 20 * MIN + 7 * SEC),
                 ..row(t + 20 * MIN, "abandoned")
             },
             // Waits 4 s, busy 09:55:14 → 10:05:00 with no wrap-up end: 286 s + 300 s.
             CdrRow {
-                answered_at_ms: Some(t + 55 * MIN + 10 * SEC),
-                connected_at_ms: Some(t + 55 * MIN + 14 * SEC),
-                ended_at_ms: Some(t + 65 * MIN),
+                answer_ms: Some(t + 55 * MIN + 10 * SEC),
+                connect_ms: Some(t + 55 * MIN + 14 * SEC),
+                end_ms: Some(t + 65 * MIN),
                 ..row(t + 55 * MIN, "connected")
             },
             row(t + 150 * MIN, "no_answer"),
@@ -408,6 +414,27 @@ mod tests {
         assert!(h.iter().all(|r| r.occupancy.is_none()));
         assert!(hourly(&[], None, Tz::UTC, None).is_empty());
         assert_eq!(report(&[], None, Tz::UTC, None).total, None);
+    }
+
+    #[test]
+    fn open_attempts_count_as_attempts_only_until_connected() {
+        let t = nine();
+        let ringing = CdrRow {
+            disposition: None,
+            end_ms: None,
+            ..row(t, "")
+        };
+        let talking = CdrRow {
+            answer_ms: Some(t + 10 * SEC),
+            connect_ms: Some(t + 11 * SEC),
+            ..ringing.clone()
+        };
+        let h = hourly(&[ringing, talking], None, Tz::Asia__Shanghai, None);
+        assert_eq!(
+            (h[0].attempts, h[0].live_answers, h[0].abandoned),
+            (2, 1, 0)
+        );
+        assert!(close(h[0].mean_wait_s, 1.0));
     }
 
     #[test]

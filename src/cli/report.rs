@@ -34,11 +34,12 @@ struct ReportInput {
 ///
 /// Needs from the store, in one read:
 /// - the campaign by name (unknown → error "unknown campaign NAME") and its `timezone`;
-/// - `SELECT dialed_at, answered_at, connected_at, ended_at, wrapup_done_at, disposition
-///    FROM attempts WHERE campaign_id = ? AND dialed_at >= ? ORDER BY dialed_at`
-///   (epoch ms; `wrapup_done_at` NULL/absent if the schema has no such column), mapped to
-///   [`CdrRow`];
-/// - staffed intervals from an `agent_sessions` table if it exists, else `None`.
+/// - `SELECT dial_ms, answer_ms, connect_ms, end_ms, disposition FROM attempts
+///    WHERE campaign_id = ? AND dial_ms >= ? ORDER BY dial_ms` (the store's attempts table),
+///   mapped to [`CdrRow`] with `wrapup_end_ms: None` until attempts record the wrap-up end;
+/// - staffed intervals `SELECT start_ms, end_ms FROM agent_sessions WHERE campaign_id = ? AND
+///   end_ms > ?` once such a table exists (open sessions: `end_ms` = now), else `None`
+///   (occupancy is then printed as `-` / `null`).
 fn fetch(_db: &str, campaign: &str, _since_ms: Option<i64>) -> anyhow::Result<ReportInput> {
     anyhow::bail!(
         "report for {campaign:?}: reading call records from the store is not wired yet (issue 6)"
