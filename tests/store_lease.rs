@@ -31,12 +31,16 @@ async fn windows_follow_callee_time_zone(db: &TestDb) {
     let mut p = phones(&got);
     p.sort();
     assert_eq!(p, vec!["+8613800000001", "+8613800000002"]);
-    s.release(&got.iter().map(|l| l.lead_id).collect::<Vec<_>>()).await.unwrap();
+    s.release(&got.iter().map(|l| l.lead_id).collect::<Vec<_>>())
+        .await
+        .unwrap();
     // 11:00 Shanghai: Kolkata 08:30 opens (a half-hour zone, no DST in either).
     let got = s.lease("c1", 10, t0() + HOUR, "n1", TTL).await.unwrap();
     assert_eq!(got.len(), 3);
     assert!(phones(&got).contains(&"+919876543210".to_string()));
-    s.release(&got.iter().map(|l| l.lead_id).collect::<Vec<_>>()).await.unwrap();
+    s.release(&got.iter().map(|l| l.lead_id).collect::<Vec<_>>())
+        .await
+        .unwrap();
     // 22:30 Shanghai = 09:30 New York (EST) = 20:00 Kolkata: Shanghai is closed.
     let late = sh(2026, 3, 4, 22, 30);
     let got = s.lease("c1", 10, late, "n2", TTL).await.unwrap();
@@ -44,10 +48,17 @@ async fn windows_follow_callee_time_zone(db: &TestDb) {
     p.sort();
     assert_eq!(p, vec!["+12015550123", "+12015550124", "+919876543210"]);
     // A holiday (local date) closes every zone that is on that date.
-    assert!(s.lease("c1", 10, sh(2026, 3, 6, 12, 0), "n3", TTL).await.unwrap().is_empty());
+    assert!(s
+        .lease("c1", 10, sh(2026, 3, 6, 12, 0), "n3", TTL)
+        .await
+        .unwrap()
+        .is_empty());
     // The lease carries what the engine needs.
     let l = &got[0];
-    assert_eq!((l.campaign.as_str(), l.timezone.as_str()), ("c1", "America/New_York"));
+    assert_eq!(
+        (l.campaign.as_str(), l.timezone.as_str()),
+        ("c1", "America/New_York")
+    );
     assert_eq!(l.lease_until_ms, late + TTL);
 }
 
@@ -60,7 +71,13 @@ async fn order_is_sla_then_priority_tier_due(db: &TestDb) {
                13800000003,5,A\n\
                13800000004,,\n";
     load(s, "plain", csv, t0() - HOUR).await;
-    load(s, "plain", "phone,priority\n13800000005,5\n", t0() - 2 * HOUR).await;
+    load(
+        s,
+        "plain",
+        "phone,priority\n13800000005,5\n",
+        t0() - 2 * HOUR,
+    )
+    .await;
     let got = s.lease("plain", 2, t0(), "n", TTL).await.unwrap();
     // Priority 5 first; among them tier A, then tier B by due time (the older load first).
     assert_eq!(phones(&got), vec!["+8613800000005", "+8613800000003"]);
@@ -71,7 +88,11 @@ async fn order_is_sla_then_priority_tier_due(db: &TestDb) {
     );
 
     // SLA leads jump the queue, nearest deadline first, whatever their priority.
-    apply(s, &campaign_yaml("sla", RETRY, "sla: { first_attempt_within: 15m }")).await;
+    apply(
+        s,
+        &campaign_yaml("sla", RETRY, "sla: { first_attempt_within: 15m }"),
+    )
+    .await;
     load(s, "sla", "phone,priority\n13900000001,9\n", t0() - MIN).await;
     load(s, "sla", "phone,priority\n13900000002,0\n", t0() - 5 * MIN).await;
     let got = s.lease("sla", 2, t0(), "n", TTL).await.unwrap();
@@ -104,26 +125,43 @@ async fn every_retry_rule(db: &TestDb) {
                 due = due.max(end + 72 * HOUR);
             }
             assert_eq!(next, Next::Retry { due_ms: due }, "{d}");
-            assert_eq!((info.state.as_str(), info.due_ms), ("scheduled", due), "{d}");
+            assert_eq!(
+                (info.state.as_str(), info.due_ms),
+                ("scheduled", due),
+                "{d}"
+            );
             // Not leasable a moment before it is due, leasable when due.
             let before = s.lease("c1", 100, due - 1, "n2", TTL).await.unwrap();
             assert!(!phones(&before).contains(&lead.phone_e164), "{d}");
             let at = s.lease("c1", 100, due, "n2", TTL).await.unwrap();
             assert!(phones(&at).contains(&lead.phone_e164), "{d}");
-            s.release(&at.iter().map(|l| l.lead_id).collect::<Vec<_>>()).await.unwrap();
+            s.release(&at.iter().map(|l| l.lead_id).collect::<Vec<_>>())
+                .await
+                .unwrap();
         }
     }
     // The agent's do_not_call put the number on the DNC list.
-    let dnc_phone = &leased[Disposition::ALL.iter().position(|d| *d == Disposition::DoNotCall).unwrap()];
+    let dnc_phone = &leased[Disposition::ALL
+        .iter()
+        .position(|d| *d == Disposition::DoNotCall)
+        .unwrap()];
     assert!(s.is_dnc(&dnc_phone.phone_e164).await.unwrap());
     // Callback at an agreed time.
     load(s, "c1", "phone\n13811111111\n", t0()).await;
-    let l = s.lease("c1", 100, t0() + 10 * MIN, "n1", TTL).await.unwrap();
+    let l = s
+        .lease("c1", 100, t0() + 10 * MIN, "n1", TTL)
+        .await
+        .unwrap();
     let cb = l.iter().find(|l| l.phone_e164 == "+8613811111111").unwrap();
     let mut o = AttemptOutcome::new(Disposition::Callback, t0() + 11 * MIN);
     o.callback_at_ms = Some(sh(2026, 3, 5, 16, 30));
     let (_, next) = s.record_attempt(cb.lead_id, &o).await.unwrap();
-    assert_eq!(next, Next::Retry { due_ms: sh(2026, 3, 5, 16, 30) });
+    assert_eq!(
+        next,
+        Next::Retry {
+            due_ms: sh(2026, 3, 5, 16, 30)
+        }
+    );
     let (live, abandoned) = s.abandon_counts("c1", t0() - DAY).await.unwrap();
     // Live answers: connected, abandoned, callback ×2, completed, not_interested, do_not_call.
     assert_eq!((live, abandoned), (7, 1));
@@ -146,9 +184,17 @@ async fn both_attempt_caps(db: &TestDb) {
     }
     // Third attempt today used: nothing later today, although busy would retry in 10 minutes.
     assert!(s.lease("c1", 1, now, "n", TTL).await.unwrap().is_empty());
-    assert!(s.lease("c1", 1, sh(2026, 3, 4, 20, 59), "n", TTL).await.unwrap().is_empty());
+    assert!(s
+        .lease("c1", 1, sh(2026, 3, 4, 20, 59), "n", TTL)
+        .await
+        .unwrap()
+        .is_empty());
     // Next local day, once the window opens at 08:00.
-    assert!(s.lease("c1", 1, sh(2026, 3, 5, 7, 59), "n", TTL).await.unwrap().is_empty());
+    assert!(s
+        .lease("c1", 1, sh(2026, 3, 5, 7, 59), "n", TTL)
+        .await
+        .unwrap()
+        .is_empty());
     now = sh(2026, 3, 5, 8, 0);
     for _ in 0..2 {
         let got = s.lease("c1", 1, now, "n", TTL).await.unwrap();
@@ -166,7 +212,11 @@ async fn both_attempt_caps(db: &TestDb) {
     // Fifth attempt made: done for good.
     let info = s.find_lead("c1", "+8613800000001").await.unwrap().unwrap();
     assert_eq!((info.state.as_str(), info.attempts), ("done", 5));
-    assert!(s.lease("c1", 1, now + 7 * DAY, "n", TTL).await.unwrap().is_empty());
+    assert!(s
+        .lease("c1", 1, now + 7 * DAY, "n", TTL)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn abandon_cooldown_spans_campaigns(db: &TestDb) {
@@ -181,15 +231,31 @@ async fn abandon_cooldown_spans_campaigns(db: &TestDb) {
     let mut o = AttemptOutcome::new(Disposition::Abandoned, t0() + MIN);
     o.dial_ms = Some(t0());
     let (_, next) = s.record_attempt(got[0].lead_id, &o).await.unwrap();
-    assert_eq!(next, Next::Retry { due_ms: t0() + MIN + 72 * HOUR });
+    assert_eq!(
+        next,
+        Next::Retry {
+            due_ms: t0() + MIN + 72 * HOUR
+        }
+    );
     // Campaign b must not dial the abandoned number either within 72 h of the abandoned call.
     let later = t0() + 2 * HOUR;
     let got = s.lease("b", 10, later, "n", TTL).await.unwrap();
     assert_eq!(phones(&got), vec!["+8613800000002"]);
     let info = s.find_lead("b", "+8613800000001").await.unwrap().unwrap();
-    assert_eq!(info.due_ms, t0() + 72 * HOUR, "postponed to the end of the cooldown");
-    s.release(&got.iter().map(|l| l.lead_id).collect::<Vec<_>>()).await.unwrap();
-    assert!(s.lease("b", 10, t0() + 72 * HOUR - 1, "n", TTL).await.unwrap().iter().all(|l| l.phone_e164 != "+8613800000001"));
+    assert_eq!(
+        info.due_ms,
+        t0() + 72 * HOUR,
+        "postponed to the end of the cooldown"
+    );
+    s.release(&got.iter().map(|l| l.lead_id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert!(s
+        .lease("b", 10, t0() + 72 * HOUR - 1, "n", TTL)
+        .await
+        .unwrap()
+        .iter()
+        .all(|l| l.phone_e164 != "+8613800000001"));
     let got = s.lease("b", 10, t0() + 72 * HOUR, "n", TTL).await.unwrap();
     assert!(phones(&got).contains(&"+8613800000001".to_string()));
 }
@@ -199,7 +265,11 @@ async fn contact_cap_and_in_flight_across_campaigns(db: &TestDb) {
     apply(s, &campaign_yaml("remind", RETRY, "")).await;
     apply(
         s,
-        &campaign_yaml("xsell", RETRY, "contact_cap: { max_connected: 1, per: 30d }"),
+        &campaign_yaml(
+            "xsell",
+            RETRY,
+            "contact_cap: { max_connected: 1, per: 30d }",
+        ),
     )
     .await;
     load(s, "remind", "phone\n13800000001\n", t0() - HOUR).await;
@@ -215,18 +285,33 @@ async fn contact_cap_and_in_flight_across_campaigns(db: &TestDb) {
     o.connect_ms = Some(t0() + 30_000);
     o.agent = Some("agent-7".into());
     s.record_attempt(r[0].lead_id, &o).await.unwrap();
-    let capped = |got: Vec<outdial::store::LeasedLead>| !phones(&got).contains(&"+8613800000001".to_string());
-    let got = s.lease("xsell", 10, t0() + HOUR, "n2", 40 * DAY).await.unwrap();
+    let capped = |got: Vec<outdial::store::LeasedLead>| {
+        !phones(&got).contains(&"+8613800000001".to_string())
+    };
+    let got = s
+        .lease("xsell", 10, t0() + HOUR, "n2", 40 * DAY)
+        .await
+        .unwrap();
     assert_eq!(phones(&got), vec!["+8613800000002"]);
-    assert!(capped(s.lease("xsell", 10, t0() + 29 * DAY, "n2", TTL).await.unwrap()));
-    assert!(!capped(s.lease("xsell", 10, t0() + 30 * DAY + MIN, "n2", TTL).await.unwrap()));
+    assert!(capped(
+        s.lease("xsell", 10, t0() + 29 * DAY, "n2", TTL)
+            .await
+            .unwrap()
+    ));
+    assert!(!capped(
+        s.lease("xsell", 10, t0() + 30 * DAY + MIN, "n2", TTL)
+            .await
+            .unwrap()
+    ));
 }
 
 async fn dnc_added_after_load_blocks_lease(db: &TestDb) {
     let s = &db.store;
     apply(s, &campaign_yaml("c1", RETRY, "")).await;
     load(s, "c1", "phone\n13800000001\n13800000002\n", t0() - HOUR).await;
-    s.add_dnc(&[e164("13800000001")], "customer", t0()).await.unwrap();
+    s.add_dnc(&[e164("13800000001")], "customer", t0())
+        .await
+        .unwrap();
     let got = s.lease("c1", 10, t0(), "n", TTL).await.unwrap();
     assert_eq!(phones(&got), vec!["+8613800000002"]);
     assert_eq!(s.campaign_stats("c1", t0()).await.unwrap().dialable_now, 0);
@@ -245,20 +330,37 @@ async fn expired_lease_returns_lead(db: &TestDb) {
     load(s, "c1", "phone\n13800000001\n13800000002\n", t0() - HOUR).await;
     let first = s.lease("c1", 10, t0(), "dead-node", MIN).await.unwrap();
     assert_eq!(first.len(), 2);
-    assert!(s.lease("c1", 10, t0() + 30_000, "n2", MIN).await.unwrap().is_empty());
+    assert!(s
+        .lease("c1", 10, t0() + 30_000, "n2", MIN)
+        .await
+        .unwrap()
+        .is_empty());
     let stats = s.campaign_stats("c1", t0()).await.unwrap();
     assert_eq!(stats.by_state["leased"], 2);
     let again = s.lease("c1", 10, t0() + MIN, "n2", MIN).await.unwrap();
     assert_eq!(again.len(), 2);
     // The dead node's lease is gone: it cannot start a call on the lead any more.
-    let err = s.begin_attempt(first[0].lead_id, "dead-node", t0() + MIN).await;
+    let err = s
+        .begin_attempt(first[0].lead_id, "dead-node", t0() + MIN)
+        .await;
     assert!(matches!(err, Err(StoreError::NotLeased { .. })), "{err:?}");
-    let a = s.begin_attempt(again[0].lead_id, "n2", t0() + MIN).await.unwrap();
+    let a = s
+        .begin_attempt(again[0].lead_id, "n2", t0() + MIN)
+        .await
+        .unwrap();
     // A lead being dialled never expires back into the pool.
-    assert!(s.lease("c1", 10, t0() + HOUR, "n3", MIN).await.unwrap().iter().all(|l| l.lead_id != again[0].lead_id));
-    s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, t0() + HOUR)).await.unwrap();
+    assert!(s
+        .lease("c1", 10, t0() + HOUR, "n3", MIN)
+        .await
+        .unwrap()
+        .iter()
+        .all(|l| l.lead_id != again[0].lead_id));
+    s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, t0() + HOUR))
+        .await
+        .unwrap();
     assert!(matches!(
-        s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, t0() + HOUR)).await,
+        s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, t0() + HOUR))
+            .await,
         Err(StoreError::AttemptClosed(_))
     ));
 }
@@ -268,16 +370,25 @@ async fn crashed_node_attempts_are_recovered(db: &TestDb) {
     apply(s, &campaign_yaml("c1", RETRY, "")).await;
     load(s, "c1", "phone\n13800000001\n13800000002\n", t0() - HOUR).await;
     let got = s.lease("c1", 2, t0(), "node-a", TTL).await.unwrap();
-    s.begin_attempt(got[0].lead_id, "node-a", t0()).await.unwrap();
+    s.begin_attempt(got[0].lead_id, "node-a", t0())
+        .await
+        .unwrap();
     // node-a dies with one call in flight and one lease unused.
     let rep = s.recover_node("node-a", t0() + 2 * MIN).await.unwrap();
     assert_eq!((rep.attempts_closed, rep.leases_released), (1, 1));
-    let info = s.find_lead("c1", &got[0].phone_e164).await.unwrap().unwrap();
+    let info = s
+        .find_lead("c1", &got[0].phone_e164)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.last_disposition.as_deref(), Some("unknown"));
     assert_eq!((info.state.as_str(), info.attempts), ("scheduled", 1));
     // Unknown retries after its default 15 minutes; the unused lease is dialable at once.
     let now = t0() + 3 * MIN;
-    assert_eq!(phones(&s.lease("c1", 10, now, "b", DAY).await.unwrap()), vec![got[1].phone_e164.clone()]);
+    assert_eq!(
+        phones(&s.lease("c1", 10, now, "b", DAY).await.unwrap()),
+        vec![got[1].phone_e164.clone()]
+    );
     let later = s.lease("c1", 10, info.due_ms, "b", TTL).await.unwrap();
     assert_eq!(phones(&later), vec![got[0].phone_e164.clone()]);
     assert_eq!(info.due_ms, t0() + 2 * MIN + 15 * MIN);

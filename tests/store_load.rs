@@ -11,11 +11,33 @@ async fn apply_is_idempotent_and_updates(db: &TestDb) {
     let yaml = campaign_yaml("c1", RETRY, "");
     let c = Campaign::parse("c1.yaml", &yaml).unwrap();
     let s = &db.store;
-    assert_eq!(s.apply_campaign(&c, t0()).await.unwrap(), ApplyOutcome::Created);
-    assert_eq!(s.apply_campaign(&c, t0()).await.unwrap(), ApplyOutcome::Unchanged);
-    let changed = Campaign::parse("c1.yaml", &yaml.replace("ring_timeout: 20s", "ring_timeout: 30s")).unwrap();
-    assert_eq!(s.apply_campaign(&changed, t0()).await.unwrap(), ApplyOutcome::Updated);
-    assert_eq!(s.campaign("c1").await.unwrap().def.dialing.ring_timeout.millis(), 30_000);
+    assert_eq!(
+        s.apply_campaign(&c, t0()).await.unwrap(),
+        ApplyOutcome::Created
+    );
+    assert_eq!(
+        s.apply_campaign(&c, t0()).await.unwrap(),
+        ApplyOutcome::Unchanged
+    );
+    let changed = Campaign::parse(
+        "c1.yaml",
+        &yaml.replace("ring_timeout: 20s", "ring_timeout: 30s"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.apply_campaign(&changed, t0()).await.unwrap(),
+        ApplyOutcome::Updated
+    );
+    assert_eq!(
+        s.campaign("c1")
+            .await
+            .unwrap()
+            .def
+            .dialing
+            .ring_timeout
+            .millis(),
+        30_000
+    );
     // A broken file never reaches the store: the stored definition is untouched.
     let bad = yaml.replace("ring_timeout: 20s", "ring_timeout: 5s");
     let err = Campaign::parse("c1.yaml", &bad).unwrap_err().to_string();
@@ -23,13 +45,18 @@ async fn apply_is_idempotent_and_updates(db: &TestDb) {
     assert_eq!(s.campaign("c1").await.unwrap().hash, changed.content_hash());
     let list = s.list_campaigns().await.unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!((list[0].name.as_str(), list[0].mode.as_str()), ("c1", "predictive"));
+    assert_eq!(
+        (list[0].name.as_str(), list[0].mode.as_str()),
+        ("c1", "predictive")
+    );
 }
 
 async fn load_counts_rejects_duplicates_and_dnc(db: &TestDb) {
     let s = &db.store;
     apply(s, &campaign_yaml("c1", RETRY, "")).await;
-    s.add_dnc(&[e164("13800000003")], "test", t0()).await.unwrap();
+    s.add_dnc(&[e164("13800000003")], "test", t0())
+        .await
+        .unwrap();
     let csv = "phone,name,external_id,tier,loan_amount\n\
                13800000001,Wang Fang,A-1,A,5000\n\
                13800000002,Li Na,A-2,B,7000\n\
@@ -40,7 +67,10 @@ async fn load_counts_rejects_duplicates_and_dnc(db: &TestDb) {
                ,No Phone,A-7,A,1\n\
                +1 201 555 0123,US Customer,A-8,,9\n";
     let r = load(s, "c1", csv, t0()).await;
-    assert_eq!((r.read, r.loaded, r.duplicates, r.invalid, r.dnc), (8, 3, 1, 3, 1));
+    assert_eq!(
+        (r.read, r.loaded, r.duplicates, r.invalid, r.dnc),
+        (8, 3, 1, 3, 1)
+    );
     let lines: Vec<u64> = r.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![4, 7, 8]);
     assert!(!r.errors_truncated);
@@ -48,7 +78,10 @@ async fn load_counts_rejects_duplicates_and_dnc(db: &TestDb) {
     assert_eq!((lead.state.as_str(), lead.attempts), ("new", 0));
     // Reloading the same file loads nothing new.
     let again = load(s, "c1", csv, t0() + MIN).await;
-    assert_eq!((again.loaded, again.duplicates, again.dnc, again.invalid), (0, 4, 1, 3));
+    assert_eq!(
+        (again.loaded, again.duplicates, again.dnc, again.invalid),
+        (0, 4, 1, 3)
+    );
     let stats = s.campaign_stats("c1", t0()).await.unwrap();
     assert_eq!(stats.leads, 3);
     assert_eq!(stats.by_state["new"], 3);
@@ -66,12 +99,24 @@ async fn fatal_errors_load_nothing(db: &TestDb) {
         .unwrap_err();
     assert_eq!(err.to_string(), "bad.csv:4: invalid UTF-8");
     let err = s
-        .load_list("c1", std::io::Cursor::new(b"name\nx\n".to_vec()), "np.csv", t0(), |_| {})
+        .load_list(
+            "c1",
+            std::io::Cursor::new(b"name\nx\n".to_vec()),
+            "np.csv",
+            t0(),
+            |_| {},
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no `phone` column"), "{err}");
     let err = s
-        .load_list("nope", std::io::Cursor::new(b"phone\n".to_vec()), "x.csv", t0(), |_| {})
+        .load_list(
+            "nope",
+            std::io::Cursor::new(b"phone\n".to_vec()),
+            "x.csv",
+            t0(),
+            |_| {},
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownCampaign(_)));

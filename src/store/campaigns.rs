@@ -227,7 +227,7 @@ impl Store {
 }
 
 /// The serde (snake_case) name of a unit enum variant.
-pub(crate) fn enum_name<T: Serialize>(v: &T) -> String {
+pub fn enum_name<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

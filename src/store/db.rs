@@ -217,6 +217,9 @@ mod tests {
             to_sqlite("SELECT 1 WHERE a = $1 AND tz = ANY($12) AND b = ANY($3) FOR UPDATE SKIP LOCKED"),
             "SELECT 1 WHERE a = ?1 AND tz IN (SELECT value FROM json_each(?12)) AND b IN (SELECT value FROM json_each(?3))"
         );
-        assert_eq!(to_sqlite("SELECT x FROM t WHERE id = $1 FOR UPDATE"), "SELECT x FROM t WHERE id = ?1");
+        assert_eq!(
+            to_sqlite("SELECT x FROM t WHERE id = $1 FOR UPDATE"),
+            "SELECT x FROM t WHERE id = ?1"
+        );
     }
 }

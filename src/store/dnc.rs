@@ -37,7 +37,10 @@ impl Store {
     pub async fn remove_dnc(&self, phones: &[String]) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
         let removed = tx
-            .exec("DELETE FROM dnc WHERE phone = ANY($1)", &[Arg::Strs(phones)])
+            .exec(
+                "DELETE FROM dnc WHERE phone = ANY($1)",
+                &[Arg::Strs(phones)],
+            )
             .await?;
         tx.commit().await?;
         Ok(removed)
@@ -47,7 +50,10 @@ impl Store {
     pub async fn is_dnc(&self, phone: &str) -> Result<bool, StoreError> {
         let mut tx = self.read_tx().await?;
         let (n,): (i64,) = tx
-            .one("SELECT COUNT(*) FROM dnc WHERE phone = $1", &[Arg::S(phone)])
+            .one(
+                "SELECT COUNT(*) FROM dnc WHERE phone = $1",
+                &[Arg::S(phone)],
+            )
             .await?;
         tx.commit().await?;
         Ok(n > 0)

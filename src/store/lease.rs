@@ -105,9 +105,7 @@ impl Store {
                 )
                 .await?;
             let fetched = cands.len() as i64;
-            let blocked = self
-                .number_blocks(&mut tx, def, &cands, now_ms)
-                .await?;
+            let blocked = self.number_blocks(&mut tx, def, &cands, now_ms).await?;
             for c in cands {
                 if chosen.len() == n {
                     break;

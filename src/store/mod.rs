@@ -32,7 +32,7 @@ use sqlx::{PgPool, SqlitePool};
 use crate::campaign::{Campaign, ListError};
 
 pub use attempts::{AttemptOutcome, RecoverReport};
-pub use campaigns::{ApplyOutcome, CampaignRecord, CampaignSummary};
+pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
 pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};
 pub use retry::Next;

@@ -72,7 +72,8 @@ mod tests {
 
     fn campaign() -> Campaign {
         let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/repayment-reminder.yaml"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("campaigns/repayment-reminder.yaml"),
         )
         .unwrap();
         Campaign::parse("r.yaml", &text).unwrap()
@@ -122,11 +123,18 @@ mod tests {
         // Lifetime cap reached: done, whatever the disposition.
         let mut k = fresh();
         k.attempts = c.retry.max_attempts;
-        assert_eq!(next_after(&c, SH, k, Disposition::Busy, None, end), Next::Done);
+        assert_eq!(
+            next_after(&c, SH, k, Disposition::Busy, None, end),
+            Next::Done
+        );
         // Per-day cap reached: the next attempt waits for local midnight.
         let mut k = fresh();
         k.day_attempts = c.retry.max_attempts_per_day;
-        let midnight = SH.with_ymd_and_hms(2026, 3, 5, 0, 0, 0).single().unwrap().timestamp_millis();
+        let midnight = SH
+            .with_ymd_and_hms(2026, 3, 5, 0, 0, 0)
+            .single()
+            .unwrap()
+            .timestamp_millis();
         assert_eq!(
             next_after(&c, SH, k, Disposition::Busy, None, end),
             Next::Retry { due_ms: midnight }

@@ -29,7 +29,9 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = temp_dir("store");
-        let store = Store::open(dir.join("t.db").to_str().unwrap()).await.unwrap();
+        let store = Store::open(dir.join("t.db").to_str().unwrap())
+            .await
+            .unwrap();
         TestDb {
             store,
             dir: Some(dir),
@@ -68,7 +70,9 @@ impl TestDb {
     /// A second, independent pool on the same database (another "node").
     pub async fn second(&self) -> Store {
         match (&self.dir, &self.pg) {
-            (Some(dir), _) => Store::open(dir.join("t.db").to_str().unwrap()).await.unwrap(),
+            (Some(dir), _) => Store::open(dir.join("t.db").to_str().unwrap())
+                .await
+                .unwrap(),
             (_, Some((url, schema))) => Store::open_pg_schema(url, schema).await.unwrap(),
             _ => unreachable!(),
         }
