@@ -1,2 +1,22 @@
 //! Campaign definitions loaded from YAML (validated, with file/line/field errors) and call lists
 //! parsed from CSV with phone numbers normalised to E.164. Owns no storage: see [`crate::store`].
+//!
+//! - [`def`]: the campaign definition ([`Campaign`]) and its validation.
+//! - [`window`]: calling windows in the callee's local time, holidays.
+//! - [`disposition`]: call outcomes and the retry rule attached to each.
+//! - [`phone`]: E.164 normalisation (the `phonenumber` crate) and time zone names.
+//! - [`list`]: the CSV call-list reader (header, BOM, quoting, per-row rejects).
+
+pub mod def;
+pub mod disposition;
+pub mod list;
+pub mod phone;
+pub mod window;
+
+pub use def::{
+    Campaign, CampaignKind, ContactCap, DialMode, Dialing, RetryPolicy, Sla, DEFAULT_MAX_PER_DAY,
+};
+pub use disposition::{Disposition, RetryRule};
+pub use list::{ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES};
+pub use phone::{normalize_e164, parse_region, parse_timezone};
+pub use window::{CallingWindow, DayWindow};

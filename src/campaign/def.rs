@@ -1,0 +1,569 @@
+//! The campaign definition: what a YAML file in `campaigns/` states, and the rules it must obey.
+//! [`Campaign::parse`] turns YAML into a validated [`Campaign`]; every error names the file, the
+//! line and the field. The validated value is what the store keeps (as JSON, with a content hash).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+use super::disposition::{Disposition, RetryRule};
+use super::phone::{normalize_e164, parse_region, parse_timezone};
+use super::window::{CallingWindow, DayWindow};
+use crate::yaml::{self, Dur, YamlError};
+
+/// Default cap on attempts per callee-local day (the CN guideline's limit).
+pub const DEFAULT_MAX_PER_DAY: u32 = 6;
+
+/// What a campaign is for (drives reporting and which rules apply by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    /// Verifying an application (identity, income) shortly after it arrives.
+    Verification,
+    /// Welcome / onboarding calls to new customers.
+    Onboarding,
+    /// Payment reminders and early-stage collection.
+    Collection,
+    /// Marketing (cross-sell, up-sell): consent required, refusals go on DNC.
+    Marketing,
+    /// Service or survey calls.
+    Service,
+}
+
+/// How calls are paced (see docs/pacing.md for the meaning of each mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialMode {
+    /// Agent sees the lead first, then the call is placed.
+    Preview,
+    /// One call per ready agent.
+    Progressive,
+    /// A fixed ratio of calls per ready agent.
+    Power,
+    /// Model-based pacing under the abandon cap.
+    Predictive,
+    /// Feedback on the dial level (VICIdial style).
+    Adaptive,
+}
+
+/// Dial mode and pacing parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dialing {
+    /// Dial mode.
+    pub mode: DialMode,
+    /// Starting (power: fixed) lines per ready agent.
+    #[serde(default = "one")]
+    pub ratio: f64,
+    /// Upper bound on lines per ready agent.
+    #[serde(default = "three")]
+    pub max_ratio: f64,
+    /// Abandon rate the pacing must stay under (abandoned / live answers).
+    #[serde(default = "three_percent")]
+    pub target_abandon: f64,
+    /// How long an answered call may wait for an agent before it is abandoned.
+    #[serde(default = "two_seconds")]
+    pub patience: Dur,
+    /// How long an unanswered call rings before we give up (at least 15 s).
+    #[serde(default = "twenty_five_seconds")]
+    pub ring_timeout: Dur,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn three() -> f64 {
+    3.0
+}
+fn three_percent() -> f64 {
+    0.03
+}
+fn two_seconds() -> Dur {
+    Dur(std::time::Duration::from_secs(2))
+}
+fn twenty_five_seconds() -> Dur {
+    Dur(std::time::Duration::from_secs(25))
+}
+
+/// Attempt caps and the retry rule of each disposition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts per lead over its lifetime.
+    #[serde(default = "ten")]
+    pub max_attempts: u32,
+    /// Attempts per lead per callee-local day.
+    #[serde(default = "six")]
+    pub max_attempts_per_day: u32,
+    /// After an abandoned call, the number is not dialled again for this long (any campaign).
+    #[serde(default = "seventy_two_hours")]
+    pub abandon_cooldown: Dur,
+    /// Rule per disposition; dispositions not listed use [`Disposition::default_rule`].
+    #[serde(default)]
+    pub rules: BTreeMap<Disposition, RetryRule>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: ten(),
+            max_attempts_per_day: six(),
+            abandon_cooldown: seventy_two_hours(),
+            rules: BTreeMap::new(),
+        }
+    }
+}
+
+fn ten() -> u32 {
+    10
+}
+fn six() -> u32 {
+    DEFAULT_MAX_PER_DAY
+}
+fn seventy_two_hours() -> Dur {
+    Dur(std::time::Duration::from_secs(72 * 3600))
+}
+
+/// Contact frequency cap, counted across all campaigns by E.164 number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactCap {
+    /// At most this many connected calls (a person talked to an agent)…
+    pub max_connected: u32,
+    /// …within this sliding window.
+    pub per: Dur,
+}
+
+/// Service level for leads that arrive continuously.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sla {
+    /// The first attempt must start within this long of the lead's arrival.
+    pub first_attempt_within: Dur,
+}
+
+/// The YAML file as written (before validation).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCampaign {
+    name: String,
+    kind: CampaignKind,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    priority: i32,
+    region: String,
+    timezone: String,
+    dialing: Dialing,
+    #[serde(default)]
+    window: RawWindow,
+    #[serde(default)]
+    holidays: Vec<NaiveDate>,
+    #[serde(default)]
+    retry: RetryPolicy,
+    #[serde(default)]
+    contact_cap: Option<ContactCap>,
+    #[serde(default)]
+    sla: Option<Sla>,
+    caller_id: String,
+    trunk_group: String,
+    agent_group: String,
+    #[serde(default)]
+    skills: Vec<String>,
+}
+
+/// Calling window as written: `default` applies to days not listed; `"closed"` closes a day.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    default: Option<String>,
+    monday: Option<String>,
+    tuesday: Option<String>,
+    wednesday: Option<String>,
+    thursday: Option<String>,
+    friday: Option<String>,
+    saturday: Option<String>,
+    sunday: Option<String>,
+}
+
+/// A validated campaign definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Unique name (`[a-z0-9_-]`, at most 64 characters).
+    pub name: String,
+    /// What the campaign is for.
+    pub kind: CampaignKind,
+    /// Free text for supervisors.
+    pub description: Option<String>,
+    /// Priority among campaigns sharing agents (higher first).
+    pub priority: i32,
+    /// Default region for national phone numbers (ISO 3166, upper case).
+    pub region: String,
+    /// Default time zone of callees (IANA).
+    pub timezone: String,
+    /// Dial mode and pacing parameters.
+    pub dialing: Dialing,
+    /// Calling window in the callee's local time, with holidays.
+    pub window: CallingWindow,
+    /// Caps and retry rules.
+    pub retry: RetryPolicy,
+    /// Contact frequency cap across campaigns.
+    pub contact_cap: Option<ContactCap>,
+    /// First-attempt deadline for leads arriving continuously.
+    pub sla: Option<Sla>,
+    /// Caller ID presented (E.164).
+    pub caller_id: String,
+    /// Trunk group the calls leave on.
+    pub trunk_group: String,
+    /// Agent group that takes the connected calls.
+    pub agent_group: String,
+    /// Skills an agent needs for this campaign.
+    pub skills: Vec<String>,
+}
+
+impl Campaign {
+    /// Reads and validates a campaign YAML file.
+    pub fn load(path: &Path) -> Result<Campaign, YamlError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Campaign::parse(&file, &text)
+    }
+
+    /// Parses and validates YAML `text` (named `file` in errors).
+    pub fn parse(file: &str, text: &str) -> Result<Campaign, YamlError> {
+        let raw: RawCampaign = yaml::parse(file, text)?;
+        let bad = |field: &str, msg: String| YamlError::invalid(file, text, field, msg);
+
+        let name_ok = !raw.name.is_empty()
+            && raw.name.len() <= 64
+            && raw
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(bad(
+                "name",
+                format!("invalid name {:?}: use 1-64 of a-z 0-9 - _", raw.name),
+            ));
+        }
+        let region = parse_region(&raw.region).map_err(|m| bad("region", m))?;
+        let region_code = raw.region.trim().to_ascii_uppercase();
+        parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m))?;
+
+        let d = &raw.dialing;
+        if !(d.ratio.is_finite() && d.ratio >= 1.0) {
+            return Err(bad(
+                "dialing.ratio",
+                format!("ratio {} must be at least 1.0", d.ratio),
+            ));
+        }
+        if !(d.max_ratio.is_finite() && d.max_ratio >= d.ratio && d.max_ratio <= 20.0) {
+            return Err(bad(
+                "dialing.max_ratio",
+                format!(
+                    "max_ratio {} must be between ratio ({}) and 20",
+                    d.max_ratio, d.ratio
+                ),
+            ));
+        }
+        if !(d.target_abandon > 0.0 && d.target_abandon <= 0.5) {
+            return Err(bad(
+                "dialing.target_abandon",
+                format!("target_abandon {} must be in (0, 0.5]", d.target_abandon),
+            ));
+        }
+        if d.patience.0.as_secs_f64() > 60.0 {
+            return Err(bad(
+                "dialing.patience",
+                "patience must be at most 60s".into(),
+            ));
+        }
+        if d.ring_timeout.0.as_secs() < 15 {
+            return Err(bad(
+                "dialing.ring_timeout",
+                format!("ring_timeout {} is under 15s", d.ring_timeout),
+            ));
+        }
+        if d.ring_timeout.0.as_secs() > 180 {
+            return Err(bad(
+                "dialing.ring_timeout",
+                "ring_timeout must be at most 180s".into(),
+            ));
+        }
+
+        let window = build_window(&raw.window, &raw.holidays, &region_code)
+            .map_err(|(field, m)| bad(&field, m))?;
+
+        let r = &raw.retry;
+        if r.max_attempts == 0 {
+            return Err(bad(
+                "retry.max_attempts",
+                "max_attempts must be at least 1".into(),
+            ));
+        }
+        if r.max_attempts_per_day == 0 {
+            return Err(bad(
+                "retry.max_attempts_per_day",
+                "max_attempts_per_day must be at least 1".into(),
+            ));
+        }
+        if region_code == "CN" && r.max_attempts_per_day > DEFAULT_MAX_PER_DAY {
+            return Err(bad(
+                "retry.max_attempts_per_day",
+                format!(
+                    "max_attempts_per_day {} exceeds the CN limit of {DEFAULT_MAX_PER_DAY} per day",
+                    r.max_attempts_per_day
+                ),
+            ));
+        }
+        if let Some(cap) = &raw.contact_cap {
+            if cap.max_connected == 0 {
+                return Err(bad(
+                    "contact_cap.max_connected",
+                    "max_connected must be at least 1".into(),
+                ));
+            }
+            if cap.per.0.is_zero() {
+                return Err(bad("contact_cap.per", "per must be longer than 0s".into()));
+            }
+        }
+        if let Some(sla) = &raw.sla {
+            if sla.first_attempt_within.0.is_zero() {
+                return Err(bad(
+                    "sla.first_attempt_within",
+                    "first_attempt_within must be longer than 0s".into(),
+                ));
+            }
+        }
+        let caller_id = normalize_e164(&raw.caller_id, region).map_err(|m| bad("caller_id", m))?;
+        for (field, value) in [
+            ("trunk_group", &raw.trunk_group),
+            ("agent_group", &raw.agent_group),
+        ] {
+            if value.trim().is_empty() {
+                return Err(bad(field, format!("{field} must not be empty")));
+            }
+        }
+
+        Ok(Campaign {
+            name: raw.name,
+            kind: raw.kind,
+            description: raw.description,
+            priority: raw.priority,
+            region: region_code,
+            timezone: raw.timezone.trim().to_string(),
+            dialing: raw.dialing,
+            window,
+            retry: raw.retry,
+            contact_cap: raw.contact_cap,
+            sla: raw.sla,
+            caller_id,
+            trunk_group: raw.trunk_group,
+            agent_group: raw.agent_group,
+            skills: raw.skills,
+        })
+    }
+
+    /// The default time zone (validated at parse time; UTC if the stored value was tampered with).
+    pub fn tz(&self) -> Tz {
+        parse_timezone(&self.timezone).unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The default region (validated at parse time; CN if the stored value was tampered with).
+    pub fn region_id(&self) -> phonenumber::country::Id {
+        parse_region(&self.region).unwrap_or(phonenumber::country::Id::CN)
+    }
+
+    /// The retry rule for `d`: the campaign's own, else the built-in default.
+    pub fn rule(&self, d: Disposition) -> RetryRule {
+        self.retry
+            .rules
+            .get(&d)
+            .copied()
+            .unwrap_or_else(|| d.default_rule())
+    }
+
+    /// Canonical JSON of the definition (what the store keeps).
+    pub fn to_json(&self) -> String {
+        // Serialising plain data (strings, numbers, maps with string keys) cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Content hash of the canonical JSON: equal hashes mean "nothing to update".
+    pub fn content_hash(&self) -> String {
+        let digest = Md5::digest(self.to_json().as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+fn build_window(
+    raw: &RawWindow,
+    holidays: &[NaiveDate],
+    region: &str,
+) -> Result<CallingWindow, (String, String)> {
+    let mut window = CallingWindow::default();
+    let default = match &raw.default {
+        Some(text) => DayWindow::parse(text).map_err(|m| ("window.default".to_string(), m))?,
+        None => window.days[0],
+    };
+    let given = [
+        &raw.monday,
+        &raw.tuesday,
+        &raw.wednesday,
+        &raw.thursday,
+        &raw.friday,
+        &raw.saturday,
+        &raw.sunday,
+    ];
+    for (i, text) in given.iter().enumerate() {
+        let field = format!("window.{}", DAYS[i]);
+        window.days[i] = match text {
+            Some(text) => DayWindow::parse(text).map_err(|m| (field.clone(), m))?,
+            None => default,
+        };
+        // CN guideline: no calls 22:00-08:00 without consent.
+        if let (Some(day), "CN") = (window.days[i], region) {
+            if day.start < 8 * 60 || day.end > 22 * 60 {
+                let field = if text.is_some() {
+                    field
+                } else {
+                    "window.default".into()
+                };
+                return Err((
+                    field,
+                    "CN rules forbid calls between 22:00 and 08:00 callee-local time".into(),
+                ));
+            }
+        }
+    }
+    window.holidays = holidays.iter().copied().collect();
+    Ok(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+name: test-campaign
+kind: collection
+priority: 10
+region: CN
+timezone: Asia/Shanghai
+dialing:
+  mode: predictive
+  ratio: 1.2
+  max_ratio: 2.5
+  ring_timeout: 25s
+window:
+  default: \"09:00-20:00\"
+  sunday: closed
+holidays: [2026-10-01]
+retry:
+  max_attempts: 8
+  rules:
+    busy: { delay: 15m }
+    machine: { retry: false }
+caller_id: \"021 6123 4567\"
+trunk_group: cn-telecom
+agent_group: collections
+";
+
+    #[test]
+    fn good_file_parses() {
+        let c = Campaign::parse("c.yaml", GOOD).unwrap();
+        assert_eq!(c.caller_id, "+862161234567");
+        assert_eq!(c.dialing.target_abandon, 0.03);
+        assert_eq!(c.dialing.patience.millis(), 2000);
+        assert_eq!(c.retry.max_attempts_per_day, 6);
+        assert_eq!(c.retry.abandon_cooldown.millis(), 72 * 3_600_000);
+        assert_eq!(c.rule(Disposition::Busy).delay.millis(), 15 * 60_000);
+        assert!(!c.rule(Disposition::Machine).retry);
+        assert!(c.rule(Disposition::NoAnswer).retry);
+        assert_eq!(c.window.days[6], None);
+        assert_eq!(c.window.describe_day(0), "09:00-20:00");
+        let back: Campaign = serde_json::from_str(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.content_hash(), c.content_hash());
+    }
+
+    fn err(text: &str) -> String {
+        Campaign::parse("c.yaml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_field() {
+        let e = err(&GOOD.replace("ring_timeout: 25s", "ring_timeout: 10s"));
+        assert!(e.starts_with("c.yaml:10: dialing.ring_timeout:"), "{e}");
+        let e = err(&GOOD.replace("sunday: closed", "sunday: \"18:00-09:00\""));
+        assert!(
+            e.starts_with("c.yaml:13: window.sunday: window ends"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("priority: 10", "priority: 10\ncolour: red"));
+        assert!(e.starts_with("c.yaml:4: colour: unknown field"), "{e}");
+        let e = err(&GOOD.replace("ratio: 1.2", "ratio: lots"));
+        assert!(e.starts_with("c.yaml:8: dialing.ratio:"), "{e}");
+        let e = err(&GOOD.replace("busy: {", "bizzy: {"));
+        assert!(e.contains("retry.rules"), "{e}");
+        let e = err(&GOOD.replace("\"09:00-20:00\"", "\"07:00-20:00\""));
+        assert!(e.starts_with("c.yaml:12: window.default: CN rules"), "{e}");
+        let e = err(&GOOD.replace(
+            "max_attempts: 8",
+            "max_attempts: 8\n  max_attempts_per_day: 9",
+        ));
+        assert!(
+            e.starts_with("c.yaml:17: retry.max_attempts_per_day:"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("timezone: Asia/Shanghai", "timezone: Asia/Beijing"));
+        assert!(
+            e.starts_with("c.yaml:5: timezone: unknown time zone"),
+            "{e}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    use super::*;
+
+    #[test]
+    fn shipped_campaigns_are_valid_and_cn_compliant() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns");
+        for name in [
+            "credit-verification",
+            "welcome",
+            "repayment-reminder",
+            "cross-sell",
+        ] {
+            let c = Campaign::load(&dir.join(format!("{name}.yaml"))).unwrap();
+            assert_eq!(c.name, name);
+            assert_eq!(
+                (c.region.as_str(), c.timezone.as_str()),
+                ("CN", "Asia/Shanghai")
+            );
+            assert!(c.retry.max_attempts_per_day <= 6);
+            for day in c.window.days.iter().flatten() {
+                assert!(day.start >= 8 * 60 && day.end <= 21 * 60, "{name}");
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Phone numbers normalised to E.164 with the `phonenumber` crate (libphonenumber metadata), and
+//! IANA time zone names. The E.164 string (`+` then digits) is the only lead data that ever
+//! reaches a SIP header.
+
+use chrono_tz::Tz;
+use phonenumber::country;
+
+/// Parses a region code such as `CN` or `US`.
+pub fn parse_region(code: &str) -> Result<country::Id, String> {
+    code.trim()
+        .to_ascii_uppercase()
+        .parse::<country::Id>()
+        .map_err(|_| format!("unknown region {code:?} (write an ISO 3166 code such as CN)"))
+}
+
+/// Parses an IANA time zone name such as `Asia/Shanghai`.
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.trim().parse::<Tz>().map_err(|_| {
+        format!("unknown time zone {name:?} (write an IANA name such as Asia/Shanghai)")
+    })
+}
+
+/// Normalises `raw` (national numbers read in `region`) to E.164, e.g. `+8613812345678`.
+/// Rejects numbers that libphonenumber does not consider valid.
+pub fn normalize_e164(raw: &str, region: country::Id) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("missing phone number".to_string());
+    }
+    let number = phonenumber::parse(Some(region), raw)
+        .map_err(|_| format!("not a phone number: {:?}", shorten(raw)))?;
+    if !number.is_valid() {
+        return Err(format!("invalid phone number: {:?}", shorten(raw)));
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // Defence in depth: the dial string must be `+` and digits only.
+    if e164.len() < 3 || !e164[1..].bytes().all(|b| b.is_ascii_digit()) || !e164.starts_with('+') {
+        return Err(format!("invalid phone number: {:?}", shorten(raw)));
+    }
+    Ok(e164)
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cn_numbers() {
+        let cn = parse_region("cn").unwrap();
+        assert_eq!(
+            normalize_e164("138 0013 8000", cn).unwrap(),
+            "+8613800138000"
+        );
+        assert_eq!(
+            normalize_e164("+86 138-0013-8000", cn).unwrap(),
+            "+8613800138000"
+        );
+        assert_eq!(
+            normalize_e164("010 6552 9988", cn).unwrap(),
+            "+861065529988"
+        );
+        assert!(normalize_e164("12345", cn).is_err());
+        assert!(normalize_e164("", cn).unwrap_err().contains("missing"));
+        assert!(normalize_e164("138\r\nVia: evil", cn).is_err());
+    }
+
+    #[test]
+    fn other_regions_and_zones() {
+        let us = parse_region("US").unwrap();
+        assert_eq!(
+            normalize_e164("(201) 555-0123", us).unwrap(),
+            "+12015550123"
+        );
+        assert!(parse_region("XX").is_err());
+        assert!(parse_timezone("Asia/Shanghai").is_ok());
+        assert!(parse_timezone("Mars/Olympus").is_err());
+    }
+}

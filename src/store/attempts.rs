@@ -1,0 +1,371 @@
+//! Attempts as call-detail records, shaped for the live engine: [`Store::begin_attempt`] is
+//! committed before the INVITE leaves (so a crash never loses an attempt), and
+//! [`Store::finish_attempt`] writes the outcome and schedules the retry in one transaction.
+//! [`Store::recover_node`] closes what a crashed node left open.
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::db::{Arg, Tx};
+use super::retry::{next_after, Counters, Next};
+use super::{Store, StoreError, NO_SLA};
+use crate::campaign::phone::parse_timezone;
+use crate::campaign::window::local_day;
+use crate::campaign::Disposition;
+
+/// How an attempt ended: the call-detail record written by [`Store::finish_attempt`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptOutcome {
+    /// The outcome.
+    pub disposition: Disposition,
+    /// Final SIP status code, if a response was received.
+    pub sip_code: Option<u16>,
+    /// Trunk the call left on.
+    pub trunk: Option<String>,
+    /// Agent the call was connected to.
+    pub agent: Option<String>,
+    /// When the INVITE was sent (only used by [`Store::record_attempt`]; `begin_attempt` time
+    /// otherwise).
+    pub dial_ms: Option<i64>,
+    /// First 180/183.
+    pub ring_ms: Option<i64>,
+    /// 200 OK (live answer or machine).
+    pub answer_ms: Option<i64>,
+    /// Bridged to an agent.
+    pub connect_ms: Option<i64>,
+    /// Call ended (BYE, final failure, cancel).
+    pub end_ms: Option<i64>,
+    /// Wait between answer and agent connect (or abandon).
+    pub wait_ms: Option<i64>,
+    /// For `callback`: the time agreed with the customer.
+    pub callback_at_ms: Option<i64>,
+}
+
+impl AttemptOutcome {
+    /// An outcome with only a disposition and an end time.
+    pub fn new(disposition: Disposition, end_ms: i64) -> AttemptOutcome {
+        AttemptOutcome {
+            disposition,
+            sip_code: None,
+            trunk: None,
+            agent: None,
+            dial_ms: None,
+            ring_ms: None,
+            answer_ms: None,
+            connect_ms: None,
+            end_ms: Some(end_ms),
+            wait_ms: None,
+            callback_at_ms: None,
+        }
+    }
+}
+
+/// What [`Store::recover_node`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RecoverReport {
+    /// Attempts that were open and are now closed as `unknown`.
+    pub attempts_closed: u64,
+    /// Leases (not yet dialled) returned to the pool.
+    pub leases_released: u64,
+}
+
+#[derive(sqlx::FromRow)]
+struct LeadRow {
+    campaign_id: i64,
+    phone: String,
+    timezone: String,
+    state: String,
+    lease_node: Option<String>,
+    attempts: i64,
+    day_key: i64,
+    day_attempts: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    lead_id: i64,
+    is_open: i64,
+    dial_ms: i64,
+}
+
+const LEAD_FOR_UPDATE: &str = "SELECT campaign_id, phone, timezone, state, lease_node, attempts, \
+     day_key, day_attempts FROM leads WHERE id = $1 FOR UPDATE";
+
+fn tz_of(name: &str) -> Tz {
+    parse_timezone(name).unwrap_or(chrono_tz::UTC)
+}
+
+impl Store {
+    /// Opens an attempt on a lead leased to `node`: the lead becomes in-flight (it will not expire)
+    /// and the attempt counts against both caps. Commit happens before this returns, so call it
+    /// before the INVITE is sent.
+    pub async fn begin_attempt(
+        &self,
+        lead_id: i64,
+        node: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let id = begin_in(&mut tx, lead_id, Some(node), now_ms).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Closes an open attempt with `outcome` and schedules the lead by the campaign's rules, in one
+    /// transaction. Returns what happens to the lead next.
+    pub async fn finish_attempt(
+        &self,
+        attempt_id: i64,
+        outcome: &AttemptOutcome,
+    ) -> Result<Next, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let next = self.finish_in(&mut tx, attempt_id, outcome).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Begin and finish in one transaction, for a leased lead (any node): the attempt started at
+    /// `outcome.dial_ms` (or `end_ms`). Returns the attempt id and the lead's next state.
+    pub async fn record_attempt(
+        &self,
+        lead_id: i64,
+        outcome: &AttemptOutcome,
+    ) -> Result<(i64, Next), StoreError> {
+        let dial = outcome
+            .dial_ms
+            .or(outcome.end_ms)
+            .ok_or(StoreError::MissingTime)?;
+        let mut tx = self.write_tx().await?;
+        let id = begin_in(&mut tx, lead_id, None, dial).await?;
+        let next = self.finish_in(&mut tx, id, outcome).await?;
+        tx.commit().await?;
+        Ok((id, next))
+    }
+
+    /// After node `node` crashed: its open attempts are closed as `unknown` (end = `now_ms`) and
+    /// retried by the rules; its undialled leases return to the pool.
+    pub async fn recover_node(&self, node: &str, now_ms: i64) -> Result<RecoverReport, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let open: Vec<(i64,)> = tx
+            .all(
+                "SELECT id FROM attempts WHERE node = $1 AND is_open = 1 ORDER BY id",
+                &[Arg::S(node)],
+            )
+            .await?;
+        let outcome = AttemptOutcome::new(Disposition::Unknown, now_ms);
+        for (id,) in &open {
+            self.finish_in(&mut tx, *id, &outcome).await?;
+        }
+        let ids: Vec<(i64,)> = tx
+            .all(
+                "SELECT id FROM leads WHERE lease_node = $1 AND state = 'leased'",
+                &[Arg::S(node)],
+            )
+            .await?;
+        let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
+        let released = release_in(&mut tx, &ids).await?;
+        tx.commit().await?;
+        Ok(RecoverReport {
+            attempts_closed: open.len() as u64,
+            leases_released: released,
+        })
+    }
+
+    /// Returns leased (not yet dialled) leads to the pool.
+    pub async fn release(&self, lead_ids: &[i64]) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let n = release_in(&mut tx, lead_ids).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// `(live answers, abandoned)` of a campaign's attempts dialled since `since_ms` (the abandon
+    /// rate's numerator and denominator over 24 h or 30 days).
+    pub async fn abandon_counts(
+        &self,
+        campaign: &str,
+        since_ms: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let mut tx = self.read_tx().await?;
+        let rec = self.campaign_in(&mut tx, campaign).await?;
+        let counts: (i64, i64) = tx
+            .one(
+                "SELECT CAST(COALESCE(SUM(live), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN disposition = 'abandoned' THEN 1 ELSE 0 END), 0) \
+                 AS BIGINT) FROM attempts WHERE campaign_id = $1 AND dial_ms >= $2",
+                &[Arg::I(rec.id), Arg::I(since_ms)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    pub(crate) async fn finish_in(
+        &self,
+        tx: &mut Tx,
+        attempt_id: i64,
+        o: &AttemptOutcome,
+    ) -> Result<Next, StoreError> {
+        let att: AttemptRow = tx
+            .opt(
+                "SELECT lead_id, is_open, dial_ms FROM attempts WHERE id = $1 FOR UPDATE",
+                &[Arg::I(attempt_id)],
+            )
+            .await?
+            .ok_or(StoreError::UnknownAttempt(attempt_id))?;
+        if att.is_open == 0 {
+            return Err(StoreError::AttemptClosed(attempt_id));
+        }
+        let lead: LeadRow = tx
+            .opt(LEAD_FOR_UPDATE, &[Arg::I(att.lead_id)])
+            .await?
+            .ok_or(StoreError::UnknownLead(att.lead_id))?;
+        let rec = self.campaign_by_id(tx, lead.campaign_id).await?;
+        let end = o
+            .end_ms
+            .or(o.connect_ms)
+            .or(o.answer_ms)
+            .or(o.ring_ms)
+            .unwrap_or(att.dial_ms);
+        let counters = Counters {
+            attempts: lead.attempts.max(0) as u32,
+            day_key: lead.day_key,
+            day_attempts: lead.day_attempts.max(0) as u32,
+        };
+        let d = o.disposition;
+        let next = next_after(
+            &rec.def,
+            tz_of(&lead.timezone),
+            counters,
+            d,
+            o.callback_at_ms,
+            end,
+        );
+        tx.exec(
+            "UPDATE attempts SET is_open = 0, disposition = $2, sip_code = $3, trunk = $4, \
+             agent = $5, ring_ms = $6, answer_ms = $7, connect_ms = $8, end_ms = $9, \
+             wait_ms = $10, live = $11, connected = $12 WHERE id = $1",
+            &[
+                Arg::I(attempt_id),
+                Arg::S(d.as_str()),
+                Arg::OI(o.sip_code.map(i64::from)),
+                Arg::OS(o.trunk.as_deref()),
+                Arg::OS(o.agent.as_deref()),
+                Arg::OI(o.ring_ms),
+                Arg::OI(o.answer_ms),
+                Arg::OI(o.connect_ms),
+                Arg::I(end),
+                Arg::OI(o.wait_ms),
+                Arg::I(d.is_live_answer() as i64),
+                Arg::I(d.is_connected() as i64),
+            ],
+        )
+        .await?;
+        let (state, due) = match next {
+            Next::Retry { due_ms } => ("scheduled", Some(due_ms)),
+            Next::Done => ("done", None),
+        };
+        tx.exec(
+            "UPDATE leads SET state = $2, due_ms = COALESCE($3, due_ms), lease_node = NULL, \
+             lease_until_ms = NULL, last_disposition = $4 WHERE id = $1",
+            &[
+                Arg::I(att.lead_id),
+                Arg::S(state),
+                Arg::OI(due),
+                Arg::S(d.as_str()),
+            ],
+        )
+        .await?;
+        tx.exec(
+            "DELETE FROM inflight WHERE phone = $1 AND lead_id = $2",
+            &[Arg::S(&lead.phone), Arg::I(att.lead_id)],
+        )
+        .await?;
+        if d == Disposition::DoNotCall {
+            tx.exec(
+                "INSERT INTO dnc (phone, added_ms, source) VALUES ($1, $2, $3) \
+                 ON CONFLICT (phone) DO NOTHING",
+                &[Arg::S(&lead.phone), Arg::I(end), Arg::S("agent")],
+            )
+            .await?;
+        }
+        Ok(next)
+    }
+}
+
+async fn begin_in(
+    tx: &mut Tx,
+    lead_id: i64,
+    node: Option<&str>,
+    dial_ms: i64,
+) -> Result<i64, StoreError> {
+    let lead: LeadRow = tx
+        .opt(LEAD_FOR_UPDATE, &[Arg::I(lead_id)])
+        .await?
+        .ok_or(StoreError::UnknownLead(lead_id))?;
+    let holder = lead.lease_node.clone().unwrap_or_default();
+    if lead.state != "leased" || node.is_some_and(|n| n != holder) {
+        return Err(StoreError::NotLeased {
+            lead: lead_id,
+            node: node.unwrap_or(&holder).to_string(),
+        });
+    }
+    let day = local_day(tz_of(&lead.timezone), dial_ms);
+    let day_attempts = if day == lead.day_key {
+        lead.day_attempts + 1
+    } else {
+        1
+    };
+    let (id,): (i64,) = tx
+        .one(
+            "INSERT INTO attempts (lead_id, campaign_id, phone, node, is_open, dial_ms) \
+             VALUES ($1, $2, $3, $4, 1, $5) RETURNING id",
+            &[
+                Arg::I(lead_id),
+                Arg::I(lead.campaign_id),
+                Arg::S(&lead.phone),
+                Arg::S(&holder),
+                Arg::I(dial_ms),
+            ],
+        )
+        .await?;
+    // The first attempt meets the SLA: the lead no longer jumps the queue.
+    tx.exec(
+        "UPDATE leads SET state = 'dialing', attempts = attempts + 1, day_key = $2, \
+         day_attempts = $3, sla_ms = $4, last_attempt_ms = $5 WHERE id = $1",
+        &[
+            Arg::I(lead_id),
+            Arg::I(day),
+            Arg::I(day_attempts),
+            Arg::I(NO_SLA),
+            Arg::I(dial_ms),
+        ],
+    )
+    .await?;
+    tx.exec(
+        "INSERT INTO inflight (phone, lead_id, until_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (phone) DO UPDATE SET lead_id = excluded.lead_id, until_ms = excluded.until_ms",
+        &[Arg::S(&lead.phone), Arg::I(lead_id), Arg::I(NO_SLA)],
+    )
+    .await?;
+    Ok(id)
+}
+
+pub(crate) async fn release_in(tx: &mut Tx, ids: &[i64]) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let n = tx
+        .exec(
+            "UPDATE leads SET state = CASE WHEN attempts = 0 THEN 'new' ELSE 'scheduled' END, \
+             lease_node = NULL, lease_until_ms = NULL WHERE id = ANY($1) AND state = 'leased'",
+            &[Arg::Ints(ids)],
+        )
+        .await?;
+    tx.exec(
+        "DELETE FROM inflight WHERE lead_id = ANY($1)",
+        &[Arg::Ints(ids)],
+    )
+    .await?;
+    Ok(n)
+}

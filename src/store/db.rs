@@ -1,0 +1,225 @@
+//! The thin layer that lets the store write each query once: SQL is written in the PostgreSQL
+//! dialect with `$N` parameters and translated for SQLite (`?N`, `= ANY($N)` → `json_each`,
+//! `FOR UPDATE [SKIP LOCKED]` dropped because SQLite's `BEGIN IMMEDIATE` already serialises
+//! writers). Owns transactions; owns no business rules.
+
+use std::borrow::Cow;
+
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, Postgres, Sqlite, Transaction};
+
+use super::{Db, Store, StoreError};
+
+/// A bind value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Arg<'a> {
+    /// BIGINT / INTEGER.
+    I(i64),
+    /// Nullable BIGINT.
+    OI(Option<i64>),
+    /// TEXT.
+    S(&'a str),
+    /// Nullable TEXT.
+    OS(Option<&'a str>),
+    /// A list of texts (for `= ANY($N)`).
+    Strs(&'a [String]),
+    /// A list of integers (for `= ANY($N)`).
+    Ints(&'a [i64]),
+}
+
+/// Rows decodable from both backends.
+pub(crate) trait BothRow:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> BothRow for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// An open transaction on either backend.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Pg(Transaction<'static, Postgres>),
+}
+
+impl Store {
+    /// A transaction that will write: SQLite takes the write lock up front (`BEGIN IMMEDIATE`), so
+    /// a read-then-write never fails half-way with SQLITE_BUSY.
+    pub(crate) async fn write_tx(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
+    /// A transaction that only reads (a consistent snapshot).
+    pub(crate) async fn read_tx(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+}
+
+/// Translates PostgreSQL-dialect SQL (as written in this module) to SQLite.
+pub(crate) fn to_sqlite(sql: &str) -> Cow<'_, str> {
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut rest = sql;
+    while let Some(pos) = rest.find("= ANY($") {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 7..];
+        let digits = after.bytes().take_while(|b| b.is_ascii_digit()).count();
+        out.push_str("IN (SELECT value FROM json_each(?");
+        out.push_str(&after[..digits]);
+        out.push_str("))");
+        // Skip the closing parenthesis of ANY(...).
+        rest = &after[digits + 1..];
+    }
+    out.push_str(rest);
+    let out = out
+        .replace(" FOR UPDATE SKIP LOCKED", "")
+        .replace(" FOR UPDATE", "")
+        .replace('$', "?");
+    Cow::Owned(out)
+}
+
+fn json_list<T: serde::Serialize>(v: &T) -> String {
+    // A list of strings or integers always serialises.
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr, sqlite) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match *a {
+                Arg::I(v) => q.bind(v),
+                Arg::OI(v) => q.bind(v),
+                Arg::S(v) => q.bind(v),
+                Arg::OS(v) => q.bind(v),
+                Arg::Strs(v) => q.bind(json_list(&v)),
+                Arg::Ints(v) => q.bind(json_list(&v)),
+            };
+        }
+        q
+    }};
+    ($q:expr, $args:expr, pg) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match *a {
+                Arg::I(v) => q.bind(v),
+                Arg::OI(v) => q.bind(v),
+                Arg::S(v) => q.bind(v),
+                Arg::OS(v) => q.bind(v),
+                Arg::Strs(v) => q.bind(v),
+                Arg::Ints(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+impl Tx {
+    /// Runs a statement; returns the number of rows affected.
+    pub(crate) async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                let sql = to_sqlite(sql);
+                bind_all!(sqlx::query(&sql), args, sqlite)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+            }
+            Tx::Pg(tx) => bind_all!(sqlx::query(sql), args, pg)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// Fetches every row.
+    pub(crate) async fn all<T: BothRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                let sql = to_sqlite(sql);
+                bind_all!(sqlx::query_as::<_, T>(&sql), args, sqlite)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Tx::Pg(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args, pg)
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    /// Fetches at most one row.
+    pub(crate) async fn opt<T: BothRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<T>, StoreError> {
+        Ok(match self {
+            Tx::Sqlite(tx) => {
+                let sql = to_sqlite(sql);
+                bind_all!(sqlx::query_as::<_, T>(&sql), args, sqlite)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            Tx::Pg(tx) => {
+                bind_all!(sqlx::query_as::<_, T>(sql), args, pg)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+        })
+    }
+
+    /// Fetches exactly one row.
+    pub(crate) async fn one<T: BothRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<T, StoreError> {
+        self.opt(sql, args)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// Whether this is PostgreSQL (for the few statements written per backend).
+    pub(crate) fn is_pg(&self) -> bool {
+        matches!(self, Tx::Pg(_))
+    }
+
+    /// Commits.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Pg(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translation() {
+        assert_eq!(
+            to_sqlite("SELECT 1 WHERE a = $1 AND tz = ANY($12) AND b = ANY($3) FOR UPDATE SKIP LOCKED"),
+            "SELECT 1 WHERE a = ?1 AND tz IN (SELECT value FROM json_each(?12)) AND b IN (SELECT value FROM json_each(?3))"
+        );
+        assert_eq!(
+            to_sqlite("SELECT x FROM t WHERE id = $1 FOR UPDATE"),
+            "SELECT x FROM t WHERE id = ?1"
+        );
+    }
+}
