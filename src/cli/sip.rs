@@ -67,6 +67,39 @@ pub fn agent_sim(_args: AgentSimArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs the trunk capacity test.
-pub fn trunk_test(_args: TrunkTestArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("trunk-test is not built yet (issue 5)")
+pub fn trunk_test(args: TrunkTestArgs) -> anyhow::Result<ExitCode> {
+    use outdial::sip::trunk_test::{run, TrunkTestOptions};
+    let target =
+        outdial::sip::SipUri::parse(&args.target).map_err(|e| anyhow::anyhow!("--target: {e}"))?;
+    let hold = humantime::parse_duration(&args.hold)
+        .map_err(|e| anyhow::anyhow!("--hold: {e} (e.g. 0s, 500ms, 30s)"))?;
+    let opts = TrunkTestOptions {
+        target,
+        rate: args.rate,
+        calls: args.calls,
+        hold,
+        transport: outdial::sip::Transport::Udp,
+    };
+    let report = super::runtime()?.block_on(run(opts))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "attempted {} answered {} failed {} | {:.0} calls/s over {:.1} s | retransmissions {} | setup p50 {:.1} ms p99 {:.1} ms | peak RSS {:.0} MB",
+            report.attempted,
+            report.answered,
+            report.failed,
+            report.cps,
+            report.duration_s,
+            report.retransmissions,
+            report.setup_ms_p50,
+            report.setup_ms_p99,
+            report.peak_rss_mb
+        );
+    }
+    Ok(if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -455,6 +455,10 @@ impl Endpoint {
     pub fn stats(&self) -> Stats {
         self.stats
     }
+    /// SIP legs still open (dialogs, pending INVITEs, BYEs in flight).
+    pub fn open_dialogs(&self) -> usize {
+        self.legs.len()
+    }
     /// Calls in progress (placed or inbound, not yet failed or ended).
     pub fn active_calls(&self) -> usize {
         self.calls.len()
