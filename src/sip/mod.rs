@@ -62,6 +62,7 @@ pub mod disposition;
 pub mod driver;
 pub mod endpoint;
 pub mod message;
+pub mod peers;
 pub mod timer;
 pub mod trunk;
 pub mod trunk_test;
