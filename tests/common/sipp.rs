@@ -66,13 +66,16 @@ impl Report {
         self.column(label, 0)
     }
     fn column(&self, label: &str, idx: usize) -> u64 {
+        // Rows look like "INVITE ---------->  2  0  0" (client) or "<---------- 200  1  0"
+        // (server): the counts are the numbers after the label.
         self.screen
             .lines()
             .filter(|l| l.contains("---------->") || l.contains("<----------"))
-            .find(|l| l.contains(label))
-            .and_then(|l| {
-                let after = l.rsplit(['>', '-']).next()?;
-                after.split_whitespace().nth(idx)?.parse().ok()
+            .find_map(|l| l.find(label).map(|i| &l[i + label.len()..]))
+            .and_then(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .nth(idx)
             })
             .unwrap_or(0)
     }
