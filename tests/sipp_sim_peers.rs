@@ -255,7 +255,6 @@ async fn agent_sim_hangs_up_after_its_talk_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "sip core: Endpoint forgets the agent leg before agent_failed reads its URI, so no ConnectFailed is emitted"]
 async fn unknown_agent_is_refused() {
     let trunk = trunk_sim("live-unknown", LIVE, 600);
     let agents = start(

@@ -1405,8 +1405,9 @@ impl Endpoint {
                 self.fail_call(call, code, disp);
             }
             Role::Agent => {
-                self.forget_leg(leg_id);
+                // agent_failed reads the leg (agent URI, announcement flag): forget it after.
                 self.agent_failed(now, call, leg_id, code);
+                self.forget_leg(leg_id);
             }
             Role::Inbound => {}
         }
