@@ -1,2 +1,79 @@
 //! SIP signalling built on rsip: transport (UDP, TCP), RFC 3261 transactions and timers, dialogs,
 //! digest authentication, trunk groups with health and failover, and synthetic peers.
+//!
+//! # Layout
+//! - [`values`]: validated values that may reach a header (`E164`, `CallerId`, `ExtraHeader`,
+//!   `SipUri`). Nothing from a lead reaches a message any other way.
+//! - [`message`]: compact-header normalisation, parsing (rsip) into [`Msg`], Content-Length
+//!   framing for TCP, and the writer for outgoing messages.
+//! - [`endpoint`]: the sans-IO user agent [`Endpoint`]: transactions, dialogs, calls, flow I.
+//! - [`timer`]: the single timer heap of an endpoint.
+//! - [`trunk`]: trunk and group config (YAML) and runtime limits/health.
+//! - [`disposition`]: final status → [`Disposition`] table, overridable per trunk.
+//! - [`digest`]: MD5 digest authentication (client answer, server check).
+//! - [`driver`]: the tokio shell: one UDP socket (plus TCP) and one task owning the endpoint.
+//! - [`trunk_test`]: the `outdial trunk-test` load generator.
+//! - `peers`: synthetic trunk and agents (owned separately).
+//!
+//! # Using it
+//! Live: [`driver::spawn`] returns a [`SipHandle`] (commands) and an event receiver
+//! ([`Event`]). Tests and the simulator can drive [`Endpoint`] directly on virtual time:
+//! feed `handle_datagram` / `handle_timeout` / commands, drain `poll_transmit` and `poll_event`,
+//! sleep until `poll_timeout`.
+//!
+//! Outbound: `place_call(PlaceCall { group, number: E164, caller_id, headers, ring_timeout,
+//! offer })` → `CallId`, or `PlaceError::NoCapacity` when every trunk of the group is at its
+//! channel or CPS limit (`available_lines(group)` tells pacing how many calls it may start now).
+//! Then `Ringing`, and `Answered { machine, offer }` or `Failed { code, disposition }`.
+//! Unanswered after `ring_timeout`: CANCEL, then `Failed { NoAnswer }` (487, or a 200 that
+//! crossed the CANCEL, which is ACKed and then ended with BYE). A 5xx, or no response at all
+//! (the trunk is then marked out of service), re-places the call at once on the next untried
+//! trunk of the group; only the last attempt's outcome is reported.
+//!
+//! Machine answers: a trunk marks a 200 answered by a machine with the header
+//! `X-Outdial-Answer: machine` ([`ANSWER_HEADER`]); anything else (or none) is a live answer.
+//!
+//! # Agent connect: RFC 3725 flow I
+//! 1. `place_call` without `offer` sends the INVITE to the customer without SDP.
+//! 2. The customer's 200 carries the SDP offer: `Answered { offer }`. The ACK is **held**: it must
+//!    carry the answer, which only the agent can give. Retransmitted 200s are absorbed meanwhile.
+//! 3. `connect(call, agent_uri)` sends an INVITE with that offer to the agent.
+//! 4. The agent's 200 carries the answer: we ACK the agent (no body), then ACK the customer with
+//!    the agent's answer, and report `Connected { answer_to_connect }` (200 received → agent 200).
+//!
+//! When the customer leg is ACKed: at step 4, or at `abandon`, or at the latest `ack_hold`
+//! (default 20 s, below the 64·T1 = 32 s the far end waits for an ACK) after the 200 — then
+//! with an answer declining every stream (m-lines with port 0), followed by BYE. A failing agent
+//! leg reports `ConnectFailed` and leaves the customer waiting for another `connect` or `abandon`.
+//! `abandon(call, Some(uri))` runs the same flow towards the announcement (reported as
+//! `Abandoned { announced: true }`); `abandon(call, None)` ACKs with the declining answer and sends
+//! BYE with `Reason: SIP;cause=480;text="No agent available"` (`Abandoned { announced: false }`).
+//! Either side's BYE ends both legs: `Ended { by: Customer | Agent }`.
+//!
+//! Inbound: an INVITE yields `InboundCall`; answer it with `ring`/`answer`/`reject`/`challenge`
+//! (the synthetic peers do), or `connect` it to an agent: the INVITE's offer goes to the agent and
+//! the agent's answer goes back in our 200 (retransmitted until the caller's ACK, RFC 6026).
+//!
+//! Requests we send in a dialog go to the peer's socket address (the trunk, the agent, or the
+//! source of an inbound INVITE), with the remote target as Request-URI and the route set as Route.
+
+pub mod digest;
+pub mod disposition;
+pub mod driver;
+pub mod endpoint;
+pub mod message;
+pub mod peers;
+pub mod timer;
+pub mod trunk;
+pub mod trunk_test;
+pub mod values;
+
+pub use disposition::{Disposition, DispositionTable};
+pub use driver::{spawn, SipHandle};
+pub use endpoint::{
+    CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
+    Transmit, ANSWER_HEADER,
+};
+pub use message::{Msg, ParseError};
+pub use trunk::{Strategy, Transport, TrunkConfig, TrunkGroupConfig, TrunkSet, TrunksConfig};
+pub use values::{CallerId, ExtraHeader, SipUri, ValueError, E164};

@@ -1,0 +1,179 @@
+//! The synthetic trunk's policy: every INVITE is one draw from the scenario's trunk model
+//! (live, machine, busy, invalid, failure, no answer; ring and talk times), turned into steps.
+//! Owns only the per-call draw; the SIP exchange is the core's.
+
+use std::net::IpAddr;
+
+use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
+
+use super::{scaled, sdp, Incoming, Peer, Planned, Step};
+use crate::sip::endpoint::CallId;
+
+/// Random stream of trunk-sim draws (distinct from the simulator's streams).
+const TRUNK_SIM_STREAM: u64 = 0x5452_554E_4B53_494D;
+
+/// A UAS that answers like a scenario's `trunk` section, durations divided by `time_scale`.
+///
+/// Live and machine answers ring, then answer 200 with an SDP offer (the dialler sends its
+/// INVITE without one, flow I) — machines with `X-Outdial-Answer: machine` — and the customer
+/// hangs up after the drawn talk time (counted from the answer). Busy rings then sends 486;
+/// invalid sends 404; failure 503; no answer rings until the caller cancels.
+#[derive(Debug, Clone)]
+pub struct TrunkSim {
+    model: TrunkModel,
+    seed: u64,
+    time_scale: f64,
+    ip: IpAddr,
+    calls: u64,
+}
+
+impl TrunkSim {
+    /// A trunk drawing from `model` with `seed`; `ip` goes into the SDP.
+    pub fn new(model: TrunkModel, seed: u64, time_scale: f64, ip: IpAddr) -> Self {
+        TrunkSim {
+            model,
+            seed,
+            time_scale,
+            ip,
+            calls: 0,
+        }
+    }
+
+    /// Calls seen so far.
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+}
+
+impl Peer for TrunkSim {
+    fn on_call(&mut self, _call: &Incoming) -> Vec<Planned> {
+        let k = self.calls;
+        self.calls += 1;
+        let draw = self
+            .model
+            .draw(&mut stream_rng(self.seed, TRUNK_SIM_STREAM, k));
+        let at = |s: f64| scaled(s, self.time_scale);
+        let ring = Planned {
+            after: at(0.0),
+            step: Step::Ring,
+        };
+        let reject = |code| Planned {
+            after: at(draw.after_s),
+            step: Step::Reject(code),
+        };
+        match draw.outcome {
+            Outcome::Live | Outcome::Machine => vec![
+                ring,
+                Planned {
+                    after: at(draw.after_s),
+                    step: Step::Answer {
+                        sdp: sdp("customer", self.ip),
+                        machine: draw.outcome == Outcome::Machine,
+                    },
+                },
+                Planned {
+                    after: at(draw.after_s + draw.talk_s),
+                    step: Step::Hangup,
+                },
+            ],
+            Outcome::Busy => vec![ring, reject(486)],
+            Outcome::Invalid => vec![reject(404)],
+            Outcome::Failure => vec![reject(503)],
+            Outcome::NoAnswer => vec![ring],
+        }
+    }
+
+    fn on_end(&mut self, _call: CallId) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::dist::Dist;
+    use std::time::Duration;
+
+    fn model(live: f64, machine: f64, busy: f64, invalid: f64, failure: f64) -> TrunkModel {
+        TrunkModel {
+            live,
+            machine,
+            busy,
+            invalid,
+            failure,
+            ring: Dist::Constant { mean: 4.0 },
+            no_answer_timeout_s: 25.0,
+            talk: Dist::Constant { mean: 60.0 },
+        }
+    }
+
+    fn plan(m: TrunkModel) -> Vec<Planned> {
+        let mut t = TrunkSim::new(m, 7, 10.0, IpAddr::from([127, 0, 0, 1]));
+        t.on_call(&Incoming {
+            call: CallId(1),
+            to: "8613800000000".into(),
+            offer: None,
+        })
+    }
+
+    #[test]
+    fn live_answer_rings_answers_then_hangs_up_scaled() {
+        let p = plan(model(1.0, 0.0, 0.0, 0.0, 0.0));
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].step, Step::Ring);
+        assert_eq!(p[1].after, Duration::from_millis(400));
+        assert!(matches!(p[1].step, Step::Answer { machine: false, .. }));
+        assert_eq!(p[2].after, Duration::from_millis(6400));
+        assert_eq!(p[2].step, Step::Hangup);
+    }
+
+    #[test]
+    fn machine_busy_invalid_failure_and_no_answer() {
+        let p = plan(model(0.0, 1.0, 0.0, 0.0, 0.0));
+        assert!(matches!(p[1].step, Step::Answer { machine: true, .. }));
+        let p = plan(model(0.0, 0.0, 1.0, 0.0, 0.0));
+        assert_eq!(p.last().map(|s| &s.step), Some(&Step::Reject(486)));
+        let p = plan(model(0.0, 0.0, 0.0, 1.0, 0.0));
+        assert_eq!(
+            p.iter().map(|s| &s.step).collect::<Vec<_>>(),
+            [&Step::Reject(404)]
+        );
+        let p = plan(model(0.0, 0.0, 0.0, 0.0, 1.0));
+        assert_eq!(
+            p.iter().map(|s| &s.step).collect::<Vec<_>>(),
+            [&Step::Reject(503)]
+        );
+        let p = plan(model(0.0, 0.0, 0.0, 0.0, 0.0));
+        assert_eq!(p.iter().map(|s| &s.step).collect::<Vec<_>>(), [&Step::Ring]);
+    }
+
+    #[test]
+    fn outcome_shares_follow_the_model() {
+        // 20,000 draws; each share within 5 binomial standard deviations (sd <= 0.0036).
+        let m = model(0.3, 0.1, 0.1, 0.02, 0.0);
+        let mut t = TrunkSim::new(m, 3, 1.0, IpAddr::from([127, 0, 0, 1]));
+        let n = 20_000;
+        let (mut live, mut machine, mut busy, mut invalid) = (0, 0, 0, 0);
+        for i in 0..n {
+            let p = t.on_call(&Incoming {
+                call: CallId(i),
+                to: "1".into(),
+                offer: None,
+            });
+            match p
+                .iter()
+                .find(|s| !matches!(s.step, Step::Ring))
+                .map(|s| &s.step)
+            {
+                Some(Step::Answer { machine: false, .. }) => live += 1,
+                Some(Step::Answer { machine: true, .. }) => machine += 1,
+                Some(Step::Reject(486)) => busy += 1,
+                Some(Step::Reject(404)) => invalid += 1,
+                _ => {}
+            }
+        }
+        for (count, p) in [(live, 0.3), (machine, 0.1), (busy, 0.1), (invalid, 0.02)] {
+            let sd = (p * (1.0 - p) / n as f64).sqrt();
+            let share = f64::from(count) / n as f64;
+            assert!((share - p).abs() < 5.0 * sd, "share {share} vs {p}");
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! Trunks and trunk groups: the YAML config types, and the runtime bookkeeping the endpoint uses to
+//! pick a trunk for a call — channel and calls-per-second limits (never exceeded), health from
+//! OPTIONS pings with back-off, ordered or round-robin selection. Sans-IO: time is a value.
+//!
+//! ```yaml
+//! trunks:
+//!   - name: link-a
+//!     address: 127.0.0.1:5060      # IP:port (or sip:host:port); no DNS
+//!     transport: udp               # udp | tcp
+//!     credentials: { username: outdial, password: secret }
+//!     max_channels: 120
+//!     max_cps: 20
+//!     prefix: { strip: "+33", add: "0" }
+//!     dispositions: { 480: busy }
+//!   - name: link-b
+//!     address: 127.0.0.1:5062
+//!     max_channels: 120
+//!     max_cps: 20
+//! groups:
+//!   - name: main
+//!     strategy: ordered            # ordered (primary, then secondary) | round_robin
+//!     trunks: [link-a, link-b]
+//! ```
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::digest::Credentials;
+use super::disposition::DispositionTable;
+use super::values::{SipUri, E164};
+use crate::yaml::Dur;
+
+/// Transport used towards a peer.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// UDP with retransmissions (the default).
+    #[default]
+    Udp,
+    /// TCP, framed by Content-Length, no retransmissions.
+    Tcp,
+}
+
+/// Number rewriting before the number goes into the Request-URI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixRule {
+    /// Removed from the front of the E.164 number when present (e.g. `+33`).
+    #[serde(default)]
+    pub strip: String,
+    /// Then prepended (e.g. `0`). Digits, `+`, `*`, `#` only.
+    #[serde(default)]
+    pub add: String,
+}
+
+/// One trunk (a SIP peer that carries our calls).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    /// Unique name, used by groups and reports.
+    pub name: String,
+    /// `IP:port` or `sip:IP:port` of the trunk.
+    pub address: String,
+    /// `udp` (default) or `tcp`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// Digest credentials for 401/407 challenges.
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    /// Most simultaneous calls (dialing, ringing or up) on this trunk.
+    pub max_channels: u32,
+    /// Most new calls in any one-second window.
+    pub max_cps: u32,
+    /// Optional number rewriting.
+    #[serde(default)]
+    pub prefix: Option<PrefixRule>,
+    /// Status code → disposition overrides.
+    #[serde(default)]
+    pub dispositions: DispositionTable,
+    /// Interval between OPTIONS pings while in service (default 30s; 0s disables pings).
+    #[serde(default)]
+    pub ping_interval: Option<Dur>,
+}
+
+/// How a group spreads calls over its trunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Always the first trunk in service with capacity (primary, then secondary …).
+    #[default]
+    Ordered,
+    /// Rotate over the trunks in service with capacity.
+    RoundRobin,
+}
+
+/// A named, ordered set of trunks.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkGroupConfig {
+    /// Unique name, given to `place_call`.
+    pub name: String,
+    /// `ordered` (default) or `round_robin`.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Trunk names, in order.
+    pub trunks: Vec<String>,
+}
+
+/// The `sip` trunk section of the engine config.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunksConfig {
+    /// All trunks.
+    pub trunks: Vec<TrunkConfig>,
+    /// Trunk groups.
+    pub groups: Vec<TrunkGroupConfig>,
+}
+
+/// A trunk config that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrunkConfigError {
+    /// `address` is not an IP:port.
+    #[error("trunks[{0}].address: not IP:port or sip:IP:port: {1:?}")]
+    Address(usize, String),
+    /// Two trunks or groups share a name.
+    #[error("{0}: duplicate name {1:?}")]
+    Duplicate(&'static str, String),
+    /// A group names a trunk that does not exist.
+    #[error("groups[{0}].trunks: unknown trunk {1:?}")]
+    UnknownTrunk(usize, String),
+    /// A limit of zero or a group without trunks.
+    #[error("{0}: must be at least 1")]
+    Zero(String),
+    /// A prefix rule with characters other than digits, `+`, `*`, `#`.
+    #[error("trunks[{0}].prefix: only digits, '+', '*' and '#' are allowed")]
+    Prefix(usize),
+}
+
+impl TrunksConfig {
+    /// Parses and validates the YAML text of a trunks file (errors name file, line and field).
+    pub fn from_yaml(file: &str, text: &str) -> Result<Self, crate::yaml::YamlError> {
+        let cfg: TrunksConfig = crate::yaml::parse(file, text)?;
+        cfg.validate().map_err(|e| {
+            let msg = e.to_string();
+            let field = msg.split(':').next().unwrap_or(".").to_string();
+            crate::yaml::YamlError::invalid(file, text, &field, msg)
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks names, addresses, limits and prefixes.
+    pub fn validate(&self) -> Result<(), TrunkConfigError> {
+        for (i, t) in self.trunks.iter().enumerate() {
+            parse_addr(&t.address)
+                .ok_or_else(|| TrunkConfigError::Address(i, t.address.clone()))?;
+            if self.trunks[..i].iter().any(|o| o.name == t.name) {
+                return Err(TrunkConfigError::Duplicate("trunks", t.name.clone()));
+            }
+            if t.max_channels == 0 {
+                return Err(TrunkConfigError::Zero(format!("trunks[{i}].max_channels")));
+            }
+            if t.max_cps == 0 {
+                return Err(TrunkConfigError::Zero(format!("trunks[{i}].max_cps")));
+            }
+            if let Some(p) = &t.prefix {
+                let ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || b"+*#".contains(&b));
+                if !ok(&p.strip) || !ok(&p.add) {
+                    return Err(TrunkConfigError::Prefix(i));
+                }
+            }
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if self.groups[..i].iter().any(|o| o.name == g.name) {
+                return Err(TrunkConfigError::Duplicate("groups", g.name.clone()));
+            }
+            if g.trunks.is_empty() {
+                return Err(TrunkConfigError::Zero(format!("groups[{i}].trunks")));
+            }
+            for t in &g.trunks {
+                if !self.trunks.iter().any(|x| &x.name == t) {
+                    return Err(TrunkConfigError::UnknownTrunk(i, t.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `IP:port`, `sip:IP:port` or `sip:user@IP:port`.
+pub fn parse_addr(s: &str) -> Option<SocketAddr> {
+    if let Ok(a) = s.parse() {
+        return Some(a);
+    }
+    SipUri::parse(s).ok().map(|u| u.addr())
+}
+
+/// Health of a trunk as seen by OPTIONS pings and call failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Taking calls.
+    InService,
+    /// Timed out or answered 503; pinged again at `retry_at`.
+    OutOfService {
+        /// When the next OPTIONS ping is sent.
+        retry_at: Instant,
+        /// Current back-off (doubles up to 60 s).
+        backoff: Duration,
+    },
+}
+
+/// Runtime state of one trunk.
+#[derive(Debug)]
+pub struct Trunk {
+    /// Its config.
+    pub config: TrunkConfig,
+    /// Resolved address.
+    pub addr: SocketAddr,
+    /// Current health.
+    pub health: Health,
+    /// Calls currently holding a channel.
+    pub active: u32,
+    /// Start times of calls in the last second (sliding window, at most `max_cps` long).
+    starts: VecDeque<Instant>,
+}
+
+impl Trunk {
+    /// Builds the runtime state of a validated trunk config.
+    pub fn new(config: TrunkConfig) -> Option<Self> {
+        Some(Trunk {
+            addr: parse_addr(&config.address)?,
+            config,
+            health: Health::InService,
+            active: 0,
+            starts: VecDeque::new(),
+        })
+    }
+
+    fn prune(&mut self, now: Instant) {
+        while let Some(t) = self.starts.front() {
+            if now.saturating_duration_since(*t) >= Duration::from_secs(1) {
+                self.starts.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Free channels (0 when out of service).
+    pub fn free_channels(&self) -> u32 {
+        match self.health {
+            Health::InService => self.config.max_channels.saturating_sub(self.active),
+            Health::OutOfService { .. } => 0,
+        }
+    }
+
+    /// Calls that may start now without breaking the channel or CPS limit.
+    pub fn headroom(&mut self, now: Instant) -> u32 {
+        self.prune(now);
+        let cps = self.config.max_cps.saturating_sub(self.starts.len() as u32);
+        self.free_channels().min(cps)
+    }
+
+    /// Takes one channel and one CPS slot; false when either limit would be exceeded.
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        if self.headroom(now) == 0 {
+            return false;
+        }
+        self.active += 1;
+        self.starts.push_back(now);
+        true
+    }
+
+    /// Gives back a channel when a call using this trunk ends.
+    pub fn release(&mut self) {
+        self.active = self.active.saturating_sub(1);
+    }
+
+    /// Applies the prefix rule to a number for the Request-URI user part.
+    pub fn dial_string(&self, number: &E164) -> String {
+        match &self.config.prefix {
+            Some(p) => {
+                let n = number
+                    .as_str()
+                    .strip_prefix(p.strip.as_str())
+                    .unwrap_or(number.as_str());
+                format!("{}{n}", p.add)
+            }
+            None => number.as_str().to_string(),
+        }
+    }
+
+    /// Marks the trunk out of service after a timeout or 503; returns true if it was in service.
+    pub fn mark_down(&mut self, now: Instant) -> bool {
+        let backoff = match self.health {
+            Health::InService => Duration::from_secs(1),
+            Health::OutOfService { backoff, .. } => (backoff * 2).min(Duration::from_secs(60)),
+        };
+        let was_up = self.health == Health::InService;
+        self.health = Health::OutOfService {
+            retry_at: now + backoff,
+            backoff,
+        };
+        was_up
+    }
+
+    /// Marks the trunk in service; returns true if it was out of service.
+    pub fn mark_up(&mut self) -> bool {
+        let was_down = self.health != Health::InService;
+        self.health = Health::InService;
+        was_down
+    }
+
+    /// Ping interval while in service (`None` when pings are disabled).
+    pub fn ping_interval(&self) -> Option<Duration> {
+        let d = self
+            .config
+            .ping_interval
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(30));
+        (!d.is_zero()).then_some(d)
+    }
+}
+
+/// Runtime state of one group.
+#[derive(Debug)]
+pub struct Group {
+    /// Name.
+    pub name: String,
+    /// Strategy.
+    pub strategy: Strategy,
+    /// Indices into the trunk table, in config order.
+    pub trunks: Vec<usize>,
+    /// Next start position for round robin.
+    pub next: usize,
+}
+
+/// All trunks and groups of an endpoint.
+#[derive(Debug, Default)]
+pub struct TrunkSet {
+    /// Trunks by index.
+    pub trunks: Vec<Trunk>,
+    /// Groups by index.
+    pub groups: Vec<Group>,
+}
+
+impl TrunkSet {
+    /// Builds the runtime tables from a config (validated here too).
+    pub fn new(cfg: &TrunksConfig) -> Result<Self, TrunkConfigError> {
+        cfg.validate()?;
+        let trunks = cfg
+            .trunks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                Trunk::new(t.clone()).ok_or_else(|| TrunkConfigError::Address(i, t.address.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let groups = cfg
+            .groups
+            .iter()
+            .map(|g| Group {
+                name: g.name.clone(),
+                strategy: g.strategy,
+                trunks: g
+                    .trunks
+                    .iter()
+                    .filter_map(|n| cfg.trunks.iter().position(|t| &t.name == n))
+                    .collect(),
+                next: 0,
+            })
+            .collect();
+        Ok(TrunkSet { trunks, groups })
+    }
+
+    /// Index of the group named `name`.
+    pub fn group(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+
+    /// Calls group `g` may start right now (sum of trunk headroom).
+    pub fn available(&mut self, g: usize, now: Instant) -> u32 {
+        let Some(group) = self.groups.get(g) else {
+            return 0;
+        };
+        let idx = group.trunks.clone();
+        idx.into_iter().map(|t| self.trunks[t].headroom(now)).sum()
+    }
+
+    /// Free channels of group `g` (in-service trunks only), ignoring the CPS window.
+    pub fn free_channels(&self, g: usize) -> u32 {
+        self.groups
+            .get(g)
+            .map(|gr| {
+                gr.trunks
+                    .iter()
+                    .map(|t| self.trunks[*t].free_channels())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Picks and takes a trunk of group `g` not in `tried`, honouring the strategy and limits.
+    pub fn take(&mut self, g: usize, tried: &[usize], now: Instant) -> Option<usize> {
+        let group = self.groups.get_mut(g)?;
+        let n = group.trunks.len();
+        let start = match group.strategy {
+            Strategy::Ordered => 0,
+            Strategy::RoundRobin => group.next % n,
+        };
+        for k in 0..n {
+            let t = group.trunks[(start + k) % n];
+            if tried.contains(&t) {
+                continue;
+            }
+            if self.trunks[t].try_take(now) {
+                if let Some(gr) = self.groups.get_mut(g) {
+                    gr.next = (start + k + 1) % n;
+                }
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> TrunksConfig {
+        TrunksConfig::from_yaml(
+            "trunks.yaml",
+            "trunks:\n  - name: a\n    address: 127.0.0.1:5060\n    max_channels: 2\n    max_cps: 3\n    prefix: { strip: \"+33\", add: \"0\" }\n  - name: b\n    address: sip:127.0.0.1:5062\n    max_channels: 10\n    max_cps: 10\ngroups:\n  - name: g\n    trunks: [a, b]\n  - name: rr\n    strategy: round_robin\n    trunks: [a, b]\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn limits_are_never_exceeded() {
+        let mut s = TrunkSet::new(&cfg()).unwrap();
+        let t0 = Instant::now();
+        let g = s.group("g").unwrap();
+        assert_eq!(s.take(g, &[], t0), Some(0));
+        assert_eq!(s.take(g, &[], t0), Some(0));
+        // a is full (2 channels): b takes over.
+        assert_eq!(s.take(g, &[], t0), Some(1));
+        s.trunks[0].release();
+        s.trunks[0].release();
+        // a has channels again but has used... 2 of 3 cps in this second.
+        assert_eq!(s.trunks[0].headroom(t0), 1);
+        assert!(s.trunks[0].try_take(t0));
+        s.trunks[0].release();
+        assert_eq!(s.trunks[0].headroom(t0 + Duration::from_millis(999)), 0);
+        assert_eq!(s.trunks[0].headroom(t0 + Duration::from_secs(1)), 2);
+    }
+
+    #[test]
+    fn round_robin_rotates_and_prefix_applies() {
+        let mut s = TrunkSet::new(&cfg()).unwrap();
+        let t0 = Instant::now();
+        let g = s.group("rr").unwrap();
+        let a = s.take(g, &[], t0).unwrap();
+        let b = s.take(g, &[], t0).unwrap();
+        assert_ne!(a, b);
+        let n = E164::new("+33612345678").unwrap();
+        assert_eq!(s.trunks[0].dial_string(&n), "0612345678");
+        assert_eq!(s.trunks[1].dial_string(&n), "+33612345678");
+    }
+
+    #[test]
+    fn bad_config_names_the_field() {
+        let e = TrunksConfig::from_yaml(
+            "t.yaml",
+            "trunks:\n  - name: a\n    address: nowhere\n    max_channels: 1\n    max_cps: 1\ngroups: []\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("t.yaml:3") && e.contains("address"), "{e}");
+        let e = TrunksConfig::from_yaml("t.yaml", "trunks: []\ngroups: []\nextra: 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("extra"), "{e}");
+    }
+
+    #[test]
+    fn health_backs_off() {
+        let mut s = TrunkSet::new(&cfg()).unwrap();
+        let t0 = Instant::now();
+        assert!(s.trunks[0].mark_down(t0));
+        assert_eq!(s.trunks[0].free_channels(), 0);
+        assert!(!s.trunks[0].mark_down(t0));
+        match s.trunks[0].health {
+            Health::OutOfService { backoff, .. } => assert_eq!(backoff, Duration::from_secs(2)),
+            _ => panic!("should be down"),
+        }
+        assert!(s.trunks[0].mark_up());
+    }
+}
