@@ -232,8 +232,8 @@ mod tests {
     fn conditional_survival_grows_with_elapsed_time_for_lognormal() {
         let talk = Dist::lognormal(180.0, 120.0).unwrap();
         let t = talk_table(&talk, &Dist::Constant { mean: 30.0 }, &[44.0], 1.0);
-        // Nobody who just started talking frees within 44 s (30 s of it wrap-up).
-        assert_eq!(t.row(0)[0], 0.0);
+        // Hardly anybody who just started talking frees within 44 s (30 s of it wrap-up).
+        assert!(t.row(0)[0] < 0.01);
         assert!(t.row(300)[0] > t.row(100)[0]);
         let mut d = vec![1.0];
         pb_push(&mut d, 0.5);
