@@ -262,7 +262,7 @@ struct CallSlot {
 ///    [`Dialer::handle_timeout`] and go to 3. Time must never go backwards.
 ///
 /// Inputs that do not fit the current state return an error and change nothing.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Dialer {
     params: Params,
     tick_ms: u64,
