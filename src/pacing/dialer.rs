@@ -308,6 +308,8 @@ pub struct Dialer {
     sl_window: (f64, f64),
     counters: Counters,
     last_theta: f64,
+    bias: f64,
+    bias_mark: (u64, u64),
 }
 
 impl Dialer {
@@ -368,6 +370,8 @@ impl Dialer {
             sl_window: (0.0, 0.0),
             counters: Counters::default(),
             last_theta: 0.0,
+            bias: 0.0,
+            bias_mark: (0, 0),
             params: config.params,
         };
         if let Mode::Rate { per_s } = d.params.mode {
@@ -415,6 +419,12 @@ impl Dialer {
     pub fn theta(&self) -> f64 {
         self.last_theta
     }
+    /// The forecast sums a predictive decision at `now` would use (diagnostics).
+    pub fn forecast_sums(&mut self, now: Millis) -> crate::pacing::predictive::Sums {
+        let ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        self.forecast.sums(now, self.idle_out, ahead0, 0.0, false)
+    }
+
     /// Current dial level of adaptive mode.
     pub fn adaptive_level(&self) -> f64 {
         self.adaptive.dl
@@ -701,6 +711,7 @@ impl Dialer {
         }
         if now >= self.next_reserve {
             self.update_reserve(now);
+            self.update_bias();
         }
     }
 
@@ -1063,7 +1074,10 @@ impl Dialer {
         } else {
             self.inbound_rate.rate(now.secs())
         };
-        let ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        let mut ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        if !matches!(self.params.mode, Mode::Slack { .. }) {
+            ahead0 += self.bias;
+        }
         let idle = self.idle_out;
         let n = match self.params.mode {
             Mode::Slack { s } => {
@@ -1128,6 +1142,27 @@ impl Dialer {
                 self.launch(now, None);
             }
             self.next_cycle = self.next_cycle.plus(2_500);
+        }
+    }
+
+    /// Calibration: every minute, if the last minute's abandon rate exceeded the target while θ
+    /// was already at its floor, the model is over-confident (a bias θ cannot price away, most
+    /// visible in very large pools where Free and Ahead are sharp): count extra agents' worth of
+    /// load as "ahead". The offset decays when the recent rate is well under the goal.
+    fn update_bias(&mut self) {
+        let c = self.counters;
+        let (live, ab) = (c.live - self.bias_mark.0, c.abandoned - self.bias_mark.1);
+        self.bias_mark = (c.live, c.abandoned);
+        if live < 20 {
+            return;
+        }
+        let rate = ab as f64 / live as f64;
+        let target = self.params.target_abandon;
+        let floor = self.last_theta <= 2.0 * crate::pacing::predictive::THETA_MIN;
+        if rate > target && floor {
+            self.bias += 1.0 + 0.01 * self.active_out as f64;
+        } else if rate < 0.5 * target * self.params.abandon_margin {
+            self.bias = (self.bias - 0.25 - 0.002 * self.active_out as f64).max(0.0);
         }
     }
 

@@ -111,7 +111,8 @@ pub fn talk_table(talk: &Dist, wrap: &Dist, taus: &[f64], unit_s: f64) -> Table 
     };
     let mut data = Vec::with_capacity(rows * taus.len());
     for e in 0..rows {
-        let e = (e as f64 + 0.5) * unit_s;
+        // Ages come from floored keys: age × unit is an unbiased estimate of the elapsed time.
+        let e = e as f64 * unit_s;
         let fe = talk.cdf(e);
         let s = 1.0 - fe;
         for &tau in taus {
@@ -142,7 +143,7 @@ pub fn wrap_table(wrap: &Dist, taus: &[f64]) -> Table {
     let rows = ((wrap.quantile(0.9999) + top).ceil() as usize + 2).clamp(16, 8192);
     let mut data = Vec::with_capacity(rows * taus.len());
     for e in 0..rows {
-        let e = e as f64 + 0.5;
+        let e = e as f64;
         let fe = wrap.cdf(e);
         let s = 1.0 - fe;
         for &tau in taus {

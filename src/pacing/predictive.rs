@@ -33,6 +33,12 @@
 //! large enough to mean something) `θ = θ_min`: the dialler then only launches calls that are
 //! almost surely covered, so the run-level rate comes back under the cap.
 //!
+//! A second, slower loop catches model bias that θ cannot price away (in pools of thousands
+//! `Free` and `Ahead` are so sharp that a bias of a few agents moves `P_ab` by orders of
+//! magnitude): every minute, if the last minute's abandon rate exceeded the cap while θ sat at its
+//! floor, a calibration offset of `1 + 0.01 × active agents` is added to `Ahead`; it decays while
+//! the recent rate is under half the goal ([`crate::pacing::Dialer`], `update_bias`).
+//!
 //! # Cost
 //! Busy agents are bucketed by the second they entered their state and calls by the 100 ms they
 //! were launched ([`crate::pacing::forecast::Buckets`]); conditional probabilities come from
