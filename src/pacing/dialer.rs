@@ -355,7 +355,7 @@ impl Dialer {
             control: AbandonControl {
                 target: p.target_abandon,
                 margin: p.abandon_margin,
-                theta0_factor: 2.0,
+                theta0_factor: 1.0,
             },
             adaptive: Adaptive::new(p.max_ratio, rule),
             next_sample: now.plus(1_000),

@@ -82,9 +82,25 @@ pub struct Table {
     pub cols: usize,
     /// Row-major values.
     pub data: Vec<f64>,
+    /// Rows before this one are all zero (lets sums stop early on young buckets).
+    pub live_from: usize,
 }
 
 impl Table {
+    /// A table from row-major `data`.
+    pub fn new(cols: usize, data: Vec<f64>) -> Table {
+        let cols = cols.max(1);
+        let live_from = data
+            .chunks(cols)
+            .position(|r| r.iter().any(|&p| p > 1e-12))
+            .unwrap_or(data.len() / cols);
+        Table {
+            cols,
+            data,
+            live_from,
+        }
+    }
+
     /// Largest row index.
     pub fn max_row(&self) -> usize {
         (self.data.len() / self.cols.max(1)).saturating_sub(1)
@@ -131,10 +147,7 @@ pub fn talk_table(talk: &Dist, wrap: &Dist, taus: &[f64], unit_s: f64) -> Table 
             data.push(p / wraps.len() as f64);
         }
     }
-    Table {
-        cols: taus.len(),
-        data,
-    }
+    Table::new(taus.len(), data)
 }
 
 /// P(wrap-up ends within τ | wrapped `e` s) for each τ, rows of 1 s.
@@ -154,10 +167,7 @@ pub fn wrap_table(wrap: &Dist, taus: &[f64]) -> Table {
             });
         }
     }
-    Table {
-        cols: taus.len(),
-        data,
-    }
+    Table::new(taus.len(), data)
 }
 
 /// What the ring model needs: outcome probabilities and timing.
@@ -196,10 +206,7 @@ pub fn ring_table(m: &RingModel, ts: &[f64]) -> Table {
         }
         data.push((m.live * (fr(m.timeout_s) - f) / u).clamp(0.0, 1.0));
     }
-    Table {
-        cols: ts.len() + 1,
-        data,
-    }
+    Table::new(ts.len() + 1, data)
 }
 
 /// Adds one Bernoulli(p) to a distribution of counts, in place.
