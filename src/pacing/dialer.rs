@@ -1111,6 +1111,19 @@ impl Dialer {
         for _ in 0..n {
             self.launch(now, None);
         }
+        // Graceful fallback: nothing in flight or waiting, an agent idle, yet the model will not
+        // risk a call (inbound load, a tight abandon budget). A call with the agent reserved
+        // cannot be abandoned, so the dialler is never worse than progressive.
+        if n == 0
+            && self.in_flight == 0
+            && self.waiting.is_empty()
+            && self.inbound_queue.is_empty()
+            && matches!(self.params.mode, Mode::Predictive)
+        {
+            if let Some(a) = self.pop_ready_out() {
+                self.launch(now, Some(a));
+            }
+        }
     }
 
     fn adaptive_timers(&mut self, now: Millis) {
