@@ -11,6 +11,12 @@ use outdial::pacing::Mode;
 use outdial::sim::{run_strategy, RunOptions, Scenario};
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too; only `cargo bench` (which passes
+    // `--bench`) should spend seconds on a full 8 h large-centre run.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("sim_speed: run with `cargo bench --bench sim_speed`");
+        return;
+    }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sim/large-centre.yaml");
     let sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
     println!(

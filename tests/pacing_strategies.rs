@@ -37,6 +37,13 @@ fn predictive_never_ends_above_the_target() {
                 r.abandon_rate,
                 sc.target_abandon
             );
+            if let Some(sl) = r.inbound_service_level {
+                // Blending: inbound keeps its objective (80 % within 20 s) while outbound paces.
+                assert!(
+                    sl >= sc.inbound.service_level,
+                    "{name} seed {seed}: inbound {sl}"
+                );
+            }
             // It must also keep agents busy: better than one call per ready agent.
             let p = run_strategy(
                 &sc,
