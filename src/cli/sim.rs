@@ -1,9 +1,14 @@
 //! `outdial sim`: run strategies side by side on the simulator.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::Args;
+use outdial::sim::{self, RunOptions, Scenario, SimReport};
 
 /// Arguments of `outdial sim`.
 #[derive(Args, Debug)]
@@ -26,6 +31,169 @@ pub struct SimArgs {
 }
 
 /// Runs the simulator.
-pub fn run(_args: SimArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("the simulator is not built yet (issue 4)")
+pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let strategies = if args.strategies.is_empty() {
+        scenario.strategies.clone()
+    } else {
+        args.strategies.clone()
+    };
+    for s in &strategies {
+        s.parse::<outdial::pacing::Mode>()?;
+    }
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let progress = Arc::new(AtomicU64::new(0));
+    let opts = RunOptions {
+        trace_outcomes: 0,
+        samples: if args.plot.is_some() { 240 } else { 0 },
+        progress: Some(progress.clone()),
+    };
+    let total = scenario.duration.0.as_millis() as u64 * strategies.len().max(1) as u64;
+    let report = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| sim::run(&scenario, &strategies, seed, threads, &opts));
+        show_progress(&progress, total, &worker);
+        worker.join()
+    })
+    .map_err(|_| anyhow::anyhow!("the simulator crashed"))??;
+    if let Some(path) = &args.plot {
+        plot(&report, &scenario, path)
+            .with_context(|| format!("{}: cannot write plot", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_table(&report, &scenario);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal, shown only once the run has taken more than a second.
+fn show_progress<T>(
+    progress: &AtomicU64,
+    total: u64,
+    worker: &std::thread::ScopedJoinHandle<'_, T>,
+) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    while !worker.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if bar.is_none() && start.elapsed().as_secs_f64() > 1.0 {
+            let b = indicatif::ProgressBar::new(total);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {percent:>3}% simulated, eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position(progress.load(Ordering::Relaxed).min(total));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}
+
+fn print_table(r: &SimReport, sc: &Scenario) {
+    println!(
+        "scenario {} (seed {}), {} agents, {} simulated, target abandon {:.1} %",
+        r.scenario,
+        r.seed,
+        sc.agents,
+        sc.duration,
+        sc.target_abandon * 100.0
+    );
+    println!(
+        "{:<14} {:>9} {:>8} {:>7} {:>8} {:>9} {:>6} {:>8} {:>8} {:>9} {:>8} {:>10} {:>7}",
+        "strategy",
+        "dials",
+        "live",
+        "abandon",
+        "abandon%",
+        "occupancy",
+        "talk%",
+        "wait_s",
+        "p95_s",
+        "inbound",
+        "in_SL%",
+        "events",
+        "wall_s"
+    );
+    for x in &r.results {
+        println!(
+            "{:<14} {:>9} {:>8} {:>7} {:>8.2} {:>9.2} {:>6.1} {:>8.3} {:>8.3} {:>9} {:>8} {:>10} {:>7.2}",
+            x.strategy,
+            x.dials,
+            x.live_answers,
+            x.abandoned,
+            x.abandon_rate * 100.0,
+            x.occupancy * 100.0,
+            x.talk_share * 100.0,
+            x.mean_wait_s,
+            x.p95_wait_s,
+            x.inbound_calls,
+            x.inbound_service_level
+                .map_or("-".to_string(), |s| format!("{:.1}", s * 100.0)),
+            x.events,
+            x.wall_s
+        );
+    }
+}
+
+/// A plot panel: title, minimum top of the y axis, and the value plotted.
+type Panel = (&'static str, f64, fn(&sim::Sample) -> f64);
+
+fn plot(r: &SimReport, sc: &Scenario, path: &Path) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (1000, 900)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let areas = root.split_evenly((3, 1));
+    let hours = sc.duration.secs_f64() / 3600.0;
+    let colours = [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK];
+    let panels: [Panel; 3] = [
+        ("occupancy (%)", 100.0, |s| s.occupancy * 100.0),
+        ("abandon rate since warm-up (%)", 0.0, |s| {
+            s.abandon_rate * 100.0
+        }),
+        ("dial level (lines per active agent)", 0.0, |s| s.dial_level),
+    ];
+    for (area, (title, fixed_top, f)) in areas.iter().zip(panels) {
+        let top = r
+            .results
+            .iter()
+            .flat_map(|x| x.series.iter().map(f))
+            .fold(fixed_top, f64::max)
+            .max(1e-6)
+            * 1.05;
+        let mut chart = ChartBuilder::on(area)
+            .caption(format!("{} — {}", r.scenario, title), ("sans-serif", 18))
+            .margin(8)
+            .x_label_area_size(30)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0..hours, 0.0..top)?;
+        chart.configure_mesh().x_desc("hours").draw()?;
+        for (i, x) in r.results.iter().enumerate() {
+            let c = colours[i % colours.len()];
+            chart
+                .draw_series(LineSeries::new(
+                    x.series.iter().map(|s| (s.t_s / 3600.0, f(s))),
+                    c,
+                ))?
+                .label(x.strategy.clone())
+                .legend(move |(x0, y0)| PathElement::new(vec![(x0, y0), (x0 + 20, y0)], c));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
 }

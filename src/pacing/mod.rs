@@ -1,6 +1,30 @@
 //! The pacing core: call state machine, online estimators and the dial-mode decisions (preview,
-//! progressive, power, predictive, adaptive, rate). Sans-IO: plain data in, decisions out.
+//! progressive, power, predictive, adaptive, rate). Sans-IO: plain data in, decisions out; no
+//! clock, sockets, threads or database. [`Dialer`] is the type the simulator and the live engine
+//! drive.
+//!
+//! # Layout
+//! - [`time`]: [`Millis`], time as a value.
+//! - [`mode`]: dial modes as users name them.
+//! - [`call`]: the call state machine.
+//! - [`estimate`]: online estimators with priors.
+//! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
+//! - [`predictive`]: the predictive algorithm and its abandon controller (documented there).
+//! - [`adaptive`]: the VICIdial-style baseline.
+//! - [`dialer`]: [`Dialer`], one campaign's pacing core (`handle_*` / `poll_*`).
 
-mod mode;
+pub mod adaptive;
+pub mod call;
+pub mod dialer;
+pub mod estimate;
+pub mod forecast;
+pub mod mode;
+pub mod predictive;
+pub mod time;
 
+pub use call::{AnswerKind, CallEnd, CallError, CallId, CallState};
+pub use dialer::{
+    Action, Config, Counters, Dialer, DialerError, InboundId, Params, Priors, Reason,
+};
 pub use mode::{DropRule, Mode, ModeError};
+pub use time::Millis;

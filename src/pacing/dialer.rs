@@ -1,0 +1,1223 @@
+//! [`Dialer`]: one campaign's pacing core, shaped like quinn-proto's `Connection`. It owns the
+//! campaign's agents (state machines), its calls from launch to end, the estimators, and the
+//! dial-mode decision. It never reads a clock, touches a socket or a database: the simulator and
+//! the live engine drive it with the same calls.
+
+use std::collections::{HashMap, VecDeque};
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+use crate::agents::{Agent, AgentError, AgentId, AgentState, Skills, StateTimes};
+use crate::pacing::adaptive::Adaptive;
+use crate::pacing::call::{AnswerKind, CallEnd, CallError, CallId, CallState};
+use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
+use crate::pacing::forecast::RingModel;
+use crate::pacing::predictive::{AbandonControl, Fitted, Forecast};
+use crate::pacing::{Millis, Mode};
+use crate::sim::dist::Dist;
+
+/// Id of an inbound call (sequence number per dialer, from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InboundId(pub u64);
+
+/// What the driver must do next (drain with [`Dialer::poll_action`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Action {
+    /// Place call `call` now. `agent` is the agent reserved for it (progressive, preview): bridge
+    /// it as soon as the call is answered live.
+    Dial {
+        /// The new call.
+        call: CallId,
+        /// Reserved agent, if any.
+        agent: Option<AgentId>,
+    },
+    /// Show the lead of `call` to `agent`; report [`Dialer::handle_preview_done`] when the agent
+    /// accepts, and the call is then dialled.
+    Preview {
+        /// The call to preview.
+        call: CallId,
+        /// The reserved agent.
+        agent: AgentId,
+    },
+    /// Bridge answered call `call` to `agent` (the agent is now talking).
+    Connect {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: AgentId,
+        /// Milliseconds the callee waited since answering.
+        wait_ms: u64,
+    },
+    /// Bridge inbound call `inbound` to `agent`.
+    ConnectInbound {
+        /// The inbound call.
+        inbound: InboundId,
+        /// The agent.
+        agent: AgentId,
+        /// Milliseconds the caller waited.
+        wait_ms: u64,
+    },
+    /// No agent within patience: play the safe-harbour message and hang up (already counted as
+    /// abandoned; the call is over for the dialer).
+    Abandon {
+        /// The call.
+        call: CallId,
+    },
+    /// The no-answer timeout passed: cancel the call (already counted as no-answer).
+    Cancel {
+        /// The call.
+        call: CallId,
+    },
+}
+
+/// Why the dialer wants to be woken up (see [`Dialer::poll_timeout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// When to take the next pacing decision.
+    Tick,
+    /// When the oldest waiting answered call runs out of patience.
+    Patience,
+    /// When the oldest ringing call reaches the no-answer timeout.
+    NoAnswer,
+    /// When the next Poisson dial of `rate:λ` is due.
+    RateDial,
+    /// When adaptive mode takes its next 1 s sample / 15 s adjustment / 2.5 s dial cycle.
+    Adaptive,
+}
+
+/// A bad input from the driver (unknown ids, illegal transitions). Nothing is changed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DialerError {
+    /// An agent event that does not fit the agent's state.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// A call event that does not fit the call's state.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// No such inbound call.
+    #[error("unknown inbound call {0}")]
+    UnknownInbound(u64),
+    /// A parameter out of range.
+    #[error("invalid parameter {name}: {message}")]
+    Param {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Prior beliefs about a campaign, used until observations take over.
+#[derive(Clone, Debug)]
+pub struct Priors {
+    /// P(live), P(machine), P(busy/invalid/failure), P(no answer).
+    pub outcomes: [f64; 4],
+    /// Dial-to-answer time of answered calls.
+    pub ring: Dist,
+    /// Outbound talk time.
+    pub talk: Dist,
+    /// Inbound talk time.
+    pub inbound_talk: Dist,
+    /// Wrap-up time.
+    pub wrap: Dist,
+    /// Inbound arrivals per second.
+    pub inbound_rate: f64,
+}
+
+impl Default for Priors {
+    /// Generic contact-centre figures: 25 % live, 10 % machine, 12 % busy/invalid, 12 s ring,
+    /// 3 min talk, 30 s wrap-up.
+    fn default() -> Self {
+        Priors {
+            outcomes: [0.25, 0.10, 0.12, 0.53],
+            ring: Dist::lognormal(12.0, 6.0).unwrap_or_default(),
+            talk: Dist::lognormal(180.0, 120.0).unwrap_or_default(),
+            inbound_talk: Dist::lognormal(240.0, 120.0).unwrap_or_default(),
+            wrap: Dist::lognormal(30.0, 10.0).unwrap_or_default(),
+            inbound_rate: 0.0,
+        }
+    }
+}
+
+/// Supervisor parameters (changeable at run time with [`Dialer::set_params`]).
+#[derive(Clone, Debug)]
+pub struct Params {
+    /// Dial mode.
+    pub mode: Mode,
+    /// Abandon cap (share of live answers).
+    pub target_abandon: f64,
+    /// Share of the cap the predictive controller aims at.
+    pub abandon_margin: f64,
+    /// Lines in use (ringing + waiting + connected) per active agent, at most.
+    pub max_ratio: f64,
+    /// How long an answered call waits for an agent, in ms (0: abandon at once).
+    pub patience_ms: u64,
+    /// Unanswered calls are cancelled after this many ms.
+    pub no_answer_timeout_ms: u64,
+    /// Outbound lines.
+    pub channels: u32,
+    /// Inbound service-level objective: share answered within `service_time_ms`.
+    pub service_level: f64,
+    /// Inbound service-level threshold.
+    pub service_time_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            mode: Mode::Predictive,
+            target_abandon: 0.03,
+            abandon_margin: 0.85,
+            max_ratio: 3.0,
+            patience_ms: 2_000,
+            no_answer_timeout_ms: 25_000,
+            channels: u32::MAX,
+            service_level: 0.8,
+            service_time_ms: 20_000,
+        }
+    }
+}
+
+/// Construction-time settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Initial supervisor parameters.
+    pub params: Params,
+    /// Priors of the estimators.
+    pub priors: Priors,
+    /// Pacing tick in ms (decisions happen on ticks; 200 ms by default).
+    pub tick_ms: u64,
+    /// Seed of the dialer's own RNG (Poisson dialling of `rate:λ`).
+    pub seed: u64,
+    /// Length of the shift in ms (adaptive tapered rule); 8 h by default.
+    pub shift_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            params: Params::default(),
+            priors: Priors::default(),
+            tick_ms: 200,
+            seed: 0,
+            shift_ms: 8 * 3_600_000,
+        }
+    }
+}
+
+/// Cumulative counters of one dialer since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Calls placed.
+    pub dials: u64,
+    /// Live answers.
+    pub live: u64,
+    /// Machine answers.
+    pub machines: u64,
+    /// Abandoned live answers.
+    pub abandoned: u64,
+    /// Live answers connected to an agent.
+    pub connected: u64,
+    /// Inbound calls arrived.
+    pub inbound: u64,
+    /// Inbound calls connected within the service time.
+    pub inbound_in_sl: u64,
+    /// Inbound calls connected.
+    pub inbound_connected: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Busy {
+    None,
+    Out(CallId),
+    In(InboundId),
+    Reserved(CallId),
+}
+
+#[derive(Clone, Debug)]
+struct AgentSlot {
+    agent: Agent,
+    epoch: u32,
+    busy: Busy,
+}
+
+#[derive(Clone, Debug)]
+struct CallSlot {
+    state: CallState,
+    launched: Millis,
+    answered: Millis,
+    agent: Option<AgentId>,
+}
+
+/// One campaign's pacing core.
+///
+/// # Call order (the same for the simulator and the live engine)
+/// 1. Create with [`Dialer::new`]; add agents with [`Dialer::handle_agent_login`].
+/// 2. Feed every event as it happens, each with the current time: `handle_agent_*`,
+///    `handle_call_*`, `handle_inbound_*`, `handle_preview_done`, [`Dialer::set_params`].
+/// 3. After any input, drain [`Dialer::poll_action`] until it returns `None`, executing each
+///    action (dial, bridge, abandon, cancel).
+/// 4. Ask [`Dialer::poll_timeout`] for the next wake-up; when that time comes call
+///    [`Dialer::handle_timeout`] and go to 3. Time must never go backwards.
+///
+/// Inputs that do not fit the current state return an error and change nothing.
+#[derive(Clone, Debug)]
+pub struct Dialer {
+    params: Params,
+    tick_ms: u64,
+    shift_ms: u64,
+    start: Millis,
+    agents: Vec<AgentSlot>,
+    calls: HashMap<u64, CallSlot>,
+    next_call: u64,
+    next_inbound: u64,
+    inbound_queue: VecDeque<(InboundId, Millis)>,
+    inbound_agent: HashMap<u64, AgentId>,
+    waiting: VecDeque<(CallId, Millis)>,
+    ring_deadlines: VecDeque<(Millis, CallId)>,
+    ready_out_only: VecDeque<(AgentId, u32)>,
+    ready_blended: VecDeque<(AgentId, u32)>,
+    ready_in_only: VecDeque<(AgentId, u32)>,
+    idle_out: u32,
+    idle_in_only: u32,
+    active_out: u32,
+    in_flight: u32,
+    connected_out: u32,
+    actions: VecDeque<Action>,
+    outcomes: OutcomeEstimator,
+    quick_fit: DurationFit,
+    ring_fit: DurationFit,
+    talk_fit: DurationFit,
+    talk_in_fit: DurationFit,
+    wrap_fit: DurationFit,
+    inbound_rate: RateEstimator,
+    forecast: Forecast,
+    next_refit: Millis,
+    control: AbandonControl,
+    adaptive: Adaptive,
+    next_sample: Millis,
+    next_adjust: Millis,
+    next_cycle: Millis,
+    rng: Pcg64Mcg,
+    next_rate_dial: Millis,
+    next_tick: Millis,
+    dirty: bool,
+    reserve: f64,
+    next_reserve: Millis,
+    sl_window: (f64, f64),
+    counters: Counters,
+    last_theta: f64,
+    bias: f64,
+    bias_mark: (u64, u64),
+}
+
+impl Dialer {
+    /// A dialer with no agents at `now`.
+    pub fn new(config: Config, now: Millis) -> Result<Dialer, DialerError> {
+        check_params(&config.params)?;
+        let p = &config.params;
+        let pr = &config.priors;
+        let rule = match p.mode {
+            Mode::Adaptive { drop_rule } => drop_rule,
+            _ => crate::pacing::DropRule::Average,
+        };
+        let mut d = Dialer {
+            tick_ms: config.tick_ms.max(1),
+            shift_ms: config.shift_ms.max(1),
+            start: now,
+            agents: Vec::new(),
+            calls: HashMap::new(),
+            next_call: 0,
+            next_inbound: 0,
+            inbound_queue: VecDeque::new(),
+            inbound_agent: HashMap::new(),
+            waiting: VecDeque::new(),
+            ring_deadlines: VecDeque::new(),
+            ready_out_only: VecDeque::new(),
+            ready_blended: VecDeque::new(),
+            ready_in_only: VecDeque::new(),
+            idle_out: 0,
+            idle_in_only: 0,
+            active_out: 0,
+            in_flight: 0,
+            connected_out: 0,
+            actions: VecDeque::new(),
+            outcomes: OutcomeEstimator::new(pr.outcomes, 50.0, 3000.0),
+            quick_fit: DurationFit::new(&Dist::Constant { mean: 2.5 }, 20.0, 3000.0),
+            ring_fit: DurationFit::new(&pr.ring, 20.0, 3000.0),
+            talk_fit: DurationFit::new(&pr.talk, 20.0, 3000.0),
+            talk_in_fit: DurationFit::new(&pr.inbound_talk, 20.0, 3000.0),
+            wrap_fit: DurationFit::new(&pr.wrap, 20.0, 3000.0),
+            inbound_rate: RateEstimator::new(pr.inbound_rate, 600.0),
+            forecast: Forecast::default(),
+            next_refit: now,
+            control: AbandonControl {
+                target: p.target_abandon,
+                margin: p.abandon_margin,
+                theta0_factor: 1.0,
+            },
+            adaptive: Adaptive::new(p.max_ratio, rule),
+            next_sample: now.plus(1_000),
+            next_adjust: now.plus(15_000),
+            next_cycle: now.plus(2_500),
+            rng: Pcg64Mcg::seed_from_u64(config.seed ^ 0x005E_ED0F_D1A1),
+            next_rate_dial: now,
+            next_tick: now,
+            dirty: true,
+            reserve: 0.0,
+            next_reserve: now.plus(60_000),
+            sl_window: (0.0, 0.0),
+            counters: Counters::default(),
+            last_theta: 0.0,
+            bias: 0.0,
+            bias_mark: (0, 0),
+            params: config.params,
+        };
+        if let Mode::Rate { per_s } = d.params.mode {
+            let gap = d.exp_gap(per_s);
+            d.next_rate_dial = now.plus_secs(gap);
+        }
+        Ok(d)
+    }
+
+    // ----- getters -----
+
+    /// Current parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+    /// Counters since creation.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+    /// Number of agents ever logged in.
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+    /// State of `agent`.
+    pub fn agent_state(&self, agent: AgentId) -> Option<AgentState> {
+        self.agents.get(agent.0 as usize).map(|a| a.agent.state())
+    }
+    /// Time every agent spent in each state up to `now`, summed.
+    pub fn agent_times(&self, now: Millis) -> StateTimes {
+        let mut t = StateTimes::default();
+        for a in &self.agents {
+            t.add(&a.agent.times(now));
+        }
+        t
+    }
+    /// Lines in use: outbound calls dialling, ringing, waiting or connected.
+    pub fn lines_in_use(&self) -> u32 {
+        self.in_flight + self.waiting.len() as u32 + self.connected_out
+    }
+    /// Outbound-capable agents logged in and not paused.
+    pub fn active_agents(&self) -> u32 {
+        self.active_out
+    }
+    /// The last marginal-abandon threshold θ used by predictive pacing.
+    pub fn theta(&self) -> f64 {
+        self.last_theta
+    }
+    /// The forecast sums a predictive decision at `now` would use (diagnostics).
+    pub fn forecast_sums(&mut self, now: Millis) -> crate::pacing::predictive::Sums {
+        let ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        self.forecast.sums(now, self.idle_out, ahead0, 0.0, false)
+    }
+
+    /// Current dial level of adaptive mode.
+    pub fn adaptive_level(&self) -> f64 {
+        self.adaptive.dl
+    }
+    /// Current estimate of P(live answer).
+    pub fn live_probability(&self) -> f64 {
+        self.outcomes.p(Class::Live)
+    }
+
+    // ----- inputs -----
+
+    /// A new agent logs in and becomes ready at `now`.
+    pub fn handle_agent_login(&mut self, now: Millis, skills: Skills) -> AgentId {
+        let id = AgentId(self.agents.len() as u32);
+        self.agents.push(AgentSlot {
+            agent: Agent::new(id, skills, now),
+            epoch: 0,
+            busy: Busy::None,
+        });
+        // A fresh agent is logged out, and logged-out → ready is legal.
+        let _ = self.make_ready(now, id);
+        id
+    }
+
+    /// `agent` is ready again (after wrap-up, a pause, or a logout).
+    pub fn handle_agent_ready(&mut self, now: Millis, agent: AgentId) -> Result<(), DialerError> {
+        let slot = self.slot(agent)?;
+        let from = slot.agent.state();
+        if from == AgentState::WrapUp {
+            self.wrap_fit
+                .observe(now.since(slot.agent.since()) as f64 / 1000.0);
+        }
+        self.make_ready(now, agent)
+    }
+
+    /// `agent` pauses (from ready or wrap-up).
+    pub fn handle_agent_pause(&mut self, now: Millis, agent: AgentId) -> Result<(), DialerError> {
+        self.leave_idle_or_wrap(now, agent, AgentState::Paused)
+    }
+
+    /// `agent` logs out (from ready, wrap-up or paused).
+    pub fn handle_agent_logout(&mut self, now: Millis, agent: AgentId) -> Result<(), DialerError> {
+        self.leave_idle_or_wrap(now, agent, AgentState::LoggedOut)
+    }
+
+    /// Call `call` is ringing at the far end (optional; 180/183).
+    pub fn handle_call_ringing(&mut self, _now: Millis, call: CallId) -> Result<(), DialerError> {
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::Unknown(call.0))?;
+        if c.state == CallState::Dialling {
+            c.state.go(call, CallState::Ringing)?;
+        }
+        Ok(())
+    }
+
+    /// The agent accepted the previewed lead of `call`: dial it.
+    pub fn handle_preview_done(&mut self, now: Millis, call: CallId) -> Result<(), DialerError> {
+        let c = self
+            .calls
+            .get_mut(&call.0)
+            .ok_or(CallError::Unknown(call.0))?;
+        c.state.go(call, CallState::Dialling)?;
+        c.launched = now;
+        let agent = c.agent;
+        self.track_launch(now, call);
+        self.actions.push_back(Action::Dial { call, agent });
+        Ok(())
+    }
+
+    /// Call `call` was answered (by a person or a machine).
+    pub fn handle_call_answered(
+        &mut self,
+        now: Millis,
+        call: CallId,
+        kind: AnswerKind,
+    ) -> Result<(), DialerError> {
+        let c = self.calls.get(&call.0).ok_or(CallError::Unknown(call.0))?;
+        let target = match kind {
+            AnswerKind::Live => CallState::Waiting,
+            AnswerKind::Machine => CallState::Ended(CallEnd::Machine),
+        };
+        if !c.state.can_go(target) {
+            return Err(CallError::Transition {
+                call: call.0,
+                from: c.state,
+                to: target,
+            }
+            .into());
+        }
+        let (launched, reserved) = (c.launched, c.agent);
+        self.untrack_launch(launched);
+        self.ring_fit.observe(now.since(launched) as f64 / 1000.0);
+        self.dirty = true;
+        match kind {
+            AnswerKind::Machine => {
+                self.outcomes.observe(Class::Machine);
+                self.counters.machines += 1;
+                self.calls.remove(&call.0);
+                if let Some(a) = reserved {
+                    self.release_reserved(now, a);
+                }
+            }
+            AnswerKind::Live => {
+                self.outcomes.observe(Class::Live);
+                self.counters.live += 1;
+                if let Some(c) = self.calls.get_mut(&call.0) {
+                    c.state = CallState::Waiting;
+                    c.answered = now;
+                }
+                if let Some(a) = reserved {
+                    self.connect(now, call, a);
+                } else if let Some(a) = self.pop_ready_out() {
+                    self.connect(now, call, a);
+                } else if self.params.patience_ms == 0 {
+                    self.abandon(now, call);
+                } else {
+                    self.waiting
+                        .push_back((call, now.plus(self.params.patience_ms)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Call `call` ended: before an answer (busy, no-answer, invalid, trunk failure), or a
+    /// connected call hung up (`Completed`: its agent goes to wrap-up), or a waiting callee hung
+    /// up (counted as abandoned).
+    pub fn handle_call_ended(
+        &mut self,
+        now: Millis,
+        call: CallId,
+        end: CallEnd,
+    ) -> Result<(), DialerError> {
+        let c = self.calls.get(&call.0).ok_or(CallError::Unknown(call.0))?;
+        let state = c.state;
+        match state {
+            CallState::Connected => {
+                let agent = c.agent;
+                let connected_at = c.answered;
+                self.calls.remove(&call.0);
+                self.connected_out = self.connected_out.saturating_sub(1);
+                if let Some(a) = agent {
+                    let since = self.agents[a.0 as usize].agent.since();
+                    let _ = connected_at;
+                    self.talk_fit.observe(now.since(since) as f64 / 1000.0);
+                    self.enter_wrap(now, a);
+                }
+            }
+            CallState::Waiting => {
+                self.waiting.retain(|w| w.0 != call);
+                self.abandon(now, call);
+                // `abandon` queued an Abandon action; the driver already knows the call is gone.
+                self.actions.retain(|a| *a != Action::Abandon { call });
+            }
+            s if s.in_flight() => {
+                let to = CallState::Ended(end);
+                if !s.can_go(to) || end == CallEnd::Machine {
+                    return Err(CallError::Transition {
+                        call: call.0,
+                        from: s,
+                        to,
+                    }
+                    .into());
+                }
+                let (launched, reserved) = (c.launched, c.agent);
+                self.untrack_launch(launched);
+                let class = if end == CallEnd::NoAnswer {
+                    Class::NoAnswer
+                } else {
+                    self.quick_fit.observe(now.since(launched) as f64 / 1000.0);
+                    Class::Quick
+                };
+                self.outcomes.observe(class);
+                self.calls.remove(&call.0);
+                if let Some(a) = reserved {
+                    self.release_reserved(now, a);
+                }
+                self.dirty = true;
+            }
+            s => {
+                return Err(CallError::Transition {
+                    call: call.0,
+                    from: s,
+                    to: CallState::Ended(end),
+                }
+                .into())
+            }
+        }
+        Ok(())
+    }
+
+    /// An inbound call arrives; it goes to a free inbound-capable agent or waits.
+    pub fn handle_inbound_arrival(&mut self, now: Millis) -> InboundId {
+        let id = InboundId(self.next_inbound);
+        self.next_inbound += 1;
+        self.counters.inbound += 1;
+        self.inbound_rate.arrive(now.secs());
+        self.dirty = true;
+        if let Some(a) = self.pop_ready_in() {
+            self.connect_inbound(now, id, now, a);
+        } else {
+            self.inbound_queue.push_back((id, now));
+        }
+        id
+    }
+
+    /// Inbound call `inbound` ended: its agent goes to wrap-up (or the caller gave up waiting).
+    pub fn handle_inbound_ended(
+        &mut self,
+        now: Millis,
+        inbound: InboundId,
+    ) -> Result<(), DialerError> {
+        if let Some(a) = self.inbound_agent.remove(&inbound.0) {
+            let since = self.agents[a.0 as usize].agent.since();
+            self.talk_in_fit.observe(now.since(since) as f64 / 1000.0);
+            self.enter_wrap(now, a);
+            return Ok(());
+        }
+        let before = self.inbound_queue.len();
+        self.inbound_queue.retain(|q| q.0 != inbound);
+        if self.inbound_queue.len() == before {
+            return Err(DialerError::UnknownInbound(inbound.0));
+        }
+        Ok(())
+    }
+
+    /// Supervisor change of parameters (all or nothing).
+    pub fn set_params(&mut self, _now: Millis, params: Params) -> Result<(), DialerError> {
+        check_params(&params)?;
+        self.control.target = params.target_abandon;
+        self.control.margin = params.abandon_margin;
+        self.adaptive.max_level = params.max_ratio.max(1.0);
+        if let Mode::Adaptive { drop_rule } = params.mode {
+            self.adaptive.rule = drop_rule;
+        }
+        self.params = params;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Fires every timer due at `now` (patience, no-answer, pacing tick, adaptive, rate).
+    pub fn handle_timeout(&mut self, now: Millis) {
+        while let Some(&(call, deadline)) = self.waiting.front() {
+            if deadline > now {
+                break;
+            }
+            self.waiting.pop_front();
+            self.abandon(now, call);
+        }
+        while let Some(&(deadline, call)) = self.ring_deadlines.front() {
+            if deadline > now {
+                break;
+            }
+            self.ring_deadlines.pop_front();
+            let in_flight = matches!(self.calls.get(&call.0), Some(c) if c.state.in_flight());
+            if in_flight {
+                // The call is in flight, so this transition is legal.
+                let _ = self.handle_call_ended(now, call, CallEnd::NoAnswer);
+                self.actions.push_back(Action::Cancel { call });
+            }
+        }
+        match self.params.mode {
+            Mode::Rate { per_s } => {
+                while self.next_rate_dial <= now {
+                    if self.lines_in_use() < self.params.channels {
+                        self.launch(now, None);
+                    }
+                    let gap = self.exp_gap(per_s);
+                    self.next_rate_dial = self.next_rate_dial.plus_secs(gap.max(0.001));
+                }
+            }
+            Mode::Adaptive { .. } => self.adaptive_timers(now),
+            _ => {
+                if now >= self.next_tick {
+                    if self.dirty || now.since(self.next_tick) >= 800 {
+                        self.decide(now);
+                        self.dirty = false;
+                    }
+                    self.next_tick = now.plus(self.tick_ms);
+                }
+            }
+        }
+        if now >= self.next_reserve {
+            self.update_reserve(now);
+            self.update_bias();
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next thing the driver must do, if any.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When to call [`Dialer::handle_timeout`] next, and why.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<(Millis, Reason)> {
+        let mut best: Option<(Millis, Reason)> = None;
+        let mut consider = |t: Millis, r: Reason| {
+            if best.is_none_or(|b| t < b.0) {
+                best = Some((t, r));
+            }
+        };
+        if let Some(&(_, t)) = self.waiting.front() {
+            consider(t, Reason::Patience);
+        }
+        if let Some(&(t, _)) = self.ring_deadlines.front() {
+            consider(t, Reason::NoAnswer);
+        }
+        match self.params.mode {
+            Mode::Rate { .. } => consider(self.next_rate_dial, Reason::RateDial),
+            Mode::Adaptive { .. } => consider(
+                self.next_sample.min(self.next_adjust).min(self.next_cycle),
+                Reason::Adaptive,
+            ),
+            _ => consider(self.next_tick, Reason::Tick),
+        }
+        best
+    }
+
+    // ----- internals -----
+
+    fn slot(&self, agent: AgentId) -> Result<&AgentSlot, DialerError> {
+        self.agents
+            .get(agent.0 as usize)
+            .ok_or(DialerError::Agent(AgentError::Unknown(agent.0)))
+    }
+
+    fn exp_gap(&mut self, per_s: f64) -> f64 {
+        let u: f64 = self.rng.gen();
+        -(1.0 - u).ln() / per_s
+    }
+
+    fn is_out(&self, a: AgentId) -> bool {
+        self.agents[a.0 as usize].agent.skills().outbound()
+    }
+
+    fn make_ready(&mut self, now: Millis, id: AgentId) -> Result<(), DialerError> {
+        let i = id.0 as usize;
+        let from = self.agents[i].agent.state();
+        let prev_key = self.agents[i].agent.since().0 / 1000;
+        self.agents[i].agent.transition(now, AgentState::Ready)?;
+        let skills = self.agents[i].agent.skills();
+        if skills.outbound() {
+            match from {
+                AgentState::WrapUp => self.forecast.wrap.remove(prev_key),
+                AgentState::LoggedOut | AgentState::Paused => self.active_out += 1,
+                _ => {}
+            }
+        }
+        self.agents[i].busy = Busy::None;
+        self.agents[i].epoch = self.agents[i].epoch.wrapping_add(1);
+        self.dirty = true;
+        // Work waiting for this agent: an outbound call about to be abandoned goes first unless
+        // an inbound caller has waited half the service time; otherwise inbound first.
+        let inbound_urgent = self
+            .inbound_queue
+            .front()
+            .is_some_and(|q| now.since(q.1) * 2 >= self.params.service_time_ms);
+        if skills.outbound() && !self.waiting.is_empty() && !(skills.inbound() && inbound_urgent) {
+            if let Some((call, _)) = self.waiting.pop_front() {
+                self.connect(now, call, id);
+                return Ok(());
+            }
+        }
+        if skills.inbound() {
+            if let Some((inb, at)) = self.inbound_queue.pop_front() {
+                self.connect_inbound(now, inb, at, id);
+                return Ok(());
+            }
+        }
+        let epoch = self.agents[i].epoch;
+        match skills {
+            Skills::Outbound => self.ready_out_only.push_back((id, epoch)),
+            Skills::Blended => self.ready_blended.push_back((id, epoch)),
+            Skills::Inbound => self.ready_in_only.push_back((id, epoch)),
+        }
+        if skills.outbound() {
+            self.idle_out += 1;
+        } else {
+            self.idle_in_only += 1;
+        }
+        Ok(())
+    }
+
+    fn leave_idle_or_wrap(
+        &mut self,
+        now: Millis,
+        agent: AgentId,
+        to: AgentState,
+    ) -> Result<(), DialerError> {
+        let i = self.slot(agent)?.agent.id().0 as usize;
+        let from = self.agents[i].agent.state();
+        let prev_key = self.agents[i].agent.since().0 / 1000;
+        self.agents[i].agent.transition(now, to)?;
+        let out = self.agents[i].agent.skills().outbound();
+        match from {
+            AgentState::Ready => self.dec_idle(agent),
+            AgentState::WrapUp if out => self.forecast.wrap.remove(prev_key),
+            _ => {}
+        }
+        if out && matches!(from, AgentState::Ready | AgentState::WrapUp) {
+            self.active_out = self.active_out.saturating_sub(1);
+        }
+        self.agents[i].epoch = self.agents[i].epoch.wrapping_add(1);
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn dec_idle(&mut self, a: AgentId) {
+        if self.is_out(a) {
+            self.idle_out = self.idle_out.saturating_sub(1);
+        } else {
+            self.idle_in_only = self.idle_in_only.saturating_sub(1);
+        }
+    }
+
+    fn pop_valid(q: &mut VecDeque<(AgentId, u32)>, agents: &[AgentSlot]) -> Option<AgentId> {
+        while let Some((a, e)) = q.pop_front() {
+            let s = &agents[a.0 as usize];
+            if s.epoch == e && s.agent.state() == AgentState::Ready {
+                return Some(a);
+            }
+        }
+        None
+    }
+
+    fn pop_ready_out(&mut self) -> Option<AgentId> {
+        let a = Self::pop_valid(&mut self.ready_out_only, &self.agents)
+            .or_else(|| Self::pop_valid(&mut self.ready_blended, &self.agents))?;
+        self.dec_idle(a);
+        Some(a)
+    }
+
+    fn pop_ready_in(&mut self) -> Option<AgentId> {
+        let a = Self::pop_valid(&mut self.ready_in_only, &self.agents)
+            .or_else(|| Self::pop_valid(&mut self.ready_blended, &self.agents))?;
+        self.dec_idle(a);
+        Some(a)
+    }
+
+    fn connect(&mut self, now: Millis, call: CallId, agent: AgentId) {
+        let i = agent.0 as usize;
+        // The agent is ready or reserved (callers guarantee it), so talking is legal.
+        let _ = self.agents[i].agent.transition(now, AgentState::Talking);
+        self.agents[i].busy = Busy::Out(call);
+        if self.agents[i].agent.skills().outbound() {
+            self.forecast.talk_out.add(Forecast::talk_key(now));
+        }
+        let mut wait_ms = 0;
+        if let Some(c) = self.calls.get_mut(&call.0) {
+            c.state = CallState::Connected;
+            c.agent = Some(agent);
+            wait_ms = now.since(c.answered);
+            c.answered = now;
+        }
+        self.connected_out += 1;
+        self.counters.connected += 1;
+        self.adaptive.answered(now, false);
+        self.dirty = true;
+        self.actions.push_back(Action::Connect {
+            call,
+            agent,
+            wait_ms,
+        });
+    }
+
+    fn connect_inbound(&mut self, now: Millis, inb: InboundId, arrived: Millis, agent: AgentId) {
+        let i = agent.0 as usize;
+        // Ready → talking is legal; callers pass a ready agent.
+        let _ = self.agents[i].agent.transition(now, AgentState::Talking);
+        self.agents[i].busy = Busy::In(inb);
+        if self.agents[i].agent.skills().outbound() {
+            self.forecast.talk_in.add(Forecast::talk_key(now));
+        }
+        self.inbound_agent.insert(inb.0, agent);
+        let wait_ms = now.since(arrived);
+        self.counters.inbound_connected += 1;
+        let ok = wait_ms <= self.params.service_time_ms;
+        if ok {
+            self.counters.inbound_in_sl += 1;
+        }
+        self.sl_window.0 += 1.0;
+        self.sl_window.1 += if ok { 1.0 } else { 0.0 };
+        self.actions.push_back(Action::ConnectInbound {
+            inbound: inb,
+            agent,
+            wait_ms,
+        });
+    }
+
+    fn enter_wrap(&mut self, now: Millis, agent: AgentId) {
+        let i = agent.0 as usize;
+        let busy = self.agents[i].busy;
+        let key = Forecast::talk_key(self.agents[i].agent.since());
+        // Talking → wrap-up is legal; only talking agents have a call to end.
+        let _ = self.agents[i].agent.transition(now, AgentState::WrapUp);
+        if self.agents[i].agent.skills().outbound() {
+            match busy {
+                Busy::In(_) => self.forecast.talk_in.remove(key),
+                _ => self.forecast.talk_out.remove(key),
+            }
+            self.forecast.wrap.add(now.0 / 1000);
+        }
+        self.agents[i].busy = Busy::None;
+        self.dirty = true;
+    }
+
+    fn release_reserved(&mut self, now: Millis, agent: AgentId) {
+        // Reserved → ready is legal.
+        let _ = self.make_ready(now, agent);
+    }
+
+    fn abandon(&mut self, now: Millis, call: CallId) {
+        if let Some(c) = self.calls.get_mut(&call.0) {
+            c.state = CallState::Ended(CallEnd::Abandoned);
+        }
+        self.calls.remove(&call.0);
+        self.counters.abandoned += 1;
+        self.adaptive.answered(now, true);
+        self.dirty = true;
+        self.actions.push_back(Action::Abandon { call });
+    }
+
+    fn track_launch(&mut self, now: Millis, call: CallId) {
+        self.in_flight += 1;
+        self.forecast.ringing.add(now.0 / 100);
+        self.ring_deadlines
+            .push_back((now.plus(self.params.no_answer_timeout_ms), call));
+    }
+
+    fn untrack_launch(&mut self, launched: Millis) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.forecast.ringing.remove(launched.0 / 100);
+    }
+
+    /// Creates and dials a call (or queues it for preview).
+    fn launch(&mut self, now: Millis, agent: Option<AgentId>) {
+        let call = CallId(self.next_call);
+        self.next_call += 1;
+        self.counters.dials += 1;
+        let preview = matches!(self.params.mode, Mode::Preview);
+        self.calls.insert(
+            call.0,
+            CallSlot {
+                state: if preview {
+                    CallState::Queued
+                } else {
+                    CallState::Dialling
+                },
+                launched: now,
+                answered: now,
+                agent,
+            },
+        );
+        if let Some(a) = agent {
+            // Ready → reserved is legal; `agent` was just popped from a ready queue.
+            let _ = self.agents[a.0 as usize]
+                .agent
+                .transition(now, AgentState::Reserved);
+            self.agents[a.0 as usize].busy = Busy::Reserved(call);
+        }
+        match (preview, agent) {
+            (true, Some(a)) => self.actions.push_back(Action::Preview { call, agent: a }),
+            _ => {
+                self.track_launch(now, call);
+                self.actions.push_back(Action::Dial { call, agent });
+            }
+        }
+    }
+
+    fn lines_free(&self) -> u32 {
+        self.params.channels.saturating_sub(self.lines_in_use())
+    }
+
+    fn ratio_room(&self) -> u32 {
+        let cap = (self.params.max_ratio * self.active_out as f64).floor() as i64;
+        (cap - self.lines_in_use() as i64).max(0) as u32
+    }
+
+    fn decide(&mut self, now: Millis) {
+        match self.params.mode {
+            Mode::Preview | Mode::Progressive => {
+                while self.lines_free() > 0 {
+                    match self.pop_ready_out() {
+                        Some(a) => self.launch(now, Some(a)),
+                        None => break,
+                    }
+                }
+            }
+            Mode::Power { ratio } => {
+                let want = (ratio * self.idle_out as f64).floor() as i64 - self.in_flight as i64;
+                let n = want.max(0).min(self.lines_free() as i64);
+                for _ in 0..n {
+                    self.launch(now, None);
+                }
+            }
+            Mode::Predictive | Mode::Slack { .. } => self.decide_predictive(now),
+            Mode::Rate { .. } | Mode::Adaptive { .. } => {}
+        }
+    }
+
+    fn refit(&mut self, now: Millis) {
+        let ring = RingModel {
+            live: self.outcomes.p(Class::Live),
+            machine: self.outcomes.p(Class::Machine),
+            quick: self.outcomes.p(Class::Quick),
+            quick_mean_s: self.quick_fit.dist().mean(),
+            ring: self.ring_fit.dist(),
+            timeout_s: self.params.no_answer_timeout_ms as f64 / 1000.0,
+        };
+        let (talk, talk_in, wrap) = (
+            self.talk_fit.dist(),
+            self.talk_in_fit.dist(),
+            self.wrap_fit.dist(),
+        );
+        self.forecast.refit(&Fitted {
+            talk_out: &talk,
+            talk_in: (self.counters.inbound > 0).then_some(&talk_in),
+            wrap: &wrap,
+            ring: &ring,
+            patience_s: self.params.patience_ms as f64 / 1000.0,
+        });
+        // Learn fast at first, then every 5 minutes (a refit costs about a millisecond).
+        let gap = if now.since(self.start) < 600_000 {
+            30_000
+        } else {
+            300_000
+        };
+        self.next_refit = now.plus(gap);
+    }
+
+    fn decide_predictive(&mut self, now: Millis) {
+        if now >= self.next_refit || !self.forecast.is_fitted() {
+            self.refit(now);
+        }
+        let room = self.lines_free().min(self.ratio_room());
+        if room == 0 || self.active_out == 0 {
+            return;
+        }
+        let lambda_in = if self.idle_in_only > 0 {
+            0.0
+        } else {
+            self.inbound_rate.rate(now.secs())
+        };
+        let mut ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        if !matches!(self.params.mode, Mode::Slack { .. }) {
+            ahead0 += self.bias;
+        }
+        let idle = self.idle_out;
+        let n = match self.params.mode {
+            Mode::Slack { s } => {
+                let sums = self.forecast.sums(now, idle, ahead0, 0.0, true);
+                let mut n = 0;
+                while n < room && sums.slack(n) >= s {
+                    n += 1;
+                }
+                n
+            }
+            _ => {
+                let theta = self
+                    .control
+                    .theta(self.counters.live, self.counters.abandoned);
+                self.last_theta = theta;
+                let mut n = 0;
+                if self.active_out <= 64 && self.in_flight <= 400 {
+                    let mut ex = self.forecast.exact(now, idle, ahead0, lambda_in);
+                    while n < room && ex.marginal_and_push(true) <= theta {
+                        n += 1;
+                    }
+                } else {
+                    let sums = self.forecast.sums(now, idle, ahead0, lambda_in, false);
+                    while n < room && sums.marginal(n) <= theta {
+                        n += 1;
+                    }
+                }
+                n
+            }
+        };
+        for _ in 0..n {
+            self.launch(now, None);
+        }
+        // Graceful fallback: nothing in flight or waiting, an agent idle, yet the model will not
+        // risk a call (inbound load, a tight abandon budget). A call with the agent reserved
+        // cannot be abandoned, so the dialler is never worse than progressive.
+        if n == 0
+            && self.in_flight == 0
+            && self.waiting.is_empty()
+            && self.inbound_queue.is_empty()
+            && matches!(self.params.mode, Mode::Predictive)
+        {
+            if let Some(a) = self.pop_ready_out() {
+                self.launch(now, Some(a));
+            }
+        }
+    }
+
+    fn adaptive_timers(&mut self, now: Millis) {
+        while self.next_sample <= now {
+            let total = self.active_out;
+            self.adaptive
+                .sample(self.idle_out, self.waiting.len() as u32, total);
+            self.next_sample = self.next_sample.plus(1_000);
+        }
+        while self.next_adjust <= now {
+            let c = self.counters;
+            let left = 1.0 - now.since(self.start) as f64 / self.shift_ms as f64;
+            self.adaptive.adjust(
+                now,
+                c.dials,
+                c.live,
+                c.abandoned,
+                self.params.target_abandon,
+                left,
+            );
+            self.next_adjust = self.next_adjust.plus(15_000);
+        }
+        while self.next_cycle <= now {
+            let n = self
+                .adaptive
+                .to_place(self.active_out, self.lines_in_use())
+                .min(self.lines_free());
+            for _ in 0..n {
+                self.launch(now, None);
+            }
+            self.next_cycle = self.next_cycle.plus(2_500);
+        }
+    }
+
+    /// Calibration: every minute, if the last minute's abandon rate exceeded the target while θ
+    /// was already at its floor, the model is over-confident (a bias θ cannot price away, most
+    /// visible in very large pools where Free and Ahead are sharp): count extra agents' worth of
+    /// load as "ahead". The offset decays when the recent rate is well under the goal.
+    fn update_bias(&mut self) {
+        let c = self.counters;
+        let (live, ab) = (c.live - self.bias_mark.0, c.abandoned - self.bias_mark.1);
+        self.bias_mark = (c.live, c.abandoned);
+        if live < 20 {
+            return;
+        }
+        let rate = ab as f64 / live as f64;
+        let target = self.params.target_abandon;
+        let floor = self.last_theta <= 2.0 * crate::pacing::predictive::THETA_MIN;
+        if rate > target && floor {
+            self.bias += 1.0 + 0.01 * self.active_out as f64;
+        } else if rate < 0.5 * target * self.params.abandon_margin {
+            self.bias = (self.bias - 0.25 - 0.002 * self.active_out as f64).max(0.0);
+        }
+    }
+
+    /// Blending reserve: every minute, compare the recent inbound service level with its
+    /// objective and move the reserve (agents' worth of "ahead" load) up or down.
+    fn update_reserve(&mut self, now: Millis) {
+        let (n, ok) = self.sl_window;
+        if n >= 20.0 {
+            let sl = ok / n;
+            if sl < self.params.service_level {
+                self.reserve += 1.0 + 0.02 * self.active_out as f64;
+            } else if sl > (self.params.service_level + 0.05).min(0.999) {
+                self.reserve = (self.reserve - 0.5).max(0.0);
+            }
+        }
+        // Exponential memory of about ten minutes.
+        self.sl_window = (n * 0.9, ok * 0.9);
+        self.next_reserve = now.plus(60_000);
+    }
+}
+
+fn check_params(p: &Params) -> Result<(), DialerError> {
+    let bad = |name, message: &str| {
+        Err(DialerError::Param {
+            name,
+            message: message.to_string(),
+        })
+    };
+    if !(p.target_abandon > 0.0 && p.target_abandon < 1.0) {
+        return bad("target_abandon", "must be between 0 and 1");
+    }
+    if !(p.abandon_margin > 0.0 && p.abandon_margin <= 1.0) {
+        return bad("abandon_margin", "must be in (0, 1]");
+    }
+    if !(p.max_ratio >= 1.0 && p.max_ratio.is_finite()) {
+        return bad("max_ratio", "must be at least 1");
+    }
+    if p.no_answer_timeout_ms == 0 {
+        return bad("no_answer_timeout", "must be above 0");
+    }
+    if !(0.0..=1.0).contains(&p.service_level) {
+        return bad("service_level", "must be between 0 and 1");
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! Incremental state of a campaign for forecasting: busy agents bucketed by the time they entered
+//! their state, calls in flight bucketed by launch time, and precomputed tables of conditional
+//! probabilities (agent free by τ given time already busy; live answer by t given ringing so far).
+//! A decision then costs O(distinct buckets × columns), independent of how many agents or calls
+//! share a bucket — never O(agents × calls).
+
+use std::collections::VecDeque;
+
+use crate::sim::dist::Dist;
+
+/// Counts of items keyed by when they entered a state (in units of `unit_ms`), oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct Buckets {
+    q: VecDeque<(u64, u32)>,
+    old: u32,
+    total: u32,
+}
+
+impl Buckets {
+    /// Adds one item entering at `key`.
+    pub fn add(&mut self, key: u64) {
+        self.total += 1;
+        match self.q.back_mut() {
+            Some(b) if b.0 == key => b.1 += 1,
+            Some(b) if b.0 > key => {
+                // Out-of-order time from the driver: insert in place (rare).
+                let i = self.q.partition_point(|e| e.0 < key);
+                if i < self.q.len() && self.q[i].0 == key {
+                    self.q[i].1 += 1;
+                } else {
+                    self.q.insert(i, (key, 1));
+                }
+            }
+            _ => self.q.push_back((key, 1)),
+        }
+    }
+    /// Removes one item that entered at `key`.
+    pub fn remove(&mut self, key: u64) {
+        self.total = self.total.saturating_sub(1);
+        let i = self.q.partition_point(|e| e.0 < key);
+        if i < self.q.len() && self.q[i].0 == key && self.q[i].1 > 0 {
+            self.q[i].1 -= 1;
+        } else {
+            // It aged out into the `old` bucket.
+            self.old = self.old.saturating_sub(1);
+        }
+        while matches!(self.q.front(), Some(&(_, 0))) {
+            self.q.pop_front();
+        }
+    }
+    /// Folds buckets older than `max_age` units (at `now_key`) into the oldest row.
+    pub fn age(&mut self, now_key: u64, max_age: u64) {
+        while let Some(&(k, c)) = self.q.front() {
+            if now_key.saturating_sub(k) > max_age {
+                self.old += c;
+                self.q.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+    /// Number of items.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+    /// (age in units, count) of every non-empty bucket; aged-out items report `max_age`.
+    pub fn iter(&self, now_key: u64, max_age: u64) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let old = (self.old > 0).then_some((max_age as usize, self.old));
+        old.into_iter().chain(
+            self.q
+                .iter()
+                .filter(|e| e.1 > 0)
+                .map(move |&(k, c)| (now_key.saturating_sub(k).min(max_age) as usize, c)),
+        )
+    }
+}
+
+/// A table of probabilities: one row per age unit, one column per horizon.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    /// Number of columns.
+    pub cols: usize,
+    /// Row-major values.
+    pub data: Vec<f64>,
+    /// Rows before this one are all zero (lets sums stop early on young buckets).
+    pub live_from: usize,
+}
+
+impl Table {
+    /// A table from row-major `data`.
+    pub fn new(cols: usize, data: Vec<f64>) -> Table {
+        let cols = cols.max(1);
+        let live_from = data
+            .chunks(cols)
+            .position(|r| r.iter().any(|&p| p > 1e-12))
+            .unwrap_or(data.len() / cols);
+        Table {
+            cols,
+            data,
+            live_from,
+        }
+    }
+
+    /// Largest row index.
+    pub fn max_row(&self) -> usize {
+        (self.data.len() / self.cols.max(1)).saturating_sub(1)
+    }
+    /// Row `r` (clamped to the last).
+    pub fn row(&self, r: usize) -> &[f64] {
+        let r = r.min(self.max_row());
+        &self.data[r * self.cols..(r + 1) * self.cols]
+    }
+}
+
+/// P(remaining talk + wrap-up ≤ τ | talked `e` s) for each τ in `taus`, rows of `unit_s` s.
+pub fn talk_table(talk: &Dist, wrap: &Dist, taus: &[f64], unit_s: f64) -> Table {
+    let top = taus.iter().cloned().fold(0.0, f64::max);
+    let rows = (((talk.quantile(0.999) + top) / unit_s).ceil() as usize + 2).clamp(16, 8192);
+    let wraps: Vec<f64> = if wrap.sd() < 0.05 * wrap.mean().max(1e-9) {
+        vec![wrap.mean()]
+    } else {
+        vec![
+            wrap.quantile(1.0 / 6.0),
+            wrap.quantile(0.5),
+            wrap.quantile(5.0 / 6.0),
+        ]
+    };
+    let mut data = Vec::with_capacity(rows * taus.len());
+    for e in 0..rows {
+        // Ages come from floored keys: age × unit is an unbiased estimate of the elapsed time.
+        let e = e as f64 * unit_s;
+        let fe = talk.cdf(e);
+        let s = 1.0 - fe;
+        for &tau in taus {
+            let mut p = 0.0;
+            for &w in &wraps {
+                p += if s < 1e-12 {
+                    if tau >= w {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                } else {
+                    ((talk.cdf(e + tau - w) - fe).max(0.0) / s).min(1.0)
+                };
+            }
+            data.push(p / wraps.len() as f64);
+        }
+    }
+    Table::new(taus.len(), data)
+}
+
+/// P(wrap-up ends within τ | wrapped `e` s) for each τ, rows of 1 s.
+pub fn wrap_table(wrap: &Dist, taus: &[f64]) -> Table {
+    let top = taus.iter().cloned().fold(0.0, f64::max);
+    let rows = ((wrap.quantile(0.9999) + top).ceil() as usize + 2).clamp(16, 8192);
+    let mut data = Vec::with_capacity(rows * taus.len());
+    for e in 0..rows {
+        let e = e as f64;
+        let fe = wrap.cdf(e);
+        let s = 1.0 - fe;
+        for &tau in taus {
+            data.push(if s < 1e-12 {
+                1.0
+            } else {
+                ((wrap.cdf(e + tau) - fe).max(0.0) / s).min(1.0)
+            });
+        }
+    }
+    Table::new(taus.len(), data)
+}
+
+/// What the ring model needs: outcome probabilities and timing.
+#[derive(Clone, Debug)]
+pub struct RingModel {
+    /// P(live answer).
+    pub live: f64,
+    /// P(machine answer).
+    pub machine: f64,
+    /// P(busy, invalid or failure).
+    pub quick: f64,
+    /// Mean seconds to a quick failure.
+    pub quick_mean_s: f64,
+    /// Dial-to-answer time of answered calls.
+    pub ring: Dist,
+    /// Unanswered calls are cancelled after this many seconds.
+    pub timeout_s: f64,
+}
+
+/// Rows of 100 ms of ringing age `r`; columns: P(live answer in (r, r + t] | unresolved at r) for
+/// each `t` in `ts`, then (last column) P(live answer at all | unresolved at r).
+pub fn ring_table(m: &RingModel, ts: &[f64]) -> Table {
+    let rows = (m.timeout_s * 10.0).ceil() as usize + 1;
+    let fr = |t: f64| m.ring.cdf(t.min(m.timeout_s));
+    let fq = |t: f64| 1.0 - (-t / m.quick_mean_s.max(0.1)).exp();
+    let mut data = Vec::with_capacity(rows * (ts.len() + 1));
+    for r in 0..rows {
+        let r = r as f64 / 10.0;
+        let f = fr(r);
+        let unresolved = (1.0 - m.live - m.machine - m.quick).max(0.0)
+            + (m.live + m.machine) * (1.0 - f)
+            + m.quick * (1.0 - fq(r));
+        let u = unresolved.max(1e-12);
+        for &t in ts {
+            data.push((m.live * (fr(r + t) - f) / u).clamp(0.0, 1.0));
+        }
+        data.push((m.live * (fr(m.timeout_s) - f) / u).clamp(0.0, 1.0));
+    }
+    Table::new(ts.len() + 1, data)
+}
+
+/// Adds one Bernoulli(p) to a distribution of counts, in place.
+pub fn pb_push(dist: &mut Vec<f64>, p: f64) {
+    dist.push(0.0);
+    for i in (1..dist.len()).rev() {
+        dist[i] = dist[i] * (1.0 - p) + dist[i - 1] * p;
+    }
+    dist[0] *= 1.0 - p;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_track_ages() {
+        let mut b = Buckets::default();
+        b.add(10);
+        b.add(10);
+        b.add(12);
+        b.age(100, 50);
+        b.add(100);
+        b.remove(10);
+        let v: Vec<_> = b.iter(100, 50).collect();
+        assert_eq!(v, vec![(50, 2), (0, 1)]);
+        assert_eq!(b.total(), 3);
+    }
+
+    #[test]
+    fn conditional_survival_grows_with_elapsed_time_for_lognormal() {
+        let talk = Dist::lognormal(180.0, 120.0).unwrap();
+        let t = talk_table(&talk, &Dist::Constant { mean: 30.0 }, &[44.0], 1.0);
+        // Hardly anybody who just started talking frees within 44 s (30 s of it wrap-up).
+        assert!(t.row(0)[0] < 0.01);
+        assert!(t.row(300)[0] > t.row(100)[0]);
+        let mut d = vec![1.0];
+        pb_push(&mut d, 0.5);
+        pb_push(&mut d, 0.5);
+        assert_eq!(d, vec![0.25, 0.5, 0.25]);
+    }
+}

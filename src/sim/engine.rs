@@ -1,0 +1,503 @@
+//! The discrete-event loop: a binary heap of timed events on a virtual clock, the synthetic trunk,
+//! agents and inbound callers, driving one [`Dialer`] per strategy exactly as the live engine will
+//! (handle_* → drain poll_action → wake at poll_timeout). Common random numbers: dial sequence
+//! number k, agent i and inbound call j each draw from their own RNG stream keyed by the seed, so
+//! every strategy meets the same customers, wrap-ups and inbound callers.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::time::Instant;
+
+use rand::Rng;
+use rand_pcg::Pcg64Mcg;
+use serde::Serialize;
+
+use crate::agents::{AgentId, Skills, StateTimes};
+use crate::pacing::{
+    Action, AnswerKind, CallEnd, CallId, Config, Dialer, InboundId, Millis, Mode, Params, Priors,
+};
+use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
+use crate::sim::scenario::Scenario;
+
+/// RNG stream of dialled calls (item: dial sequence number).
+pub const STREAM_CALLS: u64 = 1;
+/// RNG stream of agents' wrap-ups (item: agent index).
+pub const STREAM_AGENTS: u64 = 2;
+/// RNG stream of inbound inter-arrival times.
+pub const STREAM_INBOUND: u64 = 3;
+/// RNG stream of inbound talk times (item: inbound sequence number).
+pub const STREAM_INBOUND_TALK: u64 = 4;
+/// Seconds an agent looks at a lead in preview mode before the call is placed.
+pub const PREVIEW_S: f64 = 5.0;
+
+/// One point of the time series (for plots).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Sample {
+    /// Virtual time, seconds.
+    pub t_s: f64,
+    /// Occupancy over the interval since the previous sample.
+    pub occupancy: f64,
+    /// Abandon rate since the end of warm-up.
+    pub abandon_rate: f64,
+    /// Lines in use per active agent.
+    pub dial_level: f64,
+}
+
+/// Figures of one strategy on one scenario (the JSON keys of `outdial sim --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct StrategyResult {
+    /// Strategy as given (`power:2`).
+    pub strategy: String,
+    /// Calls placed.
+    pub dials: u64,
+    /// Live answers.
+    pub live_answers: u64,
+    /// Machine answers.
+    pub machines: u64,
+    /// Abandoned live answers.
+    pub abandoned: u64,
+    /// abandoned / live answers.
+    pub abandon_rate: f64,
+    /// (talk + wrap-up) / staffed time.
+    pub occupancy: f64,
+    /// talk / staffed time.
+    pub talk_share: f64,
+    /// Mean wait from live answer to agent, connected calls, seconds.
+    pub mean_wait_s: f64,
+    /// 95th percentile of that wait, seconds.
+    pub p95_wait_s: f64,
+    /// Inbound calls arrived.
+    pub inbound_calls: u64,
+    /// Share of inbound calls answered within the service time (null without inbound).
+    pub inbound_service_level: Option<f64>,
+    /// Events processed (heap events and dialer wake-ups).
+    pub events: u64,
+    /// Wall-clock seconds of this strategy's run.
+    pub wall_s: f64,
+    /// Time series (not in the JSON).
+    #[serde(skip)]
+    pub series: Vec<Sample>,
+    /// Outcome of each of the first dial sequence numbers, if traced (not in the JSON).
+    #[serde(skip)]
+    pub outcomes: Vec<Option<Outcome>>,
+}
+
+/// Knobs of a run that are not part of the scenario.
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    /// Record the outcome of dial sequence numbers below this.
+    pub trace_outcomes: usize,
+    /// Number of time-series samples (0: none).
+    pub samples: usize,
+    /// Virtual milliseconds simulated so far, summed over strategies (progress bars).
+    pub progress: Option<std::sync::Arc<AtomicU64>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Outcome(u64, Outcome),
+    Hangup(u64, u32),
+    WrapEnd(u32),
+    PreviewDone(u64),
+    InboundArrival,
+    InboundHangup(u64, u32),
+    Warmup,
+    Sample,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ev {
+    t: u64,
+    seq: u64,
+    kind: Kind,
+}
+
+impl Ord for Ev {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Earliest first in a max-heap.
+        o.t.cmp(&self.t).then(o.seq.cmp(&self.seq))
+    }
+}
+impl PartialOrd for Ev {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+struct Sim<'a> {
+    sc: &'a Scenario,
+    seed: u64,
+    trunk: TrunkModel,
+    dialer: Dialer,
+    heap: BinaryHeap<Ev>,
+    seq: u64,
+    agent_rng: Vec<Pcg64Mcg>,
+    inbound_rng: Pcg64Mcg,
+    measuring: bool,
+    base_times: StateTimes,
+    last_times: StateTimes,
+    r: StrategyResult,
+    waits: Vec<u32>,
+    wait_sum_ms: u64,
+    inbound_ok: u64,
+    inbound_connected: u64,
+    sl_ms: u64,
+    sample_gap: u64,
+}
+
+/// Builds the dialer a scenario implies for `mode` (generic priors: the dialer learns the trunk).
+pub fn dialer_config(sc: &Scenario, mode: Mode, seed: u64) -> Config {
+    Config {
+        params: Params {
+            mode,
+            target_abandon: sc.target_abandon,
+            patience_ms: sc.patience.0.as_millis() as u64,
+            no_answer_timeout_ms: sc.trunk.no_answer_timeout.0.as_millis() as u64,
+            channels: sc.trunk.channels,
+            service_level: sc.inbound.service_level,
+            service_time_ms: sc.inbound.service_time.0.as_millis() as u64,
+            ..Params::default()
+        },
+        priors: Priors {
+            inbound_rate: 0.0,
+            ..Priors::default()
+        },
+        seed,
+        shift_ms: sc.duration.0.as_millis() as u64,
+        ..Config::default()
+    }
+}
+
+/// Runs one strategy on a scenario with `seed`.
+pub fn run_strategy(
+    sc: &Scenario,
+    name: &str,
+    mode: Mode,
+    seed: u64,
+    opts: &RunOptions,
+) -> Result<StrategyResult, crate::pacing::DialerError> {
+    let wall = Instant::now();
+    let dialer = Dialer::new(dialer_config(sc, mode, seed), Millis(0))?;
+    let mut sim = Sim {
+        sc,
+        seed,
+        trunk: sc.trunk_model(),
+        dialer,
+        heap: BinaryHeap::new(),
+        seq: 0,
+        agent_rng: Vec::new(),
+        inbound_rng: stream_rng(seed, STREAM_INBOUND, 0),
+        measuring: sc.warmup.0.is_zero(),
+        base_times: StateTimes::default(),
+        last_times: StateTimes::default(),
+        r: StrategyResult {
+            strategy: name.to_string(),
+            dials: 0,
+            live_answers: 0,
+            machines: 0,
+            abandoned: 0,
+            abandon_rate: 0.0,
+            occupancy: 0.0,
+            talk_share: 0.0,
+            mean_wait_s: 0.0,
+            p95_wait_s: 0.0,
+            inbound_calls: 0,
+            inbound_service_level: None,
+            events: 0,
+            wall_s: 0.0,
+            series: Vec::new(),
+            outcomes: vec![None; opts.trace_outcomes],
+        },
+        waits: vec![0; sc.patience.0.as_millis() as usize + 2],
+        wait_sum_ms: 0,
+        inbound_ok: 0,
+        inbound_connected: 0,
+        sl_ms: sc.inbound.service_time.0.as_millis() as u64,
+        sample_gap: 0,
+    };
+    let end = sc.duration.0.as_millis() as u64;
+    let (blended, inb, outb) = sc.agent_mix();
+    let skills = std::iter::repeat_n(Skills::Blended, blended as usize)
+        .chain(std::iter::repeat_n(Skills::Inbound, inb as usize))
+        .chain(std::iter::repeat_n(Skills::Outbound, outb as usize));
+    for (i, s) in skills.enumerate() {
+        sim.agent_rng
+            .push(stream_rng(seed, STREAM_AGENTS, i as u64));
+        let _ = sim.dialer.handle_agent_login(Millis(0), s);
+    }
+    if !sc.warmup.0.is_zero() {
+        sim.push(sc.warmup.0.as_millis() as u64, Kind::Warmup);
+    }
+    if opts.samples > 0 {
+        sim.sample_gap = (end / opts.samples as u64).max(1);
+        sim.push(sim.sample_gap, Kind::Sample);
+    }
+    sim.next_inbound(0);
+    sim.drain(Millis(0));
+    let mut last_report = 0u64;
+    loop {
+        let ev_t = sim.heap.peek().map(|e| e.t);
+        let timer = sim.dialer.poll_timeout().map(|(t, _)| t.0);
+        let now = match (ev_t, timer) {
+            (Some(e), Some(t)) if t < e => {
+                if t > end {
+                    break;
+                }
+                sim.dialer.handle_timeout(Millis(t));
+                t
+            }
+            (Some(e), _) => {
+                if e > end {
+                    break;
+                }
+                // The heap is not empty here.
+                let ev = sim.heap.pop().expect("peeked event");
+                sim.event(ev);
+                e
+            }
+            (None, Some(t)) => {
+                if t > end {
+                    break;
+                }
+                sim.dialer.handle_timeout(Millis(t));
+                t
+            }
+            (None, None) => break,
+        };
+        sim.r.events += 1;
+        sim.drain(Millis(now));
+        if let Some(p) = &opts.progress {
+            if sim.r.events & 0xFFFF == 0 {
+                p.fetch_add(now - last_report, AtomicOrdering::Relaxed);
+                last_report = now;
+            }
+        }
+    }
+    if let Some(p) = &opts.progress {
+        p.fetch_add(end.saturating_sub(last_report), AtomicOrdering::Relaxed);
+    }
+    let mut r = sim.finish(Millis(end));
+    r.wall_s = wall.elapsed().as_secs_f64();
+    Ok(r)
+}
+
+impl Sim<'_> {
+    fn push(&mut self, t: u64, kind: Kind) {
+        self.seq += 1;
+        self.heap.push(Ev {
+            t,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    fn next_inbound(&mut self, now: u64) {
+        let rate = self.sc.inbound.rate_per_hour / 3600.0;
+        if rate > 0.0 {
+            let u: f64 = self.inbound_rng.gen();
+            let gap = -(1.0 - u).ln() / rate;
+            self.push(now + (gap * 1000.0).round() as u64, Kind::InboundArrival);
+        }
+    }
+
+    fn trace(&mut self, call: u64, o: Outcome) {
+        if let Some(slot) = self.r.outcomes.get_mut(call as usize) {
+            *slot = Some(o);
+        }
+    }
+
+    fn event(&mut self, ev: Ev) {
+        let now = Millis(ev.t);
+        // Errors cannot happen here: the simulator only reports events that fit the dialer's
+        // state. They are ignored rather than unwrapped so a bug shows up as wrong figures in
+        // tests, not a crash of a long run.
+        match ev.kind {
+            Kind::Outcome(call, o) => {
+                self.trace(call, o);
+                let id = CallId(call);
+                let res = match o {
+                    Outcome::Live => {
+                        if self.measuring {
+                            self.r.live_answers += 1;
+                        }
+                        self.dialer.handle_call_answered(now, id, AnswerKind::Live)
+                    }
+                    Outcome::Machine => {
+                        if self.measuring {
+                            self.r.machines += 1;
+                        }
+                        self.dialer
+                            .handle_call_answered(now, id, AnswerKind::Machine)
+                    }
+                    Outcome::Busy => self.dialer.handle_call_ended(now, id, CallEnd::Busy),
+                    Outcome::Invalid => self.dialer.handle_call_ended(now, id, CallEnd::Invalid),
+                    Outcome::Failure => {
+                        self.dialer
+                            .handle_call_ended(now, id, CallEnd::TrunkFailure)
+                    }
+                    Outcome::NoAnswer => Ok(()),
+                };
+                debug_assert!(res.is_ok(), "{res:?}");
+            }
+            Kind::Hangup(call, agent) => {
+                let res = self
+                    .dialer
+                    .handle_call_ended(now, CallId(call), CallEnd::Completed);
+                debug_assert!(res.is_ok(), "{res:?}");
+                self.wrap(ev.t, AgentId(agent));
+            }
+            Kind::WrapEnd(agent) => {
+                let res = self.dialer.handle_agent_ready(now, AgentId(agent));
+                debug_assert!(res.is_ok(), "{res:?}");
+            }
+            Kind::PreviewDone(call) => {
+                let res = self.dialer.handle_preview_done(now, CallId(call));
+                debug_assert!(res.is_ok(), "{res:?}");
+            }
+            Kind::InboundArrival => {
+                if self.measuring {
+                    self.r.inbound_calls += 1;
+                }
+                let _ = self.dialer.handle_inbound_arrival(now);
+                self.next_inbound(ev.t);
+            }
+            Kind::InboundHangup(inb, agent) => {
+                let res = self.dialer.handle_inbound_ended(now, InboundId(inb));
+                debug_assert!(res.is_ok(), "{res:?}");
+                self.wrap(ev.t, AgentId(agent));
+            }
+            Kind::Warmup => {
+                self.measuring = true;
+                self.base_times = self.dialer.agent_times(now);
+                self.last_times = self.base_times;
+            }
+            Kind::Sample => {
+                let times = self.dialer.agent_times(now);
+                let occ = times.minus(&self.last_times).occupancy();
+                self.last_times = times;
+                let active = self.dialer.active_agents().max(1) as f64;
+                self.r.series.push(Sample {
+                    t_s: now.secs(),
+                    occupancy: occ,
+                    abandon_rate: ratio(self.r.abandoned, self.r.live_answers),
+                    dial_level: self.dialer.lines_in_use() as f64 / active,
+                });
+                self.push(ev.t + self.sample_gap, Kind::Sample);
+            }
+        }
+    }
+
+    fn wrap(&mut self, now: u64, agent: AgentId) {
+        let w = self
+            .sc
+            .wrap_time
+            .sample(&mut self.agent_rng[agent.0 as usize]);
+        self.push(now + (w * 1000.0).round() as u64, Kind::WrapEnd(agent.0));
+    }
+
+    fn drain(&mut self, now: Millis) {
+        while let Some(a) = self.dialer.poll_action() {
+            match a {
+                Action::Dial { call, .. } => {
+                    if self.measuring {
+                        self.r.dials += 1;
+                    }
+                    let d = self
+                        .trunk
+                        .draw(&mut stream_rng(self.seed, STREAM_CALLS, call.0));
+                    if d.outcome != Outcome::NoAnswer {
+                        self.push(
+                            now.0 + (d.after_s * 1000.0).round() as u64,
+                            Kind::Outcome(call.0, d.outcome),
+                        );
+                    }
+                }
+                Action::Preview { call, .. } => {
+                    self.push(
+                        now.0 + (PREVIEW_S * 1000.0) as u64,
+                        Kind::PreviewDone(call.0),
+                    );
+                }
+                Action::Connect {
+                    call,
+                    agent,
+                    wait_ms,
+                } => {
+                    let d = self
+                        .trunk
+                        .draw(&mut stream_rng(self.seed, STREAM_CALLS, call.0));
+                    self.push(
+                        now.0 + (d.talk_s * 1000.0).round().max(1.0) as u64,
+                        Kind::Hangup(call.0, agent.0),
+                    );
+                    if self.measuring {
+                        let i = (wait_ms as usize).min(self.waits.len() - 1);
+                        self.waits[i] += 1;
+                        self.wait_sum_ms += wait_ms;
+                    }
+                }
+                Action::ConnectInbound {
+                    inbound,
+                    agent,
+                    wait_ms,
+                } => {
+                    let talk = self.sc.inbound.talk_time.sample(&mut stream_rng(
+                        self.seed,
+                        STREAM_INBOUND_TALK,
+                        inbound.0,
+                    ));
+                    self.push(
+                        now.0 + (talk * 1000.0).round().max(1.0) as u64,
+                        Kind::InboundHangup(inbound.0, agent.0),
+                    );
+                    if self.measuring {
+                        self.inbound_connected += 1;
+                        if wait_ms <= self.sl_ms {
+                            self.inbound_ok += 1;
+                        }
+                    }
+                }
+                Action::Abandon { .. } => {
+                    if self.measuring {
+                        self.r.abandoned += 1;
+                    }
+                }
+                Action::Cancel { call } => self.trace(call.0, Outcome::NoAnswer),
+            }
+        }
+    }
+
+    fn finish(mut self, end: Millis) -> StrategyResult {
+        let times = self.dialer.agent_times(end).minus(&self.base_times);
+        let r = &mut self.r;
+        r.occupancy = times.occupancy();
+        r.talk_share = times.talk_share();
+        r.abandon_rate = ratio(r.abandoned, r.live_answers);
+        let connected: u64 = self.waits.iter().map(|&c| c as u64).sum();
+        if connected > 0 {
+            r.mean_wait_s = self.wait_sum_ms as f64 / connected as f64 / 1000.0;
+            let mut acc = 0u64;
+            let want = (connected as f64 * 0.95).ceil() as u64;
+            for (ms, &c) in self.waits.iter().enumerate() {
+                acc += c as u64;
+                if acc >= want {
+                    r.p95_wait_s = ms as f64 / 1000.0;
+                    break;
+                }
+            }
+        }
+        if r.inbound_calls > 0 {
+            r.inbound_service_level = Some(ratio(self.inbound_ok, self.inbound_connected));
+        }
+        self.r
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
