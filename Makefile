@@ -26,7 +26,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 unit:
-	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test --all-targets -- --test-threads=2
+	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test -- --test-threads=2
 
 prereqs: sipp postgres
 
