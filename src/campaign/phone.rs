@@ -32,7 +32,9 @@ pub fn normalize_e164(raw: &str, region: country::Id) -> Result<String, String> 
     if !number.is_valid() {
         return Err(format!("invalid phone number: {:?}", shorten(raw)));
     }
-    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    // E.164 is `+`, country code, national significant number (leading zeros kept): built from
+    // the parsed parts directly, which is much cheaper than the crate's general formatter.
+    let e164 = format!("+{}{}", number.code().value(), number.national());
     // Defence in depth: the dial string must be `+` and digits only.
     if e164.len() < 3 || !e164[1..].bytes().all(|b| b.is_ascii_digit()) || !e164.starts_with('+') {
         return Err(format!("invalid phone number: {:?}", shorten(raw)));

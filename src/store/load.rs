@@ -18,7 +18,7 @@ use crate::campaign::{ListError, ListEvent, ListReader, ListRow, RowReject};
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 
 /// Rows per multi-row INSERT on SQLite (7 parameters each, well under SQLite's 32,766).
-const SQLITE_ROWS: usize = 1000;
+const SQLITE_ROWS: usize = 100;
 /// Rows per UNNEST insert on PostgreSQL.
 const PG_ROWS: usize = 10_000;
 /// Rows handed from the parser thread at a time.
