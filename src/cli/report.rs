@@ -3,9 +3,11 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use chrono_tz::Tz;
 use clap::Args;
 use outdial::admin::report::{self, CdrRow, HourRow, StaffedInterval};
+use outdial::store::Store;
 
 /// Arguments of `outdial report`.
 #[derive(Args, Debug)]
@@ -26,24 +28,27 @@ struct ReportInput {
     tz: Tz,
     /// Its attempts dialled at or after `since`.
     rows: Vec<CdrRow>,
-    /// Staffed intervals of its agents, `None` when the store keeps no agent sessions.
+    /// Staffed intervals of its agents, `None` when the store has no agent session for it.
     sessions: Option<Vec<StaffedInterval>>,
 }
 
-/// TO WIRE AT MERGE (store): fetch the campaign and its attempts.
-///
-/// Needs from the store, in one read:
-/// - the campaign by name (unknown → error "unknown campaign NAME") and its `timezone`;
-/// - `SELECT dial_ms, answer_ms, connect_ms, end_ms, disposition FROM attempts
-///    WHERE campaign_id = ? AND dial_ms >= ? ORDER BY dial_ms` (the store's attempts table),
-///   mapped to [`CdrRow`] with `wrapup_end_ms: None` until attempts record the wrap-up end;
-/// - staffed intervals `SELECT start_ms, end_ms FROM agent_sessions WHERE campaign_id = ? AND
-///   end_ms > ?` once such a table exists (open sessions: `end_ms` = now), else `None`
-///   (occupancy is then printed as `-` / `null`).
-fn fetch(_db: &str, campaign: &str, _since_ms: Option<i64>) -> anyhow::Result<ReportInput> {
-    anyhow::bail!(
-        "report for {campaign:?}: reading call records from the store is not wired yet (issue 6)"
-    )
+/// Reads the campaign's time zone, call records and agent sessions from the store at `db`, in one
+/// read (unknown campaign: an error naming it).
+fn fetch(
+    db: &str,
+    campaign: &str,
+    since_ms: Option<i64>,
+    now_ms: i64,
+) -> anyhow::Result<ReportInput> {
+    super::runtime()?.block_on(async move {
+        let store = Store::open(db)
+            .await
+            .with_context(|| format!("cannot open store {db}"))?;
+        let got = store.report_input(campaign, since_ms, now_ms).await;
+        store.close().await;
+        let (tz, rows, sessions) = got?;
+        Ok(ReportInput { tz, rows, sessions })
+    })
 }
 
 /// Prints the report.
@@ -55,7 +60,7 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         .map(|s| report::parse_since(s, now_ms))
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let input = fetch(db, &args.campaign, since_ms)?;
+    let input = fetch(db, &args.campaign, since_ms, now_ms)?;
     let rep = report::report(&input.rows, input.sessions.as_deref(), input.tz, since_ms);
     if args.json {
         let out = serde_json::json!({

@@ -22,6 +22,8 @@ pub(crate) enum Arg<'a> {
     S(&'a str),
     /// Nullable TEXT.
     OS(Option<&'a str>),
+    /// Nullable REAL / DOUBLE PRECISION.
+    OF(Option<f64>),
     /// A list of texts (for `= ANY($N)`).
     Strs(&'a [String]),
     /// A list of integers (for `= ANY($N)`).
@@ -99,6 +101,7 @@ macro_rules! bind_all {
                 Arg::OI(v) => q.bind(v),
                 Arg::S(v) => q.bind(v),
                 Arg::OS(v) => q.bind(v),
+                Arg::OF(v) => q.bind(v),
                 Arg::Strs(v) => q.bind(json_list(&v)),
                 Arg::Ints(v) => q.bind(json_list(&v)),
             };
@@ -113,6 +116,7 @@ macro_rules! bind_all {
                 Arg::OI(v) => q.bind(v),
                 Arg::S(v) => q.bind(v),
                 Arg::OS(v) => q.bind(v),
+                Arg::OF(v) => q.bind(v),
                 Arg::Strs(v) => q.bind(v),
                 Arg::Ints(v) => q.bind(v),
             };

@@ -13,11 +13,14 @@
 //!   `record_attempt`, `recover_node`, `abandon_counts`).
 //! - `retry`: the pure "what happens next" rule after an attempt.
 //! - `dnc`, `stats`: the do-not-call list and campaign figures.
+//! - `engine`: what engine nodes share: audit trail, pacing overrides, agent claims and sessions,
+//!   agent wrap-up dispositions, report rows and abandon-rate windows.
 
 mod attempts;
 mod campaigns;
 mod db;
 mod dnc;
+mod engine;
 mod lease;
 mod load;
 mod open;
@@ -33,6 +36,7 @@ use crate::campaign::{Campaign, ListError};
 
 pub use attempts::{AttemptOutcome, RecoverReport};
 pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
+pub use engine::{PacingOverride, ReportInput};
 pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};
 pub use retry::Next;
@@ -90,6 +94,24 @@ pub enum StoreError {
     /// The attempt was already finished.
     #[error("attempt {0} is already finished")]
     AttemptClosed(i64),
+    /// An agent disposition arrived for an attempt that is still open (finish it first).
+    #[error("attempt {0} is still open")]
+    AttemptOpen(i64),
+    /// The attempt already has an agent disposition.
+    #[error("attempt {0} already has an agent disposition")]
+    AlreadyDisposed(i64),
+    /// The lead moved on (leased, dialling or attempted again) since the attempt an agent
+    /// disposition was given for; nothing was changed.
+    #[error("lead {lead} moved on since attempt {attempt}; its disposition cannot reschedule it")]
+    LeadBusy {
+        /// The lead.
+        lead: i64,
+        /// The attempt the disposition was for.
+        attempt: i64,
+    },
+    /// No open agent session with that id.
+    #[error("no open agent session {0}")]
+    UnknownSession(i64),
     /// The outcome carries no time at all (neither dial nor end time).
     #[error("attempt outcome has no dial or end time")]
     MissingTime,
