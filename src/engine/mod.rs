@@ -1,2 +1,352 @@
-//! The live engine: a thin tokio shell that leases leads from the store, asks the pacing core how
-//! many calls to place, places them over SIP trunks and connects answers to agents.
+//! The live engine (`outdial run`): a thin tokio shell, shaped like mini-redis's server, around
+//! the same sans-IO pacing core the simulator drives. It leases leads from the store, lets each
+//! campaign's [`Dialer`](crate::pacing::dialer::Dialer) decide how many calls to place, places
+//! them over SIP trunks, joins answered customers to agents (RFC 3725 flow I), writes a call
+//! record for every attempt and lets the store schedule the retry.
+//!
+//! Owns the wiring and the order of effects, not the rules: compliance is the store's (lease and
+//! `begin_attempt`, atomically), pacing is the dialer's, signalling is the SIP layer's.
+//!
+//! # Crash safety
+//! The lease and the attempt row are committed before the INVITE leaves. After a crash, the
+//! restarted node (same `node` name) closes its open attempts as `unknown` (retried by the
+//! campaign's rules) and returns its undialled leases to the pool; a node that never comes back
+//! loses nothing either, as its leases expire. On SIGTERM/SIGINT the engine stops dialling, lets
+//! connected calls finish within `shutdown_grace`, releases its leases and agents, and exits 0.
+//!
+//! # Several engines, one centre
+//! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
+//! disjoint agents (claims that expire when a node dies), read one campaign-wide abandon figure
+//! (the call records of every node) and share supervisor changes through the store.
+//!
+//! # Layout
+//! - `config`: the config file.
+//! - `clock`: wall time for the store, scaled pacing time for the dialers.
+//! - `core`: the state and message types; `calls`: leases, dialling, SIP events, call records;
+//!   `agents`: agent homes, wrap-up, claims; `control`: supervisor commands; `stats`: figures.
+
+mod agents;
+mod calls;
+mod clock;
+pub mod config;
+mod control;
+mod core;
+mod stats;
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sip::driver;
+use crate::sip::endpoint::EndpointConfig;
+use crate::sip::trunk::TrunkSet;
+use crate::store::{Store, StoreError};
+
+pub use clock::Clock;
+pub use config::EngineConfig;
+pub use control::EngineControl;
+pub use stats::{CampaignSummary, RunSummary};
+
+use self::core::{Engine, Msg, HOUSEKEEPING};
+
+/// Why the engine could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The config names something that does not exist or does not fit.
+    #[error("config: {0}")]
+    Config(String),
+    /// A socket could not be bound.
+    #[error("cannot listen on {what} {addr}: {source}")]
+    Bind {
+        /// `sip` or `admin`.
+        what: &'static str,
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// How the run reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing but logs.
+    Quiet,
+    /// A progress line on stderr every second (rewritten in place on a terminal).
+    Line,
+}
+
+/// Runs the engine until `shutdown` completes (or `run_for` passes), then stops gracefully and
+/// returns the run's figures. `db_url` is used when the config names no store.
+pub async fn run(
+    cfg: EngineConfig,
+    db_url: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    progress: Progress,
+) -> Result<RunSummary, EngineError> {
+    let url = cfg.store.clone().unwrap_or_else(|| db_url.to_string());
+    let store = Store::open(&url).await?;
+    let mut defs = Vec::new();
+    for c in &cfg.campaigns {
+        let rec = store.campaign(&c.name).await?;
+        defs.push((c.name.clone(), rec.def.clone()));
+    }
+    let wall = chrono::Utc::now().timestamp_millis();
+    let rec = store.recover_node(&cfg.node, wall).await?;
+    if rec.attempts_closed + rec.leases_released > 0 {
+        tracing::warn!(
+            node = %cfg.node,
+            attempts_closed = rec.attempts_closed,
+            leases_released = rec.leases_released,
+            "recovered what an earlier run of this node left open"
+        );
+    }
+    let _ = crate::admin::metrics::install();
+    let agents = cfg
+        .agent_specs()
+        .map_err(|(f, m)| EngineError::Config(format!("{f}: {m}")))?;
+    let trunks = TrunkSet::new(&cfg.trunks()).map_err(|e| EngineError::Config(e.to_string()))?;
+    for c in &defs {
+        if trunks.group(&c.1.trunk_group).is_none() {
+            return Err(EngineError::Config(format!(
+                "campaign {} uses trunk group {:?}, which sip.groups does not define",
+                c.0, c.1.trunk_group
+            )));
+        }
+    }
+    let mut ep_cfg = EndpointConfig::new(cfg.sip.listen);
+    ep_cfg.seed = seed_of(&cfg.node);
+    let (sip, mut sip_events, sip_task) = driver::spawn(cfg.sip.listen, ep_cfg, trunks)
+        .await
+        .map_err(|source| EngineError::Bind {
+            what: "sip",
+            addr: cfg.sip.listen,
+            source,
+        })?;
+    tracing::info!(addr = %sip.local_addr(), node = %cfg.node, "sip listening");
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let admin_listener = crate::admin::bind(cfg.admin.listen)
+        .await
+        .map_err(|source| EngineError::Bind {
+            what: "admin",
+            addr: cfg.admin.listen,
+            source,
+        })?;
+    let control = Arc::new(EngineControl::new(tx.clone(), store.clone()));
+    let router = crate::admin::router(control, cfg.admin.tokens.clone());
+    let (admin_stop, admin_stopped) = oneshot::channel::<()>();
+    let admin_task = tokio::spawn(crate::admin::serve(admin_listener, router, async {
+        let _ = admin_stopped.await;
+    }));
+
+    let run_for = cfg.run_for.map(|d| d.0);
+    let grace = cfg.shutdown_grace.0;
+    let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
+        .map_err(EngineError::Config)?;
+    engine.renew_claims();
+
+    let deadline = run_for.map(|d| Instant::now() + d);
+    let stop_signal = async move {
+        match deadline {
+            Some(at) => {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                }
+            }
+            None => shutdown.await,
+        }
+    };
+    tokio::pin!(stop_signal);
+    let mut stop_requested = false;
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
+    let tty = std::io::stderr().is_terminal();
+    let mut hung_up = false;
+    loop {
+        let wake = engine.next_wake();
+        tokio::select! {
+            Some(ev) = sip_events.recv() => engine.on_sip(ev).await,
+            Some(msg) = rx.recv() => engine.on_msg(msg).await,
+            _ = tokio::time::sleep_until(wake.into()) => engine.on_timers().await,
+            _ = housekeeping.tick() => {
+                ticks += 1;
+                engine.housekeeping(ticks).await;
+                if progress == Progress::Line && ticks.is_multiple_of(10) {
+                    let line = engine.progress_line();
+                    if tty {
+                        eprint!("\r{line}");
+                    } else if ticks.is_multiple_of(50) {
+                        eprintln!("{line}");
+                    }
+                }
+            }
+            _ = &mut stop_signal, if !stop_requested => {
+                stop_requested = true;
+                engine.begin_stop(grace);
+            }
+        }
+        if let Some(until) = engine.stopping {
+            if engine.idle() {
+                break;
+            }
+            if Instant::now() >= until && !hung_up {
+                hung_up = true;
+                engine.hang_up_all();
+            }
+            if Instant::now() >= until + Duration::from_secs(10) {
+                tracing::error!(
+                    calls = engine.calls.len(),
+                    writes = engine.pending,
+                    "shutdown: giving up on calls and writes still open (recovered at next start)"
+                );
+                break;
+            }
+        }
+    }
+    if progress == Progress::Line && tty {
+        eprintln!();
+    }
+    let summary = engine.summary();
+    if let Err(e) = store.release_agents(&engine.cfg.node).await {
+        tracing::warn!(error = %e, "releasing agent claims");
+    }
+    let _ = admin_stop.send(());
+    let _ = admin_task.await;
+    drop(engine);
+    drop(sip);
+    sip_task.abort();
+    store.close().await;
+    Ok(summary)
+}
+
+fn seed_of(node: &str) -> u64 {
+    node.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }) ^ std::process::id() as u64
+}
+
+impl Engine {
+    /// Periodic work: line budgets, leases, agent homes, figures, claims.
+    async fn housekeeping(&mut self, tick: u64) {
+        self.update_lines().await;
+        self.refill_leases();
+        if tick % 10 == 1 {
+            self.rebalance();
+            self.push_metrics();
+            self.poll_overrides();
+        }
+        if tick % 100 == 1 {
+            self.renew_claims();
+            self.refresh_rates();
+        }
+        self.drain_all().await;
+    }
+
+    /// Tells each dialer how many lines it may hold: trunk lines free (shared by the campaigns on
+    /// a group in priority order) capped by the leads at hand; none while paused or stopping.
+    async fn update_lines(&mut self) {
+        let mut order: Vec<usize> = (0..self.camps.len()).collect();
+        order.sort_by_key(|&ci| std::cmp::Reverse(self.camps[ci].def.priority));
+        let mut free: std::collections::HashMap<String, u32> = Default::default();
+        for ci in order {
+            let group = self.camps[ci].def.trunk_group.clone();
+            if !free.contains_key(&group) {
+                let avail = self.sip.available_lines(group.clone()).await.unwrap_or(0);
+                // Calls committed but not yet placed hold no trunk channel yet.
+                let unplaced = self.calls.values().filter(|c| c.sip.is_none()).count() as u32;
+                free.insert(group.clone(), avail.saturating_sub(unplaced));
+            }
+            let left = free.get(&group).copied().unwrap_or(0);
+            let c = &mut self.camps[ci];
+            let take = if c.paused || self.stopping.is_some() {
+                0
+            } else {
+                left.min(c.buffer.len() as u32)
+            };
+            if let Some(f) = free.get_mut(&group) {
+                *f -= take;
+            }
+            c.line_budget = take;
+            self.sync_channels(ci);
+        }
+    }
+
+    /// Reads supervisor overrides written by any node.
+    fn poll_overrides(&mut self) {
+        let (store, tx) = (self.store.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            match store.overrides().await {
+                Ok(rows) => {
+                    let rows = rows.into_iter().map(|(n, o, _)| (n, o)).collect();
+                    let _ = tx.send(Msg::Overrides(rows));
+                }
+                Err(e) => tracing::warn!(error = %e, "reading pacing overrides"),
+            }
+        });
+    }
+
+    /// Reads the campaign-wide abandon figures over 24 h and 30 days.
+    fn refresh_rates(&mut self) {
+        let wall = self.clock.wall_ms();
+        for ci in 0..self.camps.len() {
+            let (store, tx, name) = (
+                self.store.clone(),
+                self.tx.clone(),
+                self.camps[ci].name.clone(),
+            );
+            tokio::spawn(async move {
+                let day = store.abandon_counts(&name, wall - 86_400_000).await;
+                let month = store.abandon_counts(&name, wall - 30 * 86_400_000).await;
+                if let (Ok(day), Ok(month)) = (day, month) {
+                    let _ = tx.send(Msg::Rates {
+                        camp: ci,
+                        day,
+                        month,
+                    });
+                }
+            });
+        }
+    }
+
+    /// SIGTERM: no new calls, buffered leases back to the pool, connected calls go on.
+    fn begin_stop(&mut self, grace: Duration) {
+        tracing::info!(?grace, "stopping: no new calls; connected calls may finish");
+        self.stopping = Some(Instant::now() + grace);
+        let mut ids = Vec::new();
+        for c in &mut self.camps {
+            c.dialer.set_channels(c.dialer.lines_in_use());
+            ids.extend(c.buffer.drain(..).map(|(_, l)| l.lead_id));
+        }
+        if !ids.is_empty() {
+            let store = self.store.clone();
+            self.spawn_write("release leases", async move {
+                store.release(&ids).await.map(|_| ())
+            });
+        }
+        for ai in 0..self.agents.len() {
+            if self.agent_state(ai) == crate::agents::AgentState::Ready {
+                self.agent_logout_quiet(ai);
+            }
+        }
+    }
+
+    /// Grace is over: hang up every call left.
+    fn hang_up_all(&mut self) {
+        let calls: Vec<_> = self.by_sip.keys().copied().collect();
+        tracing::warn!(calls = calls.len(), "grace period over: hanging up");
+        for call in calls {
+            let _ = self.sip.post(move |ep, now| {
+                let _ = ep.hangup(now, call);
+            });
+        }
+    }
+}

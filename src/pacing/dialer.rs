@@ -667,6 +667,16 @@ impl Dialer {
         Ok(())
     }
 
+    /// The lines the campaign may hold right now (ringing + waiting + connected), as the driver
+    /// sees them: trunk lines free plus those in use, capped by the leads it has at hand. Pacing
+    /// never launches past it, whatever the mode asks for. Cheap; call it before every tick.
+    pub fn set_channels(&mut self, channels: u32) {
+        if self.params.channels != channels {
+            self.params.channels = channels;
+            self.dirty = true;
+        }
+    }
+
     /// Fires every timer due at `now` (patience, no-answer, pacing tick, adaptive, rate).
     pub fn handle_timeout(&mut self, now: Millis) {
         while let Some(&(call, deadline)) = self.waiting.front() {

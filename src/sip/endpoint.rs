@@ -451,6 +451,14 @@ impl Endpoint {
 
     // ----- getters -----
 
+    /// Name of the trunk carrying the customer leg of `call` (after any failover), while the
+    /// call exists.
+    pub fn call_trunk(&self, call: CallId) -> Option<String> {
+        let c = self.calls.get(&call)?;
+        let t = self.legs.get(&c.customer)?.trunk?;
+        self.trunks.trunks.get(t).map(|t| t.config.name.clone())
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         self.stats

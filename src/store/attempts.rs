@@ -106,9 +106,47 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
+        if let Some(reason) = self.blocked_at_dial(&mut tx, lead_id, now_ms).await? {
+            // Nothing is dialled: the lead goes back to the pool, where the lease skips it.
+            release_in(&mut tx, &[lead_id]).await?;
+            tx.commit().await?;
+            return Err(StoreError::NotDialable {
+                lead: lead_id,
+                reason,
+            });
+        }
         let id = begin_in(&mut tx, lead_id, Some(node), now_ms).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The dial-time re-check, inside the attempt's transaction: a number put on the DNC list or
+    /// a calling window that closed after the lease was taken stops the call here.
+    async fn blocked_at_dial(
+        &self,
+        tx: &mut Tx,
+        lead_id: i64,
+        now_ms: i64,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let row: Option<(i64, String, i64)> = tx
+            .opt(
+                "SELECT campaign_id, timezone, \
+                 CAST((SELECT COUNT(*) FROM dnc WHERE dnc.phone = leads.phone) AS BIGINT) \
+                 FROM leads WHERE id = $1",
+                &[Arg::I(lead_id)],
+            )
+            .await?;
+        let Some((campaign_id, tz, dnc)) = row else {
+            return Err(StoreError::UnknownLead(lead_id));
+        };
+        if dnc > 0 {
+            return Ok(Some("number is on the do-not-call list"));
+        }
+        let rec = self.campaign_by_id(tx, campaign_id).await?;
+        if !rec.def.window.is_open(tz_of(&tz), now_ms) {
+            return Ok(Some("outside the calling window in the callee's time zone"));
+        }
+        Ok(None)
     }
 
     /// Closes an open attempt with `outcome` and schedules the lead by the campaign's rules, in one

@@ -88,6 +88,15 @@ pub enum StoreError {
         /// The node that asked.
         node: String,
     },
+    /// At dial time the lead is no longer dialable (added to the DNC list, or its calling
+    /// window closed since it was leased); it went back to the pool and nothing was dialled.
+    #[error("lead {lead} is not dialable now: {reason}")]
+    NotDialable {
+        /// The lead.
+        lead: i64,
+        /// Which rule stopped it.
+        reason: &'static str,
+    },
     /// No attempt with that id.
     #[error("unknown attempt {0}")]
     UnknownAttempt(i64),

@@ -1,0 +1,367 @@
+//! Agents in the live engine: which campaign each works for, login/ready/pause/logout and
+//! wrap-up (from the agent API, or automatic for synthetic agents), and ownership across nodes.
+//!
+//! Sharing between campaigns: an agent works for one campaign at a time, among the campaigns
+//! whose `agent_group` is the agent's group. Priority is strict: a ready agent moves to the
+//! highest-priority campaign of its group that has leads to dial (when that campaign has no ready
+//! agent of its own), and leaves a campaign that has run out of leads. Agents move only while
+//! ready, never during a call or a wrap-up. Credit verification has the highest priority and its
+//! SLA leads head its own queue, so leads near their deadline get agents first.
+
+use std::cmp::Reverse;
+use std::time::{Duration, Instant};
+
+use crate::admin::{self, AgentAction, AgentView, ControlError, Disposition as AgentDisposition};
+use crate::agents::AgentState;
+use crate::campaign::Disposition;
+
+use super::config::WrapUp;
+use super::core::{Engine, Leg, Msg};
+
+/// How long an agent claim lasts without renewal (a dead node's agents free up after this).
+pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(30);
+
+impl Engine {
+    /// Whether campaign `ci` has leads to dial (buffered, in flight, or leased recently).
+    fn has_work(&self, ci: usize) -> bool {
+        let c = &self.camps[ci];
+        !c.paused
+            && (!c.buffer.is_empty()
+                || !c.calls.is_empty()
+                || c.last_work
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(3)))
+    }
+
+    /// Campaigns an agent may work for, highest priority first.
+    fn campaigns_for(&self, ai: usize) -> Vec<usize> {
+        let group = &self.agents[ai].spec.group;
+        let mut v: Vec<usize> = (0..self.camps.len())
+            .filter(|&ci| &self.camps[ci].def.agent_group == group)
+            .collect();
+        v.sort_by_key(|&ci| Reverse(self.camps[ci].def.priority));
+        v
+    }
+
+    /// The agent's state in its home campaign's dialer (logged out when it has none).
+    pub(crate) fn agent_state(&self, ai: usize) -> AgentState {
+        let a = &self.agents[ai];
+        match a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?))) {
+            Some((ci, id)) => self.camps[ci]
+                .dialer
+                .agent_state(id)
+                .unwrap_or(AgentState::LoggedOut),
+            None => AgentState::LoggedOut,
+        }
+    }
+
+    /// Puts a logged-in agent into campaign `ci` and makes it ready there.
+    fn enter(&mut self, ai: usize, ci: usize) {
+        let now = self.pnow();
+        let skills = self.agents[ai].spec.skills;
+        let id = match self.agents[ai].ids.get(&ci) {
+            Some(&id) => {
+                if let Err(e) = self.camps[ci].dialer.handle_agent_ready(now, id) {
+                    tracing::warn!(error = %e, "agent ready");
+                }
+                id
+            }
+            None => {
+                let id = self.camps[ci].dialer.handle_agent_login(now, skills);
+                self.agents[ai].ids.insert(ci, id);
+                self.camps[ci].agents.insert(id, ai);
+                id
+            }
+        };
+        let _ = id;
+        self.agents[ai].home = Some(ci);
+    }
+
+    /// Takes an agent out of its home campaign's dialer.
+    fn leave(&mut self, ai: usize) {
+        let now = self.pnow();
+        let a = &self.agents[ai];
+        if let Some((ci, id)) = a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?))) {
+            let _ = self.camps[ci].dialer.handle_agent_logout(now, id);
+        }
+        self.agents[ai].home = None;
+    }
+
+    /// Logs in an agent this node owns, into the best campaign for it.
+    fn login(&mut self, ai: usize) -> Result<(), ControlError> {
+        if !self.agents[ai].claimed {
+            return Err(ControlError::Conflict(format!(
+                "agent {} is owned by another engine node",
+                self.agents[ai].spec.id
+            )));
+        }
+        let options = self.campaigns_for(ai);
+        let Some(&first) = options
+            .iter()
+            .find(|&&ci| self.has_work(ci))
+            .or(options.first())
+        else {
+            return Err(ControlError::Conflict(format!(
+                "no running campaign uses agent group {:?}",
+                self.agents[ai].spec.group
+            )));
+        };
+        self.agents[ai].logged_in = true;
+        self.agents[ai].pause_reason = None;
+        self.enter(ai, first);
+        Ok(())
+    }
+
+    /// Logs in every owned automatic agent that is not logged in yet.
+    pub(crate) fn login_auto_agents(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        for ai in 0..self.agents.len() {
+            let a = &self.agents[ai];
+            if a.claimed && !a.logged_in && a.spec.wrap_up == WrapUp::Auto {
+                let _ = self.login(ai);
+            }
+        }
+    }
+
+    /// Moves ready agents to where strict priority wants them (see the module doc).
+    pub(crate) fn rebalance(&mut self) {
+        let work: Vec<bool> = (0..self.camps.len()).map(|ci| self.has_work(ci)).collect();
+        let mut ready_in: Vec<u32> = vec![0; self.camps.len()];
+        for ai in 0..self.agents.len() {
+            if let Some(h) = self.agents[ai].home {
+                if self.agent_state(ai) == AgentState::Ready {
+                    ready_in[h] += 1;
+                }
+            }
+        }
+        for ai in 0..self.agents.len() {
+            let Some(home) = self.agents[ai].home else {
+                continue;
+            };
+            if !self.agents[ai].logged_in || self.agent_state(ai) != AgentState::Ready {
+                continue;
+            }
+            let Some(best) = self.campaigns_for(ai).into_iter().find(|&ci| work[ci]) else {
+                continue;
+            };
+            if best == home {
+                continue;
+            }
+            let better = self.camps[best].def.priority > self.camps[home].def.priority;
+            if !work[home] || (better && ready_in[best] == 0) {
+                self.leave(ai);
+                self.enter(ai, best);
+                ready_in[home] = ready_in[home].saturating_sub(1);
+                ready_in[best] += 1;
+            }
+        }
+    }
+
+    /// The agent's call ended: wrap-up starts (the dialer already moved it there).
+    pub(crate) fn start_wrap(&mut self, ai: usize) {
+        let a = &mut self.agents[ai];
+        a.wrap_epoch += 1;
+        if a.spec.wrap_up == WrapUp::Auto {
+            let secs = self.cfg.auto_wrap_time.sample(&mut self.rng);
+            let real = self.clock.real(Duration::from_secs_f64(secs.max(0.0)));
+            self.wraps
+                .push(Reverse((Instant::now() + real, ai, a.wrap_epoch)));
+        }
+    }
+
+    /// An automatic wrap-up ended: the agent is ready and its call is disposed `completed`.
+    pub(crate) fn auto_wrap_done(&mut self, ai: usize, epoch: u64) {
+        if self.agents[ai].wrap_epoch != epoch || self.agent_state(ai) != AgentState::WrapUp {
+            return;
+        }
+        self.wrap_done(ai, AgentDisposition::Completed);
+        if self.stopping.is_some() {
+            self.leave(ai);
+            self.agents[ai].logged_in = false;
+        }
+    }
+
+    /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
+    fn wrap_done(&mut self, ai: usize, disposition: AgentDisposition) {
+        let now = self.pnow();
+        let a = &self.agents[ai];
+        if let Some((ci, id)) = a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?))) {
+            let _ = self.camps[ci].dialer.handle_agent_ready(now, id);
+        }
+        let Some(attempt) = self.agents[ai].last_attempt.take() else {
+            return;
+        };
+        let (disp, at) = match &disposition {
+            AgentDisposition::Callback { at_ms } => (Disposition::Callback, Some(*at_ms)),
+            AgentDisposition::NotInterested => (Disposition::NotInterested, None),
+            AgentDisposition::DoNotCall => (Disposition::DoNotCall, None),
+            AgentDisposition::Completed => (Disposition::Completed, None),
+            AgentDisposition::Other { .. } => (Disposition::Completed, None),
+        };
+        let store = self.store.clone();
+        let wall = self.clock.wall_ms();
+        self.spawn_write("agent disposition", async move {
+            store
+                .apply_agent_disposition(attempt, disp, at, wall)
+                .await
+                .map(|_| ())
+        });
+    }
+
+    /// Logs an agent out without a request (shutdown).
+    pub(crate) fn agent_logout_quiet(&mut self, ai: usize) {
+        self.leave(ai);
+        self.agents[ai].logged_in = false;
+    }
+
+    /// A supervisor/agent-desktop action on an agent.
+    pub(crate) fn agent_action(
+        &mut self,
+        id: &str,
+        action: AgentAction,
+    ) -> Result<AgentView, ControlError> {
+        let ai = *self
+            .agent_ix
+            .get(id)
+            .ok_or_else(|| ControlError::NotFound(format!("unknown agent {id:?}")))?;
+        let now = self.pnow();
+        let state = self.agent_state(ai);
+        let conflict = |what: &str| {
+            ControlError::Conflict(format!("agent {id} cannot {what} while {state:?}"))
+        };
+        match action {
+            AgentAction::Login => {
+                if self.agents[ai].logged_in {
+                    return Err(conflict("log in"));
+                }
+                if self.stopping.is_some() {
+                    return Err(ControlError::Unavailable("the engine is stopping".into()));
+                }
+                self.login(ai)?;
+            }
+            AgentAction::Ready => {
+                if !self.agents[ai].logged_in || state != AgentState::Paused {
+                    return Err(conflict("become ready"));
+                }
+                self.with_dialer(ai, |d, id| d.handle_agent_ready(now, id))?;
+                self.agents[ai].pause_reason = None;
+            }
+            AgentAction::Pause { reason } => {
+                if !matches!(state, AgentState::Ready | AgentState::WrapUp) {
+                    return Err(conflict("pause"));
+                }
+                self.with_dialer(ai, |d, id| d.handle_agent_pause(now, id))?;
+                self.agents[ai].pause_reason = Some(reason);
+            }
+            AgentAction::Logout => {
+                if !matches!(
+                    state,
+                    AgentState::Ready | AgentState::WrapUp | AgentState::Paused
+                ) {
+                    return Err(conflict("log out"));
+                }
+                self.leave(ai);
+                self.agents[ai].logged_in = false;
+                self.agents[ai].pause_reason = None;
+            }
+            AgentAction::WrapUp { disposition } => {
+                if state != AgentState::WrapUp {
+                    return Err(conflict("finish wrap-up"));
+                }
+                self.wrap_done(ai, disposition);
+            }
+        }
+        Ok(self.agent_view(ai))
+    }
+
+    fn with_dialer<F>(&mut self, ai: usize, f: F) -> Result<(), ControlError>
+    where
+        F: FnOnce(
+            &mut crate::pacing::dialer::Dialer,
+            crate::agents::AgentId,
+        ) -> Result<(), crate::pacing::dialer::DialerError>,
+    {
+        let a = &self.agents[ai];
+        let (ci, id) = a
+            .home
+            .and_then(|ci| Some((ci, *a.ids.get(&ci)?)))
+            .ok_or_else(|| ControlError::Conflict(format!("agent {} is logged out", a.spec.id)))?;
+        f(&mut self.camps[ci].dialer, id).map_err(|e| ControlError::Conflict(e.to_string()))
+    }
+
+    /// The admin view of an agent.
+    pub(crate) fn agent_view(&self, ai: usize) -> AgentView {
+        let a = &self.agents[ai];
+        let state = match self.agent_state(ai) {
+            AgentState::LoggedOut => admin::AgentState::LoggedOut,
+            AgentState::Ready => admin::AgentState::Ready,
+            AgentState::Reserved => admin::AgentState::Reserved,
+            AgentState::Talking => admin::AgentState::Talking,
+            AgentState::WrapUp => admin::AgentState::WrapUp,
+            AgentState::Paused => admin::AgentState::Paused,
+        };
+        let lead = match a.call {
+            Some(Leg::Out(key)) => self.calls.get(&key).map(|c| c.lead.lead_id),
+            _ => None,
+        };
+        AgentView {
+            id: a.spec.id.clone(),
+            uri: a.spec.uri.to_string(),
+            state,
+            pause_reason: a.pause_reason.clone(),
+            skills: a.spec.skill_names.clone(),
+            group: Some(a.spec.group.clone()),
+            campaign: a.home.map(|ci| self.camps[ci].name.clone()),
+            lead,
+        }
+    }
+
+    /// Screen pop of the agent's current outbound call.
+    pub(crate) fn current_call(&self, id: &str) -> Result<Option<admin::ScreenPop>, ControlError> {
+        let ai = *self
+            .agent_ix
+            .get(id)
+            .ok_or_else(|| ControlError::NotFound(format!("unknown agent {id:?}")))?;
+        let a = &self.agents[ai];
+        Ok(match a.call {
+            Some(Leg::Out(_)) => a.pop.clone(),
+            _ => None,
+        })
+    }
+
+    // ----- ownership across nodes -----
+
+    /// Claims (or renews) every configured agent for this node, in the background.
+    pub(crate) fn renew_claims(&mut self) {
+        let ids: Vec<String> = self.agents.iter().map(|a| a.spec.id.clone()).collect();
+        let (store, node, tx) = (self.store.clone(), self.cfg.node.clone(), self.tx.clone());
+        let wall = self.clock.wall_ms();
+        tokio::spawn(async move {
+            match store
+                .claim_agents(&node, &ids, wall, CLAIM_TTL.as_millis() as i64)
+                .await
+            {
+                Ok(got) => {
+                    let _ = tx.send(Msg::Claimed(got));
+                }
+                Err(e) => tracing::error!(error = %e, "agent claims"),
+            }
+        });
+    }
+
+    /// Claims came back: agents we own now may log in; agents we lost are taken out.
+    pub(crate) fn on_claimed(&mut self, ids: Vec<String>) {
+        let owned: std::collections::HashSet<String> = ids.into_iter().collect();
+        for ai in 0..self.agents.len() {
+            let mine = owned.contains(&self.agents[ai].spec.id);
+            if self.agents[ai].claimed && !mine && self.agents[ai].call.is_none() {
+                tracing::warn!(agent = %self.agents[ai].spec.id, "agent claim lost");
+                self.leave(ai);
+                self.agents[ai].logged_in = false;
+            }
+            self.agents[ai].claimed = mine || self.agents[ai].call.is_some();
+        }
+        self.login_auto_agents();
+    }
+}

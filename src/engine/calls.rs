@@ -1,0 +1,667 @@
+//! Calls, from lease to call record: keeping leads leased ahead of the dialer, committing the
+//! attempt before the INVITE leaves, executing the dialer's actions over SIP, feeding SIP events
+//! back to the dialer, and writing the call-detail record that schedules the retry. The
+//! compliance rules live in the store's lease and `begin_attempt`; nothing here decides them.
+
+use std::time::{Duration, Instant};
+
+use crate::admin::{self, ScreenPop};
+use crate::campaign::Disposition;
+use crate::pacing::call::{AnswerKind, CallEnd};
+use crate::pacing::dialer::Action;
+use crate::pacing::CallId as DialCall;
+use crate::sip::disposition::Disposition as SipDisposition;
+use crate::sip::endpoint::{Event, PlaceCall};
+use crate::sip::values::{CallerId, ExtraHeader, E164};
+use crate::store::{AttemptOutcome, LeasedLead, StoreError};
+
+use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
+
+/// Leads never sit in the buffer longer than this before their lease ends (they are released
+/// and leased again, so a long-buffered lead is re-checked against every rule).
+const LEASE_MARGIN: Duration = Duration::from_secs(20);
+
+impl Engine {
+    // ----- leases -----
+
+    /// Keeps each campaign's buffer of leased leads about `lease.ahead` of dialling deep.
+    pub(crate) fn refill_leases(&mut self) {
+        let now = Instant::now();
+        let ttl = self.cfg.lease.ttl.0;
+        let ahead = self.cfg.lease.ahead.0.as_secs_f64();
+        for ci in 0..self.camps.len() {
+            // Leases about to expire go back to the pool rather than being dialled late.
+            let stale: Vec<i64> = {
+                let c = &mut self.camps[ci];
+                let mut out = Vec::new();
+                while let Some((at, _)) = c.buffer.front() {
+                    if now.duration_since(*at) + LEASE_MARGIN < ttl {
+                        break;
+                    }
+                    if let Some((_, l)) = c.buffer.pop_front() {
+                        out.push(l.lead_id);
+                    }
+                }
+                out
+            };
+            if !stale.is_empty() {
+                let store = self.store.clone();
+                self.spawn_write("release stale leases", async move {
+                    store.release(&stale).await.map(|_| ())
+                });
+            }
+            let c = &mut self.camps[ci];
+            while c
+                .recent_dials
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(10))
+            {
+                c.recent_dials.pop_front();
+            }
+            if c.paused || self.stopping.is_some() || c.leasing || now < c.lease_idle_until {
+                continue;
+            }
+            let agents = c.dialer.active_agents() as usize;
+            if agents == 0 {
+                continue;
+            }
+            let rate = c.recent_dials.len() as f64 / 10.0;
+            let want = ((rate * ahead).ceil() as usize)
+                .max(2 * agents)
+                .clamp(4, 2_000);
+            if c.buffer.len() * 2 >= want {
+                continue;
+            }
+            let n = want - c.buffer.len();
+            c.leasing = true;
+            let (store, name, node) = (self.store.clone(), c.name.clone(), self.cfg.node.clone());
+            let ttl_ms = ttl.as_millis() as i64;
+            let wall = self.clock.wall_ms();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let result = store.lease(&name, n, wall, &node, ttl_ms).await;
+                let _ = tx.send(Msg::Leased { camp: ci, result });
+            });
+        }
+    }
+
+    pub(crate) fn on_leased(&mut self, ci: usize, result: Result<Vec<LeasedLead>, StoreError>) {
+        let now = Instant::now();
+        let Some(c) = self.camps.get_mut(ci) else {
+            return;
+        };
+        c.leasing = false;
+        match result {
+            Ok(leads) if leads.is_empty() => {
+                c.lease_idle_until = now + Duration::from_secs(1);
+            }
+            Ok(leads) => {
+                c.last_work = Some(now);
+                c.buffer.extend(leads.into_iter().map(|l| (now, l)));
+            }
+            Err(e) => {
+                tracing::error!(campaign = %c.name, error = %e, "lease failed");
+                c.lease_idle_until = now + Duration::from_secs(2);
+            }
+        }
+    }
+
+    // ----- dialer actions -----
+
+    pub(crate) async fn drain(&mut self, ci: usize) {
+        loop {
+            let Some(action) = self.camps[ci].dialer.poll_action() else {
+                self.sync_channels(ci);
+                return;
+            };
+            match action {
+                Action::Dial { call, .. } => self.dial(ci, call),
+                Action::Preview { call, .. } => {
+                    // Previews are accepted at once: the agent API has no preview step yet.
+                    let now = self.pnow();
+                    if let Err(e) = self.camps[ci].dialer.handle_preview_done(now, call) {
+                        tracing::warn!(error = %e, "preview");
+                    }
+                }
+                Action::Connect { call, agent, .. } => self.connect(ci, call, agent),
+                Action::ConnectInbound { inbound, agent, .. } => {
+                    self.connect_inbound(ci, inbound, agent)
+                }
+                Action::Abandon { call } => self.abandon(ci, call),
+                Action::Cancel { call } => {
+                    if let Some(rec) = self.rec_of(ci, call) {
+                        rec.in_dialer = false;
+                        rec.cancelled = true;
+                        if let Some(s) = rec.sip {
+                            let _ = self.sip.post(move |ep, now| {
+                                let _ = ep.hangup(now, s);
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn rec_of(&mut self, ci: usize, call: DialCall) -> Option<&mut CallRec> {
+        let key = *self.camps[ci].calls.get(&call.0)?;
+        self.calls.get_mut(&key)
+    }
+
+    /// A dial: take the next leased lead and commit its attempt; the INVITE leaves when the
+    /// commit is back ([`Engine::on_begun`]).
+    fn dial(&mut self, ci: usize, call: DialCall) {
+        let now = self.pnow();
+        let c = &mut self.camps[ci];
+        let Some((_, lead)) = c.buffer.pop_front() else {
+            // The dialer is told how many leads are at hand, so this is a race with a stale
+            // lease; the call never existed.
+            let _ = c.dialer.handle_call_ended(now, call, CallEnd::TrunkFailure);
+            return;
+        };
+        c.recent_dials.push_back(Instant::now());
+        c.line_budget = c.line_budget.saturating_sub(1);
+        admin::metrics::dial(&c.name);
+        let key = self.next_key;
+        self.next_key += 1;
+        c.calls.insert(call.0, key);
+        let wall = self.clock.wall_ms();
+        let (store, node, lead_id) = (self.store.clone(), self.cfg.node.clone(), lead.lead_id);
+        self.calls.insert(
+            key,
+            CallRec {
+                camp: ci,
+                dcall: call,
+                lead,
+                attempt: None,
+                sip: None,
+                in_dialer: true,
+                agent: None,
+                trunk: None,
+                code: None,
+                machine: false,
+                abandoned: false,
+                cancelled: false,
+                dial_ms: wall,
+                ring_ms: None,
+                answer_ms: None,
+                connect_ms: None,
+            },
+        );
+        self.stats.dials += 1;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = store.begin_attempt(lead_id, &node, wall).await;
+            let _ = tx.send(Msg::Begun { key, result });
+        });
+    }
+
+    /// The attempt is committed: place the call.
+    pub(crate) async fn on_begun(&mut self, key: u64, result: Result<i64, StoreError>) {
+        let now = self.pnow();
+        let Some(rec) = self.calls.get_mut(&key) else {
+            return;
+        };
+        let ci = rec.camp;
+        let attempt = match result {
+            Ok(a) => a,
+            Err(e) => {
+                // Not dialled: the store refused (DNC added, window closed, lease lost).
+                tracing::info!(lead = rec.lead.lead_id, error = %e, "lead not dialled");
+                let dcall = rec.dcall;
+                let in_dialer = rec.in_dialer;
+                self.calls.remove(&key);
+                let c = &mut self.camps[ci];
+                c.calls.remove(&dcall.0);
+                if in_dialer {
+                    let _ = c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid);
+                }
+                return;
+            }
+        };
+        rec.attempt = Some(attempt);
+        rec.dial_ms = self.clock.wall_ms();
+        self.camps[ci].placed += 1;
+        if !rec.in_dialer {
+            // Cancelled before the INVITE left (ring timeout shorter than a slow commit).
+            self.finish(key, Disposition::NoAnswer);
+            return;
+        }
+        let c = &self.camps[ci];
+        let req = match place_request(c, &rec.lead, self.clock.real(c.def.dialing.ring_timeout.0)) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(lead = rec.lead.lead_id, error = %e, "cannot build the INVITE");
+                self.dialer_end(key, CallEnd::Invalid);
+                self.finish(key, Disposition::Invalid);
+                return;
+            }
+        };
+        let placed = self
+            .sip
+            .with(move |ep, now| {
+                ep.place_call(now, req)
+                    .map(|call| (call, ep.call_trunk(call)))
+            })
+            .await;
+        match placed {
+            Ok(Ok((sip, trunk))) => {
+                if let Some(rec) = self.calls.get_mut(&key) {
+                    rec.sip = Some(sip);
+                    rec.trunk = trunk;
+                }
+                self.by_sip.insert(sip, Leg::Out(key));
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "call not placed");
+                self.dialer_end(key, CallEnd::TrunkFailure);
+                self.finish(key, Disposition::TrunkFailure);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "sip driver gone");
+                self.dialer_end(key, CallEnd::TrunkFailure);
+                self.finish(key, Disposition::TrunkFailure);
+            }
+        }
+    }
+
+    fn connect(&mut self, ci: usize, call: DialCall, agent: crate::agents::AgentId) {
+        let Some(&ai) = self.camps[ci].agents.get(&agent) else {
+            tracing::error!(?agent, "dialer chose an agent the engine does not know");
+            return;
+        };
+        let Some(&key) = self.camps[ci].calls.get(&call.0) else {
+            return;
+        };
+        let uri = self.agents[ai].spec.uri.clone();
+        let now_ms = self.clock.wall_ms();
+        let Some(rec) = self.calls.get_mut(&key) else {
+            return;
+        };
+        rec.agent = Some(ai);
+        let pop = ScreenPop {
+            campaign: self.camps[ci].name.clone(),
+            lead: rec.lead.lead_id,
+            name: rec.lead.name.clone(),
+            external_id: rec.lead.external_id.clone(),
+            phone: rec.lead.phone_e164.clone(),
+            attributes: serde_json::from_str(&rec.lead.attributes)
+                .unwrap_or(serde_json::Value::Null),
+            connected_at_ms: now_ms,
+        };
+        let a = &mut self.agents[ai];
+        a.call = Some(Leg::Out(key));
+        a.last_attempt = rec.attempt;
+        a.pop = Some(pop);
+        if let Some(s) = rec.sip {
+            let _ = self.sip.post(move |ep, now| {
+                if let Err(e) = ep.connect(now, s, uri) {
+                    tracing::warn!(error = %e, "connect");
+                }
+            });
+        }
+    }
+
+    fn connect_inbound(
+        &mut self,
+        ci: usize,
+        inbound: crate::pacing::dialer::InboundId,
+        agent: crate::agents::AgentId,
+    ) {
+        let Some(&ai) = self.camps[ci].agents.get(&agent) else {
+            return;
+        };
+        let Some((&sip, rec)) = self
+            .inbound
+            .iter_mut()
+            .find(|(_, r)| r.camp == ci && r.id == inbound)
+        else {
+            return;
+        };
+        rec.agent = Some(ai);
+        let uri = self.agents[ai].spec.uri.clone();
+        self.agents[ai].call = Some(Leg::In(sip));
+        self.agents[ai].pop = None;
+        let _ = self.sip.post(move |ep, now| {
+            if let Err(e) = ep.connect(now, sip, uri) {
+                tracing::warn!(error = %e, "connect inbound");
+            }
+        });
+    }
+
+    fn abandon(&mut self, ci: usize, call: DialCall) {
+        let announcement = self.camps[ci].announcement.clone();
+        admin::metrics::abandon(&self.camps[ci].name);
+        if let Some(rec) = self.rec_of(ci, call) {
+            rec.in_dialer = false;
+            rec.abandoned = true;
+            if let Some(s) = rec.sip {
+                let _ = self.sip.post(move |ep, now| {
+                    let _ = ep.abandon(now, s, announcement);
+                });
+            }
+        }
+    }
+
+    // ----- SIP events -----
+
+    pub(crate) fn on_sip_event(&mut self, ev: Event) {
+        let now = self.pnow();
+        let wall = self.clock.wall_ms();
+        match ev {
+            Event::Ringing { call } => {
+                if let Some(&Leg::Out(key)) = self.by_sip.get(&call) {
+                    if let Some(rec) = self.calls.get_mut(&key) {
+                        rec.ring_ms.get_or_insert(wall);
+                        if rec.in_dialer {
+                            let _ = self.camps[rec.camp]
+                                .dialer
+                                .handle_call_ringing(now, rec.dcall);
+                        }
+                    }
+                }
+            }
+            Event::Answered { call, machine, .. } => self.on_answered(call, machine),
+            Event::Failed {
+                call,
+                code,
+                disposition,
+            } => {
+                let Some(Leg::Out(key)) = self.by_sip.remove(&call) else {
+                    return;
+                };
+                let (end, disp) = map_failure(disposition);
+                let cancelled = match self.calls.get_mut(&key) {
+                    Some(rec) => {
+                        rec.code = code;
+                        rec.cancelled
+                    }
+                    None => return,
+                };
+                self.dialer_end(key, end);
+                self.finish(
+                    key,
+                    if cancelled {
+                        Disposition::NoAnswer
+                    } else {
+                        disp
+                    },
+                );
+            }
+            Event::Connected {
+                call,
+                answer_to_connect,
+                ..
+            } => {
+                self.stats.connect_delay(answer_to_connect);
+                if let Some(&Leg::Out(key)) = self.by_sip.get(&call) {
+                    if let Some(rec) = self.calls.get_mut(&key) {
+                        rec.connect_ms = Some(wall);
+                    }
+                }
+            }
+            Event::ConnectFailed { call, agent, code } => {
+                tracing::warn!(%agent, ?code, "agent leg failed; the customer is abandoned");
+                match self.by_sip.get(&call).copied() {
+                    Some(Leg::Out(key)) => {
+                        let announcement = self
+                            .calls
+                            .get(&key)
+                            .and_then(|r| self.camps[r.camp].announcement.clone());
+                        if let Some(rec) = self.calls.get_mut(&key) {
+                            rec.abandoned = true;
+                        }
+                        self.end_connected(key);
+                        let _ = self.sip.post(move |ep, now| {
+                            let _ = ep.abandon(now, call, announcement);
+                        });
+                    }
+                    Some(Leg::In(_)) => {
+                        let _ = self.sip.post(move |ep, now| {
+                            let _ = ep.hangup(now, call);
+                        });
+                    }
+                    None => {}
+                }
+            }
+            Event::Abandoned { .. } | Event::Acked { .. } => {}
+            Event::Ended { call, .. } => match self.by_sip.remove(&call) {
+                Some(Leg::Out(key)) => {
+                    let disp = self.calls.get(&key).map(|rec| {
+                        if rec.machine {
+                            Disposition::Machine
+                        } else if rec.abandoned {
+                            Disposition::Abandoned
+                        } else if rec.agent.is_some() {
+                            Disposition::Connected
+                        } else if rec.answer_ms.is_some() && !rec.cancelled {
+                            // Hung up while waiting for an agent: an abandon.
+                            Disposition::Abandoned
+                        } else {
+                            Disposition::NoAnswer
+                        }
+                    });
+                    let Some(disp) = disp else { return };
+                    if disp == Disposition::Connected {
+                        self.end_connected(key);
+                    } else {
+                        self.dialer_end(key, CallEnd::Abandoned);
+                    }
+                    self.finish(key, disp);
+                }
+                Some(Leg::In(sip)) => self.end_inbound(sip),
+                None => {}
+            },
+            Event::InboundCall { call, .. } => self.on_inbound(call),
+            Event::TrunkDown { trunk } => {
+                tracing::warn!(%trunk, "trunk out of service");
+                admin::metrics::set_trunk_health(&trunk, 0.0);
+            }
+            Event::TrunkUp { trunk } => {
+                tracing::info!(%trunk, "trunk back in service");
+                admin::metrics::set_trunk_health(&trunk, 1.0);
+            }
+        }
+    }
+
+    fn on_answered(&mut self, call: crate::sip::endpoint::CallId, machine: bool) {
+        let now = self.pnow();
+        let wall = self.clock.wall_ms();
+        let Some(&Leg::Out(key)) = self.by_sip.get(&call) else {
+            return;
+        };
+        let Some(rec) = self.calls.get_mut(&key) else {
+            return;
+        };
+        rec.answer_ms = Some(wall);
+        rec.machine = machine;
+        let c = &mut self.camps[rec.camp];
+        if !rec.in_dialer {
+            // A 200 that crossed our CANCEL: the endpoint ACKs it; we end it.
+            let _ = self.sip.post(move |ep, now| {
+                let _ = ep.hangup(now, call);
+            });
+            return;
+        }
+        if machine {
+            rec.in_dialer = false;
+            let _ = c
+                .dialer
+                .handle_call_answered(now, rec.dcall, AnswerKind::Machine);
+            let _ = self.sip.post(move |ep, now| {
+                let _ = ep.hangup(now, call);
+            });
+        } else {
+            self.stats.live += 1;
+            admin::metrics::live_answer(&c.name);
+            let _ = c
+                .dialer
+                .handle_call_answered(now, rec.dcall, AnswerKind::Live);
+        }
+        let tx = self.tx.clone();
+        let _ = self.sip.post(move |ep, _| {
+            let _ = tx.send(Msg::Trunk {
+                key,
+                trunk: ep.call_trunk(call),
+            });
+        });
+    }
+
+    /// Tells the dialer a call it still tracks ended before a connect.
+    fn dialer_end(&mut self, key: u64, end: CallEnd) {
+        let now = self.pnow();
+        if let Some(rec) = self.calls.get_mut(&key) {
+            if rec.in_dialer {
+                rec.in_dialer = false;
+                let _ = self.camps[rec.camp]
+                    .dialer
+                    .handle_call_ended(now, rec.dcall, end);
+            }
+        }
+    }
+
+    /// A connected call is over: the dialer puts its agent in wrap-up.
+    fn end_connected(&mut self, key: u64) {
+        let now = self.pnow();
+        let Some(rec) = self.calls.get_mut(&key) else {
+            return;
+        };
+        if rec.in_dialer {
+            rec.in_dialer = false;
+            let _ =
+                self.camps[rec.camp]
+                    .dialer
+                    .handle_call_ended(now, rec.dcall, CallEnd::Completed);
+        }
+        if let Some(ai) = rec.agent {
+            self.agents[ai].call = None;
+            self.start_wrap(ai);
+        }
+    }
+
+    /// Writes the call record (and the retry it implies) and forgets the call.
+    pub(crate) fn finish(&mut self, key: u64, disposition: Disposition) {
+        let Some(rec) = self.calls.remove(&key) else {
+            return;
+        };
+        if let Some(s) = rec.sip {
+            self.by_sip.remove(&s);
+        }
+        let c = &mut self.camps[rec.camp];
+        c.calls.remove(&rec.dcall.0);
+        admin::metrics::call_ended(&c.name, disposition.as_str());
+        if disposition == Disposition::Abandoned {
+            self.stats.abandoned += 1;
+        }
+        let Some(attempt) = rec.attempt else {
+            return;
+        };
+        let end = self.clock.wall_ms();
+        let wait_ms = rec.answer_ms.map(|a| rec.connect_ms.unwrap_or(end) - a);
+        let outcome = AttemptOutcome {
+            disposition,
+            sip_code: rec.code,
+            trunk: rec.trunk,
+            agent: rec.agent.map(|a| self.agents[a].spec.id.clone()),
+            dial_ms: Some(rec.dial_ms),
+            ring_ms: rec.ring_ms,
+            answer_ms: rec.answer_ms,
+            connect_ms: rec.connect_ms,
+            end_ms: Some(end),
+            wait_ms,
+            callback_at_ms: None,
+        };
+        let store = self.store.clone();
+        self.spawn_write("finish attempt", async move {
+            store.finish_attempt(attempt, &outcome).await.map(|_| ())
+        });
+    }
+
+    // ----- inbound -----
+
+    fn on_inbound(&mut self, call: crate::sip::endpoint::CallId) {
+        let now = self.pnow();
+        let ci = self
+            .cfg
+            .sip
+            .inbound_campaign
+            .as_deref()
+            .and_then(|n| self.camps.iter().position(|c| c.name == n))
+            .unwrap_or(0);
+        if self.stopping.is_some() || self.camps.is_empty() {
+            let _ = self.sip.post(move |ep, now| {
+                let _ = ep.reject(now, call, 503);
+            });
+            return;
+        }
+        let id = self.camps[ci].dialer.handle_inbound_arrival(now);
+        self.inbound.insert(
+            call,
+            InboundRec {
+                camp: ci,
+                id,
+                agent: None,
+            },
+        );
+        self.by_sip.insert(call, Leg::In(call));
+        self.stats.inbound += 1;
+        let _ = self.sip.post(move |ep, now| {
+            let _ = ep.ring(now, call);
+        });
+    }
+
+    fn end_inbound(&mut self, sip: crate::sip::endpoint::CallId) {
+        let now = self.pnow();
+        let Some(rec) = self.inbound.remove(&sip) else {
+            return;
+        };
+        let _ = self.camps[rec.camp]
+            .dialer
+            .handle_inbound_ended(now, rec.id);
+        if let Some(ai) = rec.agent {
+            self.agents[ai].call = None;
+            self.start_wrap(ai);
+        }
+    }
+}
+
+/// The INVITE for a lead: only the validated E.164 digits, the campaign's caller id and our own
+/// identifiers reach SIP headers.
+fn place_request(
+    c: &super::core::Camp,
+    lead: &LeasedLead,
+    ring_timeout: Duration,
+) -> Result<PlaceCall, crate::sip::values::ValueError> {
+    let caller: String = c
+        .def
+        .caller_id
+        .chars()
+        .filter(|ch| ch.is_ascii_digit() || *ch == '+')
+        .collect();
+    Ok(PlaceCall {
+        group: c.def.trunk_group.clone(),
+        number: E164::new(&lead.phone_e164)?,
+        caller_id: CallerId::new(&caller)?,
+        headers: vec![
+            ExtraHeader::lead(&lead.lead_id.to_string())?,
+            ExtraHeader::campaign(&c.name)?,
+        ],
+        // The dialer cancels at the campaign's ring timeout; the SIP layer's own timer is a
+        // back-stop a little later.
+        ring_timeout: ring_timeout + Duration::from_secs(2),
+        offer: None,
+    })
+}
+
+/// A failed attempt as the dialer and the call record name it.
+fn map_failure(d: SipDisposition) -> (CallEnd, Disposition) {
+    match d {
+        SipDisposition::Busy => (CallEnd::Busy, Disposition::Busy),
+        SipDisposition::NoAnswer => (CallEnd::NoAnswer, Disposition::NoAnswer),
+        SipDisposition::Invalid => (CallEnd::Invalid, Disposition::Invalid),
+        SipDisposition::Rejected => (CallEnd::Invalid, Disposition::Rejected),
+        SipDisposition::TrunkFailure | SipDisposition::Answered => {
+            (CallEnd::TrunkFailure, Disposition::TrunkFailure)
+        }
+    }
+}

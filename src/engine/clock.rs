@@ -1,0 +1,66 @@
+//! The engine's two clocks: wall time for the store (epoch ms: calling windows, retry delays,
+//! call records) and the pacing core's clock, which runs `time_scale` times faster than wall time
+//! so a time-scaled synthetic trunk means the same thing to pacing as the real one. Owns nothing
+//! else; with `time_scale` 1 both advance together.
+
+use std::time::{Duration, Instant};
+
+use crate::pacing::Millis;
+
+/// Converts between `Instant`, pacing [`Millis`] and wall-clock epoch milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+    scale: f64,
+}
+
+impl Clock {
+    /// A clock starting now, with pacing time running `scale` times faster.
+    pub fn new(scale: f64) -> Clock {
+        Clock {
+            start: Instant::now(),
+            scale: scale.max(1.0),
+        }
+    }
+
+    /// The time-scale factor.
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    /// Pacing time at `at`.
+    pub fn pacing(&self, at: Instant) -> Millis {
+        let real = at.saturating_duration_since(self.start).as_secs_f64();
+        Millis((real * self.scale * 1000.0) as u64)
+    }
+
+    /// The instant at which pacing time reaches `t` (never before the start).
+    pub fn instant(&self, t: Millis) -> Instant {
+        self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale)
+    }
+
+    /// A pacing-time duration in wall time.
+    pub fn real(&self, scenario: Duration) -> Duration {
+        scenario.div_f64(self.scale)
+    }
+
+    /// Wall clock, epoch milliseconds UTC.
+    pub fn wall_ms(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_time_runs_scale_times_faster_and_round_trips() {
+        let c = Clock::new(10.0);
+        let at = c.start + Duration::from_millis(150);
+        assert_eq!(c.pacing(at), Millis(1500));
+        let back = c.instant(Millis(1500));
+        assert!(back.duration_since(c.start).as_millis().abs_diff(150) <= 1);
+        assert_eq!(c.real(Duration::from_secs(2)), Duration::from_millis(200));
+    }
+}

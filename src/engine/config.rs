@@ -1,0 +1,379 @@
+//! The engine config file (`outdial run --config FILE`): store, node name, SIP listen address,
+//! trunks and trunk groups, agents, campaigns, admin API and tokens. Parsed with file/line/field
+//! errors (unknown keys are errors) and checked before anything starts. Owns no runtime state.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::admin::ApiToken;
+use crate::agents::Skills;
+use crate::sim::dist::Dist;
+use crate::sip::trunk::TrunksConfig;
+use crate::sip::values::SipUri;
+use crate::yaml::{Dur, YamlError};
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Store URL (`sqlite://FILE` or `postgres://…`). When absent, `--db` / `OUTDIAL_DB` is used.
+    #[serde(default)]
+    pub store: Option<String>,
+    /// This engine's name in leases, attempts and agent claims. Must be unique among the engines
+    /// sharing a store, and the same across restarts of one engine (crash recovery closes what
+    /// this name left open). Default: `node-1`.
+    #[serde(default = "default_node")]
+    pub node: String,
+    /// SIP signalling.
+    pub sip: SipSection,
+    /// Supervisor API.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// Agents (SIP endpoints), one entry per agent or per numbered range.
+    pub agents: Vec<AgentEntry>,
+    /// Campaigns to run (applied to the store beforehand with `outdial campaign apply`).
+    pub campaigns: Vec<CampaignEntry>,
+    /// Wrap-up time of agents whose wrap-up is automatic (`wrap_up: auto`).
+    #[serde(default = "default_wrap")]
+    pub auto_wrap_time: Dist,
+    /// Lease settings.
+    #[serde(default)]
+    pub lease: LeaseSection,
+    /// On SIGTERM/SIGINT: how long connected calls may go on before they are hung up.
+    #[serde(default = "default_grace")]
+    pub shutdown_grace: Dur,
+    /// Test and demo only: the synthetic peers divide durations by this factor; the engine runs
+    /// the pacing core's clock this much faster so the same scenario means the same thing.
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    /// Stop by itself after this long (demo, tests). Default: run until signalled.
+    #[serde(default)]
+    pub run_for: Option<Dur>,
+}
+
+/// `sip:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// UDP (and TCP) address to listen on.
+    pub listen: SocketAddr,
+    /// Trunks.
+    pub trunks: Vec<crate::sip::trunk::TrunkConfig>,
+    /// Trunk groups (campaigns name one in `trunk_group`).
+    pub groups: Vec<crate::sip::trunk::TrunkGroupConfig>,
+    /// Campaign that receives inbound calls (INVITEs from a trunk). Default: the first campaign.
+    #[serde(default)]
+    pub inbound_campaign: Option<String>,
+}
+
+/// `admin:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address of the admin HTTP API (loopback by default).
+    #[serde(default = "default_admin")]
+    pub listen: SocketAddr,
+    /// Bearer tokens, each with the name written in the audit trail.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            listen: default_admin(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// `lease:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSection {
+    /// A lease not dialled within this time returns to the pool (also after a crash).
+    #[serde(default = "default_ttl")]
+    pub ttl: Dur,
+    /// Leads kept leased ahead of the dialer, per campaign, in seconds of dialling.
+    #[serde(default = "default_ahead")]
+    pub ahead: Dur,
+}
+
+impl Default for LeaseSection {
+    fn default() -> Self {
+        LeaseSection {
+            ttl: default_ttl(),
+            ahead: default_ahead(),
+        }
+    }
+}
+
+/// How an agent leaves wrap-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WrapUp {
+    /// The agent (or its desktop) calls the agent API: login, ready, pause, wrap-up done.
+    #[default]
+    Api,
+    /// Synthetic agents: logged in at start, ready again after `auto_wrap_time`, disposition
+    /// `completed`.
+    Auto,
+}
+
+/// One agent, or `count` agents whose URIs differ by number (`{n}` in `uri`, 4 digits).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEntry {
+    /// Agent id (defaults to the URI's user part).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// SIP URI, e.g. `sip:agent0001@127.0.0.1:5080`; with `count`, `{n}` is replaced.
+    pub uri: String,
+    /// Number of agents of this entry (`{n}` runs from `first`).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// First number of a range.
+    #[serde(default = "one_u32")]
+    pub first: u32,
+    /// `outbound`, `inbound`, or both (blended, the default).
+    #[serde(default = "blended")]
+    pub skills: Vec<String>,
+    /// Agent group: campaigns whose `agent_group` matches can use the agent.
+    pub group: String,
+    /// `api` (default) or `auto`.
+    #[serde(default)]
+    pub wrap_up: WrapUp,
+}
+
+/// A campaign to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignEntry {
+    /// Campaign name in the store.
+    pub name: String,
+    /// Safe-harbour announcement for abandoned calls; without one they get BYE with a Reason.
+    #[serde(default)]
+    pub announcement: Option<String>,
+}
+
+/// An agent after ranges are expanded and URIs checked.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    /// Agent id.
+    pub id: String,
+    /// SIP URI.
+    pub uri: SipUri,
+    /// Pacing skills.
+    pub skills: Skills,
+    /// Skill names as configured.
+    pub skill_names: Vec<String>,
+    /// Agent group.
+    pub group: String,
+    /// Wrap-up handling.
+    pub wrap_up: WrapUp,
+}
+
+fn default_node() -> String {
+    "node-1".into()
+}
+fn default_admin() -> SocketAddr {
+    crate::admin::DEFAULT_ADDR
+}
+fn default_ttl() -> Dur {
+    Dur(std::time::Duration::from_secs(120))
+}
+fn default_ahead() -> Dur {
+    Dur(std::time::Duration::from_secs(10))
+}
+fn default_grace() -> Dur {
+    Dur(std::time::Duration::from_secs(30))
+}
+fn default_wrap() -> Dist {
+    Dist::Constant { mean: 30.0 }
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_u32() -> u32 {
+    1
+}
+fn blended() -> Vec<String> {
+    vec!["outbound".into(), "inbound".into()]
+}
+
+impl EngineConfig {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<EngineConfig, YamlError> {
+        let (cfg, text): (EngineConfig, String) = crate::yaml::load(path)?;
+        let file = path.display().to_string();
+        cfg.check()
+            .map_err(|(field, msg)| YamlError::invalid(&file, &text, &field, msg))?;
+        Ok(cfg)
+    }
+
+    /// Parses and checks config text (`file` names it in errors).
+    pub fn parse(file: &str, text: &str) -> Result<EngineConfig, YamlError> {
+        let cfg: EngineConfig = crate::yaml::parse(file, text)?;
+        cfg.check()
+            .map_err(|(field, msg)| YamlError::invalid(file, text, &field, msg))?;
+        Ok(cfg)
+    }
+
+    /// The trunk section in the SIP layer's shape.
+    pub fn trunks(&self) -> TrunksConfig {
+        TrunksConfig {
+            trunks: self.sip.trunks.clone(),
+            groups: self.sip.groups.clone(),
+        }
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        self.trunks()
+            .validate()
+            .map_err(|e| ("sip".to_string(), e.to_string()))?;
+        if self.campaigns.is_empty() {
+            return Err(("campaigns".into(), "name at least one campaign".into()));
+        }
+        if !(self.time_scale.is_finite() && self.time_scale >= 1.0) {
+            return Err(("time_scale".into(), "must be a number ≥ 1".into()));
+        }
+        if self.node.is_empty()
+            || !self
+                .node
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err((
+                "node".into(),
+                "letters, digits, '-', '_' and '.' only".into(),
+            ));
+        }
+        for (i, c) in self.campaigns.iter().enumerate() {
+            if let Some(a) = &c.announcement {
+                SipUri::parse(a)
+                    .map_err(|e| (format!("campaigns[{i}].announcement"), e.to_string()))?;
+            }
+        }
+        if let Some(ic) = &self.sip.inbound_campaign {
+            if !self.campaigns.iter().any(|c| &c.name == ic) {
+                return Err((
+                    "sip.inbound_campaign".into(),
+                    format!("{ic:?} is not in campaigns"),
+                ));
+            }
+        }
+        self.agent_specs().map(|_| ())
+    }
+
+    /// Expands ranges and checks every agent (unique ids, valid URIs, known skills).
+    pub fn agent_specs(&self) -> Result<Vec<AgentSpec>, (String, String)> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, e) in self.agents.iter().enumerate() {
+            let field = |k: &str| format!("agents[{i}].{k}");
+            let skills = parse_skills(&e.skills).map_err(|m| (field("skills"), m))?;
+            let n = e.count.unwrap_or(1);
+            if e.count.is_some() && !e.uri.contains("{n}") {
+                return Err((field("uri"), "a range needs {n} in its uri".into()));
+            }
+            if e.count.is_some() && e.id.is_some() {
+                return Err((field("id"), "a range takes its ids from the uri".into()));
+            }
+            for k in 0..n {
+                let text = e.uri.replace("{n}", &format!("{:04}", e.first + k));
+                let uri = SipUri::parse(&text).map_err(|m| (field("uri"), m.to_string()))?;
+                let id = match (&e.id, uri.user()) {
+                    (Some(id), _) => id.clone(),
+                    (None, Some(u)) => u.to_string(),
+                    (None, None) => {
+                        return Err((field("id"), "give an id or a uri with a user part".into()))
+                    }
+                };
+                if !seen.insert(id.clone()) {
+                    return Err((field("id"), format!("duplicate agent id {id:?}")));
+                }
+                out.push(AgentSpec {
+                    id,
+                    uri,
+                    skills,
+                    skill_names: e.skills.clone(),
+                    group: e.group.clone(),
+                    wrap_up: e.wrap_up,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn parse_skills(names: &[String]) -> Result<Skills, String> {
+    let (mut o, mut i) = (false, false);
+    for n in names {
+        match n.as_str() {
+            "outbound" => o = true,
+            "inbound" => i = true,
+            other => {
+                return Err(format!(
+                    "unknown skill {other:?} (expected outbound and/or inbound)"
+                ))
+            }
+        }
+    }
+    match (o, i) {
+        (true, true) => Ok(Skills::Blended),
+        (true, false) => Ok(Skills::Outbound),
+        (false, true) => Ok(Skills::Inbound),
+        (false, false) => Err("give at least one of outbound, inbound".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "sip:\n  listen: 127.0.0.1:5060\n  trunks: [{name: t1, address: \
+                        127.0.0.1:5070, max_channels: 10, max_cps: 5}]\n  groups: [{name: g, \
+                        trunks: [t1]}]\ncampaigns: [{name: c}]\n";
+
+    #[test]
+    fn ranges_expand_and_duplicates_are_named() {
+        let text = format!(
+            "{BASE}agents:\n  - {{uri: 'sip:agent{{n}}@127.0.0.1:5080', count: 3, group: g, \
+             wrap_up: auto}}\n"
+        );
+        let cfg = EngineConfig::parse("e.yaml", &text).unwrap();
+        let specs = cfg.agent_specs().unwrap();
+        let ids: Vec<_> = specs.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["agent0001", "agent0002", "agent0003"]);
+        assert_eq!(specs[0].skills, Skills::Blended);
+
+        let dup = format!(
+            "{BASE}agents:\n  - {{uri: 'sip:a@127.0.0.1:5080', group: g}}\n  - {{uri: \
+             'sip:a@127.0.0.1:5081', group: g}}\n"
+        );
+        let err = EngineConfig::parse("e.yaml", &dup).unwrap_err().to_string();
+        assert!(
+            err.contains("e.yaml") && err.contains("duplicate agent id"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected_with_their_field() {
+        let text = format!("{BASE}agents: []\nlisten_on: 1\n");
+        let err = EngineConfig::parse("e.yaml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_on"), "{err}");
+        let text = format!(
+            "{BASE}agents: [{{uri: 'sip:a@127.0.0.1:5080', group: g, skills: [outbund]}}]\n"
+        );
+        let err = EngineConfig::parse("e.yaml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("skills") && err.contains("outbund"), "{err}");
+    }
+}

@@ -1,0 +1,359 @@
+//! Helpers for the live-engine tests: synthetic peers (`outdial trunk-sim`, `agent-sim`) and the
+//! engine itself run as the real binary on loopback, a lab campaign, generated lists with callee
+//! time zones chosen so that some are inside the calling window now and some outside, and
+//! queries of the store the engine wrote. Every child is killed on drop; every wait is bounded.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Timelike, Utc};
+use outdial::store::{Db, Store};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_outdial")
+}
+
+/// A fresh directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "outdial-{tag}-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A loopback port free for UDP and TCP right now (the engine binds both for SIP).
+pub fn free_port() -> u16 {
+    for _ in 0..50 {
+        let Ok(u) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(a) = u.local_addr() else { continue };
+        if TcpListener::bind(a).is_ok() {
+            return a.port();
+        }
+    }
+    panic!("no free loopback port");
+}
+
+/// A child process killed on drop.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Waits up to `limit` for the process to exit; kills it and panics otherwise.
+    pub fn wait_for(&mut self, limit: Duration) -> ExitStatus {
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("process did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends a signal (`TERM`, `KILL`).
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([format!("-{sig}"), self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success(), "kill -{sig}");
+    }
+}
+
+/// A synthetic peer and the address it listens on.
+pub struct Peer {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+}
+
+/// The scenario the peers follow: 30 % live, 10 % machine, 10 % busy, 2 % invalid, ring
+/// lognormal 10 s, talk lognormal `talk_s`.
+pub fn scenario(dir: &Path, talk_s: u32) -> PathBuf {
+    let path = dir.join("scenario.yaml");
+    let text = format!(
+        "name: engine-test\nseed: 11\nduration: 1h\nagents: 10\npatience: 2s\n\
+         talk_time: {{dist: lognormal, mean: {talk_s}s, sd: {}s}}\n\
+         wrap_time: {{dist: constant, mean: 10s}}\n\
+         trunk:\n  channels: 100\n  live_answer: 0.30\n  machine: 0.10\n  busy: 0.10\n  invalid: 0.02\n\
+         \x20 ring_time: {{dist: lognormal, mean: 10s, sd: 5s}}\n  no_answer_timeout: 25s\n\
+         inbound: {{rate_per_hour: 0, talk_time: {{dist: constant, mean: 60s}}}}\n\
+         target_abandon: 0.03\nstrategies: [predictive]\n",
+        talk_s / 2
+    );
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// Starts `outdial trunk-sim` or `agent-sim` on a free port.
+pub fn peer(cmd: &str, scenario: &Path, scale: f64, extra: &[&str]) -> Peer {
+    let mut child = Command::new(bin())
+        .arg(cmd)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            &scale.to_string(),
+        ])
+        .arg("--scenario")
+        .arg(scenario)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn peer");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep draining so the peer never blocks on a full pipe.
+        let mut sink = String::new();
+        while r.read_line(&mut sink).unwrap_or(0) > 0 {
+            sink.clear();
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("peer printed its address");
+    let addr = line
+        .trim()
+        .rsplit("sip:")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    Peer {
+        proc: Proc { child },
+        addr,
+    }
+}
+
+/// The lab campaign: predictive, window 09:00–18:00 callee-local, retries minutes apart.
+pub fn campaign_yaml(name: &str, mode: &str) -> String {
+    format!(
+        "name: {name}\nkind: verification\npriority: 50\nregion: SG\ntimezone: Asia/Singapore\n\
+         dialing:\n  mode: {mode}\n  ratio: 1.0\n  max_ratio: 3.0\n  target_abandon: 0.03\n\
+         \x20 patience: 2s\n  ring_timeout: 25s\n\
+         window:\n  default: \"09:00-18:00\"\n\
+         retry:\n  max_attempts: 5\n  max_attempts_per_day: 3\n  abandon_cooldown: 1h\n  rules:\n\
+         \x20   busy: {{ delay: 10m }}\n    no_answer: {{ delay: 20m }}\n    machine: {{ delay: 30m }}\n\
+         \x20   abandoned: {{ delay: 1h }}\n    trunk_failure: {{ delay: 5m }}\n    unknown: {{ delay: 15m }}\n\
+         caller_id: \"6560885500\"\ntrunk_group: lab\nagent_group: lab\nskills: [verification]\n"
+    )
+}
+
+/// Two fixed-offset zones: one whose local time now is well inside 09:00–18:00, one well
+/// outside it (the test runs at any hour).
+pub fn open_and_closed_zones() -> (String, String) {
+    let h = Utc::now().hour() as i32;
+    let zone = |off: i32| {
+        // Etc/GMT-8 is UTC+8 (POSIX sign).
+        if off == 0 {
+            "Etc/GMT".to_string()
+        } else if off > 0 {
+            format!("Etc/GMT-{off}")
+        } else {
+            format!("Etc/GMT+{}", -off)
+        }
+    };
+    let local = |off: i32| (h + off).rem_euclid(24);
+    let open = (-10..=12)
+        .find(|&o| (11..=15).contains(&local(o)))
+        .expect("an open zone");
+    let closed = (-10..=12)
+        .find(|&o| local(o) >= 21 || local(o) <= 5)
+        .expect("a closed zone");
+    (zone(open), zone(closed))
+}
+
+/// A list of `n` synthetic SG mobiles from `first`, alternating the two zones when
+/// `closed_every` > 0 (every k-th lead in the closed zone).
+pub fn list_csv(first: u32, n: u32, open: &str, closed: &str, closed_every: u32) -> String {
+    let mut s = String::from("phone,name,external_id,timezone,loan_amount\n");
+    for i in 0..n {
+        let tz = if closed_every > 0 && i % closed_every == 0 {
+            closed
+        } else {
+            open
+        };
+        s.push_str(&format!(
+            "9{:07},Customer {i},APP-{i:06},{tz},{}\n",
+            first + i * 7,
+            1000 + i * 37 % 50_000
+        ));
+    }
+    s
+}
+
+/// Runs `outdial --db URL ARGS…` with `stdin`, asserting success.
+pub fn outdial(db: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .args(["--db", db])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn outdial");
+    if let Some(s) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(s.as_bytes())
+            .expect("write stdin");
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().expect("outdial");
+    assert!(
+        out.status.success(),
+        "outdial {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What an engine config needs.
+pub struct EngineSetup<'a> {
+    pub node: &'a str,
+    pub campaign: &'a str,
+    pub trunk: SocketAddr,
+    pub agents: SocketAddr,
+    /// Agent numbers (agent-sim's `agent0001` is 1).
+    pub agent_range: (u32, u32),
+    pub time_scale: f64,
+    pub run_for_s: u32,
+    pub grace_s: u32,
+    pub channels: u32,
+}
+
+/// Writes an engine config; returns its path and the admin URL.
+pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
+    let sip_port = free_port();
+    let admin_port = free_port();
+    let text = format!(
+        "node: {node}\nsip:\n  listen: 127.0.0.1:{sip_port}\n  trunks:\n    - {{name: lab-trunk, \
+         address: \"{trunk}\", max_channels: {ch}, max_cps: 100, ping_interval: 0s}}\n  groups:\n    \
+         - {{name: lab, trunks: [lab-trunk]}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n  tokens:\n    \
+         - {{name: test-supervisor, token: {TOKEN}}}\nagents:\n  - {{uri: \"sip:agent{{n}}@{agents}\", \
+         count: {count}, first: {first}, group: lab, skills: [outbound], wrap_up: auto}}\n\
+         auto_wrap_time: {{dist: constant, mean: 10s}}\ncampaigns:\n  - {{name: {campaign}}}\n\
+         time_scale: {scale}\nrun_for: {run}s\nshutdown_grace: {grace}s\n",
+        node = e.node,
+        trunk = e.trunk,
+        ch = e.channels,
+        agents = e.agents,
+        count = e.agent_range.1 - e.agent_range.0 + 1,
+        first = e.agent_range.0,
+        campaign = e.campaign,
+        scale = e.time_scale,
+        run = e.run_for_s,
+        grace = e.grace_s,
+    );
+    let path = dir.join(format!("engine-{}.yaml", e.node));
+    std::fs::write(&path, text).expect("write config");
+    (path, format!("http://127.0.0.1:{admin_port}"))
+}
+
+/// The admin token of [`engine_config`].
+pub const TOKEN: &str = "engine-test-token-0123456789";
+
+/// Starts `outdial --db DB run --config FILE --json`.
+pub fn start_engine(db: &str, config: &Path) -> Proc {
+    let child = Command::new(bin())
+        .args(["--db", db, "run", "--json", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn engine");
+    Proc { child }
+}
+
+/// Waits for the engine to exit successfully and returns its JSON summary.
+pub fn finish_engine(mut p: Proc, limit: Duration) -> serde_json::Value {
+    let st = p.wait_for(limit);
+    assert!(st.success(), "engine exited with {st}");
+    let mut out = String::new();
+    if let Some(mut o) = p.child.stdout.take() {
+        use std::io::Read;
+        let _ = o.read_to_string(&mut out);
+    }
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("summary {out:?}: {e}"))
+}
+
+/// Waits until `url` answers an authenticated request (the engine is up).
+pub async fn wait_admin(url: &str) -> outdial::admin::Client {
+    let client = outdial::admin::Client::new(url, TOKEN).expect("client");
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if client.campaigns().await.is_ok() {
+            return client;
+        }
+        assert!(Instant::now() < end, "engine admin API did not come up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One attempt row, as the engine wrote it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Attempt {
+    pub lead_id: i64,
+    pub node: String,
+    pub is_open: i64,
+    pub disposition: Option<String>,
+    pub dial_ms: i64,
+    pub timezone: String,
+}
+
+const ATTEMPTS: &str = "SELECT a.lead_id, a.node, CAST(a.is_open AS BIGINT) AS is_open, \
+     a.disposition, a.dial_ms, l.timezone FROM attempts a JOIN leads l ON l.id = a.lead_id \
+     ORDER BY a.lead_id, a.dial_ms";
+
+const STATES: &str =
+    "SELECT state, CAST(COUNT(*) AS BIGINT) FROM leads GROUP BY state ORDER BY state";
+
+/// Every attempt in the store.
+pub async fn attempts(store: &Store) -> Vec<Attempt> {
+    match store.db() {
+        Db::Sqlite(p) => sqlx::query_as(ATTEMPTS).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(ATTEMPTS).fetch_all(p).await,
+    }
+    .expect("attempts")
+}
+
+/// Leads by state.
+pub async fn lead_states(store: &Store) -> Vec<(String, i64)> {
+    match store.db() {
+        Db::Sqlite(p) => sqlx::query_as(STATES).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(STATES).fetch_all(p).await,
+    }
+    .expect("states")
+}
