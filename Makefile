@@ -5,18 +5,28 @@ PGURL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: demo test lint unit prereqs sipp postgres bench clean
 
-## demo: the main job on the embedded SQLite default.
+## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
+## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
+## synthetic trunk and 20 synthetic agents on loopback (durations divided by 10), `outdial run` for
+## one minute with a live progress line, then the per-hour report from the call records.
 DEMO_DB ?= outdial.db
-OUTDIAL = $(CARGO) run --quiet --bin outdial --
+BIN = target/debug/outdial
+DEMO = --db sqlite://$(DEMO_DB)
 demo:
 	$(CARGO) build --bin outdial
 	rm -f $(DEMO_DB) $(DEMO_DB)-shm $(DEMO_DB)-wal
-	for f in campaigns/*.yaml; do $(OUTDIAL) --db sqlite://$(DEMO_DB) campaign apply $$f; done
+	for f in campaigns/*.yaml sim/demo/campaign.yaml; do $(BIN) $(DEMO) campaign apply $$f || exit 1; done
 	awk 'BEGIN { print "phone,name,external_id,tier,loan_amount"; \
-	  for (i = 0; i < 5000; i++) printf "138%08d,Customer %d,APP-%06d,%s,%d\n", 10000000 + i * 7, i, i, (i % 3 ? "B" : "A"), 1000 + (i * 37) % 50000 }' \
-	  | $(OUTDIAL) --db sqlite://$(DEMO_DB) campaign load credit-verification -
-	$(OUTDIAL) --db sqlite://$(DEMO_DB) campaign list
-	$(OUTDIAL) --db sqlite://$(DEMO_DB) campaign stats credit-verification
+	  for (i = 0; i < 3000; i++) printf "9%07d,Customer %d,APP-%06d,%s,%d\n", 1000000 + i * 7, i, i, (i % 3 ? "B" : "A"), 1000 + (i * 37) % 50000 }' \
+	  | $(BIN) $(DEMO) campaign load demo-verification -
+	$(BIN) $(DEMO) campaign list
+	@$(BIN) trunk-sim --listen 127.0.0.1:5070 --scenario sim/small-team.yaml --time-scale 10 >/dev/null & T=$$!; \
+	$(BIN) agent-sim --listen 127.0.0.1:5080 --agents 20 --scenario sim/small-team.yaml --time-scale 10 --hold-until-bye >/dev/null & A=$$!; \
+	sleep 1; \
+	$(BIN) $(DEMO) run --config sim/demo/engine.yaml --progress \
+	  && $(BIN) $(DEMO) report demo-verification \
+	  && $(BIN) $(DEMO) campaign stats demo-verification; \
+	rc=$$?; kill $$T $$A 2>/dev/null; exit $$rc
 
 ## test: formatting, lints and every test (SQLite, PostgreSQL, SIPp on loopback).
 test: prereqs lint unit

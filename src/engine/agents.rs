@@ -74,6 +74,35 @@ impl Engine {
         };
         let _ = id;
         self.agents[ai].home = Some(ci);
+        // A staffed interval for the report's occupancy.
+        let (store, tx, node) = (self.store.clone(), self.tx.clone(), self.cfg.node.clone());
+        let (agent, campaign) = (self.agents[ai].spec.id.clone(), self.camps[ci].name.clone());
+        let wall = self.clock.wall_ms();
+        tokio::spawn(async move {
+            match store.session_start(&agent, &campaign, &node, wall).await {
+                Ok(id) => {
+                    let _ = tx.send(Msg::Session { agent: ai, id });
+                }
+                Err(e) => tracing::warn!(error = %e, "agent session start"),
+            }
+        });
+    }
+
+    /// A session started in the store; close it at once if the agent already left.
+    pub(crate) fn on_session(&mut self, ai: usize, id: i64) {
+        if self.agents[ai].home.is_some() && self.agents[ai].session.is_none() {
+            self.agents[ai].session = Some(id);
+        } else {
+            self.end_session(id);
+        }
+    }
+
+    fn end_session(&mut self, id: i64) {
+        let store = self.store.clone();
+        let wall = self.clock.wall_ms();
+        self.spawn_write("agent session end", async move {
+            store.session_end(id, wall, 0).await
+        });
     }
 
     /// Takes an agent out of its home campaign's dialer.
@@ -84,6 +113,9 @@ impl Engine {
             let _ = self.camps[ci].dialer.handle_agent_logout(now, id);
         }
         self.agents[ai].home = None;
+        if let Some(s) = self.agents[ai].session.take() {
+            self.end_session(s);
+        }
     }
 
     /// Logs in an agent this node owns, into the best campaign for it.
@@ -176,10 +208,6 @@ impl Engine {
             return;
         }
         self.wrap_done(ai, AgentDisposition::Completed);
-        if self.stopping.is_some() {
-            self.leave(ai);
-            self.agents[ai].logged_in = false;
-        }
     }
 
     /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
@@ -207,12 +235,6 @@ impl Engine {
                 .await
                 .map(|_| ())
         });
-    }
-
-    /// Logs an agent out without a request (shutdown).
-    pub(crate) fn agent_logout_quiet(&mut self, ai: usize) {
-        self.leave(ai);
-        self.agents[ai].logged_in = false;
     }
 
     /// A supervisor/agent-desktop action on an agent.

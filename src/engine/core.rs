@@ -52,6 +52,8 @@ pub(crate) enum Msg {
     },
     /// Supervisor overrides read from the store (shared by every node).
     Overrides(Vec<(String, crate::store::PacingOverride)>),
+    /// An agent session row was written.
+    Session { agent: usize, id: i64 },
     /// Agents this node owns now (claims renewed or won).
     Claimed(Vec<String>),
     /// The trunk a call is on.
@@ -143,6 +145,8 @@ pub(crate) struct AgentRec {
     pub last_attempt: Option<i64>,
     /// Screen pop of the current/last call.
     pub pop: Option<admin::ScreenPop>,
+    /// Open staffed-interval row in the store.
+    pub session: Option<i64>,
     /// Bumped on every wrap-up start, so a stale automatic wrap-up timer is ignored.
     pub wrap_epoch: u64,
 }
@@ -275,6 +279,7 @@ impl Engine {
                 call: None,
                 last_attempt: None,
                 pop: None,
+                session: None,
                 wrap_epoch: 0,
             })
             .collect();
@@ -382,6 +387,7 @@ impl Engine {
             }
             Msg::Overrides(rows) => self.apply_overrides(rows),
             Msg::Claimed(ids) => self.on_claimed(ids),
+            Msg::Session { agent, id } => self.on_session(agent, id),
             Msg::Trunk { key, trunk } => {
                 if let (Some(c), Some(t)) = (self.calls.get_mut(&key), trunk) {
                     c.trunk = Some(t);

@@ -107,6 +107,7 @@ pub async fn run(
             "recovered what an earlier run of this node left open"
         );
     }
+    store.end_sessions(&cfg.node, wall).await?;
     let _ = crate::admin::metrics::install();
     let agents = cfg
         .agent_specs()
@@ -216,6 +217,10 @@ pub async fn run(
         eprintln!();
     }
     let summary = engine.summary();
+    let wall = chrono::Utc::now().timestamp_millis();
+    if let Err(e) = store.end_sessions(&engine.cfg.node, wall).await {
+        tracing::warn!(error = %e, "closing agent sessions");
+    }
     if let Err(e) = store.release_agents(&engine.cfg.node).await {
         tracing::warn!(error = %e, "releasing agent claims");
     }
@@ -332,11 +337,7 @@ impl Engine {
                 store.release(&ids).await.map(|_| ())
             });
         }
-        for ai in 0..self.agents.len() {
-            if self.agent_state(ai) == crate::agents::AgentState::Ready {
-                self.agent_logout_quiet(ai);
-            }
-        }
+        // Agents stay logged in: calls still ringing may be answered and must find one.
     }
 
     /// Grace is over: hang up every call left.
