@@ -362,6 +362,38 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_parses_and_documents_every_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("campaigns/engine/outdial.example.yaml");
+        let cfg = EngineConfig::load(&path).unwrap();
+        assert_eq!(cfg.node, "sh-site-a");
+        assert_eq!(cfg.agent_specs().unwrap().len(), 201);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for key in [
+            "store:",
+            "node:",
+            "listen:",
+            "trunks:",
+            "groups:",
+            "inbound_campaign:",
+            "admin:",
+            "tokens:",
+            "agents:",
+            "auto_wrap_time:",
+            "campaigns:",
+            "announcement:",
+            "lease:",
+            "ttl:",
+            "ahead:",
+            "shutdown_grace:",
+            "time_scale:",
+            "run_for:",
+        ] {
+            assert!(text.contains(key), "{key} is not documented");
+        }
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_rejected_with_their_field() {
         let text = format!("{BASE}agents: []\nlisten_on: 1\n");
         let err = EngineConfig::parse("e.yaml", &text)
