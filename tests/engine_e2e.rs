@@ -204,7 +204,34 @@ async fn sigterm_stops_dialling_lets_calls_finish_and_releases_leases() {
     let (cfg, admin) = engine_config(&l.dir, &setup(&l, "term-1", "lab-term", 600));
     let engine = start_engine(&l.db, &cfg);
     let _client = wait_admin(&admin).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    // A supervisor pauses the campaign from the CLI: no new attempt after the pause settles.
+    let cli = |args: &[&str]| {
+        outdial(
+            &l.db,
+            &[args, &["--engine", &admin, "--token", TOKEN]].concat(),
+            None,
+        )
+    };
+    let shown = cli(&["pacing", "show", "lab-term"]);
+    assert!(shown.contains("predictive"), "{shown}");
+    cli(&["campaign", "pause", "lab-term"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let store = Store::open(&l.db).await.expect("store");
+    let n1 = attempts(&store).await.len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let n2 = attempts(&store).await.len();
+    assert!(n1 > 0);
+    assert_eq!(n1, n2, "attempts were placed while paused");
+    cli(&["campaign", "resume", "lab-term"]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        attempts(&store).await.len() > n2,
+        "resume did not dial again"
+    );
+    store.close().await;
+
     engine.signal("TERM");
     let summary = finish_engine(engine, Duration::from_secs(30));
     assert!(summary["campaigns"][0]["dials"].as_u64().unwrap_or(0) > 0);

@@ -41,6 +41,10 @@ pub enum CampaignCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Stop dialling a campaign on a running engine (calls in progress go on; audited).
+    Pause(super::admin::CampaignControlArgs),
+    /// Resume dialling a paused campaign on a running engine (audited).
+    Resume(super::admin::CampaignControlArgs),
 }
 
 /// Wall-clock now in epoch milliseconds (the store never reads a clock itself).
@@ -51,6 +55,12 @@ pub fn now_ms() -> i64 {
 /// Runs a campaign subcommand against the store at `db`.
 pub fn run(db: &str, cmd: CampaignCmd) -> anyhow::Result<ExitCode> {
     // Validate the file before touching the store: a bad file changes nothing.
+    let cmd = match cmd {
+        // These talk to a running engine, not to the store.
+        CampaignCmd::Pause(args) => return super::admin::pause(args),
+        CampaignCmd::Resume(args) => return super::admin::resume(args),
+        other => other,
+    };
     let def = match &cmd {
         CampaignCmd::Apply { file } => Some(Campaign::load(file)?),
         _ => None,
@@ -124,6 +134,8 @@ pub fn run(db: &str, cmd: CampaignCmd) -> anyhow::Result<ExitCode> {
                 }
                 ExitCode::SUCCESS
             }
+            // Handled above, before the store is opened.
+            CampaignCmd::Pause(_) | CampaignCmd::Resume(_) => ExitCode::SUCCESS,
         };
         store.close().await;
         Ok(code)
