@@ -248,6 +248,8 @@ struct CallSlot {
     launched: Millis,
     answered: Millis,
     agent: Option<AgentId>,
+    /// Expected abandons of this call as priced at launch (predictive), until it resolves.
+    risk: f64,
 }
 
 /// One campaign's pacing core.
@@ -310,6 +312,7 @@ pub struct Dialer {
     last_theta: f64,
     bias: f64,
     bias_mark: (u64, u64),
+    pending_risk: f64,
 }
 
 impl Dialer {
@@ -372,6 +375,7 @@ impl Dialer {
             last_theta: 0.0,
             bias: 0.0,
             bias_mark: (0, 0),
+            pending_risk: 0.0,
             params: config.params,
         };
         if let Mode::Rate { per_s } = d.params.mode {
@@ -516,8 +520,8 @@ impl Dialer {
             }
             .into());
         }
-        let (launched, reserved) = (c.launched, c.agent);
-        self.untrack_launch(launched);
+        let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
+        self.untrack_launch(launched, risk);
         self.ring_fit.observe(now.since(launched) as f64 / 1000.0);
         self.dirty = true;
         match kind {
@@ -591,8 +595,8 @@ impl Dialer {
                     }
                     .into());
                 }
-                let (launched, reserved) = (c.launched, c.agent);
-                self.untrack_launch(launched);
+                let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
+                self.untrack_launch(launched, risk);
                 let class = if end == CallEnd::NoAnswer {
                     Class::NoAnswer
                 } else {
@@ -970,13 +974,24 @@ impl Dialer {
             .push_back((now.plus(self.params.no_answer_timeout_ms), call));
     }
 
-    fn untrack_launch(&mut self, launched: Millis) {
+    fn untrack_launch(&mut self, launched: Millis, risk: f64) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.forecast.ringing.remove(launched.0 / 100);
+        self.pending_risk = if self.in_flight == 0 {
+            0.0
+        } else {
+            (self.pending_risk - risk).max(0.0)
+        };
     }
 
     /// Creates and dials a call (or queues it for preview).
     fn launch(&mut self, now: Millis, agent: Option<AgentId>) {
+        self.launch_priced(now, agent, 0.0);
+    }
+
+    /// [`Dialer::launch`] of a call expected to be abandoned `risk` times (predictive).
+    fn launch_priced(&mut self, now: Millis, agent: Option<AgentId>, risk: f64) {
+        self.pending_risk += risk;
         let call = CallId(self.next_call);
         self.next_call += 1;
         self.counters.dials += 1;
@@ -992,6 +1007,7 @@ impl Dialer {
                 launched: now,
                 answered: now,
                 agent,
+                risk,
             },
         );
         if let Some(a) = agent {
@@ -1050,11 +1066,15 @@ impl Dialer {
             ring: self.ring_fit.dist(),
             timeout_s: self.params.no_answer_timeout_ms as f64 / 1000.0,
         };
+        // Cold start: only short calls have ended yet; the calls still running say how long the
+        // others last at least (see `DurationFit::dist_censored`).
+        let (talking, wrapping) = self.forecast.in_progress(now);
         let (talk, talk_in, wrap) = (
-            self.talk_fit.dist(),
+            self.talk_fit.dist_censored(&talking),
             self.talk_in_fit.dist(),
-            self.wrap_fit.dist(),
+            self.wrap_fit.dist_censored(&wrapping),
         );
+        self.forecast.rel_sd = self.outcomes.rel_sd(Class::Live);
         self.forecast.refit(&Fitted {
             talk_out: &talk,
             talk_in: (self.counters.inbound > 0).then_some(&talk_in),
@@ -1099,27 +1119,45 @@ impl Dialer {
                 n
             }
             _ => {
-                let theta = self
-                    .control
-                    .theta(self.counters.live, self.counters.abandoned);
+                let warm = self.warmth();
+                // Abandons already bought: calls in flight priced at launch, not yet resolved.
+                let theta = self.control.theta_warming(
+                    self.counters.live,
+                    self.counters.abandoned as f64 + self.pending_risk,
+                    warm,
+                );
                 self.last_theta = theta;
-                let mut n = 0;
+                let mut prices = Vec::new();
                 if self.active_out <= 64 && self.in_flight <= 400 {
                     let mut ex = self.forecast.exact(now, idle, ahead0, lambda_in);
-                    while n < room && ex.marginal_and_push(true) <= theta {
-                        n += 1;
+                    while (prices.len() as u32) < room {
+                        let p = ex.marginal_and_push(true);
+                        if p > theta {
+                            break;
+                        }
+                        prices.push(p);
                     }
                 } else {
                     let sums = self.forecast.sums(now, idle, ahead0, lambda_in, false);
-                    while n < room && sums.marginal(n) <= theta {
-                        n += 1;
+                    while (prices.len() as u32) < room {
+                        let p = sums.marginal(prices.len() as u32);
+                        if p > theta {
+                            break;
+                        }
+                        prices.push(p);
                     }
                 }
-                n
+                let live = self.outcomes.p(Class::Live);
+                for &p in &prices {
+                    self.launch_priced(now, None, p * live);
+                }
+                prices.len() as u32
             }
         };
-        for _ in 0..n {
-            self.launch(now, None);
+        if matches!(self.params.mode, Mode::Slack { .. }) {
+            for _ in 0..n {
+                self.launch(now, None);
+            }
         }
         // Graceful fallback: nothing in flight or waiting, an agent idle, yet the model will not
         // risk a call (inbound load, a tight abandon budget). A call with the agent reserved
@@ -1134,6 +1172,14 @@ impl Dialer {
                 self.launch(now, Some(a));
             }
         }
+    }
+
+    /// How far the estimates are from their cold-start priors, in [0, 1]: completed outbound
+    /// talks against twice the outbound team (at least 20). 1 once the team has turned over
+    /// twice; predictive pacing is near-progressive before that ([`AbandonControl`]).
+    fn warmth(&self) -> f64 {
+        let need = (2.0 * self.active_out as f64).max(20.0);
+        (self.talk_fit.count() as f64 / need).min(1.0)
     }
 
     fn adaptive_timers(&mut self, now: Millis) {
