@@ -47,6 +47,7 @@ async fn kill_9_loses_nothing_and_dials_nothing_twice() {
         run_for_s,
         grace_s: 5,
         channels: 60,
+        wrap_up: "auto",
     };
 
     let (cfg, admin) = engine_config(&dir, &setup(600));

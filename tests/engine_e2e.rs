@@ -72,6 +72,7 @@ fn setup<'a>(l: &Lab, node: &'a str, campaign: &'a str, run_for_s: u32) -> Engin
         run_for_s,
         grace_s: 5,
         channels: 60,
+        wrap_up: "auto",
     }
 }
 
@@ -244,5 +245,120 @@ async fn sigterm_stops_dialling_lets_calls_finish_and_releases_leases() {
             .iter()
             .all(|(s, _)| ["new", "scheduled", "done"].contains(&s.as_str())),
         "leases or calls left behind: {states:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_list() {
+    use outdial::admin::{AgentAction, AgentState, Disposition};
+    let l = lab("api", "lab-api", "progressive", 300);
+    let mut s = setup(&l, "api-1", "lab-api", 600);
+    s.agent_range = (1, 2);
+    s.wrap_up = "api";
+    let (cfg, admin) = engine_config(&l.dir, &s);
+    let engine = start_engine(&l.db, &cfg);
+    let client = wait_admin(&admin).await;
+
+    // API agents start logged out; nothing is dialled for them.
+    let agents = client.agents().await.expect("agents");
+    assert!(
+        agents.iter().all(|a| a.state == AgentState::LoggedOut),
+        "{agents:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let store = Store::open(&l.db).await.expect("store");
+    assert_eq!(
+        attempts(&store).await.len(),
+        0,
+        "dialled with no agent logged in"
+    );
+
+    let a = client
+        .agent_action("agent0001", &AgentAction::Login)
+        .await
+        .expect("login");
+    assert_eq!(a.campaign.as_deref(), Some("lab-api"));
+    // A pause with a reason, then ready again.
+    let p = client
+        .agent_action(
+            "agent0001",
+            &AgentAction::Pause {
+                reason: "coaching".into(),
+            },
+        )
+        .await
+        .expect("pause");
+    assert_eq!(
+        (p.state, p.pause_reason.as_deref()),
+        (AgentState::Paused, Some("coaching"))
+    );
+    client
+        .agent_action("agent0001", &AgentAction::Ready)
+        .await
+        .expect("ready");
+
+    // Wait for a connected call, keep its screen pop, then for the wrap-up.
+    let mut phone = None;
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(std::time::Instant::now() < end, "no call reached wrap-up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let cur = client.current_call("agent0001").await.expect("current");
+        if let Some(pop) = cur.call {
+            phone = Some(pop.phone.clone());
+        }
+        let view = client
+            .agents()
+            .await
+            .expect("agents")
+            .into_iter()
+            .find(|a| a.id == "agent0001")
+            .expect("agent0001");
+        if view.state == AgentState::WrapUp && phone.is_some() {
+            break;
+        }
+    }
+    let phone = phone.expect("screen pop");
+    // The agent stays in wrap-up until the desktop says it is done: no automatic ready.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let v = client.agents().await.expect("agents");
+    assert!(v
+        .iter()
+        .any(|a| a.id == "agent0001" && a.state == AgentState::WrapUp));
+    client
+        .agent_action(
+            "agent0001",
+            &AgentAction::WrapUp {
+                disposition: Disposition::DoNotCall,
+            },
+        )
+        .await
+        .expect("wrap-up done");
+    let metrics = client.metrics().await.expect("metrics");
+    for m in [
+        "outdial_dials_total",
+        "outdial_agents",
+        "outdial_pacing_decision_seconds",
+    ] {
+        assert!(metrics.contains(m), "{m} missing from /metrics");
+    }
+    client
+        .agent_action("agent0001", &AgentAction::Logout)
+        .await
+        .ok();
+    engine.signal("TERM");
+    finish_engine(engine, Duration::from_secs(30));
+
+    let mut listed = false;
+    for _ in 0..20 {
+        if store.is_dnc(&phone).await.expect("dnc") {
+            listed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        listed,
+        "{phone} refused the call but is not on the DNC list"
     );
 }

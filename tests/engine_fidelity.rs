@@ -85,6 +85,7 @@ async fn live_engine_matches_the_simulator() {
             run_for_s: 45,
             grace_s: 3,
             channels: 60,
+            wrap_up: "auto",
         },
     );
     let summary = finish_engine(start_engine(&db, &cfg), Duration::from_secs(90));

@@ -74,6 +74,7 @@ async fn two_engines_share_one_campaign_without_overlap() {
         run_for_s: 24,
         grace_s: 5,
         channels: 40,
+        wrap_up: "auto",
     };
     // agent0010 is configured on both nodes.
     let (cfg_a, admin_a) = engine_config(&dir, &setup("site-a", (1, 10)));

@@ -104,6 +104,18 @@ impl Control for EngineControl {
     }
 }
 
+/// The abandon target handed to the dialer, given the supervisor's `target` and the campaign's
+/// (live, abandoned) over the last 24 hours and 30 days (all nodes): the full target while both
+/// windows have abandons left to spend, a quarter of it once either has none.
+pub(crate) fn effective_target(target: f64, day: (i64, i64), month: (i64, i64)) -> f64 {
+    let spent = |(live, ab): (i64, i64)| live > 0 && ab as f64 >= target * live as f64;
+    if spent(day) || spent(month) {
+        target * 0.25
+    } else {
+        target
+    }
+}
+
 fn rate(live: i64, abandoned: i64) -> Option<f64> {
     (live > 0).then(|| abandoned as f64 / live as f64)
 }
@@ -250,13 +262,7 @@ impl Engine {
     /// the window recovers.
     pub(crate) fn apply_budget(&mut self, ci: usize) {
         let c = &mut self.camps[ci];
-        let target = c.settings.target_abandon;
-        let spent = |(live, ab): (i64, i64)| ab as f64 >= target * live as f64 && live > 0;
-        let eff = if spent(c.day) || spent(c.month) {
-            target * 0.25
-        } else {
-            target
-        };
+        let eff = effective_target(c.settings.target_abandon, c.day, c.month);
         let mut p = c.dialer.params().clone();
         if (p.target_abandon - eff).abs() > 1e-12 {
             p.target_abandon = eff;
@@ -305,5 +311,18 @@ impl Engine {
             occupancy: (times.staffed() > 0).then(|| times.occupancy()),
             agents,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::effective_target;
+
+    #[test]
+    fn a_spent_24h_or_30d_budget_tightens_the_dialer() {
+        assert_eq!(effective_target(0.03, (1000, 20), (30_000, 600)), 0.03);
+        assert_eq!(effective_target(0.03, (1000, 30), (30_000, 600)), 0.0075);
+        assert_eq!(effective_target(0.03, (1000, 10), (30_000, 900)), 0.0075);
+        assert_eq!(effective_target(0.03, (0, 0), (0, 0)), 0.03);
     }
 }

@@ -250,6 +250,8 @@ pub struct EngineSetup<'a> {
     pub run_for_s: u32,
     pub grace_s: u32,
     pub channels: u32,
+    /// `auto` (synthetic agents) or `api` (agents driven through the agent API).
+    pub wrap_up: &'a str,
 }
 
 /// Writes an engine config; returns its path and the admin URL.
@@ -261,7 +263,7 @@ pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
          address: \"{trunk}\", max_channels: {ch}, max_cps: 100, ping_interval: 0s}}\n  groups:\n    \
          - {{name: lab, trunks: [lab-trunk]}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n  tokens:\n    \
          - {{name: test-supervisor, token: {TOKEN}}}\nagents:\n  - {{uri: \"sip:agent{{n}}@{agents}\", \
-         count: {count}, first: {first}, group: lab, skills: [outbound], wrap_up: auto}}\n\
+         count: {count}, first: {first}, group: lab, skills: [outbound], wrap_up: {wrap}}}\n\
          auto_wrap_time: {{dist: constant, mean: 10s}}\ncampaigns:\n  - {{name: {campaign}}}\n\
          time_scale: {scale}\nrun_for: {run}s\nshutdown_grace: {grace}s\n",
         node = e.node,
@@ -274,6 +276,7 @@ pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
         scale = e.time_scale,
         run = e.run_for_s,
         grace = e.grace_s,
+        wrap = e.wrap_up,
     );
     let path = dir.join(format!("engine-{}.yaml", e.node));
     std::fs::write(&path, text).expect("write config");
