@@ -63,6 +63,7 @@
 //!   (3) positive credit raises θ by at most e²; (4) abandons already bought — the priced
 //!   `p_L · P_ab` of calls still in flight — count against the credit, so one tick's purchase
 //!   is not bought again on the next tick before its answers arrive.
+//!
 //! Measured after (same runs): small-team 0 abandons in 10 min for every seed (86.5–87.1 %
 //! occupancy), 0–2 of 152–173 in 30 min; mid-team 13–20 of 656–697 (≤ 2.87 %) in 10 min,
 //! 44–48 of ~1,850 in 30 min. The 8 h figures (10 min warm-up excluded) did not drop.

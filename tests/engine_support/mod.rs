@@ -241,6 +241,7 @@ pub fn outdial(db: &str, args: &[&str], stdin: Option<&str>) -> String {
 /// What an engine config needs.
 pub struct EngineSetup<'a> {
     pub node: &'a str,
+    /// Campaign name, or several separated by commas.
     pub campaign: &'a str,
     pub trunk: SocketAddr,
     pub agents: SocketAddr,
@@ -264,7 +265,7 @@ pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
          - {{name: lab, trunks: [lab-trunk]}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n  tokens:\n    \
          - {{name: test-supervisor, token: {TOKEN}}}\nagents:\n  - {{uri: \"sip:agent{{n}}@{agents}\", \
          count: {count}, first: {first}, group: lab, skills: [outbound], wrap_up: {wrap}}}\n\
-         auto_wrap_time: {{dist: constant, mean: 10s}}\ncampaigns:\n  - {{name: {campaign}}}\n\
+         auto_wrap_time: {{dist: constant, mean: 10s}}\ncampaigns:\n{campaigns}\
          time_scale: {scale}\nrun_for: {run}s\nshutdown_grace: {grace}s\n",
         node = e.node,
         trunk = e.trunk,
@@ -272,7 +273,11 @@ pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
         agents = e.agents,
         count = e.agent_range.1 - e.agent_range.0 + 1,
         first = e.agent_range.0,
-        campaign = e.campaign,
+        campaigns = e
+            .campaign
+            .split(',')
+            .map(|c| format!("  - {{name: {c}}}\n"))
+            .collect::<String>(),
         scale = e.time_scale,
         run = e.run_for_s,
         grace = e.grace_s,
