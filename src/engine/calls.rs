@@ -61,10 +61,9 @@ impl Engine {
             if c.paused || self.stopping.is_some() || c.leasing || now < c.lease_idle_until {
                 continue;
             }
+            // A campaign without agents still keeps a few leads leased: that is how the agents'
+            // campaigns learn it has work (see `agents`), so its agents can come to it.
             let agents = c.dialer.active_agents() as usize;
-            if agents == 0 {
-                continue;
-            }
             let rate = c.recent_dials.len() as f64 / 10.0;
             let want = ((rate * ahead).ceil() as usize)
                 .max(2 * agents)

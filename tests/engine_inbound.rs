@@ -1,0 +1,107 @@
+//! Inbound calls through the live engine: INVITEs arriving from a trunk are queued for a blended
+//! agent and joined to it with the same third-party call control as outbound calls; the caller's
+//! hang-up ends both legs and the agent goes to wrap-up. The caller here is outdial's own SIP
+//! core placing calls at the engine, over loopback.
+
+mod engine_support;
+
+use std::time::Duration;
+
+use engine_support::*;
+use outdial::sip::trunk::TrunkSet;
+use outdial::sip::{spawn, CallerId, EndpointConfig, Event, PlaceCall, TrunksConfig, E164};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
+    let dir = temp_dir("inbound");
+    let db = format!("sqlite://{}", dir.join("i.db").display());
+    let sc = scenario(&dir, 60);
+    let trunk = peer("trunk-sim", &sc, 20.0, &[]);
+    let agents = peer("agent-sim", &sc, 20.0, &["--agents", "3", "--hold-until-bye"]);
+    let cfile = dir.join("c.yaml");
+    std::fs::write(&cfile, campaign_yaml("lab-in", "predictive")).expect("campaign");
+    outdial(&db, &["campaign", "apply", cfile.to_str().expect("path")], None);
+    let (cfg, admin) = engine_config(
+        &dir,
+        &EngineSetup {
+            node: "in-1",
+            campaign: "lab-in",
+            trunk: trunk.addr,
+            agents: agents.addr,
+            agent_range: (1, 3),
+            time_scale: 20.0,
+            run_for_s: 600,
+            grace_s: 3,
+            channels: 10,
+            wrap_up: "auto",
+        },
+    );
+    // Blended agents: the campaign has no leads, so they only take inbound calls.
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("skills: [outbound]", "skills: [outbound, inbound]");
+    std::fs::write(&cfg, &text).expect("config");
+    let sip_addr = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen: "))
+        .expect("sip listen")
+        .to_string();
+    let engine = start_engine(&db, &cfg);
+    let client = wait_admin(&admin).await;
+
+    // The caller: a SIP endpoint whose "trunk" is the engine.
+    let y = format!(
+        "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
+         groups:\n  - {{ name: g, trunks: [engine] }}\n"
+    );
+    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
+    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let (caller, mut events, _task) = spawn(any, EndpointConfig::new(any), set)
+        .await
+        .expect("bind caller");
+    let offer = outdial::sip::peers::sdp("caller", [127, 0, 0, 1].into());
+    let mut calls = Vec::new();
+    for i in 0..2 {
+        let c = caller
+            .place_call(PlaceCall {
+                group: "g".into(),
+                number: E164::new("+6560001000").expect("number"),
+                caller_id: CallerId::new(&format!("+659000000{i}")).expect("caller id"),
+                headers: vec![],
+                ring_timeout: Duration::from_secs(20),
+                offer: Some(offer.clone()),
+            })
+            .await
+            .expect("driver")
+            .expect("placed");
+        calls.push(c);
+    }
+    // Both are answered by the engine once an agent is joined.
+    let mut answered = 0;
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    while answered < 2 {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(Event::Answered { call, .. })) if calls.contains(&call) => answered += 1,
+            Ok(Some(Event::Failed { code, .. })) => panic!("inbound call failed: {code:?}"),
+            Ok(Some(_)) => {}
+            _ => panic!("inbound calls not answered ({answered} of 2)"),
+        }
+    }
+    let talking = |v: &[outdial::admin::AgentView]| {
+        v.iter()
+            .filter(|a| a.state == outdial::admin::AgentState::Talking)
+            .count()
+    };
+    assert_eq!(talking(&client.agents().await.expect("agents")), 2);
+    // The callers hang up: both agents go to wrap-up, then ready again.
+    for c in &calls {
+        let _ = caller.hangup(*c).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let v = client.agents().await.expect("agents");
+    assert_eq!(talking(&v), 0, "{v:?}");
+    engine.signal("TERM");
+    let summary = finish_engine(engine, Duration::from_secs(30));
+    assert_eq!(summary["campaigns"][0]["inbound_calls"].as_u64(), Some(2), "{summary}");
+}
