@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader, Read};
 use chrono_tz::Tz;
 use phonenumber::country;
 
-use super::phone::{normalize_e164, parse_timezone};
+use super::phone::parse_timezone;
+use super::phone_cache::PhoneCache;
 
 /// Longest field accepted, in bytes.
 pub const MAX_FIELD_BYTES: usize = 4096;
@@ -120,7 +121,7 @@ pub struct ListReader<R: Read> {
     csv: csv::Reader<BufReader<R>>,
     columns: Vec<Col>,
     names: Vec<String>,
-    region: country::Id,
+    phones: PhoneCache,
     default_tz: Tz,
     record: csv::ByteRecord,
     /// Data rows seen so far (valid or rejected).
@@ -199,7 +200,7 @@ impl<R: Read> ListReader<R> {
             csv,
             columns,
             names,
-            region,
+            phones: PhoneCache::new(region),
             default_tz,
             record: csv::ByteRecord::new(),
             read: 0,
@@ -238,7 +239,7 @@ impl<R: Read> ListReader<R> {
         }))
     }
 
-    fn row(&self, line: u64) -> Result<ListRow, String> {
+    fn row(&mut self, line: u64) -> Result<ListRow, String> {
         if self.record.len() != self.columns.len() {
             return Err(format!(
                 "expected {} fields, found {}",
@@ -299,7 +300,7 @@ impl<R: Read> ListReader<R> {
             }
         }
         row.attributes.push('}');
-        row.phone = normalize_e164(phone_raw, self.region)?;
+        row.phone = self.phones.normalize(phone_raw)?;
         row.timezone = tz.unwrap_or(self.default_tz).name().to_string();
         Ok(row)
     }

@@ -11,6 +11,7 @@ pub mod def;
 pub mod disposition;
 pub mod list;
 pub mod phone;
+pub mod phone_cache;
 pub mod window;
 
 pub use def::{

@@ -71,6 +71,14 @@ impl Store {
         lease_ttl_ms: i64,
     ) -> Result<Vec<LeasedLead>, StoreError> {
         let mut tx = self.write_tx().await?;
+        if tx.is_pg() {
+            // Plan every lookup for the parameters and table sizes of this call. A cached generic
+            // plan is fixed when it is first chosen: the `inflight` and `attempts` lookups are
+            // first run while those tables are nearly empty (a sequential scan is cheapest
+            // then), and that plan stayed as `inflight` grew: 100+ ms per lease at 20,000 rows.
+            tx.exec("SET LOCAL plan_cache_mode = force_custom_plan", &[])
+                .await?;
+        }
         let rec = self.campaign_in(&mut tx, campaign).await?;
         let def = &rec.def;
         reclaim_expired(&mut tx, rec.id, now_ms).await?;
