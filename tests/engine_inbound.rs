@@ -17,10 +17,19 @@ async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
     let db = format!("sqlite://{}", dir.join("i.db").display());
     let sc = scenario(&dir, 60);
     let trunk = peer("trunk-sim", &sc, 20.0, &[]);
-    let agents = peer("agent-sim", &sc, 20.0, &["--agents", "3", "--hold-until-bye"]);
+    let agents = peer(
+        "agent-sim",
+        &sc,
+        20.0,
+        &["--agents", "3", "--hold-until-bye"],
+    );
     let cfile = dir.join("c.yaml");
     std::fs::write(&cfile, campaign_yaml("lab-in", "predictive")).expect("campaign");
-    outdial(&db, &["campaign", "apply", cfile.to_str().expect("path")], None);
+    outdial(
+        &db,
+        &["campaign", "apply", cfile.to_str().expect("path")],
+        None,
+    );
     let (cfg, admin) = engine_config(
         &dir,
         &EngineSetup {
@@ -103,5 +112,9 @@ async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
     assert_eq!(talking(&v), 0, "{v:?}");
     engine.signal("TERM");
     let summary = finish_engine(engine, Duration::from_secs(30));
-    assert_eq!(summary["campaigns"][0]["inbound_calls"].as_u64(), Some(2), "{summary}");
+    assert_eq!(
+        summary["campaigns"][0]["inbound_calls"].as_u64(),
+        Some(2),
+        "{summary}"
+    );
 }
