@@ -13,52 +13,21 @@ use outdial::store::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_nothing_and_dials_nothing_twice() {
-    let dir = temp_dir("crash");
-    let db = format!("sqlite://{}", dir.join("c.db").display());
-    let sc = scenario(&dir, 60);
-    let trunk = peer("trunk-sim", &sc, 20.0, &[]);
-    let agents = peer(
-        "agent-sim",
-        &sc,
-        20.0,
-        &["--agents", "10", "--hold-until-bye"],
-    );
-    let cfile = dir.join("c.yaml");
-    std::fs::write(&cfile, campaign_yaml("lab-crash", "predictive")).expect("campaign");
-    outdial(
-        &db,
-        &["campaign", "apply", cfile.to_str().expect("path")],
-        None,
-    );
-    let (open, closed) = open_and_closed_zones();
+    let l = Lab::new("crash", None, 10);
     let leads = 800;
-    outdial(
-        &db,
-        &["campaign", "load", "lab-crash", "-"],
-        Some(&list_csv(2_000_000, leads, &open, &closed, 0)),
-    );
-    let setup = |run_for_s| EngineSetup {
-        node: "crash-1",
-        campaign: "lab-crash",
-        trunk: trunk.addr,
-        agents: agents.addr,
-        agent_range: (1, 10),
-        time_scale: 20.0,
-        run_for_s,
-        grace_s: 5,
-        channels: 60,
-        wrap_up: "auto",
-    };
+    l.campaign("lab-crash", "predictive", 50, 2_000_000, leads, 0);
+    let (dir, db) = (&l.dir, &l.db);
+    let setup = |run_for_s| l.setup("crash-1", "lab-crash", run_for_s);
 
-    let (cfg, admin) = engine_config(&dir, &setup(600));
-    let engine = start_engine(&db, &cfg);
+    let (cfg, admin) = engine_config(dir, &setup(600));
+    let engine = start_engine(db, &cfg);
     wait_admin(&admin).await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     engine.signal("KILL");
     let mut engine = engine;
     engine.wait_for(Duration::from_secs(10));
 
-    let store = Store::open(&db).await.expect("store");
+    let store = Store::open(db).await.expect("store");
     let before = attempts(&store).await;
     let open_at_kill: Vec<i64> = before
         .iter()
@@ -73,11 +42,11 @@ async fn kill_9_loses_nothing_and_dials_nothing_twice() {
     store.close().await;
 
     // Restart the same node for a short run.
-    let (cfg, _) = engine_config(&dir, &setup(8));
-    let summary = finish_engine(start_engine(&db, &cfg), Duration::from_secs(60));
+    let (cfg, _) = engine_config(dir, &setup(8));
+    let summary = finish_engine(start_engine(db, &cfg), Duration::from_secs(60));
     assert!(summary["campaigns"][0]["dials"].as_u64().unwrap_or(0) > 0);
 
-    let store = Store::open(&db).await.expect("store");
+    let store = Store::open(db).await.expect("store");
     let after = attempts(&store).await;
     assert!(after.iter().all(|a| a.is_open == 0), "attempts left open");
     let mut by_lead: HashMap<i64, Vec<&Attempt>> = HashMap::new();

@@ -14,72 +14,12 @@ use engine_support::*;
 use outdial::admin::PacingChange;
 use outdial::store::Store;
 
-const SCALE: f64 = 20.0;
-
-struct Lab {
-    dir: std::path::PathBuf,
-    db: String,
-    _trunk: Peer,
-    _agents: Peer,
-    trunk: std::net::SocketAddr,
-    agents: std::net::SocketAddr,
-    open: String,
-    closed: String,
-}
-
-fn lab(tag: &str, campaign: &str, mode: &str, leads: u32) -> Lab {
-    let dir = temp_dir(tag);
-    let db = format!("sqlite://{}", dir.join("e.db").display());
-    let sc = scenario(&dir, 60);
-    let trunk = peer("trunk-sim", &sc, SCALE, &[]);
-    let agents = peer(
-        "agent-sim",
-        &sc,
-        SCALE,
-        &["--agents", "40", "--hold-until-bye"],
-    );
-    let cfile = dir.join("c.yaml");
-    std::fs::write(&cfile, campaign_yaml(campaign, mode)).expect("campaign");
-    outdial(
-        &db,
-        &["campaign", "apply", cfile.to_str().expect("path")],
-        None,
-    );
-    let (open, closed) = open_and_closed_zones();
-    // Every 5th lead lives where it is night now: never to be dialled.
-    let csv = list_csv(1_000_000, leads, &open, &closed, 5);
-    outdial(&db, &["campaign", "load", campaign, "-"], Some(&csv));
-    Lab {
-        trunk: trunk.addr,
-        agents: agents.addr,
-        _trunk: trunk,
-        _agents: agents,
-        dir,
-        db,
-        open,
-        closed,
-    }
-}
-
-fn setup<'a>(l: &Lab, node: &'a str, campaign: &'a str, run_for_s: u32) -> EngineSetup<'a> {
-    EngineSetup {
-        node,
-        campaign,
-        trunk: l.trunk,
-        agents: l.agents,
-        agent_range: (1, 10),
-        time_scale: SCALE,
-        run_for_s,
-        grace_s: 5,
-        channels: 60,
-        wrap_up: "auto",
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_dials_connects_and_follows_the_supervisor() {
-    let l = lab("e2e", "lab-verify", "predictive", 1500);
-    let (cfg, admin) = engine_config(&l.dir, &setup(&l, "e2e-1", "lab-verify", 36));
+    let l = Lab::new("e2e", None, 40);
+    // Every 5th lead lives where it is night now: never to be dialled.
+    l.campaign("lab-verify", "predictive", 50, 1_000_000, 1500, 5);
+    let (cfg, admin) = engine_config(&l.dir, &l.setup("e2e-1", "lab-verify", 36));
     let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
 
@@ -201,8 +141,9 @@ async fn engine_dials_connects_and_follows_the_supervisor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_dialling_lets_calls_finish_and_releases_leases() {
-    let l = lab("term", "lab-term", "predictive", 600);
-    let (cfg, admin) = engine_config(&l.dir, &setup(&l, "term-1", "lab-term", 600));
+    let l = Lab::new("term", None, 40);
+    l.campaign("lab-term", "predictive", 50, 1_000_000, 600, 5);
+    let (cfg, admin) = engine_config(&l.dir, &l.setup("term-1", "lab-term", 600));
     let engine = start_engine(&l.db, &cfg);
     let _client = wait_admin(&admin).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -251,8 +192,9 @@ async fn sigterm_stops_dialling_lets_calls_finish_and_releases_leases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_list() {
     use outdial::admin::{AgentAction, AgentState, Disposition};
-    let l = lab("api", "lab-api", "progressive", 300);
-    let mut s = setup(&l, "api-1", "lab-api", 600);
+    let l = Lab::new("api", None, 40);
+    l.campaign("lab-api", "progressive", 50, 1_000_000, 300, 5);
+    let mut s = l.setup("api-1", "lab-api", 600);
     s.agent_range = (1, 2);
     s.wrap_up = "api";
     let (cfg, admin) = engine_config(&l.dir, &s);

@@ -18,9 +18,9 @@ use engine_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_engine_matches_the_simulator() {
-    let dir = temp_dir("fidelity");
-    let db = format!("sqlite://{}", dir.join("f.db").display());
-    let sc = scenario(&dir, 60);
+    let l = Lab::new("fidelity", None, 10);
+    let dir = &l.dir;
+    let sc = dir.join("scenario.yaml");
     // The simulator's view of the same scenario: 15 minutes, no warm-up, 60 lines.
     let text = std::fs::read_to_string(&sc).expect("scenario");
     let sim_file = dir.join("sim.yaml");
@@ -53,42 +53,15 @@ async fn live_engine_matches_the_simulator() {
     }
     let sim_mean = sim_occ.iter().sum::<f64>() / sim_occ.len() as f64;
 
-    let trunk = peer("trunk-sim", &sc, 20.0, &[]);
-    let agents = peer(
-        "agent-sim",
-        &sc,
-        20.0,
-        &["--agents", "10", "--hold-until-bye"],
-    );
-    let cfile = dir.join("c.yaml");
-    std::fs::write(&cfile, campaign_yaml("lab-fid", "predictive")).expect("campaign");
-    outdial(
-        &db,
-        &["campaign", "apply", cfile.to_str().expect("path")],
-        None,
-    );
-    let (open, closed) = open_and_closed_zones();
-    outdial(
-        &db,
-        &["campaign", "load", "lab-fid", "-"],
-        Some(&list_csv(4_000_000, 2000, &open, &closed, 0)),
-    );
+    l.campaign("lab-fid", "predictive", 50, 4_000_000, 2000, 0);
     let (cfg, _) = engine_config(
-        &dir,
+        dir,
         &EngineSetup {
-            node: "fid-1",
-            campaign: "lab-fid",
-            trunk: trunk.addr,
-            agents: agents.addr,
-            agent_range: (1, 10),
-            time_scale: 20.0,
-            run_for_s: 45,
             grace_s: 3,
-            channels: 60,
-            wrap_up: "auto",
+            ..l.setup("fid-1", "lab-fid", 45)
         },
     );
-    let summary = finish_engine(start_engine(&db, &cfg), Duration::from_secs(90));
+    let summary = finish_engine(start_engine(&l.db, &cfg), Duration::from_secs(90));
     let c = &summary["campaigns"][0];
     let live_occ = c["occupancy"].as_f64().expect("engine occupancy");
     let (live, abandoned) = (

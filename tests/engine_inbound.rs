@@ -13,36 +13,15 @@ use outdial::sip::{spawn, CallerId, EndpointConfig, Event, PlaceCall, TrunksConf
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
-    let dir = temp_dir("inbound");
-    let db = format!("sqlite://{}", dir.join("i.db").display());
-    let sc = scenario(&dir, 60);
-    let trunk = peer("trunk-sim", &sc, 20.0, &[]);
-    let agents = peer(
-        "agent-sim",
-        &sc,
-        20.0,
-        &["--agents", "3", "--hold-until-bye"],
-    );
-    let cfile = dir.join("c.yaml");
-    std::fs::write(&cfile, campaign_yaml("lab-in", "predictive")).expect("campaign");
-    outdial(
-        &db,
-        &["campaign", "apply", cfile.to_str().expect("path")],
-        None,
-    );
+    let l = Lab::new("inbound", None, 3);
+    l.campaign("lab-in", "predictive", 50, 0, 0, 0);
     let (cfg, admin) = engine_config(
-        &dir,
+        &l.dir,
         &EngineSetup {
-            node: "in-1",
-            campaign: "lab-in",
-            trunk: trunk.addr,
-            agents: agents.addr,
             agent_range: (1, 3),
-            time_scale: 20.0,
-            run_for_s: 600,
             grace_s: 3,
             channels: 10,
-            wrap_up: "auto",
+            ..l.setup("in-1", "lab-in", 600)
         },
     );
     // Blended agents: the campaign has no leads, so they only take inbound calls.
@@ -55,7 +34,7 @@ async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
         .find_map(|l| l.trim().strip_prefix("listen: "))
         .expect("sip listen")
         .to_string();
-    let engine = start_engine(&db, &cfg);
+    let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
 
     // The caller: a SIP endpoint whose "trunk" is the engine.

@@ -41,44 +41,19 @@ async fn two_engines_share_one_campaign_without_overlap() {
     let sep = if url.contains('?') { '&' } else { '?' };
     let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
 
-    let dir = temp_dir("pg2");
-    let sc = scenario(&dir, 60);
-    let trunk = peer("trunk-sim", &sc, 20.0, &[]);
-    let agents = peer(
-        "agent-sim",
-        &sc,
-        20.0,
-        &["--agents", "20", "--hold-until-bye"],
-    );
-    let cfile = dir.join("c.yaml");
-    std::fs::write(&cfile, campaign_yaml("lab-pg", "predictive")).expect("campaign");
-    outdial(
-        &db,
-        &["campaign", "apply", cfile.to_str().expect("path")],
-        None,
-    );
-    let (open, closed) = open_and_closed_zones();
+    let l = Lab::new("pg2", Some(db.clone()), 20);
     let leads = 1200;
-    outdial(
-        &db,
-        &["campaign", "load", "lab-pg", "-"],
-        Some(&list_csv(3_000_000, leads, &open, &closed, 0)),
-    );
+    l.campaign("lab-pg", "predictive", 50, 3_000_000, leads, 0);
+    let dir = &l.dir;
     let setup = |node, range| EngineSetup {
-        node,
-        campaign: "lab-pg",
-        trunk: trunk.addr,
-        agents: agents.addr,
         agent_range: range,
-        time_scale: 20.0,
         run_for_s: 24,
-        grace_s: 5,
         channels: 40,
-        wrap_up: "auto",
+        ..l.setup(node, "lab-pg", 24)
     };
     // agent0010 is configured on both nodes.
-    let (cfg_a, admin_a) = engine_config(&dir, &setup("site-a", (1, 10)));
-    let (cfg_b, admin_b) = engine_config(&dir, &setup("site-b", (10, 19)));
+    let (cfg_a, admin_a) = engine_config(dir, &setup("site-a", (1, 10)));
+    let (cfg_b, admin_b) = engine_config(dir, &setup("site-b", (10, 19)));
     let a = start_engine(&db, &cfg_a);
     let b = start_engine(&db, &cfg_b);
     let ca = wait_admin(&admin_a).await;

@@ -12,50 +12,19 @@ use outdial::store::{Db, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_go_to_the_higher_priority_campaign_first_then_move_on() {
-    let dir = temp_dir("share");
-    let db = format!("sqlite://{}", dir.join("s.db").display());
-    let sc = scenario(&dir, 60);
-    let trunk = peer("trunk-sim", &sc, 20.0, &[]);
-    let agents = peer(
-        "agent-sim",
-        &sc,
-        20.0,
-        &["--agents", "10", "--hold-until-bye"],
-    );
-    let (open, closed) = open_and_closed_zones();
-    for (name, priority, first, leads) in [
-        ("lab-high", 90, 5_000_000, 30),
-        ("lab-low", 10, 6_000_000, 800),
-    ] {
-        let f = dir.join(format!("{name}.yaml"));
-        let text = campaign_yaml(name, "predictive")
-            .replace("priority: 50", &format!("priority: {priority}"));
-        std::fs::write(&f, text).expect("campaign");
-        outdial(&db, &["campaign", "apply", f.to_str().expect("path")], None);
-        outdial(
-            &db,
-            &["campaign", "load", name, "-"],
-            Some(&list_csv(first, leads, &open, &closed, 0)),
-        );
-    }
+    let l = Lab::new("share", None, 10);
+    l.campaign("lab-high", "predictive", 90, 5_000_000, 30, 0);
+    l.campaign("lab-low", "predictive", 10, 6_000_000, 800, 0);
     let (cfg, _) = engine_config(
-        &dir,
+        &l.dir,
         &EngineSetup {
-            node: "share-1",
-            campaign: "lab-low,lab-high",
-            trunk: trunk.addr,
-            agents: agents.addr,
-            agent_range: (1, 10),
-            time_scale: 20.0,
-            run_for_s: 20,
             grace_s: 3,
-            channels: 60,
-            wrap_up: "auto",
+            ..l.setup("share-1", "lab-low,lab-high", 20)
         },
     );
-    finish_engine(start_engine(&db, &cfg), Duration::from_secs(60));
+    finish_engine(start_engine(&l.db, &cfg), Duration::from_secs(60));
 
-    let store = Store::open(&db).await.expect("store");
+    let store = Store::open(&l.db).await.expect("store");
     const Q: &str = "SELECT c.name, CAST(COUNT(*) AS BIGINT), CAST(MIN(a.dial_ms) AS BIGINT), \
                      CAST(MAX(a.dial_ms) AS BIGINT) FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
                      GROUP BY c.name ORDER BY c.name";

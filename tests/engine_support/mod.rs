@@ -365,3 +365,86 @@ pub async fn lead_states(store: &Store) -> Vec<(String, i64)> {
     }
     .expect("states")
 }
+
+/// Time scale of the engine tests: the peers divide durations by it, the engine's pacing clock
+/// runs this much faster.
+pub const SCALE: f64 = 20.0;
+
+/// A lab: a store, `trunk-sim` and `agent-sim` on loopback (talk ≈ 60 s, scaled), and callee
+/// time zones open and closed right now.
+pub struct Lab {
+    pub dir: PathBuf,
+    pub db: String,
+    pub trunk: Peer,
+    pub agents: Peer,
+    pub open: String,
+    pub closed: String,
+}
+
+impl Lab {
+    /// A lab on a fresh SQLite file (`db: None`) or the given store URL, with `agents` agents.
+    pub fn new(tag: &str, db: Option<String>, agents: u32) -> Lab {
+        let dir = temp_dir(tag);
+        let db = db.unwrap_or_else(|| format!("sqlite://{}", dir.join("lab.db").display()));
+        let sc = scenario(&dir, 60);
+        let trunk = peer("trunk-sim", &sc, SCALE, &[]);
+        let n = agents.to_string();
+        let agents = peer(
+            "agent-sim",
+            &sc,
+            SCALE,
+            &["--agents", &n, "--hold-until-bye"],
+        );
+        let (open, closed) = open_and_closed_zones();
+        Lab {
+            dir,
+            db,
+            trunk,
+            agents,
+            open,
+            closed,
+        }
+    }
+
+    /// Applies a lab campaign and loads `leads` numbers from `first`; every `closed_every`-th
+    /// lead (0: none) lives where it is night now.
+    pub fn campaign(
+        &self,
+        name: &str,
+        mode: &str,
+        priority: i32,
+        first: u32,
+        leads: u32,
+        closed_every: u32,
+    ) {
+        let f = self.dir.join(format!("{name}.yaml"));
+        let text =
+            campaign_yaml(name, mode).replace("priority: 50", &format!("priority: {priority}"));
+        std::fs::write(&f, text).expect("campaign");
+        outdial(
+            &self.db,
+            &["campaign", "apply", f.to_str().expect("path")],
+            None,
+        );
+        if leads > 0 {
+            let csv = list_csv(first, leads, &self.open, &self.closed, closed_every);
+            outdial(&self.db, &["campaign", "load", name, "-"], Some(&csv));
+        }
+    }
+
+    /// An engine of this lab: agents `agent0001`–`agent0010`, 60 lines, automatic wrap-up.
+    pub fn setup<'a>(&self, node: &'a str, campaign: &'a str, run_for_s: u32) -> EngineSetup<'a> {
+        EngineSetup {
+            node,
+            campaign,
+            trunk: self.trunk.addr,
+            agents: self.agents.addr,
+            agent_range: (1, 10),
+            time_scale: SCALE,
+            run_for_s,
+            grace_s: 5,
+            channels: 60,
+            wrap_up: "auto",
+        }
+    }
+}
