@@ -366,8 +366,11 @@ impl Engine {
                 code,
                 disposition,
             } => {
-                let Some(Leg::Out(key)) = self.by_sip.remove(&call) else {
-                    return;
+                let key = match self.by_sip.remove(&call) {
+                    Some(Leg::Out(key)) => key,
+                    // An inbound caller that gave up before an agent took it.
+                    Some(Leg::In(sip)) => return self.end_inbound(sip),
+                    None => return,
                 };
                 let (end, disp) = map_failure(disposition);
                 let cancelled = match self.calls.get_mut(&key) {
