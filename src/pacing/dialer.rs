@@ -3,7 +3,7 @@
 //! dial-mode decision. It never reads a clock, touches a socket or a database: the simulator and
 //! the live engine drive it with the same calls.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -13,6 +13,7 @@ use crate::pacing::adaptive::Adaptive;
 use crate::pacing::call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
+use crate::pacing::idmap::IdMap;
 use crate::pacing::predictive::{AbandonControl, Fitted, Forecast};
 use crate::pacing::{Millis, Mode};
 use crate::sim::dist::Dist;
@@ -271,11 +272,11 @@ pub struct Dialer {
     shift_ms: u64,
     start: Millis,
     agents: Vec<AgentSlot>,
-    calls: HashMap<u64, CallSlot>,
+    calls: IdMap<CallSlot>,
     next_call: u64,
     next_inbound: u64,
     inbound_queue: VecDeque<(InboundId, Millis)>,
-    inbound_agent: HashMap<u64, AgentId>,
+    inbound_agent: IdMap<AgentId>,
     waiting: VecDeque<(CallId, Millis)>,
     ring_deadlines: VecDeque<(Millis, CallId)>,
     ready_out_only: VecDeque<(AgentId, u32)>,
@@ -330,11 +331,11 @@ impl Dialer {
             shift_ms: config.shift_ms.max(1),
             start: now,
             agents: Vec::new(),
-            calls: HashMap::new(),
+            calls: IdMap::default(),
             next_call: 0,
             next_inbound: 0,
             inbound_queue: VecDeque::new(),
-            inbound_agent: HashMap::new(),
+            inbound_agent: IdMap::default(),
             waiting: VecDeque::new(),
             ring_deadlines: VecDeque::new(),
             ready_out_only: VecDeque::new(),

@@ -8,6 +8,7 @@
 //! - [`mode`]: dial modes as users name them.
 //! - [`call`]: the call state machine.
 //! - [`estimate`]: online estimators with priors.
+//! - `idmap`: hash maps keyed by the dialer's sequence numbers.
 //! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
 //! - [`predictive`]: the predictive algorithm and its abandon controller (documented there).
 //! - [`adaptive`]: the VICIdial-style baseline.
@@ -18,6 +19,7 @@ pub mod call;
 pub mod dialer;
 pub mod estimate;
 pub mod forecast;
+pub(crate) mod idmap;
 pub mod mode;
 pub mod predictive;
 pub mod time;

@@ -1,11 +1,9 @@
-//! The discrete-event loop: a binary heap of timed events on a virtual clock, the synthetic trunk,
+//! The discrete-event loop: a heap of timed events ([`crate::sim::queue`]) on a virtual clock, the synthetic trunk,
 //! agents and inbound callers, driving one [`Dialer`] per strategy exactly as the live engine will
 //! (handle_* → drain poll_action → wake at poll_timeout). Common random numbers: dial sequence
 //! number k, agent i and inbound call j each draw from their own RNG stream keyed by the seed, so
 //! every strategy meets the same customers, wrap-ups and inbound callers.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::Instant;
 
@@ -14,10 +12,12 @@ use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
 use crate::agents::{AgentId, Skills, StateTimes};
+use crate::pacing::idmap::IdMap;
 use crate::pacing::{
     Action, AnswerKind, CallEnd, CallId, Config, Dialer, InboundId, Millis, Mode, Params, Priors,
 };
 use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
+use crate::sim::queue::{Entry, EventQueue};
 use crate::sim::scenario::Scenario;
 
 /// RNG stream of dialled calls (item: dial sequence number).
@@ -106,33 +106,17 @@ enum Kind {
     Sample,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Ev {
-    t: u64,
-    seq: u64,
-    kind: Kind,
-}
-
-impl Ord for Ev {
-    fn cmp(&self, o: &Self) -> Ordering {
-        // Earliest first in a max-heap.
-        o.t.cmp(&self.t).then(o.seq.cmp(&self.seq))
-    }
-}
-impl PartialOrd for Ev {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
 struct Sim<'a> {
     sc: &'a Scenario,
     seed: u64,
     trunk: TrunkModel,
     dialer: Dialer,
-    heap: BinaryHeap<Ev>,
-    seq: u64,
+    heap: EventQueue<Kind>,
     agent_rng: Vec<Pcg64Mcg>,
+    /// Talk time (ms, as the hang-up is scheduled) of live-answered calls not yet connected or
+    /// abandoned, from the draw made at dial time: re-seeding the call's stream and drawing
+    /// again at connect cost a tenth of an event.
+    talk_ms: IdMap<u64>,
     inbound_rng: Pcg64Mcg,
     measuring: bool,
     base_times: StateTimes,
@@ -184,9 +168,9 @@ pub fn run_strategy(
         seed,
         trunk: sc.trunk_model(),
         dialer,
-        heap: BinaryHeap::new(),
-        seq: 0,
+        heap: EventQueue::default(),
         agent_rng: Vec::new(),
+        talk_ms: IdMap::default(),
         inbound_rng: stream_rng(seed, STREAM_INBOUND, 0),
         measuring: sc.warmup.0.is_zero(),
         base_times: StateTimes::default(),
@@ -237,7 +221,7 @@ pub fn run_strategy(
     sim.drain(Millis(0));
     let mut last_report = 0u64;
     loop {
-        let ev_t = sim.heap.peek().map(|e| e.t);
+        let ev_t = sim.heap.peek_time();
         let timer = sim.dialer.poll_timeout().map(|(t, _)| t.0);
         let now = match (ev_t, timer) {
             (Some(e), Some(t)) if t < e => {
@@ -284,12 +268,7 @@ pub fn run_strategy(
 
 impl Sim<'_> {
     fn push(&mut self, t: u64, kind: Kind) {
-        self.seq += 1;
-        self.heap.push(Ev {
-            t,
-            seq: self.seq,
-            kind,
-        });
+        self.heap.push(t, kind);
     }
 
     fn next_inbound(&mut self, now: u64) {
@@ -307,12 +286,12 @@ impl Sim<'_> {
         }
     }
 
-    fn event(&mut self, ev: Ev) {
+    fn event(&mut self, ev: Entry<Kind>) {
         let now = Millis(ev.t);
         // Errors cannot happen here: the simulator only reports events that fit the dialer's
         // state. They are ignored rather than unwrapped so a bug shows up as wrong figures in
         // tests, not a crash of a long run.
-        match ev.kind {
+        match ev.item {
             Kind::Outcome(call, o) => {
                 self.trace(call, o);
                 let id = CallId(call);
@@ -406,6 +385,10 @@ impl Sim<'_> {
                     let d = self
                         .trunk
                         .draw(&mut stream_rng(self.seed, STREAM_CALLS, call.0));
+                    if d.outcome == Outcome::Live {
+                        self.talk_ms
+                            .insert(call.0, (d.talk_s * 1000.0).round().max(1.0) as u64);
+                    }
                     if d.outcome != Outcome::NoAnswer {
                         self.push(
                             now.0 + (d.after_s * 1000.0).round() as u64,
@@ -424,13 +407,18 @@ impl Sim<'_> {
                     agent,
                     wait_ms,
                 } => {
-                    let d = self
-                        .trunk
-                        .draw(&mut stream_rng(self.seed, STREAM_CALLS, call.0));
-                    self.push(
-                        now.0 + (d.talk_s * 1000.0).round().max(1.0) as u64,
-                        Kind::Hangup(call.0, agent.0),
-                    );
+                    // Only live answers are connected, and their talk time was kept at dial time;
+                    // the fallback re-draws the call's stream (same value) should that change.
+                    let talk = match self.talk_ms.remove(&call.0) {
+                        Some(ms) => ms,
+                        None => {
+                            let d =
+                                self.trunk
+                                    .draw(&mut stream_rng(self.seed, STREAM_CALLS, call.0));
+                            (d.talk_s * 1000.0).round().max(1.0) as u64
+                        }
+                    };
+                    self.push(now.0 + talk, Kind::Hangup(call.0, agent.0));
                     if self.measuring {
                         let i = (wait_ms as usize).min(self.waits.len() - 1);
                         self.waits[i] += 1;
@@ -458,7 +446,8 @@ impl Sim<'_> {
                         }
                     }
                 }
-                Action::Abandon { .. } => {
+                Action::Abandon { call } => {
+                    self.talk_ms.remove(&call.0);
                     if self.measuring {
                         self.r.abandoned += 1;
                     }

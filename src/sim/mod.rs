@@ -6,10 +6,12 @@
 //! - [`scenario`]: the scenario YAML (also used by `outdial trunk-sim`).
 //! - [`dist`]: duration distributions, the trunk outcome sampler and per-item RNG streams.
 //! - [`engine`]: the event loop for one strategy.
+//! - [`queue`]: its event queue.
 //! - [`run`]: several strategies side by side, in parallel threads.
 
 pub mod dist;
 pub mod engine;
+pub mod queue;
 pub mod scenario;
 
 pub use dist::{CallDraw, Dist, Outcome, TrunkModel};
