@@ -32,7 +32,7 @@ const CONNECTED_CODES: [&str; 5] = [
 ];
 
 /// What the report needs of one call-detail record: the store's `attempts` columns of the same
-/// names (`wrapup_end_ms` is `None` while the store keeps no wrap-up end).
+/// names (`wrapup_end_ms` is set when the agent's wrap-up ends, `None` before that).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CdrRow {
     /// When the INVITE left, epoch ms UTC.
