@@ -42,10 +42,15 @@ impl Engine {
         v
     }
 
+    /// The agent's home campaign and its id in that campaign's dialer.
+    fn home_id(&self, ai: usize) -> Option<(usize, crate::agents::AgentId)> {
+        let a = &self.agents[ai];
+        a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?)))
+    }
+
     /// The agent's state in its home campaign's dialer (logged out when it has none).
     pub(crate) fn agent_state(&self, ai: usize) -> AgentState {
-        let a = &self.agents[ai];
-        match a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?))) {
+        match self.home_id(ai) {
             Some((ci, id)) => self.camps[ci]
                 .dialer
                 .agent_state(id)
@@ -58,21 +63,18 @@ impl Engine {
     fn enter(&mut self, ai: usize, ci: usize) {
         let now = self.pnow();
         let skills = self.agents[ai].spec.skills;
-        let id = match self.agents[ai].ids.get(&ci) {
+        match self.agents[ai].ids.get(&ci) {
             Some(&id) => {
                 if let Err(e) = self.camps[ci].dialer.handle_agent_ready(now, id) {
                     tracing::warn!(error = %e, "agent ready");
                 }
-                id
             }
             None => {
                 let id = self.camps[ci].dialer.handle_agent_login(now, skills);
                 self.agents[ai].ids.insert(ci, id);
                 self.camps[ci].agents.insert(id, ai);
-                id
             }
-        };
-        let _ = id;
+        }
         self.agents[ai].home = Some(ci);
         // A staffed interval for the report's occupancy.
         let (store, tx, node) = (self.store.clone(), self.tx.clone(), self.cfg.node.clone());
@@ -108,8 +110,7 @@ impl Engine {
     /// Takes an agent out of its home campaign's dialer.
     fn leave(&mut self, ai: usize) {
         let now = self.pnow();
-        let a = &self.agents[ai];
-        if let Some((ci, id)) = a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?))) {
+        if let Some((ci, id)) = self.home_id(ai) {
             let _ = self.camps[ci].dialer.handle_agent_logout(now, id);
         }
         self.agents[ai].home = None;
@@ -213,8 +214,7 @@ impl Engine {
     /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
     fn wrap_done(&mut self, ai: usize, disposition: AgentDisposition) {
         let now = self.pnow();
-        let a = &self.agents[ai];
-        if let Some((ci, id)) = a.home.and_then(|ci| Some((ci, *a.ids.get(&ci)?))) {
+        if let Some((ci, id)) = self.home_id(ai) {
             let _ = self.camps[ci].dialer.handle_agent_ready(now, id);
         }
         let Some(attempt) = self.agents[ai].last_attempt.take() else {
@@ -304,11 +304,9 @@ impl Engine {
             crate::agents::AgentId,
         ) -> Result<(), crate::pacing::dialer::DialerError>,
     {
-        let a = &self.agents[ai];
-        let (ci, id) = a
-            .home
-            .and_then(|ci| Some((ci, *a.ids.get(&ci)?)))
-            .ok_or_else(|| ControlError::Conflict(format!("agent {} is logged out", a.spec.id)))?;
+        let (ci, id) = self.home_id(ai).ok_or_else(|| {
+            ControlError::Conflict(format!("agent {} is logged out", self.agents[ai].spec.id))
+        })?;
         f(&mut self.camps[ci].dialer, id).map_err(|e| ControlError::Conflict(e.to_string()))
     }
 
