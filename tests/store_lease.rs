@@ -305,6 +305,49 @@ async fn contact_cap_and_in_flight_across_campaigns(db: &TestDb) {
     ));
 }
 
+/// A cap of two connected calls in 30 days, reached by calls from three other campaigns: the
+/// number comes back only when all but one of the counted calls have left the period.
+async fn contact_cap_of_several_calls(db: &TestDb) {
+    let s = &db.store;
+    apply(
+        s,
+        &campaign_yaml(
+            "xsell",
+            RETRY,
+            "contact_cap: { max_connected: 2, per: 30d }",
+        ),
+    )
+    .await;
+    load(s, "xsell", "phone\n13800000001\n", t0() - HOUR).await;
+    let capped = |got: &[outdial::store::LeasedLead]| got.is_empty();
+    for (i, day) in [0, 10, 20].into_iter().enumerate() {
+        let name = format!("remind{i}");
+        apply(s, &campaign_yaml(&name, RETRY, "")).await;
+        let at = t0() + day * DAY;
+        load(s, &name, "phone\n13800000001\n", at - HOUR).await;
+        let r = s.lease(&name, 1, at, "n1", TTL).await.unwrap();
+        assert_eq!(r.len(), 1, "{name}");
+        let mut o = AttemptOutcome::new(Disposition::Completed, at + 3 * MIN);
+        o.dial_ms = Some(at);
+        o.connect_ms = Some(at + 30_000);
+        s.record_attempt(r[0].lead_id, &o).await.unwrap();
+        if day == 0 {
+            // One connected call in the period: still under the cap of two.
+            let got = s.lease("xsell", 1, at + HOUR, "n2", TTL).await.unwrap();
+            assert!(!capped(&got));
+            s.release(&[got[0].lead_id]).await.unwrap();
+        }
+    }
+    // Days 0, 10 and 20 count on day 25; on day 30 the day-0 call has left, but two remain.
+    for day in [25, 30] {
+        let got = s.lease("xsell", 1, t0() + day * DAY + MIN, "n2", TTL).await;
+        assert!(capped(&got.unwrap()), "day {day}");
+    }
+    // After day 40 only the day-20 call counts.
+    let got = s.lease("xsell", 1, t0() + 40 * DAY + MIN, "n2", TTL).await;
+    assert!(!capped(&got.unwrap()));
+}
+
 async fn dnc_added_after_load_blocks_lease(db: &TestDb) {
     let s = &db.store;
     apply(s, &campaign_yaml("c1", RETRY, "")).await;
@@ -438,6 +481,7 @@ on_both_backends!(
     both_attempt_caps,
     abandon_cooldown_spans_campaigns,
     contact_cap_and_in_flight_across_campaigns,
+    contact_cap_of_several_calls,
     dnc_added_after_load_blocks_lease,
     expired_lease_returns_lead,
     crashed_node_attempts_are_recovered,

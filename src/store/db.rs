@@ -56,6 +56,16 @@ impl Store {
         })
     }
 
+    /// A write transaction that begins with PostgreSQL settings for this transaction only, sent
+    /// with the `BEGIN` in one round trip (`settings` is a `SET LOCAL …; …` list; SQLite ignores
+    /// it).
+    pub(crate) async fn write_tx_with(&self, settings: &'static str) -> Result<Tx, StoreError> {
+        Ok(match &self.db {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Pg(p.begin_with(format!("BEGIN; {settings}")).await?),
+        })
+    }
+
     /// A transaction that only reads (a consistent snapshot).
     pub(crate) async fn read_tx(&self) -> Result<Tx, StoreError> {
         Ok(match &self.db {
