@@ -90,8 +90,9 @@ fn main() {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    if ok {
-        floor("sqlite", n, t.elapsed().as_secs_f64(), ref_secs);
+    match ok {
+        true => floor("sqlite", n, t.elapsed().as_secs_f64(), ref_secs),
+        false => println!("sqlite: database floor: the sqlite3 shell failed (see above)"),
     }
 
     // PostgreSQL: outdial load, then psql \copy into a bare table of the same schema.
@@ -180,8 +181,9 @@ fn main() {
                         .map_or("", |(cols, _)| cols),
                     shaped.display()
                 ));
-            if ok {
-                floor("postgres", n, t.elapsed().as_secs_f64(), ref_secs);
+            match ok {
+                true => floor("postgres", n, t.elapsed().as_secs_f64(), ref_secs),
+                false => println!("postgres: database floor: psql failed (see above)"),
             }
             rt.block_on(async {
                 fresh.0.drop_schema(&fresh.1).await.unwrap();
