@@ -193,6 +193,22 @@ impl Store {
         Ok(report)
     }
 
+    /// Writes every dirty page to disk now (SQLite: the WAL into the database file; PostgreSQL:
+    /// `CHECKPOINT`, which needs superuser or `pg_checkpoint`). For benchmarks and maintenance.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        match &self.db {
+            super::Db::Sqlite(p) => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(p)
+                    .await?;
+            }
+            super::Db::Postgres(p) => {
+                sqlx::query("CHECKPOINT").execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Refreshes planner statistics after a large load (keeps the hopper on its index).
     pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
         match &self.db {
