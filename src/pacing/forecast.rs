@@ -340,7 +340,11 @@ mod tests {
                 // Mostly current keys, sometimes out of order; removals of live and of unknown
                 // keys (aged out or never added).
                 0..=2 => {
-                    let key = if r % 11 == 0 { now - r % 40 } else { now };
+                    let key = if r.is_multiple_of(11) {
+                        now - r % 40
+                    } else {
+                        now
+                    };
                     dense.add(key);
                     sparse.add(key);
                     live.push(key);
