@@ -9,9 +9,17 @@ use std::collections::VecDeque;
 use crate::sim::dist::Dist;
 
 /// Counts of items keyed by when they entered a state (in units of `unit_ms`), oldest first.
+///
+/// Dense: one count per key from `base` on, zeros included, so adding or removing an item is
+/// an index instead of a binary search (every agent state change and call resolution does one;
+/// the search was a tenth of a simulator event on large-centre). The length is the span of keys
+/// between the oldest item still counted and the newest — bounded by how long an item stays
+/// (talk, wrap-up, ringing) or by `max_age` of [`Buckets::age`], not by the number of items.
 #[derive(Clone, Debug, Default)]
 pub struct Buckets {
-    q: VecDeque<(u64, u32)>,
+    q: VecDeque<u32>,
+    /// Key of `q[0]` (meaningless while `q` is empty).
+    base: u64,
     old: u32,
     total: u32,
 }
@@ -20,40 +28,45 @@ impl Buckets {
     /// Adds one item entering at `key`.
     pub fn add(&mut self, key: u64) {
         self.total += 1;
-        match self.q.back_mut() {
-            Some(b) if b.0 == key => b.1 += 1,
-            Some(b) if b.0 > key => {
-                // Out-of-order time from the driver: insert in place (rare).
-                let i = self.q.partition_point(|e| e.0 < key);
-                if i < self.q.len() && self.q[i].0 == key {
-                    self.q[i].1 += 1;
-                } else {
-                    self.q.insert(i, (key, 1));
-                }
+        if self.q.is_empty() {
+            self.base = key;
+        } else if key < self.base {
+            // Out-of-order time from the driver (rare): grow the front.
+            for _ in key..self.base {
+                self.q.push_front(0);
             }
-            _ => self.q.push_back((key, 1)),
+            self.base = key;
         }
+        let i = (key - self.base) as usize;
+        if i >= self.q.len() {
+            self.q.resize(i + 1, 0);
+        }
+        self.q[i] += 1;
     }
     /// Removes one item that entered at `key`.
     pub fn remove(&mut self, key: u64) {
         self.total = self.total.saturating_sub(1);
-        let i = self.q.partition_point(|e| e.0 < key);
-        if i < self.q.len() && self.q[i].0 == key && self.q[i].1 > 0 {
-            self.q[i].1 -= 1;
-        } else {
+        let slot = key
+            .checked_sub(self.base)
+            .and_then(|i| self.q.get_mut(usize::try_from(i).ok()?))
+            .filter(|c| **c > 0);
+        match slot {
+            Some(c) => *c -= 1,
             // It aged out into the `old` bucket.
-            self.old = self.old.saturating_sub(1);
+            None => self.old = self.old.saturating_sub(1),
         }
-        while matches!(self.q.front(), Some(&(_, 0))) {
+        while self.q.front() == Some(&0) {
             self.q.pop_front();
+            self.base += 1;
         }
     }
     /// Folds buckets older than `max_age` units (at `now_key`) into the oldest row.
     pub fn age(&mut self, now_key: u64, max_age: u64) {
-        while let Some(&(k, c)) = self.q.front() {
-            if now_key.saturating_sub(k) > max_age {
+        while let Some(&c) = self.q.front() {
+            if now_key.saturating_sub(self.base) > max_age {
                 self.old += c;
                 self.q.pop_front();
+                self.base += 1;
             } else {
                 break;
             }
@@ -63,14 +76,38 @@ impl Buckets {
     pub fn total(&self) -> u32 {
         self.total
     }
+    /// Calls `f(age, count)` for every non-empty bucket in the order of [`Buckets::iter`]
+    /// (aged-out items first, then oldest first) until it returns `false`. The same sequence as
+    /// `iter`, as a plain loop: the predictive decision's sums walk every bucket on every tick.
+    #[inline]
+    pub fn visit(&self, now_key: u64, max_age: u64, mut f: impl FnMut(usize, u32) -> bool) {
+        if self.old > 0 && !f(max_age as usize, self.old) {
+            return;
+        }
+        let (a, b) = self.q.as_slices();
+        let mut k = self.base;
+        for part in [a, b] {
+            for &c in part {
+                if c > 0 && !f(now_key.saturating_sub(k).min(max_age) as usize, c) {
+                    return;
+                }
+                k += 1;
+            }
+        }
+    }
     /// (age in units, count) of every non-empty bucket; aged-out items report `max_age`.
     pub fn iter(&self, now_key: u64, max_age: u64) -> impl Iterator<Item = (usize, u32)> + '_ {
         let old = (self.old > 0).then_some((max_age as usize, self.old));
+        let base = self.base;
         old.into_iter().chain(
             self.q
                 .iter()
-                .filter(|e| e.1 > 0)
-                .map(move |&(k, c)| (now_key.saturating_sub(k).min(max_age) as usize, c)),
+                .enumerate()
+                .filter(|e| *e.1 > 0)
+                .map(move |(i, &c)| {
+                    let k = base + i as u64;
+                    (now_key.saturating_sub(k).min(max_age) as usize, c)
+                }),
         )
     }
 }
@@ -234,6 +271,108 @@ mod tests {
         let v: Vec<_> = b.iter(100, 50).collect();
         assert_eq!(v, vec![(50, 2), (0, 1)]);
         assert_eq!(b.total(), 3);
+    }
+
+    /// The sparse (key, count) representation the dense [`Buckets`] replaced, kept as the
+    /// reference: both must report the same buckets, totals and aged-out counts.
+    #[derive(Default)]
+    struct Sparse {
+        q: VecDeque<(u64, u32)>,
+        old: u32,
+    }
+
+    impl Sparse {
+        fn add(&mut self, key: u64) {
+            let i = self.q.partition_point(|e| e.0 < key);
+            if i < self.q.len() && self.q[i].0 == key {
+                self.q[i].1 += 1;
+            } else {
+                self.q.insert(i, (key, 1));
+            }
+        }
+        fn remove(&mut self, key: u64) {
+            let i = self.q.partition_point(|e| e.0 < key);
+            if i < self.q.len() && self.q[i].0 == key && self.q[i].1 > 0 {
+                self.q[i].1 -= 1;
+            } else {
+                self.old = self.old.saturating_sub(1);
+            }
+            while matches!(self.q.front(), Some(&(_, 0))) {
+                self.q.pop_front();
+            }
+        }
+        fn age(&mut self, now_key: u64, max_age: u64) {
+            while let Some(&(k, c)) = self.q.front() {
+                if now_key.saturating_sub(k) > max_age {
+                    self.old += c;
+                    self.q.pop_front();
+                } else {
+                    break;
+                }
+            }
+        }
+        fn iter(&self, now_key: u64, max_age: u64) -> Vec<(usize, u32)> {
+            let old = (self.old > 0).then_some((max_age as usize, self.old));
+            old.into_iter()
+                .chain(
+                    self.q
+                        .iter()
+                        .filter(|e| e.1 > 0)
+                        .map(|&(k, c)| (now_key.saturating_sub(k).min(max_age) as usize, c)),
+                )
+                .collect()
+        }
+    }
+
+    #[test]
+    fn dense_buckets_match_the_sparse_reference() {
+        let (mut dense, mut sparse) = (Buckets::default(), Sparse::default());
+        let mut live: Vec<u64> = Vec::new();
+        let mut rng = 99u64;
+        let mut now = 1_000u64;
+        for step in 0..20_000u32 {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = rng >> 33;
+            now += r % 3;
+            match r % 7 {
+                // Mostly current keys, sometimes out of order; removals of live and of unknown
+                // keys (aged out or never added).
+                0..=2 => {
+                    let key = if r.is_multiple_of(11) {
+                        now - r % 40
+                    } else {
+                        now
+                    };
+                    dense.add(key);
+                    sparse.add(key);
+                    live.push(key);
+                }
+                3..=4 if !live.is_empty() => {
+                    let key = live.swap_remove((r as usize / 7) % live.len());
+                    dense.remove(key);
+                    sparse.remove(key);
+                }
+                5 => {
+                    let key = now.saturating_sub(r % 200);
+                    dense.remove(key);
+                    sparse.remove(key);
+                }
+                _ => {
+                    dense.age(now, 60);
+                    sparse.age(now, 60);
+                }
+            }
+            let want = sparse.iter(now, 60);
+            assert_eq!(dense.iter(now, 60).collect::<Vec<_>>(), want, "step {step}");
+            let mut visited = Vec::new();
+            dense.visit(now, 60, |a, c| {
+                visited.push((a, c));
+                true
+            });
+            assert_eq!(visited, want, "step {step}");
+        }
     }
 
     #[test]

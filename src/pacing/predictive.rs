@@ -317,38 +317,10 @@ impl Forecast {
     ) -> Sums {
         self.age(now);
         let mut s = Sums::default();
-        let cols = if slack { K..COLS } else { 0..K };
-        let sec = now.0 / 1000;
-        let tk = Self::talk_key(now);
-        for (b, t, key) in [
-            (&self.talk_out, &self.t_talk_out, tk),
-            (&self.talk_in, &self.t_talk_in, tk),
-            (&self.wrap, &self.t_wrap, sec),
-        ] {
-            for (age, c) in b.iter(key, MAX_AGE) {
-                // Oldest first: once the age is below the first non-zero row, the rest add 0.
-                if age < t.live_from {
-                    break;
-                }
-                let row = t.row(age);
-                let c = c as f64;
-                for k in cols.clone() {
-                    let p = row[k];
-                    s.f_mean[k] += c * p;
-                    s.f_var[k] += c * p * (1.0 - p);
-                }
-            }
-        }
-        let ring_max = self.t_ring.max_row() as u64;
-        for (age, c) in self.ringing.iter(now.0 / 100, ring_max) {
-            let row = self.t_ring.row(age);
-            let c = c as f64;
-            for k in cols.clone() {
-                let q = row[k];
-                s.a_mean[k] += c * q;
-                s.a_var[k] += c * q * (1.0 - q);
-                s.a_live[k] += c * q;
-            }
+        if slack {
+            self.accumulate::<K, 1>(now, &mut s);
+        } else {
+            self.accumulate::<0, K>(now, &mut s);
         }
         s.rel_sd = self.rel_sd;
         let row0 = self.t_ring.row(0);
@@ -360,6 +332,59 @@ impl Forecast {
         }
         s.q0.copy_from_slice(&row0[..COLS]);
         s
+    }
+
+    /// The bucket sums of columns `C0..C0 + N` into `s`: for each bucket (oldest first, the
+    /// agent groups in a fixed order) `c·p` and `c·p·(1 − p)`. The columns are fixed at compile
+    /// time and accumulate in locals, so the compiler keeps them in registers and unrolls them;
+    /// every column still adds its terms in the same order, so the sums are the same bit for bit.
+    #[inline(always)]
+    fn accumulate<const C0: usize, const N: usize>(&self, now: Millis, s: &mut Sums) {
+        let sec = now.0 / 1000;
+        let tk = Self::talk_key(now);
+        let (mut f_mean, mut f_var) = ([0.0f64; N], [0.0f64; N]);
+        for (b, t, key) in [
+            (&self.talk_out, &self.t_talk_out, tk),
+            (&self.talk_in, &self.t_talk_in, tk),
+            (&self.wrap, &self.t_wrap, sec),
+        ] {
+            let (max_row, cols) = (t.max_row(), t.cols);
+            b.visit(key, MAX_AGE, |age, c| {
+                // Oldest first: once the age is below the first non-zero row, the rest add 0.
+                if age < t.live_from {
+                    return false;
+                }
+                let r = age.min(max_row) * cols;
+                let row = &t.data[r + C0..r + C0 + N];
+                let c = c as f64;
+                for k in 0..N {
+                    let p = row[k];
+                    f_mean[k] += c * p;
+                    f_var[k] += c * p * (1.0 - p);
+                }
+                true
+            });
+        }
+        let (mut a_mean, mut a_var, mut a_live) = ([0.0f64; N], [0.0f64; N], [0.0f64; N]);
+        let ring_max = self.t_ring.max_row();
+        let cols = self.t_ring.cols;
+        self.ringing.visit(now.0 / 100, ring_max as u64, |age, c| {
+            let r = age.min(ring_max) * cols;
+            let row = &self.t_ring.data[r + C0..r + C0 + N];
+            let c = c as f64;
+            for k in 0..N {
+                let q = row[k];
+                a_mean[k] += c * q;
+                a_var[k] += c * q * (1.0 - q);
+                a_live[k] += c * q;
+            }
+            true
+        });
+        s.f_mean[C0..C0 + N].copy_from_slice(&f_mean);
+        s.f_var[C0..C0 + N].copy_from_slice(&f_var);
+        s.a_mean[C0..C0 + N].copy_from_slice(&a_mean);
+        s.a_var[C0..C0 + N].copy_from_slice(&a_var);
+        s.a_live[C0..C0 + N].copy_from_slice(&a_live);
     }
 
     /// Exact Poisson-binomial distributions for a small team (same inputs as [`Forecast::sums`]).
