@@ -90,7 +90,7 @@
 //! - 5 agents: the exact convolution matters; launches start only when agents near the end of
 //!   their wrap-up are nearly certain to be free, and `θ` starts near θ_min and grows with the
 //!   record (*Cold start*), so early abandons cannot push the run over the cap (measured:
-//!   84 % occupancy at 2.5 % abandon, progressive 79 %).
+//!   84.3 % occupancy at 2.1 % abandon, progressive 79.5 %; BENCHMARKS.md).
 //! - 50 agents: many agents free every few seconds, the law of large numbers makes `Free` sharp,
 //!   and the dialler keeps a small queue of calls in flight sized to the expected free agents
 //!   (measured: 95 % occupancy at 2.6 % abandon, progressive 78 %).
