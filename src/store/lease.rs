@@ -201,7 +201,7 @@ async fn mark_leased(
     let won: Vec<(i64,)> = tx
         .all(CLAIM, &[Arg::Ints(ids), Arg::I(until), Arg::I(now_ms)])
         .await?;
-    let won_ids: Vec<i64> = won.iter().map(|(id,)| *id).collect();
+    let won_ids: Vec<i64> = won.into_iter().map(|(id,)| id).collect();
     if !won_ids.is_empty() {
         tx.exec(
             "UPDATE leads SET state = 'leased', lease_node = $2, lease_until_ms = $3 \
@@ -210,7 +210,7 @@ async fn mark_leased(
         )
         .await?;
     }
-    Ok(won.into_iter().map(|(id,)| id).collect())
+    Ok(won_ids.into_iter().collect())
 }
 
 /// The candidate query and the campaign's per-number rules as cut-off times for it.
