@@ -124,6 +124,18 @@ impl Store {
                 &[Arg::I(i64::from(PG_LOAD_LOCK)), Arg::I(rec.id)],
             )
             .await?;
+            // `leads` has no foreign key on PostgreSQL (migration 0003: it was a per-row trigger
+            // on the COPY); this lock gives the same guarantee once per load: the campaign row
+            // cannot be deleted, nor its id changed, before the leads naming it commit.
+            let held = tx
+                .all::<(i64,)>(
+                    "SELECT id FROM campaigns WHERE id = $1 FOR KEY SHARE",
+                    &[Arg::I(rec.id)],
+                )
+                .await?;
+            if held.is_empty() {
+                return Err(StoreError::UnknownCampaign(campaign.to_string()));
+            }
             let phones: Vec<(String,)> = tx
                 .all(
                     "SELECT phone FROM leads WHERE campaign_id = $1",
