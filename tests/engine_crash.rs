@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use engine_support::*;
-use outdial::store::Store;
+use outdial::store::{Db, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_nothing_and_dials_nothing_twice() {
@@ -79,5 +79,124 @@ async fn kill_9_loses_nothing_and_dials_nothing_twice() {
             .iter()
             .all(|(s, _)| ["new", "scheduled", "done"].contains(&s.as_str())),
         "{states:?}"
+    );
+}
+
+/// A node killed for good: another node on the same store recovers its calls once its liveness
+/// row expires (`node_ttl`), so none of its leads stays stuck in flight and none is dialled twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_never_returns_is_recovered_by_another() {
+    let l = Lab::new("dead-node", None, 10);
+    let leads = 800;
+    l.campaign("lab-dead", "predictive", 50, 3_000_000, leads, 0);
+    let (dir, db) = (&l.dir, &l.db);
+    let node = |name, agents, run_for_s| {
+        let (cfg, admin) = engine_config(
+            dir,
+            &EngineSetup {
+                agent_range: agents,
+                ..l.setup(name, "lab-dead", run_for_s)
+            },
+        );
+        let mut text = std::fs::read_to_string(&cfg).expect("config");
+        text.push_str("node_ttl: 3s\n");
+        std::fs::write(&cfg, text).expect("config");
+        (cfg, admin)
+    };
+
+    let (cfg_a, admin_a) = node("dead-a", (1, 5), 600);
+    let a = start_engine(db, &cfg_a);
+    wait_admin(&admin_a).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    a.signal("KILL");
+    let mut a = a;
+    a.wait_for(Duration::from_secs(10));
+
+    let store = Store::open(db).await.expect("store");
+    let open_at_kill: Vec<i64> = attempts(&store)
+        .await
+        .iter()
+        .filter(|x| x.is_open == 1)
+        .map(|x| x.lead_id)
+        .collect();
+    assert!(
+        !open_at_kill.is_empty(),
+        "the kill should catch calls in flight"
+    );
+    store.close().await;
+
+    // Another node, never the dead one's name, runs past the dead node's TTL.
+    let (cfg_b, _) = node("dead-b", (6, 10), 12);
+    let summary = finish_engine(start_engine(db, &cfg_b), Duration::from_secs(60));
+    assert!(summary["campaigns"][0]["dials"].as_u64().unwrap_or(0) > 0);
+
+    let store = Store::open(db).await.expect("store");
+    let after = attempts(&store).await;
+    assert!(
+        after.iter().all(|x| x.is_open == 0),
+        "the dead node's attempts were left open"
+    );
+    let mut by_lead: HashMap<i64, Vec<&Attempt>> = HashMap::new();
+    for x in &after {
+        by_lead.entry(x.lead_id).or_default().push(x);
+    }
+    for lead in &open_at_kill {
+        let atts = &by_lead[lead];
+        assert_eq!(atts[0].disposition.as_deref(), Some("unknown"));
+        assert_eq!(
+            atts.len(),
+            1,
+            "lead {lead} dialled again inside its retry delay"
+        );
+    }
+    assert!(
+        by_lead.values().all(|v| v.len() == 1),
+        "a lead was dialled twice"
+    );
+    let states = lead_states(&store).await;
+    let total: i64 = states.iter().map(|(_, n)| n).sum();
+    assert_eq!(total, leads as i64, "leads lost: {states:?}");
+    assert!(
+        states
+            .iter()
+            .all(|(s, _)| ["new", "scheduled", "done"].contains(&s.as_str())),
+        "leads stuck in flight: {states:?}"
+    );
+}
+
+/// A node that finds its liveness row expired (as after a stall longer than `node_ttl`, when
+/// another node may already have taken its leads back) stops dialling, hangs up and exits with an
+/// error, rather than going on with calls another node believes closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_row_expired_stops_with_an_error() {
+    let l = Lab::new("lost-row", None, 10);
+    l.campaign("lab-lost", "predictive", 50, 4_000_000, 400, 0);
+    let (cfg, admin) = engine_config(&l.dir, &l.setup("lost-a", "lab-lost", 600));
+    let mut text = std::fs::read_to_string(&cfg).expect("config");
+    text.push_str("node_ttl: 3s\n");
+    std::fs::write(&cfg, text).expect("config");
+    let mut engine = start_engine(&l.db, &cfg);
+    wait_admin(&admin).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The row expires under the running node.
+    let store = Store::open(&l.db).await.expect("store");
+    let q = "UPDATE nodes SET until_ms = 0 WHERE node = 'lost-a'";
+    let n = match store.db() {
+        Db::Sqlite(p) => sqlx::query(q).execute(p).await.map(|r| r.rows_affected()),
+        Db::Postgres(p) => sqlx::query(q).execute(p).await.map(|r| r.rows_affected()),
+    }
+    .expect("expire the row");
+    assert_eq!(n, 1, "the running node has a liveness row");
+    let st = engine.wait_for(Duration::from_secs(30));
+    assert!(
+        !st.success(),
+        "the engine went on after losing its row: {st}"
+    );
+    let after = attempts(&store).await;
+    assert!(!after.is_empty(), "the engine dialled before the stop");
+    assert!(
+        after.iter().all(|x| x.is_open == 0),
+        "calls were left up after the stop"
     );
 }

@@ -474,6 +474,95 @@ async fn two_concurrent_leasers_never_share_a_lead(db: &TestDb) {
     other.close().await;
 }
 
+/// A node that dies and never comes back: once its liveness row expires, another node closes its
+/// call in flight and returns its lease; a live node is left alone, and the dead one, should it
+/// wake up, learns it lost its row.
+async fn dead_node_is_recovered_by_another(db: &TestDb) {
+    let s = &db.store;
+    let ttl = 30_000;
+    apply(s, &campaign_yaml("c1", RETRY, "")).await;
+    load(
+        s,
+        "c1",
+        "phone\n13800000001\n13800000002\n13800000003\n",
+        t0() - HOUR,
+    )
+    .await;
+    s.register_node("node-a", t0(), ttl).await.unwrap();
+    let other = db.second().await;
+    other.register_node("node-b", t0(), ttl).await.unwrap();
+    let got = s.lease("c1", 2, t0(), "node-a", TTL).await.unwrap();
+    s.begin_attempt(got[0].lead_id, "node-a", t0())
+        .await
+        .unwrap();
+    // node-a dies here. node-b renews and looks for dead nodes: none before node-a's row expires.
+    assert!(other
+        .renew_node("node-b", t0() + 20_000, ttl)
+        .await
+        .unwrap());
+    assert!(other
+        .reap_dead_nodes(t0() + 29_000, "node-b")
+        .await
+        .unwrap()
+        .is_empty());
+    let reaped = other
+        .reap_dead_nodes(t0() + 31_000, "node-b")
+        .await
+        .unwrap();
+    assert_eq!(reaped.len(), 1, "{reaped:?}");
+    assert_eq!(reaped[0].0, "node-a");
+    assert_eq!(
+        (reaped[0].1.attempts_closed, reaped[0].1.leases_released),
+        (1, 1)
+    );
+    // Recovered once only; node-b (renewed until t0 + 50 s) is alive.
+    assert!(other
+        .reap_dead_nodes(t0() + 40_000, "node-b")
+        .await
+        .unwrap()
+        .is_empty());
+    let info = other
+        .find_lead("c1", &got[0].phone_e164)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.last_disposition.as_deref(), Some("unknown"));
+    assert_eq!((info.state.as_str(), info.attempts), ("scheduled", 1));
+    // node-b dials the unused lease and the untouched lead now, and the lost call after its
+    // `unknown` retry delay; nothing is left stuck.
+    let now = t0() + 40_000;
+    let mut first = phones(&other.lease("c1", 10, now, "node-b", DAY).await.unwrap());
+    first.sort();
+    let mut want = vec![got[1].phone_e164.clone(), e164("13800000003")];
+    want.retain(|p| *p != got[0].phone_e164);
+    want.sort();
+    assert_eq!(first, want);
+    let later = other
+        .lease("c1", 10, info.due_ms, "node-b", TTL)
+        .await
+        .unwrap();
+    assert_eq!(phones(&later), vec![got[0].phone_e164.clone()]);
+    // node-a wakes up: its row is gone, so it must stop; its old lease is no longer its own.
+    assert!(!s.renew_node("node-a", now, ttl).await.unwrap());
+    assert!(matches!(
+        s.begin_attempt(got[1].lead_id, "node-a", now).await,
+        Err(StoreError::NotLeased { .. })
+    ));
+    // A node never recovers itself, however stale its row; a graceful stop leaves nothing.
+    assert!(other
+        .reap_dead_nodes(t0() + DAY, "node-b")
+        .await
+        .unwrap()
+        .is_empty());
+    other.deregister_node("node-b").await.unwrap();
+    assert!(s
+        .reap_dead_nodes(t0() + DAY, "node-a")
+        .await
+        .unwrap()
+        .is_empty());
+    other.close().await;
+}
+
 on_both_backends!(
     windows_follow_callee_time_zone,
     order_is_sla_then_priority_tier_due,
@@ -485,5 +574,6 @@ on_both_backends!(
     dnc_added_after_load_blocks_lease,
     expired_lease_returns_lead,
     crashed_node_attempts_are_recovered,
+    dead_node_is_recovered_by_another,
     two_concurrent_leasers_never_share_a_lead,
 );

@@ -94,6 +94,14 @@ impl Engine {
             Ok(leads) if leads.is_empty() => {
                 c.lease_idle_until = now + Duration::from_secs(1);
             }
+            Ok(leads) if self.stopping.is_some() => {
+                // Asked for before the stop began: back to the pool, as the buffer was.
+                let ids: Vec<i64> = leads.iter().map(|l| l.lead_id).collect();
+                let store = self.store.clone();
+                self.spawn_write("release leases", async move {
+                    store.release(&ids).await.map(|_| ())
+                });
+            }
             Ok(leads) => {
                 c.last_work = Some(now);
                 c.buffer.extend(leads.into_iter().map(|l| (now, l)));

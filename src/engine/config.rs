@@ -45,6 +45,10 @@ pub struct EngineConfig {
     /// On SIGTERM/SIGINT: how long connected calls may go on before they are hung up.
     #[serde(default = "default_grace")]
     pub shutdown_grace: Dur,
+    /// Liveness lease of this node in the store: not renewed for this long, the node is dead and
+    /// another node recovers its calls and leases (`store::nodes`).
+    #[serde(default = "default_node_ttl")]
+    pub node_ttl: Dur,
     /// Test and demo only: the synthetic peers divide durations by this factor; the engine runs
     /// the pacing core's clock this much faster so the same scenario means the same thing.
     #[serde(default = "one")]
@@ -188,6 +192,9 @@ fn default_ttl() -> Dur {
 fn default_ahead() -> Dur {
     Dur(std::time::Duration::from_secs(10))
 }
+fn default_node_ttl() -> Dur {
+    Dur(std::time::Duration::from_secs(30))
+}
 fn default_grace() -> Dur {
     Dur(std::time::Duration::from_secs(30))
 }
@@ -236,6 +243,9 @@ impl EngineConfig {
             .map_err(|e| ("sip".to_string(), e.to_string()))?;
         if self.campaigns.is_empty() {
             return Err(("campaigns".into(), "name at least one campaign".into()));
+        }
+        if self.node_ttl.0 < std::time::Duration::from_secs(3) {
+            return Err(("node_ttl".into(), "must be at least 3s".into()));
         }
         if !(self.time_scale.is_finite() && self.time_scale >= 1.0) {
             return Err(("time_scale".into(), "must be a number ≥ 1".into()));
@@ -386,6 +396,7 @@ mod tests {
             "ttl:",
             "ahead:",
             "shutdown_grace:",
+            "node_ttl:",
             "time_scale:",
             "run_for:",
         ] {

@@ -60,6 +60,8 @@ pub(crate) enum Msg {
     Trunk { key: u64, trunk: Option<String> },
     /// A supervisor command.
     Admin(AdminCmd),
+    /// This node's liveness row had expired when it tried to renew it.
+    NodeLost,
 }
 
 /// One campaign being dialled.
@@ -174,6 +176,8 @@ pub struct Engine {
     pub(crate) stopping: Option<Instant>,
     pub(crate) stats: RunStats,
     pub(crate) started: Instant,
+    /// This node's liveness row expired (it is stopping and must exit with an error).
+    pub(crate) node_lost: bool,
 }
 
 /// The pacing mode a campaign's settings name.
@@ -302,6 +306,7 @@ impl Engine {
             stopping: None,
             stats: RunStats::default(),
             started: now,
+            node_lost: false,
         })
     }
 
@@ -387,6 +392,7 @@ impl Engine {
             }
             Msg::Overrides(rows) => self.apply_overrides(rows),
             Msg::Claimed(ids) => self.on_claimed(ids),
+            Msg::NodeLost => self.on_node_lost(),
             Msg::Session { agent, id } => self.on_session(agent, id),
             Msg::Trunk { key, trunk } => {
                 if let (Some(c), Some(t)) = (self.calls.get_mut(&key), trunk) {
@@ -419,9 +425,12 @@ impl Engine {
         });
     }
 
-    /// Leads buffered, calls in flight and pending writes are all gone.
+    /// Calls in flight, pending writes and lease requests are all gone.
     pub(crate) fn idle(&self) -> bool {
-        self.calls.is_empty() && self.inbound.is_empty() && self.pending == 0
+        self.calls.is_empty()
+            && self.inbound.is_empty()
+            && self.pending == 0
+            && self.camps.iter().all(|c| !c.leasing)
     }
 
     /// Campaign index by name.

@@ -10,8 +10,10 @@
 //! # Crash safety
 //! The lease and the attempt row are committed before the INVITE leaves. After a crash, the
 //! restarted node (same `node` name) closes its open attempts as `unknown` (retried by the
-//! campaign's rules) and returns its undialled leases to the pool; a node that never comes back
-//! loses nothing either, as its leases expire. On SIGTERM/SIGINT the engine stops dialling, lets
+//! campaign's rules) and returns its undialled leases to the pool. A node that never comes back
+//! stops renewing its liveness row (`node_ttl`); once it expires, any other node on the store does
+//! the same recovery for it (`store::nodes`), and a node that finds its own row expired stops
+//! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the engine stops dialling, lets
 //! connected calls finish within `shutdown_grace`, releases its leases and agents, and exits 0.
 //!
 //! # Several engines, one centre
@@ -23,7 +25,8 @@
 //! - `config`: the config file.
 //! - `clock`: wall time for the store, scaled pacing time for the dialers.
 //! - `core`: the state and message types; `calls`: leases, dialling, SIP events, call records;
-//!   `agents`: agent homes, wrap-up, claims; `control`: supervisor commands; `stats`: figures.
+//!   `agents`: agent homes, wrap-up, claims; `nodes`: liveness and recovery of dead nodes;
+//!   `control`: supervisor commands; `stats`: figures.
 
 mod agents;
 mod calls;
@@ -31,6 +34,7 @@ mod clock;
 pub mod config;
 mod control;
 mod core;
+mod nodes;
 mod stats;
 
 use std::future::Future;
@@ -71,6 +75,9 @@ pub enum EngineError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// This node's liveness row expired while it ran; it stopped (see `node_ttl`).
+    #[error("node {0}: its liveness row in the store expired, so it stopped dialling and hung up")]
+    NodeLost(String),
 }
 
 /// How the run reports progress.
@@ -107,6 +114,9 @@ pub async fn run(
             "recovered what an earlier run of this node left open"
         );
     }
+    store
+        .register_node(&cfg.node, wall, cfg.node_ttl.0.as_millis() as i64)
+        .await?;
     store.end_sessions(&cfg.node, wall).await?;
     let _ = crate::admin::metrics::install();
     let agents = cfg
@@ -192,7 +202,9 @@ pub async fn run(
             }
             _ = &mut stop_signal, if !stop_requested => {
                 stop_requested = true;
-                engine.begin_stop(grace);
+                if engine.stopping.is_none() {
+                    engine.begin_stop(grace);
+                }
             }
         }
         if let Some(until) = engine.stopping {
@@ -217,6 +229,7 @@ pub async fn run(
         eprintln!();
     }
     let summary = engine.summary();
+    let lost = engine.node_lost.then(|| engine.cfg.node.clone());
     let wall = chrono::Utc::now().timestamp_millis();
     if let Err(e) = store.end_sessions(&engine.cfg.node, wall).await {
         tracing::warn!(error = %e, "closing agent sessions");
@@ -224,12 +237,22 @@ pub async fn run(
     if let Err(e) = store.release_agents(&engine.cfg.node).await {
         tracing::warn!(error = %e, "releasing agent claims");
     }
+    // Left open (calls or writes given up on): the row expires and another node, or the next
+    // start of this one, recovers them.
+    if engine.idle() && lost.is_none() {
+        if let Err(e) = store.deregister_node(&engine.cfg.node).await {
+            tracing::warn!(error = %e, "deregistering the node");
+        }
+    }
     let _ = admin_stop.send(());
     let _ = admin_task.await;
     drop(engine);
     drop(sip);
     sip_task.abort();
     store.close().await;
+    if let Some(node) = lost {
+        return Err(EngineError::NodeLost(node));
+    }
     Ok(summary)
 }
 
@@ -253,6 +276,7 @@ impl Engine {
             self.renew_claims();
             self.refresh_rates();
         }
+        self.node_liveness(tick);
         self.drain_all().await;
     }
 

@@ -184,6 +184,18 @@ impl Store {
     /// retried by the rules; its undialled leases return to the pool.
     pub async fn recover_node(&self, node: &str, now_ms: i64) -> Result<RecoverReport, StoreError> {
         let mut tx = self.write_tx().await?;
+        let report = self.recover_in(&mut tx, node, now_ms).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// [`Store::recover_node`] inside the caller's transaction.
+    pub(crate) async fn recover_in(
+        &self,
+        tx: &mut Tx,
+        node: &str,
+        now_ms: i64,
+    ) -> Result<RecoverReport, StoreError> {
         let open: Vec<(i64,)> = tx
             .all(
                 "SELECT id FROM attempts WHERE node = $1 AND is_open = 1 ORDER BY id",
@@ -192,7 +204,7 @@ impl Store {
             .await?;
         let outcome = AttemptOutcome::new(Disposition::Unknown, now_ms);
         for (id,) in &open {
-            self.finish_in(&mut tx, *id, &outcome).await?;
+            self.finish_in(tx, *id, &outcome).await?;
         }
         let ids: Vec<(i64,)> = tx
             .all(
@@ -201,8 +213,7 @@ impl Store {
             )
             .await?;
         let ids: Vec<i64> = ids.into_iter().map(|(id,)| id).collect();
-        let released = release_in(&mut tx, &ids).await?;
-        tx.commit().await?;
+        let released = release_in(tx, &ids).await?;
         Ok(RecoverReport {
             attempts_closed: open.len() as u64,
             leases_released: released,

@@ -15,6 +15,7 @@
 //! - `dnc`, `stats`: the do-not-call list and campaign figures.
 //! - `engine`: what engine nodes share: audit trail, pacing overrides, agent claims and sessions,
 //!   agent wrap-up dispositions, report rows and abandon-rate windows.
+//! - `nodes`: engine nodes alive on this store, and recovery of the ones that died.
 
 mod attempts;
 mod campaigns;
@@ -23,6 +24,7 @@ mod dnc;
 mod engine;
 mod lease;
 mod load;
+mod nodes;
 mod open;
 pub mod retry;
 mod stats;

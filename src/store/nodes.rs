@@ -1,0 +1,90 @@
+//! Engine nodes alive on one store, as leases: each running node renews its row in `nodes`; a
+//! node whose row expired is dead, and any other node closes what it left open (its calls in
+//! flight as `unknown`, retried by the campaign's rules, and its undialled leases). Without this
+//! a node that never comes back would hold its in-flight leads forever. The rows are plain
+//! leases taken with `FOR UPDATE SKIP LOCKED`, like the hopper: no cluster protocol.
+//! Owns no clock: every call takes `now_ms`.
+
+use super::attempts::RecoverReport;
+use super::db::Arg;
+use super::{Store, StoreError};
+
+impl Store {
+    /// Registers `node` as alive until `now_ms + ttl_ms` (a start, or a restart of the same node).
+    pub async fn register_node(
+        &self,
+        node: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        tx.exec(
+            "INSERT INTO nodes (node, until_ms) VALUES ($1, $2) \
+             ON CONFLICT (node) DO UPDATE SET until_ms = $2",
+            &[Arg::S(node), Arg::I(now_ms.saturating_add(ttl_ms))],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Renews `node` until `now_ms + ttl_ms`. `false`: its lease had already expired, so another
+    /// node may have closed its calls and taken back its leads; the node must stop dialling.
+    pub async fn renew_node(
+        &self,
+        node: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let n = tx
+            .exec(
+                "UPDATE nodes SET until_ms = $2 WHERE node = $1 AND until_ms > $3",
+                &[
+                    Arg::S(node),
+                    Arg::I(now_ms.saturating_add(ttl_ms)),
+                    Arg::I(now_ms),
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// A graceful stop: `node` left nothing open and is no longer alive.
+    pub async fn deregister_node(&self, node: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        tx.exec("DELETE FROM nodes WHERE node = $1", &[Arg::S(node)])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Recovers every node but `me` whose lease expired by `now_ms` (see [`Store::recover_node`])
+    /// and forgets it, in one transaction. A node never recovers itself while it runs: if its own
+    /// row expired, [`Store::renew_node`] tells it to stop. Two reapers never recover the same node: its row is
+    /// locked (`SKIP LOCKED`; SQLite has one writer at a time).
+    pub async fn reap_dead_nodes(
+        &self,
+        now_ms: i64,
+        me: &str,
+    ) -> Result<Vec<(String, RecoverReport)>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let dead: Vec<(String,)> = tx
+            .all(
+                "SELECT node FROM nodes WHERE until_ms <= $1 AND node <> $2 ORDER BY node \
+                 FOR UPDATE SKIP LOCKED",
+                &[Arg::I(now_ms), Arg::S(me)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(dead.len());
+        for (node,) in dead {
+            let report = self.recover_in(&mut tx, &node, now_ms).await?;
+            tx.exec("DELETE FROM nodes WHERE node = $1", &[Arg::S(&node)])
+                .await?;
+            out.push((node, report));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
