@@ -408,6 +408,14 @@ async fn expired_lease_returns_lead(db: &TestDb) {
     ));
 }
 
+/// The lead of a call a crashed node left open: closed as `unknown`, its retry scheduled.
+async fn closed_as_unknown(s: &outdial::store::Store, phone: &str) -> outdial::store::LeadInfo {
+    let info = s.find_lead("c1", phone).await.unwrap().unwrap();
+    assert_eq!(info.last_disposition.as_deref(), Some("unknown"));
+    assert_eq!((info.state.as_str(), info.attempts), ("scheduled", 1));
+    info
+}
+
 async fn crashed_node_attempts_are_recovered(db: &TestDb) {
     let s = &db.store;
     apply(s, &campaign_yaml("c1", RETRY, "")).await;
@@ -419,13 +427,7 @@ async fn crashed_node_attempts_are_recovered(db: &TestDb) {
     // node-a dies with one call in flight and one lease unused.
     let rep = s.recover_node("node-a", t0() + 2 * MIN).await.unwrap();
     assert_eq!((rep.attempts_closed, rep.leases_released), (1, 1));
-    let info = s
-        .find_lead("c1", &got[0].phone_e164)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(info.last_disposition.as_deref(), Some("unknown"));
-    assert_eq!((info.state.as_str(), info.attempts), ("scheduled", 1));
+    let info = closed_as_unknown(s, &got[0].phone_e164).await;
     // Unknown retries after its default 15 minutes; the unused lease is dialable at once.
     let now = t0() + 3 * MIN;
     assert_eq!(
@@ -521,13 +523,7 @@ async fn dead_node_is_recovered_by_another(db: &TestDb) {
         .await
         .unwrap()
         .is_empty());
-    let info = other
-        .find_lead("c1", &got[0].phone_e164)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(info.last_disposition.as_deref(), Some("unknown"));
-    assert_eq!((info.state.as_str(), info.attempts), ("scheduled", 1));
+    let info = closed_as_unknown(&other, &got[0].phone_e164).await;
     // node-b dials the unused lease and the untouched lead now, and the lost call after its
     // `unknown` retry delay; nothing is left stuck.
     let now = t0() + 40_000;
