@@ -493,6 +493,17 @@ async fn dead_node_is_recovered_by_another(db: &TestDb) {
     s.register_node("node-a", t0(), ttl).await.unwrap();
     let other = db.second().await;
     other.register_node("node-b", t0(), ttl).await.unwrap();
+    let agents = vec!["agent-1".to_string()];
+    assert_eq!(
+        s.claim_agents("node-a", &agents, t0(), 10 * MIN)
+            .await
+            .unwrap(),
+        agents
+    );
+    let session = s
+        .session_start("agent-1", "c1", "node-a", t0())
+        .await
+        .unwrap();
     let got = s.lease("c1", 2, t0(), "node-a", TTL).await.unwrap();
     s.begin_attempt(got[0].lead_id, "node-a", t0())
         .await
@@ -512,11 +523,26 @@ async fn dead_node_is_recovered_by_another(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(reaped.len(), 1, "{reaped:?}");
-    assert_eq!(reaped[0].0, "node-a");
+    let d = &reaped[0];
+    assert_eq!(d.node, "node-a");
     assert_eq!(
-        (reaped[0].1.attempts_closed, reaped[0].1.leases_released),
+        (d.recovered.attempts_closed, d.recovered.leases_released),
         (1, 1)
     );
+    // Its agent is free for another node at once (its claim ran for 10 minutes), and its session
+    // ended when its liveness lease did.
+    assert_eq!((d.sessions_ended, d.agents_released), (1, 1));
+    assert_eq!(
+        other
+            .claim_agents("node-b", &agents, t0() + 31_000, 10 * MIN)
+            .await
+            .unwrap(),
+        agents
+    );
+    let (_, _, sessions) = other.report_input("c1", None, t0() + HOUR).await.unwrap();
+    let ends: Vec<i64> = sessions.unwrap().iter().map(|i| i.end_ms).collect();
+    assert_eq!(ends, [t0() + ttl]);
+    assert!(s.session_end(session, t0() + HOUR, 0).await.is_err());
     // Recovered once only; node-b (renewed until t0 + 50 s) is alive.
     assert!(other
         .reap_dead_nodes(t0() + 40_000, "node-b")

@@ -32,12 +32,14 @@ impl Engine {
             tokio::spawn(async move {
                 match store.reap_dead_nodes(wall, &node).await {
                     Ok(reaped) => {
-                        for (dead, r) in reaped {
+                        for d in reaped {
                             tracing::warn!(
-                                node = %dead,
+                                node = %d.node,
                                 by = %node,
-                                attempts_closed = r.attempts_closed,
-                                leases_released = r.leases_released,
+                                attempts_closed = d.recovered.attempts_closed,
+                                leases_released = d.recovered.leases_released,
+                                sessions_ended = d.sessions_ended,
+                                agents_released = d.agents_released,
                                 "recovered a node whose liveness row expired"
                             );
                         }

@@ -41,6 +41,7 @@ pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
 pub use engine::{PacingOverride, ReportInput};
 pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};
+pub use nodes::DeadNode;
 pub use retry::Next;
 pub use stats::{CampaignStats, LeadInfo};
 

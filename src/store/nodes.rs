@@ -60,31 +60,63 @@ impl Store {
         Ok(())
     }
 
-    /// Recovers every node but `me` whose lease expired by `now_ms` (see [`Store::recover_node`])
-    /// and forgets it, in one transaction. A node never recovers itself while it runs: if its own
-    /// row expired, [`Store::renew_node`] tells it to stop. Two reapers never recover the same node: its row is
-    /// locked (`SKIP LOCKED`; SQLite has one writer at a time).
+    /// Recovers every node but `me` whose lease expired by `now_ms` and forgets it, in one
+    /// transaction: its calls and leases as [`Store::recover_node`] does, its agent sessions
+    /// ended when its lease did (staffed time stops when the node was last known alive), its
+    /// agent claims released (another node may take those agents at once). A node never recovers
+    /// itself while it runs: if its own row expired, [`Store::renew_node`] tells it to stop. Two
+    /// reapers never recover the same node: its row is locked (`SKIP LOCKED`; SQLite has one
+    /// writer at a time).
     pub async fn reap_dead_nodes(
         &self,
         now_ms: i64,
         me: &str,
-    ) -> Result<Vec<(String, RecoverReport)>, StoreError> {
+    ) -> Result<Vec<DeadNode>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let dead: Vec<(String,)> = tx
+        let dead: Vec<(String, i64)> = tx
             .all(
-                "SELECT node FROM nodes WHERE until_ms <= $1 AND node <> $2 ORDER BY node \
-                 FOR UPDATE SKIP LOCKED",
+                "SELECT node, until_ms FROM nodes WHERE until_ms <= $1 AND node <> $2 \
+                 ORDER BY node FOR UPDATE SKIP LOCKED",
                 &[Arg::I(now_ms), Arg::S(me)],
             )
             .await?;
         let mut out = Vec::with_capacity(dead.len());
-        for (node,) in dead {
-            let report = self.recover_in(&mut tx, &node, now_ms).await?;
+        for (node, until_ms) in dead {
+            let recovered = self.recover_in(&mut tx, &node, now_ms).await?;
+            let sessions_ended = tx
+                .exec(
+                    "UPDATE agent_sessions \
+                     SET end_ms = CASE WHEN $2 > start_ms THEN $2 ELSE start_ms END \
+                     WHERE node = $1 AND end_ms IS NULL",
+                    &[Arg::S(&node), Arg::I(until_ms)],
+                )
+                .await?;
+            let agents_released = tx
+                .exec("DELETE FROM agent_claims WHERE node = $1", &[Arg::S(&node)])
+                .await?;
             tx.exec("DELETE FROM nodes WHERE node = $1", &[Arg::S(&node)])
                 .await?;
-            out.push((node, report));
+            out.push(DeadNode {
+                node,
+                recovered,
+                sessions_ended,
+                agents_released,
+            });
         }
         tx.commit().await?;
         Ok(out)
     }
+}
+
+/// What [`Store::reap_dead_nodes`] did for one dead node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadNode {
+    /// The node's name.
+    pub node: String,
+    /// Its calls closed as `unknown` and its leases returned.
+    pub recovered: RecoverReport,
+    /// Its agent sessions ended (at its lease's end).
+    pub sessions_ended: u64,
+    /// Its agent claims released.
+    pub agents_released: u64,
 }
