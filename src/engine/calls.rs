@@ -44,12 +44,7 @@ impl Engine {
                 }
                 out
             };
-            if !stale.is_empty() {
-                let store = self.store.clone();
-                self.spawn_write("release stale leases", async move {
-                    store.release(&stale).await.map(|_| ())
-                });
-            }
+            self.release_leases("release stale leases", stale);
             let c = &mut self.camps[ci];
             while c
                 .recent_dials
@@ -96,11 +91,7 @@ impl Engine {
             }
             Ok(leads) if self.stopping.is_some() => {
                 // Asked for before the stop began: back to the pool, as the buffer was.
-                let ids: Vec<i64> = leads.iter().map(|l| l.lead_id).collect();
-                let store = self.store.clone();
-                self.spawn_write("release leases", async move {
-                    store.release(&ids).await.map(|_| ())
-                });
+                self.release_leases("release leases", leads.iter().map(|l| l.lead_id).collect());
             }
             Ok(leads) => {
                 c.last_work = Some(now);

@@ -425,6 +425,15 @@ impl Engine {
         });
     }
 
+    /// Returns leased, undialled leads to the pool (a counted write).
+    pub(crate) fn release_leases(&mut self, what: &'static str, ids: Vec<i64>) {
+        if ids.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        self.spawn_write(what, async move { store.release(&ids).await.map(|_| ()) });
+    }
+
     /// Calls in flight, pending writes and lease requests are all gone.
     pub(crate) fn idle(&self) -> bool {
         self.calls.is_empty()

@@ -13,8 +13,9 @@
 //! campaign's rules) and returns its undialled leases to the pool. A node that never comes back
 //! stops renewing its liveness row (`node_ttl`); once it expires, any other node on the store does
 //! the same recovery for it (`store::nodes`), and a node that finds its own row expired stops
-//! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the engine stops dialling, lets
-//! connected calls finish within `shutdown_grace`, releases its leases and agents, and exits 0.
+//! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the
+//! engine stops dialling, lets connected calls finish within `shutdown_grace`, releases its
+//! leases and agents, and exits 0.
 //!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
@@ -355,12 +356,7 @@ impl Engine {
             c.dialer.set_channels(c.dialer.lines_in_use());
             ids.extend(c.buffer.drain(..).map(|(_, l)| l.lead_id));
         }
-        if !ids.is_empty() {
-            let store = self.store.clone();
-            self.spawn_write("release leases", async move {
-                store.release(&ids).await.map(|_| ())
-            });
-        }
+        self.release_leases("release leases", ids);
         // Agents stay logged in: calls still ringing may be answered and must find one.
     }
 

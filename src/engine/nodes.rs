@@ -16,9 +16,14 @@ impl Engine {
     /// Renews this node's row, then (half a period later) recovers the nodes whose row expired.
     pub(crate) fn node_liveness(&mut self, tick: u64) {
         let period = self.liveness_ticks();
+        let renew = tick.is_multiple_of(period);
+        let reap = tick % period == period / 2 && self.stopping.is_none();
+        if !renew && !reap {
+            return;
+        }
         let (store, node, tx) = (self.store.clone(), self.cfg.node.clone(), self.tx.clone());
         let (wall, ttl) = (self.clock.wall_ms(), self.cfg.node_ttl.0.as_millis() as i64);
-        if tick.is_multiple_of(period) {
+        if renew {
             tokio::spawn(async move {
                 match store.renew_node(&node, wall, ttl).await {
                     Ok(true) => {}
@@ -28,7 +33,7 @@ impl Engine {
                     Err(e) => tracing::error!(error = %e, "renewing this node's liveness row"),
                 }
             });
-        } else if tick % period == period / 2 && self.stopping.is_none() {
+        } else {
             tokio::spawn(async move {
                 match store.reap_dead_nodes(wall, &node).await {
                     Ok(reaped) => {

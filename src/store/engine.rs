@@ -263,9 +263,7 @@ impl Store {
     /// Releases every claim of `node` (shutdown); returns how many it held.
     pub async fn release_agents(&self, node: &str) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = tx
-            .exec("DELETE FROM agent_claims WHERE node = $1", &[Arg::S(node)])
-            .await?;
+        let n = release_agents_in(&mut tx, node).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -310,13 +308,7 @@ impl Store {
     /// Ends every session `node` left open (after a crash, or at shutdown); returns how many.
     pub async fn end_sessions(&self, node: &str, now_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = tx
-            .exec(
-                "UPDATE agent_sessions SET end_ms = CASE WHEN $2 > start_ms THEN $2 ELSE start_ms END \
-                 WHERE node = $1 AND end_ms IS NULL",
-                &[Arg::S(node), Arg::I(now_ms)],
-            )
-            .await?;
+        let n = end_sessions_in(&mut tx, node, now_ms).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -547,4 +539,24 @@ async fn end_lead(
     )
     .await?;
     Ok(())
+}
+
+/// [`Store::end_sessions`] inside the caller's transaction.
+pub(crate) async fn end_sessions_in(
+    tx: &mut Tx,
+    node: &str,
+    at_ms: i64,
+) -> Result<u64, StoreError> {
+    tx.exec(
+        "UPDATE agent_sessions SET end_ms = CASE WHEN $2 > start_ms THEN $2 ELSE start_ms END \
+         WHERE node = $1 AND end_ms IS NULL",
+        &[Arg::S(node), Arg::I(at_ms)],
+    )
+    .await
+}
+
+/// [`Store::release_agents`] inside the caller's transaction.
+pub(crate) async fn release_agents_in(tx: &mut Tx, node: &str) -> Result<u64, StoreError> {
+    tx.exec("DELETE FROM agent_claims WHERE node = $1", &[Arg::S(node)])
+        .await
 }

@@ -7,6 +7,7 @@
 
 use super::attempts::RecoverReport;
 use super::db::Arg;
+use super::engine::{end_sessions_in, release_agents_in};
 use super::{Store, StoreError};
 
 impl Store {
@@ -83,17 +84,8 @@ impl Store {
         let mut out = Vec::with_capacity(dead.len());
         for (node, until_ms) in dead {
             let recovered = self.recover_in(&mut tx, &node, now_ms).await?;
-            let sessions_ended = tx
-                .exec(
-                    "UPDATE agent_sessions \
-                     SET end_ms = CASE WHEN $2 > start_ms THEN $2 ELSE start_ms END \
-                     WHERE node = $1 AND end_ms IS NULL",
-                    &[Arg::S(&node), Arg::I(until_ms)],
-                )
-                .await?;
-            let agents_released = tx
-                .exec("DELETE FROM agent_claims WHERE node = $1", &[Arg::S(&node)])
-                .await?;
+            let sessions_ended = end_sessions_in(&mut tx, &node, until_ms).await?;
+            let agents_released = release_agents_in(&mut tx, &node).await?;
             tx.exec("DELETE FROM nodes WHERE node = $1", &[Arg::S(&node)])
                 .await?;
             out.push(DeadNode {
