@@ -39,7 +39,7 @@ sip:
     - {name: demo-trunks, trunks: [sim]}
 admin: {listen: "127.0.0.1:0", tokens: [{name: bench, token: bench-token}]}
 agents:
-  - {uri: "sip:agent{n}@$AADDR", count: $AGENTS, group: demo, skills: [outbound], wrap_up: auto}
+  - {uri: "sip:agent{n}@$AADDR", count: $AGENTS, group: demo, skills: [outbound, verification], wrap_up: auto}
 auto_wrap_time: {dist: constant, mean: 30s}
 campaigns: [{name: demo-verification}]
 time_scale: $SCALE

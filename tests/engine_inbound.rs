@@ -25,9 +25,10 @@ async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
         },
     );
     // Blended agents: the campaign has no leads, so they only take inbound calls.
-    let text = std::fs::read_to_string(&cfg)
-        .expect("config")
-        .replace("skills: [outbound]", "skills: [outbound, inbound]");
+    let text = std::fs::read_to_string(&cfg).expect("config").replace(
+        "skills: [outbound, verification]",
+        "skills: [outbound, inbound, verification]",
+    );
     std::fs::write(&cfg, &text).expect("config");
     let sip_addr = text
         .lines()

@@ -1,7 +1,8 @@
 //! Campaigns share agents by priority: one engine runs a high-priority campaign with a handful of
 //! leads and a low-priority one with many, on the same agent group. Every high-priority lead is
 //! dialled first; once it has nothing left to dial its agents move to the low-priority campaign,
-//! which then dials.
+//! which then dials. A third campaign of the same group, highest priority of all, asks for a
+//! skill no agent has: none of its leads is dialled.
 
 mod engine_support;
 
@@ -15,11 +16,15 @@ async fn agents_go_to_the_higher_priority_campaign_first_then_move_on() {
     let l = Lab::new("share", None, 10);
     l.campaign("lab-high", "predictive", 90, 5_000_000, 30, 0);
     l.campaign("lab-low", "predictive", 10, 6_000_000, 800, 0);
+    let mandarin = campaign_yaml("lab-mandarin", "predictive")
+        .replace("priority: 50", "priority: 99")
+        .replace("skills: [verification]", "skills: [verification, mandarin]");
+    l.campaign_text("lab-mandarin", &mandarin, 7_000_000, 50, 0);
     let (cfg, _) = engine_config(
         &l.dir,
         &EngineSetup {
             grace_s: 3,
-            ..l.setup("share-1", "lab-low,lab-high", 20)
+            ..l.setup("share-1", "lab-low,lab-high,lab-mandarin", 20)
         },
     );
     finish_engine(start_engine(&l.db, &cfg), Duration::from_secs(60));
@@ -34,6 +39,10 @@ async fn agents_go_to_the_higher_priority_campaign_first_then_move_on() {
     }
     .expect("per campaign");
     let get = |n: &str| rows.iter().find(|r| r.0 == n).cloned();
+    assert!(
+        get("lab-mandarin").is_none(),
+        "agents without the campaign's skill took its calls: {rows:?}"
+    );
     let high = get("lab-high").expect("high-priority campaign dialled");
     let low = get("lab-low").expect("low-priority campaign dialled once the high one ran dry");
     assert_eq!(high.1, 30, "every high-priority lead is dialled: {rows:?}");

@@ -2,9 +2,9 @@
 //! wrap-up (from the agent API, or automatic for synthetic agents), and ownership across nodes.
 //!
 //! Sharing between campaigns: an agent works for one campaign at a time, among the campaigns
-//! whose `agent_group` is the agent's group. Priority is strict: a ready agent moves to the
-//! highest-priority campaign of its group that has leads to dial (when that campaign has no ready
-//! agent of its own), and leaves a campaign that has run out of leads. Agents move only while
+//! whose `agent_group` is the agent's group and whose `skills` it all has. Priority is strict: a
+//! ready agent moves to the highest-priority campaign it may work that has leads to dial (when
+//! that campaign has no ready agent of its own), and leaves a campaign that has run out of leads. Agents move only while
 //! ready, never during a call or a wrap-up. Credit verification has the highest priority and its
 //! SLA leads head its own queue, so leads near their deadline get agents first.
 
@@ -13,13 +13,22 @@ use std::time::{Duration, Instant};
 
 use crate::admin::{self, AgentAction, AgentView, ControlError, Disposition as AgentDisposition};
 use crate::agents::AgentState;
-use crate::campaign::Disposition;
+use crate::campaign::{Campaign, Disposition};
 
-use super::config::WrapUp;
+use super::config::{AgentSpec, WrapUp};
 use super::core::{Engine, Leg, Msg};
 
 /// How long an agent claim lasts without renewal (a dead node's agents free up after this).
 pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(30);
+
+/// Whether an agent may work for a campaign: same group, and every skill the campaign asks for.
+pub(crate) fn can_work(agent: &AgentSpec, campaign: &Campaign) -> bool {
+    campaign.agent_group == agent.group
+        && campaign
+            .skills
+            .iter()
+            .all(|s| agent.skill_names.contains(s))
+}
 
 impl Engine {
     /// Whether campaign `ci` has leads to dial (buffered, in flight, or leased recently).
@@ -34,9 +43,9 @@ impl Engine {
 
     /// Campaigns an agent may work for, highest priority first.
     fn campaigns_for(&self, ai: usize) -> Vec<usize> {
-        let group = &self.agents[ai].spec.group;
+        let spec = &self.agents[ai].spec;
         let mut v: Vec<usize> = (0..self.camps.len())
-            .filter(|&ci| &self.camps[ci].def.agent_group == group)
+            .filter(|&ci| can_work(spec, &self.camps[ci].def))
             .collect();
         v.sort_by_key(|&ci| Reverse(self.camps[ci].def.priority));
         v
@@ -134,8 +143,8 @@ impl Engine {
             .or(options.first())
         else {
             return Err(ControlError::Conflict(format!(
-                "no running campaign uses agent group {:?}",
-                self.agents[ai].spec.group
+                "no running campaign uses agent group {:?} with skills the agent has ({:?})",
+                self.agents[ai].spec.group, self.agents[ai].spec.skill_names
             )));
         };
         self.agents[ai].logged_in = true;

@@ -142,7 +142,9 @@ pub struct AgentEntry {
     /// First number of a range.
     #[serde(default = "one_u32")]
     pub first: u32,
-    /// `outbound`, `inbound`, or both (blended, the default).
+    /// Channels, `outbound`, `inbound` or both (blended, the default), then the campaign skills
+    /// the agent has (e.g. `mandarin`): a campaign with `skills` is worked only by agents with
+    /// all of them.
     #[serde(default = "blended")]
     pub skills: Vec<String>,
     /// Agent group: campaigns whose `agent_group` matches can use the agent.
@@ -172,7 +174,7 @@ pub struct AgentSpec {
     pub uri: SipUri,
     /// Pacing skills.
     pub skills: Skills,
-    /// Skill names as configured.
+    /// Skill names as configured: the channels and the campaign skills.
     pub skill_names: Vec<String>,
     /// Agent group.
     pub group: String,
@@ -278,7 +280,7 @@ impl EngineConfig {
         self.agent_specs().map(|_| ())
     }
 
-    /// Expands ranges and checks every agent (unique ids, valid URIs, known skills).
+    /// Expands ranges and checks every agent (unique ids, valid URIs, a channel among its skills).
     pub fn agent_specs(&self) -> Result<Vec<AgentSpec>, (String, String)> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
@@ -319,24 +321,20 @@ impl EngineConfig {
     }
 }
 
+/// The channel skills (`outbound`, `inbound`) among an agent's skills; every other name is a
+/// campaign skill (a campaign's `skills` must all be among them for the agent to work it).
 fn parse_skills(names: &[String]) -> Result<Skills, String> {
-    let (mut o, mut i) = (false, false);
-    for n in names {
-        match n.as_str() {
-            "outbound" => o = true,
-            "inbound" => i = true,
-            other => {
-                return Err(format!(
-                    "unknown skill {other:?} (expected outbound and/or inbound)"
-                ))
-            }
-        }
-    }
+    let (o, i) = (
+        names.iter().any(|n| n == "outbound"),
+        names.iter().any(|n| n == "inbound"),
+    );
     match (o, i) {
         (true, true) => Ok(Skills::Blended),
         (true, false) => Ok(Skills::Outbound),
         (false, true) => Ok(Skills::Inbound),
-        (false, false) => Err("give at least one of outbound, inbound".into()),
+        (false, false) => Err(format!(
+            "{names:?} has no channel: give outbound and/or inbound, then any campaign skills"
+        )),
     }
 }
 
@@ -418,5 +416,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("skills") && err.contains("outbund"), "{err}");
+    }
+
+    #[test]
+    fn campaign_skills_ride_along_with_the_channels() {
+        let text = format!(
+            "{BASE}agents: [{{uri: 'sip:a@127.0.0.1:5080', group: g, skills: [outbound, mandarin]}}]\n"
+        );
+        let cfg = EngineConfig::parse("e.yaml", &text).expect("parse");
+        let specs = cfg.agent_specs().expect("agents");
+        assert_eq!(specs[0].skills, Skills::Outbound);
+        assert_eq!(specs[0].skill_names, ["outbound", "mandarin"]);
     }
 }

@@ -208,6 +208,33 @@ pub(crate) fn settings_of(def: &Campaign) -> PacingSettings {
     }
 }
 
+/// Logs what would otherwise fail silently: a campaign none of this node's agents may work (its
+/// group or skills match nobody), and an agent skill no campaign of this run asks for (a typo
+/// in the config, or a campaign left out).
+fn warn_unmatched(camps: &[Camp], agents: &[AgentSpec]) {
+    for c in camps {
+        if !agents.iter().any(|a| super::agents::can_work(a, &c.def)) {
+            tracing::warn!(
+                campaign = %c.name,
+                group = %c.def.agent_group,
+                skills = ?c.def.skills,
+                "no agent of this node has the campaign's group and skills: it will not dial here"
+            );
+        }
+    }
+    let mut unused: Vec<&str> = agents
+        .iter()
+        .flat_map(|a| a.skill_names.iter().map(String::as_str))
+        .filter(|s| !matches!(*s, "outbound" | "inbound"))
+        .filter(|s| !camps.iter().any(|c| c.def.skills.iter().any(|k| k == s)))
+        .collect();
+    unused.sort_unstable();
+    unused.dedup();
+    if !unused.is_empty() {
+        tracing::warn!(skills = ?unused, "agent skills that no campaign of this run asks for");
+    }
+}
+
 impl Engine {
     /// Builds the engine state: one dialer per campaign, agents not yet logged in.
     pub(crate) fn new(
@@ -266,6 +293,7 @@ impl Engine {
                 placed: 0,
             });
         }
+        warn_unmatched(&camps, &agents);
         let agent_ix = agents
             .iter()
             .enumerate()

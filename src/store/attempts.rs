@@ -6,7 +6,7 @@
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::db::{Arg, Tx};
+use super::db::{from_row, Arg, Tx};
 use super::retry::{next_after, Counters, Next};
 use super::{Store, StoreError, NO_SLA};
 use crate::campaign::phone::parse_timezone;
@@ -69,23 +69,25 @@ pub struct RecoverReport {
     pub leases_released: u64,
 }
 
-#[derive(sqlx::FromRow)]
-struct LeadRow {
-    campaign_id: i64,
-    phone: String,
-    timezone: String,
-    state: String,
-    lease_node: Option<String>,
-    attempts: i64,
-    day_key: i64,
-    day_attempts: i64,
+from_row! {
+    struct LeadRow {
+        campaign_id: i64,
+        phone: String,
+        timezone: String,
+        state: String,
+        lease_node: Option<String>,
+        attempts: i64,
+        day_key: i64,
+        day_attempts: i64,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-struct AttemptRow {
-    lead_id: i64,
-    is_open: i64,
-    dial_ms: i64,
+from_row! {
+    struct AttemptRow {
+        lead_id: i64,
+        is_open: i64,
+        dial_ms: i64,
+    }
 }
 
 const LEAD_FOR_UPDATE: &str = "SELECT campaign_id, phone, timezone, state, lease_node, attempts, \

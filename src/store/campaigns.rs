@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::db::{Arg, Tx};
+use super::db::{from_row, Arg, Tx};
 use super::{decode_campaign, Store, StoreError};
 use crate::campaign::Campaign;
 
@@ -51,11 +51,12 @@ pub struct CampaignSummary {
     pub updated_ms: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: i64,
-    name: String,
-    content_hash: String,
+from_row! {
+    struct Row {
+        id: i64,
+        name: String,
+        content_hash: String,
+    }
 }
 
 impl Store {
@@ -179,14 +180,15 @@ impl Store {
 
     /// Every campaign, highest priority first.
     pub async fn list_campaigns(&self) -> Result<Vec<CampaignSummary>, StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct L {
-            id: i64,
-            name: String,
-            content_hash: String,
-            updated_ms: i64,
-            leads: i64,
-            open_leads: i64,
+        from_row! {
+            struct L {
+                id: i64,
+                name: String,
+                content_hash: String,
+                updated_ms: i64,
+                leads: i64,
+                open_leads: i64,
+            }
         }
         let mut tx = self.read_tx().await?;
         let rows: Vec<L> = tx

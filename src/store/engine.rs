@@ -6,7 +6,7 @@
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::db::{Arg, Tx};
+use super::db::{from_row, Arg, Tx};
 use super::retry::{next_after, Counters, Next};
 use super::{Store, StoreError};
 use crate::admin::report::{CdrRow, StaffedInterval};
@@ -37,25 +37,27 @@ pub struct PacingOverride {
 /// intervals of its agents (`None` when no session was ever recorded for it).
 pub type ReportInput = (Tz, Vec<CdrRow>, Option<Vec<StaffedInterval>>);
 
-#[derive(sqlx::FromRow)]
-struct AuditDbRow {
-    at_ms: i64,
-    token: String,
-    campaign: String,
-    field: String,
-    old: String,
-    new: String,
+from_row! {
+    struct AuditDbRow {
+        at_ms: i64,
+        token: String,
+        campaign: String,
+        field: String,
+        old: String,
+        new: String,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-struct OverrideRow {
-    name: String,
-    mode: Option<String>,
-    ratio: Option<f64>,
-    max_ratio: Option<f64>,
-    target_abandon: Option<f64>,
-    paused: i64,
-    updated_ms: i64,
+from_row! {
+    struct OverrideRow {
+        name: String,
+        mode: Option<String>,
+        ratio: Option<f64>,
+        max_ratio: Option<f64>,
+        target_abandon: Option<f64>,
+        paused: i64,
+        updated_ms: i64,
+    }
 }
 
 impl OverrideRow {
@@ -74,34 +76,37 @@ impl OverrideRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct WrapAttempt {
-    lead_id: i64,
-    is_open: i64,
-    end_ms: Option<i64>,
-    dial_ms: i64,
-    agent_disposition: Option<String>,
+from_row! {
+    struct WrapAttempt {
+        lead_id: i64,
+        is_open: i64,
+        end_ms: Option<i64>,
+        dial_ms: i64,
+        agent_disposition: Option<String>,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-struct WrapLead {
-    campaign_id: i64,
-    phone: String,
-    timezone: String,
-    state: String,
-    attempts: i64,
-    day_key: i64,
-    day_attempts: i64,
+from_row! {
+    struct WrapLead {
+        campaign_id: i64,
+        phone: String,
+        timezone: String,
+        state: String,
+        attempts: i64,
+        day_key: i64,
+        day_attempts: i64,
+    }
 }
 
-#[derive(sqlx::FromRow)]
-struct CdrDbRow {
-    dial_ms: i64,
-    answer_ms: Option<i64>,
-    connect_ms: Option<i64>,
-    end_ms: Option<i64>,
-    wrapup_end_ms: Option<i64>,
-    disposition: Option<String>,
+from_row! {
+    struct CdrDbRow {
+        dial_ms: i64,
+        answer_ms: Option<i64>,
+        connect_ms: Option<i64>,
+        end_ms: Option<i64>,
+        wrapup_end_ms: Option<i64>,
+        disposition: Option<String>,
+    }
 }
 
 const OVERRIDE_COLUMNS: &str = "SELECT c.name, o.mode, o.ratio, o.max_ratio, o.target_abandon, \

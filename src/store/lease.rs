@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use super::db::{Arg, Tx};
+use super::db::{from_row, Arg, Tx};
 use super::{Store, StoreError, NO_SLA};
 use crate::campaign::phone::parse_timezone;
 use crate::campaign::window::{local_day, next_local_midnight};
@@ -44,24 +44,25 @@ pub struct LeasedLead {
     pub lease_until_ms: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct Candidate {
-    id: i64,
-    phone: String,
-    name: Option<String>,
-    external_id: Option<String>,
-    timezone: String,
-    attributes: String,
-    attempts: i64,
-    day_key: i64,
-    day_attempts: i64,
-    sla_ms: i64,
-    /// Live `inflight` rows for this number (another lead with it is leased or being dialled).
-    in_flight: i64,
-    /// Latest abandoned call to this number inside the cooldown.
-    abandoned_ms: Option<i64>,
-    /// With the contact cap reached: the max-th most recent connected call in the period.
-    capped_since_ms: Option<i64>,
+from_row! {
+    struct Candidate {
+        id: i64,
+        phone: String,
+        name: Option<String>,
+        external_id: Option<String>,
+        timezone: String,
+        attributes: String,
+        attempts: i64,
+        day_key: i64,
+        day_attempts: i64,
+        sla_ms: i64,
+        /// Live `inflight` rows for this number (another lead with it is leased or being dialled).
+        in_flight: i64,
+        /// Latest abandoned call to this number inside the cooldown.
+        abandoned_ms: Option<i64>,
+        /// With the contact cap reached: the max-th most recent connected call in the period.
+        capped_since_ms: Option<i64>,
+    }
 }
 
 /// Rounds of candidate fetching before giving up on filling `n` (each fetches n + 16).

@@ -24,6 +24,7 @@ mod dnc;
 mod engine;
 mod lease;
 mod load;
+mod migrations;
 mod nodes;
 mod open;
 pub mod retry;

@@ -37,7 +37,10 @@ impl Store {
             .max_connections(4)
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        super::migrations::migrator(super::migrations::SQLITE)
+            .await?
+            .run(&pool)
+            .await?;
         Ok(Store::new(Db::Sqlite(pool)))
     }
 
@@ -89,6 +92,9 @@ async fn open_pg(opts: PgConnectOptions) -> Result<Store, StoreError> {
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(opts)
         .await?;
-    sqlx::migrate!("migrations/postgres").run(&pool).await?;
+    super::migrations::migrator(super::migrations::POSTGRES)
+        .await?
+        .run(&pool)
+        .await?;
     Ok(Store::new(Db::Postgres(pool)))
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::db::Arg;
+use super::db::{from_row, Arg};
 use super::lease::open_zones;
 use super::{Store, StoreError};
 
@@ -92,27 +92,29 @@ impl Store {
     }
 }
 
-/// One lead's scheduling state (for tools, tests and the engine's diagnostics).
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
-pub struct LeadInfo {
-    /// Lead id.
-    pub id: i64,
-    /// E.164 number.
-    pub phone: String,
-    /// `new`, `scheduled`, `leased`, `dialing` or `done`.
-    pub state: String,
-    /// Earliest next attempt (epoch ms).
-    pub due_ms: i64,
-    /// Attempts made.
-    pub attempts: i64,
-    /// Attempts on the callee-local day of the last attempt.
-    pub day_attempts: i64,
-    /// Disposition of the last attempt.
-    pub last_disposition: Option<String>,
-    /// Node holding the lease.
-    pub lease_node: Option<String>,
-    /// Lease expiry.
-    pub lease_until_ms: Option<i64>,
+from_row! {
+    /// One lead's scheduling state (for tools, tests and the engine's diagnostics).
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct LeadInfo {
+        /// Lead id.
+        pub id: i64,
+        /// E.164 number.
+        pub phone: String,
+        /// `new`, `scheduled`, `leased`, `dialing` or `done`.
+        pub state: String,
+        /// Earliest next attempt (epoch ms).
+        pub due_ms: i64,
+        /// Attempts made.
+        pub attempts: i64,
+        /// Attempts on the callee-local day of the last attempt.
+        pub day_attempts: i64,
+        /// Disposition of the last attempt.
+        pub last_disposition: Option<String>,
+        /// Node holding the lease.
+        pub lease_node: Option<String>,
+        /// Lease expiry.
+        pub lease_until_ms: Option<i64>,
+    }
 }
 
 impl Store {

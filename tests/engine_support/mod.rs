@@ -264,7 +264,7 @@ pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
          address: \"{trunk}\", max_channels: {ch}, max_cps: 100, ping_interval: 0s}}\n  groups:\n    \
          - {{name: lab, trunks: [lab-trunk]}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n  tokens:\n    \
          - {{name: test-supervisor, token: {TOKEN}}}\nagents:\n  - {{uri: \"sip:agent{{n}}@{agents}\", \
-         count: {count}, first: {first}, group: lab, skills: [outbound], wrap_up: {wrap}}}\n\
+         count: {count}, first: {first}, group: lab, skills: [outbound, verification], wrap_up: {wrap}}}\n\
          auto_wrap_time: {{dist: constant, mean: 10s}}\ncampaigns:\n{campaigns}\
          time_scale: {scale}\nrun_for: {run}s\nshutdown_grace: {grace}s\n",
         node = e.node,
@@ -331,7 +331,7 @@ pub async fn wait_admin(url: &str) -> outdial::admin::Client {
 }
 
 /// One attempt row, as the engine wrote it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
     pub lead_id: i64,
     pub node: String,
@@ -350,11 +350,24 @@ const STATES: &str =
 
 /// Every attempt in the store.
 pub async fn attempts(store: &Store) -> Vec<Attempt> {
-    match store.db() {
+    type Row = (i64, String, i64, Option<String>, i64, String);
+    let rows: Vec<Row> = match store.db() {
         Db::Sqlite(p) => sqlx::query_as(ATTEMPTS).fetch_all(p).await,
         Db::Postgres(p) => sqlx::query_as(ATTEMPTS).fetch_all(p).await,
     }
-    .expect("attempts")
+    .expect("attempts");
+    rows.into_iter()
+        .map(
+            |(lead_id, node, is_open, disposition, dial_ms, timezone)| Attempt {
+                lead_id,
+                node,
+                is_open,
+                disposition,
+                dial_ms,
+                timezone,
+            },
+        )
+        .collect()
 }
 
 /// Leads by state.
@@ -417,9 +430,14 @@ impl Lab {
         leads: u32,
         closed_every: u32,
     ) {
-        let f = self.dir.join(format!("{name}.yaml"));
         let text =
             campaign_yaml(name, mode).replace("priority: 50", &format!("priority: {priority}"));
+        self.campaign_text(name, &text, first, leads, closed_every);
+    }
+
+    /// Applies a campaign from its YAML text, then loads `leads` numbers from `first` on.
+    pub fn campaign_text(&self, name: &str, text: &str, first: u32, leads: u32, closed_every: u32) {
+        let f = self.dir.join(format!("{name}.yaml"));
         std::fs::write(&f, text).expect("campaign");
         outdial(
             &self.db,
