@@ -1,7 +1,8 @@
 //! Inbound calls through the live engine: INVITEs arriving from a trunk are queued for a blended
 //! agent and joined to it with the same third-party call control as outbound calls; the caller's
-//! hang-up ends both legs and the agent goes to wrap-up. The caller here is outdial's own SIP
-//! core placing calls at the engine, over loopback.
+//! hang-up ends both legs and the agent goes to wrap-up. Each call leaves a record (caller digits,
+//! agent, arrival, connect, end) that `outdial report` counts. The caller here is outdial's own
+//! SIP core placing calls at the engine, over loopback.
 
 mod engine_support;
 
@@ -97,4 +98,34 @@ async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
         Some(2),
         "{summary}"
     );
+
+    // One record per call, with the agent who took it and only the caller's digits.
+    let store = outdial::store::Store::open(&l.db).await.expect("store");
+    const Q: &str = "SELECT caller, agent, arrive_ms, connect_ms, end_ms FROM inbound_calls \
+                     ORDER BY caller";
+    type Row = (String, Option<String>, i64, Option<i64>, i64);
+    let rows: Vec<Row> = match store.db() {
+        outdial::store::Db::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await,
+        outdial::store::Db::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await,
+    }
+    .expect("inbound records");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (i, (caller, agent, arrive, connect, end)) in rows.iter().enumerate() {
+        assert!(caller.ends_with(&format!("659000000{i}")), "{rows:?}");
+        assert!(
+            caller.chars().all(|c| c.is_ascii_digit() || c == '+'),
+            "{rows:?}"
+        );
+        assert!(
+            agent.as_deref().is_some_and(|a| a.starts_with("agent")),
+            "{rows:?}"
+        );
+        let connect = connect.expect("connected");
+        assert!(*arrive <= connect && connect <= *end, "{rows:?}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&outdial(&l.db, &["report", "lab-in", "--json"], None))
+            .expect("report json");
+    assert_eq!(report["total"]["inbound_calls"], 2, "{report}");
+    assert_eq!(report["total"]["inbound_connected"], 2, "{report}");
 }

@@ -4,12 +4,13 @@
 //! connected, machine, busy, invalid, no answer (CANCEL → 487), failure on the primary placed on
 //! the secondary, and either side hanging up. Peers are killed on drop; every wait is bounded.
 
-use std::io::{BufRead, BufReader};
+mod engine_support;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use engine_support::{peer, temp_dir, Peer};
 use outdial::sip::trunk::TrunkSet;
 use outdial::sip::{
     spawn, CallId, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle,
@@ -17,35 +18,13 @@ use outdial::sip::{
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// A running `outdial trunk-sim` / `agent-sim`, killed on drop.
-struct Peer {
-    child: Child,
-    addr: SocketAddr,
-    _scenario: TempFile,
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// A scenario whose trunk has these outcome probabilities; ring 3 s and talk `talk_s`.
-fn scenario(tag: &str, o: Outcomes, talk_s: u32) -> TempFile {
+fn scenario(dir: &Path, tag: &str, o: Outcomes, talk_s: u32) -> PathBuf {
     let trunk = format!(
         "  live_answer: {}\n  machine: {}\n  busy: {}\n  invalid: {}\n  failure: {}\n",
         o[0], o[1], o[2], o[3], o[4]
     );
-    let path = std::env::temp_dir().join(format!("outdial-peer-{}-{tag}.yaml", std::process::id()));
+    let path = dir.join(format!("{tag}.yaml"));
     let text = format!(
         "name: {tag}\nseed: 5\nduration: 1h\nagents: 2\npatience: 2s\n\
          talk_time: {{dist: constant, mean: {talk_s}s}}\nwrap_time: {{dist: constant, mean: 1s}}\n\
@@ -54,53 +33,19 @@ fn scenario(tag: &str, o: Outcomes, talk_s: u32) -> TempFile {
          target_abandon: 0.03\nstrategies: [progressive]\n"
     );
     std::fs::write(&path, text).expect("write scenario");
-    TempFile(path)
+    path
 }
 
-/// Starts `outdial <args> --listen 127.0.0.1:0 --scenario FILE --time-scale 10` and reads the
-/// bound address from its first line.
-fn start(cmd: &str, extra: &[&str], sc: TempFile) -> Peer {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_outdial"))
-        .arg(cmd)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--time-scale",
-            "10",
-            "--scenario",
-        ])
-        .arg(&sc.0)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn outdial");
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("peer printed its address");
-    let addr = line
-        .trim()
-        .rsplit("sip:")
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
-    Peer {
-        child,
-        addr,
-        _scenario: sc,
-    }
-}
-
+/// `outdial trunk-sim` at time scale 10 with these outcomes.
 fn trunk_sim(tag: &str, outcomes: Outcomes, talk_s: u32) -> Peer {
-    start("trunk-sim", &[], scenario(tag, outcomes, talk_s))
+    let sc = scenario(&temp_dir("sim-peers"), tag, outcomes, talk_s);
+    peer("trunk-sim", &sc, 10.0, &[])
+}
+
+/// `outdial agent-sim` at time scale 10 (the scenario only sets the synthetic durations).
+fn agent_sim(tag: &str, talk_s: u32, extra: &[&str]) -> Peer {
+    let sc = scenario(&temp_dir("sim-peers"), tag, LIVE, talk_s);
+    peer("agent-sim", &sc, 10.0, extra)
 }
 
 async fn dialler(trunks: &[SocketAddr]) -> (SipHandle, UnboundedReceiver<Event>) {
@@ -169,11 +114,7 @@ const LIVE: Outcomes = [1.0, 0.0, 0.0, 0.0, 0.0];
 async fn live_answer_connects_to_agent_sim_and_the_customer_hangs_up() {
     // Customer talks 20 s / 10 = 2 s; the agents hold until BYE.
     let trunk = trunk_sim("live", LIVE, 20);
-    let agents = start(
-        "agent-sim",
-        &["--agents", "3", "--hold-until-bye"],
-        scenario("agents-hold", LIVE, 20),
-    );
+    let agents = agent_sim("agents-hold", 20, &["--agents", "3", "--hold-until-bye"]);
     let (d, mut ev) = dialler(&[trunk.addr]).await;
     let t0 = std::time::Instant::now();
     let call = place(&d, Duration::from_secs(5)).await;
@@ -225,11 +166,7 @@ async fn live_answer_connects_to_agent_sim_and_the_customer_hangs_up() {
 async fn agent_sim_hangs_up_after_its_talk_time() {
     // Customer would talk 600 s / 10; the agent hangs up after 10 s / 10 = 1 s.
     let trunk = trunk_sim("long", LIVE, 600);
-    let agents = start(
-        "agent-sim",
-        &["--agents", "1"],
-        scenario("agents-talk", LIVE, 10),
-    );
+    let agents = agent_sim("agents-talk", 10, &["--agents", "1"]);
     let (d, mut ev) = dialler(&[trunk.addr]).await;
     let call = place(&d, Duration::from_secs(5)).await;
     assert!(matches!(
@@ -257,11 +194,7 @@ async fn agent_sim_hangs_up_after_its_talk_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_agent_is_refused() {
     let trunk = trunk_sim("live-unknown", LIVE, 600);
-    let agents = start(
-        "agent-sim",
-        &["--agents", "1"],
-        scenario("agents-one", LIVE, 10),
-    );
+    let agents = agent_sim("agents-one", 10, &["--agents", "1"]);
     let (d, mut ev) = dialler(&[trunk.addr]).await;
     let call = place(&d, Duration::from_secs(5)).await;
     assert!(matches!(

@@ -14,6 +14,9 @@
 //!   has no wrap-up end), split across the hours it spans. Call records cannot tell staffed time:
 //!   it comes from agent session intervals (logged in and not paused). Without session records
 //!   (`None`), or in an hour with no staffed time, occupancy is `null`, never guessed.
+//! - inbound calls (blended agents): counted in the hour they **arrived**; `inbound_connected`
+//!   are those an agent took. Their talk (connect → end) is busy time too; their wrap-up is not
+//!   recorded, so it is not counted.
 
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
@@ -75,6 +78,17 @@ impl CdrRow {
     }
 }
 
+/// What the report needs of one inbound call record (the store's `inbound_calls`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundRow {
+    /// When the INVITE arrived, epoch ms UTC.
+    pub arrive_ms: i64,
+    /// When an agent was bridged, `None` when the caller hung up first.
+    pub connect_ms: Option<i64>,
+    /// When the call ended.
+    pub end_ms: i64,
+}
+
 /// One interval during which one agent was staffed (logged in, not paused), epoch ms UTC.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffedInterval {
@@ -103,6 +117,10 @@ pub struct HourRow {
     pub occupancy: Option<f64>,
     /// Mean answer → connect seconds of connected calls; `null` without any.
     pub mean_wait_s: Option<f64>,
+    /// Inbound calls that arrived.
+    pub inbound_calls: u64,
+    /// Inbound calls an agent took.
+    pub inbound_connected: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -114,6 +132,8 @@ struct Acc {
     waits: u64,
     busy_ms: i64,
     staffed_ms: i64,
+    inbound: u64,
+    inbound_connected: u64,
 }
 
 impl Acc {
@@ -125,6 +145,8 @@ impl Acc {
         self.waits += o.waits;
         self.busy_ms += o.busy_ms;
         self.staffed_ms += o.staffed_ms;
+        self.inbound += o.inbound;
+        self.inbound_connected += o.inbound_connected;
     }
 
     fn row(&self, hour_start_ms: i64, hour: String, sessions_known: bool) -> HourRow {
@@ -139,6 +161,8 @@ impl Acc {
                 .then(|| self.busy_ms as f64 / self.staffed_ms as f64),
             mean_wait_s: (self.waits > 0)
                 .then(|| self.wait_ms_sum as f64 / self.waits as f64 / 1000.0),
+            inbound_calls: self.inbound,
+            inbound_connected: self.inbound_connected,
         }
     }
 }
@@ -205,8 +229,29 @@ pub fn report(
     tz: Tz,
     since_ms: Option<i64>,
 ) -> Report {
+    report_blended(rows, &[], sessions, tz, since_ms)
+}
+
+/// [`report`] with the inbound calls the campaign's agents took (blended operation).
+pub fn report_blended(
+    rows: &[CdrRow],
+    inbound: &[InboundRow],
+    sessions: Option<&[StaffedInterval]>,
+    tz: Tz,
+    since_ms: Option<i64>,
+) -> Report {
     let since = since_ms.unwrap_or(i64::MIN);
     let mut hours: BTreeMap<i64, Acc> = BTreeMap::new();
+    for r in inbound.iter().filter(|r| r.arrive_ms >= since) {
+        let acc = hours.entry(hour_start(r.arrive_ms, tz)).or_default();
+        acc.inbound += 1;
+        if let Some(c) = r.connect_ms {
+            acc.inbound_connected += 1;
+            split_hours(c, r.end_ms, tz, |h, ms| {
+                hours.entry(h).or_default().busy_ms += ms;
+            });
+        }
+    }
     for r in rows.iter().filter(|r| r.dial_ms >= since) {
         let acc = hours.entry(hour_start(r.dial_ms, tz)).or_default();
         acc.attempts += 1;
@@ -447,6 +492,43 @@ mod tests {
         assert_eq!(h.len(), 1);
         assert_eq!(h[0].hour, "2024-05-01 16:00");
         assert_eq!(h[0].hour_start_ms, t - 15 * MIN);
+    }
+
+    #[test]
+    fn inbound_calls_count_in_their_arrival_hour_and_their_talk_is_busy_time() {
+        let t = nine();
+        let inbound = [
+            // Taken after 10 s, talks 09:59:10 → 10:00:50: 50 s busy in each hour.
+            InboundRow {
+                arrive_ms: t + 59 * MIN,
+                connect_ms: Some(t + 59 * MIN + 10 * SEC),
+                end_ms: t + 60 * MIN + 50 * SEC,
+            },
+            // The caller hung up in the queue.
+            InboundRow {
+                arrive_ms: t + 30 * MIN,
+                connect_ms: None,
+                end_ms: t + 30 * MIN + 5 * SEC,
+            },
+        ];
+        let staffed = [StaffedInterval {
+            start_ms: t,
+            end_ms: t + 120 * MIN,
+        }];
+        let r = report_blended(&[], &inbound, Some(&staffed), Tz::Asia__Shanghai, None);
+        assert_eq!(r.hours.len(), 2);
+        let (nine_h, ten_h) = (&r.hours[0], &r.hours[1]);
+        assert_eq!((nine_h.inbound_calls, nine_h.inbound_connected), (2, 1));
+        assert_eq!((ten_h.inbound_calls, ten_h.attempts), (0, 0));
+        assert!(close(nine_h.occupancy, 50.0 / 3600.0));
+        assert!(close(ten_h.occupancy, 50.0 / 3600.0));
+        let total = r.total.expect("total");
+        assert_eq!((total.inbound_calls, total.inbound_connected), (2, 1));
+        // Without inbound rows the report is the outbound one.
+        assert_eq!(
+            report(&rows(), None, Tz::Asia__Shanghai, None),
+            report_blended(&rows(), &[], None, Tz::Asia__Shanghai, None)
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono_tz::Tz;
 use clap::Args;
-use outdial::admin::report::{self, CdrRow, HourRow, StaffedInterval};
+use outdial::admin::report::{self, CdrRow, HourRow, InboundRow, StaffedInterval};
 use outdial::store::Store;
 
 /// Arguments of `outdial report`.
@@ -30,6 +30,8 @@ struct ReportInput {
     rows: Vec<CdrRow>,
     /// Staffed intervals of its agents, `None` when the store has no agent session for it.
     sessions: Option<Vec<StaffedInterval>>,
+    /// Inbound calls that arrived for it at or after `since`.
+    inbound: Vec<InboundRow>,
 }
 
 /// Reads the campaign's time zone, call records and agent sessions from the store at `db`, in one
@@ -45,9 +47,18 @@ fn fetch(
             .await
             .with_context(|| format!("cannot open store {db}"))?;
         let got = store.report_input(campaign, since_ms, now_ms).await;
+        let inbound = match &got {
+            Ok(_) => store.inbound_rows(campaign, since_ms).await,
+            Err(_) => Ok(Vec::new()),
+        };
         store.close().await;
         let (tz, rows, sessions) = got?;
-        Ok(ReportInput { tz, rows, sessions })
+        Ok(ReportInput {
+            tz,
+            rows,
+            sessions,
+            inbound: inbound?,
+        })
     })
 }
 
@@ -61,7 +72,13 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let input = fetch(db, &args.campaign, since_ms, now_ms)?;
-    let rep = report::report(&input.rows, input.sessions.as_deref(), input.tz, since_ms);
+    let rep = report::report_blended(
+        &input.rows,
+        &input.inbound,
+        input.sessions.as_deref(),
+        input.tz,
+        since_ms,
+    );
     if args.json {
         let out = serde_json::json!({
             "campaign": args.campaign,
@@ -86,7 +103,7 @@ fn opt(x: Option<f64>, scale: f64, decimals: usize) -> String {
 
 fn line(label: &str, r: &HourRow) -> String {
     format!(
-        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}\n",
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}{:>9}{:>9}\n",
         label,
         r.attempts,
         r.live_answers,
@@ -94,6 +111,8 @@ fn line(label: &str, r: &HourRow) -> String {
         opt(r.abandon_pct, 1.0, 2),
         opt(r.occupancy, 100.0, 1),
         opt(r.mean_wait_s, 1.0, 2),
+        r.inbound_calls,
+        r.inbound_connected,
     )
 }
 
@@ -104,8 +123,16 @@ fn table(campaign: &str, tz: Tz, hours: &[HourRow], total: Option<&HourRow>) -> 
         return out;
     }
     out.push_str(&format!(
-        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}\n",
-        "hour", "attempts", "live", "abandoned", "abandon %", "occupancy%", "mean wait s"
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}{:>9}{:>9}\n",
+        "hour",
+        "attempts",
+        "live",
+        "abandoned",
+        "abandon %",
+        "occupancy%",
+        "mean wait s",
+        "inbound",
+        "in taken"
     ));
     for h in hours {
         out.push_str(&line(&h.hour, h));

@@ -13,7 +13,7 @@ use crate::pacing::CallId as DialCall;
 use crate::sip::disposition::Disposition as SipDisposition;
 use crate::sip::endpoint::{Event, PlaceCall};
 use crate::sip::values::{CallerId, ExtraHeader, E164};
-use crate::store::{AttemptOutcome, LeasedLead, StoreError};
+use crate::store::{AttemptOutcome, InboundRecord, LeasedLead, StoreError};
 
 use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
 
@@ -395,10 +395,18 @@ impl Engine {
                 ..
             } => {
                 self.stats.connect_delay(answer_to_connect);
-                if let Some(&Leg::Out(key)) = self.by_sip.get(&call) {
-                    if let Some(rec) = self.calls.get_mut(&key) {
-                        rec.connect_ms = Some(wall);
+                match self.by_sip.get(&call) {
+                    Some(&Leg::Out(key)) => {
+                        if let Some(rec) = self.calls.get_mut(&key) {
+                            rec.connect_ms = Some(wall);
+                        }
                     }
+                    Some(&Leg::In(sip)) => {
+                        if let Some(rec) = self.inbound.get_mut(&sip) {
+                            rec.connect_ms = Some(wall);
+                        }
+                    }
+                    None => {}
                 }
             }
             Event::ConnectFailed { call, agent, code } => {
@@ -453,7 +461,7 @@ impl Engine {
                 Some(Leg::In(sip)) => self.end_inbound(sip),
                 None => {}
             },
-            Event::InboundCall { call, .. } => self.on_inbound(call),
+            Event::InboundCall { call, from, .. } => self.on_inbound(call, from),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
                 admin::metrics::set_trunk_health(&trunk, 0.0);
@@ -580,7 +588,7 @@ impl Engine {
 
     // ----- inbound -----
 
-    fn on_inbound(&mut self, call: crate::sip::endpoint::CallId) {
+    fn on_inbound(&mut self, call: crate::sip::endpoint::CallId, from: String) {
         let now = self.pnow();
         let ci = self
             .cfg
@@ -602,6 +610,9 @@ impl Engine {
                 camp: ci,
                 id,
                 agent: None,
+                from,
+                arrive_ms: self.clock.wall_ms(),
+                connect_ms: None,
             },
         );
         self.by_sip.insert(call, Leg::In(call));
@@ -623,6 +634,19 @@ impl Engine {
             self.agents[ai].call = None;
             self.start_wrap(ai);
         }
+        let record = InboundRecord {
+            campaign: self.camps[rec.camp].name.clone(),
+            node: self.cfg.node.clone(),
+            caller: rec.from,
+            agent: rec.agent.map(|ai| self.agents[ai].spec.id.clone()),
+            arrive_ms: rec.arrive_ms,
+            connect_ms: rec.connect_ms,
+            end_ms: self.clock.wall_ms(),
+        };
+        let store = self.store.clone();
+        self.spawn_write("inbound call record", async move {
+            store.record_inbound(&record).await
+        });
     }
 }
 

@@ -121,6 +121,11 @@ pub(crate) struct InboundRec {
     pub camp: usize,
     pub id: InboundId,
     pub agent: Option<usize>,
+    /// The From user part (only its digits reach the store).
+    pub from: String,
+    /// Wall-clock arrival and agent bridge, epoch ms (for the call record).
+    pub arrive_ms: i64,
+    pub connect_ms: Option<i64>,
 }
 
 /// A SIP call is one of ours, outbound (call key) or inbound.

@@ -81,18 +81,16 @@ impl Store {
     /// A transaction that will write: SQLite takes the write lock up front (`BEGIN IMMEDIATE`), so
     /// a read-then-write never fails half-way with SQLITE_BUSY.
     pub(crate) async fn write_tx(&self) -> Result<Tx, StoreError> {
-        Ok(match &self.db {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Pg(p.begin().await?),
-        })
+        self.write_tx_with("").await
     }
 
     /// A write transaction that begins with PostgreSQL settings for this transaction only, sent
-    /// with the `BEGIN` in one round trip (`settings` is a `SET LOCAL …; …` list; SQLite ignores
-    /// it).
+    /// with the `BEGIN` in one round trip (`settings` is a `SET LOCAL …; …` list, or empty;
+    /// SQLite ignores it).
     pub(crate) async fn write_tx_with(&self, settings: &'static str) -> Result<Tx, StoreError> {
         Ok(match &self.db {
             Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) if settings.is_empty() => Tx::Pg(p.begin().await?),
             Db::Postgres(p) => Tx::Pg(p.begin_with(format!("BEGIN; {settings}")).await?),
         })
     }

@@ -34,6 +34,11 @@ pub(super) const SQLITE: &[File] = &[
         "nodes",
         include_str!("../../migrations/sqlite/0003_nodes.sql"),
     ),
+    (
+        4,
+        "inbound calls",
+        include_str!("../../migrations/sqlite/0004_inbound_calls.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -57,6 +62,11 @@ pub(super) const POSTGRES: &[File] = &[
         4,
         "nodes",
         include_str!("../../migrations/postgres/0004_nodes.sql"),
+    ),
+    (
+        5,
+        "inbound calls",
+        include_str!("../../migrations/postgres/0005_inbound_calls.sql"),
     ),
 ];
 
