@@ -103,7 +103,7 @@ fn opt(x: Option<f64>, scale: f64, decimals: usize) -> String {
 
 fn line(label: &str, r: &HourRow) -> String {
     format!(
-        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}{:>9}{:>9}\n",
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>12}{:>12}{:>9}{:>9}\n",
         label,
         r.attempts,
         r.live_answers,
@@ -123,7 +123,7 @@ fn table(campaign: &str, tz: Tz, hours: &[HourRow], total: Option<&HourRow>) -> 
         return out;
     }
     out.push_str(&format!(
-        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>11}{:>11}{:>9}{:>9}\n",
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>12}{:>12}{:>9}{:>9}\n",
         "hour",
         "attempts",
         "live",
