@@ -361,7 +361,8 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     }
 
     // The wrap-up end is on the record.
-    let (_, rows, _) = s.report_input("c1", None, wrap).await.unwrap();
+    let outdial::store::ReportInput { calls: rows, .. } =
+        s.report_input("c1", None, wrap).await.unwrap();
     assert_eq!(rows.len(), 5);
     assert!(rows.iter().all(|r| r.wrapup_end_ms == Some(wrap)));
 
@@ -495,7 +496,12 @@ fn figures(h: &HourRow) -> (u64, u64, u64) {
 async fn report_per_hour(db: &TestDb) {
     let s = &db.store;
     let now = seed_report(s).await;
-    let (tz, rows, sessions) = s.report_input("c1", None, now).await.unwrap();
+    let outdial::store::ReportInput {
+        tz,
+        calls: rows,
+        sessions,
+        ..
+    } = s.report_input("c1", None, now).await.unwrap();
     assert_eq!(tz, chrono_tz::Asia::Shanghai);
     assert_eq!(rows.len(), 4);
     let sessions = sessions.unwrap();
@@ -519,13 +525,21 @@ async fn report_per_hour(db: &TestDb) {
     assert!(close(h[1].occupancy, 0.0));
 
     // Since 11:00: one call, sessions that end after it.
-    let (_, rows, sessions) = s.report_input("c1", Some(at(60, 0)), now).await.unwrap();
+    let outdial::store::ReportInput {
+        calls: rows,
+        sessions,
+        ..
+    } = s.report_input("c1", Some(at(60, 0)), now).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(sessions.map(|v| v.len()), Some(2));
 
     // No session ever recorded for a campaign: occupancy unknown, not zero.
     apply(s, &campaign_yaml("c2", RETRY, "")).await;
-    let (_, rows, sessions) = s.report_input("c2", None, now).await.unwrap();
+    let outdial::store::ReportInput {
+        calls: rows,
+        sessions,
+        ..
+    } = s.report_input("c2", None, now).await.unwrap();
     assert!(rows.is_empty() && sessions.is_none());
     let err = s.report_input("nope", None, now).await.unwrap_err();
     assert!(matches!(err, StoreError::UnknownCampaign(_)), "{err:?}");
@@ -559,7 +573,8 @@ async fn sessions_end(db: &TestDb) {
     // A crashed node's open sessions are closed at recovery.
     assert_eq!(s.end_sessions("n1", t0() + 2 * HOUR).await.unwrap(), 1);
     assert!(s.session_end(b, t0() + 3 * HOUR, 0).await.is_err());
-    let (_, _, sessions) = s.report_input("c1", None, t0() + 4 * HOUR).await.unwrap();
+    let outdial::store::ReportInput { sessions, .. } =
+        s.report_input("c1", None, t0() + 4 * HOUR).await.unwrap();
     let mut ends: Vec<i64> = sessions.unwrap().iter().map(|i| i.end_ms).collect();
     ends.sort();
     assert_eq!(ends, [t0() + HOUR, t0() + 2 * HOUR, t0() + 4 * HOUR]);

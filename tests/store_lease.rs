@@ -539,7 +539,8 @@ async fn dead_node_is_recovered_by_another(db: &TestDb) {
             .unwrap(),
         agents
     );
-    let (_, _, sessions) = other.report_input("c1", None, t0() + HOUR).await.unwrap();
+    let outdial::store::ReportInput { sessions, .. } =
+        other.report_input("c1", None, t0() + HOUR).await.unwrap();
     let ends: Vec<i64> = sessions.unwrap().iter().map(|i| i.end_ms).collect();
     assert_eq!(ends, [t0() + ttl]);
     assert!(s.session_end(session, t0() + HOUR, 0).await.is_err());

@@ -5,6 +5,14 @@
 use chrono_tz::Tz;
 use phonenumber::country;
 
+/// The digits and `+` of `s`, in order: all of a configured or received number that may reach a
+/// SIP header or a call record.
+pub fn dial_chars(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect()
+}
+
 /// Parses a region code such as `CN` or `US`.
 pub fn parse_region(code: &str) -> Result<country::Id, String> {
     code.trim()

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono_tz::Tz;
 use clap::Args;
-use outdial::admin::report::{self, CdrRow, HourRow, InboundRow, StaffedInterval};
-use outdial::store::Store;
+use outdial::admin::report::{self, HourRow};
+use outdial::store::{ReportInput, Store};
 
 /// Arguments of `outdial report`.
 #[derive(Args, Debug)]
@@ -22,20 +22,8 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
-/// What the report needs from the store.
-struct ReportInput {
-    /// The campaign's default time zone (hours are local to it).
-    tz: Tz,
-    /// Its attempts dialled at or after `since`.
-    rows: Vec<CdrRow>,
-    /// Staffed intervals of its agents, `None` when the store has no agent session for it.
-    sessions: Option<Vec<StaffedInterval>>,
-    /// Inbound calls that arrived for it at or after `since`.
-    inbound: Vec<InboundRow>,
-}
-
-/// Reads the campaign's time zone, call records and agent sessions from the store at `db`, in one
-/// read (unknown campaign: an error naming it).
+/// Reads the campaign's time zone, call records, agent sessions and inbound calls from the store
+/// at `db`, in one read (unknown campaign: an error naming it).
 fn fetch(
     db: &str,
     campaign: &str,
@@ -47,18 +35,8 @@ fn fetch(
             .await
             .with_context(|| format!("cannot open store {db}"))?;
         let got = store.report_input(campaign, since_ms, now_ms).await;
-        let inbound = match &got {
-            Ok(_) => store.inbound_rows(campaign, since_ms).await,
-            Err(_) => Ok(Vec::new()),
-        };
         store.close().await;
-        let (tz, rows, sessions) = got?;
-        Ok(ReportInput {
-            tz,
-            rows,
-            sessions,
-            inbound: inbound?,
-        })
+        Ok(got?)
     })
 }
 
@@ -73,7 +51,7 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         .map_err(anyhow::Error::msg)?;
     let input = fetch(db, &args.campaign, since_ms, now_ms)?;
     let rep = report::report_blended(
-        &input.rows,
+        &input.calls,
         &input.inbound,
         input.sessions.as_deref(),
         input.tz,

@@ -4,8 +4,8 @@
 //! Sharing between campaigns: an agent works for one campaign at a time, among the campaigns
 //! whose `agent_group` is the agent's group and whose `skills` it all has. Priority is strict: a
 //! ready agent moves to the highest-priority campaign it may work that has leads to dial (when
-//! that campaign has no ready agent of its own), and leaves a campaign that has run out of leads. Agents move only while
-//! ready, never during a call or a wrap-up. Credit verification has the highest priority and its
+//! that campaign has no ready agent of its own), and leaves a campaign that has run out of leads.
+//! Agents move only while ready, never during a call or a wrap-up. Credit verification has the highest priority and its
 //! SLA leads head its own queue, so leads near their deadline get agents first.
 
 use std::cmp::Reverse;

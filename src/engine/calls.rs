@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::admin::{self, ScreenPop};
+use crate::campaign::phone::dial_chars;
 use crate::campaign::Disposition;
 use crate::pacing::call::{AnswerKind, CallEnd};
 use crate::pacing::dialer::Action;
@@ -657,12 +658,7 @@ fn place_request(
     lead: &LeasedLead,
     ring_timeout: Duration,
 ) -> Result<PlaceCall, crate::sip::values::ValueError> {
-    let caller: String = c
-        .def
-        .caller_id
-        .chars()
-        .filter(|ch| ch.is_ascii_digit() || *ch == '+')
-        .collect();
+    let caller = dial_chars(&c.def.caller_id);
     Ok(PlaceCall {
         group: c.def.trunk_group.clone(),
         number: E164::new(&lead.phone_e164)?,

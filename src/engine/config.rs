@@ -210,7 +210,7 @@ fn one_u32() -> u32 {
     1
 }
 fn blended() -> Vec<String> {
-    vec!["outbound".into(), "inbound".into()]
+    vec![OUTBOUND.into(), INBOUND.into()]
 }
 
 impl EngineConfig {
@@ -321,12 +321,21 @@ impl EngineConfig {
     }
 }
 
-/// The channel skills (`outbound`, `inbound`) among an agent's skills; every other name is a
-/// campaign skill (a campaign's `skills` must all be among them for the agent to work it).
+/// The channel skill names; every other name in an agent's `skills` is a campaign skill.
+const OUTBOUND: &str = "outbound";
+const INBOUND: &str = "inbound";
+
+/// Whether an agent skill name is a channel (`outbound`, `inbound`), not a campaign skill.
+pub(crate) fn is_channel(name: &str) -> bool {
+    name == OUTBOUND || name == INBOUND
+}
+
+/// The channels among an agent's skills (a campaign's `skills` must all be among the rest for
+/// the agent to work it).
 fn parse_skills(names: &[String]) -> Result<Skills, String> {
     let (o, i) = (
-        names.iter().any(|n| n == "outbound"),
-        names.iter().any(|n| n == "inbound"),
+        names.iter().any(|n| n == OUTBOUND),
+        names.iter().any(|n| n == INBOUND),
     );
     match (o, i) {
         (true, true) => Ok(Skills::Blended),

@@ -230,7 +230,7 @@ fn warn_unmatched(camps: &[Camp], agents: &[AgentSpec]) {
     let mut unused: Vec<&str> = agents
         .iter()
         .flat_map(|a| a.skill_names.iter().map(String::as_str))
-        .filter(|s| !matches!(*s, "outbound" | "inbound"))
+        .filter(|s| !super::config::is_channel(s))
         .filter(|s| !camps.iter().any(|c| c.def.skills.iter().any(|k| k == s)))
         .collect();
     unused.sort_unstable();

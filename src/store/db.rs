@@ -95,6 +95,14 @@ impl Store {
         })
     }
 
+    /// One statement in its own write transaction; returns the rows it affected.
+    pub(crate) async fn write_one(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let n = tx.exec(sql, args).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// A transaction that only reads (a consistent snapshot).
     pub(crate) async fn read_tx(&self) -> Result<Tx, StoreError> {
         Ok(match &self.db {

@@ -35,15 +35,11 @@ impl Store {
 
     /// Removes E.164 numbers; returns how many were listed.
     pub async fn remove_dnc(&self, phones: &[String]) -> Result<u64, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let removed = tx
-            .exec(
-                "DELETE FROM dnc WHERE phone = ANY($1)",
-                &[Arg::Strs(phones)],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(removed)
+        self.write_one(
+            "DELETE FROM dnc WHERE phone = ANY($1)",
+            &[Arg::Strs(phones)],
+        )
+        .await
     }
 
     /// Whether `phone` (E.164) is on the list.

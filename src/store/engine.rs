@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::db::{from_row, Arg, Tx};
 use super::retry::{next_after, Counters, Next};
 use super::{Store, StoreError};
-use crate::admin::report::{CdrRow, StaffedInterval};
+use crate::admin::report::{CdrRow, InboundRow, StaffedInterval};
 use crate::admin::AuditRow;
 use crate::campaign::phone::parse_timezone;
 use crate::campaign::Disposition;
@@ -33,9 +33,18 @@ pub struct PacingOverride {
     pub paused: Option<bool>,
 }
 
-/// What [`Store::report_input`] returns: the campaign's time zone, its call records and the staffed
-/// intervals of its agents (`None` when no session was ever recorded for it).
-pub type ReportInput = (Tz, Vec<CdrRow>, Option<Vec<StaffedInterval>>);
+/// What [`Store::report_input`] returns: everything `outdial report` needs of one campaign.
+#[derive(Clone, Debug)]
+pub struct ReportInput {
+    /// The campaign's default time zone (hours are local to it).
+    pub tz: Tz,
+    /// Its attempts dialled at or after `since`, oldest first.
+    pub calls: Vec<CdrRow>,
+    /// Staffed intervals of its agents (`None` when no session was ever recorded for it).
+    pub sessions: Option<Vec<StaffedInterval>>,
+    /// Inbound calls that arrived for it at or after `since`, oldest first.
+    pub inbound: Vec<InboundRow>,
+}
 
 from_row! {
     struct AuditDbRow {
@@ -296,9 +305,8 @@ impl Store {
 
     /// Ends the open session `id` at `now_ms` with `busy_ms` of talk + wrap-up time in it.
     pub async fn session_end(&self, id: i64, now_ms: i64, busy_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        let n = tx
-            .exec(
+        let n = self
+            .write_one(
                 "UPDATE agent_sessions SET end_ms = CASE WHEN $2 > start_ms THEN $2 ELSE start_ms END, busy_ms = $3 \
                  WHERE id = $1 AND end_ms IS NULL",
                 &[Arg::I(id), Arg::I(now_ms), Arg::I(busy_ms.max(0))],
@@ -307,7 +315,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::UnknownSession(id));
         }
-        tx.commit().await
+        Ok(())
     }
 
     /// Ends every session `node` left open (after a crash, or at shutdown); returns how many.
@@ -434,8 +442,9 @@ impl Store {
     }
 
     /// What `outdial report` needs, in one read: the campaign's time zone, its attempts dialled
-    /// at or after `since_ms` (oldest first) and the staffed intervals of its sessions that end
-    /// after `since_ms` (open sessions end at `now_ms`; `None` when it never had a session).
+    /// at or after `since_ms` (oldest first), the staffed intervals of its sessions that end
+    /// after `since_ms` (open sessions end at `now_ms`; `None` when it never had a session) and
+    /// its inbound calls that arrived at or after `since_ms`.
     pub async fn report_input(
         &self,
         campaign: &str,
@@ -478,8 +487,15 @@ impl Store {
                     .collect(),
             )
         };
+        let inbound: Vec<(i64, Option<i64>, i64)> = tx
+            .all(
+                "SELECT arrive_ms, connect_ms, end_ms FROM inbound_calls \
+                 WHERE campaign_id = $1 AND arrive_ms >= $2 ORDER BY arrive_ms, id",
+                &[Arg::I(rec.id), Arg::I(since)],
+            )
+            .await?;
         tx.commit().await?;
-        let rows = rows
+        let calls = rows
             .into_iter()
             .map(|r| CdrRow {
                 dial_ms: r.dial_ms,
@@ -490,7 +506,20 @@ impl Store {
                 disposition: r.disposition,
             })
             .collect();
-        Ok((rec.def.tz(), rows, sessions))
+        let inbound = inbound
+            .into_iter()
+            .map(|(arrive_ms, connect_ms, end_ms)| InboundRow {
+                arrive_ms,
+                connect_ms,
+                end_ms,
+            })
+            .collect();
+        Ok(ReportInput {
+            tz: rec.def.tz(),
+            calls,
+            sessions,
+            inbound,
+        })
     }
 
     /// The abandon-rate windows in one read: `(live answers, abandoned)` of the campaign's

@@ -1,10 +1,10 @@
 //! Inbound call records: one row per call a trunk offered to this centre's blended agents,
-//! written by the engine when the call ends, read by `outdial report`. Owns the `inbound_calls`
+//! written by the engine when the call ends, read by `outdial report` ([`Store::report_input`]). Owns the `inbound_calls`
 //! table; inbound calls have no lead, so nothing here touches leads, leases or attempts.
 
 use super::db::Arg;
 use super::{Store, StoreError};
-use crate::admin::report::InboundRow;
+use crate::campaign::phone::dial_chars;
 
 /// The longest caller number kept (E.164 has at most 15 digits; some trunks prefix more).
 const MAX_CALLER: usize = 32;
@@ -31,12 +31,7 @@ pub struct InboundRecord {
 impl Store {
     /// Stores the record of an inbound call that ended.
     pub async fn record_inbound(&self, r: &InboundRecord) -> Result<(), StoreError> {
-        let caller: String = r
-            .caller
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == '+')
-            .take(MAX_CALLER)
-            .collect();
+        let caller: String = dial_chars(&r.caller).chars().take(MAX_CALLER).collect();
         let mut tx = self.write_tx().await?;
         let rec = self.campaign_in(&mut tx, &r.campaign).await?;
         tx.exec(
@@ -55,31 +50,5 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// The campaign's inbound calls that arrived at or after `since_ms`, oldest first.
-    pub async fn inbound_rows(
-        &self,
-        campaign: &str,
-        since_ms: Option<i64>,
-    ) -> Result<Vec<InboundRow>, StoreError> {
-        let mut tx = self.read_tx().await?;
-        let rec = self.campaign_in(&mut tx, campaign).await?;
-        let rows: Vec<(i64, Option<i64>, i64)> = tx
-            .all(
-                "SELECT arrive_ms, connect_ms, end_ms FROM inbound_calls \
-                 WHERE campaign_id = $1 AND arrive_ms >= $2 ORDER BY arrive_ms, id",
-                &[Arg::I(rec.id), Arg::I(since_ms.unwrap_or(i64::MIN))],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|(arrive_ms, connect_ms, end_ms)| InboundRow {
-                arrive_ms,
-                connect_ms,
-                end_ms,
-            })
-            .collect())
     }
 }

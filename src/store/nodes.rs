@@ -18,14 +18,12 @@ impl Store {
         now_ms: i64,
         ttl_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        tx.exec(
+        self.write_one(
             "INSERT INTO nodes (node, until_ms) VALUES ($1, $2) \
              ON CONFLICT (node) DO UPDATE SET until_ms = $2",
             &[Arg::S(node), Arg::I(now_ms.saturating_add(ttl_ms))],
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -37,9 +35,8 @@ impl Store {
         now_ms: i64,
         ttl_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let n = tx
-            .exec(
+        let n = self
+            .write_one(
                 "UPDATE nodes SET until_ms = $2 WHERE node = $1 AND until_ms > $3",
                 &[
                     Arg::S(node),
@@ -48,16 +45,13 @@ impl Store {
                 ],
             )
             .await?;
-        tx.commit().await?;
         Ok(n == 1)
     }
 
     /// A graceful stop: `node` left nothing open and is no longer alive.
     pub async fn deregister_node(&self, node: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        tx.exec("DELETE FROM nodes WHERE node = $1", &[Arg::S(node)])
+        self.write_one("DELETE FROM nodes WHERE node = $1", &[Arg::S(node)])
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 
