@@ -14,7 +14,7 @@ use crate::pacing::call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
-use crate::pacing::predictive::{AbandonControl, Fitted, Forecast};
+use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
 use crate::pacing::{Millis, Mode};
 use crate::sim::dist::Dist;
 
@@ -789,7 +789,7 @@ impl Dialer {
         let skills = self.agents[i].agent.skills();
         if skills.outbound() {
             match from {
-                AgentState::WrapUp => self.forecast.wrap.remove(prev_key),
+                AgentState::WrapUp => self.forecast.remove(Group::Wrap, prev_key),
                 AgentState::LoggedOut | AgentState::Paused => self.active_out += 1,
                 _ => {}
             }
@@ -842,7 +842,7 @@ impl Dialer {
         let out = self.agents[i].agent.skills().outbound();
         match from {
             AgentState::Ready => self.dec_idle(agent),
-            AgentState::WrapUp if out => self.forecast.wrap.remove(prev_key),
+            AgentState::WrapUp if out => self.forecast.remove(Group::Wrap, prev_key),
             _ => {}
         }
         if out && matches!(from, AgentState::Ready | AgentState::WrapUp) {
@@ -891,7 +891,7 @@ impl Dialer {
         let _ = self.agents[i].agent.transition(now, AgentState::Talking);
         self.agents[i].busy = Busy::Out(call);
         if self.agents[i].agent.skills().outbound() {
-            self.forecast.talk_out.add(Forecast::talk_key(now));
+            self.forecast.add(Group::TalkOut, Forecast::talk_key(now));
         }
         let mut wait_ms = 0;
         if let Some(c) = self.calls.get_mut(&call.0) {
@@ -917,7 +917,7 @@ impl Dialer {
         let _ = self.agents[i].agent.transition(now, AgentState::Talking);
         self.agents[i].busy = Busy::In(inb);
         if self.agents[i].agent.skills().outbound() {
-            self.forecast.talk_in.add(Forecast::talk_key(now));
+            self.forecast.add(Group::TalkIn, Forecast::talk_key(now));
         }
         self.inbound_agent.insert(inb.0, agent);
         let wait_ms = now.since(arrived);
@@ -943,10 +943,10 @@ impl Dialer {
         let _ = self.agents[i].agent.transition(now, AgentState::WrapUp);
         if self.agents[i].agent.skills().outbound() {
             match busy {
-                Busy::In(_) => self.forecast.talk_in.remove(key),
-                _ => self.forecast.talk_out.remove(key),
+                Busy::In(_) => self.forecast.remove(Group::TalkIn, key),
+                _ => self.forecast.remove(Group::TalkOut, key),
             }
-            self.forecast.wrap.add(now.0 / 1000);
+            self.forecast.add(Group::Wrap, now.0 / 1000);
         }
         self.agents[i].busy = Busy::None;
         self.dirty = true;

@@ -43,22 +43,30 @@ impl Buckets {
         }
         self.q[i] += 1;
     }
-    /// Removes one item that entered at `key`.
-    pub fn remove(&mut self, key: u64) {
+    /// Removes one item that entered at `key`, and says where it was counted.
+    pub fn remove(&mut self, key: u64) -> Removed {
         self.total = self.total.saturating_sub(1);
         let slot = key
             .checked_sub(self.base)
             .and_then(|i| self.q.get_mut(usize::try_from(i).ok()?))
             .filter(|c| **c > 0);
-        match slot {
-            Some(c) => *c -= 1,
+        let removed = match slot {
+            Some(c) => {
+                *c -= 1;
+                Removed::AtKey
+            }
             // It aged out into the `old` bucket.
-            None => self.old = self.old.saturating_sub(1),
-        }
+            None if self.old > 0 => {
+                self.old -= 1;
+                Removed::Old
+            }
+            None => Removed::Nothing,
+        };
         while self.q.front() == Some(&0) {
             self.q.pop_front();
             self.base += 1;
         }
+        removed
     }
     /// Folds buckets older than `max_age` units (at `now_key`) into the oldest row.
     pub fn age(&mut self, now_key: u64, max_age: u64) {
@@ -109,6 +117,132 @@ impl Buckets {
                     (now_key.saturating_sub(k).min(max_age) as usize, c)
                 }),
         )
+    }
+}
+
+/// Where [`Buckets::remove`] found the item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removed {
+    /// In the bucket of its key.
+    AtKey,
+    /// Among the aged-out items (counted at the largest age).
+    Old,
+    /// Nowhere: it was never added (a driver out of step; nothing changes).
+    Nothing,
+}
+
+/// `Σ c·p` and `Σ c·p·(1 − p)` over the buckets of `b` at `now_key`, for columns
+/// `C0..C0 + N` of `t` (oldest first; rows below `t.live_from` add 0 and end the walk).
+/// The columns are fixed at compile time and accumulate in locals, so the compiler keeps them
+/// in registers and unrolls them.
+#[inline(always)]
+pub fn walk<const C0: usize, const N: usize>(
+    b: &Buckets,
+    t: &Table,
+    now_key: u64,
+    max_age: u64,
+) -> ([f64; N], [f64; N]) {
+    let (mut mean, mut var) = ([0.0f64; N], [0.0f64; N]);
+    let (max_row, cols) = (t.max_row(), t.cols);
+    b.visit(now_key, max_age, |age, c| {
+        if age < t.live_from {
+            return false;
+        }
+        let r = age.min(max_row) * cols;
+        let row = &t.data[r + C0..r + C0 + N];
+        let c = c as f64;
+        for k in 0..N {
+            let p = row[k];
+            mean[k] += c * p;
+            var[k] += c * p * (1.0 - p);
+        }
+        true
+    });
+    (mean, var)
+}
+
+/// Busy agents of one kind (talking on outbound calls, talking on inbound calls, wrapping up)
+/// and, between decisions, the sums of [`walk`] over the first `N` columns at one key.
+///
+/// Why: the sums of the talking groups walk hundreds of buckets, but their ages change only
+/// when the key does (every 2 s for talk, 1 s for wrap-up) while decisions come every 200 ms.
+/// Between key changes an item that comes or goes adds or takes its own row, so the walk runs
+/// once per key instead of once per decision. The kept sums differ from a fresh walk only by
+/// rounding, and the next key change walks afresh.
+#[derive(Clone, Debug, Default)]
+pub struct AgentGroup<const N: usize> {
+    /// The items by the key they entered at.
+    pub buckets: Buckets,
+    kept: Option<Kept<N>>,
+}
+
+#[derive(Clone, Debug)]
+struct Kept<const N: usize> {
+    key: u64,
+    mean: [f64; N],
+    var: [f64; N],
+}
+
+impl<const N: usize> AgentGroup<N> {
+    /// Adds one item entering at `key`; `t` is the table the kept sums were built with.
+    pub fn add(&mut self, key: u64, t: &Table, max_age: u64) {
+        self.buckets.add(key);
+        match &self.kept {
+            Some(k) if key <= k.key => {
+                let age = (k.key - key).min(max_age) as usize;
+                self.change(age, t, 1.0);
+            }
+            // A key the kept sums have not reached: the next decision walks afresh anyway.
+            _ => self.kept = None,
+        }
+    }
+
+    /// Removes one item that entered at `key`.
+    pub fn remove(&mut self, key: u64, t: &Table, max_age: u64) {
+        let Some(k) = &self.kept else {
+            self.buckets.remove(key);
+            return;
+        };
+        let age = match self.buckets.remove(key) {
+            Removed::AtKey => k.key.saturating_sub(key).min(max_age),
+            Removed::Old => max_age,
+            Removed::Nothing => return,
+        };
+        self.change(age as usize, t, -1.0);
+    }
+
+    fn change(&mut self, age: usize, t: &Table, sign: f64) {
+        if age < t.live_from {
+            return;
+        }
+        if let Some(k) = &mut self.kept {
+            let r = age.min(t.max_row()) * t.cols;
+            for (i, &p) in t.data[r..r + N].iter().enumerate() {
+                k.mean[i] += sign * p;
+                k.var[i] += sign * p * (1.0 - p);
+            }
+        }
+    }
+
+    /// Forgets the kept sums (the table changed).
+    pub fn invalidate(&mut self) {
+        self.kept = None;
+    }
+
+    /// [`walk`] over columns `0..N` at `now_key`, from the kept sums when the key has not moved.
+    pub fn sums(&mut self, t: &Table, now_key: u64, max_age: u64) -> ([f64; N], [f64; N]) {
+        if let Some(k) = &self.kept {
+            if k.key == now_key {
+                return (k.mean, k.var);
+            }
+        }
+        let (mean, var) = walk::<0, N>(&self.buckets, t, now_key, max_age);
+        self.kept = Some(Kept {
+            key: now_key,
+            mean,
+            var,
+        });
+        (mean, var)
     }
 }
 
@@ -372,6 +506,60 @@ mod tests {
                 true
             });
             assert_eq!(visited, want, "step {step}");
+        }
+    }
+
+    #[test]
+    fn kept_group_sums_match_a_fresh_walk() {
+        // A talk table whose young rows are zero (live_from > 0): nobody talks under 60 s.
+        let talk = Dist::Uniform {
+            min: 60.0,
+            max: 400.0,
+        };
+        let t = talk_table(
+            &talk,
+            &Dist::Constant { mean: 30.0 },
+            &[31.0, 35.0, 40.0],
+            2.0,
+        );
+        assert!(t.live_from > 0);
+        let max_age = 300;
+        let mut g = AgentGroup::<3>::default();
+        let mut live: Vec<u64> = Vec::new();
+        let mut rng = 7u64;
+        let mut now = 1_000u64;
+        for step in 0..30_000u32 {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = rng >> 33;
+            if r.is_multiple_of(13) {
+                now += 1;
+            }
+            match r % 5 {
+                0 | 1 => {
+                    g.add(now, &t, max_age);
+                    live.push(now);
+                }
+                2 if !live.is_empty() => {
+                    let key = live.swap_remove((r as usize / 5) % live.len());
+                    g.remove(key, &t, max_age);
+                }
+                // Removal of an item never added: nothing changes.
+                3 if r.is_multiple_of(7) => g.remove(now.saturating_sub(r % 500), &t, max_age),
+                _ => {
+                    g.buckets.age(now, max_age);
+                    let kept = g.sums(&t, now, max_age);
+                    let fresh = walk::<0, 3>(&g.buckets, &t, now, max_age);
+                    for k in 0..3 {
+                        let (a, b) = ((kept.0[k], kept.1[k]), (fresh.0[k], fresh.1[k]));
+                        assert!(
+                            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
+                            "{step}"
+                        );
+                    }
+                }
+            }
         }
     }
 

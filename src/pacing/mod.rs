@@ -9,6 +9,7 @@
 //! - [`call`]: the call state machine.
 //! - [`estimate`]: online estimators with priors.
 //! - `idmap`: hash maps keyed by the dialer's sequence numbers.
+//! - [`normal`]: a fast standard normal distribution function for the decision's inner loop.
 //! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
 //! - [`predictive`]: the predictive algorithm and its abandon controller (documented there).
 //! - [`adaptive`]: the VICIdial-style baseline.
@@ -21,6 +22,7 @@ pub mod estimate;
 pub mod forecast;
 pub(crate) mod idmap;
 pub mod mode;
+pub mod normal;
 pub mod predictive;
 pub mod time;
 
