@@ -9,7 +9,7 @@
 //! - [`call`]: the call state machine.
 //! - [`estimate`]: online estimators with priors.
 //! - `idmap`: hash maps keyed by the dialer's sequence numbers.
-//! - [`normal`]: a fast standard normal distribution function for the decision's inner loop.
+//! - [`normal`]: a tabulated standard normal distribution function for the decision and tables.
 //! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
 //! - [`predictive`]: the predictive algorithm and its abandon controller (documented there).
 //! - [`adaptive`]: the VICIdial-style baseline.

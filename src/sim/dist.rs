@@ -224,7 +224,9 @@ impl Dist {
         Duration::from_secs_f64(self.sample(rng).max(0.0))
     }
 
-    /// P(X ≤ t) for `t` in seconds.
+    /// P(X ≤ t) for `t` in seconds. The lognormal's comes from the tabulated Φ of
+    /// [`crate::pacing::normal`] (absolute error < 1e-10): this is what the forecast tables are
+    /// built from, thousands of values per refit.
     pub fn cdf(&self, t: f64) -> f64 {
         match *self {
             Dist::Constant { mean } => {
@@ -245,7 +247,7 @@ impl Dist {
                 if t <= 0.0 {
                     0.0
                 } else {
-                    0.5 * statrs::function::erf::erfc(-(t.ln() - mu) / (sigma * SQRT_2))
+                    crate::pacing::normal::cdf((t.ln() - mu) / sigma)
                 }
             }
             Dist::Uniform { min, max } => {
@@ -316,16 +318,17 @@ pub struct CallDraw {
     /// Seconds from dial to the outcome: the answer for live/machine, the busy/invalid/failure
     /// signal, or the no-answer timeout.
     pub after_s: f64,
-    /// Seconds the customer talks with an agent if the call is connected (live answers; drawn for
-    /// every call so the random stream does not depend on the outcome).
+    /// Seconds the customer talks with an agent if the call is connected, or with the machine
+    /// (answered calls; 0 for the others).
     pub talk_s: f64,
 }
 
 /// Samples call outcomes the way a scenario's `trunk` section describes them.
 ///
-/// One call takes exactly four uniform-ish draws from `rng`, in a fixed order (outcome, ring time,
-/// early-failure delay, talk time), so a per-call RNG seeded by the dial sequence number gives
-/// every strategy the same customer. A live or machine answer whose ring time exceeds
+/// One call takes draws from `rng` in a fixed order (outcome, ring time, early-failure delay,
+/// then talk time only if the call is answered), so a per-call RNG seeded by the dial sequence
+/// number gives every strategy the same customer. The talk time comes last so that skipping it
+/// for the calls nobody answers changes no other draw. A live or machine answer whose ring time exceeds
 /// `no_answer_timeout` becomes a no-answer. Busy, invalid and failure are signalled 1–4 s after
 /// the dial.
 #[derive(Clone, Debug, PartialEq)]
@@ -354,7 +357,6 @@ impl TrunkModel {
         let u: f64 = rng.gen();
         let ring = self.ring.sample(rng);
         let early = 1.0 + 3.0 * rng.gen::<f64>();
-        let talk_s = self.talk.sample(rng);
         let mut acc = self.live;
         let outcome = if u < acc {
             Outcome::Live
@@ -385,6 +387,10 @@ impl TrunkModel {
             Outcome::Live | Outcome::Machine => (outcome, ring),
             Outcome::NoAnswer => (outcome, self.no_answer_timeout_s),
             _ => (outcome, early.min(self.no_answer_timeout_s)),
+        };
+        let talk_s = match outcome {
+            Outcome::Live | Outcome::Machine => self.talk.sample(rng),
+            _ => 0.0,
         };
         CallDraw {
             outcome,
