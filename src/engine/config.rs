@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::admin::ApiToken;
 use crate::agents::Skills;
-use crate::sim::dist::Dist;
+use crate::pacing::dist::Dist;
 use crate::sip::trunk::TrunksConfig;
 use crate::sip::values::SipUri;
 use crate::yaml::{Dur, YamlError};

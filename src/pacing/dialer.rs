@@ -11,12 +11,12 @@ use rand_pcg::Pcg64Mcg;
 use crate::agents::{Agent, AgentError, AgentId, AgentState, Skills, StateTimes};
 use crate::pacing::adaptive::Adaptive;
 use crate::pacing::call::{AnswerKind, CallEnd, CallError, CallId, CallState};
+use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
 use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
 use crate::pacing::{Millis, Mode};
-use crate::sim::dist::Dist;
 
 /// Id of an inbound call (sequence number per dialer, from 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -13,7 +13,7 @@
 //!   `√(p(1−p)/n)` only ([`OutcomeEstimator::rel_sd`]); at a cold start (n = the prior's 50
 //!   pseudo-observations) that is ±25 % relative, and all calls in flight share the same error.
 
-use crate::sim::dist::{std_normal_cdf, Dist};
+use crate::pacing::dist::{std_normal_cdf, Dist};
 
 /// Outcome classes an estimator tracks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::sim::dist::Dist;
+use crate::pacing::dist::Dist;
 
 /// Counts of items keyed by when they entered a state (in units of `unit_ms`), oldest first.
 ///

@@ -7,6 +7,7 @@
 //! - [`time`]: [`Millis`], time as a value.
 //! - [`mode`]: dial modes as users name them.
 //! - [`call`]: the call state machine.
+//! - [`dist`]: duration distributions (YAML form, sampling, cdf, quantiles).
 //! - [`estimate`]: online estimators with priors.
 //! - `idmap`: hash maps keyed by the dialer's sequence numbers.
 //! - [`normal`]: a tabulated standard normal distribution function for the decision and tables.
@@ -18,6 +19,7 @@
 pub mod adaptive;
 pub mod call;
 pub mod dialer;
+pub mod dist;
 pub mod estimate;
 pub mod forecast;
 pub(crate) mod idmap;

@@ -17,7 +17,7 @@
 //! - the decision's marginal abandon probability: a candidate call is accepted while the mean of
 //!   four Φ values is at most θ ≥ 0.002, and the accepted values are summed as the abandons
 //!   bought, so only the absolute error counts;
-//! - the lognormal `cdf` behind the forecast tables ([`crate::sim::dist::Dist::cdf`]): their
+//! - the lognormal `cdf` behind the forecast tables ([`crate::pacing::dist::Dist::cdf`]): their
 //!   conditional probabilities divide by survival probabilities of 1e-4 and more (rows end near
 //!   the 99.9 % quantile), so they are off by at most about 1e-6 of their value, far inside the
 //!   uncertainty of the fitted parameters. A survival below 1e-17 comes out as 0, which the

@@ -98,12 +98,12 @@
 //!   and the dialler keeps a small queue of calls in flight sized to the expected free agents
 //!   (measured: 95 % occupancy at 2.6 % abandon, progressive 78 %).
 
+use crate::pacing::dist::Dist;
 use crate::pacing::forecast::{
     pb_push, ring_table, talk_table, walk, wrap_table, AgentGroup, Buckets, RingModel, Table,
 };
 use crate::pacing::normal;
 use crate::pacing::Millis;
-use crate::sim::dist::Dist;
 
 /// Number of answer-time quantiles in the expectation over `t`.
 pub const K: usize = 4;

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`scenario`]: the scenario YAML (also used by `outdial trunk-sim`).
-//! - [`dist`]: duration distributions, the trunk outcome sampler and per-item RNG streams.
+//! - [`dist`]: the trunk outcome sampler and per-item RNG streams (durations are
+//!   [`crate::pacing::dist::Dist`], re-exported).
 //! - [`engine`]: the event loop for one strategy.
 //! - [`queue`]: its event queue.
 //! - [`run`]: several strategies side by side, in parallel threads.

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pacing::dist::Dist;
 use crate::pacing::Mode;
-use crate::sim::dist::{Dist, TrunkModel};
+use crate::sim::dist::TrunkModel;
 use crate::yaml::{Dur, YamlError};
 
 /// A simulation scenario (see `sim/*.yaml`).

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::sim::dist::{stream_rng, Dist};
+use crate::pacing::dist::Dist;
+use crate::sim::dist::stream_rng;
 
 use super::{scaled, sdp, Incoming, Peer, Planned, Step};
 use crate::sip::endpoint::CallId;

@@ -89,7 +89,7 @@ impl Peer for TrunkSim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::dist::Dist;
+    use crate::pacing::dist::Dist;
     use std::time::Duration;
 
     fn model(live: f64, machine: f64, busy: f64, invalid: f64, failure: f64) -> TrunkModel {
