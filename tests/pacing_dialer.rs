@@ -89,3 +89,40 @@ fn unanswered_calls_are_cancelled_and_waiting_calls_abandoned() {
     );
     assert_eq!(d.counters().abandoned, 1);
 }
+
+/// The live engine grants new calls before each tick (0 while a campaign is paused). Lines freed
+/// inside the tick — here, ring time-outs of the calls in flight — must not be refilled.
+#[test]
+fn launch_limit_holds_when_calls_end_inside_the_tick() {
+    let mut d = dialer(Mode::Power { ratio: 3.0 });
+    let _agent = d.handle_agent_login(Millis(0), Skills::Outbound);
+    d.handle_timeout(Millis(0));
+    let first = std::iter::from_fn(|| d.poll_action()).count();
+    assert_eq!(first, 3, "power:3 with one idle agent dials three");
+    // Paused: no new call, while the three ring out at the no-answer timeout.
+    d.set_launch_limit(Some(0));
+    let timeout = Params::default().no_answer_timeout_ms;
+    let mut now = Millis(0);
+    let mut dials = 0;
+    let mut cancels = 0;
+    while now < Millis(timeout + 5_000) {
+        now = Millis(now.0 + 100);
+        d.handle_timeout(now);
+        for a in std::iter::from_fn(|| d.poll_action()) {
+            match a {
+                Action::Dial { .. } => dials += 1,
+                Action::Cancel { .. } => cancels += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(cancels, 3, "the calls in flight ring out");
+    assert_eq!(dials, 0, "a paused campaign dialled");
+    // Resumed with room for two: exactly two, although three lines are free.
+    d.set_launch_limit(Some(2));
+    d.handle_timeout(Millis(now.0 + 1_000));
+    let resumed = std::iter::from_fn(|| d.poll_action())
+        .filter(|a| matches!(a, Action::Dial { .. }))
+        .count();
+    assert_eq!(resumed, 2);
+}

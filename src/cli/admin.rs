@@ -143,13 +143,11 @@ pub fn agents(args: AgentsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `outdial campaign pause CAMPAIGN`: no new dials; calls in progress finish.
-#[allow(dead_code)] // wired into `campaign pause` (src/cli/campaign.rs) at merge
 pub fn pause(args: CampaignControlArgs) -> anyhow::Result<ExitCode> {
     set_paused(args, true)
 }
 
 /// `outdial campaign resume CAMPAIGN`.
-#[allow(dead_code)] // wired into `campaign resume` (src/cli/campaign.rs) at merge
 pub fn resume(args: CampaignControlArgs) -> anyhow::Result<ExitCode> {
     set_paused(args, false)
 }

@@ -9,7 +9,6 @@ pub mod run;
 pub mod sim;
 pub mod sip;
 
-#[allow(dead_code)] // used by the store and network commands as they land
 /// Builds the tokio runtime used by commands that talk to the store or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

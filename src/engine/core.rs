@@ -395,9 +395,11 @@ impl Engine {
     }
 
     /// Tells campaign `ci`'s dialer how many lines it may hold: those in use plus what the
-    /// trunk budget and the leads at hand allow (nothing more while paused or stopping). Called
-    /// before every pacing tick and after every batch of actions, so the dialer never launches a
-    /// call the engine cannot place.
+    /// trunk budget and the leads at hand allow (nothing more while paused or stopping), and
+    /// that it may launch no more than that many new calls. Called before every pacing tick and
+    /// after every batch of actions, so the dialer never launches a call the engine cannot place
+    /// — nor one to fill a line freed by a call that ended inside the tick
+    /// ([`crate::pacing::Dialer::set_launch_limit`]).
     pub(crate) fn sync_channels(&mut self, ci: usize) {
         let stopping = self.stopping.is_some();
         let c = &mut self.camps[ci];
@@ -408,6 +410,7 @@ impl Engine {
         };
         let in_use = c.dialer.lines_in_use();
         c.dialer.set_channels(in_use + extra);
+        c.dialer.set_launch_limit(Some(extra));
     }
 
     /// Handles one message.

@@ -306,6 +306,8 @@ pub struct Dialer {
     next_rate_dial: Millis,
     next_tick: Millis,
     dirty: bool,
+    /// New calls the driver still allows (`None`: no limit beyond the channels).
+    launch_limit: Option<u32>,
     reserve: f64,
     next_reserve: Millis,
     sl_window: (f64, f64),
@@ -369,6 +371,7 @@ impl Dialer {
             next_rate_dial: now,
             next_tick: now,
             dirty: true,
+            launch_limit: None,
             reserve: 0.0,
             next_reserve: now.plus(60_000),
             sl_window: (0.0, 0.0),
@@ -682,6 +685,19 @@ impl Dialer {
         }
     }
 
+    /// At most `limit` new calls until the next call of this method (`None`: no limit beyond
+    /// [`Dialer::set_channels`]). The live engine grants the leads and trunk lines at hand before
+    /// every tick and after every batch of actions, and 0 while the campaign is paused or the
+    /// engine stopping. Why a count as well as the channels: calls that end inside a tick (ring
+    /// time-outs, abandons) free channels in the middle of [`Dialer::handle_timeout`], and the
+    /// same tick's decision would fill them with calls the engine never granted.
+    pub fn set_launch_limit(&mut self, limit: Option<u32>) {
+        if self.launch_limit != limit {
+            self.launch_limit = limit;
+            self.dirty = true;
+        }
+    }
+
     /// Fires every timer due at `now` (patience, no-answer, pacing tick, adaptive, rate).
     pub fn handle_timeout(&mut self, now: Millis) {
         while let Some(&(call, deadline)) = self.waiting.front() {
@@ -706,7 +722,7 @@ impl Dialer {
         match self.params.mode {
             Mode::Rate { per_s } => {
                 while self.next_rate_dial <= now {
-                    if self.lines_in_use() < self.params.channels {
+                    if self.lines_free() > 0 {
                         self.launch(now, None);
                     }
                     let gap = self.exp_gap(per_s);
@@ -992,6 +1008,9 @@ impl Dialer {
 
     /// [`Dialer::launch`] of a call expected to be abandoned `risk` times (predictive).
     fn launch_priced(&mut self, now: Millis, agent: Option<AgentId>, risk: f64) {
+        if let Some(l) = &mut self.launch_limit {
+            *l = l.saturating_sub(1);
+        }
         self.pending_risk += risk;
         let call = CallId(self.next_call);
         self.next_call += 1;
@@ -1028,7 +1047,8 @@ impl Dialer {
     }
 
     fn lines_free(&self) -> u32 {
-        self.params.channels.saturating_sub(self.lines_in_use())
+        let free = self.params.channels.saturating_sub(self.lines_in_use());
+        self.launch_limit.map_or(free, |l| free.min(l))
     }
 
     fn ratio_room(&self) -> u32 {
