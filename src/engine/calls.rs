@@ -187,7 +187,6 @@ impl Engine {
                 connect_ms: None,
             },
         );
-        self.stats.dials += 1;
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let result = store.begin_attempt(lead_id, &node, wall).await;
@@ -502,7 +501,6 @@ impl Engine {
                 let _ = ep.hangup(now, call);
             });
         } else {
-            self.stats.live += 1;
             admin::metrics::live_answer(&c.name);
             let _ = c
                 .dialer
@@ -560,9 +558,6 @@ impl Engine {
         let c = &mut self.camps[rec.camp];
         c.calls.remove(&rec.dcall.0);
         admin::metrics::call_ended(&c.name, disposition.as_str());
-        if disposition == Disposition::Abandoned {
-            self.stats.abandoned += 1;
-        }
         let Some(attempt) = rec.attempt else {
             return;
         };
@@ -617,7 +612,6 @@ impl Engine {
             },
         );
         self.by_sip.insert(call, Leg::In(call));
-        self.stats.inbound += 1;
         let _ = self.sip.post(move |ep, now| {
             let _ = ep.ring(now, call);
         });

@@ -1,4 +1,4 @@
-//! Figures of one engine run: counts, pacing decision times and answer-to-connect delays (kept
+//! Figures of one engine run: pacing decision times and answer-to-connect delays (kept
 //! as bounded samples for percentiles), the live progress line and the end-of-run summary.
 //! Owns no decisions; metrics for Prometheus are pushed from here once a second.
 
@@ -14,13 +14,9 @@ use super::core::Engine;
 /// its percentiles and bound memory).
 const MAX_SAMPLES: usize = 200_000;
 
-/// Counters and samples of a run.
+/// Samples of a run (its counts are the campaigns' own: `placed` and the dialers' counters).
 #[derive(Debug, Default)]
 pub(crate) struct RunStats {
-    pub dials: u64,
-    pub live: u64,
-    pub abandoned: u64,
-    pub inbound: u64,
     decisions_us: Vec<u32>,
     connect_ms: Vec<u32>,
 }
@@ -125,7 +121,7 @@ impl Engine {
             decision_us_p99: pct(&self.stats.decisions_us, 0.99),
             answer_to_connect_ms_p50: pct(&self.stats.connect_ms, 0.5),
             answer_to_connect_ms_p99: pct(&self.stats.connect_ms, 0.99),
-            calls_per_s: self.stats.dials as f64 / wall_s.max(1e-9),
+            calls_per_s: self.camps.iter().map(|c| c.placed).sum::<u64>() as f64 / wall_s.max(1e-9),
         }
     }
 
@@ -142,9 +138,14 @@ impl Engine {
                 _ => {}
             }
         }
-        let s = &self.stats;
-        let rate = if s.live > 0 {
-            100.0 * s.abandoned as f64 / s.live as f64
+        // Every campaign's figures, from the same counters as the summary.
+        let (mut dials, mut live, mut abandoned) = (0, 0, 0);
+        for c in &self.camps {
+            let k = c.dialer.counters();
+            (dials, live, abandoned) = (dials + c.placed, live + k.live, abandoned + k.abandoned);
+        }
+        let rate = if live > 0 {
+            100.0 * abandoned as f64 / live as f64
         } else {
             0.0
         };
@@ -152,9 +153,9 @@ impl Engine {
             "{:>5.0}s  dials {:>6}  live {:>5}  abandoned {:>4} ({rate:.2} %)  in flight {:>4}  \
              agents busy {busy} ready {ready}",
             self.started.elapsed().as_secs_f64(),
-            s.dials,
-            s.live,
-            s.abandoned,
+            dials,
+            live,
+            abandoned,
             self.calls.len(),
         )
     }

@@ -458,6 +458,14 @@ mod tests {
         }
     }
 
+    /// A small deterministic generator for the randomised sequences below: 31 random bits.
+    fn lcg(state: &mut u64) -> u64 {
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *state >> 33
+    }
+
     #[test]
     fn dense_buckets_match_the_sparse_reference() {
         let (mut dense, mut sparse) = (Buckets::default(), Sparse::default());
@@ -465,10 +473,7 @@ mod tests {
         let mut rng = 99u64;
         let mut now = 1_000u64;
         for step in 0..20_000u32 {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let r = rng >> 33;
+            let r = lcg(&mut rng);
             now += r % 3;
             match r % 7 {
                 // Mostly current keys, sometimes out of order; removals of live and of unknown
@@ -529,10 +534,7 @@ mod tests {
         let mut rng = 7u64;
         let mut now = 1_000u64;
         for step in 0..30_000u32 {
-            rng = rng
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let r = rng >> 33;
+            let r = lcg(&mut rng);
             if r.is_multiple_of(13) {
                 now += 1;
             }
