@@ -4,7 +4,7 @@
 //! unsorted list in a node pool, and a bitmap of non-empty buckets. Only the current bucket is
 //! ordered: when it is reached its entries (two or three on large-centre) are sorted into a small
 //! vector popped from the back. Events further out (the long tail of talk times) go to a 4-ary
-//! min-heap, [`Heap`]. A 4-ary heap of all ~5,000 pending events cost over a fifth of an event
+//! min-heap, `Heap`. A 4-ary heap of all ~5,000 pending events cost over a fifth of an event
 //! on large-centre (mispredicted compares, load latency down the tree); a wheel of 1 ms slots
 //! spent as much in cache misses on its 2 MB slot array, where these 4,096 buckets take 32 KB.
 //!
