@@ -220,16 +220,30 @@ async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_
         .await
         .expect("login");
     assert_eq!(a.campaign.as_deref(), Some("lab-api"));
-    // A pause with a reason, then ready again.
-    let p = client
-        .agent_action(
-            "agent0001",
-            &AgentAction::Pause {
-                reason: "coaching".into(),
-            },
-        )
-        .await
-        .expect("pause");
+    // A pause with a reason, then ready again. The progressive campaign may reserve the agent
+    // for a call the moment it logs in; a pause is refused (409) while a call rings for the
+    // agent or is connected to it, so a desktop asks again once the call has resolved.
+    let asked = std::time::Instant::now();
+    let p = loop {
+        let pause = AgentAction::Pause {
+            reason: "coaching".into(),
+        };
+        match client.agent_action("agent0001", &pause).await {
+            Ok(p) => break p,
+            Err(outdial::admin::ClientError::Status { status, message })
+                if status.as_u16() == 409
+                    && (message.contains("while Reserved")
+                        || message.contains("while Talking")) =>
+            {
+                assert!(
+                    asked.elapsed() < Duration::from_secs(20),
+                    "pause: {message}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("pause: {e:?}"),
+        }
+    };
     assert_eq!(
         (p.state, p.pause_reason.as_deref()),
         (AgentState::Paused, Some("coaching"))
