@@ -216,8 +216,7 @@ impl<const N: usize> AgentGroup<N> {
             return;
         }
         if let Some(k) = &mut self.kept {
-            let r = age.min(t.max_row()) * t.cols;
-            for (i, &p) in t.data[r..r + N].iter().enumerate() {
+            for (i, &p) in t.row(age)[..N].iter().enumerate() {
                 k.mean[i] += sign * p;
                 k.var[i] += sign * p * (1.0 - p);
             }

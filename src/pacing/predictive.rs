@@ -357,14 +357,9 @@ impl Forecast {
     ) -> Sums {
         self.age(now);
         let mut s = Sums::default();
-        let (sec, tk) = (now.0 / 1000, Self::talk_key(now));
         if slack {
-            for (g, t, key) in [
-                (&self.talk_out, &self.t_talk_out, tk),
-                (&self.talk_in, &self.t_talk_in, tk),
-                (&self.wrap, &self.t_wrap, sec),
-            ] {
-                let (mean, var) = walk::<K, 1>(&g.buckets, t, key, MAX_AGE);
+            for (b, t, key) in self.agent_buckets(now) {
+                let (mean, var) = walk::<K, 1>(b, t, key, MAX_AGE);
                 s.f_mean[K] += mean[0];
                 s.f_var[K] += var[0];
             }
@@ -372,6 +367,7 @@ impl Forecast {
             (s.a_mean[K], s.a_var[K], s.a_live[K]) = (mean[0], var[0], mean[0]);
         } else {
             // The quantile columns of the agent groups: kept between key changes (AgentGroup).
+            let (sec, tk) = (now.0 / 1000, Self::talk_key(now));
             for (g, t, key) in [
                 (&mut self.talk_out, &self.t_talk_out, tk),
                 (&mut self.talk_in, &self.t_talk_in, tk),
@@ -401,6 +397,17 @@ impl Forecast {
         s
     }
 
+    /// Each agent group's buckets, the table of its probabilities and its bucket key at `now`,
+    /// in the fixed order the sums add them.
+    fn agent_buckets(&self, now: Millis) -> [(&Buckets, &Table, u64); 3] {
+        let (sec, tk) = (now.0 / 1000, Self::talk_key(now));
+        [
+            (&self.talk_out.buckets, &self.t_talk_out, tk),
+            (&self.talk_in.buckets, &self.t_talk_in, tk),
+            (&self.wrap.buckets, &self.t_wrap, sec),
+        ]
+    }
+
     /// `Σ c·q` and `Σ c·q·(1 − q)` of the calls in flight for columns `C0..C0 + N` of the ring
     /// table. Walked on every decision: its 100 ms keys move on every tick.
     #[inline(always)]
@@ -412,17 +419,11 @@ impl Forecast {
     /// Exact Poisson-binomial distributions for a small team (same inputs as [`Forecast::sums`]).
     pub fn exact(&mut self, now: Millis, idle: u32, ahead0: f64, lambda_in: f64) -> Exact {
         self.age(now);
-        let sec = now.0 / 1000;
-        let tk = Self::talk_key(now);
         let mut ex = Exact::default();
         for k in 0..K {
             let mut free = vec![1.0];
-            for (b, t, key) in [
-                (&self.talk_out, &self.t_talk_out, tk),
-                (&self.talk_in, &self.t_talk_in, tk),
-                (&self.wrap, &self.t_wrap, sec),
-            ] {
-                for (age, c) in b.buckets.iter(key, MAX_AGE) {
+            for (b, t, key) in self.agent_buckets(now) {
+                for (age, c) in b.iter(key, MAX_AGE) {
                     if age < t.live_from {
                         break;
                     }
