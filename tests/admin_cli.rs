@@ -183,6 +183,23 @@ async fn agents_lists_every_agent_with_its_state() {
         "{out}"
     );
     assert!(lines[1].contains("sip:a1@127.0.0.1:5070") && lines[1].contains("verifiers"));
+    // a2's long skill list widens its column: every column starts at the same place on every
+    // line, and the skills are followed by the reason column, not run into it.
+    let starts = |l: &str| -> Vec<usize> {
+        let b = l.as_bytes();
+        (2..b.len())
+            .filter(|&i| b[i] != b' ' && b[i - 1] == b' ' && b[i - 2] == b' ')
+            .collect()
+    };
+    let columns = starts(lines[0]);
+    assert_eq!(columns.len(), 6, "header columns after the id:\n{out}");
+    for l in &lines[1..] {
+        assert_eq!(starts(l), columns, "columns do not line up:\n{out}");
+    }
+    let skills = "outbound,inbound,verification,mandarin,cantonese";
+    let at = lines[2].find(skills).expect("a2's skills");
+    assert_eq!(at, columns[3], "{out}");
+    assert!(lines[2][at + skills.len()..].starts_with("  -  "), "{out}");
     let o = outdial(&srv.url, Some(ANA), &["agents", "--json"]).await;
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v.as_array().map(Vec::len), Some(3));

@@ -218,26 +218,62 @@ fn show_update(u: &PacingUpdate) -> String {
 }
 
 fn show_agents(agents: &[AgentView]) -> String {
-    let mut out = format!(
-        "{:<14}{:<12}{:<22}{:<12}{:<20}{:<10}{}\n",
-        "id", "state", "campaign/lead", "group", "skills", "reason", "uri"
-    );
-    for a in agents {
-        let call = match (&a.campaign, a.lead) {
-            (Some(c), Some(l)) => format!("{c}/{l}"),
-            (Some(c), None) => c.clone(),
-            _ => "-".into(),
-        };
-        out.push_str(&format!(
-            "{:<14}{:<12}{:<22}{:<12}{:<20}{:<10}{}\n",
-            a.id,
-            a.state.as_str(),
-            call,
-            a.group.as_deref().unwrap_or("-"),
-            a.skills.join(","),
-            a.pause_reason.as_deref().unwrap_or("-"),
-            a.uri
-        ));
+    let header = [
+        "id",
+        "state",
+        "campaign/lead",
+        "group",
+        "skills",
+        "reason",
+        "uri",
+    ];
+    let rows: Vec<[String; 7]> = agents
+        .iter()
+        .map(|a| {
+            let call = match (&a.campaign, a.lead) {
+                (Some(c), Some(l)) => format!("{c}/{l}"),
+                (Some(c), None) => c.clone(),
+                _ => "-".into(),
+            };
+            [
+                a.id.clone(),
+                a.state.as_str().to_string(),
+                call,
+                a.group.clone().unwrap_or_else(|| "-".into()),
+                a.skills.join(","),
+                a.pause_reason.clone().unwrap_or_else(|| "-".into()),
+                a.uri.clone(),
+            ]
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// A plain-text table: each column as wide as its widest cell (in terminal columns), two spaces
+/// between columns, the last column unpadded.
+fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    use unicode_width::UnicodeWidthStr;
+    let mut widths = header.map(UnicodeWidthStr::width);
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.width());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i + 1 < N {
+                let pad = widths[i] - cell.width() + 2;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = line(*header);
+    for r in rows {
+        out.push_str(&line(std::array::from_fn(|i| r[i].as_str())));
     }
     out
 }

@@ -91,7 +91,8 @@ fn agent(id: &str, state: AgentState) -> AgentView {
 
 impl FakeEngine {
     /// Campaigns `credit-verification` (power, ratio 1.5) and `welcome` (progressive); agents
-    /// `a1` ready, `a2` talking on lead 42 (with a screen pop), `a3` logged out.
+    /// `a1` ready, `a2` talking on lead 42 (with a screen pop and a long skill list), `a3`
+    /// logged out.
     pub fn new() -> Arc<Self> {
         let mut s = State::default();
         for c in [
@@ -103,6 +104,15 @@ impl FakeEngine {
         let mut a2 = agent("a2", AgentState::Talking);
         a2.campaign = Some("credit-verification".into());
         a2.lead = Some(42);
+        a2.skills = [
+            "outbound",
+            "inbound",
+            "verification",
+            "mandarin",
+            "cantonese",
+        ]
+        .map(String::from)
+        .to_vec();
         for a in [
             agent("a1", AgentState::Ready),
             a2,
