@@ -516,7 +516,20 @@ async fn metrics_renders_every_documented_name() {
     metrics::set_calls_in_flight(CV, 12);
     metrics::set_dial_level(CV, 2.5);
     metrics::set_calls_per_second(CV, 3.25);
-    metrics::set_trunk_health("carrier-a", 1.0);
+    metrics::agent_disposition(CV, "completed");
+    metrics::agent_disposition(CV, "not_set");
+    metrics::trunk_call("carrier-a", Some(200));
+    metrics::trunk_call("carrier-a", Some(486));
+    metrics::trunk_call("carrier-a", Some(487));
+    metrics::trunk_call("carrier-a", None);
+    metrics::set_trunk(&metrics::TrunkGauges {
+        trunk: "carrier-a".into(),
+        channels_in_use: 17,
+        max_channels: 120,
+        calls_last_second: 4,
+        up: true,
+    });
+    metrics::set_trunk_up("carrier-b", false);
     metrics::pacing_decision(CV, std::time::Duration::from_micros(40));
     let text = srv.client(ANA).metrics().await.unwrap();
     for name in metrics::ALL {
@@ -527,7 +540,16 @@ async fn metrics_renders_every_documented_name() {
         r#"outdial_abandon_rate{campaign="credit-verification",window="24h"} 0.025"#,
         r#"outdial_agents{state="ready"} 4"#,
         r#"outdial_dial_level{campaign="credit-verification"} 2.5"#,
-        r#"outdial_trunk_health{trunk="carrier-a"} 1"#,
+        r#"outdial_agent_dispositions_total{campaign="credit-verification",disposition="not_set"} 1"#,
+        r#"outdial_trunk_calls_total{trunk="carrier-a",class="2xx"} 1"#,
+        r#"outdial_trunk_calls_total{trunk="carrier-a",class="4xx"} 2"#,
+        r#"outdial_trunk_calls_total{trunk="carrier-a",class="timeout"} 1"#,
+        r#"outdial_trunk_channels_in_use{trunk="carrier-a"} 17"#,
+        r#"outdial_trunk_max_channels{trunk="carrier-a"} 120"#,
+        r#"outdial_trunk_calls_per_second{trunk="carrier-a"} 4"#,
+        r#"outdial_trunk_up{trunk="carrier-a"} 1"#,
+        r#"outdial_trunk_up{trunk="carrier-b"} 0"#,
+        "# TYPE outdial_trunk_calls_total counter",
         r#"outdial_pacing_decision_seconds_bucket{campaign="credit-verification",le="0.00005"} 1"#,
         "# TYPE outdial_pacing_decision_seconds histogram",
     ] {

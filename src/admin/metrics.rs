@@ -14,8 +14,18 @@
 //! | `outdial_calls_in_flight` | gauge | campaign | calls dialling, ringing, waiting or connected |
 //! | `outdial_dial_level` | gauge | campaign | lines in use per available agent |
 //! | `outdial_calls_per_second` | gauge | campaign | recent dial rate (engine's sliding window) |
-//! | `outdial_trunk_health` | gauge | trunk | 1 healthy … 0 down (share of recent attempts without trunk failure) |
+//! | `outdial_agent_dispositions_total` | counter | campaign, disposition | wrap-up codes agents gave (`completed`, `callback`, …; `not_set` when the engine stopped during the wrap-up) |
+//! | `outdial_trunk_calls_total` | counter | trunk, class | calls by the final response of their INVITE: `class` is `2xx` (answered), `3xx`, `4xx`, `5xx`, `6xx`, or `timeout` (no final response) |
+//! | `outdial_trunk_channels_in_use` | gauge | trunk | calls holding one of the trunk's channels |
+//! | `outdial_trunk_max_channels` | gauge | trunk | the trunk's `max_channels` |
+//! | `outdial_trunk_calls_per_second` | gauge | trunk | calls started on the trunk in the last second (the window its `max_cps` limits) |
+//! | `outdial_trunk_up` | gauge | trunk | 1 in service, 0 out of service (OPTIONS pings, timeouts, 503) |
 //! | `outdial_pacing_decision_seconds` | histogram | campaign | wall time of one pacing decision |
+//!
+//! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted
+//! in `outdial_trunk_calls_total` once, when it ends, on the trunk it was last seen on (answered
+//! or ringing there; the first trunk tried when it failed before either): failover inside the SIP
+//! layer is not a call of its own.
 //!
 //! Labels carry names from the config and the store (campaign, trunk, disposition codes), never
 //! lead data, so their number stays small.
@@ -50,13 +60,24 @@ pub const CALLS_IN_FLIGHT: &str = "outdial_calls_in_flight";
 pub const DIAL_LEVEL: &str = "outdial_dial_level";
 /// Gauge `{campaign}`: recent dial rate in calls per second.
 pub const CALLS_PER_SECOND: &str = "outdial_calls_per_second";
-/// Gauge `{trunk}`: trunk health, 1 healthy to 0 down.
-pub const TRUNK_HEALTH: &str = "outdial_trunk_health";
+/// Counter `{campaign, disposition}`: wrap-up codes given by agents (`not_set`: none at exit).
+pub const AGENT_DISPOSITIONS: &str = "outdial_agent_dispositions_total";
+/// Counter `{trunk, class}`: calls by the class of their final response (`2xx` … `6xx`,
+/// `timeout`).
+pub const TRUNK_CALLS: &str = "outdial_trunk_calls_total";
+/// Gauge `{trunk}`: channels in use.
+pub const TRUNK_CHANNELS_IN_USE: &str = "outdial_trunk_channels_in_use";
+/// Gauge `{trunk}`: configured channel limit.
+pub const TRUNK_MAX_CHANNELS: &str = "outdial_trunk_max_channels";
+/// Gauge `{trunk}`: calls started in the last second.
+pub const TRUNK_CALLS_PER_SECOND: &str = "outdial_trunk_calls_per_second";
+/// Gauge `{trunk}`: 1 in service, 0 out of service.
+pub const TRUNK_UP: &str = "outdial_trunk_up";
 /// Histogram `{campaign}`: seconds taken by one pacing decision.
 pub const PACING_DECISION_SECONDS: &str = "outdial_pacing_decision_seconds";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 17] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -67,7 +88,12 @@ pub const ALL: [&str; 12] = [
     CALLS_IN_FLIGHT,
     DIAL_LEVEL,
     CALLS_PER_SECOND,
-    TRUNK_HEALTH,
+    AGENT_DISPOSITIONS,
+    TRUNK_CALLS,
+    TRUNK_CHANNELS_IN_USE,
+    TRUNK_MAX_CHANNELS,
+    TRUNK_CALLS_PER_SECOND,
+    TRUNK_UP,
     PACING_DECISION_SECONDS,
 ];
 
@@ -124,7 +150,21 @@ fn describe() {
     );
     describe_gauge!(DIAL_LEVEL, "Lines in use per available agent.");
     describe_gauge!(CALLS_PER_SECOND, "Recent dial rate, calls per second.");
-    describe_gauge!(TRUNK_HEALTH, "Trunk health: 1 healthy, 0 down.");
+    describe_counter!(
+        AGENT_DISPOSITIONS,
+        "Wrap-up codes given by agents (not_set: wrap-up open when the engine stopped)."
+    );
+    describe_counter!(
+        TRUNK_CALLS,
+        "Calls by trunk and class of the final response (2xx..6xx, timeout)."
+    );
+    describe_gauge!(TRUNK_CHANNELS_IN_USE, "Trunk channels in use.");
+    describe_gauge!(TRUNK_MAX_CHANNELS, "Trunk channel limit (max_channels).");
+    describe_gauge!(
+        TRUNK_CALLS_PER_SECOND,
+        "Calls started on the trunk in the last second."
+    );
+    describe_gauge!(TRUNK_UP, "Trunk in service: 1, out of service: 0.");
     describe_histogram!(
         PACING_DECISION_SECONDS,
         Unit::Seconds,
@@ -205,13 +245,83 @@ pub fn set_calls_per_second(campaign: &str, rate: f64) {
     gauge!(CALLS_PER_SECOND, "campaign" => campaign.to_string()).set(rate);
 }
 
-/// Sets a trunk's health (1 healthy … 0 down).
-pub fn set_trunk_health(trunk: &str, health: f64) {
-    gauge!(TRUNK_HEALTH, "trunk" => trunk.to_string()).set(health);
+/// Counts a wrap-up code given by an agent (or `not_set`).
+pub fn agent_disposition(campaign: &str, disposition: &str) {
+    counter!(AGENT_DISPOSITIONS, "campaign" => campaign.to_string(), "disposition" => disposition.to_string())
+        .increment(1);
+}
+
+/// The `class` label of a final response: `2xx` … `6xx`, or `timeout` when none came.
+pub fn response_class(code: Option<u16>) -> &'static str {
+    match code {
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(600..=699) => "6xx",
+        // A provisional or out-of-range code is never final: treat it as no answer at all.
+        Some(_) | None => "timeout",
+    }
+}
+
+/// Counts a call that ended on `trunk` with final response `code` (`None`: no final response).
+pub fn trunk_call(trunk: &str, code: Option<u16>) {
+    counter!(TRUNK_CALLS, "trunk" => trunk.to_string(), "class" => response_class(code))
+        .increment(1);
+}
+
+/// A trunk's state as the SIP endpoint sees it (set once a second).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkGauges {
+    /// Trunk name.
+    pub trunk: String,
+    /// Channels in use.
+    pub channels_in_use: u32,
+    /// `max_channels`.
+    pub max_channels: u32,
+    /// Calls started in the last second.
+    pub calls_last_second: u32,
+    /// In service.
+    pub up: bool,
+}
+
+/// Sets a trunk's gauges.
+pub fn set_trunk(t: &TrunkGauges) {
+    let name = || t.trunk.clone();
+    gauge!(TRUNK_CHANNELS_IN_USE, "trunk" => name()).set(f64::from(t.channels_in_use));
+    gauge!(TRUNK_MAX_CHANNELS, "trunk" => name()).set(f64::from(t.max_channels));
+    gauge!(TRUNK_CALLS_PER_SECOND, "trunk" => name()).set(f64::from(t.calls_last_second));
+    set_trunk_up(&t.trunk, t.up);
+}
+
+/// Sets whether a trunk is in service (also on the endpoint's TrunkUp/TrunkDown events, at once).
+pub fn set_trunk_up(trunk: &str, up: bool) {
+    gauge!(TRUNK_UP, "trunk" => trunk.to_string()).set(if up { 1.0 } else { 0.0 });
 }
 
 /// Records the time one pacing decision took.
 pub fn pacing_decision(campaign: &str, took: Duration) {
     histogram!(PACING_DECISION_SECONDS, "campaign" => campaign.to_string())
         .record(took.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_classes_follow_the_first_digit_and_no_response_is_a_timeout() {
+        for (code, class) in [
+            (Some(200), "2xx"),
+            (Some(302), "3xx"),
+            (Some(486), "4xx"),
+            (Some(487), "4xx"),
+            (Some(503), "5xx"),
+            (Some(603), "6xx"),
+            (Some(180), "timeout"),
+            (None, "timeout"),
+        ] {
+            assert_eq!(response_class(code), class, "{code:?}");
+        }
+    }
 }

@@ -30,6 +30,11 @@ pub enum Disposition {
     TrunkFailure,
     /// The outcome is not known (the node dialling it crashed).
     Unknown,
+    /// The customer was talking to an agent when the engine's shutdown cut the call at the end
+    /// of `shutdown_grace`: interrupted by us, not by the customer. A live, connected answer
+    /// (it counts in the abandon denominator and the contact cap); retried by default after an
+    /// hour so the conversation can be finished, within the attempt and contact caps.
+    Shutdown,
     /// Agent wrap-up: the customer asked to be called back (optionally at a time).
     Callback,
     /// Agent wrap-up: the purpose of the call was achieved (verified, paid, sold…).
@@ -42,7 +47,7 @@ pub enum Disposition {
 
 impl Disposition {
     /// Every disposition, in declaration order.
-    pub const ALL: [Disposition; 13] = [
+    pub const ALL: [Disposition; 14] = [
         Disposition::Connected,
         Disposition::Abandoned,
         Disposition::Busy,
@@ -52,6 +57,7 @@ impl Disposition {
         Disposition::Rejected,
         Disposition::TrunkFailure,
         Disposition::Unknown,
+        Disposition::Shutdown,
         Disposition::Callback,
         Disposition::Completed,
         Disposition::NotInterested,
@@ -70,6 +76,7 @@ impl Disposition {
             Disposition::Rejected => "rejected",
             Disposition::TrunkFailure => "trunk_failure",
             Disposition::Unknown => "unknown",
+            Disposition::Shutdown => "shutdown",
             Disposition::Callback => "callback",
             Disposition::Completed => "completed",
             Disposition::NotInterested => "not_interested",
@@ -87,6 +94,7 @@ impl Disposition {
         matches!(
             self,
             Disposition::Connected
+                | Disposition::Shutdown
                 | Disposition::Callback
                 | Disposition::Completed
                 | Disposition::NotInterested
@@ -103,6 +111,7 @@ impl Disposition {
             Disposition::Abandoned => (true, 72 * 60 * 60),
             Disposition::TrunkFailure => (true, 5 * 60),
             Disposition::Unknown => (true, 15 * 60),
+            Disposition::Shutdown => (true, 60 * 60),
             Disposition::Rejected => (true, 4 * 60 * 60),
             Disposition::Callback => (true, 60 * 60),
             Disposition::Connected
@@ -117,6 +126,11 @@ impl Disposition {
         }
     }
 }
+
+/// The agent disposition (`agent_disposition` of a call record) written at exit for a connected
+/// call whose agent was still in wrap-up when the engine stopped: the agent gave no code, so the
+/// record says so explicitly and the lead keeps the schedule its call outcome gave it.
+pub const AGENT_NOT_SET: &str = "not_set";
 
 impl fmt::Display for Disposition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -169,5 +183,15 @@ mod tests {
         assert!(!Disposition::Abandoned.is_connected());
         assert!(Disposition::Completed.is_connected());
         assert!(!Disposition::Machine.is_live_answer());
+    }
+
+    #[test]
+    fn a_call_cut_by_shutdown_is_a_connected_contact_retried_later() {
+        let d = Disposition::Shutdown;
+        assert!(d.is_live_answer() && d.is_connected());
+        let rule = d.default_rule();
+        assert!(rule.retry);
+        assert_eq!(rule.delay.0, std::time::Duration::from_secs(3600));
+        assert!(!Disposition::ALL.iter().any(|d| d.as_str() == AGENT_NOT_SET));
     }
 }

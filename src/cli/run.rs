@@ -16,7 +16,8 @@ pub struct RunArgs {
     /// Print the end-of-run figures as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Print a progress line on stderr every second.
+    /// Print a progress line on stderr every second (rewritten in place on a terminal, one
+    /// line a second when stderr is a file or a pipe).
     #[arg(long)]
     pub progress: bool,
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::admin::{self, AgentAction, AgentView, ControlError, Disposition as AgentDisposition};
 use crate::agents::AgentState;
+use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::{Campaign, Disposition};
 
 use super::config::{AgentSpec, WrapUp};
@@ -236,6 +237,9 @@ impl Engine {
             AgentDisposition::Completed => (Disposition::Completed, None),
             AgentDisposition::Other { .. } => (Disposition::Completed, None),
         };
+        if let Some(ci) = self.agents[ai].home {
+            admin::metrics::agent_disposition(&self.camps[ci].name, disp.as_str());
+        }
         let store = self.store.clone();
         let wall = self.clock.wall_ms();
         self.spawn_write("agent disposition", async move {
@@ -244,6 +248,42 @@ impl Engine {
                 .await
                 .map(|_| ())
         });
+    }
+
+    /// Whether an agent is still in wrap-up after an outbound call (its code is still to come).
+    pub(crate) fn wrapping_up(&self) -> bool {
+        (0..self.agents.len()).any(|ai| {
+            self.agents[ai].last_attempt.is_some() && self.agent_state(ai) == AgentState::WrapUp
+        })
+    }
+
+    /// At exit: every call whose agent is still in wrap-up gets the explicit "not set" agent
+    /// disposition (the lead keeps the schedule its call outcome gave it). Returns how many
+    /// writes were started; the caller waits for them like any other write.
+    pub(crate) fn close_wrap_ups(&mut self) -> usize {
+        let mut n = 0;
+        for ai in 0..self.agents.len() {
+            if self.agent_state(ai) != AgentState::WrapUp {
+                continue;
+            }
+            let Some(attempt) = self.agents[ai].last_attempt.take() else {
+                continue;
+            };
+            if let Some(ci) = self.agents[ai].home {
+                admin::metrics::agent_disposition(&self.camps[ci].name, AGENT_NOT_SET);
+            }
+            tracing::info!(agent = %self.agents[ai].spec.id, attempt, "wrap-up open at exit: not set");
+            let store = self.store.clone();
+            let wall = self.clock.wall_ms();
+            self.spawn_write("agent disposition not set", async move {
+                store
+                    .mark_agent_disposition_not_set(attempt, wall)
+                    .await
+                    .map(|_| ())
+            });
+            n += 1;
+        }
+        n
     }
 
     /// A supervisor/agent-desktop action on an agent.

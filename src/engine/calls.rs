@@ -181,6 +181,7 @@ impl Engine {
                 machine: false,
                 abandoned: false,
                 cancelled: false,
+                cut_by_shutdown: false,
                 dial_ms: wall,
                 ring_ms: None,
                 answer_ms: None,
@@ -349,6 +350,10 @@ impl Engine {
         match ev {
             Event::Ringing { call } => {
                 if let Some(&Leg::Out(key)) = self.by_sip.get(&call) {
+                    if self.calls.get(&key).is_some_and(|r| r.ring_ms.is_none()) {
+                        // The trunk it rings on (after any failover), for the trunk metrics.
+                        self.query_trunk(key, call);
+                    }
                     if let Some(rec) = self.calls.get_mut(&key) {
                         rec.ring_ms.get_or_insert(wall);
                         if rec.in_dialer {
@@ -441,6 +446,8 @@ impl Engine {
                             Disposition::Machine
                         } else if rec.abandoned {
                             Disposition::Abandoned
+                        } else if rec.agent.is_some() && rec.cut_by_shutdown {
+                            Disposition::Shutdown
                         } else if rec.agent.is_some() {
                             Disposition::Connected
                         } else if rec.answer_ms.is_some() && !rec.cancelled {
@@ -451,7 +458,7 @@ impl Engine {
                         }
                     });
                     let Some(disp) = disp else { return };
-                    if disp == Disposition::Connected {
+                    if matches!(disp, Disposition::Connected | Disposition::Shutdown) {
                         self.end_connected(key);
                     } else {
                         self.dialer_end(key, CallEnd::Abandoned);
@@ -464,11 +471,11 @@ impl Engine {
             Event::InboundCall { call, from, .. } => self.on_inbound(call, from),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
-                admin::metrics::set_trunk_health(&trunk, 0.0);
+                admin::metrics::set_trunk_up(&trunk, false);
             }
             Event::TrunkUp { trunk } => {
                 tracing::info!(%trunk, "trunk back in service");
-                admin::metrics::set_trunk_health(&trunk, 1.0);
+                admin::metrics::set_trunk_up(&trunk, true);
             }
         }
     }
@@ -483,6 +490,9 @@ impl Engine {
             return;
         };
         rec.answer_ms = Some(wall);
+        // The final response of an answered attempt: the endpoint reports an answer without its
+        // 2xx code, and 200 is the one an INVITE is answered with.
+        rec.code = Some(200);
         rec.machine = machine;
         let c = &mut self.camps[rec.camp];
         if !rec.in_dialer {
@@ -506,7 +516,13 @@ impl Engine {
                 .dialer
                 .handle_call_answered(now, rec.dcall, AnswerKind::Live);
         }
+        self.query_trunk(key, call);
+    }
+
+    /// Asks the endpoint which trunk carries `call` now (answered via [`Msg::Trunk`]).
+    fn query_trunk(&self, key: u64, call: crate::sip::endpoint::CallId) {
         let tx = self.tx.clone();
+        // Fails only once the SIP task or the loop is gone (exiting): the trunk stays as known.
         let _ = self.sip.post(move |ep, _| {
             let _ = tx.send(Msg::Trunk {
                 key,
@@ -558,6 +574,9 @@ impl Engine {
         let c = &mut self.camps[rec.camp];
         c.calls.remove(&rec.dcall.0);
         admin::metrics::call_ended(&c.name, disposition.as_str());
+        if let (Some(trunk), Some(_)) = (&rec.trunk, rec.sip) {
+            admin::metrics::trunk_call(trunk, rec.code);
+        }
         let Some(attempt) = rec.attempt else {
             return;
         };

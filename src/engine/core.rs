@@ -110,6 +110,8 @@ pub(crate) struct CallRec {
     pub machine: bool,
     pub abandoned: bool,
     pub cancelled: bool,
+    /// The shutdown's hang-up at the end of the grace period cut this call.
+    pub cut_by_shutdown: bool,
     pub dial_ms: i64,
     pub ring_ms: Option<i64>,
     pub answer_ms: Option<i64>,

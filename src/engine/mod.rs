@@ -14,8 +14,11 @@
 //! stops renewing its liveness row (`node_ttl`); once it expires, any other node on the store does
 //! the same recovery for it (`store::nodes`), and a node that finds its own row expired stops
 //! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the
-//! engine stops dialling, lets connected calls finish within `shutdown_grace`, releases its
-//! leases and agents, and exits 0.
+//! engine stops dialling, lets connected calls and agents' wrap-ups finish within
+//! `shutdown_grace`, releases its leases and agents, and exits 0. At the end of the grace, calls
+//! still connected to an agent are hung up and recorded `shutdown` (a live, connected answer,
+//! retried by the campaign's `shutdown` rule: by default after an hour), and every call whose
+//! agent is still in wrap-up at exit gets the agent disposition `not_set` instead of none.
 //!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
@@ -81,12 +84,16 @@ pub enum EngineError {
     NodeLost(String),
 }
 
+/// Housekeeping ticks between two progress lines: one second.
+const PROGRESS_TICKS: u64 = 1_000 / HOUSEKEEPING.as_millis() as u64;
+
 /// How the run reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
     /// Nothing but logs.
     Quiet,
-    /// A progress line on stderr every second (rewritten in place on a terminal).
+    /// A progress line on stderr every second: rewritten in place on a terminal, one line a
+    /// second otherwise (a log file or a pipe).
     Line,
 }
 
@@ -192,11 +199,11 @@ pub async fn run(
             _ = housekeeping.tick() => {
                 ticks += 1;
                 engine.housekeeping(ticks).await;
-                if progress == Progress::Line && ticks.is_multiple_of(10) {
+                if progress == Progress::Line && ticks.is_multiple_of(PROGRESS_TICKS) {
                     let line = engine.progress_line();
                     if tty {
                         eprint!("\r{line}");
-                    } else if ticks.is_multiple_of(50) {
+                    } else {
                         eprintln!("{line}");
                     }
                 }
@@ -209,7 +216,13 @@ pub async fn run(
             }
         }
         if let Some(until) = engine.stopping {
-            if engine.idle() {
+            // Agents may finish their wrap-ups within the grace (their codes reschedule leads);
+            // those still open at exit are closed as "not set", and the exit waits for it.
+            let past_grace = Instant::now() >= until;
+            if engine.idle()
+                && (past_grace || !engine.wrapping_up())
+                && engine.close_wrap_ups() == 0
+            {
                 break;
             }
             if Instant::now() >= until && !hung_up {
@@ -360,8 +373,13 @@ impl Engine {
         // Agents stay logged in: calls still ringing may be answered and must find one.
     }
 
-    /// Grace is over: hang up every call left.
+    /// Grace is over: hang up every call left. A call connected to an agent is recorded
+    /// `shutdown` (interrupted by us); one still ringing is cancelled (`no_answer`, by its 487);
+    /// a customer answered and still waiting for an agent is an abandon, as a regulator counts it.
     fn hang_up_all(&mut self) {
+        for rec in self.calls.values_mut() {
+            rec.cut_by_shutdown = true;
+        }
         let calls: Vec<_> = self.by_sip.keys().copied().collect();
         tracing::warn!(calls = calls.len(), "grace period over: hanging up");
         for call in calls {

@@ -189,5 +189,18 @@ impl Engine {
             let c = &self.camps[ci];
             admin::metrics::set_calls_per_second(&c.name, c.recent_dials.len() as f64 / 10.0);
         }
+        // Trunk gauges straight from the endpoint's trunk table, on the SIP task. The post fails
+        // only once the SIP task is gone (the engine is exiting): no gauges to set then.
+        let _ = self.sip.post(|ep, now| {
+            for t in ep.trunks() {
+                admin::metrics::set_trunk(&admin::metrics::TrunkGauges {
+                    trunk: t.config.name.clone(),
+                    channels_in_use: t.active,
+                    max_channels: t.config.max_channels,
+                    calls_last_second: t.calls_last_second(now),
+                    up: t.health == crate::sip::trunk::Health::InService,
+                });
+            }
+        });
     }
 }

@@ -486,6 +486,10 @@ impl Endpoint {
             .map(|g| self.trunks.free_channels(g))
             .unwrap_or(0)
     }
+    /// The trunk table (config, health, channels in use), read-only.
+    pub fn trunks(&self) -> &[super::trunk::Trunk] {
+        &self.trunks.trunks
+    }
     /// True when trunk `name` is in service.
     pub fn trunk_in_service(&self, name: &str) -> bool {
         self.trunks

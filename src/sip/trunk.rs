@@ -263,6 +263,14 @@ impl Trunk {
         self.free_channels().min(cps)
     }
 
+    /// Calls started in the second before `now` (what `max_cps` limits); read-only.
+    pub fn calls_last_second(&self, now: Instant) -> u32 {
+        self.starts
+            .iter()
+            .filter(|t| now.saturating_duration_since(**t) < Duration::from_secs(1))
+            .count() as u32
+    }
+
     /// Takes one channel and one CPS slot; false when either limit would be exceeded.
     pub fn try_take(&mut self, now: Instant) -> bool {
         if self.headroom(now) == 0 {

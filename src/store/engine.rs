@@ -11,6 +11,7 @@ use super::retry::{next_after, Counters, Next};
 use super::{Store, StoreError};
 use crate::admin::report::{CdrRow, InboundRow, StaffedInterval};
 use crate::admin::AuditRow;
+use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::phone::parse_timezone;
 use crate::campaign::Disposition;
 
@@ -439,6 +440,27 @@ impl Store {
         };
         tx.commit().await?;
         Ok(next)
+    }
+
+    /// Marks a closed attempt whose agent gave no wrap-up code before the engine stopped with
+    /// the explicit [`AGENT_NOT_SET`] agent disposition (wrap-up ending `now_ms`). The lead is not
+    /// touched: it keeps the schedule its call outcome gave it. An attempt that already has an
+    /// agent disposition keeps it; returns whether this one was marked.
+    pub async fn mark_agent_disposition_not_set(
+        &self,
+        attempt_id: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let n = tx
+            .exec(
+                "UPDATE attempts SET agent_disposition = $2, wrapup_end_ms = $3 \
+                 WHERE id = $1 AND is_open = 0 AND agent_disposition IS NULL",
+                &[Arg::I(attempt_id), Arg::S(AGENT_NOT_SET), Arg::I(now_ms)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     /// What `outdial report` needs, in one read: the campaign's time zone, its attempts dialled
