@@ -26,8 +26,9 @@ use std::collections::BTreeMap;
 const HOUR_MS: i64 = 3_600_000;
 
 /// Dispositions of calls that were connected to an agent (the store's codes).
-const CONNECTED_CODES: [&str; 5] = [
+const CONNECTED_CODES: [&str; 6] = [
     "connected",
+    "shutdown",
     "callback",
     "completed",
     "not_interested",
