@@ -163,6 +163,11 @@ pub struct CampaignEntry {
     /// Safe-harbour announcement for abandoned calls; without one they get BYE with a Reason.
     #[serde(default)]
     pub announcement: Option<String>,
+    /// Show the lead's name as the display name of the agent's INVITE (default false: a desk
+    /// phone keeps it in its call log and shows it to whoever passes by; the screen pop carries
+    /// it to the agent's desktop anyway).
+    #[serde(default)]
+    pub agent_display_name: bool,
 }
 
 /// An agent after ranges are expanded and URIs checked.
@@ -240,9 +245,15 @@ impl EngineConfig {
     }
 
     fn check(&self) -> Result<(), (String, String)> {
-        self.trunks()
-            .validate()
-            .map_err(|e| ("sip".to_string(), e.to_string()))?;
+        self.trunks().validate().map_err(|e| {
+            // "trunks[0].privacy: …" names the field under `sip:`.
+            let msg = e.to_string();
+            let field = match msg.split_once(':') {
+                Some((f, _)) if !f.contains(' ') => format!("sip.{f}"),
+                _ => "sip".to_string(),
+            };
+            (field, msg)
+        })?;
         if self.campaigns.is_empty() {
             return Err(("campaigns".into(), "name at least one campaign".into()));
         }

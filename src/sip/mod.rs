@@ -71,9 +71,11 @@ pub mod values;
 pub use disposition::{Disposition, DispositionTable};
 pub use driver::{spawn, SipHandle};
 pub use endpoint::{
-    CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
-    Transmit, ANSWER_HEADER,
+    AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError,
+    Stats, Transmit, ANSWER_HEADER,
 };
 pub use message::{Msg, ParseError};
-pub use trunk::{Strategy, Transport, TrunkConfig, TrunkGroupConfig, TrunkSet, TrunksConfig};
-pub use values::{CallerId, ExtraHeader, SipUri, ValueError, E164};
+pub use trunk::{
+    Strategy, Transport, TrunkConfig, TrunkGroupConfig, TrunkSet, TrunksConfig, UriForm,
+};
+pub use values::{CallInfo, CallerId, DisplayName, ExtraHeader, SipUri, ValueError, E164};
