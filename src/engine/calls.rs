@@ -731,3 +731,66 @@ fn map_failure(d: SipDisposition) -> (CallEnd, Disposition) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(name: Option<&str>) -> LeasedLead {
+        LeasedLead {
+            lead_id: 42,
+            campaign: "c1".into(),
+            phone_e164: "+14155550100".into(),
+            name: name.map(str::to_string),
+            external_id: None,
+            timezone: "UTC".into(),
+            attributes: "{}".into(),
+            attempts: 0,
+            sla_deadline_ms: None,
+            lease_until_ms: 0,
+        }
+    }
+
+    fn pop() -> CallInfo {
+        CallInfo::screen_pop("127.0.0.1:8080".parse().expect("addr"), "a1")
+    }
+
+    #[test]
+    fn the_agent_leg_shows_the_customer_and_the_name_only_when_the_campaign_allows() {
+        let shown = agent_leg("c1", &lead(Some("Ann Lee")), true, pop());
+        assert_eq!(
+            shown.from_user.as_ref().map(|c| c.as_str()),
+            Some("+14155550100")
+        );
+        assert_eq!(shown.display.as_ref().map(|d| d.as_str()), Some("Ann Lee"));
+        let names: Vec<_> = shown
+            .headers
+            .iter()
+            .map(|h| (h.name(), h.value()))
+            .collect();
+        assert_eq!(
+            names,
+            [("X-Outdial-Lead", "42"), ("X-Outdial-Campaign", "c1")]
+        );
+        assert!(shown.call_info.is_some());
+        assert!(agent_leg("c1", &lead(Some("Ann Lee")), false, pop())
+            .display
+            .is_none());
+    }
+
+    #[test]
+    fn a_lead_name_that_could_break_a_header_is_left_out() {
+        let shown = agent_leg("c1", &lead(Some("Ann\r\nVia: x")), true, pop());
+        assert!(shown.display.is_none());
+        assert_eq!(shown.headers.len(), 2);
+    }
+
+    #[test]
+    fn the_screen_pop_names_a_reachable_address() {
+        let any: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        let sip: SocketAddr = "10.1.2.3:5060".parse().expect("addr");
+        assert_eq!(screen_pop_addr(any, sip).to_string(), "10.1.2.3:8080");
+        let lo: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        assert_eq!(screen_pop_addr(lo, sip), lo);
+    }
+}

@@ -367,6 +367,19 @@ mod tests {
                         trunks: [t1]}]\ncampaigns: [{name: c}]\n";
 
     #[test]
+    fn a_bad_trunk_presentation_value_names_its_line_and_field() {
+        let text = "sip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - name: t1\n      address: \
+                    127.0.0.1:5070\n      max_channels: 10\n      max_cps: 5\n      privacy: \
+                    hidden\n  groups: [{name: g, trunks: [t1]}]\ncampaigns: [{name: c, \
+                    agent_display_name: true}]\nagents: []\n";
+        let err = EngineConfig::parse("e.yaml", text).unwrap_err().to_string();
+        assert!(
+            err.contains("e.yaml:8") && err.contains("sip.trunks[0].privacy"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn ranges_expand_and_duplicates_are_named() {
         let text = format!(
             "{BASE}agents:\n  - {{uri: 'sip:agent{{n}}@127.0.0.1:5080', count: 3, group: g, \

@@ -1479,7 +1479,9 @@ impl Endpoint {
                 l.local_sdp = Some(sdp.to_string());
             }
             if let Some(tx) = l.invite_tx.and_then(|t| self.txs.get_mut(&t)) {
+                // Re-ACKs of retransmitted 2xx take the dialog's path, not the INVITE's.
                 tx.bytes = bytes.clone();
+                tx.dest = dest;
             }
         }
         self.send(dest, transport, bytes);
