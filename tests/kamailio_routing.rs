@@ -3,7 +3,8 @@
 //! relays (`X-Proxied`) and the SIPp scenarios check that mark on the ACK and the BYE, so a request
 //! that took the wrong path fails the SIPp call; the proxy's log says how it routed them.
 //! - Record-Routing proxy as the trunk's address: ACK and BYE go through it (route set, loose
-//!   routing), addressed to the trunk's Contact (remote target).
+//!   routing) — to the address it recorded, a second socket, not the configured one — addressed
+//!   to the trunk's Contact (remote target).
 //! - Record-Routing proxy as the trunk's `outbound_proxy`: the INVITE carries the preloaded Route,
 //!   the dialog goes on through the proxy.
 //! - A proxy that does not Record-Route in front of the trunk, whose Contact names another port
@@ -134,8 +135,15 @@ async fn ack_and_bye_traverse_a_record_routing_proxy_to_the_trunks_contact() {
     let (d, mut ev) = dialler(proxy.addr, "").await;
     call_and_hang_up(&d, &mut ev, &mut trunk).await;
     let log = proxy.stop();
-    assert!(log.contains("in-dialog ACK via route set"), "{log}");
-    assert!(log.contains("in-dialog BYE via route set"), "{log}");
+    let on = proxy.dialog_addr.port();
+    assert!(
+        log.contains(&format!("in-dialog ACK via route set on port {on}")),
+        "the ACK went to the recorded route, not the trunk address:\n{log}"
+    );
+    assert!(
+        log.contains(&format!("in-dialog BYE via route set on port {on}")),
+        "{log}"
+    );
     assert!(!log.contains("without our route"), "{log}");
 }
 
@@ -159,8 +167,15 @@ async fn an_outbound_proxy_carries_the_invite_and_the_dialog() {
         log.contains(&format!("routing INVITE sip:+14155550100@{}", trunk.addr)),
         "the INVITE went to the proxy, addressed to the trunk:\n{log}"
     );
-    assert!(log.contains("in-dialog ACK via route set"), "{log}");
-    assert!(log.contains("in-dialog BYE via route set"), "{log}");
+    let on = proxy.dialog_addr.port();
+    assert!(
+        log.contains(&format!("in-dialog ACK via route set on port {on}")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("in-dialog BYE via route set on port {on}")),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,7 +35,7 @@ pub fn available() -> bool {
 /// How the proxy behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Record-Route initial requests.
+    /// Record-Route initial requests, with the second socket ([`Kamailio::dialog_addr`]).
     pub record_route: bool,
     /// Forward initial requests here instead of to the Request-URI's host.
     pub trunk: Option<SocketAddr>,
@@ -45,8 +45,10 @@ pub struct Options {
 #[derive(Debug)]
 pub struct Kamailio {
     child: Option<Child>,
-    /// Where it listens (UDP).
+    /// Where it takes initial requests (UDP).
     pub addr: SocketAddr,
+    /// Its second socket, the one it Record-Routes: in-dialog requests must arrive here.
+    pub dialog_addr: SocketAddr,
     dir: PathBuf,
 }
 
@@ -56,10 +58,13 @@ impl Kamailio {
     pub fn start(opts: Options) -> Kamailio {
         let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/kamailio/proxy.cfg");
         for attempt in 0..3 {
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .and_then(|s| s.local_addr())
-                .expect("free port")
-                .port();
+            let free = || {
+                UdpSocket::bind("127.0.0.1:0")
+                    .and_then(|s| s.local_addr())
+                    .expect("free port")
+                    .port()
+            };
+            let (port, port2) = (free(), free());
             let dir = std::env::temp_dir().join(format!(
                 "outdial-kamailio-{}-{port}-{attempt}",
                 std::process::id()
@@ -73,9 +78,10 @@ impl Kamailio {
                 .arg(MODULES)
                 .arg("-Y")
                 .arg(&dir)
-                .args(["-l", &format!("udp:127.0.0.1:{port}")]);
+                .args(["-l", &format!("udp:127.0.0.1:{port}")])
+                .args(["-l", &format!("udp:127.0.0.1:{port2}")]);
             if opts.record_route {
-                cmd.args(["-A", "WITH_RR"]);
+                cmd.args(["-A", &format!("RR_ADDR=\"127.0.0.1:{port2}\"")]);
             }
             if let Some(t) = opts.trunk {
                 cmd.args(["-A", &format!("TRUNK_URI=\"sip:{t}\"")]);
@@ -89,6 +95,7 @@ impl Kamailio {
             let mut k = Kamailio {
                 child: Some(child),
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                dialog_addr: SocketAddr::from(([127, 0, 0, 1], port2)),
                 dir,
             };
             if k.ready(Duration::from_secs(5)) {
