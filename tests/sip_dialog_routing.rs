@@ -252,3 +252,54 @@ fn the_held_flow_i_ack_and_the_agent_leg_follow_their_own_dialogs() {
     );
     u.advance(Duration::from_millis(1));
 }
+
+#[test]
+fn an_inbound_call_is_released_along_its_record_route_in_order() {
+    let mut u = Uac::new(&one_trunk(""));
+    // A caller behind two proxies: 5071 next to us (top), then 5072; its Contact at 5097. The
+    // first proxy sent the INVITE from another socket (5070) than the one it recorded.
+    let invite = "INVITE sip:+6560885500@127.0.0.1:5000 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bKp1\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5072;branch=z9hG4bKp2\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5097;branch=z9hG4bKc1\r\n\
+        Record-Route: <sip:127.0.0.1:5071;lr>, <sip:127.0.0.1:5072;lr>\r\n\
+        From: <sip:+6591234567@127.0.0.1>;tag=caller\r\n\
+        To: <sip:+6560885500@127.0.0.1>\r\n\
+        Call-ID: inbound-1@127.0.0.1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Contact: <sip:caller@127.0.0.1:5097>\r\n\
+        Content-Type: application/sdp\r\n";
+    let text = format!("{invite}Content-Length: {}\r\n\r\n{OFFER}", OFFER.len());
+    u.receive(addr(5070), &text);
+    let call = u
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::InboundCall { call, .. } => Some(call),
+            _ => None,
+        })
+        .expect("inbound call");
+    u.ep.answer(u.now, call, Some(OFFER.into()), &[])
+        .expect("answer");
+    let ok = u.only("SIP/2.0 200");
+    assert_eq!(ok.dest, addr(5070), "responses go back to the source");
+    let ack = "ACK sip:outdial@127.0.0.1:5000 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bKp3\r\n\
+        From: <sip:+6591234567@127.0.0.1>;tag=caller\r\n";
+    let to = ok.header("To").expect("To");
+    u.receive(
+        addr(5070),
+        &format!(
+            "{ack}To: {to}\r\nCall-ID: inbound-1@127.0.0.1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+        ),
+    );
+    u.ep.hangup(u.now, call).expect("hangup");
+    let bye = u.only("BYE");
+    assert_eq!(bye.dest, addr(5071));
+    assert_eq!(bye.start_line(), "BYE sip:caller@127.0.0.1:5097 SIP/2.0");
+    assert_eq!(
+        bye.headers("Route"),
+        ["<sip:127.0.0.1:5071;lr>", "<sip:127.0.0.1:5072;lr>"],
+        "as UAS the route set keeps the Record-Route order"
+    );
+}
