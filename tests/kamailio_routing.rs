@@ -9,6 +9,8 @@
 //!   the dialog goes on through the proxy.
 //! - A proxy that does not Record-Route in front of the trunk, whose Contact names another port
 //!   than the one the INVITE went to: ACK and BYE go straight to that Contact.
+//! - An unanswered call through the outbound proxy: the CANCEL follows the INVITE's path (the
+//!   proxy matches it to its INVITE transaction) and the trunk's 487 comes back.
 //!
 //! Bounded: SIPp runs with `-timeout`, every wait has a limit, Kamailio is stopped on drop.
 
@@ -23,8 +25,8 @@ use std::time::Duration;
 use kamailio::{Kamailio, Options};
 use outdial::sip::trunk::TrunkSet;
 use outdial::sip::{
-    spawn, CallId, CallerId, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle, TrunksConfig,
-    E164,
+    spawn, CallId, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle,
+    TrunksConfig, E164,
 };
 use sipp::{Builder, Sipp};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -201,4 +203,46 @@ async fn without_record_route_ack_and_bye_go_straight_to_the_contact_on_another_
         !log.contains("routing ACK") && !log.contains("routing BYE"),
         "in-dialog requests bypass a proxy that did not Record-Route:\n{log}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_follows_the_invite_through_the_outbound_proxy() {
+    if !available() {
+        return;
+    }
+    // Rings until CANCEL, then 200 to the CANCEL and 487 (with the INVITE's Vias) to the INVITE.
+    let mut trunk = Builder::new("uas-noanswer-via-proxy.xml")
+        .args(["-m", "1"])
+        .timeout(Duration::from_secs(20))
+        .spawn();
+    let mut proxy = Kamailio::start(Options {
+        record_route: true,
+        trunk: None,
+    });
+    let (d, mut ev) = dialler(trunk.addr, &format!(", outbound_proxy: \"{}\"", proxy.addr)).await;
+    let call = d
+        .place_call(PlaceCall {
+            group: "g".into(),
+            number: E164::new("+14155550100").expect("number"),
+            caller_id: CallerId::new("+14155550000").expect("caller id"),
+            headers: vec![],
+            ring_timeout: Duration::from_millis(800),
+            offer: None,
+        })
+        .await
+        .expect("driver")
+        .expect("placed");
+    assert_eq!(
+        next_for(&mut ev, call, 10).await,
+        Event::Failed {
+            call,
+            code: Some(487),
+            disposition: Disposition::NoAnswer
+        }
+    );
+    let r = trunk.wait(Duration::from_secs(10));
+    assert_eq!(r.status, Some(0), "SIPp trunk:\n{}", r.screen);
+    assert_eq!(r.messages("CANCEL"), 1, "{}", r.screen);
+    let log = proxy.stop();
+    assert!(log.contains("routing CANCEL"), "{log}");
 }
