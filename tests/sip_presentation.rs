@@ -171,3 +171,37 @@ fn a_plain_connect_still_shows_the_customer_number_to_the_agent() {
     );
     assert!(ainv.header("X-Outdial-Lead").is_none());
 }
+
+#[test]
+fn an_inbound_callers_number_is_shown_to_the_agent() {
+    let mut u = Uac::new(&one_trunk(""));
+    let invite = "INVITE sip:+6560885500@127.0.0.1:5000 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5001;branch=z9hG4bKin1\r\n\
+        From: \"Caller\" <sip:+6591234567@127.0.0.1:5001>;tag=caller\r\n\
+        To: <sip:+6560885500@127.0.0.1>\r\n\
+        Call-ID: inbound-2@127.0.0.1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Contact: <sip:caller@127.0.0.1:5001>\r\n\
+        Content-Type: application/sdp\r\n";
+    u.receive(
+        addr(5001),
+        &format!("{invite}Content-Length: {}\r\n\r\n{OFFER}", OFFER.len()),
+    );
+    let call = u
+        .events()
+        .into_iter()
+        .find_map(|e| match e {
+            outdial::sip::Event::InboundCall { call, .. } => Some(call),
+            _ => None,
+        })
+        .expect("inbound call");
+    u.sent();
+    let agent = SipUri::parse("sip:agent0001@127.0.0.1:5080").expect("uri");
+    u.ep.connect(u.now, call, agent).expect("connect");
+    let ainv = u.only("INVITE");
+    let from = ainv.header("From").expect("From");
+    assert!(
+        from.starts_with("<sip:+6591234567@127.0.0.1;user=phone>;tag="),
+        "{from}"
+    );
+}

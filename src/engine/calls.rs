@@ -333,8 +333,15 @@ impl Engine {
         let uri = self.agents[ai].spec.uri.clone();
         self.agents[ai].call = Some(Leg::In(sip));
         self.agents[ai].pop = None;
+        // The caller's number is the From default; no lead and no screen pop for inbound calls.
+        let shown = AgentLeg {
+            headers: ExtraHeader::campaign(&self.camps[ci].name)
+                .into_iter()
+                .collect(),
+            ..AgentLeg::default()
+        };
         let _ = self.sip.post(move |ep, now| {
-            if let Err(e) = ep.connect(now, sip, uri) {
+            if let Err(e) = ep.connect_with(now, sip, uri, shown) {
                 tracing::warn!(error = %e, "connect inbound");
             }
         });
