@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PGURL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint unit prereqs sipp postgres bench clean
+.PHONY: demo test lint unit prereqs sipp kamailio postgres bench clean
 
 ## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
 ## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
@@ -38,7 +38,7 @@ lint:
 unit:
 	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test -- --test-threads=2
 
-prereqs: sipp postgres
+prereqs: sipp kamailio postgres
 
 # SIPp comes from Debian's package sip-tester; a missing sipp under CI=true fails the tests later.
 sipp:
@@ -46,6 +46,14 @@ sipp:
 	  echo "installing sip-tester (sipp)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y sip-tester >/dev/null || (apt-get update >/dev/null && apt-get install -y sip-tester >/dev/null); \
 	  else sudo apt-get install -y sip-tester >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y sip-tester >/dev/null); fi; } || true
+
+# Kamailio (Debian package kamailio) is the Record-Routing proxy of tests/kamailio_*.rs; the tests
+# start and stop it themselves. A missing kamailio under CI=true fails those tests.
+kamailio:
+	@command -v kamailio >/dev/null || test -x /usr/sbin/kamailio || { \
+	  echo "installing kamailio"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y kamailio >/dev/null || (apt-get update >/dev/null && apt-get install -y kamailio >/dev/null); \
+	  else sudo apt-get install -y kamailio >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y kamailio >/dev/null); fi; } || true
 
 # PostgreSQL runs as a machine service here and in CI; start it if it stopped.
 postgres:

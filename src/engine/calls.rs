@@ -3,6 +3,7 @@
 //! back to the dialer, and writing the call-detail record that schedules the retry. The
 //! compliance rules live in the store's lease and `begin_attempt`; nothing here decides them.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::admin::{self, ScreenPop};
@@ -12,8 +13,8 @@ use crate::pacing::call::{AnswerKind, CallEnd};
 use crate::pacing::dialer::Action;
 use crate::pacing::CallId as DialCall;
 use crate::sip::disposition::Disposition as SipDisposition;
-use crate::sip::endpoint::{Event, PlaceCall};
-use crate::sip::values::{CallerId, ExtraHeader, E164};
+use crate::sip::endpoint::{AgentLeg, Event, PlaceCall};
+use crate::sip::values::{CallInfo, CallerId, DisplayName, ExtraHeader, E164};
 use crate::store::{AttemptOutcome, InboundRecord, LeasedLead, StoreError};
 
 use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
@@ -274,10 +275,22 @@ impl Engine {
         };
         let uri = self.agents[ai].spec.uri.clone();
         let now_ms = self.clock.wall_ms();
+        let show_name = self
+            .cfg
+            .campaigns
+            .iter()
+            .any(|e| e.name == self.camps[ci].name && e.agent_display_name);
+        let pop_at = screen_pop_addr(self.cfg.admin.listen, self.cfg.sip.listen);
         let Some(rec) = self.calls.get_mut(&key) else {
             return;
         };
         rec.agent = Some(ai);
+        let shown = agent_leg(
+            &self.camps[ci].name,
+            &rec.lead,
+            show_name,
+            CallInfo::screen_pop(pop_at, &self.agents[ai].spec.id),
+        );
         let pop = ScreenPop {
             campaign: self.camps[ci].name.clone(),
             lead: rec.lead.lead_id,
@@ -294,7 +307,7 @@ impl Engine {
         a.pop = Some(pop);
         if let Some(s) = rec.sip {
             let _ = self.sip.post(move |ep, now| {
-                if let Err(e) = ep.connect(now, s, uri) {
+                if let Err(e) = ep.connect_with(now, s, uri, shown) {
                     tracing::warn!(error = %e, "connect");
                 }
             });
@@ -321,8 +334,15 @@ impl Engine {
         let uri = self.agents[ai].spec.uri.clone();
         self.agents[ai].call = Some(Leg::In(sip));
         self.agents[ai].pop = None;
+        // The caller's number is the From default; no lead and no screen pop for inbound calls.
+        let shown = AgentLeg {
+            headers: ExtraHeader::campaign(&self.camps[ci].name)
+                .into_iter()
+                .collect(),
+            ..AgentLeg::default()
+        };
         let _ = self.sip.post(move |ep, now| {
-            if let Err(e) = ep.connect(now, sip, uri) {
+            if let Err(e) = ep.connect_with(now, sip, uri, shown) {
                 tracing::warn!(error = %e, "connect inbound");
             }
         });
@@ -664,8 +684,46 @@ impl Engine {
     }
 }
 
+/// What the agent's phone is told about an outbound call: the customer's number in From, the
+/// lead's name as display name when the campaign allows it (`agent_display_name`; a name that is
+/// not a valid display name is left out, never written raw), outdial's identifiers and the
+/// screen pop. Only validated values reach the headers.
+fn agent_leg(campaign: &str, lead: &LeasedLead, show_name: bool, pop: CallInfo) -> AgentLeg {
+    let mut headers = Vec::with_capacity(2);
+    for h in [
+        ExtraHeader::lead(&lead.lead_id.to_string()),
+        ExtraHeader::campaign(campaign),
+    ] {
+        match h {
+            Ok(h) => headers.push(h),
+            Err(e) => tracing::debug!(error = %e, "identifier left out of the agent's INVITE"),
+        }
+    }
+    let display = if show_name {
+        lead.name.as_deref().and_then(|n| DisplayName::new(n).ok())
+    } else {
+        None
+    };
+    AgentLeg {
+        from_user: CallerId::new(&lead.phone_e164).ok(),
+        display,
+        headers,
+        call_info: Some(pop),
+    }
+}
+
+/// The admin API address a desk phone or CRM can reach for the screen pop: the admin listener,
+/// or the SIP listener's IP when the admin one listens on every interface.
+fn screen_pop_addr(admin: SocketAddr, sip: SocketAddr) -> SocketAddr {
+    if admin.ip().is_unspecified() {
+        SocketAddr::new(sip.ip(), admin.port())
+    } else {
+        admin
+    }
+}
+
 /// The INVITE for a lead: only the validated E.164 digits, the campaign's caller id and our own
-/// identifiers reach SIP headers.
+/// identifiers reach SIP headers (the identifiers only towards trunks that opt in).
 fn place_request(
     c: &super::core::Camp,
     lead: &LeasedLead,
@@ -697,5 +755,68 @@ fn map_failure(d: SipDisposition) -> (CallEnd, Disposition) {
         SipDisposition::TrunkFailure | SipDisposition::Answered => {
             (CallEnd::TrunkFailure, Disposition::TrunkFailure)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(name: Option<&str>) -> LeasedLead {
+        LeasedLead {
+            lead_id: 42,
+            campaign: "c1".into(),
+            phone_e164: "+14155550100".into(),
+            name: name.map(str::to_string),
+            external_id: None,
+            timezone: "UTC".into(),
+            attributes: "{}".into(),
+            attempts: 0,
+            sla_deadline_ms: None,
+            lease_until_ms: 0,
+        }
+    }
+
+    fn pop() -> CallInfo {
+        CallInfo::screen_pop("127.0.0.1:8080".parse().expect("addr"), "a1")
+    }
+
+    #[test]
+    fn the_agent_leg_shows_the_customer_and_the_name_only_when_the_campaign_allows() {
+        let shown = agent_leg("c1", &lead(Some("Ann Lee")), true, pop());
+        assert_eq!(
+            shown.from_user.as_ref().map(|c| c.as_str()),
+            Some("+14155550100")
+        );
+        assert_eq!(shown.display.as_ref().map(|d| d.as_str()), Some("Ann Lee"));
+        let names: Vec<_> = shown
+            .headers
+            .iter()
+            .map(|h| (h.name(), h.value()))
+            .collect();
+        assert_eq!(
+            names,
+            [("X-Outdial-Lead", "42"), ("X-Outdial-Campaign", "c1")]
+        );
+        assert!(shown.call_info.is_some());
+        assert!(agent_leg("c1", &lead(Some("Ann Lee")), false, pop())
+            .display
+            .is_none());
+    }
+
+    #[test]
+    fn a_lead_name_that_could_break_a_header_is_left_out() {
+        let shown = agent_leg("c1", &lead(Some("Ann\r\nVia: x")), true, pop());
+        assert!(shown.display.is_none());
+        assert_eq!(shown.headers.len(), 2);
+    }
+
+    #[test]
+    fn the_screen_pop_names_a_reachable_address() {
+        let any: SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        let sip: SocketAddr = "10.1.2.3:5060".parse().expect("addr");
+        assert_eq!(screen_pop_addr(any, sip).to_string(), "10.1.2.3:8080");
+        let lo: SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        assert_eq!(screen_pop_addr(lo, sip), lo);
     }
 }

@@ -163,6 +163,11 @@ pub struct CampaignEntry {
     /// Safe-harbour announcement for abandoned calls; without one they get BYE with a Reason.
     #[serde(default)]
     pub announcement: Option<String>,
+    /// Show the lead's name as the display name of the agent's INVITE (default false: a desk
+    /// phone keeps it in its call log and shows it to whoever passes by; the screen pop carries
+    /// it to the agent's desktop anyway).
+    #[serde(default)]
+    pub agent_display_name: bool,
 }
 
 /// An agent after ranges are expanded and URIs checked.
@@ -240,9 +245,15 @@ impl EngineConfig {
     }
 
     fn check(&self) -> Result<(), (String, String)> {
-        self.trunks()
-            .validate()
-            .map_err(|e| ("sip".to_string(), e.to_string()))?;
+        self.trunks().validate().map_err(|e| {
+            // "trunks[0].privacy: …" names the field under `sip:`.
+            let msg = e.to_string();
+            let field = match msg.split_once(':') {
+                Some((f, _)) if !f.contains(' ') => format!("sip.{f}"),
+                _ => "sip".to_string(),
+            };
+            (field, msg)
+        })?;
         if self.campaigns.is_empty() {
             return Err(("campaigns".into(), "name at least one campaign".into()));
         }
@@ -354,6 +365,19 @@ mod tests {
     const BASE: &str = "sip:\n  listen: 127.0.0.1:5060\n  trunks: [{name: t1, address: \
                         127.0.0.1:5070, max_channels: 10, max_cps: 5}]\n  groups: [{name: g, \
                         trunks: [t1]}]\ncampaigns: [{name: c}]\n";
+
+    #[test]
+    fn a_bad_trunk_presentation_value_names_its_line_and_field() {
+        let text = "sip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - name: t1\n      address: \
+                    127.0.0.1:5070\n      max_channels: 10\n      max_cps: 5\n      privacy: \
+                    hidden\n  groups: [{name: g, trunks: [t1]}]\ncampaigns: [{name: c, \
+                    agent_display_name: true}]\nagents: []\n";
+        let err = EngineConfig::parse("e.yaml", text).unwrap_err().to_string();
+        assert!(
+            err.contains("e.yaml:8") && err.contains("sip.trunks[0].privacy"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn ranges_expand_and_duplicates_are_named() {

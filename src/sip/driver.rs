@@ -79,6 +79,16 @@ impl SipHandle {
     ) -> Result<Result<(), CallError>, DriverGone> {
         self.with(move |ep, now| ep.connect(now, call, agent)).await
     }
+    /// See [`Endpoint::connect_with`].
+    pub async fn connect_with(
+        &self,
+        call: CallId,
+        agent: SipUri,
+        shown: super::endpoint::AgentLeg,
+    ) -> Result<Result<(), CallError>, DriverGone> {
+        self.with(move |ep, now| ep.connect_with(now, call, agent, shown))
+            .await
+    }
     /// See [`Endpoint::abandon`].
     pub async fn abandon(
         &self,

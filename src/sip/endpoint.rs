@@ -12,10 +12,10 @@ use rsip::Method;
 
 use super::digest::{self, Challenge};
 use super::disposition::{default_disposition, Disposition};
-use super::message::{self, response_to, uri_of, Builder, Msg, Start};
+use super::message::{self, response_to, uri_addr, uri_has_param, uri_of, Builder, Msg, Start};
 use super::timer::{Timer, Timers};
 use super::trunk::{Transport, TrunkSet};
-use super::values::{CallerId, ExtraHeader, SipUri, E164};
+use super::values::{CallInfo, CallerId, DisplayName, ExtraHeader, SipUri, E164};
 
 /// Header a trunk puts in its 200 OK when a machine answered (`X-Outdial-Answer: machine`).
 pub const ANSWER_HEADER: &str = "X-Outdial-Answer";
@@ -66,15 +66,30 @@ pub struct PlaceCall {
     pub group: String,
     /// The number dialled (the only lead data that reaches a header).
     pub number: E164,
-    /// User part of our From URI.
+    /// User part of our From URI (the campaign's caller ID; a trunk's `from_user` overrides it).
     pub caller_id: CallerId,
-    /// Validated `X-` headers (lead, campaign).
+    /// outdial's own `X-` identifiers (lead, campaign): sent only to trunks whose
+    /// `internal_headers` is on.
     pub headers: Vec<ExtraHeader>,
     /// Ringing longer than this is cancelled (the campaign enforces ≥ 15 s; any value works here).
     pub ring_timeout: Duration,
     /// SDP offer to send in the INVITE. `None` (the dialler's default) means flow I: the customer
     /// makes the offer in its 200 and the leg waits for [`Endpoint::connect`] before the ACK.
     pub offer: Option<String>,
+}
+
+/// What the agent's phone is told about the call it is offered (see [`Endpoint::connect_with`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentLeg {
+    /// User part of From. Default: the customer's number (outbound), or the caller's user part
+    /// when it is a valid caller ID (inbound), else `outdial`.
+    pub from_user: Option<CallerId>,
+    /// Display name of From (e.g. the lead's name where the campaign allows it).
+    pub display: Option<DisplayName>,
+    /// `X-` headers (lead, campaign) for the agent's desktop.
+    pub headers: Vec<ExtraHeader>,
+    /// `Call-Info` pointing at the screen pop.
+    pub call_info: Option<CallInfo>,
 }
 
 /// Who ended a call that was answered.
@@ -407,6 +422,48 @@ fn decline_answer(offer: Option<&str>) -> Option<String> {
     Some(out)
 }
 
+/// `sip:USER@IP`, with `;user=phone` when the user is a global number (RFC 3261 §19.1.6).
+fn phone_uri(user: &CallerId, ip: std::net::IpAddr) -> String {
+    let u = user.as_str();
+    let global = u.len() > 1 && u.starts_with('+') && u[1..].bytes().all(|b| b.is_ascii_digit());
+    match ip {
+        std::net::IpAddr::V6(v6) => {
+            format!("sip:{u}@[{v6}]{}", if global { ";user=phone" } else { "" })
+        }
+        std::net::IpAddr::V4(v4) => {
+            format!("sip:{u}@{v4}{}", if global { ";user=phone" } else { "" })
+        }
+    }
+}
+
+/// `"Display" <uri>` (quoted, escaped) or `<uri>`.
+fn name_addr(display: Option<&DisplayName>, uri: &str) -> String {
+    match display {
+        Some(d) => format!("{} <{uri}>", d.quoted()),
+        None => format!("<{uri}>"),
+    }
+}
+
+/// Request-URI, Route headers and next hop of an in-dialog request (RFC 3261 §12.2.1.1):
+/// with an empty route set, the remote target and its address; when the first route is a loose
+/// router (`;lr`), the remote target with the route set as Route, sent to the first route;
+/// a strict router gets its own URI as Request-URI (without `?headers`), the rest of the route
+/// set and then the remote target as Route. The next hop is `None` when its host is a name.
+fn dialog_route(target: &str, route_set: &[String]) -> (String, Vec<String>, Option<SocketAddr>) {
+    let Some(first) = route_set.first() else {
+        return (target.to_string(), Vec::new(), uri_addr(target));
+    };
+    let first_uri = uri_of(first);
+    let hop = uri_addr(first_uri);
+    if uri_has_param(first_uri, "lr") {
+        return (target.to_string(), route_set.to_vec(), hop);
+    }
+    let ruri = first_uri.split('?').next().unwrap_or(first_uri).to_string();
+    let mut routes: Vec<String> = route_set[1..].to_vec();
+    routes.push(format!("<{target}>"));
+    (ruri, routes, hop)
+}
+
 fn user_of(uri: &str) -> String {
     let u = uri
         .strip_prefix("sip:")
@@ -616,7 +673,10 @@ impl Endpoint {
             leg.local_cseq += 1;
             leg.local_cseq
         };
-        let (dest, transport) = (leg.dest, leg.transport);
+        let transport = leg.transport;
+        let (uri, routes, next_hop) = dialog_route(&leg.target, &leg.route_set);
+        // A host name (no DNS in the core) falls back to where the INVITE went.
+        let dest = next_hop.unwrap_or(leg.dest);
         let via = format!(
             "SIP/2.0/{} {};branch={branch};rport",
             if transport == Transport::Tcp {
@@ -626,10 +686,10 @@ impl Endpoint {
             },
             self.cfg.local_addr
         );
-        let mut b = Builder::request(method, &leg.target)
+        let mut b = Builder::request(method, &uri)
             .header("Via", via)
             .header("Max-Forwards", 70);
-        for r in &leg.route_set {
+        for r in &routes {
             b = b.header("Route", r);
         }
         b = b
@@ -679,13 +739,37 @@ impl Endpoint {
         };
         let Some(p) = c.place.clone() else { return };
         let trunk = &self.trunks.trunks[t];
-        let (addr, transport) = (trunk.addr, trunk.config.transport);
-        let dial = trunk.dial_string(&p.number);
-        let target = format!("sip:{dial}@{addr}");
+        let transport = trunk.config.transport;
+        let target = trunk.request_uri(&p.number);
+        let ip = self.cfg.local_addr.ip();
+        let user = trunk.from_user(&p.caller_id);
+        let from = name_addr(trunk.from_display(), &phone_uri(user, ip));
         let mut extra = String::new();
-        for h in &p.headers {
-            extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+        if let Some(pai) = trunk.asserted_identity(user) {
+            let uri = match trunk.config.uri_form {
+                super::trunk::UriForm::Tel if pai.as_str().starts_with('+') => {
+                    format!("tel:{}", pai.as_str())
+                }
+                _ => phone_uri(pai, ip),
+            };
+            extra.push_str(&format!(
+                "P-Asserted-Identity: {}\r\n",
+                name_addr(trunk.from_display(), &uri)
+            ));
         }
+        if let Some(privacy) = &trunk.config.privacy {
+            extra.push_str(&format!("Privacy: {privacy}\r\n"));
+        }
+        if trunk.config.internal_headers {
+            for h in &p.headers {
+                extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+            }
+        }
+        // RFC 3261 §8.1.2: an outbound proxy is a preloaded route set of one loose router.
+        let (dest, route_set) = match trunk.proxy {
+            Some(proxy) => (proxy, vec![format!("<sip:{proxy};lr>")]),
+            None => (trunk.addr, vec![]),
+        };
         let local_tag = self.tag();
         let sip_call_id = format!(
             "{:x}{:x}@{}",
@@ -699,16 +783,12 @@ impl Endpoint {
             role: Role::Customer,
             state: LegState::Calling,
             sip_call_id: sip_call_id.clone(),
-            local: format!(
-                "<sip:{}@{}>;tag={local_tag}",
-                p.caller_id.as_str(),
-                self.cfg.local_addr.ip()
-            ),
+            local: format!("{from};tag={local_tag}"),
             remote: format!("<{target}>"),
             remote_tag: None,
             target,
-            route_set: vec![],
-            dest: addr,
+            route_set,
+            dest,
             transport,
             local_cseq: 1,
             remote_cseq: 0,
@@ -748,7 +828,12 @@ impl Endpoint {
         let contact = self.contact(leg.transport);
         let mut b = Builder::request(Method::Invite, &leg.target)
             .header("Via", via)
-            .header("Max-Forwards", 70)
+            .header("Max-Forwards", 70);
+        // Before the 2xx the route set is the preloaded one (outbound proxy), if any.
+        for r in &leg.route_set {
+            b = b.header("Route", r);
+        }
+        b = b
             .header("From", &leg.local)
             .header("To", &leg.remote)
             .header("Call-ID", &leg.sip_call_id)
@@ -786,7 +871,19 @@ impl Endpoint {
     /// outbound calls placed without an offer that are answered and not yet ACKed, and to inbound
     /// calls whose INVITE carried an offer and that are not yet answered.
     pub fn connect(&mut self, now: Instant, call: CallId, agent: SipUri) -> Result<(), CallError> {
-        self.start_agent_leg(now, call, agent, false)
+        self.start_agent_leg(now, call, agent, false, AgentLeg::default())
+    }
+
+    /// [`connect`](Self::connect), telling the agent's phone who is calling: From user and
+    /// display name, `X-` identifiers and a `Call-Info` to the screen pop (see [`AgentLeg`]).
+    pub fn connect_with(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        agent: SipUri,
+        leg: AgentLeg,
+    ) -> Result<(), CallError> {
+        self.start_agent_leg(now, call, agent, false, leg)
     }
 
     /// No agent within patience: join the customer to `announcement` (flow I, as `connect`),
@@ -805,7 +902,7 @@ impl Endpoint {
             ));
         }
         match announcement {
-            Some(uri) => self.start_agent_leg(now, call, uri, true),
+            Some(uri) => self.start_agent_leg(now, call, uri, true, AgentLeg::default()),
             None => {
                 self.abandon_without_announcement(now, call);
                 Ok(())
@@ -851,8 +948,10 @@ impl Endpoint {
         call: CallId,
         agent: SipUri,
         announcement: bool,
+        shown: AgentLeg,
     ) -> Result<(), CallError> {
         let c = self.calls.get(&call).ok_or(CallError::Unknown(call))?;
+        let customer_number = c.place.as_ref().map(|p| p.number.as_str().to_string());
         if c.agent.is_some() {
             return Err(CallError::State(
                 call,
@@ -867,6 +966,24 @@ impl Endpoint {
                 .ok_or(CallError::State(call, "connect (no SDP offer)"))?,
             _ => return Err(CallError::State(call, "connect")),
         };
+        // Who is calling, as the agent's phone shows it: the customer, never outdial's own id.
+        let from_user = shown
+            .from_user
+            .or_else(|| customer_number.and_then(|n| CallerId::new(&n).ok()))
+            .or_else(|| CallerId::new(&user_of(uri_of(&cust.remote))).ok())
+            .or_else(|| CallerId::new("outdial").ok());
+        let ip = self.cfg.local_addr.ip();
+        let local = match &from_user {
+            Some(u) => name_addr(shown.display.as_ref(), &phone_uri(u, ip)),
+            None => format!("<sip:outdial@{ip}>"),
+        };
+        let mut extra = String::new();
+        for h in &shown.headers {
+            extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+        }
+        if let Some(ci) = &shown.call_info {
+            extra.push_str(&format!("Call-Info: {}\r\n", ci.as_str()));
+        }
         let local_tag = self.tag();
         let sip_call_id = format!(
             "{:x}{:x}@{}",
@@ -881,7 +998,7 @@ impl Endpoint {
             role: Role::Agent,
             state: LegState::Calling,
             sip_call_id: sip_call_id.clone(),
-            local: format!("<sip:outdial@{}>;tag={local_tag}", self.cfg.local_addr.ip()),
+            local: format!("{local};tag={local_tag}"),
             remote: format!("<{target}>"),
             remote_tag: None,
             target,
@@ -895,7 +1012,7 @@ impl Endpoint {
             auth_tried: true,
             local_sdp: Some(offer),
             remote_sdp: None,
-            extra: String::new(),
+            extra,
             agent: Some(agent),
             announcement,
             cancel_pending: false,
@@ -1238,7 +1355,16 @@ impl Endpoint {
         };
         leg.remote_tag = msg.to_tag.clone();
         leg.remote = msg.to.clone();
-        leg.route_set = msg.record_route.iter().rev().cloned().collect();
+        // RFC 3261 §12.1.2: the route set is the Record-Route of the 2xx, reversed; without one,
+        // an outbound proxy keeps seeing the dialog (it asked for everything).
+        let proxy = leg
+            .trunk
+            .and_then(|t| self.trunks.trunks.get(t))
+            .and_then(|t| t.proxy);
+        leg.route_set = match (msg.record_route.is_empty(), proxy) {
+            (true, Some(p)) => vec![format!("<sip:{p};lr>")],
+            _ => msg.record_route.iter().rev().cloned().collect(),
+        };
         if let Some(c) = &msg.contact {
             leg.target = c.clone();
         }
@@ -1357,7 +1483,9 @@ impl Endpoint {
                 l.local_sdp = Some(sdp.to_string());
             }
             if let Some(tx) = l.invite_tx.and_then(|t| self.txs.get_mut(&t)) {
+                // Re-ACKs of retransmitted 2xx take the dialog's path, not the INVITE's.
                 tx.bytes = bytes.clone();
+                tx.dest = dest;
             }
         }
         self.send(dest, transport, bytes);
@@ -1591,9 +1719,14 @@ impl Endpoint {
             return;
         }
         let branch = self.branch(inv_id);
-        let bytes = Builder::request(Method::Cancel, &leg.target)
+        let mut b = Builder::request(Method::Cancel, &leg.target)
             .header("Via", self.via(leg.transport, &branch))
-            .header("Max-Forwards", 70)
+            .header("Max-Forwards", 70);
+        // RFC 3261 §9.1: the CANCEL carries the INVITE's Route headers and follows its path.
+        for r in &leg.route_set {
+            b = b.header("Route", r);
+        }
+        let bytes = b
             .header("From", &leg.local)
             .header("To", &leg.remote)
             .header("Call-ID", &leg.sip_call_id)
@@ -1811,6 +1944,10 @@ impl Endpoint {
         let sdp = self.legs.get(&id).and_then(|l| l.local_sdp.clone());
         if let Some(l) = self.legs.get_mut(&id) {
             l.remote_cseq = l.remote_cseq.max(msg.cseq);
+            // RFC 3261 §12.2.2: a re-INVITE is a target refresh request.
+            if let Some(c) = &msg.contact {
+                l.target = c.clone();
+            }
         }
         let r = match sdp {
             // Session refresh or offer: we keep media as is and answer with the current SDP.

@@ -183,6 +183,52 @@ pub fn uri_of(value: &str) -> &str {
     }
 }
 
+/// The host part and parameters of a `sip:`/`sips:` URI: what follows the last `@` (or the
+/// scheme), without `?headers`. `None` for other schemes (`tel:`).
+fn uri_host_params(uri: &str) -> Option<(&str, bool)> {
+    let (rest, secure) = match uri.get(..5) {
+        Some(p) if p.eq_ignore_ascii_case("sips:") => (&uri[5..], true),
+        _ => match uri.get(..4) {
+            Some(p) if p.eq_ignore_ascii_case("sip:") => (&uri[4..], false),
+            _ => return None,
+        },
+    };
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    Some((host, secure))
+}
+
+/// The address a request for `uri` goes to when its host is a literal IP: `sip:u@IP[:port]`
+/// (port 5060, or 5061 for `sips:`). `None` for host names (the core does no DNS) and for
+/// non-SIP URIs.
+pub fn uri_addr(uri: &str) -> Option<std::net::SocketAddr> {
+    let (host, secure) = uri_host_params(uri)?;
+    let hostport = host.split(';').next().unwrap_or(host).trim();
+    if let Ok(a) = hostport.parse() {
+        return Some(a);
+    }
+    let ip: std::net::IpAddr = hostport.trim_matches(['[', ']']).parse().ok()?;
+    Some(std::net::SocketAddr::new(
+        ip,
+        if secure { 5061 } else { 5060 },
+    ))
+}
+
+/// True when SIP URI `uri` carries the parameter `name` (e.g. `lr` of a loose router).
+pub fn uri_has_param(uri: &str, name: &str) -> bool {
+    uri_host_params(uri)
+        .map(|(h, _)| {
+            h.split(';').skip(1).any(|p| {
+                p.split('=')
+                    .next()
+                    .unwrap_or(p)
+                    .trim()
+                    .eq_ignore_ascii_case(name)
+            })
+        })
+        .unwrap_or(false)
+}
+
 /// Splits a header value on commas that are outside `<>` and quotes.
 fn split_commas(value: &str) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
@@ -479,5 +525,24 @@ l: 4\r\n\r\nv=0\n";
         assert_eq!(param("<sip:a@b;lr>;tag=9", "tag"), Some("9"));
         assert_eq!(param("<sip:a@b;tag=no>", "tag"), None);
         assert_eq!(uri_of("\"A\" <sip:a@b>;tag=1"), "sip:a@b");
+    }
+
+    #[test]
+    fn uri_addresses_and_loose_routing_params() {
+        let a = |s: &str| uri_addr(s).map(|a| a.to_string());
+        assert_eq!(
+            a("sip:127.0.0.1:5070;lr").as_deref(),
+            Some("127.0.0.1:5070")
+        );
+        assert_eq!(
+            a("sip:u;x=1@127.0.0.2;lr?h=v").as_deref(),
+            Some("127.0.0.2:5060")
+        );
+        assert_eq!(a("sips:[::1]").as_deref(), Some("[::1]:5061"));
+        assert_eq!(a("sip:proxy.example.com;lr"), None);
+        assert_eq!(a("tel:+14155550100"), None);
+        assert!(uri_has_param("sip:127.0.0.1:5070;lr;ftag=x", "lr"));
+        assert!(uri_has_param("sip:127.0.0.1;lr=on", "lr"));
+        assert!(!uri_has_param("sip:lr@127.0.0.1;ftag=lr", "lr"));
     }
 }

@@ -54,8 +54,22 @@
 //! (the synthetic peers do), or `connect` it to an agent: the INVITE's offer goes to the agent and
 //! the agent's answer goes back in our 200 (retransmitted until the caller's ACK, RFC 6026).
 //!
-//! Requests we send in a dialog go to the peer's socket address (the trunk, the agent, or the
-//! source of an inbound INVITE), with the remote target as Request-URI and the route set as Route.
+//! # Routing (RFC 3261 §12)
+//! Requests we send in a dialog follow the dialog, not the configured address: the route set
+//! (the 2xx's Record-Route reversed as UAC, the INVITE's as UAS) and the remote target (the
+//! Contact of the 2xx, refreshed by a re-INVITE). Loose routers (`;lr`): Request-URI = remote
+//! target, Route = route set, sent to the first route; a strict router gets its URI as
+//! Request-URI and the remote target as last Route. Without a route set the request goes to the
+//! remote target's address (a host name, which the core cannot resolve, falls back to where the
+//! INVITE went). Re-ACKs of retransmitted 2xx take the same path. A trunk's `outbound_proxy`
+//! preloads `Route: <sip:proxy;lr>` on the INVITE (CANCEL and non-2xx ACK follow it) and stays
+//! the next hop of the dialog when the proxy records no route.
+//!
+//! # Presentation
+//! Towards a trunk: the trunk's `uri_form`, `from_user`, `from_display`, `asserted_identity` and
+//! `privacy` ([`trunk`]); `PlaceCall::headers` (outdial's identifiers) only with
+//! `internal_headers`. Towards an agent ([`AgentLeg`], [`Endpoint::connect_with`]): the customer's
+//! number in From, with a display name, `X-` identifiers and a `Call-Info` when given.
 
 pub mod digest;
 pub mod disposition;
@@ -71,9 +85,11 @@ pub mod values;
 pub use disposition::{Disposition, DispositionTable};
 pub use driver::{spawn, SipHandle};
 pub use endpoint::{
-    CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
-    Transmit, ANSWER_HEADER,
+    AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError,
+    Stats, Transmit, ANSWER_HEADER,
 };
 pub use message::{Msg, ParseError};
-pub use trunk::{Strategy, Transport, TrunkConfig, TrunkGroupConfig, TrunkSet, TrunksConfig};
-pub use values::{CallerId, ExtraHeader, SipUri, ValueError, E164};
+pub use trunk::{
+    Strategy, Transport, TrunkConfig, TrunkGroupConfig, TrunkSet, TrunksConfig, UriForm,
+};
+pub use values::{CallInfo, CallerId, DisplayName, ExtraHeader, SipUri, ValueError, E164};

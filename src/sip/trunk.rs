@@ -12,6 +12,13 @@
 //!     max_cps: 20
 //!     prefix: { strip: "+33", add: "0" }
 //!     dispositions: { 480: busy }
+//!     uri_form: national           # e164 (default) | national | tel
+//!     from_user: "+33140000000"    # default: the campaign's caller_id
+//!     from_display: "ACME"         # default: none
+//!     asserted_identity: from      # P-Asserted-Identity: `from` (the From user) or a number
+//!     privacy: id                  # Privacy: none | id | header | user | session, `;`-joined
+//!     internal_headers: false      # send X-Outdial-Lead / X-Outdial-Campaign (default false)
+//!     outbound_proxy: 127.0.0.1:5070  # send every request of the calls via this proxy/SBC
 //!   - name: link-b
 //!     address: 127.0.0.1:5062
 //!     max_channels: 120
@@ -21,6 +28,28 @@
 //!     strategy: ordered            # ordered (primary, then secondary) | round_robin
 //!     trunks: [link-a, link-b]
 //! ```
+//!
+//! # Presentation
+//! What a trunk sees of a call is set per trunk, so failover to another carrier presents the
+//! call the way that carrier wants it:
+//! - Request-URI (`uri_form`), after the `prefix` rewrite: `e164` writes
+//!   `sip:+33612345678@trunk;user=phone` (RFC 3261 §19.1.6; `user=phone` only when the rewritten
+//!   number is global, i.e. starts with `+`), `national` writes the digits without `+`
+//!   (`sip:0612345678@trunk`), `tel` writes `tel:+33612345678` (RFC 3966; needs a global number,
+//!   so a prefix rule must keep the `+`).
+//! - From: `from_user` (else the campaign's caller ID) and `from_display`; `user=phone` when the
+//!   user is a global number.
+//! - `asserted_identity`: a P-Asserted-Identity (RFC 3325) for trusted carriers; `privacy`: a
+//!   Privacy header (RFC 3323: `id` hides the asserted identity beyond the carrier, `none` asks
+//!   for presentation).
+//! - outdial's own identifiers (`X-Outdial-Lead`, `X-Outdial-Campaign`) stay inside unless
+//!   `internal_headers: true` (a carrier has no use for them; a lab trunk might).
+//!
+//! # Outbound proxy
+//! With `outbound_proxy`, the INVITE (and its CANCEL and non-2xx ACK) go to the proxy with a
+//! preloaded `Route: <sip:proxy;lr>` (RFC 3261 §8.1.2); in-dialog requests follow the route set
+//! the proxy records, and still go to the proxy when it records none (an SBC that wants all the
+//! signalling).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -28,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use super::digest::Credentials;
 use super::disposition::DispositionTable;
-use super::values::{SipUri, E164};
+use super::values::{CallerId, DisplayName, SipUri, E164};
 use crate::yaml::Dur;
 
 /// Transport used towards a peer.
@@ -56,8 +85,9 @@ pub struct PrefixRule {
     pub add: String,
 }
 
-/// One trunk (a SIP peer that carries our calls).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+/// One trunk (a SIP peer that carries our calls). `Default` is a base for struct-update syntax
+/// only: its empty name, address and zero limits do not validate.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     /// Unique name, used by groups and reports.
@@ -83,6 +113,57 @@ pub struct TrunkConfig {
     /// Interval between OPTIONS pings while in service (default 30s; 0s disables pings).
     #[serde(default)]
     pub ping_interval: Option<Dur>,
+    /// Form of the Request-URI (and To): `e164` (default), `national` or `tel`.
+    #[serde(default)]
+    pub uri_form: UriForm,
+    /// User part of From towards this trunk; default the campaign's caller ID.
+    #[serde(default)]
+    pub from_user: Option<String>,
+    /// Display name of From; default none.
+    #[serde(default)]
+    pub from_display: Option<String>,
+    /// P-Asserted-Identity user: `from` (the From user) or a caller ID; default none.
+    #[serde(default)]
+    pub asserted_identity: Option<String>,
+    /// Privacy header value (`none`, or `id`, `header`, `user`, `session`, `critical` joined
+    /// with `;`); default none.
+    #[serde(default)]
+    pub privacy: Option<String>,
+    /// Send outdial's `X-Outdial-Lead` / `X-Outdial-Campaign` to this trunk (default false).
+    #[serde(default)]
+    pub internal_headers: bool,
+    /// `IP:port` or `sip:IP:port` of a proxy or SBC every request of this trunk's calls goes to.
+    #[serde(default)]
+    pub outbound_proxy: Option<String>,
+}
+
+/// How the dialled number is written in the Request-URI and To header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UriForm {
+    /// `sip:+E164@trunk;user=phone` (`user=phone` only for a global number).
+    #[default]
+    E164,
+    /// `sip:DIGITS@trunk`: the number without `+` (use `prefix` to make it national).
+    National,
+    /// `tel:+E164` (RFC 3966).
+    Tel,
+}
+
+/// The RFC 3323 / RFC 3325 privacy values a Privacy header may carry.
+const PRIVACY_VALUES: &[&str] = &["none", "id", "header", "user", "session", "critical"];
+
+/// Checks a Privacy value: `none` alone, or known values joined with `;`, each at most once.
+fn valid_privacy(v: &str) -> bool {
+    let parts: Vec<&str> = v.split(';').map(str::trim).collect();
+    if parts.iter().any(|p| !PRIVACY_VALUES.contains(p)) {
+        return false;
+    }
+    let unique = parts
+        .iter()
+        .enumerate()
+        .all(|(i, p)| !parts[..i].contains(p));
+    unique && (parts.len() == 1 || !parts.contains(&"none"))
 }
 
 /// How a group spreads calls over its trunks.
@@ -137,6 +218,9 @@ pub enum TrunkConfigError {
     /// A prefix rule with characters other than digits, `+`, `*`, `#`.
     #[error("trunks[{0}].prefix: only digits, '+', '*' and '#' are allowed")]
     Prefix(usize),
+    /// A presentation value that cannot go into its header.
+    #[error("trunks[{0}].{1}: {2}")]
+    Presentation(usize, &'static str, String),
 }
 
 impl TrunksConfig {
@@ -171,6 +255,8 @@ impl TrunksConfig {
                     return Err(TrunkConfigError::Prefix(i));
                 }
             }
+            t.check_presentation()
+                .map_err(|(field, msg)| TrunkConfigError::Presentation(i, field, msg))?;
         }
         for (i, g) in self.groups.iter().enumerate() {
             if self.groups[..i].iter().any(|o| o.name == g.name) {
@@ -184,6 +270,56 @@ impl TrunksConfig {
                     return Err(TrunkConfigError::UnknownTrunk(i, t.clone()));
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+impl TrunkConfig {
+    /// Checks the presentation keys and the outbound proxy; `(field, message)` on error.
+    fn check_presentation(&self) -> Result<(), (&'static str, String)> {
+        if let Some(u) = &self.from_user {
+            CallerId::new(u).map_err(|e| ("from_user", e.to_string()))?;
+        }
+        if let Some(d) = &self.from_display {
+            DisplayName::new(d).map_err(|e| ("from_display", e.to_string()))?;
+        }
+        if let Some(a) = &self.asserted_identity {
+            if a != "from" {
+                CallerId::new(a).map_err(|e| {
+                    (
+                        "asserted_identity",
+                        format!("want `from` or a caller ID: {e}"),
+                    )
+                })?;
+            }
+        }
+        if let Some(p) = &self.privacy {
+            if !valid_privacy(p) {
+                return Err((
+                    "privacy",
+                    format!(
+                        "{p:?}: want `none`, or values among id, header, user, session, critical \
+                         joined with ';'"
+                    ),
+                ));
+            }
+        }
+        if self.uri_form == UriForm::Tel {
+            if let Some(p) = &self.prefix {
+                if !p.strip.is_empty() && !p.add.starts_with('+') {
+                    return Err((
+                        "uri_form",
+                        "tel URIs need a global number: the prefix rule must add a '+'".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(p) = &self.outbound_proxy {
+            parse_addr(p).ok_or((
+                "outbound_proxy",
+                format!("not IP:port or sip:IP:port: {p:?}"),
+            ))?;
         }
         Ok(())
     }
@@ -218,6 +354,12 @@ pub struct Trunk {
     pub config: TrunkConfig,
     /// Resolved address.
     pub addr: SocketAddr,
+    /// Resolved outbound proxy, if any: the INVITE goes there with a preloaded Route.
+    pub proxy: Option<SocketAddr>,
+    /// Validated `from_user`, `from_display` and `asserted_identity` (`None` inside: `from`).
+    from_user: Option<CallerId>,
+    from_display: Option<DisplayName>,
+    asserted: Option<Option<CallerId>>,
     /// Current health.
     pub health: Health,
     /// Calls currently holding a channel.
@@ -229,8 +371,28 @@ pub struct Trunk {
 impl Trunk {
     /// Builds the runtime state of a validated trunk config.
     pub fn new(config: TrunkConfig) -> Option<Self> {
+        let proxy = match &config.outbound_proxy {
+            Some(p) => Some(parse_addr(p)?),
+            None => None,
+        };
+        let from_user = config
+            .from_user
+            .as_deref()
+            .and_then(|u| CallerId::new(u).ok());
+        let from_display = config
+            .from_display
+            .as_deref()
+            .and_then(|d| DisplayName::new(d).ok());
+        let asserted = config.asserted_identity.as_deref().map(|a| match a {
+            "from" => None,
+            u => CallerId::new(u).ok(),
+        });
         Some(Trunk {
             addr: parse_addr(&config.address)?,
+            proxy,
+            from_user,
+            from_display,
+            asserted,
             config,
             health: Health::InService,
             active: 0,
@@ -297,6 +459,38 @@ impl Trunk {
                 format!("{}{n}", p.add)
             }
             None => number.as_str().to_string(),
+        }
+    }
+
+    /// The Request-URI (also the To URI) for `number`: the prefix rule, then `uri_form`.
+    pub fn request_uri(&self, number: &E164) -> String {
+        let dial = self.dial_string(number);
+        match self.config.uri_form {
+            UriForm::E164 if dial.starts_with('+') => {
+                format!("sip:{dial}@{};user=phone", self.addr)
+            }
+            UriForm::E164 => format!("sip:{dial}@{}", self.addr),
+            UriForm::National => format!("sip:{}@{}", dial.trim_start_matches('+'), self.addr),
+            UriForm::Tel => format!("tel:{dial}"),
+        }
+    }
+
+    /// The From user towards this trunk: `from_user`, else `campaign`.
+    pub fn from_user<'a>(&'a self, campaign: &'a CallerId) -> &'a CallerId {
+        self.from_user.as_ref().unwrap_or(campaign)
+    }
+
+    /// The From display name towards this trunk.
+    pub fn from_display(&self) -> Option<&DisplayName> {
+        self.from_display.as_ref()
+    }
+
+    /// The P-Asserted-Identity user, given the From user.
+    pub fn asserted_identity<'a>(&'a self, from: &'a CallerId) -> Option<&'a CallerId> {
+        match &self.asserted {
+            None => None,
+            Some(None) => Some(from),
+            Some(Some(u)) => Some(u),
         }
     }
 

@@ -107,6 +107,7 @@ pub async fn run(opts: TrunkTestOptions) -> Result<TrunkTestReport, TrunkTestErr
             prefix: None,
             dispositions: Default::default(),
             ping_interval: Some(crate::yaml::Dur(Duration::ZERO)),
+            ..Default::default()
         }],
         groups: vec![TrunkGroupConfig {
             name: "target".into(),

@@ -17,6 +17,9 @@ pub enum ValueError {
     /// A SIP URI that is not `sip:[user@]IP[:port]`.
     #[error("not a SIP URI of the form sip:user@IP:port: {0:?}")]
     Uri(String),
+    /// A display name with control characters, or empty, or longer than 64 characters.
+    #[error("not a display name (1 to 64 printable characters, no control characters): {0:?}")]
+    Display(String),
 }
 
 /// An E.164 number: `+` then 3 to 15 digits. The only part of a lead that reaches a header.
@@ -74,6 +77,70 @@ impl CallerId {
         token(s).map(CallerId)
     }
     /// The caller ID as written in the From URI.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name for a From header, written as an RFC 3261 `quoted-string`: `"` and `\` are
+/// escaped, control characters (CR, LF, TAB, …) are refused, so a name taken from a lead cannot
+/// end the header or add one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Longest accepted name, in characters.
+    pub const MAX_CHARS: usize = 64;
+
+    /// Validates `s` (trimmed): 1 to [`Self::MAX_CHARS`] characters, none of them a control
+    /// character.
+    pub fn new(s: &str) -> Result<Self, ValueError> {
+        let t = s.trim();
+        let n = t.chars().count();
+        if n == 0 || n > Self::MAX_CHARS || t.chars().any(char::is_control) {
+            return Err(ValueError::Display(s.into()));
+        }
+        Ok(DisplayName(t.to_string()))
+    }
+    /// The name as given (unquoted).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The name as a `quoted-string`, quotes included: `"O\"Brien"`.
+    pub fn quoted(&self) -> String {
+        let mut out = String::with_capacity(self.0.len() + 2);
+        out.push('"');
+        for c in self.0.chars() {
+            if c == '"' || c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push('"');
+        out
+    }
+}
+
+/// A `Call-Info` value pointing at an agent's screen pop on the admin API
+/// (`<http://IP:port/agents/{id}/current>;purpose=info`). The agent id is percent-encoded, so
+/// the URL stays inside its angle brackets whatever the id holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInfo(String);
+
+impl CallInfo {
+    /// The screen pop of agent `agent_id` on the admin listener `admin`.
+    pub fn screen_pop(admin: SocketAddr, agent_id: &str) -> Self {
+        let mut id = String::with_capacity(agent_id.len());
+        for b in agent_id.bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                id.push(b as char);
+            } else {
+                id.push_str(&format!("%{b:02X}"));
+            }
+        }
+        CallInfo(format!("<http://{admin}/agents/{id}/current>;purpose=info"))
+    }
+    /// The header value.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -195,6 +262,28 @@ mod tests {
         assert!(ExtraHeader::new("Via", "x").is_err());
         assert!(CallerId::new("anonymous").is_ok());
         assert!(CallerId::new("<sip:x>").is_err());
+    }
+
+    #[test]
+    fn display_names_are_quoted_and_cannot_break_a_header() {
+        let d = DisplayName::new(" Zoë \"Z\" O\\Brien ").unwrap();
+        assert_eq!(d.quoted(), r#""Zoë \"Z\" O\\Brien""#);
+        for bad in ["", "   ", "a\r\nVia: x", "tab\there", &"x".repeat(65)] {
+            assert!(DisplayName::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn screen_pop_ids_are_percent_encoded() {
+        let a: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert_eq!(
+            CallInfo::screen_pop(a, "agent0001").as_str(),
+            "<http://127.0.0.1:8080/agents/agent0001/current>;purpose=info"
+        );
+        assert_eq!(
+            CallInfo::screen_pop(a, "a>b c").as_str(),
+            "<http://127.0.0.1:8080/agents/a%3Eb%20c/current>;purpose=info"
+        );
     }
 
     #[test]
