@@ -28,7 +28,8 @@ pub struct LeasedLead {
     pub campaign: String,
     /// The dial string: E.164, `+` and digits only.
     pub phone_e164: String,
-    /// Customer name (screen pop only; never in SIP).
+    /// Customer name: the screen pop, and the agent leg's display name where the campaign sets
+    /// `agent_display_name` (as a validated `DisplayName`, never raw).
     pub name: Option<String>,
     /// Customer id in the lender's systems.
     pub external_id: Option<String>,
