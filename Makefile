@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PGURL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint unit prereqs sipp kamailio postgres bench clean
+.PHONY: demo test lint unit prereqs peers postgres bench clean
 
 ## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
 ## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
@@ -38,22 +38,21 @@ lint:
 unit:
 	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test -- --test-threads=2
 
-prereqs: sipp kamailio postgres
+prereqs: peers postgres
 
-# SIPp comes from Debian's package sip-tester; a missing sipp under CI=true fails the tests later.
-sipp:
-	@command -v sipp >/dev/null || { \
-	  echo "installing sip-tester (sipp)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y sip-tester >/dev/null || (apt-get update >/dev/null && apt-get install -y sip-tester >/dev/null); \
-	  else sudo apt-get install -y sip-tester >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y sip-tester >/dev/null); fi; } || true
-
-# Kamailio (Debian package kamailio) is the Record-Routing proxy of tests/kamailio_*.rs; the tests
-# start and stop it themselves. A missing kamailio under CI=true fails those tests.
-kamailio:
-	@command -v kamailio >/dev/null || test -x /usr/sbin/kamailio || { \
-	  echo "installing kamailio"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get install -y kamailio >/dev/null || (apt-get update >/dev/null && apt-get install -y kamailio >/dev/null); \
-	  else sudo apt-get install -y kamailio >/dev/null || (sudo apt-get update >/dev/null && sudo apt-get install -y kamailio >/dev/null); fi; } || true
+# The real peers the tests run against, as Debian packages: `command:package` pairs. A missing one
+# is installed (apt-get, with one `apt-get update` retry); under CI=true one still missing afterwards
+# fails here, before any test runs, and the tests themselves fail rather than skip.
+PEERS = sipp:sip-tester kamailio:kamailio
+APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+peers:
+	@missing=""; for p in $(PEERS); do cmd=$${p%%:*}; pkg=$${p#*:}; \
+	  command -v $$cmd >/dev/null || test -x /usr/sbin/$$cmd || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; \
+	  $(APT) install -y $$missing >/dev/null 2>&1 || { $(APT) update >/dev/null 2>&1 && $(APT) install -y $$missing >/dev/null; } || true; fi; \
+	for p in $(PEERS); do cmd=$${p%%:*}; \
+	  command -v $$cmd >/dev/null || test -x /usr/sbin/$$cmd || { \
+	    echo "missing test peer: $$cmd (Debian package $${p#*:})"; [ "$$CI" != true ] || exit 1; }; done
 
 # PostgreSQL runs as a machine service here and in CI; start it if it stopped.
 postgres:
