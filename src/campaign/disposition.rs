@@ -28,8 +28,11 @@ pub enum Disposition {
     Rejected,
     /// Our trunk failed (SIP 5xx, timeout, transport error).
     TrunkFailure,
-    /// The outcome is not known (the node dialling it crashed).
+    /// The outcome is not known (the node dialling it crashed before the call was answered).
     Unknown,
+    /// A person answered and was talking to an agent when the node handling the call crashed:
+    /// recovery hung both legs up. Counts as a live answer and against the contact cap.
+    Interrupted,
     /// Agent wrap-up: the customer asked to be called back (optionally at a time).
     Callback,
     /// Agent wrap-up: the purpose of the call was achieved (verified, paid, sold…).
@@ -42,7 +45,7 @@ pub enum Disposition {
 
 impl Disposition {
     /// Every disposition, in declaration order.
-    pub const ALL: [Disposition; 13] = [
+    pub const ALL: [Disposition; 14] = [
         Disposition::Connected,
         Disposition::Abandoned,
         Disposition::Busy,
@@ -52,6 +55,7 @@ impl Disposition {
         Disposition::Rejected,
         Disposition::TrunkFailure,
         Disposition::Unknown,
+        Disposition::Interrupted,
         Disposition::Callback,
         Disposition::Completed,
         Disposition::NotInterested,
@@ -70,6 +74,7 @@ impl Disposition {
             Disposition::Rejected => "rejected",
             Disposition::TrunkFailure => "trunk_failure",
             Disposition::Unknown => "unknown",
+            Disposition::Interrupted => "interrupted",
             Disposition::Callback => "callback",
             Disposition::Completed => "completed",
             Disposition::NotInterested => "not_interested",
@@ -87,6 +92,7 @@ impl Disposition {
         matches!(
             self,
             Disposition::Connected
+                | Disposition::Interrupted
                 | Disposition::Callback
                 | Disposition::Completed
                 | Disposition::NotInterested
@@ -103,6 +109,9 @@ impl Disposition {
             Disposition::Abandoned => (true, 72 * 60 * 60),
             Disposition::TrunkFailure => (true, 5 * 60),
             Disposition::Unknown => (true, 15 * 60),
+            // The customer was talking to an agent: called again a day later at the earliest,
+            // and only when the contact cap allows (the attempt counts as connected).
+            Disposition::Interrupted => (true, 24 * 60 * 60),
             Disposition::Rejected => (true, 4 * 60 * 60),
             Disposition::Callback => (true, 60 * 60),
             Disposition::Connected
@@ -169,5 +178,7 @@ mod tests {
         assert!(!Disposition::Abandoned.is_connected());
         assert!(Disposition::Completed.is_connected());
         assert!(!Disposition::Machine.is_live_answer());
+        assert!(Disposition::Interrupted.is_connected());
+        assert!(Disposition::Interrupted.is_live_answer());
     }
 }

@@ -8,9 +8,14 @@
 //! `begin_attempt`, atomically), pacing is the dialer's, signalling is the SIP layer's.
 //!
 //! # Crash safety
-//! The lease and the attempt row are committed before the INVITE leaves. After a crash, the
-//! restarted node (same `node` name) closes its open attempts as `unknown` (retried by the
-//! campaign's rules) and returns its undialled leases to the pool. A node that never comes back
+//! The lease and the attempt row are committed before the INVITE leaves, and what each call
+//! reaches (ringing, answered live or machine, connected to an agent, the SIP dialogs of its
+//! legs) is written as it happens, batched every 100 ms. After a crash, the restarted node (same
+//! `node` name) closes its open attempts with what they reached (`interrupted` for a call that
+//! was connected, `abandoned` for a live answer still waiting for an agent, `unknown` before an
+//! answer), sends BYE on every customer and agent leg that was up (its agents get no call before
+//! their old leg is ended), and returns its undialled leases to the pool. A 2xx for a dialog the
+//! node does not know (a customer who answered during the outage) is ACKed and ended at once. A node that never comes back
 //! stops renewing its liveness row (`node_ttl`); once it expires, any other node on the store does
 //! the same recovery for it (`store::nodes`), and a node that finds its own row expired stops
 //! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the
@@ -112,6 +117,7 @@ pub async fn run(
             node = %cfg.node,
             attempts_closed = rec.attempts_closed,
             leases_released = rec.leases_released,
+            legs_to_end = rec.legs.len(),
             "recovered what an earlier run of this node left open"
         );
     }
@@ -162,6 +168,8 @@ pub async fn run(
     let grace = cfg.shutdown_grace.0;
     let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
         .map_err(EngineError::Config)?;
+    // Before any agent is claimed: the agents of legs still up wait until those are ended.
+    engine.end_legs(rec.legs).await;
     engine.renew_claims();
 
     let deadline = run_for.map(|d| Instant::now() + d);
@@ -278,6 +286,7 @@ impl Engine {
             self.refresh_rates();
         }
         self.node_liveness(tick);
+        self.flush_progress();
         self.drain_all().await;
     }
 
