@@ -164,17 +164,17 @@ async fn recovery_closes_calls_with_what_they_reached(db: &TestDb) {
             OpenLeg {
                 attempt: waiting,
                 agent: None,
-                dialog: "customer-of-waiting".into()
+                dialog: Some("customer-of-waiting".into())
             },
             OpenLeg {
                 attempt: talking,
                 agent: None,
-                dialog: "customer-of-talking".into()
+                dialog: Some("customer-of-talking".into())
             },
             OpenLeg {
                 attempt: talking,
                 agent: Some("1001".into()),
-                dialog: "agent-of-talking".into()
+                dialog: Some("agent-of-talking".into())
             },
         ],
         "every leg that was up, with the agent of the agent leg"

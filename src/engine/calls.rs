@@ -279,6 +279,13 @@ impl Engine {
             return;
         };
         rec.agent = Some(ai);
+        if let Some(attempt) = rec.attempt {
+            // Written before the agent answers: after a crash, the agent is held until this leg,
+            // even one still being set up, is over.
+            let mut p = CallProgress::new(attempt);
+            p.agent = Some(self.agents[ai].spec.id.clone());
+            self.progress.push(p);
+        }
         let pop = ScreenPop {
             campaign: self.camps[ci].name.clone(),
             lead: rec.lead.lead_id,

@@ -193,6 +193,9 @@ pub struct Engine {
     /// Legs of a crashed run being ended with BYE, with the agent of an agent leg: that agent
     /// is offered no call until its leg is released.
     pub(crate) releasing: HashMap<SipCall, Option<String>>,
+    /// Agents whose leg was being set up when a run crashed (no dialog to end), held until its
+    /// INVITE transaction has surely timed out.
+    pub(crate) held: Vec<(String, Instant)>,
 }
 
 /// The pacing mode a campaign's settings name.
@@ -352,6 +355,7 @@ impl Engine {
             node_lost: false,
             progress: Vec::new(),
             releasing: HashMap::new(),
+            held: Vec::new(),
         })
     }
 

@@ -287,6 +287,7 @@ impl Engine {
         }
         self.node_liveness(tick);
         self.flush_progress();
+        self.expire_holds();
         self.drain_all().await;
     }
 

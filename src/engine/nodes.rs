@@ -4,12 +4,16 @@
 //! node's earlier run, or a dead node's) are ended here with BYE from their stored dialogs; an
 //! agent whose leg that was is offered no call until the leg is released.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::sip::endpoint::{CallId as SipCall, DialogSnapshot};
 use crate::store::OpenLeg;
 
 use super::core::{Engine, Msg, HOUSEKEEPING};
+
+/// How long an agent whose leg was still ringing at a crash is held: 64·T1 (RFC 3261 timer B
+/// with T1 = 500 ms), after which no 2xx for that INVITE is retransmitted any more.
+const SETUP_HOLD: Duration = Duration::from_secs(32);
 
 impl Engine {
     /// Housekeeping ticks between two renewals of this node's row.
@@ -87,7 +91,15 @@ impl Engine {
     /// agents are taken out of dialling until [`Engine::on_released`] (BYE answered or timed out).
     pub(crate) async fn end_legs(&mut self, legs: Vec<OpenLeg>) {
         for leg in legs {
-            let Some(snap) = DialogSnapshot::from_json(&leg.dialog) else {
+            let Some(dialog) = &leg.dialog else {
+                // An agent leg that was still ringing: the agent's phone gives up on it (or its
+                // 200 reaches us and is ACKed and ended) within an INVITE transaction's life.
+                if let Some(agent) = leg.agent {
+                    self.held.push((agent, Instant::now() + SETUP_HOLD));
+                }
+                continue;
+            };
+            let Some(snap) = DialogSnapshot::from_json(dialog) else {
                 continue;
             };
             let restored = self
@@ -119,6 +131,17 @@ impl Engine {
     pub(crate) fn agent_held(&self, ai: usize) -> bool {
         let id = &self.agents[ai].spec.id;
         self.releasing.values().any(|a| a.as_ref() == Some(id))
+            || self.held.iter().any(|(a, _)| a == id)
+    }
+
+    /// Releases the agents whose ringing leg from a crashed run has surely timed out.
+    pub(crate) fn expire_holds(&mut self) {
+        let now = Instant::now();
+        let before = self.held.len();
+        self.held.retain(|(_, until)| *until > now);
+        if self.held.len() < before {
+            self.login_auto_agents();
+        }
     }
 
     /// A leg left up by a crashed run is over: its agent may take calls again.

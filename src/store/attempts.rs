@@ -81,7 +81,7 @@ pub struct CallProgress {
     pub trunk: Option<String>,
     /// Bridged to an agent.
     pub connect_ms: Option<i64>,
-    /// The agent it is bridged to.
+    /// The agent it is bridged to (written when the agent is chosen, before its leg answers).
     pub agent: Option<String>,
     /// The customer leg's SIP dialog (the SIP layer's snapshot, opaque here).
     pub customer_dialog: Option<String>,
@@ -99,16 +99,17 @@ impl CallProgress {
     }
 }
 
-/// A SIP leg that was up when its node crashed: recovery hands it back so the recovering node
-/// sends BYE on it.
+/// A SIP leg that was up (or being set up) when its node crashed: recovery hands it back so the
+/// recovering node sends BYE on it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OpenLeg {
     /// The attempt it belonged to.
     pub attempt: i64,
     /// For an agent leg, the agent (who must not be offered a call before the leg is ended).
     pub agent: Option<String>,
-    /// The dialog snapshot stored by [`Store::record_progress`].
-    pub dialog: String,
+    /// The dialog snapshot stored by [`Store::record_progress`]; `None` for an agent leg whose
+    /// INVITE was sent but not answered yet (nothing to BYE: its transaction times out).
+    pub dialog: Option<String>,
 }
 
 /// What [`Store::recover_node`] did.
@@ -341,14 +342,14 @@ impl Store {
                 legs.push(OpenLeg {
                     attempt: a.id,
                     agent: None,
-                    dialog: dialog.clone(),
+                    dialog: Some(dialog.clone()),
                 });
             }
-            if let Some(dialog) = &a.agent_dialog {
+            if a.agent.is_some() {
                 legs.push(OpenLeg {
                     attempt: a.id,
                     agent: a.agent.clone(),
-                    dialog: dialog.clone(),
+                    dialog: a.agent_dialog.clone(),
                 });
             }
         }
