@@ -151,6 +151,8 @@ fn a_2xx_for_an_unknown_dialog_is_acked_and_ended_at_once() {
     }
     assert!(request_line(ack).starts_with("ACK "));
     assert_eq!(header(ack, "CSeq"), Some("1 ACK"));
+    // The 200 carried an offer (flow I): the ACK answers it, declining the stream.
+    assert!(ack.contains("m=audio 0 RTP/AVP 0"), "{ack}");
     assert!(request_line(bye).starts_with("BYE "));
     assert_eq!(header(bye, "CSeq"), Some("2 BYE"));
 

@@ -191,7 +191,8 @@ impl Endpoint {
                     && matches!(l.state, LegState::Confirmed | LegState::Closing)
             });
             if ackable {
-                self.ack_cseq(leg_id, msg.cseq);
+                let answer = super::decline_answer(msg.body_str().as_deref());
+                self.ack_cseq(leg_id, msg.cseq, answer.as_deref());
             }
             return;
         }
@@ -212,12 +213,15 @@ impl Endpoint {
         };
         let call = CallId(self.id());
         let leg_id = self.restore_leg(call, &snap);
-        self.ack_cseq(leg_id, msg.cseq);
+        let answer = super::decline_answer(msg.body_str().as_deref());
+        self.ack_cseq(leg_id, msg.cseq, answer.as_deref());
         self.send_bye(now, leg_id, &[]);
     }
 
-    /// Sends an ACK on UAC leg `leg_id` for the 2xx of the INVITE numbered `cseq`.
-    fn ack_cseq(&mut self, leg_id: u64, cseq: u32) {
+    /// Sends an ACK on UAC leg `leg_id` for the 2xx of the INVITE numbered `cseq`, with `sdp`:
+    /// the 2xx of a flow I INVITE carries the offer, so the ACK must answer it (every stream
+    /// declined, as for any flow I leg nobody is connected to).
+    fn ack_cseq(&mut self, leg_id: u64, cseq: u32, sdp: Option<&str>) {
         let Some(saved) = self.legs.get_mut(&leg_id).map(|l| {
             let saved = l.local_cseq;
             l.local_cseq = cseq;
@@ -226,7 +230,7 @@ impl Endpoint {
             return;
         };
         let branch = self.id();
-        let built = self.in_dialog_request(leg_id, Method::Ack, branch, &[], None);
+        let built = self.in_dialog_request(leg_id, Method::Ack, branch, &[], sdp);
         if let Some(l) = self.legs.get_mut(&leg_id) {
             l.local_cseq = saved;
         }
