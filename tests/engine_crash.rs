@@ -390,6 +390,17 @@ async fn kill_9_with_calls_up_ends_every_leg_on_restart_and_records_what_each_re
     let agent_legs = by_call(&sipp_log(&agent_log));
     assert!(customers.len() >= 4, "answered customers: {customers:#?}");
     assert_eq!(agent_legs.len(), 2, "agent legs: {agent_legs:#?}");
+    let up: Vec<&Seen> = customers
+        .values()
+        .chain(agent_legs.values())
+        .filter(|s| s.ok_first.is_some_and(|t| t < killed))
+        .collect();
+    let last_bye = up.iter().filter_map(|s| s.bye).max();
+    eprintln!(
+        "{} legs up at the kill; last BYE {:?} ms after the restart began",
+        up.len(),
+        last_bye.map(|b| (b - restart).num_milliseconds())
+    );
     for (id, s) in customers.iter().chain(agent_legs.iter()) {
         let bye = s.bye.unwrap_or_else(|| panic!("{id}: no BYE ({s:?})"));
         let up_at_restart = s.ok_first.is_some_and(|t| t < restart);
