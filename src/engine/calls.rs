@@ -2,8 +2,8 @@
 //! attempt before the INVITE leaves, executing the dialer's actions over SIP, feeding SIP events
 //! back to the dialer, writing what each call reaches as it happens (batched: ringing, answered
 //! live or machine, connected to an agent, the dialogs of the legs that are up) and the
-//! call-detail record that schedules the retry. The
-//! compliance rules live in the store's lease and `begin_attempt`; nothing here decides them.
+//! call-detail record that schedules the retry. The compliance rules live in the store's lease
+//! and `begin_attempt`; nothing here decides them.
 
 use std::time::{Duration, Instant};
 

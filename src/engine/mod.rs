@@ -15,12 +15,12 @@
 //! was connected, `abandoned` for a live answer still waiting for an agent, `unknown` before an
 //! answer), sends BYE on every customer and agent leg that was up (its agents get no call before
 //! their old leg is ended), and returns its undialled leases to the pool. A 2xx for a dialog the
-//! node does not know (a customer who answered during the outage) is ACKed and ended at once. A node that never comes back
-//! stops renewing its liveness row (`node_ttl`); once it expires, any other node on the store does
-//! the same recovery for it (`store::nodes`), and a node that finds its own row expired stops
-//! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the
-//! engine stops dialling, lets connected calls finish within `shutdown_grace`, releases its
-//! leases and agents, and exits 0.
+//! node does not know (a customer who answered during the outage) is ACKed and ended at once. A
+//! node that never comes back stops renewing its liveness row (`node_ttl`); once it expires, any
+//! other node on the store does the same recovery for it (`store::nodes`), and a node that finds
+//! its own row expired stops dialling and hangs up, so its leads are never dialled by two nodes.
+//! On SIGTERM/SIGINT the engine stops dialling, lets connected calls finish within
+//! `shutdown_grace`, releases its leases and agents, and exits 0.
 //!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
