@@ -282,3 +282,28 @@ fn a_dialog_snapshot_lets_a_restarted_endpoint_end_the_leg() {
     assert!(t >= later + Duration::from_secs(32));
     assert!(events(&mut other).contains(&Event::Released { call: call2 }));
 }
+
+#[test]
+fn a_stray_2xx_from_an_agent_is_acked_without_a_body_and_ended() {
+    let now = Instant::now();
+    let mut ep = endpoint(1, now);
+    // Not from the trunk's address: an agent leg, whose INVITE carried the offer.
+    let agent = addr(5080);
+    ep.handle_datagram(
+        now,
+        agent,
+        Transport::Udp,
+        orphan_ok("z9hG4bK3.1").as_bytes(),
+    );
+    let out = sent(&mut ep);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out.iter().all(|(dest, _)| *dest == agent));
+    assert!(request_line(&out[0].1).starts_with("ACK "));
+    assert_eq!(
+        header(&out[0].1, "Content-Length"),
+        Some("0"),
+        "{}",
+        out[0].1
+    );
+    assert!(request_line(&out[1].1).starts_with("BYE "));
+}

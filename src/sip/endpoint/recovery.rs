@@ -186,19 +186,30 @@ impl Endpoint {
             return; // no dialog can be formed from it
         }
         if let Some(&leg_id) = self.by_call_id.get(&msg.call_id) {
-            let ackable = self.legs.get(&leg_id).is_some_and(|l| {
-                l.role != Role::Inbound
-                    && matches!(l.state, LegState::Confirmed | LegState::Closing)
+            let role = self.legs.get(&leg_id).and_then(|l| {
+                let up = matches!(l.state, LegState::Confirmed | LegState::Closing);
+                (up && l.role != Role::Inbound).then_some(l.role)
             });
-            if ackable {
-                let answer = super::decline_answer(msg.body_str().as_deref());
+            if let Some(role) = role {
+                let answer = answer_in_ack(role, msg);
                 self.ack_cseq(leg_id, msg.cseq, answer.as_deref());
             }
             return;
         }
+        // A trunk answers our offerless INVITE (flow I: its 2xx carries the offer); anything else
+        // is an agent leg, whose INVITE carried the offer.
+        let role = if self.trunks.trunks.iter().any(|t| t.addr == from) {
+            Role::Customer
+        } else {
+            Role::Agent
+        };
         tracing::info!(call_id = %msg.call_id, %from, "2xx for an unknown dialog: ACK and BYE");
         let snap = DialogSnapshot {
-            side: LegSide::Customer,
+            side: if role == Role::Customer {
+                LegSide::Customer
+            } else {
+                LegSide::Agent
+            },
             call_id: msg.call_id.clone(),
             local: msg.from.clone(),
             remote: msg.to.clone(),
@@ -213,14 +224,12 @@ impl Endpoint {
         };
         let call = CallId(self.id());
         let leg_id = self.restore_leg(call, &snap);
-        let answer = super::decline_answer(msg.body_str().as_deref());
+        let answer = answer_in_ack(role, msg);
         self.ack_cseq(leg_id, msg.cseq, answer.as_deref());
         self.send_bye(now, leg_id, &[]);
     }
 
-    /// Sends an ACK on UAC leg `leg_id` for the 2xx of the INVITE numbered `cseq`, with `sdp`:
-    /// the 2xx of a flow I INVITE carries the offer, so the ACK must answer it (every stream
-    /// declined, as for any flow I leg nobody is connected to).
+    /// Sends an ACK on UAC leg `leg_id` for the 2xx of the INVITE numbered `cseq`, with `sdp`.
     fn ack_cseq(&mut self, leg_id: u64, cseq: u32, sdp: Option<&str>) {
         let Some(saved) = self.legs.get_mut(&leg_id).map(|l| {
             let saved = l.local_cseq;
@@ -237,5 +246,15 @@ impl Endpoint {
         if let Some((bytes, dest, transport)) = built {
             self.send(dest, transport, bytes);
         }
+    }
+}
+
+/// The body of the ACK for a stray 2xx on a leg of `role`: a customer leg's INVITE had no offer
+/// (flow I), so its 2xx carries one and the ACK must answer it (every stream declined, as for any
+/// flow I leg nobody is connected to); an agent leg's INVITE carried the offer: no body.
+fn answer_in_ack(role: Role, msg: &Msg) -> Option<String> {
+    match role {
+        Role::Customer => super::decline_answer(msg.body_str().as_deref()),
+        Role::Agent | Role::Inbound => None,
     }
 }
