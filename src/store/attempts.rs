@@ -164,6 +164,8 @@ impl OpenAttemptRow {
             (None, None) => Disposition::Unknown,
         };
         let mut o = AttemptOutcome::new(disposition, now_ms);
+        // An answered call's final response was a 200; before an answer it is not known.
+        o.sip_code = self.answer_ms.map(|_| 200);
         o.trunk = self.trunk.clone();
         o.agent = self.agent.clone();
         o.ring_ms = self.ring_ms;
