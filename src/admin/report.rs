@@ -25,16 +25,6 @@ use std::collections::BTreeMap;
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// Dispositions of calls that were connected to an agent (the store's codes).
-const CONNECTED_CODES: [&str; 6] = [
-    "connected",
-    "shutdown",
-    "callback",
-    "completed",
-    "not_interested",
-    "do_not_call",
-];
-
 /// What the report needs of one call-detail record: the store's `attempts` columns of the same
 /// names (`wrapup_end_ms` is set when the agent's wrap-up ends, `None` before that).
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +54,8 @@ impl CdrRow {
             || self
                 .disposition
                 .as_deref()
-                .is_some_and(|d| CONNECTED_CODES.contains(&d))
+                .and_then(|d| d.parse::<crate::campaign::Disposition>().ok())
+                .is_some_and(|d| d.is_connected())
     }
 
     fn is_live(&self) -> bool {

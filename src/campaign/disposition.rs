@@ -28,13 +28,16 @@ pub enum Disposition {
     Rejected,
     /// Our trunk failed (SIP 5xx, timeout, transport error).
     TrunkFailure,
-    /// The outcome is not known (the node dialling it crashed).
+    /// The outcome is not known (the node dialling it crashed before the call was answered).
     Unknown,
     /// The customer was talking to an agent when the engine's shutdown cut the call at the end
     /// of `shutdown_grace`: interrupted by us, not by the customer. A live, connected answer
     /// (it counts in the abandon denominator and the contact cap); retried by default after an
     /// hour so the conversation can be finished, within the attempt and contact caps.
     Shutdown,
+    /// A person answered and was talking to an agent when the node handling the call crashed:
+    /// recovery hung both legs up. Counts as a live answer and against the contact cap.
+    Interrupted,
     /// Agent wrap-up: the customer asked to be called back (optionally at a time).
     Callback,
     /// Agent wrap-up: the purpose of the call was achieved (verified, paid, sold…).
@@ -47,7 +50,7 @@ pub enum Disposition {
 
 impl Disposition {
     /// Every disposition, in declaration order.
-    pub const ALL: [Disposition; 14] = [
+    pub const ALL: [Disposition; 15] = [
         Disposition::Connected,
         Disposition::Abandoned,
         Disposition::Busy,
@@ -58,6 +61,7 @@ impl Disposition {
         Disposition::TrunkFailure,
         Disposition::Unknown,
         Disposition::Shutdown,
+        Disposition::Interrupted,
         Disposition::Callback,
         Disposition::Completed,
         Disposition::NotInterested,
@@ -77,6 +81,7 @@ impl Disposition {
             Disposition::TrunkFailure => "trunk_failure",
             Disposition::Unknown => "unknown",
             Disposition::Shutdown => "shutdown",
+            Disposition::Interrupted => "interrupted",
             Disposition::Callback => "callback",
             Disposition::Completed => "completed",
             Disposition::NotInterested => "not_interested",
@@ -95,6 +100,7 @@ impl Disposition {
             self,
             Disposition::Connected
                 | Disposition::Shutdown
+                | Disposition::Interrupted
                 | Disposition::Callback
                 | Disposition::Completed
                 | Disposition::NotInterested
@@ -112,6 +118,9 @@ impl Disposition {
             Disposition::TrunkFailure => (true, 5 * 60),
             Disposition::Unknown => (true, 15 * 60),
             Disposition::Shutdown => (true, 60 * 60),
+            // The customer was talking to an agent: called again a day later at the earliest,
+            // and only when the contact cap allows (the attempt counts as connected).
+            Disposition::Interrupted => (true, 24 * 60 * 60),
             Disposition::Rejected => (true, 4 * 60 * 60),
             Disposition::Callback => (true, 60 * 60),
             Disposition::Connected
@@ -183,6 +192,8 @@ mod tests {
         assert!(!Disposition::Abandoned.is_connected());
         assert!(Disposition::Completed.is_connected());
         assert!(!Disposition::Machine.is_live_answer());
+        assert!(Disposition::Interrupted.is_connected());
+        assert!(Disposition::Interrupted.is_live_answer());
     }
 
     #[test]

@@ -118,7 +118,7 @@ impl Engine {
     }
 
     /// Takes an agent out of its home campaign's dialer.
-    fn leave(&mut self, ai: usize) {
+    pub(crate) fn leave(&mut self, ai: usize) {
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
             let _ = self.camps[ci].dialer.handle_agent_logout(now, id);
@@ -134,6 +134,12 @@ impl Engine {
         if !self.agents[ai].claimed {
             return Err(ControlError::Conflict(format!(
                 "agent {} is owned by another engine node",
+                self.agents[ai].spec.id
+            )));
+        }
+        if self.agent_held(ai) {
+            return Err(ControlError::Conflict(format!(
+                "agent {}: the call it had when the engine crashed is still being ended",
                 self.agents[ai].spec.id
             )));
         }

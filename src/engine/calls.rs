@@ -1,7 +1,9 @@
 //! Calls, from lease to call record: keeping leads leased ahead of the dialer, committing the
 //! attempt before the INVITE leaves, executing the dialer's actions over SIP, feeding SIP events
-//! back to the dialer, and writing the call-detail record that schedules the retry. The
-//! compliance rules live in the store's lease and `begin_attempt`; nothing here decides them.
+//! back to the dialer, writing what each call reaches as it happens (batched: ringing, answered
+//! live or machine, connected to an agent, the dialogs of the legs that are up) and the
+//! call-detail record that schedules the retry. The compliance rules live in the store's lease
+//! and `begin_attempt`; nothing here decides them.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,9 +15,9 @@ use crate::pacing::call::{AnswerKind, CallEnd};
 use crate::pacing::dialer::Action;
 use crate::pacing::CallId as DialCall;
 use crate::sip::disposition::Disposition as SipDisposition;
-use crate::sip::endpoint::{AgentLeg, Event, PlaceCall};
+use crate::sip::endpoint::{AgentLeg, Event, LegSide, PlaceCall};
 use crate::sip::values::{CallInfo, CallerId, DisplayName, ExtraHeader, E164};
-use crate::store::{AttemptOutcome, InboundRecord, LeasedLead, StoreError};
+use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, StoreError};
 
 use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
 
@@ -285,6 +287,13 @@ impl Engine {
             return;
         };
         rec.agent = Some(ai);
+        if let Some(attempt) = rec.attempt {
+            // Written before the agent answers: after a crash, the agent is held until this leg,
+            // even one still being set up, is over.
+            let mut p = CallProgress::new(attempt);
+            p.agent = Some(self.agents[ai].spec.id.clone());
+            self.progress.push(p);
+        }
         let shown = agent_leg(
             &self.camps[ci].name,
             &rec.lead,
@@ -375,7 +384,14 @@ impl Engine {
                         self.query_trunk(key, call);
                     }
                     if let Some(rec) = self.calls.get_mut(&key) {
-                        rec.ring_ms.get_or_insert(wall);
+                        if rec.ring_ms.is_none() {
+                            rec.ring_ms = Some(wall);
+                            if let Some(attempt) = rec.attempt {
+                                let mut p = CallProgress::new(attempt);
+                                p.ring_ms = Some(wall);
+                                self.progress.push(p);
+                            }
+                        }
                         if rec.in_dialer {
                             let _ = self.camps[rec.camp]
                                 .dialer
@@ -424,6 +440,13 @@ impl Engine {
                     Some(&Leg::Out(key)) => {
                         if let Some(rec) = self.calls.get_mut(&key) {
                             rec.connect_ms = Some(wall);
+                            let agent = rec.agent.map(|a| self.agents[a].spec.id.clone());
+                            if let Some(attempt) = rec.attempt {
+                                let mut p = CallProgress::new(attempt);
+                                p.connect_ms = Some(wall);
+                                p.agent = agent;
+                                report_progress(&self.sip, &self.tx, call, p);
+                            }
                         }
                     }
                     Some(&Leg::In(sip)) => {
@@ -489,6 +512,7 @@ impl Engine {
                 None => {}
             },
             Event::InboundCall { call, from, .. } => self.on_inbound(call, from),
+            Event::Released { call } => self.on_released(call),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
                 admin::metrics::set_trunk_up(&trunk, false);
@@ -514,7 +538,6 @@ impl Engine {
         // 2xx code, and 200 is the one an INVITE is answered with.
         rec.code = Some(200);
         rec.machine = machine;
-        let c = &mut self.camps[rec.camp];
         if !rec.in_dialer {
             // A 200 that crossed our CANCEL: the endpoint ACKs it; we end it.
             let _ = self.sip.post(move |ep, now| {
@@ -522,6 +545,14 @@ impl Engine {
             });
             return;
         }
+        if let Some(attempt) = rec.attempt {
+            // Counted as a live answer in the store's windows now, not when the call ends.
+            let mut p = CallProgress::new(attempt);
+            p.answer_ms = Some(wall);
+            p.live = Some(!machine);
+            report_progress(&self.sip, &self.tx, call, p);
+        }
+        let c = &mut self.camps[rec.camp];
         if machine {
             rec.in_dialer = false;
             let _ = c
@@ -548,6 +579,18 @@ impl Engine {
                 key,
                 trunk: ep.call_trunk(call),
             });
+        });
+    }
+
+    /// Writes the queued call milestones in one transaction (each housekeeping tick).
+    pub(crate) fn flush_progress(&mut self) {
+        if self.progress.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.progress);
+        let store = self.store.clone();
+        self.spawn_write("call progress", async move {
+            store.record_progress(&batch).await
         });
     }
 
@@ -755,6 +798,31 @@ fn map_failure(d: SipDisposition) -> (CallEnd, Disposition) {
         SipDisposition::TrunkFailure | SipDisposition::Answered => {
             (CallEnd::TrunkFailure, Disposition::TrunkFailure)
         }
+    }
+}
+
+/// Queues `p` for the next progress write, completed by the SIP layer with the call's trunk
+/// and the dialogs of its answered legs (so recovery can BYE them).
+fn report_progress(
+    sip: &crate::sip::driver::SipHandle,
+    tx: &tokio::sync::mpsc::UnboundedSender<Msg>,
+    call: crate::sip::endpoint::CallId,
+    mut p: CallProgress,
+) {
+    let tx = tx.clone();
+    let posted = sip.post(move |ep, _| {
+        p.trunk = ep.call_trunk(call);
+        for d in ep.dialog_snapshots(call) {
+            match d.side {
+                LegSide::Customer => p.customer_dialog = Some(d.to_json()),
+                LegSide::Agent => p.agent_dialog = Some(d.to_json()),
+            }
+        }
+        // The loop is gone only when the engine stops; nothing is left to record then.
+        let _ = tx.send(Msg::Progress(p));
+    });
+    if posted.is_err() {
+        tracing::error!("sip driver gone: call progress not recorded");
     }
 }
 

@@ -20,7 +20,7 @@ use crate::pacing::{CallId as DialCall, Millis, Mode};
 use crate::sip::driver::SipHandle;
 use crate::sip::endpoint::{CallId as SipCall, Event};
 use crate::sip::values::SipUri;
-use crate::store::{LeasedLead, Store, StoreError};
+use crate::store::{CallProgress, LeasedLead, OpenLeg, Store, StoreError};
 
 use super::clock::Clock;
 use super::config::{AgentSpec, EngineConfig};
@@ -62,6 +62,11 @@ pub(crate) enum Msg {
     Admin(AdminCmd),
     /// This node's liveness row had expired when it tried to renew it.
     NodeLost,
+    /// What a call reached, with what only the SIP layer knows (trunk, dialog snapshots): queued
+    /// for the next progress write.
+    Progress(CallProgress),
+    /// Legs that were up on a node recovered by this one: end them.
+    Recovered(Vec<OpenLeg>),
 }
 
 /// One campaign being dialled.
@@ -185,6 +190,14 @@ pub struct Engine {
     pub(crate) started: Instant,
     /// This node's liveness row expired (it is stopping and must exit with an error).
     pub(crate) node_lost: bool,
+    /// Call milestones not yet written (one batched write per housekeeping tick).
+    pub(crate) progress: Vec<CallProgress>,
+    /// Legs of a crashed run being ended with BYE, with the agent of an agent leg: that agent
+    /// is offered no call until its leg is released.
+    pub(crate) releasing: HashMap<SipCall, Option<String>>,
+    /// Agents whose leg was being set up when a run crashed (no dialog to end), held until its
+    /// INVITE transaction has surely timed out.
+    pub(crate) held: Vec<(String, Instant)>,
 }
 
 /// The pacing mode a campaign's settings name.
@@ -342,6 +355,9 @@ impl Engine {
             stats: RunStats::default(),
             started: now,
             node_lost: false,
+            progress: Vec::new(),
+            releasing: HashMap::new(),
+            held: Vec::new(),
         })
     }
 
@@ -438,6 +454,8 @@ impl Engine {
                 }
             }
             Msg::Admin(cmd) => self.on_admin(cmd),
+            Msg::Progress(p) => self.progress.push(p),
+            Msg::Recovered(legs) => self.end_legs(legs).await,
         }
         self.drain_all().await;
     }
@@ -477,6 +495,7 @@ impl Engine {
         self.calls.is_empty()
             && self.inbound.is_empty()
             && self.pending == 0
+            && self.progress.is_empty()
             && self.camps.iter().all(|c| !c.leasing)
     }
 

@@ -8,17 +8,22 @@
 //! `begin_attempt`, atomically), pacing is the dialer's, signalling is the SIP layer's.
 //!
 //! # Crash safety
-//! The lease and the attempt row are committed before the INVITE leaves. After a crash, the
-//! restarted node (same `node` name) closes its open attempts as `unknown` (retried by the
-//! campaign's rules) and returns its undialled leases to the pool. A node that never comes back
-//! stops renewing its liveness row (`node_ttl`); once it expires, any other node on the store does
-//! the same recovery for it (`store::nodes`), and a node that finds its own row expired stops
-//! dialling and hangs up, so its leads are never dialled by two nodes. On SIGTERM/SIGINT the
-//! engine stops dialling, lets connected calls and agents' wrap-ups finish within
-//! `shutdown_grace`, releases its leases and agents, and exits 0. At the end of the grace, calls
-//! still connected to an agent are hung up and recorded `shutdown` (a live, connected answer,
-//! retried by the campaign's `shutdown` rule: by default after an hour), and every call whose
-//! agent is still in wrap-up at exit gets the agent disposition `not_set` instead of none.
+//! The lease and the attempt row are committed before the INVITE leaves, and what each call
+//! reaches (ringing, answered live or machine, connected to an agent, the SIP dialogs of its
+//! legs) is written as it happens, batched every 100 ms. After a crash, the restarted node (same
+//! `node` name) closes its open attempts with what they reached (`interrupted` for a call that
+//! was connected, `abandoned` for a live answer still waiting for an agent, `unknown` before an
+//! answer), sends BYE on every customer and agent leg that was up (its agents get no call before
+//! their old leg is ended), and returns its undialled leases to the pool. A 2xx for a dialog the
+//! node does not know (a customer who answered during the outage) is ACKed and ended at once. A
+//! node that never comes back stops renewing its liveness row (`node_ttl`); once it expires, any
+//! other node on the store does the same recovery for it (`store::nodes`), and a node that finds
+//! its own row expired stops dialling and hangs up, so its leads are never dialled by two nodes.
+//! On SIGTERM/SIGINT the engine stops dialling, lets connected calls and agents' wrap-ups finish
+//! within `shutdown_grace`, releases its leases and agents, and exits 0. At the end of the grace,
+//! calls still connected to an agent are hung up and recorded `shutdown` (a live, connected
+//! answer, retried by the campaign's `shutdown` rule: by default after an hour), and every call
+//! whose agent is still in wrap-up at exit gets the agent disposition `not_set` instead of none.
 //!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
@@ -119,6 +124,7 @@ pub async fn run(
             node = %cfg.node,
             attempts_closed = rec.attempts_closed,
             leases_released = rec.leases_released,
+            legs_to_end = rec.legs.len(),
             "recovered what an earlier run of this node left open"
         );
     }
@@ -169,6 +175,8 @@ pub async fn run(
     let grace = cfg.shutdown_grace.0;
     let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
         .map_err(EngineError::Config)?;
+    // Before any agent is claimed: the agents of legs still up wait until those are ended.
+    engine.end_legs(rec.legs).await;
     engine.renew_claims();
 
     let deadline = run_for.map(|d| Instant::now() + d);
@@ -291,6 +299,8 @@ impl Engine {
             self.refresh_rates();
         }
         self.node_liveness(tick);
+        self.flush_progress();
+        self.expire_holds();
         self.drain_all().await;
     }
 

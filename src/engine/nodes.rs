@@ -1,10 +1,19 @@
 //! This node's liveness row in the store, and recovery of nodes that died: every third of
-//! `node_ttl` the node renews its row and looks for expired ones (`store::nodes`). Owns no call
-//! state: a node that lost its row stops through the normal shutdown path.
+//! `node_ttl` the node renews its row and looks for expired ones (`store::nodes`). A node that
+//! lost its row stops through the normal shutdown path. The SIP legs a crashed run left up (this
+//! node's earlier run, or a dead node's) are ended here with BYE from their stored dialogs; an
+//! agent whose leg that was is offered no call until the leg is released.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::sip::endpoint::{CallId as SipCall, DialogSnapshot};
+use crate::store::OpenLeg;
 
 use super::core::{Engine, Msg, HOUSEKEEPING};
+
+/// How long an agent whose leg was still ringing at a crash is held: 64·T1 (RFC 3261 timer B
+/// with T1 = 500 ms), after which no 2xx for that INVITE is retransmitted any more.
+const SETUP_HOLD: Duration = Duration::from_secs(32);
 
 impl Engine {
     /// Housekeeping ticks between two renewals of this node's row.
@@ -37,12 +46,21 @@ impl Engine {
             tokio::spawn(async move {
                 match store.reap_dead_nodes(wall, &node).await {
                     Ok(reaped) => {
+                        let legs: Vec<OpenLeg> = reaped
+                            .iter()
+                            .flat_map(|d| d.recovered.legs.clone())
+                            .collect();
+                        if !legs.is_empty() {
+                            // The loop is gone only when the engine stops.
+                            let _ = tx.send(Msg::Recovered(legs));
+                        }
                         for d in reaped {
                             tracing::warn!(
                                 node = %d.node,
                                 by = %node,
                                 attempts_closed = d.recovered.attempts_closed,
                                 leases_released = d.recovered.leases_released,
+                                legs_to_end = d.recovered.legs.len(),
                                 sessions_ended = d.sessions_ended,
                                 agents_released = d.agents_released,
                                 "recovered a node whose liveness row expired"
@@ -66,6 +84,71 @@ impl Engine {
         self.node_lost = true;
         if self.stopping.is_none() {
             self.begin_stop(Duration::ZERO);
+        }
+    }
+
+    /// Ends legs a crashed run left up: each is rebuilt from its stored dialog and sent BYE. Their
+    /// agents are taken out of dialling until [`Engine::on_released`] (BYE answered or timed out).
+    pub(crate) async fn end_legs(&mut self, legs: Vec<OpenLeg>) {
+        for leg in legs {
+            let Some(dialog) = &leg.dialog else {
+                // An agent leg that was still ringing: the agent's phone gives up on it (or its
+                // 200 reaches us and is ACKed and ended) within an INVITE transaction's life.
+                if let Some(agent) = leg.agent {
+                    self.held.push((agent, Instant::now() + SETUP_HOLD));
+                }
+                continue;
+            };
+            let Some(snap) = DialogSnapshot::from_json(dialog) else {
+                continue;
+            };
+            let restored = self
+                .sip
+                .with(move |ep, now| ep.restore_and_end(now, &snap))
+                .await;
+            match restored {
+                Ok(Some(call)) => {
+                    tracing::info!(attempt = leg.attempt, agent = ?leg.agent, "ending a leg left up");
+                    self.releasing.insert(call, leg.agent);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "sip driver gone: leg left up not ended"),
+            }
+        }
+        let held: Vec<usize> = (0..self.agents.len())
+            .filter(|&ai| self.agent_held(ai) && self.agents[ai].call.is_none())
+            .collect();
+        for ai in held {
+            if self.agents[ai].logged_in {
+                tracing::warn!(agent = %self.agents[ai].spec.id, "agent's previous call still up");
+                self.leave(ai);
+                self.agents[ai].logged_in = false;
+            }
+        }
+    }
+
+    /// An agent whose leg from a crashed run is still being ended.
+    pub(crate) fn agent_held(&self, ai: usize) -> bool {
+        let id = &self.agents[ai].spec.id;
+        self.releasing.values().any(|a| a.as_ref() == Some(id))
+            || self.held.iter().any(|(a, _)| a == id)
+    }
+
+    /// Releases the agents whose ringing leg from a crashed run has surely timed out.
+    pub(crate) fn expire_holds(&mut self) {
+        let now = Instant::now();
+        let before = self.held.len();
+        self.held.retain(|(_, until)| *until > now);
+        if self.held.len() < before {
+            self.login_auto_agents();
+        }
+    }
+
+    /// A leg left up by a crashed run is over: its agent may take calls again.
+    pub(crate) fn on_released(&mut self, call: SipCall) {
+        if let Some(Some(agent)) = self.releasing.remove(&call) {
+            tracing::info!(%agent, "agent's previous call ended");
+            self.login_auto_agents();
         }
     }
 }

@@ -17,6 +17,9 @@ use super::timer::{Timer, Timers};
 use super::trunk::{Transport, TrunkSet};
 use super::values::{CallInfo, CallerId, DisplayName, ExtraHeader, SipUri, E164};
 
+mod recovery;
+pub use recovery::{DialogSnapshot, LegSide};
+
 /// Header a trunk puts in its 200 OK when a machine answered (`X-Outdial-Answer: machine`).
 pub const ANSWER_HEADER: &str = "X-Outdial-Answer";
 
@@ -197,6 +200,12 @@ pub enum Event {
     TrunkUp {
         /// Its name.
         trunk: String,
+    },
+    /// A leg restored by [`Endpoint::restore_and_end`] is over (its BYE was answered or timed
+    /// out, or the far end sent BYE).
+    Released {
+        /// The handle `restore_and_end` returned.
+        call: CallId,
     },
 }
 
@@ -397,6 +406,8 @@ pub struct Endpoint {
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     stats: Stats,
+    /// Legs rebuilt from a dialog snapshot or a stray 2xx (see `recovery`), by leg id.
+    restored: HashMap<u64, CallId>,
 }
 
 fn hex_id(s: &str) -> Option<u64> {
@@ -497,6 +508,7 @@ impl Endpoint {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            restored: HashMap::new(),
         };
         for i in 0..ep.trunks.trunks.len() {
             if let Some(iv) = ep.trunks.trunks[i].ping_interval() {
@@ -1216,14 +1228,31 @@ impl Endpoint {
             }
         };
         match msg.start {
-            Start::Response { code } => self.on_response(now, code, msg),
+            Start::Response { code } => self.on_response(now, from, transport, code, msg),
             Start::Request { method, .. } => self.on_request(now, from, transport, method, msg),
         }
     }
 
-    fn on_response(&mut self, now: Instant, code: u16, msg: Msg) {
-        let Some(mut txid) = hex_id(&msg.branch) else {
+    fn on_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        code: u16,
+        msg: Msg,
+    ) {
+        // A branch of ours carries this process's salt: a response to a request of an earlier
+        // run (before a restart) must not match a transaction that reuses its number.
+        let ours = msg
+            .branch
+            .rsplit_once('.')
+            .is_some_and(|(_, salt)| u32::from_str_radix(salt, 16) == Ok(self.salt));
+        let txid = hex_id(&msg.branch).filter(|_| ours);
+        let Some(mut txid) = txid.filter(|id| self.txs.contains_key(id)) else {
             self.stats.stray += 1;
+            if (200..300).contains(&code) && msg.cseq_method == Method::Invite {
+                self.on_stray_2xx(now, from, transport, &msg);
+            }
             return;
         };
         if msg.cseq_method == Method::Cancel {
@@ -1622,6 +1651,7 @@ impl Endpoint {
                 self.by_call_id.remove(&l.sip_call_id);
             }
         }
+        self.restored_leg_gone(leg_id);
     }
 
     /// Ends both legs of an answered call and reports who ended it.

@@ -1,7 +1,11 @@
 //! Attempts as call-detail records, shaped for the live engine: [`Store::begin_attempt`] is
 //! committed before the INVITE leaves (so a crash never loses an attempt), and
 //! [`Store::finish_attempt`] writes the outcome and schedules the retry in one transaction.
-//! [`Store::recover_node`] closes what a crashed node left open.
+//! In between, [`Store::record_progress`] writes what the call reaches as it happens (ringing,
+//! answered live or by a machine, connected to an agent, and the SIP dialog state of the legs
+//! that are up), so the abandon-rate windows count a live answer when it happens and
+//! [`Store::recover_node`] closes what a crashed node left open with what each call reached,
+//! handing back the dialogs that still need a BYE.
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -60,13 +64,65 @@ impl AttemptOutcome {
     }
 }
 
+/// What an open call reached, written while it is up by [`Store::record_progress`]. `None`
+/// fields leave the stored value as it is; an update for an attempt already closed is ignored
+/// (the call record written at the end is the authority).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallProgress {
+    /// The open attempt.
+    pub attempt: i64,
+    /// First 180/183.
+    pub ring_ms: Option<i64>,
+    /// 200 OK.
+    pub answer_ms: Option<i64>,
+    /// Answered by a person (`true`: counted as a live answer at once) or a machine.
+    pub live: Option<bool>,
+    /// Trunk the call is on.
+    pub trunk: Option<String>,
+    /// Bridged to an agent.
+    pub connect_ms: Option<i64>,
+    /// The agent it is bridged to (written when the agent is chosen, before its leg answers).
+    pub agent: Option<String>,
+    /// The customer leg's SIP dialog (the SIP layer's snapshot, opaque here).
+    pub customer_dialog: Option<String>,
+    /// The agent leg's SIP dialog.
+    pub agent_dialog: Option<String>,
+}
+
+impl CallProgress {
+    /// Progress of `attempt` with nothing in it yet.
+    pub fn new(attempt: i64) -> CallProgress {
+        CallProgress {
+            attempt,
+            ..CallProgress::default()
+        }
+    }
+}
+
+/// A SIP leg that was up (or being set up) when its node crashed: recovery hands it back so the
+/// recovering node sends BYE on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpenLeg {
+    /// The attempt it belonged to.
+    pub attempt: i64,
+    /// For an agent leg, the agent (who must not be offered a call before the leg is ended).
+    pub agent: Option<String>,
+    /// The dialog snapshot stored by [`Store::record_progress`]; `None` for an agent leg whose
+    /// INVITE was sent but not answered yet (nothing to BYE: its transaction times out).
+    pub dialog: Option<String>,
+}
+
 /// What [`Store::recover_node`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecoverReport {
-    /// Attempts that were open and are now closed as `unknown`.
+    /// Attempts that were open and are now closed with what they reached: `interrupted` when
+    /// connected to an agent, `abandoned` when answered live but not connected, `machine` when a
+    /// machine answered, `unknown` otherwise.
     pub attempts_closed: u64,
     /// Leases (not yet dialled) returned to the pool.
     pub leases_released: u64,
+    /// The legs that were up (customer and agent), to be ended with BYE.
+    pub legs: Vec<OpenLeg>,
 }
 
 from_row! {
@@ -79,6 +135,46 @@ from_row! {
         attempts: i64,
         day_key: i64,
         day_attempts: i64,
+    }
+}
+
+from_row! {
+    struct OpenAttemptRow {
+        id: i64,
+        trunk: Option<String>,
+        agent: Option<String>,
+        ring_ms: Option<i64>,
+        answer_ms: Option<i64>,
+        connect_ms: Option<i64>,
+        live: i64,
+        customer_dialog: Option<String>,
+        agent_dialog: Option<String>,
+    }
+}
+
+impl OpenAttemptRow {
+    /// The call record of a call cut by a crash: what it reached, ended at `now_ms`.
+    fn outcome(&self, now_ms: i64) -> AttemptOutcome {
+        let disposition = match (self.connect_ms, self.answer_ms) {
+            (Some(_), _) => Disposition::Interrupted,
+            // Answered by a person who never reached an agent: hung up on by the recovery, an
+            // abandon from the customer's point of view (and for the abandon rate).
+            (None, Some(_)) if self.live != 0 => Disposition::Abandoned,
+            (None, Some(_)) => Disposition::Machine,
+            (None, None) => Disposition::Unknown,
+        };
+        let mut o = AttemptOutcome::new(disposition, now_ms);
+        // An answered call's final response was a 200; before an answer it is not known.
+        o.sip_code = self.answer_ms.map(|_| 200);
+        o.trunk = self.trunk.clone();
+        o.agent = self.agent.clone();
+        o.ring_ms = self.ring_ms;
+        o.answer_ms = self.answer_ms;
+        o.connect_ms = self.connect_ms;
+        o.wait_ms = self
+            .answer_ms
+            .map(|a| self.connect_ms.unwrap_or(now_ms).max(a) - a);
+        o
     }
 }
 
@@ -182,8 +278,44 @@ impl Store {
         Ok((id, next))
     }
 
-    /// After node `node` crashed: its open attempts are closed as `unknown` (end = `now_ms`) and
-    /// retried by the rules; its undialled leases return to the pool.
+    /// Writes what open calls reached so far, in one transaction (the engine batches them). A
+    /// live answer counts in the abandon-rate windows from here on, and recovery after a crash
+    /// closes the call with what it reached. Updates for attempts already closed are ignored.
+    pub async fn record_progress(&self, batch: &[CallProgress]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write_tx().await?;
+        for p in batch {
+            tx.exec(
+                "UPDATE attempts SET ring_ms = COALESCE($2, ring_ms), \
+                 answer_ms = COALESCE($3, answer_ms), live = COALESCE($4, live), \
+                 trunk = COALESCE($5, trunk), connect_ms = COALESCE($6, connect_ms), \
+                 agent = COALESCE($7, agent), connected = COALESCE($8, connected), \
+                 customer_dialog = COALESCE($9, customer_dialog), \
+                 agent_dialog = COALESCE($10, agent_dialog) WHERE id = $1 AND is_open = 1",
+                &[
+                    Arg::I(p.attempt),
+                    Arg::OI(p.ring_ms),
+                    Arg::OI(p.answer_ms),
+                    Arg::OI(p.live.map(i64::from)),
+                    Arg::OS(p.trunk.as_deref()),
+                    Arg::OI(p.connect_ms),
+                    Arg::OS(p.agent.as_deref()),
+                    Arg::OI(p.connect_ms.map(|_| 1)),
+                    Arg::OS(p.customer_dialog.as_deref()),
+                    Arg::OS(p.agent_dialog.as_deref()),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// After node `node` crashed: its open attempts are closed (end = `now_ms`) with what they
+    /// reached (see [`RecoverReport::attempts_closed`]) and scheduled by the campaign's rules;
+    /// its undialled leases return to the pool. The report lists the legs that were up.
     pub async fn recover_node(&self, node: &str, now_ms: i64) -> Result<RecoverReport, StoreError> {
         let mut tx = self.write_tx().await?;
         let report = self.recover_in(&mut tx, node, now_ms).await?;
@@ -198,15 +330,30 @@ impl Store {
         node: &str,
         now_ms: i64,
     ) -> Result<RecoverReport, StoreError> {
-        let open: Vec<(i64,)> = tx
+        let open: Vec<OpenAttemptRow> = tx
             .all(
-                "SELECT id FROM attempts WHERE node = $1 AND is_open = 1 ORDER BY id",
+                "SELECT id, trunk, agent, ring_ms, answer_ms, connect_ms, live, customer_dialog, \
+                 agent_dialog FROM attempts WHERE node = $1 AND is_open = 1 ORDER BY id",
                 &[Arg::S(node)],
             )
             .await?;
-        let outcome = AttemptOutcome::new(Disposition::Unknown, now_ms);
-        for (id,) in &open {
-            self.finish_in(tx, *id, &outcome).await?;
+        let mut legs = Vec::new();
+        for a in &open {
+            self.finish_in(tx, a.id, &a.outcome(now_ms)).await?;
+            if let Some(dialog) = &a.customer_dialog {
+                legs.push(OpenLeg {
+                    attempt: a.id,
+                    agent: None,
+                    dialog: Some(dialog.clone()),
+                });
+            }
+            if a.agent.is_some() {
+                legs.push(OpenLeg {
+                    attempt: a.id,
+                    agent: a.agent.clone(),
+                    dialog: a.agent_dialog.clone(),
+                });
+            }
         }
         let ids: Vec<(i64,)> = tx
             .all(
@@ -219,6 +366,7 @@ impl Store {
         Ok(RecoverReport {
             attempts_closed: open.len() as u64,
             leases_released: released,
+            legs,
         })
     }
 
@@ -295,7 +443,8 @@ impl Store {
         tx.exec(
             "UPDATE attempts SET is_open = 0, disposition = $2, sip_code = $3, trunk = $4, \
              agent = $5, ring_ms = $6, answer_ms = $7, connect_ms = $8, end_ms = $9, \
-             wait_ms = $10, live = $11, connected = $12 WHERE id = $1",
+             wait_ms = $10, live = $11, connected = $12, customer_dialog = NULL, \
+             agent_dialog = NULL WHERE id = $1",
             &[
                 Arg::I(attempt_id),
                 Arg::S(d.as_str()),

@@ -39,6 +39,11 @@ pub(super) const SQLITE: &[File] = &[
         "inbound calls",
         include_str!("../../migrations/sqlite/0004_inbound_calls.sql"),
     ),
+    (
+        5,
+        "call progress",
+        include_str!("../../migrations/sqlite/0005_call_progress.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -67,6 +72,11 @@ pub(super) const POSTGRES: &[File] = &[
         5,
         "inbound calls",
         include_str!("../../migrations/postgres/0005_inbound_calls.sql"),
+    ),
+    (
+        6,
+        "call progress",
+        include_str!("../../migrations/postgres/0006_call_progress.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@
 //! - `load`: bulk call-list loads in one transaction.
 //! - `lease`: the hopper (`lease`, `release`, lease expiry).
 //! - `attempts`: call-detail records and retry scheduling (`begin_attempt`, `finish_attempt`,
-//!   `record_attempt`, `recover_node`, `abandon_counts`).
+//!   `record_attempt`, `record_progress`, `recover_node`, `abandon_counts`).
 //! - `retry`: the pure "what happens next" rule after an attempt.
 //! - `dnc`, `stats`: the do-not-call list and campaign figures.
 //! - `engine`: what engine nodes share: audit trail, pacing overrides, agent claims and sessions,
@@ -38,7 +38,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::campaign::{Campaign, ListError};
 
-pub use attempts::{AttemptOutcome, RecoverReport};
+pub use attempts::{AttemptOutcome, CallProgress, OpenLeg, RecoverReport};
 pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
 pub use engine::{PacingOverride, ReportInput};
 pub use inbound::InboundRecord;

@@ -1,6 +1,7 @@
 //! Engine nodes alive on one store, as leases: each running node renews its row in `nodes`; a
 //! node whose row expired is dead, and any other node closes what it left open (its calls in
-//! flight as `unknown`, retried by the campaign's rules, and its undialled leases). Without this
+//! flight with what each reached, scheduled by the campaign's rules, and its undialled leases)
+//! and gets back the SIP legs that were up, to end them with BYE. Without this
 //! a node that never comes back would hold its in-flight leads forever. The rows are plain
 //! leases taken with `FOR UPDATE SKIP LOCKED`, like the hopper: no cluster protocol.
 //! Owns no clock: every call takes `now_ms`.
@@ -111,7 +112,7 @@ impl Store {
 pub struct DeadNode {
     /// The node's name.
     pub node: String,
-    /// Its calls closed as `unknown` and its leases returned.
+    /// Its calls closed with what they reached, its leases returned, its legs that were up.
     pub recovered: RecoverReport,
     /// Its agent sessions ended (at its lease's end).
     pub sessions_ended: u64,
