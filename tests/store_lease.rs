@@ -163,9 +163,9 @@ async fn every_retry_rule(db: &TestDb) {
         }
     );
     let (live, abandoned) = s.abandon_counts("c1", t0() - DAY).await.unwrap();
-    // Live answers: connected, abandoned, interrupted, callback ×2, completed, not_interested,
-    // do_not_call.
-    assert_eq!((live, abandoned), (8, 1));
+    // Live answers: connected, abandoned, shutdown, interrupted, callback ×2, completed,
+    // not_interested, do_not_call.
+    assert_eq!((live, abandoned), (9, 1));
 }
 
 async fn both_attempt_caps(db: &TestDb) {
