@@ -37,6 +37,7 @@ mod control;
 mod core;
 mod nodes;
 mod stats;
+mod warm;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -163,6 +164,7 @@ pub async fn run(
     let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
         .map_err(EngineError::Config)?;
     engine.renew_claims();
+    engine.warm_start().await;
 
     let deadline = run_for.map(|d| Instant::now() + d);
     let stop_signal = async move {
