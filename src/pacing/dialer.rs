@@ -15,7 +15,7 @@ use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
-use crate::pacing::opening::{Opening, PastCall, PastOutcome, MIN_SETTLED};
+use crate::pacing::opening::{Opening, PastCall, PastOutcome, COLD_TURNOVER, MIN_SETTLED};
 use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
 use crate::pacing::{Millis, Mode};
 
@@ -1144,10 +1144,29 @@ impl Dialer {
     }
 
     fn refit(&mut self, now: Millis) {
+        // Until the estimates are warm, the model too takes the live-answer rate at the upper
+        // bound of what the settled calls allow (the prior may be far below the trunk's).
+        let mut live = self.outcomes.p(Class::Live);
+        if self.warmth() < 1.0 {
+            let u = self
+                .opening
+                .upper_live(now, self.params.no_answer_timeout_ms, self.in_flight);
+            live = live.max(u);
+        }
+        let rest = (1.0 - live).max(0.0);
+        let (machine, quick) = (
+            self.outcomes.p(Class::Machine),
+            self.outcomes.p(Class::Quick),
+        );
+        let shrink = if machine + quick > rest {
+            rest / (machine + quick)
+        } else {
+            1.0
+        };
         let ring = RingModel {
-            live: self.outcomes.p(Class::Live),
-            machine: self.outcomes.p(Class::Machine),
-            quick: self.outcomes.p(Class::Quick),
+            live,
+            machine: machine * shrink,
+            quick: quick * shrink,
             quick_mean_s: self.quick_fit.dist().mean(),
             ring: self.ring_fit.dist(),
             timeout_s: self.params.no_answer_timeout_ms as f64 / 1000.0,
@@ -1272,7 +1291,10 @@ impl Dialer {
     /// size in talks (at least 20) and [`MIN_SETTLED`] outcomes are settled.
     fn cold_cap(&mut self, now: Millis) -> Option<u32> {
         let timeout = self.params.no_answer_timeout_ms;
-        if self.warmth() >= 1.0 && self.opening.settled(now, timeout) >= MIN_SETTLED {
+        let talks = (COLD_TURNOVER * self.active_out as f64).max(20.0);
+        if self.talk_fit.count() as f64 >= talks
+            && self.opening.settled(now, timeout) >= MIN_SETTLED
+        {
             return None;
         }
         let ahead = self.waiting.len() as u32 + self.inbound_queue.len() as u32;

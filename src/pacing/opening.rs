@@ -8,8 +8,8 @@
 //! hold whatever the trunk does.
 //!
 //! # Safe cold start
-//! Until the estimates are warm (the team has completed twice its size in talks, at least 20,
-//! and [`MIN_SETTLED`] call outcomes are known), every controlled mode (predictive, adaptive)
+//! Until the team has completed [`COLD_TURNOVER`] talks per agent (at least 20) and
+//! [`MIN_SETTLED`] call outcomes are settled, every controlled mode (predictive, adaptive)
 //! launches no more than [`Opening::cap`] calls. The cap takes the pessimistic end of what the
 //! data so far allows:
 //! - *live-answer rate*: the Wilson upper bound ([`Z`] = 1.64, one-sided 95 %) of the share of
@@ -21,8 +21,16 @@
 //! - *handle time*: unbounded — no busy agent is counted as becoming free.
 //!
 //! So the expected live answers of the calls in flight and the new ones, at that upper bound,
-//! never exceed the ready agents: with no data at all, one call per ready agent. The cost is
-//! occupancy in the first minutes (BENCHMARKS.md, *Opening cost*).
+//! never exceed the ready agents: with no data at all, one call per ready agent. After the cap,
+//! and until the team has completed twice its size in talks (the predictive controller's own
+//! warm-up, [`crate::pacing::predictive`]), the predictive model takes the live-answer rate at
+//! the same upper bound rather than at its estimate, which starts from a generic prior.
+//! Releasing the cap at half a turnover rather than two cost nothing in safety in the tests and
+//! halved the opening cost on mid-team. The cost is occupancy in the first minutes
+//! (BENCHMARKS.md, *Opening cost*).
+//!
+//! Power and rate are left alone: the supervisor picks their ratio or rate, and their abandons
+//! are uncontrolled by definition (pacing.md). Progressive and preview reserve the agent.
 //!
 //! # Warm start
 //! A dialer (re)starting a campaign is fed the campaign's recent calls ([`PastCall`], from the
@@ -39,6 +47,8 @@ use crate::pacing::Millis;
 pub const Z: f64 = 1.645;
 /// Settled outcomes needed (with warm duration fits) before the model alone paces.
 pub const MIN_SETTLED: f64 = 100.0;
+/// Completed talks, per outbound agent (at least 20), before the model alone paces.
+pub const COLD_TURNOVER: f64 = 0.5;
 /// Half-life of a past call's weight in a warm start: a call from 6 h ago counts half.
 pub const HALF_LIFE_MS: u64 = 6 * 3_600_000;
 
