@@ -21,7 +21,9 @@
 //! - *handle time*: unbounded — no busy agent is counted as becoming free.
 //!
 //! So the expected live answers of the calls in flight and the new ones, at that upper bound,
-//! never exceed the ready agents: with no data at all, one call per ready agent. After the cap,
+//! never exceed the ready agents: until the first calls have settled (one no-answer timeout
+//! after the first dial), at most one call in flight per ready agent — a call that failed
+//! (busy, invalid) frees its agent for another. After the cap,
 //! and until the team has completed twice its size in talks (the predictive controller's own
 //! warm-up, [`crate::pacing::predictive`]), the predictive model takes the live-answer rate at
 //! the same upper bound rather than at its estimate, which starts from a generic prior.
@@ -165,7 +167,7 @@ impl Opening {
 
     /// New calls allowed now: the most `n` with `u · (in_flight + n) ≤ ready − ahead`, where
     /// `u` is [`Opening::upper_live`], `ready` the ready agents and `ahead` the answered calls
-    /// (outbound and inbound) already waiting for one.
+    /// (outbound and inbound) already waiting for one; while no outcome is settled, `u` = 1.
     pub fn cap(
         &mut self,
         now: Millis,
@@ -174,6 +176,11 @@ impl Opening {
         ahead: u32,
         in_flight: u32,
     ) -> u32 {
+        if self.settled(now, timeout_ms) <= 0.0 {
+            // No outcome is settled yet: every call in flight may be a live answer, and one
+            // call per ready agent at a time is all the data allows.
+            return ready.saturating_sub(ahead).saturating_sub(in_flight);
+        }
         let u = self.upper_live(now, timeout_ms, in_flight).max(1e-3);
         let room = ready as f64 - ahead as f64 - u * in_flight as f64;
         if room <= 0.0 {

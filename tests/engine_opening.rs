@@ -1,0 +1,134 @@
+//! The opening of a campaign in the live engine (issue 14, point 1), against a SIPp trunk
+//! outdial did not write: `sim/sipp/trunk-opening-uas.xml`, 60 % live after about 6 s (busy
+//! 10 %, 404 3 %, 503 2 %, the rest ringing out), time-scaled with the engine so three minutes of
+//! pacing take 20 s. A fresh campaign must not burst — in its first 10 s, no more INVITEs than
+//! ready agents, plus one for each agent a failed call (busy, 404, 503) freed again — and must hold
+//! the abandon cap over its first three minutes. Before this work the engine sized its opening on
+//! the priors (25 % live): three lines per agent at once.
+
+mod engine_support;
+#[path = "common/sipp.rs"]
+mod sipp;
+
+use std::time::Duration;
+
+use engine_support::{
+    attempts, engine_config, finish_engine, peer, scenario, start_engine, EngineSetup, Lab,
+};
+use outdial::store::{Db, Store};
+
+/// (end, live answer) of every attempt.
+async fn ends(store: &Store) -> Vec<(Option<i64>, bool)> {
+    const Q: &str = "SELECT end_ms, CAST(live AS BIGINT) FROM attempts";
+    let rows: Vec<(Option<i64>, i64)> = match store.db() {
+        Db::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await,
+    }
+    .expect("attempts");
+    rows.into_iter().map(|(e, l)| (e, l != 0)).collect()
+}
+
+/// Pacing time runs this much faster than wall time: 3 min of pacing in 20 s.
+const SCALE: f64 = 9.0;
+/// Synthetic agents (agent-sim, holding each call until the customer's BYE).
+const AGENTS: u32 = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_campaign_on_a_sipp_trunk_far_from_the_priors_neither_bursts_nor_abandons() {
+    if !sipp::available() {
+        return;
+    }
+    // The lab's own trunk-sim and agents are replaced: the SIPp trunk, and agents at SCALE.
+    let lab = Lab::new("opening", None, 1);
+    let trunk = sipp::Builder::new("trunk-opening-uas.xml")
+        .args([
+            "-default_behaviors",
+            "all,-abortunexp",
+            "-set",
+            "scale",
+            &SCALE.to_string(),
+        ])
+        .timeout(Duration::from_secs(60))
+        .spawn();
+    let sc = scenario(&lab.dir, 180);
+    let n = AGENTS.to_string();
+    let agents = peer(
+        "agent-sim",
+        &sc,
+        SCALE,
+        &["--agents", &n, "--hold-until-bye"],
+    );
+    lab.campaign("opening", "predictive", 50, 2_000_000, 1500, 0);
+    let setup = EngineSetup {
+        node: "opening-1",
+        campaign: "opening",
+        trunk: trunk.addr,
+        agents: agents.addr,
+        agent_range: (1, AGENTS),
+        time_scale: SCALE,
+        run_for_s: 21,
+        grace_s: 3,
+        channels: 300,
+        wrap_up: "auto",
+    };
+    let (cfg, _admin) = engine_config(&lab.dir, &setup);
+    let engine = start_engine(&lab.db, &cfg);
+    finish_engine(engine, Duration::from_secs(60));
+
+    let store = Store::open(&lab.db).await.expect("store");
+    let rows = attempts(&store).await;
+    let ends = ends(&store).await;
+    store.close().await;
+    let first = rows
+        .iter()
+        .map(|a| a.dial_ms)
+        .min()
+        .expect("calls were placed");
+    // Wall milliseconds of `secs` of pacing time.
+    let wall = |secs: f64| (secs * 1000.0 / SCALE) as i64;
+    let opening = rows
+        .iter()
+        .filter(|a| a.dial_ms < first + wall(10.0))
+        .count();
+    // A call that failed without a live answer (busy, 404, 503) frees its agent for another
+    // one: at most one call per ready agent at a time means at most AGENTS + those calls.
+    let freed = ends
+        .iter()
+        .filter(|(end, live)| !live && end.is_some_and(|e| e < first + wall(10.0)))
+        .count();
+    let three_min: Vec<_> = rows
+        .iter()
+        .filter(|a| a.dial_ms < first + wall(180.0))
+        .collect();
+    let count = |d: &[&str]| {
+        three_min
+            .iter()
+            .filter(|a| a.disposition.as_deref().is_some_and(|x| d.contains(&x)))
+            .count()
+    };
+    let abandoned = count(&["abandoned"]);
+    let live = count(&[
+        "abandoned",
+        "connected",
+        "callback",
+        "completed",
+        "not_interested",
+        "do_not_call",
+    ]);
+    eprintln!(
+        "{opening} INVITEs in the first 10 s for {AGENTS} agents ({freed} of them freed again by a \
+         failed call); first 3 min: {} calls, {abandoned} abandoned of {live} live answers",
+        three_min.len()
+    );
+    assert!(
+        opening <= AGENTS as usize + freed,
+        "opening burst: {opening} INVITEs in the first 10 s for {AGENTS} ready agents \
+         ({freed} freed again by failed calls)"
+    );
+    // Enough live answers for the figure to mean something: the team turns over about once.
+    assert!(live >= AGENTS as usize, "only {live} live answers");
+    assert!(
+        abandoned as f64 <= 0.03 * live as f64,
+        "{abandoned} abandoned of {live} live answers over the first 3 minutes"
+    );
+}
