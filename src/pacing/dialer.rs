@@ -593,7 +593,9 @@ impl Dialer {
         }
         let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
         self.untrack_launch(launched, risk);
-        self.opening.resolved(launched, kind == AnswerKind::Live);
+        let timeout = self.params.no_answer_timeout_ms;
+        self.opening
+            .resolved(now, timeout, launched, kind == AnswerKind::Live);
         self.ring_fit.observe(now.since(launched) as f64 / 1000.0);
         self.dirty = true;
         match kind {
@@ -669,7 +671,8 @@ impl Dialer {
                 }
                 let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
                 self.untrack_launch(launched, risk);
-                self.opening.resolved(launched, false);
+                let timeout = self.params.no_answer_timeout_ms;
+                self.opening.resolved(now, timeout, launched, false);
                 let class = if end == CallEnd::NoAnswer {
                     Class::NoAnswer
                 } else {

@@ -119,11 +119,14 @@ pub struct Opening {
 }
 
 impl Opening {
-    /// A call launched at `launched` resolved (answered, failed or timed out).
-    pub fn resolved(&mut self, launched: Millis, live: bool) {
+    /// A call launched at `launched` resolved (answered, failed or timed out) at `now`; calls
+    /// launched a no-answer timeout (`timeout_ms`) ago settle, so the pending ones stay few
+    /// whatever the mode.
+    pub fn resolved(&mut self, now: Millis, timeout_ms: u64, launched: Millis, live: bool) {
         self.resolved.0 += 1.0;
         self.resolved.1 += if live { 1.0 } else { 0.0 };
         self.pending.push(Reverse((launched.0, live)));
+        self.settled(now, timeout_ms);
     }
 
     /// Seeds one settled outcome of weight `w` (a past call).
@@ -208,14 +211,14 @@ mod tests {
         // 100 calls out; after 1 s only 12 busy signals are back: the other 88 may all be live.
         let mut o = Opening::default();
         for _ in 0..12 {
-            o.resolved(Millis(0), false);
+            o.resolved(Millis(1_000), 45_000, Millis(0), false);
         }
         let u = o.upper_live(Millis(1_000), 45_000, 88);
         assert!(u > 0.88, "{u}");
         // Once the wave has settled (61 live of 100), the bound is data-based.
         let mut o = Opening::default();
         for i in 0..100 {
-            o.resolved(Millis(0), i % 100 < 61);
+            o.resolved(Millis(7_000), 45_000, Millis(0), i % 100 < 61);
         }
         let u = o.upper_live(Millis(46_000), 45_000, 0);
         assert!(u > 0.61 && u < 0.72, "{u}");
