@@ -127,7 +127,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         "opening burst: {opening} INVITEs in the first 10 s for {AGENTS} ready agents \
          ({freed} freed again by failed calls)"
     );
-    // Enough live answers for the figure to mean something: the team turns over about once.
+    // Enough live answers for the figure to mean something: at least one per agent.
     assert!(live >= AGENTS as usize, "only {live} live answers");
     assert!(
         abandoned as f64 <= 0.03 * live as f64,
@@ -188,7 +188,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         after.len()
     );
     assert!(
-        reopening as f64 >= 1.25 * opening as f64,
+        reopening as f64 >= 1.2 * opening as f64,
         "restart {reopening} vs cold start {opening} INVITEs in the first 10 s"
     );
     assert!(
