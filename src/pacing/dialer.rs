@@ -1294,8 +1294,8 @@ impl Dialer {
     }
 
     /// The safe cold-start cap on new calls while the estimates are cold (see
-    /// [`crate::pacing::opening`]); `None` once they are warm: the team has completed twice its
-    /// size in talks (at least 20) and [`MIN_SETTLED`] outcomes are settled.
+    /// [`crate::pacing::opening`]); `None` once this dialer's agents have completed
+    /// [`COLD_TURNOVER`] talks each (at least 20) and [`MIN_SETTLED`] outcomes are settled.
     fn cold_cap(&mut self, now: Millis) -> Option<u32> {
         let timeout = self.params.no_answer_timeout_ms;
         // Only this dialer's own talks count: after a warm start every agent is ready at once,
