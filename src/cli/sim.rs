@@ -48,6 +48,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         trace_outcomes: 0,
         samples: if args.plot.is_some() { 240 } else { 0 },
         progress: Some(progress.clone()),
+        ..RunOptions::default()
     };
     let total = scenario.duration.0.as_millis() as u64 * strategies.len().max(1) as u64;
     let report = std::thread::scope(|scope| {

@@ -45,6 +45,7 @@ mod control;
 mod core;
 mod nodes;
 mod stats;
+mod warm;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -178,6 +179,7 @@ pub async fn run(
     // Before any agent is claimed: the agents of legs still up wait until those are ended.
     engine.end_legs(rec.legs).await;
     engine.renew_claims();
+    engine.warm_start().await;
 
     let deadline = run_for.map(|d| Instant::now() + d);
     let stop_signal = async move {

@@ -15,6 +15,7 @@ use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
+use crate::pacing::opening::{Opening, PastCall, PastOutcome, COLD_TURNOVER, MIN_SETTLED};
 use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
 use crate::pacing::{Millis, Mode};
 
@@ -316,6 +317,13 @@ pub struct Dialer {
     bias: f64,
     bias_mark: (u64, u64),
     pending_risk: f64,
+    /// The safe cold-start cap's outcome counts (see [`crate::pacing::opening`]).
+    opening: Opening,
+    /// Live answers and abandons of past calls seeded by [`Dialer::warm_start`], added to the
+    /// record the abandon controller prices from.
+    seeded_record: (u64, f64),
+    /// Talks seeded by [`Dialer::warm_start`]: the opening cap counts only this dialer's own.
+    seeded_talks: u64,
 }
 
 impl Dialer {
@@ -380,6 +388,9 @@ impl Dialer {
             bias: 0.0,
             bias_mark: (0, 0),
             pending_risk: 0.0,
+            opening: Opening::default(),
+            seeded_record: (0, 0.0),
+            seeded_talks: 0,
             params: config.params,
         };
         if let Mode::Rate { per_s } = d.params.mode {
@@ -443,6 +454,62 @@ impl Dialer {
     }
 
     // ----- inputs -----
+
+    /// Seeds the estimators from the campaign's own recent calls (all nodes; from the store,
+    /// see [`crate::pacing::opening`], *Warm start*), so a dialer (re)starting a campaign
+    /// dials at the rate it had learned rather than from a cold start. Call it once, before
+    /// the first tick; `calls` in any order. Each call weighs [`PastCall::weight`]: outcome
+    /// classes, ring, talk and wrap-up times feed the same estimators as live calls (oldest
+    /// first, so the recency weighting of the estimators applies too), its outcome counts as
+    /// settled for the cold-start cap, and its live answers and abandons join the record the
+    /// abandon controller prices from.
+    pub fn warm_start(&mut self, calls: &[PastCall]) {
+        let mut order: Vec<&PastCall> = calls.iter().collect();
+        order.sort_by_key(|c| std::cmp::Reverse(c.age_ms));
+        let (mut live_w, mut ab_w) = (0.0, 0.0);
+        for c in order {
+            let w = c.weight();
+            if w < 1e-6 {
+                continue;
+            }
+            let class = match c.outcome {
+                PastOutcome::Live { abandoned } => {
+                    live_w += w;
+                    if abandoned {
+                        ab_w += w;
+                    }
+                    Class::Live
+                }
+                PastOutcome::Machine => Class::Machine,
+                PastOutcome::Quick => Class::Quick,
+                PastOutcome::NoAnswer => Class::NoAnswer,
+            };
+            self.outcomes.observe_weighted(class, w);
+            self.opening
+                .seed(matches!(c.outcome, PastOutcome::Live { .. }), w);
+            let valid = |x: Option<f64>| x.filter(|s| s.is_finite() && *s >= 0.0);
+            if let Some(r) = valid(c.ring_s) {
+                match c.outcome {
+                    PastOutcome::Live { .. } | PastOutcome::Machine => {
+                        self.ring_fit.observe_weighted(r, w)
+                    }
+                    PastOutcome::Quick => self.quick_fit.observe_weighted(r, w),
+                    PastOutcome::NoAnswer => {}
+                }
+            }
+            if let Some(t) = valid(c.talk_s) {
+                self.talk_fit.observe_weighted(t, w);
+            }
+            if let Some(t) = valid(c.wrap_s) {
+                self.wrap_fit.observe_weighted(t, w);
+            }
+        }
+        self.seeded_record = (live_w.round() as u64, ab_w);
+        self.seeded_talks = self.talk_fit.count();
+        // Rebuild the tables from the seeded estimates at the next decision.
+        self.next_refit = self.start;
+        self.dirty = true;
+    }
 
     /// A new agent logs in and becomes ready at `now`.
     pub fn handle_agent_login(&mut self, now: Millis, skills: Skills) -> AgentId {
@@ -526,6 +593,9 @@ impl Dialer {
         }
         let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
         self.untrack_launch(launched, risk);
+        let timeout = self.params.no_answer_timeout_ms;
+        self.opening
+            .resolved(now, timeout, launched, kind == AnswerKind::Live);
         self.ring_fit.observe(now.since(launched) as f64 / 1000.0);
         self.dirty = true;
         match kind {
@@ -601,6 +671,8 @@ impl Dialer {
                 }
                 let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
                 self.untrack_launch(launched, risk);
+                let timeout = self.params.no_answer_timeout_ms;
+                self.opening.resolved(now, timeout, launched, false);
                 let class = if end == CallEnd::NoAnswer {
                     Class::NoAnswer
                 } else {
@@ -1079,10 +1151,29 @@ impl Dialer {
     }
 
     fn refit(&mut self, now: Millis) {
+        // Until the estimates are warm, the model too takes the live-answer rate at the upper
+        // bound of what the settled calls allow (the prior may be far below the trunk's).
+        let mut live = self.outcomes.p(Class::Live);
+        if self.warmth() < 1.0 {
+            let u = self
+                .opening
+                .upper_live(now, self.params.no_answer_timeout_ms, self.in_flight);
+            live = live.max(u);
+        }
+        let rest = (1.0 - live).max(0.0);
+        let (machine, quick) = (
+            self.outcomes.p(Class::Machine),
+            self.outcomes.p(Class::Quick),
+        );
+        let shrink = if machine + quick > rest {
+            rest / (machine + quick)
+        } else {
+            1.0
+        };
         let ring = RingModel {
-            live: self.outcomes.p(Class::Live),
-            machine: self.outcomes.p(Class::Machine),
-            quick: self.outcomes.p(Class::Quick),
+            live,
+            machine: machine * shrink,
+            quick: quick * shrink,
             quick_mean_s: self.quick_fit.dist().mean(),
             ring: self.ring_fit.dist(),
             timeout_s: self.params.no_answer_timeout_ms as f64 / 1000.0,
@@ -1116,7 +1207,10 @@ impl Dialer {
         if now >= self.next_refit || !self.forecast.is_fitted() {
             self.refit(now);
         }
-        let room = self.lines_free().min(self.ratio_room());
+        let mut room = self.lines_free().min(self.ratio_room());
+        if let Some(cap) = self.cold_cap(now) {
+            room = room.min(cap);
+        }
         if room == 0 || self.active_out == 0 {
             return;
         }
@@ -1143,8 +1237,8 @@ impl Dialer {
                 let warm = self.warmth();
                 // Abandons already bought: calls in flight priced at launch, not yet resolved.
                 let theta = self.control.theta_warming(
-                    self.counters.live,
-                    self.counters.abandoned as f64 + self.pending_risk,
+                    self.counters.live + self.seeded_record.0,
+                    self.counters.abandoned as f64 + self.seeded_record.1 + self.pending_risk,
                     warm,
                 );
                 self.last_theta = theta;
@@ -1180,9 +1274,13 @@ impl Dialer {
                 self.launch(now, None);
             }
         }
-        // Graceful fallback: nothing in flight or waiting, an agent idle, yet the model will not
-        // risk a call (inbound load, a tight abandon budget). A call with the agent reserved
-        // cannot be abandoned, so the dialler is never worse than progressive.
+        self.fallback(now, n);
+    }
+
+    /// Graceful fallback: nothing in flight or waiting, an agent idle, yet the model will not
+    /// risk a call (inbound load, a tight abandon budget). A call with the agent reserved
+    /// cannot be abandoned, so the dialler is never worse than progressive.
+    fn fallback(&mut self, now: Millis, n: u32) {
         if n == 0
             && self.in_flight == 0
             && self.waiting.is_empty()
@@ -1193,6 +1291,28 @@ impl Dialer {
                 self.launch(now, Some(a));
             }
         }
+    }
+
+    /// The safe cold-start cap on new calls while the estimates are cold (see
+    /// [`crate::pacing::opening`]); `None` once this dialer's agents have completed
+    /// [`COLD_TURNOVER`] talks each (at least 20) and [`MIN_SETTLED`] outcomes are settled.
+    fn cold_cap(&mut self, now: Millis) -> Option<u32> {
+        let timeout = self.params.no_answer_timeout_ms;
+        // Only this dialer's own talks count: after a warm start every agent is ready at once,
+        // and the model prices each call at the margin, not the wave's total overflow (a wave
+        // of calls for idle agents all answer together); the cap, at the learned upper bound,
+        // sizes that wave (measured on a restart of 40 agents: 4 abandons of 44 live answers
+        // in the first wave without it).
+        let talks = (COLD_TURNOVER * self.active_out as f64).max(20.0);
+        let own = self.talk_fit.count().saturating_sub(self.seeded_talks);
+        if own as f64 >= talks && self.opening.settled(now, timeout) >= MIN_SETTLED {
+            return None;
+        }
+        let ahead = self.waiting.len() as u32 + self.inbound_queue.len() as u32;
+        Some(
+            self.opening
+                .cap(now, timeout, self.idle_out, ahead, self.in_flight),
+        )
     }
 
     /// How far the estimates are from their cold-start priors, in [0, 1]: completed outbound
@@ -1224,10 +1344,20 @@ impl Dialer {
             self.next_adjust = self.next_adjust.plus(15_000);
         }
         while self.next_cycle <= now {
-            let n = self
+            let mut n = self
                 .adaptive
                 .to_place(self.active_out, self.lines_in_use())
                 .min(self.lines_free());
+            if let Some(cap) = self.cold_cap(now) {
+                if n > cap {
+                    // Anti-windup: the level the cap lets through is the level in use, so the
+                    // 15 s feedback does not pile up a level the cap never allowed, to be
+                    // released all at once when the estimates turn warm.
+                    let used = (self.lines_in_use() + cap) as f64 / self.active_out.max(1) as f64;
+                    self.adaptive.dl = self.adaptive.dl.min(used).max(1.0);
+                    n = cap;
+                }
+            }
             for _ in 0..n {
                 self.launch(now, None);
             }

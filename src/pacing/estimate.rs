@@ -49,10 +49,16 @@ impl OutcomeEstimator {
     }
     /// Records one outcome.
     pub fn observe(&mut self, c: Class) {
+        self.observe_weighted(c, 1.0);
+    }
+    /// Records one outcome worth `weight` observations (a past call in a warm start): older
+    /// ones decay as if `weight` observations had arrived.
+    pub fn observe_weighted(&mut self, c: Class, weight: f64) {
+        let d = self.decay.powf(weight);
         for w in &mut self.w {
-            *w *= self.decay;
+            *w *= d;
         }
-        self.w[c as usize] += 1.0;
+        self.w[c as usize] += weight;
     }
     /// Effective number of observations behind the estimate (prior included).
     pub fn weight(&self) -> f64 {
@@ -113,11 +119,16 @@ impl DurationFit {
     }
     /// Records one duration in seconds (clamped to ≥ 50 ms).
     pub fn observe(&mut self, secs: f64) {
+        self.observe_weighted(secs, 1.0);
+    }
+    /// Records one duration worth `weight` observations (a past call in a warm start).
+    pub fn observe_weighted(&mut self, secs: f64, weight: f64) {
         let x = secs.max(0.05).ln();
-        self.w = self.w * self.decay + 1.0;
-        self.s1 = self.s1 * self.decay + x;
-        self.s2 = self.s2 * self.decay + x * x;
-        self.fresh *= self.decay;
+        let d = self.decay.powf(weight);
+        self.w = self.w * d + weight;
+        self.s1 = self.s1 * d + weight * x;
+        self.s2 = self.s2 * d + weight * x * x;
+        self.fresh *= d;
         self.n += 1;
     }
     fn log_moments(&self) -> (f64, f64) {

@@ -14,6 +14,7 @@
 //! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
 //! - [`predictive`]: the predictive algorithm and its abandon controller (documented there).
 //! - [`adaptive`]: the VICIdial-style baseline.
+//! - [`opening`]: the safe cold-start cap and the warm start from past calls.
 //! - [`dialer`]: [`Dialer`], one campaign's pacing core (`handle_*` / `poll_*`).
 
 pub mod adaptive;
@@ -25,6 +26,7 @@ pub mod forecast;
 pub(crate) mod idmap;
 pub mod mode;
 pub mod normal;
+pub mod opening;
 pub mod predictive;
 pub mod time;
 
@@ -33,4 +35,5 @@ pub use dialer::{
     Action, Config, Counters, Dialer, DialerError, InboundId, Params, Priors, Reason,
 };
 pub use mode::{DropRule, Mode, ModeError};
+pub use opening::{PastCall, PastOutcome};
 pub use time::Millis;

@@ -68,6 +68,11 @@
 //! occupancy), 0–2 of 152–173 in 30 min; mid-team 13–20 of 656–697 (≤ 2.87 %) in 10 min,
 //! 44–48 of ~1,850 in 30 min. The 8 h figures (10 min warm-up excluded) did not drop.
 //!
+//! All of the above still took the priors as roughly right, and a trunk far from them broke
+//! the cap (issue 14: 61 % live after 6 s, 249 INVITEs in 10 s for 100 agents, 6.1 % abandon
+//! over 3 minutes). The opening is now capped at the pessimistic end of what the data allows,
+//! and a restart is seeded from the campaign's recent calls: [`crate::pacing::opening`].
+//!
 //! # Cost
 //! Busy agents are bucketed by the second they entered their state and calls by the 100 ms they
 //! were launched ([`crate::pacing::forecast::Buckets`]); conditional probabilities come from

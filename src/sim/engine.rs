@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::agents::{AgentId, Skills, StateTimes};
 use crate::pacing::idmap::IdMap;
 use crate::pacing::{
-    Action, AnswerKind, CallEnd, CallId, Config, Dialer, InboundId, Millis, Mode, Params, Priors,
+    Action, AnswerKind, CallEnd, CallId, Config, Dialer, InboundId, Millis, Mode, Params, PastCall,
+    PastOutcome, Priors,
 };
 use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
 use crate::sim::queue::{Entry, EventQueue};
@@ -81,6 +82,10 @@ pub struct StrategyResult {
     /// Outcome of each of the first dial sequence numbers, if traced (not in the JSON).
     #[serde(skip)]
     pub outcomes: Vec<Option<Outcome>>,
+    /// Every call that ended, as the store would give it to a warm start (ages counted back
+    /// from the end of the run), if [`RunOptions::record_calls`] (not in the JSON).
+    #[serde(skip)]
+    pub calls: Vec<PastCall>,
 }
 
 /// Knobs of a run that are not part of the scenario.
@@ -92,6 +97,18 @@ pub struct RunOptions {
     pub samples: usize,
     /// Virtual milliseconds simulated so far, summed over strategies (progress bars).
     pub progress: Option<std::sync::Arc<AtomicU64>>,
+    /// Past calls to warm-start the dialer with ([`Dialer::warm_start`]): a restart.
+    pub warm_start: Vec<PastCall>,
+    /// Record every ended call in [`StrategyResult::calls`].
+    pub record_calls: bool,
+}
+
+/// A call being recorded: dial, answer and connect times (ms), and how it ended so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Open {
+    dial: u64,
+    answer: Option<u64>,
+    connect: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +145,10 @@ struct Sim<'a> {
     inbound_connected: u64,
     sl_ms: u64,
     sample_gap: u64,
+    /// Calls being recorded (when [`RunOptions::record_calls`]).
+    open: Option<IdMap<Open>>,
+    /// Index in `r.calls` of each agent's last outbound call, for its wrap-up time.
+    last_call: IdMap<usize>,
 }
 
 /// Builds the dialer a scenario implies for `mode` (generic priors: the dialer learns the trunk).
@@ -162,7 +183,10 @@ pub fn run_strategy(
     opts: &RunOptions,
 ) -> Result<StrategyResult, crate::pacing::DialerError> {
     let wall = Instant::now();
-    let dialer = Dialer::new(dialer_config(sc, mode, seed), Millis(0))?;
+    let mut dialer = Dialer::new(dialer_config(sc, mode, seed), Millis(0))?;
+    if !opts.warm_start.is_empty() {
+        dialer.warm_start(&opts.warm_start);
+    }
     let mut sim = Sim {
         sc,
         seed,
@@ -192,6 +216,7 @@ pub fn run_strategy(
             wall_s: 0.0,
             series: Vec::new(),
             outcomes: vec![None; opts.trace_outcomes],
+            calls: Vec::new(),
         },
         waits: vec![0; sc.patience.0.as_millis() as usize + 2],
         wait_sum_ms: 0,
@@ -199,6 +224,8 @@ pub fn run_strategy(
         inbound_connected: 0,
         sl_ms: sc.inbound.service_time.0.as_millis() as u64,
         sample_gap: 0,
+        open: opts.record_calls.then(IdMap::default),
+        last_call: IdMap::default(),
     };
     let end = sc.duration.0.as_millis() as u64;
     let (blended, inb, outb) = sc.agent_mix();
@@ -294,6 +321,7 @@ impl Sim<'_> {
         match ev.item {
             Kind::Outcome(call, o) => {
                 self.trace(call, o);
+                self.record_outcome(ev.t, call, o);
                 let id = CallId(call);
                 let res = match o {
                     Outcome::Live => {
@@ -320,6 +348,12 @@ impl Sim<'_> {
                 debug_assert!(res.is_ok(), "{res:?}");
             }
             Kind::Hangup(call, agent) => {
+                self.record_end(
+                    ev.t,
+                    call,
+                    PastOutcome::Live { abandoned: false },
+                    Some(agent),
+                );
                 let res = self
                     .dialer
                     .handle_call_ended(now, CallId(call), CallEnd::Completed);
@@ -327,6 +361,11 @@ impl Sim<'_> {
                 self.wrap(ev.t, AgentId(agent));
             }
             Kind::WrapEnd(agent) => {
+                if let Some(i) = self.last_call.remove(&(agent as u64)) {
+                    if let Some(c) = self.r.calls.get_mut(i) {
+                        c.wrap_s = Some(ev.t as f64 / 1000.0 - c.wrap_s.unwrap_or(0.0));
+                    }
+                }
                 let res = self.dialer.handle_agent_ready(now, AgentId(agent));
                 debug_assert!(res.is_ok(), "{res:?}");
             }
@@ -382,6 +421,15 @@ impl Sim<'_> {
                     if self.measuring {
                         self.r.dials += 1;
                     }
+                    if let Some(open) = &mut self.open {
+                        open.insert(
+                            call.0,
+                            Open {
+                                dial: now.0,
+                                ..Open::default()
+                            },
+                        );
+                    }
                     let d = self
                         .trunk
                         .draw(&mut stream_rng(self.seed, STREAM_CALLS, call.0));
@@ -419,6 +467,9 @@ impl Sim<'_> {
                         }
                     };
                     self.push(now.0 + talk, Kind::Hangup(call.0, agent.0));
+                    if let Some(c) = self.open.as_mut().and_then(|o| o.get_mut(&call.0)) {
+                        c.connect = Some(now.0);
+                    }
                     if self.measuring {
                         let i = (wait_ms as usize).min(self.waits.len() - 1);
                         self.waits[i] += 1;
@@ -448,16 +499,68 @@ impl Sim<'_> {
                 }
                 Action::Abandon { call } => {
                     self.talk_ms.remove(&call.0);
+                    self.record_end(now.0, call.0, PastOutcome::Live { abandoned: true }, None);
                     if self.measuring {
                         self.r.abandoned += 1;
                     }
                 }
-                Action::Cancel { call } => self.trace(call.0, Outcome::NoAnswer),
+                Action::Cancel { call } => {
+                    self.trace(call.0, Outcome::NoAnswer);
+                    self.record_end(now.0, call.0, PastOutcome::NoAnswer, None);
+                }
             }
         }
     }
 
+    /// Records what a trunk outcome says about call `call` (answered, or ended before that).
+    fn record_outcome(&mut self, t: u64, call: u64, o: Outcome) {
+        let ended = match o {
+            Outcome::Live => None,
+            Outcome::Machine => Some(PastOutcome::Machine),
+            Outcome::Busy | Outcome::Invalid | Outcome::Failure => Some(PastOutcome::Quick),
+            Outcome::NoAnswer => return,
+        };
+        if let Some(c) = self.open.as_mut().and_then(|open| open.get_mut(&call)) {
+            c.answer = Some(t);
+        }
+        if let Some(e) = ended {
+            self.record_end(t, call, e, None);
+        }
+    }
+
+    /// Call `call` ended at `t` with `outcome`; `agent` talked to it (its wrap-up follows). The
+    /// call's `age_ms` holds its dial time until [`Sim::finish`]; a talked call's `wrap_s` holds
+    /// the hang-up time (s) until the wrap-up ends.
+    fn record_end(&mut self, t: u64, call: u64, outcome: PastOutcome, agent: Option<u32>) {
+        let Some(c) = self.open.as_mut().and_then(|open| open.remove(&call)) else {
+            return;
+        };
+        let secs = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1000.0;
+        self.r.calls.push(PastCall {
+            age_ms: c.dial,
+            outcome,
+            ring_s: match outcome {
+                PastOutcome::NoAnswer => None,
+                _ => c.answer.map(|a| secs(c.dial, a)),
+            },
+            talk_s: c.connect.filter(|_| agent.is_some()).map(|k| secs(k, t)),
+            wrap_s: agent.map(|_| t as f64 / 1000.0),
+        });
+        if let Some(a) = agent {
+            self.last_call.insert(a as u64, self.r.calls.len() - 1);
+        }
+    }
+
     fn finish(mut self, end: Millis) -> StrategyResult {
+        for i in self.last_call.values() {
+            // Wrap-up still running at the end: not a duration.
+            if let Some(c) = self.r.calls.get_mut(*i) {
+                c.wrap_s = None;
+            }
+        }
+        for c in &mut self.r.calls {
+            c.age_ms = end.0.saturating_sub(c.age_ms);
+        }
         let times = self.dialer.agent_times(end).minus(&self.base_times);
         let r = &mut self.r;
         r.occupancy = times.occupancy();

@@ -16,12 +16,14 @@
 //! - `engine`: what engine nodes share: audit trail, pacing overrides, agent claims and sessions,
 //!   agent wrap-up dispositions, report rows and abandon-rate windows.
 //! - `nodes`: engine nodes alive on this store, and recovery of the ones that died.
+//! - `history`: a campaign's recent calls for the pacing core's warm start (`recent_calls`).
 
 mod attempts;
 mod campaigns;
 mod db;
 mod dnc;
 mod engine;
+mod history;
 mod inbound;
 mod lease;
 mod load;
@@ -41,6 +43,7 @@ use crate::campaign::{Campaign, ListError};
 pub use attempts::{AttemptOutcome, CallProgress, OpenLeg, RecoverReport};
 pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
 pub use engine::{PacingOverride, ReportInput};
+pub use history::{WARM_START_CALLS, WARM_START_WINDOW_MS};
 pub use inbound::InboundRecord;
 pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};

@@ -1,0 +1,202 @@
+//! The opening of a campaign in the live engine (issue 14, point 1), against a SIPp trunk
+//! outdial did not write: `sim/sipp/trunk-opening-uas.xml`, 60 % live after about 6 s (busy
+//! 10 %, 404 3 %, 503 2 %, the rest ringing out), time-scaled with the engine so three minutes of
+//! pacing take 20 s. A fresh campaign must not burst — in its first 10 s, no more INVITEs than
+//! ready agents, plus one for each agent a failed call (busy, 404, 503) freed again — and must hold
+//! the abandon cap over its first three minutes. Before this work the engine sized its opening on
+//! the priors (25 % live): three lines per agent at once. Then the engine is stopped and started
+//! again on the same store: its opening is sized on what the campaign's calls taught it.
+
+mod engine_support;
+#[path = "common/sipp.rs"]
+mod sipp;
+
+use std::time::Duration;
+
+use engine_support::{
+    attempts, engine_config, finish_engine, peer, scenario, start_engine, EngineSetup, Lab,
+};
+use outdial::store::{Db, Store};
+
+/// (end, live answer) of every attempt.
+async fn ends(store: &Store) -> Vec<(Option<i64>, bool)> {
+    const Q: &str = "SELECT end_ms, CAST(live AS BIGINT) FROM attempts";
+    let rows: Vec<(Option<i64>, i64)> = match store.db() {
+        Db::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await,
+    }
+    .expect("attempts");
+    rows.into_iter().map(|(e, l)| (e, l != 0)).collect()
+}
+
+/// Pacing time runs this much faster than wall time: 3 min of pacing in 20 s.
+const SCALE: f64 = 9.0;
+/// Synthetic agents (agent-sim, holding each call until the customer's BYE).
+const AGENTS: u32 = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_a_restart_remembers(
+) {
+    if !sipp::available() {
+        return;
+    }
+    // The lab's own trunk-sim and agents are replaced: the SIPp trunk, and agents at SCALE.
+    let lab = Lab::new("opening", None, 1);
+    let trunk = sipp::Builder::new("trunk-opening-uas.xml")
+        .args([
+            "-default_behaviors",
+            "all,-abortunexp",
+            "-set",
+            "scale",
+            &SCALE.to_string(),
+        ])
+        .timeout(Duration::from_secs(120))
+        .spawn();
+    let sc = scenario(&lab.dir, 180);
+    let n = AGENTS.to_string();
+    let agents = peer(
+        "agent-sim",
+        &sc,
+        SCALE,
+        &["--agents", &n, "--hold-until-bye"],
+    );
+    lab.campaign("opening", "predictive", 50, 2_000_000, 1500, 0);
+    let setup = EngineSetup {
+        node: "opening-1",
+        campaign: "opening",
+        trunk: trunk.addr,
+        agents: agents.addr,
+        agent_range: (1, AGENTS),
+        time_scale: SCALE,
+        run_for_s: 27,
+        grace_s: 3,
+        channels: 300,
+        wrap_up: "auto",
+    };
+    let (cfg, _admin) = engine_config(&lab.dir, &setup);
+    let engine = start_engine(&lab.db, &cfg);
+    finish_engine(engine, Duration::from_secs(60));
+
+    let store = Store::open(&lab.db).await.expect("store");
+    let rows = attempts(&store).await;
+    let ends = ends(&store).await;
+    store.close().await;
+    let first = rows
+        .iter()
+        .map(|a| a.dial_ms)
+        .min()
+        .expect("calls were placed");
+    // Wall milliseconds of `secs` of pacing time.
+    let wall = |secs: f64| (secs * 1000.0 / SCALE) as i64;
+    let opening = rows
+        .iter()
+        .filter(|a| a.dial_ms < first + wall(10.0))
+        .count();
+    // A call that failed without a live answer (busy, 404, 503) frees its agent for another
+    // one: at most one call per ready agent at a time means at most AGENTS + those calls.
+    let freed = ends
+        .iter()
+        .filter(|(end, live)| !live && end.is_some_and(|e| e < first + wall(10.0)))
+        .count();
+    let three_min: Vec<_> = rows
+        .iter()
+        .filter(|a| a.dial_ms < first + wall(180.0))
+        .collect();
+    let count = |d: &[&str]| {
+        three_min
+            .iter()
+            .filter(|a| a.disposition.as_deref().is_some_and(|x| d.contains(&x)))
+            .count()
+    };
+    let abandoned = count(&["abandoned"]);
+    let live = count(&[
+        "abandoned",
+        "connected",
+        "callback",
+        "completed",
+        "not_interested",
+        "do_not_call",
+    ]);
+    eprintln!(
+        "{opening} INVITEs in the first 10 s for {AGENTS} agents ({freed} of them freed again by a \
+         failed call); first 3 min: {} calls, {abandoned} abandoned of {live} live answers",
+        three_min.len()
+    );
+    assert!(
+        opening <= AGENTS as usize + freed,
+        "opening burst: {opening} INVITEs in the first 10 s for {AGENTS} ready agents \
+         ({freed} freed again by failed calls)"
+    );
+    // Enough live answers for the figure to mean something: at least one per agent.
+    assert!(live >= AGENTS as usize, "only {live} live answers");
+    assert!(
+        abandoned as f64 <= 0.03 * live as f64,
+        "{abandoned} abandoned of {live} live answers over the first 3 minutes"
+    );
+
+    // The restart: the same node on the same store, after 4 minutes of pacing. The engine
+    // seeds the dialer from the campaign's calls (`Store::recent_calls`): its opening is sized
+    // on the learned live-answer rate — about AGENTS / p calls for the ready agents at once —
+    // where the cold start above placed at most one per ready agent.
+    let closed: Vec<_> = rows
+        .iter()
+        .filter(|a| a.is_open == 0 && a.disposition.as_deref() != Some("unknown"))
+        .collect();
+    let p = closed
+        .iter()
+        .filter(|a| {
+            a.disposition
+                .as_deref()
+                .is_some_and(|d| d == "abandoned" || d == "connected")
+        })
+        .count() as f64
+        / closed.len().max(1) as f64;
+    let restart_at = rows.iter().map(|a| a.dial_ms).max().unwrap_or(first);
+    let (cfg, _admin) = engine_config(
+        &lab.dir,
+        &EngineSetup {
+            run_for_s: 6,
+            ..setup
+        },
+    );
+    let engine = start_engine(&lab.db, &cfg);
+    finish_engine(engine, Duration::from_secs(40));
+    let store = Store::open(&lab.db).await.expect("store");
+    let after: Vec<_> = attempts(&store)
+        .await
+        .into_iter()
+        .filter(|a| a.dial_ms > restart_at)
+        .collect();
+    store.close().await;
+    let first2 = after
+        .iter()
+        .map(|a| a.dial_ms)
+        .min()
+        .expect("the restart dialled");
+    let reopening = after
+        .iter()
+        .filter(|a| a.dial_ms < first2 + wall(10.0))
+        .count();
+    let abandoned2 = after
+        .iter()
+        .filter(|a| a.disposition.as_deref() == Some("abandoned"))
+        .count();
+    let wave = AGENTS as f64 / p;
+    eprintln!(
+        "learned live share {p:.3} (wave {wave:.0}); restart: {reopening} INVITEs in its first \
+         10 s against {opening} at the cold start, {abandoned2} abandoned of {} calls",
+        after.len()
+    );
+    assert!(
+        reopening as f64 >= 1.2 * opening as f64,
+        "restart {reopening} vs cold start {opening} INVITEs in the first 10 s"
+    );
+    assert!(
+        (0.75 * wave..=1.5 * wave).contains(&(reopening as f64)),
+        "restart {reopening} INVITEs in the first 10 s, learned wave {wave:.0}"
+    );
+    // The restart's abandons are reported, not asserted: on this SIPp trunk the restarted
+    // engine's first wave met a live share well above the trunk's 60 % in every run measured
+    // (45–49 live of 62–66 calls, against 57–60 % for the cold start's wave), not explained
+    // yet; the simulator's restart test (tests/pacing_warm_start.rs) asserts the cap.
+}
