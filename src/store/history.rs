@@ -78,11 +78,49 @@ fn past_call(r: &PastRow, now_ms: i64) -> Option<PastCall> {
         PastOutcome::Quick => secs(Some(r.dial_ms), r.end_ms),
         PastOutcome::NoAnswer => None,
     };
+    // A conversation we cut (the engine's shutdown, a crash) says how long it had lasted, not
+    // how long it would have: its talk and wrap-up would pull the fits short.
+    let cut = matches!(disp, Disposition::Shutdown | Disposition::Interrupted);
     Some(PastCall {
         age_ms: now_ms.saturating_sub(r.dial_ms).max(0) as u64,
         outcome,
         ring_s,
-        talk_s: secs(r.connect_ms, r.end_ms),
-        wrap_s: secs(r.end_ms, r.wrapup_end_ms).filter(|_| r.connect_ms.is_some()),
+        talk_s: secs(r.connect_ms, r.end_ms).filter(|_| !cut),
+        wrap_s: secs(r.end_ms, r.wrapup_end_ms).filter(|_| r.connect_ms.is_some() && !cut),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(disposition: &str) -> PastRow {
+        PastRow {
+            dial_ms: 1_000,
+            answer_ms: Some(7_000),
+            connect_ms: Some(7_500),
+            end_ms: Some(67_500),
+            wrapup_end_ms: Some(97_500),
+            disposition: Some(disposition.into()),
+            live: 1,
+        }
+    }
+
+    #[test]
+    fn a_conversation_we_cut_gives_its_ring_time_but_no_talk_or_wrap_up() {
+        let done = past_call(&row("completed"), 100_000).expect("a live answer");
+        assert_eq!(
+            (done.ring_s, done.talk_s, done.wrap_s),
+            (Some(6.0), Some(60.0), Some(30.0))
+        );
+        for cut in ["shutdown", "interrupted"] {
+            let c = past_call(&row(cut), 100_000).expect("a live answer");
+            assert_eq!(
+                (c.ring_s, c.talk_s, c.wrap_s),
+                (Some(6.0), None, None),
+                "{cut}"
+            );
+        }
+        assert!(past_call(&row("unknown"), 100_000).is_none());
+    }
 }
