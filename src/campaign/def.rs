@@ -34,6 +34,29 @@ pub enum CampaignKind {
     Service,
 }
 
+// Bounds of the pacing values, shared by campaign files, the admin API (`admin::validate`) and
+// the overrides nodes share through the store.
+
+/// The legal abandon cap of a campaign whose file sets no `dialing.abandon_cap`: 3 % of live
+/// answers (the US TCPA safe harbour and the UK Ofcom rule).
+pub const DEFAULT_ABANDON_CAP: f64 = 0.03;
+
+/// Highest `dialing.abandon_cap` a campaign file may set (10 %), for regions whose law allows
+/// more than [`DEFAULT_ABANDON_CAP`]. No supervisor value goes above the campaign's own cap.
+pub const MAX_ABANDON_CAP: f64 = 0.1;
+
+/// Lowest accepted `target_abandon` (0.1 %): below it the predictive controller has nothing to
+/// estimate from, and the value is a typo rather than a policy.
+pub const MIN_TARGET_ABANDON: f64 = 0.001;
+
+/// Highest `ratio`, `max_ratio` and `power:R` (lines per agent). Five lines per agent already
+/// abandons most answers when the answer rate is high; the abandon budget stops it anyway.
+pub const MAX_RATIO: f64 = 5.0;
+
+/// Lowest accepted `rate:λ` (one call every 100 s); the highest is the campaign's trunks' CPS,
+/// checked by the engine, which knows its trunks.
+pub const MIN_RATE: f64 = 0.01;
+
 /// How calls are paced (see docs/pacing.md for the meaning of each mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,9 +85,14 @@ pub struct Dialing {
     /// Upper bound on lines per ready agent.
     #[serde(default = "three")]
     pub max_ratio: f64,
-    /// Abandon rate the pacing must stay under (abandoned / live answers).
+    /// Abandon rate the pacing must stay under (abandoned / live answers), in
+    /// [[`MIN_TARGET_ABANDON`], `abandon_cap`].
     #[serde(default = "three_percent")]
     pub target_abandon: f64,
+    /// The legal abandon cap this campaign is under, in (0, [`MAX_ABANDON_CAP`]]: no supervisor
+    /// may set `target_abandon` above it. 3 % unless set.
+    #[serde(default = "three_percent")]
+    pub abandon_cap: f64,
     /// How long an answered call may wait for an agent before it is abandoned.
     #[serde(default = "two_seconds")]
     pub patience: Dur,
@@ -264,19 +292,31 @@ impl Campaign {
                 format!("ratio {} must be at least 1.0", d.ratio),
             ));
         }
-        if !(d.max_ratio.is_finite() && d.max_ratio >= d.ratio && d.max_ratio <= 20.0) {
+        if !(d.max_ratio.is_finite() && d.max_ratio >= d.ratio && d.max_ratio <= MAX_RATIO) {
             return Err(bad(
                 "dialing.max_ratio",
                 format!(
-                    "max_ratio {} must be between ratio ({}) and 20",
+                    "max_ratio {} must be between ratio ({}) and {MAX_RATIO}",
                     d.max_ratio, d.ratio
                 ),
             ));
         }
-        if !(d.target_abandon > 0.0 && d.target_abandon <= 0.5) {
+        if !(d.abandon_cap > 0.0 && d.abandon_cap <= MAX_ABANDON_CAP) {
+            return Err(bad(
+                "dialing.abandon_cap",
+                format!(
+                    "abandon_cap {} must be in (0, {MAX_ABANDON_CAP}]",
+                    d.abandon_cap
+                ),
+            ));
+        }
+        if !(d.target_abandon >= MIN_TARGET_ABANDON && d.target_abandon <= d.abandon_cap) {
             return Err(bad(
                 "dialing.target_abandon",
-                format!("target_abandon {} must be in (0, 0.5]", d.target_abandon),
+                format!(
+                    "target_abandon {} must be in [{MIN_TARGET_ABANDON}, {}] (abandon_cap)",
+                    d.target_abandon, d.abandon_cap
+                ),
             ));
         }
         if d.patience.0.as_secs_f64() > 60.0 {
