@@ -115,18 +115,23 @@ pub(crate) fn budget_spent(target: f64, day: (i64, i64), month: (i64, i64)) -> b
     spent(day) || spent(month)
 }
 
-/// The dial mode handed to the dialer, given the supervisor's `mode`, `target` and the
-/// campaign's 24-hour and 30-day figures: the supervisor's mode while the budget has abandons
-/// left, progressive (one call per ready agent, the agent reserved: no abandon possible) once it
-/// is spent, whatever the mode — power and rate included. Preview, slower still, stays preview.
+/// The dial mode handed to the dialer, given the supervisor's `mode` and `target` and the
+/// campaign's 24-hour and 30-day `(live, abandoned)` figures (`None` until first read from the
+/// store): the supervisor's mode while the budget has abandons left; progressive (one call per
+/// ready agent, the agent reserved: no abandon possible) once it is spent, or while it is not
+/// known yet, whatever the mode — power and rate included. Preview, slower still, stays preview.
 /// No supervisor value changes this: it is the one rule no knob overrides.
-pub(crate) fn budgeted_mode(mode: Mode, target: f64, day: (i64, i64), month: (i64, i64)) -> Mode {
-    if budget_spent(target, day, month) && mode != Mode::Preview {
+pub(crate) fn budgeted_mode(mode: Mode, target: f64, figures: Option<Figures>) -> Mode {
+    let spent = figures.is_none_or(|(day, month)| budget_spent(target, day, month));
+    if spent && mode != Mode::Preview {
         Mode::Progressive
     } else {
         mode
     }
 }
+
+/// A campaign's `(live, abandoned)` over the last 24 hours and the last 30 days.
+pub(crate) type Figures = ((i64, i64), (i64, i64));
 
 /// The highest `rate:λ` a campaign may be set to: the calls per second its trunk group's trunks
 /// accept together (`None` when the group is unknown, which the engine refuses at start).
@@ -325,12 +330,13 @@ impl Engine {
             }
         };
         let target = c.settings.target_abandon;
-        let mode = budgeted_mode(wanted, target, c.day, c.month);
+        let figures = c.rates_read.then_some((c.day, c.month));
+        let mode = budgeted_mode(wanted, target, figures);
         let mut p = c.dialer.params().clone();
         if p.mode == mode && (p.target_abandon - target).abs() <= 1e-12 {
             return;
         }
-        if mode != wanted && p.mode == wanted {
+        if mode != wanted && p.mode == wanted && c.rates_read {
             tracing::warn!(
                 campaign = %c.name,
                 supervisor_mode = %wanted,
@@ -339,7 +345,7 @@ impl Engine {
                 target,
                 "abandon budget spent: dialling progressively until back under the target"
             );
-        } else if mode == wanted && p.mode != wanted {
+        } else if mode == wanted && p.mode != wanted && c.rates_read {
             tracing::info!(campaign = %c.name, mode = %wanted, "abandon budget back under the target");
         }
         p.mode = mode;
@@ -424,16 +430,21 @@ mod tests {
         ] {
             for (day, month) in [spent, month_spent] {
                 assert_eq!(
-                    budgeted_mode(mode, 0.03, day, month),
+                    budgeted_mode(mode, 0.03, Some((day, month))),
                     Mode::Progressive,
                     "{mode} with its budget spent"
                 );
             }
-            assert_eq!(budgeted_mode(mode, 0.03, fine.0, fine.1), mode);
+            assert_eq!(
+                budgeted_mode(mode, 0.03, None),
+                Mode::Progressive,
+                "{mode} before the figures are known"
+            );
+            assert_eq!(budgeted_mode(mode, 0.03, Some(fine)), mode);
         }
         // Preview is slower than progressive already.
         assert_eq!(
-            budgeted_mode(Mode::Preview, 0.03, spent.0, spent.1),
+            budgeted_mode(Mode::Preview, 0.03, Some(spent)),
             Mode::Preview
         );
     }

@@ -175,6 +175,10 @@ pub async fn run(
     let grace = cfg.shutdown_grace.0;
     let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
         .map_err(EngineError::Config)?;
+    // No campaign dials faster than progressive before its abandon budget is read.
+    for ci in 0..engine.camps.len() {
+        engine.apply_budget(ci);
+    }
     // Before any agent is claimed: the agents of legs still up wait until those are ended.
     engine.end_legs(rec.legs).await;
     engine.renew_claims();
