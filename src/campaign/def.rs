@@ -579,6 +579,37 @@ agent_group: collections
             "{e}"
         );
     }
+
+    #[test]
+    fn pacing_values_beyond_their_bounds_are_refused_with_file_line_and_range() {
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 1e308"));
+        assert!(
+            e.starts_with("c.yaml:9: dialing.max_ratio:") && e.contains("and 5"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("ratio: 1.2", "ratio: 6"));
+        assert!(e.contains("dialing.max_ratio"), "{e}");
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 2.5\n  target_abandon: 5e-324"));
+        assert!(
+            e.contains("dialing.target_abandon") && e.contains("[0.001, 0.03]"),
+            "{e}"
+        );
+        // Above the default legal cap: refused unless the campaign sets a higher cap, itself
+        // bounded.
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 2.5\n  target_abandon: 0.05"));
+        assert!(e.contains("(abandon_cap)"), "{e}");
+        let ok = GOOD.replace(
+            "max_ratio: 2.5",
+            "max_ratio: 2.5\n  target_abandon: 0.05\n  abandon_cap: 0.05",
+        );
+        let c = Campaign::parse("c.yaml", &ok).expect("a 5 % cap is allowed");
+        assert_eq!(c.dialing.abandon_cap, 0.05);
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 2.5\n  abandon_cap: 0.5"));
+        assert!(
+            e.contains("dialing.abandon_cap") && e.contains("(0, 0.1]"),
+            "{e}"
+        );
+    }
 }
 
 #[cfg(test)]
