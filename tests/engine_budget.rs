@@ -9,6 +9,7 @@ mod engine_support;
 use std::time::Duration;
 
 use engine_support::*;
+use outdial::admin::PacingChange;
 use outdial::store::{AttemptOutcome, PacingOverride, Store};
 
 /// Abandons `n` leads of `campaign` in the store as another node would have, a minute ago: `n`
@@ -89,6 +90,23 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
     let (cfg, admin) = engine_config(&l.dir, &s);
     let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
+    // `rate:λ` above what the lab trunk accepts (max_cps 100) is refused by the engine, which
+    // knows its trunks, with the field and the range.
+    let e = client
+        .set_pacing(
+            "lab-override",
+            &PacingChange {
+                mode: Some("rate:1000".into()),
+                ..PacingChange::default()
+            },
+        )
+        .await
+        .expect_err("rate above the trunks' CPS accepted");
+    let e = e.to_string();
+    assert!(
+        e.contains("400") && e.contains("rate must be in [0.01, 100] calls/s"),
+        "{e}"
+    );
     let store = Store::open(&l.db).await.expect("store");
     let now = chrono::Utc::now().timestamp_millis();
 
