@@ -2,6 +2,12 @@
 //! [`Control`] by sending commands to the engine loop (each answered on a oneshot channel), and
 //! the loop side applies them — pacing changes take effect at the next pacing tick, and are also
 //! written to the store so every node sharing it follows. The audit trail is the store's.
+//!
+//! Also owns the two rules no supervisor value gets past: every pacing change, from the API or
+//! read back from the store, is checked against the bounds of `admin::validate` and the
+//! campaign's state (its legal `abandon_cap`, its trunks' CPS) before it is applied; and a
+//! campaign whose 24-hour or 30-day abandon budget is spent dials progressively whatever its mode
+//! ([`budgeted_mode`], a pure rule) until it is back under its target.
 
 use tokio::sync::{mpsc, oneshot};
 
