@@ -164,3 +164,35 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
     engine.signal("TERM");
     finish_engine(engine, Duration::from_secs(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_stored_with_values_out_of_bounds_is_not_run() {
+    let l = Lab::new("stored-def", None, 2);
+    l.campaign("lab-stored", "power", 50, 3_000_000, 10, 0);
+    // What an older version accepted: 20 lines per agent and a 50 % abandon target.
+    let store = Store::open(&l.db).await.expect("store");
+    let text = campaign_yaml("lab-stored", "power");
+    let mut def = outdial::campaign::Campaign::parse("lab-stored.yaml", &text).expect("def");
+    def.dialing.max_ratio = 20.0;
+    def.dialing.target_abandon = 0.5;
+    let now = chrono::Utc::now().timestamp_millis();
+    store.apply_campaign(&def, now).await.expect("store def");
+    let mut s = l.setup("stored-1", "lab-stored", 3);
+    s.agent_range = (1, 2);
+    let (cfg, _admin) = engine_config(&l.dir, &s);
+    let out = std::process::Command::new(bin())
+        .args(["--db", &l.db, "run", "--json", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run engine");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ran a campaign out of bounds: {err}");
+    assert!(
+        err.contains("campaign lab-stored in the store: dialing.max_ratio")
+            && err.contains("and 5"),
+        "{err}"
+    );
+    let atts = attempts(&store).await;
+    assert!(atts.is_empty(), "dialled: {atts:?}");
+}

@@ -117,6 +117,67 @@ fn twenty_five_seconds() -> Dur {
     Dur(std::time::Duration::from_secs(25))
 }
 
+impl Dialing {
+    /// Checks every dialing value against its bound (see the constants above); `Err` names the
+    /// field (`dialing.…`) and says the allowed range. Run on every campaign file, and by the
+    /// engine on every definition it reads from the store (one stored by an older version may
+    /// predate a bound).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !(self.ratio.is_finite() && self.ratio >= 1.0) {
+            return Err((
+                "dialing.ratio",
+                format!("ratio {} must be at least 1.0", self.ratio),
+            ));
+        }
+        if !(self.max_ratio.is_finite()
+            && self.max_ratio >= self.ratio
+            && self.max_ratio <= MAX_RATIO)
+        {
+            return Err((
+                "dialing.max_ratio",
+                format!(
+                    "max_ratio {} must be between ratio ({}) and {MAX_RATIO}",
+                    self.max_ratio, self.ratio
+                ),
+            ));
+        }
+        if !(self.abandon_cap > 0.0 && self.abandon_cap <= MAX_ABANDON_CAP) {
+            return Err((
+                "dialing.abandon_cap",
+                format!(
+                    "abandon_cap {} must be in (0, {MAX_ABANDON_CAP}]",
+                    self.abandon_cap
+                ),
+            ));
+        }
+        if !(self.target_abandon >= MIN_TARGET_ABANDON && self.target_abandon <= self.abandon_cap) {
+            return Err((
+                "dialing.target_abandon",
+                format!(
+                    "target_abandon {} must be in [{MIN_TARGET_ABANDON}, {}] (abandon_cap)",
+                    self.target_abandon, self.abandon_cap
+                ),
+            ));
+        }
+        if self.patience.0.as_secs_f64() > 60.0 {
+            return Err(("dialing.patience", "patience must be at most 60s".into()));
+        }
+        if self.ring_timeout.0.as_secs() < 15 {
+            return Err((
+                "dialing.ring_timeout",
+                format!("ring_timeout {} is under 15s", self.ring_timeout),
+            ));
+        }
+        if self.ring_timeout.0.as_secs() > 180 {
+            return Err((
+                "dialing.ring_timeout",
+                "ring_timeout must be at most 180s".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Attempt caps and the retry rule of each disposition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -285,58 +346,7 @@ impl Campaign {
         let region_code = raw.region.trim().to_ascii_uppercase();
         parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m))?;
 
-        let d = &raw.dialing;
-        if !(d.ratio.is_finite() && d.ratio >= 1.0) {
-            return Err(bad(
-                "dialing.ratio",
-                format!("ratio {} must be at least 1.0", d.ratio),
-            ));
-        }
-        if !(d.max_ratio.is_finite() && d.max_ratio >= d.ratio && d.max_ratio <= MAX_RATIO) {
-            return Err(bad(
-                "dialing.max_ratio",
-                format!(
-                    "max_ratio {} must be between ratio ({}) and {MAX_RATIO}",
-                    d.max_ratio, d.ratio
-                ),
-            ));
-        }
-        if !(d.abandon_cap > 0.0 && d.abandon_cap <= MAX_ABANDON_CAP) {
-            return Err(bad(
-                "dialing.abandon_cap",
-                format!(
-                    "abandon_cap {} must be in (0, {MAX_ABANDON_CAP}]",
-                    d.abandon_cap
-                ),
-            ));
-        }
-        if !(d.target_abandon >= MIN_TARGET_ABANDON && d.target_abandon <= d.abandon_cap) {
-            return Err(bad(
-                "dialing.target_abandon",
-                format!(
-                    "target_abandon {} must be in [{MIN_TARGET_ABANDON}, {}] (abandon_cap)",
-                    d.target_abandon, d.abandon_cap
-                ),
-            ));
-        }
-        if d.patience.0.as_secs_f64() > 60.0 {
-            return Err(bad(
-                "dialing.patience",
-                "patience must be at most 60s".into(),
-            ));
-        }
-        if d.ring_timeout.0.as_secs() < 15 {
-            return Err(bad(
-                "dialing.ring_timeout",
-                format!("ring_timeout {} is under 15s", d.ring_timeout),
-            ));
-        }
-        if d.ring_timeout.0.as_secs() > 180 {
-            return Err(bad(
-                "dialing.ring_timeout",
-                "ring_timeout must be at most 180s".into(),
-            ));
-        }
+        raw.dialing.check().map_err(|(field, m)| bad(field, m))?;
 
         let window = build_window(&raw.window, &raw.holidays, &region_code)
             .map_err(|(field, m)| bad(&field, m))?;

@@ -138,6 +138,13 @@ pub async fn run(
         .map_err(|(f, m)| EngineError::Config(format!("{f}: {m}")))?;
     let trunks = TrunkSet::new(&cfg.trunks()).map_err(|e| EngineError::Config(e.to_string()))?;
     for c in &defs {
+        // A definition stored by an older version may predate a bound: it is not run.
+        if let Err((field, m)) = c.1.dialing.check() {
+            return Err(EngineError::Config(format!(
+                "campaign {} in the store: {field}: {m} (fix its file and apply it again)",
+                c.0
+            )));
+        }
         if trunks.group(&c.1.trunk_group).is_none() {
             return Err(EngineError::Config(format!(
                 "campaign {} uses trunk group {:?}, which sip.groups does not define",
