@@ -123,6 +123,33 @@ async fn invalid_pacing_is_400_and_changes_nothing() {
         (r#"{"target_abandon": 0}"#, "target_abandon"),
         (r#"{"target_abandon": -0.01}"#, "target_abandon"),
         (r#"{"target_abandon": 0.21}"#, "target_abandon"),
+        // The values a hostile probe got accepted (one pushed abandons to 46–49 %), each
+        // refused with the field and its allowed range.
+        (
+            r#"{"mode": "power:1e308"}"#,
+            "the power ratio R must be in [1, 5]",
+        ),
+        (r#"{"ratio": 1e308}"#, "ratio must be in [1, 5]"),
+        (r#"{"max_ratio": 1e308}"#, "max_ratio must be in [1, 5]"),
+        (
+            r#"{"ratio": 1e308, "max_ratio": 1e308}"#,
+            "ratio must be in [1, 5]",
+        ),
+        (
+            r#"{"mode": "rate:1e-300"}"#,
+            "rate must be at least 0.01 calls/s",
+        ),
+        (
+            r#"{"target_abandon": 5e-324}"#,
+            "target_abandon must be in [0.001, 0.1]",
+        ),
+        // Within the absolute bounds but above this campaign's legal cap (3 %).
+        (
+            r#"{"target_abandon": 0.05}"#,
+            "target_abandon must be in [0.001, 0.03] (the campaign's abandon_cap)",
+        ),
+        // power:R above this campaign's max_ratio of 2.
+        (r#"{"mode": "power:3"}"#, "at most max_ratio 2"),
         (r#"{"mode": "turbo"}"#, "unknown mode"),
         (r#"{"mode": "power:0.5"}"#, "power"),
         (r#"{"mode": "rate:0"}"#, "rate"),

@@ -126,7 +126,7 @@ async fn engine_errors_are_one_line_and_non_zero() {
         &["pacing", "set", CV, "--ratio", "0.5"],
     )
     .await;
-    assert_one_line_error(&o, &["400", "ratio must be a number >= 1"]);
+    assert_one_line_error(&o, &["400", "ratio must be in [1, 5]"]);
     let o = outdial(
         &srv.url,
         Some(ANA),
@@ -159,6 +159,49 @@ async fn engine_errors_are_one_line_and_non_zero() {
     // Engine gone: a clear line, not a hang.
     let o = outdial("http://127.0.0.1:9", Some(ANA), &["agents"]).await;
     assert_one_line_error(&o, &["cannot reach the engine"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_set_refuses_values_that_break_the_abandon_cap_naming_field_and_range() {
+    let srv = Server::start().await;
+    let before = srv.engine.lock().campaigns.clone();
+    // The values a hostile probe got accepted, and one above the campaign's 3 % legal cap.
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--mode", "power:1e308"], &["400", "power", "[1, 5]"]),
+        (&["--ratio", "1e308"], &["400", "ratio must be in [1, 5]"]),
+        (
+            &["--max-ratio", "1e308"],
+            &["400", "max_ratio must be in [1, 5]"],
+        ),
+        (
+            &["--mode", "rate:1e-300"],
+            &["400", "rate", "at least 0.01"],
+        ),
+        (
+            &["--target-abandon", "5e-324"],
+            &["400", "target_abandon must be in [0.001"],
+        ),
+        (
+            &["--target-abandon", "0.05"],
+            &[
+                "400",
+                "target_abandon must be in [0.001, 0.03]",
+                "abandon_cap",
+            ],
+        ),
+    ];
+    for (args, needles) in cases {
+        let mut argv = vec!["pacing", "set", CV];
+        argv.extend_from_slice(args);
+        let o = outdial(&srv.url, Some(ANA), &argv).await;
+        assert_one_line_error(&o, needles);
+    }
+    {
+        let s = srv.engine.lock();
+        assert_eq!(s.campaigns, before, "a refused value changed a campaign");
+        assert_eq!(s.changes, 0, "a refused value reached the engine");
+    }
+    srv.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -124,7 +124,7 @@ pub struct PacingSettings {
     pub ratio: f64,
     /// Upper bound of the dial level in every mode.
     pub max_ratio: f64,
-    /// Abandon rate the pacing keeps under, in (0, 0.2].
+    /// Abandon rate the pacing keeps under, in [0.001, the campaign's `abandon_cap`].
     pub target_abandon: f64,
 }
 
@@ -135,13 +135,13 @@ pub struct PacingChange {
     /// New dial mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
-    /// New ratio (≥ 1).
+    /// New ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
-    /// New max ratio (≥ 1).
+    /// New max ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ratio: Option<f64>,
-    /// New abandon target, in (0, 0.2].
+    /// New abandon target, in [0.001, the campaign's `abandon_cap`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_abandon: Option<f64>,
 }
@@ -204,6 +204,11 @@ pub struct CampaignView {
     /// Current pacing settings (flattened into the JSON object).
     #[serde(flatten)]
     pub pacing: PacingSettings,
+    /// The campaign's legal abandon cap (`dialing.abandon_cap`, 3 % unless its file says
+    /// otherwise): no `target_abandon` above it is accepted, and once the 24-hour or 30-day
+    /// abandon rate reaches the target the campaign dials progressively whatever its mode.
+    #[serde(default = "default_abandon_cap")]
+    pub abandon_cap: f64,
     /// True when a supervisor paused it.
     pub paused: bool,
     /// Current dial level: lines in use per available agent.
@@ -216,6 +221,10 @@ pub struct CampaignView {
     pub occupancy: Option<f64>,
     /// The campaign's agents by state.
     pub agents: AgentCounts,
+}
+
+fn default_abandon_cap() -> f64 {
+    super::validate::DEFAULT_ABANDON_CAP
 }
 
 /// State of an agent, as the agent state machine names it.

@@ -213,7 +213,8 @@ async fn set_pacing(
     let change: PacingChange = decode(&body)?;
     let change = validate::pacing_change(change).map_err(ApiError::bad_request)?;
     let current = s.control.campaign(&name).await?;
-    validate::pacing_against(&current.pacing, &change).map_err(ApiError::bad_request)?;
+    validate::pacing_against(&current.pacing, current.abandon_cap, &change)
+        .map_err(ApiError::bad_request)?;
     let update = s.control.set_pacing(&name, change).await?;
     let at_ms = now_ms();
     let rows = validate::changed_fields(&update.old, &update.new)

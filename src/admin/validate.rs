@@ -6,21 +6,22 @@ use serde::{Deserialize, Serialize};
 
 use super::control::{Disposition, PacingChange, PacingSettings};
 
-/// Highest accepted `target_abandon` (20 %): above it pacing is not "controlled" any more.
-pub const MAX_TARGET_ABANDON: f64 = 0.2;
+pub use crate::campaign::def::{
+    DEFAULT_ABANDON_CAP, MAX_ABANDON_CAP, MAX_RATIO, MIN_RATE, MIN_TARGET_ABANDON,
+};
 
 /// The plain dial-mode names (`power:R` and `rate:λ` carry a number after a colon).
 pub const MODES: [&str; 5] = ["preview", "progressive", "power", "predictive", "adaptive"];
 
 /// Checks a dial mode and returns its canonical form (trimmed, lowercase).
 ///
-/// Accepted: the names in [`MODES`], `power:R` with a finite R ≥ 1, `rate:λ` with a finite λ > 0
-/// (calls per second).
+/// Accepted: the names in [`MODES`], `power:R` with R in [1, [`MAX_RATIO`]], `rate:λ` with λ in
+/// [[`MIN_RATE`], ∞) calls per second (the engine caps it at the trunks' CPS).
 pub fn mode(raw: &str) -> Result<String, String> {
     let mode = raw.trim().to_ascii_lowercase();
     let bad = || {
         format!(
-            "unknown mode {raw:?}: expected one of preview, progressive, power, power:R, \
+            "mode: unknown mode {raw:?}: expected one of preview, progressive, power, power:R, \
              predictive, adaptive, rate:λ"
         )
     };
@@ -30,11 +31,16 @@ pub fn mode(raw: &str) -> Result<String, String> {
     let (name, value) = mode.split_once(':').ok_or_else(bad)?;
     let value: f64 = value.trim().parse().map_err(|_| bad())?;
     match name {
-        "power" if value.is_finite() && value >= 1.0 => Ok(format!("power:{value}")),
-        "power" => Err(format!("mode {raw:?}: power ratio must be at least 1")),
-        "rate" if value.is_finite() && value > 0.0 => Ok(format!("rate:{value}")),
+        "power" if value.is_finite() && (1.0..=MAX_RATIO).contains(&value) => {
+            Ok(format!("power:{value}"))
+        }
+        "power" => Err(format!(
+            "mode {raw:?}: the power ratio R must be in [1, {MAX_RATIO}] lines per agent"
+        )),
+        "rate" if value.is_finite() && value >= MIN_RATE => Ok(format!("rate:{value}")),
         "rate" => Err(format!(
-            "mode {raw:?}: rate must be a positive number of calls/s"
+            "mode {raw:?}: the rate must be at least {MIN_RATE} calls/s (and at most the \
+             trunks' CPS)"
         )),
         _ => Err(bad()),
     }
@@ -42,22 +48,22 @@ pub fn mode(raw: &str) -> Result<String, String> {
 
 /// Checks a pacing change alone, and returns it with the mode in canonical form.
 ///
-/// Rules: at least one field; `ratio` ≥ 1; `max_ratio` ≥ 1; `ratio` ≤ `max_ratio` when both are
-/// given; `target_abandon` in (0, 0.2]; a known mode. Every number must be finite.
+/// Rules: at least one field; `ratio` and `max_ratio` in [1, [`MAX_RATIO`]]; `ratio` ≤
+/// `max_ratio` when both are given; `target_abandon` in [[`MIN_TARGET_ABANDON`],
+/// [`MAX_ABANDON_CAP`]] (the campaign's own cap, 3 % by default, is checked by
+/// [`pacing_against`]); a known mode. Every number must be finite. Each message names the field
+/// and its allowed range.
 pub fn pacing_change(change: PacingChange) -> Result<PacingChange, String> {
     if change.is_empty() {
         return Err(
             "nothing to change: give at least one of mode, ratio, max_ratio, target_abandon".into(),
         );
     }
-    if let Some(r) = change.ratio {
-        if !r.is_finite() || r < 1.0 {
-            return Err(format!("ratio must be a number >= 1, got {r}"));
-        }
-    }
-    if let Some(r) = change.max_ratio {
-        if !r.is_finite() || r < 1.0 {
-            return Err(format!("max_ratio must be a number >= 1, got {r}"));
+    for (field, value) in [("ratio", change.ratio), ("max_ratio", change.max_ratio)] {
+        if let Some(r) = value {
+            if !(r.is_finite() && (1.0..=MAX_RATIO).contains(&r)) {
+                return Err(format!("{field} must be in [1, {MAX_RATIO}], got {r}"));
+            }
         }
     }
     if let (Some(r), Some(m)) = (change.ratio, change.max_ratio) {
@@ -66,9 +72,10 @@ pub fn pacing_change(change: PacingChange) -> Result<PacingChange, String> {
         }
     }
     if let Some(t) = change.target_abandon {
-        if !(t > 0.0 && t <= MAX_TARGET_ABANDON) {
+        if !(t.is_finite() && (MIN_TARGET_ABANDON..=MAX_ABANDON_CAP).contains(&t)) {
             return Err(format!(
-                "target_abandon must be in (0, {MAX_TARGET_ABANDON}], got {t}"
+                "target_abandon must be in [{MIN_TARGET_ABANDON}, {MAX_ABANDON_CAP}] and at \
+                 most the campaign's abandon_cap, got {t}"
             ));
         }
     }
@@ -76,13 +83,37 @@ pub fn pacing_change(change: PacingChange) -> Result<PacingChange, String> {
     Ok(PacingChange { mode, ..change })
 }
 
-/// Checks a change against the current settings (fields the change leaves alone included):
-/// the resulting `ratio` may not exceed the resulting `max_ratio`.
-pub fn pacing_against(current: &PacingSettings, change: &PacingChange) -> Result<(), String> {
+/// Checks a change against the current settings (fields the change leaves alone included) and
+/// the campaign's legal `abandon_cap`: the resulting `ratio` and `power:R` may not exceed the
+/// resulting `max_ratio`, and `target_abandon` may not exceed the cap.
+pub fn pacing_against(
+    current: &PacingSettings,
+    abandon_cap: f64,
+    change: &PacingChange,
+) -> Result<(), String> {
     let ratio = change.ratio.unwrap_or(current.ratio);
     let max = change.max_ratio.unwrap_or(current.max_ratio);
     if ratio > max {
         return Err(format!("ratio {ratio} would be above max_ratio {max}"));
+    }
+    let mode = change.mode.as_deref().unwrap_or(&current.mode);
+    if let Some(r) = mode
+        .strip_prefix("power:")
+        .and_then(|r| r.trim().parse::<f64>().ok())
+    {
+        if r > max {
+            return Err(format!(
+                "mode {mode}: the power ratio must be at most max_ratio {max}"
+            ));
+        }
+    }
+    if let Some(t) = change.target_abandon {
+        if t > abandon_cap {
+            return Err(format!(
+                "target_abandon must be in [{MIN_TARGET_ABANDON}, {abandon_cap}] (the \
+                 campaign's abandon_cap), got {t}"
+            ));
+        }
     }
     Ok(())
 }
@@ -231,11 +262,31 @@ mod tests {
         assert!(pacing_change(change(Some(0.99), None, None)).is_err());
         assert!(pacing_change(change(None, Some(0.5), None)).is_err());
         assert!(pacing_change(change(Some(3.0), Some(2.0), None)).is_err());
-        assert!(pacing_change(change(None, None, Some(0.2))).is_ok());
+        assert!(pacing_change(change(None, None, Some(0.03))).is_ok());
         assert!(pacing_change(change(None, None, Some(0.0))).is_err());
-        assert!(pacing_change(change(None, None, Some(0.2001))).is_err());
+        assert!(pacing_change(change(None, None, Some(0.2))).is_err());
         assert!(pacing_change(change(None, None, Some(f64::NAN))).is_err());
         assert!(pacing_change(PacingChange::default()).is_err());
+    }
+
+    #[test]
+    fn values_that_broke_the_abandon_law_are_refused_with_the_field_and_its_range() {
+        let err = |c: PacingChange| pacing_change(c).expect_err("accepted");
+        let e = err(change(Some(1e308), None, None));
+        assert!(e.starts_with("ratio must be in [1, 5]"), "{e}");
+        let e = err(change(None, Some(1e308), None));
+        assert!(e.starts_with("max_ratio must be in [1, 5]"), "{e}");
+        let e = err(change(None, None, Some(5e-324)));
+        assert!(
+            e.starts_with("target_abandon must be in [0.001, 0.1]"),
+            "{e}"
+        );
+        let e = mode("power:1e308").expect_err("accepted");
+        assert!(e.contains("[1, 5]"), "{e}");
+        let e = mode("rate:1e-300").expect_err("accepted");
+        assert!(e.contains("at least 0.01 calls/s"), "{e}");
+        assert_eq!(mode("power:5").unwrap(), "power:5");
+        assert_eq!(mode("rate:0.01").unwrap(), "rate:0.01");
     }
 
     #[test]
@@ -246,9 +297,20 @@ mod tests {
             max_ratio: 2.0,
             target_abandon: 0.03,
         };
-        assert!(pacing_against(&cur, &change(Some(2.5), None, None)).is_err());
-        assert!(pacing_against(&cur, &change(None, Some(1.2), None)).is_err());
-        assert!(pacing_against(&cur, &change(Some(2.5), Some(3.0), None)).is_ok());
+        let against = |c: &PacingChange| pacing_against(&cur, 0.03, c);
+        assert!(against(&change(Some(2.5), None, None)).is_err());
+        assert!(against(&change(None, Some(1.2), None)).is_err());
+        assert!(against(&change(Some(2.5), Some(3.0), None)).is_ok());
+        // power:R above the campaign's max_ratio, and a target above its legal cap.
+        let power = PacingChange {
+            mode: Some("power:3".into()),
+            ..PacingChange::default()
+        };
+        let e = against(&power).expect_err("power above max_ratio");
+        assert!(e.contains("at most max_ratio 2"), "{e}");
+        let e = against(&change(None, None, Some(0.05))).expect_err("over the cap");
+        assert!(e.contains("[0.001, 0.03]"), "{e}");
+        assert!(pacing_against(&cur, 0.05, &change(None, None, Some(0.05))).is_ok());
     }
 
     #[test]

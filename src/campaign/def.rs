@@ -34,6 +34,29 @@ pub enum CampaignKind {
     Service,
 }
 
+// Bounds of the pacing values, shared by campaign files, the admin API (`admin::validate`) and
+// the overrides nodes share through the store.
+
+/// The legal abandon cap of a campaign whose file sets no `dialing.abandon_cap`: 3 % of live
+/// answers (the US TCPA safe harbour and the UK Ofcom rule).
+pub const DEFAULT_ABANDON_CAP: f64 = 0.03;
+
+/// Highest `dialing.abandon_cap` a campaign file may set (10 %), for regions whose law allows
+/// more than [`DEFAULT_ABANDON_CAP`]. No supervisor value goes above the campaign's own cap.
+pub const MAX_ABANDON_CAP: f64 = 0.1;
+
+/// Lowest accepted `target_abandon` (0.1 %): below it the predictive controller has nothing to
+/// estimate from, and the value is a typo rather than a policy.
+pub const MIN_TARGET_ABANDON: f64 = 0.001;
+
+/// Highest `ratio`, `max_ratio` and `power:R` (lines per agent). Five lines per agent already
+/// abandons most answers when the answer rate is high; the abandon budget stops it anyway.
+pub const MAX_RATIO: f64 = 5.0;
+
+/// Lowest accepted `rate:λ` (one call every 100 s); the highest is the campaign's trunks' CPS,
+/// checked by the engine, which knows its trunks.
+pub const MIN_RATE: f64 = 0.01;
+
 /// How calls are paced (see docs/pacing.md for the meaning of each mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -62,9 +85,14 @@ pub struct Dialing {
     /// Upper bound on lines per ready agent.
     #[serde(default = "three")]
     pub max_ratio: f64,
-    /// Abandon rate the pacing must stay under (abandoned / live answers).
+    /// Abandon rate the pacing must stay under (abandoned / live answers), in
+    /// [[`MIN_TARGET_ABANDON`], `abandon_cap`].
     #[serde(default = "three_percent")]
     pub target_abandon: f64,
+    /// The legal abandon cap this campaign is under, in (0, [`MAX_ABANDON_CAP`]]: no supervisor
+    /// may set `target_abandon` above it. 3 % unless set.
+    #[serde(default = "three_percent")]
+    pub abandon_cap: f64,
     /// How long an answered call may wait for an agent before it is abandoned.
     #[serde(default = "two_seconds")]
     pub patience: Dur,
@@ -87,6 +115,67 @@ fn two_seconds() -> Dur {
 }
 fn twenty_five_seconds() -> Dur {
     Dur(std::time::Duration::from_secs(25))
+}
+
+impl Dialing {
+    /// Checks every dialing value against its bound (see the constants above); `Err` names the
+    /// field (`dialing.…`) and says the allowed range. Run on every campaign file, and by the
+    /// engine on every definition it reads from the store (one stored by an older version may
+    /// predate a bound).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if !(self.ratio.is_finite() && self.ratio >= 1.0) {
+            return Err((
+                "dialing.ratio",
+                format!("ratio {} must be at least 1.0", self.ratio),
+            ));
+        }
+        if !(self.max_ratio.is_finite()
+            && self.max_ratio >= self.ratio
+            && self.max_ratio <= MAX_RATIO)
+        {
+            return Err((
+                "dialing.max_ratio",
+                format!(
+                    "max_ratio {} must be between ratio ({}) and {MAX_RATIO}",
+                    self.max_ratio, self.ratio
+                ),
+            ));
+        }
+        if !(self.abandon_cap > 0.0 && self.abandon_cap <= MAX_ABANDON_CAP) {
+            return Err((
+                "dialing.abandon_cap",
+                format!(
+                    "abandon_cap {} must be in (0, {MAX_ABANDON_CAP}]",
+                    self.abandon_cap
+                ),
+            ));
+        }
+        if !(self.target_abandon >= MIN_TARGET_ABANDON && self.target_abandon <= self.abandon_cap) {
+            return Err((
+                "dialing.target_abandon",
+                format!(
+                    "target_abandon {} must be in [{MIN_TARGET_ABANDON}, {}] (abandon_cap)",
+                    self.target_abandon, self.abandon_cap
+                ),
+            ));
+        }
+        if self.patience.0.as_secs_f64() > 60.0 {
+            return Err(("dialing.patience", "patience must be at most 60s".into()));
+        }
+        if self.ring_timeout.0.as_secs() < 15 {
+            return Err((
+                "dialing.ring_timeout",
+                format!("ring_timeout {} is under 15s", self.ring_timeout),
+            ));
+        }
+        if self.ring_timeout.0.as_secs() > 180 {
+            return Err((
+                "dialing.ring_timeout",
+                "ring_timeout must be at most 180s".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Attempt caps and the retry rule of each disposition.
@@ -257,46 +346,7 @@ impl Campaign {
         let region_code = raw.region.trim().to_ascii_uppercase();
         parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m))?;
 
-        let d = &raw.dialing;
-        if !(d.ratio.is_finite() && d.ratio >= 1.0) {
-            return Err(bad(
-                "dialing.ratio",
-                format!("ratio {} must be at least 1.0", d.ratio),
-            ));
-        }
-        if !(d.max_ratio.is_finite() && d.max_ratio >= d.ratio && d.max_ratio <= 20.0) {
-            return Err(bad(
-                "dialing.max_ratio",
-                format!(
-                    "max_ratio {} must be between ratio ({}) and 20",
-                    d.max_ratio, d.ratio
-                ),
-            ));
-        }
-        if !(d.target_abandon > 0.0 && d.target_abandon <= 0.5) {
-            return Err(bad(
-                "dialing.target_abandon",
-                format!("target_abandon {} must be in (0, 0.5]", d.target_abandon),
-            ));
-        }
-        if d.patience.0.as_secs_f64() > 60.0 {
-            return Err(bad(
-                "dialing.patience",
-                "patience must be at most 60s".into(),
-            ));
-        }
-        if d.ring_timeout.0.as_secs() < 15 {
-            return Err(bad(
-                "dialing.ring_timeout",
-                format!("ring_timeout {} is under 15s", d.ring_timeout),
-            ));
-        }
-        if d.ring_timeout.0.as_secs() > 180 {
-            return Err(bad(
-                "dialing.ring_timeout",
-                "ring_timeout must be at most 180s".into(),
-            ));
-        }
+        raw.dialing.check().map_err(|(field, m)| bad(field, m))?;
 
         let window = build_window(&raw.window, &raw.holidays, &region_code)
             .map_err(|(field, m)| bad(&field, m))?;
@@ -536,6 +586,37 @@ agent_group: collections
         let e = err(&GOOD.replace("timezone: Asia/Shanghai", "timezone: Asia/Beijing"));
         assert!(
             e.starts_with("c.yaml:5: timezone: unknown time zone"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pacing_values_beyond_their_bounds_are_refused_with_file_line_and_range() {
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 1e308"));
+        assert!(
+            e.starts_with("c.yaml:9: dialing.max_ratio:") && e.contains("and 5"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("ratio: 1.2", "ratio: 6"));
+        assert!(e.contains("dialing.max_ratio"), "{e}");
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 2.5\n  target_abandon: 5e-324"));
+        assert!(
+            e.contains("dialing.target_abandon") && e.contains("[0.001, 0.03]"),
+            "{e}"
+        );
+        // Above the default legal cap: refused unless the campaign sets a higher cap, itself
+        // bounded.
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 2.5\n  target_abandon: 0.05"));
+        assert!(e.contains("(abandon_cap)"), "{e}");
+        let ok = GOOD.replace(
+            "max_ratio: 2.5",
+            "max_ratio: 2.5\n  target_abandon: 0.05\n  abandon_cap: 0.05",
+        );
+        let c = Campaign::parse("c.yaml", &ok).expect("a 5 % cap is allowed");
+        assert_eq!(c.dialing.abandon_cap, 0.05);
+        let e = err(&GOOD.replace("max_ratio: 2.5", "max_ratio: 2.5\n  abandon_cap: 0.5"));
+        assert!(
+            e.contains("dialing.abandon_cap") && e.contains("(0, 0.1]"),
             "{e}"
         );
     }

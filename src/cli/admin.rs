@@ -1,6 +1,6 @@
 //! `outdial pacing …`, `outdial agents` and `outdial campaign pause|resume`: clients of a running
 //! engine's admin API. Errors from the engine (400, 401, 404, …) reach the user as one line
-//! (`engine answered 400 Bad Request: ratio must be a number >= 1, got 0.5`) and exit non-zero.
+//! (`engine answered 400 Bad Request: ratio must be in [1, 5], got 0.5`) and exit non-zero.
 
 use std::process::ExitCode;
 

@@ -2,14 +2,23 @@
 //! [`Control`] by sending commands to the engine loop (each answered on a oneshot channel), and
 //! the loop side applies them — pacing changes take effect at the next pacing tick, and are also
 //! written to the store so every node sharing it follows. The audit trail is the store's.
+//!
+//! Also owns the two rules no supervisor value gets past: every pacing change, from the API or
+//! read back from the store, is checked against the bounds of `admin::validate` and the
+//! campaign's state (its legal `abandon_cap`, its trunks' CPS) before it is applied; and a
+//! campaign whose 24-hour or 30-day abandon budget is spent dials progressively whatever its mode
+//! ([`budgeted_mode`], a pure rule) until it is back under its target.
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admin::validate;
 use crate::admin::{
     AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink, BoxFuture,
     CampaignView, Control, ControlError, PacingChange, PacingSettings, PacingUpdate, ScreenPop,
 };
 use crate::agents::AgentState;
+use crate::pacing::Mode;
+use crate::sip::TrunksConfig;
 use crate::store::{PacingOverride, Store};
 
 use super::core::{mode_of, reply, Engine, Msg};
@@ -104,16 +113,44 @@ impl Control for EngineControl {
     }
 }
 
-/// The abandon target handed to the dialer, given the supervisor's `target` and the campaign's
-/// (live, abandoned) over the last 24 hours and 30 days (all nodes): the full target while both
-/// windows have abandons left to spend, a quarter of it once either has none.
-pub(crate) fn effective_target(target: f64, day: (i64, i64), month: (i64, i64)) -> f64 {
+/// True when the campaign's abandon budget is spent: over the last 24 hours or the last 30 days
+/// (`(live, abandoned)`, campaign-wide, every node) the abandons have reached `target` × live
+/// answers, so not one more abandon fits under the cap.
+pub(crate) fn budget_spent(target: f64, day: (i64, i64), month: (i64, i64)) -> bool {
     let spent = |(live, ab): (i64, i64)| live > 0 && ab as f64 >= target * live as f64;
-    if spent(day) || spent(month) {
-        target * 0.25
+    spent(day) || spent(month)
+}
+
+/// The dial mode handed to the dialer, given the supervisor's `mode` and `target` and the
+/// campaign's 24-hour and 30-day `(live, abandoned)` figures (`None` until first read from the
+/// store): the supervisor's mode while the budget has abandons left; progressive (one call per
+/// ready agent, the agent reserved: no abandon possible) once it is spent, or while it is not
+/// known yet, whatever the mode — power and rate included. Preview, slower still, stays preview.
+/// No supervisor value changes this: it is the one rule no knob overrides.
+pub(crate) fn budgeted_mode(mode: Mode, target: f64, figures: Option<Figures>) -> Mode {
+    let spent = figures.is_none_or(|(day, month)| budget_spent(target, day, month));
+    if spent && mode != Mode::Preview {
+        Mode::Progressive
     } else {
-        target
+        mode
     }
+}
+
+/// A campaign's `(live, abandoned)` over the last 24 hours and the last 30 days.
+pub(crate) type Figures = ((i64, i64), (i64, i64));
+
+/// The highest `rate:λ` a campaign may be set to: the calls per second its trunk group's trunks
+/// accept together (`None` when the group is unknown, which the engine refuses at start).
+fn group_cps(trunks: &TrunksConfig, group: &str) -> Option<f64> {
+    let g = trunks.groups.iter().find(|g| g.name == group)?;
+    Some(
+        trunks
+            .trunks
+            .iter()
+            .filter(|t| g.trunks.contains(&t.name))
+            .map(|t| f64::from(t.max_cps))
+            .sum(),
+    )
 }
 
 fn rate(live: i64, abandoned: i64) -> Option<f64> {
@@ -179,13 +216,38 @@ impl Engine {
         }
     }
 
-    /// Applies a (validated) pacing change to a campaign's dialer.
+    /// Checks a pacing change against every bound (see [`validate`]) and the campaign's state:
+    /// its legal `abandon_cap`, its `max_ratio`, and its trunks' CPS for `rate:λ`. The API's
+    /// router checked all but the CPS already; a change read from the store (written by another
+    /// node, or by an older version) has been checked by nobody. Returns the change with its
+    /// mode in canonical form.
+    fn check_change(&self, ci: usize, change: &PacingChange) -> Result<PacingChange, ControlError> {
+        let c = &self.camps[ci];
+        let change = validate::pacing_change(change.clone()).map_err(ControlError::Invalid)?;
+        validate::pacing_against(&c.settings, c.def.dialing.abandon_cap, &change)
+            .map_err(ControlError::Invalid)?;
+        if let Some(Ok(Mode::Rate { per_s })) = change.mode.as_deref().map(str::parse::<Mode>) {
+            let cps = group_cps(&self.cfg.trunks(), &c.def.trunk_group).unwrap_or(0.0);
+            if per_s > cps {
+                return Err(ControlError::Invalid(format!(
+                    "mode rate:{per_s}: the rate must be in [{}, {cps}] calls/s (the trunks' \
+                     CPS of trunk group {})",
+                    validate::MIN_RATE,
+                    c.def.trunk_group
+                )));
+            }
+        }
+        Ok(change)
+    }
+
+    /// Applies a pacing change to a campaign's dialer, once [`Engine::check_change`] accepts it.
     fn set_pacing(
         &mut self,
         name: &str,
         change: &PacingChange,
     ) -> Result<PacingUpdate, ControlError> {
         let ci = self.camp_ix(name)?;
+        let change = &self.check_change(ci, change)?;
         let old = self.camps[ci].settings.clone();
         let mut new = old.clone();
         if let Some(m) = &change.mode {
@@ -229,7 +291,9 @@ impl Engine {
         });
     }
 
-    /// Overrides read from the store (written by any node): apply what differs.
+    /// Overrides read from the store (written by any node): apply what differs. Each is
+    /// checked again like an API change (another node or an older version may have written a
+    /// value out of bounds): a bad one is logged and ignored, the campaign keeps its settings.
     pub(crate) fn apply_overrides(&mut self, rows: Vec<(String, PacingOverride)>) {
         for (name, o) in rows {
             let Ok(ci) = self.camp_ix(&name) else {
@@ -257,17 +321,45 @@ impl Engine {
     }
 
     /// Keeps the 24-hour and 30-day abandon rates (campaign-wide, every node) under target:
-    /// when either window has no abandons left to spend at its current volume, the dialer's
-    /// own target is cut to a quarter, which makes predictive dial nearly progressively until
-    /// the window recovers.
+    /// while either window has no abandons left to spend, the dialer runs progressive whatever
+    /// the supervisor's mode ([`budgeted_mode`]); the supervisor's mode comes back once both
+    /// windows are under the target again. Called whenever the figures, the settings or the
+    /// pause change.
     pub(crate) fn apply_budget(&mut self, ci: usize) {
-        let c = &mut self.camps[ci];
-        let eff = effective_target(c.settings.target_abandon, c.day, c.month);
+        let c = &self.camps[ci];
+        let wanted = match mode_of(&c.settings) {
+            Ok(m) => m,
+            Err(e) => {
+                // Unreachable: settings only change through `set_pacing`, which parsed the mode.
+                tracing::error!(campaign = %c.name, error = %e, "pacing mode unreadable");
+                Mode::Progressive
+            }
+        };
+        let target = c.settings.target_abandon;
+        let figures = c.rates_read.then_some((c.day, c.month));
+        let mode = budgeted_mode(wanted, target, figures);
         let mut p = c.dialer.params().clone();
-        if (p.target_abandon - eff).abs() > 1e-12 {
-            p.target_abandon = eff;
-            let now = self.clock.pacing(std::time::Instant::now());
-            let _ = self.camps[ci].dialer.set_params(now, p);
+        if p.mode == mode && (p.target_abandon - target).abs() <= 1e-12 {
+            return;
+        }
+        if mode != wanted && p.mode == wanted && c.rates_read {
+            tracing::warn!(
+                campaign = %c.name,
+                supervisor_mode = %wanted,
+                day = ?c.day,
+                month = ?c.month,
+                target,
+                "abandon budget spent: dialling progressively until back under the target"
+            );
+        } else if mode == wanted && p.mode != wanted && c.rates_read {
+            tracing::info!(campaign = %c.name, mode = %wanted, "abandon budget back under the target");
+        }
+        p.mode = mode;
+        p.target_abandon = target;
+        let now = self.pnow();
+        if let Err(e) = self.camps[ci].dialer.set_params(now, p) {
+            // The same values were accepted by `set_pacing`; only the mode differs.
+            tracing::error!(campaign = %self.camps[ci].name, error = %e, "abandon budget not applied");
         }
     }
 
@@ -296,6 +388,7 @@ impl Engine {
             pacing: PacingSettings {
                 ..c.settings.clone()
             },
+            abandon_cap: c.def.dialing.abandon_cap,
             paused: c.paused,
             dial_level: if active > 0 {
                 c.dialer.lines_in_use() as f64 / active as f64
@@ -316,13 +409,49 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::effective_target;
+    use super::{budget_spent, budgeted_mode};
+    use crate::pacing::Mode;
 
     #[test]
-    fn a_spent_24h_or_30d_budget_tightens_the_dialer() {
-        assert_eq!(effective_target(0.03, (1000, 20), (30_000, 600)), 0.03);
-        assert_eq!(effective_target(0.03, (1000, 30), (30_000, 600)), 0.0075);
-        assert_eq!(effective_target(0.03, (1000, 10), (30_000, 900)), 0.0075);
-        assert_eq!(effective_target(0.03, (0, 0), (0, 0)), 0.03);
+    fn a_spent_24h_or_30d_budget_is_detected_on_either_window() {
+        assert!(!budget_spent(0.03, (1000, 20), (30_000, 600)));
+        assert!(budget_spent(0.03, (1000, 30), (30_000, 600)));
+        assert!(budget_spent(0.03, (1000, 10), (30_000, 900)));
+        assert!(!budget_spent(0.03, (0, 0), (0, 0)));
+    }
+
+    #[test]
+    fn a_spent_budget_dials_progressively_whatever_the_mode() {
+        let spent = ((1000, 30), (30_000, 600));
+        let month_spent = ((1000, 0), (30_000, 900));
+        let fine = ((1000, 20), (30_000, 600));
+        for mode in [
+            Mode::Power { ratio: 3.0 },
+            Mode::Rate { per_s: 50.0 },
+            Mode::Predictive,
+            Mode::Progressive,
+            Mode::Adaptive {
+                drop_rule: crate::pacing::DropRule::Average,
+            },
+        ] {
+            for (day, month) in [spent, month_spent] {
+                assert_eq!(
+                    budgeted_mode(mode, 0.03, Some((day, month))),
+                    Mode::Progressive,
+                    "{mode} with its budget spent"
+                );
+            }
+            assert_eq!(
+                budgeted_mode(mode, 0.03, None),
+                Mode::Progressive,
+                "{mode} before the figures are known"
+            );
+            assert_eq!(budgeted_mode(mode, 0.03, Some(fine)), mode);
+        }
+        // Preview is slower than progressive already.
+        assert_eq!(
+            budgeted_mode(Mode::Preview, 0.03, Some(spent)),
+            Mode::Preview
+        );
     }
 }

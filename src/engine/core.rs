@@ -91,6 +91,9 @@ pub(crate) struct Camp {
     /// Campaign-wide (live, abandoned) over 24 h and 30 days, all nodes.
     pub day: (i64, i64),
     pub month: (i64, i64),
+    /// `day` and `month` have been read from the store at least once (until then the abandon
+    /// budget is unknown, and the campaign dials progressively: see `apply_budget`).
+    pub rates_read: bool,
     /// Dial instants of the last few seconds (calls/s, lease sizing).
     pub recent_dials: VecDeque<Instant>,
     /// Trunk lines this campaign may still take before the next refresh (housekeeping sets it,
@@ -308,6 +311,7 @@ impl Engine {
                 announcement,
                 day: (0, 0),
                 month: (0, 0),
+                rates_read: false,
                 recent_dials: VecDeque::new(),
                 line_budget: 0,
                 placed: 0,
@@ -441,6 +445,7 @@ impl Engine {
                 if let Some(c) = self.camps.get_mut(camp) {
                     c.day = day;
                     c.month = month;
+                    c.rates_read = true;
                 }
                 self.apply_budget(camp);
             }

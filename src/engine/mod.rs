@@ -139,6 +139,13 @@ pub async fn run(
         .map_err(|(f, m)| EngineError::Config(format!("{f}: {m}")))?;
     let trunks = TrunkSet::new(&cfg.trunks()).map_err(|e| EngineError::Config(e.to_string()))?;
     for c in &defs {
+        // A definition stored by an older version may predate a bound: it is not run.
+        if let Err((field, m)) = c.1.dialing.check() {
+            return Err(EngineError::Config(format!(
+                "campaign {} in the store: {field}: {m} (fix its file and apply it again)",
+                c.0
+            )));
+        }
         if trunks.group(&c.1.trunk_group).is_none() {
             return Err(EngineError::Config(format!(
                 "campaign {} uses trunk group {:?}, which sip.groups does not define",
@@ -176,6 +183,10 @@ pub async fn run(
     let grace = cfg.shutdown_grace.0;
     let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
         .map_err(EngineError::Config)?;
+    // No campaign dials faster than progressive before its abandon budget is read.
+    for ci in 0..engine.camps.len() {
+        engine.apply_budget(ci);
+    }
     // Before any agent is claimed: the agents of legs still up wait until those are ended.
     engine.end_legs(rec.legs).await;
     engine.renew_claims();

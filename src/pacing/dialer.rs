@@ -734,8 +734,16 @@ impl Dialer {
     }
 
     /// Supervisor change of parameters (all or nothing).
-    pub fn set_params(&mut self, _now: Millis, params: Params) -> Result<(), DialerError> {
+    pub fn set_params(&mut self, now: Millis, params: Params) -> Result<(), DialerError> {
         check_params(&params)?;
+        // Entering `rate:λ` (from another mode, or a new λ): the next dial is one gap from now,
+        // not the stale time of an earlier rate period, which would launch its backlog at once.
+        if let Mode::Rate { per_s } = params.mode {
+            if self.params.mode != params.mode {
+                let gap = self.exp_gap(per_s);
+                self.next_rate_dial = now.plus_secs(gap);
+            }
+        }
         self.control.target = params.target_abandon;
         self.control.margin = params.abandon_margin;
         self.adaptive.max_level = params.max_ratio.max(1.0);

@@ -58,6 +58,7 @@ fn campaign(name: &str, mode: &str, ratio: f64) -> CampaignView {
             max_ratio: 2.0,
             target_abandon: 0.03,
         },
+        abandon_cap: 0.03,
         paused: false,
         dial_level: 1.8,
         calls_in_flight: 7,
