@@ -46,6 +46,7 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct ConnCap {
     permits: Arc<Semaphore>,
+    max: usize,
 }
 
 impl ConnCap {
@@ -53,6 +54,7 @@ impl ConnCap {
     pub fn new(max: usize) -> Self {
         ConnCap {
             permits: Arc::new(Semaphore::new(max)),
+            max,
         }
     }
 
@@ -60,5 +62,20 @@ impl ConnCap {
     /// connection at once rather than queue it: a queued slowloris still holds a descriptor).
     pub fn try_admit(&self) -> Option<OwnedSemaphorePermit> {
         self.permits.clone().try_acquire_owned().ok()
+    }
+}
+
+impl ConnCap {
+    /// Waits until every permit is back: every connection admitted so far has closed.
+    pub async fn drained(&self) {
+        let all = u32::try_from(self.max()).unwrap_or(u32::MAX);
+        // The semaphore is never closed, so acquiring cannot fail; the permits drop at once.
+        if let Ok(permits) = self.permits.acquire_many(all).await {
+            drop(permits);
+        }
+    }
+
+    fn max(&self) -> usize {
+        self.max
     }
 }

@@ -531,6 +531,7 @@ async fn metrics_renders_every_documented_name() {
     });
     metrics::set_trunk_up("carrier-b", false);
     metrics::pacing_decision(CV, std::time::Duration::from_micros(40));
+    metrics::listener_refused("admin", outdial::limits::Refusal::Cap);
     let text = srv.client(ANA).metrics().await.unwrap();
     for name in metrics::ALL {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");

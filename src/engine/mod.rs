@@ -141,13 +141,14 @@ pub async fn run(
     }
     let mut ep_cfg = EndpointConfig::new(cfg.sip.listen);
     ep_cfg.seed = seed_of(&cfg.node);
-    let (sip, mut sip_events, sip_task) = driver::spawn(cfg.sip.listen, ep_cfg, trunks)
-        .await
-        .map_err(|source| EngineError::Bind {
-            what: "sip",
-            addr: cfg.sip.listen,
-            source,
-        })?;
+    let (sip, mut sip_events, sip_task) =
+        driver::spawn_with(cfg.sip.listen, ep_cfg, trunks, cfg.sip.tcp.limits())
+            .await
+            .map_err(|source| EngineError::Bind {
+                what: "sip",
+                addr: cfg.sip.listen,
+                source,
+            })?;
     tracing::info!(addr = %sip.local_addr(), node = %cfg.node, "sip listening");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -161,9 +162,14 @@ pub async fn run(
     let control = Arc::new(EngineControl::new(tx.clone(), store.clone()));
     let router = crate::admin::router(control, cfg.admin.tokens.clone());
     let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-    let admin_task = tokio::spawn(crate::admin::serve(admin_listener, router, async {
-        let _ = admin_stopped.await;
-    }));
+    let admin_task = tokio::spawn(crate::admin::serve_with(
+        admin_listener,
+        router,
+        cfg.admin.limits(),
+        async {
+            let _ = admin_stopped.await;
+        },
+    ));
 
     let run_for = cfg.run_for.map(|d| d.0);
     let grace = cfg.shutdown_grace.0;
