@@ -359,6 +359,14 @@ impl EngineConfig {
         check_dur("lease.ttl", self.lease.ttl, secs(10), secs(3600))?;
         check_dur("lease.ahead", self.lease.ahead, secs(1), secs(600))?;
         crate::yaml::check_dist("auto_wrap_time", &self.auto_wrap_time, MAX_WRAP)?;
+        for (i, t) in self.sip.trunks.iter().enumerate() {
+            let key = |k: &str| format!("sip.trunks[{i}].{k}");
+            check_count(&key("max_channels"), t.max_channels as u64, 1, 100_000)?;
+            check_count(&key("max_cps"), t.max_cps as u64, 1, 10_000)?;
+            if let Some(p) = t.ping_interval {
+                check_dur(&key("ping_interval"), p, ms(0), secs(3600))?;
+            }
+        }
         for (key, limits, max) in [
             ("sip.tcp", self.sip.tcp.limits(), 65_536),
             ("admin", self.admin.limits(), 4096),
@@ -558,6 +566,10 @@ mod tests {
             "node_ttl:",
             "time_scale:",
             "run_for:",
+            "tcp:",
+            "max_connections:",
+            "header_timeout:",
+            "idle_timeout:",
         ] {
             assert!(text.contains(key), "{key} is not documented");
         }
@@ -577,6 +589,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("skills") && err.contains("outbund"), "{err}");
+    }
+
+    #[test]
+    fn listener_limits_have_defaults_and_bounds() {
+        let cfg = EngineConfig::parse("e.yaml", &format!("{BASE}agents: []\n")).unwrap();
+        assert_eq!(cfg.sip.tcp.limits(), crate::sip::driver::DEFAULT_TCP_LIMITS);
+        assert_eq!(cfg.admin.limits(), crate::admin::DEFAULT_LIMITS);
+        for (extra, want) in [
+            (
+                "admin: {max_connections: 0}\n",
+                "e.yaml:7: admin.max_connections:",
+            ),
+            (
+                "admin: {idle_timeout: 2h}\n",
+                "e.yaml:7: admin.idle_timeout:",
+            ),
+            (
+                "admin:\n  header_timeout: 1ms\n",
+                "e.yaml:8: admin.header_timeout:",
+            ),
+        ] {
+            let err = EngineConfig::parse("e.yaml", &format!("{BASE}agents: []\n{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+        let text = BASE.replace(
+            "  listen: 127.0.0.1:5060\n",
+            "  listen: 127.0.0.1:5060\n  tcp:\n    max_connections: 70000\n",
+        );
+        let err = EngineConfig::parse("e.yaml", &format!("{text}agents: []\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("e.yaml:4: sip.tcp.max_connections:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trunk_limits_are_bounded() {
+        let text = BASE.replace("max_channels: 10", "max_channels: 4294967295");
+        let err = EngineConfig::parse("e.yaml", &format!("{text}agents: []\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip.trunks[0].max_channels"), "{err}");
     }
 
     #[test]
