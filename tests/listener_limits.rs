@@ -115,17 +115,33 @@ async fn the_admin_listener_caps_connections_and_closes_slow_and_idle_ones() {
         "{text}"
     );
 
-    // A connection that never says anything is closed too.
+    // A connection that never says anything waits for a request header: 408 when its time is up.
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let t = Instant::now();
-    assert!(closed_within(&mut silent, IDLE + Duration::from_secs(2))
-        .await
-        .is_some());
+    let got = closed_within(&mut silent, HEADER + Duration::from_secs(2)).await;
+    let got = String::from_utf8(got.expect("closed")).unwrap();
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
     assert!(
-        t.elapsed() <= IDLE + Duration::from_secs(1),
+        t.elapsed() >= HEADER - Duration::from_millis(50),
         "{:?}",
         t.elapsed()
     );
+
+    // A request whose body stalls: nothing moves for the idle timeout, the connection goes.
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /agents/a1/pause HTTP/1.1\r\nHost: x\r\nauthorization: Bearer {ANA}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"reason\""
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let t = Instant::now();
+    assert!(closed_within(&mut stalled, IDLE + Duration::from_secs(2))
+        .await
+        .is_some());
+    let took = t.elapsed();
+    assert!(took >= IDLE - Duration::from_millis(50), "{took:?}");
+    let text = srv.client(ANA).metrics().await.unwrap();
+    assert!(refusals(&text, "admin", "idle_timeout") >= 1.0, "{text}");
     srv.stop().await;
 }
 

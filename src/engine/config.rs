@@ -132,10 +132,12 @@ pub struct AdminSection {
     /// Connections open at once (1 to 4096; default 64); more are closed at accept.
     #[serde(default = "default_admin_max_conns")]
     pub max_connections: u32,
-    /// A request's header must arrive within this (100ms to 5m; default 5s).
+    /// A request's header must arrive within this of the connection opening or of the previous
+    /// answer, else 408 and close: slow and silent clients (100ms to 5m; default 5s).
     #[serde(default = "default_header_timeout")]
     pub header_timeout: Dur,
-    /// A connection with no request for this long is closed (100ms to 1h; default 30s).
+    /// A connection on which no byte moves for this long while a request is under way (a
+    /// stalled body, an answer not read) is closed (100ms to 1h; default 30s).
     #[serde(default = "default_admin_idle")]
     pub idle_timeout: Dur,
 }
