@@ -248,6 +248,23 @@ async fn the_sip_tcp_listener_caps_connections_closes_slow_ones_and_still_places
         "{took:?}"
     );
 
+    // A peer that has sent a whole message keeps its connection while quiet (calls over it
+    // send their BYEs back on it).
+    let mut peer = TcpStream::connect(addr).await.unwrap();
+    peer.write_all(
+        b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKpeer\r\n\
+          From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: peer-1\r\n\
+          CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert!(
+        closed_within(&mut peer, IDLE + Duration::from_millis(500))
+            .await
+            .is_none(),
+        "a peer's quiet connection was closed"
+    );
+
     let text = outdial::admin::metrics::install().unwrap().render();
     assert!(refusals(&text, "sip_tcp", "cap") >= OVER as f64, "{text}");
     assert!(

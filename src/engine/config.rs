@@ -93,7 +93,9 @@ pub struct SipTcpSection {
     /// default 5s).
     #[serde(default = "default_header_timeout")]
     pub header_timeout: Dur,
-    /// A connection with no message for this long is closed (100ms to 1h; default 2m).
+    /// A connection that has not begun a message this long after opening is closed (100ms to
+    /// 1h; default 2m). Once it has carried a message it stays open while quiet: calls set up
+    /// over it send their in-dialog requests back on it.
     #[serde(default = "default_sip_idle")]
     pub idle_timeout: Dur,
 }

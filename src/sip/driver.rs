@@ -3,7 +3,8 @@
 //! Commands arrive as closures over an mpsc channel; events leave over another. No lock, no task
 //! per call (TCP connections get a reader task each, as streams need one). Connections peers open
 //! to us obey [`ConnLimits`]: a cap (more are closed at accept), a time limit on a message once
-//! started (slowloris) and an idle time limit, each refusal counted in `/metrics`.
+//! started (slowloris) and on the first message of a silent connection, each refusal counted in
+//! `/metrics`.
 
 use std::collections::HashMap;
 use std::io;
@@ -249,7 +250,10 @@ impl Streams {
 
 /// Reads Content-Length framed messages from a TCP stream and writes queued messages to it.
 /// With `limits` (connections peers opened), a message must be complete within
-/// `header_timeout` of its first byte and one must start within `idle_timeout` of the last.
+/// `header_timeout` of its first byte, and the first message must start within `idle_timeout`
+/// of the connection opening. A connection that has carried a message stays open while quiet:
+/// the calls it set up send their in-dialog requests back over it (to the peer's address), and a
+/// call may be quiet for an hour; the cap bounds how many such connections there are.
 async fn serve_stream(
     s: TcpStream,
     peer: SocketAddr,
@@ -267,10 +271,12 @@ async fn serve_stream(
     });
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
-    // When the message in `buf` started (or, with `buf` empty, when the last one ended).
+    // When the message in `buf` started (or, with `buf` empty, when the connection opened).
     let mut since = tokio::time::Instant::now();
+    let mut spoke = false;
     'read: loop {
         let read = match limits {
+            Some(_) if spoke && buf.is_empty() => rd.read(&mut chunk).await,
             None => rd.read(&mut chunk).await,
             Some(l) => {
                 let (limit, why) = if buf.is_empty() {
@@ -301,8 +307,9 @@ async fn serve_stream(
             match frame_len(&buf) {
                 Ok(Some(len)) => {
                     let msg: Vec<u8> = buf.drain(..len).collect();
-                    // The next message (already begun in `buf`, or still to come) starts now.
+                    // The next message (already begun in `buf`) is timed from now.
                     since = tokio::time::Instant::now();
+                    spoke = true;
                     if frames.send((peer, msg)).is_err() {
                         break 'read;
                     }
