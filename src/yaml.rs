@@ -124,9 +124,21 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<(T, String), YamlError> 
 fn check_depth(file: &str, text: &str) -> Result<(), YamlError> {
     let mut flow = 0usize;
     for (n, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start_matches([' ', '-']);
-        // Block depth: each leading space or `- ` can open a level (a bound, not an exact count).
-        let block = (line.len() - trimmed.len()).div_ceil(2);
+        // Block depth: every two columns of indentation and every `- ` item marker can open a
+        // level (a bound, not an exact count).
+        let mut rest = line;
+        let mut columns = 0usize;
+        loop {
+            if let Some(r) = rest.strip_prefix("- ") {
+                (columns, rest) = (columns + 2, r);
+            } else if let Some(r) = rest.strip_prefix(' ') {
+                (columns, rest) = (columns + 1, r);
+            } else {
+                break;
+            }
+        }
+        let block = columns.div_ceil(2);
+        let trimmed = rest;
         let mut quote: Option<char> = None;
         let mut prev = ' ';
         for c in trimmed.chars() {
@@ -423,9 +435,30 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_limited_before_parsing_and_quotes_comments_and_dash_lines_do_not_count() {
+        let deep = format!("name: {}\n", "[".repeat(MAX_DEPTH + 1));
+        let err = parse::<Doc>("c.yaml", &deep).unwrap_err().to_string();
+        assert_eq!(err, "c.yaml:1: .: nested deeper than 64 levels");
+        let deep = format!("name: x\nwindow:\n{}end: 2s\n", "- ".repeat(MAX_DEPTH + 1));
+        let err = parse::<Doc>("c.yaml", &deep).unwrap_err().to_string();
+        assert!(err.starts_with("c.yaml:3: .: nested deeper"), "{err}");
+        // Brackets in quotes and comments, and a line of dashes, are not nesting.
+        let text = format!(
+            "# {}\nname: \"{}\"\nwindow:\n  end: 2s\n{}\n",
+            "[".repeat(100),
+            "{".repeat(100),
+            "-".repeat(200)
+        );
+        assert!(check_depth("c.yaml", &text).is_ok());
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!("500ms".parse::<Dur>().unwrap().millis(), 500);
         assert_eq!("8h".parse::<Dur>().unwrap().millis(), 8 * 3_600_000);
         assert!("2 parsecs".parse::<Dur>().is_err());
+        assert_eq!("3650d".parse::<Dur>().unwrap().0, MAX_DURATION);
+        let err = "3651d".parse::<Dur>().unwrap_err();
+        assert!(err.contains("over the 3650d"), "{err}");
     }
 }
