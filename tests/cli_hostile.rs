@@ -178,3 +178,17 @@ fn deeply_nested_yaml_is_refused_before_parsing() {
         );
     }
 }
+
+#[test]
+fn a_dnc_import_with_a_quote_that_never_closes_blocks_nothing_silently() {
+    let cli = Cli::new();
+    // Without the check, 13800000002 and 13800000003 would vanish into the first note.
+    let path = cli.file(
+        "dnc.csv",
+        b"phone,note\n13800000001,\"asked twice\n13800000002,x\n13800000003,y\n",
+    );
+    cli.refused(
+        &["dnc", "import", &path],
+        &format!("{path}:2: malformed CSV: a quoted field opened on this line is never closed"),
+    );
+}

@@ -317,6 +317,15 @@ impl<R: Read> ListReader<R> {
     }
 }
 
+/// The line on which a quoted field opens that never closes in `text` (CSV as the csv crate reads
+/// it by default), if any: the csv crate would read the rest of the file into that one field.
+pub fn unterminated_quote(text: &[u8]) -> Option<u64> {
+    let mut t = QuoteTracker::new(std::io::empty());
+    t.feed(text);
+    t.eof = true;
+    t.unterminated()
+}
+
 /// Follows the quoting state of the bytes the CSV reader pulls, with the csv crate's rules for
 /// its default dialect: a `"` opens a quoted field only at the start of a field, `""` inside one
 /// is a literal quote, and the next `"` closes it. At end of input it knows whether a quoted

@@ -177,7 +177,9 @@ pub async fn run(
         .map_err(EngineError::Config)?;
     engine.renew_claims();
 
-    let deadline = run_for.map(|d| Instant::now() + d);
+    // Bounded by the config check (`MAX_RUN_FOR`); checked anyway, as a config built in code
+    // skips it.
+    let deadline = run_for.and_then(|d| Instant::now().checked_add(d));
     let stop_signal = async move {
         match deadline {
             Some(at) => {
@@ -369,6 +371,7 @@ impl Engine {
     /// SIGTERM: no new calls, buffered leases back to the pool, connected calls go on.
     fn begin_stop(&mut self, grace: Duration) {
         tracing::info!(?grace, "stopping: no new calls; connected calls may finish");
+        let grace = grace.min(config::MAX_SHUTDOWN_GRACE);
         self.stopping = Some(Instant::now() + grace);
         let mut ids = Vec::new();
         for c in &mut self.camps {
