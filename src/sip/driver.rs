@@ -250,8 +250,8 @@ impl Streams {
 
 /// Reads Content-Length framed messages from a TCP stream and writes queued messages to it.
 /// With `limits` (connections peers opened), a message must be complete within
-/// `header_timeout` of its first byte, and the first message must start within `idle_timeout`
-/// of the connection opening. A connection that has carried a message stays open while quiet:
+/// `header_timeout` of its first byte, and the first message (CRLF keep-alives do not count)
+/// must start within `idle_timeout` of the connection opening. A connection that has carried a message stays open while quiet:
 /// the calls it set up send their in-dialog requests back over it (to the peer's address), and a
 /// call may be quiet for an hour; the cap bounds how many such connections there are.
 async fn serve_stream(
@@ -271,20 +271,21 @@ async fn serve_stream(
     });
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
-    // When the message in `buf` started (or, with `buf` empty, when the connection opened).
-    let mut since = tokio::time::Instant::now();
+    // When the connection opened, and when the message in `buf` started.
+    let opened = tokio::time::Instant::now();
+    let mut since = opened;
     let mut spoke = false;
     'read: loop {
         let read = match limits {
             Some(_) if spoke && buf.is_empty() => rd.read(&mut chunk).await,
             None => rd.read(&mut chunk).await,
             Some(l) => {
-                let (limit, why) = if buf.is_empty() {
-                    (l.idle_timeout, Refusal::IdleTimeout)
+                let (deadline, why) = if buf.is_empty() {
+                    (opened + l.idle_timeout, Refusal::IdleTimeout)
                 } else {
-                    (l.header_timeout, Refusal::HeaderTimeout)
+                    (since + l.header_timeout, Refusal::HeaderTimeout)
                 };
-                match tokio::time::timeout_at(since + limit, rd.read(&mut chunk)).await {
+                match tokio::time::timeout_at(deadline, rd.read(&mut chunk)).await {
                     Ok(r) => r,
                     Err(_) => {
                         crate::admin::metrics::listener_refused(LISTENER, why);
@@ -309,7 +310,8 @@ async fn serve_stream(
                     let msg: Vec<u8> = buf.drain(..len).collect();
                     // The next message (already begun in `buf`) is timed from now.
                     since = tokio::time::Instant::now();
-                    spoke = true;
+                    // A CRLF keep-alive alone does not make a peer (anyone can send one).
+                    spoke |= msg.iter().any(|b| !matches!(b, b'\r' | b'\n'));
                     if frames.send((peer, msg)).is_err() {
                         break 'read;
                     }
