@@ -181,6 +181,8 @@ async fn a_malformed_http_request_gets_400_and_an_unfinished_one_408() {
 
 #[tokio::test]
 async fn the_sip_tcp_listener_caps_connections_closes_slow_ones_and_still_places_calls() {
+    // The engine installs the recorder before it binds SIP; so does this test.
+    let recorder = outdial::admin::metrics::install().unwrap();
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let empty =
         TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", "trunks: []\ngroups: []\n").unwrap())
@@ -266,7 +268,7 @@ async fn the_sip_tcp_listener_caps_connections_closes_slow_ones_and_still_places
         "a peer's quiet connection was closed"
     );
 
-    let text = outdial::admin::metrics::install().unwrap().render();
+    let text = recorder.render();
     assert!(refusals(&text, "sip_tcp", "cap") >= OVER as f64, "{text}");
     assert!(
         refusals(&text, "sip_tcp", "header_timeout") >= CAP as f64,
