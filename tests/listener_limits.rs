@@ -19,8 +19,9 @@ use tokio::net::TcpStream;
 
 const CAP: usize = 20;
 const OVER: usize = 50;
-const HEADER: Duration = Duration::from_millis(400);
-const IDLE: Duration = Duration::from_millis(800);
+// Long enough that the cap stays full while the extra connections knock, on a loaded machine.
+const HEADER: Duration = Duration::from_millis(1000);
+const IDLE: Duration = Duration::from_millis(1500);
 
 fn limits() -> ConnLimits {
     ConnLimits {
@@ -105,6 +106,13 @@ async fn the_admin_listener_caps_connections_and_closes_slow_and_idle_ones() {
     let addr: SocketAddr = srv.url.trim_start_matches("http://").parse().unwrap();
     let started = Instant::now();
     let held = flood(addr, b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+    // A client over the cap is told why.
+    let mut late = TcpStream::connect(addr).await.unwrap();
+    let got = closed_within(&mut late, Duration::from_secs(1))
+        .await
+        .expect("closed");
+    let got = String::from_utf8(got).unwrap();
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
     all_closed_after(held, started, HEADER).await;
 
     // Served again once the slow ones are gone.

@@ -92,6 +92,10 @@ pub async fn serve_with(
         };
         let Some(permit) = cap.try_admit() else {
             crate::admin::metrics::listener_refused(LISTENER, Refusal::Cap);
+            // One non-blocking write, so a real client learns why; then close.
+            if let Err(e) = stream.try_write(BUSY) {
+                tracing::debug!(%peer, error = %e, "cannot send 503");
+            }
             tracing::debug!(%peer, "admin connection over the cap: closed");
             continue;
         };
@@ -167,6 +171,10 @@ async fn serve_conn(
         }
     }
 }
+
+/// The answer on a connection over the cap, written before closing it.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\n\
+      content-length: 0\r\n\r\n";
 
 /// The answer to a request whose header did not arrive in time.
 const REQUEST_TIMEOUT: &[u8] =
