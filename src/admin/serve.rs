@@ -60,7 +60,7 @@ pub async fn serve(
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets requests
 /// in progress finish and closes idle connections before returning. A connection past
-/// `limits.max_connections` is closed at accept. hyper times each request header from the moment
+/// `limits.max_connections` gets 503 and is closed at accept. hyper times each request header from the moment
 /// it waits for one (connection opened, previous answer sent): past `header_timeout` the client
 /// gets 408 and the connection closes, which also ends silent keep-alive connections. A
 /// connection on which no byte moves for `idle_timeout` (a stalled body, an answer not read) is
