@@ -14,6 +14,8 @@
 //! - [`sip`]: SIP transport, transactions, dialogs, trunks and synthetic peers, built on rsip.
 //! - [`engine`]: the live tokio shell joining store, pacing and SIP.
 //! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
+//! - [`export`]: lead data neutralised where it is shown or exported (JSON, screens, CSV).
+//! - [`limits`]: connection caps and timeouts of the TCP listeners.
 //! - [`yaml`]: shared YAML loading with file/line/field errors, and duration values.
 #![warn(missing_docs)]
 
@@ -21,6 +23,8 @@ pub mod admin;
 pub mod agents;
 pub mod campaign;
 pub mod engine;
+pub mod export;
+pub mod limits;
 pub mod pacing;
 pub mod sim;
 pub mod sip;

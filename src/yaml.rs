@@ -14,12 +14,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Debug, thiserror::Error)]
 pub enum YamlError {
     /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
+    // Not a `source`: the message already says it, and the binary prints the chain of causes.
+    #[error("{file}: cannot read: {error}")]
     Read {
         /// The file named by the user.
         file: String,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The YAML is malformed, has an unknown key or a value of the wrong type.
     #[error("{file}:{line}: {field}: {message}")]
@@ -59,29 +60,201 @@ impl YamlError {
     }
 }
 
+/// Deepest nesting of flow collections (`[`, `{`) and block levels accepted in a config file.
+/// Real files nest four or five levels; the parser takes seconds on tens of thousands.
+pub const MAX_DEPTH: usize = 64;
+
+/// Longest config file accepted, in bytes (the shipped ones are a few KiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Longest duration any config value may hold: 3650 days. Each field has its own, tighter bound
+/// (see [`check_dur`]); this one keeps every duration far from the overflow of clock arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
+/// Reads `path` as UTF-8 text, naming the line of the first invalid byte.
+pub fn read(path: &Path) -> Result<String, YamlError> {
+    let file = path.display().to_string();
+    let read_err = |error| YamlError::Read {
+        file: file.clone(),
+        error,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.is_file() && meta.len() > MAX_FILE_BYTES {
+        return Err(YamlError::Parse {
+            file,
+            line: 0,
+            field: ".".into(),
+            message: format!(
+                "the file is {} bytes, over the {MAX_FILE_BYTES}-byte limit",
+                meta.len()
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read_err)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+        let col = 1 + at
+            - bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+        YamlError::Parse {
+            file,
+            line,
+            field: ".".into(),
+            message: format!("invalid UTF-8 at column {col}"),
+        }
+    })
+}
+
 /// Reads and parses `path` into `T`, turning serde errors into file/line/field messages.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<(T, String), YamlError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    let text = read(path)?;
     let value = parse(&file, &text)?;
     Ok((value, text))
 }
 
+/// Refuses text nested deeper than [`MAX_DEPTH`] before the YAML parser sees it (it slows down
+/// sharply on deep nesting). Counts open flow brackets outside quotes and comments, plus block
+/// levels (`- ` items and indentation steps); over-counts a plain scalar holding an unmatched
+/// bracket, which is harmless at this limit.
+fn check_depth(file: &str, text: &str) -> Result<(), YamlError> {
+    let mut flow = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        // Block depth: every two columns of indentation and every `- ` item marker can open a
+        // level (a bound, not an exact count).
+        let mut rest = line;
+        let mut columns = 0usize;
+        loop {
+            if let Some(r) = rest.strip_prefix("- ") {
+                (columns, rest) = (columns + 2, r);
+            } else if let Some(r) = rest.strip_prefix(' ') {
+                (columns, rest) = (columns + 1, r);
+            } else {
+                break;
+            }
+        }
+        let block = columns.div_ceil(2);
+        let trimmed = rest;
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        for c in trimmed.chars() {
+            match quote {
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '\'' | '"' if prev.is_whitespace() || "[{,:".contains(prev) => quote = Some(c),
+                    '#' if prev.is_whitespace() => break,
+                    '[' | '{' => flow += 1,
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            prev = c;
+            if flow + block > MAX_DEPTH {
+                break;
+            }
+        }
+        if flow + block > MAX_DEPTH {
+            return Err(YamlError::Parse {
+                file: file.to_string(),
+                line: n + 1,
+                field: ".".into(),
+                message: format!("nested deeper than {MAX_DEPTH} levels"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `value` of `field` lies in `min..=max`, with a message naming the bound.
+pub fn check_dur(
+    field: &str,
+    value: Dur,
+    min: Duration,
+    max: Duration,
+) -> Result<(), (String, String)> {
+    if value.0 < min {
+        let what = if min == Duration::from_millis(1) {
+            "must be above 0".to_string()
+        } else {
+            format!("{value} is under the minimum of {}", Dur(min))
+        };
+        return Err((field.to_string(), what));
+    }
+    if value.0 > max {
+        return Err((
+            field.to_string(),
+            format!("{value} is over the maximum of {}", Dur(max)),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the count `value` of `field` lies in `min..=max`.
+pub fn check_count(field: &str, value: u64, min: u64, max: u64) -> Result<(), (String, String)> {
+    if value < min || value > max {
+        return Err((
+            field.to_string(),
+            format!("{value} is out of range: give {min} to {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that every parameter of the distribution `value` of `field` (mean, sd, min, max) is at
+/// most `max`, so that its samples stay within clock arithmetic and memory.
+pub fn check_dist(
+    field: &str,
+    value: &crate::pacing::dist::Dist,
+    max: Duration,
+) -> Result<(), (String, String)> {
+    use crate::pacing::dist::Dist;
+    let params = match value {
+        Dist::Constant { mean } | Dist::Exponential { mean } => [*mean, 0.0],
+        Dist::LogNormal { mean, sd, .. } => [*mean, *sd],
+        Dist::Uniform { min, max } => [*min, *max],
+    };
+    if params
+        .iter()
+        .any(|p| !(p.is_finite() && *p <= max.as_secs_f64()))
+    {
+        return Err((
+            field.to_string(),
+            format!("every parameter must be at most {}", Dur(max)),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `text` (named `file` in errors) into `T`.
 pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, YamlError> {
+    check_depth(file, text)?;
     let de = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let field = err.path().to_string();
         let inner = err.into_inner();
-        let line = inner
-            .location()
-            .map(|l| l.line())
+        let mut message = inner.to_string();
+        // A value refused by its own type (a duration, a distribution) is reported by serde_yaml
+        // at some enclosing node: the field's own line is better. Syntax errors keep theirs.
+        let syntax = [
+            "while parsing",
+            "while scanning",
+            "did not find",
+            "recursion limit",
+        ]
+        .iter()
+        .any(|m| message.contains(m));
+        let by_key = (!syntax && field != ".")
+            .then(|| line_of_key(text, &field))
+            .flatten();
+        let line = by_key
+            .or_else(|| inner.location().map(|l| l.line()))
             .or_else(|| line_of_key(text, &field))
             .unwrap_or(0);
-        let mut message = inner.to_string();
         // serde_yaml appends " at line N column M"; the line is already in front.
         if let Some(pos) = message.find(" at line ") {
             message.truncate(pos);
@@ -140,7 +313,10 @@ pub fn line_of_key(text: &str, path: &str) -> Option<usize> {
                 break;
             }
         }
-        let (i, indent) = hit?;
+        let Some((i, indent)) = hit else {
+            // A key inside a flow mapping (`inbound: {rate: 0}`) is on its parent's line.
+            return found.filter(|&l: &usize| lines[l - 1].contains(&format!("{key}:")));
+        };
         found = Some(i + 1);
         min_indent = indent;
         start = i;
@@ -186,9 +362,15 @@ impl fmt::Display for Dur {
 impl std::str::FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(s.trim())
-            .map(Dur)
-            .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. 500ms, 2s, 3m, 8h)"))
+        let d = humantime::parse_duration(s.trim())
+            .map_err(|e| format!("invalid duration {s:?}: {e} (write e.g. 500ms, 2s, 3m, 8h)"))?;
+        if d > MAX_DURATION {
+            return Err(format!(
+                "duration {s:?} is over the {}d that any duration may be",
+                MAX_DURATION.as_secs() / 86_400
+            ));
+        }
+        Ok(Dur(d))
     }
 }
 
@@ -253,9 +435,30 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_limited_before_parsing_and_quotes_comments_and_dash_lines_do_not_count() {
+        let deep = format!("name: {}\n", "[".repeat(MAX_DEPTH + 1));
+        let err = parse::<Doc>("c.yaml", &deep).unwrap_err().to_string();
+        assert_eq!(err, "c.yaml:1: .: nested deeper than 64 levels");
+        let deep = format!("name: x\nwindow:\n{}end: 2s\n", "- ".repeat(MAX_DEPTH + 1));
+        let err = parse::<Doc>("c.yaml", &deep).unwrap_err().to_string();
+        assert!(err.starts_with("c.yaml:3: .: nested deeper"), "{err}");
+        // Brackets in quotes and comments, and a line of dashes, are not nesting.
+        let text = format!(
+            "# {}\nname: \"{}\"\nwindow:\n  end: 2s\n{}\n",
+            "[".repeat(100),
+            "{".repeat(100),
+            "-".repeat(200)
+        );
+        assert!(check_depth("c.yaml", &text).is_ok());
+    }
+
+    #[test]
     fn durations_parse() {
         assert_eq!("500ms".parse::<Dur>().unwrap().millis(), 500);
         assert_eq!("8h".parse::<Dur>().unwrap().millis(), 8 * 3_600_000);
         assert!("2 parsecs".parse::<Dur>().is_err());
+        assert_eq!("3650d".parse::<Dur>().unwrap().0, MAX_DURATION);
+        let err = "3651d".parse::<Dur>().unwrap_err();
+        assert!(err.contains("over the 3650d"), "{err}");
     }
 }

@@ -558,6 +558,7 @@ async fn metrics_renders_every_documented_name() {
     });
     metrics::set_trunk_up("carrier-b", false);
     metrics::pacing_decision(CV, std::time::Duration::from_micros(40));
+    metrics::listener_refused("admin", outdial::limits::Refusal::Cap);
     let text = srv.client(ANA).metrics().await.unwrap();
     for name in metrics::ALL {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
@@ -585,5 +586,58 @@ async fn metrics_renders_every_documented_name() {
             "{line:?} missing from /metrics:\n{text}"
         );
     }
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_list_cells_reach_the_screen_pop_as_data_with_control_characters_escaped() {
+    use outdial::campaign::list::{ListEvent, ListReader};
+    // A list row as an attacker might write it: a formula, an ANSI escape, DEL and a C1 CSI.
+    let csv = "phone,name,note,macro\n\
+               13800000042,\"=cmd|' /C calc'!A0\",\"\u{1b}[2J\u{7f}\u{9b}31m\",@SUM(A1)\n";
+    let mut list = ListReader::new(
+        csv.as_bytes(),
+        "l.csv",
+        phonenumber::country::Id::CN,
+        chrono_tz::Asia::Shanghai,
+    )
+    .unwrap();
+    let Some(ListEvent::Row(row)) = list.next_event().unwrap() else {
+        panic!("the row loads: it is data")
+    };
+    let attributes: Value = serde_json::from_str(&row.attributes).unwrap();
+    let srv = Server::start().await;
+    srv.engine.lock().current.insert(
+        "a1".into(),
+        outdial::admin::ScreenPop {
+            campaign: CV.into(),
+            lead: 7,
+            name: row.name.clone(),
+            external_id: None,
+            phone: row.phone.clone(),
+            attributes: attributes.clone(),
+            connected_at_ms: 0,
+        },
+    );
+    let resp = reqwest::Client::new()
+        .get(format!("{}/agents/a1/current", srv.url))
+        .header("authorization", format!("Bearer {BO}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.unwrap();
+    assert!(
+        !body.chars().any(char::is_control),
+        "a control character reached the agent's screen raw: {body:?}"
+    );
+    // Decoded, the values are exactly what the list held.
+    let pop: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(pop["call"]["name"], json!("=cmd|' /C calc'!A0"));
+    assert_eq!(pop["call"]["attributes"], attributes);
+    assert_eq!(
+        pop["call"]["attributes"]["note"],
+        json!("\u{1b}[2J\u{7f}\u{9b}31m")
+    );
     srv.stop().await;
 }

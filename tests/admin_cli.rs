@@ -248,3 +248,22 @@ async fn agents_lists_every_agent_with_its_state() {
     assert_eq!(v.as_array().map(Vec::len), Some(3));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_table_escapes_control_characters() {
+    let srv = Server::start().await;
+    if let Some(a) = srv.engine.lock().agents.get_mut("a1") {
+        a.pause_reason = Some("\u{1b}[2J\u{1b}]0;pwned\u{7}".into());
+        a.skills.push("x\u{9b}31m".into());
+    }
+    let o = outdial(&srv.url, Some(ANA), &["agents"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "a control character reached the terminal: {out:?}"
+    );
+    assert!(out.contains("\\u{1b}[2J\\u{1b}]0;pwned\\u{7}"), "{out}");
+    assert!(out.contains("x\\u{9b}31m"), "{out}");
+    srv.stop().await;
+}

@@ -328,7 +328,14 @@ async fn agent_current(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let call = s.control.current_call(&id).await?;
-    Ok(Json(CurrentCall { agent: id, call }).into_response())
+    // List data as loaded: every control character escaped (see `crate::export`).
+    let body = serde_json::to_string(&CurrentCall { agent: id, call })
+        .map_err(|e| ApiError::from(ControlError::Internal(e.to_string())))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::export::json_text(body),
+    )
+        .into_response())
 }
 
 async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {

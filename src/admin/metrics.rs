@@ -21,6 +21,7 @@
 //! | `outdial_trunk_calls_per_second` | gauge | trunk | calls started on the trunk in the last second (the window its `max_cps` limits) |
 //! | `outdial_trunk_up` | gauge | trunk | 1 in service, 0 out of service (OPTIONS pings, timeouts, 503) |
 //! | `outdial_pacing_decision_seconds` | histogram | campaign | wall time of one pacing decision |
+//! | `outdial_listener_refusals_total` | counter | listener (`sip_tcp`, `admin`), reason (`cap`, `header_timeout`, `idle_timeout`) | connections closed by a listener's limits: over `max_connections` at accept, a request header not complete within `header_timeout`, no traffic within `idle_timeout` |
 //!
 //! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted
 //! in `outdial_trunk_calls_total` once, when it ends, on the trunk it was last seen on (answered
@@ -76,8 +77,11 @@ pub const TRUNK_UP: &str = "outdial_trunk_up";
 /// Histogram `{campaign}`: seconds taken by one pacing decision.
 pub const PACING_DECISION_SECONDS: &str = "outdial_pacing_decision_seconds";
 
+/// Counter `{listener, reason}`: connections a TCP listener closed by its limits.
+pub const LISTENER_REFUSALS: &str = "outdial_listener_refusals_total";
+
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 18] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -95,6 +99,7 @@ pub const ALL: [&str; 17] = [
     TRUNK_CALLS_PER_SECOND,
     TRUNK_UP,
     PACING_DECISION_SECONDS,
+    LISTENER_REFUSALS,
 ];
 
 /// Histogram buckets of pacing decision time: 1 µs to 100 ms (the target is < 1 ms).
@@ -165,6 +170,10 @@ fn describe() {
         "Calls started on the trunk in the last second."
     );
     describe_gauge!(TRUNK_UP, "Trunk in service: 1, out of service: 0.");
+    describe_counter!(
+        LISTENER_REFUSALS,
+        "Connections closed by a listener's limits (cap, header_timeout, idle_timeout)."
+    );
     describe_histogram!(
         PACING_DECISION_SECONDS,
         Unit::Seconds,
@@ -192,6 +201,11 @@ impl AbandonWindow {
             AbandonWindow::Month => "30d",
         }
     }
+}
+
+/// Counts a connection `listener` (`sip_tcp`, `admin`) closed by its limits.
+pub fn listener_refused(listener: &'static str, why: crate::limits::Refusal) {
+    counter!(LISTENER_REFUSALS, "listener" => listener, "reason" => why.as_str()).increment(1);
 }
 
 /// Counts a call placed.

@@ -9,7 +9,8 @@
 //! - `validate`: checks of pacing changes, modes, pause reasons and dispositions (pure).
 //! - `auth`: bearer tokens ([`ApiToken`]), constant-time comparison, the 401 layer.
 //! - `http`: the routes ([`router`]) and the error → status mapping.
-//! - `serve`: [`bind`] and [`serve`] (graceful shutdown), loopback by default.
+//! - `serve`: [`bind`] and [`serve`] (graceful shutdown, connection cap and timeouts), loopback by
+//!   default.
 //! - [`metrics`]: metric names, helpers the engine calls, the recorder behind `/metrics`.
 //! - [`client`]: HTTP client of this API.
 //! - [`report`]: per-hour figures from call records (pure).
@@ -31,4 +32,4 @@ pub use control::{
     ScreenPop,
 };
 pub use http::{router, CurrentCall, PauseUpdate};
-pub use serve::{bind, serve, DEFAULT_ADDR};
+pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};

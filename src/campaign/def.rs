@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::disposition::{Disposition, RetryRule};
 use super::phone::{normalize_e164, parse_region, parse_timezone};
 use super::window::{CallingWindow, DayWindow};
-use crate::yaml::{self, Dur, YamlError};
+use crate::yaml::{self, check_count, check_dur, read as yaml_read, Dur, YamlError};
 
 /// Default cap on attempts per callee-local day (the CN guideline's limit).
 pub const DEFAULT_MAX_PER_DAY: u32 = 6;
@@ -93,10 +94,10 @@ pub struct Dialing {
     /// may set `target_abandon` above it. 3 % unless set.
     #[serde(default = "three_percent")]
     pub abandon_cap: f64,
-    /// How long an answered call may wait for an agent before it is abandoned.
+    /// How long an answered call may wait for an agent before it is abandoned (at most 60s).
     #[serde(default = "two_seconds")]
     pub patience: Dur,
-    /// How long an unanswered call rings before we give up (at least 15 s).
+    /// How long an unanswered call rings before we give up (15s to 180s).
     #[serde(default = "twenty_five_seconds")]
     pub ring_timeout: Dur,
 }
@@ -182,16 +183,18 @@ impl Dialing {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
-    /// Attempts per lead over its lifetime.
+    /// Attempts per lead over its lifetime (1 to [`MAX_ATTEMPTS`]).
     #[serde(default = "ten")]
     pub max_attempts: u32,
-    /// Attempts per lead per callee-local day.
+    /// Attempts per lead per callee-local day (1 to [`MAX_ATTEMPTS_PER_DAY`]; CN: at most 6).
     #[serde(default = "six")]
     pub max_attempts_per_day: u32,
-    /// After an abandoned call, the number is not dialled again for this long (any campaign).
+    /// After an abandoned call, the number is not dialled again for this long (any campaign; at
+    /// most [`MAX_RETRY_DELAY`]).
     #[serde(default = "seventy_two_hours")]
     pub abandon_cooldown: Dur,
-    /// Rule per disposition; dispositions not listed use [`Disposition::default_rule`].
+    /// Rule per disposition; dispositions not listed use [`Disposition::default_rule`]. Delays
+    /// at most [`MAX_RETRY_DELAY`].
     #[serde(default)]
     pub rules: BTreeMap<Disposition, RetryRule>,
 }
@@ -221,9 +224,9 @@ fn seventy_two_hours() -> Dur {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactCap {
-    /// At most this many connected calls (a person talked to an agent)…
+    /// At most this many connected calls (a person talked to an agent; 1 to [`MAX_CONTACTS`])…
     pub max_connected: u32,
-    /// …within this sliding window.
+    /// …within this sliding window (at most [`MAX_RETRY_DELAY`]).
     pub per: Dur,
 }
 
@@ -231,7 +234,7 @@ pub struct ContactCap {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sla {
-    /// The first attempt must start within this long of the lead's arrival.
+    /// The first attempt must start within this long of the lead's arrival (at most [`MAX_SLA`]).
     pub first_attempt_within: Dur,
 }
 
@@ -318,10 +321,7 @@ impl Campaign {
     /// Reads and validates a campaign YAML file.
     pub fn load(path: &Path) -> Result<Campaign, YamlError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read {
-            file: file.clone(),
-            source,
-        })?;
+        let text = yaml_read(path)?;
         Campaign::parse(&file, &text)
     }
 
@@ -392,6 +392,7 @@ impl Campaign {
                 ));
             }
         }
+        check_bounds(&raw).map_err(|(field, m)| bad(&field, m))?;
         let caller_id = normalize_e164(&raw.caller_id, region).map_err(|m| bad("caller_id", m))?;
         for (field, value) in [
             ("trunk_group", &raw.trunk_group),
@@ -451,6 +452,76 @@ impl Campaign {
         let digest = Md5::digest(self.to_json().as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// Most lifetime attempts per lead (`retry.max_attempts`).
+pub const MAX_ATTEMPTS: u32 = 100;
+/// Most attempts per lead per day (`retry.max_attempts_per_day`; CN campaigns: 6).
+pub const MAX_ATTEMPTS_PER_DAY: u32 = 24;
+/// Longest retry delay, `retry.abandon_cooldown` and `contact_cap.per`.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(365 * 86_400);
+/// Longest `sla.first_attempt_within`.
+pub const MAX_SLA: Duration = Duration::from_secs(30 * 86_400);
+/// Most connected calls in a `contact_cap`.
+pub const MAX_CONTACTS: u32 = 1000;
+/// Most `holidays` and most `skills` entries.
+pub const MAX_LIST_ENTRIES: usize = 1000;
+
+/// Every duration and count of the file within its documented bound.
+fn check_bounds(raw: &RawCampaign) -> Result<(), (String, String)> {
+    let r = &raw.retry;
+    check_count(
+        "retry.max_attempts",
+        r.max_attempts as u64,
+        1,
+        MAX_ATTEMPTS as u64,
+    )?;
+    check_count(
+        "retry.max_attempts_per_day",
+        r.max_attempts_per_day as u64,
+        1,
+        MAX_ATTEMPTS_PER_DAY as u64,
+    )?;
+    let zero = Duration::ZERO;
+    check_dur(
+        "retry.abandon_cooldown",
+        r.abandon_cooldown,
+        zero,
+        MAX_RETRY_DELAY,
+    )?;
+    for (d, rule) in &r.rules {
+        let field = format!("retry.rules.{}", d.as_str());
+        check_dur(&field, rule.delay, zero, MAX_RETRY_DELAY)?;
+    }
+    if let Some(cap) = &raw.contact_cap {
+        check_count(
+            "contact_cap.max_connected",
+            cap.max_connected as u64,
+            1,
+            MAX_CONTACTS as u64,
+        )?;
+        check_dur(
+            "contact_cap.per",
+            cap.per,
+            Duration::from_millis(1),
+            MAX_RETRY_DELAY,
+        )?;
+    }
+    if let Some(sla) = &raw.sla {
+        check_dur(
+            "sla.first_attempt_within",
+            sla.first_attempt_within,
+            Duration::from_millis(1),
+            MAX_SLA,
+        )?;
+    }
+    for (key, n) in [
+        ("holidays", raw.holidays.len()),
+        ("skills", raw.skills.len()),
+    ] {
+        check_count(key, n as u64, 0, MAX_LIST_ENTRIES as u64)?;
+    }
+    Ok(())
 }
 
 const DAYS: [&str; 7] = [

@@ -1,7 +1,8 @@
 //! The CSV call-list reader: header row, UTF-8 (a BOM is accepted), comma separator, quoted fields,
 //! CRLF or LF. Rows with a bad phone, an over-long field or the wrong field count are rejected with
 //! their physical line number (the header is line 1); errors that make the whole file unusable
-//! ([`ListError`]) stop the load. Owns no storage and no duplicate/DNC logic (see the store).
+//! ([`ListError`]: invalid UTF-8, a quote that never closes) stop the load. Owns no storage and
+//! no duplicate/DNC logic (see the store).
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -18,12 +19,13 @@ pub const MAX_FIELD_BYTES: usize = 4096;
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     /// The file could not be opened or read.
-    #[error("{file}: cannot read: {source}")]
+    // Not a `source`: the message already says it, and the binary prints the chain of causes.
+    #[error("{file}: cannot read: {error}")]
     Io {
         /// The file named by the user (`<stdin>` for `-`).
         file: String,
         /// What the OS said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A line is not valid UTF-8.
     #[error("{file}:{line}: invalid UTF-8")]
@@ -118,7 +120,7 @@ enum Col {
 /// Streams a CSV list row by row.
 pub struct ListReader<R: Read> {
     file: String,
-    csv: csv::Reader<BufReader<R>>,
+    csv: csv::Reader<QuoteTracker<BufReader<R>>>,
     columns: Vec<Col>,
     names: Vec<String>,
     phones: PhoneCache,
@@ -138,9 +140,9 @@ impl<R: Read> ListReader<R> {
         default_tz: Tz,
     ) -> Result<Self, ListError> {
         let mut buf = BufReader::with_capacity(1 << 16, input);
-        let io = |source| ListError::Io {
+        let io = |error| ListError::Io {
             file: file.to_string(),
-            source,
+            error,
         };
         // Skip a UTF-8 byte-order mark.
         if buf.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
@@ -152,7 +154,7 @@ impl<R: Read> ListReader<R> {
             .has_headers(false)
             .flexible(true)
             .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(buf);
+            .from_reader(QuoteTracker::new(buf));
         let mut header = csv::ByteRecord::new();
         let got = csv
             .read_byte_record(&mut header)
@@ -214,6 +216,15 @@ impl<R: Read> ListReader<R> {
                 .csv
                 .read_byte_record(&mut self.record)
                 .map_err(|e| csv_error(&self.file, e))?;
+            // The csv crate ends a quoted field at end of file without complaint, so a stray
+            // quote would swallow the rest of the file into one field: refuse the file instead.
+            if let Some(opened) = self.csv.get_ref().unterminated() {
+                return Err(ListError::Csv {
+                    file: self.file.clone(),
+                    line: opened,
+                    message: "a quoted field opened on this line is never closed".into(),
+                });
+            }
             if !got {
                 return Ok(None);
             }
@@ -306,6 +317,84 @@ impl<R: Read> ListReader<R> {
     }
 }
 
+/// The line on which a quoted field opens that never closes in `text` (CSV as the csv crate reads
+/// it by default), if any: the csv crate would read the rest of the file into that one field.
+pub fn unterminated_quote(text: &[u8]) -> Option<u64> {
+    let mut t = QuoteTracker::new(std::io::empty());
+    t.feed(text);
+    t.eof = true;
+    t.unterminated()
+}
+
+/// Follows the quoting state of the bytes the CSV reader pulls, with the csv crate's rules for
+/// its default dialect: a `"` opens a quoted field only at the start of a field, `""` inside one
+/// is a literal quote, and the next `"` closes it. At end of input it knows whether a quoted
+/// field was left open, and on which physical line it opened.
+struct QuoteTracker<R> {
+    inner: R,
+    state: QuoteState,
+    line: u64,
+    opened: u64,
+    eof: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum QuoteState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A `"` seen inside a quoted field: closes it, unless another `"` follows.
+    QuoteInQuoted,
+}
+
+impl<R> QuoteTracker<R> {
+    fn new(inner: R) -> Self {
+        QuoteTracker {
+            inner,
+            state: QuoteState::FieldStart,
+            line: 1,
+            opened: 0,
+            eof: false,
+        }
+    }
+
+    /// At end of input with a quoted field still open: the line where it opened.
+    fn unterminated(&self) -> Option<u64> {
+        (self.eof && self.state == QuoteState::Quoted).then_some(self.opened)
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        use QuoteState::*;
+        for &b in bytes {
+            self.state = match (self.state, b) {
+                (Quoted, b'"') => QuoteInQuoted,
+                (Quoted, _) => Quoted,
+                (QuoteInQuoted, b'"') => Quoted,
+                (FieldStart, b'"') => {
+                    self.opened = self.line;
+                    Quoted
+                }
+                (_, b',' | b'\n') => FieldStart,
+                _ => Unquoted,
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// Field `i` of `record`, without the CR a CRLF line end leaves on the last field.
 fn field(record: &csv::ByteRecord, i: usize) -> &[u8] {
     let f = record.get(i).unwrap_or_default();
@@ -324,9 +413,9 @@ fn push_json_str(out: &mut String, s: &str) {
 fn csv_error(file: &str, e: csv::Error) -> ListError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.into_kind() {
-        csv::ErrorKind::Io(source) => ListError::Io {
+        csv::ErrorKind::Io(error) => ListError::Io {
             file: file.to_string(),
-            source,
+            error,
         },
         kind => ListError::Csv {
             file: file.to_string(),
@@ -423,5 +512,19 @@ mod tests {
             read_all(b"phone,phone\n1,2\n"),
             Err(ListError::DuplicateColumn { .. })
         ));
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_fatal_and_names_the_line_it_opened_on() {
+        let text = b"phone,name\n13800138000,a\n13800138001,\"Li\n13800138002,b\n13800138003,c\n";
+        let e = read_all(text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "l.csv:3: malformed CSV: a quoted field opened on this line is never closed"
+        );
+        // Quotes that close, doubled quotes and a quote inside an unquoted field are fine.
+        let ok = b"phone,name\n13800138000,\"a \"\"b\"\" c\"\n13800138001,5\" screen\n";
+        let ev = read_all(ok).unwrap();
+        assert_eq!(ev.len(), 2, "{ev:?}");
     }
 }

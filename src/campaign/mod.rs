@@ -18,6 +18,8 @@ pub use def::{
     Campaign, CampaignKind, ContactCap, DialMode, Dialing, RetryPolicy, Sla, DEFAULT_MAX_PER_DAY,
 };
 pub use disposition::{Disposition, RetryRule};
-pub use list::{ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES};
+pub use list::{
+    unterminated_quote, ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES,
+};
 pub use phone::{normalize_e164, parse_region, parse_timezone};
 pub use window::{CallingWindow, DayWindow};

@@ -250,11 +250,15 @@ fn show_agents(agents: &[AgentView]) -> String {
 }
 
 /// A plain-text table: each column as wide as its widest cell (in terminal columns), two spaces
-/// between columns, the last column unpadded.
+/// between columns, the last column unpadded. Control characters in cells are escaped.
 fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     use unicode_width::UnicodeWidthStr;
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|r| std::array::from_fn(|i| outdial::export::screen_text(&r[i]).into_owned()))
+        .collect();
     let mut widths = header.map(UnicodeWidthStr::width);
-    for r in rows {
+    for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.width());
         }
@@ -272,7 +276,7 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
         out
     };
     let mut out = line(*header);
-    for r in rows {
+    for r in &rows {
         out.push_str(&line(std::array::from_fn(|i| r[i].as_str())));
     }
     out

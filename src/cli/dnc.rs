@@ -76,6 +76,13 @@ fn read_numbers(file: &PathBuf, region: &str) -> anyhow::Result<Vec<String>> {
     });
     let mut out = Vec::new();
     if let Some(cols) = header {
+        // A stray quote would hide every number after it inside one field: none would be
+        // blocked, and nothing would say so.
+        if let Some(line) = outdial::campaign::unterminated_quote(text.as_bytes()) {
+            anyhow::bail!(
+                "{name}:{line}: malformed CSV: a quoted field opened on this line is never closed"
+            );
+        }
         let idx = cols.iter().position(|c| c == "phone").unwrap_or(0);
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)

@@ -56,7 +56,15 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         show_progress(&progress, total, &worker);
         worker.join()
     })
-    .map_err(|_| anyhow::anyhow!("the simulator crashed"))??;
+    .map_err(|panic| {
+        // A bug, not bad input (scenarios are bounded): say what it was.
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        anyhow::anyhow!("the simulator crashed (a bug: please report it): {what}")
+    })??;
     if let Some(path) = &args.plot {
         plot(&report, &scenario, path)
             .with_context(|| format!("{}: cannot write plot", path.display()))?;

@@ -5,15 +5,17 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::admin::ApiToken;
 use crate::agents::Skills;
+use crate::limits::ConnLimits;
 use crate::pacing::dist::Dist;
 use crate::sip::trunk::TrunksConfig;
 use crate::sip::values::SipUri;
-use crate::yaml::{Dur, YamlError};
+use crate::yaml::{check_count, check_dur, Dur, YamlError};
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,24 +38,28 @@ pub struct EngineConfig {
     pub agents: Vec<AgentEntry>,
     /// Campaigns to run (applied to the store beforehand with `outdial campaign apply`).
     pub campaigns: Vec<CampaignEntry>,
-    /// Wrap-up time of agents whose wrap-up is automatic (`wrap_up: auto`).
+    /// Wrap-up time of agents whose wrap-up is automatic (`wrap_up: auto`); every parameter at
+    /// most 1h.
     #[serde(default = "default_wrap")]
     pub auto_wrap_time: Dist,
     /// Lease settings.
     #[serde(default)]
     pub lease: LeaseSection,
-    /// On SIGTERM/SIGINT: how long connected calls may go on before they are hung up.
+    /// On SIGTERM/SIGINT: how long connected calls may go on before they are hung up (at most
+    /// [`MAX_SHUTDOWN_GRACE`]).
     #[serde(default = "default_grace")]
     pub shutdown_grace: Dur,
     /// Liveness lease of this node in the store: not renewed for this long, the node is dead and
-    /// another node recovers its calls and leases (`store::nodes`).
+    /// another node recovers its calls and leases (`store::nodes`). 3s to 10m.
     #[serde(default = "default_node_ttl")]
     pub node_ttl: Dur,
     /// Test and demo only: the synthetic peers divide durations by this factor; the engine runs
     /// the pacing core's clock this much faster so the same scenario means the same thing.
+    /// 1 to 1000.
     #[serde(default = "one")]
     pub time_scale: f64,
-    /// Stop by itself after this long (demo, tests). Default: run until signalled.
+    /// Stop by itself after this long (demo, tests; at most [`MAX_RUN_FOR`]). Default: run until
+    /// signalled.
     #[serde(default)]
     pub run_for: Option<Dur>,
 }
@@ -71,6 +77,48 @@ pub struct SipSection {
     /// Campaign that receives inbound calls (INVITEs from a trunk). Default: the first campaign.
     #[serde(default)]
     pub inbound_campaign: Option<String>,
+    /// Limits of the TCP listener (connections peers open to us).
+    #[serde(default)]
+    pub tcp: SipTcpSection,
+}
+
+/// `sip.tcp:` section: limits of the SIP TCP listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipTcpSection {
+    /// Connections open at once (1 to 65536; default 256); more are closed at accept.
+    #[serde(default = "default_sip_max_conns")]
+    pub max_connections: u32,
+    /// A SIP message started on a connection must be complete within this (100ms to 5m;
+    /// default 5s).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: Dur,
+    /// A connection that has not begun a message this long after opening is closed (100ms to
+    /// 1h; default 2m). Once it has carried a message it stays open while quiet: calls set up
+    /// over it send their in-dialog requests back on it.
+    #[serde(default = "default_sip_idle")]
+    pub idle_timeout: Dur,
+}
+
+impl Default for SipTcpSection {
+    fn default() -> Self {
+        SipTcpSection {
+            max_connections: default_sip_max_conns(),
+            header_timeout: default_header_timeout(),
+            idle_timeout: default_sip_idle(),
+        }
+    }
+}
+
+impl SipTcpSection {
+    /// The limits in the listener's terms.
+    pub fn limits(&self) -> ConnLimits {
+        ConnLimits {
+            max_connections: self.max_connections as usize,
+            header_timeout: self.header_timeout.0,
+            idle_timeout: self.idle_timeout.0,
+        }
+    }
 }
 
 /// `admin:` section.
@@ -83,6 +131,17 @@ pub struct AdminSection {
     /// Bearer tokens, each with the name written in the audit trail.
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+    /// Connections open at once (1 to 4096; default 64); more are closed at accept.
+    #[serde(default = "default_admin_max_conns")]
+    pub max_connections: u32,
+    /// A request's header must arrive within this of the connection opening or of the previous
+    /// answer, else 408 and close: slow and silent clients (100ms to 5m; default 5s).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: Dur,
+    /// A connection on which no byte moves for this long while a request is under way (a
+    /// stalled body, an answer not read) is closed (100ms to 1h; default 30s).
+    #[serde(default = "default_admin_idle")]
+    pub idle_timeout: Dur,
 }
 
 impl Default for AdminSection {
@@ -90,6 +149,20 @@ impl Default for AdminSection {
         AdminSection {
             listen: default_admin(),
             tokens: Vec::new(),
+            max_connections: default_admin_max_conns(),
+            header_timeout: default_header_timeout(),
+            idle_timeout: default_admin_idle(),
+        }
+    }
+}
+
+impl AdminSection {
+    /// The limits in the listener's terms.
+    pub fn limits(&self) -> ConnLimits {
+        ConnLimits {
+            max_connections: self.max_connections as usize,
+            header_timeout: self.header_timeout.0,
+            idle_timeout: self.idle_timeout.0,
         }
     }
 }
@@ -98,10 +171,10 @@ impl Default for AdminSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseSection {
-    /// A lease not dialled within this time returns to the pool (also after a crash).
+    /// A lease not dialled within this time returns to the pool (also after a crash). 10s to 1h.
     #[serde(default = "default_ttl")]
     pub ttl: Dur,
-    /// Leads kept leased ahead of the dialer, per campaign, in seconds of dialling.
+    /// Leads kept leased ahead of the dialer, per campaign, in seconds of dialling. 1s to 10m.
     #[serde(default = "default_ahead")]
     pub ahead: Dur,
 }
@@ -136,10 +209,10 @@ pub struct AgentEntry {
     pub id: Option<String>,
     /// SIP URI, e.g. `sip:agent0001@127.0.0.1:5080`; with `count`, `{n}` is replaced.
     pub uri: String,
-    /// Number of agents of this entry (`{n}` runs from `first`).
+    /// Number of agents of this entry (`{n}` runs from `first`), 1 to [`MAX_AGENTS`].
     #[serde(default)]
     pub count: Option<u32>,
-    /// First number of a range.
+    /// First number of a range (at most [`MAX_AGENT_NUMBER`] with the range).
     #[serde(default = "one_u32")]
     pub first: u32,
     /// Channels, `outbound`, `inbound` or both (blended, the default), then the campaign skills
@@ -187,6 +260,32 @@ pub struct AgentSpec {
     pub wrap_up: WrapUp,
 }
 
+/// Most agents one engine config may declare (ranges expanded).
+pub const MAX_AGENTS: u32 = 10_000;
+/// Highest number `{n}` may reach in an agent range.
+pub const MAX_AGENT_NUMBER: u32 = 999_999;
+/// Longest `shutdown_grace`.
+pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(3600);
+/// Longest `run_for`.
+pub const MAX_RUN_FOR: Duration = Duration::from_secs(30 * 86_400);
+/// Longest parameter of `auto_wrap_time`.
+pub const MAX_WRAP: Duration = Duration::from_secs(3600);
+
+fn default_sip_max_conns() -> u32 {
+    256
+}
+fn default_admin_max_conns() -> u32 {
+    64
+}
+fn default_header_timeout() -> Dur {
+    Dur(Duration::from_secs(5))
+}
+fn default_sip_idle() -> Dur {
+    Dur(Duration::from_secs(120))
+}
+fn default_admin_idle() -> Dur {
+    Dur(Duration::from_secs(30))
+}
 fn default_node() -> String {
     "node-1".into()
 }
@@ -257,11 +356,60 @@ impl EngineConfig {
         if self.campaigns.is_empty() {
             return Err(("campaigns".into(), "name at least one campaign".into()));
         }
-        if self.node_ttl.0 < std::time::Duration::from_secs(3) {
+        let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        if self.node_ttl.0 < secs(3) {
             return Err(("node_ttl".into(), "must be at least 3s".into()));
         }
-        if !(self.time_scale.is_finite() && self.time_scale >= 1.0) {
-            return Err(("time_scale".into(), "must be a number ≥ 1".into()));
+        check_dur("node_ttl", self.node_ttl, secs(3), secs(600))?;
+        check_dur(
+            "shutdown_grace",
+            self.shutdown_grace,
+            ms(0),
+            MAX_SHUTDOWN_GRACE,
+        )?;
+        if let Some(r) = self.run_for {
+            check_dur("run_for", r, ms(1), MAX_RUN_FOR)?;
+        }
+        check_dur("lease.ttl", self.lease.ttl, secs(10), secs(3600))?;
+        check_dur("lease.ahead", self.lease.ahead, secs(1), secs(600))?;
+        crate::yaml::check_dist("auto_wrap_time", &self.auto_wrap_time, MAX_WRAP)?;
+        for (i, t) in self.sip.trunks.iter().enumerate() {
+            let key = |k: &str| format!("sip.trunks[{i}].{k}");
+            check_count(&key("max_channels"), t.max_channels as u64, 1, 100_000)?;
+            check_count(&key("max_cps"), t.max_cps as u64, 1, 10_000)?;
+            if let Some(p) = t.ping_interval {
+                check_dur(&key("ping_interval"), p, ms(0), secs(3600))?;
+            }
+        }
+        for (key, limits, max) in [
+            ("sip.tcp", self.sip.tcp.limits(), 65_536),
+            ("admin", self.admin.limits(), 4096),
+        ] {
+            check_count(
+                &format!("{key}.max_connections"),
+                limits.max_connections as u64,
+                1,
+                max,
+            )?;
+            check_dur(
+                &format!("{key}.header_timeout"),
+                Dur(limits.header_timeout),
+                ms(100),
+                secs(300),
+            )?;
+            check_dur(
+                &format!("{key}.idle_timeout"),
+                Dur(limits.idle_timeout),
+                ms(100),
+                secs(3600),
+            )?;
+        }
+        if !(self.time_scale.is_finite() && (1.0..=1000.0).contains(&self.time_scale)) {
+            return Err((
+                "time_scale".into(),
+                "must be a number from 1 to 1000".into(),
+            ));
         }
         if self.node.is_empty()
             || !self
@@ -295,10 +443,26 @@ impl EngineConfig {
     pub fn agent_specs(&self) -> Result<Vec<AgentSpec>, (String, String)> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        let mut total: u64 = 0;
         for (i, e) in self.agents.iter().enumerate() {
             let field = |k: &str| format!("agents[{i}].{k}");
             let skills = parse_skills(&e.skills).map_err(|m| (field("skills"), m))?;
             let n = e.count.unwrap_or(1);
+            // Checked before anything is expanded: a huge count must not allocate first.
+            check_count(&field("count"), n as u64, 1, MAX_AGENTS as u64)?;
+            total += n as u64;
+            if total > MAX_AGENTS as u64 {
+                return Err((
+                    field("count"),
+                    format!("more than {MAX_AGENTS} agents in all"),
+                ));
+            }
+            if e.first as u64 + n as u64 - 1 > MAX_AGENT_NUMBER as u64 {
+                return Err((
+                    field("first"),
+                    format!("the range would number agents past {MAX_AGENT_NUMBER}"),
+                ));
+            }
             if e.count.is_some() && !e.uri.contains("{n}") {
                 return Err((field("uri"), "a range needs {n} in its uri".into()));
             }
@@ -430,6 +594,10 @@ mod tests {
             "node_ttl:",
             "time_scale:",
             "run_for:",
+            "tcp:",
+            "max_connections:",
+            "header_timeout:",
+            "idle_timeout:",
         ] {
             assert!(text.contains(key), "{key} is not documented");
         }
@@ -449,6 +617,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("skills") && err.contains("outbund"), "{err}");
+    }
+
+    #[test]
+    fn listener_limits_have_defaults_and_bounds() {
+        let cfg = EngineConfig::parse("e.yaml", &format!("{BASE}agents: []\n")).unwrap();
+        assert_eq!(cfg.sip.tcp.limits(), crate::sip::driver::DEFAULT_TCP_LIMITS);
+        assert_eq!(cfg.admin.limits(), crate::admin::DEFAULT_LIMITS);
+        for (extra, want) in [
+            (
+                "admin: {max_connections: 0}\n",
+                "e.yaml:7: admin.max_connections:",
+            ),
+            (
+                "admin: {idle_timeout: 2h}\n",
+                "e.yaml:7: admin.idle_timeout:",
+            ),
+            (
+                "admin:\n  header_timeout: 1ms\n",
+                "e.yaml:8: admin.header_timeout:",
+            ),
+        ] {
+            let err = EngineConfig::parse("e.yaml", &format!("{BASE}agents: []\n{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(want), "{err}");
+        }
+        let text = BASE.replace(
+            "  listen: 127.0.0.1:5060\n",
+            "  listen: 127.0.0.1:5060\n  tcp:\n    max_connections: 70000\n",
+        );
+        let err = EngineConfig::parse("e.yaml", &format!("{text}agents: []\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("e.yaml:4: sip.tcp.max_connections:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trunk_limits_are_bounded() {
+        let text = BASE.replace("max_channels: 10", "max_channels: 4294967295");
+        let err = EngineConfig::parse("e.yaml", &format!("{text}agents: []\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip.trunks[0].max_channels"), "{err}");
     }
 
     #[test]

@@ -155,13 +155,14 @@ pub async fn run(
     }
     let mut ep_cfg = EndpointConfig::new(cfg.sip.listen);
     ep_cfg.seed = seed_of(&cfg.node);
-    let (sip, mut sip_events, sip_task) = driver::spawn(cfg.sip.listen, ep_cfg, trunks)
-        .await
-        .map_err(|source| EngineError::Bind {
-            what: "sip",
-            addr: cfg.sip.listen,
-            source,
-        })?;
+    let (sip, mut sip_events, sip_task) =
+        driver::spawn_with(cfg.sip.listen, ep_cfg, trunks, cfg.sip.tcp.limits())
+            .await
+            .map_err(|source| EngineError::Bind {
+                what: "sip",
+                addr: cfg.sip.listen,
+                source,
+            })?;
     tracing::info!(addr = %sip.local_addr(), node = %cfg.node, "sip listening");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -175,9 +176,14 @@ pub async fn run(
     let control = Arc::new(EngineControl::new(tx.clone(), store.clone()));
     let router = crate::admin::router(control, cfg.admin.tokens.clone());
     let (admin_stop, admin_stopped) = oneshot::channel::<()>();
-    let admin_task = tokio::spawn(crate::admin::serve(admin_listener, router, async {
-        let _ = admin_stopped.await;
-    }));
+    let admin_task = tokio::spawn(crate::admin::serve_with(
+        admin_listener,
+        router,
+        cfg.admin.limits(),
+        async {
+            let _ = admin_stopped.await;
+        },
+    ));
 
     let run_for = cfg.run_for.map(|d| d.0);
     let grace = cfg.shutdown_grace.0;
@@ -192,7 +198,9 @@ pub async fn run(
     engine.renew_claims();
     engine.warm_start().await;
 
-    let deadline = run_for.map(|d| Instant::now() + d);
+    // Bounded by the config check (`MAX_RUN_FOR`); checked anyway, as a config built in code
+    // skips it.
+    let deadline = run_for.and_then(|d| Instant::now().checked_add(d));
     let stop_signal = async move {
         match deadline {
             Some(at) => {
@@ -386,6 +394,7 @@ impl Engine {
     /// SIGTERM: no new calls, buffered leases back to the pool, connected calls go on.
     fn begin_stop(&mut self, grace: Duration) {
         tracing::info!(?grace, "stopping: no new calls; connected calls may finish");
+        let grace = grace.min(config::MAX_SHUTDOWN_GRACE);
         self.stopping = Some(Instant::now() + grace);
         let mut ids = Vec::new();
         for c in &mut self.camps {

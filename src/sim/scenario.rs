@@ -3,13 +3,14 @@
 //! name the file, line and field.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::pacing::dist::Dist;
 use crate::pacing::Mode;
 use crate::sim::dist::TrunkModel;
-use crate::yaml::{Dur, YamlError};
+use crate::yaml::{check_count, check_dist, check_dur, read as yaml_read, Dur, YamlError};
 
 /// A simulation scenario (see `sim/*.yaml`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -20,14 +21,14 @@ pub struct Scenario {
     /// Random seed (overridable on the command line).
     #[serde(default)]
     pub seed: u64,
-    /// Simulated time, warm-up included.
+    /// Simulated time, warm-up included (at most [`MAX_DURATION`]).
     pub duration: Dur,
     /// Initial period excluded from the figures.
     #[serde(default)]
     pub warmup: Dur,
     /// Agents logged in for the whole run. All are blended (inbound and outbound) unless
     /// `inbound_agents` / `outbound_agents` set aside inbound-only / outbound-only agents; the
-    /// rest stay blended.
+    /// rest stay blended. 1 to [`MAX_AGENTS`].
     pub agents: u32,
     /// Agents taking inbound calls only.
     #[serde(default)]
@@ -35,10 +36,12 @@ pub struct Scenario {
     /// Agents taking outbound calls only.
     #[serde(default)]
     pub outbound_agents: Option<u32>,
-    /// How long an answered call waits for an agent before it is abandoned.
+    /// How long an answered call waits for an agent before it is abandoned (at most
+    /// [`MAX_PATIENCE`]).
     #[serde(default = "default_patience")]
     pub patience: Dur,
-    /// Talk time of connected outbound calls.
+    /// Talk time of connected outbound calls (every parameter at most [`MAX_CALL_TIME`], as for
+    /// every distribution of a scenario).
     pub talk_time: Dist,
     /// Wrap-up time after every call.
     #[serde(default)]
@@ -60,7 +63,8 @@ pub struct Scenario {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkSpec {
-    /// Outbound lines: calls dialling, ringing, waiting or connected at once.
+    /// Outbound lines: calls dialling, ringing, waiting or connected at once (1 to
+    /// [`MAX_CHANNELS`]).
     pub channels: u32,
     /// Probability a call is answered by a person.
     pub live_answer: f64,
@@ -78,7 +82,7 @@ pub struct TrunkSpec {
     pub failure: f64,
     /// Dial-to-answer time of answered calls.
     pub ring_time: Dist,
-    /// Unanswered calls are given up after this long.
+    /// Unanswered calls are given up after this long (at most [`MAX_PATIENCE`]).
     #[serde(default = "default_no_answer")]
     pub no_answer_timeout: Dur,
 }
@@ -87,7 +91,7 @@ pub struct TrunkSpec {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboundSpec {
-    /// Mean arrivals per hour (0: no inbound).
+    /// Mean arrivals per hour (0: no inbound; at most [`MAX_INBOUND_PER_HOUR`]).
     #[serde(default)]
     pub rate_per_hour: f64,
     /// Talk time of inbound calls.
@@ -96,7 +100,7 @@ pub struct InboundSpec {
     /// Service-level objective: this share of inbound calls answered within `service_time`.
     #[serde(default = "default_sl")]
     pub service_level: f64,
-    /// Service-level threshold.
+    /// Service-level threshold (at most [`MAX_PATIENCE`]).
     #[serde(default = "default_sl_time")]
     pub service_time: Dur,
 }
@@ -111,6 +115,21 @@ impl Default for InboundSpec {
         }
     }
 }
+
+/// Longest simulated `duration`: a week (a run takes seconds per simulated day and strategy).
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 86_400);
+/// Most `agents` (and of `inbound_agents`, `outbound_agents`).
+pub const MAX_AGENTS: u32 = 10_000;
+/// Most trunk `channels`.
+pub const MAX_CHANNELS: u32 = 100_000;
+/// Longest `patience`, `trunk.no_answer_timeout` and `inbound.service_time`.
+pub const MAX_PATIENCE: Duration = Duration::from_secs(600);
+/// Largest parameter of the talk, wrap-up and ring time distributions.
+pub const MAX_CALL_TIME: Duration = Duration::from_secs(4 * 3600);
+/// Highest `inbound.rate_per_hour`.
+pub const MAX_INBOUND_PER_HOUR: f64 = 1_000_000.0;
+/// Most `strategies` run side by side.
+pub const MAX_STRATEGIES: usize = 16;
 
 fn default_patience() -> Dur {
     Dur(std::time::Duration::from_secs(2))
@@ -135,10 +154,7 @@ impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, YamlError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| YamlError::Read {
-            file: file.clone(),
-            source,
-        })?;
+        let text = yaml_read(path)?;
         Scenario::parse(&file, &text)
     }
 
@@ -152,6 +168,9 @@ impl Scenario {
     /// Checks the rules serde cannot express.
     pub fn validate(&self, file: &str, text: &str) -> Result<(), YamlError> {
         let bad = |field: &str, msg: String| Err(YamlError::invalid(file, text, field, msg));
+        if let Err((field, msg)) = self.check_bounds() {
+            return bad(&field, msg);
+        }
         if self.duration.0.is_zero() {
             return bad("duration", "must be above 0".into());
         }
@@ -213,6 +232,61 @@ impl Scenario {
             if let Err(e) = s.parse::<Mode>() {
                 return bad(&format!("strategies[{i}]"), e.to_string());
             }
+        }
+        Ok(())
+    }
+
+    /// Every duration and count within its documented bound (checked before anything sized by
+    /// them is allocated).
+    fn check_bounds(&self) -> Result<(), (String, String)> {
+        let ms = Duration::from_millis;
+        check_dur("duration", self.duration, ms(1), MAX_DURATION)?;
+        check_count("agents", self.agents as u64, 1, MAX_AGENTS as u64)?;
+        for (key, n) in [
+            ("inbound_agents", self.inbound_agents),
+            ("outbound_agents", self.outbound_agents),
+        ] {
+            check_count(key, n.unwrap_or(0) as u64, 0, MAX_AGENTS as u64)?;
+        }
+        check_dur("patience", self.patience, ms(0), MAX_PATIENCE)?;
+        check_count(
+            "trunk.channels",
+            self.trunk.channels as u64,
+            1,
+            MAX_CHANNELS as u64,
+        )?;
+        check_dur(
+            "trunk.no_answer_timeout",
+            self.trunk.no_answer_timeout,
+            ms(1),
+            MAX_PATIENCE,
+        )?;
+        check_dur(
+            "inbound.service_time",
+            self.inbound.service_time,
+            ms(0),
+            MAX_PATIENCE,
+        )?;
+        for (key, d) in [
+            ("talk_time", &self.talk_time),
+            ("wrap_time", &self.wrap_time),
+            ("trunk.ring_time", &self.trunk.ring_time),
+            ("inbound.talk_time", &self.inbound.talk_time),
+        ] {
+            check_dist(key, d, MAX_CALL_TIME)?;
+        }
+        let rate = self.inbound.rate_per_hour;
+        if !(0.0..=MAX_INBOUND_PER_HOUR).contains(&rate) {
+            return Err((
+                "inbound.rate_per_hour".into(),
+                format!("must be 0 to {MAX_INBOUND_PER_HOUR}"),
+            ));
+        }
+        if self.strategies.len() > MAX_STRATEGIES {
+            return Err((
+                "strategies".into(),
+                format!("at most {MAX_STRATEGIES} strategies"),
+            ));
         }
         Ok(())
     }

@@ -1,7 +1,10 @@
 //! The tokio shell around [`Endpoint`]: one task owns the endpoint, one UDP socket (and a TCP
 //! listener on the same port) serve every call, and one sleep tracks the endpoint's next timer.
 //! Commands arrive as closures over an mpsc channel; events leave over another. No lock, no task
-//! per call (TCP connections get a reader task each, as streams need one).
+//! per call (TCP connections get a reader task each, as streams need one). Connections peers open
+//! to us obey [`ConnLimits`]: a cap (more are closed at accept), a time limit on a message once
+//! started (slowloris) and on the first message of a silent connection, each refusal counted in
+//! `/metrics`.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
 use super::endpoint::{
@@ -20,6 +23,17 @@ use super::endpoint::{
 use super::message::frame_len;
 use super::trunk::{Transport, TrunkSet};
 use super::values::{ExtraHeader, SipUri};
+use crate::limits::{ConnCap, ConnLimits, Refusal};
+
+/// Default limits of the TCP listener (the engine config's `sip.tcp.*` defaults).
+pub const DEFAULT_TCP_LIMITS: ConnLimits = ConnLimits {
+    max_connections: 256,
+    header_timeout: Duration::from_secs(5),
+    idle_timeout: Duration::from_secs(120),
+};
+
+/// The `listener` label of the SIP TCP listener's refusals in `/metrics`.
+const LISTENER: &str = "sip_tcp";
 
 type Command = Box<dyn FnOnce(&mut Endpoint, Instant) + Send>;
 
@@ -166,8 +180,18 @@ fn udp_socket(bind: SocketAddr) -> io::Result<UdpSocket> {
 /// ends when every handle is dropped.
 pub async fn spawn(
     bind: SocketAddr,
+    cfg: EndpointConfig,
+    trunks: TrunkSet,
+) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<Event>, JoinHandle<()>)> {
+    spawn_with(bind, cfg, trunks, DEFAULT_TCP_LIMITS).await
+}
+
+/// [`spawn`] with the TCP listener's limits given.
+pub async fn spawn_with(
+    bind: SocketAddr,
     mut cfg: EndpointConfig,
     trunks: TrunkSet,
+    limits: ConnLimits,
 ) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<Event>, JoinHandle<()>)> {
     let udp = Arc::new(udp_socket(bind)?);
     let local = udp.local_addr()?;
@@ -176,6 +200,7 @@ pub async fn spawn(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let ep = Endpoint::new(cfg, trunks, Instant::now());
+    let tcp = tcp.map(|l| (l, ConnCap::new(limits.max_connections), limits));
     let task = tokio::spawn(run(ep, udp, tcp, cmd_rx, ev_tx));
     Ok((
         SipHandle {
@@ -206,25 +231,45 @@ impl Streams {
         let frames = self.frames.clone();
         tokio::spawn(async move {
             match TcpStream::connect(dest).await {
-                Ok(s) => serve_stream(s, dest, rx, frames).await,
+                Ok(s) => serve_stream(s, dest, rx, frames, None).await,
                 Err(e) => tracing::warn!(%dest, error = %e, "sip tcp connect failed"),
             }
         });
     }
 
-    fn accept(&mut self, s: TcpStream, peer: SocketAddr) {
+    fn accept(
+        &mut self,
+        s: TcpStream,
+        peer: SocketAddr,
+        limits: ConnLimits,
+        permit: OwnedSemaphorePermit,
+    ) {
+        // Forget connections that have closed, so that many short ones leave no trace.
+        if self.writers.len() >= 2 * limits.max_connections {
+            self.writers.retain(|_, w| !w.is_closed());
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         self.writers.insert(peer, tx);
-        tokio::spawn(serve_stream(s, peer, rx, self.frames.clone()));
+        let frames = self.frames.clone();
+        tokio::spawn(async move {
+            serve_stream(s, peer, rx, frames, Some(limits)).await;
+            drop(permit);
+        });
     }
 }
 
 /// Reads Content-Length framed messages from a TCP stream and writes queued messages to it.
+/// With `limits` (connections peers opened), a message must be complete within
+/// `header_timeout` of its first byte, and the first message (CRLF keep-alives do not count)
+/// must start within `idle_timeout` of the connection opening. A connection that has carried a message stays open while quiet:
+/// the calls it set up send their in-dialog requests back over it (to the peer's address), and a
+/// call may be quiet for an hour; the cap bounds how many such connections there are.
 async fn serve_stream(
     s: TcpStream,
     peer: SocketAddr,
     mut out: mpsc::UnboundedReceiver<Vec<u8>>,
     frames: mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>,
+    limits: Option<ConnLimits>,
 ) {
     let (mut rd, mut wr) = s.into_split();
     let writer = tokio::spawn(async move {
@@ -236,15 +281,47 @@ async fn serve_stream(
     });
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
+    // When the connection opened, and when the message in `buf` started.
+    let opened = tokio::time::Instant::now();
+    let mut since = opened;
+    let mut spoke = false;
     'read: loop {
-        match rd.read(&mut chunk).await {
+        let read = match limits {
+            Some(_) if spoke && buf.is_empty() => rd.read(&mut chunk).await,
+            None => rd.read(&mut chunk).await,
+            Some(l) => {
+                let (deadline, why) = if buf.is_empty() {
+                    (opened + l.idle_timeout, Refusal::IdleTimeout)
+                } else {
+                    (since + l.header_timeout, Refusal::HeaderTimeout)
+                };
+                match tokio::time::timeout_at(deadline, rd.read(&mut chunk)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        crate::admin::metrics::listener_refused(LISTENER, why);
+                        tracing::debug!(%peer, reason = why.as_str(), "closing sip tcp stream");
+                        break;
+                    }
+                }
+            }
+        };
+        match read {
             Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                if buf.is_empty() {
+                    since = tokio::time::Instant::now();
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
         }
         loop {
             match frame_len(&buf) {
                 Ok(Some(len)) => {
                     let msg: Vec<u8> = buf.drain(..len).collect();
+                    // The next message (already begun in `buf`) is timed from now.
+                    since = tokio::time::Instant::now();
+                    // A CRLF keep-alive alone does not make a peer (anyone can send one).
+                    spoke |= msg.iter().any(|b| !matches!(b, b'\r' | b'\n'));
                     if frames.send((peer, msg)).is_err() {
                         break 'read;
                     }
@@ -263,7 +340,7 @@ async fn serve_stream(
 async fn run(
     mut ep: Endpoint,
     udp: Arc<UdpSocket>,
-    tcp: Option<TcpListener>,
+    tcp: Option<(TcpListener, ConnCap, ConnLimits)>,
     mut cmds: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
 ) {
@@ -322,9 +399,15 @@ async fn run(
             Some((from, msg)) = frames_rx.recv() => {
                 ep.handle_datagram(Instant::now(), from, Transport::Tcp, &msg);
             }
-            a = async { match &tcp { Some(l) => l.accept().await, None => std::future::pending().await } } => {
-                if let Ok((s, peer)) = a {
-                    streams.accept(s, peer);
+            a = async { match &tcp { Some((l, _, _)) => l.accept().await, None => std::future::pending().await } } => {
+                if let (Ok((s, peer)), Some((_, cap, limits))) = (a, &tcp) {
+                    match cap.try_admit() {
+                        Some(permit) => streams.accept(s, peer, *limits, permit),
+                        None => {
+                            crate::admin::metrics::listener_refused(LISTENER, Refusal::Cap);
+                            tracing::debug!(%peer, "sip tcp connection over the cap: closed");
+                        }
+                    }
                 }
             }
             _ = sleep => {

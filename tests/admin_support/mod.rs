@@ -287,12 +287,17 @@ pub struct Server {
 impl Server {
     /// Serves the real router over a fresh fake engine on 127.0.0.1:0.
     pub async fn start() -> Server {
+        Server::start_with(admin::DEFAULT_LIMITS).await
+    }
+
+    /// [`Server::start`] with the listener's connection limits given.
+    pub async fn start_with(limits: outdial::limits::ConnLimits) -> Server {
         let engine = FakeEngine::new();
         let router = admin::router(engine.clone(), tokens());
         let listener = admin::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(admin::serve(listener, router, async {
+        let task = tokio::spawn(admin::serve_with(listener, router, limits, async {
             let _ = rx.await;
         }));
         Server {
