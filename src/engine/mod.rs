@@ -141,6 +141,14 @@ pub async fn run(
     }
     let mut ep_cfg = EndpointConfig::new(cfg.sip.listen);
     ep_cfg.seed = seed_of(&cfg.node);
+    // Requests outside a dialog: trunks (the endpoint adds them), agents and `accept_from` only.
+    ep_cfg.accept_from = Some(
+        agents
+            .iter()
+            .map(|a| a.uri.addr().ip())
+            .chain(cfg.sip.accept_from.iter().copied())
+            .collect(),
+    );
     let (sip, mut sip_events, sip_task) = driver::spawn(cfg.sip.listen, ep_cfg, trunks)
         .await
         .map_err(|source| EngineError::Bind {
@@ -291,6 +299,7 @@ impl Engine {
             self.refresh_rates();
         }
         self.node_liveness(tick);
+        self.expire_inbound();
         self.drain_all().await;
     }
 

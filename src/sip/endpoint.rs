@@ -2,12 +2,12 @@
 //! over trunk groups with failover, inbound calls (UAS), and the RFC 3725 flow I join to agents.
 //! No sockets, no clock, no tokio: see the call order in [`Endpoint`]'s doc.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64;
+use rand_chacha::ChaCha20Rng;
 use rsip::Method;
 
 use super::digest::{self, Challenge};
@@ -42,8 +42,18 @@ pub struct EndpointConfig {
     /// How long flow I keeps an answered customer leg un-ACKed waiting for `connect` or
     /// `abandon` before ending it itself. Must stay below 64·T1 (the far end's give-up time).
     pub ack_hold: Duration,
-    /// Seed for tags, Call-IDs and branches.
+    /// Seed for tags, Call-IDs and branches when `secret` is `None`: tests and the simulator
+    /// use a fixed one, so a run repeats exactly.
     pub seed: u64,
+    /// 256 bits from the OS RNG that key tags, Call-IDs and branches (ChaCha20) instead of
+    /// `seed`. The live shell ([`super::driver::spawn`]) fills it, so nobody on the wire can
+    /// guess the next branch or tag from the ones seen before.
+    pub secret: Option<[u8; 32]>,
+    /// Who may send requests outside a dialog (a new INVITE, OPTIONS, …). `None`: anyone (the
+    /// synthetic peers, tests). `Some(ips)`: the configured trunks (their address and outbound
+    /// proxy) and these IP addresses (the engine passes its agents'); any other source gets
+    /// 403, counted in [`Stats::forbidden`], and leaves no state behind.
+    pub accept_from: Option<HashSet<IpAddr>>,
 }
 
 impl EndpointConfig {
@@ -55,6 +65,8 @@ impl EndpointConfig {
             t2: Duration::from_secs(4),
             ack_hold: Duration::from_secs(20),
             seed: 1,
+            secret: None,
+            accept_from: None,
         }
     }
 }
@@ -146,7 +158,7 @@ pub enum Event {
         authorization: Option<String>,
         /// Where it came from.
         source: SocketAddr,
-        /// Configured trunk this source address belongs to, if any.
+        /// Configured trunk this source belongs to (its address, else its IP), if any.
         trunk: Option<String>,
     },
     /// The ACK for our 2xx arrived on an inbound call (with its body: the answer, under flow I).
@@ -244,8 +256,14 @@ pub struct Stats {
     pub retransmissions: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
-    /// Responses matching no transaction, dropped.
+    /// Responses matching no transaction (the whole branch, not just its counter), dropped.
     pub stray: u64,
+    /// Responses whose branch matches but that came from an address the request was not sent
+    /// to (nor over its connection): forged or misrouted, dropped.
+    pub wrong_source: u64,
+    /// Requests outside a dialog from a source not allowed by
+    /// [`EndpointConfig::accept_from`], answered 403.
+    pub forbidden: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,6 +374,9 @@ struct ClientTx {
     state: TxState,
     leg: u64,
     dest: SocketAddr,
+    /// Where the request went (or the connection it went on): its responses must come from
+    /// there. Unlike `dest`, a 2xx ACK does not move it.
+    sent_to: SocketAddr,
     transport: Transport,
     /// The request (for retransmission), then the ACK (for re-ACKing retransmitted finals).
     bytes: Vec<u8>,
@@ -381,7 +402,12 @@ struct ClientTx {
 pub struct Endpoint {
     cfg: EndpointConfig,
     trunks: TrunkSet,
-    rng: Pcg64,
+    /// Tags, Call-IDs (ChaCha20: not predictable from its outputs).
+    rng: ChaCha20Rng,
+    /// Keys branches: the branch of transaction `n` is keystream block of stream `n`.
+    branch_key: ChaCha20Rng,
+    /// Out-of-dialog sources allowed (trunks plus `accept_from`); `None`: anyone.
+    accept_from: Option<HashSet<IpAddr>>,
     salt: u32,
     next_id: u64,
     calls: HashMap<CallId, Call>,
@@ -478,13 +504,26 @@ fn user_of(uri: &str) -> String {
 impl Endpoint {
     /// A new endpoint; `now` starts the trunk OPTIONS pings.
     pub fn new(cfg: EndpointConfig, trunks: TrunkSet, now: Instant) -> Self {
-        let mut rng = Pcg64::seed_from_u64(cfg.seed);
+        let key = cfg
+            .secret
+            .unwrap_or_else(|| ChaCha20Rng::seed_from_u64(cfg.seed).gen());
+        let mut rng = ChaCha20Rng::from_seed(key);
+        let branch_key = ChaCha20Rng::from_seed(rng.gen());
         let salt = rng.gen();
+        let accept_from = cfg.accept_from.clone().map(|mut ips| {
+            for t in &trunks.trunks {
+                ips.insert(t.addr.ip());
+                ips.extend(t.proxy.map(|p| p.ip()));
+            }
+            ips
+        });
         let mut ep = Endpoint {
             ping_in_flight: vec![false; trunks.trunks.len()],
             cfg,
             trunks,
             rng,
+            branch_key,
+            accept_from,
             salt,
             next_id: 1,
             calls: HashMap::new(),
@@ -583,8 +622,13 @@ impl Endpoint {
     fn tag(&mut self) -> String {
         format!("{:x}", self.rng.gen::<u64>())
     }
+    /// The branch of transaction `tx`: its id (to find it) and 128 bits of keystream no one
+    /// without the key can compute, so a response is matched only when all of it is echoed.
     fn branch(&self, tx: u64) -> String {
-        format!("z9hG4bK{tx:x}.{:x}", self.salt)
+        let mut r = self.branch_key.clone();
+        r.set_stream(tx);
+        r.set_word_pos(0);
+        format!("z9hG4bK{tx:x}.{:032x}", r.gen::<u128>())
     }
     fn via(&self, transport: Transport, branch: &str) -> String {
         let t = match transport {
@@ -646,6 +690,7 @@ impl Endpoint {
                 state: TxState::Trying,
                 leg,
                 dest,
+                sent_to: dest,
                 transport,
                 bytes,
                 retx_at,
@@ -1216,13 +1261,13 @@ impl Endpoint {
             }
         };
         match msg.start {
-            Start::Response { code } => self.on_response(now, code, msg),
+            Start::Response { code } => self.on_response(now, from, code, msg),
             Start::Request { method, .. } => self.on_request(now, from, transport, method, msg),
         }
     }
 
-    fn on_response(&mut self, now: Instant, code: u16, msg: Msg) {
-        let Some(mut txid) = hex_id(&msg.branch) else {
+    fn on_response(&mut self, now: Instant, from: SocketAddr, code: u16, msg: Msg) {
+        let Some(mut txid) = hex_id(&msg.branch).filter(|&id| msg.branch == self.branch(id)) else {
             self.stats.stray += 1;
             return;
         };
@@ -1239,6 +1284,11 @@ impl Endpoint {
             self.stats.stray += 1;
             return;
         };
+        if tx.sent_to != from {
+            self.stats.wrong_source += 1;
+            tracing::debug!(%from, expected = %tx.sent_to, "dropped response from the wrong address");
+            return;
+        }
         match tx.kind {
             TxKind::Invite => self.on_invite_response(now, txid, code, msg),
             kind => {
@@ -1754,6 +1804,15 @@ impl Endpoint {
             self.on_ack(now, msg);
             return;
         }
+        // Outside a dialog (no To tag: a new INVITE, OPTIONS, a CANCEL): only from allowed
+        // sources. The 403 is sent once and not kept, so a flood leaves nothing behind.
+        if msg.to_tag.is_none() && !self.may_send(from) {
+            self.stats.forbidden += 1;
+            tracing::debug!(%from, %method, "refused a request from a source that is not allowed");
+            let r = response_to(&msg, 403, None).finish(None);
+            self.send(from, transport, r);
+            return;
+        }
         // Retransmission of a non-INVITE request we answered: same response again.
         if method != Method::Invite {
             if let Some((_, resp)) = self.server_cache.get(&msg.branch) {
@@ -1786,6 +1845,13 @@ impl Endpoint {
                 self.reply_cached(now, from, transport, &msg, r);
             }
         }
+    }
+
+    /// True when `from` may send requests outside a dialog ([`EndpointConfig::accept_from`]).
+    fn may_send(&self, from: SocketAddr) -> bool {
+        self.accept_from
+            .as_ref()
+            .is_none_or(|ips| ips.contains(&from.ip()))
     }
 
     /// Sends a response to a non-INVITE request and keeps it for retransmissions (timer J).
@@ -1840,11 +1906,10 @@ impl Endpoint {
         let call = CallId(self.id());
         let leg_id = self.id();
         let local_tag = self.tag();
-        let trunk = self
-            .trunks
-            .trunks
-            .iter()
-            .find(|t| t.addr == from)
+        // The trunk at exactly that address, else one at that IP (a trunk may send its INVITEs
+        // from another port than the one it listens on, e.g. over TCP).
+        let trunk = (self.trunks.trunks.iter().find(|t| t.addr == from))
+            .or_else(|| self.trunks.trunks.iter().find(|t| t.addr.ip() == from.ip()))
             .map(|t| t.config.name.clone());
         let leg = Leg {
             call,
@@ -2256,7 +2321,7 @@ impl Endpoint {
         let branch = self.branch(tx);
         let trunk = &self.trunks.trunks[t];
         let (addr, transport) = (trunk.addr, trunk.config.transport);
-        let tag = format!("{:x}", tx);
+        let tag = self.tag();
         let bytes = Builder::request(Method::Options, &format!("sip:{addr}"))
             .header("Via", self.via(transport, &branch))
             .header("Max-Forwards", 70)
