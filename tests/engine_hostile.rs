@@ -4,6 +4,10 @@
 //! pattern earlier versions used: `z9hG4bK<counter>.<anything>`, matched on the counter alone).
 //! Dialling must go on as in a clean run of the same length, no fake inbound call may reach the
 //! store, `/metrics` must count the refusals, and no call may be ended or lead closed by forgery.
+//!
+//! The sizes are bounded; the BENCHMARKS.md figures (memory before/after a larger flood) come from
+//! `PROBE_FLOOD=50000 PROBE_FORGED=40000 PROBE_RUN_S=20 cargo test --test engine_hostile --
+//! --nocapture` (each capped at 100,000 INVITEs, 100,000 forged pairs, 60 s).
 
 mod engine_support;
 
@@ -16,10 +20,21 @@ use tokio::net::UdpSocket;
 /// INVITEs from 127.0.0.2: the 20 of the issue, then a bounded flood.
 const FIRST: usize = 20;
 const FLOOD: usize = 3000;
+/// INVITEs sent between two 100 ms pauses.
+const BURST: usize = 100;
 /// Forged responses from 127.0.0.3, per status (604 and 200), on counters 1..=FORGED.
 const FORGED: u64 = 2000;
 /// Wall seconds each engine runs (scenario time × 20).
 const RUN_S: u32 = 10;
+
+/// `name` from the environment (probe runs), else `default`; never above `max`.
+fn knob(name: &str, default: u64, max: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .min(max)
+}
 
 fn invite(engine: &str, i: usize) -> String {
     format!(
@@ -94,7 +109,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
         &l.dir,
         &EngineSetup {
             agent_range: (1, 20),
-            ..l.setup(node, campaign, RUN_S)
+            ..l.setup(node, campaign, knob("PROBE_RUN_S", RUN_S.into(), 60) as u32)
         },
     );
     let sip = std::fs::read_to_string(&cfg)
@@ -109,10 +124,11 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
     let engine_sip = format!("127.0.0.1:{sip}");
     let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
+    let started = tokio::time::Instant::now();
+    let pid = engine.child.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = rss_kb(pid);
     if hostile {
-        let pid = engine.child.id();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let before = rss_kb(pid);
         let stranger = std::sync::Arc::new(
             UdpSocket::bind("127.0.0.2:0")
                 .await
@@ -144,12 +160,16 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
         }
         // The flood and the forgeries, paced over about 3 s (bounded in count and time).
         let mut n = 1u64;
-        for i in FIRST..FIRST + FLOOD {
+        let flood = knob("PROBE_FLOOD", FLOOD as u64, 100_000) as usize;
+        let forged_max = knob("PROBE_FORGED", FORGED, 100_000);
+        // The default sizes go out over about 3 s; larger probes at about 10,000 a second.
+        let burst = if flood > FLOOD { 10 * BURST } else { BURST };
+        for i in FIRST..FIRST + flood {
             stranger
                 .send_to(invite(&engine_sip, i).as_bytes(), &engine_sip)
                 .await
                 .expect("send");
-            if n <= FORGED && i % 3 != 0 {
+            if n <= forged_max && (flood > FLOOD || i % 3 != 0) {
                 for code in [604, 200] {
                     forger
                         .send_to(forged(&engine_sip, code, n).as_bytes(), &engine_sip)
@@ -158,7 +178,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
                 }
                 n += 1;
             }
-            if i % 100 == 0 {
+            if i % burst == 0 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -167,14 +187,16 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
         let (refused, taken) = answers.await.expect("receiver");
         assert_eq!(taken, 0, "the engine took INVITEs from a stranger");
         let after = rss_kb(pid);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        eprintln!("engine RSS 2 s later: {} kB", rss_kb(pid));
         eprintln!(
             "flood: {} INVITEs, {refused} answered 403; {} forged responses; engine RSS {before} kB \
              before, {after} kB after",
-            FIRST + FLOOD,
+            FIRST + flood,
             2 * (n - 1)
         );
         assert!(
-            refused as f64 >= 0.95 * (FIRST + FLOOD) as f64,
+            refused as f64 >= 0.95 * (FIRST + flood) as f64,
             "{refused} 403s"
         );
         let m = metrics(&admin).await;
@@ -183,6 +205,14 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
         assert!(forbidden >= refused as f64, "forbidden {forbidden}: {m}");
         assert!(stray >= 2.0 * (n - 1) as f64 * 0.95, "stray {stray}: {m}");
     }
+    // Memory near the end of the run, for BENCHMARKS.md: the clean run is the reference.
+    let run_s = knob("PROBE_RUN_S", RUN_S.into(), 60);
+    tokio::time::sleep_until(started + Duration::from_secs(run_s.saturating_sub(1))).await;
+    eprintln!(
+        "{node} ({}): engine RSS {before} kB at 2 s, {} kB 1 s before the end",
+        if hostile { "hostile" } else { "clean" },
+        rss_kb(pid)
+    );
     drop(client);
     let summary = finish_engine(engine, Duration::from_secs(60));
     let c = &summary["campaigns"][0];

@@ -20,6 +20,14 @@
 //! retried by the campaign's `shutdown` rule: by default after an hour), and every call whose
 //! agent is still in wrap-up at exit gets the agent disposition `not_set` instead of none.
 //!
+//! # Inbound calls
+//! Only INVITEs from a trunk are customers: the SIP layer answers 403 to requests outside a dialog
+//! from anyone but the trunks, the agents and `sip.accept_from`, and an INVITE from an agent's
+//! address is refused too; neither leaves a record. A trunk's caller waits in the inbound
+//! campaign's queue for an agent: at most `sip.inbound_queue_cap` at once, at most
+//! `sip.inbound_queue_timeout`; beyond either the caller gets `sip.inbound_refuse_status` (486),
+//! counted in `outdial_inbound_refused_total`, and pacing stops counting it.
+//!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
 //! disjoint agents (claims that expire when a node dies), read one campaign-wide abandon figure
