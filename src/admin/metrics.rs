@@ -21,7 +21,7 @@
 //! | `outdial_trunk_calls_per_second` | gauge | trunk | calls started on the trunk in the last second (the window its `max_cps` limits) |
 //! | `outdial_trunk_up` | gauge | trunk | 1 in service, 0 out of service (OPTIONS pings, timeouts, 503) |
 //! | `outdial_pacing_decision_seconds` | histogram | campaign | wall time of one pacing decision |
-//! | `outdial_sip_refused_total` | counter | reason | SIP input refused or dropped: `forbidden` (request outside a dialog from a source that is neither a trunk, an agent nor in `sip.accept_from`: answered 403), `wrong_source` (response whose branch matches, from an address its request was not sent to), `stray` (response matching no branch of ours) |
+//! | `outdial_sip_refused_total` | counter | reason | SIP input refused or dropped: `forbidden` (request outside a dialog from a source that is neither a trunk, an agent nor in `sip.accept_from`: answered 403), `wrong_source` (response whose branch matches, from another IP than its request was sent to), `stray` (response matching no branch of ours) |
 //! | `outdial_inbound_refused_total` | counter | campaign, reason | inbound calls refused with `sip.inbound_refuse_status`: `queue_full` (`inbound_queue_cap` callers already waiting), `queue_timeout` (no agent within `inbound_queue_timeout`), `not_a_trunk` (an allowed source that is not a trunk, answered 403) |
 //!
 //! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted

@@ -258,8 +258,8 @@ pub struct Stats {
     pub malformed: u64,
     /// Responses matching no transaction (the whole branch, not just its counter), dropped.
     pub stray: u64,
-    /// Responses whose branch matches but that came from an address the request was not sent
-    /// to (nor over its connection): forged or misrouted, dropped.
+    /// Responses whose branch matches but that came from another IP address than the one the
+    /// request was sent to: forged or misrouted, dropped.
     pub wrong_source: u64,
     /// Requests outside a dialog from a source not allowed by
     /// [`EndpointConfig::accept_from`], answered 403.
@@ -375,7 +375,7 @@ struct ClientTx {
     leg: u64,
     dest: SocketAddr,
     /// Where the request went (or the connection it went on): its responses must come from
-    /// there. Unlike `dest`, a 2xx ACK does not move it.
+    /// that IP address. Unlike `dest`, a 2xx ACK does not move it.
     sent_to: SocketAddr,
     transport: Transport,
     /// The request (for retransmission), then the ACK (for re-ACKing retransmitted finals).
@@ -1284,7 +1284,9 @@ impl Endpoint {
             self.stats.stray += 1;
             return;
         };
-        if tx.sent_to != from {
+        // The IP, not the port: a UAS may send its responses from another port than the one it
+        // listens on (RFC 3261 §18.2.2; phones and proxies do).
+        if tx.sent_to.ip() != from.ip() {
             self.stats.wrong_source += 1;
             tracing::debug!(%from, expected = %tx.sent_to, "dropped response from the wrong address");
             return;

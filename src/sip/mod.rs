@@ -73,7 +73,8 @@
 //! and tags and Call-IDs come from the same ChaCha20 generator, keyed by the shell from the OS RNG
 //! (`EndpointConfig::secret`; tests use a fixed `seed` instead): none can be computed from the
 //! ones seen before. A response is taken only when its whole branch is ours AND it comes from
-//! the address (or TCP connection) its request went to; others are dropped (`Stats::stray`,
+//! the IP address (or TCP connection) its request went to — any port, as a UAS may answer from
+//! another port than it listens on (RFC 3261 §18.2.2); others are dropped (`Stats::stray`,
 //! `Stats::wrong_source`). So an outcome (`Failed`, `Answered`) always comes from the trunk the
 //! call went to, and a lead is closed only by that trunk's final response, as the campaign's
 //! retry rule for its disposition says.
