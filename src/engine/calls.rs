@@ -703,17 +703,37 @@ impl Engine {
             .collect();
         let code = self.cfg.sip.inbound_refuse_status;
         for sip in expired {
-            if let Some(rec) = self.inbound.get(&sip) {
-                admin::metrics::inbound_refused(&self.camps[rec.camp].name, "queue_timeout");
-            }
-            self.by_sip.remove(&sip);
+            let Some(camp) = self.inbound.get(&sip).map(|r| r.camp) else {
+                continue;
+            };
+            admin::metrics::inbound_refused(&self.camps[camp].name, "queue_timeout");
+            let announcement = self
+                .cfg
+                .sip
+                .inbound_timeout_announcement
+                .then(|| self.camps[camp].announcement.clone())
+                .flatten();
             self.end_inbound(sip);
-            // The post fails only once the SIP task is gone: no caller left to answer then.
-            let _ = self.sip.post(move |ep, now| {
-                if let Err(e) = ep.reject(now, sip, code) {
-                    tracing::debug!(error = %e, "refusing an inbound call after the queue timeout");
+            // The posts fail only once the SIP task is gone: no caller left to answer then.
+            match announcement {
+                // The SIP call stays mapped (record gone): a failed announcement hangs the caller
+                // up, its end is then ignored.
+                Some(uri) => {
+                    let _ = self.sip.post(move |ep, now| {
+                        if let Err(e) = ep.connect(now, sip, uri) {
+                            tracing::debug!(error = %e, "inbound caller to the announcement");
+                        }
+                    });
                 }
-            });
+                None => {
+                    self.by_sip.remove(&sip);
+                    let _ = self.sip.post(move |ep, now| {
+                        if let Err(e) = ep.reject(now, sip, code) {
+                            tracing::debug!(error = %e, "refusing an inbound call after the queue timeout");
+                        }
+                    });
+                }
+            }
         }
     }
 

@@ -87,6 +87,10 @@ pub struct SipSection {
     /// any 4xx–6xx (480 Temporarily Unavailable, 603 Decline, …).
     #[serde(default = "default_inbound_refuse_status")]
     pub inbound_refuse_status: u16,
+    /// On the queue timeout, connect the caller to the inbound campaign's `announcement` (a
+    /// message; it hangs up when done) instead of refusing it. Default false.
+    #[serde(default)]
+    pub inbound_timeout_announcement: bool,
 }
 
 /// `admin:` section.
@@ -321,6 +325,18 @@ impl EngineConfig {
                 "must be a final failure status, 400 to 699".into(),
             ));
         }
+        let inbound = match &self.sip.inbound_campaign {
+            Some(ic) => self.campaigns.iter().find(|c| &c.name == ic),
+            None => self.campaigns.first(),
+        };
+        if self.sip.inbound_timeout_announcement
+            && inbound.is_some_and(|c| c.announcement.is_none())
+        {
+            return Err((
+                "sip.inbound_timeout_announcement".into(),
+                "the inbound campaign has no announcement".into(),
+            ));
+        }
         if let Some(ic) = &self.sip.inbound_campaign {
             if !self.campaigns.iter().any(|c| &c.name == ic) {
                 return Err((
@@ -462,6 +478,7 @@ mod tests {
             "inbound_queue_cap:",
             "inbound_queue_timeout:",
             "inbound_refuse_status:",
+            "inbound_timeout_announcement:",
             "admin:",
             "tokens:",
             "agents:",

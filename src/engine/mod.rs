@@ -26,7 +26,8 @@
 //! address is refused too; neither leaves a record. A trunk's caller waits in the inbound
 //! campaign's queue for an agent: at most `sip.inbound_queue_cap` at once, at most
 //! `sip.inbound_queue_timeout`; beyond either the caller gets `sip.inbound_refuse_status` (486),
-//! counted in `outdial_inbound_refused_total`, and pacing stops counting it.
+//! or at the timeout the campaign's announcement (`sip.inbound_timeout_announcement`), counted
+//! in `outdial_inbound_refused_total`, and pacing stops counting it.
 //!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
