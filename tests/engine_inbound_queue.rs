@@ -109,3 +109,79 @@ async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
     }
     drop(engine);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_inbound_timeout_announcement_the_caller_hears_the_message_instead() {
+    let l = Lab::new("inbound-announce", None, 3);
+    l.campaign("lab-in", "predictive", 50, 0, 0, 0);
+    let (cfg, admin) = engine_config(
+        &l.dir,
+        &EngineSetup {
+            agent_range: (1, 2),
+            grace_s: 2,
+            channels: 10,
+            ..l.setup("inq-2", "lab-in", 60)
+        },
+    );
+    // agent-sim's third phone (not one of the engine's agents) stands in for the announcement.
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace(
+            "\nadmin:\n",
+            "\n  inbound_queue_timeout: 20s\n  inbound_timeout_announcement: true\nadmin:\n",
+        )
+        .replace(
+            "{name: lab-in}",
+            &format!(
+                "{{name: lab-in, announcement: \"sip:agent0003@{}\"}}",
+                l.agents.addr
+            ),
+        );
+    std::fs::write(&cfg, &text).expect("config");
+    let sip_addr = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen: 127.0.0.1:"))
+        .map(|p| format!("127.0.0.1:{p}"))
+        .expect("sip listen");
+    let engine = start_engine(&l.db, &cfg);
+    let _client = wait_admin(&admin).await;
+    let y = format!(
+        "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
+         groups:\n  - {{ name: g, trunks: [engine] }}\n"
+    );
+    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
+    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let (caller, mut events, _task) = spawn(any, EndpointConfig::new(any), set)
+        .await
+        .expect("bind caller");
+    let start = Instant::now();
+    let call = caller
+        .place_call(PlaceCall {
+            group: "g".into(),
+            number: E164::new("+6560001000").expect("number"),
+            caller_id: CallerId::new("+6590000001").expect("caller id"),
+            headers: vec![],
+            ring_timeout: Duration::from_secs(10),
+            offer: Some(outdial::sip::peers::sdp("caller", [127, 0, 0, 1].into())),
+        })
+        .await
+        .expect("driver")
+        .expect("placed");
+    let end = start + Duration::from_secs(8);
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(Event::Answered { call: c, .. })) if c == call => break,
+            Ok(Some(Event::Failed { code, .. })) => panic!("refused ({code:?}), not announced"),
+            Ok(Some(_)) => {}
+            _ => panic!("caller still held after 8 s"),
+        }
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "answered at the queue timeout (1 s wall), not before: {:?}",
+        start.elapsed()
+    );
+    caller.hangup(call).await.expect("driver").expect("hangup");
+    drop(engine);
+}
