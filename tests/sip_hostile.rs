@@ -158,6 +158,39 @@ fn an_invite_from_an_address_that_is_no_trunk_gets_403_and_leaves_no_call() {
 }
 
 #[test]
+fn requests_outside_a_dialog_from_an_allowed_address_are_served() {
+    let now = Instant::now();
+    let y = "trunks:\n  - {name: t, address: \"127.0.0.1:5062\", max_channels: 100, max_cps: 100, \
+             ping_interval: 0s}\ngroups:\n  - {name: g, trunks: [t]}\n";
+    let trunks = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", y).unwrap()).unwrap();
+    let mut cfg = EndpointConfig::new(sa(LOCAL));
+    // An agent's phone at 127.0.0.5 (the engine passes its agents' IPs).
+    cfg.accept_from = Some([[127, 0, 0, 5].into()].into_iter().collect());
+    let mut ep = Endpoint::new(cfg, trunks, now);
+    let options = STRANGE_INVITE
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("1 INVITE", "1 OPTIONS");
+    ep.handle_datagram(
+        now,
+        sa(([127, 0, 0, 5], 5080)),
+        Transport::Udp,
+        options.as_bytes(),
+    );
+    let (out, _) = drain(&mut ep);
+    assert!(
+        out.len() == 1 && out[0].starts_with("SIP/2.0 200"),
+        "{out:?}"
+    );
+    ep.handle_datagram(now, sa(STRANGER), Transport::Udp, options.as_bytes());
+    let (out, _) = drain(&mut ep);
+    assert!(
+        out.len() == 1 && out[0].starts_with("SIP/2.0 403"),
+        "{out:?}"
+    );
+    assert_eq!(ep.stats().forbidden, 1);
+}
+
+#[test]
 fn a_response_with_the_right_branch_from_the_wrong_address_is_ignored() {
     let now = Instant::now();
     let mut ep = dialler(1, now);
