@@ -559,6 +559,8 @@ async fn metrics_renders_every_documented_name() {
     metrics::set_trunk_up("carrier-b", false);
     metrics::pacing_decision(CV, std::time::Duration::from_micros(40));
     metrics::listener_refused("admin", outdial::limits::Refusal::Cap);
+    metrics::set_sip_refused(20, 1, 3);
+    metrics::inbound_refused(CV, "queue_timeout");
     let text = srv.client(ANA).metrics().await.unwrap();
     for name in metrics::ALL {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
@@ -570,6 +572,8 @@ async fn metrics_renders_every_documented_name() {
         r#"outdial_dial_level{campaign="credit-verification"} 2.5"#,
         r#"outdial_agent_dispositions_total{campaign="credit-verification",disposition="not_set"} 1"#,
         r#"outdial_trunk_calls_total{trunk="carrier-a",class="2xx"} 1"#,
+        r#"outdial_sip_refused_total{reason="forbidden"} 20"#,
+        r#"outdial_inbound_refused_total{campaign="credit-verification",reason="queue_timeout"} 1"#,
         r#"outdial_trunk_calls_total{trunk="carrier-a",class="4xx"} 2"#,
         r#"outdial_trunk_calls_total{trunk="carrier-a",class="timeout"} 1"#,
         r#"outdial_trunk_channels_in_use{trunk="carrier-a"} 17"#,

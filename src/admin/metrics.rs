@@ -22,6 +22,8 @@
 //! | `outdial_trunk_up` | gauge | trunk | 1 in service, 0 out of service (OPTIONS pings, timeouts, 503) |
 //! | `outdial_pacing_decision_seconds` | histogram | campaign | wall time of one pacing decision |
 //! | `outdial_listener_refusals_total` | counter | listener (`sip_tcp`, `admin`), reason (`cap`, `header_timeout`, `idle_timeout`) | connections closed by a listener's limits: over `max_connections` at accept, a request header not complete within `header_timeout`, no traffic within `idle_timeout` |
+//! | `outdial_sip_refused_total` | counter | reason | SIP input refused or dropped: `forbidden` (request outside a dialog from a source that is neither a trunk, an agent nor in `sip.accept_from`: answered 403), `wrong_source` (response whose branch matches, from another IP than its request was sent to), `stray` (response matching no branch of ours) |
+//! | `outdial_inbound_refused_total` | counter | campaign, reason | inbound calls refused with `sip.inbound_refuse_status`: `queue_full` (`inbound_queue_cap` callers already waiting), `queue_timeout` (no agent within `inbound_queue_timeout`), `not_a_trunk` (an allowed source that is not a trunk, answered 403) |
 //!
 //! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted
 //! in `outdial_trunk_calls_total` once, when it ends, on the trunk it was last seen on (answered
@@ -79,9 +81,15 @@ pub const PACING_DECISION_SECONDS: &str = "outdial_pacing_decision_seconds";
 
 /// Counter `{listener, reason}`: connections a TCP listener closed by its limits.
 pub const LISTENER_REFUSALS: &str = "outdial_listener_refusals_total";
+/// Counter `{reason}`: SIP input refused (`forbidden`: 403 outside a dialog) or dropped
+/// (`wrong_source`, `stray` responses).
+pub const SIP_REFUSED: &str = "outdial_sip_refused_total";
+/// Counter `{campaign, reason}`: inbound calls refused (`queue_full`, `queue_timeout`,
+/// `not_a_trunk`).
+pub const INBOUND_REFUSED: &str = "outdial_inbound_refused_total";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 20] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -100,6 +108,8 @@ pub const ALL: [&str; 18] = [
     TRUNK_UP,
     PACING_DECISION_SECONDS,
     LISTENER_REFUSALS,
+    SIP_REFUSED,
+    INBOUND_REFUSED,
 ];
 
 /// Histogram buckets of pacing decision time: 1 µs to 100 ms (the target is < 1 ms).
@@ -173,6 +183,14 @@ fn describe() {
     describe_counter!(
         LISTENER_REFUSALS,
         "Connections closed by a listener's limits (cap, header_timeout, idle_timeout)."
+    );
+    describe_counter!(
+        SIP_REFUSED,
+        "SIP input refused (forbidden: 403 outside a dialog) or dropped (wrong_source, stray)."
+    );
+    describe_counter!(
+        INBOUND_REFUSED,
+        "Inbound calls refused (queue_full, queue_timeout, not_a_trunk)."
     );
     describe_histogram!(
         PACING_DECISION_SECONDS,
@@ -311,6 +329,23 @@ pub fn set_trunk(t: &TrunkGauges) {
 /// Sets whether a trunk is in service (also on the endpoint's TrunkUp/TrunkDown events, at once).
 pub fn set_trunk_up(trunk: &str, up: bool) {
     gauge!(TRUNK_UP, "trunk" => trunk.to_string()).set(if up { 1.0 } else { 0.0 });
+}
+
+/// Sets the SIP refusal counters to the endpoint's totals (`forbidden`, `wrong_source`,
+/// `stray`).
+pub fn set_sip_refused(forbidden: u64, wrong_source: u64, stray: u64) {
+    for (reason, n) in [
+        ("forbidden", forbidden),
+        ("wrong_source", wrong_source),
+        ("stray", stray),
+    ] {
+        counter!(SIP_REFUSED, "reason" => reason).absolute(n);
+    }
+}
+
+/// Counts an inbound call refused for `reason` (`queue_full`, `queue_timeout`, `not_a_trunk`).
+pub fn inbound_refused(campaign: &str, reason: &'static str) {
+    counter!(INBOUND_REFUSED, "campaign" => campaign.to_string(), "reason" => reason).increment(1);
 }
 
 /// Records the time one pacing decision took.

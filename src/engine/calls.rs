@@ -511,7 +511,9 @@ impl Engine {
                 Some(Leg::In(sip)) => self.end_inbound(sip),
                 None => {}
             },
-            Event::InboundCall { call, from, .. } => self.on_inbound(call, from),
+            Event::InboundCall {
+                call, from, trunk, ..
+            } => self.on_inbound(call, from, trunk),
             Event::Released { call } => self.on_released(call),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
@@ -666,7 +668,15 @@ impl Engine {
 
     // ----- inbound -----
 
-    fn on_inbound(&mut self, call: crate::sip::endpoint::CallId, from: String) {
+    /// An INVITE from a trunk joins the inbound campaign's queue (refused when `inbound_queue_cap`
+    /// callers already wait); one from an allowed source that is not a trunk (an agent) is no
+    /// customer: 403, nothing stored.
+    fn on_inbound(
+        &mut self,
+        call: crate::sip::endpoint::CallId,
+        from: String,
+        trunk: Option<String>,
+    ) {
         let now = self.pnow();
         let ci = self
             .cfg
@@ -681,6 +691,29 @@ impl Engine {
             });
             return;
         }
+        let refuse = if trunk.is_none() {
+            Some(("not_a_trunk", 403))
+        } else if self
+            .inbound
+            .values()
+            .filter(|r| r.camp == ci && r.agent.is_none())
+            .count()
+            >= self.cfg.sip.inbound_queue_cap as usize
+        {
+            Some(("queue_full", self.cfg.sip.inbound_refuse_status))
+        } else {
+            None
+        };
+        if let Some((reason, code)) = refuse {
+            admin::metrics::inbound_refused(&self.camps[ci].name, reason);
+            // The post fails only once the SIP task is gone: no caller left to answer then.
+            let _ = self.sip.post(move |ep, now| {
+                if let Err(e) = ep.reject(now, call, code) {
+                    tracing::debug!(error = %e, "refusing an inbound call");
+                }
+            });
+            return;
+        }
         let id = self.camps[ci].dialer.handle_inbound_arrival(now);
         self.inbound.insert(
             call,
@@ -691,12 +724,60 @@ impl Engine {
                 from,
                 arrive_ms: self.clock.wall_ms(),
                 connect_ms: None,
+                arrived: now,
             },
         );
         self.by_sip.insert(call, Leg::In(call));
         let _ = self.sip.post(move |ep, now| {
             let _ = ep.ring(now, call);
         });
+    }
+
+    /// Refuses (`inbound_refuse_status`) every inbound caller no agent took within
+    /// `inbound_queue_timeout`: nobody is held forever, and pacing stops counting them.
+    pub(crate) fn expire_inbound(&mut self) {
+        let now = self.pnow();
+        let limit = self.cfg.sip.inbound_queue_timeout.0.as_millis() as u64;
+        let expired: Vec<_> = self
+            .inbound
+            .iter()
+            .filter(|(_, r)| r.agent.is_none() && now.0.saturating_sub(r.arrived.0) >= limit)
+            .map(|(&sip, _)| sip)
+            .collect();
+        let code = self.cfg.sip.inbound_refuse_status;
+        for sip in expired {
+            let Some(camp) = self.inbound.get(&sip).map(|r| r.camp) else {
+                continue;
+            };
+            admin::metrics::inbound_refused(&self.camps[camp].name, "queue_timeout");
+            let announcement = self
+                .cfg
+                .sip
+                .inbound_timeout_announcement
+                .then(|| self.camps[camp].announcement.clone())
+                .flatten();
+            self.end_inbound(sip);
+            // The posts fail only once the SIP task is gone: no caller left to answer then.
+            match announcement {
+                // The SIP call stays mapped (record gone): a failed announcement hangs the caller
+                // up, its end is then ignored.
+                Some(uri) => {
+                    let _ = self.sip.post(move |ep, now| {
+                        if let Err(e) = ep.connect(now, sip, uri) {
+                            tracing::debug!(error = %e, "inbound caller to the announcement");
+                        }
+                    });
+                }
+                None => {
+                    self.by_sip.remove(&sip);
+                    let _ = self.sip.post(move |ep, now| {
+                        if let Err(e) = ep.reject(now, sip, code) {
+                            tracing::debug!(error = %e, "refusing an inbound call after the queue timeout");
+                        }
+                    });
+                }
+            }
+        }
     }
 
     fn end_inbound(&mut self, sip: crate::sip::endpoint::CallId) {

@@ -3,7 +3,7 @@
 //! errors (unknown keys are errors) and checked before anything starts. Owns no runtime state.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -77,6 +77,26 @@ pub struct SipSection {
     /// Campaign that receives inbound calls (INVITEs from a trunk). Default: the first campaign.
     #[serde(default)]
     pub inbound_campaign: Option<String>,
+    /// IP addresses, beyond the trunks (address and outbound proxy) and the agents, that may send
+    /// requests outside a dialog. Any other source gets 403 and leaves no trace but a metric.
+    #[serde(default)]
+    pub accept_from: Vec<IpAddr>,
+    /// Inbound callers waiting for an agent at once; the next one is refused at once with
+    /// `inbound_refuse_status`. 1–10,000; default 50.
+    #[serde(default = "default_inbound_queue_cap")]
+    pub inbound_queue_cap: u32,
+    /// An inbound caller no agent took within this (pacing time) is refused with
+    /// `inbound_refuse_status` rather than held. 1 s–1 h; default 60 s.
+    #[serde(default = "default_inbound_queue_timeout")]
+    pub inbound_queue_timeout: Dur,
+    /// Final status for a caller refused by the cap or the timeout: 486 Busy Here (default), or
+    /// any 4xx–6xx (480 Temporarily Unavailable, 603 Decline, …).
+    #[serde(default = "default_inbound_refuse_status")]
+    pub inbound_refuse_status: u16,
+    /// On the queue timeout, connect the caller to the inbound campaign's `announcement` (a
+    /// message; it hangs up when done) instead of refusing it. Default false.
+    #[serde(default)]
+    pub inbound_timeout_announcement: bool,
     /// Limits of the TCP listener (connections peers open to us).
     #[serde(default)]
     pub tcp: SipTcpSection,
@@ -304,6 +324,15 @@ fn default_node_ttl() -> Dur {
 fn default_grace() -> Dur {
     Dur(std::time::Duration::from_secs(30))
 }
+fn default_inbound_queue_cap() -> u32 {
+    50
+}
+fn default_inbound_queue_timeout() -> Dur {
+    Dur(std::time::Duration::from_secs(60))
+}
+fn default_inbound_refuse_status() -> u16 {
+    486
+}
 fn default_wrap() -> Dist {
     Dist::Constant { mean: 30.0 }
 }
@@ -427,6 +456,34 @@ impl EngineConfig {
                 SipUri::parse(a)
                     .map_err(|e| (format!("campaigns[{i}].announcement"), e.to_string()))?;
             }
+        }
+        if !(1..=10_000).contains(&self.sip.inbound_queue_cap) {
+            return Err(("sip.inbound_queue_cap".into(), "must be 1 to 10000".into()));
+        }
+        let t = self.sip.inbound_queue_timeout.0;
+        if t < std::time::Duration::from_secs(1) || t > std::time::Duration::from_secs(3600) {
+            return Err((
+                "sip.inbound_queue_timeout".into(),
+                "must be 1s to 1h".into(),
+            ));
+        }
+        if !(400..=699).contains(&self.sip.inbound_refuse_status) {
+            return Err((
+                "sip.inbound_refuse_status".into(),
+                "must be a final failure status, 400 to 699".into(),
+            ));
+        }
+        let inbound = match &self.sip.inbound_campaign {
+            Some(ic) => self.campaigns.iter().find(|c| &c.name == ic),
+            None => self.campaigns.first(),
+        };
+        if self.sip.inbound_timeout_announcement
+            && inbound.is_some_and(|c| c.announcement.is_none())
+        {
+            return Err((
+                "sip.inbound_timeout_announcement".into(),
+                "the inbound campaign has no announcement".into(),
+            ));
         }
         if let Some(ic) = &self.sip.inbound_campaign {
             if !self.campaigns.iter().any(|c| &c.name == ic) {
@@ -581,6 +638,11 @@ mod tests {
             "trunks:",
             "groups:",
             "inbound_campaign:",
+            "accept_from:",
+            "inbound_queue_cap:",
+            "inbound_queue_timeout:",
+            "inbound_refuse_status:",
+            "inbound_timeout_announcement:",
             "admin:",
             "tokens:",
             "agents:",

@@ -136,6 +136,8 @@ pub(crate) struct InboundRec {
     /// Wall-clock arrival and agent bridge, epoch ms (for the call record).
     pub arrive_ms: i64,
     pub connect_ms: Option<i64>,
+    /// Arrival on the pacing clock: still waiting after `inbound_queue_timeout`, it is refused.
+    pub arrived: Millis,
 }
 
 /// A SIP call is one of ours, outbound (call key) or inbound.

@@ -25,6 +25,15 @@
 //! answer, retried by the campaign's `shutdown` rule: by default after an hour), and every call
 //! whose agent is still in wrap-up at exit gets the agent disposition `not_set` instead of none.
 //!
+//! # Inbound calls
+//! Only INVITEs from a trunk are customers: the SIP layer answers 403 to requests outside a dialog
+//! from anyone but the trunks, the agents and `sip.accept_from`, and an INVITE from an agent's
+//! address is refused too; neither leaves a record. A trunk's caller waits in the inbound
+//! campaign's queue for an agent: at most `sip.inbound_queue_cap` at once, at most
+//! `sip.inbound_queue_timeout`; beyond either the caller gets `sip.inbound_refuse_status` (486),
+//! or at the timeout the campaign's announcement (`sip.inbound_timeout_announcement`), counted
+//! in `outdial_inbound_refused_total`, and pacing stops counting it.
+//!
 //! # Several engines, one centre
 //! Engines sharing one PostgreSQL store lease disjoint leads (`FOR UPDATE SKIP LOCKED`), own
 //! disjoint agents (claims that expire when a node dies), read one campaign-wide abandon figure
@@ -155,6 +164,14 @@ pub async fn run(
     }
     let mut ep_cfg = EndpointConfig::new(cfg.sip.listen);
     ep_cfg.seed = seed_of(&cfg.node);
+    // Requests outside a dialog: trunks (the endpoint adds them), agents and `accept_from` only.
+    ep_cfg.accept_from = Some(
+        agents
+            .iter()
+            .map(|a| a.uri.addr().ip())
+            .chain(cfg.sip.accept_from.iter().copied())
+            .collect(),
+    );
     let (sip, mut sip_events, sip_task) =
         driver::spawn_with(cfg.sip.listen, ep_cfg, trunks, cfg.sip.tcp.limits())
             .await
@@ -322,6 +339,7 @@ impl Engine {
         self.node_liveness(tick);
         self.flush_progress();
         self.expire_holds();
+        self.expire_inbound();
         self.drain_all().await;
     }
 

@@ -192,6 +192,8 @@ impl Engine {
         // Trunk gauges straight from the endpoint's trunk table, on the SIP task. The post fails
         // only once the SIP task is gone (the engine is exiting): no gauges to set then.
         let _ = self.sip.post(|ep, now| {
+            let s = ep.stats();
+            admin::metrics::set_sip_refused(s.forbidden, s.wrong_source, s.stray);
             for t in ep.trunks() {
                 admin::metrics::set_trunk(&admin::metrics::TrunkGauges {
                     trunk: t.config.name.clone(),

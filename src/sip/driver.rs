@@ -197,6 +197,8 @@ pub async fn spawn_with(
     let local = udp.local_addr()?;
     let tcp = TcpListener::bind(local).await.ok();
     cfg.local_addr = local;
+    // Live: branches and tags keyed from the OS RNG (the core itself never reads entropy).
+    cfg.secret.get_or_insert_with(rand::random);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let ep = Endpoint::new(cfg, trunks, Instant::now());

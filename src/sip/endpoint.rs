@@ -2,12 +2,12 @@
 //! over trunk groups with failover, inbound calls (UAS), and the RFC 3725 flow I join to agents.
 //! No sockets, no clock, no tokio: see the call order in [`Endpoint`]'s doc.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64;
+use rand_chacha::ChaCha20Rng;
 use rsip::Method;
 
 use super::digest::{self, Challenge};
@@ -45,8 +45,18 @@ pub struct EndpointConfig {
     /// How long flow I keeps an answered customer leg un-ACKed waiting for `connect` or
     /// `abandon` before ending it itself. Must stay below 64·T1 (the far end's give-up time).
     pub ack_hold: Duration,
-    /// Seed for tags, Call-IDs and branches.
+    /// Seed for tags, Call-IDs and branches when `secret` is `None`: tests and the simulator
+    /// use a fixed one, so a run repeats exactly.
     pub seed: u64,
+    /// 256 bits from the OS RNG that key tags, Call-IDs and branches (ChaCha20) instead of
+    /// `seed`. The live shell ([`super::driver::spawn`]) fills it, so nobody on the wire can
+    /// guess the next branch or tag from the ones seen before.
+    pub secret: Option<[u8; 32]>,
+    /// Who may send requests outside a dialog (a new INVITE, OPTIONS, …). `None`: anyone (the
+    /// synthetic peers, tests). `Some(ips)`: the configured trunks (their address and outbound
+    /// proxy) and these IP addresses (the engine passes its agents'); any other source gets
+    /// 403, counted in [`Stats::forbidden`], and leaves no state behind.
+    pub accept_from: Option<HashSet<IpAddr>>,
 }
 
 impl EndpointConfig {
@@ -58,6 +68,8 @@ impl EndpointConfig {
             t2: Duration::from_secs(4),
             ack_hold: Duration::from_secs(20),
             seed: 1,
+            secret: None,
+            accept_from: None,
         }
     }
 }
@@ -149,7 +161,7 @@ pub enum Event {
         authorization: Option<String>,
         /// Where it came from.
         source: SocketAddr,
-        /// Configured trunk this source address belongs to, if any.
+        /// Configured trunk this source belongs to (its address, else its IP), if any.
         trunk: Option<String>,
     },
     /// The ACK for our 2xx arrived on an inbound call (with its body: the answer, under flow I).
@@ -253,8 +265,14 @@ pub struct Stats {
     pub retransmissions: u64,
     /// Datagrams dropped as malformed.
     pub malformed: u64,
-    /// Responses matching no transaction, dropped.
+    /// Responses matching no transaction (the whole branch, not just its counter), dropped.
     pub stray: u64,
+    /// Responses whose branch matches but that came from another IP address than the one the
+    /// request was sent to: forged or misrouted, dropped.
+    pub wrong_source: u64,
+    /// Requests outside a dialog from a source not allowed by
+    /// [`EndpointConfig::accept_from`], answered 403.
+    pub forbidden: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +383,9 @@ struct ClientTx {
     state: TxState,
     leg: u64,
     dest: SocketAddr,
+    /// Where the request went (or the connection it went on): its responses must come from
+    /// that IP address. Unlike `dest`, a 2xx ACK does not move it.
+    sent_to: SocketAddr,
     transport: Transport,
     /// The request (for retransmission), then the ACK (for re-ACKing retransmitted finals).
     bytes: Vec<u8>,
@@ -390,7 +411,12 @@ struct ClientTx {
 pub struct Endpoint {
     cfg: EndpointConfig,
     trunks: TrunkSet,
-    rng: Pcg64,
+    /// Tags, Call-IDs (ChaCha20: not predictable from its outputs).
+    rng: ChaCha20Rng,
+    /// Keys branches: the branch of transaction `n` is keystream block of stream `n`.
+    branch_key: ChaCha20Rng,
+    /// Out-of-dialog sources allowed (trunks plus `accept_from`); `None`: anyone.
+    accept_from: Option<HashSet<IpAddr>>,
     salt: u32,
     next_id: u64,
     calls: HashMap<CallId, Call>,
@@ -489,13 +515,26 @@ fn user_of(uri: &str) -> String {
 impl Endpoint {
     /// A new endpoint; `now` starts the trunk OPTIONS pings.
     pub fn new(cfg: EndpointConfig, trunks: TrunkSet, now: Instant) -> Self {
-        let mut rng = Pcg64::seed_from_u64(cfg.seed);
+        let key = cfg
+            .secret
+            .unwrap_or_else(|| ChaCha20Rng::seed_from_u64(cfg.seed).gen());
+        let mut rng = ChaCha20Rng::from_seed(key);
+        let branch_key = ChaCha20Rng::from_seed(rng.gen());
         let salt = rng.gen();
+        let accept_from = cfg.accept_from.clone().map(|mut ips| {
+            for t in &trunks.trunks {
+                ips.insert(t.addr.ip());
+                ips.extend(t.proxy.map(|p| p.ip()));
+            }
+            ips
+        });
         let mut ep = Endpoint {
             ping_in_flight: vec![false; trunks.trunks.len()],
             cfg,
             trunks,
             rng,
+            branch_key,
+            accept_from,
             salt,
             next_id: 1,
             calls: HashMap::new(),
@@ -595,8 +634,13 @@ impl Endpoint {
     fn tag(&mut self) -> String {
         format!("{:x}", self.rng.gen::<u64>())
     }
+    /// The branch of transaction `tx`: its id (to find it) and 128 bits of keystream no one
+    /// without the key can compute, so a response is matched only when all of it is echoed.
     fn branch(&self, tx: u64) -> String {
-        format!("z9hG4bK{tx:x}.{:x}", self.salt)
+        let mut r = self.branch_key.clone();
+        r.set_stream(tx);
+        r.set_word_pos(0);
+        format!("z9hG4bK{tx:x}.{:032x}", r.gen::<u128>())
     }
     fn via(&self, transport: Transport, branch: &str) -> String {
         let t = match transport {
@@ -658,6 +702,7 @@ impl Endpoint {
                 state: TxState::Trying,
                 leg,
                 dest,
+                sent_to: dest,
                 transport,
                 bytes,
                 retx_at,
@@ -1241,14 +1286,13 @@ impl Endpoint {
         code: u16,
         msg: Msg,
     ) {
-        // A branch of ours carries this process's salt: a response to a request of an earlier
-        // run (before a restart) must not match a transaction that reuses its number.
-        let ours = msg
-            .branch
-            .rsplit_once('.')
-            .is_some_and(|(_, salt)| u32::from_str_radix(salt, 16) == Ok(self.salt));
-        let txid = hex_id(&msg.branch).filter(|_| ours);
-        let Some(mut txid) = txid.filter(|id| self.txs.contains_key(id)) else {
+        // The whole branch must be one we made: its id and 128 bits of this process's keystream.
+        // A guessed counter does not match, nor does a response to a request of an earlier run
+        // (before a restart), whose keystream was another.
+        let Some(mut txid) = hex_id(&msg.branch)
+            .filter(|&id| msg.branch == self.branch(id))
+            .filter(|id| self.txs.contains_key(id))
+        else {
             self.stats.stray += 1;
             if (200..300).contains(&code) && msg.cseq_method == Method::Invite {
                 self.on_stray_2xx(now, from, transport, &msg);
@@ -1268,6 +1312,13 @@ impl Endpoint {
             self.stats.stray += 1;
             return;
         };
+        // The IP, not the port: a UAS may send its responses from another port than the one it
+        // listens on (RFC 3261 §18.2.2; phones and proxies do).
+        if tx.sent_to.ip() != from.ip() {
+            self.stats.wrong_source += 1;
+            tracing::debug!(%from, expected = %tx.sent_to, "dropped response from the wrong address");
+            return;
+        }
         match tx.kind {
             TxKind::Invite => self.on_invite_response(now, txid, code, msg),
             kind => {
@@ -1784,6 +1835,15 @@ impl Endpoint {
             self.on_ack(now, msg);
             return;
         }
+        // Outside a dialog (no To tag: a new INVITE, OPTIONS, a CANCEL): only from allowed
+        // sources. The 403 is sent once and not kept, so a flood leaves nothing behind.
+        if msg.to_tag.is_none() && !self.may_send(from) {
+            self.stats.forbidden += 1;
+            tracing::debug!(%from, %method, "refused a request from a source that is not allowed");
+            let r = response_to(&msg, 403, None).finish(None);
+            self.send(from, transport, r);
+            return;
+        }
         // Retransmission of a non-INVITE request we answered: same response again.
         if method != Method::Invite {
             if let Some((_, resp)) = self.server_cache.get(&msg.branch) {
@@ -1816,6 +1876,13 @@ impl Endpoint {
                 self.reply_cached(now, from, transport, &msg, r);
             }
         }
+    }
+
+    /// True when `from` may send requests outside a dialog ([`EndpointConfig::accept_from`]).
+    fn may_send(&self, from: SocketAddr) -> bool {
+        self.accept_from
+            .as_ref()
+            .is_none_or(|ips| ips.contains(&from.ip()))
     }
 
     /// Sends a response to a non-INVITE request and keeps it for retransmissions (timer J).
@@ -1870,11 +1937,10 @@ impl Endpoint {
         let call = CallId(self.id());
         let leg_id = self.id();
         let local_tag = self.tag();
-        let trunk = self
-            .trunks
-            .trunks
-            .iter()
-            .find(|t| t.addr == from)
+        // The trunk at exactly that address, else one at that IP (a trunk may send its INVITEs
+        // from another port than the one it listens on, e.g. over TCP).
+        let trunk = (self.trunks.trunks.iter().find(|t| t.addr == from))
+            .or_else(|| self.trunks.trunks.iter().find(|t| t.addr.ip() == from.ip()))
             .map(|t| t.config.name.clone());
         let leg = Leg {
             call,
@@ -2286,7 +2352,7 @@ impl Endpoint {
         let branch = self.branch(tx);
         let trunk = &self.trunks.trunks[t];
         let (addr, transport) = (trunk.addr, trunk.config.transport);
-        let tag = format!("{:x}", tx);
+        let tag = self.tag();
         let bytes = Builder::request(Method::Options, &format!("sip:{addr}"))
             .header("Via", self.via(transport, &branch))
             .header("Max-Forwards", 70)

@@ -65,6 +65,20 @@
 //! preloads `Route: <sip:proxy;lr>` on the INVITE (CANCEL and non-2xx ACK follow it) and stays
 //! the next hop of the dialog when the proxy records no route.
 //!
+//! # Hostile input
+//! Requests outside a dialog (no To tag: a new INVITE, OPTIONS, a stray CANCEL) are taken only
+//! from the sources [`EndpointConfig::accept_from`] allows (the engine: its trunks' and agents'
+//! IPs and `sip.accept_from`); any other source gets a 403 that is sent once and kept nowhere
+//! (`Stats::forbidden`). Branches are `z9hG4bK<id>.<128 bits of ChaCha20 keystream for that id>`
+//! and tags and Call-IDs come from the same ChaCha20 generator, keyed by the shell from the OS RNG
+//! (`EndpointConfig::secret`; tests use a fixed `seed` instead): none can be computed from the
+//! ones seen before. A response is taken only when its whole branch is ours AND it comes from
+//! the IP address (or TCP connection) its request went to — any port, as a UAS may answer from
+//! another port than it listens on (RFC 3261 §18.2.2); others are dropped (`Stats::stray`,
+//! `Stats::wrong_source`). So an outcome (`Failed`, `Answered`) always comes from the trunk the
+//! call went to, and a lead is closed only by that trunk's final response, as the campaign's
+//! retry rule for its disposition says.
+//!
 //! # Presentation
 //! Towards a trunk: the trunk's `uri_form`, `from_user`, `from_display`, `asserted_identity` and
 //! `privacy` ([`trunk`]); `PlaceCall::headers` (outdial's identifiers) only with

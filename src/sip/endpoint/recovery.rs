@@ -185,6 +185,12 @@ impl Endpoint {
         if msg.to_tag.is_none() {
             return; // no dialog can be formed from it
         }
+        if !self.may_send(from) {
+            // Only a trunk or an agent can have answered an INVITE of ours: a 2xx from anyone
+            // else is a forgery, and answering it would send our ACK and BYE where it points.
+            self.stats.wrong_source += 1;
+            return;
+        }
         if let Some(&leg_id) = self.by_call_id.get(&msg.call_id) {
             let role = self.legs.get(&leg_id).and_then(|l| {
                 let up = matches!(l.state, LegState::Confirmed | LegState::Closing);
