@@ -15,7 +15,7 @@ use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
-use crate::pacing::opening::{Opening, PastCall, PastOutcome, COLD_TURNOVER, MIN_SETTLED};
+use crate::pacing::opening::{Agents, Opening, PastCall, PastOutcome, COLD_TURNOVER, MIN_SETTLED};
 use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
 use crate::pacing::{Millis, Mode};
 
@@ -1308,11 +1308,17 @@ impl Dialer {
         if own as f64 >= talks && self.opening.settled(now, timeout) >= MIN_SETTLED {
             return None;
         }
-        let ahead = self.waiting.len() as u32 + self.inbound_queue.len() as u32;
-        Some(
-            self.opening
-                .cap(now, timeout, self.idle_out, ahead, self.in_flight),
-        )
+        let agents = Agents {
+            ready: self.idle_out,
+            ahead: self.waiting.len() as u32 + self.inbound_queue.len() as u32,
+        };
+        Some(self.opening.cap(
+            now,
+            timeout,
+            self.params.target_abandon,
+            agents,
+            self.in_flight,
+        ))
     }
 
     /// How far the estimates are from their cold-start priors, in [0, 1]: completed outbound

@@ -43,7 +43,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::pacing::Millis;
+use crate::pacing::{normal, Millis};
 
 /// One-sided confidence of the live-answer upper bound (standard normal quantile, 95 %).
 pub const Z: f64 = 1.645;
@@ -116,6 +116,8 @@ pub struct Opening {
     settled: (f64, f64),
     /// Every resolved outcome (weighted): total and live answers.
     resolved: (f64, f64),
+    /// The last [`max_wave`] computed, by (live bound, free agents, abandon share) bits.
+    last_wave: Option<((u64, u32, u64), u32)>,
 }
 
 impl Opening {
@@ -168,42 +170,198 @@ impl Opening {
         wilson_upper((self.resolved.1 + f) / n, n, Z)
     }
 
-    /// New calls allowed now: the most `n` with `u · (in_flight + n) ≤ ready − ahead`, where
-    /// `u` is [`Opening::upper_live`], `ready` the ready agents and `ahead` the answered calls
-    /// (outbound and inbound) already waiting for one; while no outcome is settled, `u` = 1.
+    /// New calls allowed now: the most `n` for which the wave of `in_flight + n` calls, at the
+    /// live-answer rate `u` ([`Opening::upper_live`]), is expected to abandon no more than
+    /// [`MARGIN`] × `target` of its live answers, the live answers being Binomial(in_flight + n,
+    /// `u`) and the agents for them `ready − ahead` (the ready agents less the answered calls,
+    /// outbound and inbound, already waiting for one): see [`expected_overflow`]. While no
+    /// outcome is settled, `u` = 1: one call in flight per ready agent.
     pub fn cap(
         &mut self,
         now: Millis,
         timeout_ms: u64,
-        ready: u32,
-        ahead: u32,
+        target: f64,
+        agents: Agents,
         in_flight: u32,
     ) -> u32 {
+        let free = agents.ready.saturating_sub(agents.ahead);
         if self.settled(now, timeout_ms) <= 0.0 {
             // No outcome is settled yet: every call in flight may be a live answer, and one
             // call per ready agent at a time is all the data allows.
-            return ready.saturating_sub(ahead).saturating_sub(in_flight);
+            return free.saturating_sub(in_flight);
         }
         let u = self.upper_live(now, timeout_ms, in_flight).max(1e-3);
-        let room = ready as f64 - ahead as f64 - u * in_flight as f64;
-        if room <= 0.0 {
-            return 0;
-        }
-        // A hair of tolerance so that u = 1 with r ready agents allows exactly r calls.
-        ((room / u) + 1e-9).floor().min(u32::MAX as f64) as u32
+        let share = MARGIN * target.max(0.0);
+        // The bound moves only when an outcome settles or an agent's state changes: keep the
+        // last wave rather than recompute it on every decision.
+        let key = (u.to_bits(), free, share.to_bits());
+        let wave = match self.last_wave {
+            Some((k, w)) if k == key => w,
+            _ => {
+                let w = max_wave(u, free, share);
+                self.last_wave = Some((key, w));
+                w
+            }
+        };
+        wave.saturating_sub(in_flight)
     }
+}
+
+/// Agents as the opening cap counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Agents {
+    /// Outbound agents ready now.
+    pub ready: u32,
+    /// Answered calls (outbound and inbound) already waiting for one of them.
+    pub ahead: u32,
+}
+
+/// Share of the abandon target the opening's waves may spend: the rest is left to what the
+/// pessimistic bounds do not cover (a live-answer share above its upper bound one time in
+/// twenty, agents that log out).
+pub const MARGIN: f64 = 0.5;
+
+/// Above this many calls the binomial is taken as normal: the exact sum costs one `exp` per
+/// call, the approximation a few, and its error there is a few percent of a budget that is
+/// itself a rough margin.
+const EXACT_UP_TO: u32 = 150;
+
+/// E[(L − f)⁺] for L ~ Binomial(n, p): the expected live answers of a wave of `n` calls that
+/// find none of `f` agents free, i.e. the abandons it causes when every answer comes at once and
+/// no agent frees meanwhile (the cap's pessimistic reading of ring and handle times). Exact up
+/// to [`EXACT_UP_TO`] calls, normal approximation above.
+pub fn expected_overflow(n: u32, p: f64, f: u32) -> f64 {
+    let p = p.clamp(0.0, 1.0);
+    if n <= f || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return (n - f) as f64;
+    }
+    if n <= EXACT_UP_TO {
+        // Σ_{k>f} (k − f)·P(L = k), the pmf by its ratio recurrence in log space (P(L = 0) =
+        // (1 − p)^n underflows for large n·p; its logarithm does not).
+        let (ln_q, odds) = ((1.0 - p).ln(), (p / (1.0 - p)).ln());
+        let mut ln_pmf = n as f64 * ln_q;
+        let mut sum = 0.0;
+        for k in 0..n {
+            // ln P(L = k + 1) from ln P(L = k).
+            ln_pmf += ((n - k) as f64 / (k + 1) as f64).ln() + odds;
+            if k + 1 > f {
+                sum += (k + 1 - f) as f64 * ln_pmf.exp();
+            }
+        }
+        return sum;
+    }
+    let mean = n as f64 * p;
+    let sd = (mean * (1.0 - p)).sqrt();
+    // E[(L − f)⁺] = Σ_{k>f} P(L ≥ k), and with P(L ≥ k) ≈ 1 − Φ((k − ½ − mean)/sd) that sum is
+    // the midpoint rule for ∫_f^∞ (1 − Φ) = E[(X − f)⁺], X ~ N(mean, sd²): no continuity shift.
+    // E[(X − f)⁺] = sd·(φ(z) − z·(1 − Φ(z))), z = (f − mean)/sd.
+    let z = (f as f64 - mean) / sd;
+    let phi = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    (sd * (phi - z * (1.0 - normal::cdf(z)))).max(0.0)
+}
+
+/// The largest wave of calls at live rate `u`, for `free` agents, expected to abandon at most
+/// `share` of its live answers: the most `w` with E[(L − free)⁺] ≤ share · u · w,
+/// L ~ Binomial(w, u). The abandoned share grows with the wave, so it is found by bisection (a
+/// dozen [`expected_overflow`] calls).
+pub fn max_wave(u: f64, free: u32, share: f64) -> u32 {
+    let within = |w: u32| expected_overflow(w, u, free) <= share * u * w as f64 + 1e-12;
+    // Up to `free` calls never overflow. A wave within the budget has fewer expected live
+    // answers than agents plus a few standard deviations: past `free / u + 10·√(free / u) + 10`
+    // calls none is.
+    let mean_wave = free as f64 / u.max(1e-3);
+    let mut hi = (mean_wave + 10.0 * mean_wave.sqrt() + 10.0).min(u32::MAX as f64 / 2.0) as u32;
+    let mut lo = free;
+    if hi <= lo || within(hi) {
+        return hi.max(lo);
+    }
+    // Invariant: `lo` within, `hi` not.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if within(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn agents(ready: u32, ahead: u32) -> Agents {
+        Agents { ready, ahead }
+    }
+
     #[test]
     fn no_data_means_one_call_per_ready_agent() {
         let mut o = Opening::default();
-        assert_eq!(o.cap(Millis(0), 45_000, 100, 0, 0), 100);
-        assert_eq!(o.cap(Millis(0), 45_000, 100, 0, 40), 60);
-        assert_eq!(o.cap(Millis(0), 45_000, 100, 3, 97), 0);
+        assert_eq!(o.cap(Millis(0), 45_000, 0.03, agents(100, 0), 0), 100);
+        assert_eq!(o.cap(Millis(0), 45_000, 0.03, agents(100, 0), 40), 60);
+        assert_eq!(o.cap(Millis(0), 45_000, 0.03, agents(100, 3), 97), 0);
+    }
+
+    /// E[(L − f)⁺] by brute force over the binomial pmf (products, no logarithms).
+    fn overflow_by_sum(n: u32, p: f64, f: u32) -> f64 {
+        let mut pmf = vec![0.0; n as usize + 1];
+        pmf[0] = 1.0;
+        for _ in 0..n {
+            for k in (0..=n as usize).rev() {
+                pmf[k] = pmf[k] * (1.0 - p) + if k > 0 { pmf[k - 1] * p } else { 0.0 };
+            }
+        }
+        (f + 1..=n).map(|k| (k - f) as f64 * pmf[k as usize]).sum()
+    }
+
+    #[test]
+    fn expected_overflow_is_the_binomial_one_and_its_normal_tail_above() {
+        for (n, p, f) in [(3, 0.3, 1), (20, 0.6, 12), (64, 0.62, 40), (150, 0.6, 90)] {
+            let (got, want) = (expected_overflow(n, p, f), overflow_by_sum(n, p, f));
+            assert!((got - want).abs() < 1e-9, "{n} {p} {f}: {got} vs {want}");
+        }
+        // Above the exact range the normal approximation stays within a few percent.
+        for (n, p, f) in [(400, 0.6, 240), (300, 0.3, 95), (1000, 0.05, 55)] {
+            let (got, want) = (expected_overflow(n, p, f), overflow_by_sum(n, p, f));
+            assert!(
+                (got - want).abs() < 0.05 * want + 1e-3,
+                "{n} {p} {f}: {got} vs {want}"
+            );
+        }
+        assert_eq!(expected_overflow(10, 0.5, 10), 0.0);
+        assert_eq!(expected_overflow(12, 1.0, 10), 2.0);
+    }
+
+    #[test]
+    fn the_wave_leaves_room_for_the_spread_of_live_answers() {
+        // 40 ready agents at a live share of 0.62: a wave of 40 / 0.62 = 64 calls overflows
+        // about half the time (E[L] = 40); the capped wave keeps the expected abandons within
+        // MARGIN × 3 % of its live answers.
+        let w = max_wave(0.62, 40, MARGIN * 0.03);
+        assert!((52..62).contains(&w), "{w}");
+        let abandons = expected_overflow(w, 0.62, 40) / (0.62 * w as f64);
+        assert!(abandons <= MARGIN * 0.03, "{abandons}");
+        assert!(expected_overflow(w + 1, 0.62, 40) > MARGIN * 0.03 * 0.62 * (w + 1) as f64);
+        // Large teams lose little to the margin; with certain answers, one call per agent.
+        let big = max_wave(0.62, 500, MARGIN * 0.03);
+        assert!(big as f64 > 0.93 * 500.0 / 0.62, "{big}");
+        assert_eq!(max_wave(1.0, 7, MARGIN * 0.03), 7);
+        // Calls in flight use up the wave.
+        let mut o = Opening::default();
+        for i in 0..400 {
+            o.resolved(Millis(7_000), 45_000, Millis(0), i % 100 < 60);
+        }
+        let now = Millis(46_000);
+        let u = o.upper_live(now, 45_000, 0);
+        let wave = max_wave(u, 40, MARGIN * 0.03);
+        assert_eq!(o.cap(now, 45_000, 0.03, agents(40, 0), 0), wave);
+        assert_eq!(o.cap(now, 45_000, 0.03, agents(40, 0), 10), wave - 10);
+        assert_eq!(o.cap(now, 45_000, 0.03, agents(42, 2), 10), wave - 10);
+        assert_eq!(o.cap(now, 45_000, 0.03, agents(40, 0), wave + 3), 0);
     }
 
     #[test]
