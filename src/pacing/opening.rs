@@ -19,9 +19,9 @@
 //!   cannot be missing. Quick failures are left out of it because they are back within
 //!   seconds and their calls replaced: a wave soon holds only calls that did not fail quickly,
 //!   and those answer live more often than calls at large (60 % live with 15 % quick failures:
-//!   71 %). Counting a wave at the share over all calls is why a warm restart on the SIPp
-//!   trunk of `tests/engine_opening.rs` met 70–74 % live answers in its first seconds and
-//!   abandoned 7–12 of about 55;
+//!   71 %). Counting a wave at the share over all calls, with no room for its spread (below),
+//!   a warm restart of 40 agents on the SIPp trunk of `tests/engine_opening.rs` abandoned 9
+//!   of its 57 live answers;
 //! - *ring time*: zero — every call in flight may be answered now;
 //! - *handle time*: unbounded — no busy agent is counted as becoming free.
 //!
