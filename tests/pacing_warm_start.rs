@@ -194,6 +194,37 @@ fn a_warm_restarts_first_wave_holds_the_cap_for_small_and_large_teams() {
     }
 }
 
+#[test]
+fn a_small_teams_restart_spends_at_most_half_the_abandon_budget_on_its_first_wave() {
+    // 10 agents, all ready after a restart: a wave sized so that its expected live answers
+    // match them (13 calls at 71 % live among calls that did not fail quickly) overflows them
+    // one time in three, about 4 % of its live answers abandoned. The opening sizes the wave
+    // on that spread and leaves half the 3 % budget for what its bounds do not cover: over 40
+    // restarts, the first minute's abandons stay within 1.5 % of its live answers (two
+    // standard deviations of tolerance).
+    let opts = RunOptions {
+        warm_start: team_record(10),
+        ..RunOptions::default()
+    };
+    let (mut live, mut abandoned) = (0u64, 0u64);
+    for seed in 2..42 {
+        let mut sc = trunk_of_the_issue(1);
+        sc.agents = 10;
+        sc.outbound_agents = Some(10);
+        sc.trunk.live_answer = 0.60;
+        let r = run_strategy(&sc, "predictive", Mode::Predictive, seed, &opts).expect("runs");
+        live += r.live_answers;
+        abandoned += r.abandoned;
+    }
+    let n = live as f64;
+    let allowed = 0.015 * n + 2.0 * (n * 0.015 * 0.985).sqrt();
+    eprintln!("10 agents, 40 restarts, first minute: {abandoned} abandoned of {live} live");
+    assert!(
+        abandoned as f64 <= allowed,
+        "{abandoned} abandoned of {live} live answers (allowed {allowed:.1})"
+    );
+}
+
 /// Three calls of campaign `c1` and one of `c2`, two hours before `now`, and one in the
 /// campaign's past beyond the window.
 async fn recent_calls_round_trip(db: &TestDb) {
