@@ -5,7 +5,10 @@
 //! ready agents, plus one for each agent a failed call (busy, 404, 503) freed again — and must hold
 //! the abandon cap over its first three minutes. Before this work the engine sized its opening on
 //! the priors (25 % live): three lines per agent at once. Then the engine is stopped and started
-//! again on the same store: its opening is sized on what the campaign's calls taught it.
+//! again on the same store: its opening is sized on what the campaign's calls taught it — more
+//! lines per ready agent than the cold start — and it too must hold the abandon cap (before the
+//! wave was sized on the spread of its live answers, among calls that did not fail quickly, it
+//! abandoned 7–12 of about 55 live answers).
 
 mod engine_support;
 #[path = "common/sipp.rs"]
@@ -18,15 +21,37 @@ use engine_support::{
 };
 use outdial::store::{Db, Store};
 
-/// (end, live answer) of every attempt.
-async fn ends(store: &Store) -> Vec<(Option<i64>, bool)> {
-    const Q: &str = "SELECT end_ms, CAST(live AS BIGINT) FROM attempts";
-    let rows: Vec<(Option<i64>, i64)> = match store.db() {
+/// (dial, end, live answer) of every attempt.
+async fn ends(store: &Store) -> Vec<(i64, Option<i64>, bool)> {
+    const Q: &str = "SELECT dial_ms, end_ms, CAST(live AS BIGINT) FROM attempts";
+    let rows: Vec<(i64, Option<i64>, i64)> = match store.db() {
         Db::Sqlite(p) => sqlx::query_as(Q).fetch_all(p).await,
         Db::Postgres(p) => sqlx::query_as(Q).fetch_all(p).await,
     }
     .expect("attempts");
-    rows.into_iter().map(|(e, l)| (e, l != 0)).collect()
+    rows.into_iter().map(|(d, e, l)| (d, e, l != 0)).collect()
+}
+
+/// Calls dialled from `from` on that failed without a live answer (busy, 404, 503) before
+/// `until`: each frees its agent for another call.
+fn freed_by_failures(ends: &[(i64, Option<i64>, bool)], from: i64, until: i64) -> usize {
+    ends.iter()
+        .filter(|(dial, end, live)| *dial >= from && !live && end.is_some_and(|e| e < until))
+        .count()
+}
+
+/// The SIPp trunk of `sim/sipp/trunk-opening-uas.xml`, at [`SCALE`].
+fn trunk() -> sipp::Sipp {
+    sipp::Builder::new("trunk-opening-uas.xml")
+        .args([
+            "-default_behaviors",
+            "all,-abortunexp",
+            "-set",
+            "scale",
+            &SCALE.to_string(),
+        ])
+        .timeout(Duration::from_secs(120))
+        .spawn()
 }
 
 /// Pacing time runs this much faster than wall time: 3 min of pacing in 20 s.
@@ -42,16 +67,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
     }
     // The lab's own trunk-sim and agents are replaced: the SIPp trunk, and agents at SCALE.
     let lab = Lab::new("opening", None, 1);
-    let trunk = sipp::Builder::new("trunk-opening-uas.xml")
-        .args([
-            "-default_behaviors",
-            "all,-abortunexp",
-            "-set",
-            "scale",
-            &SCALE.to_string(),
-        ])
-        .timeout(Duration::from_secs(120))
-        .spawn();
+    let trunk = trunk();
     let sc = scenario(&lab.dir, 180);
     let n = AGENTS.to_string();
     let agents = peer(
@@ -79,7 +95,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
 
     let store = Store::open(&lab.db).await.expect("store");
     let rows = attempts(&store).await;
-    let ends = ends(&store).await;
+    let ended = ends(&store).await;
     store.close().await;
     let first = rows
         .iter()
@@ -94,10 +110,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         .count();
     // A call that failed without a live answer (busy, 404, 503) frees its agent for another
     // one: at most one call per ready agent at a time means at most AGENTS + those calls.
-    let freed = ends
-        .iter()
-        .filter(|(end, live)| !live && end.is_some_and(|e| e < first + wall(10.0)))
-        .count();
+    let freed = freed_by_failures(&ended, first, first + wall(10.0));
     let three_min: Vec<_> = rows
         .iter()
         .filter(|a| a.dial_ms < first + wall(180.0))
@@ -136,26 +149,26 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
 
     // The restart: the same node on the same store, after 4 minutes of pacing. The engine
     // seeds the dialer from the campaign's calls (`Store::recent_calls`): its opening is sized
-    // on the learned live-answer rate — about AGENTS / p calls for the ready agents at once —
-    // where the cold start above placed at most one per ready agent.
-    let closed: Vec<_> = rows
-        .iter()
-        .filter(|a| a.is_open == 0 && a.disposition.as_deref() != Some("unknown"))
-        .collect();
-    let p = closed
-        .iter()
-        .filter(|a| {
-            a.disposition
-                .as_deref()
-                .is_some_and(|d| d == "abandoned" || d == "connected")
-        })
-        .count() as f64
-        / closed.len().max(1) as f64;
+    // on the learned live-answer rate where the cold start above placed at most one call per
+    // ready agent — and on the spread of the live answers such a wave brings (all agents are
+    // ready at once, all its answers come within seconds), at the live share of the calls
+    // that did not fail quickly: quick failures are replaced within a second, and the calls
+    // left answer live 60 / 85 = 71 % of the time on this trunk (`outdial::pacing::opening`).
     let restart_at = rows.iter().map(|a| a.dial_ms).max().unwrap_or(first);
+    // A fresh SIPp for the restart. SIPp never seeds the C library's `rand()` behind its
+    // `chance` draws, so every SIPp process plays the same sequence of call outcomes (seed 1),
+    // and the cold run above uses up its first 220–240 calls: the restart's wave, on the same
+    // process, fell on calls 240–300 of that sequence, 49 live answers and 2 quick failures
+    // in 60 — the "71–74 % live, no quick failures" of the restarts measured before. A new
+    // process starts the sequence again (62 % live and 15 % quick failures in its first 64
+    // calls, as the cold start met), as a trunk answering 60 % live should.
+    drop(trunk);
+    let trunk = self::trunk();
     let (cfg, _admin) = engine_config(
         &lab.dir,
         &EngineSetup {
             run_for_s: 6,
+            trunk: trunk.addr,
             ..setup
         },
     );
@@ -167,6 +180,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         .into_iter()
         .filter(|a| a.dial_ms > restart_at)
         .collect();
+    let ends2 = ends(&store).await;
     store.close().await;
     let first2 = after
         .iter()
@@ -177,26 +191,50 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         .iter()
         .filter(|a| a.dial_ms < first2 + wall(10.0))
         .count();
-    let abandoned2 = after
-        .iter()
-        .filter(|a| a.disposition.as_deref() == Some("abandoned"))
-        .count();
-    let wave = AGENTS as f64 / p;
+    let freed2 = freed_by_failures(&ends2, first2, first2 + wall(10.0));
+    let count2 = |d: &[&str]| {
+        after
+            .iter()
+            .filter(|a| a.disposition.as_deref().is_some_and(|x| d.contains(&x)))
+            .count()
+    };
+    let abandoned2 = count2(&["abandoned"]);
+    // Calls cut by the end of the restart's run (`shutdown`) were live answers too.
+    let live2 = count2(&[
+        "abandoned",
+        "connected",
+        "callback",
+        "completed",
+        "not_interested",
+        "do_not_call",
+        "shutdown",
+    ]);
     eprintln!(
-        "learned live share {p:.3} (wave {wave:.0}); restart: {reopening} INVITEs in its first \
-         10 s against {opening} at the cold start, {abandoned2} abandoned of {} calls",
+        "restart: {reopening} INVITEs in its first 10 s ({freed2} freed again by a failed call) \
+         against {opening} at the cold start; {abandoned2} abandoned of {live2} live answers in \
+         {} calls",
         after.len()
     );
+    // Dialling at the learned rate: calls per ready agent beyond those freed again by failed
+    // calls, about 1 / 0.73 (the bound of the live share of calls that did not fail quickly)
+    // less the margin for the spread, against at most one at the cold start.
+    let lines = |invites: usize, freed: usize| invites.saturating_sub(freed) as f64;
+    let (cold_lines, warm_lines) = (lines(opening, freed), lines(reopening, freed2));
     assert!(
-        reopening as f64 >= 1.2 * opening as f64,
-        "restart {reopening} vs cold start {opening} INVITEs in the first 10 s"
+        warm_lines >= 1.15 * cold_lines,
+        "restart {reopening} INVITEs in the first 10 s ({freed2} freed again) vs cold start \
+         {opening} ({freed} freed again)"
     );
+    // The cap holds on the restart too: at most 3 % of its live answers abandoned, with two
+    // standard deviations of a 3 % share of that many answers for tolerance.
     assert!(
-        (0.75 * wave..=1.5 * wave).contains(&(reopening as f64)),
-        "restart {reopening} INVITEs in the first 10 s, learned wave {wave:.0}"
+        live2 >= AGENTS as usize,
+        "only {live2} live answers after the restart"
     );
-    // The restart's abandons are reported, not asserted: on this SIPp trunk the restarted
-    // engine's first wave met a live share well above the trunk's 60 % in every run measured
-    // (45–49 live of 62–66 calls, against 57–60 % for the cold start's wave), not explained
-    // yet; the simulator's restart test (tests/pacing_warm_start.rs) asserts the cap.
+    let n = live2 as f64;
+    let allowed = 0.03 * n + 2.0 * (n * 0.03 * 0.97).sqrt();
+    assert!(
+        abandoned2 as f64 <= allowed,
+        "restart: {abandoned2} abandoned of {live2} live answers (allowed {allowed:.1})"
+    );
 }

@@ -15,7 +15,9 @@ use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
 use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
-use crate::pacing::opening::{Opening, PastCall, PastOutcome, COLD_TURNOVER, MIN_SETTLED};
+use crate::pacing::opening::{
+    Agents, Opening, PastCall, PastOutcome, Resolution, COLD_TURNOVER, MIN_SETTLED,
+};
 use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
 use crate::pacing::{Millis, Mode};
 
@@ -485,8 +487,12 @@ impl Dialer {
                 PastOutcome::NoAnswer => Class::NoAnswer,
             };
             self.outcomes.observe_weighted(class, w);
-            self.opening
-                .seed(matches!(c.outcome, PastOutcome::Live { .. }), w);
+            let how = match c.outcome {
+                PastOutcome::Live { .. } => Resolution::Live,
+                PastOutcome::Quick => Resolution::Quick,
+                PastOutcome::Machine | PastOutcome::NoAnswer => Resolution::Other,
+            };
+            self.opening.seed(how, w);
             let valid = |x: Option<f64>| x.filter(|s| s.is_finite() && *s >= 0.0);
             if let Some(r) = valid(c.ring_s) {
                 match c.outcome {
@@ -594,8 +600,12 @@ impl Dialer {
         let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
         self.untrack_launch(launched, risk);
         let timeout = self.params.no_answer_timeout_ms;
-        self.opening
-            .resolved(now, timeout, launched, kind == AnswerKind::Live);
+        let how = if kind == AnswerKind::Live {
+            Resolution::Live
+        } else {
+            Resolution::Other
+        };
+        self.opening.resolved(now, timeout, launched, how);
         self.ring_fit.observe(now.since(launched) as f64 / 1000.0);
         self.dirty = true;
         match kind {
@@ -672,13 +682,18 @@ impl Dialer {
                 let (launched, reserved, risk) = (c.launched, c.agent, c.risk);
                 self.untrack_launch(launched, risk);
                 let timeout = self.params.no_answer_timeout_ms;
-                self.opening.resolved(now, timeout, launched, false);
                 let class = if end == CallEnd::NoAnswer {
                     Class::NoAnswer
                 } else {
                     self.quick_fit.observe(now.since(launched) as f64 / 1000.0);
                     Class::Quick
                 };
+                let how = if class == Class::Quick {
+                    Resolution::Quick
+                } else {
+                    Resolution::Other
+                };
+                self.opening.resolved(now, timeout, launched, how);
                 self.outcomes.observe(class);
                 self.calls.remove(&call.0);
                 if let Some(a) = reserved {
@@ -1316,11 +1331,18 @@ impl Dialer {
         if own as f64 >= talks && self.opening.settled(now, timeout) >= MIN_SETTLED {
             return None;
         }
-        let ahead = self.waiting.len() as u32 + self.inbound_queue.len() as u32;
-        Some(
-            self.opening
-                .cap(now, timeout, self.idle_out, ahead, self.in_flight),
-        )
+        let agents = Agents {
+            ready: self.idle_out,
+            ahead: self.waiting.len() as u32 + self.inbound_queue.len() as u32,
+        };
+        let c = self.opening.cap(
+            now,
+            timeout,
+            self.params.target_abandon,
+            agents,
+            self.in_flight,
+        );
+        Some(c)
     }
 
     /// How far the estimates are from their cold-start priors, in [0, 1]: completed outbound
