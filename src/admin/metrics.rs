@@ -21,6 +21,8 @@
 //! | `outdial_trunk_calls_per_second` | gauge | trunk | calls started on the trunk in the last second (the window its `max_cps` limits) |
 //! | `outdial_trunk_up` | gauge | trunk | 1 in service, 0 out of service (OPTIONS pings, timeouts, 503) |
 //! | `outdial_pacing_decision_seconds` | histogram | campaign | wall time of one pacing decision |
+//! | `outdial_store_backlog` | gauge | where (`memory`, `spool`) | writes owed to the store, not yet landed (see `engine::writes`); 0 when the store keeps up |
+//! | `outdial_store_write_retries_total` | counter | | tries of a store write that failed because the store was unreachable |
 //!
 //! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted
 //! in `outdial_trunk_calls_total` once, when it ends, on the trunk it was last seen on (answered
@@ -76,8 +78,13 @@ pub const TRUNK_UP: &str = "outdial_trunk_up";
 /// Histogram `{campaign}`: seconds taken by one pacing decision.
 pub const PACING_DECISION_SECONDS: &str = "outdial_pacing_decision_seconds";
 
+/// Gauge `{where}`: writes owed to the store not yet landed, in `memory` or in the `spool` file.
+pub const STORE_BACKLOG: &str = "outdial_store_backlog";
+/// Counter: store write tries that failed because the store was unreachable (retried).
+pub const STORE_WRITE_RETRIES: &str = "outdial_store_write_retries_total";
+
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 19] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -95,6 +102,8 @@ pub const ALL: [&str; 17] = [
     TRUNK_CALLS_PER_SECOND,
     TRUNK_UP,
     PACING_DECISION_SECONDS,
+    STORE_BACKLOG,
+    STORE_WRITE_RETRIES,
 ];
 
 /// Histogram buckets of pacing decision time: 1 µs to 100 ms (the target is < 1 ms).
@@ -165,6 +174,14 @@ fn describe() {
         "Calls started on the trunk in the last second."
     );
     describe_gauge!(TRUNK_UP, "Trunk in service: 1, out of service: 0.");
+    describe_gauge!(
+        STORE_BACKLOG,
+        "Writes owed to the store, not yet landed (where: memory, spool)."
+    );
+    describe_counter!(
+        STORE_WRITE_RETRIES,
+        "Store write tries that failed because the store was unreachable."
+    );
     describe_histogram!(
         PACING_DECISION_SECONDS,
         Unit::Seconds,
@@ -303,6 +320,17 @@ pub fn set_trunk_up(trunk: &str, up: bool) {
 pub fn pacing_decision(campaign: &str, took: Duration) {
     histogram!(PACING_DECISION_SECONDS, "campaign" => campaign.to_string())
         .record(took.as_secs_f64());
+}
+
+/// The write queue's backlog: writes held in memory and in the spool file.
+pub fn set_store_backlog(memory: usize, spool: usize) {
+    gauge!(STORE_BACKLOG, "where" => "memory").set(memory as f64);
+    gauge!(STORE_BACKLOG, "where" => "spool").set(spool as f64);
+}
+
+/// A store write failed because the store was unreachable (it is retried).
+pub fn store_write_retry() {
+    counter!(STORE_WRITE_RETRIES).increment(1);
 }
 
 #[cfg(test)]

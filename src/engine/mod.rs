@@ -45,6 +45,7 @@ mod control;
 mod core;
 mod nodes;
 mod stats;
+pub mod writes;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -74,6 +75,9 @@ pub enum EngineError {
     /// The config names something that does not exist or does not fit.
     #[error("config: {0}")]
     Config(String),
+    /// The spool of writes owed to the store could not be read or written.
+    #[error(transparent)]
+    Spool(#[from] writes::SpoolError),
     /// A socket could not be bound.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -84,8 +88,12 @@ pub enum EngineError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// This node's liveness row expired while it ran; it stopped (see `node_ttl`).
-    #[error("node {0}: its liveness row in the store expired, so it stopped dialling and hung up")]
+    /// Another node reaped this node's liveness row while it could not renew it (see
+    /// `node_ttl`) and took its calls over; it stopped.
+    #[error(
+        "node {0}: another node took this node's calls over (its liveness row was reaped after \
+         node_ttl without renewal), so it stopped dialling and hung up; restart it to dial again"
+    )]
     NodeLost(String),
 }
 
@@ -117,6 +125,10 @@ pub async fn run(
         let rec = store.campaign(&c.name).await?;
         defs.push((c.name.clone(), rec.def.clone()));
     }
+    // Writes an earlier run could not deliver land before its open calls are recovered (a call
+    // record in the spool is the truth; recovery would only guess what the call reached).
+    let spool = cfg.spool_path();
+    writes::replay_spool(&store, &spool).await?;
     let wall = chrono::Utc::now().timestamp_millis();
     let rec = store.recover_node(&cfg.node, wall).await?;
     if rec.attempts_closed + rec.leases_released > 0 {
@@ -157,6 +169,8 @@ pub async fn run(
     tracing::info!(addr = %sip.local_addr(), node = %cfg.node, "sip listening");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = writes::WriteQueue::new(spool.clone(), cfg.writes.memory)?;
+    let writer = writes::spawn_writer(store.clone(), queue.clone(), tx.clone());
     let admin_listener = crate::admin::bind(cfg.admin.listen)
         .await
         .map_err(|source| EngineError::Bind {
@@ -173,8 +187,16 @@ pub async fn run(
 
     let run_for = cfg.run_for.map(|d| d.0);
     let grace = cfg.shutdown_grace.0;
-    let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
-        .map_err(EngineError::Config)?;
+    let mut engine = Engine::new(
+        cfg,
+        store.clone(),
+        sip.clone(),
+        defs,
+        agents,
+        tx,
+        queue.clone(),
+    )
+    .map_err(EngineError::Config)?;
     // Before any agent is claimed: the agents of legs still up wait until those are ended.
     engine.end_legs(rec.legs).await;
     engine.renew_claims();
@@ -252,6 +274,18 @@ pub async fn run(
     }
     let summary = engine.summary();
     let lost = engine.node_lost.then(|| engine.cfg.node.clone());
+    // Writes still queued (the store stayed away through the grace) wait in the spool for the
+    // next start; one the writer was sending may land twice, which every write allows.
+    writer.abort();
+    match queue.spill() {
+        Ok(0) => {}
+        Ok(n) => tracing::error!(
+            writes = n,
+            spool = %spool.display(),
+            "store writes not delivered: spooled for the next start of this node"
+        ),
+        Err(e) => tracing::error!(error = %e, "store writes not delivered and not spooled"),
+    }
     let wall = chrono::Utc::now().timestamp_millis();
     if let Err(e) = store.end_sessions(&engine.cfg.node, wall).await {
         tracing::warn!(error = %e, "closing agent sessions");
@@ -320,7 +354,7 @@ impl Engine {
             }
             let left = free.get(&group).copied().unwrap_or(0);
             let c = &mut self.camps[ci];
-            let take = if c.paused || self.stopping.is_some() {
+            let take = if c.paused || self.stopping.is_some() || self.store_down {
                 0
             } else {
                 left.min(c.buffer.len() as u32)
