@@ -34,6 +34,7 @@ impl Engine {
         let now = Instant::now();
         let ttl = self.cfg.lease.ttl.0;
         let ahead = self.cfg.lease.ahead.0.as_secs_f64();
+        let blocked = self.dial_blocked();
         for ci in 0..self.camps.len() {
             // Leases about to expire go back to the pool rather than being dialled late.
             let stale: Vec<i64> = {
@@ -60,7 +61,7 @@ impl Engine {
             }
             if c.paused
                 || self.stopping.is_some()
-                || self.store_down
+                || blocked
                 || c.leasing
                 || now < c.lease_idle_until
             {

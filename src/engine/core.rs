@@ -439,7 +439,7 @@ impl Engine {
     /// ([`crate::pacing::Dialer::set_launch_limit`]).
     pub(crate) fn sync_channels(&mut self, ci: usize) {
         let stopping = self.stopping.is_some();
-        let store_down = self.store_down;
+        let store_down = self.dial_blocked();
         let c = &mut self.camps[ci];
         let extra = if c.paused || stopping || store_down {
             0
@@ -511,6 +511,14 @@ impl Engine {
             && self.pending == 0
             && self.progress.is_empty()
             && self.camps.iter().all(|c| !c.leasing)
+    }
+
+    /// No new call may be placed: the store is unreachable, or this node's row has gone two
+    /// thirds of `node_ttl` without a renewal landing (checked on every decision, not only when
+    /// housekeeping notices, so a node back from a stall never dials before it renews: `nodes`).
+    pub(crate) fn dial_blocked(&self) -> bool {
+        let ttl = self.cfg.node_ttl.0;
+        self.store_down || self.last_renew.elapsed() >= ttl - ttl / 3
     }
 
     /// Campaign index by name.

@@ -344,6 +344,7 @@ impl Engine {
         let mut order: Vec<usize> = (0..self.camps.len()).collect();
         order.sort_by_key(|&ci| std::cmp::Reverse(self.camps[ci].def.priority));
         let mut free: std::collections::HashMap<String, u32> = Default::default();
+        let blocked = self.dial_blocked();
         for ci in order {
             let group = self.camps[ci].def.trunk_group.clone();
             if !free.contains_key(&group) {
@@ -354,7 +355,7 @@ impl Engine {
             }
             let left = free.get(&group).copied().unwrap_or(0);
             let c = &mut self.camps[ci];
-            let take = if c.paused || self.stopping.is_some() || self.store_down {
+            let take = if c.paused || self.stopping.is_some() || blocked {
                 0
             } else {
                 left.min(c.buffer.len() as u32)

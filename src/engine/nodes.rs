@@ -35,8 +35,7 @@ impl Engine {
     /// Renews this node's row, then (half a period later) recovers the nodes whose row expired.
     /// While the store is down: no reaping, and a renewal tried every second.
     pub(crate) fn node_liveness(&mut self, tick: u64) {
-        let ttl_d = self.cfg.node_ttl.0;
-        if !self.store_down && self.last_renew.elapsed() >= ttl_d - ttl_d / 3 {
+        if !self.store_down && self.dial_blocked() {
             tracing::error!(
                 node = %self.cfg.node,
                 since = ?self.last_renew.elapsed(),
