@@ -146,7 +146,48 @@ async fn a_spool_is_replayed_in_order_and_a_second_replay_changes_nothing(db: &T
     let _ = std::fs::remove_dir_all(&dir); // a temp dir; leaving it is harmless
 }
 
+/// A commit of `begin_attempt` that got no reply: the engine did not place the call. Once the
+/// store is back, an attempt that did commit is closed `unknown` (retried by the campaign's
+/// rules), and a lead whose attempt did not is back in the pool; sent twice, the same.
+async fn an_attempt_whose_commit_got_no_reply_is_closed_or_released(db: &TestDb) {
+    let s = &db.store;
+    apply(s, &campaign_yaml("c1", RETRY, "")).await;
+    let csv = format!("phone\n{}\n", mobiles(1, 2).join("\n"));
+    load(s, "c1", &csv, t0() - HOUR).await;
+    let leased = s.lease("c1", 2, t0(), "node-a", TTL).await.unwrap();
+    let (committed, lost) = (leased[0].lead_id, leased[1].lead_id);
+    s.begin_attempt(committed, "node-a", t0()).await.unwrap();
+    for _ in 0..2 {
+        for lead in [committed, lost] {
+            let w = Write::Undialled {
+                lead,
+                node: "node-a".into(),
+                dial_ms: t0(),
+            };
+            assert_eq!(writes::apply(s, &w).await.unwrap(), Landed::Done);
+        }
+    }
+    let q = "SELECT CAST(COUNT(*) AS BIGINT) FROM attempts WHERE is_open = 0 AND disposition = 'unknown'";
+    assert_eq!(
+        count(s, q).await,
+        1,
+        "the committed attempt is closed unknown, once"
+    );
+    assert_eq!(
+        count(s, "SELECT CAST(COUNT(*) AS BIGINT) FROM attempts").await,
+        1
+    );
+    let q = "SELECT CAST(COUNT(*) AS BIGINT) FROM leads WHERE state IN ('leased', 'dialing')";
+    assert_eq!(count(s, q).await, 0, "a lead is left leased or in flight");
+    let again = s.lease("c1", 10, t0() + MIN, "node-b", TTL).await.unwrap();
+    assert!(
+        again.iter().any(|l| l.lead_id == lost),
+        "the undialled lead is back in the pool"
+    );
+}
+
 on_both_backends!(
     a_write_sent_again_changes_nothing,
+    an_attempt_whose_commit_got_no_reply_is_closed_or_released,
     a_spool_is_replayed_in_order_and_a_second_replay_changes_nothing,
 );

@@ -219,10 +219,11 @@ impl Engine {
             Ok(a) => a,
             Err(e) => {
                 // Not dialled: the store refused (DNC added, window closed, lease lost), or
-                // could not be reached — then nothing was committed, the lead is still leased
-                // to this node and goes back to the pool once the store returns.
+                // could not be reached — then the attempt may or may not have committed: once
+                // the store is back it is closed `unknown` if it did, the lead released if not.
                 tracing::info!(lead = rec.lead.lead_id, error = %e, "lead not dialled");
                 let (dcall, in_dialer, lead) = (rec.dcall, rec.in_dialer, rec.lead.lead_id);
+                let dial_ms = rec.dial_ms;
                 self.calls.remove(&key);
                 let c = &mut self.camps[ci];
                 c.calls.remove(&dcall.0);
@@ -230,7 +231,12 @@ impl Engine {
                     let _ = c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid);
                 }
                 if e.is_transient() {
-                    self.release_leases("release an undialled lease", vec![lead]);
+                    let node = self.cfg.node.clone();
+                    self.queue_write(Write::Undialled {
+                        lead,
+                        node,
+                        dial_ms,
+                    });
                     self.on_store_down();
                 }
                 return;

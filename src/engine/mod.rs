@@ -18,7 +18,16 @@
 //! node does not know (a customer who answered during the outage) is ACKed and ended at once. A
 //! node that never comes back stops renewing its liveness row (`node_ttl`); once it expires, any
 //! other node on the store does the same recovery for it (`store::nodes`), and a node that finds
-//! its own row expired stops dialling and hangs up, so its leads are never dialled by two nodes.
+//! its row reaped stops dialling, hangs up and exits with an error, so its leads are never
+//! dialled by two nodes.
+//!
+//! # Store outages
+//! Every write the engine owes the store (call records and milestones, agent dispositions and
+//! sessions, released leases, supervisor changes) goes through one ordered queue and is retried
+//! until it lands, past a memory bound into a spool file replayed at the next start (`writes`;
+//! backlog in `/metrics`). While the store is unreachable no lease is taken and no call placed;
+//! calls in progress go on and are recorded when it returns. The node resumes by itself once a
+//! renewal of its liveness row lands, unless another node reaped the row meanwhile (`nodes`).
 //! On SIGTERM/SIGINT the engine stops dialling, lets connected calls and agents' wrap-ups finish
 //! within `shutdown_grace`, releases its leases and agents, and exits 0. At the end of the grace,
 //! calls still connected to an agent are hung up and recorded `shutdown` (a live, connected
@@ -34,7 +43,8 @@
 //! - `config`: the config file.
 //! - `clock`: wall time for the store, scaled pacing time for the dialers.
 //! - `core`: the state and message types; `calls`: leases, dialling, SIP events, call records;
-//!   `agents`: agent homes, wrap-up, claims; `nodes`: liveness and recovery of dead nodes;
+//!   `agents`: agent homes, wrap-up, claims; `nodes`: liveness, store outages and recovery of
+//!   dead nodes; `writes`: the ordered, retried queue of store writes and its spool;
 //!   `control`: supervisor commands; `stats`: figures.
 
 mod agents;

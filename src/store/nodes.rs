@@ -59,7 +59,7 @@ impl Store {
     /// transaction: its calls and leases as [`Store::recover_node`] does, its agent sessions
     /// ended when its lease did (staffed time stops when the node was last known alive), its
     /// agent claims released (another node may take those agents at once). A node never recovers
-    /// itself while it runs: if its own row expired, [`Store::renew_node`] tells it to stop. Two
+    /// itself while it runs: if its row was reaped, [`Store::renew_node`] tells it to stop. Two
     /// reapers never recover the same node: its row is locked (`SKIP LOCKED`; SQLite has one
     /// writer at a time).
     pub async fn reap_dead_nodes(
