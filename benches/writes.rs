@@ -1,8 +1,8 @@
 //! Benchmark: throughput of the engine's store writes (`engine::writes`), one call record
-//! (`Write::Finish`) per attempt: in batches of `writes::PARALLEL` sent together, each batch
-//! awaited before the next (as the write queue's writer sends independent writes), against one at
-//! a time and against eight streams in no order (close to the engine's spawn-per-write before the
-//! queue), on SQLite and PostgreSQL. The figure to compare with is the engine's write rate under
+//! (`Write::Finish`) per attempt: one at a time; in batches of `writes::PARALLEL` sent together,
+//! each batch awaited before the next (as the write queue's writer sends independent writes on
+//! PostgreSQL; on SQLite it sends one at a time); and eight streams in no order (close to the
+//! engine's spawn-per-write before the queue), on SQLite and PostgreSQL. The figure to compare with is the engine's write rate under
 //! load: about 1.3 writes per call plus 10 milestone batches a second.
 //! Run: `cargo bench --bench writes` (attempts: OUTDIAL_BENCH_ROWS, default 2,000; PostgreSQL:
 //! OUTDIAL_TEST_PG).
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use chrono::TimeZone;
 use outdial::campaign::{Campaign, Disposition};
-use outdial::engine::writes::{apply, Write, PARALLEL};
+use outdial::engine::writes::{apply, parallel, Write, PARALLEL};
 use outdial::store::{AttemptOutcome, Store};
 
 fn main() {
@@ -115,7 +115,8 @@ async fn run(backend: &str, store: &Store, c: &Campaign, csv: &std::path::Path, 
     let streams = writes.len() as f64 / t.elapsed().as_secs_f64();
     println!(
         "{backend}: call records/s: one at a time {one:.0}; batches of {PARALLEL} {batched:.0}; \
-         eight streams {streams:.0} ({} each)",
-        writes.len()
+         eight streams {streams:.0} ({} each; the writer sends {} at once here)",
+        writes.len(),
+        parallel(store)
     );
 }

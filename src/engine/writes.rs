@@ -4,10 +4,11 @@
 //!
 //! - **Order.** Writes about one thing land in the order the loop queued them (a call's
 //!   milestones before its record, its record before its agent's disposition). The writer sends
-//!   up to [`PARALLEL`] writes at once, taken from the front of the queue as long as none is about
-//!   the same call, lead, agent or campaign as another of them ([`Write::keys`]); the next ones
-//!   wait until all of those landed. One at a time, PostgreSQL call records ran at 261/s, eight
-//!   at a time at 1,986/s (BENCHMARKS.md), below and above what a busy engine writes.
+//!   several writes at once on PostgreSQL ([`parallel`]), taken from the front of the queue as
+//!   long as none is about the same call, lead, agent or campaign as another of them
+//!   ([`Write::keys`]); the next ones wait until all of those landed. One at a time, PostgreSQL
+//!   call records ran at 261–822/s on the loaded test machine, below what a busy engine writes
+//!   (BENCHMARKS.md). SQLite has one writer: there, concurrent writes only contend.
 //! - **Never dropped.** A write that fails because the store is unreachable
 //!   ([`StoreError::is_transient`]) is retried with a backoff (50 ms doubling to 2 s) until it
 //!   lands. One the store refuses for good (an answer, not an outage: a campaign deleted, an
@@ -44,9 +45,18 @@ use crate::store::{
 
 use super::core::Msg;
 
-/// Writes sent to the store at once (the PostgreSQL pool has 8 connections; leases, attempts and
+/// Writes sent to a PostgreSQL store at once (its pool has 8 connections; leases, attempts and
 /// renewals need some too).
 pub const PARALLEL: usize = 4;
+
+/// Writes the writer sends at once to `store`: [`PARALLEL`] on PostgreSQL, one on SQLite (one
+/// writer at a time: concurrent write transactions only wait for each other's lock).
+pub fn parallel(store: &Store) -> usize {
+    match store.backend() {
+        "sqlite" => 1,
+        _ => PARALLEL,
+    }
+}
 
 /// First retry delay after a transient failure; doubled up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -430,7 +440,7 @@ impl WriteQueue {
     }
 }
 
-/// Spawns the writer: it applies the queue's writes in order (up to [`PARALLEL`] independent
+/// Spawns the writer: it applies the queue's writes in order (up to [`parallel`] independent
 /// ones at once), retrying each until it lands, and reports each one to the loop
 /// ([`Msg::Written`], or [`Msg::Session`] then `Written`).
 pub(crate) fn spawn_writer(
@@ -438,9 +448,10 @@ pub(crate) fn spawn_writer(
     queue: WriteQueue,
     tx: mpsc::UnboundedSender<Msg>,
 ) -> tokio::task::JoinHandle<()> {
+    let at_once = parallel(&store);
     tokio::spawn(async move {
         loop {
-            let batch = match queue.front_batch(PARALLEL) {
+            let batch = match queue.front_batch(at_once) {
                 Ok(b) if b.is_empty() => {
                     queue.wake.notified().await;
                     continue;
