@@ -361,8 +361,9 @@ impl WriteQueue {
                 Ok(()) => g.spooled += 1,
                 Err(e) => {
                     // Nowhere left to keep it: keep it in memory past the bound rather than
-                    // lose it (order still holds: it goes behind the spool when that is read).
-                    tracing::error!(error = %e, write = ?w, "cannot spool a store write: kept in memory");
+                    // lose it. Only here can order break (it may land before older spooled
+                    // writes); the error says so.
+                    tracing::error!(error = %e, write = ?w, "cannot spool a store write: kept in memory, it may land out of order");
                     g.mem.push_back(w);
                 }
             }
