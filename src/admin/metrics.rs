@@ -24,6 +24,8 @@
 //! | `outdial_listener_refusals_total` | counter | listener (`sip_tcp`, `admin`), reason (`cap`, `header_timeout`, `idle_timeout`) | connections closed by a listener's limits: over `max_connections` at accept, a request header not complete within `header_timeout`, no traffic within `idle_timeout` |
 //! | `outdial_sip_refused_total` | counter | reason | SIP input refused or dropped: `forbidden` (request outside a dialog from a source that is neither a trunk, an agent nor in `sip.accept_from`: answered 403), `wrong_source` (response whose branch matches, from another IP than its request was sent to), `stray` (response matching no branch of ours) |
 //! | `outdial_inbound_refused_total` | counter | campaign, reason | inbound calls refused with `sip.inbound_refuse_status`: `queue_full` (`inbound_queue_cap` callers already waiting), `queue_timeout` (no agent within `inbound_queue_timeout`), `not_a_trunk` (an allowed source that is not a trunk, answered 403) |
+//! | `outdial_store_backlog` | gauge | where (`memory`, `spool`) | writes owed to the store, not yet landed (see `engine::writes`); 0 when the store keeps up |
+//! | `outdial_store_write_retries_total` | counter | | tries of a store write that failed because the store was unreachable |
 //!
 //! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted
 //! in `outdial_trunk_calls_total` once, when it ends, on the trunk it was last seen on (answered
@@ -87,9 +89,13 @@ pub const SIP_REFUSED: &str = "outdial_sip_refused_total";
 /// Counter `{campaign, reason}`: inbound calls refused (`queue_full`, `queue_timeout`,
 /// `not_a_trunk`).
 pub const INBOUND_REFUSED: &str = "outdial_inbound_refused_total";
+/// Gauge `{where}`: writes owed to the store not yet landed, in `memory` or in the `spool` file.
+pub const STORE_BACKLOG: &str = "outdial_store_backlog";
+/// Counter: store write tries that failed because the store was unreachable (retried).
+pub const STORE_WRITE_RETRIES: &str = "outdial_store_write_retries_total";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 22] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -110,6 +116,8 @@ pub const ALL: [&str; 20] = [
     LISTENER_REFUSALS,
     SIP_REFUSED,
     INBOUND_REFUSED,
+    STORE_BACKLOG,
+    STORE_WRITE_RETRIES,
 ];
 
 /// Histogram buckets of pacing decision time: 1 µs to 100 ms (the target is < 1 ms).
@@ -191,6 +199,14 @@ fn describe() {
     describe_counter!(
         INBOUND_REFUSED,
         "Inbound calls refused (queue_full, queue_timeout, not_a_trunk)."
+    );
+    describe_gauge!(
+        STORE_BACKLOG,
+        "Writes owed to the store, not yet landed (where: memory, spool)."
+    );
+    describe_counter!(
+        STORE_WRITE_RETRIES,
+        "Store write tries that failed because the store was unreachable."
     );
     describe_histogram!(
         PACING_DECISION_SECONDS,
@@ -352,6 +368,17 @@ pub fn inbound_refused(campaign: &str, reason: &'static str) {
 pub fn pacing_decision(campaign: &str, took: Duration) {
     histogram!(PACING_DECISION_SECONDS, "campaign" => campaign.to_string())
         .record(took.as_secs_f64());
+}
+
+/// The write queue's backlog: writes held in memory and in the spool file.
+pub fn set_store_backlog(memory: usize, spool: usize) {
+    gauge!(STORE_BACKLOG, "where" => "memory").set(memory as f64);
+    gauge!(STORE_BACKLOG, "where" => "spool").set(spool as f64);
+}
+
+/// A store write failed because the store was unreachable (it is retried).
+pub fn store_write_retry() {
+    counter!(STORE_WRITE_RETRIES).increment(1);
 }
 
 #[cfg(test)]

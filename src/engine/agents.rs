@@ -18,6 +18,7 @@ use crate::campaign::{Campaign, Disposition};
 
 use super::config::{AgentSpec, WrapUp};
 use super::core::{Engine, Leg, Msg};
+use super::writes::Write;
 
 /// How long an agent claim lasts without renewal (a dead node's agents free up after this).
 pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(30);
@@ -87,22 +88,22 @@ impl Engine {
         }
         self.agents[ai].home = Some(ci);
         // A staffed interval for the report's occupancy.
-        let (store, tx, node) = (self.store.clone(), self.tx.clone(), self.cfg.node.clone());
-        let (agent, campaign) = (self.agents[ai].spec.id.clone(), self.camps[ci].name.clone());
-        let wall = self.clock.wall_ms();
-        tokio::spawn(async move {
-            match store.session_start(&agent, &campaign, &node, wall).await {
-                Ok(id) => {
-                    let _ = tx.send(Msg::Session { agent: ai, id });
-                }
-                Err(e) => tracing::warn!(error = %e, "agent session start"),
-            }
+        // Its id comes back as `Msg::Session` once the write lands.
+        self.queue_write(Write::SessionStart {
+            agent_ix: ai,
+            agent: self.agents[ai].spec.id.clone(),
+            campaign: self.camps[ci].name.clone(),
+            node: self.cfg.node.clone(),
+            wall_ms: self.clock.wall_ms(),
         });
     }
 
     /// A session started in the store; close it at once if the agent already left.
     pub(crate) fn on_session(&mut self, ai: usize, id: i64) {
-        if self.agents[ai].home.is_some() && self.agents[ai].session.is_none() {
+        let Some(agent) = self.agents.get(ai) else {
+            return;
+        };
+        if agent.home.is_some() && agent.session.is_none() {
             self.agents[ai].session = Some(id);
         } else {
             self.end_session(id);
@@ -110,11 +111,8 @@ impl Engine {
     }
 
     fn end_session(&mut self, id: i64) {
-        let store = self.store.clone();
-        let wall = self.clock.wall_ms();
-        self.spawn_write("agent session end", async move {
-            store.session_end(id, wall, 0).await
-        });
+        let wall_ms = self.clock.wall_ms();
+        self.queue_write(Write::SessionEnd { id, wall_ms });
     }
 
     /// Takes an agent out of its home campaign's dialer.
@@ -246,13 +244,12 @@ impl Engine {
         if let Some(ci) = self.agents[ai].home {
             admin::metrics::agent_disposition(&self.camps[ci].name, disp.as_str());
         }
-        let store = self.store.clone();
-        let wall = self.clock.wall_ms();
-        self.spawn_write("agent disposition", async move {
-            store
-                .apply_agent_disposition(attempt, disp, at, wall)
-                .await
-                .map(|_| ())
+        let wall_ms = self.clock.wall_ms();
+        self.queue_write(Write::Disposition {
+            attempt,
+            disposition: disp,
+            callback_at_ms: at,
+            wall_ms,
         });
     }
 
@@ -279,14 +276,8 @@ impl Engine {
                 admin::metrics::agent_disposition(&self.camps[ci].name, AGENT_NOT_SET);
             }
             tracing::info!(agent = %self.agents[ai].spec.id, attempt, "wrap-up open at exit: not set");
-            let store = self.store.clone();
-            let wall = self.clock.wall_ms();
-            self.spawn_write("agent disposition not set", async move {
-                store
-                    .mark_agent_disposition_not_set(attempt, wall)
-                    .await
-                    .map(|_| ())
-            });
+            let wall_ms = self.clock.wall_ms();
+            self.queue_write(Write::DispositionNotSet { attempt, wall_ms });
             n += 1;
         }
         n

@@ -20,6 +20,7 @@ use crate::sip::values::{CallInfo, CallerId, DisplayName, ExtraHeader, E164};
 use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, StoreError};
 
 use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
+use super::writes::Write;
 
 /// Leads never sit in the buffer longer than this before their lease ends (they are released
 /// and leased again, so a long-buffered lead is re-checked against every rule).
@@ -33,6 +34,7 @@ impl Engine {
         let now = Instant::now();
         let ttl = self.cfg.lease.ttl.0;
         let ahead = self.cfg.lease.ahead.0.as_secs_f64();
+        let blocked = self.dial_blocked();
         for ci in 0..self.camps.len() {
             // Leases about to expire go back to the pool rather than being dialled late.
             let stale: Vec<i64> = {
@@ -57,7 +59,12 @@ impl Engine {
             {
                 c.recent_dials.pop_front();
             }
-            if c.paused || self.stopping.is_some() || c.leasing || now < c.lease_idle_until {
+            if c.paused
+                || self.stopping.is_some()
+                || blocked
+                || c.leasing
+                || now < c.lease_idle_until
+            {
                 continue;
             }
             // A campaign without agents still keeps a few leads leased: that is how the agents'
@@ -104,6 +111,9 @@ impl Engine {
             Err(e) => {
                 tracing::error!(campaign = %c.name, error = %e, "lease failed");
                 c.lease_idle_until = now + Duration::from_secs(2);
+                if e.is_transient() {
+                    self.on_store_down();
+                }
             }
         }
     }
@@ -208,15 +218,26 @@ impl Engine {
         let attempt = match result {
             Ok(a) => a,
             Err(e) => {
-                // Not dialled: the store refused (DNC added, window closed, lease lost).
+                // Not dialled: the store refused (DNC added, window closed, lease lost), or
+                // could not be reached — then the attempt may or may not have committed: once
+                // the store is back it is closed `unknown` if it did, the lead released if not.
                 tracing::info!(lead = rec.lead.lead_id, error = %e, "lead not dialled");
-                let dcall = rec.dcall;
-                let in_dialer = rec.in_dialer;
+                let (dcall, in_dialer, lead) = (rec.dcall, rec.in_dialer, rec.lead.lead_id);
+                let dial_ms = rec.dial_ms;
                 self.calls.remove(&key);
                 let c = &mut self.camps[ci];
                 c.calls.remove(&dcall.0);
                 if in_dialer {
                     let _ = c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid);
+                }
+                if e.is_transient() {
+                    let node = self.cfg.node.clone();
+                    self.queue_write(Write::Undialled {
+                        lead,
+                        node,
+                        dial_ms,
+                    });
+                    self.on_store_down();
                 }
                 return;
             }
@@ -590,10 +611,7 @@ impl Engine {
             return;
         }
         let batch = std::mem::take(&mut self.progress);
-        let store = self.store.clone();
-        self.spawn_write("call progress", async move {
-            store.record_progress(&batch).await
-        });
+        self.queue_write(Write::Progress { batch });
     }
 
     /// Tells the dialer a call it still tracks ended before a connect.
@@ -660,10 +678,7 @@ impl Engine {
             wait_ms,
             callback_at_ms: None,
         };
-        let store = self.store.clone();
-        self.spawn_write("finish attempt", async move {
-            store.finish_attempt(attempt, &outcome).await.map(|_| ())
-        });
+        self.queue_write(Write::Finish { attempt, outcome });
     }
 
     // ----- inbound -----
@@ -801,10 +816,7 @@ impl Engine {
             connect_ms: rec.connect_ms,
             end_ms: self.clock.wall_ms(),
         };
-        let store = self.store.clone();
-        self.spawn_write("inbound call record", async move {
-            store.record_inbound(&record).await
-        });
+        self.queue_write(Write::Inbound { record });
     }
 }
 

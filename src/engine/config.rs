@@ -53,6 +53,9 @@ pub struct EngineConfig {
     /// another node recovers its calls and leases (`store::nodes`). 3s to 10m.
     #[serde(default = "default_node_ttl")]
     pub node_ttl: Dur,
+    /// Writes owed to the store while it is unreachable (`engine::writes`).
+    #[serde(default)]
+    pub writes: WritesSection,
     /// Test and demo only: the synthetic peers divide durations by this factor; the engine runs
     /// the pacing core's clock this much faster so the same scenario means the same thing.
     /// 1 to 1000.
@@ -185,6 +188,44 @@ impl AdminSection {
             idle_timeout: self.idle_timeout.0,
         }
     }
+}
+
+/// `writes:` section: the queue of writes owed to the store, retried until they land.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WritesSection {
+    /// Writes held in memory; past this many, they go to the spool file. Default 10000, at
+    /// least 1.
+    #[serde(default = "default_write_memory")]
+    pub memory: usize,
+    /// The spool file (JSON lines), replayed at the next start if the engine exits with writes
+    /// still queued. Default `outdial-NODE.spool` in the working directory; it exists only
+    /// while something is spooled.
+    #[serde(default)]
+    pub spool: Option<std::path::PathBuf>,
+}
+
+impl Default for WritesSection {
+    fn default() -> Self {
+        WritesSection {
+            memory: default_write_memory(),
+            spool: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The spool file of this node's write queue.
+    pub fn spool_path(&self) -> std::path::PathBuf {
+        self.writes
+            .spool
+            .clone()
+            .unwrap_or_else(|| format!("outdial-{}.spool", self.node).into())
+    }
+}
+
+fn default_write_memory() -> usize {
+    10_000
 }
 
 /// `lease:` section.
@@ -384,6 +425,9 @@ impl EngineConfig {
         })?;
         if self.campaigns.is_empty() {
             return Err(("campaigns".into(), "name at least one campaign".into()));
+        }
+        if self.writes.memory == 0 {
+            return Err(("writes.memory".into(), "must be at least 1".into()));
         }
         let secs = Duration::from_secs;
         let ms = Duration::from_millis;
@@ -654,6 +698,9 @@ mod tests {
             "ahead:",
             "shutdown_grace:",
             "node_ttl:",
+            "writes:",
+            "memory:",
+            "spool:",
             "time_scale:",
             "run_for:",
             "tcp:",

@@ -22,6 +22,7 @@ use crate::sip::TrunksConfig;
 use crate::store::{PacingOverride, Store};
 
 use super::core::{mode_of, reply, Engine, Msg};
+use super::writes::Write;
 
 type Reply<T> = oneshot::Sender<Result<T, ControlError>>;
 
@@ -284,10 +285,11 @@ impl Engine {
 
     /// Writes a change to the store so the other nodes apply it too.
     fn share_override(&mut self, name: &str, o: PacingOverride) {
-        let (store, name) = (self.store.clone(), name.to_string());
-        let wall = self.clock.wall_ms();
-        self.spawn_write("pacing override", async move {
-            store.set_override(&name, &o, wall).await.map(|_| ())
+        let wall_ms = self.clock.wall_ms();
+        self.queue_write(Write::Override {
+            campaign: name.to_string(),
+            change: o,
+            wall_ms,
         });
     }
 

@@ -26,6 +26,7 @@ use super::clock::Clock;
 use super::config::{AgentSpec, EngineConfig};
 use super::control::AdminCmd;
 use super::stats::RunStats;
+use super::writes::{Write, WriteQueue};
 
 /// How often the engine refreshes line budgets, leases, agent homes and figures.
 pub(crate) const HOUSEKEEPING: Duration = Duration::from_millis(100);
@@ -42,7 +43,7 @@ pub(crate) enum Msg {
         key: u64,
         result: Result<i64, StoreError>,
     },
-    /// A fire-and-forget store write finished.
+    /// A queued store write landed (or was refused for good), in queue order.
     Written,
     /// Campaign-wide abandon figures from the store: (live, abandoned) over 24 h and 30 days.
     Rates {
@@ -60,8 +61,12 @@ pub(crate) enum Msg {
     Trunk { key: u64, trunk: Option<String> },
     /// A supervisor command.
     Admin(AdminCmd),
-    /// This node's liveness row had expired when it tried to renew it.
+    /// This node's liveness row was gone when it tried to renew it: another node reaped it.
     NodeLost,
+    /// This node's liveness row was renewed by a write sent at this instant.
+    Renewed(Instant),
+    /// A lease, an attempt or a renewal could not reach the store.
+    StoreDown,
     /// What a call reached, with what only the SIP layer knows (trunk, dialog snapshots): queued
     /// for the next progress write.
     Progress(CallProgress),
@@ -187,8 +192,17 @@ pub struct Engine {
     /// Automatic wrap-up ends: (when, agent, epoch).
     pub(crate) wraps: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     pub(crate) rng: Pcg64Mcg,
-    /// Store writes in flight (waited for before exit).
+    /// Store writes queued and not yet landed (waited for before exit).
     pub(crate) pending: usize,
+    /// The ordered queue of writes owed to the store (`writes`).
+    pub(crate) writes: WriteQueue,
+    /// The store could not be reached: no lease, no new call until a renewal of this node's row
+    /// lands again (`nodes`).
+    pub(crate) store_down: bool,
+    /// When the last renewal that landed was sent (this node's row runs `node_ttl` from then).
+    pub(crate) last_renew: Instant,
+    /// A renewal of this node's row is in flight.
+    pub(crate) renewing: bool,
     /// Set when shutdown began: the instant connected calls must be over.
     pub(crate) stopping: Option<Instant>,
     pub(crate) stats: RunStats,
@@ -269,6 +283,7 @@ impl Engine {
         defs: Vec<(String, Campaign)>,
         agents: Vec<AgentSpec>,
         tx: mpsc::UnboundedSender<Msg>,
+        writes: WriteQueue,
     ) -> Result<Engine, String> {
         let clock = Clock::new(cfg.time_scale);
         let now = Instant::now();
@@ -357,6 +372,10 @@ impl Engine {
             wraps: BinaryHeap::new(),
             rng: Pcg64Mcg::seed_from_u64(7),
             pending: 0,
+            writes,
+            store_down: false,
+            last_renew: now,
+            renewing: false,
             stopping: None,
             stats: RunStats::default(),
             started: now,
@@ -426,8 +445,9 @@ impl Engine {
     /// ([`crate::pacing::Dialer::set_launch_limit`]).
     pub(crate) fn sync_channels(&mut self, ci: usize) {
         let stopping = self.stopping.is_some();
+        let store_down = self.dial_blocked();
         let c = &mut self.camps[ci];
-        let extra = if c.paused || stopping {
+        let extra = if c.paused || stopping || store_down {
             0
         } else {
             c.line_budget.min(c.buffer.len() as u32)
@@ -454,6 +474,8 @@ impl Engine {
             Msg::Overrides(rows) => self.apply_overrides(rows),
             Msg::Claimed(ids) => self.on_claimed(ids),
             Msg::NodeLost => self.on_node_lost(),
+            Msg::Renewed(sent) => self.on_renewed(sent),
+            Msg::StoreDown => self.on_store_down(),
             Msg::Session { agent, id } => self.on_session(agent, id),
             Msg::Trunk { key, trunk } => {
                 if let (Some(c), Some(t)) = (self.calls.get_mut(&key), trunk) {
@@ -473,28 +495,20 @@ impl Engine {
         self.drain_all().await;
     }
 
-    /// Spawns a store write whose completion is counted (shutdown waits for all of them).
-    pub(crate) fn spawn_write<F>(&mut self, what: &'static str, fut: F)
-    where
-        F: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
-    {
+    /// Queues a write the engine owes the store: it lands in order, retried until it does
+    /// (`writes`); shutdown waits for every one (and spools what is left).
+    pub(crate) fn queue_write(&mut self, w: Write) {
         self.pending += 1;
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            if let Err(e) = fut.await {
-                tracing::error!(error = %e, "store write failed: {what}");
-            }
-            let _ = tx.send(Msg::Written);
-        });
+        self.writes.push(w);
     }
 
-    /// Returns leased, undialled leads to the pool (a counted write).
+    /// Returns leased, undialled leads to the pool (a queued write).
     pub(crate) fn release_leases(&mut self, what: &'static str, ids: Vec<i64>) {
         if ids.is_empty() {
             return;
         }
-        let store = self.store.clone();
-        self.spawn_write(what, async move { store.release(&ids).await.map(|_| ()) });
+        tracing::debug!(leads = ids.len(), "{what}");
+        self.queue_write(Write::Release { leads: ids });
     }
 
     /// Calls in flight, pending writes and lease requests are all gone.
@@ -504,6 +518,14 @@ impl Engine {
             && self.pending == 0
             && self.progress.is_empty()
             && self.camps.iter().all(|c| !c.leasing)
+    }
+
+    /// No new call may be placed: the store is unreachable, or this node's row has gone two
+    /// thirds of `node_ttl` without a renewal landing (checked on every decision, not only when
+    /// housekeeping notices, so a node back from a stall never dials before it renews: `nodes`).
+    pub(crate) fn dial_blocked(&self) -> bool {
+        let ttl = self.cfg.node_ttl.0;
+        self.store_down || self.last_renew.elapsed() >= ttl - ttl / 3
     }
 
     /// Campaign index by name.

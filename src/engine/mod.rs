@@ -18,7 +18,16 @@
 //! node does not know (a customer who answered during the outage) is ACKed and ended at once. A
 //! node that never comes back stops renewing its liveness row (`node_ttl`); once it expires, any
 //! other node on the store does the same recovery for it (`store::nodes`), and a node that finds
-//! its own row expired stops dialling and hangs up, so its leads are never dialled by two nodes.
+//! its row reaped stops dialling, hangs up and exits with an error, so its leads are never
+//! dialled by two nodes.
+//!
+//! # Store outages
+//! Every write the engine owes the store (call records and milestones, agent dispositions and
+//! sessions, released leases, supervisor changes) goes through one ordered queue and is retried
+//! until it lands, past a memory bound into a spool file replayed at the next start (`writes`;
+//! backlog in `/metrics`). While the store is unreachable no lease is taken and no call placed;
+//! calls in progress go on and are recorded when it returns. The node resumes by itself once a
+//! renewal of its liveness row lands, unless another node reaped the row meanwhile (`nodes`).
 //! On SIGTERM/SIGINT the engine stops dialling, lets connected calls and agents' wrap-ups finish
 //! within `shutdown_grace`, releases its leases and agents, and exits 0. At the end of the grace,
 //! calls still connected to an agent are hung up and recorded `shutdown` (a live, connected
@@ -43,7 +52,8 @@
 //! - `config`: the config file.
 //! - `clock`: wall time for the store, scaled pacing time for the dialers.
 //! - `core`: the state and message types; `calls`: leases, dialling, SIP events, call records;
-//!   `agents`: agent homes, wrap-up, claims; `nodes`: liveness and recovery of dead nodes;
+//!   `agents`: agent homes, wrap-up, claims; `nodes`: liveness, store outages and recovery of
+//!   dead nodes; `writes`: the ordered, retried queue of store writes and its spool;
 //!   `control`: supervisor commands; `stats`: figures.
 
 mod agents;
@@ -55,6 +65,7 @@ mod core;
 mod nodes;
 mod stats;
 mod warm;
+pub mod writes;
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -84,6 +95,9 @@ pub enum EngineError {
     /// The config names something that does not exist or does not fit.
     #[error("config: {0}")]
     Config(String),
+    /// The spool of writes owed to the store could not be read or written.
+    #[error(transparent)]
+    Spool(#[from] writes::SpoolError),
     /// A socket could not be bound.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -94,8 +108,12 @@ pub enum EngineError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// This node's liveness row expired while it ran; it stopped (see `node_ttl`).
-    #[error("node {0}: its liveness row in the store expired, so it stopped dialling and hung up")]
+    /// Another node reaped this node's liveness row while it could not renew it (see
+    /// `node_ttl`) and took its calls over; it stopped.
+    #[error(
+        "node {0}: another node took this node's calls over (its liveness row was reaped after \
+         node_ttl without renewal), so it stopped dialling and hung up; restart it to dial again"
+    )]
     NodeLost(String),
 }
 
@@ -127,6 +145,10 @@ pub async fn run(
         let rec = store.campaign(&c.name).await?;
         defs.push((c.name.clone(), rec.def.clone()));
     }
+    // Writes an earlier run could not deliver land before its open calls are recovered (a call
+    // record in the spool is the truth; recovery would only guess what the call reached).
+    let spool = cfg.spool_path();
+    writes::replay_spool(&store, &spool).await?;
     let wall = chrono::Utc::now().timestamp_millis();
     let rec = store.recover_node(&cfg.node, wall).await?;
     if rec.attempts_closed + rec.leases_released > 0 {
@@ -183,6 +205,8 @@ pub async fn run(
     tracing::info!(addr = %sip.local_addr(), node = %cfg.node, "sip listening");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = writes::WriteQueue::new(spool.clone(), cfg.writes.memory)?;
+    let writer = writes::spawn_writer(store.clone(), queue.clone(), tx.clone());
     let admin_listener = crate::admin::bind(cfg.admin.listen)
         .await
         .map_err(|source| EngineError::Bind {
@@ -204,8 +228,16 @@ pub async fn run(
 
     let run_for = cfg.run_for.map(|d| d.0);
     let grace = cfg.shutdown_grace.0;
-    let mut engine = Engine::new(cfg, store.clone(), sip.clone(), defs, agents, tx)
-        .map_err(EngineError::Config)?;
+    let mut engine = Engine::new(
+        cfg,
+        store.clone(),
+        sip.clone(),
+        defs,
+        agents,
+        tx,
+        queue.clone(),
+    )
+    .map_err(EngineError::Config)?;
     // No campaign dials faster than progressive before its abandon budget is read.
     for ci in 0..engine.camps.len() {
         engine.apply_budget(ci);
@@ -290,6 +322,18 @@ pub async fn run(
     }
     let summary = engine.summary();
     let lost = engine.node_lost.then(|| engine.cfg.node.clone());
+    // Writes still queued (the store stayed away through the grace) wait in the spool for the
+    // next start; one the writer was sending may land twice, which every write allows.
+    writer.abort();
+    match queue.spill() {
+        Ok(0) => {}
+        Ok(n) => tracing::error!(
+            writes = n,
+            spool = %spool.display(),
+            "store writes not delivered: spooled for the next start of this node"
+        ),
+        Err(e) => tracing::error!(error = %e, "store writes not delivered and not spooled"),
+    }
     let wall = chrono::Utc::now().timestamp_millis();
     if let Err(e) = store.end_sessions(&engine.cfg.node, wall).await {
         tracing::warn!(error = %e, "closing agent sessions");
@@ -349,6 +393,7 @@ impl Engine {
         let mut order: Vec<usize> = (0..self.camps.len()).collect();
         order.sort_by_key(|&ci| std::cmp::Reverse(self.camps[ci].def.priority));
         let mut free: std::collections::HashMap<String, u32> = Default::default();
+        let blocked = self.dial_blocked();
         for ci in order {
             let group = self.camps[ci].def.trunk_group.clone();
             if !free.contains_key(&group) {
@@ -359,7 +404,7 @@ impl Engine {
             }
             let left = free.get(&group).copied().unwrap_or(0);
             let c = &mut self.camps[ci];
-            let take = if c.paused || self.stopping.is_some() {
+            let take = if c.paused || self.stopping.is_some() || blocked {
                 0
             } else {
                 left.min(c.buffer.len() as u32)

@@ -1,6 +1,16 @@
 //! This node's liveness row in the store, and recovery of nodes that died: every third of
-//! `node_ttl` the node renews its row and looks for expired ones (`store::nodes`). A node that
-//! lost its row stops through the normal shutdown path. The SIP legs a crashed run left up (this
+//! `node_ttl` the node renews its row and looks for expired ones (`store::nodes`).
+//!
+//! # Store outages (split brain)
+//! A node that cannot reach the store cannot know whether another node reaped it, so it stops
+//! dialling as soon as the store fails it (a lease, an attempt or a renewal failing to connect),
+//! or when two thirds of `node_ttl` pass without a renewal landing — before its row can expire,
+//! so no other node can reap it while it still dials. Calls in progress go on; their records
+//! wait in the write queue (`writes`). It then tries to renew every second. A renewal takes the
+//! row back if it is still there, expired or not, in one statement that a reaper's row lock
+//! orders against: either the reaper deleted the row first (the renewal finds nothing: another
+//! node closed this node's calls and retook its leads, so it stops and exits with an error), or
+//! the renewal landed first (no reaper can take the row for `node_ttl`), and dialling resumes. The SIP legs a crashed run left up (this
 //! node's earlier run, or a dead node's) are ended here with BYE from their stored dialogs; an
 //! agent whose leg that was is offered no call until the leg is released.
 
@@ -23,23 +33,44 @@ impl Engine {
     }
 
     /// Renews this node's row, then (half a period later) recovers the nodes whose row expired.
+    /// While the store is down: no reaping, and a renewal tried every second.
     pub(crate) fn node_liveness(&mut self, tick: u64) {
+        if !self.store_down && self.dial_blocked() {
+            tracing::error!(
+                node = %self.cfg.node,
+                since = ?self.last_renew.elapsed(),
+                "this node's liveness row was not renewed in time: no new calls until it is"
+            );
+            self.on_store_down();
+        }
         let period = self.liveness_ticks();
-        let renew = tick.is_multiple_of(period);
-        let reap = tick % period == period / 2 && self.stopping.is_none();
+        let renew = if self.store_down {
+            tick.is_multiple_of(10) && !self.renewing
+        } else {
+            tick.is_multiple_of(period)
+        };
+        let reap = tick % period == period / 2 && self.stopping.is_none() && !self.store_down;
         if !renew && !reap {
             return;
         }
         let (store, node, tx) = (self.store.clone(), self.cfg.node.clone(), self.tx.clone());
         let (wall, ttl) = (self.clock.wall_ms(), self.cfg.node_ttl.0.as_millis() as i64);
         if renew {
+            self.renewing = true;
+            let sent = Instant::now();
             tokio::spawn(async move {
+                // The loop is gone only when the engine stops.
                 match store.renew_node(&node, wall, ttl).await {
-                    Ok(true) => {}
+                    Ok(true) => {
+                        let _ = tx.send(Msg::Renewed(sent));
+                    }
                     Ok(false) => {
                         let _ = tx.send(Msg::NodeLost);
                     }
-                    Err(e) => tracing::error!(error = %e, "renewing this node's liveness row"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "renewing this node's liveness row");
+                        let _ = tx.send(Msg::StoreDown);
+                    }
                 }
             });
         } else {
@@ -73,13 +104,48 @@ impl Engine {
         }
     }
 
-    /// This node's row had expired: another node may already have closed its calls and retaken
-    /// its leads, so it must not dial them again nor keep their calls up.
+    /// A renewal landed: the row is this node's for `node_ttl` from `sent`. After an outage,
+    /// dialling resumes.
+    pub(crate) fn on_renewed(&mut self, sent: Instant) {
+        self.renewing = false;
+        self.last_renew = self.last_renew.max(sent);
+        if self.store_down {
+            self.store_down = false;
+            let (memory, spool) = self.writes.backlog();
+            tracing::warn!(
+                node = %self.cfg.node,
+                writes_queued = memory + spool,
+                "store reachable again and this node's row still its own: dialling resumes"
+            );
+        }
+    }
+
+    /// The store could not be reached: no lease and no new call until a renewal lands (calls in
+    /// progress go on; their writes wait in the queue).
+    pub(crate) fn on_store_down(&mut self) {
+        self.renewing = false;
+        if !self.store_down {
+            self.store_down = true;
+            tracing::error!(
+                node = %self.cfg.node,
+                "store unreachable: no new calls until it returns (calls in progress go on)"
+            );
+            for ci in 0..self.camps.len() {
+                self.camps[ci].line_budget = 0;
+                self.sync_channels(ci);
+            }
+        }
+    }
+
+    /// This node's row was gone: another node reaped it, closed its calls and retook its leads,
+    /// so it must not dial them again nor keep their calls up.
     pub(crate) fn on_node_lost(&mut self) {
+        self.renewing = false;
         tracing::error!(
             node = %self.cfg.node,
             ttl = ?self.cfg.node_ttl.0,
-            "this node's liveness row expired (store unreachable or the node stalled): stopping"
+            "this node's liveness row was reaped by another node (store unreachable or the node \
+             stalled longer than node_ttl): another node took its calls over; stopping"
         );
         self.node_lost = true;
         if self.stopping.is_none() {

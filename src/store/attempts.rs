@@ -247,6 +247,40 @@ impl Store {
         Ok(None)
     }
 
+    /// A [`Store::begin_attempt`] whose reply was lost (the connection dropped): `node` did not
+    /// place the call. If the attempt committed anyway (open, on `lead_id`, by `node`, at
+    /// `dial_ms`) it is closed `unknown` — what recovery says of a call whose outcome nobody
+    /// knows — and scheduled by the campaign's rules; otherwise the lead goes back to the pool.
+    /// Safe to call again. Returns whether an attempt was closed.
+    pub async fn close_undialled(
+        &self,
+        lead_id: i64,
+        node: &str,
+        dial_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let open: Option<(i64,)> = tx
+            .opt(
+                "SELECT id FROM attempts WHERE lead_id = $1 AND node = $2 AND dial_ms = $3 \
+                 AND is_open = 1",
+                &[Arg::I(lead_id), Arg::S(node), Arg::I(dial_ms)],
+            )
+            .await?;
+        let closed = match open {
+            Some((id,)) => {
+                let outcome = AttemptOutcome::new(Disposition::Unknown, dial_ms);
+                self.finish_in(&mut tx, id, &outcome).await?;
+                true
+            }
+            None => {
+                release_in(&mut tx, &[lead_id]).await?;
+                false
+            }
+        };
+        tx.commit().await?;
+        Ok(closed)
+    }
+
     /// Closes an open attempt with `outcome` and schedules the lead by the campaign's rules, in one
     /// transaction. Returns what happens to the lead next.
     pub async fn finish_attempt(

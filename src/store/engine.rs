@@ -283,7 +283,9 @@ impl Store {
         Ok(n)
     }
 
-    /// Opens a staffed session of `agent` on `campaign` at `now_ms`; returns its id.
+    /// Opens a staffed session of `agent` on `campaign` at `now_ms`; returns its id. Idempotent:
+    /// the same start sent again (a retry whose first reply was lost) returns the session it
+    /// opened.
     pub async fn session_start(
         &self,
         agent: &str,
@@ -293,6 +295,17 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
         let rec = self.campaign_in(&mut tx, campaign).await?;
+        let same: Option<(i64,)> = tx
+            .opt(
+                "SELECT id FROM agent_sessions WHERE agent = $1 AND campaign_id = $2 AND node = $3 \
+                 AND start_ms = $4 AND end_ms IS NULL",
+                &[Arg::S(agent), Arg::I(rec.id), Arg::S(node), Arg::I(now_ms)],
+            )
+            .await?;
+        if let Some((id,)) = same {
+            tx.commit().await?;
+            return Ok(id);
+        }
         let (id,): (i64,) = tx
             .one(
                 "INSERT INTO agent_sessions (agent, campaign_id, node, start_ms) \

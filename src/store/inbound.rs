@@ -10,7 +10,7 @@ use crate::campaign::phone::dial_chars;
 const MAX_CALLER: usize = 32;
 
 /// One inbound call, as the engine saw it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InboundRecord {
     /// Campaign whose agents the call was queued for.
     pub campaign: String,
@@ -29,14 +29,17 @@ pub struct InboundRecord {
 }
 
 impl Store {
-    /// Stores the record of an inbound call that ended.
+    /// Stores the record of an inbound call that ended. Idempotent: the same record sent again
+    /// (a retry whose first reply was lost) is not stored twice.
     pub async fn record_inbound(&self, r: &InboundRecord) -> Result<(), StoreError> {
         let caller: String = dial_chars(&r.caller).chars().take(MAX_CALLER).collect();
         let mut tx = self.write_tx().await?;
         let rec = self.campaign_in(&mut tx, &r.campaign).await?;
         tx.exec(
             "INSERT INTO inbound_calls (campaign_id, node, caller, agent, arrive_ms, connect_ms, \
-             end_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             end_ms) SELECT $1, $2, $3, $4, $5, $6, $7 WHERE NOT EXISTS (SELECT 1 FROM \
+             inbound_calls WHERE campaign_id = $1 AND node = $2 AND caller = $3 AND arrive_ms = $5 \
+             AND end_ms = $7)",
             &[
                 Arg::I(rec.id),
                 Arg::S(&r.node),

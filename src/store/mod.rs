@@ -149,6 +149,37 @@ pub enum StoreError {
     List(#[from] ListError),
 }
 
+impl StoreError {
+    /// The database could not be reached or dropped the connection (I/O, pool timeout, a server
+    /// shutting down or refusing connections, a serialization conflict): the same call may
+    /// succeed later. Every other error is an answer and retrying it would give the same one.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Db(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                // 08: connection exception; 57P0x: shutdown/cannot connect now; 53: resources;
+                // 40001/40P01: serialization failure, deadlock; SQLite 5/6: busy, locked.
+                c.starts_with("08")
+                    || c.starts_with("57P")
+                    || c.starts_with("53")
+                    || c == "40001"
+                    || c == "40P01"
+                    || c == "5"
+                    || c == "6"
+            }),
+            _ => false,
+        }
+    }
+}
+
 impl Store {
     fn new(db: Db) -> Store {
         Store {

@@ -28,8 +28,11 @@ impl Store {
         Ok(())
     }
 
-    /// Renews `node` until `now_ms + ttl_ms`. `false`: its lease had already expired, so another
-    /// node may have closed its calls and taken back its leads; the node must stop dialling.
+    /// Renews `node` until `now_ms + ttl_ms`, even if its row expired meanwhile, as long as no
+    /// other node reaped it. `false`: the row is gone — another node closed its calls and took
+    /// back its leads ([`Store::reap_dead_nodes`] deletes the row in the same transaction); the
+    /// node must stop dialling. One statement on the row, so it is ordered against a reaper's
+    /// row lock: a renewal that lands leaves nothing for a reaper for `ttl_ms`.
     pub async fn renew_node(
         &self,
         node: &str,
@@ -38,12 +41,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = self
             .write_one(
-                "UPDATE nodes SET until_ms = $2 WHERE node = $1 AND until_ms > $3",
-                &[
-                    Arg::S(node),
-                    Arg::I(now_ms.saturating_add(ttl_ms)),
-                    Arg::I(now_ms),
-                ],
+                "UPDATE nodes SET until_ms = $2 WHERE node = $1",
+                &[Arg::S(node), Arg::I(now_ms.saturating_add(ttl_ms))],
             )
             .await?;
         Ok(n == 1)
@@ -60,7 +59,7 @@ impl Store {
     /// transaction: its calls and leases as [`Store::recover_node`] does, its agent sessions
     /// ended when its lease did (staffed time stops when the node was last known alive), its
     /// agent claims released (another node may take those agents at once). A node never recovers
-    /// itself while it runs: if its own row expired, [`Store::renew_node`] tells it to stop. Two
+    /// itself while it runs: if its row was reaped, [`Store::renew_node`] tells it to stop. Two
     /// reapers never recover the same node: its row is locked (`SKIP LOCKED`; SQLite has one
     /// writer at a time).
     pub async fn reap_dead_nodes(
