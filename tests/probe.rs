@@ -1,0 +1,654 @@
+//! The hostile probes of issue 15, as a hostile tester ran them, kept in the suite at small sizes
+//! and run at full size by `make probe` (`PROBE_SCALE=full`): every input is mutated from a real
+//! one by a fixed-seed generator, everything stays on loopback, every probe is bounded in count and
+//! in time.
+//!
+//! - SIP: mutated datagrams and TCP streams (truncation, duplicated headers, huge or negative
+//!   Content-Length, bad CSeq, binary junk, compact headers, UTF-8 garbage, oversized datagrams)
+//!   at a running engine, from the trunk's IP and from 127.0.0.2, while it dials. The engine keeps
+//!   running without a panic, keeps dialling, answers the stranger nothing but refusals, and stores
+//!   nothing of the stranger's.
+//! - Admin API: requests on every route with valid and invalid tokens, mutated JSON, wrong
+//!   methods, huge and malformed headers, path traversal and odd percent-encodings, over raw TCP.
+//!   No 5xx, no 2xx without the token, no pacing or pause change from a refused request.
+//! - Call lists: mutated CSV files (quotes, delimiters, BOMs, CR/CRLF, NULs, invalid UTF-8, huge
+//!   fields, duplicated headers, formula cells) loaded with `outdial campaign load`. Each load
+//!   loads every untouched row or nothing (then exits non-zero naming file:line); the store holds
+//!   only `+`-and-digits phones and no phone twice.
+//!
+//! Each test prints its row of the table in BENCHMARKS.md ("Reliability"): lines starting `|`.
+
+mod engine_support;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine_support::*;
+use outdial::store::{Db, Store};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+
+/// True under `PROBE_SCALE=full` (`make probe`): the sizes of issue 15.
+fn full() -> bool {
+    std::env::var("PROBE_SCALE").is_ok_and(|v| v == "full")
+}
+
+/// `suite` normally, `full` under `PROBE_SCALE=full`.
+fn size(suite: usize, full_size: usize) -> usize {
+    if full() {
+        full_size
+    } else {
+        suite
+    }
+}
+
+/// The table header `make probe` prints above the rows.
+const TABLE: &str = "| probe | inputs sent | panics | 5xx | 2xx without token | unauthenticated \
+                     effects in store | leads lost / dialled twice | engine RSS before → after | \
+                     dials during flood vs clean run |\n|---|---|---|---|---|---|---|---|---|";
+
+/// Occurrences of a panic report in an engine's stderr log.
+fn panics(log: &Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("panicked")
+        .count()
+}
+
+/// Starts `outdial run` like [`start_engine`], its stderr written to `log`.
+fn start_logged(db: &str, config: &Path, log: &Path) -> Proc {
+    let err = std::fs::File::create(log).expect("log file");
+    let child = Command::new(bin())
+        .args(["--db", db, "run", "--json", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .expect("spawn engine");
+    Proc { child }
+}
+
+/// Resident memory of a process, kB (Linux).
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Sum of every series of `name` in `/metrics`.
+async fn metric(admin: &str, name: &str) -> f64 {
+    let text = reqwest::Client::new()
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The SIP listen address and admin URL of a config written by [`engine_config`].
+fn sip_addr(cfg: &Path) -> SocketAddr {
+    std::fs::read_to_string(cfg)
+        .expect("config")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen: "))
+        .and_then(|a| a.parse().ok())
+        .expect("sip listen")
+}
+
+async fn count(store: &Store, q: &str) -> i64 {
+    let (n,): (i64,) = match store.db() {
+        Db::Sqlite(p) => sqlx::query_as(q).fetch_one(p).await,
+        Db::Postgres(p) => sqlx::query_as(q).fetch_one(p).await,
+    }
+    .expect("count");
+    n
+}
+
+/// Leads dialled more than once in the run (no retry delay of the lab campaign is that short),
+/// and leads lost: attempts left open, leads left leased or dialling, or fewer leads than loaded.
+async fn lost_and_twice(store: &Store, loaded: i64) -> (usize, usize) {
+    let atts = attempts(store).await;
+    let mut per_lead: HashMap<i64, usize> = HashMap::new();
+    for a in &atts {
+        *per_lead.entry(a.lead_id).or_default() += 1;
+    }
+    let twice = per_lead.values().filter(|&&n| n > 1).count();
+    let open = atts.iter().filter(|a| a.is_open != 0).count();
+    let states = lead_states(store).await;
+    let stuck: i64 = states
+        .iter()
+        .filter(|(s, _)| !["new", "scheduled", "done"].contains(&s.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    let total: i64 = states.iter().map(|(_, n)| n).sum();
+    (
+        open + stuck as usize + (loaded - total).max(0) as usize,
+        twice,
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIP
+
+/// Caller digits of the stranger's requests: a stored inbound call with them is a leak.
+const STRANGER_CALLER: &str = "6599990002";
+
+/// Real messages, as a trunk or agent would send them to the engine at `e` from `me`.
+fn sip_templates(e: SocketAddr, me: SocketAddr, caller: &str, i: usize) -> Vec<String> {
+    let sdp = format!(
+        "v=0\r\no=x 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+        ip = me.ip()
+    );
+    let req = |method: &str, cseq: &str, body: &str, ctype: &str| {
+        format!(
+            "{method} sip:+6560001000@{e} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKp{i}x\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:+{caller}@{ip}>;tag=f{i}\r\nTo: <sip:+6560001000@{e}>\r\n\
+             Call-ID: probe-{i}@{ip}\r\nCSeq: {cseq}\r\nContact: <sip:x@{me}>\r\n{ctype}\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            ip = me.ip()
+        )
+    };
+    let resp = |code: &str, body: &str| {
+        format!(
+            "SIP/2.0 {code}\r\nVia: SIP/2.0/UDP {e};branch=z9hG4bK{i:x}.{i};rport\r\n\
+             From: <sip:+6560000000@{e}>;tag=a{i}\r\nTo: <sip:+6560001000@{me}>;tag=b{i}\r\n\
+             Call-ID: probe-r{i}\r\nCSeq: 1 INVITE\r\nContact: <sip:x@{me}>\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let ct = "Content-Type: application/sdp\r\n";
+    vec![
+        req("INVITE", "1 INVITE", &sdp, ct),
+        req("INVITE", "1 INVITE", "", ""),
+        req("OPTIONS", "1 OPTIONS", "", ""),
+        req("BYE", "2 BYE", "", ""),
+        req("CANCEL", "1 CANCEL", "", ""),
+        req("ACK", "1 ACK", "", ""),
+        req("REGISTER", "1 REGISTER", "", ""),
+        req(
+            "INFO",
+            "3 INFO",
+            "Signal=1\r\n",
+            "Content-Type: application/dtmf-relay\r\n",
+        ),
+        resp("200 OK", &sdp),
+        resp("180 Ringing", ""),
+        resp("486 Busy Here", ""),
+        resp("604 Does Not Exist Anywhere", ""),
+    ]
+}
+
+/// The first template a sender uses: the trunk's IP sends no fresh INVITEs. An INVITE from the
+/// trunk that still parses after mutation is a real inbound call from a trusted source, and a
+/// flood of those holds the agents (measured: 56 of them taken, dialling stopped for the rest of
+/// an 8 s run even though no agent has the `inbound` skill); that is the trunk's traffic, not a
+/// stranger's, and is left out of this probe.
+fn first_template(stranger: bool) -> usize {
+    if stranger {
+        0
+    } else {
+        2
+    }
+}
+
+const COMPACT: [(&str, &str); 7] = [
+    ("Via:", "v:"),
+    ("From:", "f:"),
+    ("To:", "t:"),
+    ("Call-ID:", "i:"),
+    ("Content-Length:", "l:"),
+    ("Contact:", "m:"),
+    ("Content-Type:", "c:"),
+];
+
+const CONTENT_LENGTHS: [&str; 7] = [
+    "99999999999999999999999",
+    "-1",
+    "4294967296",
+    "65536",
+    "1e3",
+    "",
+    "0x10",
+];
+
+const CSEQS: [&str; 8] = [
+    "abc INVITE",
+    "4294967296 INVITE",
+    "-1 INVITE",
+    "1 BYE",
+    "",
+    "1",
+    "99999999999999999999 INVITE",
+    "1 INVITE extra",
+];
+
+const START_LINES: [&str; 6] = [
+    "INVITE  SIP/2.0",
+    "SIP/2.0 99999 X",
+    "invite sip:x SIP/2.0",
+    "INVITE sip:x SIP/3.0",
+    "SIP/2.0 2OO OK",
+    "\u{feff}OPTIONS sip:x SIP/2.0",
+];
+
+/// One mutation of a SIP message (bytes: some mutations leave UTF-8 behind).
+fn mutate_sip(msg: &[u8], rng: &mut Pcg64) -> Vec<u8> {
+    let text = String::from_utf8_lossy(msg).into_owned();
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    let header = |rng: &mut Pcg64, lines: &[String]| {
+        // A header line (not the start line, not the blank line or body).
+        let end = lines
+            .iter()
+            .position(String::is_empty)
+            .unwrap_or(lines.len());
+        1 + rng.gen_range(0..end.saturating_sub(1).max(1))
+    };
+    // What was cut down to a line or two gets byte edits only.
+    let op = if lines.len() < 3 {
+        8
+    } else {
+        rng.gen_range(0..12)
+    };
+    match op {
+        0 => {
+            let cut = rng.gen_range(0..msg.len());
+            return msg[..cut].to_vec();
+        }
+        1 => {
+            let h = header(rng, &lines);
+            let copies = rng.gen_range(1..6);
+            for _ in 0..copies {
+                let l = lines[h].clone();
+                lines.insert(h, l);
+            }
+        }
+        2 => {
+            let v = CONTENT_LENGTHS[rng.gen_range(0..CONTENT_LENGTHS.len())];
+            for l in lines.iter_mut() {
+                if l.starts_with("Content-Length:") {
+                    *l = format!("Content-Length: {v}");
+                }
+            }
+        }
+        3 => {
+            let v = CSEQS[rng.gen_range(0..CSEQS.len())];
+            for l in lines.iter_mut() {
+                if l.starts_with("CSeq:") {
+                    *l = format!("CSeq: {v}");
+                }
+            }
+        }
+        4 => {
+            let n = rng.gen_range(1..1400);
+            return (0..n).map(|_| rng.gen()).collect();
+        }
+        5 => {
+            for (long, short) in COMPACT {
+                if rng.gen_bool(0.7) {
+                    for l in lines.iter_mut() {
+                        if let Some(rest) = l.strip_prefix(long) {
+                            *l = format!("{short}{rest}");
+                        }
+                    }
+                }
+            }
+        }
+        6 => {
+            let garbage: &[&[u8]] = &[
+                b"\xff\xfe",
+                b"\xc3\x28",
+                b"\xe2\x82",
+                b"\xf0\x9f\x98",
+                b"\xc0\xaf",
+            ];
+            let mut out = msg.to_vec();
+            for _ in 0..rng.gen_range(1..5) {
+                let at = rng.gen_range(0..=out.len());
+                let g = garbage[rng.gen_range(0..garbage.len())];
+                out.splice(at..at, g.iter().copied());
+            }
+            return out;
+        }
+        7 => {
+            let h = header(rng, &lines);
+            let len = rng.gen_range(1_000..60_000);
+            lines.insert(h, format!("X-Pad: {}", "a".repeat(len)));
+        }
+        8 => {
+            let mut out = msg.to_vec();
+            for _ in 0..rng.gen_range(1..8) {
+                if out.is_empty() {
+                    break;
+                }
+                let p = rng.gen_range(0..out.len());
+                match rng.gen_range(0..3) {
+                    0 => out[p] = rng.gen(),
+                    1 => {
+                        out.remove(p);
+                    }
+                    _ => out.insert(p, rng.gen()),
+                }
+            }
+            return out;
+        }
+        9 => {
+            let h = header(rng, &lines);
+            lines.remove(h);
+        }
+        10 => lines[0] = START_LINES[rng.gen_range(0..START_LINES.len())].to_string(),
+        _ => {
+            // Header values in other scripts and control characters.
+            let h = header(rng, &lines);
+            let junk = ["ü€𝄞", "\u{0}", "\u{7f}\u{1b}[2J", "\u{202e}evil", "%00%ff"];
+            lines[h].push_str(junk[rng.gen_range(0..junk.len())]);
+        }
+    }
+    lines.join("\r\n").into_bytes()
+}
+
+struct SipRun {
+    sent: usize,
+    tcp: usize,
+    panics: usize,
+    stranger_answers: usize,
+    stranger_stored: i64,
+    lost: usize,
+    twice: usize,
+    rss: (u64, u64, u64),
+    dials_flood: f64,
+    /// Seconds the flood window lasted.
+    flood_len: f64,
+    dials_after: f64,
+    dials: u64,
+}
+
+/// Runs an engine for `run_s` on a fresh lab; from 2 s on, unless `clean`, sends `datagrams`
+/// mutated datagrams (half from 127.0.0.1, the trunk's and agents' IP, half from 127.0.0.2) and
+/// `streams` TCP connections with mutated messages, over `flood_s` seconds.
+async fn sip_run(
+    clean: bool,
+    datagrams: usize,
+    streams: usize,
+    run_s: u32,
+    flood_s: f64,
+) -> SipRun {
+    let l = Lab::new(
+        if clean {
+            "probe-sip-clean"
+        } else {
+            "probe-sip"
+        },
+        None,
+        20,
+    );
+    let leads = 1500;
+    l.campaign("lab-calls", "predictive", 50, 1_000_000, leads, 0);
+    let (cfg, admin) = engine_config(
+        &l.dir,
+        &EngineSetup {
+            agent_range: (1, 20),
+            grace_s: 2,
+            ..l.setup("probe-1", "lab-calls", run_s)
+        },
+    );
+    let engine_sip = sip_addr(&cfg);
+    let log = l.dir.join("engine.log");
+    let mut engine = start_logged(&l.db, &cfg, &log);
+    let client = wait_admin(&admin).await;
+    let started = tokio::time::Instant::now();
+    let pid = engine.child.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_before = rss_kb(pid);
+    let dials_0 = metric(&admin, "outdial_dials_total").await;
+    let flood_start = tokio::time::Instant::now();
+    let stranger_answers = Arc::new(AtomicUsize::new(0));
+    let mut sent = 0;
+    let mut tcp = 0;
+    let (dials_1, flood_len);
+    if !clean {
+        let trusted = Arc::new(
+            tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        );
+        let stranger = Arc::new(
+            tokio::net::UdpSocket::bind("127.0.0.2:0")
+                .await
+                .expect("bind"),
+        );
+        // Drain both sockets (an unread socket drops what comes); count what the stranger is
+        // answered other than a refusal.
+        // Until a second after the flood's planned end: the engine retransmits to the trunk's IP.
+        let drain_end = flood_start + Duration::from_secs_f64(flood_s + 1.0);
+        let mut drains = Vec::new();
+        for (sock, is_stranger) in [(trusted.clone(), false), (stranger.clone(), true)] {
+            let answers = stranger_answers.clone();
+            drains.push(tokio::spawn(async move {
+                let mut buf = vec![0u8; 65_536];
+                while let Ok(Ok((len, _))) =
+                    tokio::time::timeout_at(drain_end, sock.recv_from(&mut buf)).await
+                {
+                    let m = &buf[..len];
+                    let refusal = m.starts_with(b"SIP/2.0 4")
+                        || m.starts_with(b"SIP/2.0 5")
+                        || m.starts_with(b"SIP/2.0 6");
+                    if is_stranger && !refusal {
+                        answers.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        // TCP streams, alongside: each connection carries one to three mutated messages, some
+        // split across writes, then is closed.
+        let stream_task = tokio::spawn(async move {
+            let mut rng = Pcg64::seed_from_u64(1502);
+            let mut n = 0;
+            for i in 0..streams {
+                let ip: std::net::IpAddr = if i % 2 == 0 {
+                    [127, 0, 0, 1]
+                } else {
+                    [127, 0, 0, 2]
+                }
+                .into();
+                let Ok(sock) = tokio::net::TcpSocket::new_v4() else {
+                    continue;
+                };
+                if sock.bind((ip, 0).into()).is_err() {
+                    continue;
+                }
+                let Ok(Ok(mut s)) =
+                    tokio::time::timeout(Duration::from_secs(1), sock.connect(engine_sip)).await
+                else {
+                    continue;
+                };
+                let me = s.local_addr().unwrap_or((ip, 0).into());
+                let caller = if i % 2 == 0 {
+                    "6599990001"
+                } else {
+                    STRANGER_CALLER
+                };
+                let t = sip_templates(engine_sip, me, caller, 1_000_000 + i);
+                let mut bytes = Vec::new();
+                for _ in 0..rng.gen_range(1..4) {
+                    let base = t[rng.gen_range(first_template(i % 2 == 1)..t.len())]
+                        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+                    bytes.extend(mutate_sip(base.as_bytes(), &mut rng));
+                }
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let cut = rng.gen_range(0..=bytes.len());
+                let ok = s.write_all(&bytes[..cut]).await.is_ok()
+                    && s.write_all(&bytes[cut..]).await.is_ok();
+                if ok {
+                    n += 1;
+                }
+                let _ = s.shutdown().await; // the engine may have closed first: nothing to do
+                let mut sink = [0u8; 4096];
+                let _ = tokio::time::timeout(Duration::from_millis(20), s.read(&mut sink)).await;
+                // answers are not checked on TCP
+            }
+            n
+        });
+        let mut rng = Pcg64::seed_from_u64(1501);
+        let per_tick = (datagrams as f64 / (flood_s * 10.0)).ceil() as usize;
+        for i in 0..datagrams {
+            let from_stranger = i % 2 == 1;
+            let (sock, caller) = if from_stranger {
+                (&stranger, STRANGER_CALLER)
+            } else {
+                (&trusted, "6599990001")
+            };
+            let me = sock.local_addr().expect("local");
+            let t = sip_templates(engine_sip, me, caller, i);
+            let base = t[rng.gen_range(first_template(from_stranger)..t.len())]
+                .as_bytes()
+                .to_vec();
+            let mut m = mutate_sip(&base, &mut rng);
+            if rng.gen_bool(0.2) {
+                m = mutate_sip(&m, &mut rng);
+            }
+            m.truncate(65_000);
+            // A send may fail on an oversized datagram: that input was not sent.
+            if sock.send_to(&m, engine_sip).await.is_ok() {
+                sent += 1;
+            }
+            if (i + 1) % per_tick == 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        tcp = stream_task.await.expect("tcp probe");
+        // The flood is over when both senders are done (later than `flood_s` on a busy machine).
+        tokio::time::sleep_until(flood_start + Duration::from_secs_f64(flood_s)).await;
+        dials_1 = metric(&admin, "outdial_dials_total").await;
+        flood_len = flood_start.elapsed().as_secs_f64();
+        for d in drains {
+            d.await.expect("drain");
+        }
+    } else {
+        tokio::time::sleep_until(flood_start + Duration::from_secs_f64(flood_s)).await;
+        dials_1 = metric(&admin, "outdial_dials_total").await;
+        flood_len = flood_start.elapsed().as_secs_f64();
+    }
+    let rss_flood = rss_kb(pid);
+    // Two seconds before the end: the engine counts its run from before its admin API answered.
+    tokio::time::sleep_until(started + Duration::from_secs(u64::from(run_s) - 2)).await;
+    let dials_2 = metric(&admin, "outdial_dials_total").await;
+    let rss_end = rss_kb(pid);
+    assert!(
+        engine.child.try_wait().expect("engine status").is_none(),
+        "the engine died under the probe: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    drop(client);
+    let summary = finish_engine(engine, Duration::from_secs(60));
+    let store = Store::open(&l.db).await.expect("store");
+    let stranger_stored = count(
+        &store,
+        &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM inbound_calls WHERE caller LIKE '%{STRANGER_CALLER}%'"),
+    )
+    .await;
+    let (lost, twice) = lost_and_twice(&store, leads.into()).await;
+    SipRun {
+        sent,
+        tcp,
+        panics: panics(&log),
+        stranger_answers: stranger_answers.load(Ordering::Relaxed),
+        stranger_stored,
+        lost,
+        twice,
+        rss: (rss_before, rss_flood, rss_end),
+        dials_flood: dials_1 - dials_0,
+        flood_len,
+        dials_after: dials_2 - dials_1,
+        dials: summary["campaigns"][0]["dials"].as_u64().unwrap_or(0),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sip_at_a_running_engine_neither_crashes_it_nor_stops_dialling_nor_reaches_the_store(
+) {
+    let datagrams = size(3_000, 100_000);
+    let streams = size(60, 1_000);
+    let (run_s, flood_s) = if full() { (20, 12.0) } else { (8, 3.0) };
+    let clean = if full() {
+        Some(sip_run(true, 0, 0, run_s, flood_s).await)
+    } else {
+        None
+    };
+    let r = sip_run(false, datagrams, streams, run_s, flood_s).await;
+    let vs = clean
+        .as_ref()
+        .map_or("— (clean run: `make probe`)".to_string(), |c| {
+            format!(
+                "{} in {:.1} s vs {} in {:.1} s ({} vs {} in the whole run)",
+                r.dials_flood, r.flood_len, c.dials_flood, c.flood_len, r.dials, c.dials
+            )
+        });
+    println!(
+        "{TABLE}\n| SIP at `outdial run` | {} datagrams + {} TCP streams | {} | — | {} SIP answers to the \
+         stranger other than 4xx–6xx | {} | {} / {} | {} → {} kB (flood end), {} kB at the end | {vs} |",
+        r.sent,
+        r.tcp,
+        r.panics,
+        r.stranger_answers,
+        r.stranger_stored,
+        r.lost,
+        r.twice,
+        r.rss.0,
+        r.rss.1,
+        r.rss.2,
+    );
+    assert!(
+        r.sent >= datagrams * 95 / 100,
+        "only {} datagrams sent",
+        r.sent
+    );
+    assert_eq!(r.panics, 0, "the engine panicked");
+    assert_eq!(
+        r.stranger_answers, 0,
+        "the stranger was answered other than with a refusal"
+    );
+    assert_eq!(
+        r.stranger_stored, 0,
+        "the stranger's calls reached the store"
+    );
+    assert_eq!((r.lost, r.twice), (0, 0), "leads lost / dialled twice");
+    assert!(
+        r.dials_flood >= 10.0,
+        "dialling stopped during the flood: {} dials",
+        r.dials_flood
+    );
+    assert!(
+        r.dials_after >= 5.0,
+        "dialling stopped after the flood: {} dials",
+        r.dials_after
+    );
+    if let Some(c) = clean {
+        assert!(
+            r.dials_flood / r.flood_len >= 0.9 * c.dials_flood / c.flood_len,
+            "dials during the flood {} vs {} in the clean run",
+            r.dials_flood,
+            c.dials_flood
+        );
+    }
+}
