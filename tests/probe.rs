@@ -652,3 +652,346 @@ async fn malformed_sip_at_a_running_engine_neither_crashes_it_nor_stops_dialling
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Admin API
+
+/// Campaign names and odd path segments, for every `{name}` and `{id}`.
+const ODD_SEGMENTS: [&str; 14] = [
+    "..",
+    "%2e%2e",
+    "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "lab-calls%2Fpause",
+    "lab%00calls",
+    "%ff%fe",
+    "%",
+    "%zz",
+    "%E2%80%AE",
+    "LAB-CALLS",
+    "lab-calls/../lab-calls",
+    "..%5c..%5c",
+    "%25%32%65",
+    "ü",
+];
+
+const PATH_MUTATIONS: [(&str, &str); 9] = [
+    ("/..", ""),
+    ("/", ""),
+    ("", "?%"),
+    ("", "?a=%zz&&=="),
+    ("", "#frag"),
+    ("", "/"),
+    ("", "/../../metrics"),
+    ("/%2e%2e", ""),
+    ("http://127.0.0.1", ""),
+];
+
+const METHODS: [&str; 10] = [
+    "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS", "TRACE", "FOO", "get",
+];
+
+const BAD_TOKENS: [&str; 7] = [
+    "Bearer engine-test-token-012345678",
+    "Bearer engine-test-token-0123456789x",
+    "Bearer ",
+    "Bearer engine-test-token-0123456789 extra",
+    "Basic ZW5naW5lOnRlc3Q=",
+    "Bearer engine-test-token-0123456788",
+    "engine-test-token-0123456789",
+];
+
+/// A JSON body of a route, then mutated half of the time.
+fn admin_body(route: &str, rng: &mut Pcg64) -> Vec<u8> {
+    let valid: &[&str] = match route {
+        "pacing" => &[
+            r#"{"ratio": 1.5}"#,
+            r#"{"mode": "predictive", "max_ratio": 2.5}"#,
+            r#"{"target_abandon": 0.02}"#,
+            r#"{"mode": "progressive"}"#,
+            r#"{"mode": "power", "ratio": 1.2}"#,
+        ],
+        "pause" => &[r#"{"reason": "lunch"}"#, r#"{"reason": "training"}"#],
+        "wrapup" => &[
+            r#"{"disposition": "completed"}"#,
+            r#"{"disposition": "callback", "at_ms": 1900000000000}"#,
+            r#"{"disposition": "promise_to_pay"}"#,
+        ],
+        _ => &["", "{}"],
+    };
+    let mut b = valid[rng.gen_range(0..valid.len())].as_bytes().to_vec();
+    if rng.gen_bool(0.5) {
+        return b;
+    }
+    match rng.gen_range(0..12) {
+        0 => b.truncate(rng.gen_range(0..=b.len())),
+        1 => b = br#"{"ratio": 1e309}"#.to_vec(),
+        2 => b = br#"{"ratio": "1.5", "max_ratio": [], "target_abandon": {}}"#.to_vec(),
+        3 => b = br#"{"ratio": 1.5, "ratio": -1, "surprise": true}"#.to_vec(),
+        4 => b = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+        5 => b = format!(r#"{{"reason": "{}"}}"#, "x".repeat(70_000)).into_bytes(),
+        6 => b = b"null".to_vec(),
+        7 => b = b"\xff\xfe{\"ratio\": 1}".to_vec(),
+        8 => b = br#"{"target_abandon": 5e-324, "ratio": NaN, "power": 1e308}"#.to_vec(),
+        9 => b = br#"{"disposition": "callback", "at_ms": 99999999999999999999}"#.to_vec(),
+        10 => {
+            b = "{\"reason\": \"\u{202e}\u{0}\u{1b}[2J\"}"
+                .as_bytes()
+                .to_vec()
+        }
+        _ => {
+            for _ in 0..rng.gen_range(1..6) {
+                if b.is_empty() {
+                    break;
+                }
+                let p = rng.gen_range(0..b.len());
+                b[p] = rng.gen();
+            }
+        }
+    }
+    b
+}
+
+/// One probe request: its bytes and whether it carries the valid token.
+fn admin_request(rng: &mut Pcg64, campaign: &str, agents: &[String]) -> (Vec<u8>, bool) {
+    let name = |rng: &mut Pcg64, real: &str| {
+        if rng.gen_bool(0.7) {
+            real.to_string()
+        } else if rng.gen_bool(0.1) {
+            "a".repeat(rng.gen_range(100..20_000))
+        } else {
+            ODD_SEGMENTS[rng.gen_range(0..ODD_SEGMENTS.len())].to_string()
+        }
+    };
+    let agent = agents[rng.gen_range(0..agents.len())].clone();
+    let c = name(rng, campaign);
+    let a = name(rng, &agent);
+    let (method, path, route) = match rng.gen_range(0..14) {
+        0 => ("GET", "/campaigns".to_string(), ""),
+        1 => ("GET", format!("/campaigns/{c}"), ""),
+        2 => ("PATCH", format!("/campaigns/{c}/pacing"), "pacing"),
+        3 => ("POST", format!("/campaigns/{c}/pacing"), "pacing"),
+        4 => ("POST", format!("/campaigns/{c}/pause"), ""),
+        5 => ("POST", format!("/campaigns/{c}/resume"), ""),
+        6 => ("GET", "/agents".to_string(), ""),
+        7 => ("POST", format!("/agents/{a}/login"), ""),
+        8 => ("POST", format!("/agents/{a}/ready"), ""),
+        9 => ("POST", format!("/agents/{a}/pause"), "pause"),
+        10 => ("POST", format!("/agents/{a}/wrapup"), "wrapup"),
+        11 => ("GET", format!("/agents/{a}/current"), ""),
+        12 => ("POST", format!("/agents/{a}/logout"), ""),
+        _ => ("GET", "/metrics".to_string(), ""),
+    };
+    let method = if rng.gen_bool(0.8) {
+        method
+    } else {
+        METHODS[rng.gen_range(0..METHODS.len())]
+    };
+    let path = if rng.gen_bool(0.15) {
+        let (pre, post) = PATH_MUTATIONS[rng.gen_range(0..PATH_MUTATIONS.len())];
+        format!("{pre}{path}{post}")
+    } else {
+        path
+    };
+    let valid = rng.gen_bool(0.4);
+    let auth = if valid {
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is the same token.
+        Some(format!(
+            "{} {TOKEN}",
+            if rng.gen_bool(0.9) {
+                "Bearer"
+            } else {
+                "bearer"
+            }
+        ))
+    } else if rng.gen_bool(0.3) {
+        None
+    } else {
+        Some(BAD_TOKENS[rng.gen_range(0..BAD_TOKENS.len())].to_string())
+    };
+    let body = admin_body(route, rng);
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some(a) = &auth {
+        head.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    let mut length = body.len().to_string();
+    let mut raw_extra: Vec<u8> = Vec::new();
+    if rng.gen_bool(0.2) {
+        match rng.gen_range(0..10) {
+            0 => head.push_str(&format!("X-Huge: {}\r\n", "h".repeat(100_000))),
+            1 => {
+                for i in 0..500 {
+                    head.push_str(&format!("X-Many-{i}: {i}\r\n"));
+                }
+            }
+            2 => head.push_str("This line has no colon\r\n"),
+            3 => raw_extra.extend_from_slice(b"X-Bytes: \xff\xfe\x00\x01\r\n"),
+            4 => head.push_str("X-Folded: a\r\n b\r\n"),
+            5 => head.push_str("Transfer-Encoding: chunked\r\n"),
+            6 => length = format!("{}", body.len() / 2),
+            7 => length = "-1".to_string(),
+            8 => head.push_str(&format!("Authorization: {}\r\n", BAD_TOKENS[0])),
+            _ => head.push_str("Content-Type: text/plain\r\n"),
+        }
+    }
+    if !body.is_empty() || rng.gen_bool(0.5) {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {length}\r\n"
+        ));
+    }
+    let mut bytes = head.into_bytes();
+    bytes.extend(raw_extra);
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend(body);
+    (bytes, valid)
+}
+
+/// Sends one request over a fresh connection and reads the answer: its status code,
+/// or `None` when the server closed without one (or stayed silent for 3 s).
+fn http_raw(addr: SocketAddr, req: &[u8]) -> (Option<u16>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) else {
+        return (None, Vec::new());
+    };
+    // A refused or timed-out socket option leaves the defaults: the read is still bounded below.
+    s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+    s.set_write_timeout(Some(Duration::from_secs(3))).ok();
+    // The server may answer and close before the whole request went out (a huge header); no
+    // half-close after it: the server reads that as the client going away, and `Connection:
+    // close` ends the exchange.
+    let _sent = s.write_all(req).is_ok();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while out.len() < 1 << 20 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    let code = out
+        .strip_prefix(b"HTTP/1.1 ")
+        .and_then(|r| std::str::from_utf8(r.get(..3)?).ok()?.parse().ok());
+    (code, out)
+}
+
+/// The supervisor-visible state: every campaign's pacing settings and paused flag.
+fn admin_state(addr: SocketAddr) -> Vec<serde_json::Value> {
+    let req = format!(
+        "GET /campaigns HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Authorization: Bearer {TOKEN}\r\n\r\n"
+    );
+    let (code, out) = http_raw(addr, req.as_bytes());
+    assert_eq!(code, Some(200), "{}", String::from_utf8_lossy(&out));
+    let body = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| &out[p + 4..])
+        .expect("a body");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(body).expect("campaigns JSON");
+    all.iter()
+        .map(|c| {
+            serde_json::json!([
+                c["name"],
+                c["mode"],
+                c["ratio"],
+                c["max_ratio"],
+                c["target_abandon"],
+                c["paused"]
+            ])
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_admin_requests_get_no_5xx_no_2xx_without_the_token_and_change_nothing_when_refused(
+) {
+    let requests = size(2_000, 5_000);
+    let l = Lab::new("probe-admin", None, 3);
+    l.campaign("lab-calls", "predictive", 50, 1_000_000, 300, 0);
+    let (cfg, admin) = engine_config(
+        &l.dir,
+        &EngineSetup {
+            agent_range: (1, 3),
+            grace_s: 1,
+            ..l.setup("probe-admin", "lab-calls", 600)
+        },
+    );
+    let addr: SocketAddr = admin
+        .strip_prefix("http://")
+        .and_then(|a| a.parse().ok())
+        .expect("admin address");
+    let log = l.dir.join("engine.log");
+    let mut engine = start_logged(&l.db, &cfg, &log);
+    let client = wait_admin(&admin).await;
+    let agents: Vec<String> = client
+        .agents()
+        .await
+        .expect("agents")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    let rss_before = rss_kb(engine.child.id());
+    let probe = tokio::task::spawn_blocking(move || {
+        let mut rng = Pcg64::seed_from_u64(1503);
+        let mut by_class = [0usize; 6]; // none, 1xx … 5xx
+        let (mut unauth_2xx, mut changed, mut five) = (0, 0, Vec::new());
+        let mut state = admin_state(addr);
+        for _ in 0..requests {
+            let (req, valid) = admin_request(&mut rng, "lab-calls", &agents);
+            let writes = valid && !req.starts_with(b"GET ") && !req.starts_with(b"HEAD ");
+            if writes && admin_state(addr) != state {
+                // Something refused since the last check changed the state.
+                changed += 1;
+            }
+            let (code, out) = http_raw(addr, &req);
+            by_class[code.map_or(0, |c| usize::from(c / 100).min(5))] += 1;
+            if code.is_some_and(|c| c >= 500) && five.len() < 5 {
+                five.push(
+                    String::from_utf8_lossy(&req[..req.len().min(300)]).into_owned()
+                        + " => "
+                        + &String::from_utf8_lossy(&out[..out.len().min(300)]),
+                );
+            }
+            let ok = code.is_some_and(|c| (200..300).contains(&c));
+            if ok && !valid {
+                unauth_2xx += 1;
+            }
+            if writes {
+                let now = admin_state(addr);
+                if !ok && now != state {
+                    changed += 1;
+                }
+                state = now;
+            }
+        }
+        if admin_state(addr) != state {
+            changed += 1;
+        }
+        (by_class, unauth_2xx, changed, five)
+    });
+    let (by_class, unauth_2xx, changed, five) = probe.await.expect("probe");
+    let rss_after = rss_kb(engine.child.id());
+    assert!(
+        engine.child.try_wait().expect("engine status").is_none(),
+        "the engine died under the probe"
+    );
+    drop(client);
+    drop(engine);
+    let p = panics(&log);
+    println!(
+        "{TABLE}\n| admin API of `outdial run` | {requests} requests ({} no answer, {} 2xx, {} 4xx) | {p} \
+         | {} | {unauth_2xx} | {changed} state changes from refused requests | — | {rss_before} → \
+         {rss_after} kB | — |",
+        by_class[0], by_class[2], by_class[4], by_class[5]
+    );
+    assert_eq!(p, 0, "the engine panicked");
+    assert_eq!(by_class[5], 0, "5xx answers: {five:#?}");
+    assert_eq!(unauth_2xx, 0, "2xx without the token");
+    assert_eq!(
+        changed, 0,
+        "a refused request changed pacing or pause state"
+    );
+    assert!(
+        by_class[2] > requests / 10 && by_class[4] > requests / 4,
+        "{by_class:?}: the mix tests little"
+    );
+}
