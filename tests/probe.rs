@@ -22,7 +22,7 @@ mod engine_support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -993,5 +993,381 @@ async fn hostile_admin_requests_get_no_5xx_no_2xx_without_the_token_and_change_n
     assert!(
         by_class[2] > requests / 10 && by_class[4] > requests / 4,
         "{by_class:?}: the mix tests little"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Call lists
+
+/// Rows in each list before mutation.
+const ROWS: usize = 20;
+
+const PHONES: [&str; 10] = [
+    "9abc1234",
+    "+65 9123 4567",
+    "９１２３４５６７",
+    "٩١٢٣٤٥٦٧",
+    "",
+    "99999999999999999999999",
+    "-1",
+    "1e10",
+    "=HYPERLINK(\"x\")",
+    "+",
+];
+
+const FORMULAS: [&str; 5] = ["=cmd|' /C calc'!A0", "+SUM(1,2)", "@x", "-2+3", "\t=1+1"];
+
+/// A mutated list: its bytes, the phones (national) of the rows no mutation touched, and whether
+/// a mutation may reach beyond its row (a quote, invalid UTF-8, a header change, bare CRs).
+struct ListMutant {
+    bytes: Vec<u8>,
+    untouched: Vec<String>,
+    wide: bool,
+}
+
+/// List `m` (its phones are its own) with one to three mutations.
+fn mutate_list(m: usize, rng: &mut Pcg64) -> ListMutant {
+    let phone = |i: usize| format!("9{:07}", 1_000_000 + m * ROWS + i);
+    // (original row, line bytes); the header is row None.
+    let mut lines: Vec<(Option<usize>, Vec<u8>)> =
+        vec![(None, b"phone,name,external_id,loan_amount".to_vec())];
+    for i in 0..ROWS {
+        let l = format!("{},Customer {i},APP-{m}-{i},{}", phone(i), 1000 + i * 37);
+        lines.push((Some(i), l.into_bytes()));
+    }
+    let mut touched = [false; ROWS];
+    let mut wide = false;
+    let mut ending: &[u8] = b"\n";
+    let mut bom = false;
+    for _ in 0..rng.gen_range(1..4) {
+        let k = rng.gen_range(1..lines.len().max(2)).min(lines.len() - 1);
+        let mut touch = |lines: &Vec<(Option<usize>, Vec<u8>)>, k: usize| {
+            if let Some(i) = lines[k].0 {
+                touched[i] = true;
+            }
+        };
+        match rng.gen_range(0..14) {
+            0 => {
+                let at = rng.gen_range(0..=lines[k].1.len());
+                lines[k].1.insert(at, b'"');
+                wide = true;
+            }
+            1 => {
+                let d = [&b";"[..], b"\t", b",,", b"|"][rng.gen_range(0..4)];
+                if let Some(p) = lines[k].1.iter().position(|&b| b == b',') {
+                    lines[k].1.splice(p..p + 1, d.iter().copied());
+                    touch(&lines, k);
+                }
+            }
+            2 => {
+                if rng.gen_bool(0.5) {
+                    bom = true;
+                } else {
+                    lines[k].1.splice(0..0, "\u{feff}".bytes());
+                    touch(&lines, k);
+                }
+            }
+            3 => {
+                if rng.gen_bool(0.7) {
+                    ending = b"\r\n";
+                } else {
+                    ending = b"\r";
+                    wide = true;
+                }
+            }
+            4 => {
+                let at = rng.gen_range(0..=lines[k].1.len());
+                lines[k].1.insert(at, 0);
+                touch(&lines, k);
+            }
+            5 => {
+                let at = rng.gen_range(0..=lines[k].1.len());
+                lines[k].1.splice(at..at, [0xff, 0xfe, 0xc3]);
+                wide = true;
+            }
+            6 => {
+                let n = if rng.gen_bool(0.8) { 5_000 } else { 1 << 20 };
+                lines[k]
+                    .1
+                    .extend_from_slice(format!(",{}", "x".repeat(n)).as_bytes());
+                let name = lines[k].1.iter().position(|&b| b == b',').unwrap_or(0);
+                lines[k]
+                    .1
+                    .splice(name..name, format!(",{}", "y".repeat(n)).bytes());
+                touch(&lines, k);
+            }
+            7 => {
+                if rng.gen_bool(0.5) {
+                    lines.insert(k, (None, lines[0].1.clone()));
+                } else {
+                    lines[0].1.extend_from_slice(b",phone");
+                    wide = true;
+                }
+            }
+            8 => {
+                let f = FORMULAS[rng.gen_range(0..FORMULAS.len())];
+                let quoted = format!("\"{}\"", f.replace('"', "\"\""));
+                if let Some(p) = lines[k].1.iter().position(|&b| b == b',') {
+                    let end = lines[k].1[p + 1..]
+                        .iter()
+                        .position(|&b| b == b',')
+                        .map_or(lines[k].1.len(), |e| p + 1 + e);
+                    lines[k].1.splice(p + 1..end, quoted.bytes());
+                    touch(&lines, k);
+                }
+            }
+            9 => {
+                let p = PHONES[rng.gen_range(0..PHONES.len())];
+                let end = lines[k].1.iter().position(|&b| b == b',').unwrap_or(0);
+                lines[k]
+                    .1
+                    .splice(0..end, format!("\"{}\"", p.replace('"', "\"\"")).bytes());
+                touch(&lines, k);
+            }
+            10 => {
+                let cut = rng.gen_range(0..=lines[k].1.len());
+                lines[k].1.truncate(cut);
+                touch(&lines, k);
+                for i in lines.drain(k + 1..).filter_map(|l| l.0) {
+                    touched[i] = true;
+                }
+            }
+            11 => {
+                if rng.gen_bool(0.5) {
+                    touch(&lines, k);
+                    lines.remove(k);
+                } else {
+                    lines.insert(k, lines[k].clone());
+                }
+            }
+            12 => lines.insert(
+                k,
+                (
+                    None,
+                    [&b""[..], b"   ", b",,,"][rng.gen_range(0..3)].to_vec(),
+                ),
+            ),
+            _ => {
+                if rng.gen_bool(0.5) {
+                    lines[0].1.extend_from_slice(b",extra");
+                    wide = true;
+                } else {
+                    lines[k].1.extend_from_slice(b",surplus");
+                    touch(&lines, k);
+                }
+            }
+        }
+        if lines.len() < 2 {
+            break;
+        }
+    }
+    let mut bytes = if bom {
+        "\u{feff}".as_bytes().to_vec()
+    } else {
+        Vec::new()
+    };
+    for (_, l) in &lines {
+        bytes.extend_from_slice(l);
+        bytes.extend_from_slice(ending);
+    }
+    let untouched = (0..ROWS)
+        .filter(|&i| !touched[i] && lines.iter().any(|l| l.0 == Some(i)))
+        .map(phone)
+        .collect();
+    ListMutant {
+        bytes,
+        untouched,
+        wide,
+    }
+}
+
+/// What the list probe counted.
+#[derive(Default)]
+struct ListCounts {
+    loads: usize,
+    refused: usize,
+    panics: usize,
+    unlocated: Vec<String>,
+    partial: Vec<String>,
+    lost: Vec<String>,
+    expected: Vec<String>,
+}
+
+/// Loads `mutants` lists (those `m` with `m % workers == w`) into the store at `db`, one
+/// `outdial campaign load` each.
+async fn load_lists(
+    dir: PathBuf,
+    db: String,
+    w: usize,
+    workers: usize,
+    mutants: usize,
+) -> ListCounts {
+    let store = Store::open(&db).await.expect("store");
+    let leads = "SELECT CAST(COUNT(*) AS BIGINT) FROM leads";
+    let mut c = ListCounts::default();
+    for m in (w..mutants).step_by(workers) {
+        let mut rng = Pcg64::seed_from_u64(1504 + m as u64);
+        let mutant = mutate_list(m, &mut rng);
+        let path = dir.join(format!("list-{m}.csv"));
+        std::fs::write(&path, &mutant.bytes).expect("write list");
+        let before = count(&store, leads).await;
+        let (db2, p2) = (db.clone(), path.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(bin())
+                .args(["--db", &db2, "campaign", "load", "lab-calls"])
+                .arg(&p2)
+                .arg("--json")
+                .stdin(Stdio::null())
+                .output()
+                .expect("outdial campaign load")
+        })
+        .await
+        .expect("load");
+        let after = count(&store, leads).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        c.loads += 1;
+        c.panics += stderr.matches("panicked").count();
+        let name = path.display().to_string();
+        if out.status.success() {
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+            let loaded = report["loaded"].as_i64().unwrap_or(-1);
+            if after - before != loaded {
+                c.partial.push(format!(
+                    "{name}: reported {loaded}, stored {}",
+                    after - before
+                ));
+            }
+            if !mutant.wide {
+                c.expected
+                    .extend(mutant.untouched.iter().map(|p| format!("+65{p}")));
+            }
+        } else {
+            c.refused += 1;
+            if after != before {
+                c.partial.push(format!(
+                    "{name}: refused, yet {} leads stored",
+                    after - before
+                ));
+            }
+            let located = stderr.lines().any(|l| {
+                l.split_once(&format!("{name}:")).is_some_and(|(_, rest)| {
+                    rest.starts_with(" empty file")
+                        || rest
+                            .split(':')
+                            .next()
+                            .is_some_and(|n| n.parse::<u64>().is_ok())
+                })
+            });
+            if !located {
+                c.unlocated.push(format!("{name}: {stderr}"));
+            }
+        }
+    }
+    let q = "SELECT phone FROM leads";
+    let phones: Vec<(String,)> = match store.db() {
+        Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await,
+    }
+    .expect("phones");
+    let stored: std::collections::HashSet<String> = phones.into_iter().map(|(p,)| p).collect();
+    c.lost = c
+        .expected
+        .iter()
+        .filter(|p| !stored.contains(*p))
+        .cloned()
+        .collect();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutated_call_lists_load_every_clean_row_or_nothing_and_store_only_clean_phones() {
+    let mutants = size(160, 2_000);
+    let workers = 4;
+    let dir = temp_dir("probe-lists");
+    let mut stores = Vec::new();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let db = format!("sqlite://{}", dir.join(format!("lists-{w}.db")).display());
+        let f = dir.join(format!("campaign-{w}.yaml"));
+        std::fs::write(&f, campaign_yaml("lab-calls", "predictive")).expect("campaign");
+        outdial(&db, &["campaign", "apply", f.to_str().expect("path")], None);
+        stores.push(db.clone());
+        tasks.push(tokio::spawn(load_lists(
+            dir.clone(),
+            db,
+            w,
+            workers,
+            mutants,
+        )));
+    }
+    let mut all = ListCounts::default();
+    for t in tasks {
+        let c = t.await.expect("worker");
+        all.loads += c.loads;
+        all.refused += c.refused;
+        all.panics += c.panics;
+        all.unlocated.extend(c.unlocated);
+        all.partial.extend(c.partial);
+        all.lost.extend(c.lost);
+        all.expected.extend(c.expected);
+    }
+    // Across every store: only `+` and digits, and no phone twice in the campaign.
+    let (mut bad, mut dup, mut leads) = (Vec::new(), 0, 0);
+    for db in &stores {
+        let store = Store::open(db).await.expect("store");
+        let q = "SELECT phone FROM leads";
+        let phones: Vec<(String,)> = match store.db() {
+            Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await,
+            Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await,
+        }
+        .expect("phones");
+        leads += phones.len();
+        bad.extend(phones.iter().filter_map(|(p,)| {
+            let clean =
+                p.len() > 1 && p.starts_with('+') && p[1..].bytes().all(|b| b.is_ascii_digit());
+            (!clean).then(|| format!("{p:?}"))
+        }));
+        dup += count(
+            &store,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT phone FROM leads \
+             GROUP BY campaign_id, phone HAVING COUNT(*) > 1) d",
+        )
+        .await;
+    }
+    println!(
+        "{TABLE}\n| call lists (`outdial campaign load`) | {} lists ({} refused, {leads} leads stored) | {} \
+         | — | — | {} phones other than `+` and digits | {} untouched rows lost ({} partial loads) / {dup} \
+         duplicated | — | — |",
+        all.loads,
+        all.refused,
+        all.panics,
+        bad.len(),
+        all.lost.len(),
+        all.partial.len()
+    );
+    assert_eq!(all.panics, 0, "a load panicked");
+    assert!(
+        all.unlocated.is_empty(),
+        "refusals without file:line: {:#?}",
+        all.unlocated
+    );
+    assert!(
+        all.partial.is_empty(),
+        "loads neither whole nor nothing: {:#?}",
+        all.partial
+    );
+    assert!(
+        all.lost.is_empty(),
+        "untouched rows not loaded: {:?}",
+        all.lost
+    );
+    assert!(bad.is_empty(), "phones stored: {bad:?}");
+    assert_eq!(dup, 0, "a phone stored twice");
+    assert!(
+        all.refused > mutants / 20 && all.refused < mutants * 3 / 4 && all.expected.len() > mutants,
+        "the mix tests little: {} refused of {}",
+        all.refused,
+        all.loads
     );
 }
