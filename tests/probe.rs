@@ -5,7 +5,8 @@
 //!
 //! - SIP: mutated datagrams and TCP streams (truncation, duplicated headers, huge or negative
 //!   Content-Length, bad CSeq, binary junk, compact headers, UTF-8 garbage, oversized datagrams)
-//!   at a running engine, from the trunk's IP and from 127.0.0.2, while it dials. The engine keeps
+//!   at a running engine, from the trunk's IP (no fresh INVITEs: see [`first_template`]) and from
+//!   127.0.0.2, while it dials. The engine keeps
 //!   running without a panic, keeps dialling, answers the stranger nothing but refusals, and stores
 //!   nothing of the stranger's.
 //! - Admin API: requests on every route with valid and invalid tokens, mutated JSON, wrong
