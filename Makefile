@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PGURL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint unit prereqs peers postgres bench clean
+.PHONY: demo test lint unit prereqs peers postgres bench probe clean
 
 ## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
 ## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
@@ -64,6 +64,16 @@ postgres:
 ## bench: the figures in BENCHMARKS.md.
 bench:
 	$(CARGO) bench
+
+## probe: the hostile probes of issue 15 at full size, on loopback (tests/probe.rs under
+## PROBE_SCALE=full): 100,000 mutated SIP datagrams and 1,000 TCP streams at a running engine next
+## to a clean run of the same length, 5,000 admin API requests, 2,000 mutated call lists. A few
+## minutes; prints the table of counts in BENCHMARKS.md ("Reliability").
+probe:
+	set -o pipefail; PROBE_SCALE=full $(CARGO) test --test probe -- --nocapture --test-threads=1 \
+	  2>&1 | tee target/probe.log; rc=$$?; \
+	echo; grep -m1 '^| probe ' target/probe.log; grep -m1 '^|---' target/probe.log; \
+	grep '^| [^p-]' target/probe.log; exit $$rc
 
 clean:
 	$(CARGO) clean
