@@ -9,8 +9,7 @@ mod engine_support;
 use std::time::{Duration, Instant};
 
 use engine_support::*;
-use outdial::sip::trunk::TrunkSet;
-use outdial::sip::{spawn, CallerId, EndpointConfig, Event, PlaceCall, TrunksConfig, E164};
+use outdial::sip::Event;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
@@ -31,40 +30,16 @@ async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
         "\n  inbound_queue_cap: 2\n  inbound_queue_timeout: 20s\n  inbound_refuse_status: 486\nadmin:\n",
     );
     std::fs::write(&cfg, &text).expect("config");
-    let sip_addr = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("listen: 127.0.0.1:"))
-        .map(|p| format!("127.0.0.1:{p}"))
-        .expect("sip listen");
+    let sip_addr = sip_listen(&text);
     let engine = start_engine(&l.db, &cfg);
     let _client = wait_admin(&admin).await;
 
-    let y = format!(
-        "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
-         groups:\n  - {{ name: g, trunks: [engine] }}\n"
-    );
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
-    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (caller, mut events, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind caller");
-    let offer = outdial::sip::peers::sdp("caller", [127, 0, 0, 1].into());
+    let (caller, mut events, _task) = inbound_caller(&sip_addr).await;
     let start = Instant::now();
     let mut calls = Vec::new();
     for i in 0..3 {
-        let c = caller
-            .place_call(PlaceCall {
-                group: "g".into(),
-                number: E164::new("+6560001000").expect("number"),
-                caller_id: CallerId::new(&format!("+659000000{i}")).expect("caller id"),
-                headers: vec![],
-                ring_timeout: Duration::from_secs(10),
-                offer: Some(offer.clone()),
-            })
-            .await
-            .expect("driver")
-            .expect("placed");
-        calls.push(c);
+        let caller_id = format!("+659000000{i}");
+        calls.push(call_engine(&caller, &caller_id, Duration::from_secs(10)).await);
         // In order: the first two are queued before the third arrives.
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
@@ -93,15 +68,7 @@ async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
             "refused at the queue timeout (1 s wall): {ended:?}"
         );
     }
-    let m = reqwest::Client::new()
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let m = metrics_text(&admin).await;
     for (reason, n) in [("queue_full", 1), ("queue_timeout", 2)] {
         let line =
             format!("outdial_inbound_refused_total{{campaign=\"lab-in\",reason=\"{reason}\"}} {n}");
@@ -138,35 +105,12 @@ async fn with_inbound_timeout_announcement_the_caller_hears_the_message_instead(
             ),
         );
     std::fs::write(&cfg, &text).expect("config");
-    let sip_addr = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("listen: 127.0.0.1:"))
-        .map(|p| format!("127.0.0.1:{p}"))
-        .expect("sip listen");
+    let sip_addr = sip_listen(&text);
     let engine = start_engine(&l.db, &cfg);
     let _client = wait_admin(&admin).await;
-    let y = format!(
-        "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
-         groups:\n  - {{ name: g, trunks: [engine] }}\n"
-    );
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
-    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (caller, mut events, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind caller");
+    let (caller, mut events, _task) = inbound_caller(&sip_addr).await;
     let start = Instant::now();
-    let call = caller
-        .place_call(PlaceCall {
-            group: "g".into(),
-            number: E164::new("+6560001000").expect("number"),
-            caller_id: CallerId::new("+6590000001").expect("caller id"),
-            headers: vec![],
-            ring_timeout: Duration::from_secs(10),
-            offer: Some(outdial::sip::peers::sdp("caller", [127, 0, 0, 1].into())),
-        })
-        .await
-        .expect("driver")
-        .expect("placed");
+    let call = call_engine(&caller, "+6590000001", Duration::from_secs(10)).await;
     let end = start + Duration::from_secs(8);
     loop {
         let left = end.saturating_duration_since(Instant::now());

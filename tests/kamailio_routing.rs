@@ -14,6 +14,8 @@
 //!
 //! Bounded: SIPp runs with `-timeout`, every wait has a limit, Kamailio is stopped on drop.
 
+#[path = "common/dialler.rs"]
+mod dialler;
 #[path = "common/kamailio.rs"]
 mod kamailio;
 #[path = "common/sipp.rs"]
@@ -22,12 +24,9 @@ mod sipp;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dialler::live_endpoint;
 use kamailio::{Kamailio, Options};
-use outdial::sip::trunk::TrunkSet;
-use outdial::sip::{
-    spawn, CallId, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle,
-    TrunksConfig, E164,
-};
+use outdial::sip::{CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, E164};
 use sipp::{Builder, Sipp};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -46,13 +45,15 @@ async fn dialler(address: SocketAddr, extra: &str) -> (SipHandle, UnboundedRecei
         "trunks:\n  - {{ name: t, address: \"{address}\", max_channels: 2, max_cps: 2, \
          ping_interval: 0s{extra} }}\ngroups:\n  - {{ name: g, trunks: [t] }}\n"
     );
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("trunks yaml"))
-        .expect("trunk set");
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (h, ev, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind dialler");
-    (h, ev)
+    live_endpoint(&y).await
+}
+
+/// The trunk: SIPp playing `scenario` for one call, bounded at 20 s.
+fn trunk_for_one_call(scenario: &str) -> Sipp {
+    Builder::new(scenario)
+        .args(["-m", "1"])
+        .timeout(Duration::from_secs(20))
+        .spawn()
 }
 
 /// The next event of `call`, skipping others and `Ringing`; fails after `secs` seconds.
@@ -126,10 +127,7 @@ async fn ack_and_bye_traverse_a_record_routing_proxy_to_the_trunks_contact() {
     if !available() {
         return;
     }
-    let mut trunk = Builder::new("uas-via-proxy.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-via-proxy.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: true,
         trunk: Some(trunk.addr),
@@ -154,10 +152,7 @@ async fn an_outbound_proxy_carries_the_invite_and_the_dialog() {
     if !available() {
         return;
     }
-    let mut trunk = Builder::new("uas-via-proxy.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-via-proxy.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: true,
         trunk: None,
@@ -185,10 +180,7 @@ async fn without_record_route_ack_and_bye_go_straight_to_the_contact_on_another_
     if !available() {
         return;
     }
-    let mut trunk = Builder::new("uas-remote-target.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-remote-target.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: false,
         trunk: Some(trunk.addr),
@@ -211,10 +203,7 @@ async fn a_cancel_follows_the_invite_through_the_outbound_proxy() {
         return;
     }
     // Rings until CANCEL, then 200 to the CANCEL and 487 (with the INVITE's Vias) to the INVITE.
-    let mut trunk = Builder::new("uas-noanswer-via-proxy.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-noanswer-via-proxy.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: true,
         trunk: None,
