@@ -56,6 +56,23 @@ fn trunk_for_one_call(scenario: &str) -> Sipp {
         .spawn()
 }
 
+/// The trunk keys that send every request through `proxy`.
+fn outbound_proxy(proxy: &Kamailio) -> String {
+    format!(", outbound_proxy: \"{}\"", proxy.addr)
+}
+
+/// Asserts that `proxy`'s `log` shows the ACK and the BYE arriving along the route set it
+/// recorded (on its dialog port), not sent straight to the trunk's address.
+fn assert_in_dialog_via_route_set(log: &str, proxy: &Kamailio) {
+    let on = proxy.dialog_addr.port();
+    for method in ["ACK", "BYE"] {
+        assert!(
+            log.contains(&format!("in-dialog {method} via route set on port {on}")),
+            "the {method} did not follow the recorded route:\n{log}"
+        );
+    }
+}
+
 /// The next event of `call`, skipping others and `Ringing`; fails after `secs` seconds.
 async fn next_for(ev: &mut UnboundedReceiver<Event>, call: CallId, secs: u64) -> Event {
     let wait = async {
@@ -135,15 +152,7 @@ async fn ack_and_bye_traverse_a_record_routing_proxy_to_the_trunks_contact() {
     let (d, mut ev) = dialler(proxy.addr, "").await;
     call_and_hang_up(&d, &mut ev, &mut trunk).await;
     let log = proxy.stop();
-    let on = proxy.dialog_addr.port();
-    assert!(
-        log.contains(&format!("in-dialog ACK via route set on port {on}")),
-        "the ACK went to the recorded route, not the trunk address:\n{log}"
-    );
-    assert!(
-        log.contains(&format!("in-dialog BYE via route set on port {on}")),
-        "{log}"
-    );
+    assert_in_dialog_via_route_set(&log, &proxy);
     assert!(!log.contains("without our route"), "{log}");
 }
 
@@ -157,22 +166,14 @@ async fn an_outbound_proxy_carries_the_invite_and_the_dialog() {
         record_route: true,
         trunk: None,
     });
-    let (d, mut ev) = dialler(trunk.addr, &format!(", outbound_proxy: \"{}\"", proxy.addr)).await;
+    let (d, mut ev) = dialler(trunk.addr, &outbound_proxy(&proxy)).await;
     call_and_hang_up(&d, &mut ev, &mut trunk).await;
     let log = proxy.stop();
     assert!(
         log.contains(&format!("routing INVITE sip:+14155550100@{}", trunk.addr)),
         "the INVITE went to the proxy, addressed to the trunk:\n{log}"
     );
-    let on = proxy.dialog_addr.port();
-    assert!(
-        log.contains(&format!("in-dialog ACK via route set on port {on}")),
-        "{log}"
-    );
-    assert!(
-        log.contains(&format!("in-dialog BYE via route set on port {on}")),
-        "{log}"
-    );
+    assert_in_dialog_via_route_set(&log, &proxy);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +209,7 @@ async fn a_cancel_follows_the_invite_through_the_outbound_proxy() {
         record_route: true,
         trunk: None,
     });
-    let (d, mut ev) = dialler(trunk.addr, &format!(", outbound_proxy: \"{}\"", proxy.addr)).await;
+    let (d, mut ev) = dialler(trunk.addr, &outbound_proxy(&proxy)).await;
     let call = d
         .place_call(PlaceCall {
             group: "g".into(),
