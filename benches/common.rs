@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::TimeZone;
-use outdial::store::Store;
+use outdial::campaign::Campaign;
+use outdial::store::{LoadReport, Store};
 use rand::{Rng, SeedableRng};
 
 /// Rows in the generated list (`OUTDIAL_BENCH_ROWS`, default 1,000,000).
@@ -58,6 +59,22 @@ where
             Err(e) => println!("postgres: skipped ({e})"),
         }
     });
+}
+
+/// Applies the campaign `c` (named `bench`) to `store` and loads the list at `csv` into it, an
+/// hour before `now`.
+pub async fn apply_and_load(store: &Store, c: &Campaign, csv: &Path, now: i64) -> LoadReport {
+    store.apply_campaign(c, 0).await.unwrap();
+    store
+        .load_list(
+            "bench",
+            std::fs::File::open(csv).unwrap(),
+            "list.csv",
+            now - 3_600_000,
+            |_| {},
+        )
+        .await
+        .unwrap()
 }
 
 /// Writes `n` rows of distinct CN mobile numbers (seeded, shuffled order) with a name, an

@@ -33,17 +33,7 @@ fn main() {
 }
 
 async fn run(backend: &str, store: &Store, c: &Campaign, csv: &std::path::Path, n: u64, now: i64) {
-    store.apply_campaign(c, 0).await.unwrap();
-    let r = store
-        .load_list(
-            "bench",
-            std::fs::File::open(csv).unwrap(),
-            "list.csv",
-            now - 3_600_000,
-            |_| {},
-        )
-        .await
-        .unwrap();
+    let r = common::apply_and_load(store, c, csv, now).await;
     assert_eq!(r.loaded, n);
     // Let the load's dirty pages reach disk before timing (untimed): otherwise the checkpoint a
     // 1M-row load triggers competes with the leases for the disk.

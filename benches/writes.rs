@@ -56,17 +56,7 @@ async fn records(store: &Store, n: u64, now: i64) -> Vec<Write> {
 }
 
 async fn run(backend: &str, store: &Store, c: &Campaign, csv: &std::path::Path, n: u64, now: i64) {
-    store.apply_campaign(c, 0).await.unwrap();
-    store
-        .load_list(
-            "bench",
-            std::fs::File::open(csv).unwrap(),
-            "list.csv",
-            now - 3_600_000,
-            |_| {},
-        )
-        .await
-        .unwrap();
+    common::apply_and_load(store, c, csv, now).await;
     let writes = records(store, n, now).await;
     let t = Instant::now();
     for w in &writes {
