@@ -8,7 +8,6 @@ mod common;
 
 use std::time::Instant;
 
-use chrono::TimeZone;
 use outdial::campaign::Campaign;
 use outdial::store::Store;
 
@@ -24,41 +23,17 @@ fn main() {
     let csv = dir.join("list.csv");
     common::write_list(&csv, n);
     let campaign = Campaign::parse("bench.yaml", common::CAMPAIGN).unwrap();
-    // Wednesday 10:00 in Shanghai: the window is open.
-    let now = chrono_tz::Asia::Shanghai
-        .with_ymd_and_hms(2026, 3, 4, 10, 0, 0)
-        .unwrap()
-        .timestamp_millis();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let db = dir.join("lease.db");
-        let store = Store::open(db.to_str().unwrap()).await.unwrap();
-        run("sqlite", &store, &campaign, &csv, n, now).await;
-        store.close().await;
-        match Store::open_isolated_pg(&common::pg_url()).await {
-            Ok((store, schema)) => {
-                run("postgres", &store, &campaign, &csv, n, now).await;
-                store.drop_schema(&schema).await.unwrap();
-                store.close().await;
-            }
-            Err(e) => println!("postgres: skipped ({e})"),
-        }
+    let now = common::window_open_ms();
+    let (campaign, csv) = (&campaign, &csv);
+    common::on_each_store(&dir, "lease", |backend, store| async move {
+        run(backend, &store, campaign, csv, n, now).await;
+        store
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn run(backend: &str, store: &Store, c: &Campaign, csv: &std::path::Path, n: u64, now: i64) {
-    store.apply_campaign(c, 0).await.unwrap();
-    let r = store
-        .load_list(
-            "bench",
-            std::fs::File::open(csv).unwrap(),
-            "list.csv",
-            now - 3_600_000,
-            |_| {},
-        )
-        .await
-        .unwrap();
+    let r = common::apply_and_load(store, c, csv, now).await;
     assert_eq!(r.loaded, n);
     // Let the load's dirty pages reach disk before timing (untimed): otherwise the checkpoint a
     // 1M-row load triggers competes with the leases for the disk.

@@ -12,7 +12,6 @@ mod common;
 
 use std::time::Instant;
 
-use chrono::TimeZone;
 use outdial::campaign::{Campaign, Disposition};
 use outdial::engine::writes::{apply, parallel, Write, PARALLEL};
 use outdial::store::{AttemptOutcome, Store};
@@ -30,24 +29,11 @@ fn main() {
     let csv = dir.join("list.csv");
     common::write_list(&csv, 3 * n);
     let campaign = Campaign::parse("bench.yaml", common::CAMPAIGN).unwrap();
-    let now = chrono_tz::Asia::Shanghai
-        .with_ymd_and_hms(2026, 3, 4, 10, 0, 0)
-        .unwrap()
-        .timestamp_millis();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let db = dir.join("writes.db");
-        let store = Store::open(db.to_str().unwrap()).await.unwrap();
-        run("sqlite", &store, &campaign, &csv, n, now).await;
-        store.close().await;
-        match Store::open_isolated_pg(&common::pg_url()).await {
-            Ok((store, schema)) => {
-                run("postgres", &store, &campaign, &csv, n, now).await;
-                store.drop_schema(&schema).await.unwrap();
-                store.close().await;
-            }
-            Err(e) => println!("postgres: skipped ({e})"),
-        }
+    let now = common::window_open_ms();
+    let (campaign, csv) = (&campaign, &csv);
+    common::on_each_store(&dir, "writes", |backend, store| async move {
+        run(backend, &store, campaign, csv, n, now).await;
+        store
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -70,17 +56,7 @@ async fn records(store: &Store, n: u64, now: i64) -> Vec<Write> {
 }
 
 async fn run(backend: &str, store: &Store, c: &Campaign, csv: &std::path::Path, n: u64, now: i64) {
-    store.apply_campaign(c, 0).await.unwrap();
-    store
-        .load_list(
-            "bench",
-            std::fs::File::open(csv).unwrap(),
-            "list.csv",
-            now - 3_600_000,
-            |_| {},
-        )
-        .await
-        .unwrap();
+    common::apply_and_load(store, c, csv, now).await;
     let writes = records(store, n, now).await;
     let t = Instant::now();
     for w in &writes {

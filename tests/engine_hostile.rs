@@ -77,18 +77,6 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn metrics(admin: &str) -> String {
-    reqwest::Client::new()
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// Value of the series whose line starts with `series` (name and labels).
 fn series(text: &str, series: &str) -> f64 {
     text.lines()
@@ -113,16 +101,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
             ..l.setup(node, campaign, knob("PROBE_RUN_S", RUN_S.into(), 60) as u32)
         },
     );
-    let sip = std::fs::read_to_string(&cfg)
-        .expect("config")
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("listen: 127.0.0.1:")
-                .map(str::to_string)
-        })
-        .expect("sip listen");
-    let engine_sip = format!("127.0.0.1:{sip}");
+    let engine_sip = sip_listen(&std::fs::read_to_string(&cfg).expect("config"));
     let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
     let started = tokio::time::Instant::now();
@@ -198,7 +177,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
             refused as f64 >= 0.95 * (FIRST + flood) as f64,
             "{refused} 403s"
         );
-        let m = metrics(&admin).await;
+        let m = metrics_text(&admin).await;
         let forbidden = series(&m, "outdial_sip_refused_total{reason=\"forbidden\"}");
         let stray = series(&m, "outdial_sip_refused_total{reason=\"stray\"}");
         assert!(forbidden >= refused as f64, "forbidden {forbidden}: {m}");

@@ -9,8 +9,7 @@ mod engine_support;
 use std::time::Duration;
 
 use engine_support::*;
-use outdial::sip::trunk::TrunkSet;
-use outdial::sip::{spawn, CallerId, EndpointConfig, Event, PlaceCall, TrunksConfig, E164};
+use outdial::sip::Event;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
@@ -31,40 +30,16 @@ async fn inbound_calls_reach_a_blended_agent_and_free_it_on_hangup() {
         "skills: [outbound, inbound, verification]",
     );
     std::fs::write(&cfg, &text).expect("config");
-    let sip_addr = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("listen: "))
-        .expect("sip listen")
-        .to_string();
+    let sip_addr = sip_listen(&text);
     let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
 
     // The caller: a SIP endpoint whose "trunk" is the engine.
-    let y = format!(
-        "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
-         groups:\n  - {{ name: g, trunks: [engine] }}\n"
-    );
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
-    let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (caller, mut events, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind caller");
-    let offer = outdial::sip::peers::sdp("caller", [127, 0, 0, 1].into());
+    let (caller, mut events, _task) = inbound_caller(&sip_addr).await;
     let mut calls = Vec::new();
     for i in 0..2 {
-        let c = caller
-            .place_call(PlaceCall {
-                group: "g".into(),
-                number: E164::new("+6560001000").expect("number"),
-                caller_id: CallerId::new(&format!("+659000000{i}")).expect("caller id"),
-                headers: vec![],
-                ring_timeout: Duration::from_secs(20),
-                offer: Some(offer.clone()),
-            })
-            .await
-            .expect("driver")
-            .expect("placed");
-        calls.push(c);
+        let caller_id = format!("+659000000{i}");
+        calls.push(call_engine(&caller, &caller_id, Duration::from_secs(20)).await);
     }
     // Both are answered by the engine once an agent is joined.
     let mut answered = 0;

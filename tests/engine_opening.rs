@@ -17,7 +17,7 @@ mod sipp;
 use std::time::Duration;
 
 use engine_support::{
-    attempts, engine_config, finish_engine, peer, scenario, start_engine, EngineSetup, Lab,
+    attempts, engine_config, finish_engine, peer, scenario, start_engine, Attempt, EngineSetup, Lab,
 };
 use outdial::store::{Db, Store};
 
@@ -37,6 +37,27 @@ async fn ends(store: &Store) -> Vec<(i64, Option<i64>, bool)> {
 fn freed_by_failures(ends: &[(i64, Option<i64>, bool)], from: i64, until: i64) -> usize {
     ends.iter()
         .filter(|(dial, end, live)| *dial >= from && !live && end.is_some_and(|e| e < until))
+        .count()
+}
+
+/// The dispositions of a call answered by a person.
+const LIVE: [&str; 6] = [
+    "abandoned",
+    "connected",
+    "callback",
+    "completed",
+    "not_interested",
+    "do_not_call",
+];
+
+/// How many of `rows` closed with one of `dispositions`.
+fn closed_as<'a>(rows: impl IntoIterator<Item = &'a Attempt>, dispositions: &[&str]) -> usize {
+    rows.into_iter()
+        .filter(|a| {
+            a.disposition
+                .as_deref()
+                .is_some_and(|x| dispositions.contains(&x))
+        })
         .count()
 }
 
@@ -115,21 +136,8 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         .iter()
         .filter(|a| a.dial_ms < first + wall(180.0))
         .collect();
-    let count = |d: &[&str]| {
-        three_min
-            .iter()
-            .filter(|a| a.disposition.as_deref().is_some_and(|x| d.contains(&x)))
-            .count()
-    };
-    let abandoned = count(&["abandoned"]);
-    let live = count(&[
-        "abandoned",
-        "connected",
-        "callback",
-        "completed",
-        "not_interested",
-        "do_not_call",
-    ]);
+    let abandoned = closed_as(three_min.iter().copied(), &["abandoned"]);
+    let live = closed_as(three_min.iter().copied(), &LIVE);
     eprintln!(
         "{opening} INVITEs in the first 10 s for {AGENTS} agents ({freed} of them freed again by a \
          failed call); first 3 min: {} calls, {abandoned} abandoned of {live} live answers",
@@ -192,23 +200,9 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         .filter(|a| a.dial_ms < first2 + wall(10.0))
         .count();
     let freed2 = freed_by_failures(&ends2, first2, first2 + wall(10.0));
-    let count2 = |d: &[&str]| {
-        after
-            .iter()
-            .filter(|a| a.disposition.as_deref().is_some_and(|x| d.contains(&x)))
-            .count()
-    };
-    let abandoned2 = count2(&["abandoned"]);
+    let abandoned2 = closed_as(&after, &["abandoned"]);
     // Calls cut by the end of the restart's run (`shutdown`) were live answers too.
-    let live2 = count2(&[
-        "abandoned",
-        "connected",
-        "callback",
-        "completed",
-        "not_interested",
-        "do_not_call",
-        "shutdown",
-    ]);
+    let live2 = closed_as(&after, &LIVE) + closed_as(&after, &["shutdown"]);
     eprintln!(
         "restart: {reopening} INVITEs in its first 10 s ({freed2} freed again by a failed call) \
          against {opening} at the cold start; {abandoned2} abandoned of {live2} live answers in \

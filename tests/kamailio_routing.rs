@@ -14,6 +14,8 @@
 //!
 //! Bounded: SIPp runs with `-timeout`, every wait has a limit, Kamailio is stopped on drop.
 
+#[path = "common/dialler.rs"]
+mod dialler;
 #[path = "common/kamailio.rs"]
 mod kamailio;
 #[path = "common/sipp.rs"]
@@ -22,12 +24,9 @@ mod sipp;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dialler::live_endpoint;
 use kamailio::{Kamailio, Options};
-use outdial::sip::trunk::TrunkSet;
-use outdial::sip::{
-    spawn, CallId, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle,
-    TrunksConfig, E164,
-};
+use outdial::sip::{CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, E164};
 use sipp::{Builder, Sipp};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -46,13 +45,32 @@ async fn dialler(address: SocketAddr, extra: &str) -> (SipHandle, UnboundedRecei
         "trunks:\n  - {{ name: t, address: \"{address}\", max_channels: 2, max_cps: 2, \
          ping_interval: 0s{extra} }}\ngroups:\n  - {{ name: g, trunks: [t] }}\n"
     );
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("trunks yaml"))
-        .expect("trunk set");
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (h, ev, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind dialler");
-    (h, ev)
+    live_endpoint(&y).await
+}
+
+/// The trunk: SIPp playing `scenario` for one call, bounded at 20 s.
+fn trunk_for_one_call(scenario: &str) -> Sipp {
+    Builder::new(scenario)
+        .args(["-m", "1"])
+        .timeout(Duration::from_secs(20))
+        .spawn()
+}
+
+/// The trunk keys that send every request through `proxy`.
+fn outbound_proxy(proxy: &Kamailio) -> String {
+    format!(", outbound_proxy: \"{}\"", proxy.addr)
+}
+
+/// Asserts that `proxy`'s `log` shows the ACK and the BYE arriving along the route set it
+/// recorded (on its dialog port), not sent straight to the trunk's address.
+fn assert_in_dialog_via_route_set(log: &str, proxy: &Kamailio) {
+    let on = proxy.dialog_addr.port();
+    for method in ["ACK", "BYE"] {
+        assert!(
+            log.contains(&format!("in-dialog {method} via route set on port {on}")),
+            "the {method} did not follow the recorded route:\n{log}"
+        );
+    }
 }
 
 /// The next event of `call`, skipping others and `Ringing`; fails after `secs` seconds.
@@ -126,10 +144,7 @@ async fn ack_and_bye_traverse_a_record_routing_proxy_to_the_trunks_contact() {
     if !available() {
         return;
     }
-    let mut trunk = Builder::new("uas-via-proxy.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-via-proxy.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: true,
         trunk: Some(trunk.addr),
@@ -137,15 +152,7 @@ async fn ack_and_bye_traverse_a_record_routing_proxy_to_the_trunks_contact() {
     let (d, mut ev) = dialler(proxy.addr, "").await;
     call_and_hang_up(&d, &mut ev, &mut trunk).await;
     let log = proxy.stop();
-    let on = proxy.dialog_addr.port();
-    assert!(
-        log.contains(&format!("in-dialog ACK via route set on port {on}")),
-        "the ACK went to the recorded route, not the trunk address:\n{log}"
-    );
-    assert!(
-        log.contains(&format!("in-dialog BYE via route set on port {on}")),
-        "{log}"
-    );
+    assert_in_dialog_via_route_set(&log, &proxy);
     assert!(!log.contains("without our route"), "{log}");
 }
 
@@ -154,30 +161,19 @@ async fn an_outbound_proxy_carries_the_invite_and_the_dialog() {
     if !available() {
         return;
     }
-    let mut trunk = Builder::new("uas-via-proxy.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-via-proxy.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: true,
         trunk: None,
     });
-    let (d, mut ev) = dialler(trunk.addr, &format!(", outbound_proxy: \"{}\"", proxy.addr)).await;
+    let (d, mut ev) = dialler(trunk.addr, &outbound_proxy(&proxy)).await;
     call_and_hang_up(&d, &mut ev, &mut trunk).await;
     let log = proxy.stop();
     assert!(
         log.contains(&format!("routing INVITE sip:+14155550100@{}", trunk.addr)),
         "the INVITE went to the proxy, addressed to the trunk:\n{log}"
     );
-    let on = proxy.dialog_addr.port();
-    assert!(
-        log.contains(&format!("in-dialog ACK via route set on port {on}")),
-        "{log}"
-    );
-    assert!(
-        log.contains(&format!("in-dialog BYE via route set on port {on}")),
-        "{log}"
-    );
+    assert_in_dialog_via_route_set(&log, &proxy);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,10 +181,7 @@ async fn without_record_route_ack_and_bye_go_straight_to_the_contact_on_another_
     if !available() {
         return;
     }
-    let mut trunk = Builder::new("uas-remote-target.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-remote-target.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: false,
         trunk: Some(trunk.addr),
@@ -211,15 +204,12 @@ async fn a_cancel_follows_the_invite_through_the_outbound_proxy() {
         return;
     }
     // Rings until CANCEL, then 200 to the CANCEL and 487 (with the INVITE's Vias) to the INVITE.
-    let mut trunk = Builder::new("uas-noanswer-via-proxy.xml")
-        .args(["-m", "1"])
-        .timeout(Duration::from_secs(20))
-        .spawn();
+    let mut trunk = trunk_for_one_call("uas-noanswer-via-proxy.xml");
     let mut proxy = Kamailio::start(Options {
         record_route: true,
         trunk: None,
     });
-    let (d, mut ev) = dialler(trunk.addr, &format!(", outbound_proxy: \"{}\"", proxy.addr)).await;
+    let (d, mut ev) = dialler(trunk.addr, &outbound_proxy(&proxy)).await;
     let call = d
         .place_call(PlaceCall {
             group: "g".into(),

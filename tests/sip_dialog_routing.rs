@@ -10,9 +10,17 @@ mod uac;
 use std::time::Duration;
 
 use outdial::sip::{Event, SipUri};
-use uac::{addr, one_trunk, request_from_peer, response, Uac, OFFER};
+use uac::{addr, one_trunk, request_from_peer, response, Sent, Uac, OFFER};
 
 const TRUNK: &str = "127.0.0.1:5001";
+
+/// `invite`'s far end answers it from `port`: 200 with `tag`, `headers` and an SDP answer.
+fn answer(u: &mut Uac, port: u16, invite: &Sent, tag: &str, headers: &[&str]) {
+    u.receive(
+        addr(port),
+        &response(invite, 200, tag, headers, Some(OFFER)),
+    );
+}
 
 #[test]
 fn ack_and_bye_follow_the_record_route_to_the_remote_target() {
@@ -63,15 +71,12 @@ fn without_record_route_in_dialog_requests_go_to_the_contact() {
     let mut u = Uac::new(&one_trunk(""));
     let call = u.place(Some(OFFER));
     let invite = u.only("INVITE");
-    u.receive(
-        addr(5001),
-        &response(
-            &invite,
-            200,
-            "uas1",
-            &["Contact: <sip:trunk@127.0.0.1:5099;transport=udp>"],
-            Some(OFFER),
-        ),
+    answer(
+        &mut u,
+        5001,
+        &invite,
+        "uas1",
+        &["Contact: <sip:trunk@127.0.0.1:5099;transport=udp>"],
     );
     let ack = u.only("ACK");
     assert_eq!(ack.dest, addr(5099), "remote target honoured");
@@ -89,19 +94,16 @@ fn a_strict_router_gets_its_uri_as_request_uri_and_the_target_as_last_route() {
     let mut u = Uac::new(&one_trunk(""));
     let call = u.place(Some(OFFER));
     let invite = u.only("INVITE");
-    u.receive(
-        addr(5071),
-        &response(
-            &invite,
-            200,
-            "uas1",
-            &[
-                "Record-Route: <sip:127.0.0.1:5072;lr>",
-                "Record-Route: <sip:127.0.0.1:5071;maddr=127.0.0.1>",
-                "Contact: <sip:trunk@127.0.0.1:5099>",
-            ],
-            Some(OFFER),
-        ),
+    answer(
+        &mut u,
+        5071,
+        &invite,
+        "uas1",
+        &[
+            "Record-Route: <sip:127.0.0.1:5072;lr>",
+            "Record-Route: <sip:127.0.0.1:5071;maddr=127.0.0.1>",
+            "Contact: <sip:trunk@127.0.0.1:5099>",
+        ],
     );
     let ack = u.only("ACK");
     assert_eq!(ack.dest, addr(5071));
@@ -124,15 +126,12 @@ fn a_reinvite_refreshes_the_remote_target() {
     let mut u = Uac::new(&one_trunk(""));
     let call = u.place(Some(OFFER));
     let invite = u.only("INVITE");
-    u.receive(
-        addr(5001),
-        &response(
-            &invite,
-            200,
-            "uas1",
-            &["Contact: <sip:trunk@127.0.0.1:5001>"],
-            Some(OFFER),
-        ),
+    answer(
+        &mut u,
+        5001,
+        &invite,
+        "uas1",
+        &["Contact: <sip:trunk@127.0.0.1:5001>"],
     );
     assert_eq!(u.only("ACK").dest, addr(5001));
     // The far end moved (e.g. a transfer inside the carrier): its re-INVITE names a new Contact.
@@ -180,15 +179,12 @@ fn an_outbound_proxy_gets_the_invite_its_cancel_and_every_in_dialog_request() {
     // still sees the ACK and BYE, addressed to the remote target.
     let call = u.place(Some(OFFER));
     let invite = u.only("INVITE");
-    u.receive(
-        addr(5070),
-        &response(
-            &invite,
-            200,
-            "uas2",
-            &["Contact: <sip:trunk@127.0.0.1:5099>"],
-            Some(OFFER),
-        ),
+    answer(
+        &mut u,
+        5070,
+        &invite,
+        "uas2",
+        &["Contact: <sip:trunk@127.0.0.1:5099>"],
     );
     let ack = u.only("ACK");
     assert_eq!(ack.dest, addr(5070));
@@ -203,18 +199,15 @@ fn the_held_flow_i_ack_and_the_agent_leg_follow_their_own_dialogs() {
     let mut u = Uac::new(&one_trunk(""));
     let call = u.place(None);
     let invite = u.only("INVITE");
-    u.receive(
-        addr(5071),
-        &response(
-            &invite,
-            200,
-            "uas1",
-            &[
-                "Record-Route: <sip:127.0.0.1:5071;lr>",
-                "Contact: <sip:trunk@127.0.0.1:5099>",
-            ],
-            Some(OFFER),
-        ),
+    answer(
+        &mut u,
+        5071,
+        &invite,
+        "uas1",
+        &[
+            "Record-Route: <sip:127.0.0.1:5071;lr>",
+            "Contact: <sip:trunk@127.0.0.1:5099>",
+        ],
     );
     assert!(u.sent().is_empty(), "ACK held until the agent answers");
     let agent = SipUri::parse("sip:agent0001@127.0.0.1:5080").expect("uri");
@@ -222,15 +215,12 @@ fn the_held_flow_i_ack_and_the_agent_leg_follow_their_own_dialogs() {
     let ainv = u.only("INVITE");
     assert_eq!(ainv.dest, addr(5080));
     // The agent's phone answers from another port than the one it was called on.
-    u.receive(
-        addr(5080),
-        &response(
-            &ainv,
-            200,
-            "ag1",
-            &["Contact: <sip:agent0001@127.0.0.1:5081>"],
-            Some(OFFER),
-        ),
+    answer(
+        &mut u,
+        5080,
+        &ainv,
+        "ag1",
+        &["Contact: <sip:agent0001@127.0.0.1:5081>"],
     );
     let acks = u.sent();
     let to = |port| acks.iter().find(|s| s.dest == addr(port)).cloned();

@@ -25,16 +25,24 @@ fn sa(a: ([u8; 4], u16)) -> SocketAddr {
     SocketAddr::from(a)
 }
 
-/// A dialler with one trunk, accepting requests outside a dialog only from trunks (`accept_from`
-/// empty), with the fixed `seed`.
-fn dialler(seed: u64, now: Instant) -> Endpoint {
+/// An endpoint at [`LOCAL`] with one trunk `t` at [`TRUNK`] in group `g`, its config set by
+/// `tune`.
+fn endpoint(now: Instant, tune: impl FnOnce(&mut EndpointConfig)) -> Endpoint {
     let y = "trunks:\n  - {name: t, address: \"127.0.0.1:5062\", max_channels: 100, max_cps: 100, \
              ping_interval: 0s}\ngroups:\n  - {name: g, trunks: [t]}\n";
     let trunks = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", y).unwrap()).unwrap();
     let mut cfg = EndpointConfig::new(sa(LOCAL));
-    cfg.seed = seed;
-    cfg.accept_from = Some(HashSet::new());
+    tune(&mut cfg);
     Endpoint::new(cfg, trunks, now)
+}
+
+/// A dialler with one trunk, accepting requests outside a dialog only from trunks (`accept_from`
+/// empty), with the fixed `seed`.
+fn dialler(seed: u64, now: Instant) -> Endpoint {
+    endpoint(now, |cfg| {
+        cfg.seed = seed;
+        cfg.accept_from = Some(HashSet::new());
+    })
 }
 
 fn place(ep: &mut Endpoint, now: Instant) -> (CallId, String) {
@@ -114,6 +122,19 @@ From: <sip:+6590000000@127.0.0.2>;tag=f1\r\nTo: <sip:+6560001000@127.0.0.1>\r\n\
 Call-ID: flood-1@127.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.2:5060>\r\n\
 Content-Length: 0\r\n\r\n";
 
+/// [`STRANGE_INVITE`] made an OPTIONS.
+fn strange_options() -> String {
+    STRANGE_INVITE
+        .replace("INVITE sip", "OPTIONS sip")
+        .replace("1 INVITE", "1 OPTIONS")
+}
+
+/// Asserts that `ep` sent exactly one message since last drained, a `status` response.
+fn assert_one_answer(ep: &mut Endpoint, status: &str) {
+    let (out, _) = drain(ep);
+    assert!(out.len() == 1 && out[0].starts_with(status), "{out:?}");
+}
+
 #[test]
 fn an_invite_from_an_address_that_is_no_trunk_gets_403_and_leaves_no_call() {
     let now = Instant::now();
@@ -129,15 +150,9 @@ fn an_invite_from_an_address_that_is_no_trunk_gets_403_and_leaves_no_call() {
     assert_eq!(ep.open_dialogs(), 0);
     assert_eq!(ep.stats().forbidden, 1);
     // OPTIONS from there: refused as well, and nothing is kept for its retransmissions.
-    let options = STRANGE_INVITE
-        .replace("INVITE sip", "OPTIONS sip")
-        .replace("1 INVITE", "1 OPTIONS");
+    let options = strange_options();
     ep.handle_datagram(now, sa(STRANGER), Transport::Udp, options.as_bytes());
-    let (out, _) = drain(&mut ep);
-    assert!(
-        out.len() == 1 && out[0].starts_with("SIP/2.0 403"),
-        "{out:?}"
-    );
+    assert_one_answer(&mut ep, "SIP/2.0 403");
     assert_eq!(ep.stats().forbidden, 2);
     assert_eq!(ep.poll_timeout(), None, "no state (timer) left behind");
 
@@ -160,33 +175,20 @@ fn an_invite_from_an_address_that_is_no_trunk_gets_403_and_leaves_no_call() {
 #[test]
 fn requests_outside_a_dialog_from_an_allowed_address_are_served() {
     let now = Instant::now();
-    let y = "trunks:\n  - {name: t, address: \"127.0.0.1:5062\", max_channels: 100, max_cps: 100, \
-             ping_interval: 0s}\ngroups:\n  - {name: g, trunks: [t]}\n";
-    let trunks = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", y).unwrap()).unwrap();
-    let mut cfg = EndpointConfig::new(sa(LOCAL));
     // An agent's phone at 127.0.0.5 (the engine passes its agents' IPs).
-    cfg.accept_from = Some([[127, 0, 0, 5].into()].into_iter().collect());
-    let mut ep = Endpoint::new(cfg, trunks, now);
-    let options = STRANGE_INVITE
-        .replace("INVITE sip", "OPTIONS sip")
-        .replace("1 INVITE", "1 OPTIONS");
+    let mut ep = endpoint(now, |cfg| {
+        cfg.accept_from = Some([[127, 0, 0, 5].into()].into_iter().collect());
+    });
+    let options = strange_options();
     ep.handle_datagram(
         now,
         sa(([127, 0, 0, 5], 5080)),
         Transport::Udp,
         options.as_bytes(),
     );
-    let (out, _) = drain(&mut ep);
-    assert!(
-        out.len() == 1 && out[0].starts_with("SIP/2.0 200"),
-        "{out:?}"
-    );
+    assert_one_answer(&mut ep, "SIP/2.0 200");
     ep.handle_datagram(now, sa(STRANGER), Transport::Udp, options.as_bytes());
-    let (out, _) = drain(&mut ep);
-    assert!(
-        out.len() == 1 && out[0].starts_with("SIP/2.0 403"),
-        "{out:?}"
-    );
+    assert_one_answer(&mut ep, "SIP/2.0 403");
     assert_eq!(ep.stats().forbidden, 1);
 }
 
@@ -261,12 +263,7 @@ fn a_response_on_a_guessed_counter_like_branch_is_ignored_even_from_the_trunk() 
 /// Branch, From tag and Call-ID of `n` INVITEs placed by a fresh endpoint.
 fn identities(cfg_secret: Option<[u8; 32]>, n: usize) -> Vec<(String, String, String)> {
     let now = Instant::now();
-    let y = "trunks:\n  - {name: t, address: \"127.0.0.1:5062\", max_channels: 100, max_cps: 100, \
-             ping_interval: 0s}\ngroups:\n  - {name: g, trunks: [t]}\n";
-    let trunks = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", y).unwrap()).unwrap();
-    let mut cfg = EndpointConfig::new(sa(LOCAL));
-    cfg.secret = cfg_secret;
-    let mut ep = Endpoint::new(cfg, trunks, now);
+    let mut ep = endpoint(now, |cfg| cfg.secret = cfg_secret);
     (0..n)
         .map(|_| {
             let (_, inv) = place(&mut ep, now);

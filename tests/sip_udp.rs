@@ -2,44 +2,23 @@
 //! driven by the tokio driver. Covers answered → connect → customer BYE → agent BYE, busy, and a
 //! 503 on the primary re-placed on the secondary. Every wait is bounded by a timeout.
 
-use std::net::SocketAddr;
+#[path = "common/dialler.rs"]
+mod dialler;
+
 use std::time::Duration;
 
-use outdial::sip::trunk::TrunkSet;
-use outdial::sip::{
-    spawn, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle, SipUri,
-    TrunksConfig, E164,
-};
+use dialler::{live_endpoint, trunk_group};
+use outdial::sip::{CallerId, Disposition, EndedBy, Event, PlaceCall, SipUri, E164};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const OFFER: &str = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 const ANSWER: &str = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
-
-async fn node(trunks: &str) -> (SipHandle, UnboundedReceiver<Event>) {
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", trunks).unwrap()).unwrap();
-    let (h, ev, _task) = spawn(any, EndpointConfig::new(any), set).await.unwrap();
-    (h, ev)
-}
 
 async fn next(ev: &mut UnboundedReceiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(5), ev.recv())
         .await
         .expect("event within 5 s")
         .expect("driver alive")
-}
-
-fn group(addrs: &[SocketAddr]) -> String {
-    let mut y = String::from("trunks:\n");
-    for (i, a) in addrs.iter().enumerate() {
-        y.push_str(&format!("  - {{ name: t{i}, address: \"{a}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n"));
-    }
-    let names: Vec<String> = (0..addrs.len()).map(|i| format!("t{i}")).collect();
-    y.push_str(&format!(
-        "groups:\n  - {{ name: g, trunks: [{}] }}\n",
-        names.join(", ")
-    ));
-    y
 }
 
 fn req(offer: Option<&str>) -> PlaceCall {
@@ -56,9 +35,9 @@ fn req(offer: Option<&str>) -> PlaceCall {
 #[tokio::test]
 async fn answered_call_is_connected_to_an_agent_and_hangups_propagate() {
     let empty = "trunks: []\ngroups: []\n";
-    let (trunk, mut trunk_ev) = node(empty).await;
-    let (agent, mut agent_ev) = node(empty).await;
-    let (dialer, mut ev) = node(&group(&[trunk.local_addr()])).await;
+    let (trunk, mut trunk_ev) = live_endpoint(empty).await;
+    let (agent, mut agent_ev) = live_endpoint(empty).await;
+    let (dialer, mut ev) = live_endpoint(&trunk_group(&[trunk.local_addr()], "")).await;
 
     let call = dialer.place_call(req(None)).await.unwrap().unwrap();
     let Event::InboundCall {
@@ -126,9 +105,9 @@ async fn answered_call_is_connected_to_an_agent_and_hangups_propagate() {
 #[tokio::test]
 async fn agent_hangup_ends_the_customer_leg() {
     let empty = "trunks: []\ngroups: []\n";
-    let (trunk, mut trunk_ev) = node(empty).await;
-    let (agent, mut agent_ev) = node(empty).await;
-    let (dialer, mut ev) = node(&group(&[trunk.local_addr()])).await;
+    let (trunk, mut trunk_ev) = live_endpoint(empty).await;
+    let (agent, mut agent_ev) = live_endpoint(empty).await;
+    let (dialer, mut ev) = live_endpoint(&trunk_group(&[trunk.local_addr()], "")).await;
     let call = dialer.place_call(req(None)).await.unwrap().unwrap();
     let Event::InboundCall { call: tc, .. } = next(&mut trunk_ev).await else {
         panic!()
@@ -172,9 +151,13 @@ async fn agent_hangup_ends_the_customer_leg() {
 #[tokio::test]
 async fn busy_and_failover_over_udp() {
     let empty = "trunks: []\ngroups: []\n";
-    let (primary, mut p_ev) = node(empty).await;
-    let (secondary, mut s_ev) = node(empty).await;
-    let (dialer, mut ev) = node(&group(&[primary.local_addr(), secondary.local_addr()])).await;
+    let (primary, mut p_ev) = live_endpoint(empty).await;
+    let (secondary, mut s_ev) = live_endpoint(empty).await;
+    let (dialer, mut ev) = live_endpoint(&trunk_group(
+        &[primary.local_addr(), secondary.local_addr()],
+        "",
+    ))
+    .await;
 
     let call = dialer.place_call(req(Some(OFFER))).await.unwrap().unwrap();
     let Event::InboundCall { call: pc, .. } = next(&mut p_ev).await else {

@@ -4,45 +4,29 @@
 //! Ring timeouts are short here (the 15 s minimum is a campaign rule, not a SIP one). Every wait
 //! is bounded; SIPp is started with `-timeout` and killed on drop.
 
+#[path = "common/dialler.rs"]
+mod dialler;
 #[path = "common/sipp.rs"]
 mod sipp;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use outdial::sip::trunk::TrunkSet;
+use dialler::{live_endpoint, trunk_group};
 use outdial::sip::{
-    spawn, CallId, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle,
-    SipUri, TrunksConfig, E164,
+    CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, SipUri, E164,
 };
 use sipp::{Builder, Sipp};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A dialler whose group `g` holds `trunks` in order (`creds` on every trunk when given).
 async fn dialler(trunks: &[SocketAddr], creds: bool) -> (SipHandle, UnboundedReceiver<Event>) {
-    let mut y = String::from("trunks:\n");
-    for (i, a) in trunks.iter().enumerate() {
-        let c = if creds {
-            ", credentials: { username: outdial, password: secret }"
-        } else {
-            ""
-        };
-        y.push_str(&format!(
-            "  - {{ name: t{i}, address: \"{a}\", max_channels: 5, max_cps: 5, ping_interval: 0s{c} }}\n"
-        ));
-    }
-    let names: Vec<String> = (0..trunks.len()).map(|i| format!("t{i}")).collect();
-    y.push_str(&format!(
-        "groups:\n  - {{ name: g, trunks: [{}] }}\n",
-        names.join(", ")
-    ));
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("trunks yaml"))
-        .expect("trunk set");
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (h, ev, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind dialler");
-    (h, ev)
+    let c = if creds {
+        ", credentials: { username: outdial, password: secret }"
+    } else {
+        ""
+    };
+    live_endpoint(&trunk_group(trunks, c)).await
 }
 
 fn call_to(ring_timeout: Duration) -> PlaceCall {

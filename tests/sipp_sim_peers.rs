@@ -4,17 +4,18 @@
 //! connected, machine, busy, invalid, no answer (CANCEL → 487), failure on the primary placed on
 //! the secondary, and either side hanging up. Peers are killed on drop; every wait is bounded.
 
+#[path = "common/dialler.rs"]
+mod dialler;
 mod engine_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dialler::{live_endpoint, trunk_group};
 use engine_support::{peer, temp_dir, Peer};
-use outdial::sip::trunk::TrunkSet;
 use outdial::sip::{
-    spawn, CallId, CallerId, Disposition, EndedBy, EndpointConfig, Event, PlaceCall, SipHandle,
-    SipUri, TrunksConfig, E164,
+    CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, SipUri, E164,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -49,23 +50,7 @@ fn agent_sim(tag: &str, talk_s: u32, extra: &[&str]) -> Peer {
 }
 
 async fn dialler(trunks: &[SocketAddr]) -> (SipHandle, UnboundedReceiver<Event>) {
-    let mut y = String::from("trunks:\n");
-    for (i, a) in trunks.iter().enumerate() {
-        y.push_str(&format!(
-            "  - {{ name: t{i}, address: \"{a}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n"
-        ));
-    }
-    let names: Vec<String> = (0..trunks.len()).map(|i| format!("t{i}")).collect();
-    y.push_str(&format!(
-        "groups:\n  - {{ name: g, trunks: [{}] }}\n",
-        names.join(", ")
-    ));
-    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
-    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let (h, ev, _task) = spawn(any, EndpointConfig::new(any), set)
-        .await
-        .expect("bind");
-    (h, ev)
+    live_endpoint(&trunk_group(trunks, "")).await
 }
 
 async fn place(d: &SipHandle, ring: Duration) -> CallId {

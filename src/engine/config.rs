@@ -136,11 +136,7 @@ impl Default for SipTcpSection {
 impl SipTcpSection {
     /// The limits in the listener's terms.
     pub fn limits(&self) -> ConnLimits {
-        ConnLimits {
-            max_connections: self.max_connections as usize,
-            header_timeout: self.header_timeout.0,
-            idle_timeout: self.idle_timeout.0,
-        }
+        conn_limits(self.max_connections, self.header_timeout, self.idle_timeout)
     }
 }
 
@@ -182,11 +178,16 @@ impl Default for AdminSection {
 impl AdminSection {
     /// The limits in the listener's terms.
     pub fn limits(&self) -> ConnLimits {
-        ConnLimits {
-            max_connections: self.max_connections as usize,
-            header_timeout: self.header_timeout.0,
-            idle_timeout: self.idle_timeout.0,
-        }
+        conn_limits(self.max_connections, self.header_timeout, self.idle_timeout)
+    }
+}
+
+/// A listener section's three limits (`sip.tcp`, `admin`) in the listener's terms.
+fn conn_limits(max_connections: u32, header_timeout: Dur, idle_timeout: Dur) -> ConnLimits {
+    ConnLimits {
+        max_connections: max_connections as usize,
+        header_timeout: header_timeout.0,
+        idle_timeout: idle_timeout.0,
     }
 }
 

@@ -160,18 +160,7 @@ pub fn response(req: &Sent, code: u16, to_tag: &str, extra: &[&str], sdp: Option
     }
     out.push_str(&format!("Call-ID: {}\r\n", m.call_id));
     out.push_str(&format!("CSeq: {} {}\r\n", m.cseq, m.cseq_method));
-    for e in extra {
-        out.push_str(e);
-        out.push_str("\r\n");
-    }
-    match sdp {
-        Some(b) => out.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
-            b.len()
-        )),
-        None => out.push_str("Content-Length: 0\r\n\r\n"),
-    }
-    out
+    finish(out, extra, sdp)
 }
 
 /// A request inside the dialog of `invite` (sent by us) as the far end writes it: From and To
@@ -193,6 +182,12 @@ pub fn request_from_peer(
     out.push_str(&format!("To: {}\r\n", m.from));
     out.push_str(&format!("Call-ID: {}\r\n", m.call_id));
     out.push_str(&format!("CSeq: {cseq} {method}\r\n"));
+    finish(out, extra, sdp)
+}
+
+/// Ends a message begun in `out` (start line and dialog headers): `extra` header lines, then
+/// the SDP `sdp` or an empty body.
+fn finish(mut out: String, extra: &[&str], sdp: Option<&str>) -> String {
     for e in extra {
         out.push_str(e);
         out.push_str("\r\n");

@@ -317,6 +317,100 @@ pub fn finish_engine(mut p: Proc, limit: Duration) -> serde_json::Value {
     serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("summary {out:?}: {e}"))
 }
 
+/// The PostgreSQL the engine tests use: `OUTDIAL_TEST_PG`, else the local `test` database.
+pub fn pg_url() -> String {
+    std::env::var("OUTDIAL_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A private schema on the PostgreSQL at `url`: the store and the schema's name. `None` when
+/// PostgreSQL is unreachable (the caller skips its test), which under `CI=true` is a failure.
+pub async fn isolated_pg(url: &str) -> Option<(Store, String)> {
+    let opened = tokio::time::timeout(Duration::from_secs(20), Store::open_isolated_pg(url)).await;
+    match opened {
+        Ok(Ok(x)) => Some(x),
+        other => {
+            let why = match other {
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".into(),
+                Ok(Ok(_)) => unreachable!(),
+            };
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "PostgreSQL unreachable under CI: {why}"
+            );
+            eprintln!("skipping: PostgreSQL unreachable ({why})");
+            None
+        }
+    }
+}
+
+/// The SIP listen address (`127.0.0.1:PORT`) in the text of a config written by
+/// [`engine_config`] (its first `listen:` line; the admin one comes after).
+pub fn sip_listen(config_text: &str) -> String {
+    config_text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen: 127.0.0.1:"))
+        .map(|p| format!("127.0.0.1:{p}"))
+        .expect("sip listen")
+}
+
+/// The text of the engine's `/metrics` page at the admin URL `admin`.
+pub async fn metrics_text(admin: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// A SIP endpoint on loopback whose one trunk, in group `g`, is the engine listening at
+/// `sip_addr`: the caller of the inbound tests. Returns its handle, its events and its task.
+pub async fn inbound_caller(
+    sip_addr: &str,
+) -> (
+    outdial::sip::SipHandle,
+    tokio::sync::mpsc::UnboundedReceiver<outdial::sip::Event>,
+    tokio::task::JoinHandle<()>,
+) {
+    use outdial::sip::{spawn, trunk::TrunkSet, EndpointConfig, TrunksConfig};
+    let y = format!(
+        "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
+         groups:\n  - {{ name: g, trunks: [engine] }}\n"
+    );
+    let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", &y).expect("yaml")).expect("set");
+    let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+    spawn(any, EndpointConfig::new(any), set)
+        .await
+        .expect("bind caller")
+}
+
+/// Places a call from `caller` (an [`inbound_caller`]) to the engine, presenting `caller_id`,
+/// with an SDP offer; the INVITE is on its way when this returns.
+pub async fn call_engine(
+    caller: &outdial::sip::SipHandle,
+    caller_id: &str,
+    ring_timeout: Duration,
+) -> outdial::sip::CallId {
+    use outdial::sip::{CallerId, PlaceCall, E164};
+    caller
+        .place_call(PlaceCall {
+            group: "g".into(),
+            number: E164::new("+6560001000").expect("number"),
+            caller_id: CallerId::new(caller_id).expect("caller id"),
+            headers: vec![],
+            ring_timeout,
+            offer: Some(outdial::sip::peers::sdp("caller", [127, 0, 0, 1].into())),
+        })
+        .await
+        .expect("driver")
+        .expect("placed")
+}
+
 /// Waits until `url` answers an authenticated request (the engine is up).
 pub async fn wait_admin(url: &str) -> outdial::admin::Client {
     let client = outdial::admin::Client::new(url, TOKEN).expect("client");
