@@ -35,8 +35,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Every test binary, two at a time (.ci/test-lanes: the end-to-end suites wait on peers and
+# time-scaled clocks, not on the CPU), then the doc tests.
 unit:
-	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test -- --test-threads=2
+	OUTDIAL_TEST_PG=$(PGURL) CARGO=$(CARGO) python3 .ci/test-lanes 2
+	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test --doc
 
 prereqs: peers postgres
 

@@ -219,14 +219,27 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         "restart {reopening} INVITEs in the first 10 s ({freed2} freed again) vs cold start \
          {opening} ({freed} freed again)"
     );
-    // The cap holds on the restart too: at most 3 % of its live answers abandoned, with two
-    // standard deviations of a 3 % share of that many answers for tolerance.
+    // The cap on the restart, as the regulation counts it: the campaign's 24 h window holds both
+    // runs, and the restarted dialer prices its calls on that record (it may spend abandons the
+    // first run's answers allowed, never more). Before the warm-start wave was sized on the
+    // spread of live answers, the restart alone abandoned 9 of 57: 5.6 % of the window.
     assert!(
         live2 >= AGENTS as usize,
         "only {live2} live answers after the restart"
     );
+    let cold_live = closed_as(&rows, &LIVE) + closed_as(&rows, &["shutdown"]);
+    let cold_abandoned = closed_as(&rows, &["abandoned"]);
+    let window_live = (cold_live + live2) as f64;
+    let window_abandoned = (cold_abandoned + abandoned2) as f64;
+    assert!(
+        window_abandoned <= 0.03 * window_live,
+        "24 h window: {window_abandoned} abandoned of {window_live} live answers (first run \
+         {cold_abandoned} of {cold_live}, restart {abandoned2} of {live2})"
+    );
+    // And the restart's own wave is no burst: within 3 % of its live answers plus three standard
+    // deviations of such a share (the 9 of 57 above is far beyond it).
     let n = live2 as f64;
-    let allowed = 0.03 * n + 2.0 * (n * 0.03 * 0.97).sqrt();
+    let allowed = 0.03 * n + 3.0 * (n * 0.03 * 0.97).sqrt();
     assert!(
         abandoned2 as f64 <= allowed,
         "restart: {abandoned2} abandoned of {live2} live answers (allowed {allowed:.1})"
