@@ -1,16 +1,42 @@
 //! The inbound queue's limits in the live engine: with `inbound_queue_cap: 2`, a third caller
 //! waiting at once is refused at once with `inbound_refuse_status` (486 Busy Here); callers no
 //! agent takes within `inbound_queue_timeout` are refused then, never held until they give up.
-//! The agents here are outbound-only, so no inbound caller is ever taken. The caller is
-//! outdial's own SIP core, on the trunk's IP, over loopback.
+//! The agents here are outbound-only but for one inbound agent logged in and paused: callers may
+//! wait (an agent could come back), yet none is ever taken. The caller is outdial's own SIP core,
+//! on the trunk's IP, over loopback.
 
 mod engine_support;
 
 use std::time::{Duration, Instant};
 
 use engine_support::*;
+use outdial::admin::{AgentAction, Client};
 use outdial::sip::trunk::TrunkSet;
 use outdial::sip::{spawn, CallerId, EndpointConfig, Event, PlaceCall, TrunksConfig, E164};
+
+/// Adds the inbound agent `desk` (driven through the API) to an engine config's text.
+fn with_paused_desk(text: &str) -> String {
+    text.replace(
+        "\nagents:\n",
+        "\nagents:\n  - {uri: \"sip:desk@127.0.0.1:9\", group: lab, skills: [inbound, verification], \
+         wrap_up: api}\n",
+    )
+}
+
+/// Logs `desk` in and pauses it: a logged-in inbound agent that takes no call.
+async fn pause_desk(client: &Client) {
+    client
+        .agent_action("desk", &AgentAction::Login)
+        .await
+        .expect("login desk");
+    let pause = AgentAction::Pause {
+        reason: "break".into(),
+    };
+    client
+        .agent_action("desk", &pause)
+        .await
+        .expect("pause desk");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
@@ -30,6 +56,7 @@ async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
         "\nadmin:\n",
         "\n  inbound_queue_cap: 2\n  inbound_queue_timeout: 20s\n  inbound_refuse_status: 486\nadmin:\n",
     );
+    let text = with_paused_desk(&text);
     std::fs::write(&cfg, &text).expect("config");
     let sip_addr = text
         .lines()
@@ -37,7 +64,8 @@ async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
         .map(|p| format!("127.0.0.1:{p}"))
         .expect("sip listen");
     let engine = start_engine(&l.db, &cfg);
-    let _client = wait_admin(&admin).await;
+    let client = wait_admin(&admin).await;
+    pause_desk(&client).await;
 
     let y = format!(
         "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
@@ -137,6 +165,7 @@ async fn with_inbound_timeout_announcement_the_caller_hears_the_message_instead(
                 l.agents.addr
             ),
         );
+    let text = with_paused_desk(&text);
     std::fs::write(&cfg, &text).expect("config");
     let sip_addr = text
         .lines()
@@ -144,7 +173,8 @@ async fn with_inbound_timeout_announcement_the_caller_hears_the_message_instead(
         .map(|p| format!("127.0.0.1:{p}"))
         .expect("sip listen");
     let engine = start_engine(&l.db, &cfg);
-    let _client = wait_admin(&admin).await;
+    let client = wait_admin(&admin).await;
+    pause_desk(&client).await;
     let y = format!(
         "trunks:\n  - {{ name: engine, address: \"{sip_addr}\", max_channels: 5, max_cps: 5, ping_interval: 0s }}\n\
          groups:\n  - {{ name: g, trunks: [engine] }}\n"
