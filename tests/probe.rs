@@ -504,7 +504,7 @@ async fn sip_run(
                 let mut bytes = Vec::new();
                 for _ in 0..rng.gen_range(1..4) {
                     let base = t[rng.gen_range(0..t.len())].replace("SIP/2.0/UDP", "SIP/2.0/TCP");
-                    let mut m = mutate_sip(base.as_bytes(), &mut rng);
+                    let m = mutate_sip(base.as_bytes(), &mut rng);
                     bytes.extend(m);
                 }
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
