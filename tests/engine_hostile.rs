@@ -77,12 +77,87 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+async fn metrics(admin: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 /// Value of the series whose line starts with `series` (name and labels).
 fn series(text: &str, series: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(series))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// What is sent at the engine while it dials.
+#[derive(Clone, Copy, PartialEq)]
+enum Probe {
+    /// Nothing: the reference run.
+    Clean,
+    /// The stranger's INVITEs and the forger's responses.
+    Stranger,
+    /// Well-formed INVITEs from the trunk's address while no agent has the inbound skill.
+    TrunkBurst,
+}
+
+/// INVITEs from the trunk's IP in [`Probe::TrunkBurst`].
+const TRUNK_BURST: usize = 50;
+
+fn trunk_invite(engine: &str, me: std::net::SocketAddr, i: usize) -> String {
+    let body = format!(
+        "v=0\r\no=x 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0\r\n",
+        40000 + 2 * i
+    );
+    format!(
+        "INVITE sip:+6560001000@{engine} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {me};branch=z9hG4bKtrunk{i}\r\nMax-Forwards: 70\r\n\
+         From: <sip:+659000{i:04}@127.0.0.1>;tag=t{i}\r\nTo: <sip:+6560001000@{engine}>\r\n\
+         Call-ID: trunk-{i}@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@{me}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Sends [`TRUNK_BURST`] INVITEs from the trunk's IP (127.0.0.1) and returns how many distinct
+/// calls were refused with `code` within 1 s of the last answer, and how many got a 180/200.
+async fn trunk_burst(engine_sip: &str, code: u16) -> (usize, usize) {
+    let sock = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let me = sock.local_addr().expect("local addr");
+    for i in 0..TRUNK_BURST {
+        sock.send_to(trunk_invite(engine_sip, me, i).as_bytes(), engine_sip)
+            .await
+            .expect("send");
+    }
+    let (mut refused, mut taken) = (std::collections::HashSet::new(), 0usize);
+    let refusal = format!("SIP/2.0 {code}");
+    let mut buf = vec![0u8; 4096];
+    while let Ok(Ok((len, _))) =
+        tokio::time::timeout(Duration::from_secs(1), sock.recv_from(&mut buf)).await
+    {
+        let text = String::from_utf8_lossy(&buf[..len]);
+        let call_id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID: "))
+            .unwrap_or("")
+            .to_string();
+        if text.starts_with(&refusal) {
+            refused.insert(call_id);
+        } else if text.starts_with("SIP/2.0 180") || text.starts_with("SIP/2.0 2") {
+            taken += 1;
+        }
+    }
+    (refused.len(), taken)
 }
 
 struct Run {
@@ -92,7 +167,7 @@ struct Run {
     invalid: usize,
 }
 
-async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
+async fn run(l: &Lab, node: &str, campaign: &str, probe: Probe) -> Run {
     let (cfg, admin) = engine_config(
         &l.dir,
         &EngineSetup {
@@ -101,14 +176,37 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
             ..l.setup(node, campaign, knob("PROBE_RUN_S", RUN_S.into(), 60) as u32)
         },
     );
-    let engine_sip = sip_listen(&std::fs::read_to_string(&cfg).expect("config"));
+    // A long queue timeout: a caller held in the queue would weigh on pacing for the whole run.
+    let text = std::fs::read_to_string(&cfg)
+        .expect("config")
+        .replace("\nadmin:\n", "\n  inbound_queue_timeout: 10m\nadmin:\n");
+    std::fs::write(&cfg, &text).expect("config");
+    let sip = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("listen: 127.0.0.1:")
+                .map(str::to_string)
+        })
+        .expect("sip listen");
+    let engine_sip = format!("127.0.0.1:{sip}");
     let engine = start_engine(&l.db, &cfg);
     let client = wait_admin(&admin).await;
     let started = tokio::time::Instant::now();
     let pid = engine.child.id();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = rss_kb(pid);
-    if hostile {
+    if probe == Probe::TrunkBurst {
+        let (refused, taken) = trunk_burst(&engine_sip, 486).await;
+        assert_eq!(taken, 0, "an inbound call rang though no agent can take it");
+        assert_eq!(refused, TRUNK_BURST, "INVITEs refused with 486");
+        let m = metrics(&admin).await;
+        let line = format!(
+            "outdial_inbound_refused_total{{campaign=\"{campaign}\",reason=\"no_agent\"}} {TRUNK_BURST}"
+        );
+        assert!(m.contains(&line), "{line} not in {m}");
+    }
+    if probe == Probe::Stranger {
         let stranger = std::sync::Arc::new(
             UdpSocket::bind("127.0.0.2:0")
                 .await
@@ -177,7 +275,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
             refused as f64 >= 0.95 * (FIRST + flood) as f64,
             "{refused} 403s"
         );
-        let m = metrics_text(&admin).await;
+        let m = metrics(&admin).await;
         let forbidden = series(&m, "outdial_sip_refused_total{reason=\"forbidden\"}");
         let stray = series(&m, "outdial_sip_refused_total{reason=\"stray\"}");
         assert!(forbidden >= refused as f64, "forbidden {forbidden}: {m}");
@@ -188,7 +286,11 @@ async fn run(l: &Lab, node: &str, campaign: &str, hostile: bool) -> Run {
     tokio::time::sleep_until(started + Duration::from_secs(run_s.saturating_sub(1))).await;
     eprintln!(
         "{node} ({}): engine RSS {before} kB at 2 s, {} kB 1 s before the end",
-        if hostile { "hostile" } else { "clean" },
+        if probe == Probe::Clean {
+            "clean"
+        } else {
+            "hostile"
+        },
         rss_kb(pid)
     );
     drop(client);
@@ -213,17 +315,16 @@ async fn strangers_and_forgers_neither_stop_the_dialler_nor_end_calls_nor_close_
     // Each run gets its own lab (store, trunk-sim, agent-sim), so both see the same draws.
     let clean_lab = Lab::new("hostile-clean", None, 20);
     clean_lab.campaign("lab-calls", "predictive", 50, 1_000_000, 1500, 0);
-    let clean = run(&clean_lab, "node-1", "lab-calls", false).await;
+    let clean = run(&clean_lab, "node-1", "lab-calls", Probe::Clean).await;
     drop(clean_lab);
     let l = Lab::new("hostile", None, 20);
     l.campaign("lab-calls", "predictive", 50, 1_000_000, 1500, 0);
-    let hostile = run(
-        &l,
-        "node-1",
-        "lab-calls",
-        std::env::var("NOHOSTILE").is_err(),
-    )
-    .await;
+    let probe = if std::env::var("NOHOSTILE").is_err() {
+        Probe::Stranger
+    } else {
+        Probe::Clean
+    };
+    let hostile = run(&l, "node-1", "lab-calls", probe).await;
     eprintln!(
         "clean: {} dials, {} live, {} abandoned, {} invalid; hostile: {} dials, {} live, {} \
          abandoned, {} invalid",
@@ -269,4 +370,29 @@ async fn strangers_and_forgers_neither_stop_the_dialler_nor_end_calls_nor_close_
     }
     .expect("inbound_calls");
     assert_eq!(inbound, 0, "fake inbound calls were stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_calls_no_agent_can_take_are_refused_at_once_and_leave_dialling_alone() {
+    // The agents are outbound-only: a trunk's caller could wait for ever. Held in the queue,
+    // 251 such calls (mutated probe messages) stopped dialling for the rest of a run.
+    let clean_lab = Lab::new("burst-clean", None, 20);
+    clean_lab.campaign("lab-calls", "predictive", 50, 1_000_000, 1500, 0);
+    let clean = run(&clean_lab, "node-1", "lab-calls", Probe::Clean).await;
+    drop(clean_lab);
+    let l = Lab::new("burst", None, 20);
+    l.campaign("lab-calls", "predictive", 50, 1_000_000, 1500, 0);
+    let burst = run(&l, "node-1", "lab-calls", Probe::TrunkBurst).await;
+    eprintln!(
+        "clean: {} dials; {TRUNK_BURST} trunk INVITEs: {} dials",
+        clean.dials, burst.dials
+    );
+    assert!(clean.dials >= 100, "too little traffic to compare");
+    // Same draws in both labs: within 10 % of the clean run.
+    assert!(
+        burst.dials as f64 >= 0.9 * clean.dials as f64,
+        "dialling slowed by inbound calls nobody can take: {} vs {} clean",
+        burst.dials,
+        clean.dials
+    );
 }

@@ -126,3 +126,31 @@ fn launch_limit_holds_when_calls_end_inside_the_tick() {
         .count();
     assert_eq!(resumed, 2);
 }
+
+/// Dials a predictive dialer with 10 outbound agents places at its first decision, after
+/// `inbound` callers arrived for its one inbound-only agent (logged in, paused).
+fn first_dials_with_inbound_waiting(inbound: usize) -> usize {
+    let mut d = dialer(Mode::Predictive);
+    for _ in 0..10 {
+        d.handle_agent_login(Millis(0), Skills::Outbound);
+    }
+    let desk = d.handle_agent_login(Millis(0), Skills::Inbound);
+    d.handle_agent_pause(Millis(0), desk).unwrap();
+    for _ in 0..inbound {
+        d.handle_inbound_arrival(Millis(0));
+    }
+    let (t, _) = d.poll_timeout().unwrap();
+    d.handle_timeout(t);
+    std::iter::from_fn(|| d.poll_action())
+        .filter(|a| matches!(a, Action::Dial { .. }))
+        .count()
+}
+
+#[test]
+fn inbound_callers_only_an_inbound_only_agent_can_take_do_not_slow_outbound_dialling() {
+    // Without a blended agent no inbound caller can ever take an outbound agent's time, so a
+    // queue of them must not stand ahead of outbound customers in the forecast.
+    let clean = first_dials_with_inbound_waiting(0);
+    assert!(clean >= 5, "too few dials to compare: {clean}");
+    assert_eq!(first_dials_with_inbound_waiting(20), clean);
+}

@@ -5,10 +5,11 @@
 //!
 //! - SIP: mutated datagrams and TCP streams (truncation, duplicated headers, huge or negative
 //!   Content-Length, bad CSeq, binary junk, compact headers, UTF-8 garbage, oversized datagrams)
-//!   at a running engine, from the trunk's IP (no fresh INVITEs: see [`first_template`]) and from
-//!   127.0.0.2, while it dials. The engine keeps
-//!   running without a panic, keeps dialling, answers the stranger nothing but refusals, and stores
-//!   nothing of the stranger's.
+//!   at a running engine, from the trunk's IP and from 127.0.0.2, while it dials. The trunk's
+//!   mutants include INVITEs (and `invite`s, which are no INVITE): no agent has the `inbound`
+//!   skill, so each INVITE that still parses is refused at once and none holds pacing. The engine
+//!   keeps running without a panic, keeps dialling, answers the stranger nothing but refusals, and
+//!   stores nothing of the stranger's.
 //! - Admin API: requests on every route with valid and invalid tokens, mutated JSON, wrong
 //!   methods, huge and malformed headers, path traversal and odd percent-encodings, over raw TCP.
 //!   No 5xx, no 2xx without the token, no pacing or pause change from a refused request.
@@ -207,28 +208,6 @@ fn sip_templates(e: SocketAddr, me: SocketAddr, caller: &str, i: usize) -> Vec<S
         resp("486 Busy Here", ""),
         resp("604 Does Not Exist Anywhere", ""),
     ]
-}
-
-/// The first template a sender uses: the trunk's IP sends no fresh INVITEs. An INVITE from the
-/// trunk that still parses after mutation is a real inbound call from a trusted source, and a
-/// flood of those holds the agents (measured: 56 of them taken, dialling stopped for the rest of
-/// an 8 s run even though no agent has the `inbound` skill; at full size 251 mutants whose start
-/// line became `invite sip:x SIP/2.0` were taken as INVITEs, with the same effect); that is
-/// the trunk's traffic, not a stranger's, and is left out of this probe.
-fn first_template(stranger: bool) -> usize {
-    if stranger {
-        0
-    } else {
-        2
-    }
-}
-
-/// Turns a mutant that became an INVITE (the parser takes `invite` for `INVITE`) into an
-/// OPTIONS, for the trunk's IP (see [`first_template`]).
-fn no_invite(m: &mut Vec<u8>) {
-    if m.len() >= 6 && m[..6].eq_ignore_ascii_case(b"INVITE") {
-        m.splice(..6, b"OPTIONS".iter().copied());
-    }
 }
 
 const COMPACT: [(&str, &str); 7] = [
@@ -524,12 +503,8 @@ async fn sip_run(
                 let t = sip_templates(engine_sip, me, caller, 1_000_000 + i);
                 let mut bytes = Vec::new();
                 for _ in 0..rng.gen_range(1..4) {
-                    let base = t[rng.gen_range(first_template(i % 2 == 1)..t.len())]
-                        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
-                    let mut m = mutate_sip(base.as_bytes(), &mut rng);
-                    if i % 2 == 0 {
-                        no_invite(&mut m);
-                    }
+                    let base = t[rng.gen_range(0..t.len())].replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+                    let m = mutate_sip(base.as_bytes(), &mut rng);
                     bytes.extend(m);
                 }
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -560,17 +535,12 @@ async fn sip_run(
             };
             let me = sock.local_addr().expect("local");
             let t = sip_templates(engine_sip, me, caller, i);
-            let base = t[rng.gen_range(first_template(from_stranger)..t.len())]
-                .as_bytes()
-                .to_vec();
+            let base = t[rng.gen_range(0..t.len())].as_bytes().to_vec();
             let mut m = mutate_sip(&base, &mut rng);
             if rng.gen_bool(0.2) {
                 m = mutate_sip(&m, &mut rng);
             }
             m.truncate(65_000);
-            if !from_stranger {
-                no_invite(&mut m);
-            }
             // A send may fail on an oversized datagram: that input was not sent.
             if sock.send_to(&m, engine_sip).await.is_ok() {
                 sent += 1;

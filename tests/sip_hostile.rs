@@ -173,6 +173,55 @@ fn an_invite_from_an_address_that_is_no_trunk_gets_403_and_leaves_no_call() {
 }
 
 #[test]
+fn a_lowercase_invite_from_the_trunk_is_no_invite_and_gets_405_with_allow() {
+    let now = Instant::now();
+    let mut ep = dialler(1, now);
+    let trunk = sa(([127, 0, 0, 1], 40000));
+    // RFC 3261 §7.1: method names are case-sensitive; `invite` (start line and CSeq) is an
+    // unknown method, not an INVITE.
+    let lower = STRANGE_INVITE
+        .replace("127.0.0.2", "127.0.0.1")
+        .replace("INVITE sip", "invite sip")
+        .replace("1 INVITE", "1 invite");
+    ep.handle_datagram(now, trunk, Transport::Udp, lower.as_bytes());
+    let (out, events) = drain(&mut ep);
+    assert!(
+        out.len() == 1 && out[0].starts_with("SIP/2.0 405"),
+        "{out:?}"
+    );
+    assert_eq!(
+        header(&out[0], "Allow"),
+        "INVITE, ACK, CANCEL, BYE, OPTIONS"
+    );
+    assert_eq!(
+        header(&out[0], "CSeq"),
+        "1 invite",
+        "the request's CSeq echoed"
+    );
+    assert!(events.is_empty(), "no inbound call: {events:?}");
+    assert_eq!(ep.active_calls(), 0);
+    // A mixed-case INVITE start line with an upper-case CSeq: no INVITE either.
+    let mixed = STRANGE_INVITE
+        .replace("127.0.0.2", "127.0.0.1")
+        .replace("INVITE sip", "Invite sip");
+    ep.handle_datagram(now, trunk, Transport::Udp, mixed.as_bytes());
+    let (out, events) = drain(&mut ep);
+    assert!(out.iter().all(|m| !m.starts_with("SIP/2.0 1")), "{out:?}");
+    assert!(events.is_empty(), "no inbound call: {events:?}");
+    // From a stranger, the usual 403.
+    let stranger = STRANGE_INVITE
+        .replace("INVITE sip", "invite sip")
+        .replace("1 INVITE", "1 invite");
+    ep.handle_datagram(now, sa(STRANGER), Transport::Udp, stranger.as_bytes());
+    let (out, _) = drain(&mut ep);
+    assert!(
+        out.len() == 1 && out[0].starts_with("SIP/2.0 403"),
+        "{out:?}"
+    );
+    assert_eq!(ep.poll_timeout(), None, "no state (timer) left behind");
+}
+
+#[test]
 fn requests_outside_a_dialog_from_an_allowed_address_are_served() {
     let now = Instant::now();
     // An agent's phone at 127.0.0.5 (the engine passes its agents' IPs).

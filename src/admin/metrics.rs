@@ -23,7 +23,7 @@
 //! | `outdial_pacing_decision_seconds` | histogram | campaign | wall time of one pacing decision |
 //! | `outdial_listener_refusals_total` | counter | listener (`sip_tcp`, `admin`), reason (`cap`, `header_timeout`, `idle_timeout`) | connections closed by a listener's limits: over `max_connections` at accept, a request header not complete within `header_timeout`, no traffic within `idle_timeout` |
 //! | `outdial_sip_refused_total` | counter | reason | SIP input refused or dropped: `forbidden` (request outside a dialog from a source that is neither a trunk, an agent nor in `sip.accept_from`: answered 403), `wrong_source` (response whose branch matches, from another IP than its request was sent to), `stray` (response matching no branch of ours) |
-//! | `outdial_inbound_refused_total` | counter | campaign, reason | inbound calls refused with `sip.inbound_refuse_status`: `queue_full` (`inbound_queue_cap` callers already waiting), `queue_timeout` (no agent within `inbound_queue_timeout`), `not_a_trunk` (an allowed source that is not a trunk, answered 403) |
+//! | `outdial_inbound_refused_total` | counter | campaign, reason | inbound calls refused with `sip.inbound_refuse_status`: `no_agent` (no logged-in agent of the campaign has the inbound skill), `queue_full` (`inbound_queue_cap` callers already waiting), `queue_timeout` (no agent within `inbound_queue_timeout`), `not_a_trunk` (an allowed source that is not a trunk, answered 403) |
 //! | `outdial_store_backlog` | gauge | where (`memory`, `spool`) | writes owed to the store, not yet landed (see `engine::writes`); 0 when the store keeps up |
 //! | `outdial_store_write_retries_total` | counter | | tries of a store write that failed because the store was unreachable |
 //!
@@ -86,8 +86,8 @@ pub const LISTENER_REFUSALS: &str = "outdial_listener_refusals_total";
 /// Counter `{reason}`: SIP input refused (`forbidden`: 403 outside a dialog) or dropped
 /// (`wrong_source`, `stray` responses).
 pub const SIP_REFUSED: &str = "outdial_sip_refused_total";
-/// Counter `{campaign, reason}`: inbound calls refused (`queue_full`, `queue_timeout`,
-/// `not_a_trunk`).
+/// Counter `{campaign, reason}`: inbound calls refused (`no_agent`, `queue_full`,
+/// `queue_timeout`, `not_a_trunk`).
 pub const INBOUND_REFUSED: &str = "outdial_inbound_refused_total";
 /// Gauge `{where}`: writes owed to the store not yet landed, in `memory` or in the `spool` file.
 pub const STORE_BACKLOG: &str = "outdial_store_backlog";
@@ -198,7 +198,7 @@ fn describe() {
     );
     describe_counter!(
         INBOUND_REFUSED,
-        "Inbound calls refused (queue_full, queue_timeout, not_a_trunk)."
+        "Inbound calls refused (no_agent, queue_full, queue_timeout, not_a_trunk)."
     );
     describe_gauge!(
         STORE_BACKLOG,
@@ -359,7 +359,8 @@ pub fn set_sip_refused(forbidden: u64, wrong_source: u64, stray: u64) {
     }
 }
 
-/// Counts an inbound call refused for `reason` (`queue_full`, `queue_timeout`, `not_a_trunk`).
+/// Counts an inbound call refused for `reason` (`no_agent`, `queue_full`, `queue_timeout`,
+/// `not_a_trunk`).
 pub fn inbound_refused(campaign: &str, reason: &'static str) {
     counter!(INBOUND_REFUSED, "campaign" => campaign.to_string(), "reason" => reason).increment(1);
 }

@@ -683,8 +683,9 @@ impl Engine {
 
     // ----- inbound -----
 
-    /// An INVITE from a trunk joins the inbound campaign's queue (refused when `inbound_queue_cap`
-    /// callers already wait); one from an allowed source that is not a trunk (an agent) is no
+    /// An INVITE from a trunk joins the inbound campaign's queue (refused at once when no
+    /// logged-in agent of the campaign has the inbound skill, or when `inbound_queue_cap` callers
+    /// already wait); one from an allowed source that is not a trunk (an agent) is no
     /// customer: 403, nothing stored.
     fn on_inbound(
         &mut self,
@@ -708,6 +709,10 @@ impl Engine {
         }
         let refuse = if trunk.is_none() {
             Some(("not_a_trunk", 403))
+        } else if self.camps[ci].dialer.inbound_agents() == 0 {
+            // No logged-in agent can ever take it: queueing would only hold the caller (and a
+            // flood would hold the queue) until the timeout for nothing.
+            Some(("no_agent", self.cfg.sip.inbound_refuse_status))
         } else if self
             .inbound
             .values()

@@ -38,8 +38,10 @@
 //! Only INVITEs from a trunk are customers: the SIP layer answers 403 to requests outside a dialog
 //! from anyone but the trunks, the agents and `sip.accept_from`, and an INVITE from an agent's
 //! address is refused too; neither leaves a record. A trunk's caller waits in the inbound
-//! campaign's queue for an agent: at most `sip.inbound_queue_cap` at once, at most
-//! `sip.inbound_queue_timeout`; beyond either the caller gets `sip.inbound_refuse_status` (486),
+//! campaign's queue for an agent; when no logged-in agent of that campaign has the inbound
+//! skill it is refused at once (`sip.inbound_refuse_status`, reason `no_agent`), and a waiting
+//! caller counts in pacing only where a blended agent could take it from outbound work. At most
+//! `sip.inbound_queue_cap` at once, at most `sip.inbound_queue_timeout`; beyond either the caller gets `sip.inbound_refuse_status` (486),
 //! or at the timeout the campaign's announcement (`sip.inbound_timeout_announcement`), counted
 //! in `outdial_inbound_refused_total`, and pacing stops counting it.
 //!

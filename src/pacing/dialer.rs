@@ -288,6 +288,10 @@ pub struct Dialer {
     idle_out: u32,
     idle_in_only: u32,
     active_out: u32,
+    /// Blended agents logged in: the only ones an inbound caller takes from outbound work.
+    active_blended: u32,
+    /// Inbound-capable agents logged in (paused included: they may come back).
+    logged_in_in: u32,
     in_flight: u32,
     connected_out: u32,
     actions: VecDeque<Action>,
@@ -356,6 +360,8 @@ impl Dialer {
             idle_out: 0,
             idle_in_only: 0,
             active_out: 0,
+            active_blended: 0,
+            logged_in_in: 0,
             in_flight: 0,
             connected_out: 0,
             actions: VecDeque::new(),
@@ -436,13 +442,27 @@ impl Dialer {
     pub fn active_agents(&self) -> u32 {
         self.active_out
     }
+    /// Inbound-capable agents logged in (ready, busy, in wrap-up or paused): 0 means an inbound
+    /// caller can never be taken and should be refused at once rather than queued.
+    pub fn inbound_agents(&self) -> u32 {
+        self.logged_in_in
+    }
+    /// Inbound callers waiting that stand ahead of outbound customers: only a blended agent
+    /// serves both, so without one the inbound queue takes nothing from outbound work.
+    fn inbound_ahead(&self) -> usize {
+        if self.active_blended == 0 {
+            0
+        } else {
+            self.inbound_queue.len()
+        }
+    }
     /// The last marginal-abandon threshold θ used by predictive pacing.
     pub fn theta(&self) -> f64 {
         self.last_theta
     }
     /// The forecast sums a predictive decision at `now` would use (diagnostics).
     pub fn forecast_sums(&mut self, now: Millis) -> crate::pacing::predictive::Sums {
-        let ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        let ahead0 = self.waiting.len() as f64 + self.inbound_ahead() as f64 + self.reserve;
         self.forecast.sums(now, self.idle_out, ahead0, 0.0, false)
     }
 
@@ -905,6 +925,12 @@ impl Dialer {
                 _ => {}
             }
         }
+        if skills.inbound() && from == AgentState::LoggedOut {
+            self.logged_in_in += 1;
+        }
+        if skills == Skills::Blended && matches!(from, AgentState::LoggedOut | AgentState::Paused) {
+            self.active_blended += 1;
+        }
         self.agents[i].busy = Busy::None;
         self.agents[i].epoch = self.agents[i].epoch.wrapping_add(1);
         self.dirty = true;
@@ -958,6 +984,13 @@ impl Dialer {
         }
         if out && matches!(from, AgentState::Ready | AgentState::WrapUp) {
             self.active_out = self.active_out.saturating_sub(1);
+        }
+        let skills = self.agents[i].agent.skills();
+        if skills == Skills::Blended && matches!(from, AgentState::Ready | AgentState::WrapUp) {
+            self.active_blended = self.active_blended.saturating_sub(1);
+        }
+        if skills.inbound() && to == AgentState::LoggedOut && from != AgentState::LoggedOut {
+            self.logged_in_in = self.logged_in_in.saturating_sub(1);
         }
         self.agents[i].epoch = self.agents[i].epoch.wrapping_add(1);
         self.dirty = true;
@@ -1237,12 +1270,12 @@ impl Dialer {
         if room == 0 || self.active_out == 0 {
             return;
         }
-        let lambda_in = if self.idle_in_only > 0 {
+        let lambda_in = if self.idle_in_only > 0 || self.active_blended == 0 {
             0.0
         } else {
             self.inbound_rate.rate(now.secs())
         };
-        let mut ahead0 = self.waiting.len() as f64 + self.inbound_queue.len() as f64 + self.reserve;
+        let mut ahead0 = self.waiting.len() as f64 + self.inbound_ahead() as f64 + self.reserve;
         if !matches!(self.params.mode, Mode::Slack { .. }) {
             ahead0 += self.bias;
         }
@@ -1307,7 +1340,7 @@ impl Dialer {
         if n == 0
             && self.in_flight == 0
             && self.waiting.is_empty()
-            && self.inbound_queue.is_empty()
+            && self.inbound_ahead() == 0
             && matches!(self.params.mode, Mode::Predictive)
         {
             if let Some(a) = self.pop_ready_out() {
@@ -1333,7 +1366,7 @@ impl Dialer {
         }
         let agents = Agents {
             ready: self.idle_out,
-            ahead: self.waiting.len() as u32 + self.inbound_queue.len() as u32,
+            ahead: self.waiting.len() as u32 + self.inbound_ahead() as u32,
         };
         let c = self.opening.cap(
             now,

@@ -1275,6 +1275,7 @@ impl Endpoint {
         match msg.start {
             Start::Response { code } => self.on_response(now, from, transport, code, msg),
             Start::Request { method, .. } => self.on_request(now, from, transport, method, msg),
+            Start::Extension { .. } => self.on_extension(from, transport, msg),
         }
     }
 
@@ -1878,6 +1879,23 @@ impl Endpoint {
         }
     }
 
+    /// A request with a method outdial does not know (e.g. `invite`: methods are
+    /// case-sensitive): 403 outside a dialog from a source that may not send requests, else 405
+    /// with Allow. Stateless: a retransmission gets the same answer again.
+    fn on_extension(&mut self, from: SocketAddr, transport: Transport, msg: Msg) {
+        if msg.to_tag.is_none() && !self.may_send(from) {
+            self.stats.forbidden += 1;
+            let r = response_to(&msg, 403, None).finish(None);
+            self.send(from, transport, r);
+            return;
+        }
+        tracing::debug!(%from, "refused a request with an unknown method");
+        let r = response_to(&msg, 405, None)
+            .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
+            .finish(None);
+        self.send(from, transport, r);
+    }
+
     /// True when `from` may send requests outside a dialog ([`EndpointConfig::accept_from`]).
     fn may_send(&self, from: SocketAddr) -> bool {
         self.accept_from
@@ -1977,7 +1995,7 @@ impl Endpoint {
         };
         let to_user = match &msg.start {
             Start::Request { uri, .. } => user_of(uri),
-            Start::Response { .. } => String::new(),
+            Start::Extension { .. } | Start::Response { .. } => String::new(),
         };
         let ev = Event::InboundCall {
             call,

@@ -29,6 +29,15 @@ pub enum Start {
         /// The Request-URI as written.
         uri: String,
     },
+    /// A request whose method outdial does not know (RFC 3261 §7.1: method names are
+    /// case-sensitive, so `invite` is one of these, not an INVITE). Answered 405 or 403, never
+    /// taken for a method it resembles.
+    Extension {
+        /// The method as written.
+        method: String,
+        /// The Request-URI as written.
+        uri: String,
+    },
     /// A response: status code.
     Response {
         /// The status code (100..=699).
@@ -57,7 +66,8 @@ pub struct Msg {
     pub call_id: String,
     /// CSeq number.
     pub cseq: u32,
-    /// CSeq method.
+    /// CSeq method (matched case-sensitively). For a [`Start::Extension`] request, whose CSeq
+    /// method must equal its start line's, a stand-in `OPTIONS`: rsip names no other methods.
     pub cseq_method: rsip::Method,
     /// URI of the first Contact, without angle brackets.
     pub contact: Option<String>,
@@ -81,14 +91,14 @@ impl Msg {
     pub fn method(&self) -> Option<rsip::Method> {
         match &self.start {
             Start::Request { method, .. } => Some(*method),
-            Start::Response { .. } => None,
+            Start::Extension { .. } | Start::Response { .. } => None,
         }
     }
     /// The status code of a response.
     pub fn code(&self) -> Option<u16> {
         match &self.start {
             Start::Response { code } => Some(*code),
-            Start::Request { .. } => None,
+            Start::Request { .. } | Start::Extension { .. } => None,
         }
     }
     /// The body as text, if any.
@@ -229,6 +239,20 @@ pub fn uri_has_param(uri: &str, name: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The method named exactly `tok` (RFC 3261 §7.1: case-sensitive), if rsip knows it.
+fn known_method(tok: &[u8]) -> Option<rsip::Method> {
+    let m = std::str::from_utf8(tok)
+        .ok()?
+        .parse::<rsip::Method>()
+        .ok()?;
+    (m.to_string().as_bytes() == tok).then_some(m)
+}
+
+/// RFC 3261 §25.1 `token` characters (a method name is a token).
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+}
+
 /// Splits a header value on commas that are outside `<>` and quotes.
 fn split_commas(value: &str) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
@@ -252,12 +276,40 @@ fn split_commas(value: &str) -> impl Iterator<Item = &str> {
 /// Parses one SIP message (a UDP datagram or a framed stream message).
 pub fn parse(raw: &[u8]) -> Result<Msg, ParseError> {
     let norm = normalize(raw);
-    let sip = SipMessage::try_from(norm.as_ref()).map_err(|e| ParseError::Syntax(e.to_string()))?;
+    // rsip matches method names regardless of case; RFC 3261 §7.1 says they are case-sensitive.
+    // A request whose method is not exactly one rsip knows is parsed as an OPTIONS (for its
+    // headers) and reported as an extension method.
+    let line = norm.split(|b| *b == b'\n').next().unwrap_or_default();
+    let tok = line.split(|b| *b == b' ').next().unwrap_or_default();
+    let extension = if tok.starts_with(b"SIP/") || known_method(tok).is_some() {
+        None
+    } else if !tok.is_empty() && tok.iter().all(|&b| is_token_char(b)) {
+        Some(String::from_utf8_lossy(tok).into_owned())
+    } else {
+        return Err(ParseError::Syntax("bad request method".into()));
+    };
+    let stand_in;
+    let text: &[u8] = match &extension {
+        Some(m) => {
+            let mut v = b"OPTIONS".to_vec();
+            v.extend_from_slice(&norm[m.len()..]);
+            stand_in = v;
+            &stand_in
+        }
+        None => norm.as_ref(),
+    };
+    let sip = SipMessage::try_from(text).map_err(|e| ParseError::Syntax(e.to_string()))?;
     let (start, headers, body) = match sip {
         SipMessage::Request(r) => (
-            Start::Request {
-                method: r.method,
-                uri: r.uri.to_string(),
+            match extension.clone() {
+                Some(method) => Start::Extension {
+                    method,
+                    uri: r.uri.to_string(),
+                },
+                None => Start::Request {
+                    method: r.method,
+                    uri: r.uri.to_string(),
+                },
             },
             r.headers,
             r.body,
@@ -322,7 +374,10 @@ pub fn parse(raw: &[u8]) -> Result<Msg, ParseError> {
     let cseq = cseq.ok_or(ParseError::Missing("CSeq"))?;
     let mut it = cseq.split_whitespace();
     let num = it.next().and_then(|n| n.parse::<u32>().ok());
-    let meth = it.next().and_then(|m| m.parse::<rsip::Method>().ok());
+    let meth = it.next().and_then(|m| match &extension {
+        Some(e) => (m == e).then_some(rsip::Method::Options),
+        None => known_method(m.as_bytes()),
+    });
     let (Some(cseq), Some(cseq_method)) = (num, meth) else {
         return Err(ParseError::Missing("CSeq"));
     };
@@ -470,7 +525,15 @@ pub fn response_to(req: &Msg, code: u16, to_tag: Option<&str>) -> Builder {
         _ => b.header("To", &req.to),
     };
     b.header("Call-ID", &req.call_id)
-        .header("CSeq", format_args!("{} {}", req.cseq, req.cseq_method))
+        .header("CSeq", format_args!("{} {}", req.cseq, cseq_method(req)))
+}
+
+/// The CSeq method to echo: an extension request's own, else the parsed one.
+fn cseq_method(req: &Msg) -> Cow<'_, str> {
+    match &req.start {
+        Start::Extension { method, .. } => Cow::Borrowed(method),
+        _ => Cow::Owned(req.cseq_method.to_string()),
+    }
 }
 
 #[cfg(test)]
