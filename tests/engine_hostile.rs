@@ -77,18 +77,6 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn metrics(admin: &str) -> String {
-    reqwest::Client::new()
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// Value of the series whose line starts with `series` (name and labels).
 fn series(text: &str, series: &str) -> f64 {
     text.lines()
@@ -200,7 +188,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, probe: Probe) -> Run {
         let (refused, taken) = trunk_burst(&engine_sip, 486).await;
         assert_eq!(taken, 0, "an inbound call rang though no agent can take it");
         assert_eq!(refused, TRUNK_BURST, "INVITEs refused with 486");
-        let m = metrics(&admin).await;
+        let m = metrics_text(&admin).await;
         let line = format!(
             "outdial_inbound_refused_total{{campaign=\"{campaign}\",reason=\"no_agent\"}} {TRUNK_BURST}"
         );
@@ -275,7 +263,7 @@ async fn run(l: &Lab, node: &str, campaign: &str, probe: Probe) -> Run {
             refused as f64 >= 0.95 * (FIRST + flood) as f64,
             "{refused} 403s"
         );
-        let m = metrics(&admin).await;
+        let m = metrics_text(&admin).await;
         let forbidden = series(&m, "outdial_sip_refused_total{reason=\"forbidden\"}");
         let stray = series(&m, "outdial_sip_refused_total{reason=\"stray\"}");
         assert!(forbidden >= refused as f64, "forbidden {forbidden}: {m}");

@@ -121,15 +121,7 @@ async fn inbound_callers_beyond_the_cap_or_past_the_timeout_get_busy() {
             "refused at the queue timeout (1 s wall): {ended:?}"
         );
     }
-    let m = reqwest::Client::new()
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let m = metrics_text(&admin).await;
     for (reason, n) in [("queue_full", 1), ("queue_timeout", 2)] {
         let line =
             format!("outdial_inbound_refused_total{{campaign=\"lab-in\",reason=\"{reason}\"}} {n}");

@@ -100,15 +100,7 @@ fn rss_kb(pid: u32) -> u64 {
 
 /// Sum of every series of `name` in `/metrics`.
 async fn metric(admin: &str, name: &str) -> f64 {
-    let text = reqwest::Client::new()
-        .get(format!("{admin}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = engine_support::metrics_text(admin).await;
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
