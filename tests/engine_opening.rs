@@ -236,10 +236,11 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
         "24 h window: {window_abandoned} abandoned of {window_live} live answers (first run \
          {cold_abandoned} of {cold_live}, restart {abandoned2} of {live2})"
     );
-    // And the restart's own wave is no burst: within 3 % of its live answers plus three standard
-    // deviations of such a share (the 9 of 57 above is far beyond it).
+    // And the restart's own minute is no burst: within 3 % of its live answers plus four standard
+    // deviations of such a share (about 6 of 49; measured 2–4, and the 9 of 57 above is beyond
+    // it). The bound is loose on purpose: the regulation's figure is the window above.
     let n = live2 as f64;
-    let allowed = 0.03 * n + 3.0 * (n * 0.03 * 0.97).sqrt();
+    let allowed = 0.03 * n + 4.0 * (n * 0.03 * 0.97).sqrt();
     assert!(
         abandoned2 as f64 <= allowed,
         "restart: {abandoned2} abandoned of {live2} live answers (allowed {allowed:.1})"
