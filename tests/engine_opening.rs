@@ -222,7 +222,7 @@ async fn on_a_sipp_trunk_far_from_the_priors_a_fresh_campaign_holds_the_cap_and_
     // The cap on the restart, as the regulation counts it: the campaign's 24 h window holds both
     // runs, and the restarted dialer prices its calls on that record (it may spend abandons the
     // first run's answers allowed, never more). Before the warm-start wave was sized on the
-    // spread of live answers, the restart alone abandoned 9 of 57: 5.6 % of the window.
+    // spread of live answers, the restart alone abandoned 9 of 57: about 5 % of the window.
     assert!(
         live2 >= AGENTS as usize,
         "only {live2} live answers after the restart"
