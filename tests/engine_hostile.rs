@@ -65,18 +65,6 @@ fn forged(engine: &str, code: u16, n: u64) -> String {
     )
 }
 
-/// Resident memory of a process, kB (Linux).
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Value of the series whose line starts with `series` (name and labels).
 fn series(text: &str, series: &str) -> f64 {
     text.lines()

@@ -73,29 +73,7 @@ fn panics(log: &Path) -> usize {
 
 /// Starts `outdial run` like [`start_engine`], its stderr written to `log`.
 fn start_logged(db: &str, config: &Path, log: &Path) -> Proc {
-    let err = std::fs::File::create(log).expect("log file");
-    let child = Command::new(bin())
-        .args(["--db", db, "run", "--json", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(err)
-        .spawn()
-        .expect("spawn engine");
-    Proc { child }
-}
-
-/// Resident memory of a process, kB (Linux).
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    start_engine_with_stderr(db, config, std::fs::File::create(log).expect("log file"))
 }
 
 /// Sum of every series of `name` in `/metrics`.

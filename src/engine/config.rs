@@ -432,9 +432,6 @@ impl EngineConfig {
         }
         let secs = Duration::from_secs;
         let ms = Duration::from_millis;
-        if self.node_ttl.0 < secs(3) {
-            return Err(("node_ttl".into(), "must be at least 3s".into()));
-        }
         check_dur("node_ttl", self.node_ttl, secs(3), secs(600))?;
         check_dur(
             "shutdown_grace",

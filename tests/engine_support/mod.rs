@@ -293,16 +293,33 @@ pub const TOKEN: &str = "engine-test-token-0123456789";
 
 /// Starts `outdial --db DB run --config FILE --json`.
 pub fn start_engine(db: &str, config: &Path) -> Proc {
+    start_engine_with_stderr(db, config, Stdio::inherit())
+}
+
+/// [`start_engine`] with the engine's stderr sent to `stderr` (a log file, say).
+pub fn start_engine_with_stderr(db: &str, config: &Path, stderr: impl Into<Stdio>) -> Proc {
     let child = Command::new(bin())
         .args(["--db", db, "run", "--json", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn engine");
     Proc { child }
+}
+
+/// Resident memory of a process, kB (Linux; 0 when it cannot be read).
+pub fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Waits for the engine to exit successfully and returns its JSON summary.
