@@ -85,13 +85,17 @@
 //! `internal_headers`. Towards an agent ([`AgentLeg`], [`Endpoint::connect_with`]): the customer's
 //! number in From, with a display name, `X-` identifiers and a `Call-Info` when given.
 
+mod call;
+pub mod dialog;
 pub mod digest;
 pub mod disposition;
 pub mod driver;
 pub mod endpoint;
 pub mod message;
 pub mod peers;
+pub mod session;
 pub mod timer;
+pub mod transaction;
 pub mod trunk;
 pub mod trunk_test;
 pub mod values;

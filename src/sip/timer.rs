@@ -7,13 +7,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;
 
-/// What a wake-up is for. Ids refer to the endpoint's tables.
+use super::transaction::TransactionKey;
+
+/// What a wake-up is for. Keys and ids refer to the endpoint's tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     /// When to retransmit a client request (RFC 3261 timers A and E).
-    Retransmit(u64),
+    Retransmit(TransactionKey),
     /// When a client transaction gives up (B, F) or, once completed, is forgotten (D, M, K).
-    TxEnd(u64),
+    TxEnd(TransactionKey),
     /// When an unanswered outbound leg is cancelled (the ring timeout).
     Ring(u64),
     /// When flow I stops waiting for `connect`/`abandon` and ends the answered customer leg.

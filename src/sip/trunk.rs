@@ -539,13 +539,14 @@ pub struct Group {
     pub next: usize,
 }
 
-/// All trunks and groups of an endpoint.
+/// All trunks and groups of an endpoint. The fields are private: channels and CPS are taken
+/// and given back only through [`TrunkSet::take`] and [`Trunk::release`], so the limits hold.
 #[derive(Debug, Default)]
 pub struct TrunkSet {
     /// Trunks by index.
-    pub trunks: Vec<Trunk>,
+    trunks: Vec<Trunk>,
     /// Groups by index.
-    pub groups: Vec<Group>,
+    groups: Vec<Group>,
 }
 
 impl TrunkSet {
@@ -575,6 +576,50 @@ impl TrunkSet {
             })
             .collect();
         Ok(TrunkSet { trunks, groups })
+    }
+
+    /// Every trunk, by index.
+    pub fn all(&self) -> &[Trunk] {
+        &self.trunks
+    }
+
+    /// Number of trunks.
+    pub fn len(&self) -> usize {
+        self.trunks.len()
+    }
+
+    /// True when there is no trunk.
+    pub fn is_empty(&self) -> bool {
+        self.trunks.is_empty()
+    }
+
+    /// Trunk `t` (an index from this set; panics on any other).
+    pub fn trunk(&self, t: usize) -> &Trunk {
+        &self.trunks[t]
+    }
+
+    /// Trunk `t`, to mark its health or release a channel (an index from this set).
+    pub fn trunk_mut(&mut self, t: usize) -> &mut Trunk {
+        &mut self.trunks[t]
+    }
+
+    /// Every group, by index.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The IP addresses trunks send from: their address and outbound proxy.
+    pub fn source_ips(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        self.trunks
+            .iter()
+            .flat_map(|t| std::iter::once(t.addr.ip()).chain(t.proxy.map(|p| p.ip())))
+    }
+
+    /// The trunk a request from `from` comes from: the one at exactly that address, else one
+    /// at that IP (a trunk may send from another port than the one it listens on, e.g. TCP).
+    pub fn by_source(&self, from: std::net::SocketAddr) -> Option<&Trunk> {
+        (self.trunks.iter().find(|t| t.addr == from))
+            .or_else(|| self.trunks.iter().find(|t| t.addr.ip() == from.ip()))
     }
 
     /// Index of the group named `name`.

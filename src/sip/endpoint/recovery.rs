@@ -12,7 +12,11 @@ use std::time::Instant;
 use rsip::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{CallId, Endpoint, Event, Leg, LegState, Msg, Role, Transport};
+use super::{CallId, Endpoint, Event, Msg, Transport};
+use crate::sip::call::{Leg, LegState, Role};
+use crate::sip::dialog::Dialog;
+use crate::sip::message::uri_of;
+use crate::sip::session::{decline_answer, Session};
 
 /// Which leg of a call a [`DialogSnapshot`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +82,7 @@ impl Endpoint {
             .flatten()
             .filter_map(|id| self.legs.get(&id))
             .filter(|l| {
-                l.remote_tag.is_some()
+                l.dialog.remote_tag.is_some()
                     && matches!(l.state, LegState::AwaitingAck | LegState::Confirmed)
             })
             .filter_map(|l| {
@@ -87,16 +91,17 @@ impl Endpoint {
                     Role::Agent => LegSide::Agent,
                     Role::Inbound => return None,
                 };
+                let d = &l.dialog;
                 Some(DialogSnapshot {
                     side,
-                    call_id: l.sip_call_id.clone(),
-                    local: l.local.clone(),
-                    remote: l.remote.clone(),
-                    remote_target: l.target.clone(),
-                    route_set: l.route_set.clone(),
-                    local_cseq: l.local_cseq,
-                    dest: l.dest,
-                    transport: l.transport,
+                    call_id: d.call_id.clone(),
+                    local: d.local.clone(),
+                    remote: d.remote.clone(),
+                    remote_target: d.target.clone(),
+                    route_set: d.route_set.clone(),
+                    local_cseq: d.local_cseq,
+                    dest: d.dest,
+                    transport: d.transport,
                 })
             })
             .collect()
@@ -125,14 +130,12 @@ impl Endpoint {
             .skip(1)
             .find_map(|p| p.trim().strip_prefix("tag="))
             .map(str::to_string);
-        let leg = Leg {
-            call,
-            role: match snap.side {
-                LegSide::Customer => Role::Customer,
-                LegSide::Agent => Role::Agent,
-            },
-            state: LegState::Confirmed,
-            sip_call_id: snap.call_id.clone(),
+        let role = match snap.side {
+            LegSide::Customer => Role::Customer,
+            LegSide::Agent => Role::Agent,
+        };
+        let dialog = Dialog {
+            call_id: snap.call_id.clone(),
             local: snap.local.clone(),
             remote: snap.remote.clone(),
             remote_tag,
@@ -142,22 +145,8 @@ impl Endpoint {
             transport: snap.transport,
             local_cseq: snap.local_cseq,
             remote_cseq: 0,
-            invite_tx: None,
-            trunk: None,
-            auth_tried: true,
-            local_sdp: None,
-            remote_sdp: None,
-            extra: String::new(),
-            agent: None,
-            announcement: false,
-            cancel_pending: false,
-            uas_invite: None,
-            uas_last: None,
-            uas_retx: None,
-            uas_giveup: None,
-            ack_hold: None,
-            ring_at: None,
         };
+        let leg = Leg::new(call, role, LegState::Confirmed, dialog, Session::default());
         self.legs.insert(leg_id, leg);
         self.by_call_id.insert(snap.call_id.clone(), leg_id);
         self.restored.insert(leg_id, call);
@@ -165,7 +154,7 @@ impl Endpoint {
     }
 
     /// A restored leg is forgotten (BYE answered, timed out, or BYE from the far end).
-    pub(super) fn restored_leg_gone(&mut self, leg_id: u64) {
+    pub(in crate::sip) fn restored_leg_gone(&mut self, leg_id: u64) {
         if let Some(call) = self.restored.remove(&leg_id) {
             self.events.push_back(Event::Released { call });
         }
@@ -175,7 +164,7 @@ impl Endpoint {
     /// transaction ended). A dialog we know (a leg being ended, or a confirmed one) gets its ACK
     /// again; an unknown one is ACKed and ended with BYE at once, so the callee is neither left
     /// retransmitting its 200 nor talking to nobody (RFC 6026 §7.1, RFC 3261 §13.2.2.4).
-    pub(super) fn on_stray_2xx(
+    pub(in crate::sip) fn on_stray_2xx(
         &mut self,
         now: Instant,
         from: SocketAddr,
@@ -204,7 +193,7 @@ impl Endpoint {
         }
         // A trunk answers our offerless INVITE (flow I: its 2xx carries the offer); anything else
         // is an agent leg, whose INVITE carried the offer.
-        let role = if self.trunks.trunks.iter().any(|t| t.addr == from) {
+        let role = if self.trunks.all().iter().any(|t| t.addr == from) {
             Role::Customer
         } else {
             Role::Agent
@@ -222,7 +211,7 @@ impl Endpoint {
             remote_target: msg
                 .contact
                 .clone()
-                .unwrap_or_else(|| super::uri_of(&msg.to).to_string()),
+                .unwrap_or_else(|| uri_of(&msg.to).to_string()),
             route_set: msg.record_route.iter().rev().cloned().collect(),
             local_cseq: msg.cseq,
             dest: from,
@@ -238,8 +227,8 @@ impl Endpoint {
     /// Sends an ACK on UAC leg `leg_id` for the 2xx of the INVITE numbered `cseq`, with `sdp`.
     fn ack_cseq(&mut self, leg_id: u64, cseq: u32, sdp: Option<&str>) {
         let Some(saved) = self.legs.get_mut(&leg_id).map(|l| {
-            let saved = l.local_cseq;
-            l.local_cseq = cseq;
+            let saved = l.dialog.local_cseq;
+            l.dialog.local_cseq = cseq;
             saved
         }) else {
             return;
@@ -247,7 +236,7 @@ impl Endpoint {
         let branch = self.id();
         let built = self.in_dialog_request(leg_id, Method::Ack, branch, &[], sdp);
         if let Some(l) = self.legs.get_mut(&leg_id) {
-            l.local_cseq = saved;
+            l.dialog.local_cseq = saved;
         }
         if let Some((bytes, dest, transport)) = built {
             self.send(dest, transport, bytes);
@@ -260,7 +249,7 @@ impl Endpoint {
 /// flow I leg nobody is connected to); an agent leg's INVITE carried the offer: no body.
 fn answer_in_ack(role: Role, msg: &Msg) -> Option<String> {
     match role {
-        Role::Customer => super::decline_answer(msg.body_str().as_deref()),
+        Role::Customer => decline_answer(msg.body_str().as_deref()),
         Role::Agent | Role::Inbound => None,
     }
 }

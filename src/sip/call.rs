@@ -1,0 +1,186 @@
+//! The call layer: a call is a customer leg (outbound to a trunk, or inbound from a caller) and,
+//! once joined, an agent (or announcement) leg. A [`Leg`] is one SIP leg as the call sees it —
+//! its role and state, its [`Dialog`], its [`Session`] (the SDP seam), its INVITE transactions
+//! and the timers of the call rules (ring timeout, flow I ACK hold) — built only by
+//! [`Leg::new`]. The rules live in the submodules:
+//! - [`outbound`]: placing a call on a trunk group, the INVITE's responses, digest retry,
+//!   trunk failover, CANCEL and the ring timeout;
+//! - [`join`]: the agent join of RFC 3725 flow I, abandon, and ending or releasing legs;
+//! - [`inbound`]: the UAS side — an INVITE received, ring/answer/reject/challenge, CANCEL, ACK,
+//!   and in-dialog requests (BYE, re-INVITE) from the far end.
+//!
+//! The call layer decides; it does not parse, match responses to transactions, or own the
+//! tables: the endpoint routes each message to the leg it belongs to, and its transaction and
+//! dialog layers build and time what is sent.
+
+use std::time::Instant;
+
+use super::dialog::Dialog;
+use super::endpoint::{CallId, PlaceCall};
+use super::session::Session;
+use super::transaction::{ServerInviteTx, TransactionKey};
+use super::values::{CallerId, DisplayName, SipUri};
+
+pub(super) mod inbound;
+pub(super) mod join;
+pub(super) mod outbound;
+
+/// Which side of the call a leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Outbound leg to a trunk (UAC).
+    Customer,
+    /// Outbound leg to an agent or announcement (UAC).
+    Agent,
+    /// Inbound leg from a remote caller (UAS).
+    Inbound,
+}
+
+/// Where a leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegState {
+    /// UAC: INVITE sent, nothing back yet.
+    Calling,
+    /// UAC: provisional received.
+    Ringing,
+    /// UAC: CANCEL sent or pending.
+    Cancelling,
+    /// UAC flow I: 200 received, ACK held until the agent answers.
+    AwaitingAck,
+    /// Dialog confirmed (ACK sent or received).
+    Confirmed,
+    /// UAS: INVITE received, no final response yet.
+    Incoming,
+    /// UAS: 2xx sent, retransmitting until ACK.
+    Answering,
+    /// UAS: non-2xx final sent, retransmitting until ACK.
+    Rejected,
+    /// BYE sent or received; waiting for the BYE transaction to finish.
+    Closing,
+}
+
+/// One SIP leg of a call.
+#[derive(Debug)]
+pub(super) struct Leg {
+    pub call: CallId,
+    pub role: Role,
+    pub state: LegState,
+    pub dialog: Dialog,
+    /// The SDP seam: what each side offered or answered.
+    pub session: Session,
+    /// UAC: current INVITE client transaction.
+    pub invite_tx: Option<TransactionKey>,
+    /// UAS: the INVITE being answered.
+    pub uas: Option<ServerInviteTx>,
+    /// Customer leg: the trunk carrying it (its channel is released with the leg).
+    pub trunk: Option<usize>,
+    /// A digest challenge was answered already (or the leg never answers one).
+    pub auth_tried: bool,
+    /// Pre-rendered extra header lines of our INVITE (for the authenticated retry).
+    pub extra: String,
+    /// Agent leg: the agent (or announcement) called.
+    pub agent: Option<SipUri>,
+    /// Agent leg: it is the announcement of an abandon.
+    pub announcement: bool,
+    /// CANCEL wanted before any provisional (RFC 3261 §9.1): sent at the first one.
+    pub cancel_pending: bool,
+    /// Flow I: when the held ACK is given up on.
+    pub ack_hold: Option<Instant>,
+    /// Customer leg: when ringing is cancelled.
+    pub ring_at: Option<Instant>,
+}
+
+impl Leg {
+    /// The one constructor: a leg of `call` in `state` on `dialog` carrying `session`; every
+    /// call-rule field starts empty (no trunk, no agent, nothing pending) and no credentials
+    /// are ever sent (a trunk leg opts in with `auth_tried = false`).
+    pub fn new(call: CallId, role: Role, state: LegState, dialog: Dialog, session: Session) -> Leg {
+        Leg {
+            call,
+            role,
+            state,
+            dialog,
+            session,
+            invite_tx: None,
+            uas: None,
+            trunk: None,
+            auth_tried: true,
+            extra: String::new(),
+            agent: None,
+            announcement: false,
+            cancel_pending: false,
+            ack_hold: None,
+            ring_at: None,
+        }
+    }
+
+    /// UAS: stop retransmitting and give up waiting for the ACK.
+    pub fn stop_uas(&mut self) {
+        if let Some(u) = &mut self.uas {
+            u.stop();
+        }
+    }
+}
+
+/// A call: its legs by id and what it needs for failover and reporting.
+#[derive(Debug)]
+pub(super) struct Call {
+    pub customer: u64,
+    pub agent: Option<u64>,
+    /// Outbound: the trunk group and the trunks tried so far.
+    pub group: Option<usize>,
+    pub tried: Vec<usize>,
+    pub place: Option<PlaceCall>,
+    pub answered_at: Option<Instant>,
+    /// Reason header to add to the customer BYE when abandoning.
+    pub abandoning: bool,
+}
+
+impl Call {
+    /// A call whose customer leg is `customer` (0 until an outbound call's first INVITE).
+    pub fn new(customer: u64, group: Option<usize>, place: Option<PlaceCall>) -> Call {
+        Call {
+            customer,
+            agent: None,
+            group,
+            tried: Vec::new(),
+            place,
+            answered_at: None,
+            abandoning: false,
+        }
+    }
+}
+
+/// `sip:USER@IP`, with `;user=phone` when the user is a global number (RFC 3261 §19.1.6).
+pub(super) fn phone_uri(user: &CallerId, ip: std::net::IpAddr) -> String {
+    let u = user.as_str();
+    let global = u.len() > 1 && u.starts_with('+') && u[1..].bytes().all(|b| b.is_ascii_digit());
+    match ip {
+        std::net::IpAddr::V6(v6) => {
+            format!("sip:{u}@[{v6}]{}", if global { ";user=phone" } else { "" })
+        }
+        std::net::IpAddr::V4(v4) => {
+            format!("sip:{u}@{v4}{}", if global { ";user=phone" } else { "" })
+        }
+    }
+}
+
+/// `"Display" <uri>` (quoted, escaped) or `<uri>`.
+pub(super) fn name_addr(display: Option<&DisplayName>, uri: &str) -> String {
+    match display {
+        Some(d) => format!("{} <{uri}>", d.quoted()),
+        None => format!("<{uri}>"),
+    }
+}
+
+/// The user part of a SIP URI (empty when it has none).
+pub(super) fn user_of(uri: &str) -> String {
+    let u = uri
+        .strip_prefix("sip:")
+        .or_else(|| uri.strip_prefix("sips:"))
+        .unwrap_or(uri);
+    match u.split_once('@') {
+        Some((user, _)) => user.to_string(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,493 @@
+//! Outbound legs (UAC): placing a call on a trunk group, the INVITE (with the trunk's
+//! presentation and the session's offer), what its responses mean for the call (ringing,
+//! answer, failure with the trunk's disposition table, one digest retry), failover to the next
+//! trunk of the group on a 5xx or silence, CANCEL (never before a provisional, RFC 3261 §9.1)
+//! and the ring timeout. The agent leg's answer is handed to [`super::join`]. It does not match
+//! responses to transactions (the endpoint does) nor build in-dialog requests (the dialog does).
+
+use std::time::Instant;
+
+use rsip::Method;
+
+use super::{name_addr, phone_uri, Call, Leg, LegState, Role};
+use crate::sip::dialog::Dialog;
+use crate::sip::digest::{self, Challenge};
+use crate::sip::disposition::{default_disposition, Disposition};
+use crate::sip::endpoint::{CallId, Endpoint, Event, PlaceCall, PlaceError, ANSWER_HEADER};
+use crate::sip::message::{Builder, Msg, Start};
+use crate::sip::session::Session;
+use crate::sip::timer::Timer;
+use crate::sip::transaction::{TransactionKey, TxMethod, TxOwner, TxState};
+use crate::sip::trunk::UriForm;
+
+impl Endpoint {
+    /// Places a call on `req.group`. Refused (nothing sent) when the group has no line that
+    /// respects every trunk's channel and CPS limits right now.
+    pub fn place_call(&mut self, now: Instant, req: PlaceCall) -> Result<CallId, PlaceError> {
+        let g = self
+            .trunks
+            .group(&req.group)
+            .ok_or_else(|| PlaceError::UnknownGroup(req.group.clone()))?;
+        let t = self
+            .trunks
+            .take(g, &[], now)
+            .ok_or_else(|| PlaceError::NoCapacity(req.group.clone()))?;
+        let call = CallId(self.id());
+        let mut c = Call::new(0, Some(g), Some(req));
+        c.tried.push(t);
+        self.calls.insert(call, c);
+        self.invite_trunk(now, call, t);
+        Ok(call)
+    }
+
+    /// Sends the INVITE of `call` to trunk `t` on a new customer leg.
+    fn invite_trunk(&mut self, now: Instant, call: CallId, t: usize) {
+        let Some(p) = self.calls.get(&call).and_then(|c| c.place.clone()) else {
+            return;
+        };
+        let trunk = self.trunks.trunk(t);
+        let transport = trunk.config.transport;
+        let target = trunk.request_uri(&p.number);
+        let ip = self.cfg.local_addr.ip();
+        let user = trunk.from_user(&p.caller_id);
+        let from = name_addr(trunk.from_display(), &phone_uri(user, ip));
+        let mut extra = String::new();
+        if let Some(pai) = trunk.asserted_identity(user) {
+            let uri = match trunk.config.uri_form {
+                UriForm::Tel if pai.as_str().starts_with('+') => format!("tel:{}", pai.as_str()),
+                _ => phone_uri(pai, ip),
+            };
+            extra.push_str(&format!(
+                "P-Asserted-Identity: {}\r\n",
+                name_addr(trunk.from_display(), &uri)
+            ));
+        }
+        if let Some(privacy) = &trunk.config.privacy {
+            extra.push_str(&format!("Privacy: {privacy}\r\n"));
+        }
+        if trunk.config.internal_headers {
+            for h in &p.headers {
+                extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+            }
+        }
+        // RFC 3261 §8.1.2: an outbound proxy is a preloaded route set of one loose router.
+        let (dest, route_set) = match trunk.proxy {
+            Some(proxy) => (proxy, vec![format!("<sip:{proxy};lr>")]),
+            None => (trunk.addr, vec![]),
+        };
+        let local_tag = self.tag();
+        let call_id = self.new_call_id();
+        let leg_id = self.id();
+        let dialog = Dialog {
+            call_id: call_id.clone(),
+            local: format!("{from};tag={local_tag}"),
+            remote: format!("<{target}>"),
+            remote_tag: None,
+            target,
+            route_set,
+            dest,
+            transport,
+            local_cseq: 1,
+            remote_cseq: 0,
+        };
+        let session = Session::offering(p.offer.clone());
+        let mut leg = Leg::new(call, Role::Customer, LegState::Calling, dialog, session);
+        leg.trunk = Some(t);
+        leg.auth_tried = false;
+        leg.extra = extra;
+        leg.ring_at = Some(now + p.ring_timeout);
+        self.legs.insert(leg_id, leg);
+        self.by_call_id.insert(call_id, leg_id);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.customer = leg_id;
+        }
+        self.timers.set(now + p.ring_timeout, Timer::Ring(leg_id));
+        self.send_invite(now, leg_id, None);
+    }
+
+    /// Sends (or re-sends with credentials) the INVITE of UAC leg `leg_id`, with the session's
+    /// offer as body (none under flow I).
+    pub(in crate::sip) fn send_invite(
+        &mut self,
+        now: Instant,
+        leg_id: u64,
+        authorization: Option<(&str, String)>,
+    ) {
+        let tx = self.id();
+        let Some(leg) = self.legs.get(&leg_id) else {
+            return;
+        };
+        let d = &leg.dialog;
+        let mut b = Builder::request(Method::Invite, &d.target)
+            .header("Via", self.via(d.transport, tx))
+            .header("Max-Forwards", 70);
+        // Before the 2xx the route set is the preloaded one (outbound proxy), if any.
+        for r in &d.route_set {
+            b = b.header("Route", r);
+        }
+        b = b
+            .header("From", &d.local)
+            .header("To", &d.remote)
+            .header("Call-ID", &d.call_id)
+            .header("CSeq", format_args!("{} INVITE", d.local_cseq))
+            .header("Contact", self.contact(d.transport))
+            .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+        if let Some((name, value)) = &authorization {
+            b = b.header(name, value);
+        }
+        let mut bytes = b.finish(None);
+        if !leg.extra.is_empty() || leg.session.local.is_some() {
+            // Rebuild with the extra headers before the Content-Length line.
+            let s = String::from_utf8_lossy(&bytes).into_owned();
+            let cut = s.find("Content-Length").unwrap_or(s.len());
+            let mut out = String::with_capacity(s.len() + leg.extra.len() + 300);
+            out.push_str(&s[..cut]);
+            out.push_str(&leg.extra);
+            match &leg.session.local {
+                Some(sdp) => out.push_str(&format!(
+                    "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                    sdp.len()
+                )),
+                None => out.push_str("Content-Length: 0\r\n\r\n"),
+            }
+            bytes = out.into_bytes();
+        }
+        let next_hop = (d.dest, d.transport);
+        let key = TransactionKey {
+            branch: tx,
+            method: TxMethod::Invite,
+        };
+        if let Some(l) = self.legs.get_mut(&leg_id) {
+            l.invite_tx = Some(key);
+        }
+        self.start_tx(now, key, TxOwner::Leg(leg_id), next_hop, bytes);
+    }
+
+    /// A provisional to our INVITE: a pending CANCEL goes now; the first 180/183 of a customer
+    /// leg is `Ringing`.
+    pub(in crate::sip) fn on_provisional(&mut self, now: Instant, leg_id: u64, code: u16) {
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
+        if code == 100 {
+            if leg.cancel_pending {
+                leg.cancel_pending = false;
+                self.send_cancel(now, leg_id);
+            }
+            return;
+        }
+        let first = leg.state == LegState::Calling;
+        if first {
+            leg.state = LegState::Ringing;
+        }
+        let (role, call) = (leg.role, leg.call);
+        if leg.cancel_pending {
+            leg.cancel_pending = false;
+            self.send_cancel(now, leg_id);
+            return;
+        }
+        if first && role == Role::Customer && (code == 180 || code == 183) {
+            self.events.push_back(Event::Ringing { call });
+        }
+    }
+
+    /// The first 2xx to our INVITE: the dialog learns its route and target, the session the
+    /// far end's SDP; then the call rule for the leg's role.
+    pub(in crate::sip) fn on_2xx(&mut self, now: Instant, leg_id: u64, msg: Msg) {
+        let Some(leg) = self.legs.get(&leg_id) else {
+            return;
+        };
+        let proxy = leg.trunk.and_then(|t| self.trunks.trunk(t).proxy);
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
+        leg.dialog.on_2xx(&msg, proxy);
+        leg.session.on_remote(msg.body_str());
+        let (role, call, prev) = (leg.role, leg.call, leg.state);
+        if prev == LegState::Cancelling {
+            // A 200 crossed our CANCEL: ACK it, then BYE; the attempt counts as no answer.
+            let ans = if leg.session.we_offered() {
+                None
+            } else {
+                leg.session.decline()
+            };
+            self.ack_2xx(now, leg_id, ans.as_deref());
+            self.close_leg(now, leg_id);
+            if role == Role::Customer {
+                self.fail_call(call, Some(200), Disposition::NoAnswer);
+            } else {
+                self.agent_failed(now, call, leg_id, Some(487));
+            }
+            return;
+        }
+        match role {
+            Role::Customer => self.on_customer_answered(now, leg_id, call, &msg),
+            Role::Agent => self.on_agent_answered(now, leg_id, call),
+            Role::Inbound => {}
+        }
+    }
+
+    /// The customer answered: ACK at once when we made the offer, else (flow I) hold the ACK
+    /// until the agent's answer, at most `ack_hold`.
+    fn on_customer_answered(&mut self, now: Instant, leg_id: u64, call: CallId, msg: &Msg) {
+        let machine = msg
+            .header(ANSWER_HEADER)
+            .map(|v| v.trim().eq_ignore_ascii_case("machine"))
+            .unwrap_or(false);
+        let offer = msg.body_str();
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.answered_at = Some(now);
+        }
+        let early_offer = self
+            .legs
+            .get(&leg_id)
+            .is_some_and(|l| l.session.we_offered());
+        if early_offer {
+            self.ack_2xx(now, leg_id, None);
+        } else {
+            let at = now + self.cfg.ack_hold;
+            if let Some(l) = self.legs.get_mut(&leg_id) {
+                l.state = LegState::AwaitingAck;
+                l.ack_hold = Some(at);
+            }
+            self.timers.set(at, Timer::AckHold(leg_id));
+        }
+        self.events.push_back(Event::Answered {
+            call,
+            machine,
+            offer,
+        });
+    }
+
+    /// Sends the ACK for the 2xx of UAC leg `leg_id` (new branch, CSeq of the INVITE) with
+    /// `sdp`, and stores it on the INVITE transaction so retransmitted 2xx are re-ACKed.
+    pub(in crate::sip) fn ack_2xx(&mut self, _now: Instant, leg_id: u64, sdp: Option<&str>) {
+        let ack_branch = self.id();
+        let Some((bytes, dest, transport)) =
+            self.in_dialog_request(leg_id, Method::Ack, ack_branch, &[], sdp)
+        else {
+            return;
+        };
+        if let Some(l) = self.legs.get_mut(&leg_id) {
+            l.state = LegState::Confirmed;
+            l.ack_hold = None;
+            l.session.on_local_answer(sdp);
+            if let Some(tx) = l.invite_tx.and_then(|t| self.txs.get_mut(&t)) {
+                // Re-ACKs of retransmitted 2xx take the dialog's path, not the INVITE's.
+                tx.bytes = bytes.clone();
+                tx.dest = dest;
+            }
+        }
+        self.send(dest, transport, bytes);
+    }
+
+    /// A final failure of our INVITE (`code`, `None` for no response): one digest retry with
+    /// the trunk's credentials, else the call fails (or fails over) or the agent leg fails.
+    pub(in crate::sip) fn on_final_failure(
+        &mut self,
+        now: Instant,
+        leg_id: u64,
+        code: Option<u16>,
+        msg: &Msg,
+    ) {
+        let Some(leg) = self.legs.get(&leg_id) else {
+            return;
+        };
+        let (role, call, auth_tried, trunk) = (leg.role, leg.call, leg.auth_tried, leg.trunk);
+        let target = leg.dialog.target.clone();
+        // Digest challenge: retry once with credentials of the trunk.
+        if let (Some(c @ (401 | 407)), false, Some(t)) = (code, auth_tried, trunk) {
+            let hname = if c == 401 {
+                "WWW-Authenticate"
+            } else {
+                "Proxy-Authenticate"
+            };
+            let creds = self.trunks.trunk(t).config.credentials.clone();
+            if let (Some(creds), Some(ch)) = (creds, msg.header(hname).and_then(Challenge::parse)) {
+                let cnonce = self.tag();
+                let auth = digest::authorization(&creds, &ch, "INVITE", &target, &cnonce);
+                let name = if c == 401 {
+                    "Authorization"
+                } else {
+                    "Proxy-Authorization"
+                };
+                if let Some(l) = self.legs.get_mut(&leg_id) {
+                    l.auth_tried = true;
+                    l.dialog.local_cseq += 1;
+                    l.state = LegState::Calling;
+                }
+                self.send_invite(now, leg_id, Some((name, auth)));
+                return;
+            }
+        }
+        let cancelled = leg.state == LegState::Cancelling;
+        match role {
+            Role::Customer => {
+                let table = leg
+                    .trunk
+                    .map(|t| self.trunks.trunk(t).config.dispositions.clone());
+                let disp = match (cancelled, code) {
+                    (true, _) => Disposition::NoAnswer,
+                    (false, Some(c)) => table
+                        .map(|t| t.map(c))
+                        .unwrap_or_else(|| default_disposition(c)),
+                    (false, None) => Disposition::TrunkFailure,
+                };
+                self.forget_leg(leg_id);
+                if disp == Disposition::TrunkFailure && self.failover(now, call) {
+                    return;
+                }
+                self.fail_call(call, code, disp);
+            }
+            Role::Agent => {
+                // agent_failed reads the leg (agent URI, announcement flag): forget it after.
+                self.agent_failed(now, call, leg_id, code);
+                self.forget_leg(leg_id);
+            }
+            Role::Inbound => {}
+        }
+    }
+
+    /// Timer B of our INVITE: no final response. Nothing at all from a trunk means it is
+    /// unreachable (down, and the call fails over); after a provisional it is no answer.
+    pub(in crate::sip) fn on_invite_timeout(&mut self, now: Instant, leg_id: u64, prov: bool) {
+        let Some(l) = self.legs.get(&leg_id) else {
+            return;
+        };
+        let (role, call, trunk) = (l.role, l.call, l.trunk);
+        if role == Role::Customer && !prov {
+            if let Some(t) = trunk {
+                self.trunk_down(now, t);
+            }
+            self.on_final_failure(now, leg_id, None, &no_response());
+        } else if role == Role::Customer {
+            self.forget_leg(leg_id);
+            self.fail_call(call, None, Disposition::NoAnswer);
+        } else {
+            self.forget_leg(leg_id);
+            self.agent_failed(now, call, leg_id, None);
+        }
+    }
+
+    /// Re-places a call that failed on a trunk at once on the next untried trunk of its group.
+    fn failover(&mut self, now: Instant, call: CallId) -> bool {
+        let Some(c) = self.calls.get(&call) else {
+            return false;
+        };
+        let Some(g) = c.group else { return false };
+        let tried = c.tried.clone();
+        match self.trunks.take(g, &tried, now) {
+            Some(t) => {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.tried.push(t);
+                }
+                self.invite_trunk(now, call, t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The call ends unanswered: `Failed`, once.
+    pub(in crate::sip) fn fail_call(
+        &mut self,
+        call: CallId,
+        code: Option<u16>,
+        disposition: Disposition,
+    ) {
+        if self.calls.contains_key(&call) {
+            self.finish_call(call);
+            self.events.push_back(Event::Failed {
+                call,
+                code,
+                disposition,
+            });
+        }
+    }
+
+    /// Cancels an unanswered UAC leg, or marks the CANCEL pending until a provisional comes.
+    pub(in crate::sip) fn cancel_leg(&mut self, now: Instant, leg_id: u64) {
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
+        let had_provisional = leg.state == LegState::Ringing
+            || leg
+                .invite_tx
+                .and_then(|t| self.txs.get(&t))
+                .is_some_and(|t| t.got_provisional);
+        leg.state = LegState::Cancelling;
+        if had_provisional {
+            self.send_cancel(now, leg_id);
+        } else {
+            // RFC 3261 §9.1: no CANCEL before a provisional response; send it when one comes.
+            leg.cancel_pending = true;
+        }
+    }
+
+    /// The CANCEL of the leg's INVITE: its own transaction on the INVITE's branch.
+    fn send_cancel(&mut self, now: Instant, leg_id: u64) {
+        let Some(leg) = self.legs.get(&leg_id) else {
+            return;
+        };
+        let Some(inv_key) = leg.invite_tx else { return };
+        let Some(inv) = self.txs.get(&inv_key) else {
+            return;
+        };
+        if inv.cancelled || !matches!(inv.state, TxState::Trying | TxState::Proceeding) {
+            return;
+        }
+        let d = &leg.dialog;
+        let mut b = Builder::request(Method::Cancel, &d.target)
+            .header("Via", self.via(d.transport, inv_key.branch))
+            .header("Max-Forwards", 70);
+        // RFC 3261 §9.1: the CANCEL carries the INVITE's Route headers and follows its path.
+        for r in &d.route_set {
+            b = b.header("Route", r);
+        }
+        let bytes = b
+            .header("From", &d.local)
+            .header("To", &d.remote)
+            .header("Call-ID", &d.call_id)
+            .header("CSeq", format_args!("{} CANCEL", d.local_cseq))
+            .finish(None);
+        let next_hop = (d.dest, d.transport);
+        if let Some(inv) = self.txs.get_mut(&inv_key) {
+            inv.cancelled = true;
+        }
+        let key = TransactionKey {
+            branch: inv_key.branch,
+            method: TxMethod::Cancel,
+        };
+        self.start_tx(now, key, TxOwner::Leg(leg_id), next_hop, bytes);
+    }
+
+    /// The ring timeout of a customer leg fired at `at`: cancel it if it still rings.
+    pub(in crate::sip) fn on_ring_timeout(&mut self, now: Instant, at: Instant, leg_id: u64) {
+        let due = self.legs.get(&leg_id).is_some_and(|l| {
+            l.ring_at == Some(at) && matches!(l.state, LegState::Calling | LegState::Ringing)
+        });
+        if due {
+            self.cancel_leg(now, leg_id);
+        }
+    }
+}
+
+/// The stand-in for a final response that never came (timer B): no headers, no challenge.
+fn no_response() -> Msg {
+    Msg {
+        start: Start::Response { code: 408 },
+        vias: vec![],
+        branch: String::new(),
+        from: String::new(),
+        from_tag: None,
+        to: String::new(),
+        to_tag: None,
+        call_id: String::new(),
+        cseq: 0,
+        cseq_method: Method::Invite,
+        contact: None,
+        record_route: vec![],
+        other: vec![],
+        body: vec![],
+    }
+}
