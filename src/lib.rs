@@ -11,7 +11,9 @@
 //! - [`agents`]: the agent state machine (sans-IO).
 //! - [`pacing`]: call state machine, estimators and dial-mode decisions (sans-IO).
 //! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock.
-//! - [`sip`]: SIP transport, transactions, dialogs, trunks and synthetic peers, built on rsip.
+//! - [`sip`]: SIP on rsip, in layers: the endpoint routes each message to its transaction,
+//!   dialog or call (customer + agent leg, trunk failover, flow I join); a session seam for SDP;
+//!   transport shell, trunks and synthetic peers.
 //! - [`engine`]: the live tokio shell joining store, pacing and SIP.
 //! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
 //! - [`export`]: lead data neutralised where it is shown or exported (JSON, screens, CSV).

@@ -46,6 +46,11 @@ impl Session {
         self.remote = sdp;
     }
 
+    /// Our final response (inbound) carries `sdp`: it becomes what we sent.
+    pub fn on_local(&mut self, sdp: Option<String>) {
+        self.local = sdp;
+    }
+
     /// We send `sdp` as our answer, unless we already sent an SDP.
     pub fn on_local_answer(&mut self, sdp: Option<&str>) {
         if let (Some(sdp), None) = (sdp, &self.local) {

@@ -140,7 +140,7 @@ impl Endpoint {
             LegState::Rejected
         };
         if code < 300 {
-            leg.session.local = sdp;
+            leg.session.on_local(sdp);
         }
         let (d, t) = (leg.dialog.dest, leg.dialog.transport);
         self.send(d, t, bytes);

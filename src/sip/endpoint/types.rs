@@ -38,8 +38,8 @@ pub struct EndpointConfig {
     /// use a fixed one, so a run repeats exactly.
     pub seed: u64,
     /// 256 bits from the OS RNG that key tags, Call-IDs and branches (ChaCha20) instead of
-    /// `seed`. The live shell ([`spawn`](crate::sip::driver::spawn)) fills it, so nobody on the wire can
-    /// guess the next branch or tag from the ones seen before.
+    /// `seed`. The live shell ([`spawn`](crate::sip::driver::spawn)) fills it, so nobody on the
+    /// wire can guess the next branch or tag from the ones seen before.
     pub secret: Option<[u8; 32]>,
     /// Who may send requests outside a dialog (a new INVITE, OPTIONS, …). `None`: anyone (the
     /// synthetic peers, tests). `Some(ips)`: the configured trunks (their address and outbound
@@ -78,11 +78,13 @@ pub struct PlaceCall {
     /// Ringing longer than this is cancelled (the campaign enforces ≥ 15 s; any value works here).
     pub ring_timeout: Duration,
     /// SDP offer to send in the INVITE. `None` (the dialler's default) means flow I: the customer
-    /// makes the offer in its 200 and the leg waits for [`Endpoint::connect`](crate::sip::Endpoint::connect) before the ACK.
+    /// makes the offer in its 200 and the leg waits for
+    /// [`Endpoint::connect`](crate::sip::Endpoint::connect) before the ACK.
     pub offer: Option<String>,
 }
 
-/// What the agent's phone is told about the call it is offered (see [`Endpoint::connect_with`](crate::sip::Endpoint::connect_with)).
+/// What the agent's phone is told about the call it is offered (see
+/// [`Endpoint::connect_with`](crate::sip::Endpoint::connect_with)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentLeg {
     /// User part of From. Default: the customer's number (outbound), or the caller's user part
@@ -202,8 +204,8 @@ pub enum Event {
         /// Its name.
         trunk: String,
     },
-    /// A leg restored by [`Endpoint::restore_and_end`](crate::sip::Endpoint::restore_and_end) is over (its BYE was answered or timed
-    /// out, or the far end sent BYE).
+    /// A leg restored by [`Endpoint::restore_and_end`](crate::sip::Endpoint::restore_and_end) is
+    /// over (its BYE was answered or timed out, or the far end sent BYE).
     Released {
         /// The handle `restore_and_end` returned.
         call: CallId,
