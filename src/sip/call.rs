@@ -7,23 +7,31 @@
 //!   trunk failover, CANCEL and the ring timeout;
 //! - [`join`]: the agent join of RFC 3725 flow I, abandon, and ending or releasing legs;
 //! - [`inbound`]: the UAS side — an INVITE received, ring/answer/reject/challenge, CANCEL, ACK,
-//!   and in-dialog requests (BYE, re-INVITE) from the far end.
+//!   and in-dialog requests (BYE, re-INVITE) from the far end;
+//! - [`recovery`]: dialog snapshots, ending a leg another process left up, stray 2xx.
 //!
-//! The call layer decides; it does not parse, match responses to transactions, or own the
-//! tables: the endpoint routes each message to the leg it belongs to, and its transaction and
-//! dialog layers build and time what is sent.
+//! [`Calls`] holds the layer's tables; every rule takes the endpoint's shared services (`io`:
+//! ids, sending, transactions, timers, events, trunks). The call layer decides; it does not
+//! parse nor match responses to transactions (the endpoint routes each message to the leg it
+//! belongs to) and leaves request building to the dialog and timing to the transaction layer.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Instant;
 
+use rsip::Method;
+
 use super::dialog::Dialog;
-use super::endpoint::{CallId, PlaceCall};
+use super::endpoint::{CallId, PlaceCall, Shared};
 use super::session::Session;
 use super::transaction::{ServerInviteTx, TransactionKey};
+use super::trunk::Transport;
 use super::values::{CallerId, DisplayName, SipUri};
 
 pub(super) mod inbound;
 pub(super) mod join;
 pub(super) mod outbound;
+pub(super) mod recovery;
 
 /// Which side of the call a leg is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +127,42 @@ impl Leg {
         if let Some(u) = &mut self.uas {
             u.stop();
         }
+    }
+}
+
+/// The call layer's tables: calls, their legs, and the leg of each SIP Call-ID. Each rule takes
+/// the endpoint's shared services (`io`) to send, schedule and report.
+#[derive(Debug, Default)]
+pub(super) struct Calls {
+    pub calls: HashMap<CallId, Call>,
+    pub legs: HashMap<u64, Leg>,
+    /// Legs by SIP Call-ID: the dialog set a request or stray 2xx is looked up in.
+    pub by_call_id: HashMap<String, u64>,
+    /// Legs rebuilt from a dialog snapshot or a stray 2xx (see `recovery`), by leg id.
+    pub restored: HashMap<u64, CallId>,
+}
+
+impl Calls {
+    /// The trunk carrying the customer leg of `call`.
+    pub fn customer_trunk(&self, call: CallId) -> Option<usize> {
+        let c = self.calls.get(&call)?;
+        self.legs.get(&c.customer)?.trunk
+    }
+
+    /// An in-dialog request of leg `leg_id` in transaction (branch) `branch`, built by its
+    /// dialog: bytes and next hop. `None` when the leg is gone.
+    pub fn in_dialog_request(
+        &mut self,
+        io: &mut Shared,
+        leg_id: u64,
+        method: Method,
+        branch: u64,
+        extra: &[(&str, String)],
+        sdp: Option<&str>,
+    ) -> Option<(Vec<u8>, SocketAddr, Transport)> {
+        let leg = self.legs.get_mut(&leg_id)?;
+        let via = io.via(leg.dialog.transport, branch);
+        Some(leg.dialog.request(method, via, extra, sdp))
     }
 }
 

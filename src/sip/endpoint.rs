@@ -1,33 +1,30 @@
-//! The sans-IO SIP user agent [`Endpoint`]: it owns the tables (calls, legs, client
-//! transactions, the server response cache, the timer heap, trunks) and routes — it parses each
-//! message, finds the transaction, dialog or call it belongs to, and hands it to that layer
-//! ([`super::transaction`], [`super::dialog`], the call layer in `super::call`); timers are
-//! routed the same way. It also holds the endpoint-wide services the layers share: ids, tags
-//! and branches, sending, starting a client transaction. Call rules (what a 2xx or a BYE means
-//! for a call) live in the call layer, not here. No sockets, no clock, no tokio: see the call
-//! order in [`Endpoint`]'s doc.
+//! The sans-IO SIP user agent [`Endpoint`], reduced to routing: it parses each message, finds
+//! the client transaction a response belongs to (by [`TransactionKey`]) and lets the
+//! transaction layer ([`super::transaction`]) take it first, then hands what is new to the call
+//! layer (`super::call`, which owns calls, legs and their dialogs and sessions); requests go by
+//! method and Call-ID to the call layer, retransmissions to the response cache. Timers are
+//! routed the same way. The public API (commands, `poll_*`) lives here and delegates. Shared
+//! services (ids, sending, starting a transaction) are in `shared.rs`, trunk pings in
+//! `pings.rs`, the public types in `types.rs`. No call rule lives here. No sockets, no clock, no
+//! tokio: see the call order in [`Endpoint`]'s doc.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Instant;
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 use rsip::Method;
 
-use super::call::{Call, Leg};
+use super::call::Calls;
 use super::message::{self, response_to, Msg, Start};
-use super::timer::{Timer, Timers};
-use super::transaction::{
-    Branches, ClientTx, On2xx, OnFailure, ServerCache, ServerKey, TransactionKey, TxMethod,
-    TxOwner, TxState,
-};
+use super::timer::Timer;
+use super::transaction::{On2xx, OnFailure, ServerKey, TransactionKey, TxMethod, TxOwner, TxState};
 use super::trunk::{Transport, TrunkSet};
+use super::values::{ExtraHeader, SipUri};
 
 mod pings;
-mod recovery;
+mod shared;
 mod types;
-pub use recovery::{DialogSnapshot, LegSide};
+pub use super::call::recovery::{DialogSnapshot, LegSide};
+pub(super) use shared::Shared;
 pub use types::{
     AgentLeg, CallError, CallId, EndedBy, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
     Transmit, ANSWER_HEADER,
@@ -46,71 +43,25 @@ pub use types::{
 ///
 /// Every input takes `now`; the core never reads a clock.
 pub struct Endpoint {
-    pub(super) cfg: EndpointConfig,
-    pub(super) trunks: TrunkSet,
-    /// Tags, Call-IDs (ChaCha20: not predictable from its outputs).
-    rng: ChaCha20Rng,
-    /// Keys branches: the branch of transaction `n` is keystream block of stream `n`.
-    branches: Branches,
-    /// Out-of-dialog sources allowed (trunks plus `accept_from`); `None`: anyone.
-    accept_from: Option<HashSet<IpAddr>>,
-    salt: u32,
-    next_id: u64,
-    pub(super) calls: HashMap<CallId, Call>,
-    pub(super) legs: HashMap<u64, Leg>,
-    /// Legs by SIP Call-ID: the dialog set a request or stray 2xx is looked up in.
-    pub(super) by_call_id: HashMap<String, u64>,
-    pub(super) txs: HashMap<TransactionKey, ClientTx>,
-    /// Responses to non-INVITE requests we answered, for their retransmissions (timer J).
-    server_cache: ServerCache,
-    ping_in_flight: Vec<bool>,
-    pub(super) timers: Timers,
-    transmits: VecDeque<Transmit>,
-    pub(super) events: VecDeque<Event>,
-    pub(super) stats: Stats,
-    /// Legs rebuilt from a dialog snapshot or a stray 2xx (see `recovery`), by leg id.
-    restored: HashMap<u64, CallId>,
+    /// What the layers share: config, trunks, ids, transactions, timers, output queues.
+    io: Shared,
+    /// The call layer: calls, their legs (each with its dialog and session).
+    calls: Calls,
 }
 
 impl Endpoint {
     /// A new endpoint; `now` starts the trunk OPTIONS pings.
     pub fn new(cfg: EndpointConfig, trunks: TrunkSet, now: Instant) -> Self {
-        let key = cfg
-            .secret
-            .unwrap_or_else(|| ChaCha20Rng::seed_from_u64(cfg.seed).gen());
-        let mut rng = ChaCha20Rng::from_seed(key);
-        let branches = Branches::new(ChaCha20Rng::from_seed(rng.gen()));
-        let salt = rng.gen();
-        let accept_from = cfg.accept_from.clone().map(|mut ips| {
-            ips.extend(trunks.source_ips());
-            ips
-        });
-        let mut ep = Endpoint {
-            ping_in_flight: vec![false; trunks.len()],
-            cfg,
-            trunks,
-            rng,
-            branches,
-            accept_from,
-            salt,
-            next_id: 1,
-            calls: HashMap::new(),
-            legs: HashMap::new(),
-            by_call_id: HashMap::new(),
-            txs: HashMap::new(),
-            server_cache: ServerCache::default(),
-            timers: Timers::default(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
-            stats: Stats::default(),
-            restored: HashMap::new(),
-        };
-        for i in 0..ep.trunks.len() {
-            if let Some(iv) = ep.trunks.trunk(i).ping_interval() {
-                ep.timers.set(now + iv, Timer::TrunkPing(i));
+        let mut io = Shared::new(cfg, trunks);
+        for i in 0..io.trunks.len() {
+            if let Some(iv) = io.trunks.trunk(i).ping_interval() {
+                io.timers.set(now + iv, Timer::TrunkPing(i));
             }
         }
-        ep
+        Endpoint {
+            io,
+            calls: Calls::default(),
+        }
     }
 
     // ----- getters -----
@@ -118,45 +69,46 @@ impl Endpoint {
     /// Name of the trunk carrying the customer leg of `call` (after any failover), while the
     /// call exists.
     pub fn call_trunk(&self, call: CallId) -> Option<String> {
-        let c = self.calls.get(&call)?;
-        let t = self.legs.get(&c.customer)?.trunk?;
-        self.trunks.all().get(t).map(|t| t.config.name.clone())
+        let t = self.calls.customer_trunk(call)?;
+        self.io.trunks.all().get(t).map(|t| t.config.name.clone())
     }
 
     /// Counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.io.stats
     }
     /// SIP legs still open (dialogs, pending INVITEs, BYEs in flight).
     pub fn open_dialogs(&self) -> usize {
-        self.legs.len()
+        self.calls.legs.len()
     }
     /// Calls in progress (placed or inbound, not yet failed or ended).
     pub fn active_calls(&self) -> usize {
-        self.calls.len()
+        self.calls.calls.len()
     }
     /// Lines of `group` that may be dialled right now: free channels on in-service trunks,
     /// capped by what each trunk's CPS window still allows. Pacing must not ask for more.
     pub fn available_lines(&mut self, group: &str, now: Instant) -> u32 {
-        match self.trunks.group(group) {
-            Some(g) => self.trunks.available(g, now),
+        match self.io.trunks.group(group) {
+            Some(g) => self.io.trunks.available(g, now),
             None => 0,
         }
     }
     /// Free channels of `group` on in-service trunks (ignoring the CPS window).
     pub fn free_channels(&self, group: &str) -> u32 {
-        self.trunks
+        self.io
+            .trunks
             .group(group)
-            .map(|g| self.trunks.free_channels(g))
+            .map(|g| self.io.trunks.free_channels(g))
             .unwrap_or(0)
     }
     /// The trunk table (config, health, channels in use), read-only.
     pub fn trunks(&self) -> &[super::trunk::Trunk] {
-        self.trunks.all()
+        self.io.trunks.all()
     }
     /// True when trunk `name` is in service.
     pub fn trunk_in_service(&self, name: &str) -> bool {
-        self.trunks
+        self.io
+            .trunks
             .all()
             .iter()
             .any(|t| t.config.name == name && t.health == super::trunk::Health::InService)
@@ -167,130 +119,109 @@ impl Endpoint {
     /// Next message to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        self.io.pop_transmit()
     }
     /// Next event for the application.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.io.events.pop_front()
     }
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        self.io.timers.next()
     }
 
-    // ----- services shared by the layers -----
+    // ----- application commands (the call layer carries them out) -----
 
-    pub(super) fn id(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
-    }
-    pub(super) fn tag(&mut self) -> String {
-        format!("{:x}", self.rng.gen::<u64>())
-    }
-    /// A fresh SIP Call-ID.
-    pub(super) fn new_call_id(&mut self) -> String {
-        format!(
-            "{:x}{:x}@{}",
-            self.rng.gen::<u64>(),
-            self.next_id,
-            self.cfg.local_addr.ip()
-        )
-    }
-    pub(super) fn via(&self, transport: Transport, branch: u64) -> String {
-        let t = match transport {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        };
-        let branch = self.branches.branch(branch);
-        format!("SIP/2.0/{t} {};branch={branch};rport", self.cfg.local_addr)
-    }
-    pub(super) fn contact(&self, transport: Transport) -> String {
-        match transport {
-            Transport::Udp => format!("<sip:outdial@{}>", self.cfg.local_addr),
-            Transport::Tcp => format!("<sip:outdial@{};transport=tcp>", self.cfg.local_addr),
-        }
-    }
-    pub(super) fn send(&mut self, dest: SocketAddr, transport: Transport, payload: Vec<u8>) {
-        self.stats.sent += 1;
-        self.transmits.push_back(Transmit {
-            dest,
-            transport,
-            payload,
-        });
-    }
-    pub(super) fn resend(&mut self, dest: SocketAddr, transport: Transport, payload: Vec<u8>) {
-        self.stats.retransmissions += 1;
-        self.transmits.push_back(Transmit {
-            dest,
-            transport,
-            payload,
-        });
-    }
-    pub(super) fn sixty_four_t1(&self) -> Duration {
-        self.cfg.t1 * 64
+    /// Places a call on `req.group`. Refused (nothing sent) when the group has no line that
+    /// respects every trunk's channel and CPS limits right now.
+    pub fn place_call(&mut self, now: Instant, req: PlaceCall) -> Result<CallId, PlaceError> {
+        self.calls.place_call(&mut self.io, now, req)
     }
 
-    /// Starts client transaction `key` for `bytes`, sends it and sets its timers.
-    pub(super) fn start_tx(
+    /// Joins answered call `call` to `agent` with RFC 3725 flow I (see the module doc). Applies to
+    /// outbound calls placed without an offer that are answered and not yet ACKed, and to inbound
+    /// calls whose INVITE carried an offer and that are not yet answered.
+    pub fn connect(&mut self, now: Instant, call: CallId, agent: SipUri) -> Result<(), CallError> {
+        self.calls
+            .connect(&mut self.io, now, call, agent, AgentLeg::default())
+    }
+
+    /// [`connect`](Self::connect), telling the agent's phone who is calling: From user and
+    /// display name, `X-` identifiers and a `Call-Info` to the screen pop (see [`AgentLeg`]).
+    pub fn connect_with(
         &mut self,
         now: Instant,
-        key: TransactionKey,
-        owner: TxOwner,
-        (dest, transport): (SocketAddr, Transport),
-        bytes: Vec<u8>,
-    ) {
-        let tx = ClientTx::new(now, owner, dest, transport, bytes.clone(), self.cfg.t1);
-        if let Some(at) = tx.retransmit_at() {
-            self.timers.set(at, Timer::Retransmit(key));
-        }
-        self.timers.set(tx.end_at, Timer::TxEnd(key));
-        self.send(dest, transport, bytes);
-        self.txs.insert(key, tx);
+        call: CallId,
+        agent: SipUri,
+        leg: AgentLeg,
+    ) -> Result<(), CallError> {
+        self.calls.connect(&mut self.io, now, call, agent, leg)
     }
 
-    /// An in-dialog request of leg `leg_id` in transaction (branch) `branch`, built by its
-    /// dialog: bytes and next hop. `None` when the leg is gone.
-    pub(super) fn in_dialog_request(
-        &mut self,
-        leg_id: u64,
-        method: Method,
-        branch: u64,
-        extra: &[(&str, String)],
-        sdp: Option<&str>,
-    ) -> Option<(Vec<u8>, SocketAddr, Transport)> {
-        let transport = self.legs.get(&leg_id)?.dialog.transport;
-        let via = self.via(transport, branch);
-        let leg = self.legs.get_mut(&leg_id)?;
-        Some(leg.dialog.request(method, via, extra, sdp))
-    }
-
-    /// True when `from` may send requests outside a dialog ([`EndpointConfig::accept_from`]).
-    pub(super) fn may_send(&self, from: SocketAddr) -> bool {
-        self.accept_from
-            .as_ref()
-            .is_none_or(|ips| ips.contains(&from.ip()))
-    }
-
-    /// Sends a response to a non-INVITE request and keeps it for retransmissions (timer J).
-    pub(super) fn reply_cached(
+    /// No agent within patience: join the customer to `announcement` (flow I, as `connect`),
+    /// or with `None` end the customer leg with BYE and `Reason: SIP;cause=480`.
+    pub fn abandon(
         &mut self,
         now: Instant,
-        from: SocketAddr,
-        transport: Transport,
-        msg: &Msg,
-        bytes: Vec<u8>,
-    ) {
-        if transport == Transport::Udp {
-            let id = self.id();
-            self.server_cache
-                .insert(id, ServerKey::of(msg), bytes.clone());
-            self.timers
-                .set(now + self.sixty_four_t1(), Timer::ServerCacheEnd(id));
-        }
-        self.send(from, transport, bytes);
+        call: CallId,
+        announcement: Option<SipUri>,
+    ) -> Result<(), CallError> {
+        self.calls.abandon(&mut self.io, now, call, announcement)
+    }
+
+    /// Ends `call` from our side: BYE to answered legs, CANCEL to ringing ones, 480 to an
+    /// unanswered inbound INVITE. Reports `Ended { by: Local }` (or `Failed` if never answered).
+    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.calls.hangup(&mut self.io, now, call)
+    }
+
+    /// Sends 180 Ringing on an unanswered inbound call.
+    pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+        self.calls.ring(&mut self.io, now, call)
+    }
+
+    /// Answers an inbound call with 200 (`sdp` as body, `headers` such as
+    /// `X-Outdial-Answer: machine`); retransmitted until the ACK arrives (RFC 6026).
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        sdp: Option<String>,
+        headers: &[ExtraHeader],
+    ) -> Result<(), CallError> {
+        self.calls.answer(&mut self.io, now, call, sdp, headers)
+    }
+
+    /// Refuses an inbound call with a final status (300..=699), e.g. 486 or 404.
+    pub fn reject(&mut self, now: Instant, call: CallId, code: u16) -> Result<(), CallError> {
+        self.calls.reject(&mut self.io, now, call, code)
+    }
+
+    /// Refuses an inbound call with a digest challenge (401, `realm`, `nonce`); the
+    /// authenticated retry arrives as a new [`Event::InboundCall`] with `authorization` set.
+    pub fn challenge(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        realm: &str,
+        nonce: &str,
+    ) -> Result<(), CallError> {
+        self.calls.challenge(&mut self.io, now, call, realm, nonce)
+    }
+
+    /// Snapshots of the answered legs of `call` (customer and agent, UAC legs whose 2xx arrived),
+    /// customer first. Empty for an unknown call or one not answered yet.
+    pub fn dialog_snapshots(&self, call: CallId) -> Vec<DialogSnapshot> {
+        self.calls.dialog_snapshots(call)
+    }
+
+    /// Ends a leg another process left up: rebuilds it from `snap` and sends BYE. Returns a call
+    /// handle that [`Event::Released`] reports once the BYE is answered or timed out; `None`
+    /// when this endpoint already has a leg with that Call-ID (it is being ended already).
+    pub fn restore_and_end(&mut self, now: Instant, snap: &DialogSnapshot) -> Option<CallId> {
+        self.calls.restore_and_end(&mut self.io, now, snap)
     }
 
     // ----- input: datagrams -----
@@ -303,14 +234,14 @@ impl Endpoint {
         transport: Transport,
         bytes: &[u8],
     ) {
-        self.stats.received += 1;
+        self.io.stats.received += 1;
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return; // CRLF keep-alive
         }
         let msg = match message::parse(bytes) {
             Ok(m) => m,
             Err(e) => {
-                self.stats.malformed += 1;
+                self.io.stats.malformed += 1;
                 tracing::debug!(%from, error = %e, "dropped malformed sip message");
                 return;
             }
@@ -334,21 +265,23 @@ impl Endpoint {
         msg: Msg,
     ) {
         let key = self
+            .io
             .branches
             .id_of(&msg.branch)
             .zip(TxMethod::of(&msg.cseq_method))
             .map(|(branch, method)| TransactionKey { branch, method });
-        let Some((key, tx)) = key.and_then(|k| self.txs.get_mut(&k).map(|tx| (k, tx))) else {
-            self.stats.stray += 1;
+        let Some((key, tx)) = key.and_then(|k| self.io.txs.get_mut(&k).map(|tx| (k, tx))) else {
+            self.io.stats.stray += 1;
             if (200..300).contains(&code) && msg.cseq_method == Method::Invite {
-                self.on_stray_2xx(now, from, transport, &msg);
+                self.calls
+                    .on_stray_2xx(&mut self.io, now, from, transport, &msg);
             }
             return;
         };
         // The IP, not the port: a UAS may send its responses from another port than the one it
         // listens on (RFC 3261 §18.2.2; phones and proxies do).
         if tx.sent_to.ip() != from.ip() {
-            self.stats.wrong_source += 1;
+            self.io.stats.wrong_source += 1;
             tracing::debug!(%from, expected = %tx.sent_to, "dropped response from the wrong address");
             return;
         }
@@ -360,10 +293,10 @@ impl Endpoint {
             return;
         }
         let owner = tx.owner;
-        self.txs.remove(&key);
+        self.io.txs.remove(&key);
         match (key.method, owner) {
-            (TxMethod::Bye, TxOwner::Leg(leg)) => self.forget_leg(leg),
-            (TxMethod::Options, TxOwner::Trunk(t)) => self.on_ping_result(now, t, Some(code)),
+            (TxMethod::Bye, TxOwner::Leg(leg)) => self.calls.forget_leg(&mut self.io, leg),
+            (TxMethod::Options, TxOwner::Trunk(t)) => self.io.on_ping_result(now, t, Some(code)),
             _ => {}
         }
     }
@@ -371,8 +304,8 @@ impl Endpoint {
     /// A response to one of our INVITEs: the transaction takes it first (timers, ACK of a
     /// non-2xx, re-ACK of retransmissions), then the call layer gets what is new.
     fn on_invite_response(&mut self, now: Instant, key: TransactionKey, code: u16, msg: Msg) {
-        let t1 = self.cfg.t1;
-        let Some(tx) = self.txs.get_mut(&key) else {
+        let t1 = self.io.cfg.t1;
+        let Some(tx) = self.io.txs.get_mut(&key) else {
             return;
         };
         let TxOwner::Leg(leg_id) = tx.owner else {
@@ -381,24 +314,25 @@ impl Endpoint {
         let (dest, transport) = (tx.dest, tx.transport);
         if code < 200 {
             tx.on_invite_provisional();
-            self.on_provisional(now, leg_id, code);
+            self.calls.on_provisional(&mut self.io, now, leg_id, code);
         } else if code < 300 {
             match tx.on_invite_2xx(now, t1) {
                 On2xx::Accepted { end_at } => {
-                    self.timers.set(end_at, Timer::TxEnd(key));
-                    self.on_2xx(now, leg_id, msg);
+                    self.io.timers.set(end_at, Timer::TxEnd(key));
+                    self.calls.on_2xx(&mut self.io, now, leg_id, msg);
                 }
-                On2xx::Reack(ack) => self.resend(dest, transport, ack),
+                On2xx::Reack(ack) => self.io.resend(dest, transport, ack),
                 On2xx::Ignore => {}
             }
         } else {
             match tx.on_invite_failure(now, t1, &msg) {
                 OnFailure::Completed { ack, end_at } => {
-                    self.timers.set(end_at, Timer::TxEnd(key));
-                    self.send(dest, transport, ack);
-                    self.on_final_failure(now, leg_id, Some(code), &msg);
+                    self.io.timers.set(end_at, Timer::TxEnd(key));
+                    self.io.send(dest, transport, ack);
+                    self.calls
+                        .on_final_failure(&mut self.io, now, leg_id, Some(code), &msg);
                 }
-                OnFailure::Reack(ack) => self.resend(dest, transport, ack),
+                OnFailure::Reack(ack) => self.io.resend(dest, transport, ack),
                 OnFailure::Ignore => {}
             }
         }
@@ -415,39 +349,46 @@ impl Endpoint {
         msg: Msg,
     ) {
         if method == Method::Ack {
-            self.on_ack(now, msg);
+            self.calls.on_ack(&mut self.io, now, msg);
             return;
         }
         // Outside a dialog (no To tag: a new INVITE, OPTIONS, a CANCEL): only from allowed
         // sources. The 403 is sent once and not kept, so a flood leaves nothing behind.
-        if msg.to_tag.is_none() && !self.may_send(from) {
-            self.stats.forbidden += 1;
+        if msg.to_tag.is_none() && !self.io.may_send(from) {
+            self.io.stats.forbidden += 1;
             tracing::debug!(%from, %method, "refused a request from a source that is not allowed");
             let r = response_to(&msg, 403, None).finish(None);
-            self.send(from, transport, r);
+            self.io.send(from, transport, r);
             return;
         }
         // Retransmission of a non-INVITE request we answered: same response again.
         if method != Method::Invite {
-            if let Some(resp) = self.server_cache.get(&ServerKey::of(&msg)) {
+            if let Some(resp) = self.io.server_cache.get(&ServerKey::of(&msg)) {
                 let r = resp.clone();
-                self.resend(from, transport, r);
+                self.io.resend(from, transport, r);
                 return;
             }
         }
-        let leg_id = self.by_call_id.get(&msg.call_id).copied();
+        let leg_id = self.calls.by_call_id.get(&msg.call_id).copied();
         match method {
             Method::Invite if msg.to_tag.is_none() => {
-                self.on_invite(now, from, transport, leg_id, msg)
+                self.calls
+                    .on_invite(&mut self.io, now, from, transport, leg_id, msg)
             }
-            Method::Invite => self.on_reinvite(from, transport, leg_id, msg),
-            Method::Bye => self.on_bye(now, from, transport, leg_id, msg),
-            Method::Cancel => self.on_cancel(now, from, transport, leg_id, msg),
+            Method::Invite => self
+                .calls
+                .on_reinvite(&mut self.io, from, transport, leg_id, msg),
+            Method::Bye => self
+                .calls
+                .on_bye(&mut self.io, now, from, transport, leg_id, msg),
+            Method::Cancel => self
+                .calls
+                .on_cancel(&mut self.io, now, from, transport, leg_id, msg),
             Method::Options => {
                 let r = response_to(&msg, 200, None)
                     .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
                     .finish(None);
-                self.reply_cached(now, from, transport, &msg, r);
+                self.io.reply_cached(now, from, transport, &msg, r);
             }
             _ => {
                 let code = if leg_id.is_some() || msg.to_tag.is_none() {
@@ -456,7 +397,7 @@ impl Endpoint {
                     481
                 };
                 let r = response_to(&msg, code, None).finish(None);
-                self.reply_cached(now, from, transport, &msg, r);
+                self.io.reply_cached(now, from, transport, &msg, r);
             }
         }
     }
@@ -465,67 +406,58 @@ impl Endpoint {
     /// case-sensitive): 403 outside a dialog from a source that may not send requests, else 405
     /// with Allow. Stateless: a retransmission gets the same answer again.
     fn on_extension(&mut self, from: SocketAddr, transport: Transport, msg: Msg) {
-        if msg.to_tag.is_none() && !self.may_send(from) {
-            self.stats.forbidden += 1;
+        if msg.to_tag.is_none() && !self.io.may_send(from) {
+            self.io.stats.forbidden += 1;
             let r = response_to(&msg, 403, None).finish(None);
-            self.send(from, transport, r);
+            self.io.send(from, transport, r);
             return;
         }
         tracing::debug!(%from, "refused a request with an unknown method");
         let r = response_to(&msg, 405, None)
             .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS")
             .finish(None);
-        self.send(from, transport, r);
+        self.io.send(from, transport, r);
     }
 
     // ----- input: timers -----
 
     /// Fires every timer due at `now`, routing each to its layer.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some((at, t)) = self.timers.pop_due(now) {
+        while let Some((at, t)) = self.io.timers.pop_due(now) {
             match t {
-                Timer::Retransmit(key) => self.on_retransmit(now, at, key),
+                Timer::Retransmit(key) => self.io.on_retransmit(now, at, key),
                 Timer::TxEnd(key) => self.on_tx_end(now, at, key),
-                Timer::Ring(leg) => self.on_ring_timeout(now, at, leg),
-                Timer::AckHold(leg) => self.on_ack_hold(now, at, leg),
-                Timer::UasRetransmit(leg) => self.on_uas_retransmit(now, at, leg),
-                Timer::UasGiveUp(leg) => self.on_uas_give_up(now, at, leg),
-                Timer::ServerCacheEnd(id) => self.server_cache.expire(id),
-                Timer::TrunkPing(t) => self.send_ping(now, t),
+                Timer::Ring(leg) => self.calls.on_ring_timeout(&mut self.io, now, at, leg),
+                Timer::AckHold(leg) => self.calls.on_ack_hold(&mut self.io, now, at, leg),
+                Timer::UasRetransmit(leg) => {
+                    self.calls.on_uas_retransmit(&mut self.io, now, at, leg)
+                }
+                Timer::UasGiveUp(leg) => self.calls.on_uas_give_up(&mut self.io, now, at, leg),
+                Timer::ServerCacheEnd(id) => self.io.server_cache.expire(id),
+                Timer::TrunkPing(t) => self.io.send_ping(now, t),
             }
         }
-    }
-
-    fn on_retransmit(&mut self, now: Instant, at: Instant, key: TransactionKey) {
-        let t2 = self.cfg.t2;
-        let Some(tx) = self.txs.get_mut(&key) else {
-            return;
-        };
-        let Some(next) = tx.on_retransmit_timer(key.method, now, at, t2) else {
-            return;
-        };
-        let (d, t, b) = (tx.dest, tx.transport, tx.bytes.clone());
-        self.timers.set(next, Timer::Retransmit(key));
-        self.resend(d, t, b);
     }
 
     /// Timer B/F (no final response) or D/M/K (forget): the transaction ends; its owner hears
     /// of a timeout.
     fn on_tx_end(&mut self, now: Instant, at: Instant, key: TransactionKey) {
-        let Some(tx) = self.txs.get(&key) else { return };
+        let Some(tx) = self.io.txs.get(&key) else {
+            return;
+        };
         if !tx.ends_at(at) {
             return;
         }
         let (state, owner, prov) = (tx.state, tx.owner, tx.got_provisional);
-        self.txs.remove(&key);
+        self.io.txs.remove(&key);
         match (key.method, owner) {
             (TxMethod::Invite, TxOwner::Leg(leg)) => {
                 if matches!(state, TxState::Trying | TxState::Proceeding) {
-                    self.on_invite_timeout(now, leg, prov);
+                    self.calls.on_invite_timeout(&mut self.io, now, leg, prov);
                 }
             }
-            (TxMethod::Bye, TxOwner::Leg(leg)) => self.forget_leg(leg),
-            (TxMethod::Options, TxOwner::Trunk(t)) => self.on_ping_result(now, t, None),
+            (TxMethod::Bye, TxOwner::Leg(leg)) => self.calls.forget_leg(&mut self.io, leg),
+            (TxMethod::Options, TxOwner::Trunk(t)) => self.io.on_ping_result(now, t, None),
             _ => {}
         }
     }

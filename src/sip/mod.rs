@@ -7,17 +7,18 @@
 //! - [`message`]: compact-header normalisation, parsing (rsip) into [`Msg`], Content-Length
 //!   framing for TCP, and the writer for outgoing messages.
 //! - The sans-IO user agent, in layers (after RFC 3261's own; restsend/rsipstack is shaped alike):
-//!   - [`endpoint`]: [`Endpoint`], the routing layer and its public API. It owns the tables,
-//!     parses each message and hands it to the transaction, dialog or call it belongs to, and
-//!     routes timers the same way; trunk pings (`endpoint/pings.rs`), crash recovery of
-//!     dialogs (`endpoint/recovery.rs`) and the public types (`endpoint/types.rs`) beside it.
+//!   - [`endpoint`]: [`Endpoint`], the routing layer and the public API. It parses each message
+//!     and hands it to the transaction, dialog or call it belongs to, and routes timers the same
+//!     way; beside it the services the layers share (`shared.rs`: ids, sending, the transaction
+//!     table, timers, output queues), trunk pings (`pings.rs`) and the public types.
 //!   - [`transaction`]: client transactions keyed by [`transaction::TransactionKey`] (branch
 //!     number + method) and their timers A/B/D/E/F/K/M, the UAS INVITE's G/H, the non-INVITE
 //!     response cache (J) keyed by [`transaction::ServerKey`], branch generation.
 //!   - [`dialog`]: [`dialog::Dialog`] and [`dialog::DialogKey`] (Call-ID + local tag + remote
 //!     tag): route set, remote target, CSeq, in-dialog request building and matching.
-//!   - `call` (private): a call's customer and agent legs (`Leg`, built in one place) and
-//!     their rules — outbound calls with trunk failover, flow I join and abandon, inbound (UAS).
+//!   - `call` (private): calls of a customer leg and an agent leg (`Leg`, built in one place)
+//!     and their rules — outbound with trunk failover, the flow I join and abandon, inbound
+//!     (UAS), dialog snapshots and recovery ([`endpoint::DialogSnapshot`]).
 //!   - [`session`]: the SDP seam of each leg (relayed today); SDP offer/answer and media
 //!     sessions attach here.
 //! - [`timer`]: the single timer heap of an endpoint.

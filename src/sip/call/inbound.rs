@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{user_of, Call, Leg, LegState, Role};
+use super::{user_of, Call, Calls, Leg, LegState, Role};
 use crate::sip::dialog::{Dialog, DialogKey};
-use crate::sip::endpoint::{CallError, CallId, EndedBy, Endpoint, Event};
+use crate::sip::endpoint::{CallError, CallId, EndedBy, Event, Shared};
 use crate::sip::message::{response_to, uri_of, Msg, Start};
 use crate::sip::session::Session;
 use crate::sip::timer::Timer;
@@ -17,7 +17,7 @@ use crate::sip::transaction::ServerInviteTx;
 use crate::sip::trunk::Transport;
 use crate::sip::values::ExtraHeader;
 
-impl Endpoint {
+impl Calls {
     fn inbound_leg(&self, call: CallId) -> Result<u64, CallError> {
         let c = self.calls.get(&call).ok_or(CallError::Unknown(call))?;
         match self.legs.get(&c.customer) {
@@ -29,17 +29,22 @@ impl Endpoint {
         }
     }
 
-    /// Sends 180 Ringing on an unanswered inbound call.
-    pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+    /// [`Endpoint::ring`](crate::sip::Endpoint::ring).
+    pub(in crate::sip) fn ring(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        call: CallId,
+    ) -> Result<(), CallError> {
         let leg = self.inbound_leg(call)?;
-        self.uas_provisional(now, leg, 180);
+        self.uas_provisional(io, now, leg, 180);
         Ok(())
     }
 
-    /// Answers an inbound call with 200 (`sdp` as body, `headers` such as
-    /// `X-Outdial-Answer: machine`); retransmitted until the ACK arrives (RFC 6026).
-    pub fn answer(
+    /// [`Endpoint::answer`](crate::sip::Endpoint::answer).
+    pub(in crate::sip) fn answer(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         call: CallId,
         sdp: Option<String>,
@@ -50,28 +55,34 @@ impl Endpoint {
             .iter()
             .map(|h| (h.name(), h.value().to_string()))
             .collect();
-        self.uas_final(now, leg, 200, sdp, &extra);
+        self.uas_final(io, now, leg, 200, sdp, &extra);
         if let Some(c) = self.calls.get_mut(&call) {
             c.answered_at = Some(now);
         }
         Ok(())
     }
 
-    /// Refuses an inbound call with a final status (300..=699), e.g. 486 or 404.
-    pub fn reject(&mut self, now: Instant, call: CallId, code: u16) -> Result<(), CallError> {
+    /// [`Endpoint::reject`](crate::sip::Endpoint::reject).
+    pub(in crate::sip) fn reject(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        call: CallId,
+        code: u16,
+    ) -> Result<(), CallError> {
         if !(300..=699).contains(&code) {
             return Err(CallError::State(call, "reject with a non-final code"));
         }
         let leg = self.inbound_leg(call)?;
-        self.uas_final(now, leg, code, None, &[]);
-        self.finish_call(call);
+        self.uas_final(io, now, leg, code, None, &[]);
+        self.finish_call(io, call);
         Ok(())
     }
 
-    /// Refuses an inbound call with a digest challenge (401, `realm`, `nonce`); the
-    /// authenticated retry arrives as a new [`Event::InboundCall`] with `authorization` set.
-    pub fn challenge(
+    /// [`Endpoint::challenge`](crate::sip::Endpoint::challenge).
+    pub(in crate::sip) fn challenge(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         call: CallId,
         realm: &str,
@@ -79,12 +90,12 @@ impl Endpoint {
     ) -> Result<(), CallError> {
         let leg = self.inbound_leg(call)?;
         let v = format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5");
-        self.uas_final(now, leg, 401, None, &[("WWW-Authenticate", v)]);
-        self.finish_call(call);
+        self.uas_final(io, now, leg, 401, None, &[("WWW-Authenticate", v)]);
+        self.finish_call(io, call);
         Ok(())
     }
 
-    fn uas_provisional(&mut self, _now: Instant, leg_id: u64, code: u16) {
+    fn uas_provisional(&mut self, io: &mut Shared, _now: Instant, leg_id: u64, code: u16) {
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
@@ -95,22 +106,23 @@ impl Endpoint {
         let bytes = response_to(&uas.request, code, Some(&tag)).finish(None);
         uas.last = Some(bytes.clone());
         let (d, t) = (leg.dialog.dest, leg.dialog.transport);
-        self.send(d, t, bytes);
+        io.send(d, t, bytes);
     }
 
     /// The final response to the INVITE of UAS leg `leg_id`, retransmitted over UDP until the
     /// ACK (timer G) and given up after 64·T1 (timer H). A 2xx carries `sdp` as our answer.
     pub(in crate::sip) fn uas_final(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         leg_id: u64,
         code: u16,
         sdp: Option<String>,
         extra: &[(&str, String)],
     ) {
-        let contact = self.contact(Transport::Udp);
-        let t1 = self.cfg.t1;
-        let giveup = now + self.sixty_four_t1();
+        let contact = io.contact(Transport::Udp);
+        let t1 = io.cfg.t1;
+        let giveup = now + io.sixty_four_t1();
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
@@ -130,10 +142,10 @@ impl Endpoint {
         let reliable = leg.dialog.transport == Transport::Tcp;
         if !reliable {
             uas.retx = Some((now + t1, t1));
-            self.timers.set(now + t1, Timer::UasRetransmit(leg_id));
+            io.timers.set(now + t1, Timer::UasRetransmit(leg_id));
         }
         uas.giveup = Some(giveup);
-        self.timers.set(giveup, Timer::UasGiveUp(leg_id));
+        io.timers.set(giveup, Timer::UasGiveUp(leg_id));
         leg.state = if code < 300 {
             LegState::Answering
         } else {
@@ -143,13 +155,14 @@ impl Endpoint {
             leg.session.on_local(sdp);
         }
         let (d, t) = (leg.dialog.dest, leg.dialog.transport);
-        self.send(d, t, bytes);
+        io.send(d, t, bytes);
     }
 
     /// An INVITE without To tag: a retransmission (same response again), a loop (ignored), or a
     /// new inbound call (100 Trying, `InboundCall`).
     pub(in crate::sip) fn on_invite(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         from: SocketAddr,
         transport: Transport,
@@ -163,7 +176,7 @@ impl Endpoint {
             if let Some(uas) = l.uas.as_ref().filter(|u| u.request.branch == msg.branch) {
                 if let Some(r) = uas.last.clone() {
                     let (d, t) = (l.dialog.dest, l.dialog.transport);
-                    self.resend(d, t, r);
+                    io.resend(d, t, r);
                 }
                 return;
             }
@@ -171,10 +184,10 @@ impl Endpoint {
                 return; // a second INVITE while the first is live: ignore (loop)
             }
         }
-        let call = CallId(self.id());
-        let leg_id = self.id();
-        let local_tag = self.tag();
-        let trunk = self.trunks.by_source(from).map(|t| t.config.name.clone());
+        let call = CallId(io.id());
+        let leg_id = io.id();
+        let local_tag = io.tag();
+        let trunk = io.trunks.by_source(from).map(|t| t.config.name.clone());
         let dialog = Dialog {
             call_id: msg.call_id.clone(),
             local: format!("{};tag={local_tag}", msg.to),
@@ -216,8 +229,8 @@ impl Endpoint {
         let mut c = Call::new(leg_id, None, None);
         c.answered_at = Some(now);
         self.calls.insert(call, c);
-        self.send(from, transport, trying);
-        self.events.push_back(ev);
+        io.send(from, transport, trying);
+        io.events.push_back(ev);
     }
 
     /// The leg `leg_id` (found by Call-ID) when `msg` is in its dialog.
@@ -231,6 +244,7 @@ impl Endpoint {
     /// changed), 488 when we have none, 481 outside any dialog.
     pub(in crate::sip) fn on_reinvite(
         &mut self,
+        io: &mut Shared,
         from: SocketAddr,
         transport: Transport,
         leg_id: Option<u64>,
@@ -238,10 +252,10 @@ impl Endpoint {
     ) {
         let Some(id) = self.dialog_leg(leg_id, &msg) else {
             let r = response_to(&msg, 481, None).finish(None);
-            self.send(from, transport, r);
+            io.send(from, transport, r);
             return;
         };
-        let contact = self.contact(transport);
+        let contact = io.contact(transport);
         let Some(l) = self.legs.get_mut(&id) else {
             return;
         };
@@ -252,12 +266,13 @@ impl Endpoint {
                 .finish(Some(&sdp)),
             None => response_to(&msg, 488, None).finish(None),
         };
-        self.send(from, transport, r);
+        io.send(from, transport, r);
     }
 
     /// A BYE: 200 (481 outside any dialog); the far end ended this leg, so the call ends.
     pub(in crate::sip) fn on_bye(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         from: SocketAddr,
         transport: Transport,
@@ -266,11 +281,11 @@ impl Endpoint {
     ) {
         let Some(id) = self.dialog_leg(leg_id, &msg) else {
             let r = response_to(&msg, 481, None).finish(None);
-            self.reply_cached(now, from, transport, &msg, r);
+            io.reply_cached(now, from, transport, &msg, r);
             return;
         };
         let r = response_to(&msg, 200, None).finish(None);
-        self.reply_cached(now, from, transport, &msg, r);
+        io.reply_cached(now, from, transport, &msg, r);
         let Some(l) = self.legs.get_mut(&id) else {
             return;
         };
@@ -280,7 +295,7 @@ impl Endpoint {
         if let Some(u) = &mut l.uas {
             u.retx = None;
         }
-        self.forget_leg(id);
+        self.forget_leg(io, id);
         if state == LegState::Closing {
             return; // BYEs crossed; we already reported the end
         }
@@ -294,12 +309,13 @@ impl Endpoint {
                 c.agent = None;
             }
         }
-        self.end_call(now, call, by);
+        self.end_call(io, now, call, by);
     }
 
     /// A CANCEL of the INVITE being answered: 200, then 487 to the INVITE and the call ends.
     pub(in crate::sip) fn on_cancel(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         from: SocketAddr,
         transport: Transport,
@@ -314,30 +330,30 @@ impl Endpoint {
         });
         let Some(id) = target else {
             let r = response_to(&msg, 481, None).finish(None);
-            self.reply_cached(now, from, transport, &msg, r);
+            io.reply_cached(now, from, transport, &msg, r);
             return;
         };
         let tag = self.legs.get(&id).map(|l| l.dialog.local_tag().to_string());
         let r = response_to(&msg, 200, tag.as_deref()).finish(None);
-        self.reply_cached(now, from, transport, &msg, r);
+        io.reply_cached(now, from, transport, &msg, r);
         let Some(l) = self.legs.get(&id) else { return };
         if l.state != LegState::Incoming {
             return; // already answered or rejected: the CANCEL has no effect
         }
         let call = l.call;
-        self.uas_final(now, id, 487, None, &[]);
+        self.uas_final(io, now, id, 487, None, &[]);
         if let Some(a) = self.calls.get(&call).and_then(|c| c.agent) {
-            self.close_leg(now, a);
+            self.close_leg(io, now, a);
         }
-        self.finish_call(call);
-        self.events.push_back(Event::Ended {
+        self.finish_call(io, call);
+        io.events.push_back(Event::Ended {
             call,
             by: EndedBy::Customer,
         });
     }
 
     /// An ACK: confirms our 2xx (with the caller's answer, if any) or ends a rejected INVITE.
-    pub(in crate::sip) fn on_ack(&mut self, _now: Instant, msg: Msg) {
+    pub(in crate::sip) fn on_ack(&mut self, io: &mut Shared, _now: Instant, msg: Msg) {
         let Some(&id) = self.by_call_id.get(&msg.call_id) else {
             return;
         };
@@ -357,7 +373,7 @@ impl Endpoint {
                 let call = l.call;
                 let is_connected = self.calls.get(&call).is_some_and(|c| c.agent.is_some());
                 if !is_connected {
-                    self.events.push_back(Event::Acked {
+                    io.events.push_back(Event::Acked {
                         call,
                         answer: msg.body_str(),
                     });
@@ -365,15 +381,21 @@ impl Endpoint {
             }
             LegState::Rejected => {
                 l.stop_uas();
-                self.forget_leg(id);
+                self.forget_leg(io, id);
             }
             _ => {}
         }
     }
 
     /// Timer G of UAS leg `leg_id`: the final response again, while no ACK came.
-    pub(in crate::sip) fn on_uas_retransmit(&mut self, now: Instant, at: Instant, leg_id: u64) {
-        let t2 = self.cfg.t2;
+    pub(in crate::sip) fn on_uas_retransmit(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        at: Instant,
+        leg_id: u64,
+    ) {
+        let t2 = io.cfg.t2;
         let Some(l) = self.legs.get_mut(&leg_id) else {
             return;
         };
@@ -387,14 +409,20 @@ impl Endpoint {
             return;
         };
         let (d, tr, b) = (l.dialog.dest, l.dialog.transport, uas.last.clone());
-        self.timers.set(next, Timer::UasRetransmit(leg_id));
+        io.timers.set(next, Timer::UasRetransmit(leg_id));
         if let Some(b) = b {
-            self.resend(d, tr, b);
+            io.resend(d, tr, b);
         }
     }
 
     /// Timer H of UAS leg `leg_id`: no ACK for our final response within 64·T1.
-    pub(in crate::sip) fn on_uas_give_up(&mut self, now: Instant, at: Instant, leg_id: u64) {
+    pub(in crate::sip) fn on_uas_give_up(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        at: Instant,
+        leg_id: u64,
+    ) {
         let Some(l) = self.legs.get(&leg_id) else {
             return;
         };
@@ -406,12 +434,12 @@ impl Endpoint {
             LegState::Answering => {
                 // No ACK for our 2xx within 64·T1: RFC 3261 §13.3.1.4 says BYE.
                 if self.calls.contains_key(&call) {
-                    self.end_call(now, call, EndedBy::Timeout);
+                    self.end_call(io, now, call, EndedBy::Timeout);
                 } else {
-                    self.send_bye(now, leg_id, &[]);
+                    self.send_bye(io, now, leg_id, &[]);
                 }
             }
-            LegState::Rejected => self.forget_leg(leg_id),
+            LegState::Rejected => self.forget_leg(io, leg_id),
             _ => {}
         }
     }

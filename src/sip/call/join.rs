@@ -8,39 +8,32 @@ use std::time::Instant;
 
 use rsip::Method;
 
-use super::{name_addr, phone_uri, user_of, Leg, LegState, Role};
+use super::{name_addr, phone_uri, user_of, Calls, Leg, LegState, Role};
 use crate::sip::dialog::Dialog;
-use crate::sip::endpoint::{AgentLeg, CallError, CallId, EndedBy, Endpoint, Event};
+use crate::sip::endpoint::{AgentLeg, CallError, CallId, EndedBy, Event, Shared};
 use crate::sip::message::uri_of;
 use crate::sip::session::Session;
 use crate::sip::transaction::{TransactionKey, TxMethod, TxOwner};
 use crate::sip::trunk::Transport;
 use crate::sip::values::{CallerId, SipUri};
 
-impl Endpoint {
-    /// Joins answered call `call` to `agent` with RFC 3725 flow I (see the module doc). Applies to
-    /// outbound calls placed without an offer that are answered and not yet ACKed, and to inbound
-    /// calls whose INVITE carried an offer and that are not yet answered.
-    pub fn connect(&mut self, now: Instant, call: CallId, agent: SipUri) -> Result<(), CallError> {
-        self.start_agent_leg(now, call, agent, false, AgentLeg::default())
-    }
-
-    /// [`connect`](Self::connect), telling the agent's phone who is calling: From user and
-    /// display name, `X-` identifiers and a `Call-Info` to the screen pop (see [`AgentLeg`]).
-    pub fn connect_with(
+impl Calls {
+    /// [`Endpoint::connect_with`](crate::sip::Endpoint::connect_with).
+    pub(in crate::sip) fn connect(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         call: CallId,
         agent: SipUri,
-        leg: AgentLeg,
+        shown: AgentLeg,
     ) -> Result<(), CallError> {
-        self.start_agent_leg(now, call, agent, false, leg)
+        self.start_agent_leg(io, now, call, agent, false, shown)
     }
 
-    /// No agent within patience: join the customer to `announcement` (flow I, as `connect`),
-    /// or with `None` end the customer leg with BYE and `Reason: SIP;cause=480`.
-    pub fn abandon(
+    /// [`Endpoint::abandon`](crate::sip::Endpoint::abandon).
+    pub(in crate::sip) fn abandon(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         call: CallId,
         announcement: Option<SipUri>,
@@ -53,21 +46,21 @@ impl Endpoint {
             ));
         }
         match announcement {
-            Some(uri) => self.start_agent_leg(now, call, uri, true, AgentLeg::default()),
+            Some(uri) => self.start_agent_leg(io, now, call, uri, true, AgentLeg::default()),
             None => {
-                self.abandon_without_announcement(now, call);
+                self.abandon_without_announcement(io, now, call);
                 Ok(())
             }
         }
     }
 
-    fn abandon_without_announcement(&mut self, now: Instant, call: CallId) {
+    fn abandon_without_announcement(&mut self, io: &mut Shared, now: Instant, call: CallId) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         c.abandoning = true;
         let leg_id = c.customer;
-        self.events.push_back(Event::Abandoned {
+        io.events.push_back(Event::Abandoned {
             call,
             announced: false,
         });
@@ -75,24 +68,25 @@ impl Endpoint {
         match state {
             Some(LegState::AwaitingAck) => {
                 let answer = self.legs.get(&leg_id).and_then(|l| l.session.decline());
-                self.ack_2xx(now, leg_id, answer.as_deref());
-                self.end_call(now, call, EndedBy::Local);
+                self.ack_2xx(io, now, leg_id, answer.as_deref());
+                self.end_call(io, now, call, EndedBy::Local);
             }
             Some(LegState::Incoming) => {
-                self.uas_final(now, leg_id, 480, None, &[]);
-                self.finish_call(call);
-                self.events.push_back(Event::Ended {
+                self.uas_final(io, now, leg_id, 480, None, &[]);
+                self.finish_call(io, call);
+                io.events.push_back(Event::Ended {
                     call,
                     by: EndedBy::Local,
                 });
             }
-            _ => self.end_call(now, call, EndedBy::Local),
+            _ => self.end_call(io, now, call, EndedBy::Local),
         }
     }
 
     /// Flow I step 3: an INVITE to `agent` carrying the customer's offer, presented as `shown`.
     fn start_agent_leg(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         call: CallId,
         agent: SipUri,
@@ -122,7 +116,7 @@ impl Endpoint {
             .or_else(|| customer_number.and_then(|n| CallerId::new(&n).ok()))
             .or_else(|| CallerId::new(&user_of(uri_of(&cust.dialog.remote))).ok())
             .or_else(|| CallerId::new("outdial").ok());
-        let ip = self.cfg.local_addr.ip();
+        let ip = io.cfg.local_addr.ip();
         let local = match &from_user {
             Some(u) => name_addr(shown.display.as_ref(), &phone_uri(u, ip)),
             None => format!("<sip:outdial@{ip}>"),
@@ -134,9 +128,9 @@ impl Endpoint {
         if let Some(ci) = &shown.call_info {
             extra.push_str(&format!("Call-Info: {}\r\n", ci.as_str()));
         }
-        let local_tag = self.tag();
-        let call_id = self.new_call_id();
-        let leg_id = self.id();
+        let local_tag = io.tag();
+        let call_id = io.new_call_id();
+        let leg_id = io.id();
         let target = agent.to_string();
         let dialog = Dialog {
             call_id: call_id.clone(),
@@ -163,14 +157,20 @@ impl Endpoint {
                 c.abandoning = true;
             }
         }
-        self.send_invite(now, leg_id, None);
+        self.send_invite(io, now, leg_id, None);
         Ok(())
     }
 
     /// Flow I step 4: the agent answered. ACK the agent, then give the customer the agent's
     /// answer (the held ACK outbound, our 200 inbound) and report the join.
-    pub(in crate::sip) fn on_agent_answered(&mut self, now: Instant, leg_id: u64, call: CallId) {
-        self.ack_2xx(now, leg_id, None);
+    pub(in crate::sip) fn on_agent_answered(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        call: CallId,
+    ) {
+        self.ack_2xx(io, now, leg_id, None);
         let answer = self
             .legs
             .get(&leg_id)
@@ -181,21 +181,21 @@ impl Endpoint {
             .map(|l| (l.agent.clone(), l.announcement))
             .unwrap_or((None, false));
         let Some(c) = self.calls.get(&call) else {
-            self.close_leg(now, leg_id);
+            self.close_leg(io, now, leg_id);
             return;
         };
         let cust = c.customer;
         let answered_at = c.answered_at;
         match self.legs.get(&cust).map(|l| (l.role, l.state)) {
             Some((Role::Customer, LegState::AwaitingAck)) => {
-                self.ack_2xx(now, cust, answer.as_deref());
+                self.ack_2xx(io, now, cust, answer.as_deref());
             }
             Some((Role::Inbound, LegState::Incoming)) => {
-                self.uas_final(now, cust, 200, answer, &[]);
+                self.uas_final(io, now, cust, 200, answer, &[]);
             }
             _ => {
                 // Customer gone meanwhile: release the agent.
-                self.close_leg(now, leg_id);
+                self.close_leg(io, now, leg_id);
                 return;
             }
         }
@@ -204,12 +204,12 @@ impl Endpoint {
             c.answered_at.get_or_insert(now);
         }
         if announcement {
-            self.events.push_back(Event::Abandoned {
+            io.events.push_back(Event::Abandoned {
                 call,
                 announced: true,
             });
         } else if let Some(agent) = agent {
-            self.events.push_back(Event::Connected {
+            io.events.push_back(Event::Connected {
                 call,
                 agent,
                 answer_to_connect: waited,
@@ -221,6 +221,7 @@ impl Endpoint {
     /// agent is reported and the customer keeps waiting.
     pub(in crate::sip) fn agent_failed(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         call: CallId,
         leg_id: u64,
@@ -236,16 +237,22 @@ impl Endpoint {
             c.agent = None;
         }
         if announcement {
-            self.abandon_without_announcement(now, call);
+            self.abandon_without_announcement(io, now, call);
         } else if let Some(agent) = agent {
-            self.events
+            io.events
                 .push_back(Event::ConnectFailed { call, agent, code });
         }
     }
 
     /// The ACK hold of a flow I customer leg ran out at `at`: end the call (declining answer,
     /// BYE with the abandon Reason).
-    pub(in crate::sip) fn on_ack_hold(&mut self, now: Instant, at: Instant, leg_id: u64) {
+    pub(in crate::sip) fn on_ack_hold(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        at: Instant,
+        leg_id: u64,
+    ) {
         let Some(l) = self.legs.get(&leg_id) else {
             return;
         };
@@ -256,68 +263,78 @@ impl Endpoint {
         if let Some(c) = self.calls.get_mut(&call) {
             c.abandoning = true;
             if let Some(a) = c.agent.take() {
-                self.close_leg(now, a);
+                self.close_leg(io, now, a);
             }
         }
-        self.end_call(now, call, EndedBy::Timeout);
+        self.end_call(io, now, call, EndedBy::Timeout);
     }
 
-    /// Ends `call` from our side: BYE to answered legs, CANCEL to ringing ones, 480 to an
-    /// unanswered inbound INVITE. Reports `Ended { by: Local }` (or `Failed` if never answered).
-    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), CallError> {
+    /// [`Endpoint::hangup`](crate::sip::Endpoint::hangup).
+    pub(in crate::sip) fn hangup(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        call: CallId,
+    ) -> Result<(), CallError> {
         let c = self.calls.get(&call).ok_or(CallError::Unknown(call))?;
         let cust = c.customer;
         match self.legs.get(&cust).map(|l| (l.role, l.state)) {
             Some((Role::Customer, LegState::Calling | LegState::Ringing)) => {
-                self.cancel_leg(now, cust);
+                self.cancel_leg(io, now, cust);
                 Ok(())
             }
             Some((_, LegState::Cancelling)) => Ok(()),
             Some((Role::Inbound, LegState::Incoming)) => {
-                self.uas_final(now, cust, 480, None, &[]);
+                self.uas_final(io, now, cust, 480, None, &[]);
                 if let Some(a) = self.calls.get(&call).and_then(|c| c.agent) {
-                    self.close_leg(now, a);
+                    self.close_leg(io, now, a);
                 }
-                self.finish_call(call);
-                self.events.push_back(Event::Ended {
+                self.finish_call(io, call);
+                io.events.push_back(Event::Ended {
                     call,
                     by: EndedBy::Local,
                 });
                 Ok(())
             }
             _ => {
-                self.end_call(now, call, EndedBy::Local);
+                self.end_call(io, now, call, EndedBy::Local);
                 Ok(())
             }
         }
     }
 
     /// Drops the call record and releases its trunk channel (legs clean up on their own).
-    pub(in crate::sip) fn finish_call(&mut self, call: CallId) {
+    pub(in crate::sip) fn finish_call(&mut self, io: &mut Shared, call: CallId) {
         if let Some(c) = self.calls.remove(&call) {
             for l in [Some(c.customer), c.agent].into_iter().flatten() {
                 if let Some(t) = self.legs.get_mut(&l).and_then(|l| l.trunk.take()) {
-                    self.trunks.trunk_mut(t).release();
+                    io.trunks.trunk_mut(t).release();
                 }
             }
         }
     }
 
     /// Removes a leg from the tables (its transactions live on for retransmissions).
-    pub(in crate::sip) fn forget_leg(&mut self, leg_id: u64) {
+    pub(in crate::sip) fn forget_leg(&mut self, io: &mut Shared, leg_id: u64) {
         if let Some(mut l) = self.legs.remove(&leg_id) {
             if let Some(t) = l.trunk.take() {
-                self.trunks.trunk_mut(t).release();
+                io.trunks.trunk_mut(t).release();
             }
             if self.by_call_id.get(&l.dialog.call_id) == Some(&leg_id) {
                 self.by_call_id.remove(&l.dialog.call_id);
             }
         }
-        self.restored_leg_gone(leg_id);
+        self.restored_leg_gone(io, leg_id);
     }
 
     /// Ends both legs of an answered call and reports who ended it.
-    pub(in crate::sip) fn end_call(&mut self, now: Instant, call: CallId, by: EndedBy) {
+    pub(in crate::sip) fn end_call(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        call: CallId,
+        by: EndedBy,
+    ) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -326,44 +343,56 @@ impl Endpoint {
         for l in legs.into_iter().flatten() {
             if abandoning && Some(l) == legs[0] {
                 let reason = "SIP;cause=480;text=\"No agent available\"".to_string();
-                self.close_leg_with(now, l, &[("Reason", reason)]);
+                self.close_leg_with(io, now, l, &[("Reason", reason)]);
             } else {
-                self.close_leg(now, l);
+                self.close_leg(io, now, l);
             }
         }
-        self.finish_call(call);
-        self.events.push_back(Event::Ended { call, by });
+        self.finish_call(io, call);
+        io.events.push_back(Event::Ended { call, by });
     }
 
-    pub(in crate::sip) fn close_leg(&mut self, now: Instant, leg_id: u64) {
-        self.close_leg_with(now, leg_id, &[]);
+    pub(in crate::sip) fn close_leg(&mut self, io: &mut Shared, now: Instant, leg_id: u64) {
+        self.close_leg_with(io, now, leg_id, &[]);
     }
 
     /// Releases one leg whatever its state: BYE, CANCEL, a held ACK then BYE, or a 480.
-    fn close_leg_with(&mut self, now: Instant, leg_id: u64, extra: &[(&str, String)]) {
+    fn close_leg_with(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        extra: &[(&str, String)],
+    ) {
         let Some(leg) = self.legs.get(&leg_id) else {
             return;
         };
         match leg.state {
-            LegState::Calling | LegState::Ringing => self.cancel_leg(now, leg_id),
+            LegState::Calling | LegState::Ringing => self.cancel_leg(io, now, leg_id),
             LegState::Cancelling | LegState::Closing | LegState::Rejected => {}
             LegState::Incoming => {
-                self.uas_final(now, leg_id, 480, None, &[]);
+                self.uas_final(io, now, leg_id, 480, None, &[]);
             }
             LegState::AwaitingAck => {
                 let ans = leg.session.decline();
-                self.ack_2xx(now, leg_id, ans.as_deref());
-                self.send_bye(now, leg_id, extra);
+                self.ack_2xx(io, now, leg_id, ans.as_deref());
+                self.send_bye(io, now, leg_id, extra);
             }
-            LegState::Confirmed | LegState::Answering => self.send_bye(now, leg_id, extra),
+            LegState::Confirmed | LegState::Answering => self.send_bye(io, now, leg_id, extra),
         }
     }
 
     /// BYE on leg `leg_id` (its dialog builds it); the leg is forgotten when it completes.
-    pub(in crate::sip) fn send_bye(&mut self, now: Instant, leg_id: u64, extra: &[(&str, String)]) {
-        let tx = self.id();
+    pub(in crate::sip) fn send_bye(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        extra: &[(&str, String)],
+    ) {
+        let tx = io.id();
         let Some((bytes, dest, transport)) =
-            self.in_dialog_request(leg_id, Method::Bye, tx, extra, None)
+            self.in_dialog_request(io, leg_id, Method::Bye, tx, extra, None)
         else {
             return;
         };
@@ -378,6 +407,6 @@ impl Endpoint {
             branch: tx,
             method: TxMethod::Bye,
         };
-        self.start_tx(now, key, TxOwner::Leg(leg_id), (dest, transport), bytes);
+        io.start_tx(now, key, TxOwner::Leg(leg_id), (dest, transport), bytes);
     }
 }

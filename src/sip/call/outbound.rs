@@ -9,46 +9,50 @@ use std::time::Instant;
 
 use rsip::Method;
 
-use super::{name_addr, phone_uri, Call, Leg, LegState, Role};
+use super::{name_addr, phone_uri, Call, Calls, Leg, LegState, Role};
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::{self, Challenge};
 use crate::sip::disposition::{default_disposition, Disposition};
-use crate::sip::endpoint::{CallId, Endpoint, Event, PlaceCall, PlaceError, ANSWER_HEADER};
+use crate::sip::endpoint::{CallId, Event, PlaceCall, PlaceError, Shared, ANSWER_HEADER};
 use crate::sip::message::{Builder, Msg, Start};
 use crate::sip::session::Session;
 use crate::sip::timer::Timer;
 use crate::sip::transaction::{TransactionKey, TxMethod, TxOwner, TxState};
 use crate::sip::trunk::UriForm;
 
-impl Endpoint {
-    /// Places a call on `req.group`. Refused (nothing sent) when the group has no line that
-    /// respects every trunk's channel and CPS limits right now.
-    pub fn place_call(&mut self, now: Instant, req: PlaceCall) -> Result<CallId, PlaceError> {
-        let g = self
+impl Calls {
+    /// [`Endpoint::place_call`](crate::sip::Endpoint::place_call).
+    pub(in crate::sip) fn place_call(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        req: PlaceCall,
+    ) -> Result<CallId, PlaceError> {
+        let g = io
             .trunks
             .group(&req.group)
             .ok_or_else(|| PlaceError::UnknownGroup(req.group.clone()))?;
-        let t = self
+        let t = io
             .trunks
             .take(g, &[], now)
             .ok_or_else(|| PlaceError::NoCapacity(req.group.clone()))?;
-        let call = CallId(self.id());
+        let call = CallId(io.id());
         let mut c = Call::new(0, Some(g), Some(req));
         c.tried.push(t);
         self.calls.insert(call, c);
-        self.invite_trunk(now, call, t);
+        self.invite_trunk(io, now, call, t);
         Ok(call)
     }
 
     /// Sends the INVITE of `call` to trunk `t` on a new customer leg.
-    fn invite_trunk(&mut self, now: Instant, call: CallId, t: usize) {
+    fn invite_trunk(&mut self, io: &mut Shared, now: Instant, call: CallId, t: usize) {
         let Some(p) = self.calls.get(&call).and_then(|c| c.place.clone()) else {
             return;
         };
-        let trunk = self.trunks.trunk(t);
+        let trunk = io.trunks.trunk(t);
         let transport = trunk.config.transport;
         let target = trunk.request_uri(&p.number);
-        let ip = self.cfg.local_addr.ip();
+        let ip = io.cfg.local_addr.ip();
         let user = trunk.from_user(&p.caller_id);
         let from = name_addr(trunk.from_display(), &phone_uri(user, ip));
         let mut extra = String::new();
@@ -75,9 +79,9 @@ impl Endpoint {
             Some(proxy) => (proxy, vec![format!("<sip:{proxy};lr>")]),
             None => (trunk.addr, vec![]),
         };
-        let local_tag = self.tag();
-        let call_id = self.new_call_id();
-        let leg_id = self.id();
+        let local_tag = io.tag();
+        let call_id = io.new_call_id();
+        let leg_id = io.id();
         let dialog = Dialog {
             call_id: call_id.clone(),
             local: format!("{from};tag={local_tag}"),
@@ -101,25 +105,26 @@ impl Endpoint {
         if let Some(c) = self.calls.get_mut(&call) {
             c.customer = leg_id;
         }
-        self.timers.set(now + p.ring_timeout, Timer::Ring(leg_id));
-        self.send_invite(now, leg_id, None);
+        io.timers.set(now + p.ring_timeout, Timer::Ring(leg_id));
+        self.send_invite(io, now, leg_id, None);
     }
 
     /// Sends (or re-sends with credentials) the INVITE of UAC leg `leg_id`, with the session's
     /// offer as body (none under flow I).
     pub(in crate::sip) fn send_invite(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         leg_id: u64,
         authorization: Option<(&str, String)>,
     ) {
-        let tx = self.id();
+        let tx = io.id();
         let Some(leg) = self.legs.get(&leg_id) else {
             return;
         };
         let d = &leg.dialog;
         let mut b = Builder::request(Method::Invite, &d.target)
-            .header("Via", self.via(d.transport, tx))
+            .header("Via", io.via(d.transport, tx))
             .header("Max-Forwards", 70);
         // Before the 2xx the route set is the preloaded one (outbound proxy), if any.
         for r in &d.route_set {
@@ -130,7 +135,7 @@ impl Endpoint {
             .header("To", &d.remote)
             .header("Call-ID", &d.call_id)
             .header("CSeq", format_args!("{} INVITE", d.local_cseq))
-            .header("Contact", self.contact(d.transport))
+            .header("Contact", io.contact(d.transport))
             .header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
         if let Some((name, value)) = &authorization {
             b = b.header(name, value);
@@ -160,19 +165,25 @@ impl Endpoint {
         if let Some(l) = self.legs.get_mut(&leg_id) {
             l.invite_tx = Some(key);
         }
-        self.start_tx(now, key, TxOwner::Leg(leg_id), next_hop, bytes);
+        io.start_tx(now, key, TxOwner::Leg(leg_id), next_hop, bytes);
     }
 
     /// A provisional to our INVITE: a pending CANCEL goes now; the first 180/183 of a customer
     /// leg is `Ringing`.
-    pub(in crate::sip) fn on_provisional(&mut self, now: Instant, leg_id: u64, code: u16) {
+    pub(in crate::sip) fn on_provisional(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        code: u16,
+    ) {
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
         if code == 100 {
             if leg.cancel_pending {
                 leg.cancel_pending = false;
-                self.send_cancel(now, leg_id);
+                self.send_cancel(io, now, leg_id);
             }
             return;
         }
@@ -183,21 +194,21 @@ impl Endpoint {
         let (role, call) = (leg.role, leg.call);
         if leg.cancel_pending {
             leg.cancel_pending = false;
-            self.send_cancel(now, leg_id);
+            self.send_cancel(io, now, leg_id);
             return;
         }
         if first && role == Role::Customer && (code == 180 || code == 183) {
-            self.events.push_back(Event::Ringing { call });
+            io.events.push_back(Event::Ringing { call });
         }
     }
 
     /// The first 2xx to our INVITE: the dialog learns its route and target, the session the
     /// far end's SDP; then the call rule for the leg's role.
-    pub(in crate::sip) fn on_2xx(&mut self, now: Instant, leg_id: u64, msg: Msg) {
+    pub(in crate::sip) fn on_2xx(&mut self, io: &mut Shared, now: Instant, leg_id: u64, msg: Msg) {
         let Some(leg) = self.legs.get(&leg_id) else {
             return;
         };
-        let proxy = leg.trunk.and_then(|t| self.trunks.trunk(t).proxy);
+        let proxy = leg.trunk.and_then(|t| io.trunks.trunk(t).proxy);
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
@@ -211,25 +222,32 @@ impl Endpoint {
             } else {
                 leg.session.decline()
             };
-            self.ack_2xx(now, leg_id, ans.as_deref());
-            self.close_leg(now, leg_id);
+            self.ack_2xx(io, now, leg_id, ans.as_deref());
+            self.close_leg(io, now, leg_id);
             if role == Role::Customer {
-                self.fail_call(call, Some(200), Disposition::NoAnswer);
+                self.fail_call(io, call, Some(200), Disposition::NoAnswer);
             } else {
-                self.agent_failed(now, call, leg_id, Some(487));
+                self.agent_failed(io, now, call, leg_id, Some(487));
             }
             return;
         }
         match role {
-            Role::Customer => self.on_customer_answered(now, leg_id, call, &msg),
-            Role::Agent => self.on_agent_answered(now, leg_id, call),
+            Role::Customer => self.on_customer_answered(io, now, leg_id, call, &msg),
+            Role::Agent => self.on_agent_answered(io, now, leg_id, call),
             Role::Inbound => {}
         }
     }
 
     /// The customer answered: ACK at once when we made the offer, else (flow I) hold the ACK
     /// until the agent's answer, at most `ack_hold`.
-    fn on_customer_answered(&mut self, now: Instant, leg_id: u64, call: CallId, msg: &Msg) {
+    fn on_customer_answered(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        call: CallId,
+        msg: &Msg,
+    ) {
         let machine = msg
             .header(ANSWER_HEADER)
             .map(|v| v.trim().eq_ignore_ascii_case("machine"))
@@ -243,16 +261,16 @@ impl Endpoint {
             .get(&leg_id)
             .is_some_and(|l| l.session.we_offered());
         if early_offer {
-            self.ack_2xx(now, leg_id, None);
+            self.ack_2xx(io, now, leg_id, None);
         } else {
-            let at = now + self.cfg.ack_hold;
+            let at = now + io.cfg.ack_hold;
             if let Some(l) = self.legs.get_mut(&leg_id) {
                 l.state = LegState::AwaitingAck;
                 l.ack_hold = Some(at);
             }
-            self.timers.set(at, Timer::AckHold(leg_id));
+            io.timers.set(at, Timer::AckHold(leg_id));
         }
-        self.events.push_back(Event::Answered {
+        io.events.push_back(Event::Answered {
             call,
             machine,
             offer,
@@ -261,10 +279,16 @@ impl Endpoint {
 
     /// Sends the ACK for the 2xx of UAC leg `leg_id` (new branch, CSeq of the INVITE) with
     /// `sdp`, and stores it on the INVITE transaction so retransmitted 2xx are re-ACKed.
-    pub(in crate::sip) fn ack_2xx(&mut self, _now: Instant, leg_id: u64, sdp: Option<&str>) {
-        let ack_branch = self.id();
+    pub(in crate::sip) fn ack_2xx(
+        &mut self,
+        io: &mut Shared,
+        _now: Instant,
+        leg_id: u64,
+        sdp: Option<&str>,
+    ) {
+        let ack_branch = io.id();
         let Some((bytes, dest, transport)) =
-            self.in_dialog_request(leg_id, Method::Ack, ack_branch, &[], sdp)
+            self.in_dialog_request(io, leg_id, Method::Ack, ack_branch, &[], sdp)
         else {
             return;
         };
@@ -272,19 +296,20 @@ impl Endpoint {
             l.state = LegState::Confirmed;
             l.ack_hold = None;
             l.session.on_local_answer(sdp);
-            if let Some(tx) = l.invite_tx.and_then(|t| self.txs.get_mut(&t)) {
+            if let Some(tx) = l.invite_tx.and_then(|t| io.txs.get_mut(&t)) {
                 // Re-ACKs of retransmitted 2xx take the dialog's path, not the INVITE's.
                 tx.bytes = bytes.clone();
                 tx.dest = dest;
             }
         }
-        self.send(dest, transport, bytes);
+        io.send(dest, transport, bytes);
     }
 
     /// A final failure of our INVITE (`code`, `None` for no response): one digest retry with
     /// the trunk's credentials, else the call fails (or fails over) or the agent leg fails.
     pub(in crate::sip) fn on_final_failure(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         leg_id: u64,
         code: Option<u16>,
@@ -302,9 +327,9 @@ impl Endpoint {
             } else {
                 "Proxy-Authenticate"
             };
-            let creds = self.trunks.trunk(t).config.credentials.clone();
+            let creds = io.trunks.trunk(t).config.credentials.clone();
             if let (Some(creds), Some(ch)) = (creds, msg.header(hname).and_then(Challenge::parse)) {
-                let cnonce = self.tag();
+                let cnonce = io.tag();
                 let auth = digest::authorization(&creds, &ch, "INVITE", &target, &cnonce);
                 let name = if c == 401 {
                     "Authorization"
@@ -316,7 +341,7 @@ impl Endpoint {
                     l.dialog.local_cseq += 1;
                     l.state = LegState::Calling;
                 }
-                self.send_invite(now, leg_id, Some((name, auth)));
+                self.send_invite(io, now, leg_id, Some((name, auth)));
                 return;
             }
         }
@@ -325,7 +350,7 @@ impl Endpoint {
             Role::Customer => {
                 let table = leg
                     .trunk
-                    .map(|t| self.trunks.trunk(t).config.dispositions.clone());
+                    .map(|t| io.trunks.trunk(t).config.dispositions.clone());
                 let disp = match (cancelled, code) {
                     (true, _) => Disposition::NoAnswer,
                     (false, Some(c)) => table
@@ -333,16 +358,16 @@ impl Endpoint {
                         .unwrap_or_else(|| default_disposition(c)),
                     (false, None) => Disposition::TrunkFailure,
                 };
-                self.forget_leg(leg_id);
-                if disp == Disposition::TrunkFailure && self.failover(now, call) {
+                self.forget_leg(io, leg_id);
+                if disp == Disposition::TrunkFailure && self.failover(io, now, call) {
                     return;
                 }
-                self.fail_call(call, code, disp);
+                self.fail_call(io, call, code, disp);
             }
             Role::Agent => {
                 // agent_failed reads the leg (agent URI, announcement flag): forget it after.
-                self.agent_failed(now, call, leg_id, code);
-                self.forget_leg(leg_id);
+                self.agent_failed(io, now, call, leg_id, code);
+                self.forget_leg(io, leg_id);
             }
             Role::Inbound => {}
         }
@@ -350,38 +375,44 @@ impl Endpoint {
 
     /// Timer B of our INVITE: no final response. Nothing at all from a trunk means it is
     /// unreachable (down, and the call fails over); after a provisional it is no answer.
-    pub(in crate::sip) fn on_invite_timeout(&mut self, now: Instant, leg_id: u64, prov: bool) {
+    pub(in crate::sip) fn on_invite_timeout(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        prov: bool,
+    ) {
         let Some(l) = self.legs.get(&leg_id) else {
             return;
         };
         let (role, call, trunk) = (l.role, l.call, l.trunk);
         if role == Role::Customer && !prov {
             if let Some(t) = trunk {
-                self.trunk_down(now, t);
+                io.trunk_down(now, t);
             }
-            self.on_final_failure(now, leg_id, None, &no_response());
+            self.on_final_failure(io, now, leg_id, None, &no_response());
         } else if role == Role::Customer {
-            self.forget_leg(leg_id);
-            self.fail_call(call, None, Disposition::NoAnswer);
+            self.forget_leg(io, leg_id);
+            self.fail_call(io, call, None, Disposition::NoAnswer);
         } else {
-            self.forget_leg(leg_id);
-            self.agent_failed(now, call, leg_id, None);
+            self.forget_leg(io, leg_id);
+            self.agent_failed(io, now, call, leg_id, None);
         }
     }
 
     /// Re-places a call that failed on a trunk at once on the next untried trunk of its group.
-    fn failover(&mut self, now: Instant, call: CallId) -> bool {
+    fn failover(&mut self, io: &mut Shared, now: Instant, call: CallId) -> bool {
         let Some(c) = self.calls.get(&call) else {
             return false;
         };
         let Some(g) = c.group else { return false };
         let tried = c.tried.clone();
-        match self.trunks.take(g, &tried, now) {
+        match io.trunks.take(g, &tried, now) {
             Some(t) => {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.tried.push(t);
                 }
-                self.invite_trunk(now, call, t);
+                self.invite_trunk(io, now, call, t);
                 true
             }
             None => false,
@@ -391,13 +422,14 @@ impl Endpoint {
     /// The call ends unanswered: `Failed`, once.
     pub(in crate::sip) fn fail_call(
         &mut self,
+        io: &mut Shared,
         call: CallId,
         code: Option<u16>,
         disposition: Disposition,
     ) {
         if self.calls.contains_key(&call) {
-            self.finish_call(call);
-            self.events.push_back(Event::Failed {
+            self.finish_call(io, call);
+            io.events.push_back(Event::Failed {
                 call,
                 code,
                 disposition,
@@ -406,18 +438,18 @@ impl Endpoint {
     }
 
     /// Cancels an unanswered UAC leg, or marks the CANCEL pending until a provisional comes.
-    pub(in crate::sip) fn cancel_leg(&mut self, now: Instant, leg_id: u64) {
+    pub(in crate::sip) fn cancel_leg(&mut self, io: &mut Shared, now: Instant, leg_id: u64) {
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
         let had_provisional = leg.state == LegState::Ringing
             || leg
                 .invite_tx
-                .and_then(|t| self.txs.get(&t))
+                .and_then(|t| io.txs.get(&t))
                 .is_some_and(|t| t.got_provisional);
         leg.state = LegState::Cancelling;
         if had_provisional {
-            self.send_cancel(now, leg_id);
+            self.send_cancel(io, now, leg_id);
         } else {
             // RFC 3261 §9.1: no CANCEL before a provisional response; send it when one comes.
             leg.cancel_pending = true;
@@ -425,12 +457,12 @@ impl Endpoint {
     }
 
     /// The CANCEL of the leg's INVITE: its own transaction on the INVITE's branch.
-    fn send_cancel(&mut self, now: Instant, leg_id: u64) {
+    fn send_cancel(&mut self, io: &mut Shared, now: Instant, leg_id: u64) {
         let Some(leg) = self.legs.get(&leg_id) else {
             return;
         };
         let Some(inv_key) = leg.invite_tx else { return };
-        let Some(inv) = self.txs.get(&inv_key) else {
+        let Some(inv) = io.txs.get(&inv_key) else {
             return;
         };
         if inv.cancelled || !matches!(inv.state, TxState::Trying | TxState::Proceeding) {
@@ -438,7 +470,7 @@ impl Endpoint {
         }
         let d = &leg.dialog;
         let mut b = Builder::request(Method::Cancel, &d.target)
-            .header("Via", self.via(d.transport, inv_key.branch))
+            .header("Via", io.via(d.transport, inv_key.branch))
             .header("Max-Forwards", 70);
         // RFC 3261 §9.1: the CANCEL carries the INVITE's Route headers and follows its path.
         for r in &d.route_set {
@@ -451,23 +483,29 @@ impl Endpoint {
             .header("CSeq", format_args!("{} CANCEL", d.local_cseq))
             .finish(None);
         let next_hop = (d.dest, d.transport);
-        if let Some(inv) = self.txs.get_mut(&inv_key) {
+        if let Some(inv) = io.txs.get_mut(&inv_key) {
             inv.cancelled = true;
         }
         let key = TransactionKey {
             branch: inv_key.branch,
             method: TxMethod::Cancel,
         };
-        self.start_tx(now, key, TxOwner::Leg(leg_id), next_hop, bytes);
+        io.start_tx(now, key, TxOwner::Leg(leg_id), next_hop, bytes);
     }
 
     /// The ring timeout of a customer leg fired at `at`: cancel it if it still rings.
-    pub(in crate::sip) fn on_ring_timeout(&mut self, now: Instant, at: Instant, leg_id: u64) {
+    pub(in crate::sip) fn on_ring_timeout(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        at: Instant,
+        leg_id: u64,
+    ) {
         let due = self.legs.get(&leg_id).is_some_and(|l| {
             l.ring_at == Some(at) && matches!(l.state, LegState::Calling | LegState::Ringing)
         });
         if due {
-            self.cancel_leg(now, leg_id);
+            self.cancel_leg(io, now, leg_id);
         }
     }
 }

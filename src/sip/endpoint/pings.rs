@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use rsip::Method;
 
-use super::{Endpoint, Event};
+use super::shared::Shared;
+use super::Event;
 use crate::sip::message::Builder;
 use crate::sip::timer::Timer;
 use crate::sip::transaction::{TransactionKey, TxMethod, TxOwner};
 use crate::sip::trunk::Health;
 
-impl Endpoint {
+impl Shared {
     /// Trunk `t` failed (no response, or 503): out of service, pinged again after its back-off.
     pub(in crate::sip) fn trunk_down(&mut self, now: Instant, t: usize) {
         let trunk = self.trunks.trunk_mut(t);

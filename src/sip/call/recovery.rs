@@ -4,7 +4,7 @@
 //! restarted node, or the node that recovers a dead one), and the rule for a 2xx to an INVITE
 //! this endpoint has no transaction for (RFC 6026 §7.1 leaves it to the core): ACK it, and BYE
 //! it at once unless the dialog is one we know. Restored legs are ordinary legs: their BYE and
-//! ACK are built by the endpoint's one in-dialog request builder, so its routing applies.
+//! ACK are built by their [`Dialog`], so its routing applies.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -12,11 +12,13 @@ use std::time::Instant;
 use rsip::Method;
 use serde::{Deserialize, Serialize};
 
-use super::{CallId, Endpoint, Event, Msg, Transport};
-use crate::sip::call::{Leg, LegState, Role};
+use super::{Calls, Leg, LegState, Role};
 use crate::sip::dialog::Dialog;
+use crate::sip::endpoint::{CallId, Event, Shared};
 use crate::sip::message::uri_of;
+use crate::sip::message::Msg;
 use crate::sip::session::{decline_answer, Session};
+use crate::sip::trunk::Transport;
 
 /// Which leg of a call a [`DialogSnapshot`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,10 +72,9 @@ impl DialogSnapshot {
     }
 }
 
-impl Endpoint {
-    /// Snapshots of the answered legs of `call` (customer and agent, UAC legs whose 2xx arrived),
-    /// customer first. Empty for an unknown call or one not answered yet.
-    pub fn dialog_snapshots(&self, call: CallId) -> Vec<DialogSnapshot> {
+impl Calls {
+    /// [`Endpoint::dialog_snapshots`](crate::sip::Endpoint::dialog_snapshots).
+    pub(in crate::sip) fn dialog_snapshots(&self, call: CallId) -> Vec<DialogSnapshot> {
         let Some(c) = self.calls.get(&call) else {
             return Vec::new();
         };
@@ -107,23 +108,26 @@ impl Endpoint {
             .collect()
     }
 
-    /// Ends a leg another process left up: rebuilds it from `snap` and sends BYE. Returns a call
-    /// handle that [`Event::Released`] reports once the BYE is answered or timed out; `None`
-    /// when this endpoint already has a leg with that Call-ID (it is being ended already).
-    pub fn restore_and_end(&mut self, now: Instant, snap: &DialogSnapshot) -> Option<CallId> {
+    /// [`Endpoint::restore_and_end`](crate::sip::Endpoint::restore_and_end).
+    pub(in crate::sip) fn restore_and_end(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        snap: &DialogSnapshot,
+    ) -> Option<CallId> {
         if self.by_call_id.contains_key(&snap.call_id) {
             return None;
         }
-        let call = CallId(self.id());
-        let leg_id = self.restore_leg(call, snap);
-        self.send_bye(now, leg_id, &[]);
+        let call = CallId(io.id());
+        let leg_id = self.restore_leg(io, call, snap);
+        self.send_bye(io, now, leg_id, &[]);
         Some(call)
     }
 
     /// Inserts a confirmed UAC leg rebuilt from `snap`, reported by [`Event::Released`] when it
     /// is forgotten.
-    fn restore_leg(&mut self, call: CallId, snap: &DialogSnapshot) -> u64 {
-        let leg_id = self.id();
+    fn restore_leg(&mut self, io: &mut Shared, call: CallId, snap: &DialogSnapshot) -> u64 {
+        let leg_id = io.id();
         let remote_tag = snap
             .remote
             .split(';')
@@ -154,9 +158,9 @@ impl Endpoint {
     }
 
     /// A restored leg is forgotten (BYE answered, timed out, or BYE from the far end).
-    pub(in crate::sip) fn restored_leg_gone(&mut self, leg_id: u64) {
+    pub(in crate::sip) fn restored_leg_gone(&mut self, io: &mut Shared, leg_id: u64) {
         if let Some(call) = self.restored.remove(&leg_id) {
-            self.events.push_back(Event::Released { call });
+            io.events.push_back(Event::Released { call });
         }
     }
 
@@ -166,6 +170,7 @@ impl Endpoint {
     /// retransmitting its 200 nor talking to nobody (RFC 6026 §7.1, RFC 3261 §13.2.2.4).
     pub(in crate::sip) fn on_stray_2xx(
         &mut self,
+        io: &mut Shared,
         now: Instant,
         from: SocketAddr,
         transport: Transport,
@@ -174,10 +179,10 @@ impl Endpoint {
         if msg.to_tag.is_none() {
             return; // no dialog can be formed from it
         }
-        if !self.may_send(from) {
+        if !io.may_send(from) {
             // Only a trunk or an agent can have answered an INVITE of ours: a 2xx from anyone
             // else is a forgery, and answering it would send our ACK and BYE where it points.
-            self.stats.wrong_source += 1;
+            io.stats.wrong_source += 1;
             return;
         }
         if let Some(&leg_id) = self.by_call_id.get(&msg.call_id) {
@@ -187,13 +192,13 @@ impl Endpoint {
             });
             if let Some(role) = role {
                 let answer = answer_in_ack(role, msg);
-                self.ack_cseq(leg_id, msg.cseq, answer.as_deref());
+                self.ack_cseq(io, leg_id, msg.cseq, answer.as_deref());
             }
             return;
         }
         // A trunk answers our offerless INVITE (flow I: its 2xx carries the offer); anything else
         // is an agent leg, whose INVITE carried the offer.
-        let role = if self.trunks.all().iter().any(|t| t.addr == from) {
+        let role = if io.trunks.all().iter().any(|t| t.addr == from) {
             Role::Customer
         } else {
             Role::Agent
@@ -217,15 +222,15 @@ impl Endpoint {
             dest: from,
             transport,
         };
-        let call = CallId(self.id());
-        let leg_id = self.restore_leg(call, &snap);
+        let call = CallId(io.id());
+        let leg_id = self.restore_leg(io, call, &snap);
         let answer = answer_in_ack(role, msg);
-        self.ack_cseq(leg_id, msg.cseq, answer.as_deref());
-        self.send_bye(now, leg_id, &[]);
+        self.ack_cseq(io, leg_id, msg.cseq, answer.as_deref());
+        self.send_bye(io, now, leg_id, &[]);
     }
 
     /// Sends an ACK on UAC leg `leg_id` for the 2xx of the INVITE numbered `cseq`, with `sdp`.
-    fn ack_cseq(&mut self, leg_id: u64, cseq: u32, sdp: Option<&str>) {
+    fn ack_cseq(&mut self, io: &mut Shared, leg_id: u64, cseq: u32, sdp: Option<&str>) {
         let Some(saved) = self.legs.get_mut(&leg_id).map(|l| {
             let saved = l.dialog.local_cseq;
             l.dialog.local_cseq = cseq;
@@ -233,13 +238,13 @@ impl Endpoint {
         }) else {
             return;
         };
-        let branch = self.id();
-        let built = self.in_dialog_request(leg_id, Method::Ack, branch, &[], sdp);
+        let branch = io.id();
+        let built = self.in_dialog_request(io, leg_id, Method::Ack, branch, &[], sdp);
         if let Some(l) = self.legs.get_mut(&leg_id) {
             l.dialog.local_cseq = saved;
         }
         if let Some((bytes, dest, transport)) = built {
-            self.send(dest, transport, bytes);
+            io.send(dest, transport, bytes);
         }
     }
 }
