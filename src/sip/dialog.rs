@@ -224,29 +224,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn loose_route_keeps_the_target_strict_route_takes_the_request_uri() {
-        let mut d = dialog(&["<sip:192.0.2.7:5060;lr>"]);
+    /// A BYE of `d`: its text and next hop.
+    fn bye(d: &mut Dialog) -> (String, SocketAddr) {
         let (b, dest, _) = d.request(
             Method::Bye,
             "SIP/2.0/UDP x;branch=z9hG4bKa".into(),
             &[],
             None,
         );
-        let text = String::from_utf8_lossy(&b).into_owned();
+        (String::from_utf8_lossy(&b).into_owned(), dest)
+    }
+
+    #[test]
+    fn loose_route_keeps_the_target_strict_route_takes_the_request_uri() {
+        let (text, dest) = bye(&mut dialog(&["<sip:192.0.2.7:5060;lr>"]));
         assert!(
             text.starts_with("BYE sip:phone@192.0.2.50:5070 SIP/2.0"),
             "{text}"
         );
         assert_eq!(dest, "192.0.2.7:5060".parse().expect("literal"));
-        let mut d = dialog(&["<sip:192.0.2.8:5060>"]);
-        let (b, dest, _) = d.request(
-            Method::Bye,
-            "SIP/2.0/UDP x;branch=z9hG4bKa".into(),
-            &[],
-            None,
-        );
-        let text = String::from_utf8_lossy(&b).into_owned();
+        let (text, dest) = bye(&mut dialog(&["<sip:192.0.2.8:5060>"]));
         assert!(text.starts_with("BYE sip:192.0.2.8:5060 SIP/2.0"), "{text}");
         assert!(
             text.contains("Route: <sip:phone@192.0.2.50:5070>"),

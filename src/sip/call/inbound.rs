@@ -96,17 +96,31 @@ impl Calls {
     }
 
     fn uas_provisional(&mut self, io: &mut Shared, _now: Instant, leg_id: u64, code: u16) {
-        let Some(leg) = self.legs.get_mut(&leg_id) else {
-            return;
-        };
+        if let Some((bytes, d, t)) = self.uas_response(leg_id, code, None, &[], None) {
+            io.send(d, t, bytes);
+        }
+    }
+
+    /// Builds the response `code` to the INVITE of UAS leg `leg_id` (our tag, `contact`,
+    /// `extra`, `sdp`) and keeps it as the last one sent; with where it goes.
+    fn uas_response(
+        &mut self,
+        leg_id: u64,
+        code: u16,
+        contact: Option<String>,
+        extra: &[(&str, String)],
+        sdp: Option<&str>,
+    ) -> Option<(Vec<u8>, SocketAddr, Transport)> {
+        let leg = self.legs.get_mut(&leg_id)?;
         let tag = leg.dialog.local_tag().to_string();
-        let Some(uas) = &mut leg.uas else {
-            return;
-        };
-        let bytes = response_to(&uas.request, code, Some(&tag)).finish(None);
+        let uas = leg.uas.as_mut()?;
+        let mut b = response_to(&uas.request, code, Some(&tag)).header_opt("Contact", contact);
+        for (k, v) in extra {
+            b = b.header(k, v);
+        }
+        let bytes = b.finish(sdp);
         uas.last = Some(bytes.clone());
-        let (d, t) = (leg.dialog.dest, leg.dialog.transport);
-        io.send(d, t, bytes);
+        Some((bytes, leg.dialog.dest, leg.dialog.transport))
     }
 
     /// The final response to the INVITE of UAS leg `leg_id`, retransmitted over UDP until the
@@ -120,32 +134,23 @@ impl Calls {
         sdp: Option<String>,
         extra: &[(&str, String)],
     ) {
-        let contact = io.contact(Transport::Udp);
-        let t1 = io.cfg.t1;
-        let giveup = now + io.sixty_four_t1();
+        let contact = (code < 300).then(|| io.contact(Transport::Udp));
+        let (t1, giveup) = (io.cfg.t1, now + io.sixty_four_t1());
+        let Some((bytes, d, t)) = self.uas_response(leg_id, code, contact, extra, sdp.as_deref())
+        else {
+            return;
+        };
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
-        let tag = leg.dialog.local_tag().to_string();
-        let Some(uas) = &mut leg.uas else {
-            return;
-        };
-        let mut b = response_to(&uas.request, code, Some(&tag));
-        if code < 300 {
-            b = b.header("Contact", contact);
+        if let Some(uas) = &mut leg.uas {
+            if t != Transport::Tcp {
+                uas.retx = Some((now + t1, t1));
+                io.timers.set(now + t1, Timer::UasRetransmit(leg_id));
+            }
+            uas.giveup = Some(giveup);
+            io.timers.set(giveup, Timer::UasGiveUp(leg_id));
         }
-        for (k, v) in extra {
-            b = b.header(k, v);
-        }
-        let bytes = b.finish(sdp.as_deref());
-        uas.last = Some(bytes.clone());
-        let reliable = leg.dialog.transport == Transport::Tcp;
-        if !reliable {
-            uas.retx = Some((now + t1, t1));
-            io.timers.set(now + t1, Timer::UasRetransmit(leg_id));
-        }
-        uas.giveup = Some(giveup);
-        io.timers.set(giveup, Timer::UasGiveUp(leg_id));
         leg.state = if code < 300 {
             LegState::Answering
         } else {
@@ -154,8 +159,26 @@ impl Calls {
         if code < 300 {
             leg.session.on_local(sdp);
         }
-        let (d, t) = (leg.dialog.dest, leg.dialog.transport);
         io.send(d, t, bytes);
+    }
+
+    /// Refuses the unanswered inbound `call` (its leg `leg_id`) with `code`, releases any agent
+    /// leg and reports `Ended { by }`.
+    pub(in crate::sip) fn end_unanswered(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        call: CallId,
+        leg_id: u64,
+        code: u16,
+        by: EndedBy,
+    ) {
+        self.uas_final(io, now, leg_id, code, None, &[]);
+        if let Some(a) = self.calls.get(&call).and_then(|c| c.agent) {
+            self.close_leg(io, now, a);
+        }
+        self.finish_call(io, call);
+        io.events.push_back(Event::Ended { call, by });
     }
 
     /// An INVITE without To tag: a retransmission (same response again), a loop (ignored), or a
@@ -341,15 +364,7 @@ impl Calls {
             return; // already answered or rejected: the CANCEL has no effect
         }
         let call = l.call;
-        self.uas_final(io, now, id, 487, None, &[]);
-        if let Some(a) = self.calls.get(&call).and_then(|c| c.agent) {
-            self.close_leg(io, now, a);
-        }
-        self.finish_call(io, call);
-        io.events.push_back(Event::Ended {
-            call,
-            by: EndedBy::Customer,
-        });
+        self.end_unanswered(io, now, call, id, 487, EndedBy::Customer);
     }
 
     /// An ACK: confirms our 2xx (with the caller's answer, if any) or ends a rejected INVITE.

@@ -71,13 +71,9 @@ impl Calls {
                 self.ack_2xx(io, now, leg_id, answer.as_deref());
                 self.end_call(io, now, call, EndedBy::Local);
             }
+            // No agent leg here (abandon refuses while one is in progress).
             Some(LegState::Incoming) => {
-                self.uas_final(io, now, leg_id, 480, None, &[]);
-                self.finish_call(io, call);
-                io.events.push_back(Event::Ended {
-                    call,
-                    by: EndedBy::Local,
-                });
+                self.end_unanswered(io, now, call, leg_id, 480, EndedBy::Local)
             }
             _ => self.end_call(io, now, call, EndedBy::Local),
         }
@@ -285,15 +281,7 @@ impl Calls {
             }
             Some((_, LegState::Cancelling)) => Ok(()),
             Some((Role::Inbound, LegState::Incoming)) => {
-                self.uas_final(io, now, cust, 480, None, &[]);
-                if let Some(a) = self.calls.get(&call).and_then(|c| c.agent) {
-                    self.close_leg(io, now, a);
-                }
-                self.finish_call(io, call);
-                io.events.push_back(Event::Ended {
-                    call,
-                    by: EndedBy::Local,
-                });
+                self.end_unanswered(io, now, call, cust, 480, EndedBy::Local);
                 Ok(())
             }
             _ => {
