@@ -277,6 +277,31 @@ fn a_response_with_the_right_branch_from_the_wrong_address_is_ignored() {
     );
 }
 
+/// RFC 3261 §17.1.3: a response matches a client transaction by its branch AND its CSeq method.
+/// A 200 that echoes the INVITE's branch but says `CSeq: 1 BYE` (misrouted, or forged by someone
+/// who saw the INVITE) answers nothing: the call still rings and fails on the trunk's own answer.
+#[test]
+fn a_response_with_the_right_branch_but_another_method_is_ignored() {
+    let now = Instant::now();
+    let mut ep = dialler(1, now);
+    let (call, invite) = place(&mut ep, now);
+    let b = branch(&invite);
+    let bye_200 = response(&invite, 200, &b).replace("CSeq: 1 INVITE", "CSeq: 1 BYE");
+    assert!(bye_200.contains("CSeq: 1 BYE"), "{bye_200}");
+    ep.handle_datagram(now, sa(TRUNK), Transport::Udp, bye_200.as_bytes());
+    let (out, events) = drain(&mut ep);
+    assert!(
+        events.is_empty(),
+        "a 200 to a BYE answered the INVITE: {events:?}"
+    );
+    assert!(out.is_empty(), "nothing is ACKed: {out:?}");
+    assert_eq!(ep.stats().stray, 1);
+    let ringing = response(&invite, 180, &b);
+    ep.handle_datagram(now, sa(TRUNK), Transport::Udp, ringing.as_bytes());
+    let (_, events) = drain(&mut ep);
+    assert_eq!(events, [Event::Ringing { call }]);
+}
+
 #[test]
 fn a_response_on_a_guessed_counter_like_branch_is_ignored_even_from_the_trunk() {
     let now = Instant::now();
