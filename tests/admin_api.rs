@@ -5,7 +5,7 @@
 mod admin_support;
 
 use admin_support::{Server, ANA, BO};
-use outdial::admin::{metrics, AgentAction, AgentState, ClientError, Disposition, PacingChange};
+use outdial::admin::{metrics, AgentAction, AgentState, ClientError, PacingChange, WrapUpCode};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -430,7 +430,7 @@ async fn agents_list_and_actions() {
     // Wrap-up with dispositions, then invalid bodies (400, engine not called).
     srv.engine.lock().agents.get_mut("a1").unwrap().state = AgentState::WrapUp;
     let wrap = AgentAction::WrapUp {
-        disposition: Disposition::Callback {
+        disposition: WrapUpCode::Callback {
             at_ms: 1_714_600_000_000,
         },
     };
@@ -452,11 +452,11 @@ async fn agents_list_and_actions() {
         [
             (
                 "a1".to_string(),
-                Disposition::Callback {
+                WrapUpCode::Callback {
                     at_ms: 1_714_600_000_000
                 }
             ),
-            ("a1".to_string(), Disposition::DoNotCall)
+            ("a1".to_string(), WrapUpCode::DoNotCall)
         ]
     );
     srv.engine.lock().agents.get_mut("a1").unwrap().state = AgentState::WrapUp;

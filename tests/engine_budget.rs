@@ -26,7 +26,7 @@ async fn seed_abandons(db: &str, campaign: &str, n: usize) {
         let o = AttemptOutcome {
             dial_ms: Some(now - 60_000),
             answer_ms: Some(now - 55_000),
-            ..AttemptOutcome::new(outdial::campaign::Disposition::Abandoned, now - 53_000)
+            ..AttemptOutcome::new(outdial::campaign::CallDisposition::Abandoned, now - 53_000)
         };
         store.record_attempt(l.lead_id, &o).await.expect("seed");
     }

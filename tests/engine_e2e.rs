@@ -191,7 +191,7 @@ async fn sigterm_stops_dialling_lets_calls_finish_and_releases_leases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_list() {
-    use outdial::admin::{AgentAction, AgentState, Disposition};
+    use outdial::admin::{AgentAction, AgentState, WrapUpCode};
     let l = Lab::new("api", None, 40);
     l.campaign("lab-api", "progressive", 50, 1_000_000, 300, 5);
     let mut s = l.setup("api-1", "lab-api", 600);
@@ -285,7 +285,7 @@ async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_
         .agent_action(
             "agent0001",
             &AgentAction::WrapUp {
-                disposition: Disposition::DoNotCall,
+                disposition: WrapUpCode::DoNotCall,
             },
         )
         .await

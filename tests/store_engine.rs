@@ -11,7 +11,7 @@ use std::process::Command;
 use common::*;
 use outdial::admin::report::{hourly, HourRow};
 use outdial::admin::AuditRow;
-use outdial::campaign::Disposition;
+use outdial::campaign::CallDisposition;
 use outdial::store::{AttemptOutcome, Next, PacingOverride, Store, StoreError};
 
 const TTL: i64 = 5 * MIN;
@@ -261,7 +261,7 @@ async fn connected_call(s: &Store, campaign: &str, phone: &str, dial: i64) -> i6
         .collect();
     s.release(&others).await.unwrap();
     let attempt = s.begin_attempt(lead.lead_id, "n1", dial).await.unwrap();
-    let mut o = AttemptOutcome::new(Disposition::Connected, dial + 5 * MIN);
+    let mut o = AttemptOutcome::new(CallDisposition::Connected, dial + 5 * MIN);
     o.answer_ms = Some(dial + 10 * SEC);
     o.connect_ms = Some(dial + 12 * SEC);
     o.agent = Some("a1".into());
@@ -285,7 +285,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     let a = connected_call(s, "c1", &p[0], t0()).await;
     let cb = sh(2026, 3, 5, 15, 30);
     assert_eq!(
-        s.apply_agent_disposition(a, Disposition::Callback, Some(cb), wrap)
+        s.apply_agent_disposition(a, CallDisposition::Callback, Some(cb), wrap)
             .await
             .unwrap(),
         Next::Retry { due_ms: cb }
@@ -312,9 +312,9 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
 
     // Callback without a time: the campaign's callback delay, from the end of wrap-up.
     let a = connected_call(s, "c1", &p[1], t0() + MIN).await;
-    let due = wrap + c.rule(Disposition::Callback).delay.millis();
+    let due = wrap + c.rule(CallDisposition::Callback).delay.millis();
     assert_eq!(
-        s.apply_agent_disposition(a, Disposition::Callback, None, wrap)
+        s.apply_agent_disposition(a, CallDisposition::Callback, None, wrap)
             .await
             .unwrap(),
         Next::Retry { due_ms: due }
@@ -322,8 +322,8 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
 
     // not_interested and completed: done (no retry in the rules).
     for (phone, d) in [
-        (&p[2], Disposition::NotInterested),
-        (&p[4], Disposition::Completed),
+        (&p[2], CallDisposition::NotInterested),
+        (&p[4], CallDisposition::Completed),
     ] {
         let a = connected_call(s, "c1", phone, t0() + 2 * MIN).await;
         assert_eq!(
@@ -342,7 +342,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     let a = connected_call(s, "c1", &p[3], t0() + 3 * MIN).await;
     assert!(!s.is_dnc(&p[3]).await.unwrap());
     assert_eq!(
-        s.apply_agent_disposition(a, Disposition::DoNotCall, None, wrap)
+        s.apply_agent_disposition(a, CallDisposition::DoNotCall, None, wrap)
             .await
             .unwrap(),
         Next::Done
@@ -368,12 +368,12 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
 
     // Refusals change nothing: twice, unknown, still open, lead moved on.
     let err = s
-        .apply_agent_disposition(a, Disposition::Completed, None, wrap)
+        .apply_agent_disposition(a, CallDisposition::Completed, None, wrap)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyDisposed(_)), "{err:?}");
     let err = s
-        .apply_agent_disposition(999_999, Disposition::Completed, None, wrap)
+        .apply_agent_disposition(999_999, CallDisposition::Completed, None, wrap)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownAttempt(_)), "{err:?}");
@@ -385,14 +385,14 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
         .await
         .unwrap();
     let err = s
-        .apply_agent_disposition(open, Disposition::Completed, None, wrap)
+        .apply_agent_disposition(open, CallDisposition::Completed, None, wrap)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AttemptOpen(_)), "{err:?}");
     // Busy: retried in 10 minutes; leased again before the (late) wrap-up arrives.
     s.finish_attempt(
         open,
-        &AttemptOutcome::new(Disposition::Busy, t0() + 5 * MIN),
+        &AttemptOutcome::new(CallDisposition::Busy, t0() + 5 * MIN),
     )
     .await
     .unwrap();
@@ -402,7 +402,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
         .unwrap();
     let lead = again.iter().find(|l| l.phone_e164 == p[5]).unwrap();
     let err = s
-        .apply_agent_disposition(open, Disposition::Callback, None, t0() + 17 * MIN)
+        .apply_agent_disposition(open, CallDisposition::Callback, None, t0() + 17 * MIN)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LeadBusy { .. }), "{err:?}");
@@ -410,7 +410,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     assert_eq!(info.state, "leased");
     // do_not_call still applies to a lead that moved on: listed, lease dropped, lead done.
     assert_eq!(
-        s.apply_agent_disposition(open, Disposition::DoNotCall, None, t0() + 17 * MIN)
+        s.apply_agent_disposition(open, CallDisposition::DoNotCall, None, t0() + 17 * MIN)
             .await
             .unwrap(),
         Next::Done
@@ -454,7 +454,7 @@ async fn seed_report(s: &Store) -> i64 {
     };
     let busy = AttemptOutcome {
         dial_ms: Some(at(5, 0)),
-        ..AttemptOutcome::new(Disposition::Busy, at(5, 20))
+        ..AttemptOutcome::new(CallDisposition::Busy, at(5, 20))
     };
     s.record_attempt(id(0), &busy).await.unwrap();
     let talk = AttemptOutcome {
@@ -462,21 +462,21 @@ async fn seed_report(s: &Store) -> i64 {
         answer_ms: Some(at(10, 10)),
         connect_ms: Some(at(10, 12)),
         agent: Some("a1".into()),
-        ..AttemptOutcome::new(Disposition::Connected, at(15, 12))
+        ..AttemptOutcome::new(CallDisposition::Connected, at(15, 12))
     };
     let (talked, _) = s.record_attempt(id(1), &talk).await.unwrap();
-    s.apply_agent_disposition(talked, Disposition::Completed, None, at(15, 42))
+    s.apply_agent_disposition(talked, CallDisposition::Completed, None, at(15, 42))
         .await
         .unwrap();
     let abandoned = AttemptOutcome {
         dial_ms: Some(at(20, 0)),
         answer_ms: Some(at(20, 5)),
-        ..AttemptOutcome::new(Disposition::Abandoned, at(20, 7))
+        ..AttemptOutcome::new(CallDisposition::Abandoned, at(20, 7))
     };
     s.record_attempt(id(2), &abandoned).await.unwrap();
     let no_answer = AttemptOutcome {
         dial_ms: Some(at(90, 0)),
-        ..AttemptOutcome::new(Disposition::NoAnswer, at(90, 20))
+        ..AttemptOutcome::new(CallDisposition::NoAnswer, at(90, 20))
     };
     s.record_attempt(id(3), &no_answer).await.unwrap();
     let a1 = s.session_start("a1", "c1", "n1", t0()).await.unwrap();

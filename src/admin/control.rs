@@ -294,13 +294,14 @@ pub struct AgentView {
     pub lead: Option<i64>,
 }
 
-/// What an agent reports at the end of wrap-up.
+/// What an agent reports at the end of wrap-up (the engine records it as a
+/// [`crate::campaign::CallDisposition`]).
 ///
 /// JSON: `{"disposition": "callback", "at_ms": 1700000000000}`, `{"disposition": "do_not_call"}`,
 /// or any other code `{"disposition": "promise_to_pay"}`; checked on decoding (see `validate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "DispositionWire", into = "DispositionWire")]
-pub enum Disposition {
+pub enum WrapUpCode {
     /// Call the customer back at a time.
     Callback {
         /// When, epoch milliseconds UTC.
@@ -321,15 +322,15 @@ pub enum Disposition {
     },
 }
 
-impl Disposition {
+impl WrapUpCode {
     /// The code stored in the call record (`callback`, `not_interested`, …, or the custom code).
     pub fn code(&self) -> &str {
         match self {
-            Disposition::Callback { .. } => "callback",
-            Disposition::NotInterested => "not_interested",
-            Disposition::DoNotCall => "do_not_call",
-            Disposition::Completed => "completed",
-            Disposition::Other { code } => code,
+            WrapUpCode::Callback { .. } => "callback",
+            WrapUpCode::NotInterested => "not_interested",
+            WrapUpCode::DoNotCall => "do_not_call",
+            WrapUpCode::Completed => "completed",
+            WrapUpCode::Other { code } => code,
         }
     }
 }
@@ -351,7 +352,7 @@ pub enum AgentAction {
     /// Wrap-up done with the call's disposition.
     WrapUp {
         /// Outcome of the call.
-        disposition: Disposition,
+        disposition: WrapUpCode,
     },
 }
 

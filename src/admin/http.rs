@@ -11,7 +11,7 @@
 //! | GET | `/agents` | | `[AgentView]` |
 //! | POST | `/agents/{id}/login`, `/ready`, `/logout` | | `AgentView` |
 //! | POST | `/agents/{id}/pause` | `{"reason": "…"}` | `AgentView` |
-//! | POST | `/agents/{id}/wrapup` | `Disposition` | `AgentView` |
+//! | POST | `/agents/{id}/wrapup` | `WrapUpCode` | `AgentView` |
 //! | GET | `/agents/{id}/current` | | `CurrentCall` |
 //! | GET | `/metrics` | | Prometheus text |
 //!
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
 use super::control::{
-    AgentAction, AuditRow, Control, ControlError, Disposition, PacingChange, ScreenPop,
+    AgentAction, AuditRow, Control, ControlError, PacingChange, ScreenPop, WrapUpCode,
 };
 use super::validate;
 
@@ -318,8 +318,8 @@ async fn agent_wrapup(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    // Disposition's serde conversion runs the validation (see `validate::DispositionWire`).
-    let disposition: Disposition = decode(&body)?;
+    // WrapUpCode's serde conversion runs the validation (see `validate::DispositionWire`).
+    let disposition: WrapUpCode = decode(&body)?;
     act(&s, &id, AgentAction::WrapUp { disposition }).await
 }
 

@@ -54,7 +54,7 @@ impl CdrRow {
             || self
                 .disposition
                 .as_deref()
-                .and_then(|d| d.parse::<crate::campaign::Disposition>().ok())
+                .and_then(|d| d.parse::<crate::campaign::CallDisposition>().ok())
                 .is_some_and(|d| d.is_connected())
     }
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::control::{Disposition, PacingChange, PacingSettings};
+use super::control::{PacingChange, PacingSettings, WrapUpCode};
 
 pub use crate::campaign::def::{
     DEFAULT_ABANDON_CAP, MAX_ABANDON_CAP, MAX_RATIO, MIN_RATE, MIN_TARGET_ABANDON,
@@ -152,18 +152,18 @@ pub fn pause_reason(raw: &str) -> Result<String, String> {
     Ok(reason.to_string())
 }
 
-/// The JSON form of a [`Disposition`]: `{"disposition": CODE, "at_ms": …}`.
+/// The JSON form of a [`WrapUpCode`]: `{"disposition": CODE, "at_ms": …}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DispositionWire {
-    /// Disposition code.
+    /// Wrap-up code.
     pub disposition: String,
     /// Callback time, epoch milliseconds UTC (only for `callback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_ms: Option<i64>,
 }
 
-impl TryFrom<DispositionWire> for Disposition {
+impl TryFrom<DispositionWire> for WrapUpCode {
     type Error = String;
 
     fn try_from(w: DispositionWire) -> Result<Self, String> {
@@ -178,11 +178,11 @@ impl TryFrom<DispositionWire> for Disposition {
                         "callback at_ms must be a positive time, got {at_ms}"
                     ));
                 }
-                return Ok(Disposition::Callback { at_ms });
+                return Ok(WrapUpCode::Callback { at_ms });
             }
-            "not_interested" => Disposition::NotInterested,
-            "do_not_call" => Disposition::DoNotCall,
-            "completed" => Disposition::Completed,
+            "not_interested" => WrapUpCode::NotInterested,
+            "do_not_call" => WrapUpCode::DoNotCall,
+            "completed" => WrapUpCode::Completed,
             other => {
                 let ok = (1..=64).contains(&other.len())
                     && other.bytes().all(|b| {
@@ -193,7 +193,7 @@ impl TryFrom<DispositionWire> for Disposition {
                         "disposition {other:?} must be 1-64 characters of a-z, 0-9, _ or -"
                     ));
                 }
-                Disposition::Other {
+                WrapUpCode::Other {
                     code: other.to_string(),
                 }
             }
@@ -207,10 +207,10 @@ impl TryFrom<DispositionWire> for Disposition {
     }
 }
 
-impl From<Disposition> for DispositionWire {
-    fn from(d: Disposition) -> Self {
+impl From<WrapUpCode> for DispositionWire {
+    fn from(d: WrapUpCode) -> Self {
         let at_ms = match d {
-            Disposition::Callback { at_ms } => Some(at_ms),
+            WrapUpCode::Callback { at_ms } => Some(at_ms),
             _ => None,
         };
         DispositionWire {
@@ -337,25 +337,25 @@ mod tests {
 
     #[test]
     fn dispositions() {
-        let parse = |s: &str| serde_json::from_str::<Disposition>(s);
+        let parse = |s: &str| serde_json::from_str::<WrapUpCode>(s);
         assert_eq!(
             parse(r#"{"disposition":"callback","at_ms":5}"#).unwrap(),
-            Disposition::Callback { at_ms: 5 }
+            WrapUpCode::Callback { at_ms: 5 }
         );
         assert!(parse(r#"{"disposition":"callback"}"#).is_err());
         assert_eq!(
             parse(r#"{"disposition":"do_not_call"}"#).unwrap(),
-            Disposition::DoNotCall
+            WrapUpCode::DoNotCall
         );
         assert_eq!(
             parse(r#"{"disposition":"promise_to_pay"}"#).unwrap(),
-            Disposition::Other {
+            WrapUpCode::Other {
                 code: "promise_to_pay".into()
             }
         );
         assert!(parse(r#"{"disposition":"Bad Code"}"#).is_err());
         assert!(parse(r#"{"disposition":"not_interested","at_ms":1}"#).is_err());
-        let json = serde_json::to_string(&Disposition::Callback { at_ms: 7 }).unwrap();
+        let json = serde_json::to_string(&WrapUpCode::Callback { at_ms: 7 }).unwrap();
         assert_eq!(json, r#"{"disposition":"callback","at_ms":7}"#);
     }
 

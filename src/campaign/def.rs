@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::disposition::{Disposition, RetryRule};
+use super::disposition::{CallDisposition, RetryRule};
 use super::phone::{normalize_e164, parse_region, parse_timezone};
 use super::window::{CallingWindow, DayWindow};
 use crate::yaml::{self, check_count, check_dur, read as yaml_read, Dur, YamlError};
@@ -193,10 +193,10 @@ pub struct RetryPolicy {
     /// most [`MAX_RETRY_DELAY`]).
     #[serde(default = "seventy_two_hours")]
     pub abandon_cooldown: Dur,
-    /// Rule per disposition; dispositions not listed use [`Disposition::default_rule`]. Delays
+    /// Rule per disposition; dispositions not listed use [`CallDisposition::default_rule`]. Delays
     /// at most [`MAX_RETRY_DELAY`].
     #[serde(default)]
-    pub rules: BTreeMap<Disposition, RetryRule>,
+    pub rules: BTreeMap<CallDisposition, RetryRule>,
 }
 
 impl Default for RetryPolicy {
@@ -433,7 +433,7 @@ impl Campaign {
     }
 
     /// The retry rule for `d`: the campaign's own, else the built-in default.
-    pub fn rule(&self, d: Disposition) -> RetryRule {
+    pub fn rule(&self, d: CallDisposition) -> RetryRule {
         self.retry
             .rules
             .get(&d)
@@ -615,9 +615,9 @@ agent_group: collections
         assert_eq!(c.dialing.patience.millis(), 2000);
         assert_eq!(c.retry.max_attempts_per_day, 6);
         assert_eq!(c.retry.abandon_cooldown.millis(), 72 * 3_600_000);
-        assert_eq!(c.rule(Disposition::Busy).delay.millis(), 15 * 60_000);
-        assert!(!c.rule(Disposition::Machine).retry);
-        assert!(c.rule(Disposition::NoAnswer).retry);
+        assert_eq!(c.rule(CallDisposition::Busy).delay.millis(), 15 * 60_000);
+        assert!(!c.rule(CallDisposition::Machine).retry);
+        assert!(c.rule(CallDisposition::NoAnswer).retry);
         assert_eq!(c.window.days[6], None);
         assert_eq!(c.window.describe_day(0), "09:00-20:00");
         let back: Campaign = serde_json::from_str(&c.to_json()).unwrap();

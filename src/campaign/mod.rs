@@ -17,7 +17,7 @@ pub mod window;
 pub use def::{
     Campaign, CampaignKind, ContactCap, DialMode, Dialing, RetryPolicy, Sla, DEFAULT_MAX_PER_DAY,
 };
-pub use disposition::{Disposition, RetryRule};
+pub use disposition::{CallDisposition, RetryRule};
 pub use list::{
     unterminated_quote, ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES,
 };

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha20Rng;
 use rsip::Method;
 
 use super::digest::{self, Challenge};
-use super::disposition::{default_disposition, Disposition};
+use super::disposition::{default_disposition, SipOutcome};
 use super::message::{self, response_to, uri_addr, uri_has_param, uri_of, Builder, Msg, Start};
 use super::timer::{Timer, Timers};
 use super::trunk::{Transport, TrunkSet};
@@ -145,7 +145,7 @@ pub enum Event {
         /// The final status, `None` for a timeout or no capacity left for a failover.
         code: Option<u16>,
         /// Mapped by the trunk's table.
-        disposition: Disposition,
+        disposition: SipOutcome,
     },
     /// An INVITE arrived (we are the UAS). Answer with `ring`/`answer`/`reject`, or `connect`.
     InboundCall {
@@ -1462,7 +1462,7 @@ impl Endpoint {
             self.ack_2xx(now, leg_id, ans.as_deref());
             self.close_leg(now, leg_id);
             if role == Role::Customer {
-                self.fail_call(call, Some(200), Disposition::NoAnswer);
+                self.fail_call(call, Some(200), SipOutcome::NoAnswer);
             } else {
                 self.agent_failed(now, call, leg_id, Some(487));
             }
@@ -1613,14 +1613,14 @@ impl Endpoint {
                     .trunk
                     .map(|t| self.trunks.trunks[t].config.dispositions.clone());
                 let disp = match (cancelled, code) {
-                    (true, _) => Disposition::NoAnswer,
+                    (true, _) => SipOutcome::NoAnswer,
                     (false, Some(c)) => table
                         .map(|t| t.map(c))
                         .unwrap_or_else(|| default_disposition(c)),
-                    (false, None) => Disposition::TrunkFailure,
+                    (false, None) => SipOutcome::TrunkFailure,
                 };
                 self.forget_leg(leg_id);
-                if disp == Disposition::TrunkFailure && self.failover(now, call) {
+                if disp == SipOutcome::TrunkFailure && self.failover(now, call) {
                     return;
                 }
                 self.fail_call(call, code, disp);
@@ -1671,7 +1671,7 @@ impl Endpoint {
         }
     }
 
-    fn fail_call(&mut self, call: CallId, code: Option<u16>, disposition: Disposition) {
+    fn fail_call(&mut self, call: CallId, code: Option<u16>, disposition: SipOutcome) {
         if self.calls.contains_key(&call) {
             self.finish_call(call);
             self.events.push_back(Event::Failed {
@@ -2335,7 +2335,7 @@ impl Endpoint {
                     self.on_final_failure(now, leg, None, &empty);
                 } else if role == Role::Customer {
                     self.forget_leg(leg);
-                    self.fail_call(call, None, Disposition::NoAnswer);
+                    self.fail_call(call, None, SipOutcome::NoAnswer);
                 } else {
                     self.forget_leg(leg);
                     self.agent_failed(now, call, leg, None);

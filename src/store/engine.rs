@@ -13,7 +13,7 @@ use crate::admin::report::{CdrRow, InboundRow, StaffedInterval};
 use crate::admin::AuditRow;
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::phone::parse_timezone;
-use crate::campaign::Disposition;
+use crate::campaign::CallDisposition;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -352,7 +352,7 @@ impl Store {
     pub async fn apply_agent_disposition(
         &self,
         attempt_id: i64,
-        disposition: Disposition,
+        disposition: CallDisposition,
         callback_at_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<Next, StoreError> {
@@ -387,7 +387,7 @@ impl Store {
             .await?;
         let in_flight = lead.state == "leased" || lead.state == "dialing";
         let moved_on = in_flight || newer > 0;
-        let is_dnc = disposition == Disposition::DoNotCall;
+        let is_dnc = disposition == CallDisposition::DoNotCall;
         if moved_on && !is_dnc {
             return Err(StoreError::LeadBusy {
                 lead: att.lead_id,
@@ -594,7 +594,7 @@ async fn end_lead(
     tx: &mut Tx,
     lead_id: i64,
     phone: &str,
-    disposition: Disposition,
+    disposition: CallDisposition,
 ) -> Result<(), StoreError> {
     tx.exec(
         "UPDATE leads SET state = 'done', lease_node = NULL, lease_until_ms = NULL, \
