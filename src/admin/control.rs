@@ -11,6 +11,7 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 use super::validate::DispositionWire;
+use crate::agents::AgentState;
 
 /// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
 /// and the engine can answer by message-passing to its tasks (send a command, await a reply).
@@ -225,48 +226,6 @@ pub struct CampaignView {
 
 fn default_abandon_cap() -> f64 {
     super::validate::DEFAULT_ABANDON_CAP
-}
-
-/// State of an agent, as the agent state machine names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    /// Not logged in.
-    LoggedOut,
-    /// Waiting for a call.
-    Ready,
-    /// Chosen for a call being placed or answered.
-    Reserved,
-    /// On a call.
-    Talking,
-    /// After a call, until wrap-up done.
-    WrapUp,
-    /// Logged in but not taking calls.
-    Paused,
-}
-
-impl AgentState {
-    /// Every state, in display order.
-    pub const ALL: [AgentState; 6] = [
-        AgentState::LoggedOut,
-        AgentState::Ready,
-        AgentState::Reserved,
-        AgentState::Talking,
-        AgentState::WrapUp,
-        AgentState::Paused,
-    ];
-
-    /// The snake_case name used in JSON and as the metrics label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentState::LoggedOut => "logged_out",
-            AgentState::Ready => "ready",
-            AgentState::Reserved => "reserved",
-            AgentState::Talking => "talking",
-            AgentState::WrapUp => "wrap_up",
-            AgentState::Paused => "paused",
-        }
-    }
 }
 
 /// An agent as the supervisor sees it.

@@ -24,10 +24,11 @@ pub mod report;
 mod serve;
 pub mod validate;
 
+pub use crate::agents::AgentState;
 pub use auth::{ApiToken, TokenName};
 pub use client::{Client, ClientError};
 pub use control::{
-    AbandonRates, AgentAction, AgentCounts, AgentState, AgentView, AuditRow, AuditSink, BoxFuture,
+    AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink, BoxFuture,
     CampaignView, Control, ControlError, PacingChange, PacingSettings, PacingUpdate, ScreenPop,
     WrapUpCode,
 };

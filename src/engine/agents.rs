@@ -359,14 +359,7 @@ impl Engine {
     /// The admin view of an agent.
     pub(crate) fn agent_view(&self, ai: usize) -> AgentView {
         let a = &self.agents[ai];
-        let state = match self.agent_state(ai) {
-            AgentState::LoggedOut => admin::AgentState::LoggedOut,
-            AgentState::Ready => admin::AgentState::Ready,
-            AgentState::Reserved => admin::AgentState::Reserved,
-            AgentState::Talking => admin::AgentState::Talking,
-            AgentState::WrapUp => admin::AgentState::WrapUp,
-            AgentState::Paused => admin::AgentState::Paused,
-        };
+        let state = self.agent_state(ai);
         let lead = match a.call {
             Some(Leg::Out(key)) => self.calls.get(&key).map(|c| c.lead.lead_id),
             _ => None,
