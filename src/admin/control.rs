@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::validate::DispositionWire;
 use crate::agents::AgentState;
+pub use crate::store::AuditRow;
 
 /// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
 /// and the engine can answer by message-passing to its tasks (send a command, await a reply).
@@ -76,23 +77,6 @@ pub trait Control: AuditSink + Send + Sync {
 pub trait AuditSink: Send + Sync {
     /// Durably writes the rows (all or none).
     fn audit(&self, rows: Vec<AuditRow>) -> BoxFuture<'_, Result<(), ControlError>>;
-}
-
-/// One audited change of one field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRow {
-    /// When the change was applied, epoch milliseconds UTC.
-    pub at_ms: i64,
-    /// The NAME of the API token that made the change (never the token itself).
-    pub token: String,
-    /// Campaign changed.
-    pub campaign: String,
-    /// Field changed: `mode`, `ratio`, `max_ratio`, `target_abandon` or `paused`.
-    pub field: String,
-    /// Value before, as text (`f64` in Rust's shortest round-trip form, booleans `true`/`false`).
-    pub old: String,
-    /// Value after, same format.
-    pub new: String,
 }
 
 /// Why the engine refused or failed a request. Mapped to HTTP statuses by the router.

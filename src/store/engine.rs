@@ -8,9 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::db::{from_row, Arg, Tx};
 use super::retry::{next_after, Counters, Next};
+use super::rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};
 use super::{Store, StoreError};
-use crate::admin::report::{CdrRow, InboundRow, StaffedInterval};
-use crate::admin::AuditRow;
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::phone::parse_timezone;
 use crate::campaign::CallDisposition;
