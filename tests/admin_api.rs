@@ -5,7 +5,7 @@
 mod admin_support;
 
 use admin_support::{Server, ANA, BO};
-use outdial::admin::{metrics, AgentAction, AgentState, ClientError, PacingChange, WrapUpCode};
+use outdial::admin::{metrics, AgentAction, AgentState, ClientError, PacingRequest, WrapUpCode};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -193,22 +193,23 @@ async fn invalid_pacing_is_400_and_changes_nothing() {
 async fn valid_change_is_visible_and_audited_with_the_token_name() {
     let srv = Server::start().await;
     let bo = srv.client(BO);
-    let change = PacingChange {
+    let change = PacingRequest {
         mode: Some("Predictive".into()),
         ratio: None,
         max_ratio: Some(3.0),
         target_abandon: Some(0.02),
     };
     let update = bo.set_pacing(CV, &change).await.unwrap();
-    assert_eq!(update.old.mode, "power");
+    assert_eq!(update.old.mode.to_string(), "power");
     assert_eq!(
-        update.new.mode, "predictive",
+        update.new.mode.to_string(),
+        "predictive",
         "mode stored in canonical form"
     );
     let view = bo.campaign(CV).await.unwrap();
     assert_eq!(
         (
-            view.pacing.mode.as_str(),
+            view.pacing.mode.to_string().as_str(),
             view.pacing.ratio,
             view.pacing.max_ratio,
             view.pacing.target_abandon
@@ -217,7 +218,12 @@ async fn valid_change_is_visible_and_audited_with_the_token_name() {
     );
     // Other campaigns untouched.
     assert_eq!(
-        bo.campaign("welcome").await.unwrap().pacing.mode,
+        bo.campaign("welcome")
+            .await
+            .unwrap()
+            .pacing
+            .mode
+            .to_string(),
         "progressive"
     );
     {
@@ -283,11 +289,14 @@ async fn valid_change_is_visible_and_audited_with_the_token_name() {
         ("RATE:0.5", "rate:0.5"),
         ("adaptive", "adaptive"),
     ] {
-        let ch = PacingChange {
+        let ch = PacingRequest {
             mode: Some(mode.into()),
-            ..PacingChange::default()
+            ..PacingRequest::default()
         };
-        assert_eq!(bo.set_pacing(CV, &ch).await.unwrap().new.mode, canonical);
+        assert_eq!(
+            bo.set_pacing(CV, &ch).await.unwrap().new.mode.to_string(),
+            canonical
+        );
     }
     srv.stop().await;
 }
@@ -296,9 +305,9 @@ async fn valid_change_is_visible_and_audited_with_the_token_name() {
 async fn unknown_campaign_or_agent_is_404() {
     let srv = Server::start().await;
     let c = srv.client(ANA);
-    let ch = PacingChange {
+    let ch = PacingRequest {
         ratio: Some(1.2),
-        ..PacingChange::default()
+        ..PacingRequest::default()
     };
     for e in [
         c.campaign("nope").await.unwrap_err(),

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use engine_support::*;
-use outdial::admin::PacingChange;
+use outdial::admin::PacingRequest;
 use outdial::store::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,15 +50,18 @@ async fn engine_dials_connects_and_follows_the_supervisor() {
     let up = client
         .set_pacing(
             "lab-verify",
-            &PacingChange {
+            &PacingRequest {
                 mode: Some("progressive".into()),
-                ..PacingChange::default()
+                ..PacingRequest::default()
             },
         )
         .await
         .expect("pacing change");
     assert_eq!(
-        (up.old.mode.as_str(), up.new.mode.as_str()),
+        (
+            up.old.mode.to_string().as_str(),
+            up.new.mode.to_string().as_str()
+        ),
         ("predictive", "progressive")
     );
     // Calls launched before the change drain within a ring timeout (25 s scenario = 1.25 s).

@@ -11,7 +11,7 @@ use std::process::Command;
 use common::*;
 use outdial::admin::report::{hourly, HourRow};
 use outdial::admin::AuditRow;
-use outdial::campaign::CallDisposition;
+use outdial::campaign::{CallDisposition, DialMode};
 use outdial::store::{AttemptOutcome, Next, PacingOverride, Store, StoreError};
 
 const TTL: i64 = 5 * MIN;
@@ -62,7 +62,7 @@ async fn overrides_merge(db: &TestDb) {
         .set_override(
             "c1",
             &PacingOverride {
-                mode: Some("power:2".into()),
+                mode: Some(DialMode::Power { ratio: Some(2.0) }),
                 ratio: Some(1.5),
                 ..PacingOverride::default()
             },
@@ -71,7 +71,7 @@ async fn overrides_merge(db: &TestDb) {
         .await
         .unwrap();
     let first = PacingOverride {
-        mode: Some("power:2".into()),
+        mode: Some(DialMode::Power { ratio: Some(2.0) }),
         ratio: Some(1.5),
         max_ratio: None,
         target_abandon: None,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::validate::DispositionWire;
 use crate::agents::AgentState;
+use crate::campaign::DialMode;
 pub use crate::store::AuditRow;
 
 /// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
@@ -104,7 +105,7 @@ pub enum ControlError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PacingSettings {
     /// Dial mode: `preview`, `progressive`, `power`, `power:R`, `predictive`, `adaptive`, `rate:λ`.
-    pub mode: String,
+    pub mode: DialMode,
     /// Lines per ready agent for `power` (and the starting dial level for `adaptive`).
     pub ratio: f64,
     /// Upper bound of the dial level in every mode.
@@ -113,13 +114,14 @@ pub struct PacingSettings {
     pub target_abandon: f64,
 }
 
-/// A requested pacing change: `None` fields stay as they are.
+/// A requested pacing change, checked (see `validate`): `None` fields stay as they are. What
+/// [`Control::set_pacing`] receives.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PacingChange {
     /// New dial mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<DialMode>,
     /// New ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
@@ -129,6 +131,38 @@ pub struct PacingChange {
     /// New abandon target, in [0.001, the campaign's `abandon_cap`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_abandon: Option<f64>,
+}
+
+/// The JSON body of `PATCH /campaigns/{name}/pacing` as a client sends it, before the router
+/// checks it into a [`PacingChange`] (`validate::pacing_request`). The mode stays the text the
+/// user typed so that a bad one is answered like any other bad field (the field and its allowed
+/// forms), not as a JSON decoding error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacingRequest {
+    /// New dial mode, as typed (`Predictive`, ` power:2 `…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// New ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<f64>,
+    /// New max ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ratio: Option<f64>,
+    /// New abandon target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_abandon: Option<f64>,
+}
+
+impl From<PacingChange> for PacingRequest {
+    fn from(c: PacingChange) -> Self {
+        PacingRequest {
+            mode: c.mode.map(|m| m.to_string()),
+            ratio: c.ratio,
+            max_ratio: c.max_ratio,
+            target_abandon: c.target_abandon,
+        }
+    }
 }
 
 impl PacingChange {

@@ -6,7 +6,7 @@
 //! |---|---|---|---|
 //! | GET | `/campaigns` | | `[CampaignView]` |
 //! | GET | `/campaigns/{name}` | | `CampaignView` |
-//! | PATCH or POST | `/campaigns/{name}/pacing` | `PacingChange` | `PacingUpdate` |
+//! | PATCH or POST | `/campaigns/{name}/pacing` | `PacingRequest` | `PacingUpdate` |
 //! | POST | `/campaigns/{name}/pause`, `/resume` | | `PauseUpdate` |
 //! | GET | `/agents` | | `[AgentView]` |
 //! | POST | `/agents/{id}/login`, `/ready`, `/logout` | | `AgentView` |
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
 use super::control::{
-    AgentAction, AuditRow, Control, ControlError, PacingChange, ScreenPop, WrapUpCode,
+    AgentAction, AuditRow, Control, ControlError, PacingRequest, ScreenPop, WrapUpCode,
 };
 use super::validate;
 
@@ -120,6 +120,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
+    /// 400 with the validation's message.
+    fn invalid(e: validate::Invalid) -> Self {
+        Self::bad_request(e.to_string())
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -210,11 +215,11 @@ async fn set_pacing(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let change: PacingChange = decode(&body)?;
-    let change = validate::pacing_change(change).map_err(ApiError::bad_request)?;
+    let request: PacingRequest = decode(&body)?;
+    let change = validate::pacing_request(request).map_err(ApiError::invalid)?;
     let current = s.control.campaign(&name).await?;
     validate::pacing_against(&current.pacing, current.abandon_cap, &change)
-        .map_err(ApiError::bad_request)?;
+        .map_err(ApiError::invalid)?;
     let update = s.control.set_pacing(&name, change).await?;
     let at_ms = now_ms();
     let rows = validate::changed_fields(&update.old, &update.new)
@@ -309,7 +314,7 @@ async fn agent_pause(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: PauseBody = decode(&body)?;
-    let reason = validate::pause_reason(&body.reason).map_err(ApiError::bad_request)?;
+    let reason = validate::pause_reason(&body.reason).map_err(ApiError::invalid)?;
     act(&s, &id, AgentAction::Pause { reason }).await
 }
 

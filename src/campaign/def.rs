@@ -58,27 +58,14 @@ pub const MAX_RATIO: f64 = 5.0;
 /// checked by the engine, which knows its trunks.
 pub const MIN_RATE: f64 = 0.01;
 
-/// How calls are paced (see docs/pacing.md for the meaning of each mode).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DialMode {
-    /// Agent sees the lead first, then the call is placed.
-    Preview,
-    /// One call per ready agent.
-    Progressive,
-    /// A fixed ratio of calls per ready agent.
-    Power,
-    /// Model-based pacing under the abandon cap.
-    Predictive,
-    /// Feedback on the dial level (VICIdial style).
-    Adaptive,
-}
+pub use super::mode::DialMode;
 
 /// Dial mode and pacing parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dialing {
-    /// Dial mode.
+    /// Dial mode: a plain name (`power:R` and `rate:λ` are for live changes).
+    #[serde(deserialize_with = "super::mode::deserialize_plain")]
     pub mode: DialMode,
     /// Starting (power: fixed) lines per ready agent.
     #[serde(default = "one")]

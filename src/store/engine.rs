@@ -12,7 +12,7 @@ use super::rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};
 use super::{Store, StoreError};
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::phone::parse_timezone;
-use crate::campaign::CallDisposition;
+use crate::campaign::{CallDisposition, DialMode};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -21,8 +21,8 @@ const DAY_MS: i64 = 86_400_000;
 /// keep whatever was stored before.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PacingOverride {
-    /// Dial mode (`predictive`, `power:2`, …), as validated by the admin API.
-    pub mode: Option<String>,
+    /// Dial mode (`predictive`, `power:2`, …), stored as its text.
+    pub mode: Option<DialMode>,
     /// Lines per ready agent.
     pub ratio: Option<f64>,
     /// Upper bound of the dial level.
@@ -70,18 +70,28 @@ from_row! {
 }
 
 impl OverrideRow {
+    /// The row as an override. The mode text is parsed here, at the store boundary; a text
+    /// that is no mode (another node or an older version may have written it) voids the row's
+    /// pacing fields, as the engine would refuse the whole change, and keeps its pause.
     fn split(self) -> (String, PacingOverride, i64) {
-        (
-            self.name,
-            PacingOverride {
-                mode: self.mode,
+        let paused = Some(self.paused != 0);
+        let pacing = match self.mode.as_deref().map(str::parse::<DialMode>).transpose() {
+            Ok(mode) => PacingOverride {
+                mode,
                 ratio: self.ratio,
                 max_ratio: self.max_ratio,
                 target_abandon: self.target_abandon,
-                paused: Some(self.paused != 0),
+                paused,
             },
-            self.updated_ms,
-        )
+            Err(e) => {
+                tracing::warn!(campaign = %self.name, error = %e, "stored override not applied");
+                PacingOverride {
+                    paused,
+                    ..PacingOverride::default()
+                }
+            }
+        };
+        (self.name, pacing, self.updated_ms)
     }
 }
 
@@ -181,6 +191,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let rec = self.campaign_in(&mut tx, campaign).await?;
         let paused = change.paused.map(i64::from);
+        let mode = change.mode.map(|m| m.to_string());
         tx.exec(
             "INSERT INTO pacing_overrides \
              (campaign_id, mode, ratio, max_ratio, target_abandon, paused, updated_ms) \
@@ -194,7 +205,7 @@ impl Store {
              updated_ms = $7",
             &[
                 Arg::I(rec.id),
-                Arg::OS(change.mode.as_deref()),
+                Arg::OS(mode.as_deref()),
                 Arg::OF(change.ratio),
                 Arg::OF(change.max_ratio),
                 Arg::OF(change.target_abandon),

@@ -53,7 +53,7 @@ fn campaign(name: &str, mode: &str, ratio: f64) -> CampaignView {
     CampaignView {
         name: name.into(),
         pacing: PacingSettings {
-            mode: mode.into(),
+            mode: mode.parse().expect("mode"),
             ratio,
             max_ratio: 2.0,
             target_abandon: 0.03,
