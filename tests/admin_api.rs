@@ -165,6 +165,30 @@ async fn invalid_pacing_is_400_and_changes_nothing() {
         ("", "JSON object"),
         ("not json", "invalid JSON"),
     ];
+    // The mode's message word for word, as it was when the mode was a string: the field, the
+    // text as typed and every allowed form; a bad ratio beside it is still reported first.
+    let unknown = "mode: unknown mode \"Turbo \": expected one of preview, progressive, power, \
+                   power:R, predictive, adaptive, rate:λ";
+    for (body, exact) in [
+        (r#"{"mode": "Turbo "}"#, unknown),
+        (
+            r#"{"mode": "power:9"}"#,
+            "mode \"power:9\": the power ratio R must be in [1, 5] lines per agent",
+        ),
+        (
+            r#"{"mode": "rate:0.001"}"#,
+            "mode \"rate:0.001\": the rate must be at least 0.01 calls/s (and at most the \
+             trunks' CPS)",
+        ),
+        (
+            r#"{"mode": "Turbo ", "ratio": 0.2}"#,
+            "ratio must be in [1, 5], got 0.2",
+        ),
+    ] {
+        let (status, resp) = raw(reqwest::Method::PATCH, &url, Some(&auth), Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {resp}");
+        assert_eq!(resp["error"].as_str(), Some(exact), "{body}");
+    }
     for (body, expect) in cases {
         for method in [reqwest::Method::PATCH, reqwest::Method::POST] {
             let (status, resp) = raw(method.clone(), &url, Some(&auth), Some(body)).await;

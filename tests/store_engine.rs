@@ -152,6 +152,59 @@ async fn overrides_merge(db: &TestDb) {
     assert!(matches!(err, StoreError::UnknownCampaign(_)), "{err:?}");
 }
 
+/// Every dial mode a supervisor can set comes back from the store as the same mode, and prints as
+/// the same text it was given in JSON; a mode text no version accepts (an older one wrote it, or
+/// a hand-edited row) voids that override's pacing fields and keeps its pause.
+async fn override_modes_round_trip(db: &TestDb) {
+    let s = &db.store;
+    apply(s, &campaign_yaml("c1", RETRY, "")).await;
+    let forms = [
+        "preview",
+        "progressive",
+        "power",
+        "power:2",
+        "power:1.25",
+        "predictive",
+        "adaptive",
+        "rate:0.5",
+        "rate:12",
+    ];
+    for (i, text) in forms.into_iter().enumerate() {
+        let mode: DialMode = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+        let stored = s
+            .set_override(
+                "c1",
+                &PacingOverride {
+                    mode: Some(mode),
+                    ..PacingOverride::default()
+                },
+                t0() + i as i64,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored.mode, Some(mode), "{text}");
+        let (_, read, _) = s.overrides().await.unwrap().remove(0);
+        let back = read.mode.expect("mode read back");
+        assert_eq!(back.to_string(), text);
+        assert_eq!(serde_json::to_string(&back).unwrap(), format!("\"{text}\""));
+    }
+    // What the API refuses, written as text by something that did not ask it.
+    let bad = PacingOverride {
+        mode: Some(DialMode::Power { ratio: Some(1e308) }),
+        ratio: Some(1.5),
+        paused: Some(true),
+        ..PacingOverride::default()
+    };
+    let got = s.set_override("c1", &bad, t0() + MIN).await.unwrap();
+    assert_eq!(
+        got,
+        PacingOverride {
+            paused: Some(true),
+            ..PacingOverride::default()
+        }
+    );
+}
+
 fn agents(round: usize, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("agent-{round}-{i:03}")).collect()
 }
@@ -585,6 +638,7 @@ async fn sessions_end(db: &TestDb) {
 on_both_backends!(
     audit_round_trip,
     overrides_merge,
+    override_modes_round_trip,
     concurrent_claims,
     agent_dispositions_reschedule,
     report_per_hour,
