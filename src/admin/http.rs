@@ -74,7 +74,7 @@ struct PauseBody {
 struct AppState {
     control: Arc<dyn Control>,
     /// The Prometheus handle, or why it could not be installed.
-    metrics: Result<PrometheusHandle, String>,
+    metrics: Result<PrometheusHandle, super::metrics::MetricsError>,
 }
 
 /// Builds the admin router: every route requires a bearer token from `tokens` (401 otherwise).
@@ -84,7 +84,7 @@ struct AppState {
 pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
     let state = AppState {
         control,
-        metrics: super::metrics::install().map_err(|e| e.to_string()),
+        metrics: super::metrics::install(),
     };
     Router::new()
         .route("/campaigns", get(campaigns))

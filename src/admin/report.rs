@@ -268,17 +268,22 @@ pub fn report_blended(
     }
 }
 
+/// A `--since` value that is neither a time nor a duration (the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--since {0:?}: expected an RFC 3339 time (2024-05-01T08:00:00+08:00) or a duration ago (24h)"
+)]
+pub struct SinceError(pub String);
+
 /// Parses `--since`: an RFC 3339 time (`2024-05-01T08:00:00+08:00`) or a duration ago (`24h`,
 /// `30m`, `7days`), relative to `now_ms`.
-pub fn parse_since(raw: &str, now_ms: i64) -> Result<i64, String> {
+pub fn parse_since(raw: &str, now_ms: i64) -> Result<i64, SinceError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw.trim()) {
         return Ok(t.timestamp_millis());
     }
     match humantime::parse_duration(raw.trim()) {
         Ok(d) => Ok(now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(now_ms)),
-        Err(_) => Err(format!(
-            "--since {raw:?}: expected an RFC 3339 time (2024-05-01T08:00:00+08:00) or a duration ago (24h)"
-        )),
+        Err(_) => Err(SinceError(raw.to_string())),
     }
 }
 

@@ -329,9 +329,9 @@ impl Campaign {
                 format!("invalid name {:?}: use 1-64 of a-z 0-9 - _", raw.name),
             ));
         }
-        let region = parse_region(&raw.region).map_err(|m| bad("region", m))?;
+        let region = parse_region(&raw.region).map_err(|m| bad("region", m.to_string()))?;
         let region_code = raw.region.trim().to_ascii_uppercase();
-        parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m))?;
+        parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m.to_string()))?;
 
         raw.dialing.check().map_err(|(field, m)| bad(field, m))?;
 
@@ -380,7 +380,8 @@ impl Campaign {
             }
         }
         check_bounds(&raw).map_err(|(field, m)| bad(&field, m))?;
-        let caller_id = normalize_e164(&raw.caller_id, region).map_err(|m| bad("caller_id", m))?;
+        let caller_id =
+            normalize_e164(&raw.caller_id, region).map_err(|m| bad("caller_id", m.to_string()))?;
         for (field, value) in [
             ("trunk_group", &raw.trunk_group),
             ("agent_group", &raw.agent_group),
@@ -528,7 +529,9 @@ fn build_window(
 ) -> Result<CallingWindow, (String, String)> {
     let mut window = CallingWindow::default();
     let default = match &raw.default {
-        Some(text) => DayWindow::parse(text).map_err(|m| ("window.default".to_string(), m))?,
+        Some(text) => {
+            DayWindow::parse(text).map_err(|m| ("window.default".to_string(), m.to_string()))?
+        }
         None => window.days[0],
     };
     let given = [
@@ -543,7 +546,7 @@ fn build_window(
     for (i, text) in given.iter().enumerate() {
         let field = format!("window.{}", DAYS[i]);
         window.days[i] = match text {
-            Some(text) => DayWindow::parse(text).map_err(|m| (field.clone(), m))?,
+            Some(text) => DayWindow::parse(text).map_err(|m| (field.clone(), m.to_string()))?,
             None => default,
         };
         // CN guideline: no calls 22:00-08:00 without consent.

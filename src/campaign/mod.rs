@@ -24,5 +24,5 @@ pub use list::{
     unterminated_quote, ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES,
 };
 pub use mode::{DialModeError, MODES};
-pub use phone::{normalize_e164, parse_region, parse_timezone};
-pub use window::{CallingWindow, DayWindow};
+pub use phone::{normalize_e164, parse_region, parse_timezone, PhoneError};
+pub use window::{CallingWindow, DayWindow, WindowError};
