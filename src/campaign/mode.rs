@@ -137,16 +137,18 @@ fn plain(name: &str) -> Option<DialMode> {
 }
 
 impl fmt::Display for DialMode {
+    /// The canonical text; honours width and alignment (`{:<12}` in `campaign list`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DialMode::Preview => f.write_str("preview"),
-            DialMode::Progressive => f.write_str("progressive"),
-            DialMode::Power { ratio: None } => f.write_str("power"),
-            DialMode::Power { ratio: Some(r) } => write!(f, "power:{r}"),
-            DialMode::Predictive => f.write_str("predictive"),
-            DialMode::Adaptive => f.write_str("adaptive"),
-            DialMode::Rate { per_s } => write!(f, "rate:{per_s}"),
-        }
+        let text: std::borrow::Cow<'_, str> = match self {
+            DialMode::Preview => "preview".into(),
+            DialMode::Progressive => "progressive".into(),
+            DialMode::Power { ratio: None } => "power".into(),
+            DialMode::Power { ratio: Some(r) } => format!("power:{r}").into(),
+            DialMode::Predictive => "predictive".into(),
+            DialMode::Adaptive => "adaptive".into(),
+            DialMode::Rate { per_s } => format!("rate:{per_s}").into(),
+        };
+        f.pad(&text)
     }
 }
 
@@ -194,6 +196,18 @@ mod tests {
             assert_eq!(json, format!("\"{text}\""));
             assert_eq!(serde_json::from_str::<DialMode>(&json).unwrap(), mode);
         }
+    }
+
+    #[test]
+    fn the_text_pads_in_tables() {
+        assert_eq!(
+            format!("{:<8}|", DialMode::Power { ratio: None }),
+            "power   |"
+        );
+        assert_eq!(
+            format!("{:<8}|", DialMode::Rate { per_s: 2.0 }),
+            "rate:2  |"
+        );
     }
 
     #[test]
