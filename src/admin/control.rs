@@ -114,14 +114,15 @@ pub struct PacingSettings {
     pub target_abandon: f64,
 }
 
-/// A requested pacing change, checked (see `validate`): `None` fields stay as they are. What
-/// [`Control::set_pacing`] receives.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A requested pacing change: `None` fields stay as they are. `M` is how far the mode has been
+/// checked: a [`DialMode`] (the default) once `validate` accepted the change, which is what
+/// [`Control::set_pacing`] receives; the text as typed in a [`PacingRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PacingChange {
+pub struct PacingChange<M = DialMode> {
     /// New dial mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<DialMode>,
+    pub mode: Option<M>,
     /// New ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
@@ -135,23 +136,20 @@ pub struct PacingChange {
 
 /// The JSON body of `PATCH /campaigns/{name}/pacing` as a client sends it, before the router
 /// checks it into a [`PacingChange`] (`validate::pacing_request`). The mode stays the text the
-/// user typed so that a bad one is answered like any other bad field (the field and its allowed
-/// forms), not as a JSON decoding error.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PacingRequest {
-    /// New dial mode, as typed (`Predictive`, ` power:2 `…).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    /// New ratio.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratio: Option<f64>,
-    /// New max ratio.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_ratio: Option<f64>,
-    /// New abandon target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_abandon: Option<f64>,
+/// user typed (`Predictive`, ` power:2 `…) so that a bad one is answered like any other bad
+/// field (the field and its allowed forms), not as a JSON decoding error.
+pub type PacingRequest = PacingChange<String>;
+
+// Not derived: a derive would ask `M: Default`, and a mode has no default.
+impl<M> Default for PacingChange<M> {
+    fn default() -> Self {
+        PacingChange {
+            mode: None,
+            ratio: None,
+            max_ratio: None,
+            target_abandon: None,
+        }
+    }
 }
 
 impl From<PacingChange> for PacingRequest {
@@ -165,7 +163,7 @@ impl From<PacingChange> for PacingRequest {
     }
 }
 
-impl PacingChange {
+impl<M> PacingChange<M> {
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         self.mode.is_none()

@@ -107,30 +107,28 @@ pub fn mode(raw: &str) -> Result<DialMode, Invalid> {
 /// checked by [`pacing_against`]); a known mode. Every number must be finite. Each message names
 /// the field and its allowed range.
 pub fn pacing_request(req: PacingRequest) -> Result<PacingChange, Invalid> {
-    let numbers = |mode| PacingChange {
-        mode,
+    // The numbers first, as ever: a bad ratio is reported before a bad mode.
+    check_numbers(&req)?;
+    Ok(PacingChange {
+        mode: req.mode.as_deref().map(mode).transpose()?,
         ratio: req.ratio,
         max_ratio: req.max_ratio,
         target_abandon: req.target_abandon,
-    };
-    // The numbers first, as ever: a bad ratio is reported before a bad mode.
-    check_numbers(&numbers(None), req.mode.is_some())?;
-    let mode = req.mode.as_deref().map(mode).transpose()?;
-    Ok(numbers(mode))
+    })
 }
 
 /// Checks a pacing change alone, with the rules of [`pacing_request`]: for a change that did not
 /// come through it (one another node or an older version wrote to the store).
 pub fn pacing_change(change: &PacingChange) -> Result<(), Invalid> {
-    check_numbers(change, change.mode.is_some())?;
+    check_numbers(change)?;
     if let Some(m) = change.mode {
         m.check()?;
     }
     Ok(())
 }
 
-fn check_numbers(change: &PacingChange, has_mode: bool) -> Result<(), Invalid> {
-    if change.is_empty() && !has_mode {
+fn check_numbers<M>(change: &PacingChange<M>) -> Result<(), Invalid> {
+    if change.is_empty() {
         return Err(Invalid::NothingToChange);
     }
     for (field, value) in [("ratio", change.ratio), ("max_ratio", change.max_ratio)] {
