@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Instant;
 
-use outdial::campaign::{Campaign, Disposition};
+use outdial::campaign::{CallDisposition, Campaign};
 use outdial::engine::writes::{apply, parallel, Write, PARALLEL};
 use outdial::store::{AttemptOutcome, Store};
 
@@ -47,7 +47,7 @@ async fn records(store: &Store, n: u64, now: i64) -> Vec<Write> {
     let mut out = Vec::with_capacity(leased.len());
     for l in leased {
         let attempt = store.begin_attempt(l.lead_id, "node", now).await.unwrap();
-        let mut outcome = AttemptOutcome::new(Disposition::NoAnswer, now + 30_000);
+        let mut outcome = AttemptOutcome::new(CallDisposition::NoAnswer, now + 30_000);
         outcome.dial_ms = Some(now);
         outcome.sip_code = Some(487);
         out.push(Write::Finish { attempt, outcome });

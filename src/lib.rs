@@ -5,10 +5,13 @@
 //! live engine drives the very same code from SIP and the store.
 //!
 //! # Layout
-//! - [`campaign`]: campaign definitions (YAML), validation, and call-list parsing (CSV, E.164).
+//! - [`campaign`]: campaign definitions (YAML), validation, and call-list parsing (CSV, E.164);
+//!   the dial mode ([`campaign::DialMode`]) and the call disposition
+//!   ([`campaign::CallDisposition`]) every layer shares.
 //! - [`store`]: the persistent queue of leads, attempts, DNC list and audit trail (sqlx: SQLite or
-//!   PostgreSQL), including the dial-time compliance lease ("hopper").
-//! - [`agents`]: the agent state machine (sans-IO).
+//!   PostgreSQL), including the dial-time compliance lease ("hopper"); it owns its row types
+//!   ([`store::CdrRow`], [`store::AuditRow`], …), which `admin` re-exports.
+//! - [`agents`]: the agent state machine (sans-IO) and the one [`agents::AgentState`].
 //! - [`pacing`]: call state machine, estimators and dial-mode decisions (sans-IO).
 //! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock.
 //! - [`sip`]: SIP on rsip, in layers: the endpoint routes each message to its transaction,

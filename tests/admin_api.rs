@@ -5,7 +5,7 @@
 mod admin_support;
 
 use admin_support::{Server, ANA, BO};
-use outdial::admin::{metrics, AgentAction, AgentState, ClientError, Disposition, PacingChange};
+use outdial::admin::{metrics, AgentAction, AgentState, ClientError, PacingRequest, WrapUpCode};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -165,6 +165,30 @@ async fn invalid_pacing_is_400_and_changes_nothing() {
         ("", "JSON object"),
         ("not json", "invalid JSON"),
     ];
+    // The mode's message word for word, as it was when the mode was a string: the field, the
+    // text as typed and every allowed form; a bad ratio beside it is still reported first.
+    let unknown = "mode: unknown mode \"Turbo \": expected one of preview, progressive, power, \
+                   power:R, predictive, adaptive, rate:λ";
+    for (body, exact) in [
+        (r#"{"mode": "Turbo "}"#, unknown),
+        (
+            r#"{"mode": "power:9"}"#,
+            "mode \"power:9\": the power ratio R must be in [1, 5] lines per agent",
+        ),
+        (
+            r#"{"mode": "rate:0.001"}"#,
+            "mode \"rate:0.001\": the rate must be at least 0.01 calls/s (and at most the \
+             trunks' CPS)",
+        ),
+        (
+            r#"{"mode": "Turbo ", "ratio": 0.2}"#,
+            "ratio must be in [1, 5], got 0.2",
+        ),
+    ] {
+        let (status, resp) = raw(reqwest::Method::PATCH, &url, Some(&auth), Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {resp}");
+        assert_eq!(resp["error"].as_str(), Some(exact), "{body}");
+    }
     for (body, expect) in cases {
         for method in [reqwest::Method::PATCH, reqwest::Method::POST] {
             let (status, resp) = raw(method.clone(), &url, Some(&auth), Some(body)).await;
@@ -193,22 +217,23 @@ async fn invalid_pacing_is_400_and_changes_nothing() {
 async fn valid_change_is_visible_and_audited_with_the_token_name() {
     let srv = Server::start().await;
     let bo = srv.client(BO);
-    let change = PacingChange {
+    let change = PacingRequest {
         mode: Some("Predictive".into()),
         ratio: None,
         max_ratio: Some(3.0),
         target_abandon: Some(0.02),
     };
     let update = bo.set_pacing(CV, &change).await.unwrap();
-    assert_eq!(update.old.mode, "power");
+    assert_eq!(update.old.mode.to_string(), "power");
     assert_eq!(
-        update.new.mode, "predictive",
+        update.new.mode.to_string(),
+        "predictive",
         "mode stored in canonical form"
     );
     let view = bo.campaign(CV).await.unwrap();
     assert_eq!(
         (
-            view.pacing.mode.as_str(),
+            view.pacing.mode.to_string().as_str(),
             view.pacing.ratio,
             view.pacing.max_ratio,
             view.pacing.target_abandon
@@ -217,7 +242,12 @@ async fn valid_change_is_visible_and_audited_with_the_token_name() {
     );
     // Other campaigns untouched.
     assert_eq!(
-        bo.campaign("welcome").await.unwrap().pacing.mode,
+        bo.campaign("welcome")
+            .await
+            .unwrap()
+            .pacing
+            .mode
+            .to_string(),
         "progressive"
     );
     {
@@ -283,11 +313,14 @@ async fn valid_change_is_visible_and_audited_with_the_token_name() {
         ("RATE:0.5", "rate:0.5"),
         ("adaptive", "adaptive"),
     ] {
-        let ch = PacingChange {
+        let ch = PacingRequest {
             mode: Some(mode.into()),
-            ..PacingChange::default()
+            ..PacingRequest::default()
         };
-        assert_eq!(bo.set_pacing(CV, &ch).await.unwrap().new.mode, canonical);
+        assert_eq!(
+            bo.set_pacing(CV, &ch).await.unwrap().new.mode.to_string(),
+            canonical
+        );
     }
     srv.stop().await;
 }
@@ -296,9 +329,9 @@ async fn valid_change_is_visible_and_audited_with_the_token_name() {
 async fn unknown_campaign_or_agent_is_404() {
     let srv = Server::start().await;
     let c = srv.client(ANA);
-    let ch = PacingChange {
+    let ch = PacingRequest {
         ratio: Some(1.2),
-        ..PacingChange::default()
+        ..PacingRequest::default()
     };
     for e in [
         c.campaign("nope").await.unwrap_err(),
@@ -430,7 +463,7 @@ async fn agents_list_and_actions() {
     // Wrap-up with dispositions, then invalid bodies (400, engine not called).
     srv.engine.lock().agents.get_mut("a1").unwrap().state = AgentState::WrapUp;
     let wrap = AgentAction::WrapUp {
-        disposition: Disposition::Callback {
+        disposition: WrapUpCode::Callback {
             at_ms: 1_714_600_000_000,
         },
     };
@@ -452,11 +485,11 @@ async fn agents_list_and_actions() {
         [
             (
                 "a1".to_string(),
-                Disposition::Callback {
+                WrapUpCode::Callback {
                     at_ms: 1_714_600_000_000
                 }
             ),
-            ("a1".to_string(), Disposition::DoNotCall)
+            ("a1".to_string(), WrapUpCode::DoNotCall)
         ]
     );
     srv.engine.lock().agents.get_mut("a1").unwrap().state = AgentState::WrapUp;

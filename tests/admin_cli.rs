@@ -104,7 +104,7 @@ async fn pacing_set_changes_the_engine_and_is_audited() {
         let s = srv.engine.lock();
         let p = &s.campaigns[CV].pacing;
         assert_eq!(
-            (p.mode.as_str(), p.max_ratio, p.target_abandon),
+            (p.mode.to_string().as_str(), p.max_ratio, p.target_abandon),
             ("predictive", 3.0, 0.02)
         );
         assert_eq!(s.audit.len(), 3);

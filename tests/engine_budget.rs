@@ -9,7 +9,8 @@ mod engine_support;
 use std::time::Duration;
 
 use engine_support::*;
-use outdial::admin::PacingChange;
+use outdial::admin::PacingRequest;
+use outdial::campaign::DialMode;
 use outdial::store::{AttemptOutcome, PacingOverride, Store};
 
 /// Abandons `n` leads of `campaign` in the store as another node would have, a minute ago: `n`
@@ -26,7 +27,7 @@ async fn seed_abandons(db: &str, campaign: &str, n: usize) {
         let o = AttemptOutcome {
             dial_ms: Some(now - 60_000),
             answer_ms: Some(now - 55_000),
-            ..AttemptOutcome::new(outdial::campaign::Disposition::Abandoned, now - 53_000)
+            ..AttemptOutcome::new(outdial::campaign::CallDisposition::Abandoned, now - 53_000)
         };
         store.record_attempt(l.lead_id, &o).await.expect("seed");
     }
@@ -49,7 +50,7 @@ async fn power_3_with_its_abandon_budget_spent_places_at_most_one_call_per_agent
     for _ in 0..80 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let v = client.campaign("lab-budget").await.expect("campaign view");
-        mode = v.pacing.mode.clone();
+        mode = v.pacing.mode.to_string();
         if v.calls_in_flight > worst.0 {
             worst = (v.calls_in_flight, v.agents.reserved + v.agents.talking);
         }
@@ -95,9 +96,9 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
     let e = client
         .set_pacing(
             "lab-override",
-            &PacingChange {
+            &PacingRequest {
                 mode: Some("rate:1000".into()),
-                ..PacingChange::default()
+                ..PacingRequest::default()
             },
         )
         .await
@@ -112,7 +113,7 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
 
     // What a hostile probe got through the API before bounds, written as another node would.
     let bad = PacingOverride {
-        mode: Some("power:1e308".into()),
+        mode: Some(DialMode::Power { ratio: Some(1e308) }),
         ratio: Some(1e308),
         max_ratio: Some(1e308),
         target_abandon: Some(5e-324),
@@ -127,7 +128,7 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
     let v = client.campaign("lab-override").await.expect("view");
     assert_eq!(
         (
-            v.pacing.mode.as_str(),
+            v.pacing.mode.to_string().as_str(),
             v.pacing.ratio,
             v.pacing.max_ratio,
             v.pacing.target_abandon
@@ -139,7 +140,7 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
     // A sane override replaces it and is applied: the polling works, only the bad one was
     // refused.
     let good = PacingOverride {
-        mode: Some("progressive".into()),
+        mode: Some(DialMode::Progressive),
         ratio: Some(1.0),
         max_ratio: Some(2.0),
         target_abandon: Some(0.02),
@@ -152,7 +153,7 @@ async fn a_bad_override_in_the_store_is_ignored_and_a_good_one_applied() {
     let end = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         let v = client.campaign("lab-override").await.expect("view");
-        if v.pacing.mode == "progressive" && v.pacing.target_abandon == 0.02 {
+        if v.pacing.mode.to_string() == "progressive" && v.pacing.target_abandon == 0.02 {
             break;
         }
         assert!(

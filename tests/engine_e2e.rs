@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use engine_support::*;
-use outdial::admin::PacingChange;
+use outdial::admin::PacingRequest;
 use outdial::store::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,15 +50,18 @@ async fn engine_dials_connects_and_follows_the_supervisor() {
     let up = client
         .set_pacing(
             "lab-verify",
-            &PacingChange {
+            &PacingRequest {
                 mode: Some("progressive".into()),
-                ..PacingChange::default()
+                ..PacingRequest::default()
             },
         )
         .await
         .expect("pacing change");
     assert_eq!(
-        (up.old.mode.as_str(), up.new.mode.as_str()),
+        (
+            up.old.mode.to_string().as_str(),
+            up.new.mode.to_string().as_str()
+        ),
         ("predictive", "progressive")
     );
     // Calls launched before the change drain within a ring timeout (25 s scenario = 1.25 s).
@@ -191,7 +194,7 @@ async fn sigterm_stops_dialling_lets_calls_finish_and_releases_leases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_list() {
-    use outdial::admin::{AgentAction, AgentState, Disposition};
+    use outdial::admin::{AgentAction, AgentState, WrapUpCode};
     let l = Lab::new("api", None, 40);
     l.campaign("lab-api", "progressive", 50, 1_000_000, 300, 5);
     let mut s = l.setup("api-1", "lab-api", 600);
@@ -285,7 +288,7 @@ async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_
         .agent_action(
             "agent0001",
             &AgentAction::WrapUp {
-                disposition: Disposition::DoNotCall,
+                disposition: WrapUpCode::DoNotCall,
             },
         )
         .await

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use engine_support::*;
-use outdial::admin::PacingChange;
+use outdial::admin::PacingRequest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_share_one_campaign_without_overlap() {
@@ -56,9 +56,9 @@ async fn two_engines_share_one_campaign_without_overlap() {
     // A change on node A reaches node B through the store.
     ca.set_pacing(
         "lab-pg",
-        &PacingChange {
+        &PacingRequest {
             target_abandon: Some(0.02),
-            ..PacingChange::default()
+            ..PacingRequest::default()
         },
     )
     .await

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use dialler::live_endpoint;
 use kamailio::{Kamailio, Options};
-use outdial::sip::{CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, E164};
+use outdial::sip::{CallId, CallerId, EndedBy, Event, PlaceCall, SipHandle, SipOutcome, E164};
 use sipp::{Builder, Sipp};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -227,7 +227,7 @@ async fn a_cancel_follows_the_invite_through_the_outbound_proxy() {
         Event::Failed {
             call,
             code: Some(487),
-            disposition: Disposition::NoAnswer
+            disposition: SipOutcome::NoAnswer
         }
     );
     let r = trunk.wait(Duration::from_secs(10));

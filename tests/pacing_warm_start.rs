@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use outdial::campaign::Disposition;
+use outdial::campaign::CallDisposition;
 use outdial::pacing::dist::Dist;
 use outdial::pacing::{Mode, PastOutcome};
 use outdial::sim::{run_strategy, InboundSpec, RunOptions, Scenario, StrategyResult, TrunkSpec};
@@ -253,35 +253,35 @@ async fn recent_calls_round_trip(db: &TestDb) {
         dial_ms: Some(at(24, 0)),
         answer_ms: Some(at(24, 6)),
         connect_ms: Some(at(24, 7)),
-        ..AttemptOutcome::new(Disposition::Connected, at(24, 187))
+        ..AttemptOutcome::new(CallDisposition::Connected, at(24, 187))
     };
     let (talked, _) = s.record_attempt(leased[0].lead_id, &talk).await.unwrap();
-    s.apply_agent_disposition(talked, Disposition::Completed, None, at(24, 197))
+    s.apply_agent_disposition(talked, CallDisposition::Completed, None, at(24, 197))
         .await
         .unwrap();
     let abandoned = AttemptOutcome {
         dial_ms: Some(at(24, 10)),
         answer_ms: Some(at(24, 15)),
-        ..AttemptOutcome::new(Disposition::Abandoned, at(24, 17))
+        ..AttemptOutcome::new(CallDisposition::Abandoned, at(24, 17))
     };
     s.record_attempt(leased[1].lead_id, &abandoned)
         .await
         .unwrap();
     let busy = AttemptOutcome {
         dial_ms: Some(at(24, 20)),
-        ..AttemptOutcome::new(Disposition::Busy, at(24, 21))
+        ..AttemptOutcome::new(CallDisposition::Busy, at(24, 21))
     };
     s.record_attempt(leased[2].lead_id, &busy).await.unwrap();
     // Outside the 24 h window asked for.
     let old = AttemptOutcome {
         dial_ms: Some(at(1, 0)),
-        ..AttemptOutcome::new(Disposition::NoAnswer, at(1, 25))
+        ..AttemptOutcome::new(CallDisposition::NoAnswer, at(1, 25))
     };
     s.record_attempt(leased[3].lead_id, &old).await.unwrap();
     // Another campaign's call.
     let theirs = AttemptOutcome {
         dial_ms: Some(at(25, 0)),
-        ..AttemptOutcome::new(Disposition::Busy, at(25, 1))
+        ..AttemptOutcome::new(CallDisposition::Busy, at(25, 1))
     };
     s.record_attempt(other[0].lead_id, &theirs).await.unwrap();
 

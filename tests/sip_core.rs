@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use outdial::sip::trunk::TrunkSet;
 use outdial::sip::{
-    CallId, CallerId, Disposition, EndedBy, Endpoint, EndpointConfig, Event, ExtraHeader,
-    PlaceCall, SipUri, Transport, TrunksConfig, E164,
+    CallId, CallerId, EndedBy, Endpoint, EndpointConfig, Event, ExtraHeader, PlaceCall, SipOutcome,
+    SipUri, Transport, TrunksConfig, E164,
 };
 
 const OFFER: &str = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
@@ -287,9 +287,9 @@ fn dial(net: &mut Net, d: usize, trunk: usize, ring: Duration) -> (CallId, CallI
 #[test]
 fn busy_and_invalid_map_to_dispositions_and_are_acked() {
     for (code, disp) in [
-        (486, Disposition::Busy),
-        (404, Disposition::Invalid),
-        (603, Disposition::Rejected),
+        (486, SipOutcome::Busy),
+        (404, SipOutcome::Invalid),
+        (603, SipOutcome::Rejected),
     ] {
         let mut net = Net::new();
         let d = net.add(5000, Some(&trunks(&[5001])));
@@ -340,7 +340,7 @@ fn no_answer_is_cancelled_at_ring_timeout_and_ends_as_no_answer() {
             Event::Failed {
                 call,
                 code: Some(487),
-                disposition: Disposition::NoAnswer
+                disposition: SipOutcome::NoAnswer
             }
         ]
     );
@@ -386,7 +386,7 @@ fn a_200_crossing_the_cancel_is_acked_then_ended_with_bye() {
             Event::Failed {
                 call,
                 code: Some(200),
-                disposition: Disposition::NoAnswer
+                disposition: SipOutcome::NoAnswer
             }
         ]
     );
@@ -421,7 +421,7 @@ fn invite_retransmits_on_t1_doubling_and_times_out_at_64_t1() {
         ev.contains(&Event::Failed {
             call,
             code: None,
-            disposition: Disposition::TrunkFailure
+            disposition: SipOutcome::TrunkFailure
         }),
         "{ev:?}"
     );
@@ -572,7 +572,7 @@ fn digest_challenge_is_answered_with_trunk_credentials() {
         vec![Event::Failed {
             call,
             code: Some(486),
-            disposition: Disposition::Busy
+            disposition: SipOutcome::Busy
         }]
     );
 }

@@ -8,7 +8,7 @@ mod dialler;
 use std::time::Duration;
 
 use dialler::{live_endpoint, trunk_group};
-use outdial::sip::{CallerId, Disposition, EndedBy, Event, PlaceCall, SipUri, E164};
+use outdial::sip::{CallerId, EndedBy, Event, PlaceCall, SipOutcome, SipUri, E164};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const OFFER: &str = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
@@ -173,7 +173,7 @@ async fn busy_and_failover_over_udp() {
         Event::Failed {
             call,
             code: Some(486),
-            disposition: Disposition::Busy
+            disposition: SipOutcome::Busy
         }
     );
     assert_eq!(

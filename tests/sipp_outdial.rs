@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use dialler::{live_endpoint, trunk_group};
 use outdial::sip::{
-    CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, SipUri, E164,
+    CallId, CallerId, EndedBy, Event, PlaceCall, SipHandle, SipOutcome, SipUri, E164,
 };
 use sipp::{Builder, Sipp};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -88,7 +88,7 @@ fn assert_sipp_ok(s: &mut Sipp, what: &str) -> sipp::Report {
     r
 }
 
-async fn failed_with(uas: &str, code: u16, disposition: Disposition, ring: Duration) {
+async fn failed_with(uas: &str, code: u16, disposition: SipOutcome, ring: Duration) {
     let mut peer = Builder::new(uas).args(["-m", "1"]).spawn();
     let (d, mut ev) = dialler(&[peer.addr], false).await;
     let call = d.place_call(call_to(ring)).await.unwrap().expect("placed");
@@ -167,7 +167,7 @@ async fn busy_is_reported_busy() {
     failed_with(
         "uas-busy.xml",
         486,
-        Disposition::Busy,
+        SipOutcome::Busy,
         Duration::from_secs(5),
     )
     .await;
@@ -181,7 +181,7 @@ async fn not_found_is_reported_invalid() {
     failed_with(
         "uas-invalid.xml",
         404,
-        Disposition::Invalid,
+        SipOutcome::Invalid,
         Duration::from_secs(5),
     )
     .await;
@@ -196,7 +196,7 @@ async fn no_answer_is_cancelled_after_the_ring_timeout_and_487_is_acked() {
     failed_with(
         "uas-noanswer.xml",
         487,
-        Disposition::NoAnswer,
+        SipOutcome::NoAnswer,
         Duration::from_secs(1),
     )
     .await;
@@ -299,7 +299,7 @@ async fn a_200_crossing_the_cancel_is_acked_and_ended_with_bye() {
         matches!(
             e,
             Event::Failed {
-                disposition: Disposition::NoAnswer,
+                disposition: SipOutcome::NoAnswer,
                 ..
             }
         ),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use dialler::{live_endpoint, trunk_group};
 use engine_support::{peer, temp_dir, Peer};
 use outdial::sip::{
-    CallId, CallerId, Disposition, EndedBy, Event, PlaceCall, SipHandle, SipUri, E164,
+    CallId, CallerId, EndedBy, Event, PlaceCall, SipHandle, SipOutcome, SipUri, E164,
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -222,16 +222,16 @@ async fn machine_answer_is_flagged_by_the_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_invalid_and_no_answer() {
     for (tag, outcomes, ring, code, disposition) in [
-        ("busy", [0.0, 0.0, 1.0, 0.0, 0.0], 5, 486, Disposition::Busy),
+        ("busy", [0.0, 0.0, 1.0, 0.0, 0.0], 5, 486, SipOutcome::Busy),
         (
             "invalid",
             [0.0, 0.0, 0.0, 1.0, 0.0],
             5,
             404,
-            Disposition::Invalid,
+            SipOutcome::Invalid,
         ),
         // Nothing but no-answer: rings until our CANCEL after 1 s, then 487.
-        ("noanswer", [0.0; 5], 1, 487, Disposition::NoAnswer),
+        ("noanswer", [0.0; 5], 1, 487, SipOutcome::NoAnswer),
     ] {
         let trunk = trunk_sim(tag, outcomes, 20);
         let (d, mut ev) = dialler(&[trunk.addr]).await;

@@ -11,7 +11,7 @@ use std::process::Command;
 use common::*;
 use outdial::admin::report::{hourly, HourRow};
 use outdial::admin::AuditRow;
-use outdial::campaign::Disposition;
+use outdial::campaign::{CallDisposition, DialMode};
 use outdial::store::{AttemptOutcome, Next, PacingOverride, Store, StoreError};
 
 const TTL: i64 = 5 * MIN;
@@ -62,7 +62,7 @@ async fn overrides_merge(db: &TestDb) {
         .set_override(
             "c1",
             &PacingOverride {
-                mode: Some("power:2".into()),
+                mode: Some(DialMode::Power { ratio: Some(2.0) }),
                 ratio: Some(1.5),
                 ..PacingOverride::default()
             },
@@ -71,7 +71,7 @@ async fn overrides_merge(db: &TestDb) {
         .await
         .unwrap();
     let first = PacingOverride {
-        mode: Some("power:2".into()),
+        mode: Some(DialMode::Power { ratio: Some(2.0) }),
         ratio: Some(1.5),
         max_ratio: None,
         target_abandon: None,
@@ -150,6 +150,59 @@ async fn overrides_merge(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownCampaign(_)), "{err:?}");
+}
+
+/// Every dial mode a supervisor can set comes back from the store as the same mode, and prints as
+/// the same text it was given in JSON; a mode text no version accepts (an older one wrote it, or
+/// a hand-edited row) voids that override's pacing fields and keeps its pause.
+async fn override_modes_round_trip(db: &TestDb) {
+    let s = &db.store;
+    apply(s, &campaign_yaml("c1", RETRY, "")).await;
+    let forms = [
+        "preview",
+        "progressive",
+        "power",
+        "power:2",
+        "power:1.25",
+        "predictive",
+        "adaptive",
+        "rate:0.5",
+        "rate:12",
+    ];
+    for (i, text) in forms.into_iter().enumerate() {
+        let mode: DialMode = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+        let stored = s
+            .set_override(
+                "c1",
+                &PacingOverride {
+                    mode: Some(mode),
+                    ..PacingOverride::default()
+                },
+                t0() + i as i64,
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored.mode, Some(mode), "{text}");
+        let (_, read, _) = s.overrides().await.unwrap().remove(0);
+        let back = read.mode.expect("mode read back");
+        assert_eq!(back.to_string(), text);
+        assert_eq!(serde_json::to_string(&back).unwrap(), format!("\"{text}\""));
+    }
+    // What the API refuses, written as text by something that did not ask it.
+    let bad = PacingOverride {
+        mode: Some(DialMode::Power { ratio: Some(1e308) }),
+        ratio: Some(1.5),
+        paused: Some(true),
+        ..PacingOverride::default()
+    };
+    let got = s.set_override("c1", &bad, t0() + MIN).await.unwrap();
+    assert_eq!(
+        got,
+        PacingOverride {
+            paused: Some(true),
+            ..PacingOverride::default()
+        }
+    );
 }
 
 fn agents(round: usize, n: usize) -> Vec<String> {
@@ -261,7 +314,7 @@ async fn connected_call(s: &Store, campaign: &str, phone: &str, dial: i64) -> i6
         .collect();
     s.release(&others).await.unwrap();
     let attempt = s.begin_attempt(lead.lead_id, "n1", dial).await.unwrap();
-    let mut o = AttemptOutcome::new(Disposition::Connected, dial + 5 * MIN);
+    let mut o = AttemptOutcome::new(CallDisposition::Connected, dial + 5 * MIN);
     o.answer_ms = Some(dial + 10 * SEC);
     o.connect_ms = Some(dial + 12 * SEC);
     o.agent = Some("a1".into());
@@ -285,7 +338,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     let a = connected_call(s, "c1", &p[0], t0()).await;
     let cb = sh(2026, 3, 5, 15, 30);
     assert_eq!(
-        s.apply_agent_disposition(a, Disposition::Callback, Some(cb), wrap)
+        s.apply_agent_disposition(a, CallDisposition::Callback, Some(cb), wrap)
             .await
             .unwrap(),
         Next::Retry { due_ms: cb }
@@ -312,9 +365,9 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
 
     // Callback without a time: the campaign's callback delay, from the end of wrap-up.
     let a = connected_call(s, "c1", &p[1], t0() + MIN).await;
-    let due = wrap + c.rule(Disposition::Callback).delay.millis();
+    let due = wrap + c.rule(CallDisposition::Callback).delay.millis();
     assert_eq!(
-        s.apply_agent_disposition(a, Disposition::Callback, None, wrap)
+        s.apply_agent_disposition(a, CallDisposition::Callback, None, wrap)
             .await
             .unwrap(),
         Next::Retry { due_ms: due }
@@ -322,8 +375,8 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
 
     // not_interested and completed: done (no retry in the rules).
     for (phone, d) in [
-        (&p[2], Disposition::NotInterested),
-        (&p[4], Disposition::Completed),
+        (&p[2], CallDisposition::NotInterested),
+        (&p[4], CallDisposition::Completed),
     ] {
         let a = connected_call(s, "c1", phone, t0() + 2 * MIN).await;
         assert_eq!(
@@ -342,7 +395,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     let a = connected_call(s, "c1", &p[3], t0() + 3 * MIN).await;
     assert!(!s.is_dnc(&p[3]).await.unwrap());
     assert_eq!(
-        s.apply_agent_disposition(a, Disposition::DoNotCall, None, wrap)
+        s.apply_agent_disposition(a, CallDisposition::DoNotCall, None, wrap)
             .await
             .unwrap(),
         Next::Done
@@ -368,12 +421,12 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
 
     // Refusals change nothing: twice, unknown, still open, lead moved on.
     let err = s
-        .apply_agent_disposition(a, Disposition::Completed, None, wrap)
+        .apply_agent_disposition(a, CallDisposition::Completed, None, wrap)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyDisposed(_)), "{err:?}");
     let err = s
-        .apply_agent_disposition(999_999, Disposition::Completed, None, wrap)
+        .apply_agent_disposition(999_999, CallDisposition::Completed, None, wrap)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownAttempt(_)), "{err:?}");
@@ -385,14 +438,14 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
         .await
         .unwrap();
     let err = s
-        .apply_agent_disposition(open, Disposition::Completed, None, wrap)
+        .apply_agent_disposition(open, CallDisposition::Completed, None, wrap)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::AttemptOpen(_)), "{err:?}");
     // Busy: retried in 10 minutes; leased again before the (late) wrap-up arrives.
     s.finish_attempt(
         open,
-        &AttemptOutcome::new(Disposition::Busy, t0() + 5 * MIN),
+        &AttemptOutcome::new(CallDisposition::Busy, t0() + 5 * MIN),
     )
     .await
     .unwrap();
@@ -402,7 +455,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
         .unwrap();
     let lead = again.iter().find(|l| l.phone_e164 == p[5]).unwrap();
     let err = s
-        .apply_agent_disposition(open, Disposition::Callback, None, t0() + 17 * MIN)
+        .apply_agent_disposition(open, CallDisposition::Callback, None, t0() + 17 * MIN)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LeadBusy { .. }), "{err:?}");
@@ -410,7 +463,7 @@ async fn agent_dispositions_reschedule(db: &TestDb) {
     assert_eq!(info.state, "leased");
     // do_not_call still applies to a lead that moved on: listed, lease dropped, lead done.
     assert_eq!(
-        s.apply_agent_disposition(open, Disposition::DoNotCall, None, t0() + 17 * MIN)
+        s.apply_agent_disposition(open, CallDisposition::DoNotCall, None, t0() + 17 * MIN)
             .await
             .unwrap(),
         Next::Done
@@ -454,7 +507,7 @@ async fn seed_report(s: &Store) -> i64 {
     };
     let busy = AttemptOutcome {
         dial_ms: Some(at(5, 0)),
-        ..AttemptOutcome::new(Disposition::Busy, at(5, 20))
+        ..AttemptOutcome::new(CallDisposition::Busy, at(5, 20))
     };
     s.record_attempt(id(0), &busy).await.unwrap();
     let talk = AttemptOutcome {
@@ -462,21 +515,21 @@ async fn seed_report(s: &Store) -> i64 {
         answer_ms: Some(at(10, 10)),
         connect_ms: Some(at(10, 12)),
         agent: Some("a1".into()),
-        ..AttemptOutcome::new(Disposition::Connected, at(15, 12))
+        ..AttemptOutcome::new(CallDisposition::Connected, at(15, 12))
     };
     let (talked, _) = s.record_attempt(id(1), &talk).await.unwrap();
-    s.apply_agent_disposition(talked, Disposition::Completed, None, at(15, 42))
+    s.apply_agent_disposition(talked, CallDisposition::Completed, None, at(15, 42))
         .await
         .unwrap();
     let abandoned = AttemptOutcome {
         dial_ms: Some(at(20, 0)),
         answer_ms: Some(at(20, 5)),
-        ..AttemptOutcome::new(Disposition::Abandoned, at(20, 7))
+        ..AttemptOutcome::new(CallDisposition::Abandoned, at(20, 7))
     };
     s.record_attempt(id(2), &abandoned).await.unwrap();
     let no_answer = AttemptOutcome {
         dial_ms: Some(at(90, 0)),
-        ..AttemptOutcome::new(Disposition::NoAnswer, at(90, 20))
+        ..AttemptOutcome::new(CallDisposition::NoAnswer, at(90, 20))
     };
     s.record_attempt(id(3), &no_answer).await.unwrap();
     let a1 = s.session_start("a1", "c1", "n1", t0()).await.unwrap();
@@ -585,6 +638,7 @@ async fn sessions_end(db: &TestDb) {
 on_both_backends!(
     audit_round_trip,
     overrides_merge,
+    override_modes_round_trip,
     concurrent_claims,
     agent_dispositions_reschedule,
     report_per_hour,

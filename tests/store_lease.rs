@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use outdial::campaign::Disposition;
+use outdial::campaign::CallDisposition;
 use outdial::store::{AttemptOutcome, Next, StoreError};
 
 const TTL: i64 = 5 * MIN;
@@ -103,25 +103,25 @@ async fn order_is_sla_then_priority_tier_due(db: &TestDb) {
 async fn every_retry_rule(db: &TestDb) {
     let s = &db.store;
     let c = apply(s, &campaign_yaml("c1", RETRY, "")).await;
-    let nums = mobiles(1, Disposition::ALL.len() as u64);
+    let nums = mobiles(1, CallDisposition::ALL.len() as u64);
     let csv = format!("phone\n{}\n", nums.join("\n"));
     load(s, "c1", &csv, t0() - HOUR).await;
     let leased = s.lease("c1", 100, t0(), "n1", TTL).await.unwrap();
     assert_eq!(leased.len(), nums.len());
     let end = t0() + MIN;
-    for (lead, d) in leased.iter().zip(Disposition::ALL) {
+    for (lead, d) in leased.iter().zip(CallDisposition::ALL) {
         let mut o = AttemptOutcome::new(d, end);
         o.dial_ms = Some(t0());
         let (_, next) = s.record_attempt(lead.lead_id, &o).await.unwrap();
         let info = s.find_lead("c1", &lead.phone_e164).await.unwrap().unwrap();
         assert_eq!(info.last_disposition.as_deref(), Some(d.as_str()));
         let rule = c.rule(d);
-        if !rule.retry || d == Disposition::DoNotCall {
+        if !rule.retry || d == CallDisposition::DoNotCall {
             assert_eq!(next, Next::Done, "{d}");
             assert_eq!(info.state, "done", "{d}");
         } else {
             let mut due = end + rule.delay.millis();
-            if d == Disposition::Abandoned {
+            if d == CallDisposition::Abandoned {
                 due = due.max(end + 72 * HOUR);
             }
             assert_eq!(next, Next::Retry { due_ms: due }, "{d}");
@@ -141,9 +141,9 @@ async fn every_retry_rule(db: &TestDb) {
         }
     }
     // The agent's do_not_call put the number on the DNC list.
-    let dnc_phone = &leased[Disposition::ALL
+    let dnc_phone = &leased[CallDisposition::ALL
         .iter()
-        .position(|d| *d == Disposition::DoNotCall)
+        .position(|d| *d == CallDisposition::DoNotCall)
         .unwrap()];
     assert!(s.is_dnc(&dnc_phone.phone_e164).await.unwrap());
     // Callback at an agreed time.
@@ -153,7 +153,7 @@ async fn every_retry_rule(db: &TestDb) {
         .await
         .unwrap();
     let cb = l.iter().find(|l| l.phone_e164 == "+8613811111111").unwrap();
-    let mut o = AttemptOutcome::new(Disposition::Callback, t0() + 11 * MIN);
+    let mut o = AttemptOutcome::new(CallDisposition::Callback, t0() + 11 * MIN);
     o.callback_at_ms = Some(sh(2026, 3, 5, 16, 30));
     let (_, next) = s.record_attempt(cb.lead_id, &o).await.unwrap();
     assert_eq!(
@@ -178,7 +178,7 @@ async fn both_attempt_caps(db: &TestDb) {
         let got = s.lease("c1", 1, now, "n", TTL).await.unwrap();
         assert_eq!(got.len(), 1, "attempt {i}");
         let a = s.begin_attempt(got[0].lead_id, "n", now).await.unwrap();
-        s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, now + 20_000))
+        s.finish_attempt(a, &AttemptOutcome::new(CallDisposition::Busy, now + 20_000))
             .await
             .unwrap();
         now += 11 * MIN;
@@ -202,7 +202,7 @@ async fn both_attempt_caps(db: &TestDb) {
         assert_eq!(got.len(), 1);
         let (_, _) = s
             .record_attempt(got[0].lead_id, &{
-                let mut o = AttemptOutcome::new(Disposition::NoAnswer, now + 30_000);
+                let mut o = AttemptOutcome::new(CallDisposition::NoAnswer, now + 30_000);
                 o.dial_ms = Some(now);
                 o
             })
@@ -229,7 +229,7 @@ async fn abandon_cooldown_spans_campaigns(db: &TestDb) {
     load(s, "a", "phone\n13800000001\n", t0() - HOUR).await;
     load(s, "b", "phone\n13800000001\n13800000002\n", t0() - HOUR).await;
     let got = s.lease("a", 1, t0(), "n", TTL).await.unwrap();
-    let mut o = AttemptOutcome::new(Disposition::Abandoned, t0() + MIN);
+    let mut o = AttemptOutcome::new(CallDisposition::Abandoned, t0() + MIN);
     o.dial_ms = Some(t0());
     let (_, next) = s.record_attempt(got[0].lead_id, &o).await.unwrap();
     assert_eq!(
@@ -281,7 +281,7 @@ async fn contact_cap_and_in_flight_across_campaigns(db: &TestDb) {
     assert_eq!(phones(&x), vec!["+8613800000002"]);
     s.release(&[x[0].lead_id]).await.unwrap();
     // The reminder connects: cross-sell must wait 30 days from that call.
-    let mut o = AttemptOutcome::new(Disposition::Completed, t0() + 3 * MIN);
+    let mut o = AttemptOutcome::new(CallDisposition::Completed, t0() + 3 * MIN);
     o.dial_ms = Some(t0());
     o.connect_ms = Some(t0() + 30_000);
     o.agent = Some("agent-7".into());
@@ -328,7 +328,7 @@ async fn contact_cap_of_several_calls(db: &TestDb) {
         load(s, &name, "phone\n13800000001\n", at - HOUR).await;
         let r = s.lease(&name, 1, at, "n1", TTL).await.unwrap();
         assert_eq!(r.len(), 1, "{name}");
-        let mut o = AttemptOutcome::new(Disposition::Completed, at + 3 * MIN);
+        let mut o = AttemptOutcome::new(CallDisposition::Completed, at + 3 * MIN);
         o.dial_ms = Some(at);
         o.connect_ms = Some(at + 30_000);
         s.record_attempt(r[0].lead_id, &o).await.unwrap();
@@ -399,11 +399,11 @@ async fn expired_lease_returns_lead(db: &TestDb) {
         .unwrap()
         .iter()
         .all(|l| l.lead_id != again[0].lead_id));
-    s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, t0() + HOUR))
+    s.finish_attempt(a, &AttemptOutcome::new(CallDisposition::Busy, t0() + HOUR))
         .await
         .unwrap();
     assert!(matches!(
-        s.finish_attempt(a, &AttemptOutcome::new(Disposition::Busy, t0() + HOUR))
+        s.finish_attempt(a, &AttemptOutcome::new(CallDisposition::Busy, t0() + HOUR))
             .await,
         Err(StoreError::AttemptClosed(_))
     ));

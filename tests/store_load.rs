@@ -46,7 +46,7 @@ async fn apply_is_idempotent_and_updates(db: &TestDb) {
     let list = s.list_campaigns().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(
-        (list[0].name.as_str(), list[0].mode.as_str()),
+        (list[0].name.as_str(), list[0].mode.to_string().as_str()),
         ("c1", "predictive")
     );
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use outdial::campaign::Disposition;
+use outdial::campaign::CallDisposition;
 use outdial::store::{AttemptOutcome, CallProgress, Db, OpenLeg, Store};
 
 const TTL: i64 = 5 * MIN;
@@ -76,7 +76,7 @@ async fn live_answers_count_when_they_happen(db: &TestDb) {
     connected.agent = Some("1001".into());
     s.record_progress(&[connected]).await.unwrap();
     // The waiting customer is abandoned (written at once, as before); the other still talks.
-    let mut o = AttemptOutcome::new(Disposition::Abandoned, now);
+    let mut o = AttemptOutcome::new(CallDisposition::Abandoned, now);
     o.answer_ms = Some(t0() + 6 * SEC);
     s.finish_attempt(waiting, &o).await.unwrap();
 
@@ -94,12 +94,12 @@ async fn live_answers_count_when_they_happen(db: &TestDb) {
     other.close().await;
 
     // The call ends: counted once, not twice.
-    let mut o = AttemptOutcome::new(Disposition::Connected, now + MIN);
+    let mut o = AttemptOutcome::new(CallDisposition::Connected, now + MIN);
     o.answer_ms = Some(t0() + 5 * SEC);
     o.connect_ms = Some(t0() + 6 * SEC);
     o.agent = Some("1001".into());
     s.finish_attempt(talking, &o).await.unwrap();
-    s.finish_attempt(machine, &AttemptOutcome::new(Disposition::Machine, now))
+    s.finish_attempt(machine, &AttemptOutcome::new(CallDisposition::Machine, now))
         .await
         .unwrap();
     assert_eq!(

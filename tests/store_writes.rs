@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use outdial::campaign::Disposition;
+use outdial::campaign::CallDisposition;
 use outdial::engine::writes::{self, replay_spool, Landed, Write};
 use outdial::store::{AttemptOutcome, Db, InboundRecord, Store};
 
@@ -33,7 +33,7 @@ async fn a_calls_writes(s: &Store) -> Vec<Write> {
         .begin_attempt(leased[0].lead_id, "node-a", t0())
         .await
         .unwrap();
-    let mut outcome = AttemptOutcome::new(Disposition::Connected, t0() + 60 * SEC);
+    let mut outcome = AttemptOutcome::new(CallDisposition::Connected, t0() + 60 * SEC);
     outcome.sip_code = Some(200);
     outcome.agent = Some("1001".into());
     outcome.dial_ms = Some(t0());
@@ -43,7 +43,7 @@ async fn a_calls_writes(s: &Store) -> Vec<Write> {
         Write::Finish { attempt, outcome },
         Write::Disposition {
             attempt,
-            disposition: Disposition::DoNotCall,
+            disposition: CallDisposition::DoNotCall,
             callback_at_ms: None,
             wall_ms: t0() + 70 * SEC,
         },

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::control::{AgentAction, AgentView, CampaignView, PacingChange, PacingUpdate};
+use super::control::{AgentAction, AgentView, CampaignView, PacingRequest, PacingUpdate};
 use super::http::{CurrentCall, PauseUpdate};
 use super::validate::DispositionWire;
 
@@ -91,7 +91,7 @@ impl Client {
     pub async fn set_pacing(
         &self,
         name: &str,
-        change: &PacingChange,
+        change: &PacingRequest,
     ) -> Result<PacingUpdate, ClientError> {
         self.call(Method::PATCH, &["campaigns", name, "pacing"], Some(change))
             .await

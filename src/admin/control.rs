@@ -11,6 +11,9 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 use super::validate::DispositionWire;
+use crate::agents::AgentState;
+use crate::campaign::DialMode;
+pub use crate::store::AuditRow;
 
 /// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
 /// and the engine can answer by message-passing to its tasks (send a command, await a reply).
@@ -77,23 +80,6 @@ pub trait AuditSink: Send + Sync {
     fn audit(&self, rows: Vec<AuditRow>) -> BoxFuture<'_, Result<(), ControlError>>;
 }
 
-/// One audited change of one field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRow {
-    /// When the change was applied, epoch milliseconds UTC.
-    pub at_ms: i64,
-    /// The NAME of the API token that made the change (never the token itself).
-    pub token: String,
-    /// Campaign changed.
-    pub campaign: String,
-    /// Field changed: `mode`, `ratio`, `max_ratio`, `target_abandon` or `paused`.
-    pub field: String,
-    /// Value before, as text (`f64` in Rust's shortest round-trip form, booleans `true`/`false`).
-    pub old: String,
-    /// Value after, same format.
-    pub new: String,
-}
-
 /// Why the engine refused or failed a request. Mapped to HTTP statuses by the router.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ControlError {
@@ -119,7 +105,7 @@ pub enum ControlError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PacingSettings {
     /// Dial mode: `preview`, `progressive`, `power`, `power:R`, `predictive`, `adaptive`, `rate:λ`.
-    pub mode: String,
+    pub mode: DialMode,
     /// Lines per ready agent for `power` (and the starting dial level for `adaptive`).
     pub ratio: f64,
     /// Upper bound of the dial level in every mode.
@@ -128,13 +114,15 @@ pub struct PacingSettings {
     pub target_abandon: f64,
 }
 
-/// A requested pacing change: `None` fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A requested pacing change: `None` fields stay as they are. `M` is how far the mode has been
+/// checked: a [`DialMode`] (the default) once `validate` accepted the change, which is what
+/// [`Control::set_pacing`] receives; the text as typed in a [`PacingRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PacingChange {
+pub struct PacingChange<M = DialMode> {
     /// New dial mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
+    pub mode: Option<M>,
     /// New ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
@@ -146,7 +134,36 @@ pub struct PacingChange {
     pub target_abandon: Option<f64>,
 }
 
-impl PacingChange {
+/// The JSON body of `PATCH /campaigns/{name}/pacing` as a client sends it, before the router
+/// checks it into a [`PacingChange`] (`validate::pacing_request`). The mode stays the text the
+/// user typed (`Predictive`, ` power:2 `…) so that a bad one is answered like any other bad
+/// field (the field and its allowed forms), not as a JSON decoding error.
+pub type PacingRequest = PacingChange<String>;
+
+// Not derived: a derive would ask `M: Default`, and a mode has no default.
+impl<M> Default for PacingChange<M> {
+    fn default() -> Self {
+        PacingChange {
+            mode: None,
+            ratio: None,
+            max_ratio: None,
+            target_abandon: None,
+        }
+    }
+}
+
+impl From<PacingChange> for PacingRequest {
+    fn from(c: PacingChange) -> Self {
+        PacingRequest {
+            mode: c.mode.map(|m| m.to_string()),
+            ratio: c.ratio,
+            max_ratio: c.max_ratio,
+            target_abandon: c.target_abandon,
+        }
+    }
+}
+
+impl<M> PacingChange<M> {
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         self.mode.is_none()
@@ -227,48 +244,6 @@ fn default_abandon_cap() -> f64 {
     super::validate::DEFAULT_ABANDON_CAP
 }
 
-/// State of an agent, as the agent state machine names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    /// Not logged in.
-    LoggedOut,
-    /// Waiting for a call.
-    Ready,
-    /// Chosen for a call being placed or answered.
-    Reserved,
-    /// On a call.
-    Talking,
-    /// After a call, until wrap-up done.
-    WrapUp,
-    /// Logged in but not taking calls.
-    Paused,
-}
-
-impl AgentState {
-    /// Every state, in display order.
-    pub const ALL: [AgentState; 6] = [
-        AgentState::LoggedOut,
-        AgentState::Ready,
-        AgentState::Reserved,
-        AgentState::Talking,
-        AgentState::WrapUp,
-        AgentState::Paused,
-    ];
-
-    /// The snake_case name used in JSON and as the metrics label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentState::LoggedOut => "logged_out",
-            AgentState::Ready => "ready",
-            AgentState::Reserved => "reserved",
-            AgentState::Talking => "talking",
-            AgentState::WrapUp => "wrap_up",
-            AgentState::Paused => "paused",
-        }
-    }
-}
-
 /// An agent as the supervisor sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentView {
@@ -294,13 +269,14 @@ pub struct AgentView {
     pub lead: Option<i64>,
 }
 
-/// What an agent reports at the end of wrap-up.
+/// What an agent reports at the end of wrap-up (the engine records it as a
+/// [`crate::campaign::CallDisposition`]).
 ///
 /// JSON: `{"disposition": "callback", "at_ms": 1700000000000}`, `{"disposition": "do_not_call"}`,
 /// or any other code `{"disposition": "promise_to_pay"}`; checked on decoding (see `validate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "DispositionWire", into = "DispositionWire")]
-pub enum Disposition {
+pub enum WrapUpCode {
     /// Call the customer back at a time.
     Callback {
         /// When, epoch milliseconds UTC.
@@ -321,15 +297,15 @@ pub enum Disposition {
     },
 }
 
-impl Disposition {
+impl WrapUpCode {
     /// The code stored in the call record (`callback`, `not_interested`, …, or the custom code).
     pub fn code(&self) -> &str {
         match self {
-            Disposition::Callback { .. } => "callback",
-            Disposition::NotInterested => "not_interested",
-            Disposition::DoNotCall => "do_not_call",
-            Disposition::Completed => "completed",
-            Disposition::Other { code } => code,
+            WrapUpCode::Callback { .. } => "callback",
+            WrapUpCode::NotInterested => "not_interested",
+            WrapUpCode::DoNotCall => "do_not_call",
+            WrapUpCode::Completed => "completed",
+            WrapUpCode::Other { code } => code,
         }
     }
 }
@@ -351,7 +327,7 @@ pub enum AgentAction {
     /// Wrap-up done with the call's disposition.
     WrapUp {
         /// Outcome of the call.
-        disposition: Disposition,
+        disposition: WrapUpCode,
     },
 }
 

@@ -6,12 +6,12 @@
 //! |---|---|---|---|
 //! | GET | `/campaigns` | | `[CampaignView]` |
 //! | GET | `/campaigns/{name}` | | `CampaignView` |
-//! | PATCH or POST | `/campaigns/{name}/pacing` | `PacingChange` | `PacingUpdate` |
+//! | PATCH or POST | `/campaigns/{name}/pacing` | `PacingRequest` | `PacingUpdate` |
 //! | POST | `/campaigns/{name}/pause`, `/resume` | | `PauseUpdate` |
 //! | GET | `/agents` | | `[AgentView]` |
 //! | POST | `/agents/{id}/login`, `/ready`, `/logout` | | `AgentView` |
 //! | POST | `/agents/{id}/pause` | `{"reason": "…"}` | `AgentView` |
-//! | POST | `/agents/{id}/wrapup` | `Disposition` | `AgentView` |
+//! | POST | `/agents/{id}/wrapup` | `WrapUpCode` | `AgentView` |
 //! | GET | `/agents/{id}/current` | | `CurrentCall` |
 //! | GET | `/metrics` | | Prometheus text |
 //!
@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
 use super::control::{
-    AgentAction, AuditRow, Control, ControlError, Disposition, PacingChange, ScreenPop,
+    AgentAction, AuditRow, Control, ControlError, PacingRequest, ScreenPop, WrapUpCode,
 };
 use super::validate;
 
@@ -74,7 +74,7 @@ struct PauseBody {
 struct AppState {
     control: Arc<dyn Control>,
     /// The Prometheus handle, or why it could not be installed.
-    metrics: Result<PrometheusHandle, String>,
+    metrics: Result<PrometheusHandle, super::metrics::MetricsError>,
 }
 
 /// Builds the admin router: every route requires a bearer token from `tokens` (401 otherwise).
@@ -84,7 +84,7 @@ struct AppState {
 pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
     let state = AppState {
         control,
-        metrics: super::metrics::install().map_err(|e| e.to_string()),
+        metrics: super::metrics::install(),
     };
     Router::new()
         .route("/campaigns", get(campaigns))
@@ -120,6 +120,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
+    /// 400 with the validation's message.
+    fn invalid(e: validate::Invalid) -> Self {
+        Self::bad_request(e.to_string())
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -210,11 +215,11 @@ async fn set_pacing(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let change: PacingChange = decode(&body)?;
-    let change = validate::pacing_change(change).map_err(ApiError::bad_request)?;
+    let request: PacingRequest = decode(&body)?;
+    let change = validate::pacing_request(request).map_err(ApiError::invalid)?;
     let current = s.control.campaign(&name).await?;
     validate::pacing_against(&current.pacing, current.abandon_cap, &change)
-        .map_err(ApiError::bad_request)?;
+        .map_err(ApiError::invalid)?;
     let update = s.control.set_pacing(&name, change).await?;
     let at_ms = now_ms();
     let rows = validate::changed_fields(&update.old, &update.new)
@@ -309,7 +314,7 @@ async fn agent_pause(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: PauseBody = decode(&body)?;
-    let reason = validate::pause_reason(&body.reason).map_err(ApiError::bad_request)?;
+    let reason = validate::pause_reason(&body.reason).map_err(ApiError::invalid)?;
     act(&s, &id, AgentAction::Pause { reason }).await
 }
 
@@ -318,8 +323,8 @@ async fn agent_wrapup(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    // Disposition's serde conversion runs the validation (see `validate::DispositionWire`).
-    let disposition: Disposition = decode(&body)?;
+    // WrapUpCode's serde conversion runs the validation (see `validate::DispositionWire`).
+    let disposition: WrapUpCode = decode(&body)?;
     act(&s, &id, AgentAction::WrapUp { disposition }).await
 }
 

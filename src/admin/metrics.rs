@@ -43,7 +43,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use super::control::AgentState;
+use crate::agents::AgentState;
 
 /// Counter `{campaign}`: calls placed (INVITE sent).
 pub const DIALS: &str = "outdial_dials_total";

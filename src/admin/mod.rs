@@ -5,8 +5,11 @@
 //!
 //! # Layout
 //! - `control`: the [`Control`] and [`AuditSink`] traits the engine implements, and the data they
-//!   exchange (also the JSON bodies).
-//! - `validate`: checks of pacing changes, modes, pause reasons and dispositions (pure).
+//!   exchange (also the JSON bodies). Types owned elsewhere are re-exported, not copied: the
+//!   agent state ([`AgentState`], from `agents`), audit and report rows ([`AuditRow`], from
+//!   `store`), the dial mode (`campaign::DialMode`).
+//! - `validate`: checks of pacing changes, modes, pause reasons and wrap-up codes (pure), with
+//!   their error ([`validate::Invalid`]).
 //! - `auth`: bearer tokens ([`ApiToken`]), constant-time comparison, the 401 layer.
 //! - `http`: the routes ([`router`]) and the error → status mapping.
 //! - `serve`: [`bind`] and [`serve`] (graceful shutdown, connection cap and timeouts), loopback by
@@ -24,12 +27,13 @@ pub mod report;
 mod serve;
 pub mod validate;
 
+pub use crate::agents::AgentState;
 pub use auth::{ApiToken, TokenName};
 pub use client::{Client, ClientError};
 pub use control::{
-    AbandonRates, AgentAction, AgentCounts, AgentState, AgentView, AuditRow, AuditSink, BoxFuture,
-    CampaignView, Control, ControlError, Disposition, PacingChange, PacingSettings, PacingUpdate,
-    ScreenPop,
+    AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink, BoxFuture,
+    CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings, PacingUpdate,
+    ScreenPop, WrapUpCode,
 };
 pub use http::{router, CurrentCall, PauseUpdate};
 pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};

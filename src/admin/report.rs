@@ -25,25 +25,9 @@ use std::collections::BTreeMap;
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// What the report needs of one call-detail record: the store's `attempts` columns of the same
-/// names (`wrapup_end_ms` is set when the agent's wrap-up ends, `None` before that).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CdrRow {
-    /// When the INVITE left, epoch ms UTC.
-    pub dial_ms: i64,
-    /// When the callee answered (person or machine).
-    pub answer_ms: Option<i64>,
-    /// When the call was bridged to an agent.
-    pub connect_ms: Option<i64>,
-    /// When the call ended.
-    pub end_ms: Option<i64>,
-    /// When the agent finished wrap-up (busy time ends here), if recorded.
-    pub wrapup_end_ms: Option<i64>,
-    /// Final disposition code (`busy`, `abandoned`, `completed`, …); `None` while the attempt
-    /// is open (the call is in flight): it counts as an attempt only.
-    pub disposition: Option<String>,
-}
+pub use crate::store::{CdrRow, InboundRow, StaffedInterval};
 
+// The report's reading of a store row (an inherent impl may sit beside the rules that use it).
 impl CdrRow {
     fn is_abandoned(&self) -> bool {
         self.disposition.as_deref() == Some("abandoned")
@@ -54,7 +38,7 @@ impl CdrRow {
             || self
                 .disposition
                 .as_deref()
-                .and_then(|d| d.parse::<crate::campaign::Disposition>().ok())
+                .and_then(|d| d.parse::<crate::campaign::CallDisposition>().ok())
                 .is_some_and(|d| d.is_connected())
     }
 
@@ -68,26 +52,6 @@ impl CdrRow {
         let end = self.wrapup_end_ms.or(self.end_ms)?;
         (end > start).then_some((start, end))
     }
-}
-
-/// What the report needs of one inbound call record (the store's `inbound_calls`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InboundRow {
-    /// When the INVITE arrived, epoch ms UTC.
-    pub arrive_ms: i64,
-    /// When an agent was bridged, `None` when the caller hung up first.
-    pub connect_ms: Option<i64>,
-    /// When the call ended.
-    pub end_ms: i64,
-}
-
-/// One interval during which one agent was staffed (logged in, not paused), epoch ms UTC.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StaffedInterval {
-    /// Start.
-    pub start_ms: i64,
-    /// End (exclusive).
-    pub end_ms: i64,
 }
 
 /// Figures of one hour (or of the whole report, for the total).
@@ -304,17 +268,22 @@ pub fn report_blended(
     }
 }
 
+/// A `--since` value that is neither a time nor a duration (the text as given).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "--since {0:?}: expected an RFC 3339 time (2024-05-01T08:00:00+08:00) or a duration ago (24h)"
+)]
+pub struct SinceError(pub String);
+
 /// Parses `--since`: an RFC 3339 time (`2024-05-01T08:00:00+08:00`) or a duration ago (`24h`,
 /// `30m`, `7days`), relative to `now_ms`.
-pub fn parse_since(raw: &str, now_ms: i64) -> Result<i64, String> {
+pub fn parse_since(raw: &str, now_ms: i64) -> Result<i64, SinceError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw.trim()) {
         return Ok(t.timestamp_millis());
     }
     match humantime::parse_duration(raw.trim()) {
         Ok(d) => Ok(now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(now_ms)),
-        Err(_) => Err(format!(
-            "--since {raw:?}: expected an RFC 3339 time (2024-05-01T08:00:00+08:00) or a duration ago (24h)"
-        )),
+        Err(_) => Err(SinceError(raw.to_string())),
     }
 }
 

@@ -4,83 +4,151 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::control::{Disposition, PacingChange, PacingSettings};
+use super::control::{PacingChange, PacingRequest, PacingSettings, WrapUpCode};
+use crate::campaign::{DialMode, DialModeError};
 
 pub use crate::campaign::def::{
     DEFAULT_ABANDON_CAP, MAX_ABANDON_CAP, MAX_RATIO, MIN_RATE, MIN_TARGET_ABANDON,
 };
+pub use crate::campaign::MODES;
 
-/// The plain dial-mode names (`power:R` and `rate:λ` carry a number after a colon).
-pub const MODES: [&str; 5] = ["preview", "progressive", "power", "predictive", "adaptive"];
+/// Why a supervisor's or an agent's input was refused; the message is the `{"error": …}` text
+/// the user sees, naming the field and its allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Invalid {
+    /// A pacing change with no field set.
+    #[error("nothing to change: give at least one of mode, ratio, max_ratio, target_abandon")]
+    NothingToChange,
+    /// `ratio` or `max_ratio` outside [1, [`MAX_RATIO`]] (or not finite).
+    #[error("{field} must be in [1, {MAX_RATIO}], got {value}")]
+    Ratio {
+        /// `ratio` or `max_ratio`.
+        field: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// `ratio` above `max_ratio`, both in the change.
+    #[error("ratio {ratio} is above max_ratio {max}")]
+    RatioAboveMax {
+        /// The ratio given.
+        ratio: f64,
+        /// The max ratio given.
+        max: f64,
+    },
+    /// `target_abandon` outside its absolute bounds (or not finite).
+    #[error(
+        "target_abandon must be in [{MIN_TARGET_ABANDON}, {MAX_ABANDON_CAP}] and at most the \
+         campaign's abandon_cap, got {0}"
+    )]
+    TargetAbandon(f64),
+    /// An unknown or out-of-bounds dial mode.
+    #[error(transparent)]
+    Mode(#[from] DialModeError),
+    /// The resulting ratio would be above the resulting max ratio.
+    #[error("ratio {ratio} would be above max_ratio {max}")]
+    RatioWouldExceedMax {
+        /// Ratio after the change.
+        ratio: f64,
+        /// Max ratio after the change.
+        max: f64,
+    },
+    /// `power:R` above the resulting max ratio.
+    #[error("mode {mode}: the power ratio must be at most max_ratio {max}")]
+    PowerAboveMax {
+        /// Mode after the change.
+        mode: DialMode,
+        /// Max ratio after the change.
+        max: f64,
+    },
+    /// `target_abandon` above the campaign's legal cap.
+    #[error(
+        "target_abandon must be in [{MIN_TARGET_ABANDON}, {cap}] (the campaign's abandon_cap), \
+         got {value}"
+    )]
+    TargetAboveCap {
+        /// The campaign's `abandon_cap`.
+        cap: f64,
+        /// The target given.
+        value: f64,
+    },
+    /// A pause without a reason.
+    #[error("pause needs a reason")]
+    PauseReasonMissing,
+    /// A pause reason too long or with control characters.
+    #[error("pause reason must be at most 200 printable characters")]
+    PauseReasonTooLong,
+    /// `callback` without `at_ms`.
+    #[error("disposition callback needs at_ms (epoch milliseconds)")]
+    CallbackNeedsTime,
+    /// `callback` at a time not after the epoch.
+    #[error("callback at_ms must be a positive time, got {0}")]
+    CallbackTime(i64),
+    /// A custom wrap-up code outside the allowed alphabet or length.
+    #[error("disposition {0:?} must be 1-64 characters of a-z, 0-9, _ or -")]
+    Code(String),
+    /// `at_ms` with a code other than `callback`.
+    #[error("at_ms is only for disposition callback, not {0}")]
+    AtMsWithoutCallback(String),
+}
 
-/// Checks a dial mode and returns its canonical form (trimmed, lowercase).
+/// Checks a dial mode as typed and returns it (canonical when printed: trimmed, lowercase).
 ///
 /// Accepted: the names in [`MODES`], `power:R` with R in [1, [`MAX_RATIO`]], `rate:λ` with λ in
 /// [[`MIN_RATE`], ∞) calls per second (the engine caps it at the trunks' CPS).
-pub fn mode(raw: &str) -> Result<String, String> {
-    let mode = raw.trim().to_ascii_lowercase();
-    let bad = || {
-        format!(
-            "mode: unknown mode {raw:?}: expected one of preview, progressive, power, power:R, \
-             predictive, adaptive, rate:λ"
-        )
-    };
-    if MODES.contains(&mode.as_str()) {
-        return Ok(mode);
-    }
-    let (name, value) = mode.split_once(':').ok_or_else(bad)?;
-    let value: f64 = value.trim().parse().map_err(|_| bad())?;
-    match name {
-        "power" if value.is_finite() && (1.0..=MAX_RATIO).contains(&value) => {
-            Ok(format!("power:{value}"))
-        }
-        "power" => Err(format!(
-            "mode {raw:?}: the power ratio R must be in [1, {MAX_RATIO}] lines per agent"
-        )),
-        "rate" if value.is_finite() && value >= MIN_RATE => Ok(format!("rate:{value}")),
-        "rate" => Err(format!(
-            "mode {raw:?}: the rate must be at least {MIN_RATE} calls/s (and at most the \
-             trunks' CPS)"
-        )),
-        _ => Err(bad()),
-    }
+pub fn mode(raw: &str) -> Result<DialMode, Invalid> {
+    Ok(raw.parse()?)
 }
 
-/// Checks a pacing change alone, and returns it with the mode in canonical form.
+/// Checks a pacing change as sent and returns it with the mode parsed.
 ///
-/// Rules: at least one field; `ratio` and `max_ratio` in [1, [`MAX_RATIO`]]; `ratio` ≤
-/// `max_ratio` when both are given; `target_abandon` in [[`MIN_TARGET_ABANDON`],
-/// [`MAX_ABANDON_CAP`]] (the campaign's own cap, 3 % by default, is checked by
-/// [`pacing_against`]); a known mode. Every number must be finite. Each message names the field
-/// and its allowed range.
-pub fn pacing_change(change: PacingChange) -> Result<PacingChange, String> {
+/// Rules, checked in this order: at least one field; `ratio` and `max_ratio` in [1,
+/// [`MAX_RATIO`]]; `ratio` ≤ `max_ratio` when both are given; `target_abandon` in
+/// [[`MIN_TARGET_ABANDON`], [`MAX_ABANDON_CAP`]] (the campaign's own cap, 3 % by default, is
+/// checked by [`pacing_against`]); a known mode. Every number must be finite. Each message names
+/// the field and its allowed range.
+pub fn pacing_request(req: PacingRequest) -> Result<PacingChange, Invalid> {
+    // The numbers first, as ever: a bad ratio is reported before a bad mode.
+    check_numbers(&req)?;
+    Ok(PacingChange {
+        mode: req.mode.as_deref().map(mode).transpose()?,
+        ratio: req.ratio,
+        max_ratio: req.max_ratio,
+        target_abandon: req.target_abandon,
+    })
+}
+
+/// Checks a pacing change alone, with the rules of [`pacing_request`]: for a change that did not
+/// come through it (one another node or an older version wrote to the store).
+pub fn pacing_change(change: &PacingChange) -> Result<(), Invalid> {
+    check_numbers(change)?;
+    if let Some(m) = change.mode {
+        m.check()?;
+    }
+    Ok(())
+}
+
+fn check_numbers<M>(change: &PacingChange<M>) -> Result<(), Invalid> {
     if change.is_empty() {
-        return Err(
-            "nothing to change: give at least one of mode, ratio, max_ratio, target_abandon".into(),
-        );
+        return Err(Invalid::NothingToChange);
     }
     for (field, value) in [("ratio", change.ratio), ("max_ratio", change.max_ratio)] {
         if let Some(r) = value {
             if !(r.is_finite() && (1.0..=MAX_RATIO).contains(&r)) {
-                return Err(format!("{field} must be in [1, {MAX_RATIO}], got {r}"));
+                return Err(Invalid::Ratio { field, value: r });
             }
         }
     }
     if let (Some(r), Some(m)) = (change.ratio, change.max_ratio) {
         if r > m {
-            return Err(format!("ratio {r} is above max_ratio {m}"));
+            return Err(Invalid::RatioAboveMax { ratio: r, max: m });
         }
     }
     if let Some(t) = change.target_abandon {
         if !(t.is_finite() && (MIN_TARGET_ABANDON..=MAX_ABANDON_CAP).contains(&t)) {
-            return Err(format!(
-                "target_abandon must be in [{MIN_TARGET_ABANDON}, {MAX_ABANDON_CAP}] and at \
-                 most the campaign's abandon_cap, got {t}"
-            ));
+            return Err(Invalid::TargetAbandon(t));
         }
     }
-    let mode = change.mode.as_deref().map(mode).transpose()?;
-    Ok(PacingChange { mode, ..change })
+    Ok(())
 }
 
 /// Checks a change against the current settings (fields the change leaves alone included) and
@@ -90,29 +158,24 @@ pub fn pacing_against(
     current: &PacingSettings,
     abandon_cap: f64,
     change: &PacingChange,
-) -> Result<(), String> {
+) -> Result<(), Invalid> {
     let ratio = change.ratio.unwrap_or(current.ratio);
     let max = change.max_ratio.unwrap_or(current.max_ratio);
     if ratio > max {
-        return Err(format!("ratio {ratio} would be above max_ratio {max}"));
+        return Err(Invalid::RatioWouldExceedMax { ratio, max });
     }
-    let mode = change.mode.as_deref().unwrap_or(&current.mode);
-    if let Some(r) = mode
-        .strip_prefix("power:")
-        .and_then(|r| r.trim().parse::<f64>().ok())
-    {
+    let mode = change.mode.unwrap_or(current.mode);
+    if let DialMode::Power { ratio: Some(r) } = mode {
         if r > max {
-            return Err(format!(
-                "mode {mode}: the power ratio must be at most max_ratio {max}"
-            ));
+            return Err(Invalid::PowerAboveMax { mode, max });
         }
     }
     if let Some(t) = change.target_abandon {
         if t > abandon_cap {
-            return Err(format!(
-                "target_abandon must be in [{MIN_TARGET_ABANDON}, {abandon_cap}] (the \
-                 campaign's abandon_cap), got {t}"
-            ));
+            return Err(Invalid::TargetAboveCap {
+                cap: abandon_cap,
+                value: t,
+            });
         }
     }
     Ok(())
@@ -125,7 +188,7 @@ pub fn changed_fields(
 ) -> Vec<(&'static str, String, String)> {
     let mut out = Vec::new();
     if old.mode != new.mode {
-        out.push(("mode", old.mode.clone(), new.mode.clone()));
+        out.push(("mode", old.mode.to_string(), new.mode.to_string()));
     }
     // Exact comparison on purpose: any different value the supervisor set is a change to audit.
     for (field, o, n) in [
@@ -141,76 +204,68 @@ pub fn changed_fields(
 }
 
 /// Checks a pause reason: 1–200 characters after trimming, no control characters.
-pub fn pause_reason(raw: &str) -> Result<String, String> {
+pub fn pause_reason(raw: &str) -> Result<String, Invalid> {
     let reason = raw.trim();
     if reason.is_empty() {
-        return Err("pause needs a reason".into());
+        return Err(Invalid::PauseReasonMissing);
     }
     if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        return Err("pause reason must be at most 200 printable characters".into());
+        return Err(Invalid::PauseReasonTooLong);
     }
     Ok(reason.to_string())
 }
 
-/// The JSON form of a [`Disposition`]: `{"disposition": CODE, "at_ms": …}`.
+/// The JSON form of a [`WrapUpCode`]: `{"disposition": CODE, "at_ms": …}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DispositionWire {
-    /// Disposition code.
+    /// Wrap-up code.
     pub disposition: String,
     /// Callback time, epoch milliseconds UTC (only for `callback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_ms: Option<i64>,
 }
 
-impl TryFrom<DispositionWire> for Disposition {
-    type Error = String;
+impl TryFrom<DispositionWire> for WrapUpCode {
+    type Error = Invalid;
 
-    fn try_from(w: DispositionWire) -> Result<Self, String> {
+    fn try_from(w: DispositionWire) -> Result<Self, Invalid> {
         let code = w.disposition.trim();
         let d = match code {
             "callback" => {
-                let at_ms = w
-                    .at_ms
-                    .ok_or("disposition callback needs at_ms (epoch milliseconds)")?;
+                let at_ms = w.at_ms.ok_or(Invalid::CallbackNeedsTime)?;
                 if at_ms <= 0 {
-                    return Err(format!(
-                        "callback at_ms must be a positive time, got {at_ms}"
-                    ));
+                    return Err(Invalid::CallbackTime(at_ms));
                 }
-                return Ok(Disposition::Callback { at_ms });
+                return Ok(WrapUpCode::Callback { at_ms });
             }
-            "not_interested" => Disposition::NotInterested,
-            "do_not_call" => Disposition::DoNotCall,
-            "completed" => Disposition::Completed,
+            "not_interested" => WrapUpCode::NotInterested,
+            "do_not_call" => WrapUpCode::DoNotCall,
+            "completed" => WrapUpCode::Completed,
             other => {
                 let ok = (1..=64).contains(&other.len())
                     && other.bytes().all(|b| {
                         b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
                     });
                 if !ok {
-                    return Err(format!(
-                        "disposition {other:?} must be 1-64 characters of a-z, 0-9, _ or -"
-                    ));
+                    return Err(Invalid::Code(other.to_string()));
                 }
-                Disposition::Other {
+                WrapUpCode::Other {
                     code: other.to_string(),
                 }
             }
         };
         if w.at_ms.is_some() {
-            return Err(format!(
-                "at_ms is only for disposition callback, not {code}"
-            ));
+            return Err(Invalid::AtMsWithoutCallback(code.to_string()));
         }
         Ok(d)
     }
 }
 
-impl From<Disposition> for DispositionWire {
-    fn from(d: Disposition) -> Self {
+impl From<WrapUpCode> for DispositionWire {
+    fn from(d: WrapUpCode) -> Self {
         let at_ms = match d {
-            Disposition::Callback { at_ms } => Some(at_ms),
+            WrapUpCode::Callback { at_ms } => Some(at_ms),
             _ => None,
         };
         DispositionWire {
@@ -224,8 +279,8 @@ impl From<Disposition> for DispositionWire {
 mod tests {
     use super::*;
 
-    fn change(ratio: Option<f64>, max: Option<f64>, target: Option<f64>) -> PacingChange {
-        PacingChange {
+    fn change(ratio: Option<f64>, max: Option<f64>, target: Option<f64>) -> PacingRequest {
+        PacingRequest {
             mode: None,
             ratio,
             max_ratio: max,
@@ -236,11 +291,11 @@ mod tests {
     #[test]
     fn modes() {
         for m in MODES {
-            assert_eq!(mode(m).unwrap(), m);
+            assert_eq!(mode(m).unwrap().to_string(), m);
         }
-        assert_eq!(mode(" Predictive ").unwrap(), "predictive");
-        assert_eq!(mode("power:2").unwrap(), "power:2");
-        assert_eq!(mode("rate:0.5").unwrap(), "rate:0.5");
+        assert_eq!(mode(" Predictive ").unwrap(), DialMode::Predictive);
+        assert_eq!(mode("power:2").unwrap().to_string(), "power:2");
+        assert_eq!(mode("rate:0.5").unwrap().to_string(), "rate:0.5");
         for bad in [
             "",
             "turbo",
@@ -258,20 +313,20 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert!(pacing_change(change(Some(1.0), None, None)).is_ok());
-        assert!(pacing_change(change(Some(0.99), None, None)).is_err());
-        assert!(pacing_change(change(None, Some(0.5), None)).is_err());
-        assert!(pacing_change(change(Some(3.0), Some(2.0), None)).is_err());
-        assert!(pacing_change(change(None, None, Some(0.03))).is_ok());
-        assert!(pacing_change(change(None, None, Some(0.0))).is_err());
-        assert!(pacing_change(change(None, None, Some(0.2))).is_err());
-        assert!(pacing_change(change(None, None, Some(f64::NAN))).is_err());
-        assert!(pacing_change(PacingChange::default()).is_err());
+        assert!(pacing_request(change(Some(1.0), None, None)).is_ok());
+        assert!(pacing_request(change(Some(0.99), None, None)).is_err());
+        assert!(pacing_request(change(None, Some(0.5), None)).is_err());
+        assert!(pacing_request(change(Some(3.0), Some(2.0), None)).is_err());
+        assert!(pacing_request(change(None, None, Some(0.03))).is_ok());
+        assert!(pacing_request(change(None, None, Some(0.0))).is_err());
+        assert!(pacing_request(change(None, None, Some(0.2))).is_err());
+        assert!(pacing_request(change(None, None, Some(f64::NAN))).is_err());
+        assert!(pacing_request(PacingRequest::default()).is_err());
     }
 
     #[test]
     fn values_that_broke_the_abandon_law_are_refused_with_the_field_and_its_range() {
-        let err = |c: PacingChange| pacing_change(c).expect_err("accepted");
+        let err = |c: PacingRequest| pacing_request(c).expect_err("accepted").to_string();
         let e = err(change(Some(1e308), None, None));
         assert!(e.starts_with("ratio must be in [1, 5]"), "{e}");
         let e = err(change(None, Some(1e308), None));
@@ -281,48 +336,52 @@ mod tests {
             e.starts_with("target_abandon must be in [0.001, 0.1]"),
             "{e}"
         );
-        let e = mode("power:1e308").expect_err("accepted");
+        let e = mode("power:1e308").expect_err("accepted").to_string();
         assert!(e.contains("[1, 5]"), "{e}");
-        let e = mode("rate:1e-300").expect_err("accepted");
+        let e = mode("rate:1e-300").expect_err("accepted").to_string();
         assert!(e.contains("at least 0.01 calls/s"), "{e}");
-        assert_eq!(mode("power:5").unwrap(), "power:5");
-        assert_eq!(mode("rate:0.01").unwrap(), "rate:0.01");
+        assert_eq!(mode("power:5").unwrap().to_string(), "power:5");
+        assert_eq!(mode("rate:0.01").unwrap().to_string(), "rate:0.01");
     }
 
     #[test]
     fn against_current() {
         let cur = PacingSettings {
-            mode: "power".into(),
+            mode: DialMode::Power { ratio: None },
             ratio: 1.5,
             max_ratio: 2.0,
             target_abandon: 0.03,
         };
-        let against = |c: &PacingChange| pacing_against(&cur, 0.03, c);
+        let against = |c: &PacingRequest| {
+            let c = pacing_request(c.clone()).expect("valid alone");
+            pacing_against(&cur, 0.03, &c).map_err(|e| e.to_string())
+        };
         assert!(against(&change(Some(2.5), None, None)).is_err());
         assert!(against(&change(None, Some(1.2), None)).is_err());
         assert!(against(&change(Some(2.5), Some(3.0), None)).is_ok());
         // power:R above the campaign's max_ratio, and a target above its legal cap.
-        let power = PacingChange {
+        let power = PacingRequest {
             mode: Some("power:3".into()),
-            ..PacingChange::default()
+            ..PacingRequest::default()
         };
         let e = against(&power).expect_err("power above max_ratio");
         assert!(e.contains("at most max_ratio 2"), "{e}");
         let e = against(&change(None, None, Some(0.05))).expect_err("over the cap");
         assert!(e.contains("[0.001, 0.03]"), "{e}");
-        assert!(pacing_against(&cur, 0.05, &change(None, None, Some(0.05))).is_ok());
+        let five = pacing_request(change(None, None, Some(0.05))).unwrap();
+        assert!(pacing_against(&cur, 0.05, &five).is_ok());
     }
 
     #[test]
     fn changed_fields_lists_only_changes() {
         let old = PacingSettings {
-            mode: "power".into(),
+            mode: DialMode::Power { ratio: None },
             ratio: 1.5,
             max_ratio: 2.0,
             target_abandon: 0.03,
         };
         let new = PacingSettings {
-            mode: "predictive".into(),
+            mode: DialMode::Predictive,
             target_abandon: 0.02,
             ..old.clone()
         };
@@ -337,25 +396,25 @@ mod tests {
 
     #[test]
     fn dispositions() {
-        let parse = |s: &str| serde_json::from_str::<Disposition>(s);
+        let parse = |s: &str| serde_json::from_str::<WrapUpCode>(s);
         assert_eq!(
             parse(r#"{"disposition":"callback","at_ms":5}"#).unwrap(),
-            Disposition::Callback { at_ms: 5 }
+            WrapUpCode::Callback { at_ms: 5 }
         );
         assert!(parse(r#"{"disposition":"callback"}"#).is_err());
         assert_eq!(
             parse(r#"{"disposition":"do_not_call"}"#).unwrap(),
-            Disposition::DoNotCall
+            WrapUpCode::DoNotCall
         );
         assert_eq!(
             parse(r#"{"disposition":"promise_to_pay"}"#).unwrap(),
-            Disposition::Other {
+            WrapUpCode::Other {
                 code: "promise_to_pay".into()
             }
         );
         assert!(parse(r#"{"disposition":"Bad Code"}"#).is_err());
         assert!(parse(r#"{"disposition":"not_interested","at_ms":1}"#).is_err());
-        let json = serde_json::to_string(&Disposition::Callback { at_ms: 7 }).unwrap();
+        let json = serde_json::to_string(&WrapUpCode::Callback { at_ms: 7 }).unwrap();
         assert_eq!(json, r#"{"disposition":"callback","at_ms":7}"#);
     }
 

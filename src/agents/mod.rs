@@ -3,7 +3,7 @@
 //! time spent in every state (for occupancy and talk share); it does not pick calls for agents —
 //! that is [`crate::pacing`]'s job.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pacing::Millis;
 
@@ -11,26 +11,31 @@ use crate::pacing::Millis;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct AgentId(pub u32);
 
-/// What an agent is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// What an agent is doing: the one state type of the crate (the pacing core moves it, the admin
+/// API shows it, the metrics label it).
+///
+/// Serde and [`AgentState::as_str`] use the snake_case names of the admin API and the metrics
+/// (`logged_out`, `wrap_up`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AgentState {
     /// Not staffed.
     LoggedOut,
     /// Idle, waiting for a call.
     Ready,
-    /// Held for one call being previewed or dialled for this agent (preview, progressive).
+    /// Held for one call being previewed or dialled for this agent (preview, progressive), or
+    /// chosen for a call being placed or answered.
     Reserved,
     /// On a call.
     Talking,
-    /// After-call work.
+    /// After-call work, until wrap-up done.
     WrapUp,
     /// Logged in but not taking calls.
     Paused,
 }
 
 impl AgentState {
-    /// All states, in the order of [`StateTimes`].
+    /// All states, in the order of [`StateTimes`] (also the display order).
     pub const ALL: [AgentState; 6] = [
         AgentState::LoggedOut,
         AgentState::Ready,
@@ -39,6 +44,18 @@ impl AgentState {
         AgentState::WrapUp,
         AgentState::Paused,
     ];
+
+    /// The snake_case name used in JSON and as the metrics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::LoggedOut => "logged_out",
+            AgentState::Ready => "ready",
+            AgentState::Reserved => "reserved",
+            AgentState::Talking => "talking",
+            AgentState::WrapUp => "wrap_up",
+            AgentState::Paused => "paused",
+        }
+    }
 
     fn index(self) -> usize {
         self as usize
@@ -222,6 +239,16 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json_name_is_the_metrics_label_for_every_state() {
+        for st in AgentState::ALL {
+            let json = serde_json::to_string(&st).unwrap();
+            assert_eq!(json, format!("\"{}\"", st.as_str()));
+            assert_eq!(serde_json::from_str::<AgentState>(&json).unwrap(), st);
+        }
+        assert_eq!(AgentState::WrapUp.as_str(), "wrap_up");
+    }
 
     #[test]
     fn lifecycle_and_accounting() {

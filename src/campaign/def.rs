@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::disposition::{Disposition, RetryRule};
+use super::disposition::{CallDisposition, RetryRule};
 use super::phone::{normalize_e164, parse_region, parse_timezone};
 use super::window::{CallingWindow, DayWindow};
 use crate::yaml::{self, check_count, check_dur, read as yaml_read, Dur, YamlError};
@@ -58,27 +58,14 @@ pub const MAX_RATIO: f64 = 5.0;
 /// checked by the engine, which knows its trunks.
 pub const MIN_RATE: f64 = 0.01;
 
-/// How calls are paced (see docs/pacing.md for the meaning of each mode).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DialMode {
-    /// Agent sees the lead first, then the call is placed.
-    Preview,
-    /// One call per ready agent.
-    Progressive,
-    /// A fixed ratio of calls per ready agent.
-    Power,
-    /// Model-based pacing under the abandon cap.
-    Predictive,
-    /// Feedback on the dial level (VICIdial style).
-    Adaptive,
-}
+pub use super::mode::DialMode;
 
 /// Dial mode and pacing parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dialing {
-    /// Dial mode.
+    /// Dial mode: a plain name (`power:R` and `rate:λ` are for live changes).
+    #[serde(deserialize_with = "super::mode::deserialize_plain")]
     pub mode: DialMode,
     /// Starting (power: fixed) lines per ready agent.
     #[serde(default = "one")]
@@ -193,10 +180,10 @@ pub struct RetryPolicy {
     /// most [`MAX_RETRY_DELAY`]).
     #[serde(default = "seventy_two_hours")]
     pub abandon_cooldown: Dur,
-    /// Rule per disposition; dispositions not listed use [`Disposition::default_rule`]. Delays
+    /// Rule per disposition; dispositions not listed use [`CallDisposition::default_rule`]. Delays
     /// at most [`MAX_RETRY_DELAY`].
     #[serde(default)]
-    pub rules: BTreeMap<Disposition, RetryRule>,
+    pub rules: BTreeMap<CallDisposition, RetryRule>,
 }
 
 impl Default for RetryPolicy {
@@ -342,9 +329,9 @@ impl Campaign {
                 format!("invalid name {:?}: use 1-64 of a-z 0-9 - _", raw.name),
             ));
         }
-        let region = parse_region(&raw.region).map_err(|m| bad("region", m))?;
+        let region = parse_region(&raw.region).map_err(|m| bad("region", m.to_string()))?;
         let region_code = raw.region.trim().to_ascii_uppercase();
-        parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m))?;
+        parse_timezone(&raw.timezone).map_err(|m| bad("timezone", m.to_string()))?;
 
         raw.dialing.check().map_err(|(field, m)| bad(field, m))?;
 
@@ -393,7 +380,8 @@ impl Campaign {
             }
         }
         check_bounds(&raw).map_err(|(field, m)| bad(&field, m))?;
-        let caller_id = normalize_e164(&raw.caller_id, region).map_err(|m| bad("caller_id", m))?;
+        let caller_id =
+            normalize_e164(&raw.caller_id, region).map_err(|m| bad("caller_id", m.to_string()))?;
         for (field, value) in [
             ("trunk_group", &raw.trunk_group),
             ("agent_group", &raw.agent_group),
@@ -433,7 +421,7 @@ impl Campaign {
     }
 
     /// The retry rule for `d`: the campaign's own, else the built-in default.
-    pub fn rule(&self, d: Disposition) -> RetryRule {
+    pub fn rule(&self, d: CallDisposition) -> RetryRule {
         self.retry
             .rules
             .get(&d)
@@ -541,7 +529,9 @@ fn build_window(
 ) -> Result<CallingWindow, (String, String)> {
     let mut window = CallingWindow::default();
     let default = match &raw.default {
-        Some(text) => DayWindow::parse(text).map_err(|m| ("window.default".to_string(), m))?,
+        Some(text) => {
+            DayWindow::parse(text).map_err(|m| ("window.default".to_string(), m.to_string()))?
+        }
         None => window.days[0],
     };
     let given = [
@@ -556,7 +546,7 @@ fn build_window(
     for (i, text) in given.iter().enumerate() {
         let field = format!("window.{}", DAYS[i]);
         window.days[i] = match text {
-            Some(text) => DayWindow::parse(text).map_err(|m| (field.clone(), m))?,
+            Some(text) => DayWindow::parse(text).map_err(|m| (field.clone(), m.to_string()))?,
             None => default,
         };
         // CN guideline: no calls 22:00-08:00 without consent.
@@ -615,9 +605,9 @@ agent_group: collections
         assert_eq!(c.dialing.patience.millis(), 2000);
         assert_eq!(c.retry.max_attempts_per_day, 6);
         assert_eq!(c.retry.abandon_cooldown.millis(), 72 * 3_600_000);
-        assert_eq!(c.rule(Disposition::Busy).delay.millis(), 15 * 60_000);
-        assert!(!c.rule(Disposition::Machine).retry);
-        assert!(c.rule(Disposition::NoAnswer).retry);
+        assert_eq!(c.rule(CallDisposition::Busy).delay.millis(), 15 * 60_000);
+        assert!(!c.rule(CallDisposition::Machine).retry);
+        assert!(c.rule(CallDisposition::NoAnswer).retry);
         assert_eq!(c.window.days[6], None);
         assert_eq!(c.window.describe_day(0), "09:00-20:00");
         let back: Campaign = serde_json::from_str(&c.to_json()).unwrap();

@@ -1,5 +1,7 @@
 //! Call outcomes (dispositions) as written into call-detail records, and the retry rule a campaign
-//! attaches to each. Owns no scheduling arithmetic beyond "retry or not, after how long".
+//! attaches to each. [`CallDisposition`] is the record's vocabulary; the SIP layer's
+//! [`crate::sip::SipOutcome`] and the agent's [`crate::admin::WrapUpCode`] are mapped into it by
+//! the engine. Owns no scheduling arithmetic beyond "retry or not, after how long".
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,7 +13,7 @@ use crate::yaml::Dur;
 /// How an attempt ended: network outcomes first, then agent wrap-up codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Disposition {
+pub enum CallDisposition {
     /// A person answered and was connected to an agent (no wrap-up code given).
     Connected,
     /// A person answered but no agent was connected within `patience`.
@@ -48,86 +50,86 @@ pub enum Disposition {
     DoNotCall,
 }
 
-impl Disposition {
+impl CallDisposition {
     /// Every disposition, in declaration order.
-    pub const ALL: [Disposition; 15] = [
-        Disposition::Connected,
-        Disposition::Abandoned,
-        Disposition::Busy,
-        Disposition::NoAnswer,
-        Disposition::Machine,
-        Disposition::Invalid,
-        Disposition::Rejected,
-        Disposition::TrunkFailure,
-        Disposition::Unknown,
-        Disposition::Shutdown,
-        Disposition::Interrupted,
-        Disposition::Callback,
-        Disposition::Completed,
-        Disposition::NotInterested,
-        Disposition::DoNotCall,
+    pub const ALL: [CallDisposition; 15] = [
+        CallDisposition::Connected,
+        CallDisposition::Abandoned,
+        CallDisposition::Busy,
+        CallDisposition::NoAnswer,
+        CallDisposition::Machine,
+        CallDisposition::Invalid,
+        CallDisposition::Rejected,
+        CallDisposition::TrunkFailure,
+        CallDisposition::Unknown,
+        CallDisposition::Shutdown,
+        CallDisposition::Interrupted,
+        CallDisposition::Callback,
+        CallDisposition::Completed,
+        CallDisposition::NotInterested,
+        CallDisposition::DoNotCall,
     ];
 
     /// The snake_case name used in YAML, JSON and the store.
     pub fn as_str(self) -> &'static str {
         match self {
-            Disposition::Connected => "connected",
-            Disposition::Abandoned => "abandoned",
-            Disposition::Busy => "busy",
-            Disposition::NoAnswer => "no_answer",
-            Disposition::Machine => "machine",
-            Disposition::Invalid => "invalid",
-            Disposition::Rejected => "rejected",
-            Disposition::TrunkFailure => "trunk_failure",
-            Disposition::Unknown => "unknown",
-            Disposition::Shutdown => "shutdown",
-            Disposition::Interrupted => "interrupted",
-            Disposition::Callback => "callback",
-            Disposition::Completed => "completed",
-            Disposition::NotInterested => "not_interested",
-            Disposition::DoNotCall => "do_not_call",
+            CallDisposition::Connected => "connected",
+            CallDisposition::Abandoned => "abandoned",
+            CallDisposition::Busy => "busy",
+            CallDisposition::NoAnswer => "no_answer",
+            CallDisposition::Machine => "machine",
+            CallDisposition::Invalid => "invalid",
+            CallDisposition::Rejected => "rejected",
+            CallDisposition::TrunkFailure => "trunk_failure",
+            CallDisposition::Unknown => "unknown",
+            CallDisposition::Shutdown => "shutdown",
+            CallDisposition::Interrupted => "interrupted",
+            CallDisposition::Callback => "callback",
+            CallDisposition::Completed => "completed",
+            CallDisposition::NotInterested => "not_interested",
+            CallDisposition::DoNotCall => "do_not_call",
         }
     }
 
     /// A person answered (the denominator of the abandon rate).
     pub fn is_live_answer(self) -> bool {
-        self == Disposition::Abandoned || self.is_connected()
+        self == CallDisposition::Abandoned || self.is_connected()
     }
 
     /// A person answered and talked to an agent (what contact frequency caps count).
     pub fn is_connected(self) -> bool {
         matches!(
             self,
-            Disposition::Connected
-                | Disposition::Shutdown
-                | Disposition::Interrupted
-                | Disposition::Callback
-                | Disposition::Completed
-                | Disposition::NotInterested
-                | Disposition::DoNotCall
+            CallDisposition::Connected
+                | CallDisposition::Shutdown
+                | CallDisposition::Interrupted
+                | CallDisposition::Callback
+                | CallDisposition::Completed
+                | CallDisposition::NotInterested
+                | CallDisposition::DoNotCall
         )
     }
 
     /// The rule used when a campaign does not list this disposition.
     pub fn default_rule(self) -> RetryRule {
         let (retry, delay) = match self {
-            Disposition::Busy => (true, 10 * 60),
-            Disposition::NoAnswer => (true, 60 * 60),
-            Disposition::Machine => (true, 2 * 60 * 60),
-            Disposition::Abandoned => (true, 72 * 60 * 60),
-            Disposition::TrunkFailure => (true, 5 * 60),
-            Disposition::Unknown => (true, 15 * 60),
-            Disposition::Shutdown => (true, 60 * 60),
+            CallDisposition::Busy => (true, 10 * 60),
+            CallDisposition::NoAnswer => (true, 60 * 60),
+            CallDisposition::Machine => (true, 2 * 60 * 60),
+            CallDisposition::Abandoned => (true, 72 * 60 * 60),
+            CallDisposition::TrunkFailure => (true, 5 * 60),
+            CallDisposition::Unknown => (true, 15 * 60),
+            CallDisposition::Shutdown => (true, 60 * 60),
             // The customer was talking to an agent: called again a day later at the earliest,
             // and only when the contact cap allows (the attempt counts as connected).
-            Disposition::Interrupted => (true, 24 * 60 * 60),
-            Disposition::Rejected => (true, 4 * 60 * 60),
-            Disposition::Callback => (true, 60 * 60),
-            Disposition::Connected
-            | Disposition::Completed
-            | Disposition::NotInterested
-            | Disposition::DoNotCall
-            | Disposition::Invalid => (false, 0),
+            CallDisposition::Interrupted => (true, 24 * 60 * 60),
+            CallDisposition::Rejected => (true, 4 * 60 * 60),
+            CallDisposition::Callback => (true, 60 * 60),
+            CallDisposition::Connected
+            | CallDisposition::Completed
+            | CallDisposition::NotInterested
+            | CallDisposition::DoNotCall
+            | CallDisposition::Invalid => (false, 0),
         };
         RetryRule {
             retry,
@@ -141,16 +143,16 @@ impl Disposition {
 /// record says so explicitly and the lead keeps the schedule its call outcome gave it.
 pub const AGENT_NOT_SET: &str = "not_set";
 
-impl fmt::Display for Disposition {
+impl fmt::Display for CallDisposition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl FromStr for Disposition {
+impl FromStr for CallDisposition {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Disposition::ALL
+        CallDisposition::ALL
             .into_iter()
             .find(|d| d.as_str() == s)
             .ok_or_else(|| format!("unknown disposition {s:?}"))
@@ -179,8 +181,8 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for d in Disposition::ALL {
-            assert_eq!(d.as_str().parse::<Disposition>().unwrap(), d);
+        for d in CallDisposition::ALL {
+            assert_eq!(d.as_str().parse::<CallDisposition>().unwrap(), d);
             let json = serde_json::to_string(&d).unwrap();
             assert_eq!(json, format!("\"{}\"", d.as_str()));
         }
@@ -188,21 +190,23 @@ mod tests {
 
     #[test]
     fn live_and_connected() {
-        assert!(Disposition::Abandoned.is_live_answer());
-        assert!(!Disposition::Abandoned.is_connected());
-        assert!(Disposition::Completed.is_connected());
-        assert!(!Disposition::Machine.is_live_answer());
-        assert!(Disposition::Interrupted.is_connected());
-        assert!(Disposition::Interrupted.is_live_answer());
+        assert!(CallDisposition::Abandoned.is_live_answer());
+        assert!(!CallDisposition::Abandoned.is_connected());
+        assert!(CallDisposition::Completed.is_connected());
+        assert!(!CallDisposition::Machine.is_live_answer());
+        assert!(CallDisposition::Interrupted.is_connected());
+        assert!(CallDisposition::Interrupted.is_live_answer());
     }
 
     #[test]
     fn a_call_cut_by_shutdown_is_a_connected_contact_retried_later() {
-        let d = Disposition::Shutdown;
+        let d = CallDisposition::Shutdown;
         assert!(d.is_live_answer() && d.is_connected());
         let rule = d.default_rule();
         assert!(rule.retry);
         assert_eq!(rule.delay.0, std::time::Duration::from_secs(3600));
-        assert!(!Disposition::ALL.iter().any(|d| d.as_str() == AGENT_NOT_SET));
+        assert!(!CallDisposition::ALL
+            .iter()
+            .any(|d| d.as_str() == AGENT_NOT_SET));
     }
 }

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use chrono_tz::Tz;
 use phonenumber::country;
 
-use super::phone::parse_timezone;
+use super::phone::{parse_timezone, PhoneError};
 use super::phone_cache::PhoneCache;
 
 /// Longest field accepted, in bytes.
@@ -246,17 +246,19 @@ impl<R: Read> ListReader<R> {
         }
         Ok(Some(match self.row(line) {
             Ok(row) => ListEvent::Row(row),
-            Err(reason) => ListEvent::Reject(RowReject { line, reason }),
+            Err(reason) => ListEvent::Reject(RowReject {
+                line,
+                reason: reason.to_string(),
+            }),
         }))
     }
 
-    fn row(&mut self, line: u64) -> Result<ListRow, String> {
+    fn row(&mut self, line: u64) -> Result<ListRow, RowError> {
         if self.record.len() != self.columns.len() {
-            return Err(format!(
-                "expected {} fields, found {}",
-                self.columns.len(),
-                self.record.len()
-            ));
+            return Err(RowError::FieldCount {
+                expected: self.columns.len(),
+                found: self.record.len(),
+            });
         }
         let mut row = ListRow {
             line,
@@ -273,11 +275,10 @@ impl<R: Read> ListReader<R> {
         for (i, col) in self.columns.iter().enumerate() {
             let field = field(&self.record, i);
             if field.len() > MAX_FIELD_BYTES {
-                return Err(format!(
-                    "field {:?} is {} bytes, over the {MAX_FIELD_BYTES}-byte limit",
-                    self.names[i],
-                    field.len()
-                ));
+                return Err(RowError::FieldTooLong {
+                    name: self.names[i].clone(),
+                    bytes: field.len(),
+                });
             }
             // Checked valid UTF-8 in next_event.
             let value = std::str::from_utf8(field).unwrap_or_default();
@@ -296,7 +297,7 @@ impl<R: Read> ListReader<R> {
                     if !trimmed.is_empty() {
                         row.priority = trimmed
                             .parse()
-                            .map_err(|_| format!("invalid priority {trimmed:?}"))?;
+                            .map_err(|_| RowError::Priority(trimmed.to_string()))?;
                     }
                 }
                 Col::Tier => row.tier = trimmed.to_string(),
@@ -315,6 +316,33 @@ impl<R: Read> ListReader<R> {
         row.timezone = tz.unwrap_or(self.default_tz).name().to_string();
         Ok(row)
     }
+}
+
+/// Why one row was rejected (the rest of the list loads); its message is the reject's `reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum RowError {
+    /// Not as many fields as the header has columns.
+    #[error("expected {expected} fields, found {found}")]
+    FieldCount {
+        /// Columns in the header.
+        expected: usize,
+        /// Fields in the row.
+        found: usize,
+    },
+    /// A field over [`MAX_FIELD_BYTES`].
+    #[error("field {name:?} is {bytes} bytes, over the {MAX_FIELD_BYTES}-byte limit")]
+    FieldTooLong {
+        /// Column name.
+        name: String,
+        /// Length of the field.
+        bytes: usize,
+    },
+    /// A priority that is not an integer (the text as given).
+    #[error("invalid priority {0:?}")]
+    Priority(String),
+    /// A bad time zone or phone number.
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
 }
 
 /// The line on which a quoted field opens that never closes in `text` (CSV as the csv crate reads

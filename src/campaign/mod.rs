@@ -5,11 +5,13 @@
 //! - [`window`]: calling windows in the callee's local time, holidays.
 //! - [`disposition`]: call outcomes and the retry rule attached to each.
 //! - [`phone`]: E.164 normalisation (the `phonenumber` crate) and time zone names.
+//! - [`mode`]: the dial mode ([`DialMode`]) of campaign files, the admin API and store overrides.
 //! - [`list`]: the CSV call-list reader (header, BOM, quoting, per-row rejects).
 
 pub mod def;
 pub mod disposition;
 pub mod list;
+pub mod mode;
 pub mod phone;
 pub mod phone_cache;
 pub mod window;
@@ -17,9 +19,10 @@ pub mod window;
 pub use def::{
     Campaign, CampaignKind, ContactCap, DialMode, Dialing, RetryPolicy, Sla, DEFAULT_MAX_PER_DAY,
 };
-pub use disposition::{Disposition, RetryRule};
+pub use disposition::{CallDisposition, RetryRule};
 pub use list::{
     unterminated_quote, ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES,
 };
-pub use phone::{normalize_e164, parse_region, parse_timezone};
-pub use window::{CallingWindow, DayWindow};
+pub use mode::{DialModeError, MODES};
+pub use phone::{normalize_e164, parse_region, parse_timezone, PhoneError};
+pub use window::{CallingWindow, DayWindow, WindowError};

@@ -13,27 +13,48 @@ pub fn dial_chars(s: &str) -> String {
         .collect()
 }
 
+/// Why a region, a time zone or a phone number was refused; the message is what the campaign
+/// loader, the list loader and the CLI show (after the field or line they name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    /// Not an ISO 3166 region code (the text as given).
+    #[error("unknown region {0:?} (write an ISO 3166 code such as CN)")]
+    Region(String),
+    /// Not an IANA time zone name (the text as given).
+    #[error("unknown time zone {0:?} (write an IANA name such as Asia/Shanghai)")]
+    TimeZone(String),
+    /// An empty number.
+    #[error("missing phone number")]
+    Missing,
+    /// libphonenumber could not read it as a number at all (first 40 characters).
+    #[error("not a phone number: {0:?}")]
+    NotANumber(String),
+    /// Read as a number, but not a valid one (first 40 characters).
+    #[error("invalid phone number: {0:?}")]
+    Invalid(String),
+}
+
 /// Parses a region code such as `CN` or `US`.
-pub fn parse_region(code: &str) -> Result<country::Id, String> {
+pub fn parse_region(code: &str) -> Result<country::Id, PhoneError> {
     code.trim()
         .to_ascii_uppercase()
         .parse::<country::Id>()
-        .map_err(|_| format!("unknown region {code:?} (write an ISO 3166 code such as CN)"))
+        .map_err(|_| PhoneError::Region(code.to_string()))
 }
 
 /// Parses an IANA time zone name such as `Asia/Shanghai`.
-pub fn parse_timezone(name: &str) -> Result<Tz, String> {
-    name.trim().parse::<Tz>().map_err(|_| {
-        format!("unknown time zone {name:?} (write an IANA name such as Asia/Shanghai)")
-    })
+pub fn parse_timezone(name: &str) -> Result<Tz, PhoneError> {
+    name.trim()
+        .parse::<Tz>()
+        .map_err(|_| PhoneError::TimeZone(name.to_string()))
 }
 
 /// Normalises `raw` (national numbers read in `region`) to E.164, e.g. `+8613812345678`.
 /// Rejects numbers that libphonenumber does not consider valid.
-pub fn normalize_e164(raw: &str, region: country::Id) -> Result<String, String> {
+pub fn normalize_e164(raw: &str, region: country::Id) -> Result<String, PhoneError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("missing phone number".to_string());
+        return Err(PhoneError::Missing);
     }
     match classify(raw, region) {
         Verdict::Valid { code, national } => e164(raw, code, &national),
@@ -74,7 +95,7 @@ pub(crate) fn classify(raw: &str, region: country::Id) -> Verdict {
 
 /// E.164 is `+`, country code, national significant number: built from the parsed parts
 /// directly, which is much cheaper than the crate's general formatter.
-pub(crate) fn e164(raw: &str, code: u16, national: &str) -> Result<String, String> {
+pub(crate) fn e164(raw: &str, code: u16, national: &str) -> Result<String, PhoneError> {
     let out = format!("+{code}{national}");
     // Defence in depth: the dial string must be `+` and digits only.
     if out.len() < 3 || !out[1..].bytes().all(|b| b.is_ascii_digit()) {
@@ -83,12 +104,12 @@ pub(crate) fn e164(raw: &str, code: u16, national: &str) -> Result<String, Strin
     Ok(out)
 }
 
-pub(crate) fn not_a_number(raw: &str) -> String {
-    format!("not a phone number: {:?}", shorten(raw))
+pub(crate) fn not_a_number(raw: &str) -> PhoneError {
+    PhoneError::NotANumber(shorten(raw))
 }
 
-pub(crate) fn invalid(raw: &str) -> String {
-    format!("invalid phone number: {:?}", shorten(raw))
+pub(crate) fn invalid(raw: &str) -> PhoneError {
+    PhoneError::Invalid(shorten(raw))
 }
 
 fn shorten(s: &str) -> String {
@@ -115,7 +136,10 @@ mod tests {
             "+861065529988"
         );
         assert!(normalize_e164("12345", cn).is_err());
-        assert!(normalize_e164("", cn).unwrap_err().contains("missing"));
+        assert!(normalize_e164("", cn)
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
         assert!(normalize_e164("138\r\nVia: evil", cn).is_err());
     }
 

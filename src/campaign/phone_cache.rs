@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use phonenumber::country;
 
-use super::phone::{classify, e164, invalid, not_a_number, Verdict};
+use super::phone::{classify, e164, invalid, not_a_number, PhoneError, Verdict};
 
 /// Trailing digits the metadata leaves free (`\d{n}` with n ≥ 4 ends every pattern it applies to
 /// numbers of the lengths cached): they are not part of the key.
@@ -64,10 +64,10 @@ impl PhoneCache {
     }
 
     /// Same contract and same results as [`super::normalize_e164`] for `self.region`.
-    pub fn normalize(&mut self, raw: &str) -> Result<String, String> {
+    pub fn normalize(&mut self, raw: &str) -> Result<String, PhoneError> {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err("missing phone number".to_string());
+            return Err(PhoneError::Missing);
         }
         let Some((key, digits)) = key_of(raw) else {
             return finish(raw, classify(raw, self.region));
@@ -110,7 +110,7 @@ impl PhoneCache {
     }
 }
 
-fn finish(raw: &str, v: Verdict) -> Result<String, String> {
+fn finish(raw: &str, v: Verdict) -> Result<String, PhoneError> {
     match v {
         Verdict::Valid { code, national } => e164(raw, code, &national),
         Verdict::NotANumber => Err(not_a_number(raw)),
@@ -232,8 +232,16 @@ mod tests {
         assert_eq!(c.normalize("138 0013 8000").unwrap(), "+8613800138000");
         assert_eq!(c.normalize("+86 138-0013-8001").unwrap(), "+8613800138001");
         assert_eq!(c.hits, 1);
-        assert!(c.normalize("12345").unwrap_err().contains("12345"));
-        assert!(c.normalize("  ").unwrap_err().contains("missing"));
+        assert!(c
+            .normalize("12345")
+            .unwrap_err()
+            .to_string()
+            .contains("12345"));
+        assert!(c
+            .normalize("  ")
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
         assert!(c.normalize("138\r\nVia: evil").is_err());
         assert_eq!(c.normalize("+8613800138002").unwrap(), "+8613800138002");
         assert_eq!(c.normalize("008613800138003").unwrap(), "+8613800138003");

@@ -8,6 +8,25 @@ use chrono::{Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+/// Why a day's window text was refused; the campaign loader shows it after the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    /// Neither `HH:MM-HH:MM` nor `closed` (the text as given).
+    #[error("expected \"HH:MM-HH:MM\" or \"closed\", got {0:?}")]
+    Shape(String),
+    /// A time that is not `HH:MM` within 00:00–24:00.
+    #[error("invalid time {0:?} (write HH:MM, 00:00 to 24:00)")]
+    Time(String),
+    /// The end is not after the start.
+    #[error("window ends ({end}) before it starts ({start})")]
+    EndsBeforeStart {
+        /// End as written.
+        end: String,
+        /// Start as written.
+        start: String,
+    },
+}
+
 /// Open interval of one day, in minutes after local midnight: `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayWindow {
@@ -19,29 +38,28 @@ pub struct DayWindow {
 
 impl DayWindow {
     /// Parses `"08:00-21:00"`; `Ok(None)` for `"closed"`. Errors are messages for the YAML loader.
-    pub fn parse(text: &str) -> Result<Option<DayWindow>, String> {
+    pub fn parse(text: &str) -> Result<Option<DayWindow>, WindowError> {
         let text = text.trim();
         if text.eq_ignore_ascii_case("closed") {
             return Ok(None);
         }
         let (a, b) = text
             .split_once('-')
-            .ok_or_else(|| format!("expected \"HH:MM-HH:MM\" or \"closed\", got {text:?}"))?;
+            .ok_or_else(|| WindowError::Shape(text.to_string()))?;
         let start = parse_hhmm(a.trim())?;
         let end = parse_hhmm(b.trim())?;
         if end <= start {
-            return Err(format!(
-                "window ends ({}) before it starts ({})",
-                b.trim(),
-                a.trim()
-            ));
+            return Err(WindowError::EndsBeforeStart {
+                end: b.trim().to_string(),
+                start: a.trim().to_string(),
+            });
         }
         Ok(Some(DayWindow { start, end }))
     }
 }
 
-fn parse_hhmm(s: &str) -> Result<u16, String> {
-    let bad = || format!("invalid time {s:?} (write HH:MM, 00:00 to 24:00)");
+fn parse_hhmm(s: &str) -> Result<u16, WindowError> {
+    let bad = || WindowError::Time(s.to_string());
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
     let h: u16 = h.parse().map_err(|_| bad())?;
     let m: u16 = m.parse().map_err(|_| bad())?;
@@ -159,6 +177,7 @@ mod tests {
         assert_eq!(DayWindow::parse("closed").unwrap(), None);
         assert!(DayWindow::parse("21:00-08:00")
             .unwrap_err()
+            .to_string()
             .contains("before it starts"));
         assert!(DayWindow::parse("25:00-26:00").is_err());
         assert!(DayWindow::parse("nine to five").is_err());

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
-use outdial::admin::{AgentCounts, AgentView, CampaignView, Client, PacingChange, PacingUpdate};
+use outdial::admin::{AgentCounts, AgentView, CampaignView, Client, PacingRequest, PacingUpdate};
 
 /// Where the running engine is and how to authenticate.
 #[derive(Args, Debug)]
@@ -113,7 +113,7 @@ pub fn pacing(cmd: PacingCmd) -> anyhow::Result<ExitCode> {
             engine,
         } => {
             let client = engine.client()?;
-            let change = PacingChange {
+            let change = PacingRequest {
                 mode,
                 ratio,
                 max_ratio,
@@ -184,7 +184,7 @@ fn show_campaign(v: &CampaignView) -> String {
     let rows = [
         ("campaign", v.name.clone()),
         ("state", if v.paused { "paused" } else { "running" }.into()),
-        ("mode", v.pacing.mode.clone()),
+        ("mode", v.pacing.mode.to_string()),
         ("ratio", v.pacing.ratio.to_string()),
         ("max_ratio", v.pacing.max_ratio.to_string()),
         ("target_abandon", v.pacing.target_abandon.to_string()),

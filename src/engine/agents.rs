@@ -11,10 +11,10 @@
 use std::cmp::Reverse;
 use std::time::{Duration, Instant};
 
-use crate::admin::{self, AgentAction, AgentView, ControlError, Disposition as AgentDisposition};
+use crate::admin::{self, AgentAction, AgentView, ControlError, WrapUpCode};
 use crate::agents::AgentState;
 use crate::campaign::disposition::AGENT_NOT_SET;
-use crate::campaign::{Campaign, Disposition};
+use crate::campaign::{CallDisposition, Campaign};
 
 use super::config::{AgentSpec, WrapUp};
 use super::core::{Engine, Leg, Msg};
@@ -222,11 +222,11 @@ impl Engine {
         if self.agents[ai].wrap_epoch != epoch || self.agent_state(ai) != AgentState::WrapUp {
             return;
         }
-        self.wrap_done(ai, AgentDisposition::Completed);
+        self.wrap_done(ai, WrapUpCode::Completed);
     }
 
     /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
-    fn wrap_done(&mut self, ai: usize, disposition: AgentDisposition) {
+    fn wrap_done(&mut self, ai: usize, disposition: WrapUpCode) {
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
             let _ = self.camps[ci].dialer.handle_agent_ready(now, id);
@@ -235,11 +235,11 @@ impl Engine {
             return;
         };
         let (disp, at) = match &disposition {
-            AgentDisposition::Callback { at_ms } => (Disposition::Callback, Some(*at_ms)),
-            AgentDisposition::NotInterested => (Disposition::NotInterested, None),
-            AgentDisposition::DoNotCall => (Disposition::DoNotCall, None),
-            AgentDisposition::Completed => (Disposition::Completed, None),
-            AgentDisposition::Other { .. } => (Disposition::Completed, None),
+            WrapUpCode::Callback { at_ms } => (CallDisposition::Callback, Some(*at_ms)),
+            WrapUpCode::NotInterested => (CallDisposition::NotInterested, None),
+            WrapUpCode::DoNotCall => (CallDisposition::DoNotCall, None),
+            WrapUpCode::Completed => (CallDisposition::Completed, None),
+            WrapUpCode::Other { .. } => (CallDisposition::Completed, None),
         };
         if let Some(ci) = self.agents[ai].home {
             admin::metrics::agent_disposition(&self.camps[ci].name, disp.as_str());
@@ -359,14 +359,7 @@ impl Engine {
     /// The admin view of an agent.
     pub(crate) fn agent_view(&self, ai: usize) -> AgentView {
         let a = &self.agents[ai];
-        let state = match self.agent_state(ai) {
-            AgentState::LoggedOut => admin::AgentState::LoggedOut,
-            AgentState::Ready => admin::AgentState::Ready,
-            AgentState::Reserved => admin::AgentState::Reserved,
-            AgentState::Talking => admin::AgentState::Talking,
-            AgentState::WrapUp => admin::AgentState::WrapUp,
-            AgentState::Paused => admin::AgentState::Paused,
-        };
+        let state = self.agent_state(ai);
         let lead = match a.call {
             Some(Leg::Out(key)) => self.calls.get(&key).map(|c| c.lead.lead_id),
             _ => None,

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use crate::admin::{self, ScreenPop};
 use crate::campaign::phone::dial_chars;
-use crate::campaign::Disposition;
+use crate::campaign::CallDisposition;
 use crate::pacing::call::{AnswerKind, CallEnd};
 use crate::pacing::dialer::Action;
 use crate::pacing::CallId as DialCall;
-use crate::sip::disposition::Disposition as SipDisposition;
 use crate::sip::endpoint::{AgentLeg, Event, LegSide, PlaceCall};
 use crate::sip::values::{CallInfo, CallerId, DisplayName, ExtraHeader, E164};
+use crate::sip::SipOutcome;
 use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, StoreError};
 
 use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
@@ -247,7 +247,7 @@ impl Engine {
         self.camps[ci].placed += 1;
         if !rec.in_dialer {
             // Cancelled before the INVITE left (ring timeout shorter than a slow commit).
-            self.finish(key, Disposition::NoAnswer);
+            self.finish(key, CallDisposition::NoAnswer);
             return;
         }
         let c = &self.camps[ci];
@@ -256,7 +256,7 @@ impl Engine {
             Err(e) => {
                 tracing::error!(lead = rec.lead.lead_id, error = %e, "cannot build the INVITE");
                 self.dialer_end(key, CallEnd::Invalid);
-                self.finish(key, Disposition::Invalid);
+                self.finish(key, CallDisposition::Invalid);
                 return;
             }
         };
@@ -278,12 +278,12 @@ impl Engine {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "call not placed");
                 self.dialer_end(key, CallEnd::TrunkFailure);
-                self.finish(key, Disposition::TrunkFailure);
+                self.finish(key, CallDisposition::TrunkFailure);
             }
             Err(e) => {
                 tracing::error!(error = %e, "sip driver gone");
                 self.dialer_end(key, CallEnd::TrunkFailure);
-                self.finish(key, Disposition::TrunkFailure);
+                self.finish(key, CallDisposition::TrunkFailure);
             }
         }
     }
@@ -445,7 +445,7 @@ impl Engine {
                 self.finish(
                     key,
                     if cancelled {
-                        Disposition::NoAnswer
+                        CallDisposition::NoAnswer
                     } else {
                         disp
                     },
@@ -507,22 +507,22 @@ impl Engine {
                 Some(Leg::Out(key)) => {
                     let disp = self.calls.get(&key).map(|rec| {
                         if rec.machine {
-                            Disposition::Machine
+                            CallDisposition::Machine
                         } else if rec.abandoned {
-                            Disposition::Abandoned
+                            CallDisposition::Abandoned
                         } else if rec.agent.is_some() && rec.cut_by_shutdown {
-                            Disposition::Shutdown
+                            CallDisposition::Shutdown
                         } else if rec.agent.is_some() {
-                            Disposition::Connected
+                            CallDisposition::Connected
                         } else if rec.answer_ms.is_some() && !rec.cancelled {
                             // Hung up while waiting for an agent: an abandon.
-                            Disposition::Abandoned
+                            CallDisposition::Abandoned
                         } else {
-                            Disposition::NoAnswer
+                            CallDisposition::NoAnswer
                         }
                     });
                     let Some(disp) = disp else { return };
-                    if matches!(disp, Disposition::Connected | Disposition::Shutdown) {
+                    if matches!(disp, CallDisposition::Connected | CallDisposition::Shutdown) {
                         self.end_connected(key);
                     } else {
                         self.dialer_end(key, CallEnd::Abandoned);
@@ -647,7 +647,7 @@ impl Engine {
     }
 
     /// Writes the call record (and the retry it implies) and forgets the call.
-    pub(crate) fn finish(&mut self, key: u64, disposition: Disposition) {
+    pub(crate) fn finish(&mut self, key: u64, disposition: CallDisposition) {
         let Some(rec) = self.calls.remove(&key) else {
             return;
         };
@@ -887,14 +887,14 @@ fn place_request(
 }
 
 /// A failed attempt as the dialer and the call record name it.
-fn map_failure(d: SipDisposition) -> (CallEnd, Disposition) {
+fn map_failure(d: SipOutcome) -> (CallEnd, CallDisposition) {
     match d {
-        SipDisposition::Busy => (CallEnd::Busy, Disposition::Busy),
-        SipDisposition::NoAnswer => (CallEnd::NoAnswer, Disposition::NoAnswer),
-        SipDisposition::Invalid => (CallEnd::Invalid, Disposition::Invalid),
-        SipDisposition::Rejected => (CallEnd::Invalid, Disposition::Rejected),
-        SipDisposition::TrunkFailure | SipDisposition::Answered => {
-            (CallEnd::TrunkFailure, Disposition::TrunkFailure)
+        SipOutcome::Busy => (CallEnd::Busy, CallDisposition::Busy),
+        SipOutcome::NoAnswer => (CallEnd::NoAnswer, CallDisposition::NoAnswer),
+        SipOutcome::Invalid => (CallEnd::Invalid, CallDisposition::Invalid),
+        SipOutcome::Rejected => (CallEnd::Invalid, CallDisposition::Rejected),
+        SipOutcome::TrunkFailure | SipOutcome::Answered => {
+            (CallEnd::TrunkFailure, CallDisposition::TrunkFailure)
         }
     }
 }

@@ -17,6 +17,7 @@ use crate::admin::{
     CampaignView, Control, ControlError, PacingChange, PacingSettings, PacingUpdate, ScreenPop,
 };
 use crate::agents::AgentState;
+use crate::campaign::DialMode;
 use crate::pacing::Mode;
 use crate::sip::TrunksConfig;
 use crate::store::{PacingOverride, Store};
@@ -176,7 +177,7 @@ impl Engine {
                     self.share_override(
                         &name,
                         PacingOverride {
-                            mode: change.mode.clone(),
+                            mode: change.mode,
                             ratio: change.ratio,
                             max_ratio: change.max_ratio,
                             target_abandon: change.target_abandon,
@@ -224,10 +225,11 @@ impl Engine {
     /// mode in canonical form.
     fn check_change(&self, ci: usize, change: &PacingChange) -> Result<PacingChange, ControlError> {
         let c = &self.camps[ci];
-        let change = validate::pacing_change(change.clone()).map_err(ControlError::Invalid)?;
+        validate::pacing_change(change).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        let change = change.clone();
         validate::pacing_against(&c.settings, c.def.dialing.abandon_cap, &change)
-            .map_err(ControlError::Invalid)?;
-        if let Some(Ok(Mode::Rate { per_s })) = change.mode.as_deref().map(str::parse::<Mode>) {
+            .map_err(|e| ControlError::Invalid(e.to_string()))?;
+        if let Some(DialMode::Rate { per_s }) = change.mode {
             let cps = group_cps(&self.cfg.trunks(), &c.def.trunk_group).unwrap_or(0.0);
             if per_s > cps {
                 return Err(ControlError::Invalid(format!(
@@ -251,8 +253,8 @@ impl Engine {
         let change = &self.check_change(ci, change)?;
         let old = self.camps[ci].settings.clone();
         let mut new = old.clone();
-        if let Some(m) = &change.mode {
-            new.mode = m.clone();
+        if let Some(m) = change.mode {
+            new.mode = m;
         }
         if let Some(x) = change.ratio {
             new.ratio = x;
@@ -263,7 +265,7 @@ impl Engine {
         if let Some(x) = change.target_abandon {
             new.target_abandon = x;
         }
-        let mode = mode_of(&new).map_err(ControlError::Invalid)?;
+        let mode = mode_of(&new);
         let mut params = self.camps[ci].dialer.params().clone();
         params.mode = mode;
         params.max_ratio = new.max_ratio;
@@ -329,14 +331,7 @@ impl Engine {
     /// pause change.
     pub(crate) fn apply_budget(&mut self, ci: usize) {
         let c = &self.camps[ci];
-        let wanted = match mode_of(&c.settings) {
-            Ok(m) => m,
-            Err(e) => {
-                // Unreachable: settings only change through `set_pacing`, which parsed the mode.
-                tracing::error!(campaign = %c.name, error = %e, "pacing mode unreadable");
-                Mode::Progressive
-            }
-        };
+        let wanted = mode_of(&c.settings);
         let target = c.settings.target_abandon;
         let figures = c.rates_read.then_some((c.day, c.month));
         let mode = budgeted_mode(wanted, target, figures);

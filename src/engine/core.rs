@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::admin::{self, ControlError, PacingSettings};
 use crate::agents::AgentId;
-use crate::campaign::{Campaign, DialMode};
+use crate::campaign::Campaign;
 use crate::pacing::dialer::{Config, Dialer, InboundId, Params};
 use crate::pacing::{CallId as DialCall, Millis, Mode};
 use crate::sip::driver::SipHandle;
@@ -220,27 +220,15 @@ pub struct Engine {
 }
 
 /// The pacing mode a campaign's settings name.
-pub(crate) fn mode_of(settings: &PacingSettings) -> Result<Mode, String> {
-    if settings.mode == "power" {
-        return Ok(Mode::Power {
-            ratio: settings.ratio,
-        });
-    }
-    settings.mode.parse::<Mode>().map_err(|e| e.to_string())
+pub(crate) fn mode_of(settings: &PacingSettings) -> Mode {
+    settings.mode.pacing(settings.ratio)
 }
 
 /// The supervisor view of a campaign definition's dialing section.
 pub(crate) fn settings_of(def: &Campaign) -> PacingSettings {
     let d = &def.dialing;
-    let mode = match d.mode {
-        DialMode::Preview => "preview",
-        DialMode::Progressive => "progressive",
-        DialMode::Power => "power",
-        DialMode::Predictive => "predictive",
-        DialMode::Adaptive => "adaptive",
-    };
     PacingSettings {
-        mode: mode.into(),
+        mode: d.mode,
         ratio: d.ratio,
         max_ratio: d.max_ratio,
         target_abandon: d.target_abandon,
@@ -290,7 +278,7 @@ impl Engine {
         let mut camps = Vec::new();
         for (name, def) in defs {
             let settings = settings_of(&def);
-            let mode = mode_of(&settings)?;
+            let mode = mode_of(&settings);
             let entry = cfg.campaigns.iter().find(|c| c.name == name);
             let announcement = entry
                 .and_then(|c| c.announcement.as_deref())

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Notify};
 
 use crate::admin::metrics;
-use crate::campaign::Disposition;
+use crate::campaign::CallDisposition;
 use crate::store::{
     AttemptOutcome, CallProgress, InboundRecord, PacingOverride, Store, StoreError,
 };
@@ -84,7 +84,7 @@ pub enum Write {
         /// The attempt the agent wrapped up.
         attempt: i64,
         /// The code.
-        disposition: Disposition,
+        disposition: CallDisposition,
         /// When to call back (`callback`).
         callback_at_ms: Option<i64>,
         /// When the wrap-up ended, epoch ms.

@@ -68,15 +68,58 @@ pub struct DistSpec {
     pub max: Option<Dur>,
 }
 
+/// Why a distribution's YAML was refused; serde shows the message after the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DistError {
+    /// A key the distribution needs is missing.
+    #[error("`{dist}` needs `{key}`")]
+    Needs {
+        /// Distribution name.
+        dist: String,
+        /// Missing key.
+        key: &'static str,
+    },
+    /// A key that does not apply to the distribution.
+    #[error("`{key}` does not apply to `{dist}`")]
+    DoesNotApply {
+        /// Distribution name.
+        dist: String,
+        /// Key given.
+        key: &'static str,
+    },
+    /// An exponential mean of zero.
+    #[error("exponential mean must be above 0")]
+    ExponentialMean,
+    /// A lognormal mean or sd of zero.
+    #[error("lognormal needs mean > 0 and sd > 0")]
+    Lognormal,
+    /// A uniform range upside down (seconds).
+    #[error("uniform max ({max}s) is below min ({min}s)")]
+    UniformRange {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Not a known distribution name.
+    #[error("unknown dist `{0}` (expected constant, exponential, lognormal or uniform)")]
+    Unknown(String),
+}
+
 impl TryFrom<DistSpec> for Dist {
-    type Error = String;
-    fn try_from(s: DistSpec) -> Result<Self, String> {
-        let need = |v: Option<Dur>, key: &str| {
-            v.map(Dur::secs_f64)
-                .ok_or_else(|| format!("`{}` needs `{key}`", s.dist))
+    type Error = DistError;
+    fn try_from(s: DistSpec) -> Result<Self, DistError> {
+        let need = |v: Option<Dur>, key: &'static str| {
+            v.map(Dur::secs_f64).ok_or_else(|| DistError::Needs {
+                dist: s.dist.clone(),
+                key,
+            })
         };
-        let forbid = |v: &Option<Dur>, key: &str| match v {
-            Some(_) => Err(format!("`{key}` does not apply to `{}`", s.dist)),
+        let forbid = |v: &Option<Dur>, key: &'static str| match v {
+            Some(_) => Err(DistError::DoesNotApply {
+                dist: s.dist.clone(),
+                key,
+            }),
             None => Ok(()),
         };
         match s.dist.as_str() {
@@ -88,7 +131,7 @@ impl TryFrom<DistSpec> for Dist {
                 if s.dist == "constant" {
                     Ok(Dist::Constant { mean })
                 } else if mean <= 0.0 {
-                    Err("exponential mean must be above 0".into())
+                    Err(DistError::ExponentialMean)
                 } else {
                     Ok(Dist::Exponential { mean })
                 }
@@ -98,8 +141,7 @@ impl TryFrom<DistSpec> for Dist {
                 forbid(&s.max, "max")?;
                 let mean = need(s.mean, "mean")?;
                 let sd = need(s.sd, "sd")?;
-                Dist::lognormal(mean, sd)
-                    .ok_or_else(|| "lognormal needs mean > 0 and sd > 0".to_string())
+                Dist::lognormal(mean, sd).ok_or(DistError::Lognormal)
             }
             "uniform" => {
                 forbid(&s.mean, "mean")?;
@@ -107,13 +149,11 @@ impl TryFrom<DistSpec> for Dist {
                 let min = need(s.min, "min")?;
                 let max = need(s.max, "max")?;
                 if max < min {
-                    return Err(format!("uniform max ({max}s) is below min ({min}s)"));
+                    return Err(DistError::UniformRange { min, max });
                 }
                 Ok(Dist::Uniform { min, max })
             }
-            other => Err(format!(
-                "unknown dist `{other}` (expected constant, exponential, lognormal or uniform)"
-            )),
+            other => Err(DistError::Unknown(other.to_string())),
         }
     }
 }

@@ -23,7 +23,7 @@
 //!     sessions attach here.
 //! - [`timer`]: the single timer heap of an endpoint.
 //! - [`trunk`]: trunk and group config (YAML) and runtime limits/health.
-//! - [`disposition`]: final status → [`Disposition`] table, overridable per trunk.
+//! - [`disposition`]: final status → [`SipOutcome`] table, overridable per trunk.
 //! - [`digest`]: MD5 digest authentication (client answer, server check).
 //! - [`driver`]: the tokio shell: one UDP socket (plus TCP) and one task owning the endpoint.
 //! - [`trunk_test`]: the `outdial trunk-test` load generator.
@@ -114,7 +114,7 @@ pub mod trunk;
 pub mod trunk_test;
 pub mod values;
 
-pub use disposition::{Disposition, DispositionTable};
+pub use disposition::{DispositionTable, SipOutcome};
 pub use driver::{spawn, SipHandle};
 pub use endpoint::{
     AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError,

@@ -15,13 +15,13 @@ use super::retry::{next_after, Counters, Next};
 use super::{Store, StoreError, NO_SLA};
 use crate::campaign::phone::parse_timezone;
 use crate::campaign::window::local_day;
-use crate::campaign::Disposition;
+use crate::campaign::CallDisposition;
 
 /// How an attempt ended: the call-detail record written by [`Store::finish_attempt`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptOutcome {
     /// The outcome.
-    pub disposition: Disposition,
+    pub disposition: CallDisposition,
     /// Final SIP status code, if a response was received.
     pub sip_code: Option<u16>,
     /// Trunk the call left on.
@@ -47,7 +47,7 @@ pub struct AttemptOutcome {
 
 impl AttemptOutcome {
     /// An outcome with only a disposition and an end time.
-    pub fn new(disposition: Disposition, end_ms: i64) -> AttemptOutcome {
+    pub fn new(disposition: CallDisposition, end_ms: i64) -> AttemptOutcome {
         AttemptOutcome {
             disposition,
             sip_code: None,
@@ -156,12 +156,12 @@ impl OpenAttemptRow {
     /// The call record of a call cut by a crash: what it reached, ended at `now_ms`.
     fn outcome(&self, now_ms: i64) -> AttemptOutcome {
         let disposition = match (self.connect_ms, self.answer_ms) {
-            (Some(_), _) => Disposition::Interrupted,
+            (Some(_), _) => CallDisposition::Interrupted,
             // Answered by a person who never reached an agent: hung up on by the recovery, an
             // abandon from the customer's point of view (and for the abandon rate).
-            (None, Some(_)) if self.live != 0 => Disposition::Abandoned,
-            (None, Some(_)) => Disposition::Machine,
-            (None, None) => Disposition::Unknown,
+            (None, Some(_)) if self.live != 0 => CallDisposition::Abandoned,
+            (None, Some(_)) => CallDisposition::Machine,
+            (None, None) => CallDisposition::Unknown,
         };
         let mut o = AttemptOutcome::new(disposition, now_ms);
         // An answered call's final response was a 200; before an answer it is not known.
@@ -268,7 +268,7 @@ impl Store {
             .await?;
         let closed = match open {
             Some((id,)) => {
-                let outcome = AttemptOutcome::new(Disposition::Unknown, dial_ms);
+                let outcome = AttemptOutcome::new(CallDisposition::Unknown, dial_ms);
                 self.finish_in(&mut tx, id, &outcome).await?;
                 true
             }
@@ -515,7 +515,7 @@ impl Store {
             &[Arg::S(&lead.phone), Arg::I(att.lead_id)],
         )
         .await?;
-        if d == Disposition::DoNotCall {
+        if d == CallDisposition::DoNotCall {
             tx.exec(
                 "INSERT INTO dnc (phone, added_ms, source) VALUES ($1, $2, $3) \
                  ON CONFLICT (phone) DO NOTHING",

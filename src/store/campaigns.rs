@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::db::{from_row, Arg, Tx};
 use super::{decode_campaign, Store, StoreError};
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, DialMode};
 
 /// What applying a definition did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -42,7 +42,7 @@ pub struct CampaignSummary {
     /// Priority among campaigns.
     pub priority: i64,
     /// Dial mode.
-    pub mode: String,
+    pub mode: DialMode,
     /// Leads in the campaign.
     pub leads: i64,
     /// Leads not yet done.
@@ -217,7 +217,7 @@ impl Store {
                 name: r.name,
                 kind: enum_name(&rec.def.kind),
                 priority: rec.def.priority as i64,
-                mode: enum_name(&rec.def.dialing.mode),
+                mode: rec.def.dialing.mode,
                 leads: r.leads,
                 open_leads: r.open_leads,
                 updated_ms: r.updated_ms,

@@ -8,12 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::db::{from_row, Arg, Tx};
 use super::retry::{next_after, Counters, Next};
+use super::rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};
 use super::{Store, StoreError};
-use crate::admin::report::{CdrRow, InboundRow, StaffedInterval};
-use crate::admin::AuditRow;
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::phone::parse_timezone;
-use crate::campaign::Disposition;
+use crate::campaign::{CallDisposition, DialMode};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -22,8 +21,8 @@ const DAY_MS: i64 = 86_400_000;
 /// keep whatever was stored before.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PacingOverride {
-    /// Dial mode (`predictive`, `power:2`, …), as validated by the admin API.
-    pub mode: Option<String>,
+    /// Dial mode (`predictive`, `power:2`, …), stored as its text.
+    pub mode: Option<DialMode>,
     /// Lines per ready agent.
     pub ratio: Option<f64>,
     /// Upper bound of the dial level.
@@ -71,18 +70,28 @@ from_row! {
 }
 
 impl OverrideRow {
+    /// The row as an override. The mode text is parsed here, at the store boundary; a text
+    /// that is no mode (another node or an older version may have written it) voids the row's
+    /// pacing fields, as the engine would refuse the whole change, and keeps its pause.
     fn split(self) -> (String, PacingOverride, i64) {
-        (
-            self.name,
-            PacingOverride {
-                mode: self.mode,
+        let paused = Some(self.paused != 0);
+        let pacing = match self.mode.as_deref().map(str::parse::<DialMode>).transpose() {
+            Ok(mode) => PacingOverride {
+                mode,
                 ratio: self.ratio,
                 max_ratio: self.max_ratio,
                 target_abandon: self.target_abandon,
-                paused: Some(self.paused != 0),
+                paused,
             },
-            self.updated_ms,
-        )
+            Err(e) => {
+                tracing::warn!(campaign = %self.name, error = %e, "stored override not applied");
+                PacingOverride {
+                    paused,
+                    ..PacingOverride::default()
+                }
+            }
+        };
+        (self.name, pacing, self.updated_ms)
     }
 }
 
@@ -182,6 +191,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let rec = self.campaign_in(&mut tx, campaign).await?;
         let paused = change.paused.map(i64::from);
+        let mode = change.mode.map(|m| m.to_string());
         tx.exec(
             "INSERT INTO pacing_overrides \
              (campaign_id, mode, ratio, max_ratio, target_abandon, paused, updated_ms) \
@@ -195,7 +205,7 @@ impl Store {
              updated_ms = $7",
             &[
                 Arg::I(rec.id),
-                Arg::OS(change.mode.as_deref()),
+                Arg::OS(mode.as_deref()),
                 Arg::OF(change.ratio),
                 Arg::OF(change.max_ratio),
                 Arg::OF(change.target_abandon),
@@ -352,7 +362,7 @@ impl Store {
     pub async fn apply_agent_disposition(
         &self,
         attempt_id: i64,
-        disposition: Disposition,
+        disposition: CallDisposition,
         callback_at_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<Next, StoreError> {
@@ -387,7 +397,7 @@ impl Store {
             .await?;
         let in_flight = lead.state == "leased" || lead.state == "dialing";
         let moved_on = in_flight || newer > 0;
-        let is_dnc = disposition == Disposition::DoNotCall;
+        let is_dnc = disposition == CallDisposition::DoNotCall;
         if moved_on && !is_dnc {
             return Err(StoreError::LeadBusy {
                 lead: att.lead_id,
@@ -594,7 +604,7 @@ async fn end_lead(
     tx: &mut Tx,
     lead_id: i64,
     phone: &str,
-    disposition: Disposition,
+    disposition: CallDisposition,
 ) -> Result<(), StoreError> {
     tx.exec(
         "UPDATE leads SET state = 'done', lease_node = NULL, lease_until_ms = NULL, \

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use super::db::{from_row, Arg};
 use super::{Store, StoreError};
-use crate::campaign::Disposition;
+use crate::campaign::CallDisposition;
 use crate::pacing::{PastCall, PastOutcome};
 
 /// How far back a warm start looks by default: the regulation's shortest window.
@@ -59,14 +59,14 @@ fn past_call(r: &PastRow, now_ms: i64) -> Option<PastCall> {
     let disp = r
         .disposition
         .as_deref()
-        .and_then(|d| Disposition::from_str(d).ok())?;
+        .and_then(|d| CallDisposition::from_str(d).ok())?;
     let outcome = match disp {
-        Disposition::Unknown => return None,
+        CallDisposition::Unknown => return None,
         d if d.is_live_answer() || r.live != 0 => PastOutcome::Live {
-            abandoned: d == Disposition::Abandoned,
+            abandoned: d == CallDisposition::Abandoned,
         },
-        Disposition::Machine => PastOutcome::Machine,
-        Disposition::NoAnswer => PastOutcome::NoAnswer,
+        CallDisposition::Machine => PastOutcome::Machine,
+        CallDisposition::NoAnswer => PastOutcome::NoAnswer,
         _ => PastOutcome::Quick,
     };
     let secs = |from: Option<i64>, to: Option<i64>| match (from, to) {
@@ -80,7 +80,10 @@ fn past_call(r: &PastRow, now_ms: i64) -> Option<PastCall> {
     };
     // A conversation we cut (the engine's shutdown, a crash) says how long it had lasted, not
     // how long it would have: its talk and wrap-up would pull the fits short.
-    let cut = matches!(disp, Disposition::Shutdown | Disposition::Interrupted);
+    let cut = matches!(
+        disp,
+        CallDisposition::Shutdown | CallDisposition::Interrupted
+    );
     Some(PastCall {
         age_ms: now_ms.saturating_sub(r.dial_ms).max(0) as u64,
         outcome,

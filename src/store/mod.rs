@@ -16,6 +16,8 @@
 //! - `engine`: what engine nodes share: audit trail, pacing overrides, agent claims and sessions,
 //!   agent wrap-up dispositions, report rows and abandon-rate windows.
 //! - `nodes`: engine nodes alive on this store, and recovery of the ones that died.
+//! - `rows`: the plain rows of reports and the audit trail ([`CdrRow`], [`AuditRow`], …), owned
+//!   here and re-exported by `admin`.
 //! - `history`: a campaign's recent calls for the pacing core's warm start (`recent_calls`).
 
 mod attempts;
@@ -31,6 +33,7 @@ mod migrations;
 mod nodes;
 mod open;
 pub mod retry;
+mod rows;
 mod stats;
 
 use std::collections::HashMap;
@@ -49,6 +52,7 @@ pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};
 pub use nodes::DeadNode;
 pub use retry::Next;
+pub use rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};
 pub use stats::{CampaignStats, LeadInfo};
 
 /// `sla_ms` of a lead without a deadline (sorts after every real deadline).

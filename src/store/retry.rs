@@ -5,7 +5,7 @@
 use chrono_tz::Tz;
 
 use crate::campaign::window::{local_day, next_local_midnight};
-use crate::campaign::{Campaign, Disposition};
+use crate::campaign::{CallDisposition, Campaign};
 
 /// The lead's next state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,24 +36,24 @@ pub fn next_after(
     campaign: &Campaign,
     tz: Tz,
     counters: Counters,
-    disposition: Disposition,
+    disposition: CallDisposition,
     callback_at_ms: Option<i64>,
     end_ms: i64,
 ) -> Next {
     let rule = campaign.rule(disposition);
-    if disposition == Disposition::DoNotCall || !rule.retry {
+    if disposition == CallDisposition::DoNotCall || !rule.retry {
         return Next::Done;
     }
     if counters.attempts >= campaign.retry.max_attempts {
         return Next::Done;
     }
     let mut due = end_ms.saturating_add(rule.delay.millis());
-    if disposition == Disposition::Callback {
+    if disposition == CallDisposition::Callback {
         if let Some(at) = callback_at_ms {
             due = at.max(end_ms);
         }
     }
-    if disposition == Disposition::Abandoned {
+    if disposition == CallDisposition::Abandoned {
         due = due.max(end_ms.saturating_add(campaign.retry.abandon_cooldown.millis()));
     }
     // Per-day cap: once today's attempts are used up, nothing before the next local day.
@@ -100,14 +100,14 @@ mod tests {
     fn each_disposition_follows_its_rule() {
         let c = campaign();
         let end = at(10, 0);
-        for d in Disposition::ALL {
+        for d in CallDisposition::ALL {
             let next = next_after(&c, SH, fresh(), d, None, end);
             let rule = c.rule(d);
-            if !rule.retry || d == Disposition::DoNotCall {
+            if !rule.retry || d == CallDisposition::DoNotCall {
                 assert_eq!(next, Next::Done, "{d}");
                 continue;
             }
-            let expect = if d == Disposition::Abandoned {
+            let expect = if d == CallDisposition::Abandoned {
                 end + rule.delay.millis().max(c.retry.abandon_cooldown.millis())
             } else {
                 end + rule.delay.millis()
@@ -124,7 +124,7 @@ mod tests {
         let mut k = fresh();
         k.attempts = c.retry.max_attempts;
         assert_eq!(
-            next_after(&c, SH, k, Disposition::Busy, None, end),
+            next_after(&c, SH, k, CallDisposition::Busy, None, end),
             Next::Done
         );
         // Per-day cap reached: the next attempt waits for local midnight.
@@ -136,13 +136,13 @@ mod tests {
             .unwrap()
             .timestamp_millis();
         assert_eq!(
-            next_after(&c, SH, k, Disposition::Busy, None, end),
+            next_after(&c, SH, k, CallDisposition::Busy, None, end),
             Next::Retry { due_ms: midnight }
         );
         // Callback at an agreed time.
         let cb = at(15, 30);
         assert_eq!(
-            next_after(&c, SH, fresh(), Disposition::Callback, Some(cb), end),
+            next_after(&c, SH, fresh(), CallDisposition::Callback, Some(cb), end),
             Next::Retry { due_ms: cb }
         );
     }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use outdial::admin::{
     self, AbandonRates, AgentAction, AgentCounts, AgentState, AgentView, ApiToken, AuditRow,
-    AuditSink, BoxFuture, CampaignView, Control, ControlError, Disposition, PacingChange,
-    PacingSettings, PacingUpdate, ScreenPop,
+    AuditSink, BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingSettings,
+    PacingUpdate, ScreenPop, WrapUpCode,
 };
 use tokio::sync::oneshot;
 
@@ -38,7 +38,7 @@ pub struct State {
     pub current: BTreeMap<String, ScreenPop>,
     pub audit: Vec<AuditRow>,
     /// Dispositions received with wrap-up done, by agent.
-    pub dispositions: Vec<(String, Disposition)>,
+    pub dispositions: Vec<(String, WrapUpCode)>,
     /// Number of set_pacing / set_paused calls that reached the engine.
     pub changes: usize,
 }
@@ -53,7 +53,7 @@ fn campaign(name: &str, mode: &str, ratio: f64) -> CampaignView {
     CampaignView {
         name: name.into(),
         pacing: PacingSettings {
-            mode: mode.into(),
+            mode: mode.parse().expect("mode"),
             ratio,
             max_ratio: 2.0,
             target_abandon: 0.03,

@@ -12,7 +12,7 @@ use rsip::Method;
 use super::{name_addr, phone_uri, Call, Calls, Leg, LegState, Role};
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::{self, Challenge};
-use crate::sip::disposition::{default_disposition, Disposition};
+use crate::sip::disposition::{default_disposition, SipOutcome};
 use crate::sip::endpoint::{CallId, Event, PlaceCall, PlaceError, Shared, ANSWER_HEADER};
 use crate::sip::message::{Builder, Msg, Start};
 use crate::sip::session::Session;
@@ -225,7 +225,7 @@ impl Calls {
             self.ack_2xx(io, now, leg_id, ans.as_deref());
             self.close_leg(io, now, leg_id);
             if role == Role::Customer {
-                self.fail_call(io, call, Some(200), Disposition::NoAnswer);
+                self.fail_call(io, call, Some(200), SipOutcome::NoAnswer);
             } else {
                 self.agent_failed(io, now, call, leg_id, Some(487));
             }
@@ -352,14 +352,14 @@ impl Calls {
                     .trunk
                     .map(|t| io.trunks.trunk(t).config.dispositions.clone());
                 let disp = match (cancelled, code) {
-                    (true, _) => Disposition::NoAnswer,
+                    (true, _) => SipOutcome::NoAnswer,
                     (false, Some(c)) => table
                         .map(|t| t.map(c))
                         .unwrap_or_else(|| default_disposition(c)),
-                    (false, None) => Disposition::TrunkFailure,
+                    (false, None) => SipOutcome::TrunkFailure,
                 };
                 self.forget_leg(io, leg_id);
-                if disp == Disposition::TrunkFailure && self.failover(io, now, call) {
+                if disp == SipOutcome::TrunkFailure && self.failover(io, now, call) {
                     return;
                 }
                 self.fail_call(io, call, code, disp);
@@ -393,7 +393,7 @@ impl Calls {
             self.on_final_failure(io, now, leg_id, None, &no_response());
         } else if role == Role::Customer {
             self.forget_leg(io, leg_id);
-            self.fail_call(io, call, None, Disposition::NoAnswer);
+            self.fail_call(io, call, None, SipOutcome::NoAnswer);
         } else {
             self.forget_leg(io, leg_id);
             self.agent_failed(io, now, call, leg_id, None);
@@ -425,7 +425,7 @@ impl Calls {
         io: &mut Shared,
         call: CallId,
         code: Option<u16>,
-        disposition: Disposition,
+        disposition: SipOutcome,
     ) {
         if self.calls.contains_key(&call) {
             self.finish_call(io, call);

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::sip::disposition::Disposition;
+use crate::sip::disposition::SipOutcome;
 use crate::sip::trunk::Transport;
 use crate::sip::values::{CallInfo, CallerId, DisplayName, ExtraHeader, SipUri, E164};
 
@@ -136,7 +136,7 @@ pub enum Event {
         /// The final status, `None` for a timeout or no capacity left for a failover.
         code: Option<u16>,
         /// Mapped by the trunk's table.
-        disposition: Disposition,
+        disposition: SipOutcome,
     },
     /// An INVITE arrived (we are the UAS). Answer with `ring`/`answer`/`reject`, or `connect`.
     InboundCall {
