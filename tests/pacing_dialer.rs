@@ -154,3 +154,34 @@ fn inbound_callers_only_an_inbound_only_agent_can_take_do_not_slow_outbound_dial
     assert!(clean >= 5, "too few dials to compare: {clean}");
     assert_eq!(first_dials_with_inbound_waiting(20), clean);
 }
+
+/// A supervisor switch into adaptive after an hour in another mode: the dial level starts at 1
+/// on its own 1 s / 15 s / 2.5 s timers from the switch. Before the strategies were split, the
+/// adaptive timers had stood still since the dialer was created and the switch replayed an
+/// hour of them at once: 240 adjustments on the same sample raised the level to its 3.0 cap
+/// in one step (30 calls for 10 ready agents on the next cycle).
+#[test]
+fn switching_into_adaptive_starts_its_level_afresh() {
+    let mut d = dialer(Mode::Progressive);
+    for _ in 0..10 {
+        d.handle_agent_login(Millis(0), Skills::Outbound);
+    }
+    // No leads at hand for an hour: progressive places nothing, the agents stay ready.
+    d.set_launch_limit(Some(0));
+    let hour = Millis(3_600_000);
+    d.handle_timeout(hour);
+    let mut params = d.params().clone();
+    params.mode = Mode::Adaptive {
+        drop_rule: outdial::pacing::DropRule::Average,
+    };
+    d.set_params(hour, params).unwrap();
+    let (next, reason) = d.poll_timeout().unwrap();
+    assert_eq!(reason, Reason::Adaptive);
+    assert!(next > hour, "a stale adaptive wake-up at {next:?}");
+    d.handle_timeout(hour);
+    assert_eq!(
+        d.adaptive_level(),
+        1.0,
+        "level replayed from the hour before"
+    );
+}
