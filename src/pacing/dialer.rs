@@ -635,7 +635,10 @@ impl Dialer {
                 self.actions.push_back(Action::Cancel { call });
             }
         }
-        self.with_strategy(|s, floor| s.on_timeout(now, floor));
+        // The strategy's timers are the waking ones: none due, nothing for it to do.
+        if self.timers.next_wakeup().is_some_and(|(t, _)| t <= now) {
+            self.with_strategy(|s, floor| s.on_timeout(now, floor));
+        }
         if self.timers.is_due(Timer::Reserve, now) {
             self.update_reserve(now);
             self.update_bias();

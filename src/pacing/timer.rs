@@ -50,25 +50,29 @@ impl Timer {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TimerTable {
     at: [Option<Millis>; COUNT],
+    /// The earliest waking timer, kept on every change: the driver asks after every event
+    /// (about ten times as often as a timer moves), and the scan showed at 3 % of a simulation.
+    next: Option<(Millis, Timer)>,
 }
 
 impl TimerTable {
     /// Arms `timer` for `at` (replacing any earlier time).
     pub(crate) fn set(&mut self, timer: Timer, at: Millis) {
         self.at[timer as usize] = Some(at);
+        self.next = self.scan();
     }
 
     /// Arms `timer` for `at` unless it is already armed.
     pub(crate) fn set_if_stopped(&mut self, timer: Timer, at: Millis) {
-        let slot = &mut self.at[timer as usize];
-        if slot.is_none() {
-            *slot = Some(at);
+        if self.at[timer as usize].is_none() {
+            self.set(timer, at);
         }
     }
 
     /// Stops `timer`.
     pub(crate) fn stop(&mut self, timer: Timer) {
         self.at[timer as usize] = None;
+        self.next = self.scan();
     }
 
     /// When `timer` is due, if armed.
@@ -83,6 +87,10 @@ impl TimerTable {
 
     /// The earliest armed timer that wakes the dialer. On a tie the first in declaration order.
     pub(crate) fn next_wakeup(&self) -> Option<(Millis, Timer)> {
+        self.next
+    }
+
+    fn scan(&self) -> Option<(Millis, Timer)> {
         let mut best: Option<(Millis, Timer)> = None;
         for timer in Timer::ALL {
             if let Some(t) = self.at[timer as usize] {
