@@ -1,8 +1,8 @@
 //! [`Dialer`]: one campaign's pacing core, shaped like quinn-proto's `Connection`. It owns the
 //! shared bookkeeping: the campaign's agents (state machines), its calls from launch to end, the
-//! estimators and forecast, the abandon record, the launch limit and its [`TimerTable`]. How
-//! many calls to launch is its [`Strategy`]'s decision (one per dial mode, see
-//! [`crate::pacing::strategy`]), made through a [`Floor`]. It never reads a clock, touches a
+//! estimators and forecast, the abandon record, the launch limit and its `TimerTable`. How
+//! many calls to launch is its `Strategy`'s decision (one per dial mode, see
+//! `pacing::strategy`), made through a `Floor`. It never reads a clock, touches a
 //! socket or a database: the simulator and the live engine drive it with the same calls.
 //!
 //! - `config`: priors, parameters, settings and counters.
