@@ -76,7 +76,9 @@ struct CallSlot {
 /// 4. Ask [`Dialer::poll_timeout`] for the next wake-up; when that time comes call
 ///    [`Dialer::handle_timeout`] and go to 3. Time must never go backwards.
 ///
-/// Inputs that do not fit the current state return an error and change nothing.
+/// Inputs that do not fit the current state return an error and change nothing. The dial
+/// mode's decision is its strategy's, asked at the wake-ups the strategy schedules; everything
+/// else (agents, calls, estimators, the abandon record, the launch limit) is kept here.
 #[derive(Clone, Debug)]
 pub struct Dialer {
     params: Params,
@@ -566,7 +568,10 @@ impl Dialer {
         Ok(())
     }
 
-    /// Supervisor change of parameters (all or nothing).
+    /// Supervisor change of parameters (all or nothing). A new dial mode swaps the strategy,
+    /// which starts afresh: adaptive at level 1 on timers from `now`, `rate:λ` one gap from
+    /// `now`. Between tick-driven modes (predictive ↔ progressive when the abandon budget is
+    /// spent) the next tick stays where it was; adaptive under another drop rule keeps its level.
     pub fn set_params(&mut self, now: Millis, params: Params) -> Result<(), DialerError> {
         check_params(&params)?;
         self.control.target = params.target_abandon;
