@@ -185,3 +185,29 @@ fn switching_into_adaptive_starts_its_level_afresh() {
         "level replayed from the hour before"
     );
 }
+
+/// The engine drops a campaign from predictive to progressive when its abandon budget is spent
+/// and back when it recovers: the switch must not move the next decision (a tick's worth of
+/// extra dialling at every switch otherwise).
+#[test]
+fn switching_between_tick_driven_modes_keeps_the_tick() {
+    let mut d = dialer(Mode::Predictive);
+    d.handle_agent_login(Millis(0), Skills::Outbound);
+    d.handle_timeout(Millis(0));
+    let (tick, reason) = d.poll_timeout().unwrap();
+    assert_eq!((tick, reason), (Millis(200), Reason::Tick));
+    for mode in [
+        Mode::Progressive,
+        Mode::Power { ratio: 2.0 },
+        Mode::Predictive,
+    ] {
+        let mut params = d.params().clone();
+        params.mode = mode;
+        d.set_params(Millis(50), params).unwrap();
+        assert_eq!(
+            d.poll_timeout(),
+            Some((tick, Reason::Tick)),
+            "after a switch to {mode}"
+        );
+    }
+}
