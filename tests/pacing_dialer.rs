@@ -154,3 +154,60 @@ fn inbound_callers_only_an_inbound_only_agent_can_take_do_not_slow_outbound_dial
     assert!(clean >= 5, "too few dials to compare: {clean}");
     assert_eq!(first_dials_with_inbound_waiting(20), clean);
 }
+
+/// A supervisor switch into adaptive after an hour in another mode: the dial level starts at 1
+/// on its own 1 s / 15 s / 2.5 s timers from the switch. Before the strategies were split, the
+/// adaptive timers had stood still since the dialer was created and the switch replayed an
+/// hour of them at once: 240 adjustments on the same sample raised the level to its 3.0 cap
+/// in one step (30 calls for 10 ready agents on the next cycle).
+#[test]
+fn switching_into_adaptive_starts_its_level_afresh() {
+    let mut d = dialer(Mode::Progressive);
+    for _ in 0..10 {
+        d.handle_agent_login(Millis(0), Skills::Outbound);
+    }
+    // No leads at hand for an hour: progressive places nothing, the agents stay ready.
+    d.set_launch_limit(Some(0));
+    let hour = Millis(3_600_000);
+    d.handle_timeout(hour);
+    let mut params = d.params().clone();
+    params.mode = Mode::Adaptive {
+        drop_rule: outdial::pacing::DropRule::Average,
+    };
+    d.set_params(hour, params).unwrap();
+    let (next, reason) = d.poll_timeout().unwrap();
+    assert_eq!(reason, Reason::Adaptive);
+    assert!(next > hour, "a stale adaptive wake-up at {next:?}");
+    d.handle_timeout(hour);
+    assert_eq!(
+        d.adaptive_level(),
+        1.0,
+        "level replayed from the hour before"
+    );
+}
+
+/// The engine drops a campaign from predictive to progressive when its abandon budget is spent
+/// and back when it recovers: the switch must not move the next decision (a tick's worth of
+/// extra dialling at every switch otherwise).
+#[test]
+fn switching_between_tick_driven_modes_keeps_the_tick() {
+    let mut d = dialer(Mode::Predictive);
+    d.handle_agent_login(Millis(0), Skills::Outbound);
+    d.handle_timeout(Millis(0));
+    let (tick, reason) = d.poll_timeout().unwrap();
+    assert_eq!((tick, reason), (Millis(200), Reason::Tick));
+    for mode in [
+        Mode::Progressive,
+        Mode::Power { ratio: 2.0 },
+        Mode::Predictive,
+    ] {
+        let mut params = d.params().clone();
+        params.mode = mode;
+        d.set_params(Millis(50), params).unwrap();
+        assert_eq!(
+            d.poll_timeout(),
+            Some((tick, Reason::Tick)),
+            "after a switch to {mode}"
+        );
+    }
+}

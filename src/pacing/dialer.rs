@@ -1,235 +1,44 @@
 //! [`Dialer`]: one campaign's pacing core, shaped like quinn-proto's `Connection`. It owns the
-//! campaign's agents (state machines), its calls from launch to end, the estimators, and the
-//! dial-mode decision. It never reads a clock, touches a socket or a database: the simulator and
-//! the live engine drive it with the same calls.
+//! shared bookkeeping: the campaign's agents (state machines), its calls from launch to end, the
+//! estimators and forecast, the abandon record, the launch limit and its `TimerTable`. How
+//! many calls to launch is its `Strategy`'s decision (one per dial mode, see
+//! `pacing::strategy`), made through a `Floor`. It never reads a clock, touches a
+//! socket or a database: the simulator and the live engine drive it with the same calls.
+//!
+//! - `config`: priors, parameters, settings and counters.
+//! - `io`: actions, wake-up reasons, ids and errors exchanged with the driver.
+//! - `staff`: agents — ready queues, counts, state changes, bridging.
+//! - `lines`: calls — launch, in-flight tracking, abandon, free lines.
+//! - `model`: the forecast refit, cold-start cap, warmth, reserve and calibration loops.
+//! - `floor`: the strategies' view of the bookkeeping.
 
 use std::collections::VecDeque;
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use crate::agents::{Agent, AgentError, AgentId, AgentState, Skills, StateTimes};
-use crate::pacing::adaptive::Adaptive;
+use crate::agents::{Agent, AgentId, AgentState, Skills, StateTimes};
 use crate::pacing::call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
-use crate::pacing::forecast::RingModel;
 use crate::pacing::idmap::IdMap;
-use crate::pacing::opening::{
-    Agents, Opening, PastCall, PastOutcome, Resolution, COLD_TURNOVER, MIN_SETTLED,
-};
-use crate::pacing::predictive::{AbandonControl, Fitted, Forecast, Group};
-use crate::pacing::{Millis, Mode};
+use crate::pacing::opening::{Opening, PastCall, PastOutcome, Resolution};
+use crate::pacing::predictive::{AbandonControl, Forecast};
+use crate::pacing::strategy::{self, Parked, Strategy};
+use crate::pacing::timer::{Timer, TimerTable};
+use crate::pacing::Millis;
 
-/// Id of an inbound call (sequence number per dialer, from 0).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InboundId(pub u64);
+mod config;
+mod floor;
+mod io;
+mod lines;
+mod model;
+mod staff;
 
-/// What the driver must do next (drain with [`Dialer::poll_action`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Action {
-    /// Place call `call` now. `agent` is the agent reserved for it (progressive, preview): bridge
-    /// it as soon as the call is answered live.
-    Dial {
-        /// The new call.
-        call: CallId,
-        /// Reserved agent, if any.
-        agent: Option<AgentId>,
-    },
-    /// Show the lead of `call` to `agent`; report [`Dialer::handle_preview_done`] when the agent
-    /// accepts, and the call is then dialled.
-    Preview {
-        /// The call to preview.
-        call: CallId,
-        /// The reserved agent.
-        agent: AgentId,
-    },
-    /// Bridge answered call `call` to `agent` (the agent is now talking).
-    Connect {
-        /// The call.
-        call: CallId,
-        /// The agent.
-        agent: AgentId,
-        /// Milliseconds the callee waited since answering.
-        wait_ms: u64,
-    },
-    /// Bridge inbound call `inbound` to `agent`.
-    ConnectInbound {
-        /// The inbound call.
-        inbound: InboundId,
-        /// The agent.
-        agent: AgentId,
-        /// Milliseconds the caller waited.
-        wait_ms: u64,
-    },
-    /// No agent within patience: play the safe-harbour message and hang up (already counted as
-    /// abandoned; the call is over for the dialer).
-    Abandon {
-        /// The call.
-        call: CallId,
-    },
-    /// The no-answer timeout passed: cancel the call (already counted as no-answer).
-    Cancel {
-        /// The call.
-        call: CallId,
-    },
-}
-
-/// Why the dialer wants to be woken up (see [`Dialer::poll_timeout`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// When to take the next pacing decision.
-    Tick,
-    /// When the oldest waiting answered call runs out of patience.
-    Patience,
-    /// When the oldest ringing call reaches the no-answer timeout.
-    NoAnswer,
-    /// When the next Poisson dial of `rate:λ` is due.
-    RateDial,
-    /// When adaptive mode takes its next 1 s sample / 15 s adjustment / 2.5 s dial cycle.
-    Adaptive,
-}
-
-/// A bad input from the driver (unknown ids, illegal transitions). Nothing is changed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DialerError {
-    /// An agent event that does not fit the agent's state.
-    #[error(transparent)]
-    Agent(#[from] AgentError),
-    /// A call event that does not fit the call's state.
-    #[error(transparent)]
-    Call(#[from] CallError),
-    /// No such inbound call.
-    #[error("unknown inbound call {0}")]
-    UnknownInbound(u64),
-    /// A parameter out of range.
-    #[error("invalid parameter {name}: {message}")]
-    Param {
-        /// The parameter.
-        name: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-/// Prior beliefs about a campaign, used until observations take over.
-#[derive(Clone, Debug)]
-pub struct Priors {
-    /// P(live), P(machine), P(busy/invalid/failure), P(no answer).
-    pub outcomes: [f64; 4],
-    /// Dial-to-answer time of answered calls.
-    pub ring: Dist,
-    /// Outbound talk time.
-    pub talk: Dist,
-    /// Inbound talk time.
-    pub inbound_talk: Dist,
-    /// Wrap-up time.
-    pub wrap: Dist,
-    /// Inbound arrivals per second.
-    pub inbound_rate: f64,
-}
-
-impl Default for Priors {
-    /// Generic contact-centre figures: 25 % live, 10 % machine, 12 % busy/invalid, 12 s ring,
-    /// 3 min talk, 30 s wrap-up.
-    fn default() -> Self {
-        Priors {
-            outcomes: [0.25, 0.10, 0.12, 0.53],
-            ring: Dist::lognormal(12.0, 6.0).unwrap_or_default(),
-            talk: Dist::lognormal(180.0, 120.0).unwrap_or_default(),
-            inbound_talk: Dist::lognormal(240.0, 120.0).unwrap_or_default(),
-            wrap: Dist::lognormal(30.0, 10.0).unwrap_or_default(),
-            inbound_rate: 0.0,
-        }
-    }
-}
-
-/// Supervisor parameters (changeable at run time with [`Dialer::set_params`]).
-#[derive(Clone, Debug)]
-pub struct Params {
-    /// Dial mode.
-    pub mode: Mode,
-    /// Abandon cap (share of live answers).
-    pub target_abandon: f64,
-    /// Share of the cap the predictive controller aims at.
-    pub abandon_margin: f64,
-    /// Lines in use (ringing + waiting + connected) per active agent, at most.
-    pub max_ratio: f64,
-    /// How long an answered call waits for an agent, in ms (0: abandon at once).
-    pub patience_ms: u64,
-    /// Unanswered calls are cancelled after this many ms.
-    pub no_answer_timeout_ms: u64,
-    /// Outbound lines.
-    pub channels: u32,
-    /// Inbound service-level objective: share answered within `service_time_ms`.
-    pub service_level: f64,
-    /// Inbound service-level threshold.
-    pub service_time_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            mode: Mode::Predictive,
-            target_abandon: 0.03,
-            abandon_margin: 0.85,
-            max_ratio: 3.0,
-            patience_ms: 2_000,
-            no_answer_timeout_ms: 25_000,
-            channels: u32::MAX,
-            service_level: 0.8,
-            service_time_ms: 20_000,
-        }
-    }
-}
-
-/// Construction-time settings.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Initial supervisor parameters.
-    pub params: Params,
-    /// Priors of the estimators.
-    pub priors: Priors,
-    /// Pacing tick in ms (decisions happen on ticks; 200 ms by default).
-    pub tick_ms: u64,
-    /// Seed of the dialer's own RNG (Poisson dialling of `rate:λ`).
-    pub seed: u64,
-    /// Length of the shift in ms (adaptive tapered rule); 8 h by default.
-    pub shift_ms: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            params: Params::default(),
-            priors: Priors::default(),
-            tick_ms: 200,
-            seed: 0,
-            shift_ms: 8 * 3_600_000,
-        }
-    }
-}
-
-/// Cumulative counters of one dialer since it was created.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Calls placed.
-    pub dials: u64,
-    /// Live answers.
-    pub live: u64,
-    /// Machine answers.
-    pub machines: u64,
-    /// Abandoned live answers.
-    pub abandoned: u64,
-    /// Live answers connected to an agent.
-    pub connected: u64,
-    /// Inbound calls arrived.
-    pub inbound: u64,
-    /// Inbound calls connected within the service time.
-    pub inbound_in_sl: u64,
-    /// Inbound calls connected.
-    pub inbound_connected: u64,
-}
+use config::check_params;
+pub use config::{Config, Counters, Params, Priors};
+pub(crate) use floor::Floor;
+pub use io::{Action, DialerError, InboundId, Reason};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Busy {
@@ -267,7 +76,9 @@ struct CallSlot {
 /// 4. Ask [`Dialer::poll_timeout`] for the next wake-up; when that time comes call
 ///    [`Dialer::handle_timeout`] and go to 3. Time must never go backwards.
 ///
-/// Inputs that do not fit the current state return an error and change nothing.
+/// Inputs that do not fit the current state return an error and change nothing. The dial
+/// mode's decision is its strategy's, asked at the wake-ups the strategy schedules; everything
+/// else (agents, calls, estimators, the abandon record, the launch limit) is kept here.
 #[derive(Clone, Debug)]
 pub struct Dialer {
     params: Params,
@@ -303,20 +114,19 @@ pub struct Dialer {
     wrap_fit: DurationFit,
     inbound_rate: RateEstimator,
     forecast: Forecast,
-    next_refit: Millis,
     control: AbandonControl,
-    adaptive: Adaptive,
-    next_sample: Millis,
-    next_adjust: Millis,
-    next_cycle: Millis,
+    /// The random stream of `rate:λ`, the dialer's so that one seed gives one sequence whatever
+    /// the mode history.
     rng: Pcg64Mcg,
-    next_rate_dial: Millis,
-    next_tick: Millis,
+    /// Every scheduled time: the strategy's own and the shared refit and reserve updates.
+    timers: TimerTable,
+    /// The dial mode's decision; swapped by a supervisor change of mode.
+    strategy: Box<dyn Strategy>,
+    /// Something changed since the last tick's decision.
     dirty: bool,
     /// New calls the driver still allows (`None`: no limit beyond the channels).
     launch_limit: Option<u32>,
     reserve: f64,
-    next_reserve: Millis,
     sl_window: (f64, f64),
     counters: Counters,
     last_theta: f64,
@@ -338,10 +148,9 @@ impl Dialer {
         check_params(&config.params)?;
         let p = &config.params;
         let pr = &config.priors;
-        let rule = match p.mode {
-            Mode::Adaptive { drop_rule } => drop_rule,
-            _ => crate::pacing::DropRule::Average,
-        };
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Refit, now);
+        timers.set(Timer::Reserve, now.plus(RESERVE_MS));
         let mut d = Dialer {
             tick_ms: config.tick_ms.max(1),
             shift_ms: config.shift_ms.max(1),
@@ -373,23 +182,17 @@ impl Dialer {
             wrap_fit: DurationFit::new(&pr.wrap, 20.0, 3000.0),
             inbound_rate: RateEstimator::new(pr.inbound_rate, 600.0),
             forecast: Forecast::default(),
-            next_refit: now,
             control: AbandonControl {
                 target: p.target_abandon,
                 margin: p.abandon_margin,
                 theta0_factor: 1.0,
             },
-            adaptive: Adaptive::new(p.max_ratio, rule),
-            next_sample: now.plus(1_000),
-            next_adjust: now.plus(15_000),
-            next_cycle: now.plus(2_500),
             rng: Pcg64Mcg::seed_from_u64(config.seed ^ 0x005E_ED0F_D1A1),
-            next_rate_dial: now,
-            next_tick: now,
+            timers,
+            strategy: strategy::build(p),
             dirty: true,
             launch_limit: None,
             reserve: 0.0,
-            next_reserve: now.plus(60_000),
             sl_window: (0.0, 0.0),
             counters: Counters::default(),
             last_theta: 0.0,
@@ -401,10 +204,7 @@ impl Dialer {
             seeded_talks: 0,
             params: config.params,
         };
-        if let Mode::Rate { per_s } = d.params.mode {
-            let gap = d.exp_gap(per_s);
-            d.next_rate_dial = now.plus_secs(gap);
-        }
+        d.with_strategy(|s, floor| s.start(now, floor));
         Ok(d)
     }
 
@@ -466,9 +266,9 @@ impl Dialer {
         self.forecast.sums(now, self.idle_out, ahead0, 0.0, false)
     }
 
-    /// Current dial level of adaptive mode.
+    /// Current dial level of adaptive mode (1 in the other modes).
     pub fn adaptive_level(&self) -> f64 {
-        self.adaptive.dl
+        self.strategy.dial_level().unwrap_or(1.0)
     }
     /// Current estimate of P(live answer).
     pub fn live_probability(&self) -> f64 {
@@ -533,7 +333,7 @@ impl Dialer {
         self.seeded_record = (live_w.round() as u64, ab_w);
         self.seeded_talks = self.talk_fit.count();
         // Rebuild the tables from the seeded estimates at the next decision.
-        self.next_refit = self.start;
+        self.timers.set(Timer::Refit, self.start);
         self.dirty = true;
     }
 
@@ -768,24 +568,30 @@ impl Dialer {
         Ok(())
     }
 
-    /// Supervisor change of parameters (all or nothing).
+    /// Supervisor change of parameters (all or nothing). A new dial mode swaps the strategy,
+    /// which starts afresh: adaptive at level 1 on timers from `now`, `rate:λ` one gap from
+    /// `now`. Between tick-driven modes (predictive ↔ progressive when the abandon budget is
+    /// spent) the next tick stays where it was; adaptive under another drop rule keeps its level.
     pub fn set_params(&mut self, now: Millis, params: Params) -> Result<(), DialerError> {
         check_params(&params)?;
-        // Entering `rate:λ` (from another mode, or a new λ): the next dial is one gap from now,
-        // not the stale time of an earlier rate period, which would launch its backlog at once.
-        if let Mode::Rate { per_s } = params.mode {
-            if self.params.mode != params.mode {
-                let gap = self.exp_gap(per_s);
-                self.next_rate_dial = now.plus_secs(gap);
-            }
-        }
         self.control.target = params.target_abandon;
         self.control.margin = params.abandon_margin;
-        self.adaptive.max_level = params.max_ratio.max(1.0);
-        if let Mode::Adaptive { drop_rule } = params.mode {
-            self.adaptive.rule = drop_rule;
+        let swap = params.mode != self.params.mode && !self.strategy.keeps(params.mode);
+        if swap {
+            let next = strategy::build(&params);
+            // The old strategy's timers stop unless the new one runs on them too (a tick).
+            for &t in self.strategy.timers() {
+                if !next.timers().contains(&t) {
+                    self.timers.stop(t);
+                }
+            }
+            self.strategy = next;
         }
+        self.strategy.on_params(&params);
         self.params = params;
+        if swap {
+            self.with_strategy(|s, floor| s.start(now, floor));
+        }
         self.dirty = true;
         Ok(())
     }
@@ -834,28 +640,11 @@ impl Dialer {
                 self.actions.push_back(Action::Cancel { call });
             }
         }
-        match self.params.mode {
-            Mode::Rate { per_s } => {
-                while self.next_rate_dial <= now {
-                    if self.lines_free() > 0 {
-                        self.launch(now, None);
-                    }
-                    let gap = self.exp_gap(per_s);
-                    self.next_rate_dial = self.next_rate_dial.plus_secs(gap.max(0.001));
-                }
-            }
-            Mode::Adaptive { .. } => self.adaptive_timers(now),
-            _ => {
-                if now >= self.next_tick {
-                    if self.dirty || now.since(self.next_tick) >= 800 {
-                        self.decide(now);
-                        self.dirty = false;
-                    }
-                    self.next_tick = now.plus(self.tick_ms);
-                }
-            }
+        // The strategy's timers are the waking ones: none due, nothing for it to do.
+        if self.timers.next_wakeup().is_some_and(|(t, _)| t <= now) {
+            self.with_strategy(|s, floor| s.on_timeout(now, floor));
         }
-        if now >= self.next_reserve {
+        if self.timers.is_due(Timer::Reserve, now) {
             self.update_reserve(now);
             self.update_bias();
         }
@@ -884,610 +673,37 @@ impl Dialer {
         if let Some(&(t, _)) = self.ring_deadlines.front() {
             consider(t, Reason::NoAnswer);
         }
-        match self.params.mode {
-            Mode::Rate { .. } => consider(self.next_rate_dial, Reason::RateDial),
-            Mode::Adaptive { .. } => consider(
-                self.next_sample.min(self.next_adjust).min(self.next_cycle),
-                Reason::Adaptive,
-            ),
-            _ => consider(self.next_tick, Reason::Tick),
+        if let Some((t, timer)) = self.timers.next_wakeup() {
+            consider(t, reason(timer));
         }
         best
     }
 
     // ----- internals -----
 
-    fn slot(&self, agent: AgentId) -> Result<&AgentSlot, DialerError> {
-        self.agents
-            .get(agent.0 as usize)
-            .ok_or(DialerError::Agent(AgentError::Unknown(agent.0)))
+    /// Runs `f` on the strategy with the bookkeeping lent to it as a [`Floor`]. The strategy is
+    /// parked meanwhile (a zero-sized box: no allocation); launching calls never reaches it.
+    fn with_strategy(&mut self, f: impl FnOnce(&mut dyn Strategy, &mut Floor<'_>)) {
+        let mut s = std::mem::replace(&mut self.strategy, Box::new(Parked));
+        f(s.as_mut(), &mut Floor::new(self));
+        self.strategy = s;
     }
 
     fn exp_gap(&mut self, per_s: f64) -> f64 {
         let u: f64 = self.rng.gen();
         -(1.0 - u).ln() / per_s
     }
-
-    fn is_out(&self, a: AgentId) -> bool {
-        self.agents[a.0 as usize].agent.skills().outbound()
-    }
-
-    fn make_ready(&mut self, now: Millis, id: AgentId) -> Result<(), DialerError> {
-        let i = id.0 as usize;
-        let from = self.agents[i].agent.state();
-        let prev_key = self.agents[i].agent.since().0 / 1000;
-        self.agents[i].agent.transition(now, AgentState::Ready)?;
-        let skills = self.agents[i].agent.skills();
-        if skills.outbound() {
-            match from {
-                AgentState::WrapUp => self.forecast.remove(Group::Wrap, prev_key),
-                AgentState::LoggedOut | AgentState::Paused => self.active_out += 1,
-                _ => {}
-            }
-        }
-        if skills.inbound() && from == AgentState::LoggedOut {
-            self.logged_in_in += 1;
-        }
-        if skills == Skills::Blended && matches!(from, AgentState::LoggedOut | AgentState::Paused) {
-            self.active_blended += 1;
-        }
-        self.agents[i].busy = Busy::None;
-        self.agents[i].epoch = self.agents[i].epoch.wrapping_add(1);
-        self.dirty = true;
-        // Work waiting for this agent: an outbound call about to be abandoned goes first unless
-        // an inbound caller has waited half the service time; otherwise inbound first.
-        let inbound_urgent = self
-            .inbound_queue
-            .front()
-            .is_some_and(|q| now.since(q.1) * 2 >= self.params.service_time_ms);
-        if skills.outbound() && !self.waiting.is_empty() && !(skills.inbound() && inbound_urgent) {
-            if let Some((call, _)) = self.waiting.pop_front() {
-                self.connect(now, call, id);
-                return Ok(());
-            }
-        }
-        if skills.inbound() {
-            if let Some((inb, at)) = self.inbound_queue.pop_front() {
-                self.connect_inbound(now, inb, at, id);
-                return Ok(());
-            }
-        }
-        let epoch = self.agents[i].epoch;
-        match skills {
-            Skills::Outbound => self.ready_out_only.push_back((id, epoch)),
-            Skills::Blended => self.ready_blended.push_back((id, epoch)),
-            Skills::Inbound => self.ready_in_only.push_back((id, epoch)),
-        }
-        if skills.outbound() {
-            self.idle_out += 1;
-        } else {
-            self.idle_in_only += 1;
-        }
-        Ok(())
-    }
-
-    fn leave_idle_or_wrap(
-        &mut self,
-        now: Millis,
-        agent: AgentId,
-        to: AgentState,
-    ) -> Result<(), DialerError> {
-        let i = self.slot(agent)?.agent.id().0 as usize;
-        let from = self.agents[i].agent.state();
-        let prev_key = self.agents[i].agent.since().0 / 1000;
-        self.agents[i].agent.transition(now, to)?;
-        let out = self.agents[i].agent.skills().outbound();
-        match from {
-            AgentState::Ready => self.dec_idle(agent),
-            AgentState::WrapUp if out => self.forecast.remove(Group::Wrap, prev_key),
-            _ => {}
-        }
-        if out && matches!(from, AgentState::Ready | AgentState::WrapUp) {
-            self.active_out = self.active_out.saturating_sub(1);
-        }
-        let skills = self.agents[i].agent.skills();
-        if skills == Skills::Blended && matches!(from, AgentState::Ready | AgentState::WrapUp) {
-            self.active_blended = self.active_blended.saturating_sub(1);
-        }
-        if skills.inbound() && to == AgentState::LoggedOut && from != AgentState::LoggedOut {
-            self.logged_in_in = self.logged_in_in.saturating_sub(1);
-        }
-        self.agents[i].epoch = self.agents[i].epoch.wrapping_add(1);
-        self.dirty = true;
-        Ok(())
-    }
-
-    fn dec_idle(&mut self, a: AgentId) {
-        if self.is_out(a) {
-            self.idle_out = self.idle_out.saturating_sub(1);
-        } else {
-            self.idle_in_only = self.idle_in_only.saturating_sub(1);
-        }
-    }
-
-    fn pop_valid(q: &mut VecDeque<(AgentId, u32)>, agents: &[AgentSlot]) -> Option<AgentId> {
-        while let Some((a, e)) = q.pop_front() {
-            let s = &agents[a.0 as usize];
-            if s.epoch == e && s.agent.state() == AgentState::Ready {
-                return Some(a);
-            }
-        }
-        None
-    }
-
-    fn pop_ready_out(&mut self) -> Option<AgentId> {
-        let a = Self::pop_valid(&mut self.ready_out_only, &self.agents)
-            .or_else(|| Self::pop_valid(&mut self.ready_blended, &self.agents))?;
-        self.dec_idle(a);
-        Some(a)
-    }
-
-    fn pop_ready_in(&mut self) -> Option<AgentId> {
-        let a = Self::pop_valid(&mut self.ready_in_only, &self.agents)
-            .or_else(|| Self::pop_valid(&mut self.ready_blended, &self.agents))?;
-        self.dec_idle(a);
-        Some(a)
-    }
-
-    fn connect(&mut self, now: Millis, call: CallId, agent: AgentId) {
-        let i = agent.0 as usize;
-        // The agent is ready or reserved (callers guarantee it), so talking is legal.
-        let _ = self.agents[i].agent.transition(now, AgentState::Talking);
-        self.agents[i].busy = Busy::Out(call);
-        if self.agents[i].agent.skills().outbound() {
-            self.forecast.add(Group::TalkOut, Forecast::talk_key(now));
-        }
-        let mut wait_ms = 0;
-        if let Some(c) = self.calls.get_mut(&call.0) {
-            c.state = CallState::Connected;
-            c.agent = Some(agent);
-            wait_ms = now.since(c.answered);
-            c.answered = now;
-        }
-        self.connected_out += 1;
-        self.counters.connected += 1;
-        self.adaptive.answered(now, false);
-        self.dirty = true;
-        self.actions.push_back(Action::Connect {
-            call,
-            agent,
-            wait_ms,
-        });
-    }
-
-    fn connect_inbound(&mut self, now: Millis, inb: InboundId, arrived: Millis, agent: AgentId) {
-        let i = agent.0 as usize;
-        // Ready → talking is legal; callers pass a ready agent.
-        let _ = self.agents[i].agent.transition(now, AgentState::Talking);
-        self.agents[i].busy = Busy::In(inb);
-        if self.agents[i].agent.skills().outbound() {
-            self.forecast.add(Group::TalkIn, Forecast::talk_key(now));
-        }
-        self.inbound_agent.insert(inb.0, agent);
-        let wait_ms = now.since(arrived);
-        self.counters.inbound_connected += 1;
-        let ok = wait_ms <= self.params.service_time_ms;
-        if ok {
-            self.counters.inbound_in_sl += 1;
-        }
-        self.sl_window.0 += 1.0;
-        self.sl_window.1 += if ok { 1.0 } else { 0.0 };
-        self.actions.push_back(Action::ConnectInbound {
-            inbound: inb,
-            agent,
-            wait_ms,
-        });
-    }
-
-    fn enter_wrap(&mut self, now: Millis, agent: AgentId) {
-        let i = agent.0 as usize;
-        let busy = self.agents[i].busy;
-        let key = Forecast::talk_key(self.agents[i].agent.since());
-        // Talking → wrap-up is legal; only talking agents have a call to end.
-        let _ = self.agents[i].agent.transition(now, AgentState::WrapUp);
-        if self.agents[i].agent.skills().outbound() {
-            match busy {
-                Busy::In(_) => self.forecast.remove(Group::TalkIn, key),
-                _ => self.forecast.remove(Group::TalkOut, key),
-            }
-            self.forecast.add(Group::Wrap, now.0 / 1000);
-        }
-        self.agents[i].busy = Busy::None;
-        self.dirty = true;
-    }
-
-    fn release_reserved(&mut self, now: Millis, agent: AgentId) {
-        // Reserved → ready is legal.
-        let _ = self.make_ready(now, agent);
-    }
-
-    fn abandon(&mut self, now: Millis, call: CallId) {
-        if let Some(c) = self.calls.get_mut(&call.0) {
-            c.state = CallState::Ended(CallEnd::Abandoned);
-        }
-        self.calls.remove(&call.0);
-        self.counters.abandoned += 1;
-        self.adaptive.answered(now, true);
-        self.dirty = true;
-        self.actions.push_back(Action::Abandon { call });
-    }
-
-    fn track_launch(&mut self, now: Millis, call: CallId) {
-        self.in_flight += 1;
-        self.forecast.ringing.add(now.0 / 100);
-        self.ring_deadlines
-            .push_back((now.plus(self.params.no_answer_timeout_ms), call));
-    }
-
-    fn untrack_launch(&mut self, launched: Millis, risk: f64) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.forecast.ringing.remove(launched.0 / 100);
-        self.pending_risk = if self.in_flight == 0 {
-            0.0
-        } else {
-            (self.pending_risk - risk).max(0.0)
-        };
-    }
-
-    /// Creates and dials a call (or queues it for preview).
-    fn launch(&mut self, now: Millis, agent: Option<AgentId>) {
-        self.launch_priced(now, agent, 0.0);
-    }
-
-    /// [`Dialer::launch`] of a call expected to be abandoned `risk` times (predictive).
-    fn launch_priced(&mut self, now: Millis, agent: Option<AgentId>, risk: f64) {
-        if let Some(l) = &mut self.launch_limit {
-            *l = l.saturating_sub(1);
-        }
-        self.pending_risk += risk;
-        let call = CallId(self.next_call);
-        self.next_call += 1;
-        self.counters.dials += 1;
-        let preview = matches!(self.params.mode, Mode::Preview);
-        self.calls.insert(
-            call.0,
-            CallSlot {
-                state: if preview {
-                    CallState::Queued
-                } else {
-                    CallState::Dialling
-                },
-                launched: now,
-                answered: now,
-                agent,
-                risk,
-            },
-        );
-        if let Some(a) = agent {
-            // Ready → reserved is legal; `agent` was just popped from a ready queue.
-            let _ = self.agents[a.0 as usize]
-                .agent
-                .transition(now, AgentState::Reserved);
-            self.agents[a.0 as usize].busy = Busy::Reserved(call);
-        }
-        match (preview, agent) {
-            (true, Some(a)) => self.actions.push_back(Action::Preview { call, agent: a }),
-            _ => {
-                self.track_launch(now, call);
-                self.actions.push_back(Action::Dial { call, agent });
-            }
-        }
-    }
-
-    fn lines_free(&self) -> u32 {
-        let free = self.params.channels.saturating_sub(self.lines_in_use());
-        self.launch_limit.map_or(free, |l| free.min(l))
-    }
-
-    fn ratio_room(&self) -> u32 {
-        let cap = (self.params.max_ratio * self.active_out as f64).floor() as i64;
-        (cap - self.lines_in_use() as i64).max(0) as u32
-    }
-
-    fn decide(&mut self, now: Millis) {
-        match self.params.mode {
-            Mode::Preview | Mode::Progressive => {
-                while self.lines_free() > 0 {
-                    match self.pop_ready_out() {
-                        Some(a) => self.launch(now, Some(a)),
-                        None => break,
-                    }
-                }
-            }
-            Mode::Power { ratio } => {
-                let want = (ratio * self.idle_out as f64).floor() as i64 - self.in_flight as i64;
-                let n = want.max(0).min(self.lines_free() as i64);
-                for _ in 0..n {
-                    self.launch(now, None);
-                }
-            }
-            Mode::Predictive | Mode::Slack { .. } => self.decide_predictive(now),
-            Mode::Rate { .. } | Mode::Adaptive { .. } => {}
-        }
-    }
-
-    fn refit(&mut self, now: Millis) {
-        // Until the estimates are warm, the model too takes the live-answer rate at the upper
-        // bound of what the settled calls allow (the prior may be far below the trunk's).
-        let mut live = self.outcomes.p(Class::Live);
-        if self.warmth() < 1.0 {
-            let u = self
-                .opening
-                .upper_live(now, self.params.no_answer_timeout_ms, self.in_flight);
-            live = live.max(u);
-        }
-        let rest = (1.0 - live).max(0.0);
-        let (machine, quick) = (
-            self.outcomes.p(Class::Machine),
-            self.outcomes.p(Class::Quick),
-        );
-        let shrink = if machine + quick > rest {
-            rest / (machine + quick)
-        } else {
-            1.0
-        };
-        let ring = RingModel {
-            live,
-            machine: machine * shrink,
-            quick: quick * shrink,
-            quick_mean_s: self.quick_fit.dist().mean(),
-            ring: self.ring_fit.dist(),
-            timeout_s: self.params.no_answer_timeout_ms as f64 / 1000.0,
-        };
-        // Cold start: only short calls have ended yet; the calls still running say how long the
-        // others last at least (see `DurationFit::dist_censored`).
-        let (talking, wrapping) = self.forecast.in_progress(now);
-        let (talk, talk_in, wrap) = (
-            self.talk_fit.dist_censored(&talking),
-            self.talk_in_fit.dist(),
-            self.wrap_fit.dist_censored(&wrapping),
-        );
-        self.forecast.rel_sd = self.outcomes.rel_sd(Class::Live);
-        self.forecast.refit(&Fitted {
-            talk_out: &talk,
-            talk_in: (self.counters.inbound > 0).then_some(&talk_in),
-            wrap: &wrap,
-            ring: &ring,
-            patience_s: self.params.patience_ms as f64 / 1000.0,
-        });
-        // Learn fast at first, then every 5 minutes (a refit costs about a millisecond).
-        let gap = if now.since(self.start) < 600_000 {
-            30_000
-        } else {
-            300_000
-        };
-        self.next_refit = now.plus(gap);
-    }
-
-    fn decide_predictive(&mut self, now: Millis) {
-        if now >= self.next_refit || !self.forecast.is_fitted() {
-            self.refit(now);
-        }
-        let mut room = self.lines_free().min(self.ratio_room());
-        if let Some(cap) = self.cold_cap(now) {
-            room = room.min(cap);
-        }
-        if room == 0 || self.active_out == 0 {
-            return;
-        }
-        let lambda_in = if self.idle_in_only > 0 || self.active_blended == 0 {
-            0.0
-        } else {
-            self.inbound_rate.rate(now.secs())
-        };
-        let mut ahead0 = self.waiting.len() as f64 + self.inbound_ahead() as f64 + self.reserve;
-        if !matches!(self.params.mode, Mode::Slack { .. }) {
-            ahead0 += self.bias;
-        }
-        let idle = self.idle_out;
-        let n = match self.params.mode {
-            Mode::Slack { s } => {
-                let sums = self.forecast.sums(now, idle, ahead0, 0.0, true);
-                let mut n = 0;
-                while n < room && sums.slack(n) >= s {
-                    n += 1;
-                }
-                n
-            }
-            _ => {
-                let warm = self.warmth();
-                // Abandons already bought: calls in flight priced at launch, not yet resolved.
-                let theta = self.control.theta_warming(
-                    self.counters.live + self.seeded_record.0,
-                    self.counters.abandoned as f64 + self.seeded_record.1 + self.pending_risk,
-                    warm,
-                );
-                self.last_theta = theta;
-                let mut prices = Vec::new();
-                if self.active_out <= 64 && self.in_flight <= 400 {
-                    let mut ex = self.forecast.exact(now, idle, ahead0, lambda_in);
-                    while (prices.len() as u32) < room {
-                        let p = ex.marginal_and_push(true);
-                        if p > theta {
-                            break;
-                        }
-                        prices.push(p);
-                    }
-                } else {
-                    let sums = self.forecast.sums(now, idle, ahead0, lambda_in, false);
-                    while (prices.len() as u32) < room {
-                        let p = sums.marginal(prices.len() as u32);
-                        if p > theta {
-                            break;
-                        }
-                        prices.push(p);
-                    }
-                }
-                let live = self.outcomes.p(Class::Live);
-                for &p in &prices {
-                    self.launch_priced(now, None, p * live);
-                }
-                prices.len() as u32
-            }
-        };
-        if matches!(self.params.mode, Mode::Slack { .. }) {
-            for _ in 0..n {
-                self.launch(now, None);
-            }
-        }
-        self.fallback(now, n);
-    }
-
-    /// Graceful fallback: nothing in flight or waiting, an agent idle, yet the model will not
-    /// risk a call (inbound load, a tight abandon budget). A call with the agent reserved
-    /// cannot be abandoned, so the dialler is never worse than progressive.
-    fn fallback(&mut self, now: Millis, n: u32) {
-        if n == 0
-            && self.in_flight == 0
-            && self.waiting.is_empty()
-            && self.inbound_ahead() == 0
-            && matches!(self.params.mode, Mode::Predictive)
-        {
-            if let Some(a) = self.pop_ready_out() {
-                self.launch(now, Some(a));
-            }
-        }
-    }
-
-    /// The safe cold-start cap on new calls while the estimates are cold (see
-    /// [`crate::pacing::opening`]); `None` once this dialer's agents have completed
-    /// [`COLD_TURNOVER`] talks each (at least 20) and [`MIN_SETTLED`] outcomes are settled.
-    fn cold_cap(&mut self, now: Millis) -> Option<u32> {
-        let timeout = self.params.no_answer_timeout_ms;
-        // Only this dialer's own talks count: after a warm start every agent is ready at once,
-        // and the model prices each call at the margin, not the wave's total overflow (a wave
-        // of calls for idle agents all answer together); the cap, at the learned upper bound,
-        // sizes that wave (measured on a restart of 40 agents: 4 abandons of 44 live answers
-        // in the first wave without it).
-        let talks = (COLD_TURNOVER * self.active_out as f64).max(20.0);
-        let own = self.talk_fit.count().saturating_sub(self.seeded_talks);
-        if own as f64 >= talks && self.opening.settled(now, timeout) >= MIN_SETTLED {
-            return None;
-        }
-        let agents = Agents {
-            ready: self.idle_out,
-            ahead: self.waiting.len() as u32 + self.inbound_ahead() as u32,
-        };
-        let c = self.opening.cap(
-            now,
-            timeout,
-            self.params.target_abandon,
-            agents,
-            self.in_flight,
-        );
-        Some(c)
-    }
-
-    /// How far the estimates are from their cold-start priors, in [0, 1]: completed outbound
-    /// talks against twice the outbound team (at least 20). 1 once the team has turned over
-    /// twice; predictive pacing is near-progressive before that ([`AbandonControl`]).
-    fn warmth(&self) -> f64 {
-        let need = (2.0 * self.active_out as f64).max(20.0);
-        (self.talk_fit.count() as f64 / need).min(1.0)
-    }
-
-    fn adaptive_timers(&mut self, now: Millis) {
-        while self.next_sample <= now {
-            let total = self.active_out;
-            self.adaptive
-                .sample(self.idle_out, self.waiting.len() as u32, total);
-            self.next_sample = self.next_sample.plus(1_000);
-        }
-        while self.next_adjust <= now {
-            let c = self.counters;
-            let left = 1.0 - now.since(self.start) as f64 / self.shift_ms as f64;
-            self.adaptive.adjust(
-                now,
-                c.dials,
-                c.live,
-                c.abandoned,
-                self.params.target_abandon,
-                left,
-            );
-            self.next_adjust = self.next_adjust.plus(15_000);
-        }
-        while self.next_cycle <= now {
-            let mut n = self
-                .adaptive
-                .to_place(self.active_out, self.lines_in_use())
-                .min(self.lines_free());
-            if let Some(cap) = self.cold_cap(now) {
-                if n > cap {
-                    // Anti-windup: the level the cap lets through is the level in use, so the
-                    // 15 s feedback does not pile up a level the cap never allowed, to be
-                    // released all at once when the estimates turn warm.
-                    let used = (self.lines_in_use() + cap) as f64 / self.active_out.max(1) as f64;
-                    self.adaptive.dl = self.adaptive.dl.min(used).max(1.0);
-                    n = cap;
-                }
-            }
-            for _ in 0..n {
-                self.launch(now, None);
-            }
-            self.next_cycle = self.next_cycle.plus(2_500);
-        }
-    }
-
-    /// Calibration: every minute, if the last minute's abandon rate exceeded the target while θ
-    /// was already at its floor, the model is over-confident (a bias θ cannot price away, most
-    /// visible in very large pools where Free and Ahead are sharp): count extra agents' worth of
-    /// load as "ahead". The offset decays when the recent rate is well under the goal.
-    fn update_bias(&mut self) {
-        let c = self.counters;
-        let (live, ab) = (c.live - self.bias_mark.0, c.abandoned - self.bias_mark.1);
-        self.bias_mark = (c.live, c.abandoned);
-        if live < 20 {
-            return;
-        }
-        let rate = ab as f64 / live as f64;
-        let target = self.params.target_abandon;
-        let floor = self.last_theta <= 2.0 * crate::pacing::predictive::THETA_MIN;
-        if rate > target && floor {
-            self.bias += 1.0 + 0.01 * self.active_out as f64;
-        } else if rate < 0.5 * target * self.params.abandon_margin {
-            self.bias = (self.bias - 0.25 - 0.002 * self.active_out as f64).max(0.0);
-        }
-    }
-
-    /// Blending reserve: every minute, compare the recent inbound service level with its
-    /// objective and move the reserve (agents' worth of "ahead" load) up or down.
-    fn update_reserve(&mut self, now: Millis) {
-        let (n, ok) = self.sl_window;
-        if n >= 20.0 {
-            let sl = ok / n;
-            if sl < self.params.service_level {
-                self.reserve += 1.0 + 0.02 * self.active_out as f64;
-            } else if sl > (self.params.service_level + 0.05).min(0.999) {
-                self.reserve = (self.reserve - 0.5).max(0.0);
-            }
-        }
-        // Exponential memory of about ten minutes.
-        self.sl_window = (n * 0.9, ok * 0.9);
-        self.next_reserve = now.plus(60_000);
-    }
 }
 
-fn check_params(p: &Params) -> Result<(), DialerError> {
-    let bad = |name, message: &str| {
-        Err(DialerError::Param {
-            name,
-            message: message.to_string(),
-        })
-    };
-    if !(p.target_abandon > 0.0 && p.target_abandon < 1.0) {
-        return bad("target_abandon", "must be between 0 and 1");
+/// The blending reserve and the calibration offset move once a minute.
+const RESERVE_MS: u64 = 60_000;
+
+/// What the driver is told a strategy's timer is for.
+fn reason(timer: Timer) -> Reason {
+    match timer {
+        Timer::RateDial => Reason::RateDial,
+        Timer::Sample | Timer::Adjust | Timer::Cycle => Reason::Adaptive,
+        // Refit and Reserve never wake the dialer (`Timer::wakes`).
+        Timer::Tick | Timer::Refit | Timer::Reserve => Reason::Tick,
     }
-    if !(p.abandon_margin > 0.0 && p.abandon_margin <= 1.0) {
-        return bad("abandon_margin", "must be in (0, 1]");
-    }
-    if !(p.max_ratio >= 1.0 && p.max_ratio.is_finite()) {
-        return bad("max_ratio", "must be at least 1");
-    }
-    if p.no_answer_timeout_ms == 0 {
-        return bad("no_answer_timeout", "must be above 0");
-    }
-    if !(0.0..=1.0).contains(&p.service_level) {
-        return bad("service_level", "must be between 0 and 1");
-    }
-    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The pacing core: call state machine, online estimators and the dial-mode decisions (preview,
 //! progressive, power, predictive, adaptive, rate). Sans-IO: plain data in, decisions out; no
 //! clock, sockets, threads or database. [`Dialer`] is the type the simulator and the live engine
-//! drive.
+//! drive: it keeps the shared bookkeeping and asks one strategy per dial mode how many calls
+//! to launch.
 //!
 //! # Layout
 //! - [`time`]: [`Millis`], time as a value.
@@ -13,9 +14,14 @@
 //! - [`normal`]: a tabulated standard normal distribution function for the decision and tables.
 //! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
 //! - [`predictive`]: the predictive algorithm and its abandon controller (documented there).
-//! - [`adaptive`]: the VICIdial-style baseline.
+//! - [`adaptive`]: the VICIdial-style dial level (the model; its timers are in `strategy`).
 //! - [`opening`]: the safe cold-start cap and the warm start from past calls.
-//! - [`dialer`]: [`Dialer`], one campaign's pacing core (`handle_*` / `poll_*`).
+//! - `timer`: the dialer's scheduled times, one table with a single next wake-up.
+//! - `strategy`: one `Strategy` per dial mode (preview, progressive, power, predictive, slack,
+//!   adaptive, rate), deciding from the dialer's `Floor`; where call-progress inputs will join
+//!   the forecast (`strategy::inputs`).
+//! - [`dialer`]: [`Dialer`], one campaign's pacing core (`handle_*` / `poll_*`): agents, calls,
+//!   estimators, the abandon record, the launch limit, the timer table, and its strategy.
 
 pub mod adaptive;
 pub mod call;
@@ -28,7 +34,9 @@ pub mod mode;
 pub mod normal;
 pub mod opening;
 pub mod predictive;
+pub(crate) mod strategy;
 pub mod time;
+pub(crate) mod timer;
 
 pub use call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 pub use dialer::{
