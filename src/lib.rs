@@ -12,7 +12,8 @@
 //!   PostgreSQL), including the dial-time compliance lease ("hopper"); it owns its row types
 //!   ([`store::CdrRow`], [`store::AuditRow`], …), which `admin` re-exports.
 //! - [`agents`]: the agent state machine (sans-IO) and the one [`agents::AgentState`].
-//! - [`pacing`]: call state machine, estimators and dial-mode decisions (sans-IO).
+//! - [`pacing`]: call state machine, estimators and the per-campaign [`pacing::Dialer`] (sans-IO):
+//!   shared bookkeeping, one timer table, and each dial mode as a strategy behind one trait.
 //! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock.
 //! - [`sip`]: SIP on rsip, in layers: the endpoint routes each message to its transaction,
 //!   dialog or call (customer + agent leg, trunk failover, flow I join); a session seam for SDP;
