@@ -9,19 +9,20 @@
 //! SLA leads head its own queue, so leads near their deadline get agents first.
 
 use std::cmp::Reverse;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::admin::{self, AgentAction, AgentView, ControlError, Disposition as AgentDisposition};
 use crate::agents::AgentState;
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::{Campaign, Disposition};
 
-use super::config::{AgentSpec, WrapUp};
-use super::core::{Engine, Leg, Msg};
-use super::writes::Write;
+use crate::engine::config::{AgentSpec, WrapUp};
+use crate::engine::writes::Write;
+
+use super::{Core, Leg, StoreCommand};
 
 /// How long an agent claim lasts without renewal (a dead node's agents free up after this).
-pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(30);
+pub const CLAIM_TTL: Duration = Duration::from_secs(30);
 
 /// Whether an agent may work for a campaign: same group, and every skill the campaign asks for.
 pub(crate) fn can_work(agent: &AgentSpec, campaign: &Campaign) -> bool {
@@ -32,15 +33,16 @@ pub(crate) fn can_work(agent: &AgentSpec, campaign: &Campaign) -> bool {
             .all(|s| agent.skill_names.contains(s))
 }
 
-impl Engine {
+impl Core {
     /// Whether campaign `ci` has leads to dial (buffered, in flight, or leased recently).
     fn has_work(&self, ci: usize) -> bool {
         let c = &self.camps[ci];
         !c.paused
             && (!c.buffer.is_empty()
                 || !c.calls.is_empty()
-                || c.last_work
-                    .is_some_and(|t| t.elapsed() < Duration::from_secs(3)))
+                || c.last_work.is_some_and(|t| {
+                    self.now.saturating_duration_since(t) < Duration::from_secs(3)
+                }))
     }
 
     /// Campaigns an agent may work for, highest priority first.
@@ -94,7 +96,7 @@ impl Engine {
             agent: self.agents[ai].spec.id.clone(),
             campaign: self.camps[ci].name.clone(),
             node: self.cfg.node.clone(),
-            wall_ms: self.clock.wall_ms(),
+            wall_ms: self.wall_ms(),
         });
     }
 
@@ -111,7 +113,7 @@ impl Engine {
     }
 
     fn end_session(&mut self, id: i64) {
-        let wall_ms = self.clock.wall_ms();
+        let wall_ms = self.wall_ms();
         self.queue_write(Write::SessionEnd { id, wall_ms });
     }
 
@@ -213,7 +215,7 @@ impl Engine {
             let secs = self.cfg.auto_wrap_time.sample(&mut self.rng);
             let real = self.clock.real(Duration::from_secs_f64(secs.max(0.0)));
             self.wraps
-                .push(Reverse((Instant::now() + real, ai, a.wrap_epoch)));
+                .push(Reverse((self.now + real, ai, a.wrap_epoch)));
         }
     }
 
@@ -244,7 +246,7 @@ impl Engine {
         if let Some(ci) = self.agents[ai].home {
             admin::metrics::agent_disposition(&self.camps[ci].name, disp.as_str());
         }
-        let wall_ms = self.clock.wall_ms();
+        let wall_ms = self.wall_ms();
         self.queue_write(Write::Disposition {
             attempt,
             disposition: disp,
@@ -276,7 +278,7 @@ impl Engine {
                 admin::metrics::agent_disposition(&self.camps[ci].name, AGENT_NOT_SET);
             }
             tracing::info!(agent = %self.agents[ai].spec.id, attempt, "wrap-up open at exit: not set");
-            let wall_ms = self.clock.wall_ms();
+            let wall_ms = self.wall_ms();
             self.queue_write(Write::DispositionNotSet { attempt, wall_ms });
             n += 1;
         }
@@ -398,21 +400,15 @@ impl Engine {
 
     // ----- ownership across nodes -----
 
-    /// Claims (or renews) every configured agent for this node, in the background.
+    /// Claims (or renews) every configured agent for this node (answered by `StoreResult::Claimed`).
     pub(crate) fn renew_claims(&mut self) {
         let ids: Vec<String> = self.agents.iter().map(|a| a.spec.id.clone()).collect();
-        let (store, node, tx) = (self.store.clone(), self.cfg.node.clone(), self.tx.clone());
-        let wall = self.clock.wall_ms();
-        tokio::spawn(async move {
-            match store
-                .claim_agents(&node, &ids, wall, CLAIM_TTL.as_millis() as i64)
-                .await
-            {
-                Ok(got) => {
-                    let _ = tx.send(Msg::Claimed(got));
-                }
-                Err(e) => tracing::error!(error = %e, "agent claims"),
-            }
+        let wall_ms = self.wall_ms();
+        self.emit_store(StoreCommand::ClaimAgents {
+            node: self.cfg.node.clone(),
+            ids,
+            wall_ms,
+            ttl_ms: CLAIM_TTL.as_millis() as i64,
         });
     }
 
