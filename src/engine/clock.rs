@@ -39,9 +39,15 @@ impl Clock {
         Millis((real * self.scale * 1000.0) as u64)
     }
 
-    /// The instant at which pacing time reaches `t` (never before the start).
+    /// The first instant (to the microsecond) at which pacing time has reached `t`: a timer due
+    /// at `t` and woken at this instant is due (float rounding could otherwise wake it a hair
+    /// early, again and again).
     pub fn instant(&self, t: Millis) -> Instant {
-        self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale)
+        let mut at = self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale);
+        while self.pacing(at) < t {
+            at += Duration::from_micros(1);
+        }
+        at
     }
 
     /// A pacing-time duration in wall time.
@@ -69,6 +75,15 @@ mod tests {
         assert_eq!(c.pacing(at), Millis(1500));
         let back = c.instant(Millis(1500));
         assert!(back.duration_since(start).as_millis().abs_diff(150) <= 1);
+        for t in [1, 3, 7, 299, 1001, 123_457] {
+            for scale in [1.0, 3.0, 7.5, 1000.0] {
+                let c = Clock::new(start, 0, scale);
+                assert!(
+                    c.pacing(c.instant(Millis(t))) >= Millis(t),
+                    "{t} ms at {scale}x"
+                );
+            }
+        }
         assert_eq!(c.real(Duration::from_secs(2)), Duration::from_millis(200));
         assert_eq!(c.wall_ms(at), 1_000_150, "wall time is not scaled");
     }

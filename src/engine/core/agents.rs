@@ -173,6 +173,26 @@ impl Core {
         }
     }
 
+    /// An agent this node no longer owns (its claim went to another node) leaves as soon as it
+    /// can: at once when idle, in wrap-up or paused; after its wrap-up when in a call or
+    /// reserved for one (the dialer cannot take it out then). Returns whether it left.
+    fn release_if_lost(&mut self, ai: usize) -> bool {
+        let a = &self.agents[ai];
+        if a.claimed || !a.logged_in || a.call.is_some() {
+            return false;
+        }
+        if matches!(
+            self.agent_state(ai),
+            AgentState::Reserved | AgentState::Talking
+        ) {
+            return false;
+        }
+        tracing::warn!(agent = %a.spec.id, "agent claim lost");
+        self.leave(ai);
+        self.agents[ai].logged_in = false;
+        true
+    }
+
     /// Moves ready agents to where strict priority wants them (see the module doc).
     pub(crate) fn rebalance(&mut self) {
         let work: Vec<bool> = (0..self.camps.len()).map(|ci| self.has_work(ci)).collect();
@@ -185,6 +205,9 @@ impl Core {
             }
         }
         for ai in 0..self.agents.len() {
+            if self.release_if_lost(ai) {
+                continue;
+            }
             let Some(home) = self.agents[ai].home else {
                 continue;
             };
@@ -233,10 +256,15 @@ impl Core {
         if let Some((ci, id)) = self.home_id(ai) {
             let _ = self.camps[ci].dialer.handle_agent_ready(now, id);
         }
-        let Some(attempt) = self.agents[ai].last_attempt.take() else {
-            return;
-        };
-        let (disp, at) = match &disposition {
+        if let Some(attempt) = self.agents[ai].last_attempt.take() {
+            self.write_disposition(ai, attempt, &disposition);
+        }
+        self.release_if_lost(ai);
+    }
+
+    /// Writes the agent's wrap-up code for `attempt` (the lead is rescheduled by it).
+    fn write_disposition(&mut self, ai: usize, attempt: i64, disposition: &AgentDisposition) {
+        let (disp, at) = match disposition {
             AgentDisposition::Callback { at_ms } => (Disposition::Callback, Some(*at_ms)),
             AgentDisposition::NotInterested => (Disposition::NotInterested, None),
             AgentDisposition::DoNotCall => (Disposition::DoNotCall, None),
@@ -417,12 +445,8 @@ impl Core {
         let owned: std::collections::HashSet<String> = ids.into_iter().collect();
         for ai in 0..self.agents.len() {
             let mine = owned.contains(&self.agents[ai].spec.id);
-            if self.agents[ai].claimed && !mine && self.agents[ai].call.is_none() {
-                tracing::warn!(agent = %self.agents[ai].spec.id, "agent claim lost");
-                self.leave(ai);
-                self.agents[ai].logged_in = false;
-            }
-            self.agents[ai].claimed = mine || self.agents[ai].call.is_some();
+            self.agents[ai].claimed = mine;
+            self.release_if_lost(ai);
         }
         self.login_auto_agents();
     }

@@ -60,6 +60,8 @@ pub struct World {
     seq: u64,
     replies: HashMap<ReplyId, AdminReply>,
     next_reply: u64,
+    /// Timeouts that were still due after they ran (see [`World::stalls`]).
+    stalls: u64,
 }
 
 impl World {
@@ -97,6 +99,7 @@ impl World {
             seq: 0,
             replies: HashMap::new(),
             next_reply: 0,
+            stalls: 0,
         })
     }
 
@@ -104,6 +107,12 @@ impl World {
     pub fn start(&mut self, legs: Vec<crate::store::OpenLeg>) {
         self.core.start(self.now, legs);
         self.drain();
+    }
+
+    /// How often a timeout left Core's timer still due (the clock then moved on by 1 ms): a
+    /// healthy core has none.
+    pub fn stalls(&self) -> u64 {
+        self.stalls
     }
 
     /// Wall time now, epoch ms.
@@ -151,6 +160,17 @@ impl World {
                 }
             } else {
                 self.core.handle_timeout(self.now);
+                if self.core.poll_timeout().is_some_and(|t| t <= self.now)
+                    && self
+                        .queue
+                        .peek()
+                        .is_none_or(|Reverse((at, _))| *at > self.now)
+                {
+                    // A timer still due after its timeout ran (it cannot run before time moves):
+                    // let a millisecond pass rather than spin.
+                    self.stalls += 1;
+                    self.now += Duration::from_millis(1);
+                }
             }
         }
     }

@@ -39,7 +39,8 @@ pub struct MemStore {
     pub down: bool,
     /// Another node reaped this node's row: the next renewal finds it gone.
     pub reaped: bool,
-    /// Legs left up by a dead node, handed over at the next reap.
+    /// Legs left up by a dead node, handed over at the next reap (which also releases the
+    /// agents of those legs from `claimed_elsewhere`).
     pub dead_legs: Vec<OpenLeg>,
     /// Campaign-wide (live, abandoned) over 24 h and 30 days, per campaign (default zero).
     pub rates: BTreeMap<String, Figures>,
@@ -170,6 +171,10 @@ impl MemStore {
             }],
             StoreCommand::ReapDeadNodes { .. } => {
                 let legs = std::mem::take(&mut self.dead_legs);
+                // The dead node's agents are released with it.
+                for agent in legs.iter().filter_map(|l| l.agent.as_ref()) {
+                    self.claimed_elsewhere.remove(agent);
+                }
                 if legs.is_empty() {
                     Vec::new()
                 } else {
