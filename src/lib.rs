@@ -12,7 +12,8 @@
 //! - [`pacing`]: call state machine, estimators and dial-mode decisions (sans-IO).
 //! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock.
 //! - [`sip`]: SIP transport, transactions, dialogs, trunks and synthetic peers, built on rsip.
-//! - [`engine`]: the live tokio shell joining store, pacing and SIP.
+//! - [`engine`]: the engine's decisions as a sans-IO core (`engine::Core`, also driven in
+//!   virtual time by `engine::harness`) and the live tokio shell joining it to store and SIP.
 //! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
 //! - [`export`]: lead data neutralised where it is shown or exported (JSON, screens, CSV).
 //! - [`limits`]: connection caps and timeouts of the TCP listeners.

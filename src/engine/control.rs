@@ -16,7 +16,7 @@ use super::shell::ShellMsg;
 
 /// The admin API's handle on the engine.
 pub struct EngineControl {
-    tx: mpsc::UnboundedSender<ShellMsg>,
+    tx: mpsc::Sender<ShellMsg>,
     store: Store,
 }
 
@@ -29,13 +29,16 @@ fn mismatch() -> ControlError {
 }
 
 impl EngineControl {
-    pub(crate) fn new(tx: mpsc::UnboundedSender<ShellMsg>, store: Store) -> Self {
+    pub(crate) fn new(tx: mpsc::Sender<ShellMsg>, store: Store) -> Self {
         EngineControl { tx, store }
     }
 
     async fn ask(&self, req: AdminRequest) -> Result<AdminReply, ControlError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(ShellMsg::Admin(req, tx)).map_err(|_| gone())?;
+        self.tx
+            .send(ShellMsg::Admin(req, tx))
+            .await
+            .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())
     }
 }

@@ -1,11 +1,13 @@
-//! The live engine (`outdial run`): a thin tokio shell, shaped like mini-redis's server, around
-//! the same sans-IO pacing core the simulator drives. It leases leads from the store, lets each
+//! The live engine (`outdial run`): a thin tokio shell around [`Core`], the engine's decisions
+//! as one sans-IO state machine (which drives the same pacing core the simulator does). It leases leads from the store, lets each
 //! campaign's [`Dialer`](crate::pacing::dialer::Dialer) decide how many calls to place, places
 //! them over SIP trunks, joins answered customers to agents (RFC 3725 flow I), writes a call
 //! record for every attempt and lets the store schedule the retry.
 //!
-//! Owns the wiring and the order of effects, not the rules: compliance is the store's (lease and
-//! `begin_attempt`, atomically), pacing is the dialer's, signalling is the SIP layer's.
+//! Core decides (agent sharing, SLA order, leases, line budgets, the abandon throttle, call
+//! records, recovery) in virtual or real time alike; the shell only carries its effects out and
+//! feeds results back. Compliance is the store's (lease and `begin_attempt`, atomically), pacing
+//! is the dialer's, signalling is the SIP layer's.
 //!
 //! # Crash safety
 //! The lease and the attempt row are committed before the INVITE leaves, and what each call
@@ -52,11 +54,19 @@
 //!
 //! # Layout
 //! - `config`: the config file.
-//! - `clock`: wall time for the store, scaled pacing time for the dialers.
-//! - `core`: the state and message types; `calls`: leases, dialling, SIP events, call records;
-//!   `agents`: agent homes, wrap-up, claims; `nodes`: liveness, store outages and recovery of
-//!   dead nodes; `writes`: the ordered, retried queue of store writes and its spool;
-//!   `control`: supervisor commands; `stats`: figures.
+//! - `clock`: wall time for the store, scaled pacing time for the dialers (pure arithmetic from
+//!   a start instant).
+//! - [`core`]: [`Core`], sans-IO (no tokio, sqlx, socket or clock read): `core::io` the typed
+//!   ids, inputs and effects; `calls` leases, dialling, SIP events, call records, inbound queue;
+//!   `agents` agent homes, wrap-up, claims; `nodes` liveness, store outages, recovery of dead
+//!   nodes; `control` supervisor requests, overrides and the abandon budget; `stats` figures;
+//!   `warm` dialer warm start.
+//! - `shell`: the tokio loop: bounded channels, typed SIP commands
+//!   ([`crate::sip::driver::Command`]), store commands as tasks, replies to supervisors.
+//! - `control`: [`EngineControl`], the admin API's handle (requests to the loop, answers back).
+//! - [`writes`]: the ordered, retried queue of store writes and its spool (IO: the shell's).
+//! - [`harness`]: Core in virtual time with an in-memory store and a scripted SIP side (tests
+//!   and the simulator).
 
 mod clock;
 pub mod config;

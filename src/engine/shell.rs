@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::sip::driver::{self, SipHandle};
-use crate::sip::endpoint::{EndpointConfig, LegSide};
+use crate::sip::driver::{self, Command, DriverGone, SipHandle};
+use crate::sip::endpoint::{DialogSnapshot, EndpointConfig, LegSide};
 use crate::sip::trunk::TrunkSet;
 use crate::store::{OpenLeg, Store, WARM_START_CALLS, WARM_START_WINDOW_MS};
 
@@ -24,6 +24,10 @@ use super::core::{
 };
 use super::writes::{self, WriteQueue};
 use super::{EngineConfig, EngineError, Progress, RunSummary};
+
+/// Messages waiting for the loop at most (store results, SIP replies, supervisor requests); a
+/// sender beyond it waits (back-pressure), the loop never does.
+const LOOP_CAPACITY: usize = 8192;
 
 /// A message to the loop from a spawned task, the SIP task or the admin API.
 pub(crate) enum ShellMsg {
@@ -113,7 +117,7 @@ pub async fn run(
             })?;
     tracing::info!(addr = %sip.local_addr(), node = %cfg.node, "sip listening");
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(LOOP_CAPACITY);
     let queue = WriteQueue::new(spool.clone(), cfg.writes.memory)?;
     let writer = writes::spawn_writer(store.clone(), queue.clone(), tx.clone());
     let admin_listener = crate::admin::bind(cfg.admin.listen)
@@ -268,7 +272,7 @@ fn seed_of(node: &str) -> u64 {
 struct Shell {
     store: Store,
     sip: SipHandle,
-    tx: mpsc::UnboundedSender<ShellMsg>,
+    tx: mpsc::Sender<ShellMsg>,
     queue: WriteQueue,
     /// Supervisors waiting for their answer.
     replies: HashMap<ReplyId, oneshot::Sender<AdminReply>>,
@@ -337,17 +341,10 @@ impl Shell {
     async fn sip_command(&mut self, core: &mut Core, cmd: SipCommand) {
         match cmd {
             SipCommand::Place { key, req } => {
-                let placed = self
-                    .sip
-                    .with(move |ep, now| {
-                        ep.place_call(now, req)
-                            .map(|call| (call, ep.call_trunk(call)))
-                    })
-                    .await;
-                let result = match placed {
+                let result = match self.sip.place(req).await {
                     Ok(Ok(ok)) => Ok(ok),
                     Ok(Err(e)) => Err(PlaceFailure::Refused(e)),
-                    Err(_) => Err(PlaceFailure::DriverGone),
+                    Err(DriverGone) => Err(PlaceFailure::DriverGone),
                 };
                 core.handle_sip(Instant::now(), SipInput::Placed { key, result });
             }
@@ -370,11 +367,7 @@ impl Shell {
                 agent,
                 attempt,
             } => {
-                let call = match self
-                    .sip
-                    .with(move |ep, now| ep.restore_and_end(now, &snapshot))
-                    .await
-                {
+                let call = match self.sip.restore_and_end(snapshot).await {
                     Ok(call) => call,
                     Err(e) => {
                         tracing::error!(error = %e, "leg left up not ended");
@@ -390,86 +383,85 @@ impl Shell {
                     },
                 );
             }
-            other => self.post(other),
+            other => self.post(other).await,
         }
     }
 
-    /// SIP commands whose result Core does not wait for in place.
-    fn post(&mut self, cmd: SipCommand) {
+    /// SIP commands whose result Core does not wait for in place: sent (waiting while the SIP
+    /// task's queue is full); a reply Core wants comes back through the loop's channel.
+    async fn post(&mut self, cmd: SipCommand) {
         let tx = self.tx.clone();
-        let posted = match cmd {
-            SipCommand::Connect { call, agent, shown } => self.sip.post(move |ep, now| {
-                if let Err(e) = ep.connect_with(now, call, agent, shown) {
-                    tracing::warn!(error = %e, "connect");
-                }
-            }),
-            SipCommand::Announce { call, announcement } => self.sip.post(move |ep, now| {
-                if let Err(e) = ep.connect(now, call, announcement) {
-                    tracing::debug!(error = %e, "inbound caller to the announcement");
-                }
-            }),
-            SipCommand::Abandon { call, announcement } => self.sip.post(move |ep, now| {
-                if let Err(e) = ep.abandon(now, call, announcement) {
-                    tracing::debug!(error = %e, "abandon");
-                }
-            }),
-            SipCommand::Hangup { call } => self.sip.post(move |ep, now| {
-                if let Err(e) = ep.hangup(now, call) {
-                    tracing::debug!(error = %e, "hang up");
-                }
-            }),
-            SipCommand::Ring { call } => self.sip.post(move |ep, now| {
-                if let Err(e) = ep.ring(now, call) {
-                    tracing::debug!(error = %e, "ring an inbound caller");
-                }
-            }),
-            SipCommand::Reject { call, code } => self.sip.post(move |ep, now| {
-                if let Err(e) = ep.reject(now, call, code) {
-                    tracing::debug!(error = %e, "refusing an inbound call");
-                }
-            }),
-            SipCommand::QueryTrunk { key, call } => self.sip.post(move |ep, _| {
-                let trunk = ep.call_trunk(call);
-                if tx
-                    .send(ShellMsg::Sip(SipInput::Trunk { key, trunk }))
-                    .is_err()
-                {
-                    tracing::debug!("engine loop gone: trunk of a call not recorded");
-                }
-            }),
-            SipCommand::CompleteProgress { call, mut progress } => self.sip.post(move |ep, _| {
-                progress.trunk = ep.call_trunk(call);
-                for d in ep.dialog_snapshots(call) {
-                    match d.side {
-                        LegSide::Customer => progress.customer_dialog = Some(d.to_json()),
-                        LegSide::Agent => progress.agent_dialog = Some(d.to_json()),
+        let cmd = match cmd {
+            SipCommand::Connect { call, agent, shown } => Command::Connect {
+                call,
+                agent,
+                shown: Some(shown),
+                reply: None,
+            },
+            SipCommand::Announce { call, announcement } => Command::Connect {
+                call,
+                agent: announcement,
+                shown: None,
+                reply: None,
+            },
+            SipCommand::Abandon { call, announcement } => Command::Abandon {
+                call,
+                announcement,
+                reply: None,
+            },
+            SipCommand::Hangup { call } => Command::Hangup {
+                calls: vec![call],
+                reply: None,
+            },
+            SipCommand::Ring { call } => Command::Ring { call, reply: None },
+            SipCommand::Reject { call, code } => Command::Reject {
+                call,
+                code,
+                reply: None,
+            },
+            SipCommand::QueryTrunk { key, call } => {
+                let (reply, rx) = oneshot::channel();
+                tokio::spawn(async move {
+                    // No answer only when the SIP task is gone (exiting): the trunk stays as
+                    // known.
+                    if let Ok(trunk) = rx.await {
+                        forward(&tx, ShellMsg::Sip(SipInput::Trunk { key, trunk })).await;
                     }
+                });
+                Command::CallTrunk {
+                    call,
+                    reply: Some(reply),
                 }
-                if tx
-                    .send(ShellMsg::Sip(SipInput::Progress(progress)))
-                    .is_err()
-                {
-                    tracing::error!("engine loop gone: call progress not recorded");
+            }
+            SipCommand::CompleteProgress { call, mut progress } => {
+                let (reply, rx) = oneshot::channel();
+                tokio::spawn(async move {
+                    let Ok((trunk, dialogs)): Result<(Option<String>, Vec<DialogSnapshot>), _> =
+                        rx.await
+                    else {
+                        tracing::error!("sip driver gone: call progress not recorded");
+                        return;
+                    };
+                    progress.trunk = trunk;
+                    for d in dialogs.iter() {
+                        match d.side {
+                            LegSide::Customer => progress.customer_dialog = Some(d.to_json()),
+                            LegSide::Agent => progress.agent_dialog = Some(d.to_json()),
+                        }
+                    }
+                    forward(&tx, ShellMsg::Sip(SipInput::Progress(progress))).await;
+                });
+                Command::Dialogs {
+                    call,
+                    reply: Some(reply),
                 }
-            }),
-            SipCommand::PushTrunkGauges => self.sip.post(|ep, now| {
-                let s = ep.stats();
-                crate::admin::metrics::set_sip_refused(s.forbidden, s.wrong_source, s.stray);
-                for t in ep.trunks() {
-                    crate::admin::metrics::set_trunk(&crate::admin::metrics::TrunkGauges {
-                        trunk: t.config.name.clone(),
-                        channels_in_use: t.active,
-                        max_channels: t.config.max_channels,
-                        calls_last_second: t.calls_last_second(now),
-                        up: t.health == crate::sip::trunk::Health::InService,
-                    });
-                }
-            }),
+            }
+            SipCommand::PushTrunkGauges => Command::PushGauges,
             SipCommand::Place { .. } | SipCommand::FreeLines { .. } | SipCommand::EndLeg { .. } => {
                 unreachable!("answered in place by sip_command")
             }
         };
-        if let Err(e) = posted {
+        if let Err(e) = self.sip.send(cmd).await {
             // Only once the SIP task is gone (the engine is exiting): no call left to act on.
             tracing::debug!(error = %e, "sip command not sent");
         }
@@ -478,11 +470,8 @@ impl Shell {
     /// Store commands run as tasks; their results come back as messages.
     fn store_command(&mut self, cmd: StoreCommand) {
         let (store, tx) = (self.store.clone(), self.tx.clone());
-        let send = move |tx: mpsc::UnboundedSender<ShellMsg>, r: StoreResult| {
-            if tx.send(ShellMsg::Store(r)).is_err() {
-                // The loop is gone only when the engine exits.
-                tracing::debug!("engine loop gone: store result dropped");
-            }
+        let send = |tx: mpsc::Sender<ShellMsg>, r: StoreResult| async move {
+            forward(&tx, ShellMsg::Store(r)).await;
         };
         match cmd {
             StoreCommand::Write(w) => self.queue.push(w),
@@ -496,7 +485,7 @@ impl Shell {
             } => {
                 tokio::spawn(async move {
                     let result = store.lease(&campaign, n, wall_ms, &node, ttl_ms).await;
-                    send(tx, StoreResult::Leased { camp, result });
+                    send(tx, StoreResult::Leased { camp, result }).await;
                 });
             }
             StoreCommand::BeginAttempt {
@@ -507,7 +496,7 @@ impl Shell {
             } => {
                 tokio::spawn(async move {
                     let result = store.begin_attempt(lead, &node, wall_ms).await;
-                    send(tx, StoreResult::Begun { key, result });
+                    send(tx, StoreResult::Begun { key, result }).await;
                 });
             }
             StoreCommand::RenewNode {
@@ -525,7 +514,7 @@ impl Shell {
                             StoreResult::StoreDown
                         }
                     };
-                    send(tx, r);
+                    send(tx, r).await;
                 });
             }
             StoreCommand::ReapDeadNodes { node, wall_ms } => {
@@ -537,7 +526,7 @@ impl Shell {
                                 .flat_map(|d| d.recovered.legs.clone())
                                 .collect();
                             if !legs.is_empty() {
-                                send(tx, StoreResult::Recovered(legs));
+                                send(tx, StoreResult::Recovered(legs)).await;
                             }
                             for d in reaped {
                                 tracing::warn!(
@@ -564,7 +553,7 @@ impl Shell {
             } => {
                 tokio::spawn(async move {
                     match store.claim_agents(&node, &ids, wall_ms, ttl_ms).await {
-                        Ok(got) => send(tx, StoreResult::Claimed(got)),
+                        Ok(got) => send(tx, StoreResult::Claimed(got)).await,
                         Err(e) => tracing::error!(error = %e, "agent claims"),
                     }
                 });
@@ -574,7 +563,7 @@ impl Shell {
                     match store.overrides().await {
                         Ok(rows) => {
                             let rows = rows.into_iter().map(|(n, o, _)| (n, o)).collect();
-                            send(tx, StoreResult::Overrides(rows));
+                            send(tx, StoreResult::Overrides(rows)).await;
                         }
                         Err(e) => tracing::warn!(error = %e, "reading pacing overrides"),
                     }
@@ -591,7 +580,9 @@ impl Shell {
                         .abandon_counts(&campaign, wall_ms - 30 * 86_400_000)
                         .await;
                     match (day, month) {
-                        (Ok(day), Ok(month)) => send(tx, StoreResult::Rates { camp, day, month }),
+                        (Ok(day), Ok(month)) => {
+                            send(tx, StoreResult::Rates { camp, day, month }).await
+                        }
                         (Err(e), _) | (_, Err(e)) => {
                             tracing::warn!(campaign = %campaign, error = %e, "reading abandon figures");
                         }
@@ -599,5 +590,13 @@ impl Shell {
                 });
             }
         }
+    }
+}
+
+/// Sends `msg` to the loop, waiting while its channel is full.
+pub(crate) async fn forward(tx: &mpsc::Sender<ShellMsg>, msg: ShellMsg) {
+    if tx.send(msg).await.is_err() {
+        // The loop is gone only when the engine exits: nothing is left to update then.
+        tracing::debug!("engine loop gone: message dropped at exit");
     }
 }

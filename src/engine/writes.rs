@@ -44,7 +44,7 @@ use crate::store::{
 };
 
 use super::core::{AgentIdx, StoreResult};
-use super::shell::ShellMsg;
+use super::shell::{forward, ShellMsg};
 
 /// Writes sent to a PostgreSQL store at once (its pool has 8 connections; leases, attempts and
 /// renewals need some too).
@@ -449,7 +449,7 @@ impl WriteQueue {
 pub(crate) fn spawn_writer(
     store: Store,
     queue: WriteQueue,
-    tx: mpsc::UnboundedSender<ShellMsg>,
+    tx: mpsc::Sender<ShellMsg>,
 ) -> tokio::task::JoinHandle<()> {
     let at_once = parallel(&store);
     tokio::spawn(async move {
@@ -484,14 +484,15 @@ pub(crate) fn spawn_writer(
             // The loop is gone only when the engine exits (what is left is spilled then).
             for l in landed {
                 if let Some(Landed::Session { agent_ix, id }) = l {
-                    let _ = tx.send(ShellMsg::Store(StoreResult::Session {
+                    let session = StoreResult::Session {
                         agent: AgentIdx(agent_ix),
                         id,
-                    }));
+                    };
+                    forward(&tx, ShellMsg::Store(session)).await;
                 }
             }
             for _ in 0..n {
-                let _ = tx.send(ShellMsg::Store(StoreResult::Written));
+                forward(&tx, ShellMsg::Store(StoreResult::Written)).await;
             }
         }
     })

@@ -19,7 +19,7 @@ use crate::campaign::{Campaign, Disposition};
 use crate::engine::config::{AgentSpec, WrapUp};
 use crate::engine::writes::Write;
 
-use super::{Core, Leg, StoreCommand};
+use super::{noted, Core, Leg, StoreCommand};
 
 /// How long an agent claim lasts without renewal (a dead node's agents free up after this).
 pub const CLAIM_TTL: Duration = Duration::from_secs(30);
@@ -121,7 +121,10 @@ impl Core {
     pub(crate) fn leave(&mut self, ai: usize) {
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
-            let _ = self.camps[ci].dialer.handle_agent_logout(now, id);
+            noted(
+                "agent logout",
+                self.camps[ci].dialer.handle_agent_logout(now, id),
+            );
         }
         self.agents[ai].home = None;
         if let Some(s) = self.agents[ai].session.take() {
@@ -168,7 +171,9 @@ impl Core {
         for ai in 0..self.agents.len() {
             let a = &self.agents[ai];
             if a.claimed && !a.logged_in && a.spec.wrap_up == WrapUp::Auto {
-                let _ = self.login(ai);
+                if let Err(e) = self.login(ai) {
+                    tracing::debug!(error = %e, "automatic agent not logged in");
+                }
             }
         }
     }
@@ -254,7 +259,10 @@ impl Core {
     fn wrap_done(&mut self, ai: usize, disposition: AgentDisposition) {
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
-            let _ = self.camps[ci].dialer.handle_agent_ready(now, id);
+            noted(
+                "agent ready after wrap-up",
+                self.camps[ci].dialer.handle_agent_ready(now, id),
+            );
         }
         if let Some(attempt) = self.agents[ai].last_attempt.take() {
             self.write_disposition(ai, attempt, &disposition);

@@ -22,7 +22,8 @@ use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, Stor
 use crate::engine::writes::Write;
 
 use super::{
-    CallKey, CallRec, CampaignId, Core, InboundRec, Leg, PlaceFailure, SipCommand, StoreCommand,
+    noted, CallKey, CallRec, CampaignId, Core, InboundRec, Leg, PlaceFailure, SipCommand,
+    StoreCommand,
 };
 
 /// Leads never sit in the buffer longer than this before their lease ends (they are released
@@ -172,7 +173,10 @@ impl Core {
         let Some((_, lead)) = c.buffer.pop_front() else {
             // The dialer is told how many leads are at hand, so this is a race with a stale
             // lease; the call never existed.
-            let _ = c.dialer.handle_call_ended(now, call, CallEnd::TrunkFailure);
+            noted(
+                "a dial with no lead at hand ended",
+                c.dialer.handle_call_ended(now, call, CallEnd::TrunkFailure),
+            );
             return;
         };
         c.recent_dials.push_back(self.now);
@@ -233,7 +237,10 @@ impl Core {
                 let c = &mut self.camps[ci];
                 c.calls.remove(&dcall.0);
                 if in_dialer {
-                    let _ = c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid);
+                    noted(
+                        "an attempt the store refused ended",
+                        c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid),
+                    );
                 }
                 if e.is_transient() {
                     let node = self.cfg.node.clone();
@@ -420,9 +427,12 @@ impl Core {
                             }
                         }
                         if rec.in_dialer {
-                            let _ = self.camps[rec.camp]
-                                .dialer
-                                .handle_call_ringing(now, rec.dcall);
+                            noted(
+                                "ringing",
+                                self.camps[rec.camp]
+                                    .dialer
+                                    .handle_call_ringing(now, rec.dcall),
+                            );
                         }
                     }
                 }
@@ -580,16 +590,20 @@ impl Core {
         let c = &mut self.camps[rec.camp];
         if machine {
             rec.in_dialer = false;
-            let _ = c
-                .dialer
-                .handle_call_answered(now, rec.dcall, AnswerKind::Machine);
+            noted(
+                "machine answer",
+                c.dialer
+                    .handle_call_answered(now, rec.dcall, AnswerKind::Machine),
+            );
             self.effects
                 .push_back(super::Effect::Sip(SipCommand::Hangup { call }));
         } else {
             admin::metrics::live_answer(&c.name);
-            let _ = c
-                .dialer
-                .handle_call_answered(now, rec.dcall, AnswerKind::Live);
+            noted(
+                "live answer",
+                c.dialer
+                    .handle_call_answered(now, rec.dcall, AnswerKind::Live),
+            );
         }
         self.query_trunk(key, call);
     }
@@ -614,9 +628,12 @@ impl Core {
         if let Some(rec) = self.calls.get_mut(&key) {
             if rec.in_dialer {
                 rec.in_dialer = false;
-                let _ = self.camps[rec.camp]
-                    .dialer
-                    .handle_call_ended(now, rec.dcall, end);
+                noted(
+                    "call ended",
+                    self.camps[rec.camp]
+                        .dialer
+                        .handle_call_ended(now, rec.dcall, end),
+                );
             }
         }
     }
@@ -629,10 +646,12 @@ impl Core {
         };
         if rec.in_dialer {
             rec.in_dialer = false;
-            let _ =
+            noted(
+                "connected call ended",
                 self.camps[rec.camp]
                     .dialer
-                    .handle_call_ended(now, rec.dcall, CallEnd::Completed);
+                    .handle_call_ended(now, rec.dcall, CallEnd::Completed),
+            );
         }
         if let Some(ai) = rec.agent {
             self.agents[ai].call = None;
@@ -782,9 +801,12 @@ impl Core {
         let Some(rec) = self.inbound.remove(&sip) else {
             return;
         };
-        let _ = self.camps[rec.camp]
-            .dialer
-            .handle_inbound_ended(now, rec.id);
+        noted(
+            "inbound call ended",
+            self.camps[rec.camp]
+                .dialer
+                .handle_inbound_ended(now, rec.id),
+        );
         if let Some(ai) = rec.agent {
             self.agents[ai].call = None;
             self.start_wrap(ai);

@@ -10,6 +10,11 @@
 //! budget), `stats` (figures), `warm` (dialer warm start); `io` holds the types crossing the
 //! edge.
 //!
+//! Must not touch: tokio, sqlx, [`crate::store::Store`], sockets, `Instant::now` or
+//! `SystemTime::now` (the shell injects the one stopwatch that times pacing decisions for
+//! `/metrics`; it never feeds a decision). The sub-modules are still one `impl Core` spread
+//! over files sharing Core's fields, not sub-state-machines owning their own state.
+//!
 //! Metrics (`admin::metrics::*`) are called directly rather than emitted as effects: they record
 //! into the process's in-memory registry (no socket, no clock, nothing to fail), and decide
 //! nothing. The endpoint's trunk gauges, which need the SIP task, are an effect
@@ -230,6 +235,18 @@ pub struct Core {
     /// (virtual time) decisions are timed as zero.
     pub(crate) stopwatch: Option<fn() -> Instant>,
 }
+/// Logs what the dialer refused: the engine told it something its state did not allow (an
+/// event racing a pacing decision, a call it already ended). Its state is unchanged, so there
+/// is nothing to undo; an agent that could not leave its dialer is worth a warning (it may
+/// still be offered the call it is reserved for).
+pub(crate) fn noted(what: &'static str, r: Result<(), crate::pacing::dialer::DialerError>) {
+    match r {
+        Ok(()) => {}
+        Err(e) if what == "agent logout" => tracing::warn!(error = %e, "dialer: {what}"),
+        Err(e) => tracing::debug!(error = %e, "dialer: {what}"),
+    }
+}
+
 /// The pacing mode a campaign's settings name.
 pub(crate) fn mode_of(settings: &PacingSettings) -> Result<Mode, String> {
     if settings.mode == "power" {
