@@ -12,7 +12,7 @@ use outdial::engine::core::{AdminReply, AdminRequest};
 use outdial::engine::harness::{Answer, GroupLimits, World};
 use outdial::sip::endpoint::{DialogSnapshot, LegSide};
 use outdial::sip::Transport;
-use outdial::store::OpenLeg;
+use outdial::store::{OpenLeg, PacingOverride};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 
@@ -23,6 +23,16 @@ struct Agents<'a> {
     count: u32,
     group: &'a str,
     skills: &'a str,
+}
+
+/// `count` agents of group `lab` with the verification skill, from `agent0001`.
+fn lab(count: u32) -> Agents<'static> {
+    Agents {
+        first: 1,
+        count,
+        group: "lab",
+        skills: "outbound, verification",
+    }
 }
 
 /// A campaign file: `mode` as the file writes it (`power` takes `ratio`).
@@ -83,6 +93,16 @@ fn world(agents: &[Agents], campaigns: &[String], channels: u32, cps: u32) -> Wo
     w
 }
 
+/// One campaign `c1` in `mode` with `leads` leads, worked by `agents` agents of [`lab`], on 30
+/// lines at 30 calls a second.
+fn one_campaign(agents: u32, mode: &str, ratio: f64, leads: i64) -> World {
+    let c1 = campaign("c1", 50, mode, ratio, "lab", "verification");
+    let mut w = world(&[lab(agents)], &[c1], 30, 30);
+    let wall = w.wall_ms();
+    w.store.add_leads("c1", 1, leads, wall, None);
+    w
+}
+
 /// Joins of agent `id` (its URI's user part).
 fn joins_of(w: &World, id: &str) -> Vec<Duration> {
     w.sip
@@ -104,12 +124,7 @@ fn placed_for(w: &World, campaign: &str) -> Vec<Duration> {
 
 #[test]
 fn agents_work_the_highest_priority_campaign_until_it_runs_out_of_leads() {
-    let verification = Agents {
-        first: 1,
-        count: 4,
-        group: "lab",
-        skills: "outbound, verification",
-    };
+    let verification = lab(4);
     let mut w = world(
         &[verification],
         &[
@@ -146,12 +161,7 @@ fn agents_work_the_highest_priority_campaign_until_it_runs_out_of_leads() {
 #[test]
 fn agents_take_only_calls_of_campaigns_their_group_and_skills_allow() {
     let agents = [
-        Agents {
-            first: 1,
-            count: 2,
-            group: "lab",
-            skills: "outbound, verification",
-        },
+        lab(2),
         Agents {
             first: 3,
             count: 1,
@@ -210,12 +220,7 @@ fn agents_take_only_calls_of_campaigns_their_group_and_skills_allow() {
 
 #[test]
 fn sla_leads_arriving_during_the_day_are_dialled_before_the_backlog() {
-    let agents = Agents {
-        first: 1,
-        count: 3,
-        group: "lab",
-        skills: "outbound, verification",
-    };
+    let agents = lab(3);
     let mut w = world(
         &[agents],
         &[
@@ -279,20 +284,7 @@ fn sla_leads_arriving_during_the_day_are_dialled_before_the_backlog() {
 fn a_paused_campaign_never_dials_even_as_its_calls_end_inside_a_tick() {
     // Last month's bug: lines freed by calls ending inside a pacing tick were refilled while
     // the campaign was paused.
-    let agents = Agents {
-        first: 1,
-        count: 4,
-        group: "lab",
-        skills: "outbound, verification",
-    };
-    let mut w = world(
-        &[agents],
-        &[campaign("c1", 50, "power", 3.0, "lab", "verification")],
-        30,
-        30,
-    );
-    let wall = w.wall_ms();
-    w.store.add_leads("c1", 1, 2000, wall, None);
+    let mut w = one_campaign(4, "power", 3.0, 2000);
     // Lines free up all the time, at odd instants: busy after 1.5 s to 2.4 s, or no answer
     // until the dialer's own ring timeout cancels the call inside a pacing tick.
     w.sip.script = Box::new(|_, lead| match lead % 2 {
@@ -330,12 +322,7 @@ fn a_paused_campaign_never_dials_even_as_its_calls_end_inside_a_tick() {
 #[test]
 fn line_and_cps_budgets_hold_across_campaigns() {
     let agents = [
-        Agents {
-            first: 1,
-            count: 10,
-            group: "lab",
-            skills: "outbound, verification",
-        },
+        lab(10),
         Agents {
             first: 11,
             count: 10,
@@ -400,12 +387,7 @@ fn a_spent_24h_or_30d_abandon_budget_makes_the_campaign_progressive() {
         (((1000, 0), (30_000, 900)), true),
     ];
     for ((day, month), spent) in cases {
-        let agents = Agents {
-            first: 1,
-            count: 2,
-            group: "lab",
-            skills: "outbound, verification",
-        };
+        let agents = lab(2);
         let mut w = world(
             &[agents],
             &[campaign("c1", 50, "power", 3.0, "lab", "verification")],
@@ -451,27 +433,7 @@ fn snapshot(side: LegSide, call_id: &str) -> String {
 
 #[test]
 fn a_dead_nodes_legs_are_ended_and_their_agents_wait_for_it() {
-    let agents = Agents {
-        first: 1,
-        count: 3,
-        group: "lab",
-        skills: "outbound, verification",
-    };
-    let mut w = world(
-        &[agents],
-        &[campaign(
-            "c1",
-            50,
-            "progressive",
-            1.0,
-            "lab",
-            "verification",
-        )],
-        30,
-        30,
-    );
-    let wall = w.wall_ms();
-    w.store.add_leads("c1", 1, 500, wall, None);
+    let mut w = one_campaign(3, "progressive", 1.0, 500);
     w.sip.script = Box::new(|_, _| Answer::Live(S(1)));
     w.sip.talk = S(5);
     w.sip.bye_answer = S(20);
@@ -543,27 +505,7 @@ fn a_dead_nodes_legs_are_ended_and_their_agents_wait_for_it() {
 
 #[test]
 fn an_agent_whose_claim_another_node_took_is_offered_no_more_calls() {
-    let agents = Agents {
-        first: 1,
-        count: 3,
-        group: "lab",
-        skills: "outbound, verification",
-    };
-    let mut w = world(
-        &[agents],
-        &[campaign(
-            "c1",
-            50,
-            "progressive",
-            1.0,
-            "lab",
-            "verification",
-        )],
-        30,
-        30,
-    );
-    let wall = w.wall_ms();
-    w.store.add_leads("c1", 1, 1000, wall, None);
+    let mut w = one_campaign(3, "progressive", 1.0, 1000);
     w.sip.script = Box::new(|_, _| Answer::Live(S(2)));
     w.sip.talk = S(5);
     w.run_for(S(25));
@@ -597,4 +539,43 @@ fn an_agent_whose_claim_another_node_took_is_offered_no_more_calls() {
         .find(|a| a.id == "agent0002")
         .expect("agent0002");
     assert_eq!(a2.state, AgentState::LoggedOut);
+}
+
+#[test]
+fn overrides_another_node_wrote_are_checked_before_they_apply() {
+    let agents = lab(2);
+    let mut w = world(
+        &[agents],
+        &[campaign("c1", 50, "predictive", 1.0, "lab", "verification")],
+        30,
+        30,
+    );
+    let target = |w: &mut World| match w.admin(AdminRequest::Campaign("c1".into())) {
+        Some(AdminReply::Campaign(Ok(v))) => (v.pacing.target_abandon, v.paused),
+        other => panic!("campaign view: {other:?}"),
+    };
+    // Over the campaign's legal abandon cap (3 %): written by an older version, say.
+    w.store.overrides = vec![(
+        "c1".into(),
+        PacingOverride {
+            target_abandon: Some(0.08),
+            ..PacingOverride::default()
+        },
+    )];
+    w.run_for(S(3));
+    assert_eq!(
+        target(&mut w),
+        (0.03, false),
+        "an override over the cap is ignored"
+    );
+    w.store.overrides = vec![(
+        "c1".into(),
+        PacingOverride {
+            target_abandon: Some(0.02),
+            paused: Some(true),
+            ..PacingOverride::default()
+        },
+    )];
+    w.run_for(S(3));
+    assert_eq!(target(&mut w), (0.02, true), "a good override applies");
 }

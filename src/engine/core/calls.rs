@@ -289,13 +289,11 @@ impl Core {
                 }
                 self.by_sip.insert(sip, Leg::Out(key));
             }
-            Err(PlaceFailure::Refused(e)) => {
-                tracing::warn!(error = %e, "call not placed");
-                self.dialer_end(key, CallEnd::TrunkFailure);
-                self.finish(key, Disposition::TrunkFailure);
-            }
-            Err(e @ PlaceFailure::DriverGone) => {
-                tracing::error!(error = %e, "call not placed");
+            Err(e) => {
+                match e {
+                    PlaceFailure::Refused(_) => tracing::warn!(error = %e, "call not placed"),
+                    PlaceFailure::DriverGone => tracing::error!(error = %e, "call not placed"),
+                }
                 self.dialer_end(key, CallEnd::TrunkFailure);
                 self.finish(key, Disposition::TrunkFailure);
             }
@@ -640,19 +638,10 @@ impl Core {
 
     /// A connected call is over: the dialer puts its agent in wrap-up.
     fn end_connected(&mut self, key: CallKey) {
-        let now = self.pnow();
-        let Some(rec) = self.calls.get_mut(&key) else {
+        self.dialer_end(key, CallEnd::Completed);
+        let Some(rec) = self.calls.get(&key) else {
             return;
         };
-        if rec.in_dialer {
-            rec.in_dialer = false;
-            noted(
-                "connected call ended",
-                self.camps[rec.camp]
-                    .dialer
-                    .handle_call_ended(now, rec.dcall, CallEnd::Completed),
-            );
-        }
         if let Some(ai) = rec.agent {
             self.agents[ai].call = None;
             self.start_wrap(ai);
