@@ -18,7 +18,8 @@
 //! - [`sip`]: SIP on rsip, in layers: the endpoint routes each message to its transaction,
 //!   dialog or call (customer + agent leg, trunk failover, flow I join); a session seam for SDP;
 //!   transport shell, trunks and synthetic peers.
-//! - [`engine`]: the live tokio shell joining store, pacing and SIP.
+//! - [`engine`]: the engine's decisions as a sans-IO core (`engine::Core`, also driven in
+//!   virtual time by `engine::harness`) and the live tokio shell joining it to store and SIP.
 //! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
 //! - [`export`]: lead data neutralised where it is shown or exported (JSON, screens, CSV).
 //! - [`limits`]: connection caps and timeouts of the TCP listeners.

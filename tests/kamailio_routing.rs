@@ -28,7 +28,7 @@ use dialler::live_endpoint;
 use kamailio::{Kamailio, Options};
 use outdial::sip::{CallId, CallerId, EndedBy, Event, PlaceCall, SipHandle, SipOutcome, E164};
 use sipp::{Builder, Sipp};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 const OFFER: &str = "v=0\r\no=outdial 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
@@ -40,7 +40,7 @@ fn available() -> bool {
 }
 
 /// A dialler with one trunk at `address` (and `extra` YAML keys) in group `g`.
-async fn dialler(address: SocketAddr, extra: &str) -> (SipHandle, UnboundedReceiver<Event>) {
+async fn dialler(address: SocketAddr, extra: &str) -> (SipHandle, Receiver<Event>) {
     let y = format!(
         "trunks:\n  - {{ name: t, address: \"{address}\", max_channels: 2, max_cps: 2, \
          ping_interval: 0s{extra} }}\ngroups:\n  - {{ name: g, trunks: [t] }}\n"
@@ -74,7 +74,7 @@ fn assert_in_dialog_via_route_set(log: &str, proxy: &Kamailio) {
 }
 
 /// The next event of `call`, skipping others and `Ringing`; fails after `secs` seconds.
-async fn next_for(ev: &mut UnboundedReceiver<Event>, call: CallId, secs: u64) -> Event {
+async fn next_for(ev: &mut Receiver<Event>, call: CallId, secs: u64) -> Event {
     let wait = async {
         loop {
             let e = ev.recv().await.expect("driver alive");
@@ -99,7 +99,7 @@ async fn next_for(ev: &mut UnboundedReceiver<Event>, call: CallId, secs: u64) ->
 /// Places one call (early offer), waits for the answer, hangs up, and checks that both sides
 /// ended it cleanly: outdial reports the end and forgets the dialog, SIPp counts one successful
 /// call (its scenario checked the path of the ACK and the BYE).
-async fn call_and_hang_up(d: &SipHandle, ev: &mut UnboundedReceiver<Event>, trunk: &mut Sipp) {
+async fn call_and_hang_up(d: &SipHandle, ev: &mut Receiver<Event>, trunk: &mut Sipp) {
     let call = d
         .place_call(PlaceCall {
             group: "g".into(),
@@ -130,7 +130,7 @@ async fn call_and_hang_up(d: &SipHandle, ev: &mut UnboundedReceiver<Event>, trun
     // The BYE transaction completed: nothing of the call is left.
     let mut open = usize::MAX;
     for _ in 0..50 {
-        open = d.with(|ep, _| ep.open_dialogs()).await.expect("driver");
+        open = d.open_dialogs().await.expect("driver");
         if open == 0 {
             break;
         }

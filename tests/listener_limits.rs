@@ -84,7 +84,7 @@ async fn all_closed_after(held: Vec<TcpStream>, started: Instant, timeout: Durat
     );
 }
 
-async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> Event {
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("event within 5 s")

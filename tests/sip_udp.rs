@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use dialler::{live_endpoint, trunk_group};
 use outdial::sip::{CallerId, EndedBy, Event, PlaceCall, SipOutcome, SipUri, E164};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 const OFFER: &str = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 const ANSWER: &str = "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
-async fn next(ev: &mut UnboundedReceiver<Event>) -> Event {
+async fn next(ev: &mut Receiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(5), ev.recv())
         .await
         .expect("event within 5 s")

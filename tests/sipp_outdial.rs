@@ -17,10 +17,10 @@ use outdial::sip::{
     CallId, CallerId, EndedBy, Event, PlaceCall, SipHandle, SipOutcome, SipUri, E164,
 };
 use sipp::{Builder, Sipp};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 /// A dialler whose group `g` holds `trunks` in order (`creds` on every trunk when given).
-async fn dialler(trunks: &[SocketAddr], creds: bool) -> (SipHandle, UnboundedReceiver<Event>) {
+async fn dialler(trunks: &[SocketAddr], creds: bool) -> (SipHandle, Receiver<Event>) {
     let c = if creds {
         ", credentials: { username: outdial, password: secret }"
     } else {
@@ -41,7 +41,7 @@ fn call_to(ring_timeout: Duration) -> PlaceCall {
 }
 
 /// The next event of `call`, skipping others; fails the test after `secs` seconds.
-async fn next_for(ev: &mut UnboundedReceiver<Event>, call: CallId, secs: u64) -> Event {
+async fn next_for(ev: &mut Receiver<Event>, call: CallId, secs: u64) -> Event {
     let wait = async {
         loop {
             let e = ev.recv().await.expect("driver alive");
@@ -66,7 +66,7 @@ async fn next_for(ev: &mut UnboundedReceiver<Event>, call: CallId, secs: u64) ->
 }
 
 /// Skips `Ringing` and returns the outcome of the attempt (Answered or Failed).
-async fn outcome(ev: &mut UnboundedReceiver<Event>, call: CallId) -> Event {
+async fn outcome(ev: &mut Receiver<Event>, call: CallId) -> Event {
     loop {
         match next_for(ev, call, 20).await {
             Event::Ringing { .. } => continue,

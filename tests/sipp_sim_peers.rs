@@ -17,7 +17,7 @@ use engine_support::{peer, temp_dir, Peer};
 use outdial::sip::{
     CallId, CallerId, EndedBy, Event, PlaceCall, SipHandle, SipOutcome, SipUri, E164,
 };
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 /// A scenario whose trunk has these outcome probabilities; ring 3 s and talk `talk_s`.
 fn scenario(dir: &Path, tag: &str, o: Outcomes, talk_s: u32) -> PathBuf {
@@ -49,7 +49,7 @@ fn agent_sim(tag: &str, talk_s: u32, extra: &[&str]) -> Peer {
     peer("agent-sim", &sc, 10.0, extra)
 }
 
-async fn dialler(trunks: &[SocketAddr]) -> (SipHandle, UnboundedReceiver<Event>) {
+async fn dialler(trunks: &[SocketAddr]) -> (SipHandle, Receiver<Event>) {
     live_endpoint(&trunk_group(trunks, "")).await
 }
 
@@ -68,7 +68,7 @@ async fn place(d: &SipHandle, ring: Duration) -> CallId {
 }
 
 /// The next event of `call` other than `Ringing`, within `secs` seconds.
-async fn next_for(ev: &mut UnboundedReceiver<Event>, call: CallId, secs: u64) -> Event {
+async fn next_for(ev: &mut Receiver<Event>, call: CallId, secs: u64) -> Event {
     let wait = async {
         loop {
             match ev.recv().await.expect("driver alive") {

@@ -1,7 +1,9 @@
 //! The engine's two clocks: wall time for the store (epoch ms: calling windows, retry delays,
 //! call records) and the pacing core's clock, which runs `time_scale` times faster than wall time
-//! so a time-scaled synthetic trunk means the same thing to pacing as the real one. Owns nothing
-//! else; with `time_scale` 1 both advance together.
+//! so a time-scaled synthetic trunk means the same thing to pacing as the real one. Pure
+//! arithmetic from a start instant and the wall clock read at that instant: nothing here reads
+//! a clock, so the engine core runs the same in virtual time. With `time_scale` 1 both advance
+//! together.
 
 use std::time::{Duration, Instant};
 
@@ -11,14 +13,17 @@ use crate::pacing::Millis;
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
     start: Instant,
+    start_wall_ms: i64,
     scale: f64,
 }
 
 impl Clock {
-    /// A clock starting now, with pacing time running `scale` times faster.
-    pub fn new(scale: f64) -> Clock {
+    /// A clock starting at `start`, when the wall clock read `start_wall_ms` (epoch ms), with
+    /// pacing time running `scale` times faster.
+    pub fn new(start: Instant, start_wall_ms: i64, scale: f64) -> Clock {
         Clock {
-            start: Instant::now(),
+            start,
+            start_wall_ms,
             scale: scale.max(1.0),
         }
     }
@@ -34,9 +39,15 @@ impl Clock {
         Millis((real * self.scale * 1000.0) as u64)
     }
 
-    /// The instant at which pacing time reaches `t` (never before the start).
+    /// The first instant (to the microsecond) at which pacing time has reached `t`: a timer due
+    /// at `t` and woken at this instant is due (float rounding could otherwise wake it a hair
+    /// early, again and again).
     pub fn instant(&self, t: Millis) -> Instant {
-        self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale)
+        let mut at = self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale);
+        while self.pacing(at) < t {
+            at += Duration::from_micros(1);
+        }
+        at
     }
 
     /// A pacing-time duration in wall time.
@@ -44,9 +55,11 @@ impl Clock {
         scenario.div_f64(self.scale)
     }
 
-    /// Wall clock, epoch milliseconds UTC.
-    pub fn wall_ms(&self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
+    /// Wall clock at `at`, epoch milliseconds UTC (real time: not scaled).
+    pub fn wall_ms(&self, at: Instant) -> i64 {
+        let since = at.saturating_duration_since(self.start).as_millis();
+        self.start_wall_ms
+            .saturating_add(i64::try_from(since).unwrap_or(i64::MAX))
     }
 }
 
@@ -56,11 +69,22 @@ mod tests {
 
     #[test]
     fn pacing_time_runs_scale_times_faster_and_round_trips() {
-        let c = Clock::new(10.0);
-        let at = c.start + Duration::from_millis(150);
+        let start = Instant::now();
+        let c = Clock::new(start, 1_000_000, 10.0);
+        let at = start + Duration::from_millis(150);
         assert_eq!(c.pacing(at), Millis(1500));
         let back = c.instant(Millis(1500));
-        assert!(back.duration_since(c.start).as_millis().abs_diff(150) <= 1);
+        assert!(back.duration_since(start).as_millis().abs_diff(150) <= 1);
+        for t in [1, 3, 7, 299, 1001, 123_457] {
+            for scale in [1.0, 3.0, 7.5, 1000.0] {
+                let c = Clock::new(start, 0, scale);
+                assert!(
+                    c.pacing(c.instant(Millis(t))) >= Millis(t),
+                    "{t} ms at {scale}x"
+                );
+            }
+        }
         assert_eq!(c.real(Duration::from_secs(2)), Duration::from_millis(200));
+        assert_eq!(c.wall_ms(at), 1_000_150, "wall time is not scaled");
     }
 }

@@ -43,7 +43,8 @@ use crate::store::{
     AttemptOutcome, CallProgress, InboundRecord, PacingOverride, Store, StoreError,
 };
 
-use super::core::Msg;
+use super::core::{AgentIdx, StoreResult};
+use super::shell::{forward, ShellMsg};
 
 /// Writes sent to a PostgreSQL store at once (its pool has 8 connections; leases, attempts and
 /// renewals need some too).
@@ -97,7 +98,7 @@ pub enum Write {
         /// When the engine gave up on the wrap-up, epoch ms.
         wall_ms: i64,
     },
-    /// A staffed interval opens; its id goes back to the loop as [`Msg::Session`] for agent
+    /// A staffed interval opens; its id goes back to the loop as `StoreResult::Session` for agent
     /// index `agent_ix` of this run.
     SessionStart {
         /// The agent's index in this run's config.
@@ -374,6 +375,7 @@ impl WriteQueue {
     }
 
     /// Writes queued (memory, spool).
+    #[cfg(test)]
     pub(crate) fn backlog(&self) -> (usize, usize) {
         let g = self.lock();
         (g.mem.len(), g.spooled)
@@ -443,11 +445,11 @@ impl WriteQueue {
 
 /// Spawns the writer: it applies the queue's writes in order (up to [`parallel`] independent
 /// ones at once), retrying each until it lands, and reports each one to the loop
-/// ([`Msg::Written`], or [`Msg::Session`] then `Written`).
+/// (`StoreResult::Written`, or `StoreResult::Session` then `Written`).
 pub(crate) fn spawn_writer(
     store: Store,
     queue: WriteQueue,
-    tx: mpsc::UnboundedSender<Msg>,
+    tx: mpsc::Sender<ShellMsg>,
 ) -> tokio::task::JoinHandle<()> {
     let at_once = parallel(&store);
     tokio::spawn(async move {
@@ -482,14 +484,15 @@ pub(crate) fn spawn_writer(
             // The loop is gone only when the engine exits (what is left is spilled then).
             for l in landed {
                 if let Some(Landed::Session { agent_ix, id }) = l {
-                    let _ = tx.send(Msg::Session {
-                        agent: agent_ix,
+                    let session = StoreResult::Session {
+                        agent: AgentIdx(agent_ix),
                         id,
-                    });
+                    };
+                    forward(&tx, ShellMsg::Store(session)).await;
                 }
             }
             for _ in 0..n {
-                let _ = tx.send(Msg::Written);
+                forward(&tx, ShellMsg::Store(StoreResult::Written)).await;
             }
         }
     })

@@ -1,12 +1,14 @@
 //! The tokio shell around [`Endpoint`]: one task owns the endpoint, one UDP socket (and a TCP
 //! listener on the same port) serve every call, and one sleep tracks the endpoint's next timer.
-//! Commands arrive as closures over an mpsc channel; events leave over another. No lock, no task
+//! Commands arrive as typed [`Command`]s over a bounded mpsc channel; events leave over
+//! another, bounded too (a slow receiver stops the task reading the socket, never loses an
+//! event). No lock, no task
 //! per call (TCP connections get a reader task each, as streams need one). Connections peers open
 //! to us obey [`ConnLimits`]: a cap (more are closed at accept), a time limit on a message once
 //! started (slowloris) and on the first message of a silent connection, each refusal counted in
 //! `/metrics`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +20,8 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
 use super::endpoint::{
-    CallError, CallId, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
+    AgentLeg, CallError, CallId, DialogSnapshot, Endpoint, EndpointConfig, Event, PlaceCall,
+    PlaceError, Stats,
 };
 use super::message::frame_len;
 use super::trunk::{Transport, TrunkSet};
@@ -35,17 +38,270 @@ pub const DEFAULT_TCP_LIMITS: ConnLimits = ConnLimits {
 /// The `listener` label of the SIP TCP listener's refusals in `/metrics`.
 const LISTENER: &str = "sip_tcp";
 
-type Command = Box<dyn FnOnce(&mut Endpoint, Instant) + Send>;
+/// Commands waiting for the driver task at most; a sender beyond it waits (back-pressure).
+pub const COMMAND_CAPACITY: usize = 4096;
+/// Events waiting for the receiver at most; beyond it the task stops reading the UDP socket
+/// (the kernel buffer holds what comes meanwhile) until the receiver catches up.
+pub const EVENT_CAPACITY: usize = 4096;
+/// Messages queued for one TCP connection at most: a peer that reads none of them is dropped
+/// (its connection closed, the next message opens a new one) rather than held in memory.
+const STREAM_CAPACITY: usize = 1024;
+/// Whole messages read from TCP connections waiting for the driver task at most; a reader
+/// beyond it waits.
+const FRAME_CAPACITY: usize = 1024;
+
+/// Where a command's result goes: `None` for a command whose result nobody waits for (a
+/// failure is then logged by the driver with its cause).
+pub type Reply<T> = Option<oneshot::Sender<T>>;
+
+/// A call placed: its handle and the trunk it left on.
+pub type Placed = (CallId, Option<String>);
+
+/// One thing asked of the endpoint, applied by the driver task with the current instant; each
+/// variant is one public method of [`Endpoint`].
+#[derive(Debug)]
+pub enum Command {
+    /// [`Endpoint::place_call`], with the trunk it took ([`Endpoint::call_trunk`]).
+    Place {
+        /// The INVITE.
+        req: PlaceCall,
+        /// The call and its trunk.
+        reply: Reply<Result<Placed, PlaceError>>,
+    },
+    /// Several [`Endpoint::place_call`]s at one instant (load tests).
+    PlaceMany {
+        /// The INVITEs.
+        reqs: Vec<PlaceCall>,
+        /// One result per request, in order.
+        reply: Reply<Vec<Result<CallId, PlaceError>>>,
+    },
+    /// [`Endpoint::connect_with`] (or [`Endpoint::connect`] without `shown`).
+    Connect {
+        /// The customer's call.
+        call: CallId,
+        /// The agent (or announcement).
+        agent: SipUri,
+        /// What the agent's phone is shown.
+        shown: Option<AgentLeg>,
+        /// The outcome.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::abandon`].
+    Abandon {
+        /// The call.
+        call: CallId,
+        /// The announcement.
+        announcement: Option<SipUri>,
+        /// The outcome.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::hangup`] on each call.
+    Hangup {
+        /// The calls.
+        calls: Vec<CallId>,
+        /// The outcome of the first failure, if any.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::ring`].
+    Ring {
+        /// The call.
+        call: CallId,
+        /// The outcome.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::answer`].
+    Answer {
+        /// The call.
+        call: CallId,
+        /// The SDP answer.
+        sdp: Option<String>,
+        /// Extra headers.
+        headers: Vec<ExtraHeader>,
+        /// The outcome.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::reject`].
+    Reject {
+        /// The call.
+        call: CallId,
+        /// The status.
+        code: u16,
+        /// The outcome.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::challenge`].
+    Challenge {
+        /// The call.
+        call: CallId,
+        /// Realm.
+        realm: String,
+        /// Nonce.
+        nonce: String,
+        /// The outcome.
+        reply: Reply<Result<(), CallError>>,
+    },
+    /// [`Endpoint::available_lines`].
+    AvailableLines {
+        /// The trunk group.
+        group: String,
+        /// Lines.
+        reply: Reply<u32>,
+    },
+    /// [`Endpoint::stats`].
+    Stats {
+        /// The counters.
+        reply: Reply<Stats>,
+    },
+    /// [`Endpoint::open_dialogs`].
+    OpenDialogs {
+        /// How many.
+        reply: Reply<usize>,
+    },
+    /// [`Endpoint::call_trunk`].
+    CallTrunk {
+        /// The call.
+        call: CallId,
+        /// Its trunk.
+        reply: Reply<Option<String>>,
+    },
+    /// [`Endpoint::call_trunk`] and [`Endpoint::dialog_snapshots`] of a call.
+    Dialogs {
+        /// The call.
+        call: CallId,
+        /// Its trunk and the dialogs of its answered legs.
+        reply: Reply<(Option<String>, Vec<DialogSnapshot>)>,
+    },
+    /// [`Endpoint::restore_and_end`].
+    RestoreAndEnd {
+        /// The stored dialog.
+        snapshot: DialogSnapshot,
+        /// The restored call, if any.
+        reply: Reply<Option<CallId>>,
+    },
+    /// Pushes the endpoint's refusal counters and trunk gauges to `/metrics`.
+    PushGauges,
+}
+
+/// Sends `value` to whoever waits for it.
+fn respond<T>(reply: Reply<T>, value: T) {
+    if let Some(tx) = reply {
+        if tx.send(value).is_err() {
+            tracing::debug!("sip command: the caller stopped waiting for the result");
+        }
+    }
+}
+
+/// Sends a command's outcome, or logs its failure with the cause when nobody waits for it.
+fn outcome(what: &'static str, reply: Reply<Result<(), CallError>>, r: Result<(), CallError>) {
+    match (reply, r) {
+        (Some(tx), r) => respond(Some(tx), r),
+        (None, Ok(())) => {}
+        // An agent leg that cannot be set up leaves a customer waiting: worth a warning.
+        (None, Err(e)) if what == "connect" => tracing::warn!(error = %e, "{what}"),
+        (None, Err(e)) => tracing::debug!(error = %e, "{what}"),
+    }
+}
+
+impl Command {
+    /// Applies the command to the endpoint at `now`.
+    fn apply(self, ep: &mut Endpoint, now: Instant) {
+        match self {
+            Command::Place { req, reply } => {
+                let r = ep
+                    .place_call(now, req)
+                    .map(|call| (call, ep.call_trunk(call)));
+                if let (None, Err(e)) = (&reply, &r) {
+                    tracing::debug!(error = %e, "place call");
+                }
+                respond(reply, r);
+            }
+            Command::PlaceMany { reqs, reply } => {
+                let r = reqs.into_iter().map(|q| ep.place_call(now, q)).collect();
+                respond(reply, r);
+            }
+            Command::Connect {
+                call,
+                agent,
+                shown,
+                reply,
+            } => {
+                let r = match shown {
+                    Some(shown) => ep.connect_with(now, call, agent, shown),
+                    None => ep.connect(now, call, agent),
+                };
+                outcome("connect", reply, r);
+            }
+            Command::Abandon {
+                call,
+                announcement,
+                reply,
+            } => outcome("abandon", reply, ep.abandon(now, call, announcement)),
+            Command::Hangup { calls, reply } => {
+                let mut first = Ok(());
+                for c in calls {
+                    if let Err(e) = ep.hangup(now, c) {
+                        if first.is_ok() {
+                            first = Err(e);
+                        }
+                    }
+                }
+                outcome("hang up", reply, first);
+            }
+            Command::Ring { call, reply } => outcome("ring", reply, ep.ring(now, call)),
+            Command::Answer {
+                call,
+                sdp,
+                headers,
+                reply,
+            } => outcome("answer", reply, ep.answer(now, call, sdp, &headers)),
+            Command::Reject { call, code, reply } => {
+                outcome("reject", reply, ep.reject(now, call, code))
+            }
+            Command::Challenge {
+                call,
+                realm,
+                nonce,
+                reply,
+            } => outcome("challenge", reply, ep.challenge(now, call, &realm, &nonce)),
+            Command::AvailableLines { group, reply } => {
+                respond(reply, ep.available_lines(&group, now))
+            }
+            Command::Stats { reply } => respond(reply, ep.stats()),
+            Command::OpenDialogs { reply } => respond(reply, ep.open_dialogs()),
+            Command::CallTrunk { call, reply } => respond(reply, ep.call_trunk(call)),
+            Command::Dialogs { call, reply } => {
+                respond(reply, (ep.call_trunk(call), ep.dialog_snapshots(call)))
+            }
+            Command::RestoreAndEnd { snapshot, reply } => {
+                respond(reply, ep.restore_and_end(now, &snapshot))
+            }
+            Command::PushGauges => {
+                let s = ep.stats();
+                crate::admin::metrics::set_sip_refused(s.forbidden, s.wrong_source, s.stray);
+                for t in ep.trunks() {
+                    crate::admin::metrics::set_trunk(&crate::admin::metrics::TrunkGauges {
+                        trunk: t.config.name.clone(),
+                        channels_in_use: t.active,
+                        max_channels: t.config.max_channels,
+                        calls_last_second: t.calls_last_second(now),
+                        up: t.health == super::trunk::Health::InService,
+                    });
+                }
+            }
+        }
+    }
+}
 
 /// The driver task has stopped (its endpoint is gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the sip driver has stopped")]
 pub struct DriverGone;
 
-/// Cloneable handle to a running endpoint. Every method is one message to the driver task.
+/// Cloneable handle to a running endpoint. Every method is one [`Command`] to the driver task;
+/// a full command queue makes the caller wait.
 #[derive(Clone)]
 pub struct SipHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
     local_addr: SocketAddr,
 }
 
@@ -55,27 +311,16 @@ impl SipHandle {
         self.local_addr
     }
 
-    /// Runs `f` on the endpoint inside the driver task and returns its result.
-    pub async fn with<R, F>(&self, f: F) -> Result<R, DriverGone>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Endpoint, Instant) -> R + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Box::new(move |ep, now| {
-                let _ = tx.send(f(ep, now));
-            }))
-            .map_err(|_| DriverGone)?;
-        rx.await.map_err(|_| DriverGone)
+    /// Sends a command without waiting for its result.
+    pub async fn send(&self, cmd: Command) -> Result<(), DriverGone> {
+        self.tx.send(cmd).await.map_err(|_| DriverGone)
     }
 
-    /// Runs `f` on the endpoint without waiting for it.
-    pub fn post<F>(&self, f: F) -> Result<(), DriverGone>
-    where
-        F: FnOnce(&mut Endpoint, Instant) + Send + 'static,
-    {
-        self.tx.send(Box::new(f)).map_err(|_| DriverGone)
+    /// Sends the command `make` builds around a reply channel and waits for the result.
+    async fn ask<R>(&self, make: impl FnOnce(Reply<R>) -> Command) -> Result<R, DriverGone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(Some(tx))).await?;
+        rx.await.map_err(|_| DriverGone)
     }
 
     /// See [`Endpoint::place_call`].
@@ -83,7 +328,18 @@ impl SipHandle {
         &self,
         req: PlaceCall,
     ) -> Result<Result<CallId, PlaceError>, DriverGone> {
-        self.with(move |ep, now| ep.place_call(now, req)).await
+        Ok(self.place(req).await?.map(|(call, _)| call))
+    }
+    /// [`Endpoint::place_call`], with the trunk the call left on.
+    pub async fn place(&self, req: PlaceCall) -> Result<Result<Placed, PlaceError>, DriverGone> {
+        self.ask(|reply| Command::Place { req, reply }).await
+    }
+    /// Several [`Endpoint::place_call`]s at one instant.
+    pub async fn place_many(
+        &self,
+        reqs: Vec<PlaceCall>,
+    ) -> Result<Vec<Result<CallId, PlaceError>>, DriverGone> {
+        self.ask(|reply| Command::PlaceMany { reqs, reply }).await
     }
     /// See [`Endpoint::connect`].
     pub async fn connect(
@@ -91,17 +347,28 @@ impl SipHandle {
         call: CallId,
         agent: SipUri,
     ) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.connect(now, call, agent)).await
+        self.ask(|reply| Command::Connect {
+            call,
+            agent,
+            shown: None,
+            reply,
+        })
+        .await
     }
     /// See [`Endpoint::connect_with`].
     pub async fn connect_with(
         &self,
         call: CallId,
         agent: SipUri,
-        shown: super::endpoint::AgentLeg,
+        shown: AgentLeg,
     ) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.connect_with(now, call, agent, shown))
-            .await
+        self.ask(|reply| Command::Connect {
+            call,
+            agent,
+            shown: Some(shown),
+            reply,
+        })
+        .await
     }
     /// See [`Endpoint::abandon`].
     pub async fn abandon(
@@ -109,16 +376,24 @@ impl SipHandle {
         call: CallId,
         announcement: Option<SipUri>,
     ) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.abandon(now, call, announcement))
-            .await
+        self.ask(|reply| Command::Abandon {
+            call,
+            announcement,
+            reply,
+        })
+        .await
     }
     /// See [`Endpoint::hangup`].
     pub async fn hangup(&self, call: CallId) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.hangup(now, call)).await
+        self.ask(|reply| Command::Hangup {
+            calls: vec![call],
+            reply,
+        })
+        .await
     }
     /// See [`Endpoint::ring`].
     pub async fn ring(&self, call: CallId) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.ring(now, call)).await
+        self.ask(|reply| Command::Ring { call, reply }).await
     }
     /// See [`Endpoint::answer`].
     pub async fn answer(
@@ -127,8 +402,13 @@ impl SipHandle {
         sdp: Option<String>,
         headers: Vec<ExtraHeader>,
     ) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.answer(now, call, sdp, &headers))
-            .await
+        self.ask(|reply| Command::Answer {
+            call,
+            sdp,
+            headers,
+            reply,
+        })
+        .await
     }
     /// See [`Endpoint::reject`].
     pub async fn reject(
@@ -136,7 +416,8 @@ impl SipHandle {
         call: CallId,
         code: u16,
     ) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.reject(now, call, code)).await
+        self.ask(|reply| Command::Reject { call, code, reply })
+            .await
     }
     /// See [`Endpoint::challenge`].
     pub async fn challenge(
@@ -145,17 +426,34 @@ impl SipHandle {
         realm: String,
         nonce: String,
     ) -> Result<Result<(), CallError>, DriverGone> {
-        self.with(move |ep, now| ep.challenge(now, call, &realm, &nonce))
-            .await
+        self.ask(|reply| Command::Challenge {
+            call,
+            realm,
+            nonce,
+            reply,
+        })
+        .await
     }
     /// See [`Endpoint::available_lines`].
     pub async fn available_lines(&self, group: String) -> Result<u32, DriverGone> {
-        self.with(move |ep, now| ep.available_lines(&group, now))
+        self.ask(|reply| Command::AvailableLines { group, reply })
             .await
     }
     /// See [`Endpoint::stats`].
     pub async fn stats(&self) -> Result<Stats, DriverGone> {
-        self.with(|ep, _| ep.stats()).await
+        self.ask(|reply| Command::Stats { reply }).await
+    }
+    /// See [`Endpoint::open_dialogs`].
+    pub async fn open_dialogs(&self) -> Result<usize, DriverGone> {
+        self.ask(|reply| Command::OpenDialogs { reply }).await
+    }
+    /// See [`Endpoint::restore_and_end`].
+    pub async fn restore_and_end(
+        &self,
+        snapshot: DialogSnapshot,
+    ) -> Result<Option<CallId>, DriverGone> {
+        self.ask(|reply| Command::RestoreAndEnd { snapshot, reply })
+            .await
     }
 }
 
@@ -168,8 +466,15 @@ fn udp_socket(bind: SocketAddr) -> io::Result<UdpSocket> {
     let s = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     // Bursts of thousands of messages per second: larger buffers than the 208 KiB default
     // (the kernel caps them at net.core.rmem_max / wmem_max).
-    let _ = s.set_recv_buffer_size(4 << 20);
-    let _ = s.set_send_buffer_size(4 << 20);
+    // A kernel that refuses keeps its default: slower under bursts, still correct.
+    for (what, r) in [
+        ("receive", s.set_recv_buffer_size(4 << 20)),
+        ("send", s.set_send_buffer_size(4 << 20)),
+    ] {
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "udp {what} buffer left at its default");
+        }
+    }
     s.set_nonblocking(true)?;
     s.bind(&bind.into())?;
     UdpSocket::from_std(s.into())
@@ -182,7 +487,7 @@ pub async fn spawn(
     bind: SocketAddr,
     cfg: EndpointConfig,
     trunks: TrunkSet,
-) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<Event>, JoinHandle<()>)> {
+) -> io::Result<(SipHandle, mpsc::Receiver<Event>, JoinHandle<()>)> {
     spawn_with(bind, cfg, trunks, DEFAULT_TCP_LIMITS).await
 }
 
@@ -192,15 +497,15 @@ pub async fn spawn_with(
     mut cfg: EndpointConfig,
     trunks: TrunkSet,
     limits: ConnLimits,
-) -> io::Result<(SipHandle, mpsc::UnboundedReceiver<Event>, JoinHandle<()>)> {
+) -> io::Result<(SipHandle, mpsc::Receiver<Event>, JoinHandle<()>)> {
     let udp = Arc::new(udp_socket(bind)?);
     let local = udp.local_addr()?;
     let tcp = TcpListener::bind(local).await.ok();
     cfg.local_addr = local;
     // Live: branches and tags keyed from the OS RNG (the core itself never reads entropy).
     cfg.secret.get_or_insert_with(rand::random);
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_CAPACITY);
     let ep = Endpoint::new(cfg, trunks, Instant::now());
     let tcp = tcp.map(|l| (l, ConnCap::new(limits.max_connections), limits));
     let task = tokio::spawn(run(ep, udp, tcp, cmd_rx, ev_tx));
@@ -216,19 +521,32 @@ pub async fn spawn_with(
 
 /// TCP connections by peer: the sender feeds that connection's writer task.
 struct Streams {
-    writers: HashMap<SocketAddr, mpsc::UnboundedSender<Vec<u8>>>,
-    frames: mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>,
+    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    frames: mpsc::Sender<(SocketAddr, Vec<u8>)>,
 }
 
 impl Streams {
     fn send(&mut self, dest: SocketAddr, bytes: Vec<u8>) {
-        if let Some(w) = self.writers.get(&dest) {
-            if w.send(bytes.clone()).is_ok() {
+        let bytes = match self.writers.get(&dest).map(|w| w.try_send(bytes)) {
+            None => None,
+            Some(Ok(())) => return,
+            // The connection closed: open a new one for this message.
+            Some(Err(mpsc::error::TrySendError::Closed(b))) => Some(b),
+            // The peer reads nothing of what we queue: drop the connection (its transactions
+            // time out) rather than hold the messages; the next message opens a new one.
+            Some(Err(mpsc::error::TrySendError::Full(_))) => {
+                tracing::warn!(%dest, queued = STREAM_CAPACITY, "sip tcp peer not reading: connection dropped with its queued messages");
+                self.writers.remove(&dest);
                 return;
             }
+        };
+        let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
+        if let Some(b) = bytes {
+            // A new channel has room for one message.
+            if let Err(e) = tx.try_send(b) {
+                tracing::error!(%dest, error = %e, "sip tcp message not queued");
+            }
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(bytes);
         self.writers.insert(dest, tx);
         let frames = self.frames.clone();
         tokio::spawn(async move {
@@ -250,7 +568,7 @@ impl Streams {
         if self.writers.len() >= 2 * limits.max_connections {
             self.writers.retain(|_, w| !w.is_closed());
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(STREAM_CAPACITY);
         self.writers.insert(peer, tx);
         let frames = self.frames.clone();
         tokio::spawn(async move {
@@ -269,8 +587,8 @@ impl Streams {
 async fn serve_stream(
     s: TcpStream,
     peer: SocketAddr,
-    mut out: mpsc::UnboundedReceiver<Vec<u8>>,
-    frames: mpsc::UnboundedSender<(SocketAddr, Vec<u8>)>,
+    mut out: mpsc::Receiver<Vec<u8>>,
+    frames: mpsc::Sender<(SocketAddr, Vec<u8>)>,
     limits: Option<ConnLimits>,
 ) {
     let (mut rd, mut wr) = s.into_split();
@@ -324,7 +642,7 @@ async fn serve_stream(
                     since = tokio::time::Instant::now();
                     // A CRLF keep-alive alone does not make a peer (anyone can send one).
                     spoke |= msg.iter().any(|b| !matches!(b, b'\r' | b'\n'));
-                    if frames.send((peer, msg)).is_err() {
+                    if frames.send((peer, msg)).await.is_err() {
                         break 'read;
                     }
                 }
@@ -343,10 +661,12 @@ async fn run(
     mut ep: Endpoint,
     udp: Arc<UdpSocket>,
     tcp: Option<(TcpListener, ConnCap, ConnLimits)>,
-    mut cmds: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<Event>,
+    mut cmds: mpsc::Receiver<Command>,
+    events: mpsc::Sender<Event>,
 ) {
-    let (frames_tx, mut frames_rx) = mpsc::unbounded_channel();
+    let (frames_tx, mut frames_rx) = mpsc::channel(FRAME_CAPACITY);
+    // Events the receiver has not taken yet: the socket is read only while there is room.
+    let mut pending: VecDeque<Event> = VecDeque::new();
     let mut streams = Streams {
         writers: HashMap::new(),
         frames: frames_tx,
@@ -360,7 +680,9 @@ async fn run(
                 Transport::Udp => match udp.try_send_to(&t.payload, t.dest) {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        let _ = udp.send_to(&t.payload, t.dest).await;
+                        if let Err(e) = udp.send_to(&t.payload, t.dest).await {
+                            tracing::debug!(dest = %t.dest, error = %e, "udp send failed");
+                        }
                     }
                     Err(e) => tracing::debug!(dest = %t.dest, error = %e, "udp send failed"),
                 },
@@ -368,12 +690,32 @@ async fn run(
             }
         }
         while let Some(e) = ep.poll_event() {
-            let _ = events.send(e);
+            pending.push_back(e);
         }
+        while let Some(e) = pending.pop_front() {
+            match events.try_send(e) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(e)) => {
+                    pending.push_front(e);
+                    break;
+                }
+                // Nobody listens any more (the owner is exiting): nothing to deliver to.
+                Err(mpsc::error::TrySendError::Closed(_)) => pending.clear(),
+            }
+        }
+        let room = pending.len() < EVENT_CAPACITY;
         let deadline = ep.poll_timeout().unwrap_or_else(|| Instant::now() + far);
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
         tokio::select! {
-            r = udp.recv_from(&mut buf) => {
+            permit = events.reserve(), if !pending.is_empty() => {
+                match (permit, pending.pop_front()) {
+                    (Ok(permit), Some(e)) => permit.send(e),
+                    (Ok(_), None) => {}
+                    // Nobody listens any more (the owner is exiting): nothing to deliver to.
+                    (Err(_), _) => pending.clear(),
+                }
+            }
+            r = udp.recv_from(&mut buf), if room => {
                 let now = Instant::now();
                 if let Ok((n, from)) = r {
                     ep.handle_datagram(now, from, Transport::Udp, &buf[..n]);
@@ -390,15 +732,15 @@ async fn run(
             c = cmds.recv() => {
                 let Some(c) = c else { break };
                 let now = Instant::now();
-                c(&mut ep, now);
+                c.apply(&mut ep, now);
                 for _ in 0..256 {
                     match cmds.try_recv() {
-                        Ok(c) => c(&mut ep, now),
+                        Ok(c) => c.apply(&mut ep, now),
                         Err(_) => break,
                     }
                 }
             }
-            Some((from, msg)) = frames_rx.recv() => {
+            Some((from, msg)) = frames_rx.recv(), if room => {
                 ep.handle_datagram(Instant::now(), from, Transport::Tcp, &msg);
             }
             a = async { match &tcp { Some((l, _, _)) => l.accept().await, None => std::future::pending().await } } => {

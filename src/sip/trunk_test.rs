@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::driver::{spawn, DriverGone};
+use super::driver::{spawn, Command, DriverGone};
 use super::endpoint::{CallId, EndpointConfig, Event, PlaceCall};
 use super::trunk::{Strategy, Transport, TrunkConfig, TrunkGroupConfig, TrunkSet, TrunksConfig};
 use super::values::{CallerId, SipUri, E164};
@@ -152,20 +152,27 @@ pub async fn run(opts: TrunkTestOptions) -> Result<TrunkTestReport, TrunkTestErr
                     let first = placed;
                     placed = due;
                     let caller = caller.clone();
-                    let ids = handle.with(move |ep, now| {
-                        (0..n).map(|k| {
+                    let reqs: Vec<PlaceCall> = (0..n)
+                        .filter_map(|k| {
                             let num = format!("+1555{:07}", (first + k) % 10_000_000);
                             let number = E164::new(&num).ok()?;
-                            ep.place_call(now, PlaceCall {
+                            Some(PlaceCall {
                                 group: "target".into(),
                                 number,
                                 caller_id: caller.clone(),
                                 headers: vec![],
                                 ring_timeout: Duration::from_secs(60),
                                 offer: Some(TEST_OFFER.to_string()),
-                            }).ok().map(|c| (c, now))
-                        }).collect::<Vec<_>>()
-                    }).await?;
+                            })
+                        })
+                        .collect();
+                    let at = Instant::now();
+                    let ids: Vec<Option<(CallId, Instant)>> = handle
+                        .place_many(reqs)
+                        .await?
+                        .into_iter()
+                        .map(|r| r.ok().map(|c| (c, at)))
+                        .collect();
                     let caller_ok = ids.iter().flatten().count() as u64;
                     failed += n - caller_ok;
                     started.extend(ids.into_iter().flatten());
@@ -179,11 +186,8 @@ pub async fn run(opts: TrunkTestOptions) -> Result<TrunkTestReport, TrunkTestErr
                     }
                 }
                 if !bye.is_empty() {
-                    handle.post(move |ep, now| {
-                        for c in bye {
-                            let _ = ep.hangup(now, c);
-                        }
-                    })?;
+                    // A call already ended by the far end refuses the hang-up: nothing to do.
+                    handle.send(Command::Hangup { calls: bye, reply: None }).await?;
                 }
             }
             e = events.recv() => {
@@ -212,7 +216,7 @@ pub async fn run(opts: TrunkTestOptions) -> Result<TrunkTestReport, TrunkTestErr
             // Let the BYE transactions finish (bounded by the deadline).
             let h = handle.clone();
             while Instant::now() < deadline {
-                let open = h.with(|ep, _| ep.open_dialogs()).await?;
+                let open = h.open_dialogs().await?;
                 if open == 0 {
                     break;
                 }

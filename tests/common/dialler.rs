@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 
 use outdial::sip::{spawn, trunk::TrunkSet, EndpointConfig, Event, SipHandle, TrunksConfig};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 /// A live SIP endpoint on 127.0.0.1 (port chosen by the system) with the trunks file `yaml`:
 /// its handle and its events. Its task runs until the handle is dropped.
-pub async fn live_endpoint(yaml: &str) -> (SipHandle, UnboundedReceiver<Event>) {
+pub async fn live_endpoint(yaml: &str) -> (SipHandle, Receiver<Event>) {
     let set = TrunkSet::new(&TrunksConfig::from_yaml("t.yaml", yaml).expect("trunks yaml"))
         .expect("trunk set");
     let any: SocketAddr = ([127, 0, 0, 1], 0).into();

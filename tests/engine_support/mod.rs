@@ -391,7 +391,7 @@ pub async fn inbound_caller(
     sip_addr: &str,
 ) -> (
     outdial::sip::SipHandle,
-    tokio::sync::mpsc::UnboundedReceiver<outdial::sip::Event>,
+    tokio::sync::mpsc::Receiver<outdial::sip::Event>,
     tokio::task::JoinHandle<()>,
 ) {
     use outdial::sip::{spawn, trunk::TrunkSet, EndpointConfig, TrunksConfig};

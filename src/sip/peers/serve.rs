@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::future::Future;
 
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
 
 use super::{Incoming, Peer, Step};
@@ -19,7 +19,7 @@ use crate::sip::ANSWER_HEADER;
 /// of calls seen.
 pub async fn serve<P: Peer>(
     handle: SipHandle,
-    mut events: UnboundedReceiver<Event>,
+    mut events: Receiver<Event>,
     mut peer: P,
     shutdown: impl Future<Output = ()>,
 ) -> Result<u64, DriverGone> {

@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 use crate::sip::endpoint::{CallId as SipCall, DialogSnapshot};
 use crate::store::OpenLeg;
 
-use super::core::{Engine, Msg, HOUSEKEEPING};
+use super::{Core, SipCommand, StoreCommand, HOUSEKEEPING};
 
 /// How long an agent whose leg was still ringing at a crash is held: 64·T1 (RFC 3261 timer B
 /// with T1 = 500 ms), after which no 2xx for that INVITE is retransmitted any more.
 const SETUP_HOLD: Duration = Duration::from_secs(32);
 
-impl Engine {
+impl Core {
     /// Housekeeping ticks between two renewals of this node's row.
     fn liveness_ticks(&self) -> u64 {
         let every = self.cfg.node_ttl.0 / 3;
@@ -38,7 +38,7 @@ impl Engine {
         if !self.store_down && self.dial_blocked() {
             tracing::error!(
                 node = %self.cfg.node,
-                since = ?self.last_renew.elapsed(),
+                since = ?self.now.saturating_duration_since(self.last_renew),
                 "this node's liveness row was not renewed in time: no new calls until it is"
             );
             self.on_store_down();
@@ -53,54 +53,17 @@ impl Engine {
         if !renew && !reap {
             return;
         }
-        let (store, node, tx) = (self.store.clone(), self.cfg.node.clone(), self.tx.clone());
-        let (wall, ttl) = (self.clock.wall_ms(), self.cfg.node_ttl.0.as_millis() as i64);
+        let (node, wall_ms) = (self.cfg.node.clone(), self.wall_ms());
         if renew {
             self.renewing = true;
-            let sent = Instant::now();
-            tokio::spawn(async move {
-                // The loop is gone only when the engine stops.
-                match store.renew_node(&node, wall, ttl).await {
-                    Ok(true) => {
-                        let _ = tx.send(Msg::Renewed(sent));
-                    }
-                    Ok(false) => {
-                        let _ = tx.send(Msg::NodeLost);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "renewing this node's liveness row");
-                        let _ = tx.send(Msg::StoreDown);
-                    }
-                }
+            self.emit_store(StoreCommand::RenewNode {
+                sent: self.now,
+                node,
+                wall_ms,
+                ttl_ms: self.cfg.node_ttl.0.as_millis() as i64,
             });
         } else {
-            tokio::spawn(async move {
-                match store.reap_dead_nodes(wall, &node).await {
-                    Ok(reaped) => {
-                        let legs: Vec<OpenLeg> = reaped
-                            .iter()
-                            .flat_map(|d| d.recovered.legs.clone())
-                            .collect();
-                        if !legs.is_empty() {
-                            // The loop is gone only when the engine stops.
-                            let _ = tx.send(Msg::Recovered(legs));
-                        }
-                        for d in reaped {
-                            tracing::warn!(
-                                node = %d.node,
-                                by = %node,
-                                attempts_closed = d.recovered.attempts_closed,
-                                leases_released = d.recovered.leases_released,
-                                legs_to_end = d.recovered.legs.len(),
-                                sessions_ended = d.sessions_ended,
-                                agents_released = d.agents_released,
-                                "recovered a node whose liveness row expired"
-                            );
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "recovering dead nodes"),
-                }
-            });
+            self.emit_store(StoreCommand::ReapDeadNodes { node, wall_ms });
         }
     }
 
@@ -111,10 +74,9 @@ impl Engine {
         self.last_renew = self.last_renew.max(sent);
         if self.store_down {
             self.store_down = false;
-            let (memory, spool) = self.writes.backlog();
             tracing::warn!(
                 node = %self.cfg.node,
-                writes_queued = memory + spool,
+                writes_queued = self.pending,
                 "store reachable again and this node's row still its own: dialling resumes"
             );
         }
@@ -149,38 +111,55 @@ impl Engine {
         );
         self.node_lost = true;
         if self.stopping.is_none() {
-            self.begin_stop(Duration::ZERO);
+            self.stop_within(Duration::ZERO);
         }
     }
 
-    /// Ends legs a crashed run left up: each is rebuilt from its stored dialog and sent BYE. Their
-    /// agents are taken out of dialling until [`Engine::on_released`] (BYE answered or timed out).
-    pub(crate) async fn end_legs(&mut self, legs: Vec<OpenLeg>) {
+    /// Ends legs a crashed run left up: each is rebuilt from its stored dialog and sent BYE
+    /// (answered by `SipInput::LegEnding`). Their agents are taken out of dialling until
+    /// [`Core::on_released`] (BYE answered or timed out).
+    pub(crate) fn end_legs(&mut self, legs: Vec<OpenLeg>) {
         for leg in legs {
             let Some(dialog) = &leg.dialog else {
                 // An agent leg that was still ringing: the agent's phone gives up on it (or its
                 // 200 reaches us and is ACKed and ended) within an INVITE transaction's life.
                 if let Some(agent) = leg.agent {
-                    self.held.push((agent, Instant::now() + SETUP_HOLD));
+                    self.held.push((agent, self.now + SETUP_HOLD));
                 }
                 continue;
             };
-            let Some(snap) = DialogSnapshot::from_json(dialog) else {
+            let Some(snapshot) = DialogSnapshot::from_json(dialog) else {
+                tracing::warn!(
+                    attempt = leg.attempt,
+                    "stored dialog unreadable: leg left up not ended"
+                );
                 continue;
             };
-            let restored = self
-                .sip
-                .with(move |ep, now| ep.restore_and_end(now, &snap))
-                .await;
-            match restored {
-                Ok(Some(call)) => {
-                    tracing::info!(attempt = leg.attempt, agent = ?leg.agent, "ending a leg left up");
-                    self.releasing.insert(call, leg.agent);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "sip driver gone: leg left up not ended"),
-            }
+            self.emit_sip(SipCommand::EndLeg {
+                snapshot,
+                agent: leg.agent,
+                attempt: leg.attempt,
+            });
         }
+        self.hold_agents();
+    }
+
+    /// A leg left up is being ended (`call`), or could not be restored (`None`).
+    pub(crate) fn on_leg_ending(
+        &mut self,
+        call: Option<SipCall>,
+        agent: Option<String>,
+        attempt: i64,
+    ) {
+        if let Some(call) = call {
+            tracing::info!(attempt, agent = ?agent, "ending a leg left up");
+            self.releasing.insert(call, agent);
+        }
+        self.hold_agents();
+    }
+
+    /// Logs out the agents whose leg from a crashed run is still up.
+    fn hold_agents(&mut self) {
         let held: Vec<usize> = (0..self.agents.len())
             .filter(|&ai| self.agent_held(ai) && self.agents[ai].call.is_none())
             .collect();
@@ -202,7 +181,7 @@ impl Engine {
 
     /// Releases the agents whose ringing leg from a crashed run has surely timed out.
     pub(crate) fn expire_holds(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         let before = self.held.len();
         self.held.retain(|(_, until)| *until > now);
         if self.held.len() < before {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::admin::{self, metrics::AbandonWindow};
 
-use super::core::Engine;
+use super::{Core, SipCommand};
 
 /// Samples kept per figure (a reservoir would be fancier; the first 200,000 of a run suffice for
 /// its percentiles and bound memory).
@@ -90,11 +90,11 @@ pub struct RunSummary {
     pub calls_per_s: f64,
 }
 
-impl Engine {
-    /// The figures so far.
-    pub(crate) fn summary(&self) -> RunSummary {
-        let now = self.pnow();
-        let wall_s = self.started.elapsed().as_secs_f64();
+impl Core {
+    /// The figures so far, at `at`.
+    pub fn summary(&self, at: std::time::Instant) -> RunSummary {
+        let now = self.clock.pacing(at);
+        let wall_s = at.saturating_duration_since(self.started).as_secs_f64();
         let campaigns = self
             .camps
             .iter()
@@ -125,8 +125,8 @@ impl Engine {
         }
     }
 
-    /// One line for a terminal: the run so far.
-    pub(crate) fn progress_line(&self) -> String {
+    /// One line for a terminal: the run so far, at `at`.
+    pub fn progress_line(&self, at: std::time::Instant) -> String {
         let mut busy = 0;
         let mut ready = 0;
         for ai in 0..self.agents.len() {
@@ -152,7 +152,7 @@ impl Engine {
         format!(
             "{:>5.0}s  dials {:>6}  live {:>5}  abandoned {:>4} ({rate:.2} %)  in flight {:>4}  \
              agents busy {busy} ready {ready}",
-            self.started.elapsed().as_secs_f64(),
+            at.saturating_duration_since(self.started).as_secs_f64(),
             dials,
             live,
             abandoned,
@@ -161,7 +161,7 @@ impl Engine {
     }
 
     /// Pushes gauges to the metrics recorder.
-    pub(crate) fn push_metrics(&self) {
+    pub(crate) fn push_metrics(&mut self) {
         let mut counts = [0u32; 6];
         for ai in 0..self.agents.len() {
             counts[self.agent_state(ai) as usize] += 1;
@@ -189,20 +189,7 @@ impl Engine {
             let c = &self.camps[ci];
             admin::metrics::set_calls_per_second(&c.name, c.recent_dials.len() as f64 / 10.0);
         }
-        // Trunk gauges straight from the endpoint's trunk table, on the SIP task. The post fails
-        // only once the SIP task is gone (the engine is exiting): no gauges to set then.
-        let _ = self.sip.post(|ep, now| {
-            let s = ep.stats();
-            admin::metrics::set_sip_refused(s.forbidden, s.wrong_source, s.stray);
-            for t in ep.trunks() {
-                admin::metrics::set_trunk(&admin::metrics::TrunkGauges {
-                    trunk: t.config.name.clone(),
-                    channels_in_use: t.active,
-                    max_channels: t.config.max_channels,
-                    calls_last_second: t.calls_last_second(now),
-                    up: t.health == crate::sip::trunk::Health::InService,
-                });
-            }
-        });
+        // Trunk gauges straight from the endpoint's trunk table, on the SIP task.
+        self.emit_sip(SipCommand::PushTrunkGauges);
     }
 }

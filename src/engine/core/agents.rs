@@ -9,19 +9,20 @@
 //! SLA leads head its own queue, so leads near their deadline get agents first.
 
 use std::cmp::Reverse;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::admin::{self, AgentAction, AgentView, ControlError, WrapUpCode};
 use crate::agents::AgentState;
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::{CallDisposition, Campaign};
 
-use super::config::{AgentSpec, WrapUp};
-use super::core::{Engine, Leg, Msg};
-use super::writes::Write;
+use crate::engine::config::{AgentSpec, WrapUp};
+use crate::engine::writes::Write;
+
+use super::{noted, Core, Leg, StoreCommand};
 
 /// How long an agent claim lasts without renewal (a dead node's agents free up after this).
-pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(30);
+pub const CLAIM_TTL: Duration = Duration::from_secs(30);
 
 /// Whether an agent may work for a campaign: same group, and every skill the campaign asks for.
 pub(crate) fn can_work(agent: &AgentSpec, campaign: &Campaign) -> bool {
@@ -32,15 +33,16 @@ pub(crate) fn can_work(agent: &AgentSpec, campaign: &Campaign) -> bool {
             .all(|s| agent.skill_names.contains(s))
 }
 
-impl Engine {
+impl Core {
     /// Whether campaign `ci` has leads to dial (buffered, in flight, or leased recently).
     fn has_work(&self, ci: usize) -> bool {
         let c = &self.camps[ci];
         !c.paused
             && (!c.buffer.is_empty()
                 || !c.calls.is_empty()
-                || c.last_work
-                    .is_some_and(|t| t.elapsed() < Duration::from_secs(3)))
+                || c.last_work.is_some_and(|t| {
+                    self.now.saturating_duration_since(t) < Duration::from_secs(3)
+                }))
     }
 
     /// Campaigns an agent may work for, highest priority first.
@@ -94,7 +96,7 @@ impl Engine {
             agent: self.agents[ai].spec.id.clone(),
             campaign: self.camps[ci].name.clone(),
             node: self.cfg.node.clone(),
-            wall_ms: self.clock.wall_ms(),
+            wall_ms: self.wall_ms(),
         });
     }
 
@@ -111,7 +113,7 @@ impl Engine {
     }
 
     fn end_session(&mut self, id: i64) {
-        let wall_ms = self.clock.wall_ms();
+        let wall_ms = self.wall_ms();
         self.queue_write(Write::SessionEnd { id, wall_ms });
     }
 
@@ -119,7 +121,10 @@ impl Engine {
     pub(crate) fn leave(&mut self, ai: usize) {
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
-            let _ = self.camps[ci].dialer.handle_agent_logout(now, id);
+            noted(
+                "agent logout",
+                self.camps[ci].dialer.handle_agent_logout(now, id),
+            );
         }
         self.agents[ai].home = None;
         if let Some(s) = self.agents[ai].session.take() {
@@ -166,9 +171,31 @@ impl Engine {
         for ai in 0..self.agents.len() {
             let a = &self.agents[ai];
             if a.claimed && !a.logged_in && a.spec.wrap_up == WrapUp::Auto {
-                let _ = self.login(ai);
+                if let Err(e) = self.login(ai) {
+                    tracing::debug!(error = %e, "automatic agent not logged in");
+                }
             }
         }
+    }
+
+    /// An agent this node no longer owns (its claim went to another node) leaves as soon as it
+    /// can: at once when idle, in wrap-up or paused; after its wrap-up when in a call or
+    /// reserved for one (the dialer cannot take it out then). Returns whether it left.
+    fn release_if_lost(&mut self, ai: usize) -> bool {
+        let a = &self.agents[ai];
+        if a.claimed || !a.logged_in || a.call.is_some() {
+            return false;
+        }
+        if matches!(
+            self.agent_state(ai),
+            AgentState::Reserved | AgentState::Talking
+        ) {
+            return false;
+        }
+        tracing::warn!(agent = %a.spec.id, "agent claim lost");
+        self.leave(ai);
+        self.agents[ai].logged_in = false;
+        true
     }
 
     /// Moves ready agents to where strict priority wants them (see the module doc).
@@ -183,6 +210,9 @@ impl Engine {
             }
         }
         for ai in 0..self.agents.len() {
+            if self.release_if_lost(ai) {
+                continue;
+            }
             let Some(home) = self.agents[ai].home else {
                 continue;
             };
@@ -213,7 +243,7 @@ impl Engine {
             let secs = self.cfg.auto_wrap_time.sample(&mut self.rng);
             let real = self.clock.real(Duration::from_secs_f64(secs.max(0.0)));
             self.wraps
-                .push(Reverse((Instant::now() + real, ai, a.wrap_epoch)));
+                .push(Reverse((self.now + real, ai, a.wrap_epoch)));
         }
     }
 
@@ -229,12 +259,20 @@ impl Engine {
     fn wrap_done(&mut self, ai: usize, disposition: WrapUpCode) {
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
-            let _ = self.camps[ci].dialer.handle_agent_ready(now, id);
+            noted(
+                "agent ready after wrap-up",
+                self.camps[ci].dialer.handle_agent_ready(now, id),
+            );
         }
-        let Some(attempt) = self.agents[ai].last_attempt.take() else {
-            return;
-        };
-        let (disp, at) = match &disposition {
+        if let Some(attempt) = self.agents[ai].last_attempt.take() {
+            self.write_disposition(ai, attempt, &disposition);
+        }
+        self.release_if_lost(ai);
+    }
+
+    /// Writes the agent's wrap-up code for `attempt` (the lead is rescheduled by it).
+    fn write_disposition(&mut self, ai: usize, attempt: i64, disposition: &WrapUpCode) {
+        let (disp, at) = match disposition {
             WrapUpCode::Callback { at_ms } => (CallDisposition::Callback, Some(*at_ms)),
             WrapUpCode::NotInterested => (CallDisposition::NotInterested, None),
             WrapUpCode::DoNotCall => (CallDisposition::DoNotCall, None),
@@ -244,7 +282,7 @@ impl Engine {
         if let Some(ci) = self.agents[ai].home {
             admin::metrics::agent_disposition(&self.camps[ci].name, disp.as_str());
         }
-        let wall_ms = self.clock.wall_ms();
+        let wall_ms = self.wall_ms();
         self.queue_write(Write::Disposition {
             attempt,
             disposition: disp,
@@ -276,7 +314,7 @@ impl Engine {
                 admin::metrics::agent_disposition(&self.camps[ci].name, AGENT_NOT_SET);
             }
             tracing::info!(agent = %self.agents[ai].spec.id, attempt, "wrap-up open at exit: not set");
-            let wall_ms = self.clock.wall_ms();
+            let wall_ms = self.wall_ms();
             self.queue_write(Write::DispositionNotSet { attempt, wall_ms });
             n += 1;
         }
@@ -391,21 +429,15 @@ impl Engine {
 
     // ----- ownership across nodes -----
 
-    /// Claims (or renews) every configured agent for this node, in the background.
+    /// Claims (or renews) every configured agent for this node (answered by `StoreResult::Claimed`).
     pub(crate) fn renew_claims(&mut self) {
         let ids: Vec<String> = self.agents.iter().map(|a| a.spec.id.clone()).collect();
-        let (store, node, tx) = (self.store.clone(), self.cfg.node.clone(), self.tx.clone());
-        let wall = self.clock.wall_ms();
-        tokio::spawn(async move {
-            match store
-                .claim_agents(&node, &ids, wall, CLAIM_TTL.as_millis() as i64)
-                .await
-            {
-                Ok(got) => {
-                    let _ = tx.send(Msg::Claimed(got));
-                }
-                Err(e) => tracing::error!(error = %e, "agent claims"),
-            }
+        let wall_ms = self.wall_ms();
+        self.emit_store(StoreCommand::ClaimAgents {
+            node: self.cfg.node.clone(),
+            ids,
+            wall_ms,
+            ttl_ms: CLAIM_TTL.as_millis() as i64,
         });
     }
 
@@ -414,12 +446,8 @@ impl Engine {
         let owned: std::collections::HashSet<String> = ids.into_iter().collect();
         for ai in 0..self.agents.len() {
             let mine = owned.contains(&self.agents[ai].spec.id);
-            if self.agents[ai].claimed && !mine && self.agents[ai].call.is_none() {
-                tracing::warn!(agent = %self.agents[ai].spec.id, "agent claim lost");
-                self.leave(ai);
-                self.agents[ai].logged_in = false;
-            }
-            self.agents[ai].claimed = mine || self.agents[ai].call.is_some();
+            self.agents[ai].claimed = mine;
+            self.release_if_lost(ai);
         }
         self.login_auto_agents();
     }

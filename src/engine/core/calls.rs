@@ -6,7 +6,7 @@
 //! and `begin_attempt`; nothing here decides them.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::admin::{self, ScreenPop};
 use crate::campaign::phone::dial_chars;
@@ -14,24 +14,28 @@ use crate::campaign::CallDisposition;
 use crate::pacing::call::{AnswerKind, CallEnd};
 use crate::pacing::dialer::Action;
 use crate::pacing::CallId as DialCall;
-use crate::sip::endpoint::{AgentLeg, Event, LegSide, PlaceCall};
+use crate::sip::endpoint::{AgentLeg, Event, PlaceCall};
 use crate::sip::values::{CallInfo, CallerId, DisplayName, ExtraHeader, E164};
 use crate::sip::SipOutcome;
 use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, StoreError};
 
-use super::core::{CallRec, Engine, InboundRec, Leg, Msg};
-use super::writes::Write;
+use crate::engine::writes::Write;
+
+use super::{
+    noted, CallKey, CallRec, CampaignId, Core, InboundRec, Leg, PlaceFailure, SipCommand,
+    StoreCommand,
+};
 
 /// Leads never sit in the buffer longer than this before their lease ends (they are released
 /// and leased again, so a long-buffered lead is re-checked against every rule).
 const LEASE_MARGIN: Duration = Duration::from_secs(20);
 
-impl Engine {
+impl Core {
     // ----- leases -----
 
     /// Keeps each campaign's buffer of leased leads about `lease.ahead` of dialling deep.
     pub(crate) fn refill_leases(&mut self) {
-        let now = Instant::now();
+        let now = self.now;
         let ttl = self.cfg.lease.ttl.0;
         let ahead = self.cfg.lease.ahead.0.as_secs_f64();
         let blocked = self.dial_blocked();
@@ -79,19 +83,21 @@ impl Engine {
             }
             let n = want - c.buffer.len();
             c.leasing = true;
-            let (store, name, node) = (self.store.clone(), c.name.clone(), self.cfg.node.clone());
-            let ttl_ms = ttl.as_millis() as i64;
-            let wall = self.clock.wall_ms();
-            let tx = self.tx.clone();
-            tokio::spawn(async move {
-                let result = store.lease(&name, n, wall, &node, ttl_ms).await;
-                let _ = tx.send(Msg::Leased { camp: ci, result });
+            let campaign = c.name.clone();
+            let wall_ms = self.wall_ms();
+            self.emit_store(StoreCommand::Lease {
+                camp: CampaignId(ci),
+                campaign,
+                n,
+                wall_ms,
+                node: self.cfg.node.clone(),
+                ttl_ms: ttl.as_millis() as i64,
             });
         }
     }
 
     pub(crate) fn on_leased(&mut self, ci: usize, result: Result<Vec<LeasedLead>, StoreError>) {
-        let now = Instant::now();
+        let now = self.now;
         let Some(c) = self.camps.get_mut(ci) else {
             return;
         };
@@ -120,7 +126,7 @@ impl Engine {
 
     // ----- dialer actions -----
 
-    pub(crate) async fn drain(&mut self, ci: usize) {
+    pub(crate) fn drain(&mut self, ci: usize) {
         loop {
             let Some(action) = self.camps[ci].dialer.poll_action() else {
                 self.sync_channels(ci);
@@ -141,14 +147,13 @@ impl Engine {
                 }
                 Action::Abandon { call } => self.abandon(ci, call),
                 Action::Cancel { call } => {
-                    if let Some(rec) = self.rec_of(ci, call) {
+                    let sip = self.rec_of(ci, call).and_then(|rec| {
                         rec.in_dialer = false;
                         rec.cancelled = true;
-                        if let Some(s) = rec.sip {
-                            let _ = self.sip.post(move |ep, now| {
-                                let _ = ep.hangup(now, s);
-                            });
-                        }
+                        rec.sip
+                    });
+                    if let Some(call) = sip {
+                        self.emit_sip(SipCommand::Hangup { call });
                     }
                 }
             }
@@ -168,17 +173,20 @@ impl Engine {
         let Some((_, lead)) = c.buffer.pop_front() else {
             // The dialer is told how many leads are at hand, so this is a race with a stale
             // lease; the call never existed.
-            let _ = c.dialer.handle_call_ended(now, call, CallEnd::TrunkFailure);
+            noted(
+                "a dial with no lead at hand ended",
+                c.dialer.handle_call_ended(now, call, CallEnd::TrunkFailure),
+            );
             return;
         };
-        c.recent_dials.push_back(Instant::now());
+        c.recent_dials.push_back(self.now);
         c.line_budget = c.line_budget.saturating_sub(1);
         admin::metrics::dial(&c.name);
-        let key = self.next_key;
+        let key = CallKey(self.next_key);
         self.next_key += 1;
         c.calls.insert(call.0, key);
-        let wall = self.clock.wall_ms();
-        let (store, node, lead_id) = (self.store.clone(), self.cfg.node.clone(), lead.lead_id);
+        let wall = self.clock.wall_ms(self.now);
+        let lead_id = lead.lead_id;
         self.calls.insert(
             key,
             CallRec {
@@ -201,15 +209,16 @@ impl Engine {
                 connect_ms: None,
             },
         );
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let result = store.begin_attempt(lead_id, &node, wall).await;
-            let _ = tx.send(Msg::Begun { key, result });
+        self.emit_store(StoreCommand::BeginAttempt {
+            key,
+            lead: lead_id,
+            node: self.cfg.node.clone(),
+            wall_ms: wall,
         });
     }
 
     /// The attempt is committed: place the call.
-    pub(crate) async fn on_begun(&mut self, key: u64, result: Result<i64, StoreError>) {
+    pub(crate) fn on_begun(&mut self, key: CallKey, result: Result<i64, StoreError>) {
         let now = self.pnow();
         let Some(rec) = self.calls.get_mut(&key) else {
             return;
@@ -228,7 +237,10 @@ impl Engine {
                 let c = &mut self.camps[ci];
                 c.calls.remove(&dcall.0);
                 if in_dialer {
-                    let _ = c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid);
+                    noted(
+                        "an attempt the store refused ended",
+                        c.dialer.handle_call_ended(now, dcall, CallEnd::Invalid),
+                    );
                 }
                 if e.is_transient() {
                     let node = self.cfg.node.clone();
@@ -243,7 +255,7 @@ impl Engine {
             }
         };
         rec.attempt = Some(attempt);
-        rec.dial_ms = self.clock.wall_ms();
+        rec.dial_ms = self.clock.wall_ms(self.now);
         self.camps[ci].placed += 1;
         if !rec.in_dialer {
             // Cancelled before the INVITE left (ring timeout shorter than a slow commit).
@@ -260,28 +272,28 @@ impl Engine {
                 return;
             }
         };
-        let placed = self
-            .sip
-            .with(move |ep, now| {
-                ep.place_call(now, req)
-                    .map(|call| (call, ep.call_trunk(call)))
-            })
-            .await;
-        match placed {
-            Ok(Ok((sip, trunk))) => {
+        self.emit_sip(SipCommand::Place { key, req });
+    }
+
+    /// The INVITE left (or could not): the call is the SIP layer's now.
+    pub(crate) fn on_placed(
+        &mut self,
+        key: CallKey,
+        result: Result<(crate::sip::endpoint::CallId, Option<String>), PlaceFailure>,
+    ) {
+        match result {
+            Ok((sip, trunk)) => {
                 if let Some(rec) = self.calls.get_mut(&key) {
                     rec.sip = Some(sip);
                     rec.trunk = trunk;
                 }
                 self.by_sip.insert(sip, Leg::Out(key));
             }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "call not placed");
-                self.dialer_end(key, CallEnd::TrunkFailure);
-                self.finish(key, CallDisposition::TrunkFailure);
-            }
             Err(e) => {
-                tracing::error!(error = %e, "sip driver gone");
+                match e {
+                    PlaceFailure::Refused(_) => tracing::warn!(error = %e, "call not placed"),
+                    PlaceFailure::DriverGone => tracing::error!(error = %e, "call not placed"),
+                }
                 self.dialer_end(key, CallEnd::TrunkFailure);
                 self.finish(key, CallDisposition::TrunkFailure);
             }
@@ -297,7 +309,7 @@ impl Engine {
             return;
         };
         let uri = self.agents[ai].spec.uri.clone();
-        let now_ms = self.clock.wall_ms();
+        let now_ms = self.clock.wall_ms(self.now);
         let show_name = self
             .cfg
             .campaigns
@@ -335,11 +347,11 @@ impl Engine {
         a.call = Some(Leg::Out(key));
         a.last_attempt = rec.attempt;
         a.pop = Some(pop);
-        if let Some(s) = rec.sip {
-            let _ = self.sip.post(move |ep, now| {
-                if let Err(e) = ep.connect_with(now, s, uri, shown) {
-                    tracing::warn!(error = %e, "connect");
-                }
+        if let Some(call) = rec.sip {
+            self.emit_sip(SipCommand::Connect {
+                call,
+                agent: uri,
+                shown,
             });
         }
     }
@@ -371,24 +383,23 @@ impl Engine {
                 .collect(),
             ..AgentLeg::default()
         };
-        let _ = self.sip.post(move |ep, now| {
-            if let Err(e) = ep.connect_with(now, sip, uri, shown) {
-                tracing::warn!(error = %e, "connect inbound");
-            }
+        self.emit_sip(SipCommand::Connect {
+            call: sip,
+            agent: uri,
+            shown,
         });
     }
 
     fn abandon(&mut self, ci: usize, call: DialCall) {
         let announcement = self.camps[ci].announcement.clone();
         admin::metrics::abandon(&self.camps[ci].name);
-        if let Some(rec) = self.rec_of(ci, call) {
+        let sip = self.rec_of(ci, call).and_then(|rec| {
             rec.in_dialer = false;
             rec.abandoned = true;
-            if let Some(s) = rec.sip {
-                let _ = self.sip.post(move |ep, now| {
-                    let _ = ep.abandon(now, s, announcement);
-                });
-            }
+            rec.sip
+        });
+        if let Some(call) = sip {
+            self.emit_sip(SipCommand::Abandon { call, announcement });
         }
     }
 
@@ -396,7 +407,7 @@ impl Engine {
 
     pub(crate) fn on_sip_event(&mut self, ev: Event) {
         let now = self.pnow();
-        let wall = self.clock.wall_ms();
+        let wall = self.clock.wall_ms(self.now);
         match ev {
             Event::Ringing { call } => {
                 if let Some(&Leg::Out(key)) = self.by_sip.get(&call) {
@@ -414,9 +425,12 @@ impl Engine {
                             }
                         }
                         if rec.in_dialer {
-                            let _ = self.camps[rec.camp]
-                                .dialer
-                                .handle_call_ringing(now, rec.dcall);
+                            noted(
+                                "ringing",
+                                self.camps[rec.camp]
+                                    .dialer
+                                    .handle_call_ringing(now, rec.dcall),
+                            );
                         }
                     }
                 }
@@ -466,7 +480,7 @@ impl Engine {
                                 let mut p = CallProgress::new(attempt);
                                 p.connect_ms = Some(wall);
                                 p.agent = agent;
-                                report_progress(&self.sip, &self.tx, call, p);
+                                self.emit_sip(SipCommand::CompleteProgress { call, progress: p });
                             }
                         }
                     }
@@ -490,15 +504,9 @@ impl Engine {
                             rec.abandoned = true;
                         }
                         self.end_connected(key);
-                        let _ = self.sip.post(move |ep, now| {
-                            let _ = ep.abandon(now, call, announcement);
-                        });
+                        self.emit_sip(SipCommand::Abandon { call, announcement });
                     }
-                    Some(Leg::In(_)) => {
-                        let _ = self.sip.post(move |ep, now| {
-                            let _ = ep.hangup(now, call);
-                        });
-                    }
+                    Some(Leg::In(_)) => self.emit_sip(SipCommand::Hangup { call }),
                     None => {}
                 }
             }
@@ -549,7 +557,7 @@ impl Engine {
 
     fn on_answered(&mut self, call: crate::sip::endpoint::CallId, machine: bool) {
         let now = self.pnow();
-        let wall = self.clock.wall_ms();
+        let wall = self.clock.wall_ms(self.now);
         let Some(&Leg::Out(key)) = self.by_sip.get(&call) else {
             return;
         };
@@ -563,9 +571,7 @@ impl Engine {
         rec.machine = machine;
         if !rec.in_dialer {
             // A 200 that crossed our CANCEL: the endpoint ACKs it; we end it.
-            let _ = self.sip.post(move |ep, now| {
-                let _ = ep.hangup(now, call);
-            });
+            self.emit_sip(SipCommand::Hangup { call });
             return;
         }
         if let Some(attempt) = rec.attempt {
@@ -573,36 +579,36 @@ impl Engine {
             let mut p = CallProgress::new(attempt);
             p.answer_ms = Some(wall);
             p.live = Some(!machine);
-            report_progress(&self.sip, &self.tx, call, p);
+            self.effects
+                .push_back(super::Effect::Sip(SipCommand::CompleteProgress {
+                    call,
+                    progress: p,
+                }));
         }
         let c = &mut self.camps[rec.camp];
         if machine {
             rec.in_dialer = false;
-            let _ = c
-                .dialer
-                .handle_call_answered(now, rec.dcall, AnswerKind::Machine);
-            let _ = self.sip.post(move |ep, now| {
-                let _ = ep.hangup(now, call);
-            });
+            noted(
+                "machine answer",
+                c.dialer
+                    .handle_call_answered(now, rec.dcall, AnswerKind::Machine),
+            );
+            self.effects
+                .push_back(super::Effect::Sip(SipCommand::Hangup { call }));
         } else {
             admin::metrics::live_answer(&c.name);
-            let _ = c
-                .dialer
-                .handle_call_answered(now, rec.dcall, AnswerKind::Live);
+            noted(
+                "live answer",
+                c.dialer
+                    .handle_call_answered(now, rec.dcall, AnswerKind::Live),
+            );
         }
         self.query_trunk(key, call);
     }
 
-    /// Asks the endpoint which trunk carries `call` now (answered via [`Msg::Trunk`]).
-    fn query_trunk(&self, key: u64, call: crate::sip::endpoint::CallId) {
-        let tx = self.tx.clone();
-        // Fails only once the SIP task or the loop is gone (exiting): the trunk stays as known.
-        let _ = self.sip.post(move |ep, _| {
-            let _ = tx.send(Msg::Trunk {
-                key,
-                trunk: ep.call_trunk(call),
-            });
-        });
+    /// Asks the endpoint which trunk carries `call` now (answered by `SipInput::Trunk`).
+    fn query_trunk(&mut self, key: CallKey, call: crate::sip::endpoint::CallId) {
+        self.emit_sip(SipCommand::QueryTrunk { key, call });
     }
 
     /// Writes the queued call milestones in one transaction (each housekeeping tick).
@@ -615,31 +621,27 @@ impl Engine {
     }
 
     /// Tells the dialer a call it still tracks ended before a connect.
-    fn dialer_end(&mut self, key: u64, end: CallEnd) {
+    fn dialer_end(&mut self, key: CallKey, end: CallEnd) {
         let now = self.pnow();
         if let Some(rec) = self.calls.get_mut(&key) {
             if rec.in_dialer {
                 rec.in_dialer = false;
-                let _ = self.camps[rec.camp]
-                    .dialer
-                    .handle_call_ended(now, rec.dcall, end);
+                noted(
+                    "call ended",
+                    self.camps[rec.camp]
+                        .dialer
+                        .handle_call_ended(now, rec.dcall, end),
+                );
             }
         }
     }
 
     /// A connected call is over: the dialer puts its agent in wrap-up.
-    fn end_connected(&mut self, key: u64) {
-        let now = self.pnow();
-        let Some(rec) = self.calls.get_mut(&key) else {
+    fn end_connected(&mut self, key: CallKey) {
+        self.dialer_end(key, CallEnd::Completed);
+        let Some(rec) = self.calls.get(&key) else {
             return;
         };
-        if rec.in_dialer {
-            rec.in_dialer = false;
-            let _ =
-                self.camps[rec.camp]
-                    .dialer
-                    .handle_call_ended(now, rec.dcall, CallEnd::Completed);
-        }
         if let Some(ai) = rec.agent {
             self.agents[ai].call = None;
             self.start_wrap(ai);
@@ -647,7 +649,7 @@ impl Engine {
     }
 
     /// Writes the call record (and the retry it implies) and forgets the call.
-    pub(crate) fn finish(&mut self, key: u64, disposition: CallDisposition) {
+    pub(crate) fn finish(&mut self, key: CallKey, disposition: CallDisposition) {
         let Some(rec) = self.calls.remove(&key) else {
             return;
         };
@@ -663,7 +665,7 @@ impl Engine {
         let Some(attempt) = rec.attempt else {
             return;
         };
-        let end = self.clock.wall_ms();
+        let end = self.clock.wall_ms(self.now);
         let wait_ms = rec.answer_ms.map(|a| rec.connect_ms.unwrap_or(end) - a);
         let outcome = AttemptOutcome {
             disposition,
@@ -702,9 +704,7 @@ impl Engine {
             .and_then(|n| self.camps.iter().position(|c| c.name == n))
             .unwrap_or(0);
         if self.stopping.is_some() || self.camps.is_empty() {
-            let _ = self.sip.post(move |ep, now| {
-                let _ = ep.reject(now, call, 503);
-            });
+            self.emit_sip(SipCommand::Reject { call, code: 503 });
             return;
         }
         let refuse = if trunk.is_none() {
@@ -726,12 +726,7 @@ impl Engine {
         };
         if let Some((reason, code)) = refuse {
             admin::metrics::inbound_refused(&self.camps[ci].name, reason);
-            // The post fails only once the SIP task is gone: no caller left to answer then.
-            let _ = self.sip.post(move |ep, now| {
-                if let Err(e) = ep.reject(now, call, code) {
-                    tracing::debug!(error = %e, "refusing an inbound call");
-                }
-            });
+            self.emit_sip(SipCommand::Reject { call, code });
             return;
         }
         let id = self.camps[ci].dialer.handle_inbound_arrival(now);
@@ -742,15 +737,13 @@ impl Engine {
                 id,
                 agent: None,
                 from,
-                arrive_ms: self.clock.wall_ms(),
+                arrive_ms: self.clock.wall_ms(self.now),
                 connect_ms: None,
                 arrived: now,
             },
         );
         self.by_sip.insert(call, Leg::In(call));
-        let _ = self.sip.post(move |ep, now| {
-            let _ = ep.ring(now, call);
-        });
+        self.emit_sip(SipCommand::Ring { call });
     }
 
     /// Refuses (`inbound_refuse_status`) every inbound caller no agent took within
@@ -777,24 +770,16 @@ impl Engine {
                 .then(|| self.camps[camp].announcement.clone())
                 .flatten();
             self.end_inbound(sip);
-            // The posts fail only once the SIP task is gone: no caller left to answer then.
             match announcement {
                 // The SIP call stays mapped (record gone): a failed announcement hangs the caller
                 // up, its end is then ignored.
-                Some(uri) => {
-                    let _ = self.sip.post(move |ep, now| {
-                        if let Err(e) = ep.connect(now, sip, uri) {
-                            tracing::debug!(error = %e, "inbound caller to the announcement");
-                        }
-                    });
-                }
+                Some(announcement) => self.emit_sip(SipCommand::Announce {
+                    call: sip,
+                    announcement,
+                }),
                 None => {
                     self.by_sip.remove(&sip);
-                    let _ = self.sip.post(move |ep, now| {
-                        if let Err(e) = ep.reject(now, sip, code) {
-                            tracing::debug!(error = %e, "refusing an inbound call after the queue timeout");
-                        }
-                    });
+                    self.emit_sip(SipCommand::Reject { call: sip, code });
                 }
             }
         }
@@ -805,9 +790,12 @@ impl Engine {
         let Some(rec) = self.inbound.remove(&sip) else {
             return;
         };
-        let _ = self.camps[rec.camp]
-            .dialer
-            .handle_inbound_ended(now, rec.id);
+        noted(
+            "inbound call ended",
+            self.camps[rec.camp]
+                .dialer
+                .handle_inbound_ended(now, rec.id),
+        );
         if let Some(ai) = rec.agent {
             self.agents[ai].call = None;
             self.start_wrap(ai);
@@ -819,7 +807,7 @@ impl Engine {
             agent: rec.agent.map(|ai| self.agents[ai].spec.id.clone()),
             arrive_ms: rec.arrive_ms,
             connect_ms: rec.connect_ms,
-            end_ms: self.clock.wall_ms(),
+            end_ms: self.clock.wall_ms(self.now),
         };
         self.queue_write(Write::Inbound { record });
     }
@@ -866,7 +854,7 @@ fn screen_pop_addr(admin: SocketAddr, sip: SocketAddr) -> SocketAddr {
 /// The INVITE for a lead: only the validated E.164 digits, the campaign's caller id and our own
 /// identifiers reach SIP headers (the identifiers only towards trunks that opt in).
 fn place_request(
-    c: &super::core::Camp,
+    c: &super::Camp,
     lead: &LeasedLead,
     ring_timeout: Duration,
 ) -> Result<PlaceCall, crate::sip::values::ValueError> {
@@ -896,31 +884,6 @@ fn map_failure(d: SipOutcome) -> (CallEnd, CallDisposition) {
         SipOutcome::TrunkFailure | SipOutcome::Answered => {
             (CallEnd::TrunkFailure, CallDisposition::TrunkFailure)
         }
-    }
-}
-
-/// Queues `p` for the next progress write, completed by the SIP layer with the call's trunk
-/// and the dialogs of its answered legs (so recovery can BYE them).
-fn report_progress(
-    sip: &crate::sip::driver::SipHandle,
-    tx: &tokio::sync::mpsc::UnboundedSender<Msg>,
-    call: crate::sip::endpoint::CallId,
-    mut p: CallProgress,
-) {
-    let tx = tx.clone();
-    let posted = sip.post(move |ep, _| {
-        p.trunk = ep.call_trunk(call);
-        for d in ep.dialog_snapshots(call) {
-            match d.side {
-                LegSide::Customer => p.customer_dialog = Some(d.to_json()),
-                LegSide::Agent => p.agent_dialog = Some(d.to_json()),
-            }
-        }
-        // The loop is gone only when the engine stops; nothing is left to record then.
-        let _ = tx.send(Msg::Progress(p));
-    });
-    if posted.is_err() {
-        tracing::error!("sip driver gone: call progress not recorded");
     }
 }
 

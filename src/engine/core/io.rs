@@ -1,0 +1,352 @@
+//! What crosses [`Core`](super::Core)'s edge: the typed ids, the inputs the shell feeds in
+//! (SIP events and replies, store results, supervisor requests) and the effects it drains out
+//! (SIP commands, store commands, replies to supervisors). Plain data only: no channel, no
+//! socket, no future. Owns no decision.
+
+use std::time::Instant;
+
+use crate::admin::{
+    AgentAction, AgentView, CampaignView, ControlError, PacingChange, PacingUpdate, ScreenPop,
+};
+use crate::pacing::PastCall;
+use crate::sip::endpoint::PlaceError;
+use crate::sip::endpoint::{AgentLeg, CallId as SipCall, DialogSnapshot, Event, PlaceCall};
+use crate::sip::values::SipUri;
+use crate::store::{CallProgress, LeasedLead, OpenLeg, PacingOverride, StoreError};
+
+use crate::engine::writes::Write;
+
+/// One outbound call, from the dial that consumes its lease to its call record: the key of
+/// [`SipCommand::Place`], [`StoreCommand::BeginAttempt`] and their results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey(pub u64);
+
+/// A campaign of this run: its position in the run's campaign list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CampaignId(pub usize);
+
+/// An agent of this run: its position in the config's expanded agent list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgentIdx(pub usize);
+
+/// A supervisor request waiting for its [`Effect::Reply`] (the shell keeps its reply channel
+/// under this id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyId(pub u64);
+
+/// What [`Core`](super::Core) asks the world to do, drained with
+/// [`poll_effect`](super::Core::poll_effect) in the order it was decided.
+#[derive(Debug)]
+pub enum Effect {
+    /// A command to the SIP endpoint.
+    Sip(SipCommand),
+    /// A command to the store; its result comes back through
+    /// [`handle_store`](super::Core::handle_store).
+    Store(StoreCommand),
+    /// The answer to a supervisor request.
+    Reply(ReplyId, AdminReply),
+}
+
+/// One thing the engine asks of the SIP endpoint. Those marked "answered by" expect the shell to
+/// feed the named [`SipInput`] back; the others report nothing (a failure is the shell's to log).
+#[derive(Debug)]
+pub enum SipCommand {
+    /// Place an outbound call (the attempt is committed). Answered by [`SipInput::Placed`].
+    Place {
+        /// The call.
+        key: CallKey,
+        /// The INVITE.
+        req: PlaceCall,
+    },
+    /// Join an answered customer (or a queued inbound caller) to an agent.
+    Connect {
+        /// The customer's call.
+        call: SipCall,
+        /// The agent's phone.
+        agent: SipUri,
+        /// What the agent's phone is shown.
+        shown: AgentLeg,
+    },
+    /// Join an inbound caller to the campaign's announcement (queue timeout).
+    Announce {
+        /// The caller.
+        call: SipCall,
+        /// The announcement.
+        announcement: SipUri,
+    },
+    /// Abandon an answered customer: to the announcement if any, else hang up.
+    Abandon {
+        /// The call.
+        call: SipCall,
+        /// The campaign's announcement.
+        announcement: Option<SipUri>,
+    },
+    /// Hang up (or cancel, before an answer).
+    Hangup {
+        /// The call.
+        call: SipCall,
+    },
+    /// 180 to a queued inbound caller.
+    Ring {
+        /// The caller.
+        call: SipCall,
+    },
+    /// Refuse an inbound caller with `code`.
+    Reject {
+        /// The caller.
+        call: SipCall,
+        /// The SIP status.
+        code: u16,
+    },
+    /// Which trunk carries `call` now. Answered by [`SipInput::Trunk`].
+    QueryTrunk {
+        /// The call.
+        key: CallKey,
+        /// Its SIP call.
+        call: SipCall,
+    },
+    /// Complete a milestone with what only SIP knows (trunk, dialogs of the legs up). Answered by
+    /// [`SipInput::Progress`].
+    CompleteProgress {
+        /// The call.
+        call: SipCall,
+        /// The milestone.
+        progress: CallProgress,
+    },
+    /// Trunk lines free now in each group. Answered by [`SipInput::FreeLines`]; the
+    /// housekeeping tick waits for it.
+    FreeLines {
+        /// Trunk groups.
+        groups: Vec<String>,
+    },
+    /// Rebuild a leg a crashed run left up from its stored dialog and send BYE. Answered by
+    /// [`SipInput::LegEnding`].
+    EndLeg {
+        /// The stored dialog.
+        snapshot: DialogSnapshot,
+        /// The agent whose leg it was.
+        agent: Option<String>,
+        /// The attempt.
+        attempt: i64,
+    },
+    /// Push the endpoint's trunk gauges to `/metrics`.
+    PushTrunkGauges,
+}
+
+/// What the SIP side tells [`Core`](super::Core).
+#[derive(Debug)]
+pub enum SipInput {
+    /// An endpoint event.
+    Event(Event),
+    /// Reply to [`SipCommand::Place`]: the SIP call and its first trunk, or why not.
+    Placed {
+        /// The call.
+        key: CallKey,
+        /// The SIP call and trunk.
+        result: Result<(SipCall, Option<String>), PlaceFailure>,
+    },
+    /// Reply to [`SipCommand::QueryTrunk`].
+    Trunk {
+        /// The call.
+        key: CallKey,
+        /// Its trunk.
+        trunk: Option<String>,
+    },
+    /// Reply to [`SipCommand::CompleteProgress`].
+    Progress(CallProgress),
+    /// Reply to [`SipCommand::FreeLines`]: free lines per group (0 when unknown).
+    FreeLines(Vec<(String, u32)>),
+    /// Reply to [`SipCommand::EndLeg`]: the restored call being ended, if the dialog could be
+    /// restored.
+    LegEnding {
+        /// The call, `None` when nothing was restored.
+        call: Option<SipCall>,
+        /// The agent whose leg it was.
+        agent: Option<String>,
+        /// The attempt.
+        attempt: i64,
+    },
+}
+
+/// Why a call was not placed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceFailure {
+    /// The endpoint refused it (no trunk, bad request).
+    #[error(transparent)]
+    Refused(#[from] PlaceError),
+    /// The SIP task has stopped.
+    #[error("the sip driver has stopped")]
+    DriverGone,
+}
+
+/// One thing the engine asks of the store. Each carries what the shell needs to route the
+/// result back as a [`StoreResult`].
+#[derive(Debug)]
+pub enum StoreCommand {
+    /// Lease up to `n` leads. Answered by [`StoreResult::Leased`].
+    Lease {
+        /// The campaign.
+        camp: CampaignId,
+        /// Its name.
+        campaign: String,
+        /// How many.
+        n: usize,
+        /// Now, epoch ms.
+        wall_ms: i64,
+        /// This node.
+        node: String,
+        /// Lease duration.
+        ttl_ms: i64,
+    },
+    /// Commit the attempt before the INVITE leaves. Answered by [`StoreResult::Begun`].
+    BeginAttempt {
+        /// The call.
+        key: CallKey,
+        /// The lead.
+        lead: i64,
+        /// This node.
+        node: String,
+        /// Now, epoch ms.
+        wall_ms: i64,
+    },
+    /// A write the engine owes the store, queued in order and retried until it lands. Answered
+    /// by [`StoreResult::Written`] (and [`StoreResult::Session`] for a session start).
+    Write(Write),
+    /// Renew this node's liveness row. Answered by [`StoreResult::Renewed`],
+    /// [`StoreResult::NodeLost`] or [`StoreResult::StoreDown`].
+    RenewNode {
+        /// When it was sent (the row runs `node_ttl` from then).
+        sent: Instant,
+        /// This node.
+        node: String,
+        /// Now, epoch ms.
+        wall_ms: i64,
+        /// `node_ttl`.
+        ttl_ms: i64,
+    },
+    /// Recover nodes whose row expired. Answered by [`StoreResult::Recovered`] when they left
+    /// legs up.
+    ReapDeadNodes {
+        /// This node.
+        node: String,
+        /// Now, epoch ms.
+        wall_ms: i64,
+    },
+    /// Claim (or renew) agents for this node. Answered by [`StoreResult::Claimed`].
+    ClaimAgents {
+        /// This node.
+        node: String,
+        /// Agent ids.
+        ids: Vec<String>,
+        /// Now, epoch ms.
+        wall_ms: i64,
+        /// Claim duration.
+        ttl_ms: i64,
+    },
+    /// Read supervisor overrides. Answered by [`StoreResult::Overrides`].
+    ReadOverrides,
+    /// Read a campaign's abandon figures over 24 h and 30 days. Answered by
+    /// [`StoreResult::Rates`].
+    ReadRates {
+        /// The campaign.
+        camp: CampaignId,
+        /// Its name.
+        campaign: String,
+        /// Now, epoch ms.
+        wall_ms: i64,
+    },
+}
+
+/// A store result fed back with [`handle_store`](super::Core::handle_store).
+#[derive(Debug)]
+pub enum StoreResult {
+    /// A lease returned.
+    Leased {
+        /// The campaign.
+        camp: CampaignId,
+        /// The leads.
+        result: Result<Vec<LeasedLead>, StoreError>,
+    },
+    /// `begin_attempt` returned.
+    Begun {
+        /// The call.
+        key: CallKey,
+        /// The attempt id.
+        result: Result<i64, StoreError>,
+    },
+    /// A queued write landed (or was refused for good), in queue order.
+    Written,
+    /// Campaign-wide abandon figures: (live, abandoned) over 24 h and 30 days.
+    Rates {
+        /// The campaign.
+        camp: CampaignId,
+        /// Last 24 h.
+        day: (i64, i64),
+        /// Last 30 days.
+        month: (i64, i64),
+    },
+    /// Supervisor overrides (shared by every node).
+    Overrides(Vec<(String, PacingOverride)>),
+    /// A session row was written for an agent.
+    Session {
+        /// The agent.
+        agent: AgentIdx,
+        /// The row.
+        id: i64,
+    },
+    /// Agents this node owns now.
+    Claimed(Vec<String>),
+    /// This node's row was gone when it tried to renew it: another node reaped it.
+    NodeLost,
+    /// This node's row was renewed by the renewal sent at this instant.
+    Renewed(Instant),
+    /// A lease, an attempt or a renewal could not reach the store.
+    StoreDown,
+    /// Legs that were up on a node recovered by this one: end them.
+    Recovered(Vec<OpenLeg>),
+    /// Past calls of a campaign (warm start of its dialer), already read.
+    PastCalls {
+        /// The campaign.
+        camp: CampaignId,
+        /// Its recent calls, store (wall) times.
+        calls: Vec<PastCall>,
+    },
+}
+
+/// A supervisor request (admin API).
+#[derive(Debug)]
+pub enum AdminRequest {
+    /// Every campaign.
+    Campaigns,
+    /// One campaign.
+    Campaign(String),
+    /// Change a campaign's pacing.
+    SetPacing(String, PacingChange),
+    /// Pause or resume a campaign.
+    SetPaused(String, bool),
+    /// Every agent.
+    Agents,
+    /// An action on an agent.
+    AgentAction(String, AgentAction),
+    /// An agent's current call.
+    Current(String),
+}
+
+/// The answer to an [`AdminRequest`], variant for variant.
+#[derive(Debug)]
+pub enum AdminReply {
+    /// To [`AdminRequest::Campaigns`].
+    Campaigns(Result<Vec<CampaignView>, ControlError>),
+    /// To [`AdminRequest::Campaign`].
+    Campaign(Result<CampaignView, ControlError>),
+    /// To [`AdminRequest::SetPacing`].
+    Pacing(Result<PacingUpdate, ControlError>),
+    /// To [`AdminRequest::SetPaused`]: whether it was paused.
+    Paused(Result<bool, ControlError>),
+    /// To [`AdminRequest::Agents`].
+    Agents(Result<Vec<AgentView>, ControlError>),
+    /// To [`AdminRequest::AgentAction`].
+    Agent(Result<AgentView, ControlError>),
+    /// To [`AdminRequest::Current`].
+    Current(Result<Option<ScreenPop>, ControlError>),
+}

@@ -1,0 +1,335 @@
+//! The harness's scripted SIP side: it places calls within trunk-group budgets (channels and
+//! calls per second, like the endpoint's trunk table), answers or fails each per the test's
+//! script, joins answered customers to agents for a talk time, ends legs a crashed run left up,
+//! and records what happened for assertions. No sockets; the events it schedules are delivered
+//! by [`World`](super::World) in virtual time.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::engine::core::{CallKey, SipCommand, SipInput};
+use crate::sip::endpoint::{CallId as SipCall, EndedBy, Event, PlaceError};
+use crate::sip::SipOutcome;
+
+/// How a customer responds to a call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Answer {
+    /// Rings, then a person answers after this long.
+    Live(Duration),
+    /// Rings, then a machine answers after this long.
+    Machine(Duration),
+    /// Busy after this long.
+    Busy(Duration),
+    /// Rings until cancelled.
+    Never,
+}
+
+/// How the customer of (campaign, lead) responds.
+pub type Script = Box<dyn FnMut(&str, i64) -> Answer>;
+
+/// One trunk group's limits.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupLimits {
+    /// Calls up at once.
+    pub channels: u32,
+    /// Calls started in any one second.
+    pub cps: u32,
+}
+
+/// A call placed, as the trunk saw it.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    /// When.
+    pub at: Instant,
+    /// The engine's call.
+    pub key: CallKey,
+    /// The SIP call.
+    pub call: SipCall,
+    /// Campaign (from its `X-Outdial-Campaign` header).
+    pub campaign: String,
+    /// Lead (from its `X-Outdial-Lead` header).
+    pub lead: i64,
+    /// Trunk group.
+    pub group: String,
+}
+
+/// A customer joined to an agent.
+#[derive(Clone, Debug)]
+pub struct Joined {
+    /// When.
+    pub at: Instant,
+    /// The agent's URI.
+    pub agent: String,
+    /// The customer's campaign.
+    pub campaign: String,
+    /// The lead.
+    pub lead: i64,
+}
+
+#[derive(Debug)]
+struct Live {
+    group: String,
+    answered: bool,
+    placed: usize,
+}
+
+/// The scripted SIP side.
+pub struct ScriptedSip {
+    /// Limits per trunk group (a group not listed has none free).
+    pub groups: BTreeMap<String, GroupLimits>,
+    /// How the customer of (campaign, lead) responds.
+    pub script: Script,
+    /// How long an agent talks to a customer.
+    pub talk: Duration,
+    /// How long the BYE on a leg left up by a crashed run takes to be answered.
+    pub bye_answer: Duration,
+    /// Calls placed.
+    pub placed: Vec<Placed>,
+    /// Customers joined to agents.
+    pub joined: Vec<Joined>,
+    /// Places asked for beyond a group's channels or CPS (the engine broke a budget).
+    pub over_budget: Vec<(Instant, String)>,
+    /// Legs of a crashed run ended: (agent, attempt).
+    pub ended_legs: Vec<(Option<String>, i64)>,
+    /// Most calls up at once per group.
+    pub max_up: BTreeMap<String, u32>,
+    /// Commands received, in order (for assertions on anything else).
+    pub commands: Vec<(Instant, String)>,
+    calls: HashMap<SipCall, Live>,
+    starts: BTreeMap<String, VecDeque<Instant>>,
+    next_call: u64,
+}
+
+impl ScriptedSip {
+    /// A SIP side with `groups`, every customer answering live after 5 s, agents talking 30 s.
+    pub fn new(groups: BTreeMap<String, GroupLimits>) -> Self {
+        ScriptedSip {
+            groups,
+            script: Box::new(|_, _| Answer::Live(Duration::from_secs(5))),
+            talk: Duration::from_secs(30),
+            bye_answer: Duration::from_secs(1),
+            placed: Vec::new(),
+            joined: Vec::new(),
+            over_budget: Vec::new(),
+            ended_legs: Vec::new(),
+            max_up: BTreeMap::new(),
+            commands: Vec::new(),
+            calls: HashMap::new(),
+            starts: BTreeMap::new(),
+            next_call: 1,
+        }
+    }
+
+    fn up(&self, group: &str) -> u32 {
+        self.calls.values().filter(|c| c.group == group).count() as u32
+    }
+
+    fn started_last_second(&mut self, group: &str, now: Instant) -> u32 {
+        let q = self.starts.entry(group.to_string()).or_default();
+        while q
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+        {
+            q.pop_front();
+        }
+        q.len() as u32
+    }
+
+    /// Lines of `group` that may be dialled now.
+    pub fn free_lines(&mut self, group: &str, now: Instant) -> u32 {
+        let Some(limits) = self.groups.get(group).copied() else {
+            return 0;
+        };
+        let channels = limits.channels.saturating_sub(self.up(group));
+        let cps = limits
+            .cps
+            .saturating_sub(self.started_last_second(group, now));
+        channels.min(cps)
+    }
+
+    fn new_call(&mut self) -> SipCall {
+        let c = SipCall(self.next_call);
+        self.next_call += 1;
+        c
+    }
+
+    /// Carries out `cmd`: the inputs to feed back, each with its delay.
+    pub fn apply(&mut self, now: Instant, cmd: SipCommand) -> Vec<(Duration, SipInput)> {
+        self.commands.push((now, format!("{cmd:?}")));
+        let ms = Duration::from_millis;
+        match cmd {
+            SipCommand::Place { key, req } => {
+                let header = |name: &str| {
+                    req.headers
+                        .iter()
+                        .find(|h| h.name() == name)
+                        .map(|h| h.value().to_string())
+                        .unwrap_or_default()
+                };
+                let campaign = header("X-Outdial-Campaign");
+                let lead = header("X-Outdial-Lead").parse().unwrap_or(-1);
+                if self.free_lines(&req.group, now) == 0 {
+                    self.over_budget.push((now, req.group.clone()));
+                    let result = Err(PlaceError::NoCapacity(req.group.clone()).into());
+                    return vec![(Duration::ZERO, SipInput::Placed { key, result })];
+                }
+                let call = self.new_call();
+                self.starts
+                    .entry(req.group.clone())
+                    .or_default()
+                    .push_back(now);
+                self.placed.push(Placed {
+                    at: now,
+                    key,
+                    call,
+                    campaign: campaign.clone(),
+                    lead,
+                    group: req.group.clone(),
+                });
+                self.calls.insert(
+                    call,
+                    Live {
+                        group: req.group.clone(),
+                        answered: false,
+                        placed: self.placed.len() - 1,
+                    },
+                );
+                let up = self.up(&req.group);
+                let max = self.max_up.entry(req.group.clone()).or_default();
+                *max = (*max).max(up);
+                let mut out = vec![(
+                    Duration::ZERO,
+                    SipInput::Placed {
+                        key,
+                        result: Ok((call, Some(format!("{}-trunk", req.group)))),
+                    },
+                )];
+                let ringing = SipInput::Event(Event::Ringing { call });
+                let answer = (self.script)(&campaign, lead);
+                match answer {
+                    Answer::Live(after) | Answer::Machine(after) if after > ms(300) => {
+                        out.push((ms(300), ringing));
+                    }
+                    Answer::Never => out.push((ms(300), ringing)),
+                    _ => {}
+                }
+                match answer {
+                    Answer::Live(after) => out.push((after, answered(call, false))),
+                    Answer::Machine(after) => out.push((after, answered(call, true))),
+                    Answer::Busy(after) => out.push((
+                        after,
+                        SipInput::Event(Event::Failed {
+                            call,
+                            code: Some(486),
+                            disposition: SipOutcome::Busy,
+                        }),
+                    )),
+                    Answer::Never => {}
+                }
+                out
+            }
+            SipCommand::Connect { call, agent, .. } => {
+                let Some(live) = self.calls.get(&call) else {
+                    return Vec::new();
+                };
+                let p = &self.placed[live.placed];
+                self.joined.push(Joined {
+                    at: now,
+                    agent: agent.to_string(),
+                    campaign: p.campaign.clone(),
+                    lead: p.lead,
+                });
+                let connected = SipInput::Event(Event::Connected {
+                    call,
+                    agent,
+                    answer_to_connect: ms(200),
+                });
+                vec![(ms(200), connected), (ms(200) + self.talk, ended(call))]
+            }
+            SipCommand::Abandon { call, .. } | SipCommand::Hangup { call } => {
+                match self.calls.get(&call) {
+                    Some(live) if live.answered => vec![(ms(10), ended(call))],
+                    Some(_) => vec![(
+                        ms(10),
+                        SipInput::Event(Event::Failed {
+                            call,
+                            code: Some(487),
+                            disposition: SipOutcome::NoAnswer,
+                        }),
+                    )],
+                    None => Vec::new(),
+                }
+            }
+            SipCommand::Announce { call, .. } | SipCommand::Reject { call, .. } => {
+                self.calls.remove(&call);
+                Vec::new()
+            }
+            SipCommand::Ring { .. } | SipCommand::PushTrunkGauges => Vec::new(),
+            SipCommand::QueryTrunk { key, call } => {
+                let trunk = self.calls.get(&call).map(|l| format!("{}-trunk", l.group));
+                vec![(Duration::ZERO, SipInput::Trunk { key, trunk })]
+            }
+            SipCommand::CompleteProgress { progress, .. } => {
+                vec![(Duration::ZERO, SipInput::Progress(progress))]
+            }
+            SipCommand::FreeLines { groups } => {
+                let free = groups
+                    .into_iter()
+                    .map(|g| {
+                        let n = self.free_lines(&g, now);
+                        (g, n)
+                    })
+                    .collect();
+                vec![(Duration::ZERO, SipInput::FreeLines(free))]
+            }
+            SipCommand::EndLeg { agent, attempt, .. } => {
+                let call = self.new_call();
+                self.ended_legs.push((agent.clone(), attempt));
+                vec![
+                    (
+                        Duration::ZERO,
+                        SipInput::LegEnding {
+                            call: Some(call),
+                            agent,
+                            attempt,
+                        },
+                    ),
+                    (self.bye_answer, SipInput::Event(Event::Released { call })),
+                ]
+            }
+        }
+    }
+
+    /// A call's state as an event reaches the engine (the trunk's channel frees as it ends).
+    pub fn observe(&mut self, input: &SipInput) {
+        let SipInput::Event(ev) = input else {
+            return;
+        };
+        match ev {
+            Event::Answered { call, .. } => {
+                if let Some(l) = self.calls.get_mut(call) {
+                    l.answered = true;
+                }
+            }
+            Event::Failed { call, .. } | Event::Ended { call, .. } => {
+                self.calls.remove(call);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn answered(call: SipCall, machine: bool) -> SipInput {
+    SipInput::Event(Event::Answered {
+        call,
+        machine,
+        offer: None,
+    })
+}
+
+fn ended(call: SipCall) -> SipInput {
+    SipInput::Event(Event::Ended {
+        call,
+        by: EndedBy::Customer,
+    })
+}

@@ -1,0 +1,217 @@
+//! The harness's in-memory store: leads per campaign (arriving at a given wall time, with or
+//! without an SLA deadline), leased in the real store's order (nearest SLA deadline first, then
+//! the list's order), attempts, the writes the engine owes, agent claims, node liveness and the
+//! dead nodes to recover. It answers [`StoreCommand`]s as plain data; no database.
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::engine::core::{AgentIdx, Figures, StoreCommand, StoreResult};
+use crate::engine::writes::Write;
+use crate::store::{AttemptOutcome, LeasedLead, OpenLeg, PacingOverride, StoreError};
+
+/// One lead of the in-memory list.
+#[derive(Clone, Debug)]
+pub struct MemLead {
+    /// The lead as a lease returns it.
+    pub lead: LeasedLead,
+    /// Leasable from this wall time (epoch ms): leads arriving over the day.
+    pub arrives_ms: i64,
+    /// Leased now.
+    pub leased: bool,
+    /// Dialled (an attempt was begun).
+    pub dialled: bool,
+}
+
+/// The in-memory store.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    /// Leads per campaign, in list order.
+    pub leads: BTreeMap<String, Vec<MemLead>>,
+    /// Attempts begun: attempt id → lead id.
+    pub attempts: Vec<(i64, i64)>,
+    /// Call records written: (attempt, outcome).
+    pub finished: Vec<(i64, AttemptOutcome)>,
+    /// Every write, in the order the engine queued them.
+    pub writes: Vec<Write>,
+    /// Agents another node owns: never granted by a claim.
+    pub claimed_elsewhere: HashSet<String>,
+    /// The store is unreachable: leases, attempts and renewals fail (transiently).
+    pub down: bool,
+    /// Another node reaped this node's row: the next renewal finds it gone.
+    pub reaped: bool,
+    /// Legs left up by a dead node, handed over at the next reap (which also releases the
+    /// agents of those legs from `claimed_elsewhere`).
+    pub dead_legs: Vec<OpenLeg>,
+    /// Campaign-wide (live, abandoned) over 24 h and 30 days, per campaign (default zero).
+    pub rates: BTreeMap<String, Figures>,
+    /// Overrides other nodes wrote.
+    pub overrides: Vec<(String, PacingOverride)>,
+    next_session: i64,
+}
+
+fn unreachable_store() -> StoreError {
+    StoreError::Db(sqlx::Error::PoolTimedOut)
+}
+
+impl MemStore {
+    /// Adds `n` leads to `campaign`, numbered from `first`, leasable from `arrives_ms`, with an
+    /// SLA deadline `sla_ms` after arrival when given.
+    pub fn add_leads(
+        &mut self,
+        campaign: &str,
+        first: i64,
+        n: i64,
+        arrives_ms: i64,
+        sla_ms: Option<i64>,
+    ) {
+        let list = self.leads.entry(campaign.to_string()).or_default();
+        for id in first..first + n {
+            list.push(MemLead {
+                lead: LeasedLead {
+                    lead_id: id,
+                    campaign: campaign.to_string(),
+                    phone_e164: format!("+1415555{:04}", id % 10_000),
+                    name: None,
+                    external_id: None,
+                    timezone: "UTC".into(),
+                    attributes: "{}".into(),
+                    attempts: 0,
+                    sla_deadline_ms: sla_ms.map(|s| arrives_ms + s),
+                    lease_until_ms: 0,
+                },
+                arrives_ms,
+                leased: false,
+                dialled: false,
+            });
+        }
+    }
+
+    /// Leads of `campaign` never dialled.
+    pub fn undialled(&self, campaign: &str) -> usize {
+        self.leads
+            .get(campaign)
+            .map(|l| l.iter().filter(|m| !m.dialled).count())
+            .unwrap_or(0)
+    }
+
+    /// The lead an attempt was begun for.
+    pub fn lead_of(&self, attempt: i64) -> Option<i64> {
+        self.attempts
+            .iter()
+            .find(|(a, _)| *a == attempt)
+            .map(|(_, l)| *l)
+    }
+
+    /// Answers one command: the results to feed back (none for a command that reports
+    /// nothing).
+    pub fn apply(&mut self, cmd: StoreCommand) -> Vec<StoreResult> {
+        match cmd {
+            StoreCommand::Lease {
+                camp,
+                campaign,
+                n,
+                wall_ms,
+                ttl_ms,
+                ..
+            } => {
+                let result = if self.down {
+                    Err(unreachable_store())
+                } else {
+                    Ok(self.lease(&campaign, n, wall_ms, ttl_ms))
+                };
+                vec![StoreResult::Leased { camp, result }]
+            }
+            StoreCommand::BeginAttempt { key, lead, .. } => {
+                let result = if self.down {
+                    Err(unreachable_store())
+                } else {
+                    let id = self.attempts.len() as i64 + 1;
+                    self.attempts.push((id, lead));
+                    for m in self.leads.values_mut().flatten() {
+                        if m.lead.lead_id == lead {
+                            m.dialled = true;
+                        }
+                    }
+                    Ok(id)
+                };
+                vec![StoreResult::Begun { key, result }]
+            }
+            StoreCommand::Write(w) => {
+                let mut out = Vec::new();
+                match &w {
+                    Write::Finish { attempt, outcome } => {
+                        self.finished.push((*attempt, outcome.clone()));
+                    }
+                    Write::Release { leads } => {
+                        for m in self.leads.values_mut().flatten() {
+                            if leads.contains(&m.lead.lead_id) {
+                                m.leased = false;
+                            }
+                        }
+                    }
+                    Write::SessionStart { agent_ix, .. } => {
+                        self.next_session += 1;
+                        out.push(StoreResult::Session {
+                            agent: AgentIdx(*agent_ix),
+                            id: self.next_session,
+                        });
+                    }
+                    _ => {}
+                }
+                self.writes.push(w);
+                out.push(StoreResult::Written);
+                out
+            }
+            StoreCommand::RenewNode { sent, .. } => vec![if self.down {
+                StoreResult::StoreDown
+            } else if self.reaped {
+                StoreResult::NodeLost
+            } else {
+                StoreResult::Renewed(sent)
+            }],
+            StoreCommand::ReapDeadNodes { .. } => {
+                let legs = std::mem::take(&mut self.dead_legs);
+                // The dead node's agents are released with it.
+                for agent in legs.iter().filter_map(|l| l.agent.as_ref()) {
+                    self.claimed_elsewhere.remove(agent);
+                }
+                if legs.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![StoreResult::Recovered(legs)]
+                }
+            }
+            StoreCommand::ClaimAgents { ids, .. } => vec![StoreResult::Claimed(
+                ids.into_iter()
+                    .filter(|a| !self.claimed_elsewhere.contains(a))
+                    .collect(),
+            )],
+            StoreCommand::ReadOverrides => vec![StoreResult::Overrides(self.overrides.clone())],
+            StoreCommand::ReadRates { camp, campaign, .. } => {
+                let (day, month) = self.rates.get(&campaign).copied().unwrap_or_default();
+                vec![StoreResult::Rates { camp, day, month }]
+            }
+        }
+    }
+
+    /// Up to `n` leads of `campaign` arrived by `wall_ms`, nearest SLA deadline first, then in
+    /// list order (the real lease's order, less the calling windows and retry rules).
+    fn lease(&mut self, campaign: &str, n: usize, wall_ms: i64, ttl_ms: i64) -> Vec<LeasedLead> {
+        let Some(list) = self.leads.get_mut(campaign) else {
+            return Vec::new();
+        };
+        let mut free: Vec<usize> = (0..list.len())
+            .filter(|&i| !list[i].leased && !list[i].dialled && list[i].arrives_ms <= wall_ms)
+            .collect();
+        free.sort_by_key(|&i| (list[i].lead.sla_deadline_ms.unwrap_or(i64::MAX), i));
+        free.truncate(n);
+        free.into_iter()
+            .map(|i| {
+                list[i].leased = true;
+                let mut l = list[i].lead.clone();
+                l.lease_until_ms = wall_ms + ttl_ms;
+                l
+            })
+            .collect()
+    }
+}
