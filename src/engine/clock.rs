@@ -35,13 +35,16 @@ impl Clock {
 
     /// Pacing time at `at`.
     pub fn pacing(&self, at: Instant) -> Millis {
-        let real = at.saturating_duration_since(self.start).as_secs_f64();
-        Millis((real * self.scale * 1000.0) as u64)
+        // From whole nanoseconds, so that at scale 1 an instant made by `instant` reads back
+        // exactly (seconds as a float lose the last millisecond, 150.001 s reading 150000 ms).
+        let ns = at.saturating_duration_since(self.start).as_nanos() as f64;
+        Millis((ns * self.scale / 1e6) as u64)
     }
 
-    /// The instant at which pacing time reaches `t` (never before the start).
+    /// The first instant at which pacing time reads `t` or later (never before the start):
+    /// rounded up, so a timer due at `t` is due when woken at `instant(t)`.
     pub fn instant(&self, t: Millis) -> Instant {
-        self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale)
+        self.start + Duration::from_nanos((t.0 as f64 * 1e6 / self.scale).ceil() as u64)
     }
 
     /// A pacing-time duration in wall time.
@@ -71,5 +74,22 @@ mod tests {
         assert!(back.duration_since(start).as_millis().abs_diff(150) <= 1);
         assert_eq!(c.real(Duration::from_secs(2)), Duration::from_millis(200));
         assert_eq!(c.wall_ms(at), 1_000_150, "wall time is not scaled");
+    }
+
+    /// A timer due at pacing time `t` is due at `instant(t)`: in virtual time the engine is
+    /// woken exactly then, and a timer that reads as not yet due would wake it again at the same
+    /// instant for ever.
+    #[test]
+    fn a_timer_is_due_at_its_own_instant() {
+        let start = Instant::now();
+        for scale in [1.0, 3.0, 10.0] {
+            let c = Clock::new(start, 0, scale);
+            for t in (0..400_000).step_by(7) {
+                assert!(
+                    c.pacing(c.instant(Millis(t))) >= Millis(t),
+                    "t {t} scale {scale}"
+                );
+            }
+        }
     }
 }
