@@ -1,4 +1,5 @@
-//! `outdial sim`: run strategies side by side on the simulator.
+//! `outdial sim`: run strategies side by side on the simulator, single-campaign scenarios on
+//! its own event loop, multi-campaign ones (a `campaigns:` list) through the engine core.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,13 +12,7 @@ use clap::Args;
 use outdial::sim::multi::{is_multi, MultiScenario};
 use outdial::sim::{self, RunOptions, Scenario, SimReport};
 
-/// Arguments of `outdial sim`.
-///
-/// A scenario with a top-level `campaigns:` list (see sim/multi-campaign.yaml) is a
-/// multi-campaign scenario: it runs the live engine's decisions (priorities, skills, SLA order,
-/// line and CPS budgets, the abandon throttle, pauses) with synthetic trunks and agents, a
-/// strategy is the dial mode of every campaign without its own `mode`, and results come per
-/// campaign too (a `campaigns` array under each strategy in --json).
+/// Arguments of `outdial sim` (the two scenario forms: see the command's help in main.rs).
 #[derive(Args, Debug)]
 pub struct SimArgs {
     /// Scenario YAML file (see sim/).
