@@ -134,9 +134,10 @@ fn a_paused_campaign_dials_nothing_until_it_resumes() {
         .map(at)
         .collect();
     let between: Vec<&Duration> = dials.iter().filter(|&&t| t > pause && t < resume).collect();
+    let first: Vec<_> = between.iter().take(5).collect();
     assert!(
         between.is_empty(),
-        "{} dials while paused: {between:?}",
+        "{} dials while paused, from {first:?}",
         between.len()
     );
     assert!(dials.iter().any(|&t| t < pause), "dialled before the pause");
