@@ -83,6 +83,19 @@ pub fn run_world(
     seed: u64,
     opts: &RunOptions,
 ) -> Result<World, MultiError> {
+    // The engine logs what an operator should see live (an abandon budget spent, a campaign
+    // no agent can work); a simulation reports it in its figures instead of one line per event.
+    tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+        run_quiet(sc, strategy, seed, opts)
+    })
+}
+
+fn run_quiet(
+    sc: &MultiScenario,
+    strategy: &str,
+    seed: u64,
+    opts: &RunOptions,
+) -> Result<World, MultiError> {
     let mut w = world(sc, strategy, seed)?;
     w.start(Vec::new());
     // Supervisor pauses and resumes, in time order.
@@ -110,12 +123,11 @@ pub fn run_world(
             p.fetch_add(d.as_millis() as u64, Ordering::Relaxed);
         }
         while let Some((_, name, paused)) = admin.next_if(|(at, _, _)| w.start + *at <= w.now) {
-            // The reply says whether it was paused; a refusal would be a bug in the scenario's
-            // own validation (the names are the config's), so it is logged.
+            // The names are the config's own, so a refusal is a bug: say so.
             if let Some(crate::engine::core::AdminReply::Paused(Err(e))) =
                 w.admin(AdminRequest::SetPaused(name.clone(), paused))
             {
-                tracing::warn!(campaign = %name, error = %e, "sim: pause/resume refused");
+                return Err(MultiError::Scenario(format!("pause/resume {name}: {e}")));
             }
         }
         if w.core.is_done() {
