@@ -38,6 +38,13 @@ enum Command {
     #[command(subcommand)]
     Dnc(cli::dnc::DncCmd),
     /// Run the pacing core on a virtual clock against synthetic trunks and agents.
+    ///
+    /// A scenario with a top-level `campaigns:` list (see sim/multi-campaign.yaml) runs the live
+    /// engine's own decisions across several campaigns sharing agent groups and trunk groups:
+    /// priorities, skills, SLA order, line and CPS budgets, the abandon throttle and scheduled
+    /// pauses (`pause_at`, `resume_at`). There a strategy is the dial mode of every campaign
+    /// without its own `mode` (rate:L is refused), and results come per campaign too: a table
+    /// under the totals, a `campaigns` array under each strategy in --json.
     Sim(cli::sim::SimArgs),
     /// Run a synthetic SIP trunk (UAS) that behaves like a scenario's `trunk` section.
     TrunkSim(cli::sip::TrunkSimArgs),

@@ -1,4 +1,5 @@
-//! `outdial sim`: run strategies side by side on the simulator.
+//! `outdial sim`: run strategies side by side on the simulator, single-campaign scenarios on
+//! its own event loop, multi-campaign ones (a `campaigns:` list) through the engine core.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -8,15 +9,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use outdial::sim::multi::{is_multi, MultiScenario};
 use outdial::sim::{self, RunOptions, Scenario, SimReport};
 
-/// Arguments of `outdial sim`.
+/// Arguments of `outdial sim` (the two scenario forms: see the command's help in main.rs).
 #[derive(Args, Debug)]
 pub struct SimArgs {
     /// Scenario YAML file (see sim/).
     pub scenario: PathBuf,
     /// Strategy to run (repeatable; overrides the scenario's list): preview, progressive,
-    /// power:R, predictive, adaptive, rate:L.
+    /// power:R, predictive, adaptive, rate:L (rate:L: single-campaign scenarios only).
     #[arg(long = "strategy")]
     pub strategies: Vec<String>,
     /// Random seed (overrides the scenario's).
@@ -32,6 +34,10 @@ pub struct SimArgs {
 
 /// Runs the simulator.
 pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    let text = outdial::yaml::read(&args.scenario)?;
+    if is_multi(&text) {
+        return run_multi(args, &text);
+    }
     let scenario = Scenario::load(&args.scenario)?;
     let strategies = if args.strategies.is_empty() {
         scenario.strategies.clone()
@@ -51,9 +57,66 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         ..RunOptions::default()
     };
     let total = scenario.duration.0.as_millis() as u64 * strategies.len().max(1) as u64;
-    let report = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| sim::run(&scenario, &strategies, seed, threads, &opts));
-        show_progress(&progress, total, &worker);
+    let report = with_progress(&progress, total, || {
+        sim::run(&scenario, &strategies, seed, threads, &opts)
+    })?;
+    if let Some(path) = &args.plot {
+        plot(&report, &scenario, path)
+            .with_context(|| format!("{}: cannot write plot", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_table(&report, &scenario);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `outdial sim` on a multi-campaign scenario (`text` is the file's).
+fn run_multi(args: SimArgs, text: &str) -> anyhow::Result<ExitCode> {
+    let file = args.scenario.display().to_string();
+    let scenario = MultiScenario::parse(&file, text)?;
+    let strategies = if args.strategies.is_empty() {
+        scenario.strategies.clone()
+    } else {
+        args.strategies.clone()
+    };
+    for s in &strategies {
+        scenario
+            .check_strategy(s)
+            .map_err(|e| anyhow::anyhow!("--strategy {s}: {e}"))?;
+    }
+    if args.plot.is_some() {
+        anyhow::bail!("--plot is for single-campaign scenarios");
+    }
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let progress = Arc::new(AtomicU64::new(0));
+    let opts = RunOptions {
+        progress: Some(progress.clone()),
+        ..RunOptions::default()
+    };
+    let total = scenario.duration.0.as_millis() as u64 * strategies.len().max(1) as u64;
+    let report = with_progress(&progress, total, || {
+        sim::run_multi(&scenario, &strategies, seed, threads, &opts)
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_multi_table(&report, &scenario);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `work` on a thread while a progress bar follows `progress` towards `total`.
+fn with_progress<T: Send>(
+    progress: &AtomicU64,
+    total: u64,
+    work: impl FnOnce() -> Result<T, sim::SimError> + Send,
+) -> anyhow::Result<T> {
+    let r = std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        show_progress(progress, total, &worker);
         worker.join()
     })
     .map_err(|panic| {
@@ -65,16 +128,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default();
         anyhow::anyhow!("the simulator crashed (a bug: please report it): {what}")
     })??;
-    if let Some(path) = &args.plot {
-        plot(&report, &scenario, path)
-            .with_context(|| format!("{}: cannot write plot", path.display()))?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_table(&report, &scenario);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(r)
 }
 
 /// A progress bar on a terminal, shown only once the run has taken more than a second.
@@ -118,6 +172,61 @@ fn print_table(r: &SimReport, sc: &Scenario) {
         sc.duration,
         sc.target_abandon * 100.0
     );
+    print_rows(r);
+}
+
+/// The table of a multi-campaign run: the totals, then one line per campaign and strategy.
+fn print_multi_table(r: &SimReport, sc: &MultiScenario) {
+    println!(
+        "scenario {} (seed {}), {} agents, {} campaigns, {} simulated",
+        r.scenario,
+        r.seed,
+        sc.agent_count(),
+        sc.campaigns.len(),
+        sc.duration,
+    );
+    print_rows(r);
+    println!();
+    println!(
+        "{:<14} {:<22} {:<12} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7}",
+        "strategy",
+        "campaign",
+        "mode",
+        "dials",
+        "live",
+        "abandon",
+        "abandon%",
+        "target%",
+        "SLA%",
+        "wait_s"
+    );
+    for x in &r.results {
+        for c in &x.campaigns {
+            let target = sc
+                .campaigns
+                .iter()
+                .find(|s| s.name == c.campaign)
+                .map_or(0.0, |s| s.target_abandon);
+            println!(
+                "{:<14} {:<22} {:<12} {:>7} {:>7} {:>7} {:>8.2} {:>8.1} {:>7} {:>7.3}",
+                x.strategy,
+                c.campaign,
+                c.mode,
+                c.dials,
+                c.live_answers,
+                c.abandoned,
+                c.abandon_rate * 100.0,
+                target * 100.0,
+                c.sla_met
+                    .map_or("-".to_string(), |s| format!("{:.1}", s * 100.0)),
+                c.mean_wait_s,
+            );
+        }
+    }
+}
+
+/// The strategy lines: the figures of the whole run.
+fn print_rows(r: &SimReport) {
     println!(
         "{:<14} {:>9} {:>8} {:>7} {:>8} {:>9} {:>6} {:>8} {:>8} {:>9} {:>8} {:>10} {:>7}",
         "strategy",

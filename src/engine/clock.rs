@@ -35,17 +35,21 @@ impl Clock {
 
     /// Pacing time at `at`.
     pub fn pacing(&self, at: Instant) -> Millis {
-        let real = at.saturating_duration_since(self.start).as_secs_f64();
-        Millis((real * self.scale * 1000.0) as u64)
+        // From whole nanoseconds, so that at scale 1 an instant made by `instant` reads back
+        // exactly (seconds as a float lose the last millisecond, 150.001 s reading 150000 ms).
+        let ns = at.saturating_duration_since(self.start).as_nanos() as f64;
+        Millis((ns * self.scale / 1e6) as u64)
     }
 
-    /// The first instant (to the microsecond) at which pacing time has reached `t`: a timer due
-    /// at `t` and woken at this instant is due (float rounding could otherwise wake it a hair
-    /// early, again and again).
+    /// The first instant at which pacing time reads `t` or later (never before the start):
+    /// rounded up, so a timer due at `t` is due when woken at `instant(t)` (float rounding
+    /// could otherwise wake it a hair early, again and again — in virtual time for ever).
     pub fn instant(&self, t: Millis) -> Instant {
-        let mut at = self.start + Duration::from_secs_f64(t.0 as f64 / 1000.0 / self.scale);
+        let mut at =
+            self.start + Duration::from_nanos((t.0 as f64 * 1e6 / self.scale).ceil() as u64);
+        // The float product can still land a nanosecond short; a step or two settles it.
         while self.pacing(at) < t {
-            at += Duration::from_micros(1);
+            at += Duration::from_nanos(1);
         }
         at
     }
@@ -86,5 +90,22 @@ mod tests {
         }
         assert_eq!(c.real(Duration::from_secs(2)), Duration::from_millis(200));
         assert_eq!(c.wall_ms(at), 1_000_150, "wall time is not scaled");
+    }
+
+    /// A timer due at pacing time `t` is due at `instant(t)`: in virtual time the engine is
+    /// woken exactly then, and a timer that reads as not yet due would wake it again at the same
+    /// instant for ever.
+    #[test]
+    fn a_timer_is_due_at_its_own_instant() {
+        let start = Instant::now();
+        for scale in [1.0, 3.0, 10.0] {
+            let c = Clock::new(start, 0, scale);
+            for t in (0..400_000).step_by(7) {
+                assert!(
+                    c.pacing(c.instant(Millis(t))) >= Millis(t),
+                    "t {t} scale {scale}"
+                );
+            }
+        }
     }
 }

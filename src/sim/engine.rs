@@ -86,6 +86,10 @@ pub struct StrategyResult {
     /// from the end of the run), if [`RunOptions::record_calls`] (not in the JSON).
     #[serde(skip)]
     pub calls: Vec<PastCall>,
+    /// Per campaign, multi-campaign scenarios only (absent from the JSON of single-campaign
+    /// ones, whose keys are unchanged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<crate::sim::multi::CampaignResult>,
 }
 
 /// Knobs of a run that are not part of the scenario.
@@ -217,6 +221,7 @@ pub fn run_strategy(
             series: Vec::new(),
             outcomes: vec![None; opts.trace_outcomes],
             calls: Vec::new(),
+            campaigns: Vec::new(),
         },
         waits: vec![0; sc.patience.0.as_millis() as usize + 2],
         wait_sum_ms: 0,

@@ -20,7 +20,7 @@ use super::core::{AdminReply, AdminRequest, Core, Effect, ReplyId, SipInput, Sto
 use crate::campaign::Campaign;
 use crate::yaml::YamlError;
 
-pub use sip::{Answer, GroupLimits, Joined, Placed, Script, ScriptedSip};
+pub use sip::{Answer, GroupLimits, Joined, Placed, Script, ScriptedSip, TalkScript};
 pub use store::{MemLead, MemStore};
 
 /// Why a world could not be built.
@@ -55,6 +55,8 @@ pub struct World {
     pub start_wall_ms: i64,
     /// How long the store takes to answer.
     pub store_latency: Duration,
+    /// Inputs delivered and timeouts handled so far.
+    pub events: u64,
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
     inputs: HashMap<u64, Input>,
     seq: u64,
@@ -76,8 +78,22 @@ impl World {
         let mut defs = Vec::new();
         for (i, text) in campaigns.iter().enumerate() {
             let def = Campaign::parse(&format!("campaign-{i}.yaml"), text)?;
-            defs.push((def.name.clone(), def));
+            defs.push(def);
         }
+        World::from_parts(cfg, defs, groups)
+    }
+
+    /// A world from a parsed engine config and campaigns (in the config's campaign order), with
+    /// trunk `groups`: for callers that build them in memory (the simulator).
+    pub fn from_parts(
+        cfg: EngineConfig,
+        campaigns: Vec<Campaign>,
+        groups: BTreeMap<String, GroupLimits>,
+    ) -> Result<World, WorldError> {
+        let defs = campaigns
+            .into_iter()
+            .map(|def| (def.name.clone(), def))
+            .collect();
         let agents = cfg
             .agent_specs()
             .map_err(|(f, m)| WorldError::Config(format!("{f}: {m}")))?;
@@ -94,6 +110,7 @@ impl World {
             start,
             start_wall_ms,
             store_latency: Duration::from_millis(5),
+            events: 0,
             queue: BinaryHeap::new(),
             inputs: HashMap::new(),
             seq: 0,
@@ -152,6 +169,7 @@ impl World {
                 return;
             }
             self.now = self.now.max(next);
+            self.events += 1;
             if input.is_some_and(|i| i <= self.now) {
                 if let Some(Reverse((_, seq))) = self.queue.pop() {
                     if let Some(input) = self.inputs.remove(&seq) {

@@ -20,12 +20,18 @@ pub enum Answer {
     Machine(Duration),
     /// Busy after this long.
     Busy(Duration),
+    /// Fails with this final status and disposition after this long (invalid number, trunk
+    /// failure).
+    Failed(Duration, u16, SipDisposition),
     /// Rings until cancelled.
     Never,
 }
 
 /// How the customer of (campaign, lead) responds.
 pub type Script = Box<dyn FnMut(&str, i64) -> Answer>;
+
+/// How long the customer of (campaign, lead) talks once connected to an agent.
+pub type TalkScript = Box<dyn FnMut(&str, i64) -> Duration>;
 
 /// One trunk group's limits.
 #[derive(Clone, Copy, Debug)]
@@ -81,6 +87,9 @@ pub struct ScriptedSip {
     pub script: Script,
     /// How long an agent talks to a customer.
     pub talk: Duration,
+    /// When set, how long each customer talks, instead of `talk` (the simulator's sampled talk
+    /// times).
+    pub talk_of: Option<TalkScript>,
     /// How long the BYE on a leg left up by a crashed run takes to be answered.
     pub bye_answer: Duration,
     /// Calls placed.
@@ -93,8 +102,11 @@ pub struct ScriptedSip {
     pub ended_legs: Vec<(Option<String>, i64)>,
     /// Most calls up at once per group.
     pub max_up: BTreeMap<String, u32>,
-    /// Commands received, in order (for assertions on anything else).
+    /// Commands received, in order (for assertions on anything else), while
+    /// `record_commands`.
     pub commands: Vec<(Instant, String)>,
+    /// Keep every command in `commands` (default true; a long simulation turns it off).
+    pub record_commands: bool,
     calls: HashMap<SipCall, Live>,
     starts: BTreeMap<String, VecDeque<Instant>>,
     next_call: u64,
@@ -107,6 +119,7 @@ impl ScriptedSip {
             groups,
             script: Box::new(|_, _| Answer::Live(Duration::from_secs(5))),
             talk: Duration::from_secs(30),
+            talk_of: None,
             bye_answer: Duration::from_secs(1),
             placed: Vec::new(),
             joined: Vec::new(),
@@ -114,6 +127,7 @@ impl ScriptedSip {
             ended_legs: Vec::new(),
             max_up: BTreeMap::new(),
             commands: Vec::new(),
+            record_commands: true,
             calls: HashMap::new(),
             starts: BTreeMap::new(),
             next_call: 1,
@@ -155,7 +169,9 @@ impl ScriptedSip {
 
     /// Carries out `cmd`: the inputs to feed back, each with its delay.
     pub fn apply(&mut self, now: Instant, cmd: SipCommand) -> Vec<(Duration, SipInput)> {
-        self.commands.push((now, format!("{cmd:?}")));
+        if self.record_commands {
+            self.commands.push((now, format!("{cmd:?}")));
+        }
         let ms = Duration::from_millis;
         match cmd {
             SipCommand::Place { key, req } => {
@@ -224,6 +240,14 @@ impl ScriptedSip {
                             disposition: SipOutcome::Busy,
                         }),
                     )),
+                    Answer::Failed(after, code, disposition) => out.push((
+                        after,
+                        SipInput::Event(Event::Failed {
+                            call,
+                            code: Some(code),
+                            disposition,
+                        }),
+                    )),
                     Answer::Never => {}
                 }
                 out
@@ -233,6 +257,10 @@ impl ScriptedSip {
                     return Vec::new();
                 };
                 let p = &self.placed[live.placed];
+                let talk = match self.talk_of.as_mut() {
+                    Some(talk_of) => talk_of(&p.campaign, p.lead),
+                    None => self.talk,
+                };
                 self.joined.push(Joined {
                     at: now,
                     agent: agent.to_string(),
@@ -244,7 +272,7 @@ impl ScriptedSip {
                     agent,
                     answer_to_connect: ms(200),
                 });
-                vec![(ms(200), connected), (ms(200) + self.talk, ended(call))]
+                vec![(ms(200), connected), (ms(200) + talk, ended(call))]
             }
             SipCommand::Abandon { call, .. } | SipCommand::Hangup { call } => {
                 match self.calls.get(&call) {

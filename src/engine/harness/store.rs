@@ -3,7 +3,7 @@
 //! the list's order), attempts, the writes the engine owes, agent claims, node liveness and the
 //! dead nodes to recover. It answers [`StoreCommand`]s as plain data; no database.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::engine::core::{AgentIdx, Figures, StoreCommand, StoreResult};
 use crate::engine::writes::Write;
@@ -46,7 +46,14 @@ pub struct MemStore {
     pub rates: BTreeMap<String, Figures>,
     /// Overrides other nodes wrote.
     pub overrides: Vec<(String, PacingOverride)>,
+    /// Add this run's own call records to `rates` when the engine reads them (the simulator:
+    /// the 24 h / 30 d throttle sees the run's abandons as the real store's figures would).
+    pub count_records: bool,
+    /// This run's (live, abandoned) per campaign, from the call records written.
+    pub recorded: BTreeMap<String, (i64, i64)>,
     next_session: i64,
+    /// Lead id → (campaign, position in its list).
+    index: HashMap<i64, (String, usize)>,
 }
 
 fn unreachable_store() -> StoreError {
@@ -66,6 +73,7 @@ impl MemStore {
     ) {
         let list = self.leads.entry(campaign.to_string()).or_default();
         for id in first..first + n {
+            self.index.insert(id, (campaign.to_string(), list.len()));
             list.push(MemLead {
                 lead: LeasedLead {
                     lead_id: id,
@@ -94,11 +102,24 @@ impl MemStore {
             .unwrap_or(0)
     }
 
+    /// The lead of id `lead`.
+    pub fn lead(&self, lead: i64) -> Option<&MemLead> {
+        let (campaign, i) = self.index.get(&lead)?;
+        self.leads.get(campaign)?.get(*i)
+    }
+
+    fn lead_mut(&mut self, lead: i64) -> Option<&mut MemLead> {
+        let (campaign, i) = self.index.get(&lead)?;
+        self.leads.get_mut(campaign)?.get_mut(*i)
+    }
+
     /// The lead an attempt was begun for.
     pub fn lead_of(&self, attempt: i64) -> Option<i64> {
+        // Attempt ids are numbered from 1 in the order they were begun.
+        let i = usize::try_from(attempt).ok()?.checked_sub(1)?;
         self.attempts
-            .iter()
-            .find(|(a, _)| *a == attempt)
+            .get(i)
+            .filter(|(a, _)| *a == attempt)
             .map(|(_, l)| *l)
     }
 
@@ -127,10 +148,8 @@ impl MemStore {
                 } else {
                     let id = self.attempts.len() as i64 + 1;
                     self.attempts.push((id, lead));
-                    for m in self.leads.values_mut().flatten() {
-                        if m.lead.lead_id == lead {
-                            m.dialled = true;
-                        }
+                    if let Some(m) = self.lead_mut(lead) {
+                        m.dialled = true;
                     }
                     Ok(id)
                 };
@@ -140,11 +159,12 @@ impl MemStore {
                 let mut out = Vec::new();
                 match &w {
                     Write::Finish { attempt, outcome } => {
+                        self.record(*attempt, outcome);
                         self.finished.push((*attempt, outcome.clone()));
                     }
                     Write::Release { leads } => {
-                        for m in self.leads.values_mut().flatten() {
-                            if leads.contains(&m.lead.lead_id) {
+                        for id in leads {
+                            if let Some(m) = self.lead_mut(*id) {
                                 m.leased = false;
                             }
                         }
@@ -188,10 +208,35 @@ impl MemStore {
             )],
             StoreCommand::ReadOverrides => vec![StoreResult::Overrides(self.overrides.clone())],
             StoreCommand::ReadRates { camp, campaign, .. } => {
-                let (day, month) = self.rates.get(&campaign).copied().unwrap_or_default();
+                let (mut day, mut month) = self.rates.get(&campaign).copied().unwrap_or_default();
+                if self.count_records {
+                    // A run is shorter than a day (scenarios are bounded to a week, but the
+                    // engine's windows are what the store counts): every record of the run falls
+                    // in both windows.
+                    let (live, abandoned) =
+                        self.recorded.get(&campaign).copied().unwrap_or_default();
+                    day = (day.0 + live, day.1 + abandoned);
+                    month = (month.0 + live, month.1 + abandoned);
+                }
                 vec![StoreResult::Rates { camp, day, month }]
             }
         }
+    }
+
+    /// Tallies a call record into its campaign's (live, abandoned), as the real store's abandon
+    /// figures count them (live answers: connected, abandoned, cut by shutdown or a crash).
+    fn record(&mut self, attempt: i64, outcome: &AttemptOutcome) {
+        use crate::campaign::Disposition as D;
+        let Some(lead) = self.lead_of(attempt) else {
+            return;
+        };
+        let Some(campaign) = self.index.get(&lead).map(|(c, _)| c.clone()) else {
+            return;
+        };
+        let live = outcome.disposition.is_live_answer();
+        let t = self.recorded.entry(campaign).or_default();
+        t.0 += i64::from(live);
+        t.1 += i64::from(outcome.disposition == D::Abandoned);
     }
 
     /// Up to `n` leads of `campaign` arrived by `wall_ms`, nearest SLA deadline first, then in
