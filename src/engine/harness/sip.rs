@@ -22,7 +22,7 @@ pub enum Answer {
     Busy(Duration),
     /// Fails with this final status and disposition after this long (invalid number, trunk
     /// failure).
-    Failed(Duration, u16, SipDisposition),
+    Failed(Duration, u16, SipOutcome),
     /// Rings until cancelled.
     Never,
 }

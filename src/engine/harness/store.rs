@@ -226,7 +226,7 @@ impl MemStore {
     /// Tallies a call record into its campaign's (live, abandoned), as the real store's abandon
     /// figures count them (live answers: connected, abandoned, cut by shutdown or a crash).
     fn record(&mut self, attempt: i64, outcome: &AttemptOutcome) {
-        use crate::campaign::Disposition as D;
+        use crate::campaign::CallDisposition as D;
         let Some(lead) = self.lead_of(attempt) else {
             return;
         };

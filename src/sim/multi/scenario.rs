@@ -384,13 +384,9 @@ impl MultiScenario {
     pub fn campaign_def(&self, i: usize, strategy: &str) -> Result<Campaign, String> {
         let c = &self.campaigns[i];
         let (mode, ratio) = parse_mode(c.mode.as_deref().unwrap_or(strategy))?;
-        let mode_name = match mode {
-            DialMode::Preview => "preview",
-            DialMode::Progressive => "progressive",
-            DialMode::Power => "power",
-            DialMode::Predictive => "predictive",
-            DialMode::Adaptive => "adaptive",
-        };
+        // The campaign file's plain name (`power`, with its ratio on its own line).
+        let mode_name = mode.to_string();
+        let mode_name = mode_name.trim();
         // The fixed parts: a window open all day (the simulated day has no clock hours), no
         // retries (each lead is one customer, dialled once: the common random numbers key on it).
         let text = format!(
@@ -475,7 +471,7 @@ fn parse_mode(s: &str) -> Result<(DialMode, f64), String> {
     Ok(match m {
         Mode::Preview => (DialMode::Preview, 1.0),
         Mode::Progressive => (DialMode::Progressive, 1.0),
-        Mode::Power { ratio } => (DialMode::Power, ratio),
+        Mode::Power { ratio } => (DialMode::Power { ratio: None }, ratio),
         Mode::Predictive => (DialMode::Predictive, 1.0),
         Mode::Adaptive { .. } => (DialMode::Adaptive, 1.0),
         _ => {

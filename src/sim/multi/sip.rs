@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::engine::harness::{Answer, Script, TalkScript};
 use crate::sim::dist::{stream_rng, CallDraw, Outcome, TrunkModel};
 use crate::sim::engine::STREAM_CALLS;
-use crate::sip::disposition::Disposition as SipDisposition;
+use crate::sip::SipOutcome;
 
 /// The customers of every campaign (by name).
 #[derive(Clone)]
@@ -63,8 +63,8 @@ fn answer(d: &CallDraw) -> Answer {
         Outcome::Live => Answer::Live(after),
         Outcome::Machine => Answer::Machine(after),
         Outcome::Busy => Answer::Busy(after),
-        Outcome::Invalid => Answer::Failed(after, 404, SipDisposition::Invalid),
-        Outcome::Failure => Answer::Failed(after, 503, SipDisposition::TrunkFailure),
+        Outcome::Invalid => Answer::Failed(after, 404, SipOutcome::Invalid),
+        Outcome::Failure => Answer::Failed(after, 503, SipOutcome::TrunkFailure),
         Outcome::NoAnswer => Answer::Never,
     }
 }
