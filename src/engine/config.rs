@@ -545,7 +545,7 @@ impl EngineConfig {
         let mut total: u64 = 0;
         for (i, e) in self.agents.iter().enumerate() {
             let field = |k: &str| format!("agents[{i}].{k}");
-            let skills = parse_skills(&e.skills).map_err(|m| (field("skills"), m))?;
+            let skills = parse_skills(&e.skills).map_err(|m| (field("skills"), m.to_string()))?;
             let n = e.count.unwrap_or(1);
             // Checked before anything is expanded: a huge count must not allocate first.
             check_count(&field("count"), n as u64, 1, MAX_AGENTS as u64)?;
@@ -606,7 +606,7 @@ pub(crate) fn is_channel(name: &str) -> bool {
 
 /// The channels among an agent's skills (a campaign's `skills` must all be among the rest for
 /// the agent to work it).
-fn parse_skills(names: &[String]) -> Result<Skills, String> {
+fn parse_skills(names: &[String]) -> Result<Skills, NoChannel> {
     let (o, i) = (
         names.iter().any(|n| n == OUTBOUND),
         names.iter().any(|n| n == INBOUND),
@@ -615,11 +615,14 @@ fn parse_skills(names: &[String]) -> Result<Skills, String> {
         (true, true) => Ok(Skills::Blended),
         (true, false) => Ok(Skills::Outbound),
         (false, true) => Ok(Skills::Inbound),
-        (false, false) => Err(format!(
-            "{names:?} has no channel: give outbound and/or inbound, then any campaign skills"
-        )),
+        (false, false) => Err(NoChannel(names.to_vec())),
     }
 }
+
+/// An agent's skills name neither channel (`outbound`, `inbound`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} has no channel: give outbound and/or inbound, then any campaign skills")]
+pub struct NoChannel(Vec<String>);
 
 #[cfg(test)]
 mod tests {

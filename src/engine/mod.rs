@@ -94,6 +94,9 @@ pub enum EngineError {
     /// The config names something that does not exist or does not fit.
     #[error("config: {0}")]
     Config(String),
+    /// A campaign's pacing settings were refused by its dialer.
+    #[error("config: {0}")]
+    Campaign(#[from] core::CampaignSetupError),
     /// The spool of writes owed to the store could not be read or written.
     #[error(transparent)]
     Spool(#[from] writes::SpoolError),

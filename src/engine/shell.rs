@@ -150,7 +150,7 @@ pub async fn run(
         started,
         chrono::Utc::now().timestamp_millis(),
     )
-    .map_err(EngineError::Config)?;
+    .map_err(EngineError::Campaign)?;
     core.set_stopwatch(Instant::now);
     let mut shell = Shell {
         store: store.clone(),

@@ -290,6 +290,18 @@ fn warn_unmatched(camps: &[Camp], agents: &[AgentSpec]) {
     }
 }
 
+/// A campaign whose pacing settings its dialer refused (its definition passed the file's checks
+/// but not the pacing core's: a ratio or target out of the core's range).
+#[derive(Debug, thiserror::Error)]
+#[error("campaign {campaign}: {source}")]
+pub struct CampaignSetupError {
+    /// The campaign's name.
+    pub campaign: String,
+    /// What the dialer refused.
+    #[source]
+    pub source: crate::pacing::DialerError,
+}
+
 impl Core {
     /// Builds the state: one dialer per campaign, agents not yet logged in. `now` is the
     /// start instant and `wall_ms` the wall clock at that instant (epoch ms).
@@ -299,7 +311,7 @@ impl Core {
         agents: Vec<AgentSpec>,
         now: Instant,
         wall_ms: i64,
-    ) -> Result<Core, String> {
+    ) -> Result<Core, CampaignSetupError> {
         let clock = Clock::new(now, wall_ms, cfg.time_scale);
         let mut camps = Vec::new();
         for (name, def) in defs {
@@ -326,7 +338,10 @@ impl Core {
                 },
                 clock.pacing(now),
             )
-            .map_err(|e| format!("campaign {name}: {e}"))?;
+            .map_err(|source| CampaignSetupError {
+                campaign: name.clone(),
+                source,
+            })?;
             camps.push(Camp {
                 name,
                 def,

@@ -32,6 +32,9 @@ pub enum WorldError {
     /// The config's agents or campaigns do not fit.
     #[error("config: {0}")]
     Config(String),
+    /// A campaign's pacing settings were refused by its dialer.
+    #[error(transparent)]
+    Campaign(#[from] crate::engine::core::CampaignSetupError),
 }
 
 enum Input {
@@ -100,8 +103,7 @@ impl World {
         let start = Instant::now();
         // A fixed day, so the runs are the same whenever they run.
         let start_wall_ms = 1_780_000_000_000;
-        let core =
-            Core::new(cfg, defs, agents, start, start_wall_ms).map_err(WorldError::Config)?;
+        let core = Core::new(cfg, defs, agents, start, start_wall_ms)?;
         Ok(World {
             core,
             store: MemStore::default(),

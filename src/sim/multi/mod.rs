@@ -31,6 +31,9 @@ pub enum MultiError {
     /// The scenario does not make a valid engine config or campaign.
     #[error("scenario: {0}")]
     Scenario(String),
+    /// The scenario does not make a valid engine config or campaign.
+    #[error("scenario: {0}")]
+    Build(#[from] scenario::BuildError),
     /// The engine refused the config.
     #[error(transparent)]
     World(#[from] WorldError),

@@ -47,11 +47,11 @@ pub struct CampaignResult {
 
 /// Builds the world of `strategy` on `sc` with `seed`, not started.
 pub fn world(sc: &MultiScenario, strategy: &str, seed: u64) -> Result<World, MultiError> {
-    let cfg = sc.engine_config().map_err(MultiError::Scenario)?;
+    let cfg = sc.engine_config()?;
     let defs = (0..sc.campaigns.len())
         .map(|i| sc.campaign_def(i, strategy))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(MultiError::Scenario)?;
+        .map_err(MultiError::Build)?;
     let groups: BTreeMap<String, GroupLimits> = sc
         .trunks
         .iter()

@@ -203,7 +203,7 @@ impl MultiScenario {
                     file,
                     text,
                     &format!("campaigns[{i}]"),
-                    e,
+                    e.to_string(),
                 ));
             }
         }
@@ -277,7 +277,7 @@ impl MultiScenario {
                 return Err((f("skills"), "at most 32, letters, digits, - and _".into()));
             }
             if let Some(m) = &c.mode {
-                parse_mode(m).map_err(|e| (f("mode"), e))?;
+                parse_mode(m).map_err(|e| (f("mode"), e.to_string()))?;
             }
             check_count(&f("list_size"), c.list_size, 0, MAX_LIST)?;
             if !(0.0..=MAX_ARRIVALS_PER_HOUR).contains(&c.arrivals_per_hour) {
@@ -330,17 +330,17 @@ impl MultiScenario {
             ));
         }
         for (i, s) in self.strategies.iter().enumerate() {
-            parse_mode(s).map_err(|e| (format!("strategies[{i}]"), e))?;
+            parse_mode(s).map_err(|e| (format!("strategies[{i}]"), e.to_string()))?;
         }
         if let Some(s) = strategy {
-            parse_mode(s).map_err(|e| ("strategy".to_string(), e))?;
+            parse_mode(s).map_err(|e| ("strategy".to_string(), e.to_string()))?;
         }
         Ok(())
     }
 
     /// The engine config of a run: every agent group blended with automatic wrap-up, the trunk
     /// groups (one trunk each), the campaigns in order.
-    pub fn engine_config(&self) -> Result<EngineConfig, String> {
+    pub fn engine_config(&self) -> Result<EngineConfig, BuildError> {
         let mut text = String::from("node: sim\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n");
         for t in &self.trunks {
             text.push_str(&format!(
@@ -357,7 +357,7 @@ impl MultiScenario {
         for c in &self.campaigns {
             text.push_str(&format!("  - {{name: {}}}\n", c.name));
         }
-        let mut cfg = EngineConfig::parse("sim-engine.yaml", &text).map_err(|e| e.to_string())?;
+        let mut cfg = EngineConfig::parse("sim-engine.yaml", &text)?;
         cfg.auto_wrap_time = self.wrap_time.clone();
         cfg.agents = self
             .agents
@@ -381,7 +381,7 @@ impl MultiScenario {
     }
 
     /// The live definition of campaign `i` dialled with `strategy` (its own `mode` wins).
-    pub fn campaign_def(&self, i: usize, strategy: &str) -> Result<Campaign, String> {
+    pub fn campaign_def(&self, i: usize, strategy: &str) -> Result<Campaign, BuildError> {
         let c = &self.campaigns[i];
         let (mode, ratio) = parse_mode(c.mode.as_deref().unwrap_or(strategy))?;
         // The campaign file's plain name (`power`, with its ratio on its own line).
@@ -429,8 +429,10 @@ skills: [{skills}]
         // the error names the definition's field.
         Campaign::parse("campaign", &text).map_err(|e| {
             let e = e.to_string();
-            e.strip_prefix("campaign:")
-                .map_or(e.clone(), |r| r.to_string())
+            BuildError::Campaign(
+                e.strip_prefix("campaign:")
+                    .map_or(e.clone(), |r| r.to_string()),
+            )
         })
     }
 
@@ -452,7 +454,7 @@ skills: [{skills}]
     }
 
     /// Checks a strategy named on the command line.
-    pub fn check_strategy(&self, s: &str) -> Result<(), String> {
+    pub fn check_strategy(&self, s: &str) -> Result<(), BuildError> {
         parse_mode(s).map(|_| ())
     }
 
@@ -462,23 +464,36 @@ skills: [{skills}]
     }
 }
 
+/// What keeps a parsed scenario from becoming a live engine's configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Not a dial mode name at all.
+    #[error(transparent)]
+    Mode(#[from] crate::pacing::ModeError),
+    /// A simulator-only mode (`rate:L`, `slack:S`, ...): the live engine has no such mode.
+    #[error(
+        "`{0}` is not a dial mode of the live engine (preview, progressive, power:R, predictive, \
+         adaptive)"
+    )]
+    NotLive(String),
+    /// The generated engine config was refused (a scenario bound the engine checks too).
+    #[error(transparent)]
+    Engine(#[from] crate::yaml::YamlError),
+    /// The generated campaign definition was refused, with the definition's field named.
+    #[error("{0}")]
+    Campaign(String),
+}
+
 /// A strategy or campaign `mode` as the live engine's dial mode and ratio. `rate:L` has no
 /// live counterpart and is refused.
-fn parse_mode(s: &str) -> Result<(DialMode, f64), String> {
-    let m: Mode = s
-        .parse()
-        .map_err(|e: crate::pacing::ModeError| e.to_string())?;
+fn parse_mode(s: &str) -> Result<(DialMode, f64), BuildError> {
+    let m: Mode = s.parse()?;
     Ok(match m {
         Mode::Preview => (DialMode::Preview, 1.0),
         Mode::Progressive => (DialMode::Progressive, 1.0),
         Mode::Power { ratio } => (DialMode::Power { ratio: None }, ratio),
         Mode::Predictive => (DialMode::Predictive, 1.0),
         Mode::Adaptive { .. } => (DialMode::Adaptive, 1.0),
-        _ => {
-            return Err(format!(
-                "`{s}` is not a dial mode of the live engine (preview, progressive, power:R, \
-                 predictive, adaptive)"
-            ))
-        }
+        _ => return Err(BuildError::NotLive(s.to_string())),
     })
 }
