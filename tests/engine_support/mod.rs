@@ -577,3 +577,16 @@ impl Lab {
         }
     }
 }
+
+/// The most abandons a campaign pacing exactly at `target` shows among `live` answers in 99 %
+/// of runs (binomial upper quantile): above it the engine ran over its target, not by chance. A
+/// run of a few minutes has a few dozen live answers, where `≤ target · live` would allow one
+/// abandon and fail on the second by the luck of the draw.
+#[allow(dead_code)] // not every engine test binary checks an abandon figure
+pub fn abandon_bound(live: u64, target: f64) -> u64 {
+    use statrs::distribution::{Binomial, DiscreteCDF};
+    match Binomial::new(target, live) {
+        Ok(b) => b.inverse_cdf(0.99),
+        Err(_) => 0,
+    }
+}
