@@ -77,34 +77,9 @@ pub fn run(
         .iter()
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Result<StrategyResult, SimError>>>> =
-        strategies.iter().map(|_| Default::default()).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, strategies.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= strategies.len() {
-                    break;
-                }
-                let r = run_strategy(scenario, &strategies[i], modes[i], seed, opts)
-                    .map_err(SimError::from);
-                if let Ok(mut slot) = slots[i].lock() {
-                    *slot = Some(r);
-                }
-            });
-        }
-    });
-    let mut results = Vec::with_capacity(strategies.len());
-    for slot in slots {
-        // Every slot was filled by exactly one worker; a poisoned lock means a worker panicked,
-        // which is a bug worth surfacing.
-        let r = slot
-            .into_inner()
-            .expect("simulator worker panicked")
-            .expect("every strategy ran");
-        results.push(r?);
-    }
+    let results = in_parallel(strategies.len(), threads, |i| {
+        run_strategy(scenario, &strategies[i], modes[i], seed, opts).map_err(SimError::from)
+    })?;
     Ok(SimReport {
         scenario: scenario.name.clone(),
         seed,
