@@ -4,8 +4,8 @@
 //! leases or calls (it reads only what the dialers and the buffers hold).
 //!
 //! Sharing is by need, then by priority: first each campaign, highest priority first, takes the
-//! lines its dialer can use now ([`lines_wanted`]: what its mode would launch on its active
-//! agents, up to its ceiling, capped by its leads at hand); then what is left goes again in
+//! lines its dialer can use now ([`lines_wanted`]: its dial ceiling times its ready agents,
+//! capped by its leads at hand); then what is left goes again in
 //! priority order, up to the leads at hand. So a higher-priority campaign never waits for a
 //! line a lower one holds idle, and a lower one is not starved by lines the higher one could
 //! not use (before, each campaign in turn took as many lines as it held leads, used or not).
@@ -14,13 +14,17 @@
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
+use crate::agents::AgentState;
 use crate::pacing::Mode;
 
 use super::{Camp, Core};
 
-/// New lines campaign `c`'s dialer could launch now: its dial ceiling per active agent (one for
+/// New lines campaign `c`'s dialer could use now: its dial ceiling per ready agent (one for
 /// progressive and preview, the ratio for power, `max_ratio` for the model-based modes) times
-/// its active agents, less the lines it has in use. A rate mode is blind to agents: no ceiling.
+/// its ready agents. Counted on ready agents rather than all active ones: a model-based dialer
+/// never fills `max_ratio` lines for every agent, and a ceiling on all of them would keep the
+/// whole group (and its calls per second) for the higher priority. A rate mode is blind to
+/// agents: no ceiling.
 fn lines_wanted(c: &Camp) -> u32 {
     let p = c.dialer.params();
     let per_agent = match p.mode {
@@ -30,13 +34,17 @@ fn lines_wanted(c: &Camp) -> u32 {
         Mode::Adaptive { .. } => p.max_ratio.max(1.0),
         Mode::Rate { .. } => return u32::MAX,
     };
-    let ceiling = (per_agent * c.dialer.active_agents() as f64).ceil();
-    let ceiling = if ceiling.is_finite() && ceiling > 0.0 {
-        ceiling.min(u32::MAX as f64) as u32
+    let ready = c
+        .agents
+        .keys()
+        .filter(|&&id| c.dialer.agent_state(id) == Some(AgentState::Ready))
+        .count();
+    let wanted = (per_agent * ready as f64).ceil();
+    if wanted.is_finite() && wanted > 0.0 {
+        wanted.min(u32::MAX as f64) as u32
     } else {
         0
-    };
-    ceiling.saturating_sub(c.dialer.lines_in_use())
+    }
 }
 
 impl Core {

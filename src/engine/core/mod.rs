@@ -585,6 +585,8 @@ impl Core {
 
     /// After every input: execute the dialers' actions, then check the stop.
     fn after_input(&mut self) {
+        // An agent the input freed moves before its campaign's next decision (`agents`).
+        self.move_ready_agents(true);
         self.drain_all();
         self.check_stop();
     }
@@ -617,6 +619,8 @@ impl Core {
             self.wraps.pop();
             self.auto_wrap_done(agent, epoch);
         }
+        // Agents those wrap-ups freed move before the dialers' ticks can reserve them (`agents`).
+        self.move_ready_agents(true);
         let now = self.clock.pacing(now_i);
         for ci in 0..self.camps.len() {
             let due = matches!(self.camps[ci].dialer.poll_timeout(), Some((t, _)) if t <= now);
