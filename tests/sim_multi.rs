@@ -167,7 +167,7 @@ fn scenario_errors_name_line_and_field() {
         .expect("line")
         + 1;
     assert!(e.starts_with(&format!("m.yaml:{line}:")), "{e}");
-    let bad = text.replacen("trunk_group: cn-mobile-sh", "trunk_group: nowhere", 1);
+    let bad = text.replacen("trunk_group: cn-unicom-sh", "trunk_group: nowhere", 1);
     let e = MultiScenario::parse("m.yaml", &bad)
         .unwrap_err()
         .to_string();
