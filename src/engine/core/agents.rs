@@ -233,12 +233,23 @@ impl Core {
     /// once-a-second pass finds them (and moves agents off campaigns out of leads, which right
     /// after a lease could see one campaign's leads land before another's).
     pub(crate) fn move_ready_agents(&mut self, reserving_only: bool) {
+        if self.camps.len() < 2 {
+            return;
+        }
         let reserving: Vec<bool> = self
             .camps
             .iter()
             .map(|c| matches!(c.dialer.params().mode, Mode::Progressive | Mode::Preview))
             .collect();
-        if self.camps.len() < 2 || (reserving_only && !reserving.iter().any(|&r| r)) {
+        // Called after every input: first the cheap look at the reserving campaigns' own
+        // agents, whose state their dialer holds in a list (most of the time none is ready).
+        let any_ready = |ci: usize| {
+            let c = &self.camps[ci];
+            c.agents
+                .keys()
+                .any(|&id| c.dialer.agent_state(id) == Some(AgentState::Ready))
+        };
+        if reserving_only && !(0..self.camps.len()).any(|ci| reserving[ci] && any_ready(ci)) {
             return;
         }
         let work: Vec<bool> = (0..self.camps.len()).map(|ci| self.has_work(ci)).collect();
