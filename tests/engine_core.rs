@@ -378,6 +378,46 @@ fn line_and_cps_budgets_hold_across_campaigns() {
 }
 
 #[test]
+fn a_lower_priority_campaign_gets_the_shared_lines_the_higher_cannot_use() {
+    // Two progressive campaigns of different agents on one group of 6 lines: `a` (2 agents)
+    // can use 2 lines, `b` (8 agents) the other 4, though `a` keeps leads leased for more.
+    let agents = [
+        lab(2),
+        Agents {
+            first: 3,
+            count: 8,
+            group: "lab",
+            skills: "outbound, spanish",
+        },
+    ];
+    let mut w = world(
+        &agents,
+        &[
+            campaign("a", 60, "progressive", 1.0, "lab", "verification"),
+            campaign("b", 40, "progressive", 1.0, "lab", "spanish"),
+        ],
+        6,
+        30,
+    );
+    let wall = w.wall_ms();
+    w.store.add_leads("a", 1, 3000, wall, None);
+    w.store.add_leads("b", 10_000, 3000, wall, None);
+    w.sip.script = Box::new(|_, lead| match lead % 3 {
+        0 => Answer::Live(S(20)),
+        1 => Answer::Busy(S(3)),
+        _ => Answer::Never,
+    });
+    w.run_for(S(600));
+    let (a, b) = (placed_for(&w, "a").len(), placed_for(&w, "b").len());
+    // Twice `a`'s lines, about twice its calls.
+    assert!(
+        b >= a * 3 / 2,
+        "a placed {a} calls on its 2 lines, b {b} on the other 4"
+    );
+    assert!(w.sip.over_budget.is_empty(), "{:?}", &w.sip.over_budget);
+}
+
+#[test]
 fn a_spent_24h_or_30d_abandon_budget_makes_the_campaign_progressive() {
     // (day, month) as (live, abandoned): under the 3 % target, then spent over 24 h, then over
     // 30 days.

@@ -167,7 +167,7 @@ fn scenario_errors_name_line_and_field() {
         .expect("line")
         + 1;
     assert!(e.starts_with(&format!("m.yaml:{line}:")), "{e}");
-    let bad = text.replacen("trunk_group: cn-mobile-sh", "trunk_group: nowhere", 1);
+    let bad = text.replacen("trunk_group: cn-unicom-sh", "trunk_group: nowhere", 1);
     let e = MultiScenario::parse("m.yaml", &bad)
         .unwrap_err()
         .to_string();
@@ -181,4 +181,59 @@ fn scenario_errors_name_line_and_field() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown field `colour`"), "{e}");
+}
+
+/// The shipped scenario as the shipped campaign files have it, whatever the scenario's own
+/// departures: cross-sell on repayment's trunk group, welcome progressive.
+fn as_campaign_files() -> MultiScenario {
+    let mut sc = shipped();
+    for c in &mut sc.campaigns {
+        match c.name.as_str() {
+            "cross-sell" => c.trunk_group = "cn-unicom-sh".into(),
+            "welcome" => c.mode = Some("progressive".into()),
+            _ => {}
+        }
+    }
+    sc
+}
+
+#[test]
+fn a_lower_priority_campaign_on_a_shared_trunk_group_gets_the_lines_the_higher_cannot_use() {
+    let sc = as_campaign_files();
+    let r = run(&sc, "predictive");
+    let of = |name: &str| {
+        r.campaigns
+            .iter()
+            .find(|c| c.campaign == name)
+            .unwrap_or_else(|| panic!("{name}: {:#?}", r.campaigns))
+    };
+    // Repayment's 60 agents at most 3 lines each leave 70 of the group's 250 lines; cross-sell's
+    // 40 sales agents dial on them for the hour.
+    let cross = of("cross-sell");
+    assert!(cross.live_answers >= 100, "{:#?}", r.campaigns);
+    assert!(
+        of("repayment-reminder").live_answers >= 100,
+        "{:#?}",
+        r.campaigns
+    );
+}
+
+#[test]
+fn a_progressive_lower_priority_campaign_lets_its_agents_go_to_the_sla_campaign() {
+    let sc = as_campaign_files();
+    let r = run(&sc, "predictive");
+    let credit = &r.campaigns[0];
+    assert_eq!(credit.campaign, "credit-verification");
+    let met = credit
+        .sla_met
+        .expect("credit verification has SLA leads due");
+    assert!(met >= 0.9, "SLA met {met}: {:#?}", r.campaigns);
+    // Welcome still works with what verification leaves of the front office.
+    let welcome = r
+        .campaigns
+        .iter()
+        .find(|c| c.campaign == "welcome")
+        .expect("welcome");
+    assert!(welcome.live_answers >= 100, "{:#?}", r.campaigns);
+    assert_eq!(welcome.abandoned, 0, "progressive: {welcome:?}");
 }

@@ -5,8 +5,22 @@
 //! whose `agent_group` is the agent's group and whose `skills` it all has. Priority is strict: a
 //! ready agent moves to the highest-priority campaign it may work that has leads to dial (when
 //! that campaign has no ready agent of its own), and leaves a campaign that has run out of leads.
-//! Agents move only while ready, never during a call or a wrap-up. Credit verification has the highest priority and its
-//! SLA leads head its own queue, so leads near their deadline get agents first.
+//! Agents move only while ready, never during a call, a reservation or a wrap-up.
+//!
+//! An agent a progressive (or preview) campaign holds is almost never ready: the campaign
+//! reserves it for a new call at its next decision. It is never taken from its reservation (an
+//! answered customer always finds the agent reserved for them, and a call launched for it is
+//! never left agentless, so the move causes no abandon); instead the engine looks again the
+//! instant the reservation or the call ends and the agent is ready (agents of the other modes
+//! are ready while idle, and the once-a-second pass finds them): after every input (a
+//! ring-back that ended unanswered, a machine, a wrap-up done) and before the dialers' timers
+//! fire (an automatic wrap-up that ends at the instant of a pacing tick), so the agent moves
+//! before its campaign's next decision can reserve it again. The one case it cannot catch is a
+//! ring time-out the dialer fires inside its own tick, which may reserve the agent again at once:
+//! that agent moves when its next call or reservation ends.
+//!
+//! Credit verification has the highest priority and its SLA leads head its own queue, so leads
+//! near their deadline get agents first.
 
 use std::cmp::Reverse;
 use std::time::Duration;
@@ -15,6 +29,7 @@ use crate::admin::{self, AgentAction, AgentView, ControlError, WrapUpCode};
 use crate::agents::AgentState;
 use crate::campaign::disposition::AGENT_NOT_SET;
 use crate::campaign::{CallDisposition, Campaign};
+use crate::pacing::Mode;
 
 use crate::engine::config::{AgentSpec, WrapUp};
 use crate::engine::writes::Write;
@@ -198,8 +213,45 @@ impl Core {
         true
     }
 
-    /// Moves ready agents to where strict priority wants them (see the module doc).
+    /// Takes out agents whose claim was lost, then moves ready agents to where strict priority
+    /// wants them (see the module doc).
     pub(crate) fn rebalance(&mut self) {
+        for ai in 0..self.agents.len() {
+            self.release_if_lost(ai);
+        }
+        self.move_ready_agents(false);
+    }
+
+    /// Moves every ready agent to where strict priority wants it: to the highest-priority
+    /// campaign it may work that has leads to dial, when that campaign has no ready agent of its
+    /// own, or away from a campaign that has run out of leads. Called once a second and after
+    /// every input that may have freed an agent (and before the dialers' timers fire), so an
+    /// agent freed by a lower-priority campaign moves before that campaign can reserve it again
+    /// (see the module doc). Only ready agents move: a reserved one keeps its call. With
+    /// `reserving_only`, only agents of campaigns that reserve their agents (progressive,
+    /// preview), and only up to a higher priority: the others are ready while idle, and the
+    /// once-a-second pass finds them (and moves agents off campaigns out of leads, which right
+    /// after a lease could see one campaign's leads land before another's).
+    pub(crate) fn move_ready_agents(&mut self, reserving_only: bool) {
+        if self.camps.len() < 2 {
+            return;
+        }
+        let reserving: Vec<bool> = self
+            .camps
+            .iter()
+            .map(|c| matches!(c.dialer.params().mode, Mode::Progressive | Mode::Preview))
+            .collect();
+        // Called after every input: first the cheap look at the reserving campaigns' own
+        // agents, whose state their dialer holds in a list (most of the time none is ready).
+        let any_ready = |ci: usize| {
+            let c = &self.camps[ci];
+            c.agents
+                .keys()
+                .any(|&id| c.dialer.agent_state(id) == Some(AgentState::Ready))
+        };
+        if reserving_only && !(0..self.camps.len()).any(|ci| reserving[ci] && any_ready(ci)) {
+            return;
+        }
         let work: Vec<bool> = (0..self.camps.len()).map(|ci| self.has_work(ci)).collect();
         let mut ready_in: Vec<u32> = vec![0; self.camps.len()];
         for ai in 0..self.agents.len() {
@@ -209,13 +261,21 @@ impl Core {
                 }
             }
         }
+        // Nothing to move unless a campaign with leads has no ready agent, or ready agents sit
+        // in a campaign without leads (the common case: skip the per-agent search).
+        let wanted = (0..self.camps.len()).any(|ci| work[ci] && ready_in[ci] == 0);
+        let stranded =
+            !reserving_only && (0..self.camps.len()).any(|ci| !work[ci] && ready_in[ci] > 0);
+        if !wanted && !stranded {
+            return;
+        }
         for ai in 0..self.agents.len() {
-            if self.release_if_lost(ai) {
-                continue;
-            }
             let Some(home) = self.agents[ai].home else {
                 continue;
             };
+            if reserving_only && !reserving[home] {
+                continue;
+            }
             if !self.agents[ai].logged_in || self.agent_state(ai) != AgentState::Ready {
                 continue;
             }
@@ -226,7 +286,8 @@ impl Core {
                 continue;
             }
             let better = self.camps[best].def.priority > self.camps[home].def.priority;
-            if !work[home] || (better && ready_in[best] == 0) {
+            let leave_empty = !work[home] && !reserving_only;
+            if leave_empty || (better && ready_in[best] == 0) {
                 self.leave(ai);
                 self.enter(ai, best);
                 ready_in[home] = ready_in[home].saturating_sub(1);

@@ -6,9 +6,9 @@
 //!
 //! Sub-modules, each adding to `Core` the handling of one domain: `calls` (leases, dialling,
 //! SIP events, call records, inbound queue), `agents` (homes, wrap-up, claims), `nodes`
-//! (liveness, store outages, recovery), `control` (supervisor requests, overrides, the abandon
-//! budget), `stats` (figures), `warm` (dialer warm start); `io` holds the types crossing the
-//! edge.
+//! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
+//! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start);
+//! `io` holds the types crossing the edge.
 //!
 //! Must not touch: tokio, sqlx, [`crate::store::Store`], sockets, `Instant::now` or
 //! `SystemTime::now` (the shell injects the one stopwatch that times pacing decisions for
@@ -24,6 +24,7 @@ mod agents;
 mod calls;
 mod control;
 pub mod io;
+mod lines;
 mod nodes;
 mod stats;
 mod warm;
@@ -599,6 +600,8 @@ impl Core {
 
     /// After every input: execute the dialers' actions, then check the stop.
     fn after_input(&mut self) {
+        // An agent the input freed moves before its campaign's next decision (`agents`).
+        self.move_ready_agents(true);
         self.drain_all();
         self.check_stop();
     }
@@ -631,6 +634,8 @@ impl Core {
             self.wraps.pop();
             self.auto_wrap_done(agent, epoch);
         }
+        // Agents those wrap-ups freed move before the dialers' ticks can reserve them (`agents`).
+        self.move_ready_agents(true);
         let now = self.clock.pacing(now_i);
         for ci in 0..self.camps.len() {
             let due = matches!(self.camps[ci].dialer.poll_timeout(), Some((t, _)) if t <= now);
@@ -725,35 +730,6 @@ impl Core {
         self.flush_progress();
         self.expire_holds();
         self.expire_inbound();
-    }
-
-    /// Tells each dialer how many lines it may hold: trunk lines free (shared by the campaigns on
-    /// a group in priority order) capped by the leads at hand; none while paused or stopping.
-    fn update_lines(&mut self, lines: Vec<(String, u32)>) {
-        let mut order: Vec<usize> = (0..self.camps.len()).collect();
-        order.sort_by_key(|&ci| Reverse(self.camps[ci].def.priority));
-        // Calls committed but not yet placed hold no trunk channel yet.
-        let unplaced = self.calls.values().filter(|c| c.sip.is_none()).count() as u32;
-        let mut free: HashMap<String, u32> = lines
-            .into_iter()
-            .map(|(g, n)| (g, n.saturating_sub(unplaced)))
-            .collect();
-        let blocked = self.dial_blocked();
-        for ci in order {
-            let group = &self.camps[ci].def.trunk_group;
-            let left = free.get(group).copied().unwrap_or(0);
-            let c = &mut self.camps[ci];
-            let take = if c.paused || self.stopping.is_some() || blocked {
-                0
-            } else {
-                left.min(c.buffer.len() as u32)
-            };
-            if let Some(f) = free.get_mut(&c.def.trunk_group) {
-                *f -= take;
-            }
-            c.line_budget = take;
-            self.sync_channels(ci);
-        }
     }
 
     /// Reads the campaign-wide abandon figures over 24 h and 30 days.
