@@ -14,7 +14,8 @@
 //! - [`agents`]: the agent state machine (sans-IO) and the one [`agents::AgentState`].
 //! - [`pacing`]: call state machine, estimators and the per-campaign [`pacing::Dialer`] (sans-IO):
 //!   shared bookkeeping, one timer table, and each dial mode as a strategy behind one trait.
-//! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock.
+//! - [`sim`]: discrete-event simulator that drives [`pacing`] and [`agents`] on a virtual clock;
+//!   multi-campaign scenarios run the live engine's own [`engine::core::Core`] (`sim::multi`).
 //! - [`sip`]: SIP on rsip, in layers: the endpoint routes each message to its transaction,
 //!   dialog or call (customer + agent leg, trunk failover, flow I join); a session seam for SDP;
 //!   transport shell, trunks and synthetic peers.

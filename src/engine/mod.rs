@@ -59,8 +59,9 @@
 //! - [`core`]: [`Core`], sans-IO (no tokio, sqlx, socket or clock read): `core::io` the typed
 //!   ids, inputs and effects; `calls` leases, dialling, SIP events, call records, inbound queue;
 //!   `agents` agent homes, wrap-up, claims; `nodes` liveness, store outages, recovery of dead
-//!   nodes; `control` supervisor requests, overrides and the abandon budget; `stats` figures;
-//!   `warm` dialer warm start.
+//!   nodes; `lines` trunk lines shared between campaigns by need, in priority order; `control`
+//!   supervisor requests, overrides and the abandon budget; `stats` figures; `warm` dialer warm
+//!   start.
 //! - `shell`: the tokio loop: bounded channels, typed SIP commands
 //!   ([`crate::sip::driver::Command`]), store commands as tasks, replies to supervisors.
 //! - `control`: [`EngineControl`], the admin API's handle (requests to the loop, answers back).
