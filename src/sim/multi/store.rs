@@ -1,5 +1,5 @@
 //! The in-memory store of a multi-campaign run: the engine harness's
-//! [`MemStore`](crate::engine::harness::MemStore) (leases in the real store's order, nearest
+//! [`MemStore`] (leases in the real store's order, nearest
 //! SLA deadline first; attempts; call records, counted into the 24 h / 30 d abandon figures the
 //! engine throttles on), seeded with each campaign's list and the leads arriving during the
 //! run, and the per-campaign figures read back from its records. Owns no decision.
