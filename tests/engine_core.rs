@@ -4,9 +4,12 @@
 //! never dials, line and CPS budgets, the 24 h / 30 d abandon throttle, recovery of a dead
 //! node's legs and agent-claim expiry. No sockets, no sleeping; every run is the same.
 
+mod engine_support;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use engine_support::campaign_yaml;
 use outdial::admin::AgentState;
 use outdial::engine::core::{AdminReply, AdminRequest};
 use outdial::engine::harness::{Answer, GroupLimits, World};
@@ -35,7 +38,9 @@ fn lab(count: u32) -> Agents<'static> {
     }
 }
 
-/// A campaign file: `mode` as the file writes it (`power` takes `ratio`).
+/// A campaign file: `mode` as the file writes it (`power` takes `ratio`). The engine tests' lab
+/// campaign ([`campaign_yaml`]) with its priority, ratio, group and skills set, a dial ceiling
+/// of 5 and the window open all day (virtual time starts at any hour).
 fn campaign(
     name: &str,
     priority: u32,
@@ -44,16 +49,22 @@ fn campaign(
     group: &str,
     skills: &str,
 ) -> String {
-    format!(
-        "name: {name}\nkind: verification\npriority: {priority}\nregion: SG\ntimezone: Asia/Singapore\n\
-         dialing:\n  mode: {mode}\n  ratio: {ratio}\n  max_ratio: 5.0\n  target_abandon: 0.03\n\
-         \x20 patience: 2s\n  ring_timeout: 25s\n\
-         window:\n  default: \"00:00-23:59\"\n\
-         retry:\n  max_attempts: 5\n  max_attempts_per_day: 3\n  abandon_cooldown: 1h\n  rules:\n\
-         \x20   busy: {{ delay: 10m }}\n    no_answer: {{ delay: 20m }}\n    machine: {{ delay: 30m }}\n\
-         \x20   abandoned: {{ delay: 1h }}\n    trunk_failure: {{ delay: 5m }}\n    unknown: {{ delay: 15m }}\n\
-         caller_id: \"6560885500\"\ntrunk_group: lab\nagent_group: {group}\nskills: [{skills}]\n"
-    )
+    let mut text = campaign_yaml(name, mode);
+    for (from, to) in [
+        ("priority: 50\n", format!("priority: {priority}\n")),
+        ("  ratio: 1.0\n", format!("  ratio: {ratio}\n")),
+        ("  max_ratio: 3.0\n", "  max_ratio: 5.0\n".to_string()),
+        ("\"09:00-18:00\"", "\"00:00-23:59\"".to_string()),
+        ("agent_group: lab\n", format!("agent_group: {group}\n")),
+        ("skills: [verification]\n", format!("skills: [{skills}]\n")),
+    ] {
+        assert!(
+            text.contains(from),
+            "the lab campaign no longer has {from:?}"
+        );
+        text = text.replacen(from, &to, 1);
+    }
+    text
 }
 
 /// A world with these agents and campaigns (files), on trunk group `lab` with `channels`
