@@ -33,6 +33,7 @@ pub mod campaign;
 pub mod engine;
 pub mod export;
 pub mod limits;
+pub mod media;
 pub mod pacing;
 pub mod sim;
 pub mod sip;

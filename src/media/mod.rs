@@ -1,0 +1,20 @@
+//! The media plane: outdial anchors the RTP of every call it places or takes (issue 17).
+//!
+//! Layout, each part owning one thing:
+//! - [`io`]: what crosses the media plane's edge — leg ids, commands from the engine, events
+//!   back, datagrams in and out, the audio tap's frames. Plain data.
+//! - [`core`]: the sans-IO media core ([`core::MediaCore`]): legs, latching, the relay switch
+//!   between a customer and an agent, prompts and tones, RFC 4733 and in-band DTMF, RTCP, the
+//!   per-leg figures, the tap. Takes `now` and bytes, returns transmits and events; owns no
+//!   socket, clock, thread or file.
+//! - `sdp`: SDP offer/answer (RFC 3264) for audio: outdial's offers and answers, parsing what
+//!   carriers send.
+//! - `g711`, `wav`, `recording`: audio formats, prompt loading, the recording writer (a tap
+//!   consumer).
+//! - `ports`: the RTP port pool (plain data, owned by the engine core).
+//! - `shell`: the I/O shell — worker threads with sockets driving [`core::MediaCore`].
+//!
+//! Nothing here looks at SIP headers, the store or the pacing core.
+
+pub mod core;
+pub mod io;
