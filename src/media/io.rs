@@ -195,3 +195,17 @@ pub struct TapFrame {
     /// 160 samples, 8 kHz, 16-bit; silence where a packet was lost.
     pub pcm: [i16; 160],
 }
+
+/// Who carries a trunk's media (per trunk, `media:` in the engine file).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaMode {
+    /// Early offer with outdial's SDP; outdial relays, records and analyses the RTP.
+    #[default]
+    Anchor,
+    /// Signalling only (RFC 3725 flow I): the customer's SDP goes to the agent's phone and the
+    /// RTP flows between them; for sites whose border controller does media.
+    FlowI,
+}

@@ -17,4 +17,5 @@
 //! Nothing here looks at SIP headers, the store or the pacing core.
 
 pub mod core;
+pub mod g711;
 pub mod io;
