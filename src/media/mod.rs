@@ -19,3 +19,4 @@
 pub mod core;
 pub mod g711;
 pub mod io;
+pub mod sdp;
