@@ -121,6 +121,8 @@ pub struct Stream {
 /// A parsed SDP: its streams in m-line order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
+    /// The `o=` line's session id and version.
+    pub origin: (u64, u64),
     /// Every `m=` line, in order.
     pub streams: Vec<Stream>,
 }
@@ -171,7 +173,10 @@ pub fn parse(sdp: &str) -> Result<Parsed, SdpError> {
         .iter()
         .map(|m| stream(m, session_addr, session_ptime, session_dir))
         .collect();
-    Ok(Parsed { streams })
+    Ok(Parsed {
+        origin: (desc.origin.session_id, desc.origin.session_version),
+        streams,
+    })
 }
 
 fn stream(
