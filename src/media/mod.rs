@@ -25,6 +25,7 @@ pub mod jitter;
 mod leg;
 pub mod rtcp;
 pub mod rtp;
+pub mod sdp;
 pub mod stats;
 pub mod stream;
 pub mod tones;
