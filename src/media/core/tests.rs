@@ -455,7 +455,24 @@ fn recording_taps_both_legs_aligned_by_slot_with_silence_for_loss() {
     // Unbridged, the agent is no longer part of the customer's recording.
     core.handle_command(t0, MediaCommand::Unbridge { leg: CUST });
     core.handle_timeout(t0 + MS20 * 30);
-    assert!(taps(&mut core).iter().all(|f| f.leg == CUST));
+    let after = taps(&mut core);
+    assert!(!after.is_empty() && after.iter().all(|f| f.leg == CUST));
+    // Re-bridged, it is again (the recording follows the bridge) until the customer closes.
+    core.handle_command(
+        t0 + MS20 * 30,
+        MediaCommand::Bridge {
+            customer: CUST,
+            agent: AGENT,
+        },
+    );
+    core.handle_timeout(t0 + MS20 * 40);
+    assert!(taps(&mut core).iter().any(|f| f.leg == AGENT));
+    core.handle_command(t0 + MS20 * 40, MediaCommand::Close { leg: CUST });
+    core.handle_timeout(t0 + MS20 * 50);
+    assert!(
+        taps(&mut core).is_empty(),
+        "nothing tapped once the call closed"
+    );
 }
 
 #[test]
