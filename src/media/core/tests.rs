@@ -574,3 +574,40 @@ proptest! {
         core.handle_command(t0, MediaCommand::Close { leg: CUST });
     }
 }
+
+#[test]
+fn an_ssrc_change_keeps_the_leg_relaying_without_counting_loss() {
+    let (mut core, t0) = bridged(Codec::Pcmu, None);
+    let mut now = t0;
+    let mut out = Vec::new();
+    // A carrier switches media servers mid-call: new SSRC, sequence and timestamp, new source.
+    for (from, ssrc, seq0) in [(addr(10, 4000), 1u32, 100u16), (addr(13, 4444), 2, 9000)] {
+        for i in 0..5u16 {
+            let pkt = packet(0, seq0 + i, u32::from(seq0 + i) * 160, ssrc, &[0x44; 160]);
+            core.handle_datagram(now, CPORT, from, &pkt);
+            now += MS20;
+        }
+        out.extend(transmits(&mut core));
+    }
+    assert_eq!(out.len(), 10);
+    let seqs: Vec<u16> = out
+        .iter()
+        .map(|t| rtp::parse(&t.payload).unwrap().seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    // The agent's audio now goes to the new media server.
+    core.handle_datagram(
+        now,
+        APORT,
+        addr(20, 6000),
+        &packet(0, 1, 0, 3, &[0x44; 160]),
+    );
+    assert_eq!(transmits(&mut core)[0].to, addr(13, 4444));
+    core.handle_command(now, MediaCommand::Close { leg: CUST });
+    let closed = events(&mut core).into_iter().find_map(|e| match e {
+        MediaEvent::Closed { stats, .. } => Some(stats),
+        _ => None,
+    });
+    let stats = closed.unwrap();
+    assert_eq!((stats.packets_in, stats.loss_pct), (10, 0.0));
+}
