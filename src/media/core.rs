@@ -38,7 +38,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::g711;
-use super::io::{LegId, LegRole, MediaCommand, MediaEvent, Prompt, TapFrame, Transmit};
+use super::io::{LegId, LegRole, LegStats, MediaCommand, MediaEvent, Prompt, TapFrame, Transmit};
 use super::jitter::{TapBuffer, SLOT_SAMPLES};
 use super::leg::{Leg, Playing};
 use super::rtcp::{self, ReportBlock, SenderInfo};
@@ -135,6 +135,12 @@ impl MediaCore {
     /// The core's counters.
     pub fn counters(&self) -> CoreCounters {
         self.counters
+    }
+
+    /// A leg's figures so far (for `/metrics` while the call runs); `None` for an unknown leg.
+    pub fn leg_stats(&self, leg: LegId) -> Option<LegStats> {
+        let ix = *self.by_id.get(&leg)?;
+        self.legs.get(ix)?.as_ref().map(Leg::stats)
     }
 
     /// The 20-ms slot `now` falls in.

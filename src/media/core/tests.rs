@@ -492,12 +492,15 @@ fn close_reports_packets_loss_jitter_and_mos() {
     }
     transmits(&mut core);
     events(&mut core);
+    let live = core.leg_stats(CUST);
     core.handle_command(t0, MediaCommand::Close { leg: CUST });
+    assert_eq!(core.leg_stats(CUST), None);
     let ev = events(&mut core);
     let Some(MediaEvent::Closed { leg, stats }) = ev.last().cloned() else {
         panic!("no Closed: {ev:?}");
     };
     assert_eq!(leg, CUST);
+    assert_eq!(live, Some(stats));
     assert_eq!((stats.packets_in, stats.packets_out), (95, 0));
     assert!((stats.loss_pct - 5.0).abs() < 1e-9, "{}", stats.loss_pct);
     assert!(stats.jitter_ms < 0.01);
