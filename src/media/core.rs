@@ -26,7 +26,9 @@
 //!   agent's leg id, and the I/O shell (which sees the Bridge commands) routes them to the
 //!   recording of the customer bridged at that slot. The recording stops with Close of the
 //!   customer.
-//! - In-band DTMF is listened for on legs playing a prompt or tapped; RFC 4733 on every leg.
+//! - In-band DTMF is listened for on legs playing a prompt or tapped by the engine's Tap (not
+//!   on legs tapped only for a recording: the detector's cost at 3,000 legs); RFC 4733 on
+//!   every leg.
 //! - RTCP: an SR (if the leg sent anything) or RR every `rtcp_interval` per leg with a remote,
 //!   with one report block on the source received; the NTP field counts from the core's
 //!   `start` (the core reads no wall clock).
@@ -36,7 +38,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::g711;
-use super::io::{LegId, LegRole, MediaCommand, MediaEvent, Prompt, TapFrame, Transmit};
+use super::io::{LegId, LegRole, LegStats, MediaCommand, MediaEvent, Prompt, TapFrame, Transmit};
 use super::jitter::{TapBuffer, SLOT_SAMPLES};
 use super::leg::{Leg, Playing};
 use super::rtcp::{self, ReportBlock, SenderInfo};
@@ -133,6 +135,12 @@ impl MediaCore {
     /// The core's counters.
     pub fn counters(&self) -> CoreCounters {
         self.counters
+    }
+
+    /// A leg's figures so far (for `/metrics` while the call runs); `None` for an unknown leg.
+    pub fn leg_stats(&self, leg: LegId) -> Option<LegStats> {
+        let ix = *self.by_id.get(&leg)?;
+        self.legs.get(ix)?.as_ref().map(Leg::stats)
     }
 
     /// The 20-ms slot `now` falls in.
@@ -276,8 +284,9 @@ impl MediaCore {
 
     fn close(&mut self, now: Instant, id: LegId) {
         let Some(ix) = self.leg_ix(id) else { return };
-        self.unbridge(now, ix);
+        // Not recorded any more before the unbridge, so the agent's tap stops with it.
         self.recorded.remove(&id);
+        self.unbridge(now, ix);
         let Some(leg) = self.legs[ix].take() else {
             return;
         };
@@ -474,8 +483,12 @@ impl MediaCore {
         } else if let Some(c) = codec.filter(|_| l.prompt.is_some() || l.tap.is_some()) {
             self.pcm.clear();
             g711::decode(c, pkt.payload, &mut self.pcm);
-            if let Some(digit) = l.tones.push(&self.pcm) {
-                self.events.push_back(MediaEvent::Dtmf { leg: l.id, digit });
+            // In-band keys matter during a prompt (opt-out) and on legs the engine taps for
+            // analysis; legs tapped only for a recording skip the detector's cost.
+            if l.prompt.is_some() || l.tap_asked {
+                if let Some(digit) = l.tones.push(&self.pcm) {
+                    self.events.push_back(MediaEvent::Dtmf { leg: l.id, digit });
+                }
             }
             if let Some(tap) = l.tap.as_mut() {
                 tap.push(pkt.ssrc, pkt.ts, &self.pcm, slot);

@@ -455,7 +455,24 @@ fn recording_taps_both_legs_aligned_by_slot_with_silence_for_loss() {
     // Unbridged, the agent is no longer part of the customer's recording.
     core.handle_command(t0, MediaCommand::Unbridge { leg: CUST });
     core.handle_timeout(t0 + MS20 * 30);
-    assert!(taps(&mut core).iter().all(|f| f.leg == CUST));
+    let after = taps(&mut core);
+    assert!(!after.is_empty() && after.iter().all(|f| f.leg == CUST));
+    // Re-bridged, it is again (the recording follows the bridge) until the customer closes.
+    core.handle_command(
+        t0 + MS20 * 30,
+        MediaCommand::Bridge {
+            customer: CUST,
+            agent: AGENT,
+        },
+    );
+    core.handle_timeout(t0 + MS20 * 40);
+    assert!(taps(&mut core).iter().any(|f| f.leg == AGENT));
+    core.handle_command(t0 + MS20 * 40, MediaCommand::Close { leg: CUST });
+    core.handle_timeout(t0 + MS20 * 50);
+    assert!(
+        taps(&mut core).is_empty(),
+        "nothing tapped once the call closed"
+    );
 }
 
 #[test]
@@ -475,12 +492,15 @@ fn close_reports_packets_loss_jitter_and_mos() {
     }
     transmits(&mut core);
     events(&mut core);
+    let live = core.leg_stats(CUST);
     core.handle_command(t0, MediaCommand::Close { leg: CUST });
+    assert_eq!(core.leg_stats(CUST), None);
     let ev = events(&mut core);
     let Some(MediaEvent::Closed { leg, stats }) = ev.last().cloned() else {
         panic!("no Closed: {ev:?}");
     };
     assert_eq!(leg, CUST);
+    assert_eq!(live, Some(stats));
     assert_eq!((stats.packets_in, stats.packets_out), (95, 0));
     assert!((stats.loss_pct - 5.0).abs() < 1e-9, "{}", stats.loss_pct);
     assert!(stats.jitter_ms < 0.01);
@@ -556,4 +576,41 @@ proptest! {
         taps(&mut core);
         core.handle_command(t0, MediaCommand::Close { leg: CUST });
     }
+}
+
+#[test]
+fn an_ssrc_change_keeps_the_leg_relaying_without_counting_loss() {
+    let (mut core, t0) = bridged(Codec::Pcmu, None);
+    let mut now = t0;
+    let mut out = Vec::new();
+    // A carrier switches media servers mid-call: new SSRC, sequence and timestamp, new source.
+    for (from, ssrc, seq0) in [(addr(10, 4000), 1u32, 100u16), (addr(13, 4444), 2, 9000)] {
+        for i in 0..5u16 {
+            let pkt = packet(0, seq0 + i, u32::from(seq0 + i) * 160, ssrc, &[0x44; 160]);
+            core.handle_datagram(now, CPORT, from, &pkt);
+            now += MS20;
+        }
+        out.extend(transmits(&mut core));
+    }
+    assert_eq!(out.len(), 10);
+    let seqs: Vec<u16> = out
+        .iter()
+        .map(|t| rtp::parse(&t.payload).unwrap().seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    // The agent's audio now goes to the new media server.
+    core.handle_datagram(
+        now,
+        APORT,
+        addr(20, 6000),
+        &packet(0, 1, 0, 3, &[0x44; 160]),
+    );
+    assert_eq!(transmits(&mut core)[0].to, addr(13, 4444));
+    core.handle_command(now, MediaCommand::Close { leg: CUST });
+    let closed = events(&mut core).into_iter().find_map(|e| match e {
+        MediaEvent::Closed { stats, .. } => Some(stats),
+        _ => None,
+    });
+    let stats = closed.unwrap();
+    assert_eq!((stats.packets_in, stats.loss_pct), (10, 0.0));
 }
