@@ -117,8 +117,8 @@ pub mod values;
 pub use disposition::{DispositionTable, SipOutcome};
 pub use driver::{spawn, SipHandle};
 pub use endpoint::{
-    AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError,
-    Stats, Transmit, ANSWER_HEADER,
+    AgentCall, AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall,
+    PlaceError, Stats, Transmit, ANSWER_HEADER,
 };
 pub use message::{Msg, ParseError};
 pub use trunk::{
