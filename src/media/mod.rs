@@ -7,7 +7,7 @@
 //!   between a customer and an agent, prompts and tones, RFC 4733 and in-band DTMF, RTCP, the
 //!   per-leg figures, the tap. Takes `now` and bytes, returns transmits and events; owns no
 //!   socket, clock, thread or file.
-//! - `sdp`: SDP offer/answer (RFC 3264) for audio: outdial's offers and answers, parsing what
+//! - [`sdp`]: SDP offer/answer (RFC 3264) for audio: outdial's offers and answers, parsing what
 //!   carriers send.
 //! - `g711`, `wav`, `recording`: audio formats, prompt loading, the recording writer (a tap
 //!   consumer).
