@@ -26,8 +26,8 @@ mod types;
 pub use super::call::recovery::{DialogSnapshot, LegSide};
 pub(super) use shared::Shared;
 pub use types::{
-    AgentLeg, CallError, CallId, EndedBy, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
-    Transmit, ANSWER_HEADER,
+    AgentCall, AgentLeg, CallError, CallId, EndedBy, EndpointConfig, Event, PlaceCall, PlaceError,
+    Stats, Transmit, ANSWER_HEADER,
 };
 
 /// The SIP user agent core. Sans-IO: feed it input, then drain its output.

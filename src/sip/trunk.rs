@@ -129,6 +129,12 @@ pub struct TrunkConfig {
     /// with `;`); default none.
     #[serde(default)]
     pub privacy: Option<String>,
+    /// Who carries the media: `anchor` (outdial's early offer; outdial relays) or `flow-i`
+    /// (signalling only). A missing field reads as `flow-i` in this branch, so today's configs
+    /// keep today's behaviour; the switch of default to `anchor` is the lead's.
+    // stand-in until the sdp branch merges
+    #[serde(default = "flow_i")]
+    pub media: crate::media::io::MediaMode,
     /// Send outdial's `X-Outdial-Lead` / `X-Outdial-Campaign` to this trunk (default false).
     #[serde(default)]
     pub internal_headers: bool,
@@ -273,6 +279,11 @@ impl TrunksConfig {
         }
         Ok(())
     }
+}
+
+// stand-in until the sdp branch merges
+fn flow_i() -> crate::media::io::MediaMode {
+    crate::media::io::MediaMode::FlowI
 }
 
 impl TrunkConfig {

@@ -161,19 +161,38 @@ impl Core {
                 self.agents[ai].spec.id
             )));
         }
+        let first = self.best_campaign(ai)?;
+        self.agents[ai].logged_in = true;
+        self.agents[ai].pause_reason = None;
+        if self.needs_connection(ai) {
+            // Available only once its phone answers (`media`): then it enters a campaign.
+            self.connect_agent(ai);
+            return Ok(());
+        }
+        self.enter(ai, first);
+        Ok(())
+    }
+
+    /// The campaign a logging-in agent starts in: the first (by priority) with work, else the
+    /// first it may work.
+    fn best_campaign(&self, ai: usize) -> Result<usize, ControlError> {
         let options = self.campaigns_for(ai);
-        let Some(&first) = options
+        options
             .iter()
             .find(|&&ci| self.has_work(ci))
             .or(options.first())
-        else {
-            return Err(ControlError::Conflict(format!(
-                "no running campaign uses agent group {:?} with skills the agent has ({:?})",
-                self.agents[ai].spec.group, self.agents[ai].spec.skill_names
-            )));
-        };
-        self.agents[ai].logged_in = true;
-        self.agents[ai].pause_reason = None;
+            .copied()
+            .ok_or_else(|| {
+                ControlError::Conflict(format!(
+                    "no running campaign uses agent group {:?} with skills the agent has ({:?})",
+                    self.agents[ai].spec.group, self.agents[ai].spec.skill_names
+                ))
+            })
+    }
+
+    /// Puts a logged-in agent whose nailed-up connection just came up into its best campaign.
+    pub(crate) fn enter_best(&mut self, ai: usize) -> Result<(), ControlError> {
+        let first = self.best_campaign(ai)?;
         self.enter(ai, first);
         Ok(())
     }
@@ -210,6 +229,7 @@ impl Core {
         tracing::warn!(agent = %a.spec.id, "agent claim lost");
         self.leave(ai);
         self.agents[ai].logged_in = false;
+        self.disconnect_agent(ai);
         true
     }
 
@@ -422,15 +442,19 @@ impl Core {
                 self.agents[ai].pause_reason = Some(reason);
             }
             AgentAction::Logout => {
-                if !matches!(
-                    state,
-                    AgentState::Ready | AgentState::WrapUp | AgentState::Paused
-                ) {
+                let connecting = self.agents[ai].logged_in && self.agents[ai].home.is_none();
+                if !connecting
+                    && !matches!(
+                        state,
+                        AgentState::Ready | AgentState::WrapUp | AgentState::Paused
+                    )
+                {
                     return Err(conflict("log out"));
                 }
                 self.leave(ai);
                 self.agents[ai].logged_in = false;
                 self.agents[ai].pause_reason = None;
+                self.disconnect_agent(ai);
             }
             AgentAction::WrapUp { disposition } => {
                 if state != AgentState::WrapUp {

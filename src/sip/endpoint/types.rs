@@ -98,6 +98,22 @@ pub struct AgentLeg {
     pub call_info: Option<CallInfo>,
 }
 
+/// An INVITE straight to an agent's phone (a nailed-up connection or a per-call anchored
+/// join), carrying outdial's SDP offer; not through a trunk group. Its events are those of a
+/// customer call (`Ringing`, `Answered` with the phone's SDP answer, `Failed`, `Ended`).
+// stand-in until the sdp branch merges
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCall {
+    /// The agent's phone.
+    pub uri: SipUri,
+    /// outdial's SDP offer.
+    pub offer: String,
+    /// What the phone is shown.
+    pub shown: AgentLeg,
+    /// Give up (CANCEL) when the phone rings longer than this.
+    pub ring_timeout: Duration,
+}
+
 /// Who ended a call that was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndedBy {
@@ -193,6 +209,14 @@ pub enum Event {
         call: CallId,
         /// Who hung up first.
         by: EndedBy,
+    },
+    /// A 18x carried SDP (early media), once per call.
+    // stand-in until the sdp branch merges
+    EarlyMedia {
+        /// The call.
+        call: CallId,
+        /// The SDP of the 18x.
+        sdp: String,
     },
     /// A trunk stopped answering (timeout or 503) and is out of service.
     TrunkDown {
