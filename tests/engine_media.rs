@@ -230,12 +230,14 @@ fn the_opt_out_key_during_the_message_lists_the_number_and_marks_the_record() {
         Duration::from_millis(200),
         MediaEvent::Dtmf { leg, digit: '5' },
     );
+    w.run_for(Duration::from_millis(300));
+    assert!(w.store.dnc.is_empty(), "another key opts nobody out");
     w.inject_media(
-        Duration::from_millis(400),
+        Duration::from_millis(100),
         MediaEvent::Dtmf { leg, digit: '9' },
     );
     w.inject_media(
-        Duration::from_millis(500),
+        Duration::from_millis(200),
         MediaEvent::Dtmf { leg, digit: '9' },
     );
     w.run_for(S(30));
