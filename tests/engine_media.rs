@@ -129,6 +129,19 @@ fn a_nailed_agent_is_called_once_at_login_then_bridged_to_three_customers_withou
         "every customer INVITE carries outdial's offer"
     );
     assert_eq!(sip_count(&w, "Connect"), 0, "no SIP join to the agent");
+    // The far ends' SDP reached the media plane: the trunk's (port 40000) for each customer,
+    // the phone's (50000) for the agent's connection.
+    let remotes: Vec<u16> = w
+        .media
+        .commands
+        .iter()
+        .filter_map(|(_, c)| match c {
+            MediaCommand::Remote { remote, .. } => Some(remote.addr.port()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(remotes.iter().filter(|p| **p == 50_000).count(), 1);
+    assert_eq!(remotes.iter().filter(|p| **p == 40_000).count(), 3);
     let b = bridges(&w);
     assert_eq!(b.len(), 3, "three customers bridged");
     assert!(
@@ -418,4 +431,85 @@ fn a_flow_i_trunk_keeps_the_sip_join_and_opens_no_media() {
     assert!(w.media.commands.is_empty());
     assert!(w.sip.agent_calls.is_empty());
     assert!(w.sip.placed.iter().all(|p| p.offer.is_none()));
+}
+
+#[test]
+fn a_phone_that_does_not_answer_keeps_its_agent_unavailable_and_is_retried_with_back_off() {
+    let w = world("progressive", 1.0, 1, "", "anchor", "20000-20099");
+    let mut w = start(w, 5);
+    w.sip.agent_answer = None;
+    w.run_for(S(40));
+    assert!(
+        w.sip.placed.is_empty(),
+        "no customer dialled without an agent"
+    );
+    assert_eq!(agent_state(&mut w, "agent0001"), AgentState::LoggedOut);
+    let at: Vec<f64> = w
+        .sip
+        .agent_calls
+        .iter()
+        .map(|a| a.at.saturating_duration_since(w.start).as_secs_f64())
+        .collect();
+    // Each attempt fails after 1 s; the waits before the next are 1, 2, 4, 8, 16 s.
+    let gaps: Vec<u64> = at
+        .windows(2)
+        .map(|p| (p[1] - p[0]).round() as u64)
+        .collect();
+    assert_eq!(gaps, [2, 3, 5, 9, 17], "{at:?}");
+    // Each failed attempt's port came back.
+    let (free, all) = w.core.rtp_ports();
+    assert!(all - free <= 1);
+}
+
+#[test]
+fn no_rtp_from_a_nailed_agent_logs_it_out() {
+    let w = world("progressive", 1.0, 1, "", "anchor", "20000-20099");
+    let mut w = start(w, 5);
+    w.sip.script = Box::new(|_, _| Answer::Never);
+    w.run_for(S(3));
+    assert_eq!(agent_state(&mut w, "agent0001"), AgentState::Reserved);
+    let leg = w
+        .media
+        .commands
+        .iter()
+        .find_map(|(_, c)| match c {
+            MediaCommand::Open { leg, .. } => Some(*leg),
+            _ => None,
+        })
+        .expect("the agent's leg");
+    w.inject_media(Duration::ZERO, MediaEvent::Timeout { leg });
+    w.run_for(Duration::from_millis(100));
+    assert_eq!(agent_state(&mut w, "agent0001"), AgentState::LoggedOut);
+    assert!(
+        sip_count(
+            &w,
+            &format!("Hangup {{ call: CallId({})", w.sip.agent_calls[0].call.0)
+        ) >= 1,
+        "the connection is hung up: {:?}",
+        w.sip.commands
+    );
+}
+
+#[test]
+fn with_every_rtp_port_in_use_no_call_is_launched_until_one_comes_back() {
+    // Two port pairs: the agent's connection takes one, a single customer the other.
+    let mut w = world("power", 3.0, 1, "", "anchor", "20000-20003");
+    w.store
+        .rates
+        .insert("c1".into(), ((1000, 10), (30_000, 300)));
+    let mut w = start(w, 12);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(20);
+    w.run_for(S(60));
+    assert!(w.media.max_open <= 2);
+    // The dialer is held to the free ports: no lead is burnt on a call that cannot be placed.
+    let refused = w
+        .store
+        .finished
+        .iter()
+        .filter(|(_, o)| o.disposition == CallDisposition::TrunkFailure)
+        .count();
+    assert_eq!(refused, 0, "calls launched with no port to place them on");
+    assert!(w.sip.placed.len() >= 2, "calls go on as ports come back");
+    assert_eq!(w.sip.over_budget.len(), 0);
 }

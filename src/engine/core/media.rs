@@ -748,14 +748,18 @@ impl Core {
                 self.agents[ai].retry = None;
             }
         }
-        let late: Vec<(CallKey, CallDisposition)> = self
-            .calls
-            .iter()
-            .filter_map(|(&k, r)| {
-                let (d, at) = r.media.as_ref()?.ending?;
-                (now.saturating_duration_since(at) >= FIGURES_WAIT).then_some((k, d))
+        // Only the calls waiting for figures are looked at, not every call in flight.
+        let mut late: Vec<(CallKey, CallDisposition)> = self
+            .media
+            .closing
+            .values()
+            .filter_map(|k| {
+                let (d, at) = self.calls.get(k)?.media.as_ref()?.ending?;
+                (now.saturating_duration_since(at) >= FIGURES_WAIT).then_some((*k, d))
             })
             .collect();
+        // In call order, so a run repeats exactly.
+        late.sort_unstable_by_key(|(k, _)| *k);
         for (key, d) in late {
             tracing::debug!(
                 ?key,

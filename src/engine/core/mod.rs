@@ -808,9 +808,14 @@ impl Core {
     pub(crate) fn sync_channels(&mut self, ci: usize) {
         let stopping = self.stopping.is_some();
         let store_down = self.dial_blocked();
+        let ports = self.media.ports.free() as u32;
         let c = &mut self.camps[ci];
         let extra = if c.paused || stopping || store_down {
             0
+        } else if c.anchored {
+            // An anchored call needs an RTP port as much as a line: none free, none launched
+            // (rather than leads burnt on calls that cannot be placed).
+            c.line_budget.min(c.buffer.len() as u32).min(ports)
         } else {
             c.line_budget.min(c.buffer.len() as u32)
         };
