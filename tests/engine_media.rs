@@ -478,8 +478,17 @@ fn no_rtp_from_a_nailed_agent_logs_it_out() {
         })
         .expect("the agent's leg");
     w.inject_media(Duration::ZERO, MediaEvent::Timeout { leg });
-    w.run_for(Duration::from_millis(100));
+    // At once, not when the hang-up's answer comes back; the reason is on the agent's view.
+    w.run_for(Duration::from_millis(1));
     assert_eq!(agent_state(&mut w, "agent0001"), AgentState::LoggedOut);
+    let reason = match w.admin(AdminRequest::Agents) {
+        Some(AdminReply::Agents(Ok(v))) => v[0].pause_reason.clone(),
+        other => panic!("agents: {other:?}"),
+    };
+    assert!(
+        reason.as_deref().is_some_and(|r| r.contains("no RTP")),
+        "{reason:?}"
+    );
     assert!(
         sip_count(
             &w,
