@@ -522,3 +522,83 @@ fn with_every_rtp_port_in_use_no_call_is_launched_until_one_comes_back() {
     assert!(w.sip.placed.len() >= 2, "calls go on as ports come back");
     assert_eq!(w.sip.over_budget.len(), 0);
 }
+
+#[test]
+fn a_customer_on_the_way_to_an_agent_whose_connection_is_lost_takes_the_abandon_path() {
+    let mut w = world("progressive", 1.0, 1, "", "anchor", "20000-20099");
+    assert!(w.core.set_media_setup(
+        "c1",
+        MediaSetup {
+            abandon_prompt: Some(message()),
+            recording: RecordingMode::All,
+            ..MediaSetup::default()
+        }
+    ));
+    let mut w = start(w, 1);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(8)));
+    w.run_for(S(4));
+    assert_eq!(
+        w.sip.placed.len(),
+        1,
+        "the call for the reserved agent rings"
+    );
+    let agent_call = w.sip.agent_calls[0].call;
+    w.inject_sip(
+        Duration::ZERO,
+        SipInput::Event(Event::Ended {
+            call: agent_call,
+            by: EndedBy::Agent,
+        }),
+    );
+    w.run_for(S(20));
+    assert!(bridges(&w).is_empty(), "nobody to bridge to");
+    assert_eq!(
+        messages(&w).len(),
+        1,
+        "the answered customer hears the message"
+    );
+    let (_, o) = w.store.finished.first().expect("record");
+    assert_eq!(o.disposition, CallDisposition::Abandoned);
+    // Recorded from the answer (`all`), the message included.
+    assert!(o
+        .media
+        .as_ref()
+        .and_then(|m| m.recording.as_deref())
+        .is_some_and(|p| p.starts_with("recordings/c1/")));
+    assert_eq!(
+        w.media.count(|c| matches!(c, MediaCommand::Record { .. })),
+        1
+    );
+}
+
+#[test]
+fn early_media_reaches_the_media_plane_before_the_answer() {
+    let w = world("progressive", 1.0, 1, "", "anchor", "20000-20099");
+    let mut w = start(w, 1);
+    w.sip.script = Box::new(|_, _| Answer::Never);
+    w.run_for(S(4));
+    let call = w.sip.placed[0].call;
+    let sdp = "v=0\r\no=c 1 1 IN IP4 10.9.9.9\r\ns=-\r\nc=IN IP4 10.9.9.9\r\nt=0 0\r\n\
+               m=audio 31000 RTP/AVP 8\r\n";
+    w.inject_sip(
+        Duration::ZERO,
+        SipInput::Event(Event::EarlyMedia {
+            call,
+            sdp: sdp.into(),
+        }),
+    );
+    w.run_for(Duration::from_millis(10));
+    let remote = w
+        .media
+        .commands
+        .iter()
+        .find_map(|(_, c)| match c {
+            MediaCommand::Remote { remote, .. } if remote.addr.port() == 31_000 => {
+                Some(remote.clone())
+            }
+            _ => None,
+        })
+        .expect("the 183's media");
+    assert_eq!(remote.addr.ip().to_string(), "10.9.9.9");
+    assert_eq!(remote.pt, 8, "PCMA, the only codec offered");
+}
