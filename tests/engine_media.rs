@@ -557,6 +557,10 @@ fn a_customer_on_the_way_to_an_agent_whose_connection_is_lost_takes_the_abandon_
         1,
         "the answered customer hears the message"
     );
+    // Out of its dialer once that call was over, so the automatic agent could log in again
+    // (the next claim renewal) with a new connection.
+    assert_eq!(w.sip.agent_calls.len(), 2);
+    assert_eq!(agent_state(&mut w, "agent0001"), AgentState::Ready);
     let (_, o) = w.store.finished.first().expect("record");
     assert_eq!(o.disposition, CallDisposition::Abandoned);
     // Recorded from the answer (`all`), the message included.

@@ -162,6 +162,13 @@ impl Core {
             )));
         }
         let first = self.best_campaign(ai)?;
+        if self.agents[ai].conn_lost {
+            // Still held by the call it was reserved for when its connection was lost.
+            return Err(ControlError::Conflict(format!(
+                "agent {}: its last connection is still being released",
+                self.agents[ai].spec.id
+            )));
+        }
         self.agents[ai].logged_in = true;
         self.agents[ai].pause_reason = None;
         if self.needs_connection(ai) {
@@ -238,6 +245,7 @@ impl Core {
     pub(crate) fn rebalance(&mut self) {
         for ai in 0..self.agents.len() {
             self.release_if_lost(ai);
+            self.leave_if_connection_lost(ai);
         }
         self.move_ready_agents(false);
     }
@@ -338,15 +346,19 @@ impl Core {
 
     /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
     fn wrap_done(&mut self, ai: usize, disposition: WrapUpCode) {
+        if let Some(attempt) = self.agents[ai].last_attempt.take() {
+            self.write_disposition(ai, attempt, &disposition);
+        }
+        if self.agents[ai].conn_lost {
+            // Its connection is gone: out of the dialer rather than ready.
+            return self.leave_if_connection_lost(ai);
+        }
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
             noted(
                 "agent ready after wrap-up",
                 self.camps[ci].dialer.handle_agent_ready(now, id),
             );
-        }
-        if let Some(attempt) = self.agents[ai].last_attempt.take() {
-            self.write_disposition(ai, attempt, &disposition);
         }
         self.release_if_lost(ai);
     }
@@ -482,7 +494,13 @@ impl Core {
     /// The admin view of an agent.
     pub(crate) fn agent_view(&self, ai: usize) -> AgentView {
         let a = &self.agents[ai];
-        let state = self.agent_state(ai);
+        // An agent whose connection was lost is logged out, even while its dialer still holds
+        // it for the call it was reserved for.
+        let state = if a.conn_lost {
+            AgentState::LoggedOut
+        } else {
+            self.agent_state(ai)
+        };
         let lead = match a.call {
             Some(Leg::Out(key)) => self.calls.get(&key).map(|c| c.lead.lead_id),
             _ => None,

@@ -244,6 +244,7 @@ impl Core {
             // The dialer only offers agents whose connection is up; one lost in between.
             tracing::warn!(agent = %self.agents[ai].spec.id, "nailed-up connection gone at connect");
             self.agent_lost_customer(key);
+            self.leave_if_connection_lost(ai);
             return;
         }
         let Some(port) = self.media.ports.allocate() else {
@@ -570,9 +571,28 @@ impl Core {
         }
         self.agents[ai].call = None;
         self.drop_connection(ai);
-        self.leave(ai);
         self.agents[ai].logged_in = false;
         self.agents[ai].pause_reason = Some(format!("logged out: {reason}"));
+        // A dialer lets an agent go only when idle or in wrap-up: one reserved for a call
+        // leaves once that call is over (its customer, if it answers, is abandoned).
+        self.agents[ai].conn_lost = true;
+        self.leave_if_connection_lost(ai);
+    }
+
+    /// An agent whose connection was lost leaves its dialer once it is neither reserved nor
+    /// talking.
+    pub(crate) fn leave_if_connection_lost(&mut self, ai: usize) {
+        if !self.agents[ai].conn_lost {
+            return;
+        }
+        if matches!(
+            self.agent_state(ai),
+            crate::agents::AgentState::Reserved | crate::agents::AgentState::Talking
+        ) {
+            return;
+        }
+        self.agents[ai].conn_lost = false;
+        self.leave(ai);
     }
 
     /// Closes the agent's connection leg and forgets its SIP call (without hanging it up).

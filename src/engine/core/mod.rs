@@ -202,6 +202,9 @@ pub(crate) struct AgentRec {
     pub conn: Option<Nailed>,
     /// After a failed connection: when to try again and how many failed in a row.
     pub retry: Option<(Instant, u32)>,
+    /// The connection was lost while the dialer held the agent for a call (reserved or
+    /// talking): it leaves its dialer as soon as the dialer lets it.
+    pub conn_lost: bool,
 }
 
 /// An agent's nailed-up connection.
@@ -476,6 +479,7 @@ impl Core {
                 connect,
                 conn: None,
                 retry: None,
+                conn_lost: false,
                 claimed: false,
                 logged_in: false,
                 pause_reason: None,
