@@ -409,7 +409,7 @@ fn a_nailed_agent_on_a_flow_i_trunk_is_a_config_error_naming_it() {
     let mut c1 = campaign_yaml("c1", "progressive");
     c1 = c1.replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
     let config = "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {name: t1, address: \
-         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s}\n  \
+         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: flow-i}\n  \
          groups:\n    - {name: lab, trunks: [t1]}\nagents:\n  - {uri: \
          \"sip:agent{n}@127.0.0.1:5080\", count: 2, group: lab, skills: [outbound, \
          verification], connect: nailed}\ncampaigns:\n  - {name: c1}\n";

@@ -1,6 +1,7 @@
 //! SDP offer/answer for audio — stand-in until the sdp branch merges: outdial's offer and a
 //! minimal reading of a far end's `c=`/`m=audio` (PCMU, else PCMA; telephone-event). The sdp
-//! branch replaces this file whole; the engine uses only `offer`, `parse` and `choose`.
+//! branch replaces this file whole; the engine uses only `offer` and `negotiate_answer`, with
+//! the sdp branch's signatures.
 // stand-in until the sdp branch merges
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,7 +24,7 @@ pub enum SdpError {
 
 /// What was read from an SDP.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Parsed {
+struct Parsed {
     addr: Option<IpAddr>,
     port: u16,
     pts: Vec<u8>,
@@ -41,8 +42,14 @@ pub fn offer(addr: IpAddr, port: u16, session_id: u64, version: u64) -> String {
     )
 }
 
+/// Parses a far end's SDP and chooses from it: the media of an answer to outdial's offer (a
+/// 183 or 2xx), or of an inbound offer.
+pub fn negotiate_answer(sdp: &str) -> Result<RemoteMedia, SdpError> {
+    choose(&parse(sdp)?)
+}
+
 /// Reads the connection address, the audio port and payload types.
-pub fn parse(sdp: &str) -> Result<Parsed, SdpError> {
+fn parse(sdp: &str) -> Result<Parsed, SdpError> {
     let mut p = Parsed {
         addr: None,
         port: 0,
@@ -69,7 +76,7 @@ pub fn parse(sdp: &str) -> Result<Parsed, SdpError> {
 }
 
 /// The far end's media: PCMU if offered, else PCMA.
-pub fn choose(p: &Parsed) -> Result<RemoteMedia, SdpError> {
+fn choose(p: &Parsed) -> Result<RemoteMedia, SdpError> {
     let addr = p.addr.ok_or(SdpError::NoAddress)?;
     let (codec, pt) = if p.pts.contains(&0) {
         (Codec::Pcmu, 0)

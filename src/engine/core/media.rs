@@ -5,7 +5,7 @@
 //! everything leaves as [`MediaCommand`]s, SIP and store commands.
 //!
 //! Must not touch: RTP, sockets, files (the media shell plays, relays and records), SDP beyond
-//! `media::sdp`'s offer and choice.
+//! `media::sdp::{offer, negotiate_answer}`.
 //!
 //! Assumptions shared with the sdp branch: an agent call placed with
 //! [`SipCommand::CallAgent`] reports `Answered { offer }` with the phone's SDP answer,
@@ -155,7 +155,7 @@ impl Core {
 
     /// A far end's SDP (18x, 200) for `leg`: the media plane learns where to send.
     fn remote(&mut self, leg: LegId, sdp_text: &str) {
-        match sdp::parse(sdp_text).and_then(|p| sdp::choose(&p)) {
+        match sdp::negotiate_answer(sdp_text) {
             Ok(remote) => self.emit_media(MediaCommand::Remote { leg, remote }),
             // Symmetric RTP still latches to the far end's first packet.
             Err(e) => tracing::warn!(?leg, error = %e, "far end's SDP not usable"),
