@@ -153,6 +153,7 @@ fn a_nailed_agent_is_called_once_at_login_then_bridged_to_three_customers_withou
         .count(|c| matches!(c, MediaCommand::Play { leg, .. } if *leg == b[0].1));
     assert_eq!(tones, 3, "a connect tone per customer");
     assert_eq!(w.store.finished.len(), 3);
+    assert!(w.sip.joined.iter().all(|j| j.agent.contains("agent0001@")));
     for (attempt, o) in &w.store.finished {
         assert_eq!(o.disposition, CallDisposition::Connected);
         assert!(o.connect_ms.is_some(), "the bridge is the connect moment");

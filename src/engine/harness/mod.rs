@@ -272,11 +272,12 @@ impl World {
                     self.replies.insert(id, reply);
                 }
                 Effect::Media(cmd) => {
-                    if let crate::media::io::MediaCommand::Bridge { customer, .. } = &cmd {
+                    if let crate::media::io::MediaCommand::Bridge { customer, agent } = &cmd {
                         // The customer talks for the script's talk time once bridged, as a
                         // flow-I `Connect` does on the SIP side.
+                        let agent_port = self.media.port_of(*agent);
                         if let Some(port) = self.media.port_of(*customer) {
-                            for (after, input) in self.sip.bridged(self.now, port) {
+                            for (after, input) in self.sip.bridged(self.now, port, agent_port) {
                                 self.schedule(after, Input::Sip(input));
                             }
                         }

@@ -405,9 +405,15 @@ impl ScriptedSip {
         }
     }
 
-    /// An anchored customer (the call whose offer names `port`) was bridged to an agent: it
-    /// talks for the script's talk time, then hangs up.
-    pub fn bridged(&mut self, now: Instant, port: u16) -> Vec<(Duration, SipInput)> {
+    /// An anchored customer (the call whose offer names `port`) was bridged to an agent (the
+    /// agent call whose offer names `agent_port`): it talks for the script's talk time, then
+    /// hangs up.
+    pub fn bridged(
+        &mut self,
+        now: Instant,
+        port: u16,
+        agent_port: Option<u16>,
+    ) -> Vec<(Duration, SipInput)> {
         let found = self.calls.iter().find_map(|(&call, live)| {
             let p = &self.placed[live.placed];
             let offered = p.offer.as_deref().and_then(offer_port);
@@ -421,9 +427,15 @@ impl ScriptedSip {
             Some(talk_of) => talk_of(&p.campaign, p.lead),
             None => self.talk,
         };
+        let agent = self
+            .agent_calls
+            .iter()
+            .find(|a| agent_port.is_some() && offer_port(&a.offer) == agent_port)
+            .map(|a| a.uri.clone())
+            .unwrap_or_default();
         self.joined.push(Joined {
             at: now,
-            agent: String::new(),
+            agent,
             campaign: p.campaign,
             lead: p.lead,
         });
