@@ -607,3 +607,50 @@ fn early_media_reaches_the_media_plane_before_the_answer() {
     assert_eq!(remote.addr.ip().to_string(), "10.9.9.9");
     assert_eq!(remote.pt, 8, "PCMA, the only codec offered");
 }
+
+#[test]
+fn a_failed_recording_never_drops_the_call_and_the_record_says_so() {
+    let mut w = world("progressive", 1.0, 1, "", "anchor", "20000-20099");
+    assert!(w.core.set_media_setup(
+        "c1",
+        MediaSetup {
+            recording: RecordingMode::All,
+            ..MediaSetup::default()
+        }
+    ));
+    let mut w = start(w, 1);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(10);
+    let mut customer = None;
+    for _ in 0..100 {
+        w.run_for(Duration::from_millis(100));
+        customer = w.media.commands.iter().find_map(|(_, c)| match c {
+            MediaCommand::Record { customer, .. } => Some(*customer),
+            _ => None,
+        });
+        if customer.is_some() {
+            break;
+        }
+    }
+    let customer = customer.expect("recording started at the answer");
+    w.inject_media(
+        Duration::from_millis(100),
+        MediaEvent::RecordingFailed {
+            customer,
+            reason: "No space left on device".into(),
+        },
+    );
+    w.run_for(S(30));
+    let (_, o) = w.store.finished.first().expect("record");
+    assert_eq!(
+        o.disposition,
+        CallDisposition::Connected,
+        "the call went on"
+    );
+    let m = o.media.as_ref().expect("media");
+    assert!(m.recording.is_some());
+    assert_eq!(
+        m.recording_failed.as_deref(),
+        Some("No space left on device")
+    );
+}

@@ -691,8 +691,11 @@ impl Core {
             MediaEvent::RecordingFailed { customer, reason } => {
                 tracing::error!(?customer, %reason, "recording failed; the call goes on");
                 if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&customer) {
-                    if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
-                        m.record.recording_failed = Some(reason);
+                    if let Some(rec) = self.calls.get_mut(&key) {
+                        crate::admin::metrics::recording_failed(&self.camps[rec.camp].name);
+                        if let Some(m) = rec.media.as_mut() {
+                            m.record.recording_failed = Some(reason);
+                        }
                     }
                 }
             }
@@ -717,6 +720,7 @@ impl Core {
             return;
         }
         m.record.opted_out = true;
+        crate::admin::metrics::opt_out(&self.camps[rec.camp].name);
         tracing::info!(
             lead = rec.lead.lead_id,
             "opt-out key pressed: number put on the do-not-call list"
@@ -760,6 +764,7 @@ impl Core {
     /// enough for their figures.
     pub(crate) fn media_housekeeping(&mut self) {
         let now = self.now;
+        crate::admin::metrics::set_rtp_ports_free(self.media.ports.free());
         for ai in 0..self.agents.len() {
             let due = self.agents[ai].retry.is_some_and(|(t, _)| t <= now);
             if due && self.agents[ai].logged_in && self.agents[ai].conn.is_none() {
