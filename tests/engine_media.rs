@@ -654,3 +654,39 @@ fn a_failed_recording_never_drops_the_call_and_the_record_says_so() {
         Some("No space left on device")
     );
 }
+
+#[test]
+fn at_shutdown_bridged_customers_are_cut_as_shutdown_and_the_connections_end_last() {
+    let w = world("progressive", 1.0, 2, "", "anchor", "20000-20099");
+    let mut w = start(w, 4);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(600);
+    w.run_for(S(10));
+    assert_eq!(bridges(&w).len(), 2);
+    w.core.begin_stop(w.now);
+    w.run_for(S(60));
+    assert!(w.core.is_done());
+    let disp: Vec<_> = w
+        .store
+        .finished
+        .iter()
+        .map(|(_, o)| o.disposition)
+        .collect();
+    assert_eq!(disp, [CallDisposition::Shutdown, CallDisposition::Shutdown]);
+    let connections: Vec<String> = w
+        .sip
+        .agent_calls
+        .iter()
+        .map(|a| format!("Hangup {{ call: CallId({}) }}", a.call.0))
+        .collect();
+    let hung: Vec<usize> = w
+        .sip
+        .commands
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, c))| connections.contains(c))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(hung.len(), 2, "each connection hung up once, at the end");
+    assert_eq!(w.core.rtp_ports().0, w.core.rtp_ports().1);
+}
