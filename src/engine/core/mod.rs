@@ -8,8 +8,9 @@
 //! SIP events, call records, inbound queue), `agents` (homes, wrap-up, claims), `nodes`
 //! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
 //! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start),
-//! `media` (anchored calls' legs and RTP ports, bridging, agents' nailed-up connections, the
-//! safe-harbour message and its opt-out, recording); `io` holds the types crossing the edge.
+//! `media` (anchored calls' legs and RTP ports, bridging, the safe-harbour message and its
+//! opt-out, recording), `nailed` (agents' nailed-up connections); `io` holds the types crossing
+//! the edge.
 //!
 //! Must not touch: tokio, sqlx, [`crate::store::Store`], sockets, `Instant::now` or
 //! `SystemTime::now` (the shell injects the one stopwatch that times pacing decisions for
@@ -27,6 +28,7 @@ mod control;
 pub mod io;
 mod lines;
 mod media;
+mod nailed;
 mod nodes;
 mod stats;
 mod warm;
@@ -948,7 +950,14 @@ impl Core {
         for rec in self.calls.values_mut() {
             rec.cut_by_shutdown = true;
         }
-        let mut calls: Vec<_> = self.by_sip.keys().copied().collect();
+        // Agents' nailed-up connections are not calls: they end with the run
+        // (`disconnect_all_agents`), after the customers, so no customer is abandoned for them.
+        let mut calls: Vec<_> = self
+            .by_sip
+            .iter()
+            .filter(|(_, leg)| !matches!(leg, Leg::Agent(_)))
+            .map(|(call, _)| *call)
+            .collect();
         calls.sort_unstable();
         tracing::warn!(calls = calls.len(), "grace period over: hanging up");
         for call in calls {
