@@ -650,3 +650,34 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_is_filed_by_campaign_utc_day_attempt_and_number_digits() {
+        let p = recording_path(
+            std::path::Path::new("/var/rec"),
+            "credit-verification",
+            1_780_000_000_000,
+            42,
+            "+8613800138000",
+        );
+        assert_eq!(
+            p,
+            PathBuf::from("/var/rec/credit-verification/2026-05-28/42-8613800138000.wav")
+        );
+        // Just before midnight UTC the day is still that day.
+        let p = recording_path(std::path::Path::new("r"), "c", 1_780_012_799_999, 1, "+1");
+        assert_eq!(p, PathBuf::from("r/c/2026-05-28/1-1.wav"));
+    }
+
+    #[test]
+    fn the_connect_tone_is_short_and_audible() {
+        let t = connect_tone();
+        assert_eq!(t.0.len(), 1_200, "150 ms at 8 kHz");
+        let peak = t.0.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+        assert!((4_000..=16_000).contains(&peak), "peak {peak}");
+    }
+}
