@@ -23,6 +23,7 @@ pub mod g711;
 pub mod io;
 pub mod jitter;
 mod leg;
+pub mod ports;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;

@@ -375,6 +375,7 @@ impl MultiScenario {
                     .collect(),
                 group: a.group.clone(),
                 wrap_up: WrapUp::Auto,
+                connect: None,
             })
             .collect();
         Ok(cfg)
