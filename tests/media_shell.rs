@@ -84,6 +84,25 @@ fn open(shell: &MediaShell, leg: u64, role: LegRole, port: u16, far: &UdpSocket)
         leg: LegId(leg),
         remote: remote(far.local_addr().expect("addr")),
     });
+    wait_bound(port);
+}
+
+/// Waits until the shell has bound `port` (commands are asynchronous: a packet sent before the
+/// bind meets a closed port). Reads the kernel's table rather than probing with a bind, which
+/// could take the port from the shell.
+fn wait_bound(port: u16) {
+    let needle = format!("0100007F:{port:04X} ");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string("/proc/net/udp")
+        .expect("/proc/net/udp")
+        .contains(&needle)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {port} never bound"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn recv(s: &UdpSocket) -> Vec<u8> {
@@ -185,12 +204,7 @@ fn stop_joins_the_workers_and_frees_every_port() {
     for (i, &port) in ports.iter().enumerate() {
         open(&shell, i as u64, LegRole::Customer, port, &far);
     }
-    // The legs are bound: the ports are taken while the shell runs.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while ports.iter().any(|&p| UdpSocket::bind((LOCAL, p)).is_ok()) {
-        assert!(std::time::Instant::now() < deadline, "legs never bound");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // open() saw every port taken while the shell runs.
     shell.stop();
     for &port in &ports {
         UdpSocket::bind((LOCAL, port)).expect("RTP port free after stop");
