@@ -17,7 +17,18 @@
 //! Nothing here looks at SIP headers, the store or the pacing core.
 
 pub mod core;
+pub mod dtmf;
+pub mod emodel;
 pub mod g711;
 pub mod io;
+pub mod jitter;
+mod leg;
+pub mod rtcp;
+pub mod rtp;
 pub mod rtp_load;
+pub mod sdp;
 pub mod shell;
+pub mod stats;
+pub mod stream;
+pub mod tones;
+pub mod transcode;

@@ -544,6 +544,8 @@ impl Core {
                 call, from, trunk, ..
             } => self.on_inbound(call, from, trunk),
             Event::Released { call } => self.on_released(call),
+            // Early media goes to the media plane (issue 17); the engine core does not use it yet.
+            Event::EarlyMedia { .. } => {}
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
                 admin::metrics::set_trunk_up(&trunk, false);
