@@ -260,3 +260,38 @@ fn record_reaches_the_tap_sink_and_close_stops_it() {
         vec!["start 3 /tmp/call-3.wav".to_string(), "stop 3".to_string()]
     );
 }
+
+#[test]
+fn the_media_core_in_the_shell_relays_a_customer_to_an_agent_across_workers() {
+    let mut shell = MediaShell::start(ShellConfig::new(LOCAL)).expect("start");
+    let mut events = shell.take_events().expect("events");
+    let (customer, agent) = (peer(), peer());
+    let (cport, aport) = (free_pair(), free_pair());
+    open(&shell, 10, LegRole::Customer, cport, &customer);
+    open(&shell, 11, LegRole::Agent, aport, &agent);
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(10),
+        agent: LegId(11),
+    });
+    let payload = [0x55u8; 160];
+    let mut got = 0;
+    for seq in 0..20u16 {
+        let mut packet = rtp(seq, &payload);
+        packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        customer.send_to(&packet, (LOCAL, cport)).expect("send");
+        let relayed = recv(&agent);
+        // The core may rewrite the header (its own SSRC, sequence); the audio is the customer's.
+        assert_eq!(
+            &relayed[relayed.len() - 160..],
+            &payload[..],
+            "packet {seq}"
+        );
+        got += 1;
+    }
+    assert_eq!(got, 20);
+    assert_eq!(
+        next_event(&mut events),
+        MediaEvent::FirstPacket { leg: LegId(10) }
+    );
+    shell.stop();
+}
