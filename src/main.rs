@@ -52,6 +52,9 @@ enum Command {
     AgentSim(cli::sip::AgentSimArgs),
     /// Place N calls at a given rate against a SIP target and report its capacity.
     TrunkTest(cli::sip::TrunkTestArgs),
+    /// Stream N bidirectional G.711 calls through RTP relays (outdial's media shell, rtpengine)
+    /// and report loss, added latency and the relays' CPU per call.
+    RtpLoad(cli::rtp_load::RtpLoadArgs),
     /// Run the live engine: pace campaigns from the store over SIP to agents.
     Run(cli::run::RunArgs),
     /// Show or change pacing of a campaign on a running engine.
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::AgentSim(args) => cli::sip::agent_sim(args),
         Command::TrunkTest(args) => cli::sip::trunk_test(args),
         Command::Run(args) => cli::run::run(&cli.db, args),
+        Command::RtpLoad(args) => cli::rtp_load::rtp_load(args),
         Command::Pacing(cmd) => cli::admin::pacing(cmd),
         Command::Agents(args) => cli::admin::agents(args),
         Command::Report(args) => cli::report::run(&cli.db, args),

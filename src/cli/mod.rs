@@ -5,6 +5,7 @@ pub mod admin;
 pub mod campaign;
 pub mod dnc;
 pub mod report;
+pub mod rtp_load;
 pub mod run;
 pub mod sim;
 pub mod sip;

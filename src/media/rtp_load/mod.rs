@@ -1,0 +1,343 @@
+//! The RTP load generator (`outdial rtp-load`): N concurrent bidirectional G.711 streams (20 ms,
+//! 160-byte payloads) through a relay under test for a bounded time, measuring packets sent and
+//! received per direction, loss, added latency (send time in the payload) p50/p99, and the
+//! relay's CPU time. Relays: outdial's media shell in-process (its worker threads' CPU from
+//! `/proc/self/task/<tid>/stat`), and rtpengine (a `--table=-1` userspace daemon started here,
+//! calls set up over its ng protocol; CPU from `/proc/<pid>/stat`). Both run one after the
+//! other in one invocation with the same streams, so neither competes with the other for CPU.
+//!
+//! Owns the generator's sockets and threads and the rtpengine child process; decides nothing
+//! for the dialer.
+
+pub mod ng;
+pub mod passthrough;
+pub mod streams;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::media::core::MediaCore;
+use crate::media::io::{Codec, LegId, LegRole, MediaCommand, RemoteMedia};
+use crate::media::shell::{MediaShell, ShellConfig};
+use streams::{CallSockets, StreamFigures};
+
+/// Which core the outdial relay runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutdialCore {
+    /// outdial's media core ([`MediaCore`]).
+    Media,
+    /// The shell around the byte-for-byte [`passthrough::PassThrough`] relay: the shell's cost
+    /// alone.
+    PassThrough,
+}
+
+/// A relay to put under load.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// outdial's media shell, in this process.
+    Outdial {
+        /// Which core.
+        core: OutdialCore,
+        /// Worker threads.
+        workers: usize,
+        /// First RTP port of the legs (4 ports a call).
+        base_port: u16,
+    },
+    /// rtpengine, started here as a child (userspace forwarding).
+    Rtpengine {
+        /// The daemon's binary.
+        binary: PathBuf,
+        /// Its ng control port on 127.0.0.1.
+        ng_port: u16,
+        /// Its RTP port range start (4 ports a call are needed, plus headroom).
+        port_min: u16,
+        /// Worker threads (`--num-threads`).
+        threads: usize,
+    },
+}
+
+/// The load's shape.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Concurrent calls (two streams each).
+    pub calls: usize,
+    /// How long the streams run.
+    pub duration: Duration,
+    /// The loopback address everything uses.
+    pub addr: IpAddr,
+}
+
+/// Why a load run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Sockets, threads or the child process failed.
+    #[error("rtp-load: {0}")]
+    Io(#[from] io::Error),
+    /// The outdial shell did not start.
+    #[error("rtp-load: {0}")]
+    Shell(#[from] crate::media::shell::ShellError),
+    /// rtpengine's control protocol failed.
+    #[error("rtp-load: {0}")]
+    Ng(#[from] ng::NgError),
+    /// rtpengine's SDP had no usable address.
+    #[error("rtp-load: rtpengine's SDP has no media address")]
+    Sdp,
+}
+
+/// One relay's results.
+#[derive(Clone, Debug)]
+pub struct RelayFigures {
+    /// The relay's name for the report.
+    pub name: String,
+    /// The streams' figures.
+    pub streams: StreamFigures,
+    /// The relay's CPU time (user + system) while the streams ran.
+    pub cpu: Duration,
+    /// Calls carried.
+    pub calls: usize,
+}
+
+impl RelayFigures {
+    /// CPU per call: µs of relay CPU per call per second of streaming.
+    pub fn cpu_us_per_call_second(&self) -> f64 {
+        let secs = self.streams.elapsed.as_secs_f64();
+        if self.calls == 0 || secs == 0.0 {
+            return f64::NAN;
+        }
+        self.cpu.as_secs_f64() * 1e6 / (self.calls as f64 * secs)
+    }
+
+    /// The relay's CPU as a share of one core, %.
+    pub fn cpu_pct(&self) -> f64 {
+        let secs = self.streams.elapsed.as_secs_f64();
+        self.cpu.as_secs_f64() * 100.0 / secs
+    }
+}
+
+/// Runs the load through `target`.
+pub fn run(opts: &LoadOptions, target: &Target) -> Result<RelayFigures, LoadError> {
+    let mut generator = Vec::with_capacity(opts.calls);
+    for _ in 0..opts.calls {
+        let customer = UdpSocket::bind((opts.addr, 0))?;
+        let agent = UdpSocket::bind((opts.addr, 0))?;
+        generator.push((customer, agent));
+    }
+    match target {
+        Target::Outdial {
+            core,
+            workers,
+            base_port,
+        } => run_outdial(opts, generator, *core, *workers, *base_port),
+        Target::Rtpengine {
+            binary,
+            ng_port,
+            port_min,
+            threads,
+        } => run_rtpengine(opts, generator, binary, *ng_port, *port_min, *threads),
+    }
+}
+
+/// Settling time between set-up and the streams, and after them for stragglers.
+const SETTLE: Duration = Duration::from_millis(500);
+
+fn run_outdial(
+    opts: &LoadOptions,
+    generator: Vec<(UdpSocket, UdpSocket)>,
+    core: OutdialCore,
+    workers: usize,
+    base_port: u16,
+) -> Result<RelayFigures, LoadError> {
+    let mut cfg = ShellConfig::new(opts.addr);
+    cfg.workers = workers;
+    cfg.recv_buffer = 1 << 20;
+    let shell = match core {
+        OutdialCore::Media => MediaShell::start_with(cfg, MediaCore::new)?,
+        OutdialCore::PassThrough => MediaShell::start_with(cfg, passthrough::PassThrough::new)?,
+    };
+    let mut calls = Vec::with_capacity(generator.len());
+    for (i, (customer, agent)) in generator.into_iter().enumerate() {
+        let port = |k: usize| {
+            u16::try_from(base_port as usize + i * 4 + k).map_err(|_| {
+                io::Error::other("port range past 65535: lower --base-port or --calls")
+            })
+        };
+        let (cport, aport) = (port(0)?, port(2)?);
+        let (cleg, aleg) = (LegId(i as u64 * 2), LegId(i as u64 * 2 + 1));
+        for (leg, role, local_port, far) in [
+            (cleg, LegRole::Customer, cport, &customer),
+            (aleg, LegRole::Agent, aport, &agent),
+        ] {
+            shell.send(MediaCommand::Open {
+                leg,
+                role,
+                local_port,
+            });
+            shell.send(MediaCommand::Remote {
+                leg,
+                remote: RemoteMedia {
+                    addr: far.local_addr()?,
+                    codec: Codec::Pcmu,
+                    pt: 0,
+                    dtmf_pt: None,
+                    ptime_ms: 20,
+                },
+            });
+        }
+        shell.send(MediaCommand::Bridge {
+            customer: cleg,
+            agent: aleg,
+        });
+        calls.push(CallSockets {
+            customer,
+            agent,
+            relay_customer: SocketAddr::new(opts.addr, cport),
+            relay_agent: SocketAddr::new(opts.addr, aport),
+        });
+    }
+    std::thread::sleep(SETTLE);
+    let tids = shell.worker_tids().to_vec();
+    let cpu_before = threads_cpu(&tids);
+    let figures = streams::run(&calls, opts.duration, SETTLE)?;
+    let cpu = threads_cpu(&tids).saturating_sub(cpu_before);
+    shell.stop();
+    let name = match core {
+        OutdialCore::Media => format!("outdial media shell + MediaCore ({workers} workers)"),
+        OutdialCore::PassThrough => {
+            format!("outdial media shell + pass-through core ({workers} workers)")
+        }
+    };
+    Ok(RelayFigures {
+        name,
+        streams: figures,
+        cpu,
+        calls: calls.len(),
+    })
+}
+
+/// Kills the child when dropped.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Err(err) = self.0.kill() {
+            tracing::debug!(%err, "rtpengine already gone");
+        }
+        if let Err(err) = self.0.wait() {
+            tracing::debug!(%err, "rtpengine not reaped");
+        }
+    }
+}
+
+fn run_rtpengine(
+    opts: &LoadOptions,
+    generator: Vec<(UdpSocket, UdpSocket)>,
+    binary: &PathBuf,
+    ng_port: u16,
+    port_min: u16,
+    threads: usize,
+) -> Result<RelayFigures, LoadError> {
+    let port_max = port_min as usize + opts.calls * 4 + 1000;
+    let port_max = u16::try_from(port_max.min(65535)).unwrap_or(u16::MAX);
+    let child = Command::new(binary)
+        .args([
+            "--table=-1",
+            "--foreground",
+            "--log-stderr",
+            "--log-level=3",
+            &format!("--interface={}", opts.addr),
+            &format!("--listen-ng={}:{ng_port}", opts.addr),
+            &format!("--port-min={port_min}"),
+            &format!("--port-max={port_max}"),
+            &format!("--num-threads={threads}"),
+            "--timeout=60",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let daemon = Daemon(child);
+    let mut ng = ng::NgClient::connect(SocketAddr::new(opts.addr, ng_port))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(err) = ng.ping() {
+        if Instant::now() > deadline {
+            return Err(err.into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut calls = Vec::with_capacity(generator.len());
+    for (i, (customer, agent)) in generator.into_iter().enumerate() {
+        let call_id = format!("rtp-load-{i}");
+        let (from_tag, to_tag) = (format!("c{i}"), format!("a{i}"));
+        let to_agent = ng.offer(
+            &call_id,
+            &from_tag,
+            &ng::sdp_for(customer.local_addr()?, i as u64),
+        )?;
+        let to_customer = ng.answer(
+            &call_id,
+            &from_tag,
+            &to_tag,
+            &ng::sdp_for(agent.local_addr()?, i as u64),
+        )?;
+        // The SDP given to the agent names where the agent sends; the one given to the
+        // customer, where the customer sends.
+        let relay_agent = ng::media_addr(&to_agent).ok_or(LoadError::Sdp)?;
+        let relay_customer = ng::media_addr(&to_customer).ok_or(LoadError::Sdp)?;
+        calls.push(CallSockets {
+            customer,
+            agent,
+            relay_customer,
+            relay_agent,
+        });
+    }
+    std::thread::sleep(SETTLE);
+    let pid = daemon.0.id();
+    let cpu_before = process_cpu(pid);
+    let figures = streams::run(&calls, opts.duration, SETTLE)?;
+    let cpu = process_cpu(pid).saturating_sub(cpu_before);
+    for i in 0..calls.len() {
+        if let Err(err) = ng.delete(&format!("rtp-load-{i}"), &format!("c{i}")) {
+            tracing::debug!(%err, "rtpengine delete failed (the daemon stops next anyway)");
+        }
+    }
+    drop(daemon);
+    Ok(RelayFigures {
+        name: format!("rtpengine --table=-1 ({threads} threads)"),
+        streams: figures,
+        cpu,
+        calls: calls.len(),
+    })
+}
+
+/// Linux's USER_HZ: /proc's CPU times are in these ticks.
+const TICKS_PER_SECOND: u64 = 100;
+
+/// utime + stime from a `/proc/.../stat` line (fields 14 and 15, after the `(comm)`).
+fn stat_cpu(path: &str) -> Duration {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Duration::ZERO;
+    };
+    let Some(after) = text.rfind(')').map(|i| &text[i + 1..]) else {
+        return Duration::ZERO;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After ")": field 3 (state) is index 0, so utime (14) is index 11, stime (15) index 12.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
+}
+
+fn threads_cpu(tids: &[u32]) -> Duration {
+    tids.iter()
+        .map(|tid| stat_cpu(&format!("/proc/self/task/{tid}/stat")))
+        .sum()
+}
+
+fn process_cpu(pid: u32) -> Duration {
+    stat_cpu(&format!("/proc/{pid}/stat"))
+}

@@ -1,0 +1,33 @@
+//! Where tapped audio goes: the [`TapSink`] trait the recording writer (and later call-progress
+//! analysis) implements, and a no-op default. Owns no file: a sink decides what to write.
+
+use std::path::Path;
+
+use crate::media::io::{LegId, TapFrame};
+
+/// A consumer of the media plane's tap: recording now, call-progress analysis next.
+///
+/// Called from the media worker threads (one at a time: the shell holds it behind a mutex and
+/// hands it each worker's frames in batches), so an implementation must not block for long: a
+/// slow disk belongs behind the sink's own queue, not on the relay's hot path.
+pub trait TapSink: Send {
+    /// The engine asked for a recording of `customer`'s call at `path` (the customer leg left,
+    /// its bridged agent right). Frames of both legs follow through [`frame`](Self::frame).
+    fn start_recording(&mut self, customer: LegId, path: &Path);
+    /// 20 ms of one tapped leg's audio.
+    fn frame(&mut self, frame: &TapFrame);
+    /// `customer`'s leg closed: finish its recording.
+    fn stop(&mut self, customer: LegId);
+}
+
+/// The default sink: drops every frame (no recording writer plugged in).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTapSink;
+
+impl TapSink for NoTapSink {
+    fn start_recording(&mut self, customer: LegId, path: &Path) {
+        tracing::debug!(?customer, path = %path.display(), "no tap sink: recording not written");
+    }
+    fn frame(&mut self, _frame: &TapFrame) {}
+    fn stop(&mut self, _customer: LegId) {}
+}

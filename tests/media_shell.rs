@@ -1,0 +1,297 @@
+//! The media shell on loopback: legs bound on Open, RTP relayed between bridged legs (through the
+//! pass-through core, and across workers), events out, Record reaching the tap sink, OpenFailed on
+//! a taken port, and stop() freeing every port.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use outdial::media::io::{Codec, LegId, LegRole, MediaCommand, MediaEvent, RemoteMedia, TapFrame};
+use outdial::media::rtp_load::passthrough::PassThrough;
+use outdial::media::shell::{MediaShell, ShellConfig, TapSink};
+use tokio::sync::mpsc::Receiver;
+
+const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A free even port whose +1 is free too (RTP, RTCP).
+fn free_pair() -> u16 {
+    loop {
+        let probe = UdpSocket::bind((LOCAL, 0)).expect("bind probe");
+        let port = probe.local_addr().expect("addr").port() & !1;
+        drop(probe);
+        if port > 1024
+            && UdpSocket::bind((LOCAL, port)).is_ok()
+            && UdpSocket::bind((LOCAL, port + 1)).is_ok()
+        {
+            return port;
+        }
+    }
+}
+
+fn peer() -> UdpSocket {
+    let s = UdpSocket::bind((LOCAL, 0)).expect("bind peer");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s
+}
+
+fn rtp(seq: u16, body: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 0, (seq >> 8) as u8, seq as u8, 0, 0, 0, 0, 0, 0, 0, 1];
+    p.extend_from_slice(body);
+    p
+}
+
+fn remote(addr: SocketAddr) -> RemoteMedia {
+    RemoteMedia {
+        addr,
+        codec: Codec::Pcmu,
+        pt: 0,
+        dtmf_pt: None,
+        ptime_ms: 20,
+    }
+}
+
+fn next_event(events: &mut Receiver<MediaEvent>) -> MediaEvent {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(e) = events.try_recv() {
+            return e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no media event within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn passthrough_shell(workers: usize) -> (MediaShell, Receiver<MediaEvent>) {
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.workers = workers;
+    let mut shell = MediaShell::start_with(cfg, PassThrough::new).expect("start");
+    let events = shell.take_events().expect("events");
+    (shell, events)
+}
+
+fn open(shell: &MediaShell, leg: u64, role: LegRole, port: u16, far: &UdpSocket) {
+    shell.send(MediaCommand::Open {
+        leg: LegId(leg),
+        role,
+        local_port: port,
+    });
+    shell.send(MediaCommand::Remote {
+        leg: LegId(leg),
+        remote: remote(far.local_addr().expect("addr")),
+    });
+    wait_bound(port);
+}
+
+/// Waits until the shell has bound `port` (commands are asynchronous: a packet sent before the
+/// bind meets a closed port). Reads the kernel's table rather than probing with a bind, which
+/// could take the port from the shell.
+fn wait_bound(port: u16) {
+    let needle = format!("0100007F:{port:04X} ");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string("/proc/net/udp")
+        .expect("/proc/net/udp")
+        .contains(&needle)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {port} never bound"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn recv(s: &UdpSocket) -> Vec<u8> {
+    let mut buf = [0u8; 1500];
+    let (n, _) = s.recv_from(&mut buf).expect("relayed packet within 5 s");
+    buf[..n].to_vec()
+}
+
+#[test]
+fn bridged_legs_on_different_workers_relay_rtp_both_ways_and_report_once() {
+    let (shell, mut events) = passthrough_shell(2);
+    let (customer, agent) = (peer(), peer());
+    let (cport, aport) = (free_pair(), free_pair());
+    // Least-loaded placement puts the two legs on different workers: the bridge must move one.
+    open(&shell, 1, LegRole::Customer, cport, &customer);
+    open(&shell, 2, LegRole::Agent, aport, &agent);
+
+    // Before the bridge the customer is heard by nobody, but latches.
+    customer
+        .send_to(&rtp(1, b"early"), (LOCAL, cport))
+        .expect("send");
+    assert_eq!(
+        next_event(&mut events),
+        MediaEvent::FirstPacket { leg: LegId(1) }
+    );
+
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(1),
+        agent: LegId(2),
+    });
+    for seq in 2..12 {
+        customer
+            .send_to(&rtp(seq, b"hello agent"), (LOCAL, cport))
+            .expect("send");
+        assert_eq!(
+            recv(&agent),
+            rtp(seq, b"hello agent"),
+            "customer→agent packet {seq}"
+        );
+        agent
+            .send_to(&rtp(seq, b"hello customer"), (LOCAL, aport))
+            .expect("send");
+        assert_eq!(
+            recv(&customer),
+            rtp(seq, b"hello customer"),
+            "agent→customer packet {seq}"
+        );
+    }
+    // The agent's first packet is reported; the customer's is not reported again after the move.
+    assert_eq!(
+        next_event(&mut events),
+        MediaEvent::FirstPacket { leg: LegId(2) }
+    );
+
+    shell.send(MediaCommand::Close { leg: LegId(1) });
+    match next_event(&mut events) {
+        MediaEvent::Closed { leg, stats } => {
+            assert_eq!(leg, LegId(1));
+            // 1 before the move + 10 after: both shards' parts add up.
+            assert_eq!(stats.packets_in, 11);
+            assert_eq!(stats.packets_out, 10);
+        }
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    shell.stop();
+}
+
+#[test]
+fn open_on_a_taken_port_reports_open_failed() {
+    let (shell, mut events) = passthrough_shell(2);
+    let port = free_pair();
+    let squatter = UdpSocket::bind((LOCAL, port + 1)).expect("take the RTCP port");
+    shell.send(MediaCommand::Open {
+        leg: LegId(7),
+        role: LegRole::Customer,
+        local_port: port,
+    });
+    match next_event(&mut events) {
+        MediaEvent::OpenFailed { leg, reason } => {
+            assert_eq!(leg, LegId(7));
+            assert!(
+                reason.contains(&(port + 1).to_string()),
+                "reason names the port: {reason}"
+            );
+        }
+        other => panic!("expected OpenFailed, got {other:?}"),
+    }
+    drop(squatter);
+    // The RTP port it did bind was let go again.
+    UdpSocket::bind((LOCAL, port)).expect("RTP port free after the failed open");
+    shell.stop();
+}
+
+#[test]
+fn stop_joins_the_workers_and_frees_every_port() {
+    let (shell, _events) = passthrough_shell(2);
+    let far = peer();
+    let ports: Vec<u16> = (0..4).map(|_| free_pair()).collect();
+    for (i, &port) in ports.iter().enumerate() {
+        open(&shell, i as u64, LegRole::Customer, port, &far);
+    }
+    // open() saw every port taken while the shell runs.
+    shell.stop();
+    for &port in &ports {
+        UdpSocket::bind((LOCAL, port)).expect("RTP port free after stop");
+        UdpSocket::bind((LOCAL, port + 1)).expect("RTCP port free after stop");
+    }
+}
+
+#[derive(Clone, Default)]
+struct LogSink(Arc<Mutex<Vec<String>>>);
+
+impl TapSink for LogSink {
+    fn start_recording(&mut self, customer: LegId, path: &Path) {
+        self.0
+            .lock()
+            .expect("log")
+            .push(format!("start {} {}", customer.0, path.display()));
+    }
+    fn frame(&mut self, f: &TapFrame) {
+        self.0
+            .lock()
+            .expect("log")
+            .push(format!("frame {}", f.leg.0));
+    }
+    fn stop(&mut self, customer: LegId) {
+        self.0
+            .lock()
+            .expect("log")
+            .push(format!("stop {}", customer.0));
+    }
+}
+
+#[test]
+fn record_reaches_the_tap_sink_and_close_stops_it() {
+    let log = LogSink::default();
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.recordings = Box::new(log.clone());
+    let mut shell = MediaShell::start_with(cfg, PassThrough::new).expect("start");
+    let mut events = shell.take_events().expect("events");
+    let far = peer();
+    open(&shell, 3, LegRole::Customer, free_pair(), &far);
+    shell.send(MediaCommand::Record {
+        customer: LegId(3),
+        path: PathBuf::from("/tmp/call-3.wav"),
+    });
+    shell.send(MediaCommand::Close { leg: LegId(3) });
+    assert!(matches!(
+        next_event(&mut events),
+        MediaEvent::Closed { leg: LegId(3), .. }
+    ));
+    shell.stop();
+    assert_eq!(
+        *log.0.lock().expect("log"),
+        vec!["start 3 /tmp/call-3.wav".to_string(), "stop 3".to_string()]
+    );
+}
+
+#[test]
+fn the_media_core_in_the_shell_relays_a_customer_to_an_agent_across_workers() {
+    let mut shell = MediaShell::start(ShellConfig::new(LOCAL)).expect("start");
+    let mut events = shell.take_events().expect("events");
+    let (customer, agent) = (peer(), peer());
+    let (cport, aport) = (free_pair(), free_pair());
+    open(&shell, 10, LegRole::Customer, cport, &customer);
+    open(&shell, 11, LegRole::Agent, aport, &agent);
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(10),
+        agent: LegId(11),
+    });
+    let payload = [0x55u8; 160];
+    let mut got = 0;
+    for seq in 0..20u16 {
+        let mut packet = rtp(seq, &payload);
+        packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        customer.send_to(&packet, (LOCAL, cport)).expect("send");
+        let relayed = recv(&agent);
+        // The core may rewrite the header (its own SSRC, sequence); the audio is the customer's.
+        assert_eq!(
+            &relayed[relayed.len() - 160..],
+            &payload[..],
+            "packet {seq}"
+        );
+        got += 1;
+    }
+    assert_eq!(got, 20);
+    assert_eq!(
+        next_event(&mut events),
+        MediaEvent::FirstPacket { leg: LegId(10) }
+    );
+    shell.stop();
+}
