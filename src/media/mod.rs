@@ -19,3 +19,5 @@
 pub mod core;
 pub mod g711;
 pub mod io;
+pub mod recording;
+pub mod wav;
