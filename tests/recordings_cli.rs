@@ -7,10 +7,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use common::*;
 use outdial::campaign::CallDisposition;
 use outdial::store::{AttemptMedia, AttemptOutcome, Db, MediaFigures, RecordingInfo, Store};
+
+/// dial_ms, recording_path, recording_secs, media_mos.
+type CallRow = (i64, Option<String>, Option<f64>, Option<f64>);
 
 struct Seeded {
     dir: PathBuf,
@@ -241,7 +244,7 @@ async fn purge_deletes_by_each_campaigns_retention_and_keeps_the_records() {
     let Db::Sqlite(pool) = store.db() else {
         unreachable!()
     };
-    let rows: Vec<(i64, Option<String>, Option<f64>, Option<f64>)> = sqlx::query_as(
+    let rows: Vec<CallRow> = sqlx::query_as(
         "SELECT dial_ms, recording_path, recording_secs, media_mos FROM attempts ORDER BY dial_ms",
     )
     .fetch_all(pool)
