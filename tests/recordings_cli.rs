@@ -10,7 +10,9 @@ use std::process::{Command, Output};
 use chrono::{Duration, Utc};
 use common::*;
 use outdial::campaign::CallDisposition;
-use outdial::store::{AttemptMedia, AttemptOutcome, Db, MediaFigures, RecordingInfo, Store};
+use outdial::store::{
+    AttemptMedia, AttemptOutcome, Db, MediaFigures, RecordingFilter, RecordingInfo, Store,
+};
 
 /// dial_ms, recording_path, recording_secs, media_mos.
 type CallRow = (i64, Option<String>, Option<f64>, Option<f64>);
@@ -304,3 +306,70 @@ async fn opt_out_lists_the_number_and_marks_the_record_together() {
     assert!(!store.record_media(999_999, &failed).await.unwrap());
     store.close().await;
 }
+
+async fn count(s: &Store, sql: &str) -> i64 {
+    let (n,): (i64,) = match s.db() {
+        Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await,
+        Db::Postgres(p) => sqlx::query_as(sql).fetch_one(p).await,
+    }
+    .unwrap();
+    n
+}
+
+/// The store side of the media columns on both backends: media written, recordings found by
+/// filter, a purged path cleared, an opt-out listed and marked together.
+async fn store_media_api(db: &TestDb) {
+    let s = &db.store;
+    let dir = temp_dir("store-media");
+    apply(s, &campaign_yaml("m1", RETRY, "")).await;
+    load(
+        s,
+        "m1",
+        &format!("phone\n{}\n", mobiles(1, 2).join("\n")),
+        t0() - HOUR,
+    )
+    .await;
+    let (a1, phone1) = call(s, "m1", t0(), &dir.join("a.wav")).await;
+    let (a2, _) = call(s, "m1", t0() + HOUR, &dir.join("b.wav")).await;
+    let filter = |from_ms| RecordingFilter {
+        campaign: Some("m1".into()),
+        from_ms,
+        ..RecordingFilter::default()
+    };
+    let rows = s.recordings(&filter(None)).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.attempt).collect::<Vec<_>>(),
+        vec![a1, a2]
+    );
+    assert_eq!(rows[0].secs, Some(55.0));
+    assert_eq!(rows[0].phone, phone1);
+    assert_eq!(
+        s.recordings(&filter(Some(t0() + 1))).await.unwrap().len(),
+        1
+    );
+    assert!(s.clear_recording(a1).await.unwrap());
+    assert!(!s.clear_recording(a1).await.unwrap());
+    assert_eq!(s.recordings(&filter(None)).await.unwrap().len(), 1);
+    assert_eq!(
+        count(
+            s,
+            "SELECT COUNT(*) FROM attempts WHERE media_packets = 2750"
+        )
+        .await,
+        2
+    );
+    assert!(s.opt_out(a1, "+8613999999999", t0()).await.is_err());
+    assert!(s.opt_out(a1, &phone1, t0()).await.unwrap());
+    assert!(s.is_dnc(&phone1).await.unwrap());
+    assert_eq!(
+        count(s, "SELECT COUNT(*) FROM attempts WHERE opted_out = 1").await,
+        1
+    );
+    assert_eq!(
+        count(s, "SELECT COUNT(*) FROM dnc WHERE source = 'opt-out'").await,
+        1
+    );
+    let _ = std::fs::remove_dir_all(&dir); // best effort: a temp directory
+}
+
+on_both_backends!(store_media_api);
