@@ -4,7 +4,7 @@
 //! (`recording: {mode, dir, retention}`). Owns the settings' shapes and checks; the audio
 //! conversion is [`crate::media::wav`]; playing and recording are the media plane's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,6 +111,32 @@ fn thirty_days() -> Dur {
 }
 
 impl RecordingPolicy {
+    /// Whether a call is recorded at the moment it is answered (`all`) — otherwise from the
+    /// bridge to an agent (`connected`), or never (`none`).
+    pub fn from_answer(&self) -> bool {
+        self.mode == RecordingMode::All
+    }
+
+    /// Whether a call bridged to an agent is recorded.
+    pub fn when_connected(&self) -> bool {
+        self.mode != RecordingMode::None
+    }
+
+    /// Where call record `attempt` of `campaign`, dialled at `dial_ms` (epoch ms) to `phone`
+    /// (E.164), is recorded: `<dir>/<campaign>/<YYYY-MM-DD UTC>/<attempt>-<digits>.wav`. One
+    /// directory per campaign and day keeps directories small and purges cheap; the attempt id
+    /// makes the name unique.
+    pub fn path_for(&self, campaign: &str, dial_ms: i64, attempt: i64, phone: &str) -> PathBuf {
+        let day = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(dial_ms)
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "unknown-day".into());
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        Path::new(&self.dir)
+            .join(campaign)
+            .join(day)
+            .join(format!("{attempt}-{digits}.wav"))
+    }
+
     /// Checks the policy for a campaign in `region`; `Err` names the field.
     pub fn check(&self, region: &str) -> Result<(), (&'static str, String)> {
         if self.dir.trim().is_empty() {
@@ -136,5 +162,32 @@ impl RecordingPolicy {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_call_gets_its_own_file_under_campaign_and_day() {
+        let p = RecordingPolicy::default();
+        // 2026-03-04 02:00 UTC.
+        let path = p.path_for("welcome", 1_772_589_600_000, 42, "+8613800000001");
+        assert_eq!(
+            path,
+            Path::new("recordings/welcome/2026-03-04/42-8613800000001.wav")
+        );
+        assert!(p.from_answer() && p.when_connected());
+        let connected = RecordingPolicy {
+            mode: RecordingMode::Connected,
+            ..p.clone()
+        };
+        assert!(!connected.from_answer() && connected.when_connected());
+        let none = RecordingPolicy {
+            mode: RecordingMode::None,
+            ..p
+        };
+        assert!(!none.from_answer() && !none.when_connected());
     }
 }
