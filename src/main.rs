@@ -64,6 +64,9 @@ enum Command {
     Agents(cli::admin::AgentsArgs),
     /// Per-hour figures of a campaign from its call records.
     Report(cli::report::ReportArgs),
+    /// List, export or purge call recordings (found through the call records).
+    #[command(subcommand)]
+    Recordings(cli::recordings::RecordingsCmd),
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Pacing(cmd) => cli::admin::pacing(cmd),
         Command::Agents(args) => cli::admin::agents(args),
         Command::Report(args) => cli::report::run(&cli.db, args),
+        Command::Recordings(cmd) => cli::recordings::run(&cli.db, cmd),
     };
     match result {
         Ok(code) => code,

@@ -13,9 +13,16 @@ struct Cli {
 
 impl Cli {
     fn new() -> Cli {
-        Cli {
-            dir: common::temp_dir("cli"),
-        }
+        let dir = common::temp_dir("cli");
+        // Campaign copies written here name the shipped message relative to themselves.
+        let messages = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/messages");
+        std::fs::create_dir_all(dir.join("messages")).unwrap();
+        std::fs::copy(
+            messages.join("abandon-cmn.wav"),
+            dir.join("messages/abandon-cmn.wav"),
+        )
+        .unwrap();
+        Cli { dir }
     }
 
     fn db(&self) -> String {

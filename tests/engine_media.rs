@@ -158,7 +158,7 @@ fn a_nailed_agent_is_called_once_at_login_then_bridged_to_three_customers_withou
         assert_eq!(o.disposition, CallDisposition::Connected);
         assert!(o.connect_ms.is_some(), "the bridge is the connect moment");
         let media = o.media.as_ref().expect("media in the record");
-        assert!(media.customer.is_some_and(|f| f.packets_in == 1_500));
+        assert!(media.customer.is_some_and(|f| f.packets == 1_500));
         let path = media
             .recording
             .as_deref()

@@ -12,6 +12,7 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 use super::disposition::{CallDisposition, RetryRule};
+use super::media::{AbandonMessage, RecordingPolicy};
 use super::phone::{normalize_e164, parse_region, parse_timezone};
 use super::window::{CallingWindow, DayWindow};
 use crate::yaml::{self, check_count, check_dur, read as yaml_read, Dur, YamlError};
@@ -253,6 +254,10 @@ struct RawCampaign {
     agent_group: String,
     #[serde(default)]
     skills: Vec<String>,
+    #[serde(default)]
+    abandon_message: Option<String>,
+    #[serde(default)]
+    recording: RecordingPolicy,
 }
 
 /// Calling window as written: `default` applies to days not listed; `"closed"` closes a day.
@@ -302,6 +307,13 @@ pub struct Campaign {
     pub agent_group: String,
     /// Skills an agent needs for this campaign.
     pub skills: Vec<String>,
+    /// outdial's own safe-harbour message (converted audio); the engine file's external
+    /// `announcement` stays an alternative.
+    #[serde(default)]
+    pub abandon_message: Option<AbandonMessage>,
+    /// Which calls are recorded, where, and for how long.
+    #[serde(default)]
+    pub recording: RecordingPolicy,
 }
 
 impl Campaign {
@@ -391,6 +403,26 @@ impl Campaign {
             }
         }
 
+        raw.recording
+            .check(&region_code)
+            .map_err(|(field, m)| bad(field, m))?;
+        // Relative to the campaign file, converted now: a bad file is refused at apply time,
+        // not discovered when the first customer is abandoned.
+        let base = Path::new(file).parent().unwrap_or(Path::new(""));
+        let abandon_message = match &raw.abandon_message {
+            None => None,
+            Some(f) if f.trim().is_empty() => {
+                return Err(bad(
+                    "abandon_message",
+                    "abandon_message must not be empty".into(),
+                ))
+            }
+            Some(f) => Some(
+                AbandonMessage::load(f.trim(), base)
+                    .map_err(|e| bad("abandon_message", e.to_string()))?,
+            ),
+        };
+
         Ok(Campaign {
             name: raw.name,
             kind: raw.kind,
@@ -407,6 +439,8 @@ impl Campaign {
             trunk_group: raw.trunk_group,
             agent_group: raw.agent_group,
             skills: raw.skills,
+            abandon_message,
+            recording: raw.recording,
         })
     }
 
@@ -684,6 +718,90 @@ agent_group: collections
 }
 
 #[cfg(test)]
+mod media_settings {
+    use super::*;
+    use crate::campaign::media::RecordingMode;
+
+    fn campaign_in(dir: &Path, extra: &str) -> Result<Campaign, String> {
+        let file = dir.join("c.yaml");
+        let text = format!("{}{extra}", tests_good());
+        Campaign::parse(&file.display().to_string(), &text).map_err(|e| e.to_string())
+    }
+
+    fn tests_good() -> &'static str {
+        "name: t\nkind: collection\nregion: CN\ntimezone: Asia/Shanghai\ndialing:\n  mode: predictive\n\
+         caller_id: \"021 6123 4567\"\ntrunk_group: g\nagent_group: a\n"
+    }
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("outdial-camp-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(d.join("messages")).unwrap();
+        d
+    }
+
+    #[test]
+    fn abandon_message_is_read_relative_to_the_campaign_file_and_stored_converted() {
+        let d = dir("ok");
+        // 0.5 s of 16 kHz 16-bit: stored as 0.5 s at 8 kHz.
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(d.join("messages/m.wav"), spec).unwrap();
+        for i in 0..8000 {
+            w.write_sample(((i % 40) * 500 - 10000) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let c = campaign_in(&d, "abandon_message: messages/m.wav\n").unwrap();
+        let msg = c.abandon_message.clone().unwrap();
+        assert_eq!(msg.file, "messages/m.wav");
+        let n = msg.prompt().unwrap().0.len();
+        assert!((3998..=4002).contains(&n), "{n}");
+        // Survives the store's JSON round trip; a changed file changes the content hash.
+        let back: Campaign = serde_json::from_str(&c.to_json()).unwrap();
+        assert_eq!(back, c);
+        let plain = campaign_in(&d, "").unwrap();
+        assert_ne!(plain.content_hash(), c.content_hash());
+        assert_eq!(plain.recording.mode, RecordingMode::All);
+        assert_eq!(plain.recording.dir, "recordings");
+        assert_eq!(plain.recording.retention.0.as_secs(), 30 * 86_400);
+    }
+
+    #[test]
+    fn a_bad_message_or_recording_policy_is_refused_naming_file_and_field() {
+        let d = dir("bad");
+        std::fs::write(d.join("messages/mp3.wav"), b"ID3 this is an mp3").unwrap();
+        let file = d.join("c.yaml").display().to_string();
+        let e = campaign_in(&d, "abandon_message: messages/mp3.wav\n").unwrap_err();
+        assert!(
+            e.starts_with(&format!("{file}:10: abandon_message:")),
+            "{e}"
+        );
+        assert!(e.contains("mp3.wav: not a WAV file"), "{e}");
+        let e = campaign_in(&d, "abandon_message: messages/none.wav\n").unwrap_err();
+        assert!(
+            e.contains("abandon_message") && e.contains("cannot read"),
+            "{e}"
+        );
+        let e = campaign_in(&d, "recording: { mode: all, retention: 7d }\n").unwrap_err();
+        assert!(
+            e.contains("recording.retention") && e.contains("30 days"),
+            "{e}"
+        );
+        let e = campaign_in(&d, "recording: { mode: sometimes }\n").unwrap_err();
+        assert!(e.contains("recording"), "{e}");
+        let c = campaign_in(
+            &d,
+            "recording: { mode: connected, dir: /var/rec, retention: 90d }\n",
+        )
+        .unwrap();
+        assert_eq!(c.recording.mode, RecordingMode::Connected);
+    }
+}
+
+#[cfg(test)]
 mod shipped {
     use super::*;
 
@@ -706,6 +824,15 @@ mod shipped {
             for day in c.window.days.iter().flatten() {
                 assert!(day.start >= 8 * 60 && day.end <= 21 * 60, "{name}");
             }
+            // The shipped placeholder message is loaded, converted and kept with the campaign.
+            let msg = c.abandon_message.as_ref().expect("abandon_message");
+            let secs = msg.seconds();
+            assert!((3.0..=15.0).contains(&secs), "{name}: {secs} s");
+            assert_eq!(
+                msg.prompt().map(|p| p.0.len()),
+                Some((secs * 8000.0) as usize)
+            );
+            assert_eq!(c.recording.mode, super::super::media::RecordingMode::All);
         }
     }
 }

@@ -6,11 +6,13 @@
 //! - [`disposition`]: call outcomes and the retry rule attached to each.
 //! - [`phone`]: E.164 normalisation (the `phonenumber` crate) and time zone names.
 //! - [`mode`]: the dial mode ([`DialMode`]) of campaign files, the admin API and store overrides.
+//! - [`media`]: the safe-harbour message (`abandon_message`) and the recording policy.
 //! - [`list`]: the CSV call-list reader (header, BOM, quoting, per-row rejects).
 
 pub mod def;
 pub mod disposition;
 pub mod list;
+pub mod media;
 pub mod mode;
 pub mod phone;
 pub mod phone_cache;
@@ -23,6 +25,7 @@ pub use disposition::{CallDisposition, RetryRule};
 pub use list::{
     unterminated_quote, ListError, ListEvent, ListReader, ListRow, RowReject, MAX_FIELD_BYTES,
 };
+pub use media::{AbandonMessage, RecordingMode, RecordingPolicy};
 pub use mode::{DialModeError, MODES};
 pub use phone::{normalize_e164, parse_region, parse_timezone, PhoneError};
 pub use window::{CallingWindow, DayWindow, WindowError};

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod campaign;
 pub mod dnc;
+pub mod recordings;
 pub mod report;
 pub mod rtp_load;
 pub mod run;

@@ -43,8 +43,8 @@ pub struct AttemptOutcome {
     pub wait_ms: Option<i64>,
     /// For `callback`: the time agreed with the customer.
     pub callback_at_ms: Option<i64>,
-    /// What outdial's media plane saw of an anchored call (`None` under flow I). Not yet
-    /// written to a column: the recording branch adds the columns and the lead wires them.
+    /// What outdial's media plane saw of an anchored call (`None` under flow I); written with
+    /// the call record, in its transaction.
     #[serde(default)]
     pub media: Option<CallMedia>,
 }
@@ -54,41 +54,16 @@ pub struct AttemptOutcome {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CallMedia {
     /// The customer leg's figures (none when its leg did not report before the record was due).
-    pub customer: Option<MediaFigures>,
+    pub customer: Option<super::media::MediaFigures>,
     /// The recording's path, when the call was recorded.
     pub recording: Option<String>,
+    /// When the recording started (epoch ms): its length is the call's end less this.
+    pub recording_from_ms: Option<i64>,
     /// Why recording failed (the call went on).
     pub recording_failed: Option<String>,
     /// The customer pressed the opt-out key during the safe-harbour message (the number was
     /// put on the do-not-call list).
     pub opted_out: bool,
-}
-
-/// One leg's media figures as the call record keeps them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct MediaFigures {
-    /// RTP packets received.
-    pub packets_in: u64,
-    /// RTP packets sent.
-    pub packets_out: u64,
-    /// Loss, percent.
-    pub loss_pct: f64,
-    /// Interarrival jitter, ms.
-    pub jitter_ms: f64,
-    /// E-model MOS estimate.
-    pub mos: f64,
-}
-
-impl From<crate::media::io::LegStats> for MediaFigures {
-    fn from(s: crate::media::io::LegStats) -> Self {
-        MediaFigures {
-            packets_in: s.packets_in,
-            packets_out: s.packets_out,
-            loss_pct: s.loss_pct,
-            jitter_ms: s.jitter_ms,
-            mos: s.mos,
-        }
-    }
 }
 
 impl AttemptOutcome {
@@ -562,6 +537,9 @@ impl Store {
             &[Arg::S(&lead.phone), Arg::I(att.lead_id)],
         )
         .await?;
+        if let Some(m) = &o.media {
+            super::media::write_call_media(tx, attempt_id, m, end).await?;
+        }
         if d == CallDisposition::DoNotCall {
             tx.exec(
                 "INSERT INTO dnc (phone, added_ms, source) VALUES ($1, $2, $3) \

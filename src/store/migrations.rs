@@ -44,6 +44,11 @@ pub(super) const SQLITE: &[File] = &[
         "call progress",
         include_str!("../../migrations/sqlite/0005_call_progress.sql"),
     ),
+    (
+        6,
+        "call media",
+        include_str!("../../migrations/sqlite/0006_call_media.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -77,6 +82,11 @@ pub(super) const POSTGRES: &[File] = &[
         6,
         "call progress",
         include_str!("../../migrations/postgres/0006_call_progress.sql"),
+    ),
+    (
+        7,
+        "call media",
+        include_str!("../../migrations/postgres/0007_call_media.sql"),
     ),
 ];
 

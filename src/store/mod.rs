@@ -29,6 +29,7 @@ mod history;
 mod inbound;
 mod lease;
 mod load;
+mod media;
 mod migrations;
 mod nodes;
 mod open;
@@ -43,13 +44,14 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::campaign::{Campaign, ListError};
 
-pub use attempts::{AttemptOutcome, CallMedia, CallProgress, MediaFigures, OpenLeg, RecoverReport};
+pub use attempts::{AttemptOutcome, CallMedia, CallProgress, OpenLeg, RecoverReport};
 pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
 pub use engine::{PacingOverride, ReportInput};
 pub use history::{WARM_START_CALLS, WARM_START_WINDOW_MS};
 pub use inbound::InboundRecord;
 pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};
+pub use media::{AttemptMedia, MediaFigures, RecordingFilter, RecordingInfo, RecordingRow};
 pub use nodes::DeadNode;
 pub use retry::Next;
 pub use rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};

@@ -71,12 +71,11 @@ mod tests {
     use chrono::TimeZone;
 
     fn campaign() -> Campaign {
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        Campaign::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("campaigns/repayment-reminder.yaml"),
         )
-        .unwrap();
-        Campaign::parse("r.yaml", &text).unwrap()
+        .unwrap()
     }
 
     const SH: Tz = chrono_tz::Asia::Shanghai;

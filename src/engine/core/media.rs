@@ -210,6 +210,7 @@ impl Core {
             &rec.lead.phone_e164,
         );
         m.record.recording = Some(path.display().to_string());
+        m.record.recording_from_ms = Some(wall);
         let customer = m.customer;
         self.emit_media(MediaCommand::Record { customer, path });
     }

@@ -1,0 +1,238 @@
+//! The media plane's part of the call records: a call's recording and the customer leg's media
+//! figures ([`Store::record_media`]), the opt-out key ([`Store::opt_out`], which puts the number
+//! on the do-not-call list in the same transaction), and what `outdial recordings` reads and
+//! clears ([`Store::recordings`], [`Store::clear_recording`]). Queries only; which calls are
+//! recorded and when files are purged are the engine's and the CLI's rules.
+
+use serde::{Deserialize, Serialize};
+
+use super::db::{from_row, Arg, Tx};
+use super::CallMedia;
+use super::{check_e164, Store, StoreError};
+
+/// A call's recording, as the recorder summarised it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RecordingInfo {
+    /// The file.
+    pub path: String,
+    /// Seconds of audio.
+    pub secs: f64,
+    /// Why it failed (`None`: it did not).
+    pub failed: Option<String>,
+}
+
+/// The customer leg's media figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaFigures {
+    /// RTP packets received.
+    pub packets: i64,
+    /// Loss, %.
+    pub loss_pct: f64,
+    /// Interarrival jitter, ms.
+    pub jitter_ms: f64,
+    /// E-model MOS estimate.
+    pub mos: f64,
+}
+
+/// What the media plane adds to one call record; every part optional.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AttemptMedia {
+    /// The recording, if the call was recorded (or recording was tried).
+    pub recording: Option<RecordingInfo>,
+    /// The customer leg's figures, if it had media.
+    pub customer: Option<MediaFigures>,
+}
+
+/// Which recordings `outdial recordings` works on; empty matches all that still have a file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordingFilter {
+    /// Campaign name.
+    pub campaign: Option<String>,
+    /// E.164 number.
+    pub phone: Option<String>,
+    /// Dialled at or after (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Dialled before (epoch ms).
+    pub to_ms: Option<i64>,
+}
+
+from_row! {
+    /// One recorded call.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct RecordingRow {
+        /// The call record (attempt id).
+        pub attempt: i64,
+        /// Campaign name.
+        pub campaign: String,
+        /// The number called (E.164).
+        pub phone: String,
+        /// When the call was dialled, epoch ms UTC.
+        pub dial_ms: i64,
+        /// The file.
+        pub path: String,
+        /// Seconds of audio (`None` if never summarised: the call's node crashed).
+        pub secs: Option<f64>,
+    }
+}
+
+impl Store {
+    /// Writes the media part of call record `attempt` (open or closed). Fields left `None` keep
+    /// what is stored. Returns whether the record exists.
+    pub async fn record_media(
+        &self,
+        attempt: i64,
+        media: &AttemptMedia,
+    ) -> Result<bool, StoreError> {
+        let rec = media.recording.as_ref();
+        let fig = media.customer.as_ref();
+        let n = self
+            .write_one(
+                "UPDATE attempts SET \
+                 recording_path = COALESCE($2, recording_path), \
+                 recording_secs = COALESCE($3, recording_secs), \
+                 recording_failed = COALESCE($4, recording_failed), \
+                 media_packets = COALESCE($5, media_packets), \
+                 media_loss_pct = COALESCE($6, media_loss_pct), \
+                 media_jitter_ms = COALESCE($7, media_jitter_ms), \
+                 media_mos = COALESCE($8, media_mos) \
+                 WHERE id = $1",
+                &[
+                    Arg::I(attempt),
+                    Arg::OS(rec.map(|r| r.path.as_str())),
+                    Arg::OF(rec.map(|r| r.secs)),
+                    Arg::OS(rec.and_then(|r| r.failed.as_deref())),
+                    Arg::OI(fig.map(|f| f.packets)),
+                    Arg::OF(fig.map(|f| f.loss_pct)),
+                    Arg::OF(fig.map(|f| f.jitter_ms)),
+                    Arg::OF(fig.map(|f| f.mos)),
+                ],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// The customer of call record `attempt` pressed the opt-out key: `phone` goes on the
+    /// do-not-call list (source `opt-out`) and the record says so, in one transaction — never
+    /// one without the other. Returns whether the number was newly listed.
+    pub async fn opt_out(
+        &self,
+        attempt: i64,
+        phone: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        check_e164(phone)?;
+        let mut tx = self.write_tx().await?;
+        let marked = tx
+            .exec(
+                "UPDATE attempts SET opted_out = 1 WHERE id = $1 AND phone = $2",
+                &[Arg::I(attempt), Arg::S(phone)],
+            )
+            .await?;
+        // The attempt must be this number's: an opt-out never lists someone else.
+        if marked == 0 {
+            return Err(StoreError::UnknownAttempt(attempt));
+        }
+        let added = tx
+            .exec(
+                "INSERT INTO dnc (phone, added_ms, source) VALUES ($1, $2, 'opt-out') \
+                 ON CONFLICT (phone) DO NOTHING",
+                &[Arg::S(phone), Arg::I(now_ms)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(added > 0)
+    }
+
+    /// Calls whose recording file is still kept, matching `filter`, oldest first.
+    pub async fn recordings(
+        &self,
+        filter: &RecordingFilter,
+    ) -> Result<Vec<RecordingRow>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let rows = tx
+            .all(
+                "SELECT a.id AS attempt, c.name AS campaign, a.phone AS phone, \
+                 a.dial_ms AS dial_ms, a.recording_path AS path, a.recording_secs AS secs \
+                 FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
+                 WHERE a.recording_path IS NOT NULL \
+                 AND ($1 IS NULL OR c.name = $1) AND ($2 IS NULL OR a.phone = $2) \
+                 AND ($3 IS NULL OR a.dial_ms >= $3) AND ($4 IS NULL OR a.dial_ms < $4) \
+                 ORDER BY a.dial_ms, a.id",
+                &[
+                    Arg::OS(filter.campaign.as_deref()),
+                    Arg::OS(filter.phone.as_deref()),
+                    Arg::OI(filter.from_ms),
+                    Arg::OI(filter.to_ms),
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    /// The recording of call record `attempt` was deleted: its path is cleared, the record (and
+    /// its duration and figures) kept. Returns whether it had one.
+    pub async fn clear_recording(&self, attempt: i64) -> Result<bool, StoreError> {
+        let n = self
+            .write_one(
+                "UPDATE attempts SET recording_path = NULL \
+                 WHERE id = $1 AND recording_path IS NOT NULL",
+                &[Arg::I(attempt)],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+impl From<crate::media::io::LegStats> for MediaFigures {
+    fn from(s: crate::media::io::LegStats) -> Self {
+        MediaFigures {
+            packets: i64::try_from(s.packets_in).unwrap_or(i64::MAX),
+            loss_pct: s.loss_pct,
+            jitter_ms: s.jitter_ms,
+            mos: s.mos,
+        }
+    }
+}
+
+/// Writes what the engine's media plane kept of a call (recording, figures, opt-out) into call
+/// record `attempt`, inside the transaction that closes it; `end_ms` is the call's end (the
+/// recording's length runs from its start to there).
+pub(crate) async fn write_call_media(
+    tx: &mut Tx,
+    attempt: i64,
+    m: &CallMedia,
+    end_ms: i64,
+) -> Result<(), StoreError> {
+    let fig = m.customer.as_ref();
+    let secs = m
+        .recording
+        .as_ref()
+        .and(m.recording_from_ms)
+        .map(|from| (end_ms - from).max(0) as f64 / 1000.0);
+    tx.exec(
+        "UPDATE attempts SET \
+         recording_path = COALESCE($2, recording_path), \
+         recording_secs = COALESCE($3, recording_secs), \
+         recording_failed = COALESCE($4, recording_failed), \
+         media_packets = COALESCE($5, media_packets), \
+         media_loss_pct = COALESCE($6, media_loss_pct), \
+         media_jitter_ms = COALESCE($7, media_jitter_ms), \
+         media_mos = COALESCE($8, media_mos), \
+         opted_out = CASE WHEN $9 = 1 THEN 1 ELSE opted_out END \
+         WHERE id = $1",
+        &[
+            Arg::I(attempt),
+            Arg::OS(m.recording.as_deref()),
+            Arg::OF(secs),
+            Arg::OS(m.recording_failed.as_deref()),
+            Arg::OI(fig.map(|f| f.packets)),
+            Arg::OF(fig.map(|f| f.loss_pct)),
+            Arg::OF(fig.map(|f| f.jitter_ms)),
+            Arg::OF(fig.map(|f| f.mos)),
+            Arg::I(i64::from(m.opted_out)),
+        ],
+    )
+    .await?;
+    Ok(())
+}
