@@ -156,7 +156,20 @@ pub fn parse(bytes: &[u8]) -> Result<Prompt, WavProblem> {
                 })
                 .collect()
         }
-        _ => read_pcm(bytes, fmt)?,
+        _ => {
+            // hound trusts the data chunk's size; a file written as a stream (size 0 or
+            // 0xFFFFFFFF, or a recording cut short) gets the size of what is there.
+            let at = data.as_ptr() as usize - bytes.as_ptr() as usize - 4;
+            let declared = u32_at(bytes, at);
+            if declared as usize != data.len() {
+                let mut fixed = bytes[..at + 4 + data.len()].to_vec();
+                let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+                fixed[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                read_pcm(&fixed, fmt)?
+            } else {
+                read_pcm(bytes, fmt)?
+            }
+        }
     };
     if mono.is_empty() {
         return Err(WavProblem::Empty);
@@ -192,7 +205,13 @@ fn walk_chunks(bytes: &[u8]) -> Result<(Format, &[u8]), WavProblem> {
                 let fmt = fmt.ok_or_else(|| {
                     WavProblem::Malformed("data chunk before the fmt chunk".into())
                 })?;
-                return Ok((fmt, &bytes[body..end]));
+                // Size 0 or 0xFFFFFFFF: written as a stream, the data runs to the end.
+                let end = if size == 0 || size == u32::MAX as usize {
+                    bytes.len()
+                } else {
+                    end
+                };
+                return Ok((fmt, &bytes[body.min(end)..end]));
             }
             _ => {}
         }
@@ -505,6 +524,18 @@ mod tests {
                 (r - reference).abs() / reference < 0.05,
                 "{name}: rms {r} vs {reference}"
             );
+        }
+    }
+
+    #[test]
+    fn a_streamed_or_cut_file_plays_what_it_holds() {
+        let pcm: Vec<u8> = (0..1600i16).flat_map(|i| (i * 10).to_le_bytes()).collect();
+        for declared in [0u32, u32::MAX, 1_000_000] {
+            let mut b = wav(1, 1, 8000, 16, &pcm);
+            b[40..44].copy_from_slice(&declared.to_le_bytes());
+            let p = parse(&b).unwrap_or_else(|e| panic!("{declared}: {e}"));
+            assert_eq!(p.0.len(), 1600, "{declared}");
+            assert_eq!(p.0[100], 1000);
         }
     }
 

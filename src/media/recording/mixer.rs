@@ -16,6 +16,11 @@ pub const SLOT_BYTES: usize = 2 * SLOT_SAMPLES;
 /// legs' frames of one slot reach the recorder at slightly different times.
 pub const LAG_SLOTS: u64 = 5;
 
+/// Largest jump ahead (60 s) filled with silence; a frame further ahead than this (a clock
+/// glitch, a leg attached to the wrong call) starts a new stretch instead of writing minutes of
+/// silence in one go.
+pub const MAX_GAP_SLOTS: u64 = 3000;
+
 /// µ-law code of silence (linear 0).
 const SILENCE: u8 = 0xFF;
 
@@ -56,6 +61,15 @@ impl Mixer {
             // Its slot is already in the file (or before the call's first slot).
             self.late += 1;
             return;
+        }
+        if slot > self.newest.max(next).saturating_add(MAX_GAP_SLOTS) {
+            tracing::warn!(
+                slot,
+                newest = self.newest,
+                "recording: slot jump, gap not filled"
+            );
+            self.finish(out);
+            self.next = Some(slot);
         }
         let mut coded = [SILENCE; SLOT_SAMPLES];
         for (c, &s) in coded.iter_mut().zip(pcm.iter()) {
@@ -136,6 +150,24 @@ mod tests {
             vec![(c, 0), (c, 0), (c, 0), (c, a), (c, a), (0, 0), (c, 0)]
         );
         assert_eq!(out.len(), 7 * SLOT_BYTES);
+    }
+
+    #[test]
+    fn a_huge_slot_jump_is_not_filled_with_silence() {
+        let mut m = Mixer::new();
+        let mut out = Vec::new();
+        m.push(Side::Customer, 10, &frame(500), &mut out);
+        m.push(Side::Customer, 11, &frame(500), &mut out);
+        m.push(Side::Customer, 1_000_000_000, &frame(500), &mut out);
+        m.finish(&mut out);
+        assert_eq!(out.len(), 3 * SLOT_BYTES);
+        // Within the limit, a gap is real time: silence.
+        let mut m = Mixer::new();
+        let mut out = Vec::new();
+        m.push(Side::Customer, 0, &frame(500), &mut out);
+        m.push(Side::Customer, 100, &frame(500), &mut out);
+        m.finish(&mut out);
+        assert_eq!(out.len(), 101 * SLOT_BYTES);
     }
 
     #[test]
