@@ -46,7 +46,7 @@ pub struct AttemptOutcome {
     /// What outdial's media plane saw of an anchored call (`None` under flow I); written with
     /// the call record, in its transaction.
     #[serde(default)]
-    pub media: Option<CallMedia>,
+    pub media: Option<Box<CallMedia>>,
 }
 
 /// An anchored call's media in its call record: the customer leg's figures, the recording and

@@ -722,7 +722,7 @@ impl Core {
             end_ms: Some(end),
             wait_ms,
             callback_at_ms: None,
-            media: rec.media.map(|m| m.record),
+            media: rec.media.map(|m| Box::new(m.record)),
         };
         self.queue_write(Write::Finish { attempt, outcome });
     }
