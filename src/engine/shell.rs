@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::media::recording::Recorder;
+use crate::media::shell::{MediaShell, ShellConfig};
 use crate::sip::driver::{self, Command, DriverGone, SipHandle};
 use crate::sip::endpoint::{DialogSnapshot, EndpointConfig, LegSide};
 use crate::sip::trunk::TrunkSet;
@@ -19,8 +21,8 @@ use crate::store::{OpenLeg, Store, WARM_START_CALLS, WARM_START_WINDOW_MS};
 
 use super::control::EngineControl;
 use super::core::{
-    AdminReply, AdminRequest, CampaignId, Core, Effect, PlaceFailure, ReplyId, SipCommand,
-    SipInput, StoreCommand, StoreResult,
+    AdminReply, AdminRequest, CampaignId, Core, Effect, MediaSetup, PlaceFailure, ReplyId,
+    SipCommand, SipInput, StoreCommand, StoreResult,
 };
 use super::writes::{self, WriteQueue};
 use super::{EngineConfig, EngineError, Progress, RunSummary};
@@ -140,6 +142,32 @@ pub async fn run(
         },
     ));
 
+    // The media plane: worker threads that bind a leg's ports when the core opens it, with the
+    // recording writer as the consumer of their tap.
+    let mut media_cfg = ShellConfig::new(cfg.media.address);
+    media_cfg.core.rtp_timeout = cfg.media.rtp_timeout.0;
+    media_cfg.recordings = Box::new(Recorder::new());
+    let mut media = MediaShell::start(media_cfg).map_err(|e| EngineError::Bind {
+        what: "media",
+        addr: std::net::SocketAddr::new(cfg.media.address, 0),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let mut media_events = media
+        .take_events()
+        .ok_or_else(|| EngineError::Config("media shell events taken twice".into()))?;
+    let setups: Vec<(String, MediaSetup)> = defs
+        .iter()
+        .map(|(name, def)| {
+            let setup = MediaSetup {
+                abandon_prompt: def.abandon_message.as_ref().and_then(|m| m.prompt()),
+                recording: def.recording.mode,
+                recording_dir: def.recording.dir.clone().into(),
+                ..MediaSetup::default()
+            };
+            (name.clone(), setup)
+        })
+        .collect();
+
     let run_for = cfg.run_for.map(|d| d.0);
     let node = cfg.node.clone();
     let started = Instant::now();
@@ -151,12 +179,16 @@ pub async fn run(
         chrono::Utc::now().timestamp_millis(),
     )
     .map_err(EngineError::Campaign)?;
+    for (name, setup) in setups {
+        core.set_media_setup(&name, setup);
+    }
     core.set_stopwatch(Instant::now);
     let mut shell = Shell {
         store: store.clone(),
         sip: sip.clone(),
         tx,
         queue: queue.clone(),
+        media,
         replies: HashMap::new(),
         next_reply: 0,
     };
@@ -192,6 +224,7 @@ pub async fn run(
             .unwrap_or_else(|| Instant::now() + super::core::HOUSEKEEPING);
         tokio::select! {
             Some(ev) = sip_events.recv() => core.handle_sip(Instant::now(), SipInput::Event(ev)),
+            Some(ev) = media_events.recv() => core.handle_media(Instant::now(), ev),
             Some(msg) = rx.recv() => shell.on_msg(&mut core, msg),
             _ = tokio::time::sleep_until(wake.into()) => core.handle_timeout(Instant::now()),
             _ = progress_tick.tick(), if progress == Progress::Line => {
@@ -252,7 +285,8 @@ pub async fn run(
         Err(e) => tracing::warn!(error = %e, "admin server task"),
     }
     drop(core);
-    drop(shell);
+    // Joins the media workers: every recording still open is closed validly.
+    shell.media.stop();
     drop(sip);
     sip_task.abort();
     store.close().await;
@@ -274,6 +308,8 @@ struct Shell {
     sip: SipHandle,
     tx: mpsc::Sender<ShellMsg>,
     queue: WriteQueue,
+    /// The media plane's workers.
+    media: MediaShell,
     /// Supervisors waiting for their answer.
     replies: HashMap<ReplyId, oneshot::Sender<AdminReply>>,
     next_reply: u64,
@@ -302,9 +338,7 @@ impl Shell {
             match effect {
                 Effect::Sip(cmd) => self.sip_command(core, cmd).await,
                 Effect::Store(cmd) => self.store_command(cmd),
-                // The media shell is wired here by the lead when it merges; until then anchored
-                // trunks have no RTP (flow-i, the default in this branch, emits no media command).
-                Effect::Media(cmd) => tracing::debug!(?cmd, "media command: no media shell yet"),
+                Effect::Media(cmd) => self.media.send(cmd),
                 Effect::Reply(id, reply) => match self.replies.remove(&id) {
                     Some(tx) => {
                         if tx.send(reply).is_err() {
@@ -495,7 +529,16 @@ impl Shell {
                 wall_ms,
             } => {
                 tokio::spawn(async move {
-                    match store.add_dnc(&[phone], "opt_out", wall_ms).await {
+                    // The number and the call record's flag in one transaction; a record not
+                    // written yet (its begin still queued) still gets the number listed.
+                    let listed = match store.opt_out(attempt, &phone, wall_ms).await {
+                        Err(crate::store::StoreError::UnknownAttempt(_)) => store
+                            .add_dnc(std::slice::from_ref(&phone), "opt-out", wall_ms)
+                            .await
+                            .map(|_| true),
+                        other => other,
+                    };
+                    match listed {
                         Ok(_) => tracing::info!(attempt, "opt-out: number on the do-not-call list"),
                         Err(e) => {
                             tracing::error!(attempt, error = %e, "opt-out: number NOT put on the do-not-call list")

@@ -54,17 +54,7 @@ pub enum Effect {
     Media(MediaCommand),
 }
 
-/// How a campaign's anchored calls are recorded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RecordingMode {
-    /// From the customer's answer (the safe-harbour message and the wait included).
-    All,
-    /// From the bridge to an agent.
-    Connected,
-    /// Not recorded.
-    #[default]
-    None,
-}
+pub use crate::campaign::media::RecordingMode;
 
 /// A campaign's media settings the engine core acts on (the lead fills it from the campaign's
 /// `abandon_message` and `recording:` with [`Core::set_media_setup`](super::Core::set_media_setup)).

@@ -169,6 +169,32 @@ impl Recorder {
     }
 }
 
+/// The media shell's tap consumer: the shell hands the recorder its requests, bridges and
+/// frames (file writes happen here, once a second per call, on the worker that tapped them).
+impl crate::media::shell::TapSink for Recorder {
+    fn start_recording(&mut self, customer: LegId, path: &Path) {
+        Recorder::start_recording(self, customer, path);
+    }
+    fn frame(&mut self, frame: &TapFrame) {
+        Recorder::frame(self, frame);
+    }
+    fn stop(&mut self, customer: LegId) {
+        if let Some(s) = Recorder::stop(self, customer) {
+            tracing::debug!(path = %s.path.display(), secs = s.duration_secs, "recording closed");
+        }
+    }
+    fn bridged(&mut self, customer: LegId, agent: LegId) {
+        self.attach(agent, customer);
+    }
+    fn unbridged(&mut self, leg: LegId) {
+        self.detach(leg);
+        self.agents.retain(|_, c| *c != leg);
+    }
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        Recorder::poll_event(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::media::io::{LegId, TapFrame};
+use crate::media::io::{LegId, MediaEvent, TapFrame};
 
 /// A consumer of the media plane's tap: recording now, call-progress analysis next.
 ///
@@ -18,6 +18,15 @@ pub trait TapSink: Send {
     fn frame(&mut self, frame: &TapFrame);
     /// `customer`'s leg closed: finish its recording.
     fn stop(&mut self, customer: LegId);
+    /// `agent` was bridged to `customer`: the agent's frames belong to that call's recording
+    /// (an agent's nailed-up leg serves many customers, so its frames name only the agent).
+    fn bridged(&mut self, _customer: LegId, _agent: LegId) {}
+    /// The bridge of `leg` (either side) ended.
+    fn unbridged(&mut self, _leg: LegId) {}
+    /// What the sink has to tell the engine (a recording that failed).
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        None
+    }
 }
 
 /// The default sink: drops every frame (no recording writer plugged in).

@@ -252,9 +252,15 @@ impl<C: ShellCore> Worker<C> {
                 }
                 return;
             }
-            MediaCommand::Bridge { .. }
-            | MediaCommand::Unbridge { .. }
-            | MediaCommand::Play { .. } => {}
+            MediaCommand::Bridge { customer, agent } => {
+                let (customer, agent) = (*customer, *agent);
+                self.with_sink(|sink| sink.bridged(customer, agent));
+            }
+            MediaCommand::Unbridge { leg } => {
+                let leg = *leg;
+                self.with_sink(|sink| sink.unbridged(leg));
+            }
+            MediaCommand::Play { .. } => {}
         }
         self.p.core.handle_command(now, cmd);
     }
@@ -374,6 +380,11 @@ impl<C: ShellCore> Worker<C> {
             self.with_sink(|sink| frames.iter().for_each(|f| sink.frame(f)));
             self.taps = frames;
             self.taps.clear();
+        }
+        let mut failed = Vec::new();
+        self.with_sink(|sink| failed.extend(std::iter::from_fn(|| sink.poll_event())));
+        for event in failed {
+            self.emit(event);
         }
         self.push_backlog();
     }
