@@ -8,16 +8,28 @@
 //! seed gives the same sequence of outcomes. [`serve`] is the tokio loop that runs a policy against
 //! a [`SipHandle`](super::SipHandle). These modules own no SIP logic: transactions, CANCEL, ACK and
 //! BYE handling belong to the core.
+//!
+//! Media (issue 17): an answered call gets a real RTP socket, named in the peer's SDP, and a
+//! synthetic voice ([`voice`]) streamed as G.711 RTP ([`media`], [`stream`]) — to the INVITE's
+//! offer when it carried one, else (flow I) to whoever sends RTP to that socket first. What they
+//! receive is counted. The stream stops when the call ends.
 
 mod agent;
+pub mod media;
 mod serve;
+pub mod stream;
 mod trunk;
+pub mod voice;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub use agent::{AgentSim, AgentSimConfig};
-pub use serve::serve;
+pub use serve::{serve, Served};
 pub use trunk::TrunkSim;
+
+use media::Offered;
+use voice::Voice;
 
 use super::endpoint::CallId;
 
@@ -26,10 +38,11 @@ use super::endpoint::CallId;
 pub enum Step {
     /// Send 180 Ringing.
     Ring,
-    /// Answer 200 with an SDP body; `machine` adds `X-Outdial-Answer: machine`.
+    /// Answer 200 with an SDP body naming a fresh RTP socket, then stream a voice on it;
+    /// `machine` adds `X-Outdial-Answer: machine`.
     Answer {
-        /// SDP offer (flow I: the INVITE had none) or answer.
-        sdp: String,
+        /// The SDP and the voice.
+        media: AnswerMedia,
         /// An answering machine picked up.
         machine: bool,
     },
@@ -47,6 +60,47 @@ pub struct Planned {
     /// What to do.
     pub step: Step,
 }
+
+/// The media side of an answer: what goes into the SDP and what the peer says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerMedia {
+    /// User part of the SDP's `o=` line.
+    pub user: String,
+    /// Address of the RTP socket, written in the SDP.
+    pub ip: IpAddr,
+    /// The INVITE's offer, when it carried usable audio: the SDP is then an answer in its
+    /// codec and RTP goes to its address. `None` (flow I): the SDP offers PCMU and PCMA and RTP
+    /// goes to the source of the first RTP packet received.
+    pub offered: Option<Offered>,
+    /// Who speaks.
+    pub voice: Voice,
+    /// Seed of the voice and of the RTP header fields.
+    pub seed: u64,
+}
+
+impl AnswerMedia {
+    /// Media for an INVITE carrying `offer` (`None` or unusable: flow I). An offer on port 9
+    /// (discard: [`sdp`]'s placeholder) is treated as none.
+    pub fn new(user: &str, ip: IpAddr, offer: Option<&str>, voice: Voice, seed: u64) -> Self {
+        AnswerMedia {
+            user: user.to_string(),
+            ip,
+            offered: offer
+                .and_then(media::parse_offer)
+                .filter(|o| o.addr.port() != DISCARD_PORT),
+            voice,
+            seed,
+        }
+    }
+
+    /// The SDP body for an RTP socket on `port`.
+    pub fn sdp(&self, port: u16) -> String {
+        media::sdp(&self.user, self.ip, port, self.offered.map(|o| o.codec))
+    }
+}
+
+/// The discard port (RFC 863): a placeholder SDP's port, where nobody listens.
+const DISCARD_PORT: u16 = 9;
 
 /// An INVITE as a peer sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,11 +131,8 @@ pub fn scaled(secs: f64, time_scale: f64) -> Duration {
     }
 }
 
-/// A minimal audio SDP (PCMU/PCMA) for `user`; signalling only, so the media address is fixed.
-pub fn sdp(user: &str, ip: std::net::IpAddr) -> String {
-    let v = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    format!(
-        "v=0\r\no={user} 1 1 IN {v} {ip}\r\ns=-\r\nc=IN {v} {ip}\r\nt=0 0\r\n\
-         m=audio 40000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
-    )
+/// A placeholder audio SDP offer (PCMU/PCMA) for `user`, for tests that need an SDP body but
+/// no media: its port is the discard port 9, which the synthetic peers never stream to.
+pub fn sdp(user: &str, ip: IpAddr) -> String {
+    media::sdp(user, ip, DISCARD_PORT, None)
 }

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
 
-use super::{scaled, sdp, Incoming, Peer, Planned, Step};
+use super::voice::Voice;
+use super::{scaled, AnswerMedia, Incoming, Peer, Planned, Step};
 use crate::sip::endpoint::CallId;
 
 /// Random stream of trunk-sim draws (distinct from the simulator's streams).
@@ -14,9 +15,10 @@ const TRUNK_SIM_STREAM: u64 = 0x5452_554E_4B53_494D;
 
 /// A UAS that answers like a scenario's `trunk` section, durations divided by `time_scale`.
 ///
-/// Live and machine answers ring, then answer 200 with an SDP offer (the dialler sends its
-/// INVITE without one, flow I) — machines with `X-Outdial-Answer: machine` — and the customer
-/// hangs up after the drawn talk time (counted from the answer). Busy rings then sends 486;
+/// Live and machine answers ring, then answer 200 with SDP — an answer to the INVITE's offer, or
+/// an offer of their own when the INVITE had none (flow I) — machines with `X-Outdial-Answer:
+/// machine`, and talk on RTP (a person's spurts and pauses, or a machine's greeting and beep);
+/// the customer hangs up after the drawn talk time (counted from the answer). Busy rings then sends 486;
 /// invalid sends 404; failure 503; no answer rings until the caller cancels.
 #[derive(Debug, Clone)]
 pub struct TrunkSim {
@@ -46,7 +48,7 @@ impl TrunkSim {
 }
 
 impl Peer for TrunkSim {
-    fn on_call(&mut self, _call: &Incoming) -> Vec<Planned> {
+    fn on_call(&mut self, call: &Incoming) -> Vec<Planned> {
         let k = self.calls;
         self.calls += 1;
         let draw = self
@@ -67,7 +69,17 @@ impl Peer for TrunkSim {
                 Planned {
                     after: at(draw.after_s),
                     step: Step::Answer {
-                        sdp: sdp("customer", self.ip),
+                        media: AnswerMedia::new(
+                            "customer",
+                            self.ip,
+                            call.offer.as_deref(),
+                            if draw.outcome == Outcome::Machine {
+                                Voice::Machine
+                            } else {
+                                Voice::Live
+                            },
+                            self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        ),
                         machine: draw.outcome == Outcome::Machine,
                     },
                 },
@@ -143,6 +155,38 @@ mod tests {
         );
         let p = plan(model(0.0, 0.0, 0.0, 0.0, 0.0));
         assert_eq!(p.iter().map(|s| &s.step).collect::<Vec<_>>(), [&Step::Ring]);
+    }
+
+    #[test]
+    fn an_offer_is_answered_with_media_to_its_address_and_flow_i_is_not() {
+        let mut t = TrunkSim::new(
+            model(0.0, 1.0, 0.0, 0.0, 0.0),
+            7,
+            10.0,
+            IpAddr::from([127, 0, 0, 1]),
+        );
+        let offer = crate::sip::peers::media::sdp("x", [127, 0, 0, 2].into(), 30000, None);
+        let p = t.on_call(&Incoming {
+            call: CallId(1),
+            to: "1".into(),
+            offer: Some(offer),
+        });
+        let Step::Answer { media, machine } = &p[1].step else {
+            panic!("{p:?}")
+        };
+        assert!(machine);
+        assert_eq!(media.voice, Voice::Machine, "a machine greets and beeps");
+        assert_eq!(
+            media.offered.map(|o| o.addr),
+            Some("127.0.0.2:30000".parse().expect("addr"))
+        );
+        assert!(media.sdp(41000).contains("m=audio 41000 RTP/AVP 0\r\n"));
+        // Flow I: no offer, so the peer offers and waits for RTP to latch on.
+        let Step::Answer { media, .. } = &plan(model(1.0, 0.0, 0.0, 0.0, 0.0))[1].step else {
+            panic!("no answer")
+        };
+        assert_eq!((media.offered, media.voice), (None, Voice::Live));
+        assert!(media.sdp(41000).contains("RTP/AVP 0 8\r\n"));
     }
 
     #[test]
