@@ -368,7 +368,7 @@ async fn trunk_sim_answers_an_offer_with_its_own_sdp_and_talks_rtp_until_bye() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_i_trunk_sim_offers_a_real_port_and_latches_onto_the_rtp_it_receives() {
+async fn flow_i_trunk_sim_stays_signalling_only() {
     let trunk = trunk_sim("media-flow-i", LIVE, 50);
     let (d, mut ev) = dialler(&[trunk.addr]).await;
     let call = place(&d, Duration::from_secs(5)).await;
@@ -377,17 +377,10 @@ async fn flow_i_trunk_sim_offers_a_real_port_and_latches_onto_the_rtp_it_receive
     };
     let offer = offer.expect("flow I: the 200 carries the offer");
     assert!(offer.contains("RTP/AVP 0 8\r\n"), "{offer}");
-    let theirs = sdp_audio(&offer);
-    let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind rtp");
-    // Nothing comes before we speak: the offerer does not know where we are.
-    assert!(rtp_within(&rtp, Duration::from_millis(300))
-        .await
-        .is_empty());
-    let mut hello = vec![0x80, 0x00, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4];
-    hello.extend([0xFFu8; 160]);
-    rtp.send_to(&hello, theirs).await.expect("send rtp");
-    assert_live_voice(&rtp_within(&rtp, Duration::from_millis(1500)).await, theirs);
+    assert_eq!(
+        sdp_audio(&offer).port(),
+        9,
+        "a placeholder: the discard port"
+    );
     d.hangup(call).await.expect("driver").expect("hangup");
 }

@@ -9,10 +9,11 @@
 //! a [`SipHandle`](super::SipHandle). These modules own no SIP logic: transactions, CANCEL, ACK and
 //! BYE handling belong to the core.
 //!
-//! Media (issue 17): an answered call gets a real RTP socket, named in the peer's SDP, and a
-//! synthetic voice ([`voice`]) streamed as G.711 RTP ([`media`], [`stream`]) — to the INVITE's
-//! offer when it carried one, else (flow I) to whoever sends RTP to that socket first. What they
-//! receive is counted. The stream stops when the call ends.
+//! Media (issue 17): when the INVITE carries an SDP offer, the answer names a real RTP socket of
+//! the call's own and the peer streams a synthetic voice ([`voice`]) as G.711 RTP ([`media`],
+//! [`stream`]) to the offer's address, counting what it receives, until the call ends. An INVITE
+//! without an offer (flow I) is answered as before, signalling only: an SDP offer on the discard
+//! port, no socket, no RTP.
 
 mod agent;
 pub mod media;
@@ -69,8 +70,8 @@ pub struct AnswerMedia {
     /// Address of the RTP socket, written in the SDP.
     pub ip: IpAddr,
     /// The INVITE's offer, when it carried usable audio: the SDP is then an answer in its
-    /// codec and RTP goes to its address. `None` (flow I): the SDP offers PCMU and PCMA and RTP
-    /// goes to the source of the first RTP packet received.
+    /// codec naming the call's RTP socket, and RTP goes to the offer's address. `None` (flow I):
+    /// the SDP is a placeholder offer of PCMU and PCMA on the discard port, and no RTP flows.
     pub offered: Option<Offered>,
     /// Who speaks.
     pub voice: Voice,
@@ -100,7 +101,7 @@ impl AnswerMedia {
 }
 
 /// The discard port (RFC 863): a placeholder SDP's port, where nobody listens.
-const DISCARD_PORT: u16 = 9;
+pub(crate) const DISCARD_PORT: u16 = 9;
 
 /// An INVITE as a peer sees it.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,8 +17,7 @@ use tokio::time::Instant;
 
 use super::media::RtpVoice;
 use super::stream::{self, Counts};
-use super::{AnswerMedia, Incoming, Peer, Step};
-use crate::media::io::Codec;
+use super::{AnswerMedia, Incoming, Peer, Step, DISCARD_PORT};
 use crate::sip::driver::{DriverGone, SipHandle};
 use crate::sip::endpoint::{CallId, Event};
 use crate::sip::values::ExtraHeader;
@@ -144,19 +143,24 @@ async fn run<P: Peer>(
                             } else {
                                 Vec::new()
                             };
-                            let sock = bind_rtp(&media).await;
-                            let port = sock
-                                .as_ref()
-                                .and_then(|s| s.local_addr().ok())
-                                .map_or(0, |a| a.port());
+                            // Flow I (no offer): signalling only, a placeholder port. With an offer:
+                            // the call's own socket, or port 0 (stream refused) if none was had.
+                            let sock = match media.offered {
+                                Some(_) => bind_rtp(&media).await,
+                                None => None,
+                            };
+                            let port = match (&media.offered, &sock) {
+                                (None, _) => DISCARD_PORT,
+                                (Some(_), Some(s)) => s.local_addr().map_or(0, |a| a.port()),
+                                (Some(_), None) => 0,
+                            };
                             let r = handle.answer(call, Some(media.sdp(port)), headers).await?;
-                            if let (Ok(()), Some(sock)) = (&r, sock) {
-                                let codec = media.offered.map_or(Codec::Pcmu, |o| o.codec);
+                            if let (Ok(()), Some(sock), Some(offered)) = (&r, sock, media.offered) {
                                 let counts = Arc::new(Counts::default());
                                 let task = stream::spawn(
                                     sock,
-                                    media.offered.map(|o| o.addr),
-                                    RtpVoice::new(media.voice, codec, media.seed),
+                                    offered.addr,
+                                    RtpVoice::new(media.voice, offered.codec, media.seed),
                                     counts.clone(),
                                     total.clone(),
                                 );

@@ -1,8 +1,7 @@
 //! The synthetic peers' RTP on the wire: one tokio task per answered call with media, owning
 //! that call's UDP socket. Every 20 ms it sends the next packet of the call's [`RtpVoice`] to the
-//! far end, and it counts the RTP it receives. The far end is the offer's address, or (flow I:
-//! the peer made the offer) the source of the first RTP packet received, latched (symmetric
-//! RTP). Aborted when the call ends; the counts outlive it.
+//! offer's address, from the port its SDP named (symmetric RTP), and it counts the RTP it
+//! receives. Aborted when the call ends; the counts outlive it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,17 +33,16 @@ impl Counts {
     }
 }
 
-/// Starts streaming `voice` on `sock` to `remote` (or to the first sender when `None`); adds to
-/// `call` and `total`. Runs until aborted.
+/// Starts streaming `voice` on `sock` to `remote`; counts into `call` and `total`. Runs until
+/// aborted.
 pub fn spawn(
     sock: UdpSocket,
-    remote: Option<SocketAddr>,
+    remote: SocketAddr,
     mut voice: RtpVoice,
     call: Arc<Counts>,
     total: Arc<Counts>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut target = remote;
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         // A late tick sends at once and keeps the 20 ms grid: the far end sees jitter, not loss.
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -52,23 +50,21 @@ pub fn spawn(
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    let Some(to) = target else { continue };
                     let packet = voice.next_packet();
-                    match sock.send_to(&packet, to).await {
+                    match sock.send_to(&packet, remote).await {
                         Ok(_) => {
                             call.sent.fetch_add(1, Ordering::Relaxed);
                             total.sent.fetch_add(1, Ordering::Relaxed);
                         }
                         // Nobody listening yet, or a full buffer: the packet is lost, as on a
                         // network; the next one is tried on time.
-                        Err(e) => tracing::trace!(%to, error = %e, "rtp send failed"),
+                        Err(e) => tracing::trace!(%remote, error = %e, "rtp send failed"),
                     }
                 }
                 r = sock.recv_from(&mut buf) => match r {
-                    Ok((n, from)) if is_rtp(&buf[..n]) => {
+                    Ok((n, _)) if is_rtp(&buf[..n]) => {
                         call.received.fetch_add(1, Ordering::Relaxed);
                         total.received.fetch_add(1, Ordering::Relaxed);
-                        target.get_or_insert(from);
                     }
                     Ok(_) => {}
                     // An ICMP "port unreachable" for an earlier send surfaces here on Linux.

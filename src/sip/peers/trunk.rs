@@ -15,10 +15,11 @@ const TRUNK_SIM_STREAM: u64 = 0x5452_554E_4B53_494D;
 
 /// A UAS that answers like a scenario's `trunk` section, durations divided by `time_scale`.
 ///
-/// Live and machine answers ring, then answer 200 with SDP — an answer to the INVITE's offer, or
-/// an offer of their own when the INVITE had none (flow I) — machines with `X-Outdial-Answer:
-/// machine`, and talk on RTP (a person's spurts and pauses, or a machine's greeting and beep);
-/// the customer hangs up after the drawn talk time (counted from the answer). Busy rings then sends 486;
+/// Live and machine answers ring, then answer 200 with SDP — machines with `X-Outdial-Answer:
+/// machine`. An INVITE with an offer gets an answer naming the call's RTP socket and talk on RTP
+/// (a person's spurts and pauses, or a machine's greeting and beep); one without (flow I) gets
+/// a placeholder offer, signalling only. The customer hangs up after the drawn talk time
+/// (counted from the answer). Busy rings then sends 486;
 /// invalid sends 404; failure 503; no answer rings until the caller cancels.
 #[derive(Debug, Clone)]
 pub struct TrunkSim {
@@ -181,7 +182,7 @@ mod tests {
             Some("127.0.0.2:30000".parse().expect("addr"))
         );
         assert!(media.sdp(41000).contains("m=audio 41000 RTP/AVP 0\r\n"));
-        // Flow I: no offer, so the peer offers and waits for RTP to latch on.
+        // Flow I: no offer, so a placeholder offer and no RTP.
         let Step::Answer { media, .. } = &plan(model(1.0, 0.0, 0.0, 0.0, 0.0))[1].step else {
             panic!("no answer")
         };
