@@ -74,3 +74,49 @@ pub fn spawn(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::io::Codec;
+    use crate::sip::peers::voice::Voice;
+
+    #[tokio::test]
+    async fn streams_to_the_far_end_and_counts_only_rtp_received() {
+        let ours = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let ours_addr = ours.local_addr().expect("addr");
+        let far = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let call = Arc::new(Counts::default());
+        let total = Arc::new(Counts::default());
+        let task = spawn(
+            ours,
+            far.local_addr().expect("addr"),
+            RtpVoice::new(Voice::Agent, Codec::Pcma, 1),
+            call.clone(),
+            total.clone(),
+        );
+        let mut buf = [0u8; 2048];
+        let (n, from) = tokio::time::timeout(Duration::from_secs(5), far.recv_from(&mut buf))
+            .await
+            .expect("a packet in time")
+            .expect("recv");
+        assert_eq!((n, from), (172, ours_addr), "from the socket of the SDP");
+        assert_eq!(buf[1] & 0x7F, 8, "PCMA as offered");
+        let mut rtp = vec![0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+        rtp.extend([0xD5; 160]);
+        for p in [&rtp[..], b"not rtp", &rtp[..], &rtp[..]] {
+            far.send_to(p, ours_addr).await.expect("send");
+        }
+        // Bounded wait for the stream task to read them (not a timing threshold).
+        for _ in 0..250 {
+            if call.get().1 >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        task.abort();
+        assert_eq!(call.get().1, 3, "three RTP packets, the junk not counted");
+        assert_eq!(total.get().1, 3);
+        assert!(call.get().0 >= 1 && total.get().0 == call.get().0);
+    }
+}
