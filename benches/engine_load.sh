@@ -34,7 +34,7 @@ node: load-1
 sip:
   listen: 127.0.0.1:0
   trunks:
-    - {name: sim, address: "$TADDR", max_channels: $LINES, max_cps: 2000, ping_interval: 0s}
+    - {name: sim, address: "$TADDR", max_channels: $LINES, max_cps: 2000, ping_interval: 0s, media: flow-i}
   groups:
     - {name: demo-trunks, trunks: [sim]}
 admin: {listen: "127.0.0.1:0", tokens: [{name: bench, token: bench-token}]}

@@ -596,6 +596,9 @@ async fn metrics_renders_every_documented_name() {
     metrics::inbound_refused(CV, "queue_timeout");
     metrics::set_store_backlog(3, 1);
     metrics::store_write_retry();
+    metrics::opt_out(CV);
+    metrics::recording_failed(CV);
+    metrics::set_rtp_ports_free(4_990);
     let text = srv.client(ANA).metrics().await.unwrap();
     for name in metrics::ALL {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
@@ -604,6 +607,8 @@ async fn metrics_renders_every_documented_name() {
         r#"outdial_calls_total{campaign="credit-verification",disposition="busy"} 2"#,
         r#"outdial_abandon_rate{campaign="credit-verification",window="24h"} 0.025"#,
         r#"outdial_store_backlog{where="spool"} 1"#,
+        r#"outdial_opt_outs_total{campaign="credit-verification"} 1"#,
+        r#"outdial_rtp_ports_free 4990"#,
         r#"outdial_agents{state="ready"} 4"#,
         r#"outdial_dial_level{campaign="credit-verification"} 2.5"#,
         r#"outdial_agent_dispositions_total{campaign="credit-verification",disposition="not_set"} 1"#,

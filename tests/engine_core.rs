@@ -93,7 +93,7 @@ fn world(agents: &[Agents], campaigns: &[String], channels: u32, cps: u32) -> Wo
         .collect();
     let config = format!(
         "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {{name: t1, address: \
-         \"127.0.0.1:5070\", max_channels: {channels}, max_cps: {cps}, ping_interval: 0s}}\n  \
+         \"127.0.0.1:5070\", max_channels: {channels}, max_cps: {cps}, ping_interval: 0s, media: flow-i}}\n  \
          groups:\n    - {{name: lab, trunks: [t1]}}\nagents:\n{agents}\
          auto_wrap_time: {{dist: constant, mean: 5s}}\nnode_ttl: 3s\ncampaigns:\n{names}"
     );

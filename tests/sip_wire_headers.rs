@@ -82,7 +82,7 @@ fn the_carrier_sees_the_trunk_presentation_and_the_agent_sees_the_customer() {
     let (sip_port, admin_port) = (free_port(), free_port());
     let config = format!(
         "node: wire-1\nsip:\n  listen: 127.0.0.1:{sip_port}\n  trunks:\n    - name: carrier\n      \
-         address: \"{trunk}\"\n      max_channels: 2\n      max_cps: 2\n      ping_interval: 0s\n      \
+         address: \"{trunk}\"\n      max_channels: 2\n      max_cps: 2\n      ping_interval: 0s\n      media: flow-i\n      \
          from_display: \"ACME Verify\"\n      asserted_identity: from\n      privacy: id\n  \
          groups:\n    - {{name: lab, trunks: [carrier]}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n\
          agents:\n  - {{uri: \"sip:agent0001@{agent}\", group: lab, skills: [outbound, verification], \

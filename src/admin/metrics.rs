@@ -93,9 +93,15 @@ pub const INBOUND_REFUSED: &str = "outdial_inbound_refused_total";
 pub const STORE_BACKLOG: &str = "outdial_store_backlog";
 /// Counter: store write tries that failed because the store was unreachable (retried).
 pub const STORE_WRITE_RETRIES: &str = "outdial_store_write_retries_total";
+/// Counter `{campaign}`: customers who pressed the opt-out key during the safe-harbour message.
+pub const OPT_OUTS: &str = "outdial_opt_outs_total";
+/// Counter `{campaign}`: recordings that failed (unwritable, disk full); the calls went on.
+pub const RECORDING_FAILURES: &str = "outdial_recording_failures_total";
+/// Gauge: RTP port pairs free in `media.ports`.
+pub const RTP_PORTS_FREE: &str = "outdial_rtp_ports_free";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 22] = [
+pub const ALL: [&str; 25] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -118,6 +124,9 @@ pub const ALL: [&str; 22] = [
     INBOUND_REFUSED,
     STORE_BACKLOG,
     STORE_WRITE_RETRIES,
+    OPT_OUTS,
+    RECORDING_FAILURES,
+    RTP_PORTS_FREE,
 ];
 
 /// Histogram buckets of pacing decision time: 1 µs to 100 ms (the target is < 1 ms).
@@ -208,6 +217,15 @@ fn describe() {
         STORE_WRITE_RETRIES,
         "Store write tries that failed because the store was unreachable."
     );
+    describe_counter!(
+        OPT_OUTS,
+        "Customers who pressed the opt-out key during the safe-harbour message."
+    );
+    describe_counter!(
+        RECORDING_FAILURES,
+        "Recordings that failed (unwritable, disk full); the calls went on."
+    );
+    describe_gauge!(RTP_PORTS_FREE, "RTP port pairs free in media.ports.");
     describe_histogram!(
         PACING_DECISION_SECONDS,
         Unit::Seconds,
@@ -380,6 +398,21 @@ pub fn set_store_backlog(memory: usize, spool: usize) {
 /// A store write failed because the store was unreachable (it is retried).
 pub fn store_write_retry() {
     counter!(STORE_WRITE_RETRIES).increment(1);
+}
+
+/// Counts an opt-out during the safe-harbour message.
+pub fn opt_out(campaign: &str) {
+    counter!(OPT_OUTS, "campaign" => campaign.to_string()).increment(1);
+}
+
+/// Counts a failed recording.
+pub fn recording_failed(campaign: &str) {
+    counter!(RECORDING_FAILURES, "campaign" => campaign.to_string()).increment(1);
+}
+
+/// Sets the RTP port pairs free.
+pub fn set_rtp_ports_free(free: usize) {
+    gauge!(RTP_PORTS_FREE).set(free as f64);
 }
 
 #[cfg(test)]

@@ -65,6 +65,68 @@ pub struct EngineConfig {
     /// signalled.
     #[serde(default)]
     pub run_for: Option<Dur>,
+    /// The media plane: where outdial's RTP ports are (for trunks whose `media` is `anchor`).
+    #[serde(default)]
+    pub media: MediaSection,
+}
+
+/// `media:` section: outdial's RTP address and ports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// Address written in outdial's SDP and bound by the media shell (default 127.0.0.1).
+    #[serde(default = "default_media_addr")]
+    pub address: IpAddr,
+    /// RTP port range, `LOW-HIGH` (RTP on the even ports, RTCP on the odd ones; default
+    /// 20000-29999).
+    #[serde(default = "default_ports")]
+    pub ports: crate::media::ports::PortRange,
+    /// No RTP from a far end for this long ends its leg (an agent's nailed-up connection is
+    /// then logged out). 2s to 10m, default 30s.
+    #[serde(default = "default_rtp_timeout")]
+    pub rtp_timeout: Dur,
+    /// Play a short tone to a nailed-up agent when a customer is bridged in (default true).
+    #[serde(default = "yes")]
+    pub connect_tone: bool,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            address: default_media_addr(),
+            ports: default_ports(),
+            rtp_timeout: default_rtp_timeout(),
+            connect_tone: true,
+        }
+    }
+}
+
+fn default_media_addr() -> IpAddr {
+    IpAddr::from([127, 0, 0, 1])
+}
+fn default_ports() -> crate::media::ports::PortRange {
+    crate::media::ports::PortRange {
+        low: 20_000,
+        high: 29_999,
+    }
+}
+fn default_rtp_timeout() -> Dur {
+    Dur(Duration::from_secs(30))
+}
+fn yes() -> bool {
+    true
+}
+
+/// How an agent's phone is connected (`connect:` per agent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectMode {
+    /// Called once at login and kept up until logout; customers are bridged in and out of the
+    /// connection inside outdial. The default when the agent's campaigns are anchored.
+    Nailed,
+    /// One INVITE per customer (phones that cannot hold a call all shift); the only mode for
+    /// agents of campaigns whose trunks are `flow-i`.
+    PerCall,
 }
 
 /// `sip:` section.
@@ -287,6 +349,10 @@ pub struct AgentEntry {
     /// `api` (default) or `auto`.
     #[serde(default)]
     pub wrap_up: WrapUp,
+    /// `nailed` or `per-call`; default `nailed` when every campaign of the agent's group dials
+    /// anchored trunks, else `per-call` (checked against the campaigns at start).
+    #[serde(default)]
+    pub connect: Option<ConnectMode>,
 }
 
 /// A campaign to run.
@@ -320,6 +386,8 @@ pub struct AgentSpec {
     pub group: String,
     /// Wrap-up handling.
     pub wrap_up: WrapUp,
+    /// `connect:` as configured (resolved against the campaigns' trunks at start).
+    pub connect: Option<ConnectMode>,
 }
 
 /// Most agents one engine config may declare (ranges expanded).
@@ -443,6 +511,12 @@ impl EngineConfig {
             check_dur("run_for", r, ms(1), MAX_RUN_FOR)?;
         }
         check_dur("lease.ttl", self.lease.ttl, secs(10), secs(3600))?;
+        check_dur(
+            "media.rtp_timeout",
+            self.media.rtp_timeout,
+            secs(2),
+            secs(600),
+        )?;
         check_dur("lease.ahead", self.lease.ahead, secs(1), secs(600))?;
         crate::yaml::check_dist("auto_wrap_time", &self.auto_wrap_time, MAX_WRAP)?;
         for (i, t) in self.sip.trunks.iter().enumerate() {
@@ -588,6 +662,7 @@ impl EngineConfig {
                     skill_names: e.skills.clone(),
                     group: e.group.clone(),
                     wrap_up: e.wrap_up,
+                    connect: e.connect,
                 });
             }
         }

@@ -302,6 +302,9 @@ impl Shell {
             match effect {
                 Effect::Sip(cmd) => self.sip_command(core, cmd).await,
                 Effect::Store(cmd) => self.store_command(cmd),
+                // The media shell is wired here by the lead when it merges; until then anchored
+                // trunks have no RTP (flow-i, the default in this branch, emits no media command).
+                Effect::Media(cmd) => tracing::debug!(?cmd, "media command: no media shell yet"),
                 Effect::Reply(id, reply) => match self.replies.remove(&id) {
                     Some(tx) => {
                         if tx.send(reply).is_err() {
@@ -383,6 +386,14 @@ impl Shell {
                     },
                 );
             }
+            SipCommand::CallAgent { leg, req } => {
+                let result = match self.sip.call_agent(req).await {
+                    Ok(Ok(call)) => Ok(call),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(DriverGone) => Err(DriverGone.to_string()),
+                };
+                core.handle_sip(Instant::now(), SipInput::AgentPlaced { leg, result });
+            }
             other => self.post(other).await,
         }
     }
@@ -457,7 +468,10 @@ impl Shell {
                 }
             }
             SipCommand::PushTrunkGauges => Command::PushGauges,
-            SipCommand::Place { .. } | SipCommand::FreeLines { .. } | SipCommand::EndLeg { .. } => {
+            SipCommand::Place { .. }
+            | SipCommand::FreeLines { .. }
+            | SipCommand::EndLeg { .. }
+            | SipCommand::CallAgent { .. } => {
                 unreachable!("answered in place by sip_command")
             }
         };
@@ -475,6 +489,20 @@ impl Shell {
         };
         match cmd {
             StoreCommand::Write(w) => self.queue.push(w),
+            StoreCommand::OptOut {
+                attempt,
+                phone,
+                wall_ms,
+            } => {
+                tokio::spawn(async move {
+                    match store.add_dnc(&[phone], "opt_out", wall_ms).await {
+                        Ok(_) => tracing::info!(attempt, "opt-out: number on the do-not-call list"),
+                        Err(e) => {
+                            tracing::error!(attempt, error = %e, "opt-out: number NOT put on the do-not-call list")
+                        }
+                    }
+                });
+            }
             StoreCommand::Lease {
                 camp,
                 campaign,

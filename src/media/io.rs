@@ -125,6 +125,14 @@ pub enum MediaEvent {
         /// The leg.
         leg: LegId,
     },
+    /// A bridged customer's first packet was forwarded to the agent: the connect moment
+    /// (answer-to-connect ends here).
+    Connected {
+        /// The customer's leg.
+        customer: LegId,
+        /// The agent's leg.
+        agent: LegId,
+    },
     /// A DTMF key (RFC 4733 event or in-band tones), once per key press.
     Dtmf {
         /// The leg.

@@ -7,7 +7,7 @@
 //!   between a customer and an agent, prompts and tones, RFC 4733 and in-band DTMF, RTCP, the
 //!   per-leg figures, the tap. Takes `now` and bytes, returns transmits and events; owns no
 //!   socket, clock, thread or file.
-//! - `sdp`: SDP offer/answer (RFC 3264) for audio: outdial's offers and answers, parsing what
+//! - [`sdp`]: SDP offer/answer (RFC 3264) for audio: outdial's offers and answers, parsing what
 //!   carriers send.
 //! - `g711`, `wav`, `recording`: audio formats, prompt loading, the recording writer (a tap
 //!   consumer).
@@ -17,5 +17,17 @@
 //! Nothing here looks at SIP headers, the store or the pacing core.
 
 pub mod core;
+pub mod dtmf;
+pub mod emodel;
 pub mod g711;
 pub mod io;
+pub mod jitter;
+mod leg;
+pub mod ports;
+pub mod rtcp;
+pub mod rtp;
+pub mod sdp;
+pub mod stats;
+pub mod stream;
+pub mod tones;
+pub mod transcode;

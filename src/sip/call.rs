@@ -5,6 +5,8 @@
 //! [`Leg::new`]. The rules live in the submodules:
 //! - [`outbound`]: placing a call on a trunk group, the INVITE's responses, digest retry,
 //!   trunk failover, CANCEL and the ring timeout;
+//! - [`agent_call`]: a direct call to an agent's phone with outdial's offer (nailed-up
+//!   connections, anchored per-call joins);
 //! - [`join`]: the agent join of RFC 3725 flow I, abandon, and ending or releasing legs;
 //! - [`inbound`]: the UAS side — an INVITE received, ring/answer/reject/challenge, CANCEL, ACK,
 //!   and in-dialog requests (BYE, re-INVITE) from the far end;
@@ -28,6 +30,7 @@ use super::transaction::{ServerInviteTx, TransactionKey};
 use super::trunk::Transport;
 use super::values::{CallerId, DisplayName, SipUri};
 
+pub(super) mod agent_call;
 pub(super) mod inbound;
 pub(super) mod join;
 pub(super) mod outbound;
@@ -178,6 +181,10 @@ pub(super) struct Call {
     pub answered_at: Option<Instant>,
     /// Reason header to add to the customer BYE when abandoning.
     pub abandoning: bool,
+    /// `EarlyMedia` was reported (once per call, across failovers).
+    pub early_media: bool,
+    /// A direct call to an agent's phone ([`Calls::call_agent`]): its far end is the agent.
+    pub agent_call: bool,
 }
 
 impl Call {
@@ -191,6 +198,8 @@ impl Call {
             place,
             answered_at: None,
             abandoning: false,
+            early_media: false,
+            agent_call: false,
         }
     }
 }

@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::task::JoinHandle;
 
 use super::endpoint::{
-    AgentLeg, CallError, CallId, DialogSnapshot, Endpoint, EndpointConfig, Event, PlaceCall,
-    PlaceError, Stats,
+    AgentCall, AgentLeg, CallError, CallId, DialogSnapshot, Endpoint, EndpointConfig, Event,
+    PlaceCall, PlaceError, Stats,
 };
 use super::message::frame_len;
 use super::trunk::{Transport, TrunkSet};
@@ -74,6 +74,13 @@ pub enum Command {
         reqs: Vec<PlaceCall>,
         /// One result per request, in order.
         reply: Reply<Vec<Result<CallId, PlaceError>>>,
+    },
+    /// [`Endpoint::call_agent`].
+    CallAgent {
+        /// The INVITE to the agent's phone.
+        req: AgentCall,
+        /// The call.
+        reply: Reply<Result<CallId, CallError>>,
     },
     /// [`Endpoint::connect_with`] (or [`Endpoint::connect`] without `shown`).
     Connect {
@@ -219,6 +226,13 @@ impl Command {
                 let r = reqs.into_iter().map(|q| ep.place_call(now, q)).collect();
                 respond(reply, r);
             }
+            Command::CallAgent { req, reply } => {
+                let r = ep.call_agent(now, req);
+                if let (None, Err(e)) = (&reply, &r) {
+                    tracing::warn!(error = %e, "call agent");
+                }
+                respond(reply, r);
+            }
             Command::Connect {
                 call,
                 agent,
@@ -340,6 +354,13 @@ impl SipHandle {
         reqs: Vec<PlaceCall>,
     ) -> Result<Vec<Result<CallId, PlaceError>>, DriverGone> {
         self.ask(|reply| Command::PlaceMany { reqs, reply }).await
+    }
+    /// See [`Endpoint::call_agent`].
+    pub async fn call_agent(
+        &self,
+        req: AgentCall,
+    ) -> Result<Result<CallId, CallError>, DriverGone> {
+        self.ask(|reply| Command::CallAgent { req, reply }).await
     }
     /// See [`Endpoint::connect`].
     pub async fn connect(

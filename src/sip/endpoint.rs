@@ -26,8 +26,8 @@ mod types;
 pub use super::call::recovery::{DialogSnapshot, LegSide};
 pub(super) use shared::Shared;
 pub use types::{
-    AgentLeg, CallError, CallId, EndedBy, EndpointConfig, Event, PlaceCall, PlaceError, Stats,
-    Transmit, ANSWER_HEADER,
+    AgentCall, AgentLeg, CallError, CallId, EndedBy, EndpointConfig, Event, PlaceCall, PlaceError,
+    Stats, Transmit, ANSWER_HEADER,
 };
 
 /// The SIP user agent core. Sans-IO: feed it input, then drain its output.
@@ -138,6 +138,21 @@ impl Endpoint {
     /// respects every trunk's channel and CPS limits right now.
     pub fn place_call(&mut self, now: Instant, req: PlaceCall) -> Result<CallId, PlaceError> {
         self.calls.place_call(&mut self.io, now, req)
+    }
+
+    /// Calls an agent's phone directly (no trunk group, no trunk line) with outdial's offer and
+    /// the shown identity: a nailed-up connection or a per-call anchored join. Reported like a
+    /// customer call (`Ringing`, `Answered` with the phone's SDP, `Failed`, `Ended`); `hangup`
+    /// ends it; re-INVITEs (session timers) are answered with outdial's SDP.
+    pub fn call_agent(&mut self, now: Instant, req: AgentCall) -> Result<CallId, CallError> {
+        Ok(self.calls.call_agent(&mut self.io, now, req))
+    }
+
+    /// The far end's media of `call`'s first leg as negotiated from its SDP, when outdial
+    /// anchors it and an SDP it can serve arrived (183, 2xx, inbound offer or re-INVITE).
+    pub fn negotiated(&self, call: CallId) -> Option<crate::media::io::RemoteMedia> {
+        let c = self.calls.calls.get(&call)?;
+        self.calls.legs.get(&c.customer)?.session.negotiated()
     }
 
     /// Joins answered call `call` to `agent` with RFC 3725 flow I (see the module doc). Applies to
@@ -314,7 +329,8 @@ impl Endpoint {
         let (dest, transport) = (tx.dest, tx.transport);
         if code < 200 {
             tx.on_invite_provisional();
-            self.calls.on_provisional(&mut self.io, now, leg_id, code);
+            self.calls
+                .on_provisional(&mut self.io, now, leg_id, code, &msg);
         } else if code < 300 {
             match tx.on_invite_2xx(now, t1) {
                 On2xx::Accepted { end_at } => {

@@ -19,8 +19,8 @@
 //!   - `call` (private): calls of a customer leg and an agent leg (`Leg`, built in one place)
 //!     and their rules — outbound with trunk failover, the flow I join and abandon, inbound
 //!     (UAS), dialog snapshots and recovery ([`endpoint::DialogSnapshot`]).
-//!   - [`session`]: the SDP seam of each leg (relayed today); SDP offer/answer and media
-//!     sessions attach here.
+//!   - [`session`]: the SDP seam of each leg: relayed (flow I) or anchored (negotiated with
+//!     [`crate::media::sdp`] into the far end's `RemoteMedia`).
 //! - [`timer`]: the single timer heap of an endpoint.
 //! - [`trunk`]: trunk and group config (YAML) and runtime limits/health.
 //! - [`disposition`]: final status → [`SipOutcome`] table, overridable per trunk.
@@ -47,7 +47,25 @@
 //! Machine answers: a trunk marks a 200 answered by a machine with the header
 //! `X-Outdial-Answer: machine` ([`ANSWER_HEADER`]); anything else (or none) is a live answer.
 //!
-//! # Agent connect: RFC 3725 flow I
+//! # Anchored media (`media: anchor`, the default per trunk)
+//! outdial's media plane carries the RTP; the SIP layer only moves SDP. `place_call` with
+//! `offer: Some(outdial's SDP)` (early offer, [`crate::media::sdp::offer`]): the first 18x with
+//! SDP is `EarlyMedia { sdp }` (once per call), the 2xx is ACKed at once and `Answered { offer }`
+//! carries the 2xx's SDP; [`Endpoint::negotiated`] gives the far end's `RemoteMedia`. A 2xx whose
+//! SDP outdial cannot serve (no PCMU/PCMA, audio rejected) is ACKed (RFC 3261 §13.2.2.4: a 2xx is
+//! always ACKed; a CANCEL cannot undo an answer) and then ended with BYE and
+//! `Reason: SIP;cause=488;text="Not Acceptable Here"`; the call is `Failed { code: 488 }`, without
+//! failover (the customer picked up already). Agents are reached with [`Endpoint::call_agent`]:
+//! an INVITE with outdial's offer straight to the phone, no trunk used, reported as a call of its
+//! own (Ringing, Answered, Failed, Ended with `by: Agent` when the phone hangs up); the media plane,
+//! not SIP, joins it to customers. Re-INVITEs on anchored legs (session timers, refreshes of a
+//! nailed-up connection) are answered with outdial's SDP answer on the same address and port,
+//! 488 for an offer outdial cannot serve. An inbound INVITE from anything but a `flow-i` trunk
+//! whose offer cannot be served gets 488 before the application hears of it; otherwise the
+//! application answers with outdial's answer ([`crate::media::sdp::answer`]). A group's trunks
+//! share one mode (config error otherwise).
+//!
+//! # Agent connect: RFC 3725 flow I (`media: flow-i`)
 //! 1. `place_call` without `offer` sends the INVITE to the customer without SDP.
 //! 2. The customer's 200 carries the SDP offer: `Answered { offer }`. The ACK is **held**: it must
 //!    carry the answer, which only the agent can give. Retransmitted 200s are absorbed meanwhile.
@@ -117,8 +135,8 @@ pub mod values;
 pub use disposition::{DispositionTable, SipOutcome};
 pub use driver::{spawn, SipHandle};
 pub use endpoint::{
-    AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall, PlaceError,
-    Stats, Transmit, ANSWER_HEADER,
+    AgentCall, AgentLeg, CallError, CallId, EndedBy, Endpoint, EndpointConfig, Event, PlaceCall,
+    PlaceError, Stats, Transmit, ANSWER_HEADER,
 };
 pub use message::{Msg, ParseError};
 pub use trunk::{

@@ -19,6 +19,7 @@
 //!     privacy: id                  # Privacy: none | id | header | user | session, `;`-joined
 //!     internal_headers: false      # send X-Outdial-Lead / X-Outdial-Campaign (default false)
 //!     outbound_proxy: 127.0.0.1:5070  # send every request of the calls via this proxy/SBC
+//!     media: anchor                # anchor (default: outdial relays RTP) | flow-i (signalling only)
 //!   - name: link-b
 //!     address: 127.0.0.1:5062
 //!     max_channels: 120
@@ -58,6 +59,7 @@ use std::time::{Duration, Instant};
 use super::digest::Credentials;
 use super::disposition::DispositionTable;
 use super::values::{CallerId, DisplayName, SipUri, E164};
+use crate::media::io::MediaMode;
 use crate::yaml::Dur;
 
 /// Transport used towards a peer.
@@ -135,6 +137,11 @@ pub struct TrunkConfig {
     /// `IP:port` or `sip:IP:port` of a proxy or SBC every request of this trunk's calls goes to.
     #[serde(default)]
     pub outbound_proxy: Option<String>,
+    /// Who carries this trunk's media: `anchor` (the default: early offer with outdial's SDP,
+    /// outdial relays the RTP) or `flow-i` (signalling only, RFC 3725 flow I). Every trunk of a
+    /// group has the same mode.
+    #[serde(default)]
+    pub media: MediaMode,
 }
 
 /// How the dialled number is written in the Request-URI and To header.
@@ -221,6 +228,9 @@ pub enum TrunkConfigError {
     /// A presentation value that cannot go into its header.
     #[error("trunks[{0}].{1}: {2}")]
     Presentation(usize, &'static str, String),
+    /// A group mixes media modes: calls fail over between its trunks, so they must agree.
+    #[error("groups[{0}].trunks: trunk {1:?} has media {2:?}, other trunks of the group {3:?} (a group's trunks share one media mode)")]
+    MixedMedia(usize, String, MediaMode, MediaMode),
 }
 
 impl TrunksConfig {
@@ -265,9 +275,16 @@ impl TrunksConfig {
             if g.trunks.is_empty() {
                 return Err(TrunkConfigError::Zero(format!("groups[{i}].trunks")));
             }
+            let mut first: Option<MediaMode> = None;
             for t in &g.trunks {
-                if !self.trunks.iter().any(|x| &x.name == t) {
+                let Some(tc) = self.trunks.iter().find(|x| &x.name == t) else {
                     return Err(TrunkConfigError::UnknownTrunk(i, t.clone()));
+                };
+                match first {
+                    Some(m) if m != tc.media => {
+                        return Err(TrunkConfigError::MixedMedia(i, t.clone(), tc.media, m));
+                    }
+                    _ => first = Some(tc.media),
                 }
             }
         }
@@ -622,6 +639,16 @@ impl TrunkSet {
             .or_else(|| self.trunks.iter().find(|t| t.addr.ip() == from.ip()))
     }
 
+    /// The media mode of group `g` (its trunks share one; `Anchor` for an unknown group).
+    pub fn group_media(&self, g: usize) -> MediaMode {
+        self.groups
+            .get(g)
+            .and_then(|gr| gr.trunks.first())
+            .and_then(|t| self.trunks.get(*t))
+            .map(|t| t.config.media)
+            .unwrap_or_default()
+    }
+
     /// Index of the group named `name`.
     pub fn group(&self, name: &str) -> Option<usize> {
         self.groups.iter().position(|g| g.name == name)
@@ -683,6 +710,26 @@ mod tests {
             "trunks:\n  - name: a\n    address: 127.0.0.1:5060\n    max_channels: 2\n    max_cps: 3\n    prefix: { strip: \"+33\", add: \"0\" }\n  - name: b\n    address: sip:127.0.0.1:5062\n    max_channels: 10\n    max_cps: 10\ngroups:\n  - name: g\n    trunks: [a, b]\n  - name: rr\n    strategy: round_robin\n    trunks: [a, b]\n",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn media_mode_is_per_trunk_and_a_group_shares_one() {
+        let base = "trunks:\n  - {name: a, address: 127.0.0.1:5060, max_channels: 1, max_cps: 1}\n  - {name: b, address: 127.0.0.1:5062, max_channels: 1, max_cps: 1, media: flow-i}\n";
+        let mixed = format!("{base}groups:\n  - {{name: g, trunks: [a, b]}}\n");
+        let err = TrunksConfig::from_yaml("t.yaml", &mixed).expect_err("mixed group");
+        assert!(err.to_string().contains("\"b\""), "names the trunk: {err}");
+        let split =
+            format!("{base}groups:\n  - {{name: g, trunks: [a]}}\n  - {{name: h, trunks: [b]}}\n");
+        let cfg = TrunksConfig::from_yaml("t.yaml", &split).expect("one mode per group");
+        assert_eq!(
+            cfg.trunks[0].media,
+            MediaMode::Anchor,
+            "anchor is the default"
+        );
+        let set = TrunkSet::new(&cfg).expect("valid");
+        assert_eq!(set.group_media(1), MediaMode::FlowI);
+        let bad = base.replace("flow-i", "flow_i");
+        assert!(TrunksConfig::from_yaml("t.yaml", &format!("{bad}groups: []\n")).is_err());
     }
 
     #[test]

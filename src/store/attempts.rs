@@ -43,6 +43,52 @@ pub struct AttemptOutcome {
     pub wait_ms: Option<i64>,
     /// For `callback`: the time agreed with the customer.
     pub callback_at_ms: Option<i64>,
+    /// What outdial's media plane saw of an anchored call (`None` under flow I). Not yet
+    /// written to a column: the recording branch adds the columns and the lead wires them.
+    #[serde(default)]
+    pub media: Option<CallMedia>,
+}
+
+/// An anchored call's media in its call record: the customer leg's figures, the recording and
+/// the opt-out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallMedia {
+    /// The customer leg's figures (none when its leg did not report before the record was due).
+    pub customer: Option<MediaFigures>,
+    /// The recording's path, when the call was recorded.
+    pub recording: Option<String>,
+    /// Why recording failed (the call went on).
+    pub recording_failed: Option<String>,
+    /// The customer pressed the opt-out key during the safe-harbour message (the number was
+    /// put on the do-not-call list).
+    pub opted_out: bool,
+}
+
+/// One leg's media figures as the call record keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MediaFigures {
+    /// RTP packets received.
+    pub packets_in: u64,
+    /// RTP packets sent.
+    pub packets_out: u64,
+    /// Loss, percent.
+    pub loss_pct: f64,
+    /// Interarrival jitter, ms.
+    pub jitter_ms: f64,
+    /// E-model MOS estimate.
+    pub mos: f64,
+}
+
+impl From<crate::media::io::LegStats> for MediaFigures {
+    fn from(s: crate::media::io::LegStats) -> Self {
+        MediaFigures {
+            packets_in: s.packets_in,
+            packets_out: s.packets_out,
+            loss_pct: s.loss_pct,
+            jitter_ms: s.jitter_ms,
+            mos: s.mos,
+        }
+    }
 }
 
 impl AttemptOutcome {
@@ -60,6 +106,7 @@ impl AttemptOutcome {
             end_ms: Some(end_ms),
             wait_ms: None,
             callback_at_ms: None,
+            media: None,
         }
     }
 }

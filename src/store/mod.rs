@@ -43,7 +43,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::campaign::{Campaign, ListError};
 
-pub use attempts::{AttemptOutcome, CallProgress, OpenLeg, RecoverReport};
+pub use attempts::{AttemptOutcome, CallMedia, CallProgress, MediaFigures, OpenLeg, RecoverReport};
 pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
 pub use engine::{PacingOverride, ReportInput};
 pub use history::{WARM_START_CALLS, WARM_START_WINDOW_MS};

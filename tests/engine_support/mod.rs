@@ -261,7 +261,7 @@ pub fn engine_config(dir: &Path, e: &EngineSetup) -> (PathBuf, String) {
     let admin_port = free_port();
     let text = format!(
         "node: {node}\nsip:\n  listen: 127.0.0.1:{sip_port}\n  trunks:\n    - {{name: lab-trunk, \
-         address: \"{trunk}\", max_channels: {ch}, max_cps: 100, ping_interval: 0s}}\n  groups:\n    \
+         address: \"{trunk}\", max_channels: {ch}, max_cps: 100, ping_interval: 0s, media: flow-i}}\n  groups:\n    \
          - {{name: lab, trunks: [lab-trunk]}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n  tokens:\n    \
          - {{name: test-supervisor, token: {TOKEN}}}\nagents:\n  - {{uri: \"sip:agent{{n}}@{agents}\", \
          count: {count}, first: {first}, group: lab, skills: [outbound, verification], wrap_up: {wrap}}}\n\

@@ -161,19 +161,45 @@ impl Core {
                 self.agents[ai].spec.id
             )));
         }
+        let first = self.best_campaign(ai)?;
+        if self.agents[ai].conn_lost {
+            // Still held by the call it was reserved for when its connection was lost.
+            return Err(ControlError::Conflict(format!(
+                "agent {}: its last connection is still being released",
+                self.agents[ai].spec.id
+            )));
+        }
+        self.agents[ai].logged_in = true;
+        self.agents[ai].pause_reason = None;
+        if self.needs_connection(ai) {
+            // Available only once its phone answers (`media`): then it enters a campaign.
+            self.connect_agent(ai);
+            return Ok(());
+        }
+        self.enter(ai, first);
+        Ok(())
+    }
+
+    /// The campaign a logging-in agent starts in: the first (by priority) with work, else the
+    /// first it may work.
+    fn best_campaign(&self, ai: usize) -> Result<usize, ControlError> {
         let options = self.campaigns_for(ai);
-        let Some(&first) = options
+        options
             .iter()
             .find(|&&ci| self.has_work(ci))
             .or(options.first())
-        else {
-            return Err(ControlError::Conflict(format!(
-                "no running campaign uses agent group {:?} with skills the agent has ({:?})",
-                self.agents[ai].spec.group, self.agents[ai].spec.skill_names
-            )));
-        };
-        self.agents[ai].logged_in = true;
-        self.agents[ai].pause_reason = None;
+            .copied()
+            .ok_or_else(|| {
+                ControlError::Conflict(format!(
+                    "no running campaign uses agent group {:?} with skills the agent has ({:?})",
+                    self.agents[ai].spec.group, self.agents[ai].spec.skill_names
+                ))
+            })
+    }
+
+    /// Puts a logged-in agent whose nailed-up connection just came up into its best campaign.
+    pub(crate) fn enter_best(&mut self, ai: usize) -> Result<(), ControlError> {
+        let first = self.best_campaign(ai)?;
         self.enter(ai, first);
         Ok(())
     }
@@ -210,6 +236,7 @@ impl Core {
         tracing::warn!(agent = %a.spec.id, "agent claim lost");
         self.leave(ai);
         self.agents[ai].logged_in = false;
+        self.disconnect_agent(ai);
         true
     }
 
@@ -218,6 +245,7 @@ impl Core {
     pub(crate) fn rebalance(&mut self) {
         for ai in 0..self.agents.len() {
             self.release_if_lost(ai);
+            self.leave_if_connection_lost(ai);
         }
         self.move_ready_agents(false);
     }
@@ -318,15 +346,19 @@ impl Core {
 
     /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
     fn wrap_done(&mut self, ai: usize, disposition: WrapUpCode) {
+        if let Some(attempt) = self.agents[ai].last_attempt.take() {
+            self.write_disposition(ai, attempt, &disposition);
+        }
+        if self.agents[ai].conn_lost {
+            // Its connection is gone: out of the dialer rather than ready.
+            return self.leave_if_connection_lost(ai);
+        }
         let now = self.pnow();
         if let Some((ci, id)) = self.home_id(ai) {
             noted(
                 "agent ready after wrap-up",
                 self.camps[ci].dialer.handle_agent_ready(now, id),
             );
-        }
-        if let Some(attempt) = self.agents[ai].last_attempt.take() {
-            self.write_disposition(ai, attempt, &disposition);
         }
         self.release_if_lost(ai);
     }
@@ -422,15 +454,19 @@ impl Core {
                 self.agents[ai].pause_reason = Some(reason);
             }
             AgentAction::Logout => {
-                if !matches!(
-                    state,
-                    AgentState::Ready | AgentState::WrapUp | AgentState::Paused
-                ) {
+                let connecting = self.agents[ai].logged_in && self.agents[ai].home.is_none();
+                if !connecting
+                    && !matches!(
+                        state,
+                        AgentState::Ready | AgentState::WrapUp | AgentState::Paused
+                    )
+                {
                     return Err(conflict("log out"));
                 }
                 self.leave(ai);
                 self.agents[ai].logged_in = false;
                 self.agents[ai].pause_reason = None;
+                self.disconnect_agent(ai);
             }
             AgentAction::WrapUp { disposition } => {
                 if state != AgentState::WrapUp {
@@ -458,7 +494,13 @@ impl Core {
     /// The admin view of an agent.
     pub(crate) fn agent_view(&self, ai: usize) -> AgentView {
         let a = &self.agents[ai];
-        let state = self.agent_state(ai);
+        // An agent whose connection was lost is logged out, even while its dialer still holds
+        // it for the call it was reserved for.
+        let state = if a.conn_lost {
+            AgentState::LoggedOut
+        } else {
+            self.agent_state(ai)
+        };
         let lead = match a.call {
             Some(Leg::Out(key)) => self.calls.get(&key).map(|c| c.lead.lead_id),
             _ => None,

@@ -207,6 +207,7 @@ impl Core {
                 ring_ms: None,
                 answer_ms: None,
                 connect_ms: None,
+                media: None,
             },
         );
         self.emit_store(StoreCommand::BeginAttempt {
@@ -263,15 +264,28 @@ impl Core {
             return;
         }
         let c = &self.camps[ci];
-        let req = match place_request(c, &rec.lead, self.clock.real(c.def.dialing.ring_timeout.0)) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(lead = rec.lead.lead_id, error = %e, "cannot build the INVITE");
-                self.dialer_end(key, CallEnd::Invalid);
-                self.finish(key, CallDisposition::Invalid);
-                return;
+        let mut req =
+            match place_request(c, &rec.lead, self.clock.real(c.def.dialing.ring_timeout.0)) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(lead = rec.lead.lead_id, error = %e, "cannot build the INVITE");
+                    self.dialer_end(key, CallEnd::Invalid);
+                    self.finish(key, CallDisposition::Invalid);
+                    return;
+                }
+            };
+        if c.anchored {
+            // Early offer: outdial's SDP for a customer leg on a port of the pool.
+            match self.open_customer_leg(key) {
+                Some(offer) => req.offer = Some(offer),
+                None => {
+                    tracing::warn!(campaign = %self.camps[ci].name, "no RTP port free: call not placed");
+                    self.dialer_end(key, CallEnd::TrunkFailure);
+                    self.finish(key, CallDisposition::TrunkFailure);
+                    return;
+                }
             }
-        };
+        }
         self.emit_sip(SipCommand::Place { key, req });
     }
 
@@ -343,11 +357,15 @@ impl Core {
                 .unwrap_or(serde_json::Value::Null),
             connected_at_ms: now_ms,
         };
+        let anchored = rec.media.is_some();
         let a = &mut self.agents[ai];
         a.call = Some(Leg::Out(key));
         a.last_attempt = rec.attempt;
         a.pop = Some(pop);
-        if let Some(call) = rec.sip {
+        if anchored {
+            // A switch in the relay (nailed-up) or an agent leg with outdial's offer.
+            self.connect_anchored(key, ai, shown);
+        } else if let Some(call) = rec.sip {
             self.emit_sip(SipCommand::Connect {
                 call,
                 agent: uri,
@@ -391,16 +409,16 @@ impl Core {
     }
 
     fn abandon(&mut self, ci: usize, call: DialCall) {
-        let announcement = self.camps[ci].announcement.clone();
         admin::metrics::abandon(&self.camps[ci].name);
-        let sip = self.rec_of(ci, call).and_then(|rec| {
+        let Some(&key) = self.camps[ci].calls.get(&call.0) else {
+            return;
+        };
+        if let Some(rec) = self.calls.get_mut(&key) {
             rec.in_dialer = false;
             rec.abandoned = true;
-            rec.sip
-        });
-        if let Some(call) = sip {
-            self.emit_sip(SipCommand::Abandon { call, announcement });
         }
+        // outdial's own message when the campaign has one, else the announcement or BYE.
+        self.abandon_customer(key);
     }
 
     // ----- SIP events -----
@@ -408,7 +426,11 @@ impl Core {
     pub(crate) fn on_sip_event(&mut self, ev: Event) {
         let now = self.pnow();
         let wall = self.clock.wall_ms(self.now);
+        if self.on_agent_sip(&ev) {
+            return;
+        }
         match ev {
+            Event::EarlyMedia { call, sdp } => self.on_early_media(call, &sdp),
             Event::Ringing { call } => {
                 if let Some(&Leg::Out(key)) = self.by_sip.get(&call) {
                     if self.calls.get(&key).is_some_and(|r| r.ring_ms.is_none()) {
@@ -435,7 +457,11 @@ impl Core {
                     }
                 }
             }
-            Event::Answered { call, machine, .. } => self.on_answered(call, machine),
+            Event::Answered {
+                call,
+                machine,
+                offer,
+            } => self.on_answered(call, machine, offer.as_deref()),
             Event::Failed {
                 call,
                 code,
@@ -445,7 +471,7 @@ impl Core {
                     Some(Leg::Out(key)) => key,
                     // An inbound caller that gave up before an agent took it.
                     Some(Leg::In(sip)) => return self.end_inbound(sip),
-                    None => return,
+                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => return,
                 };
                 let (end, disp) = map_failure(disposition);
                 let cancelled = match self.calls.get_mut(&key) {
@@ -489,7 +515,7 @@ impl Core {
                             rec.connect_ms = Some(wall);
                         }
                     }
-                    None => {}
+                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
                 }
             }
             Event::ConnectFailed { call, agent, code } => {
@@ -507,7 +533,7 @@ impl Core {
                         self.emit_sip(SipCommand::Abandon { call, announcement });
                     }
                     Some(Leg::In(_)) => self.emit_sip(SipCommand::Hangup { call }),
-                    None => {}
+                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
                 }
             }
             Event::Abandoned { .. } | Event::Acked { .. } => {}
@@ -538,7 +564,7 @@ impl Core {
                     self.finish(key, disp);
                 }
                 Some(Leg::In(sip)) => self.end_inbound(sip),
-                None => {}
+                Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
             },
             Event::InboundCall {
                 call, from, trunk, ..
@@ -555,7 +581,12 @@ impl Core {
         }
     }
 
-    fn on_answered(&mut self, call: crate::sip::endpoint::CallId, machine: bool) {
+    fn on_answered(
+        &mut self,
+        call: crate::sip::endpoint::CallId,
+        machine: bool,
+        sdp: Option<&str>,
+    ) {
         let now = self.pnow();
         let wall = self.clock.wall_ms(self.now);
         let Some(&Leg::Out(key)) = self.by_sip.get(&call) else {
@@ -574,6 +605,10 @@ impl Core {
             self.emit_sip(SipCommand::Hangup { call });
             return;
         }
+        self.on_customer_answer(key, sdp);
+        let Some(rec) = self.calls.get_mut(&key) else {
+            return;
+        };
         if let Some(attempt) = rec.attempt {
             // Counted as a live answer in the store's windows now, not when the call ends.
             let mut p = CallProgress::new(attempt);
@@ -637,7 +672,7 @@ impl Core {
     }
 
     /// A connected call is over: the dialer puts its agent in wrap-up.
-    fn end_connected(&mut self, key: CallKey) {
+    pub(crate) fn end_connected(&mut self, key: CallKey) {
         self.dialer_end(key, CallEnd::Completed);
         let Some(rec) = self.calls.get(&key) else {
             return;
@@ -650,6 +685,14 @@ impl Core {
 
     /// Writes the call record (and the retry it implies) and forgets the call.
     pub(crate) fn finish(&mut self, key: CallKey, disposition: CallDisposition) {
+        // An anchored call's legs close first (the nailed-up agent leg stays); an answered
+        // one's record waits (briefly) for the customer leg's figures.
+        if self.close_call_media(key, disposition) {
+            if let Some(s) = self.calls.get(&key).and_then(|r| r.sip) {
+                self.by_sip.remove(&s);
+            }
+            return;
+        }
         let Some(rec) = self.calls.remove(&key) else {
             return;
         };
@@ -679,6 +722,7 @@ impl Core {
             end_ms: Some(end),
             wait_ms,
             callback_at_ms: None,
+            media: rec.media.map(|m| m.record),
         };
         self.queue_write(Write::Finish { attempt, outcome });
     }

@@ -1,16 +1,20 @@
 //! What crosses [`Core`](super::Core)'s edge: the typed ids, the inputs the shell feeds in
-//! (SIP events and replies, store results, supervisor requests) and the effects it drains out
-//! (SIP commands, store commands, replies to supervisors). Plain data only: no channel, no
+//! (SIP events and replies, store results, supervisor requests, media events) and the effects it
+//! drains out (SIP, store and media commands, replies to supervisors). Plain data only: no channel, no
 //! socket, no future. Owns no decision.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::admin::{
     AgentAction, AgentView, CampaignView, ControlError, PacingChange, PacingUpdate, ScreenPop,
 };
+use crate::media::io::{LegId, MediaCommand, Prompt};
 use crate::pacing::PastCall;
 use crate::sip::endpoint::PlaceError;
-use crate::sip::endpoint::{AgentLeg, CallId as SipCall, DialogSnapshot, Event, PlaceCall};
+use crate::sip::endpoint::{
+    AgentCall, AgentLeg, CallId as SipCall, DialogSnapshot, Event, PlaceCall,
+};
 use crate::sip::values::SipUri;
 use crate::store::{CallProgress, LeasedLead, OpenLeg, PacingOverride, StoreError};
 
@@ -45,6 +49,47 @@ pub enum Effect {
     Store(StoreCommand),
     /// The answer to a supervisor request.
     Reply(ReplyId, AdminReply),
+    /// A command to the media plane; what it reports comes back through
+    /// [`handle_media`](super::Core::handle_media).
+    Media(MediaCommand),
+}
+
+/// How a campaign's anchored calls are recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecordingMode {
+    /// From the customer's answer (the safe-harbour message and the wait included).
+    All,
+    /// From the bridge to an agent.
+    Connected,
+    /// Not recorded.
+    #[default]
+    None,
+}
+
+/// A campaign's media settings the engine core acts on (the lead fills it from the campaign's
+/// `abandon_message` and `recording:` with [`Core::set_media_setup`](super::Core::set_media_setup)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaSetup {
+    /// The safe-harbour message outdial plays to an answered customer no agent takes within
+    /// `patience`; `None`: the campaign's `announcement` URI, else a hang-up.
+    pub abandon_prompt: Option<Prompt>,
+    /// The DTMF key that, pressed during the message, puts the number on the do-not-call list.
+    pub opt_out_key: char,
+    /// What is recorded.
+    pub recording: RecordingMode,
+    /// Where: `<dir>/<campaign>/<yyyy-mm-dd>/<attempt>-<number>.wav` (UTC date of the answer).
+    pub recording_dir: PathBuf,
+}
+
+impl Default for MediaSetup {
+    fn default() -> Self {
+        MediaSetup {
+            abandon_prompt: None,
+            opt_out_key: '9',
+            recording: RecordingMode::None,
+            recording_dir: PathBuf::from("recordings"),
+        }
+    }
 }
 
 /// One thing the engine asks of the SIP endpoint. Those marked "answered by" expect the shell to
@@ -131,6 +176,16 @@ pub enum SipCommand {
     },
     /// Push the endpoint's trunk gauges to `/metrics`.
     PushTrunkGauges,
+    /// Call an agent's phone with outdial's offer (`Endpoint::call_agent`): a nailed-up
+    /// connection or a per-call anchored join. Answered by [`SipInput::AgentPlaced`]; then the
+    /// call's events (`Ringing`, `Answered` with the phone's SDP, `Failed`, `Ended`) as for a
+    /// customer call.
+    CallAgent {
+        /// The media leg the call is for.
+        leg: LegId,
+        /// The INVITE.
+        req: AgentCall,
+    },
 }
 
 /// What the SIP side tells [`Core`](super::Core).
@@ -165,6 +220,13 @@ pub enum SipInput {
         agent: Option<String>,
         /// The attempt.
         attempt: i64,
+    },
+    /// Reply to [`SipCommand::CallAgent`]: the SIP call, or why the INVITE could not leave.
+    AgentPlaced {
+        /// The media leg the call is for.
+        leg: LegId,
+        /// The call, or the endpoint's refusal as text.
+        result: Result<SipCall, String>,
     },
 }
 
@@ -242,6 +304,17 @@ pub enum StoreCommand {
         wall_ms: i64,
         /// Claim duration.
         ttl_ms: i64,
+    },
+    /// The customer pressed the opt-out key during the safe-harbour message: put `phone` on the
+    /// do-not-call list at once (one statement: it holds even if the call record is late). The
+    /// call record says so too ([`crate::store::CallMedia::opted_out`]). Reports nothing.
+    OptOut {
+        /// The attempt.
+        attempt: i64,
+        /// The customer's E.164 number.
+        phone: String,
+        /// Now, epoch ms.
+        wall_ms: i64,
     },
     /// Read supervisor overrides. Answered by [`StoreResult::Overrides`].
     ReadOverrides,

@@ -7,8 +7,10 @@
 //! Sub-modules, each adding to `Core` the handling of one domain: `calls` (leases, dialling,
 //! SIP events, call records, inbound queue), `agents` (homes, wrap-up, claims), `nodes`
 //! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
-//! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start);
-//! `io` holds the types crossing the edge.
+//! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start),
+//! `media` (anchored calls' legs and RTP ports, bridging, the safe-harbour message and its
+//! opt-out, recording), `nailed` (agents' nailed-up connections); `io` holds the types crossing
+//! the edge.
 //!
 //! Must not touch: tokio, sqlx, [`crate::store::Store`], sockets, `Instant::now` or
 //! `SystemTime::now` (the shell injects the one stopwatch that times pacing decisions for
@@ -25,6 +27,8 @@ mod calls;
 mod control;
 pub mod io;
 mod lines;
+mod media;
+mod nailed;
 mod nodes;
 mod stats;
 mod warm;
@@ -39,6 +43,8 @@ use rand_pcg::Pcg64Mcg;
 use crate::admin::{self, ControlError, PacingSettings};
 use crate::agents::AgentId;
 use crate::campaign::Campaign;
+use crate::media::io::{LegId, MediaEvent, Prompt};
+use crate::media::ports::PortPool;
 use crate::pacing::dialer::{Config, Dialer, InboundId, Params};
 use crate::pacing::{CallId as DialCall, Millis, Mode};
 use crate::sip::endpoint::CallId as SipCall;
@@ -46,7 +52,7 @@ use crate::sip::values::SipUri;
 use crate::store::{CallProgress, LeasedLead, OpenLeg};
 
 use super::clock::Clock;
-use super::config::{AgentSpec, EngineConfig};
+use super::config::{AgentSpec, ConnectMode, EngineConfig};
 use super::writes::Write;
 use stats::RunStats;
 pub use stats::{CampaignSummary, RunSummary};
@@ -54,8 +60,8 @@ pub use stats::{CampaignSummary, RunSummary};
 pub use self::agents::CLAIM_TTL;
 pub use self::control::{budget_spent, budgeted_mode, Figures};
 pub use io::{
-    AdminReply, AdminRequest, AgentIdx, CallKey, CampaignId, Effect, PlaceFailure, ReplyId,
-    SipCommand, SipInput, StoreCommand, StoreResult,
+    AdminReply, AdminRequest, AgentIdx, CallKey, CampaignId, Effect, MediaSetup, PlaceFailure,
+    RecordingMode, ReplyId, SipCommand, SipInput, StoreCommand, StoreResult,
 };
 
 /// How often the engine refreshes line budgets, leases, agent homes and figures.
@@ -93,6 +99,11 @@ pub(crate) struct Camp {
     pub line_budget: u32,
     /// Attempts committed (calls really placed or about to be).
     pub placed: u64,
+    /// The campaign's trunk group anchors media (`media: anchor`): its calls carry outdial's
+    /// offer and are bridged inside outdial.
+    pub anchored: bool,
+    /// Safe-harbour message, opt-out key, recording.
+    pub media: MediaSetup,
 }
 
 /// One outbound call from dial to call record.
@@ -116,6 +127,29 @@ pub(crate) struct CallRec {
     pub ring_ms: Option<i64>,
     pub answer_ms: Option<i64>,
     pub connect_ms: Option<i64>,
+    /// The call's media legs when it is anchored (`None` under flow I).
+    pub media: Option<CallLegs>,
+}
+
+/// An anchored call's media: its legs, what plays and what is recorded.
+pub(crate) struct CallLegs {
+    /// The customer leg and its RTP port.
+    pub customer: LegId,
+    pub port: u16,
+    /// The per-call agent leg: (leg, port, its SIP call once placed).
+    pub agent_leg: Option<(LegId, u16, Option<SipCall>)>,
+    /// The agent leg the customer is bridged to now.
+    pub bridged: Option<LegId>,
+    /// When the customer answered (answer-to-connect is measured from it).
+    pub answered_at: Option<Instant>,
+    /// The safe-harbour message is playing.
+    pub prompting: bool,
+    /// The legs were closed (the call is over).
+    pub closed: bool,
+    /// Set once the call ended and its record waits for the customer leg's figures.
+    pub ending: Option<(crate::campaign::CallDisposition, Instant)>,
+    /// What goes into the call record.
+    pub record: crate::store::CallMedia,
 }
 
 /// One inbound call.
@@ -137,6 +171,10 @@ pub(crate) struct InboundRec {
 pub(crate) enum Leg {
     Out(CallKey),
     In(SipCall),
+    /// An agent's nailed-up connection.
+    Agent(usize),
+    /// The per-call agent leg of an anchored outbound call.
+    AgentOf(CallKey),
 }
 
 /// One configured agent.
@@ -160,6 +198,47 @@ pub(crate) struct AgentRec {
     pub session: Option<i64>,
     /// Bumped on every wrap-up start, so a stale automatic wrap-up timer is ignored.
     pub wrap_epoch: u64,
+    /// How the agent's phone is connected (resolved against the campaigns' trunks).
+    pub connect: ConnectMode,
+    /// The nailed-up connection, while one is being set up or is up.
+    pub conn: Option<Nailed>,
+    /// After a failed connection: when to try again and how many failed in a row.
+    pub retry: Option<(Instant, u32)>,
+    /// The connection was lost while the dialer held the agent for a call (reserved or
+    /// talking): it leaves its dialer as soon as the dialer lets it.
+    pub conn_lost: bool,
+}
+
+/// An agent's nailed-up connection.
+pub(crate) struct Nailed {
+    pub leg: LegId,
+    pub port: u16,
+    /// Its SIP call, once the INVITE left.
+    pub sip: Option<SipCall>,
+    /// The phone answered: the agent may take customers.
+    pub up: bool,
+}
+
+/// Who a media leg belongs to (routes [`MediaEvent`]s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LegOwner {
+    /// An outbound call's customer leg.
+    Customer(CallKey),
+    /// An outbound call's per-call agent leg.
+    AgentOf(CallKey),
+    /// An agent's nailed-up connection.
+    Nailed(usize),
+}
+
+/// The core's share of the media plane: RTP ports and who owns each leg.
+pub(crate) struct MediaState {
+    pub ports: PortPool,
+    pub legs: HashMap<LegId, LegOwner>,
+    pub next_leg: u64,
+    /// Customer legs closed whose figures their call record waits for.
+    pub closing: HashMap<LegId, CallKey>,
+    /// The tone a nailed-up agent hears when a customer is bridged in.
+    pub tone: Prompt,
 }
 
 /// The engine's decision state (see the module doc).
@@ -235,6 +314,8 @@ pub struct Core {
     /// summary); never used for a decision. The shell passes `Instant::now`; without it
     /// (virtual time) decisions are timed as zero.
     pub(crate) stopwatch: Option<fn() -> Instant>,
+    /// RTP ports and media legs.
+    pub(crate) media: MediaState,
 }
 /// Logs what the dialer refused: the engine told it something its state did not allow (an
 /// event racing a pacing decision, a call it already ended). Its state is unchanged, so there
@@ -291,16 +372,30 @@ fn warn_unmatched(camps: &[Camp], agents: &[AgentSpec]) {
     }
 }
 
-/// A campaign whose pacing settings its dialer refused (its definition passed the file's checks
-/// but not the pacing core's: a ratio or target out of the core's range).
+/// A run that cannot start as configured: a campaign whose pacing settings its dialer refused
+/// (its definition passed the file's checks but not the pacing core's: a ratio or target out of
+/// the core's range), or an agent whose `connect:` its campaigns' trunks cannot serve.
 #[derive(Debug, thiserror::Error)]
-#[error("campaign {campaign}: {source}")]
-pub struct CampaignSetupError {
-    /// The campaign's name.
-    pub campaign: String,
-    /// What the dialer refused.
-    #[source]
-    pub source: crate::pacing::DialerError,
+pub enum CampaignSetupError {
+    /// The dialer refused the campaign's pacing settings.
+    #[error("campaign {campaign}: {source}")]
+    Pacing {
+        /// The campaign's name.
+        campaign: String,
+        /// What the dialer refused.
+        #[source]
+        source: crate::pacing::DialerError,
+    },
+    /// A `connect: nailed` agent works a campaign whose trunks are `flow-i`.
+    #[error("agent {agent}: connect: nailed needs anchored media, but campaign {campaign} dials trunk group {group:?} whose trunks are flow-i (set connect: per-call)")]
+    NailedOnFlowI {
+        /// The agent.
+        agent: String,
+        /// The campaign.
+        campaign: String,
+        /// Its trunk group.
+        group: String,
+    },
 }
 
 impl Core {
@@ -339,10 +434,11 @@ impl Core {
                 },
                 clock.pacing(now),
             )
-            .map_err(|source| CampaignSetupError {
+            .map_err(|source| CampaignSetupError::Pacing {
                 campaign: name.clone(),
                 source,
             })?;
+            let anchored = media::group_anchored(&cfg, &def.trunk_group);
             camps.push(Camp {
                 name,
                 def,
@@ -362,18 +458,30 @@ impl Core {
                 recent_dials: VecDeque::new(),
                 line_budget: 0,
                 placed: 0,
+                anchored,
+                media: MediaSetup::default(),
             });
         }
         warn_unmatched(&camps, &agents);
+        let ports = cfg.media.ports;
         let agent_ix = agents
             .iter()
             .enumerate()
             .map(|(i, a)| (a.id.clone(), i))
             .collect();
+        let connects = agents
+            .iter()
+            .map(|a| media::resolve_connect(a, &camps))
+            .collect::<Result<Vec<_>, _>>()?;
         let agents = agents
             .into_iter()
-            .map(|spec| AgentRec {
+            .zip(connects)
+            .map(|(spec, connect)| AgentRec {
                 spec,
+                connect,
+                conn: None,
+                retry: None,
+                conn_lost: false,
                 claimed: false,
                 logged_in: false,
                 pause_reason: None,
@@ -418,6 +526,13 @@ impl Core {
             housekeeping_waits: false,
             effects: VecDeque::new(),
             stopwatch: None,
+            media: MediaState {
+                ports: PortPool::new(ports),
+                legs: HashMap::new(),
+                next_leg: 1,
+                closing: HashMap::new(),
+                tone: media::connect_tone(),
+            },
         })
     }
 
@@ -462,6 +577,7 @@ impl Core {
                 agent,
                 attempt,
             } => self.on_leg_ending(call, agent, attempt),
+            SipInput::AgentPlaced { leg, result } => self.on_agent_placed(leg, result),
         }
         self.after_input();
     }
@@ -491,6 +607,31 @@ impl Core {
             StoreResult::PastCalls { camp, calls } => self.warm_start(camp.0, &calls),
         }
         self.after_input();
+    }
+
+    /// A media event (an anchored leg's first packet, DTMF, a prompt's end, an RTP timeout, a
+    /// closed leg's figures).
+    pub fn handle_media(&mut self, now: Instant, ev: MediaEvent) {
+        self.set_now(now);
+        self.on_media_event(ev);
+        self.after_input();
+    }
+
+    /// Sets a campaign's media settings (safe-harbour message, opt-out key, recording); false
+    /// when no campaign of this run has that name. Call before [`Core::start`].
+    pub fn set_media_setup(&mut self, campaign: &str, setup: MediaSetup) -> bool {
+        match self.camps.iter_mut().find(|c| c.name == campaign) {
+            Some(c) => {
+                c.media = setup;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// RTP ports free and in all (the pool is full again when no anchored call is up).
+    pub fn rtp_ports(&self) -> (usize, usize) {
+        (self.media.ports.free(), self.media.ports.capacity())
     }
 
     /// A supervisor request; its answer is an [`Effect::Reply`] with `id`.
@@ -614,6 +755,10 @@ impl Core {
         self.effects.push_back(Effect::Store(cmd));
     }
 
+    pub(crate) fn emit_media(&mut self, cmd: crate::media::io::MediaCommand) {
+        self.effects.push_back(Effect::Media(cmd));
+    }
+
     /// Pacing time now.
     pub(crate) fn pnow(&self) -> Millis {
         self.clock.pacing(self.now)
@@ -669,9 +814,14 @@ impl Core {
     pub(crate) fn sync_channels(&mut self, ci: usize) {
         let stopping = self.stopping.is_some();
         let store_down = self.dial_blocked();
+        let ports = self.media.ports.free() as u32;
         let c = &mut self.camps[ci];
         let extra = if c.paused || stopping || store_down {
             0
+        } else if c.anchored {
+            // An anchored call needs an RTP port as much as a line: none free, none launched
+            // (rather than leads burnt on calls that cannot be placed).
+            c.line_budget.min(c.buffer.len() as u32).min(ports)
         } else {
             c.line_budget.min(c.buffer.len() as u32)
         };
@@ -730,6 +880,7 @@ impl Core {
         self.flush_progress();
         self.expire_holds();
         self.expire_inbound();
+        self.media_housekeeping();
     }
 
     /// Reads the campaign-wide abandon figures over 24 h and 30 days.
@@ -773,6 +924,8 @@ impl Core {
         }
         let past_grace = self.now >= until;
         if self.idle() && (past_grace || !self.wrapping_up()) && self.close_wrap_ups() == 0 {
+            // Nothing left to bridge: the nailed-up connections end with the run.
+            self.disconnect_all_agents();
             self.done = true;
             return;
         }
@@ -797,7 +950,14 @@ impl Core {
         for rec in self.calls.values_mut() {
             rec.cut_by_shutdown = true;
         }
-        let mut calls: Vec<_> = self.by_sip.keys().copied().collect();
+        // Agents' nailed-up connections are not calls: they end with the run
+        // (`disconnect_all_agents`), after the customers, so no customer is abandoned for them.
+        let mut calls: Vec<_> = self
+            .by_sip
+            .iter()
+            .filter(|(_, leg)| !matches!(leg, Leg::Agent(_)))
+            .map(|(call, _)| *call)
+            .collect();
         calls.sort_unstable();
         tracing::warn!(calls = calls.len(), "grace period over: hanging up");
         for call in calls {

@@ -8,6 +8,7 @@
 //! (`Placed`, `FreeLines`, `LegEnding`) are fed back before the next effect; everything else
 //! is delivered at its scheduled time, store answers after [`World::store_latency`].
 
+mod media;
 mod sip;
 mod store;
 
@@ -20,7 +21,8 @@ use super::core::{AdminReply, AdminRequest, Core, Effect, ReplyId, SipInput, Sto
 use crate::campaign::Campaign;
 use crate::yaml::YamlError;
 
-pub use sip::{Answer, GroupLimits, Joined, Placed, Script, ScriptedSip, TalkScript};
+pub use media::ScriptedMedia;
+pub use sip::{AgentCalled, Answer, GroupLimits, Joined, Placed, Script, ScriptedSip, TalkScript};
 pub use store::{MemLead, MemStore};
 
 /// Why a world could not be built.
@@ -40,6 +42,7 @@ pub enum WorldError {
 enum Input {
     Sip(SipInput),
     Store(StoreResult),
+    Media(crate::media::io::MediaEvent),
 }
 
 /// Core, its fake store and SIP side, and a virtual clock.
@@ -50,6 +53,8 @@ pub struct World {
     pub store: MemStore,
     /// The scripted SIP side.
     pub sip: ScriptedSip,
+    /// The scripted media side.
+    pub media: ScriptedMedia,
     /// Virtual now.
     pub now: Instant,
     /// When the world started.
@@ -108,6 +113,7 @@ impl World {
             core,
             store: MemStore::default(),
             sip: ScriptedSip::new(groups),
+            media: ScriptedMedia::default(),
             now: start,
             start,
             start_wall_ms,
@@ -210,6 +216,16 @@ impl World {
         self.drain();
     }
 
+    /// Delivers a SIP input after `after` (a test's own: an agent's BYE, early media).
+    pub fn inject_sip(&mut self, after: Duration, input: SipInput) {
+        self.schedule(after, Input::Sip(input));
+    }
+
+    /// Delivers a media event after `after` (a test's own: DTMF, an RTP timeout).
+    pub fn inject_media(&mut self, after: Duration, ev: crate::media::io::MediaEvent) {
+        self.schedule(after, Input::Media(ev));
+    }
+
     fn deliver(&mut self, input: Input) {
         match input {
             Input::Sip(s) => {
@@ -217,6 +233,7 @@ impl World {
                 self.core.handle_sip(self.now, s);
             }
             Input::Store(r) => self.core.handle_store(self.now, r),
+            Input::Media(ev) => self.core.handle_media(self.now, ev),
         }
     }
 
@@ -237,6 +254,7 @@ impl World {
                             SipInput::Placed { .. }
                                 | SipInput::FreeLines(_)
                                 | SipInput::LegEnding { .. }
+                                | SipInput::AgentPlaced { .. }
                         );
                         if in_place && after.is_zero() {
                             self.deliver(Input::Sip(input));
@@ -252,6 +270,21 @@ impl World {
                 }
                 Effect::Reply(id, reply) => {
                     self.replies.insert(id, reply);
+                }
+                Effect::Media(cmd) => {
+                    if let crate::media::io::MediaCommand::Bridge { customer, agent } = &cmd {
+                        // The customer talks for the script's talk time once bridged, as a
+                        // flow-I `Connect` does on the SIP side.
+                        let agent_port = self.media.port_of(*agent);
+                        if let Some(port) = self.media.port_of(*customer) {
+                            for (after, input) in self.sip.bridged(self.now, port, agent_port) {
+                                self.schedule(after, Input::Sip(input));
+                            }
+                        }
+                    }
+                    for (after, ev) in self.media.apply(self.now, cmd) {
+                        self.schedule(after, Input::Media(ev));
+                    }
                 }
             }
         }

@@ -57,6 +57,21 @@ pub struct Placed {
     pub lead: i64,
     /// Trunk group.
     pub group: String,
+    /// outdial's SDP offer (anchored calls).
+    pub offer: Option<String>,
+}
+
+/// An INVITE straight to an agent's phone (`CallAgent`).
+#[derive(Clone, Debug)]
+pub struct AgentCalled {
+    /// When.
+    pub at: Instant,
+    /// The agent's URI.
+    pub uri: String,
+    /// outdial's SDP offer.
+    pub offer: String,
+    /// The SIP call.
+    pub call: SipCall,
 }
 
 /// A customer joined to an agent.
@@ -94,8 +109,13 @@ pub struct ScriptedSip {
     pub bye_answer: Duration,
     /// Calls placed.
     pub placed: Vec<Placed>,
-    /// Customers joined to agents.
+    /// Customers joined to agents (flow-I `Connect`, or a media bridge of an anchored call).
     pub joined: Vec<Joined>,
+    /// Agent phones called.
+    pub agent_calls: Vec<AgentCalled>,
+    /// How an agent's phone responds: answers after this long, or (`None`) refuses (480)
+    /// after a second.
+    pub agent_answer: Option<Duration>,
     /// Places asked for beyond a group's channels or CPS (the engine broke a budget).
     pub over_budget: Vec<(Instant, String)>,
     /// Legs of a crashed run ended: (agent, attempt).
@@ -108,6 +128,8 @@ pub struct ScriptedSip {
     /// Keep every command in `commands` (default true; a long simulation turns it off).
     pub record_commands: bool,
     calls: HashMap<SipCall, Live>,
+    /// Agent calls up or ringing: call → answered.
+    agent_live: HashMap<SipCall, bool>,
     starts: BTreeMap<String, VecDeque<Instant>>,
     next_call: u64,
 }
@@ -123,6 +145,9 @@ impl ScriptedSip {
             bye_answer: Duration::from_secs(1),
             placed: Vec::new(),
             joined: Vec::new(),
+            agent_calls: Vec::new(),
+            agent_answer: Some(Duration::from_secs(1)),
+            agent_live: HashMap::new(),
             over_budget: Vec::new(),
             ended_legs: Vec::new(),
             max_up: BTreeMap::new(),
@@ -201,6 +226,7 @@ impl ScriptedSip {
                     campaign: campaign.clone(),
                     lead,
                     group: req.group.clone(),
+                    offer: req.offer.clone(),
                 });
                 self.calls.insert(
                     call,
@@ -229,9 +255,11 @@ impl ScriptedSip {
                     Answer::Never => out.push((ms(300), ringing)),
                     _ => {}
                 }
+                // An early offer is answered with the trunk's SDP.
+                let sdp = req.offer.as_ref().map(|_| far_sdp(40_000));
                 match answer {
-                    Answer::Live(after) => out.push((after, answered(call, false))),
-                    Answer::Machine(after) => out.push((after, answered(call, true))),
+                    Answer::Live(after) => out.push((after, answered(call, false, sdp))),
+                    Answer::Machine(after) => out.push((after, answered(call, true, sdp))),
                     Answer::Busy(after) => out.push((
                         after,
                         SipInput::Event(Event::Failed {
@@ -273,6 +301,55 @@ impl ScriptedSip {
                     answer_to_connect: ms(200),
                 });
                 vec![(ms(200), connected), (ms(200) + talk, ended(call))]
+            }
+            SipCommand::CallAgent { leg, req } => {
+                let call = self.new_call();
+                self.agent_calls.push(AgentCalled {
+                    at: now,
+                    uri: req.uri.to_string(),
+                    offer: req.offer,
+                    call,
+                });
+                self.agent_live.insert(call, false);
+                let mut out = vec![(
+                    Duration::ZERO,
+                    SipInput::AgentPlaced {
+                        leg,
+                        result: Ok(call),
+                    },
+                )];
+                match self.agent_answer {
+                    Some(after) => out.push((
+                        after,
+                        SipInput::Event(Event::Answered {
+                            call,
+                            machine: false,
+                            offer: Some(far_sdp(50_000)),
+                        }),
+                    )),
+                    None => out.push((
+                        Duration::from_secs(1),
+                        SipInput::Event(Event::Failed {
+                            call,
+                            code: Some(480),
+                            disposition: SipOutcome::NoAnswer,
+                        }),
+                    )),
+                }
+                out
+            }
+            SipCommand::Hangup { call } if self.agent_live.contains_key(&call) => {
+                match self.agent_live.remove(&call) {
+                    Some(true) => vec![(ms(10), ended(call))],
+                    _ => vec![(
+                        ms(10),
+                        SipInput::Event(Event::Failed {
+                            call,
+                            code: Some(487),
+                            disposition: SipOutcome::NoAnswer,
+                        }),
+                    )],
+                }
             }
             SipCommand::Abandon { call, .. } | SipCommand::Hangup { call } => {
                 match self.calls.get(&call) {
@@ -328,6 +405,43 @@ impl ScriptedSip {
         }
     }
 
+    /// An anchored customer (the call whose offer names `port`) was bridged to an agent (the
+    /// agent call whose offer names `agent_port`): it talks for the script's talk time, then
+    /// hangs up.
+    pub fn bridged(
+        &mut self,
+        now: Instant,
+        port: u16,
+        agent_port: Option<u16>,
+    ) -> Vec<(Duration, SipInput)> {
+        let found = self.calls.iter().find_map(|(&call, live)| {
+            let p = &self.placed[live.placed];
+            let offered = p.offer.as_deref().and_then(offer_port);
+            (offered == Some(port)).then_some((call, live.placed))
+        });
+        let Some((call, placed)) = found else {
+            return Vec::new();
+        };
+        let p = self.placed[placed].clone();
+        let talk = match self.talk_of.as_mut() {
+            Some(talk_of) => talk_of(&p.campaign, p.lead),
+            None => self.talk,
+        };
+        let agent = self
+            .agent_calls
+            .iter()
+            .find(|a| agent_port.is_some() && offer_port(&a.offer) == agent_port)
+            .map(|a| a.uri.clone())
+            .unwrap_or_default();
+        self.joined.push(Joined {
+            at: now,
+            agent,
+            campaign: p.campaign,
+            lead: p.lead,
+        });
+        vec![(talk, ended(call))]
+    }
+
     /// A call's state as an event reaches the engine (the trunk's channel frees as it ends).
     pub fn observe(&mut self, input: &SipInput) {
         let SipInput::Event(ev) = input else {
@@ -338,21 +452,41 @@ impl ScriptedSip {
                 if let Some(l) = self.calls.get_mut(call) {
                     l.answered = true;
                 }
+                if let Some(a) = self.agent_live.get_mut(call) {
+                    *a = true;
+                }
             }
             Event::Failed { call, .. } | Event::Ended { call, .. } => {
                 self.calls.remove(call);
+                self.agent_live.remove(call);
             }
             _ => {}
         }
     }
 }
 
-fn answered(call: SipCall, machine: bool) -> SipInput {
+fn answered(call: SipCall, machine: bool, offer: Option<String>) -> SipInput {
     SipInput::Event(Event::Answered {
         call,
         machine,
-        offer: None,
+        offer,
     })
+}
+
+/// A far end's SDP answer (PCMU, telephone-event) with media on `port`.
+fn far_sdp(port: u16) -> String {
+    format!(
+        "v=0\r\no=far 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+    )
+}
+
+/// The RTP port of an SDP's `m=audio` line.
+fn offer_port(sdp: &str) -> Option<u16> {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))
+        .and_then(|m| m.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
 }
 
 fn ended(call: SipCall) -> SipInput {

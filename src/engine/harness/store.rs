@@ -51,6 +51,8 @@ pub struct MemStore {
     pub count_records: bool,
     /// This run's (live, abandoned) per campaign, from the call records written.
     pub recorded: BTreeMap<String, (i64, i64)>,
+    /// Numbers put on the do-not-call list by an opt-out: (phone, attempt).
+    pub dnc: Vec<(String, i64)>,
     next_session: i64,
     /// Lead id → (campaign, position in its list).
     index: HashMap<i64, (String, usize)>,
@@ -206,6 +208,12 @@ impl MemStore {
                     .filter(|a| !self.claimed_elsewhere.contains(a))
                     .collect(),
             )],
+            StoreCommand::OptOut { attempt, phone, .. } => {
+                if !self.dnc.iter().any(|(p, _)| *p == phone) {
+                    self.dnc.push((phone, attempt));
+                }
+                Vec::new()
+            }
             StoreCommand::ReadOverrides => vec![StoreResult::Overrides(self.overrides.clone())],
             StoreCommand::ReadRates { camp, campaign, .. } => {
                 let (mut day, mut month) = self.rates.get(&campaign).copied().unwrap_or_default();

@@ -345,7 +345,7 @@ impl MultiScenario {
         for t in &self.trunks {
             text.push_str(&format!(
                 "    - {{name: {0}, address: \"127.0.0.1:5070\", max_channels: {1}, max_cps: {2}, \
-                 ping_interval: 0s}}\n",
+                 ping_interval: 0s, media: flow-i}}\n",
                 t.name, t.channels, t.cps
             ));
         }
@@ -375,6 +375,7 @@ impl MultiScenario {
                     .collect(),
                 group: a.group.clone(),
                 wrap_up: WrapUp::Auto,
+                connect: None,
             })
             .collect();
         Ok(cfg)

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{user_of, Call, Calls, Leg, LegState, Role};
+use crate::media::io::MediaMode;
 use crate::sip::dialog::{Dialog, DialogKey};
 use crate::sip::endpoint::{CallError, CallId, EndedBy, Event, Shared};
 use crate::sip::message::{response_to, uri_of, Msg, Start};
@@ -226,7 +227,20 @@ impl Calls {
             local_cseq: 0,
             remote_cseq: msg.cseq,
         };
-        let session = Session::offered(msg.body_str());
+        // Anchored unless the source is a `media: flow-i` trunk: an offer outdial cannot serve
+        // (no PCMU/PCMA, no audio) is refused with 488 before the application hears of it.
+        let flow_i = io
+            .trunks
+            .by_source(from)
+            .is_some_and(|t| t.config.media == MediaMode::FlowI);
+        let (session, refused) = if flow_i {
+            (Session::offered(msg.body_str()), None)
+        } else {
+            match Session::anchored_offered(msg.body_str()) {
+                Ok(s) => (s, None),
+                Err(e) => (Session::offered(msg.body_str()), Some(e)),
+            }
+        };
         let mut leg = Leg::new(call, Role::Inbound, LegState::Incoming, dialog, session);
         let to_user = match &msg.start {
             Start::Request { uri, .. } => user_of(uri),
@@ -253,6 +267,12 @@ impl Calls {
         c.answered_at = Some(now);
         self.calls.insert(call, c);
         io.send(from, transport, trying);
+        if let Some(e) = refused {
+            tracing::info!(%from, error = %e, "inbound offer not servable: 488");
+            self.uas_final(io, now, leg_id, 488, None, &[]);
+            self.finish_call(io, call);
+            return;
+        }
         io.events.push_back(ev);
     }
 
@@ -283,11 +303,16 @@ impl Calls {
             return;
         };
         l.dialog.on_reinvite(&msg);
-        let r = match l.session.refresh_answer() {
-            Some(sdp) => response_to(&msg, 200, None)
+        let offer = msg.body_str();
+        let r = match l.session.refresh_answer(offer.as_deref()) {
+            Ok(Some(sdp)) => response_to(&msg, 200, None)
                 .header("Contact", contact)
                 .finish(Some(&sdp)),
-            None => response_to(&msg, 488, None).finish(None),
+            Ok(None) => response_to(&msg, 488, None).finish(None),
+            Err(e) => {
+                tracing::info!(%from, error = %e, "re-INVITE offer not servable: 488");
+                response_to(&msg, 488, None).finish(None)
+            }
         };
         io.send(from, transport, r);
     }
@@ -323,7 +348,8 @@ impl Calls {
             return; // BYEs crossed; we already reported the end
         }
         let is_agent = self.calls.get(&call).is_some_and(|c| c.agent == Some(id));
-        let by = match (role, is_agent) {
+        let agent_call = self.calls.get(&call).is_some_and(|c| c.agent_call);
+        let by = match (role, is_agent || agent_call) {
             (Role::Agent, _) | (_, true) => EndedBy::Agent,
             _ => EndedBy::Customer,
         };
@@ -382,8 +408,10 @@ impl Calls {
                 if let Some(u) = &mut l.uas {
                     u.last = None;
                 }
-                if !msg.body.is_empty() {
-                    l.session.on_remote(msg.body_str());
+                if let Err(e) = l.session.on_remote(msg.body_str()) {
+                    // The ACK's answer to our offer (delayed offer): the dialog is up; the
+                    // media plane gets no address for it and the application decides.
+                    tracing::info!(error = %e, "ACK answer not servable");
                 }
                 let call = l.call;
                 let is_connected = self.calls.get(&call).is_some_and(|c| c.agent.is_some());

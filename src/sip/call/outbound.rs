@@ -10,6 +10,7 @@ use std::time::Instant;
 use rsip::Method;
 
 use super::{name_addr, phone_uri, Call, Calls, Leg, LegState, Role};
+use crate::media::io::MediaMode;
 use crate::sip::dialog::Dialog;
 use crate::sip::digest::{self, Challenge};
 use crate::sip::disposition::{default_disposition, SipOutcome};
@@ -94,7 +95,10 @@ impl Calls {
             local_cseq: 1,
             remote_cseq: 0,
         };
-        let session = Session::offering(p.offer.clone());
+        let session = match (&p.offer, io.trunks.trunk(t).config.media) {
+            (Some(offer), MediaMode::Anchor) => Session::anchored_offer(offer.clone()),
+            _ => Session::offering(p.offer.clone()),
+        };
         let mut leg = Leg::new(call, Role::Customer, LegState::Calling, dialog, session);
         leg.trunk = Some(t);
         leg.auth_tried = false;
@@ -169,13 +173,14 @@ impl Calls {
     }
 
     /// A provisional to our INVITE: a pending CANCEL goes now; the first 180/183 of a customer
-    /// leg is `Ringing`.
+    /// leg is `Ringing`; the first 18x with SDP of an early-offer customer leg is `EarlyMedia`.
     pub(in crate::sip) fn on_provisional(
         &mut self,
         io: &mut Shared,
         now: Instant,
         leg_id: u64,
         code: u16,
+        msg: &Msg,
     ) {
         let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
@@ -200,6 +205,28 @@ impl Calls {
         if first && role == Role::Customer && (code == 180 || code == 183) {
             io.events.push_back(Event::Ringing { call });
         }
+        self.on_early_sdp(io, leg_id, msg);
+    }
+
+    /// Early media: a 18x with SDP answers an early offer (RFC 3960). Reported once per call;
+    /// an answer outdial cannot serve is kept off the media plane (the 2xx decides).
+    fn on_early_sdp(&mut self, io: &mut Shared, leg_id: u64, msg: &Msg) {
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            return;
+        };
+        let (Role::Customer, true, Some(sdp)) =
+            (leg.role, leg.session.we_offered(), msg.body_str())
+        else {
+            return;
+        };
+        if let Err(e) = leg.session.on_remote(Some(sdp.clone())) {
+            tracing::debug!(error = %e, "early media SDP not servable");
+        }
+        let call = leg.call;
+        if let Some(c) = self.calls.get_mut(&call).filter(|c| !c.early_media) {
+            c.early_media = true;
+            io.events.push_back(Event::EarlyMedia { call, sdp });
+        }
     }
 
     /// The first 2xx to our INVITE: the dialog learns its route and target, the session the
@@ -213,7 +240,7 @@ impl Calls {
             return;
         };
         leg.dialog.on_2xx(&msg, proxy);
-        leg.session.on_remote(msg.body_str());
+        let servable = leg.session.on_remote(msg.body_str());
         let (role, call, prev) = (leg.role, leg.call, leg.state);
         if prev == LegState::Cancelling {
             // A 200 crossed our CANCEL: ACK it, then BYE; the attempt counts as no answer.
@@ -231,11 +258,41 @@ impl Calls {
             }
             return;
         }
+        if let (Err(e), Role::Customer) = (servable, role) {
+            self.refuse_answer(io, now, leg_id, call, &e);
+            return;
+        }
         match role {
             Role::Customer => self.on_customer_answered(io, now, leg_id, call, &msg),
             Role::Agent => self.on_agent_answered(io, now, leg_id, call),
             Role::Inbound => {}
         }
+    }
+
+    /// The 2xx answered our early offer with SDP outdial cannot serve (only G.729, no audio,
+    /// port 0...). RFC 3261 §13.2.2.4: a 2xx is always ACKed, and a UAC that does not want the
+    /// session then sends BYE; the BYE says why (`Reason: SIP;cause=488`). No CANCEL: the INVITE
+    /// is already answered. The call fails with 488 (mapped by the trunk's table), no failover:
+    /// the customer has picked up already and must not ring again.
+    fn refuse_answer(
+        &mut self,
+        io: &mut Shared,
+        now: Instant,
+        leg_id: u64,
+        call: CallId,
+        why: &crate::media::sdp::SdpError,
+    ) {
+        tracing::info!(%call, error = %why, "answer SDP not servable: ACK then BYE");
+        self.ack_2xx(io, now, leg_id, None);
+        let reason = "SIP;cause=488;text=\"Not Acceptable Here\"".to_string();
+        self.send_bye(io, now, leg_id, &[("Reason", reason)]);
+        let disp = self
+            .legs
+            .get(&leg_id)
+            .and_then(|l| l.trunk)
+            .map(|t| io.trunks.trunk(t).config.dispositions.map(488))
+            .unwrap_or_else(|| default_disposition(488));
+        self.fail_call(io, call, Some(488), disp);
     }
 
     /// The customer answered: ACK at once when we made the offer, else (flow I) hold the ACK

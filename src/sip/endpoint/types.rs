@@ -83,6 +83,21 @@ pub struct PlaceCall {
     pub offer: Option<String>,
 }
 
+/// An outbound INVITE straight to an agent's phone (not through a trunk group, no trunk line
+/// used), carrying outdial's offer: a nailed-up agent connection or a per-call anchored join.
+/// See [`Endpoint::call_agent`](crate::sip::Endpoint::call_agent).
+#[derive(Debug, Clone)]
+pub struct AgentCall {
+    /// The agent's phone.
+    pub uri: SipUri,
+    /// outdial's SDP offer (anchored media).
+    pub offer: String,
+    /// What the phone shows: From user and display, `X-` headers, `Call-Info`.
+    pub shown: AgentLeg,
+    /// Ringing longer than this is cancelled.
+    pub ring_timeout: Duration,
+}
+
 /// What the agent's phone is told about the call it is offered (see
 /// [`Endpoint::connect_with`](crate::sip::Endpoint::connect_with)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,15 +134,26 @@ pub enum Event {
         /// The call.
         call: CallId,
     },
-    /// The customer answered (200). With flow I the leg is not yet ACKed: call `connect` or
-    /// `abandon` within `ack_hold`.
+    /// The far end answered (200): the customer, or the agent's phone of a
+    /// [`call_agent`](crate::sip::Endpoint::call_agent) call. With flow I the leg is not yet
+    /// ACKed: call `connect` or `abandon` within `ack_hold`. With an early offer it is ACKed
+    /// already; if its SDP could not be served the call is `Failed` (488) instead.
     Answered {
         /// The call.
         call: CallId,
         /// The trunk said `X-Outdial-Answer: machine`.
         machine: bool,
-        /// The SDP in the 200 (the customer's offer under flow I).
+        /// The SDP of the 2xx: the far end's answer to outdial's early offer, or the customer's
+        /// offer under flow I. `None` when the 2xx has none (an early answer came in a 183).
         offer: Option<String>,
+    },
+    /// A 18x of an early-offer call carried SDP (early media: ringback, a carrier's
+    /// announcement). Once per call, at the first such 18x.
+    EarlyMedia {
+        /// The call.
+        call: CallId,
+        /// The 18x's SDP (the far end's answer to outdial's offer).
+        sdp: String,
     },
     /// The attempt ended without an answer (after any failover).
     Failed {

@@ -1,0 +1,80 @@
+//! The harness's scripted media side: it keeps the legs the engine opens (leg → port),
+//! records every [`MediaCommand`] for assertions, reports a closed leg's figures and a
+//! prompt's end after the prompt's length. Tests inject anything else (DTMF, RTP timeouts)
+//! through [`World::inject_media`](super::World::inject_media). No socket, no RTP.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::media::io::{LegId, LegStats, MediaCommand, MediaEvent};
+
+/// The scripted media side.
+#[derive(Debug)]
+pub struct ScriptedMedia {
+    /// Every command, in order.
+    pub commands: Vec<(Instant, MediaCommand)>,
+    /// Legs open now: leg → local port.
+    pub open: BTreeMap<LegId, u16>,
+    /// Most legs open at once.
+    pub max_open: usize,
+    /// The figures a closed leg reports.
+    pub stats: LegStats,
+}
+
+impl Default for ScriptedMedia {
+    fn default() -> Self {
+        ScriptedMedia {
+            commands: Vec::new(),
+            open: BTreeMap::new(),
+            max_open: 0,
+            stats: LegStats {
+                packets_in: 1_500,
+                packets_out: 1_490,
+                loss_pct: 0.5,
+                jitter_ms: 3.0,
+                mos: 4.3,
+            },
+        }
+    }
+}
+
+impl ScriptedMedia {
+    /// Carries out `cmd`: the events to feed back, each with its delay.
+    pub fn apply(&mut self, now: Instant, cmd: MediaCommand) -> Vec<(Duration, MediaEvent)> {
+        self.commands.push((now, cmd.clone()));
+        match cmd {
+            MediaCommand::Open {
+                leg, local_port, ..
+            } => {
+                self.open.insert(leg, local_port);
+                self.max_open = self.max_open.max(self.open.len());
+                Vec::new()
+            }
+            MediaCommand::Close { leg } => match self.open.remove(&leg) {
+                Some(_) => vec![(
+                    Duration::from_millis(5),
+                    MediaEvent::Closed {
+                        leg,
+                        stats: self.stats,
+                    },
+                )],
+                None => Vec::new(),
+            },
+            MediaCommand::Play { leg, prompt } => {
+                let ms = prompt.0.len() as u64 / 8;
+                vec![(Duration::from_millis(ms), MediaEvent::PromptDone { leg })]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The port of an open leg.
+    pub fn port_of(&self, leg: LegId) -> Option<u16> {
+        self.open.get(&leg).copied()
+    }
+
+    /// Commands matching `f`.
+    pub fn count(&self, f: impl Fn(&MediaCommand) -> bool) -> usize {
+        self.commands.iter().filter(|(_, c)| f(c)).count()
+    }
+}
