@@ -42,8 +42,9 @@ pub struct AgentSim {
     calls: u64,
 }
 
-/// The user part of agent `i` (0-based): `agent0001` for 0.
-pub fn agent_user(i: usize) -> String {
+/// The user part of agent `i` (0-based): `agent0001` for 0 (the inverse of `agent_index`).
+#[cfg(test)]
+fn agent_user(i: usize) -> String {
     format!("agent{:04}", i + 1)
 }
 
@@ -96,7 +97,6 @@ impl Peer for AgentSim {
             after: scaled(0.0, 1.0),
             step: Step::Answer {
                 media: AnswerMedia::new(
-                    &agent_user(i),
                     self.cfg.ip,
                     call.offer.as_deref(),
                     Voice::Agent,
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn an_agent_answers_the_offer_with_its_voice_but_not_a_placeholder() {
         let mut s = sim(None);
-        let offer = crate::sip::peers::media::sdp("x", [127, 0, 0, 2].into(), 30000, None);
+        let offer = crate::media::sdp::offer([127, 0, 0, 2].into(), 30000, 1, 1);
         let mut call = invite(1, "agent0001");
         call.offer = Some(offer);
         let Step::Answer { media, .. } = &s.on_call(&call)[0].step else {
@@ -191,7 +191,7 @@ mod tests {
         };
         assert_eq!(media.voice, Voice::Agent);
         assert_eq!(
-            media.offered.map(|o| o.addr),
+            media.offered.as_ref().map(|o| o.remote.addr),
             Some("127.0.0.2:30000".parse().expect("addr"))
         );
         let mut call = invite(2, "agent0002");

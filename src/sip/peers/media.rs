@@ -1,90 +1,40 @@
-//! What the synthetic peers say about media, as plain data: where an SDP offer wants audio and
-//! in which codec, the SDP they answer (or offer) with their own RTP port, and the RTP packets
-//! of their voice. Pure: the sockets are [`super::stream`]'s.
-//!
-//! The SDP reading here is a deliberately tiny private parse (`c=` and the first `m=audio`)
-//! standing in until `crate::media::sdp` exists; it serves the synthetic peers only.
+//! What the synthetic peers say about media, as plain data: the audio an SDP offer asks for
+//! and the SDP they answer with (both through [`crate::media::sdp`]), and the RTP packets of
+//! their voice (headers through [`crate::media::rtp`]). Pure: the sockets are
+//! [`super::stream`]'s.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use crate::media::io::Codec;
+use crate::media::io::{Codec, RemoteMedia};
+use crate::media::{rtp, sdp as msdp};
 
 use super::voice::{Talker, Voice, FRAME};
 
-/// The audio an SDP offer asks for: where to send RTP and which G.711 law.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An SDP offer with usable audio: the parsed offer (to answer it) and what was chosen from it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Offered {
-    /// The `c=` address (media level over session level) and the `m=audio` port.
-    pub addr: SocketAddr,
-    /// The first of PCMU (0) and PCMA (8) in the m-line's format list.
-    pub codec: Codec,
+    /// The offer as parsed.
+    pub parsed: msdp::Parsed,
+    /// Where to send RTP and in which law (PCMU if offered, else PCMA).
+    pub remote: RemoteMedia,
 }
 
-/// Reads the audio of an SDP offer: `None` when it has no usable `m=audio` (port 0, no `c=`,
-/// neither PCMU nor PCMA). Private stand-in for `crate::media::sdp` (see the module doc).
+/// Reads the audio of an SDP offer: `None` when it has none outdial's media plane could serve
+/// (no audio, rejected, no address, neither PCMU nor PCMA, unparsable).
 pub fn parse_offer(sdp: &str) -> Option<Offered> {
-    let mut session_ip: Option<IpAddr> = None;
-    let mut media_ip: Option<IpAddr> = None;
-    let mut audio: Option<(u16, Codec)> = None;
-    // Which part of the SDP a line is in: the session, the first audio stream, or elsewhere.
-    let mut seen_m = false;
-    let mut in_audio = false;
-    for line in sdp.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("m=") {
-            if audio.is_some() {
-                break; // only the first audio stream matters
-            }
-            seen_m = true;
-            let mut f = m.split_whitespace();
-            in_audio = f.next() == Some("audio");
-            if in_audio {
-                let port: u16 = f.next()?.split('/').next()?.parse().ok()?;
-                let _proto = f.next()?;
-                let codec = f.find_map(|pt| match pt {
-                    "0" => Some(Codec::Pcmu),
-                    "8" => Some(Codec::Pcma),
-                    _ => None,
-                })?;
-                if port == 0 {
-                    return None;
-                }
-                audio = Some((port, codec));
-            }
-        } else if let Some(c) = line.strip_prefix("c=") {
-            // c=IN IP4 192.0.2.1 (a multicast TTL suffix is cut at '/').
-            let ip = c
-                .split_whitespace()
-                .nth(2)
-                .and_then(|a| a.split('/').next())
-                .and_then(|a| a.parse().ok());
-            if !seen_m {
-                session_ip = ip;
-            } else if in_audio {
-                media_ip = ip;
-            }
-        }
-    }
-    let (port, codec) = audio?;
-    let ip = media_ip.or(session_ip)?;
-    Some(Offered {
-        addr: SocketAddr::new(ip, port),
-        codec,
-    })
+    let parsed = msdp::parse(sdp).ok()?;
+    let remote = msdp::choose(&parsed).ok()?.remote;
+    Some(Offered { parsed, remote })
 }
 
-/// The SDP of a synthetic peer whose RTP socket is `ip:port`: an answer in `codec` when it
-/// answers an offer, or (flow I: no offer) an offer of PCMU and PCMA.
-pub fn sdp(user: &str, ip: IpAddr, port: u16, codec: Option<Codec>) -> String {
-    let v = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    let formats = match codec {
-        Some(Codec::Pcmu) => "0\r\na=rtpmap:0 PCMU/8000",
-        Some(Codec::Pcma) => "8\r\na=rtpmap:8 PCMA/8000",
-        None => "0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000",
-    };
-    format!(
-        "v=0\r\no={user} 1 1 IN {v} {ip}\r\ns=-\r\nc=IN {v} {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP {formats}\r\na=ptime:20\r\na=sendrecv\r\n"
-    )
+/// The SDP of a synthetic peer whose RTP socket is `ip:port`: the answer to `offered`, or
+/// (flow I: no offer) an offer of PCMU and PCMA. `seed` fills the `o=` session id.
+pub fn sdp(ip: IpAddr, port: u16, offered: Option<&Offered>, seed: u64) -> String {
+    // The session id is a 63-bit number in practice (RFC 4566 asks for an NTP-like value).
+    let id = seed >> 1;
+    offered
+        .and_then(|o| msdp::answer(&o.parsed, ip, port, id, 1).ok())
+        .unwrap_or_else(|| msdp::offer(ip, port, id, 1))
 }
 
 /// The payload type of a G.711 law.
@@ -95,9 +45,9 @@ pub fn payload_type(codec: Codec) -> u8 {
     }
 }
 
-/// Whether `p` looks like an RTP packet (version 2, a whole header): what the peers count.
+/// Whether `p` is an RTP packet (not RTCP): what the peers count.
 pub fn is_rtp(p: &[u8]) -> bool {
-    p.len() >= 12 && p[0] >> 6 == 2 && p.len() >= 12 + 4 * usize::from(p[0] & 0x0F)
+    !rtp::looks_like_rtcp(p) && rtp::parse(p).is_ok()
 }
 
 /// A voice as RTP: one 20 ms G.711 packet per call of [`RtpVoice::next_packet`], sequence +1
@@ -130,12 +80,9 @@ impl RtpVoice {
     /// The next packet (12-byte header, 160 bytes of G.711).
     pub fn next_packet(&mut self) -> Vec<u8> {
         let marker = self.talker.frame(&mut self.pcm);
-        let mut p = Vec::with_capacity(12 + FRAME);
-        p.push(0x80); // version 2, no padding, no extension, no CSRC
-        p.push(payload_type(self.codec) | if marker { 0x80 } else { 0 });
-        p.extend_from_slice(&self.seq.to_be_bytes());
-        p.extend_from_slice(&self.ts.to_be_bytes());
-        p.extend_from_slice(&self.ssrc.to_be_bytes());
+        let mut p = Vec::with_capacity(rtp::HEADER_LEN + FRAME);
+        let pt = payload_type(self.codec);
+        rtp::write_header(&mut p, marker, pt, self.seq, self.ts, self.ssrc);
         crate::media::g711::encode(self.codec, &self.pcm, &mut p);
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(FRAME as u32);
@@ -146,36 +93,28 @@ impl RtpVoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
 
     #[test]
-    fn an_offer_gives_its_address_and_first_g711_codec() {
-        let o = "v=0\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18 8 0 101\r\n\
-                 c=IN IP4 10.0.0.2\r\na=rtpmap:8 PCMA/8000\r\n";
+    fn an_offer_gives_its_address_and_a_g711_codec() {
+        let o = "v=0\r\no=x 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                 m=audio 4000 RTP/AVP 18 8 101\r\nc=IN IP4 10.0.0.2\r\n\
+                 a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+        let got = parse_offer(o).expect("usable");
         assert_eq!(
-            parse_offer(o),
-            Some(Offered {
-                addr: "10.0.0.2:4000".parse().expect("addr"),
-                codec: Codec::Pcma
-            }),
-            "media-level c= wins; PCMA is the first G.711 offered"
+            got.remote.addr,
+            "10.0.0.2:4000".parse::<SocketAddr>().expect("addr")
         );
-        let o = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4002 RTP/AVP 0\r\n";
-        assert_eq!(
-            parse_offer(o).map(|x| (x.addr.to_string(), x.codec)),
-            Some(("10.0.0.1:4002".into(), Codec::Pcmu)),
-            "session-level c="
-        );
+        assert_eq!(got.remote.codec, Codec::Pcma, "the G.711 law offered");
     }
 
     #[test]
     fn offers_without_usable_audio_are_none() {
         for o in [
             "",
-            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\n",
-            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 18\r\n",
-            "v=0\r\nm=audio 4000 RTP/AVP 0\r\n",
-            "v=0\r\nc=IN IP4 10.0.0.1\r\nm=video 4000 RTP/AVP 0\r\n",
-            "v=0\r\nc=IN IP4 nonsense\r\nm=audio 99999 RTP/AVP 0\r\n",
+            "v=0\r\no=x 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n",
+            "v=0\r\no=x 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n",
+            "v=0\r\no=x 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=video 4000 RTP/AVP 0\r\n",
         ] {
             assert_eq!(parse_offer(o), None, "{o:?}");
         }
@@ -184,12 +123,15 @@ mod tests {
     #[test]
     fn our_sdp_answers_in_the_offered_codec_and_is_read_back() {
         let ip: IpAddr = [127, 0, 0, 1].into();
-        let a = sdp("customer", ip, 41000, Some(Codec::Pcma));
-        assert!(a.contains("m=audio 41000 RTP/AVP 8\r\n"), "{a}");
+        let offer = crate::media::sdp::offer([127, 0, 0, 2].into(), 30000, 1, 1)
+            .replace("RTP/AVP 0 8 101", "RTP/AVP 8 101");
+        let offered = parse_offer(&offer).expect("usable");
+        let a = sdp(ip, 41000, Some(&offered), 7);
+        assert!(a.contains("m=audio 41000 RTP/AVP 8"), "{a}");
         let back = parse_offer(&a).expect("parses");
-        assert_eq!(back.addr, SocketAddr::new(ip, 41000));
-        assert_eq!(back.codec, Codec::Pcma);
-        assert!(sdp("c", ip, 41000, None).contains("RTP/AVP 0 8\r\n"));
+        assert_eq!(back.remote.addr, SocketAddr::new(ip, 41000));
+        assert_eq!(back.remote.codec, Codec::Pcma);
+        assert!(sdp(ip, 9, None, 7).contains("m=audio 9 RTP/AVP 0 8"));
     }
 
     #[test]
@@ -209,5 +151,9 @@ mod tests {
         assert_eq!(a[8..12], b[8..12], "one SSRC");
         assert!(!is_rtp(&[0x40; 20]), "version 1 is not RTP");
         assert!(!is_rtp(&[0x8F; 20]), "15 CSRCs do not fit in 20 bytes");
+        assert!(
+            !is_rtp(&[0x80, 200, 0, 1, 0, 0, 0, 0]),
+            "RTCP is not counted"
+        );
     }
 }

@@ -65,8 +65,6 @@ pub struct Planned {
 /// The media side of an answer: what goes into the SDP and what the peer says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerMedia {
-    /// User part of the SDP's `o=` line.
-    pub user: String,
     /// Address of the RTP socket, written in the SDP.
     pub ip: IpAddr,
     /// The INVITE's offer, when it carried usable audio: the SDP is then an answer in its
@@ -82,13 +80,12 @@ pub struct AnswerMedia {
 impl AnswerMedia {
     /// Media for an INVITE carrying `offer` (`None` or unusable: flow I). An offer on port 9
     /// (discard: [`sdp`]'s placeholder) is treated as none.
-    pub fn new(user: &str, ip: IpAddr, offer: Option<&str>, voice: Voice, seed: u64) -> Self {
+    pub fn new(ip: IpAddr, offer: Option<&str>, voice: Voice, seed: u64) -> Self {
         AnswerMedia {
-            user: user.to_string(),
             ip,
             offered: offer
                 .and_then(media::parse_offer)
-                .filter(|o| o.addr.port() != DISCARD_PORT),
+                .filter(|o| o.remote.addr.port() != DISCARD_PORT),
             voice,
             seed,
         }
@@ -96,7 +93,7 @@ impl AnswerMedia {
 
     /// The SDP body for an RTP socket on `port`.
     pub fn sdp(&self, port: u16) -> String {
-        media::sdp(&self.user, self.ip, port, self.offered.map(|o| o.codec))
+        media::sdp(self.ip, port, self.offered.as_ref(), self.seed)
     }
 }
 
@@ -132,8 +129,9 @@ pub fn scaled(secs: f64, time_scale: f64) -> Duration {
     }
 }
 
-/// A placeholder audio SDP offer (PCMU/PCMA) for `user`, for tests that need an SDP body but
-/// no media: its port is the discard port 9, which the synthetic peers never stream to.
-pub fn sdp(user: &str, ip: IpAddr) -> String {
-    media::sdp(user, ip, DISCARD_PORT, None)
+/// A placeholder audio SDP offer (PCMU/PCMA) for tests that need an SDP body but no media: its
+/// port is the discard port 9, which the synthetic peers never stream to. `_user` is kept for
+/// the callers' sake (outdial's SDP writer names itself in `o=`).
+pub fn sdp(_user: &str, ip: IpAddr) -> String {
+    media::sdp(ip, DISCARD_PORT, None, 1)
 }

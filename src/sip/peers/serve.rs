@@ -145,7 +145,7 @@ async fn run<P: Peer>(
                             };
                             // Flow I (no offer): signalling only, a placeholder port. With an offer:
                             // the call's own socket, or port 0 (stream refused) if none was had.
-                            let sock = match media.offered {
+                            let sock = match &media.offered {
                                 Some(_) => bind_rtp(&media).await,
                                 None => None,
                             };
@@ -155,12 +155,12 @@ async fn run<P: Peer>(
                                 (Some(_), None) => 0,
                             };
                             let r = handle.answer(call, Some(media.sdp(port)), headers).await?;
-                            if let (Ok(()), Some(sock), Some(offered)) = (&r, sock, media.offered) {
+                            if let (Ok(()), Some(sock), Some(offered)) = (&r, sock, &media.offered) {
                                 let counts = Arc::new(Counts::default());
                                 let task = stream::spawn(
                                     sock,
-                                    offered.addr,
-                                    RtpVoice::new(media.voice, offered.codec, media.seed),
+                                    offered.remote.addr,
+                                    RtpVoice::new(media.voice, offered.remote.codec, media.seed),
                                     counts.clone(),
                                     total.clone(),
                                 );

@@ -71,7 +71,6 @@ impl Peer for TrunkSim {
                     after: at(draw.after_s),
                     step: Step::Answer {
                         media: AnswerMedia::new(
-                            "customer",
                             self.ip,
                             call.offer.as_deref(),
                             if draw.outcome == Outcome::Machine {
@@ -166,7 +165,7 @@ mod tests {
             10.0,
             IpAddr::from([127, 0, 0, 1]),
         );
-        let offer = crate::sip::peers::media::sdp("x", [127, 0, 0, 2].into(), 30000, None);
+        let offer = crate::media::sdp::offer([127, 0, 0, 2].into(), 30000, 1, 1);
         let p = t.on_call(&Incoming {
             call: CallId(1),
             to: "1".into(),
@@ -178,16 +177,16 @@ mod tests {
         assert!(machine);
         assert_eq!(media.voice, Voice::Machine, "a machine greets and beeps");
         assert_eq!(
-            media.offered.map(|o| o.addr),
+            media.offered.as_ref().map(|o| o.remote.addr),
             Some("127.0.0.2:30000".parse().expect("addr"))
         );
-        assert!(media.sdp(41000).contains("m=audio 41000 RTP/AVP 0\r\n"));
+        assert!(media.sdp(41000).contains("m=audio 41000 RTP/AVP 0 101\r\n"));
         // Flow I: no offer, so a placeholder offer and no RTP.
         let Step::Answer { media, .. } = &plan(model(1.0, 0.0, 0.0, 0.0, 0.0))[1].step else {
             panic!("no answer")
         };
-        assert_eq!((media.offered, media.voice), (None, Voice::Live));
-        assert!(media.sdp(41000).contains("RTP/AVP 0 8\r\n"));
+        assert_eq!((&media.offered, media.voice), (&None, Voice::Live));
+        assert!(media.sdp(41000).contains("RTP/AVP 0 8 101\r\n"));
     }
 
     #[test]
