@@ -28,7 +28,8 @@ demo:
 	  && $(BIN) $(DEMO) campaign stats demo-verification; \
 	rc=$$?; kill $$T $$A 2>/dev/null; exit $$rc
 
-## test: formatting, lints and every test (SQLite, PostgreSQL, SIPp and Kamailio on loopback).
+## test: formatting, lints and every test (SQLite, PostgreSQL, SIPp, Kamailio, baresip and
+## rtpengine on loopback).
 ## The lints run inside the test build: clippy-driver as cargo's workspace wrapper with warnings
 ## denied, so the dependencies are compiled once, for the tests, instead of once more for a
 ## separate `cargo clippy` (CI_TARGET keeps those artefacts apart from a plain `cargo build`'s).
@@ -57,7 +58,8 @@ prereqs: peers postgres
 # The real peers the tests run against, as Debian packages: `command:package` pairs. A missing one
 # is installed (apt-get, with one `apt-get update` retry); under CI=true one still missing afterwards
 # fails here, before any test runs, and the tests themselves fail rather than skip.
-PEERS = sipp:sip-tester kamailio:kamailio
+PEERS = sipp:sip-tester kamailio:kamailio baresip:baresip espeak-ng:espeak-ng sox:sox \
+  rtpengine:rtpengine-daemon
 APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 peers:
 	@missing=""; for p in $(PEERS); do cmd=$${p%%:*}; pkg=$${p#*:}; \

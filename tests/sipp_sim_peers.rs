@@ -263,3 +263,124 @@ async fn failure_on_the_primary_is_placed_on_the_secondary() {
         .expect("driver")
         .expect("abandon");
 }
+
+/// Where the SDP `sdp` wants audio (`c=` + `m=audio` port).
+fn sdp_audio(sdp: &str) -> SocketAddr {
+    let ip = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))
+        .expect("c= line")
+        .trim();
+    let port = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("m=audio line")
+        .trim();
+    format!("{ip}:{port}").parse().expect("sdp address")
+}
+
+/// RTP packets (source, header byte 1, sequence, payload) received on `sock` within `window`.
+async fn rtp_within(
+    sock: &tokio::net::UdpSocket,
+    window: Duration,
+) -> Vec<(SocketAddr, u8, u16, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    let end = tokio::time::Instant::now() + window;
+    while let Ok(Ok((n, from))) = tokio::time::timeout_at(end, sock.recv_from(&mut buf)).await {
+        let p = &buf[..n];
+        assert!(n >= 12 && p[0] >> 6 == 2, "valid RTP version 2: {p:?}");
+        got.push((
+            from,
+            p[1],
+            u16::from_be_bytes([p[2], p[3]]),
+            p[12..].to_vec(),
+        ));
+    }
+    got
+}
+
+/// A live customer's talk on RTP: PCMU, 20 ms packets, consecutive sequence numbers, from
+/// `from`, and speech rather than silence (µ-law silence is 0xFF/0x7F).
+fn assert_live_voice(got: &[(SocketAddr, u8, u16, Vec<u8>)], from: SocketAddr) {
+    // 1.5 s at 50 packets a second, with room for scheduling on a loaded machine.
+    assert!(got.len() >= 40, "RTP packets in 1.5 s: {}", got.len());
+    for (src, b1, _, payload) in got {
+        assert_eq!(*src, from, "symmetric RTP: from the port of the SDP");
+        assert_eq!(b1 & 0x7F, 0, "PCMU");
+        assert_eq!(payload.len(), 160, "20 ms of G.711");
+    }
+    assert!(got.windows(2).all(|w| w[1].2 == w[0].2.wrapping_add(1)));
+    assert!(
+        got.iter().any(|g| g.3.iter().any(|&b| (b & 0x7F) < 0x60)),
+        "the customer talks: not only silence"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunk_sim_answers_an_offer_with_its_own_sdp_and_talks_rtp_until_bye() {
+    // Talk 50 s / 10 = 5 s: the dialler hangs up first.
+    let trunk = trunk_sim("media", LIVE, 50);
+    let (d, mut ev) = dialler(&[trunk.addr]).await;
+    let rtp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind rtp");
+    let me = rtp.local_addr().expect("addr");
+    let offer = format!(
+        "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n",
+        me.port()
+    );
+    let call = d
+        .place_call(PlaceCall {
+            group: "g".into(),
+            number: E164::new("+8613800138000").expect("number"),
+            caller_id: CallerId::new("+864001234567").expect("caller id"),
+            headers: vec![],
+            ring_timeout: Duration::from_secs(5),
+            offer: Some(offer),
+        })
+        .await
+        .expect("driver")
+        .expect("placed");
+    let Event::Answered { offer: answer, .. } = next_for(&mut ev, call, 10).await else {
+        panic!("not answered")
+    };
+    let answer = answer.expect("the 200 carries SDP");
+    assert!(
+        answer.contains("RTP/AVP 0\r\n"),
+        "an answer: PCMU, the first codec of the offer: {answer}"
+    );
+    let theirs = sdp_audio(&answer);
+    assert_ne!(theirs.port(), 9);
+    assert_live_voice(&rtp_within(&rtp, Duration::from_millis(1500)).await, theirs);
+
+    // The BYE stops the stream.
+    d.hangup(call).await.expect("driver").expect("hangup");
+    assert!(matches!(
+        next_for(&mut ev, call, 10).await,
+        Event::Ended { .. }
+    ));
+    rtp_within(&rtp, Duration::from_millis(300)).await;
+    let after = rtp_within(&rtp, Duration::from_millis(1000)).await;
+    assert!(after.is_empty(), "RTP after BYE: {} packets", after.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_i_trunk_sim_stays_signalling_only() {
+    let trunk = trunk_sim("media-flow-i", LIVE, 50);
+    let (d, mut ev) = dialler(&[trunk.addr]).await;
+    let call = place(&d, Duration::from_secs(5)).await;
+    let Event::Answered { offer, .. } = next_for(&mut ev, call, 10).await else {
+        panic!("not answered")
+    };
+    let offer = offer.expect("flow I: the 200 carries the offer");
+    assert!(offer.contains("m=audio 9 RTP/AVP 0 8"), "{offer}");
+    assert_eq!(
+        sdp_audio(&offer).port(),
+        9,
+        "a placeholder: the discard port"
+    );
+    d.hangup(call).await.expect("driver").expect("hangup");
+}

@@ -98,8 +98,11 @@ where
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let calls = outdial::sip::peers::serve(handle, events, peer, shutdown).await?;
-        eprintln!("{name}: {calls} calls");
+        let served = outdial::sip::peers::serve(handle, events, peer, shutdown).await?;
+        eprintln!(
+            "{name}: {} calls, RTP packets sent {} received {}",
+            served.calls, served.rtp_sent, served.rtp_received
+        );
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -90,6 +90,7 @@ pub struct Builder {
     args: Vec<String>,
     remote: Option<SocketAddr>,
     timeout: Duration,
+    dir: Option<PathBuf>,
 }
 
 impl Builder {
@@ -106,6 +107,7 @@ impl Builder {
             args: Vec::new(),
             remote: None,
             timeout: Duration::from_secs(40),
+            dir: None,
         }
     }
     /// Extra SIPp arguments, e.g. `["-m", "1"]` to exit after one call.
@@ -121,6 +123,11 @@ impl Builder {
     /// SIPp's own `-timeout` (it exits with an error after this long); default 40 s.
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
+        self
+    }
+    /// Runs SIPp in `dir` (where `rtp_stream` finds its audio files).
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
         self
     }
     /// Starts SIPp on a free loopback port; panics if it cannot start after a few ports.
@@ -154,6 +161,9 @@ impl Builder {
                 .stderr(file);
             if let Some(r) = self.remote {
                 cmd.arg(r.to_string());
+            }
+            if let Some(d) = &self.dir {
+                cmd.current_dir(d);
             }
             let mut child = cmd.spawn().expect("spawn sipp");
             // A port lost to another process makes SIPp exit at once: try another port.

@@ -1,7 +1,9 @@
 //! The synthetic agents' policy: `agents` endpoints `sip:agent0001@ADDR`… on one socket. An
-//! agent answers an INVITE for its user part at once with an SDP answer (flow I: the INVITE
-//! carries the customer's offer), is busy (486) while on a call, and hangs up after a talk time
-//! drawn from the scenario unless the other side ends the call first. Unknown users get 404.
+//! agent answers an INVITE for its user part at once with an SDP answer to the INVITE's offer
+//! (the customer's under flow I, outdial's when it anchors the media) and talks on RTP, is busy
+//! (486) while on a call, and hangs up after a talk time drawn from the scenario unless the other
+//! side ends the call first — or, held (`talk_time: None`), keeps the call up until the other
+//! side's BYE, as a nailed-up agent connection. Unknown users get 404.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -9,7 +11,8 @@ use std::net::IpAddr;
 use crate::pacing::dist::Dist;
 use crate::sim::dist::stream_rng;
 
-use super::{scaled, sdp, Incoming, Peer, Planned, Step};
+use super::voice::Voice;
+use super::{scaled, AnswerMedia, Incoming, Peer, Planned, Step};
 use crate::sip::endpoint::CallId;
 
 /// Random stream of agent-sim talk times.
@@ -39,8 +42,9 @@ pub struct AgentSim {
     calls: u64,
 }
 
-/// The user part of agent `i` (0-based): `agent0001` for 0.
-pub fn agent_user(i: usize) -> String {
+/// The user part of agent `i` (0-based): `agent0001` for 0 (the inverse of `agent_index`).
+#[cfg(test)]
+fn agent_user(i: usize) -> String {
     format!("agent{:04}", i + 1)
 }
 
@@ -92,7 +96,12 @@ impl Peer for AgentSim {
         let mut plan = vec![Planned {
             after: scaled(0.0, 1.0),
             step: Step::Answer {
-                sdp: sdp(&agent_user(i), self.cfg.ip),
+                media: AnswerMedia::new(
+                    self.cfg.ip,
+                    call.offer.as_deref(),
+                    Voice::Agent,
+                    self.cfg.seed ^ (k + 1).wrapping_mul(0xA076_1D64_78BD_642F),
+                ),
                 machine: false,
             },
         }];
@@ -169,6 +178,31 @@ mod tests {
             s.on_call(&invite(5, "agent0001"))[0].step,
             Step::Answer { .. }
         ));
+    }
+
+    #[test]
+    fn an_agent_answers_the_offer_with_its_voice_but_not_a_placeholder() {
+        let mut s = sim(None);
+        let offer = crate::media::sdp::offer([127, 0, 0, 2].into(), 30000, 1, 1);
+        let mut call = invite(1, "agent0001");
+        call.offer = Some(offer);
+        let Step::Answer { media, .. } = &s.on_call(&call)[0].step else {
+            panic!("no answer")
+        };
+        assert_eq!(media.voice, Voice::Agent);
+        assert_eq!(
+            media.offered.as_ref().map(|o| o.remote.addr),
+            Some("127.0.0.2:30000".parse().expect("addr"))
+        );
+        let mut call = invite(2, "agent0002");
+        call.offer = Some(crate::sip::peers::sdp("caller", [127, 0, 0, 1].into()));
+        let Step::Answer { media, .. } = &s.on_call(&call)[0].step else {
+            panic!("no answer")
+        };
+        assert_eq!(
+            media.offered, None,
+            "the discard-port placeholder gets no RTP"
+        );
     }
 
     #[test]

@@ -8,16 +8,29 @@
 //! seed gives the same sequence of outcomes. [`serve`] is the tokio loop that runs a policy against
 //! a [`SipHandle`](super::SipHandle). These modules own no SIP logic: transactions, CANCEL, ACK and
 //! BYE handling belong to the core.
+//!
+//! Media (issue 17): when the INVITE carries an SDP offer, the answer names a real RTP socket of
+//! the call's own and the peer streams a synthetic voice ([`voice`]) as G.711 RTP ([`media`],
+//! [`stream`]) to the offer's address, counting what it receives, until the call ends. An INVITE
+//! without an offer (flow I) is answered as before, signalling only: an SDP offer on the discard
+//! port, no socket, no RTP.
 
 mod agent;
+pub mod media;
 mod serve;
+pub mod stream;
 mod trunk;
+pub mod voice;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 pub use agent::{AgentSim, AgentSimConfig};
-pub use serve::serve;
+pub use serve::{serve, Served};
 pub use trunk::TrunkSim;
+
+use media::Offered;
+use voice::Voice;
 
 use super::endpoint::CallId;
 
@@ -26,10 +39,11 @@ use super::endpoint::CallId;
 pub enum Step {
     /// Send 180 Ringing.
     Ring,
-    /// Answer 200 with an SDP body; `machine` adds `X-Outdial-Answer: machine`.
+    /// Answer 200 with an SDP body naming a fresh RTP socket, then stream a voice on it;
+    /// `machine` adds `X-Outdial-Answer: machine`.
     Answer {
-        /// SDP offer (flow I: the INVITE had none) or answer.
-        sdp: String,
+        /// The SDP and the voice.
+        media: AnswerMedia,
         /// An answering machine picked up.
         machine: bool,
     },
@@ -47,6 +61,44 @@ pub struct Planned {
     /// What to do.
     pub step: Step,
 }
+
+/// The media side of an answer: what goes into the SDP and what the peer says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerMedia {
+    /// Address of the RTP socket, written in the SDP.
+    pub ip: IpAddr,
+    /// The INVITE's offer, when it carried usable audio: the SDP is then an answer in its
+    /// codec naming the call's RTP socket, and RTP goes to the offer's address. `None` (flow I):
+    /// the SDP is a placeholder offer of PCMU and PCMA on the discard port, and no RTP flows.
+    pub offered: Option<Offered>,
+    /// Who speaks.
+    pub voice: Voice,
+    /// Seed of the voice and of the RTP header fields.
+    pub seed: u64,
+}
+
+impl AnswerMedia {
+    /// Media for an INVITE carrying `offer` (`None` or unusable: flow I). An offer on port 9
+    /// (discard: [`sdp`]'s placeholder) is treated as none.
+    pub fn new(ip: IpAddr, offer: Option<&str>, voice: Voice, seed: u64) -> Self {
+        AnswerMedia {
+            ip,
+            offered: offer
+                .and_then(media::parse_offer)
+                .filter(|o| o.remote.addr.port() != DISCARD_PORT),
+            voice,
+            seed,
+        }
+    }
+
+    /// The SDP body for an RTP socket on `port`.
+    pub fn sdp(&self, port: u16) -> String {
+        media::sdp(self.ip, port, self.offered.as_ref(), self.seed)
+    }
+}
+
+/// The discard port (RFC 863): a placeholder SDP's port, where nobody listens.
+pub(crate) const DISCARD_PORT: u16 = 9;
 
 /// An INVITE as a peer sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,11 +129,9 @@ pub fn scaled(secs: f64, time_scale: f64) -> Duration {
     }
 }
 
-/// A minimal audio SDP (PCMU/PCMA) for `user`; signalling only, so the media address is fixed.
-pub fn sdp(user: &str, ip: std::net::IpAddr) -> String {
-    let v = if ip.is_ipv4() { "IP4" } else { "IP6" };
-    format!(
-        "v=0\r\no={user} 1 1 IN {v} {ip}\r\ns=-\r\nc=IN {v} {ip}\r\nt=0 0\r\n\
-         m=audio 40000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
-    )
+/// A placeholder audio SDP offer (PCMU/PCMA) for tests that need an SDP body but no media: its
+/// port is the discard port 9, which the synthetic peers never stream to. `_user` is kept for
+/// the callers' sake (outdial's SDP writer names itself in `o=`).
+pub fn sdp(_user: &str, ip: IpAddr) -> String {
+    media::sdp(ip, DISCARD_PORT, None, 1)
 }

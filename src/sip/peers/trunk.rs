@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
 
-use super::{scaled, sdp, Incoming, Peer, Planned, Step};
+use super::voice::Voice;
+use super::{scaled, AnswerMedia, Incoming, Peer, Planned, Step};
 use crate::sip::endpoint::CallId;
 
 /// Random stream of trunk-sim draws (distinct from the simulator's streams).
@@ -14,9 +15,11 @@ const TRUNK_SIM_STREAM: u64 = 0x5452_554E_4B53_494D;
 
 /// A UAS that answers like a scenario's `trunk` section, durations divided by `time_scale`.
 ///
-/// Live and machine answers ring, then answer 200 with an SDP offer (the dialler sends its
-/// INVITE without one, flow I) — machines with `X-Outdial-Answer: machine` — and the customer
-/// hangs up after the drawn talk time (counted from the answer). Busy rings then sends 486;
+/// Live and machine answers ring, then answer 200 with SDP — machines with `X-Outdial-Answer:
+/// machine`. An INVITE with an offer gets an answer naming the call's RTP socket and talk on RTP
+/// (a person's spurts and pauses, or a machine's greeting and beep); one without (flow I) gets
+/// a placeholder offer, signalling only. The customer hangs up after the drawn talk time
+/// (counted from the answer). Busy rings then sends 486;
 /// invalid sends 404; failure 503; no answer rings until the caller cancels.
 #[derive(Debug, Clone)]
 pub struct TrunkSim {
@@ -46,7 +49,7 @@ impl TrunkSim {
 }
 
 impl Peer for TrunkSim {
-    fn on_call(&mut self, _call: &Incoming) -> Vec<Planned> {
+    fn on_call(&mut self, call: &Incoming) -> Vec<Planned> {
         let k = self.calls;
         self.calls += 1;
         let draw = self
@@ -67,7 +70,16 @@ impl Peer for TrunkSim {
                 Planned {
                     after: at(draw.after_s),
                     step: Step::Answer {
-                        sdp: sdp("customer", self.ip),
+                        media: AnswerMedia::new(
+                            self.ip,
+                            call.offer.as_deref(),
+                            if draw.outcome == Outcome::Machine {
+                                Voice::Machine
+                            } else {
+                                Voice::Live
+                            },
+                            self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        ),
                         machine: draw.outcome == Outcome::Machine,
                     },
                 },
@@ -143,6 +155,38 @@ mod tests {
         );
         let p = plan(model(0.0, 0.0, 0.0, 0.0, 0.0));
         assert_eq!(p.iter().map(|s| &s.step).collect::<Vec<_>>(), [&Step::Ring]);
+    }
+
+    #[test]
+    fn an_offer_is_answered_with_media_to_its_address_and_flow_i_is_not() {
+        let mut t = TrunkSim::new(
+            model(0.0, 1.0, 0.0, 0.0, 0.0),
+            7,
+            10.0,
+            IpAddr::from([127, 0, 0, 1]),
+        );
+        let offer = crate::media::sdp::offer([127, 0, 0, 2].into(), 30000, 1, 1);
+        let p = t.on_call(&Incoming {
+            call: CallId(1),
+            to: "1".into(),
+            offer: Some(offer),
+        });
+        let Step::Answer { media, machine } = &p[1].step else {
+            panic!("{p:?}")
+        };
+        assert!(machine);
+        assert_eq!(media.voice, Voice::Machine, "a machine greets and beeps");
+        assert_eq!(
+            media.offered.as_ref().map(|o| o.remote.addr),
+            Some("127.0.0.2:30000".parse().expect("addr"))
+        );
+        assert!(media.sdp(41000).contains("m=audio 41000 RTP/AVP 0 101\r\n"));
+        // Flow I: no offer, so a placeholder offer and no RTP.
+        let Step::Answer { media, .. } = &plan(model(1.0, 0.0, 0.0, 0.0, 0.0))[1].step else {
+            panic!("no answer")
+        };
+        assert_eq!((&media.offered, media.voice), (&None, Voice::Live));
+        assert!(media.sdp(41000).contains("RTP/AVP 0 8 101\r\n"));
     }
 
     #[test]
