@@ -13,6 +13,7 @@
 //!   consumer).
 //! - `ports`: the RTP port pool (plain data, owned by the engine core).
 //! - `shell`: the I/O shell — worker threads with sockets driving [`core::MediaCore`].
+//! - `rtp_load`: the RTP load generator behind `outdial rtp-load` (outdial's shell vs rtpengine).
 //!
 //! Nothing here looks at SIP headers, the store or the pacing core.
 

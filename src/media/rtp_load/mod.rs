@@ -52,7 +52,7 @@ pub enum Target {
         binary: PathBuf,
         /// Its ng control port on 127.0.0.1.
         ng_port: u16,
-        /// Its RTP port range start (4 ports a call are needed, plus headroom).
+        /// Its RTP port range start (it uses up to port 65000; 4 ports a call).
         port_min: u16,
         /// Worker threads (`--num-threads`).
         threads: usize,
@@ -239,8 +239,9 @@ fn run_rtpengine(
     port_min: u16,
     threads: usize,
 ) -> Result<RelayFigures, LoadError> {
-    let port_max = port_min as usize + opts.calls * 4 + 1000;
-    let port_max = u16::try_from(port_max.min(65535)).unwrap_or(u16::MAX);
+    // rtpengine picks ports at random in its range and gives up after a few collisions: give it
+    // everything above port_min, not a tight fit.
+    let port_max: u16 = 65000.max(port_min);
     let child = Command::new(binary)
         .args([
             "--table=-1",
