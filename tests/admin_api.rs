@@ -599,6 +599,16 @@ async fn metrics_renders_every_documented_name() {
     metrics::opt_out(CV);
     metrics::recording_failed(CV);
     metrics::set_rtp_ports_free(4_990);
+    metrics::call_media(
+        CV,
+        &outdial::media::io::LegStats {
+            packets_in: 1_500,
+            packets_out: 1_500,
+            loss_pct: 1.5,
+            jitter_ms: 12.0,
+            mos: 4.1,
+        },
+    );
     let text = srv.client(ANA).metrics().await.unwrap();
     for name in metrics::ALL {
         assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
@@ -609,6 +619,9 @@ async fn metrics_renders_every_documented_name() {
         r#"outdial_store_backlog{where="spool"} 1"#,
         r#"outdial_opt_outs_total{campaign="credit-verification"} 1"#,
         r#"outdial_rtp_ports_free 4990"#,
+        r#"outdial_call_mos_bucket{campaign="credit-verification",le="4.2"} 1"#,
+        r#"outdial_call_mos_bucket{campaign="credit-verification",le="4"} 0"#,
+        r#"outdial_call_loss_percent_bucket{campaign="credit-verification",le="2"} 1"#,
         r#"outdial_agents{state="ready"} 4"#,
         r#"outdial_dial_level{campaign="credit-verification"} 2.5"#,
         r#"outdial_agent_dispositions_total{campaign="credit-verification",disposition="not_set"} 1"#,

@@ -99,9 +99,15 @@ pub const OPT_OUTS: &str = "outdial_opt_outs_total";
 pub const RECORDING_FAILURES: &str = "outdial_recording_failures_total";
 /// Gauge: RTP port pairs free in `media.ports`.
 pub const RTP_PORTS_FREE: &str = "outdial_rtp_ports_free";
+/// Histogram `{campaign}`: E-model MOS estimate of each anchored call's customer leg.
+pub const CALL_MOS: &str = "outdial_call_mos";
+/// Histogram `{campaign}`: packet loss (%) of each anchored call's customer leg.
+pub const CALL_LOSS: &str = "outdial_call_loss_percent";
+/// Histogram `{campaign}`: interarrival jitter (RFC 3550, seconds) of each customer leg.
+pub const CALL_JITTER: &str = "outdial_call_jitter_seconds";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 25] = [
+pub const ALL: [&str; 28] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -127,7 +133,15 @@ pub const ALL: [&str; 25] = [
     OPT_OUTS,
     RECORDING_FAILURES,
     RTP_PORTS_FREE,
+    CALL_MOS,
+    CALL_LOSS,
+    CALL_JITTER,
 ];
+
+/// Buckets of the per-call media figures: MOS (1–4.5), loss % and jitter seconds.
+const MOS_BUCKETS: [f64; 8] = [1.0, 2.0, 3.0, 3.5, 3.8, 4.0, 4.2, 4.4];
+const LOSS_BUCKETS: [f64; 8] = [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0];
+const JITTER_BUCKETS: [f64; 7] = [0.001, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16];
 
 /// Histogram buckets of pacing decision time: 1 µs to 100 ms (the target is < 1 ms).
 const DECISION_BUCKETS: [f64; 11] = [
@@ -154,6 +168,15 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
                     Matcher::Full(PACING_DECISION_SECONDS.to_string()),
                     &DECISION_BUCKETS,
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(CALL_MOS.into()), &MOS_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(CALL_LOSS.into()), &LOSS_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(CALL_JITTER.into()), &JITTER_BUCKETS)
+                })
                 .and_then(PrometheusBuilder::install_recorder)
                 .map_err(|e| MetricsError(e.to_string()))?;
             describe();
@@ -226,6 +249,19 @@ fn describe() {
         "Recordings that failed (unwritable, disk full); the calls went on."
     );
     describe_gauge!(RTP_PORTS_FREE, "RTP port pairs free in media.ports.");
+    describe_histogram!(
+        CALL_MOS,
+        "E-model MOS estimate of each anchored call's customer leg."
+    );
+    describe_histogram!(
+        CALL_LOSS,
+        "Packet loss (%) of each anchored call's customer leg."
+    );
+    describe_histogram!(
+        CALL_JITTER,
+        Unit::Seconds,
+        "Interarrival jitter (RFC 3550) of each anchored call's customer leg."
+    );
     describe_histogram!(
         PACING_DECISION_SECONDS,
         Unit::Seconds,
@@ -408,6 +444,17 @@ pub fn opt_out(campaign: &str) {
 /// Counts a failed recording.
 pub fn recording_failed(campaign: &str) {
     counter!(RECORDING_FAILURES, "campaign" => campaign.to_string()).increment(1);
+}
+
+/// Records an anchored call's customer-leg figures (only legs that received RTP).
+pub fn call_media(campaign: &str, stats: &crate::media::io::LegStats) {
+    if stats.packets_in == 0 {
+        return;
+    }
+    let c = campaign.to_string();
+    histogram!(CALL_MOS, "campaign" => c.clone()).record(stats.mos);
+    histogram!(CALL_LOSS, "campaign" => c.clone()).record(stats.loss_pct);
+    histogram!(CALL_JITTER, "campaign" => c).record(stats.jitter_ms / 1000.0);
 }
 
 /// Sets the RTP port pairs free.

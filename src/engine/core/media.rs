@@ -479,6 +479,9 @@ impl Core {
         match ev {
             MediaEvent::Closed { leg, stats } => {
                 if let Some(key) = self.media.closing.remove(&leg) {
+                    if let Some(r) = self.calls.get(&key) {
+                        crate::admin::metrics::call_media(&self.camps[r.camp].name, &stats);
+                    }
                     let disp = self.calls.get_mut(&key).and_then(|r| {
                         let m = r.media.as_mut()?;
                         m.record.customer = Some(stats.into());
