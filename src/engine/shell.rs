@@ -155,6 +155,23 @@ pub async fn run(
     let mut media_events = media
         .take_events()
         .ok_or_else(|| EngineError::Config("media shell events taken twice".into()))?;
+    // Recordings a crash of this (or any) node left open are made valid before new ones start.
+    let rec_dirs: Vec<std::path::PathBuf> = defs
+        .iter()
+        .filter(|(_, def)| def.recording.mode != crate::campaign::media::RecordingMode::None)
+        .map(|(name, def)| std::path::Path::new(&def.recording.dir).join(name))
+        .collect();
+    let sweep = crate::media::recording::stale::sweep(
+        &rec_dirs,
+        Duration::from_secs(10),
+        std::time::SystemTime::now(),
+    );
+    for (path, secs) in &sweep.recovered {
+        tracing::warn!(path = %path.display(), secs, "recording left open by a crash: closed");
+    }
+    for (path, why) in &sweep.failed {
+        tracing::error!(path = %path.display(), %why, "recording left open by a crash: not recoverable");
+    }
     let setups: Vec<(String, MediaSetup)> = defs
         .iter()
         .map(|(name, def)| {

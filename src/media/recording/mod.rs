@@ -12,6 +12,7 @@
 //! recorder off its packet path.
 
 pub mod mixer;
+pub mod stale;
 pub mod writer;
 
 use std::collections::{HashMap, VecDeque};
