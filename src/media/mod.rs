@@ -6,14 +6,18 @@
 //! - [`core`]: the sans-IO media core ([`core::MediaCore`]): legs, latching, the relay switch
 //!   between a customer and an agent, prompts and tones, RFC 4733 and in-band DTMF, RTCP, the
 //!   per-leg figures, the tap. Takes `now` and bytes, returns transmits and events; owns no
-//!   socket, clock, thread or file.
+//!   socket, clock, thread or file. Its parts: `leg` (one leg's state), [`rtp`] and [`rtcp`]
+//!   (wire formats), [`stream`] (each leg's own continuous SSRC/sequence/timestamp), [`stats`]
+//!   (RFC 3550 loss and jitter), [`emodel`] (MOS), [`dtmf`] (RFC 4733 and Goertzel),
+//!   [`jitter`] (the tap's reordering buffer), [`transcode`] (PCMU↔PCMA), [`tones`].
 //! - [`sdp`]: SDP offer/answer (RFC 3264) for audio: outdial's offers and answers, parsing what
 //!   carriers send.
-//! - `g711`, `wav`, `recording`: audio formats, prompt loading, the recording writer (a tap
-//!   consumer).
-//! - `ports`: the RTP port pool (plain data, owned by the engine core).
-//! - `shell`: the I/O shell — worker threads with sockets driving [`core::MediaCore`].
-//! - `rtp_load`: the RTP load generator behind `outdial rtp-load` (outdial's shell vs rtpengine).
+//! - [`g711`], [`wav`], [`recording`]: audio formats, prompt loading, the recording writer (a
+//!   tap consumer; its crash sweep in `recording::stale`).
+//! - [`ports`]: the RTP port pool (plain data, owned by the engine core).
+//! - [`shell`]: the I/O shell — mio worker threads with sockets driving [`core::MediaCore`]
+//!   (threads, not tokio tasks: the relay is a hot path, as rtpengine's workers are).
+//! - [`rtp_load`]: the RTP load generator behind `outdial rtp-load` (outdial's shell vs rtpengine).
 //!
 //! Nothing here looks at SIP headers, the store or the pacing core.
 

@@ -1,5 +1,5 @@
 //! Recordings a crash left open: found under a campaign's recording directory and made valid
-//! with [`recover`](super::writer::recover) at the next start. Touches only files whose header
+//! with [`recover`] at the next start. Touches only files whose header
 //! disagrees with their length and that no writer has touched for a while (a running writer
 //! rewrites its header every second, so a file of another live node is left alone).
 

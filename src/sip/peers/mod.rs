@@ -79,7 +79,7 @@ pub struct AnswerMedia {
 
 impl AnswerMedia {
     /// Media for an INVITE carrying `offer` (`None` or unusable: flow I). An offer on port 9
-    /// (discard: [`sdp`]'s placeholder) is treated as none.
+    /// (discard: [`sdp()`]'s placeholder) is treated as none.
     pub fn new(ip: IpAddr, offer: Option<&str>, voice: Voice, seed: u64) -> Self {
         AnswerMedia {
             ip,
