@@ -82,7 +82,7 @@ fn customer(dir: &Path, speech: &Path, calls: u32, talk_ms: u32) -> (Sipp, u16) 
 /// automatic agent `agent0001` at `agent` (none if `None`) connected `nailed`, campaign `c1`.
 fn engine_yaml(
     dir: &Path,
-    trunk: SocketAddr,
+    trunks: &[SocketAddr],
     agent: Option<SocketAddr>,
     ports: (u16, u16),
     run_for_s: u32,
@@ -96,13 +96,26 @@ fn engine_yaml(
         ),
         None => String::new(),
     };
+    // One channel a trunk when there are several: each far end gets exactly one call.
+    let channels = if trunks.len() > 1 { 1 } else { 4 };
+    let list: String = trunks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "    - {{name: t{i}, address: \"{t}\", max_channels: {channels}, max_cps: 5, \
+                 ping_interval: 0s, media: anchor}}\n"
+            )
+        })
+        .collect();
+    let names: Vec<String> = (0..trunks.len()).map(|i| format!("t{i}")).collect();
     let text = format!(
-        "node: n1\nsip:\n  listen: 127.0.0.1:{sip_port}\n  trunks:\n    - {{name: t1, address: \
-         \"{trunk}\", max_channels: 4, max_cps: 5, ping_interval: 0s, media: anchor}}\n  groups:\n    \
-         - {{name: lab, trunks: [t1]}}\nmedia: {{ports: {lo}-{hi}}}\nadmin:\n  listen: \
+        "node: n1\nsip:\n  listen: 127.0.0.1:{sip_port}\n  trunks:\n{list}  groups:\n    \
+         - {{name: lab, trunks: [{names}]}}\nmedia: {{ports: {lo}-{hi}}}\nadmin:\n  listen: \
          127.0.0.1:{admin_port}\n  tokens:\n    - {{name: test-supervisor, token: {TOKEN}}}\n\
          {agents}auto_wrap_time: {{dist: constant, mean: 1s}}\ncampaigns:\n  - {{name: c1}}\n\
          time_scale: 1\nrun_for: {run_for_s}s\nshutdown_grace: 2s\n",
+        names = names.join(", "),
         lo = ports.0,
         hi = ports.1,
     );
@@ -252,7 +265,7 @@ fn a_nailed_baresip_agent_and_sipp_customers_hear_each_other_and_outdial_records
         2,
     );
     let ports = free_udp_ports(20);
-    let (config, admin) = engine_yaml(&dir, sipp.addr, Some(phone.sip), (ports, ports + 19), 32);
+    let (config, admin) = engine_yaml(&dir, &[sipp.addr], Some(phone.sip), (ports, ports + 19), 32);
     let engine = start_engine_with_stderr(
         &db,
         &config,
@@ -328,4 +341,216 @@ fn a_nailed_baresip_agent_and_sipp_customers_hear_each_other_and_outdial_records
         assert!(r_cust < 0.3, "not the customer on the right: {r_cust}");
         assert!(l_agent < 0.3, "not the agent on the left: {l_agent}");
     }
+}
+
+const MESSAGE_TEXT: &str = "We are sorry, all our agents are busy. We will call you back later. \
+                            To stop these calls, press nine.";
+
+/// What a power campaign (ratio 3, one nailed-up agent, three leads, `abandon_message`) leaves
+/// behind when baresip is the trunk answering every customer with `mic` as its microphone: two
+/// of the three customers find the agent busy and hear the message.
+struct Abandoned {
+    /// The message as spoken (8 kHz).
+    message: Vec<i16>,
+    /// What baresip heard, one WAV per customer call.
+    heard: Vec<PathBuf>,
+    /// (phone, disposition, opted out) of every call record.
+    records: Vec<(String, Option<String>, bool)>,
+    /// The do-not-call list.
+    dnc: Vec<String>,
+    /// Calls baresip saw closed by outdial before the engine stopped.
+    closed_early: usize,
+}
+
+fn abandon_run(tag: &str, customer_mic: impl FnOnce(&Path) -> PathBuf) -> Abandoned {
+    let dir = temp_dir(tag);
+    let db = format!("sqlite://{}", dir.join("e2e.db").display());
+    let message_wav = say(&dir, "message", MESSAGE_TEXT);
+    let agent_wav = say(&dir, "agent", AGENT_TEXT);
+    let mic = customer_mic(&dir);
+    let phone = Baresip::start("agent0001", &agent_wav);
+    // The numbers the campaign dials (the request URI's user part is the E.164 number).
+    let numbers = ["+6591234500", "+6591234501", "+6591234502"];
+    // One baresip a customer (sndfile names its dumps by the second: calls answered together
+    // by one baresip would share a file), each with every number, as trunks of one channel.
+    let mut customers: Vec<Baresip> = (0..3)
+        .map(|i| Baresip::start_answering(&format!("customer{i}"), &mic, &numbers))
+        .collect();
+    campaign(
+        &db,
+        &dir,
+        "power",
+        &format!(
+            "abandon_message: \"{}\"\nrecording: {{mode: none}}\n",
+            message_wav.display()
+        ),
+        3,
+    );
+    // Ratio 3 for one agent: three customers at once.
+    let text = std::fs::read_to_string(dir.join("c1.yaml")).expect("campaign");
+    std::fs::write(
+        dir.join("c1.yaml"),
+        text.replacen("  ratio: 1.0\n", "  ratio: 3.0\n", 1),
+    )
+    .expect("campaign");
+    outdial(
+        &db,
+        &[
+            "campaign",
+            "apply",
+            dir.join("c1.yaml").to_str().expect("path"),
+        ],
+        None,
+    );
+    let ports = free_udp_ports(20);
+    let (config, admin) = engine_yaml(
+        &dir,
+        &customers.iter().map(|c| c.sip).collect::<Vec<_>>(),
+        Some(phone.sip),
+        (ports, ports + 19),
+        16,
+    );
+    let engine = start_engine_with_stderr(
+        &db,
+        &config,
+        std::fs::File::create(dir.join("engine.log")).expect("log"),
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(engine_support::wait_admin(&admin));
+    // Calls outdial ends while the engine still runs (the bridged one lasts to the shutdown).
+    // (The events queue up meanwhile; they are read after.)
+    std::thread::sleep(Duration::from_secs(14));
+    let mut closed_early = 0;
+    for c in customers.iter_mut() {
+        if c.wait_event("CALL_CLOSED", Duration::from_millis(200))
+            .is_some()
+        {
+            closed_early += 1;
+        }
+    }
+    let summary = finish_engine(engine, Duration::from_secs(30));
+    // sndfile closes its files when the audio stream is torn down, just after CALL_CLOSED.
+    for c in customers.iter_mut() {
+        // The call still up closed at the shutdown; the others' events were taken above.
+        c.wait_event("CALL_CLOSED", Duration::from_secs(1));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let store = rt
+        .block_on(outdial::store::Store::open(&db))
+        .expect("store");
+    let (records, dnc) = rt.block_on(async {
+        let outdial::store::Db::Sqlite(p) = store.db() else {
+            panic!("sqlite")
+        };
+        let records: Vec<(String, Option<String>, i64)> =
+            sqlx::query_as("SELECT phone, disposition, CAST(opted_out AS BIGINT) FROM attempts")
+                .fetch_all(p)
+                .await
+                .expect("attempts");
+        let dnc: Vec<(String,)> = sqlx::query_as("SELECT phone FROM dnc")
+            .fetch_all(p)
+            .await
+            .expect("dnc");
+        (records, dnc)
+    });
+    eprintln!(
+        "summary {summary}\nrecords {records:?}\nengine log:\n{}\ncustomer log tail:\n{}",
+        log(&dir),
+        customers
+            .iter()
+            .map(|c| c
+                .log()
+                .lines()
+                .filter(|l| !l.contains("audio="))
+                .collect::<Vec<_>>()
+                .join("\n"))
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    );
+    Abandoned {
+        message: read_wav_mono_8k(&message_wav),
+        heard: customers.iter().flat_map(|c| c.recordings()).collect(),
+        records: records
+            .into_iter()
+            .map(|(p, d, o)| (p, d, o != 0))
+            .collect(),
+        dnc: dnc.into_iter().map(|(p,)| p).collect(),
+        closed_early,
+    }
+}
+
+#[test]
+fn a_customer_no_agent_can_take_hears_the_whole_safe_harbour_message_then_is_hung_up() {
+    if !peers_available() {
+        return;
+    }
+    let r = abandon_run("e2e-abandon", |dir| {
+        let silence = dir.join("silence.wav");
+        run(Command::new("sox")
+            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+            .arg(&silence)
+            .args(["trim", "0", "1"]));
+        silence
+    });
+    let abandoned: Vec<_> = r
+        .records
+        .iter()
+        .filter(|(_, d, _)| d.as_deref() == Some("abandoned"))
+        .collect();
+    assert_eq!(
+        abandoned.len(),
+        2,
+        "two customers found the agent busy: {:?}",
+        r.records
+    );
+    assert_eq!(r.heard.len(), 3, "three calls reached the customer side");
+    let peaks: Vec<f64> = r
+        .heard
+        .iter()
+        .map(|h| best_correlation(&r.message, &read_wav_mono_8k(h)).1)
+        .collect();
+    assert_eq!(
+        peaks.iter().filter(|p| **p > 0.5).count(),
+        2,
+        "the abandoned customers heard the message: {peaks:?}"
+    );
+    assert_eq!(r.closed_early, 2, "outdial hung up after the message");
+    assert!(r.dnc.is_empty(), "nobody pressed the key: {:?}", r.dnc);
+    assert!(r.records.iter().all(|(_, _, o)| !o));
+}
+
+#[test]
+fn the_customer_pressing_nine_during_the_message_is_put_on_the_do_not_call_list() {
+    if !peers_available() {
+        return;
+    }
+    let r = abandon_run("e2e-optout", |dir| {
+        // 3.5 s of silence (the message starts 2 s after the answer: the patience), then an
+        // in-band '9' (852 + 1477 Hz) for 0.3 s, then silence.
+        let key = dir.join("key9.wav");
+        run(Command::new("sox")
+            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+            .arg(&key)
+            .args([
+                "synth", "0.3", "sine", "852", "sine", "1477", "remix", "-", "gain", "-6",
+            ]));
+        let mic = dir.join("mic9.wav");
+        run(Command::new("sox")
+            .arg(&key)
+            .arg(&mic)
+            .args(["pad", "3.5", "2"]));
+        mic
+    });
+    let opted: Vec<_> = r.records.iter().filter(|(_, _, o)| *o).collect();
+    assert_eq!(
+        opted.len(),
+        2,
+        "both customers in the message opted out: {:?}",
+        r.records
+    );
+    let mut listed = r.dnc.clone();
+    listed.sort();
+    let mut numbers: Vec<String> = opted.iter().map(|(p, _, _)| p.clone()).collect();
+    numbers.sort();
+    assert_eq!(listed, numbers, "their numbers are on the do-not-call list");
 }
