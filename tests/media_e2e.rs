@@ -360,6 +360,8 @@ struct Abandoned {
     dnc: Vec<String>,
     /// Calls baresip saw closed by outdial before the engine stopped.
     closed_early: usize,
+    /// `outdial_rtp_ports_free` once the abandoned calls ended.
+    ports_free: Option<f64>,
 }
 
 fn abandon_run(tag: &str, customer_mic: impl FnOnce(&Path) -> PathBuf) -> Abandoned {
@@ -420,6 +422,15 @@ fn abandon_run(tag: &str, customer_mic: impl FnOnce(&Path) -> PathBuf) -> Abando
     // Calls outdial ends while the engine still runs (the bridged one lasts to the shutdown).
     // (The events queue up meanwhile; they are read after.)
     std::thread::sleep(Duration::from_secs(14));
+    // The abandoned calls' ports are back: only the bridged customer and the agent hold a
+    // pair of the ten.
+    let ports_free = metric_becomes(
+        &rt,
+        &admin,
+        "outdial_rtp_ports_free",
+        8.0,
+        Duration::from_secs(2),
+    );
     let mut closed_early = 0;
     for c in customers.iter_mut() {
         if c.wait_event("CALL_CLOSED", Duration::from_millis(200))
@@ -476,6 +487,7 @@ fn abandon_run(tag: &str, customer_mic: impl FnOnce(&Path) -> PathBuf) -> Abando
             .collect(),
         dnc: dnc.into_iter().map(|(p,)| p).collect(),
         closed_early,
+        ports_free,
     }
 }
 
@@ -515,6 +527,7 @@ fn a_customer_no_agent_can_take_hears_the_whole_safe_harbour_message_then_is_hun
         "the abandoned customers heard the message: {peaks:?}"
     );
     assert_eq!(r.closed_early, 2, "outdial hung up after the message");
+    assert_eq!(r.ports_free, Some(8.0), "their RTP ports back in the pool");
     assert!(r.dnc.is_empty(), "nobody pressed the key: {:?}", r.dnc);
     assert!(r.records.iter().all(|(_, _, o)| !o));
 }
