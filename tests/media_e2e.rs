@@ -364,7 +364,13 @@ struct Abandoned {
     ports_free: Option<f64>,
 }
 
-fn abandon_run(tag: &str, customer_mic: impl FnOnce(&Path) -> PathBuf) -> Abandoned {
+/// Runs the power campaign of [`Abandoned`]; with `press_nine`, every customer sends the key
+/// '9' as an RFC 4733 event (baresip's `sndcode`) 3.5 s after its call was established.
+fn abandon_run(
+    tag: &str,
+    press_nine: bool,
+    customer_mic: impl FnOnce(&Path) -> PathBuf,
+) -> Abandoned {
     let dir = temp_dir(tag);
     let db = format!("sqlite://{}", dir.join("e2e.db").display());
     let message_wav = say(&dir, "message", MESSAGE_TEXT);
@@ -419,9 +425,27 @@ fn abandon_run(tag: &str, customer_mic: impl FnOnce(&Path) -> PathBuf) -> Abando
     );
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(engine_support::wait_admin(&admin));
+    let started = Instant::now();
+    if press_nine {
+        let mut answered_as = Vec::new();
+        for c in customers.iter_mut() {
+            let ev = c
+                .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+                .expect("a customer answered");
+            let aor = ev["accountaor"].as_str().expect("accountaor").to_string();
+            answered_as.push(aor);
+        }
+        // The message starts 2 s after the answer (the patience) and lasts about 6 s.
+        std::thread::sleep(Duration::from_millis(3_500));
+        for (c, aor) in customers.iter_mut().zip(&answered_as) {
+            // `sndcode` acts on the current account's call: make it the one that answered.
+            c.command("uafind", aor);
+            c.command("sndcode", "9");
+        }
+    }
     // Calls outdial ends while the engine still runs (the bridged one lasts to the shutdown).
     // (The events queue up meanwhile; they are read after.)
-    std::thread::sleep(Duration::from_secs(14));
+    std::thread::sleep(Duration::from_secs(14).saturating_sub(started.elapsed()));
     // The abandoned calls' ports are back: only the bridged customer and the agent hold a
     // pair of the ten.
     let ports_free = metric_becomes(
@@ -496,7 +520,7 @@ fn a_customer_no_agent_can_take_hears_the_whole_safe_harbour_message_then_is_hun
     if !peers_available() {
         return;
     }
-    let r = abandon_run("e2e-abandon", |dir| {
+    let r = abandon_run("e2e-abandon", false, |dir| {
         let silence = dir.join("silence.wav");
         run(Command::new("sox")
             .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
@@ -533,11 +557,11 @@ fn a_customer_no_agent_can_take_hears_the_whole_safe_harbour_message_then_is_hun
 }
 
 #[test]
-fn the_customer_pressing_nine_during_the_message_is_put_on_the_do_not_call_list() {
+fn the_customer_pressing_nine_in_band_during_the_message_is_put_on_the_do_not_call_list() {
     if !peers_available() {
         return;
     }
-    let r = abandon_run("e2e-optout", |dir| {
+    let r = abandon_run("e2e-optout", false, |dir| {
         // 3.5 s of silence (the message starts 2 s after the answer: the patience), then an
         // in-band '9' (852 + 1477 Hz) for 0.3 s, then silence.
         let key = dir.join("key9.wav");
@@ -554,6 +578,28 @@ fn the_customer_pressing_nine_during_the_message_is_put_on_the_do_not_call_list(
             .args(["pad", "3.5", "2"]));
         mic
     });
+    assert_opted_out(&r);
+}
+
+#[test]
+fn the_customer_pressing_nine_as_an_rfc4733_event_during_the_message_opts_out() {
+    if !peers_available() {
+        return;
+    }
+    let r = abandon_run("e2e-optout-4733", true, |dir| {
+        let silence = dir.join("silence.wav");
+        run(Command::new("sox")
+            .args(["-n", "-r", "8000", "-c", "1", "-b", "16"])
+            .arg(&silence)
+            .args(["trim", "0", "1"]));
+        silence
+    });
+    assert_opted_out(&r);
+}
+
+/// Both abandoned customers pressed 9 during the message: their records say opted out and
+/// their numbers (only theirs) are on the do-not-call list.
+fn assert_opted_out(r: &Abandoned) {
     let opted: Vec<_> = r.records.iter().filter(|(_, _, o)| *o).collect();
     assert_eq!(
         opted.len(),
