@@ -234,6 +234,47 @@ impl TapSink for LogSink {
             .expect("log")
             .push(format!("stop {}", customer.0));
     }
+    fn bridged(&mut self, customer: LegId, agent: LegId) {
+        self.0
+            .lock()
+            .expect("log")
+            .push(format!("bridged {} {}", customer.0, agent.0));
+    }
+}
+
+/// The recorder learns whose call an agent's audio belongs to from the bridge; when the bridge
+/// moves the customer's leg to the agent's worker it must still hear of it (it did not: the
+/// agent's side of every such recording was silence).
+#[test]
+fn a_bridge_that_moves_the_customer_to_the_agents_worker_still_reaches_the_tap_sink() {
+    let log = LogSink::default();
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.workers = 2;
+    cfg.recordings = Box::new(log.clone());
+    let mut shell = MediaShell::start_with(cfg, PassThrough::new).expect("start");
+    let mut events = shell.take_events().expect("events");
+    let (customer, agent) = (peer(), peer());
+    // Least-loaded placement: the agent on one worker, the customer on the other.
+    open(&shell, 21, LegRole::Agent, free_pair(), &agent);
+    open(&shell, 20, LegRole::Customer, free_pair(), &customer);
+    shell.send(MediaCommand::Record {
+        customer: LegId(20),
+        path: PathBuf::from("/tmp/call-20.wav"),
+    });
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(20),
+        agent: LegId(21),
+    });
+    shell.send(MediaCommand::Close { leg: LegId(20) });
+    assert!(matches!(
+        next_event(&mut events),
+        MediaEvent::Closed { leg: LegId(20), .. }
+    ));
+    shell.stop();
+    let log = log.0.lock().expect("log").clone();
+    let of = |prefix: &str| log.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(of("bridged 20 21"), 1, "{log:?}");
+    assert_eq!(of("stop 20"), 1, "{log:?}");
 }
 
 #[test]

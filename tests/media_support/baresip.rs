@@ -38,6 +38,13 @@ impl Baresip {
     /// Starts baresip `name` with `mic` (any WAV) as its microphone. Panics if it does not come
     /// up within 10 s.
     pub fn start(name: &str, mic: &Path) -> Baresip {
+        Baresip::start_answering(name, mic, &[])
+    }
+
+    /// [`Baresip::start`] with further accounts `also` (user parts) on the same address:
+    /// baresip answers only requests to a user it has an account for ("UA not found"), so a
+    /// baresip standing in for a trunk needs one per number dialled.
+    pub fn start_answering(name: &str, mic: &Path, also: &[&str]) -> Baresip {
         let dir = temp_dir(&format!("baresip-{name}"));
         let mic = audio::padded(mic, &dir.join("mic.wav"), MIC_PAD_S);
         for _ in 0..5 {
@@ -69,14 +76,16 @@ impl Baresip {
                 dir = dir.display(),
             );
             std::fs::write(dir.join("config"), config).expect("write baresip config");
-            std::fs::write(
-                dir.join("accounts"),
-                format!(
-                    "<sip:{name}@127.0.0.1:{sip_port};transport=udp>;regint=0;\
-                     answermode=auto;audio_codecs=PCMU,PCMA\n"
-                ),
-            )
-            .expect("write baresip accounts");
+            let accounts: String = std::iter::once(name)
+                .chain(also.iter().copied())
+                .map(|user| {
+                    format!(
+                        "<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0;\
+                         answermode=auto;audio_codecs=PCMU,PCMA\n"
+                    )
+                })
+                .collect();
+            std::fs::write(dir.join("accounts"), accounts).expect("write baresip accounts");
             let log = std::fs::File::create(dir.join("baresip.log")).expect("baresip log");
             let mut child = Command::new("baresip")
                 .arg("-f")

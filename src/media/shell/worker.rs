@@ -494,8 +494,8 @@ impl<C: ShellCore> Worker<C> {
         } = m;
         let Some((rtp, rtcp)) = sockets else {
             // The old worker did not have the leg: the bridge still reaches the core, which
-            // ignores what it does not know.
-            self.p.core.handle_command(now, then);
+            // ignores what it does not know (the sink is told as for any bridge).
+            self.command(now, then);
             return;
         };
         let registered = self
@@ -540,7 +540,11 @@ impl<C: ShellCore> Worker<C> {
             );
         }
         self.legs.insert(id, (port, leg));
-        self.p.core.handle_command(now, then);
+        // Through `command`, not straight to the core: the follow-up is the Bridge that moved
+        // the leg, and the sink must hear of it too, or the agent's audio never reaches the
+        // call's recording (its right channel stayed silent whenever the legs had been on
+        // different workers, i.e. nearly always with two workers).
+        self.command(now, then);
         // Datagrams that arrived during the move are waiting; edge-triggered readiness may have
         // fired on the old poll, so read now.
         self.drain_socket(now, port);
