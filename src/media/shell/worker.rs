@@ -540,7 +540,10 @@ impl<C: ShellCore> Worker<C> {
             );
         }
         self.legs.insert(id, (port, leg));
-        self.p.core.handle_command(now, then);
+        // Through `command`, not straight into the core: a Bridge must also reach the tap sink
+        // (`bridged`), or a recorded call's agent channel stays silent whenever the two legs
+        // started on different workers.
+        self.command(now, then);
         // Datagrams that arrived during the move are waiting; edge-triggered readiness may have
         // fired on the old poll, so read now.
         self.drain_socket(now, port);
