@@ -234,6 +234,44 @@ impl TapSink for LogSink {
             .expect("log")
             .push(format!("stop {}", customer.0));
     }
+    fn bridged(&mut self, customer: LegId, agent: LegId) {
+        self.0
+            .lock()
+            .expect("log")
+            .push(format!("bridged {} {}", customer.0, agent.0));
+    }
+}
+
+/// The recorder learns whose call an agent's audio belongs to from `bridged`; when the legs
+/// start on different workers the bridge travels with the moved leg and must still reach it
+/// (it did not: recorded calls had a silent agent channel).
+#[test]
+fn a_bridge_across_workers_reaches_the_tap_sink() {
+    let log = LogSink::default();
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.workers = 2;
+    cfg.recordings = Box::new(log.clone());
+    let shell = MediaShell::start_with(cfg, PassThrough::new).expect("start");
+    let (customer, agent) = (peer(), peer());
+    let (cport, aport) = (free_pair(), free_pair());
+    // Least-loaded placement puts the two legs on different workers.
+    open(&shell, 5, LegRole::Customer, cport, &customer);
+    open(&shell, 6, LegRole::Agent, aport, &agent);
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(5),
+        agent: LegId(6),
+    });
+    // Relayed audio means the bridge was carried out on the agent's worker.
+    customer
+        .send_to(&rtp(1, b"hello"), (LOCAL, cport))
+        .expect("send");
+    assert!(recv(&agent).ends_with(b"hello"));
+    shell.stop();
+    assert!(log
+        .0
+        .lock()
+        .expect("log")
+        .contains(&"bridged 5 6".to_string()));
 }
 
 #[test]
