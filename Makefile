@@ -8,13 +8,18 @@ PGURL ?= postgres://postgres@127.0.0.1:5432/test
 ## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
 ## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
 ## synthetic trunk and 20 synthetic agents on loopback (durations divided by 10), `outdial run` for
-## one minute with a live progress line, then the per-hour report from the call records.
+## one minute with a live progress line, then the per-hour report from the call records. Media
+## anchored (agents nailed up), every answered call recorded into $(DEMO_REC)/ (the lab campaign's
+## `recording.dir`, relative to this directory), listed at the end (through sed, not head:
+## `recordings list` panics when its reader closes the pipe early).
 DEMO_DB ?= outdial.db
+DEMO_REC = demo-recordings
 BIN = target/debug/outdial
 DEMO = --db sqlite://$(DEMO_DB)
 demo:
 	$(CARGO) build --bin outdial
 	rm -f $(DEMO_DB) $(DEMO_DB)-shm $(DEMO_DB)-wal
+	rm -rf $(DEMO_REC)
 	for f in campaigns/*.yaml sim/demo/campaign.yaml; do $(BIN) $(DEMO) campaign apply $$f || exit 1; done
 	awk 'BEGIN { print "phone,name,external_id,tier,loan_amount"; \
 	  for (i = 0; i < 3000; i++) printf "9%07d,Customer %d,APP-%06d,%s,%d\n", 1000000 + i * 7, i, i, (i % 3 ? "B" : "A"), 1000 + (i * 37) % 50000 }' \
@@ -25,7 +30,9 @@ demo:
 	sleep 1; \
 	$(BIN) $(DEMO) run --config sim/demo/engine.yaml --progress \
 	  && $(BIN) $(DEMO) report demo-verification \
-	  && $(BIN) $(DEMO) campaign stats demo-verification; \
+	  && $(BIN) $(DEMO) campaign stats demo-verification \
+	  && echo "recordings: $$($(BIN) $(DEMO) recordings list | tail -n +2 | wc -l) (play one: play FILE.wav)" \
+	  && $(BIN) $(DEMO) recordings list | sed -n 1,4p; \
 	rc=$$?; kill $$T $$A 2>/dev/null; exit $$rc
 
 ## test: formatting, lints and every test (SQLite, PostgreSQL, SIPp, Kamailio, baresip and

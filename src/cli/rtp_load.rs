@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use outdial::media::rtp_load::connect::{self, ConnectOptions};
 use outdial::media::rtp_load::{run, LoadOptions, OutdialCore, RelayFigures, Target};
 
 /// Which relays to run.
@@ -50,10 +51,27 @@ pub struct RtpLoadArgs {
     /// Loopback address for everything.
     #[arg(long, default_value = "127.0.0.1")]
     addr: IpAddr,
+    /// Instead of the relays' table: the answer-to-connect measurement — `--calls` customer
+    /// legs and as many nailed agent legs in outdial's shell, all streaming, and `--bridges`
+    /// Bridge commands at random moments, each timed to its first forwarded customer packet.
+    #[arg(long)]
+    answer_to_connect: bool,
+    /// Bridges timed by `--answer-to-connect`.
+    #[arg(long, default_value_t = 1000)]
+    bridges: usize,
+    /// Seed of `--answer-to-connect`'s bridge schedule.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Milliseconds each `--answer-to-connect` bridge is held before its Unbridge.
+    #[arg(long, default_value_t = 400)]
+    hold_ms: u64,
 }
 
 /// Runs each relay in turn and prints one line of figures per relay.
 pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
+    if args.answer_to_connect {
+        return answer_to_connect(&args);
+    }
     let opts = LoadOptions {
         calls: args.calls,
         duration: Duration::from_secs(args.seconds),
@@ -112,4 +130,55 @@ fn print_line(f: &RelayFigures) {
         f.cpu_pct(),
         f.cpu_us_per_call_second()
     );
+}
+
+/// `--answer-to-connect`: runs the measurement and prints its quantiles.
+fn answer_to_connect(args: &RtpLoadArgs) -> anyhow::Result<ExitCode> {
+    let opts = ConnectOptions {
+        pairs: args.calls,
+        bridges: args.bridges,
+        workers: args.workers,
+        base_port: args.base_port,
+        addr: args.addr,
+        seed: args.seed,
+        hold: Duration::from_millis(args.hold_ms),
+    };
+    println!(
+        "answer-to-connect: {} customer + {} agent legs ({} G.711 streams into the shell, {} \
+         workers), {} bridges",
+        args.calls,
+        args.calls,
+        args.calls * 2,
+        args.workers,
+        args.bridges
+    );
+    let f = connect::run(&opts)?;
+    println!(
+        "{:<52} {:>6} {:>9} {:>9} {:>9}",
+        "figure", "n", "p50 µs", "p99 µs", "max µs"
+    );
+    for (name, ns) in [
+        ("first packet after decision -> at agent", &f.connect_ns),
+        ("decision -> first customer audio at agent", &f.decision_ns),
+    ] {
+        println!(
+            "{:<52} {:>6} {:>9.1} {:>9.1} {:>9.1}",
+            name,
+            ns.len(),
+            connect::quantile_us(ns, 0.5),
+            connect::quantile_us(ns, 0.99),
+            connect::quantile_us(ns, 1.0)
+        );
+    }
+    println!(
+        "missed bridges {}, Connected events {}, schedule {:.1} s; shell datagrams in {} out {} \
+         refused {}",
+        f.missed,
+        f.connected_events,
+        f.elapsed.as_secs_f64(),
+        f.shell_datagrams[0],
+        f.shell_datagrams[1],
+        f.shell_datagrams[2]
+    );
+    Ok(ExitCode::SUCCESS)
 }

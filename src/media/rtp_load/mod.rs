@@ -9,6 +9,7 @@
 //! Owns the generator's sockets and threads and the rtpengine child process; decides nothing
 //! for the dialer.
 
+pub mod connect;
 pub mod ng;
 pub mod passthrough;
 pub mod streams;
