@@ -10,8 +10,7 @@ PGURL ?= postgres://postgres@127.0.0.1:5432/test
 ## synthetic trunk and 20 synthetic agents on loopback (durations divided by 10), `outdial run` for
 ## one minute with a live progress line, then the per-hour report from the call records. Media
 ## anchored (agents nailed up), every answered call recorded into $(DEMO_REC)/ (the lab campaign's
-## `recording.dir`, relative to this directory), listed at the end (through sed, not head:
-## `recordings list` panics when its reader closes the pipe early).
+## `recording.dir`, relative to this directory), the first few listed at the end.
 DEMO_DB ?= outdial.db
 DEMO_REC = demo-recordings
 BIN = target/debug/outdial
@@ -32,7 +31,7 @@ demo:
 	  && $(BIN) $(DEMO) report demo-verification \
 	  && $(BIN) $(DEMO) campaign stats demo-verification \
 	  && echo "recordings: $$($(BIN) $(DEMO) recordings list | tail -n +2 | wc -l) (play one: play FILE.wav)" \
-	  && $(BIN) $(DEMO) recordings list | sed -n 1,4p; \
+	  && $(BIN) $(DEMO) recordings list | head -n 4; \
 	rc=$$?; kill $$T $$A 2>/dev/null; exit $$rc
 
 ## test: formatting, lints and every test (SQLite, PostgreSQL, SIPp, Kamailio, baresip and

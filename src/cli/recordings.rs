@@ -118,6 +118,16 @@ fn secs(row: &RecordingRow) -> String {
     row.secs.map(|s| format!("{s:.1}")).unwrap_or_default()
 }
 
+/// Writes `text` to stdout; a reader that went away (`… | head`) is not an error.
+fn write_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Runs a recordings subcommand against the store at `db`.
 pub fn run(db: &str, cmd: RecordingsCmd) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async move {
@@ -127,24 +137,27 @@ pub fn run(db: &str, cmd: RecordingsCmd) -> anyhow::Result<ExitCode> {
         let code = match cmd {
             RecordingsCmd::List { filter, json } => {
                 let rows = store.recordings(&filter.filter()?).await?;
+                let mut text = String::new();
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                    text = serde_json::to_string_pretty(&rows)?;
+                    text.push('\n');
                 } else {
-                    println!(
-                        "{:<20}  {:<20}  {:<16}  {:>7}  file",
+                    text.push_str(&format!(
+                        "{:<20}  {:<20}  {:<16}  {:>7}  file\n",
                         "time (UTC)", "campaign", "number", "secs"
-                    );
+                    ));
                     for r in &rows {
-                        println!(
-                            "{:<20}  {:<20}  {:<16}  {:>7}  {}",
+                        text.push_str(&format!(
+                            "{:<20}  {:<20}  {:<16}  {:>7}  {}\n",
                             utc(r.dial_ms),
                             r.campaign,
                             r.phone,
                             secs(r),
                             r.path
-                        );
+                        ));
                     }
                 }
+                write_out(&text)?;
                 ExitCode::SUCCESS
             }
             RecordingsCmd::Export { filter, dir } => {
