@@ -21,6 +21,7 @@ use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, Stor
 
 use crate::engine::writes::Write;
 
+use super::inbound_media::Taken;
 use super::{
     noted, CallKey, CallRec, CampaignId, Core, InboundRec, Leg, PlaceFailure, SipCommand,
     StoreCommand,
@@ -391,9 +392,18 @@ impl Core {
             return;
         };
         rec.agent = Some(ai);
+        let anchored = rec.anchored;
         let uri = self.agents[ai].spec.uri.clone();
         self.agents[ai].call = Some(Leg::In(sip));
         self.agents[ai].pop = None;
+        if anchored {
+            // outdial answers the caller and switches it into the agent's nailed-up
+            // connection: a SIP join would INVITE a phone already in its nailed call.
+            match self.take_inbound_anchored(sip, ai) {
+                Taken::Bridged | Taken::Refused => return,
+                Taken::NotNailed => {}
+            }
+        }
         // The caller's number is the From default; no lead and no screen pop for inbound calls.
         let shown = AgentLeg {
             headers: ExtraHeader::campaign(&self.camps[ci].name)
@@ -470,7 +480,10 @@ impl Core {
                 let key = match self.by_sip.remove(&call) {
                     Some(Leg::Out(key)) => key,
                     // An inbound caller that gave up before an agent took it.
-                    Some(Leg::In(sip)) => return self.end_inbound(sip),
+                    Some(Leg::In(sip)) => {
+                        self.end_inbound(sip);
+                        return self.close_inbound_media(sip);
+                    }
                     Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => return,
                 };
                 let (end, disp) = map_failure(disposition);
@@ -563,12 +576,19 @@ impl Core {
                     }
                     self.finish(key, disp);
                 }
-                Some(Leg::In(sip)) => self.end_inbound(sip),
+                Some(Leg::In(sip)) => {
+                    self.end_inbound(sip);
+                    self.close_inbound_media(sip);
+                }
                 Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
             },
             Event::InboundCall {
-                call, from, trunk, ..
-            } => self.on_inbound(call, from, trunk),
+                call,
+                from,
+                trunk,
+                offer,
+                ..
+            } => self.on_inbound(call, from, trunk, offer),
             Event::Released { call } => self.on_released(call),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
@@ -738,6 +758,7 @@ impl Core {
         call: crate::sip::endpoint::CallId,
         from: String,
         trunk: Option<String>,
+        offer: Option<String>,
     ) {
         let now = self.pnow();
         let ci = self
@@ -774,6 +795,9 @@ impl Core {
             return;
         }
         let id = self.camps[ci].dialer.handle_inbound_arrival(now);
+        let anchored = trunk
+            .as_deref()
+            .is_some_and(|t| super::inbound_media::trunk_anchored(&self.cfg, t));
         self.inbound.insert(
             call,
             InboundRec {
@@ -784,6 +808,8 @@ impl Core {
                 arrive_ms: self.clock.wall_ms(self.now),
                 connect_ms: None,
                 arrived: now,
+                anchored,
+                offer,
             },
         );
         self.by_sip.insert(call, Leg::In(call));
@@ -807,6 +833,12 @@ impl Core {
                 continue;
             };
             admin::metrics::inbound_refused(&self.camps[camp].name, "queue_timeout");
+            if self.abandon_inbound_prompt(sip) {
+                // Answered with the campaign's message; the SIP call stays mapped so the
+                // caller's end closes its leg, and it is hung up when the message is over.
+                self.end_inbound(sip);
+                continue;
+            }
             let announcement = self
                 .cfg
                 .sip
@@ -829,7 +861,7 @@ impl Core {
         }
     }
 
-    fn end_inbound(&mut self, sip: crate::sip::endpoint::CallId) {
+    pub(crate) fn end_inbound(&mut self, sip: crate::sip::endpoint::CallId) {
         let now = self.pnow();
         let Some(rec) = self.inbound.remove(&sip) else {
             return;

@@ -497,7 +497,9 @@ impl Core {
             MediaEvent::FirstPacket { .. } | MediaEvent::Connected { .. } => {}
             MediaEvent::Dtmf { leg, digit } => self.on_dtmf(leg, digit),
             MediaEvent::PromptDone { leg } => {
-                if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&leg) {
+                if let Some(&LegOwner::Inbound(sip)) = self.media.legs.get(&leg) {
+                    self.inbound_prompt_done(sip);
+                } else if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&leg) {
                     let rec = self.calls.get(&key);
                     if rec
                         .and_then(|r| r.media.as_ref())
@@ -529,6 +531,10 @@ impl Core {
                         self.emit_sip(SipCommand::Hangup { call });
                     }
                 }
+                Some(LegOwner::Inbound(call)) => {
+                    tracing::info!(?leg, "no RTP from the inbound caller: hanging up");
+                    self.emit_sip(SipCommand::Hangup { call });
+                }
                 None => {}
             },
             MediaEvent::OpenFailed { leg, reason } => match self.media.legs.get(&leg).copied() {
@@ -543,6 +549,10 @@ impl Core {
                     if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
                         self.emit_sip(SipCommand::Hangup { call });
                     }
+                }
+                Some(LegOwner::Inbound(call)) => {
+                    tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
+                    self.emit_sip(SipCommand::Hangup { call });
                 }
                 None => {}
             },
