@@ -29,9 +29,10 @@ fn message() -> Prompt {
 }
 
 /// Campaign `c1` (no leads: its agents only take inbound calls) on trunk group `lab`, whose
-/// trunk `t1` has media `media`; `agents` blended automatic agents; RTP ports 20000-20099;
+/// trunk `t1` has media `media`; `agents` blended automatic agents with `connect` (or the
+/// default); RTP ports 20000-20099;
 /// callers wait at most 20 s.
-fn world(agents: u32, media: &str) -> World {
+fn world(agents: u32, media: &str, connect: &str) -> World {
     let c1 = campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
     let config = format!(
         "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  inbound_queue_timeout: 20s\n  trunks:\n    \
@@ -39,7 +40,7 @@ fn world(agents: u32, media: &str) -> World {
          ping_interval: 0s, media: {media}}}\n  groups:\n    - {{name: lab, trunks: [t1]}}\n\
          media: {{ports: 20000-20099}}\nagents:\n  - {{uri: \"sip:agent{{n}}@127.0.0.1:5080\", \
          count: {agents}, group: lab, skills: [outbound, inbound, verification], wrap_up: \
-         auto}}\nauto_wrap_time: {{dist: constant, mean: 5s}}\nnode_ttl: 3s\ncampaigns:\n  - \
+         auto{connect}}}\nauto_wrap_time: {{dist: constant, mean: 5s}}\nnode_ttl: 3s\ncampaigns:\n  - \
          {{name: c1}}\n"
     );
     let groups = BTreeMap::from([(
@@ -109,7 +110,7 @@ fn audio_port(sdp: &str) -> Option<u16> {
 
 #[test]
 fn an_anchored_caller_is_answered_by_outdial_and_bridged_into_the_nailed_agent() {
-    let mut w = world(1, "anchor");
+    let mut w = world(1, "anchor", "");
     w.start(Vec::new());
     let call = SipCall(9_000_001);
     caller(&mut w, S(5), call);
@@ -171,7 +172,7 @@ fn an_anchored_caller_is_answered_by_outdial_and_bridged_into_the_nailed_agent()
 
 #[test]
 fn an_anchored_caller_no_agent_takes_hears_the_abandon_message_then_is_hung_up() {
-    let mut w = world(1, "anchor");
+    let mut w = world(1, "anchor", "");
     assert!(w.core.set_media_setup(
         "c1",
         MediaSetup {
@@ -222,7 +223,7 @@ fn an_anchored_caller_no_agent_takes_hears_the_abandon_message_then_is_hung_up()
 
 #[test]
 fn a_flow_i_caller_is_still_joined_to_the_agent_by_sip() {
-    let mut w = world(1, "flow-i");
+    let mut w = world(1, "flow-i", "");
     w.start(Vec::new());
     let call = SipCall(9_000_001);
     caller(&mut w, S(5), call);
@@ -232,5 +233,45 @@ fn a_flow_i_caller_is_still_joined_to_the_agent_by_sip() {
     assert!(w.sip.inbound_answers.is_empty());
     assert!(w.sip.agent_calls.is_empty(), "no nailed-up connection");
     assert!(opened(&w).is_empty(), "no media leg");
+    assert_eq!(w.core.rtp_ports(), (50, 50));
+}
+
+#[test]
+fn an_anchored_caller_taken_by_a_per_call_agent_is_bridged_when_the_phone_answers() {
+    let mut w = world(1, "anchor", ", connect: per-call");
+    w.sip.agent_answer = Some(S(2));
+    w.start(Vec::new());
+    let call = SipCall(9_000_001);
+    caller(&mut w, S(5), call);
+    w.run_for(S(15));
+
+    assert_eq!(sip_count(&w, "Connect"), 0, "no SIP join");
+    assert_eq!(w.sip.inbound_answers.len(), 1);
+    assert_eq!(
+        w.sip.agent_calls.len(),
+        1,
+        "one INVITE to the agent for the caller"
+    );
+    let agent_port = audio_port(&w.sip.agent_calls[0].offer).expect("offer port");
+    let caller_port = audio_port(&w.sip.inbound_answers[0].1).expect("answer port");
+    let leg_of = |p: u16| {
+        opened(&w)
+            .into_iter()
+            .find(|(_, q)| *q == p)
+            .map(|(l, _)| l)
+    };
+    let (customer, agent) = (leg_of(caller_port), leg_of(agent_port));
+    assert!(w.media.commands.iter().any(|(_, c)| matches!(
+        c,
+        MediaCommand::Bridge { customer: c1, agent: a1 } if Some(*c1) == customer && Some(*a1) == agent
+    )));
+    // The caller hangs up: the agent's call is hung up and both ports come back.
+    hang_up(&mut w, S(1), call);
+    w.run_for(S(5));
+    assert!(w
+        .sip
+        .commands
+        .iter()
+        .any(|(_, c)| c == &format!("Hangup {{ call: {:?} }}", w.sip.agent_calls[0].call)));
     assert_eq!(w.core.rtp_ports(), (50, 50));
 }

@@ -21,7 +21,6 @@ use crate::store::{AttemptOutcome, CallProgress, InboundRecord, LeasedLead, Stor
 
 use crate::engine::writes::Write;
 
-use super::inbound_media::Taken;
 use super::{
     noted, CallKey, CallRec, CampaignId, Core, InboundRec, Leg, PlaceFailure, SipCommand,
     StoreCommand,
@@ -396,14 +395,6 @@ impl Core {
         let uri = self.agents[ai].spec.uri.clone();
         self.agents[ai].call = Some(Leg::In(sip));
         self.agents[ai].pop = None;
-        if anchored {
-            // outdial answers the caller and switches it into the agent's nailed-up
-            // connection: a SIP join would INVITE a phone already in its nailed call.
-            match self.take_inbound_anchored(sip, ai) {
-                Taken::Bridged | Taken::Refused => return,
-                Taken::NotNailed => {}
-            }
-        }
         // The caller's number is the From default; no lead and no screen pop for inbound calls.
         let shown = AgentLeg {
             headers: ExtraHeader::campaign(&self.camps[ci].name)
@@ -411,6 +402,12 @@ impl Core {
                 .collect(),
             ..AgentLeg::default()
         };
+        if anchored {
+            // outdial answers the caller and switches it into the agent's nailed-up
+            // connection (a SIP join would INVITE a phone already in its nailed call), or
+            // calls a per-call agent with its own offer.
+            return self.take_inbound_anchored(sip, ai, shown);
+        }
         self.emit_sip(SipCommand::Connect {
             call: sip,
             agent: uri,
@@ -484,7 +481,7 @@ impl Core {
                         self.end_inbound(sip);
                         return self.close_inbound_media(sip);
                     }
-                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => return,
+                    Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => return,
                 };
                 let (end, disp) = map_failure(disposition);
                 let cancelled = match self.calls.get_mut(&key) {
@@ -528,7 +525,7 @@ impl Core {
                             rec.connect_ms = Some(wall);
                         }
                     }
-                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
+                    Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
                 }
             }
             Event::ConnectFailed { call, agent, code } => {
@@ -546,7 +543,7 @@ impl Core {
                         self.emit_sip(SipCommand::Abandon { call, announcement });
                     }
                     Some(Leg::In(_)) => self.emit_sip(SipCommand::Hangup { call }),
-                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
+                    Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
                 }
             }
             Event::Abandoned { .. } | Event::Acked { .. } => {}
@@ -580,7 +577,7 @@ impl Core {
                     self.end_inbound(sip);
                     self.close_inbound_media(sip);
                 }
-                Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
+                Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
             },
             Event::InboundCall {
                 call,

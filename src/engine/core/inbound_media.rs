@@ -1,19 +1,20 @@
 //! Anchored inbound calls (issue 17): a caller from a `media: anchor` trunk is answered by
 //! outdial itself (its own SDP answer on a customer leg from the RTP port pool) once an agent
-//! takes it, then bridged into the agent's nailed-up connection, with no SIP to the agent; a
+//! takes it, then bridged into the agent's nailed-up connection with no SIP to the agent (a
+//! per-call agent gets one INVITE with outdial's offer, bridged when it answers); a
 //! caller no agent took hears the campaign's abandon message when it has one; the caller's end
 //! closes the leg and gives its port back.
 //!
 //! Must not touch: RTP, sockets, the inbound queue itself (`calls`), SDP beyond
-//! `media::sdp::{parse, answer, negotiate_answer}`. Per-call agents keep the SIP join
-//! (`SipCommand::Connect`) for now.
+//! `media::sdp::{parse, answer, negotiate_answer}`.
 
-use crate::engine::config::EngineConfig;
+use crate::engine::config::{ConnectMode, EngineConfig};
 use crate::media::io::{LegId, LegRole, MediaCommand, MediaMode};
 use crate::media::sdp;
-use crate::sip::endpoint::CallId as SipCall;
+use crate::sip::endpoint::{AgentCall, AgentLeg, CallId as SipCall};
 
-use super::{Core, InboundLeg, LegOwner, SipCommand};
+use super::media::AGENT_RING;
+use super::{Core, InboundLeg, Leg, LegOwner, SipCommand};
 
 /// Whether the configured trunk named `trunk` anchors media (an unknown one does not).
 pub(crate) fn trunk_anchored(cfg: &EngineConfig, trunk: &str) -> bool {
@@ -21,17 +22,6 @@ pub(crate) fn trunk_anchored(cfg: &EngineConfig, trunk: &str) -> bool {
         .trunks
         .iter()
         .any(|t| t.name == trunk && t.media == MediaMode::Anchor)
-}
-
-/// What became of an anchored inbound caller an agent took.
-pub(crate) enum Taken {
-    /// Answered by outdial and bridged into the agent's nailed-up connection.
-    Bridged,
-    /// The agent has no nailed-up connection (a per-call agent): the SIP join goes on.
-    NotNailed,
-    /// Refused (no port free, an offer outdial cannot answer, the connection gone): the
-    /// caller got a final status and its record was written.
-    Refused,
 }
 
 impl Core {
@@ -79,6 +69,7 @@ impl Core {
                 leg,
                 port,
                 bridged: None,
+                agent_leg: None,
                 prompting: false,
             },
         );
@@ -91,45 +82,156 @@ impl Core {
         Some(leg)
     }
 
-    /// Agent `ai` took anchored inbound caller `sip` (its record already names the agent).
-    pub(crate) fn take_inbound_anchored(&mut self, sip: SipCall, ai: usize) -> Taken {
+    /// Agent `ai` took anchored inbound caller `sip` (its record already names the agent):
+    /// outdial answers it, then bridges it into the nailed-up connection at once, or calls a
+    /// per-call agent with outdial's offer and bridges when that phone answers. Refused (503,
+    /// the record written) when no port is free, the offer cannot be answered or the nailed-up
+    /// connection is gone.
+    pub(crate) fn take_inbound_anchored(&mut self, sip: SipCall, ai: usize, shown: AgentLeg) {
         let nailed = self.agents[ai]
             .conn
             .as_ref()
             .filter(|c| c.up)
             .map(|c| c.leg);
-        let Some(agent_leg) = nailed else {
-            if self.agents[ai].connect == crate::engine::config::ConnectMode::Nailed {
-                tracing::warn!(agent = %self.agents[ai].spec.id, "nailed-up connection gone at connect");
-                self.refuse_inbound(sip, 503);
-                self.leave_if_connection_lost(ai);
-                return Taken::Refused;
-            }
-            return Taken::NotNailed;
-        };
-        let Some(customer) = self.answer_inbound(sip) else {
+        if nailed.is_none() && self.agents[ai].connect == ConnectMode::Nailed {
+            tracing::warn!(agent = %self.agents[ai].spec.id, "nailed-up connection gone at connect");
             self.refuse_inbound(sip, 503);
-            return Taken::Refused;
-        };
-        if let Some(l) = self.media.inbound.get_mut(&sip) {
-            l.bridged = Some(agent_leg);
+            self.leave_if_connection_lost(ai);
+            return;
         }
+        if self.answer_inbound(sip).is_none() {
+            return self.refuse_inbound(sip, 503);
+        }
+        if let Some(agent_leg) = nailed {
+            self.bridge_inbound(sip, agent_leg);
+            if self.cfg.media.connect_tone {
+                let prompt = self.media.tone.clone();
+                self.emit_media(MediaCommand::Play {
+                    leg: agent_leg,
+                    prompt,
+                });
+            }
+            return;
+        }
+        let Some(port) = self.media.ports.allocate() else {
+            tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the caller is hung up");
+            return self.inbound_agent_lost(sip);
+        };
+        let leg = self.new_leg(LegOwner::AgentOfIn(sip));
+        self.emit_media(MediaCommand::Open {
+            leg,
+            role: LegRole::Agent,
+            local_port: port,
+        });
+        if let Some(l) = self.media.inbound.get_mut(&sip) {
+            l.agent_leg = Some((leg, port, None));
+        }
+        let req = AgentCall {
+            uri: self.agents[ai].spec.uri.clone(),
+            offer: self.offer_for(leg, port),
+            shown,
+            ring_timeout: AGENT_RING,
+        };
+        self.emit_sip(SipCommand::CallAgent { leg, req });
+    }
+
+    /// Switches inbound caller `sip` to `agent_leg`; the record's connect time is now.
+    fn bridge_inbound(&mut self, sip: SipCall, agent_leg: LegId) {
+        let Some(l) = self.media.inbound.get_mut(&sip) else {
+            return;
+        };
+        l.bridged = Some(agent_leg);
+        let customer = l.leg;
         self.emit_media(MediaCommand::Bridge {
             customer,
             agent: agent_leg,
         });
-        if self.cfg.media.connect_tone {
-            let prompt = self.media.tone.clone();
-            self.emit_media(MediaCommand::Play {
-                leg: agent_leg,
-                prompt,
-            });
-        }
         let wall = self.wall_ms();
         if let Some(rec) = self.inbound.get_mut(&sip) {
             rec.connect_ms = Some(wall);
         }
-        Taken::Bridged
+    }
+
+    /// The reply to the per-call agent leg's [`SipCommand::CallAgent`].
+    pub(crate) fn on_inbound_agent_placed(
+        &mut self,
+        sip: SipCall,
+        leg: LegId,
+        result: Result<SipCall, String>,
+    ) {
+        match result {
+            Ok(agent_call) => {
+                match self
+                    .media
+                    .inbound
+                    .get_mut(&sip)
+                    .and_then(|l| l.agent_leg.as_mut())
+                {
+                    Some(a) if a.0 == leg => {
+                        a.2 = Some(agent_call);
+                        self.by_sip.insert(agent_call, Leg::AgentOfIn(sip));
+                    }
+                    _ => self.emit_sip(SipCommand::Hangup { call: agent_call }),
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "agent leg not placed; the inbound caller is hung up");
+                self.close_inbound_agent_leg(sip);
+                self.inbound_agent_lost(sip);
+            }
+        }
+    }
+
+    /// An event on an inbound caller's per-call agent leg (SIP call `call`).
+    pub(crate) fn on_inbound_agent_sip(
+        &mut self,
+        sip: SipCall,
+        call: SipCall,
+        ev: &crate::sip::endpoint::Event,
+    ) {
+        use crate::sip::endpoint::Event;
+        match ev {
+            Event::Answered { offer, .. } => {
+                let leg = self
+                    .media
+                    .inbound
+                    .get(&sip)
+                    .and_then(|l| l.agent_leg.as_ref())
+                    .map(|a| a.0);
+                if let Some(leg) = leg {
+                    if let Some(text) = offer {
+                        self.remote(leg, text);
+                    }
+                    self.bridge_inbound(sip, leg);
+                }
+            }
+            Event::Failed { .. } | Event::Ended { .. } => {
+                // The agent refused or hung up: the call is over for the caller too.
+                self.by_sip.remove(&call);
+                self.close_inbound_agent_leg(sip);
+                self.inbound_agent_lost(sip);
+            }
+            _ => {}
+        }
+    }
+
+    /// Closes an inbound caller's per-call agent leg (hanging its SIP call up when still ours).
+    fn close_inbound_agent_leg(&mut self, sip: SipCall) {
+        self.unbridge_inbound(sip);
+        let Some((leg, port, agent_call)) = self
+            .media
+            .inbound
+            .get_mut(&sip)
+            .and_then(|l| l.agent_leg.take())
+        else {
+            return;
+        };
+        if let Some(call) = agent_call {
+            if self.by_sip.remove(&call).is_some() {
+                self.emit_sip(SipCommand::Hangup { call });
+            }
+        }
+        self.close_leg(leg, port);
     }
 
     /// Refuses a taken inbound caller with `code`: its record is written, the agent wraps up.
@@ -188,7 +290,7 @@ impl Core {
     /// Inbound caller `sip` is gone: its leg closes and its port goes back to the pool. Inbound
     /// records carry no media figures, so nothing waits for them.
     pub(crate) fn close_inbound_media(&mut self, sip: SipCall) {
-        self.unbridge_inbound(sip);
+        self.close_inbound_agent_leg(sip);
         if let Some(l) = self.media.inbound.remove(&sip) {
             self.close_leg(l.leg, l.port);
         }

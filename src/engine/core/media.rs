@@ -377,6 +377,9 @@ impl Core {
                 self.close_agent_leg(key);
                 self.agent_lost_customer(key);
             }
+            (Some(LegOwner::AgentOfIn(caller)), result) => {
+                self.on_inbound_agent_placed(caller, leg, result)
+            }
             (_, Ok(sip)) => self.emit_sip(SipCommand::Hangup { call: sip }),
             (_, Err(_)) => {}
         }
@@ -469,6 +472,10 @@ impl Core {
                 }
                 true
             }
+            Some(Leg::AgentOfIn(caller)) => {
+                self.on_inbound_agent_sip(caller, call, ev);
+                true
+            }
             _ => false,
         }
     }
@@ -531,8 +538,8 @@ impl Core {
                         self.emit_sip(SipCommand::Hangup { call });
                     }
                 }
-                Some(LegOwner::Inbound(call)) => {
-                    tracing::info!(?leg, "no RTP from the inbound caller: hanging up");
+                Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
+                    tracing::info!(?leg, "no RTP on an inbound caller's leg: hanging up");
                     self.emit_sip(SipCommand::Hangup { call });
                 }
                 None => {}
@@ -550,7 +557,7 @@ impl Core {
                         self.emit_sip(SipCommand::Hangup { call });
                     }
                 }
-                Some(LegOwner::Inbound(call)) => {
+                Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
                     tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
                     self.emit_sip(SipCommand::Hangup { call });
                 }

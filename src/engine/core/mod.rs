@@ -180,6 +180,8 @@ pub(crate) enum Leg {
     Agent(usize),
     /// The per-call agent leg of an anchored outbound call.
     AgentOf(CallKey),
+    /// The per-call agent leg of an anchored inbound caller.
+    AgentOfIn(SipCall),
 }
 
 /// One configured agent.
@@ -235,6 +237,8 @@ pub(crate) enum LegOwner {
     Nailed(usize),
     /// An anchored inbound caller's leg.
     Inbound(SipCall),
+    /// An anchored inbound caller's per-call agent leg.
+    AgentOfIn(SipCall),
 }
 
 /// The core's share of the media plane: RTP ports and who owns each leg.
@@ -254,8 +258,10 @@ pub(crate) struct MediaState {
 pub(crate) struct InboundLeg {
     pub leg: LegId,
     pub port: u16,
-    /// The nailed-up agent leg it is bridged to now.
+    /// The agent leg it is bridged to now.
     pub bridged: Option<LegId>,
+    /// The per-call agent leg: (leg, port, its SIP call once placed).
+    pub agent_leg: Option<(LegId, u16, Option<SipCall>)>,
     /// The abandon message is playing (the caller is hung up after it).
     pub prompting: bool,
 }
