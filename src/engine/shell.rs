@@ -476,6 +476,12 @@ impl Shell {
                 reply: None,
             },
             SipCommand::Ring { call } => Command::Ring { call, reply: None },
+            SipCommand::Answer { call, sdp } => Command::Answer {
+                call,
+                sdp: Some(sdp),
+                headers: Vec::new(),
+                reply: None,
+            },
             SipCommand::Reject { call, code } => Command::Reject {
                 call,
                 code,

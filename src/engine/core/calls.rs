@@ -391,6 +391,7 @@ impl Core {
             return;
         };
         rec.agent = Some(ai);
+        let anchored = rec.anchored;
         let uri = self.agents[ai].spec.uri.clone();
         self.agents[ai].call = Some(Leg::In(sip));
         self.agents[ai].pop = None;
@@ -401,6 +402,12 @@ impl Core {
                 .collect(),
             ..AgentLeg::default()
         };
+        if anchored {
+            // outdial answers the caller and switches it into the agent's nailed-up
+            // connection (a SIP join would INVITE a phone already in its nailed call), or
+            // calls a per-call agent with its own offer.
+            return self.take_inbound_anchored(sip, ai, shown);
+        }
         self.emit_sip(SipCommand::Connect {
             call: sip,
             agent: uri,
@@ -470,8 +477,11 @@ impl Core {
                 let key = match self.by_sip.remove(&call) {
                     Some(Leg::Out(key)) => key,
                     // An inbound caller that gave up before an agent took it.
-                    Some(Leg::In(sip)) => return self.end_inbound(sip),
-                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => return,
+                    Some(Leg::In(sip)) => {
+                        self.end_inbound(sip);
+                        return self.close_inbound_media(sip);
+                    }
+                    Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => return,
                 };
                 let (end, disp) = map_failure(disposition);
                 let cancelled = match self.calls.get_mut(&key) {
@@ -515,7 +525,7 @@ impl Core {
                             rec.connect_ms = Some(wall);
                         }
                     }
-                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
+                    Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
                 }
             }
             Event::ConnectFailed { call, agent, code } => {
@@ -533,7 +543,7 @@ impl Core {
                         self.emit_sip(SipCommand::Abandon { call, announcement });
                     }
                     Some(Leg::In(_)) => self.emit_sip(SipCommand::Hangup { call }),
-                    Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
+                    Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
                 }
             }
             Event::Abandoned { .. } | Event::Acked { .. } => {}
@@ -563,12 +573,19 @@ impl Core {
                     }
                     self.finish(key, disp);
                 }
-                Some(Leg::In(sip)) => self.end_inbound(sip),
-                Some(Leg::Agent(_) | Leg::AgentOf(_)) | None => {}
+                Some(Leg::In(sip)) => {
+                    self.end_inbound(sip);
+                    self.close_inbound_media(sip);
+                }
+                Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
             },
             Event::InboundCall {
-                call, from, trunk, ..
-            } => self.on_inbound(call, from, trunk),
+                call,
+                from,
+                trunk,
+                offer,
+                ..
+            } => self.on_inbound(call, from, trunk, offer),
             Event::Released { call } => self.on_released(call),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
@@ -738,6 +755,7 @@ impl Core {
         call: crate::sip::endpoint::CallId,
         from: String,
         trunk: Option<String>,
+        offer: Option<String>,
     ) {
         let now = self.pnow();
         let ci = self
@@ -774,6 +792,9 @@ impl Core {
             return;
         }
         let id = self.camps[ci].dialer.handle_inbound_arrival(now);
+        let anchored = trunk
+            .as_deref()
+            .is_some_and(|t| super::inbound_media::trunk_anchored(&self.cfg, t));
         self.inbound.insert(
             call,
             InboundRec {
@@ -784,6 +805,8 @@ impl Core {
                 arrive_ms: self.clock.wall_ms(self.now),
                 connect_ms: None,
                 arrived: now,
+                anchored,
+                offer,
             },
         );
         self.by_sip.insert(call, Leg::In(call));
@@ -807,6 +830,12 @@ impl Core {
                 continue;
             };
             admin::metrics::inbound_refused(&self.camps[camp].name, "queue_timeout");
+            if self.abandon_inbound_prompt(sip) {
+                // Answered with the campaign's message; the SIP call stays mapped so the
+                // caller's end closes its leg, and it is hung up when the message is over.
+                self.end_inbound(sip);
+                continue;
+            }
             let announcement = self
                 .cfg
                 .sip
@@ -829,7 +858,7 @@ impl Core {
         }
     }
 
-    fn end_inbound(&mut self, sip: crate::sip::endpoint::CallId) {
+    pub(crate) fn end_inbound(&mut self, sip: crate::sip::endpoint::CallId) {
         let now = self.pnow();
         let Some(rec) = self.inbound.remove(&sip) else {
             return;

@@ -121,6 +121,13 @@ pub enum SipCommand {
         /// The call.
         call: SipCall,
     },
+    /// 200 to an anchored inbound caller with outdial's SDP answer (its leg is open).
+    Answer {
+        /// The caller.
+        call: SipCall,
+        /// outdial's SDP answer to the caller's offer.
+        sdp: String,
+    },
     /// 180 to a queued inbound caller.
     Ring {
         /// The caller.

@@ -377,6 +377,9 @@ impl Core {
                 self.close_agent_leg(key);
                 self.agent_lost_customer(key);
             }
+            (Some(LegOwner::AgentOfIn(caller)), result) => {
+                self.on_inbound_agent_placed(caller, leg, result)
+            }
             (_, Ok(sip)) => self.emit_sip(SipCommand::Hangup { call: sip }),
             (_, Err(_)) => {}
         }
@@ -469,6 +472,10 @@ impl Core {
                 }
                 true
             }
+            Some(Leg::AgentOfIn(caller)) => {
+                self.on_inbound_agent_sip(caller, call, ev);
+                true
+            }
             _ => false,
         }
     }
@@ -497,7 +504,9 @@ impl Core {
             MediaEvent::FirstPacket { .. } | MediaEvent::Connected { .. } => {}
             MediaEvent::Dtmf { leg, digit } => self.on_dtmf(leg, digit),
             MediaEvent::PromptDone { leg } => {
-                if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&leg) {
+                if let Some(&LegOwner::Inbound(sip)) = self.media.legs.get(&leg) {
+                    self.inbound_prompt_done(sip);
+                } else if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&leg) {
                     let rec = self.calls.get(&key);
                     if rec
                         .and_then(|r| r.media.as_ref())
@@ -529,6 +538,10 @@ impl Core {
                         self.emit_sip(SipCommand::Hangup { call });
                     }
                 }
+                Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
+                    tracing::info!(?leg, "no RTP on an inbound caller's leg: hanging up");
+                    self.emit_sip(SipCommand::Hangup { call });
+                }
                 None => {}
             },
             MediaEvent::OpenFailed { leg, reason } => match self.media.legs.get(&leg).copied() {
@@ -543,6 +556,10 @@ impl Core {
                     if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
                         self.emit_sip(SipCommand::Hangup { call });
                     }
+                }
+                Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
+                    tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
+                    self.emit_sip(SipCommand::Hangup { call });
                 }
                 None => {}
             },

@@ -25,6 +25,7 @@
 mod agents;
 mod calls;
 mod control;
+mod inbound_media;
 pub mod io;
 mod lines;
 mod media;
@@ -164,6 +165,10 @@ pub(crate) struct InboundRec {
     pub connect_ms: Option<i64>,
     /// Arrival on the pacing clock: still waiting after `inbound_queue_timeout`, it is refused.
     pub arrived: Millis,
+    /// It came from a `media: anchor` trunk: outdial answers it with its own SDP and bridges it.
+    pub anchored: bool,
+    /// The caller's SDP offer (answered by outdial when anchored).
+    pub offer: Option<String>,
 }
 
 /// A SIP call is one of ours, outbound (call key) or inbound.
@@ -175,6 +180,8 @@ pub(crate) enum Leg {
     Agent(usize),
     /// The per-call agent leg of an anchored outbound call.
     AgentOf(CallKey),
+    /// The per-call agent leg of an anchored inbound caller.
+    AgentOfIn(SipCall),
 }
 
 /// One configured agent.
@@ -228,6 +235,10 @@ pub(crate) enum LegOwner {
     AgentOf(CallKey),
     /// An agent's nailed-up connection.
     Nailed(usize),
+    /// An anchored inbound caller's leg.
+    Inbound(SipCall),
+    /// An anchored inbound caller's per-call agent leg.
+    AgentOfIn(SipCall),
 }
 
 /// The core's share of the media plane: RTP ports and who owns each leg.
@@ -239,6 +250,20 @@ pub(crate) struct MediaState {
     pub closing: HashMap<LegId, CallKey>,
     /// The tone a nailed-up agent hears when a customer is bridged in.
     pub tone: Prompt,
+    /// Anchored inbound callers' legs, by SIP call (from the answer to the caller's end).
+    pub inbound: HashMap<SipCall, InboundLeg>,
+}
+
+/// An anchored inbound caller's customer leg (outdial answered the caller with its own SDP).
+pub(crate) struct InboundLeg {
+    pub leg: LegId,
+    pub port: u16,
+    /// The agent leg it is bridged to now.
+    pub bridged: Option<LegId>,
+    /// The per-call agent leg: (leg, port, its SIP call once placed).
+    pub agent_leg: Option<(LegId, u16, Option<SipCall>)>,
+    /// The abandon message is playing (the caller is hung up after it).
+    pub prompting: bool,
 }
 
 /// The engine's decision state (see the module doc).
@@ -532,6 +557,7 @@ impl Core {
                 next_leg: 1,
                 closing: HashMap::new(),
                 tone: media::connect_tone(),
+                inbound: HashMap::new(),
             },
         })
     }

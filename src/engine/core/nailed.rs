@@ -109,8 +109,12 @@ impl Core {
             return self.connection_failed(ai, reason);
         }
         tracing::warn!(agent = %self.agents[ai].spec.id, %reason, "agent connection lost: agent logged out");
-        if let Some(Leg::Out(key)) = self.agents[ai].call {
-            self.agent_lost_customer(key);
+        match self.agents[ai].call {
+            Some(Leg::Out(key)) => self.agent_lost_customer(key),
+            Some(Leg::In(sip)) if self.media.inbound.contains_key(&sip) => {
+                self.inbound_agent_lost(sip)
+            }
+            _ => {}
         }
         self.agents[ai].call = None;
         self.drop_connection(ai);

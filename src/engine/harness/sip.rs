@@ -127,6 +127,8 @@ pub struct ScriptedSip {
     pub commands: Vec<(Instant, String)>,
     /// Keep every command in `commands` (default true; a long simulation turns it off).
     pub record_commands: bool,
+    /// Inbound callers answered by outdial itself (anchored): (call, outdial's SDP answer).
+    pub inbound_answers: Vec<(SipCall, String)>,
     calls: HashMap<SipCall, Live>,
     /// Agent calls up or ringing: call → answered.
     agent_live: HashMap<SipCall, bool>,
@@ -153,6 +155,7 @@ impl ScriptedSip {
             max_up: BTreeMap::new(),
             commands: Vec::new(),
             record_commands: true,
+            inbound_answers: Vec::new(),
             calls: HashMap::new(),
             starts: BTreeMap::new(),
             next_call: 1,
@@ -367,6 +370,10 @@ impl ScriptedSip {
             }
             SipCommand::Announce { call, .. } | SipCommand::Reject { call, .. } => {
                 self.calls.remove(&call);
+                Vec::new()
+            }
+            SipCommand::Answer { call, sdp } => {
+                self.inbound_answers.push((call, sdp));
                 Vec::new()
             }
             SipCommand::Ring { .. } | SipCommand::PushTrunkGauges => Vec::new(),
