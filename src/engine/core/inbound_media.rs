@@ -11,9 +11,8 @@
 use crate::engine::config::{ConnectMode, EngineConfig};
 use crate::media::io::{LegId, LegRole, MediaCommand, MediaMode};
 use crate::media::sdp;
-use crate::sip::endpoint::{AgentCall, AgentLeg, CallId as SipCall};
+use crate::sip::endpoint::{AgentLeg, CallId as SipCall};
 
-use super::media::AGENT_RING;
 use super::{Core, InboundLeg, Leg, LegOwner, SipCommand};
 
 /// Whether the configured trunk named `trunk` anchors media (an unknown one does not).
@@ -104,35 +103,17 @@ impl Core {
         }
         if let Some(agent_leg) = nailed {
             self.bridge_inbound(sip, agent_leg);
-            if self.cfg.media.connect_tone {
-                let prompt = self.media.tone.clone();
-                self.emit_media(MediaCommand::Play {
-                    leg: agent_leg,
-                    prompt,
-                });
-            }
+            self.connect_tone(agent_leg);
             return;
         }
         let Some(port) = self.media.ports.allocate() else {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the caller is hung up");
             return self.inbound_agent_lost(sip);
         };
-        let leg = self.new_leg(LegOwner::AgentOfIn(sip));
-        self.emit_media(MediaCommand::Open {
-            leg,
-            role: LegRole::Agent,
-            local_port: port,
-        });
+        let leg = self.call_agent_leg(LegOwner::AgentOfIn(sip), port, ai, shown);
         if let Some(l) = self.media.inbound.get_mut(&sip) {
             l.agent_leg = Some((leg, port, None));
         }
-        let req = AgentCall {
-            uri: self.agents[ai].spec.uri.clone(),
-            offer: self.offer_for(leg, port),
-            shown,
-            ring_timeout: AGENT_RING,
-        };
-        self.emit_sip(SipCommand::CallAgent { leg, req });
     }
 
     /// Switches inbound caller `sip` to `agent_leg`; the record's connect time is now.

@@ -225,13 +225,7 @@ impl Core {
             .map(|c| c.leg);
         if let Some(agent_leg) = nailed {
             self.bridge(key, agent_leg);
-            if self.cfg.media.connect_tone {
-                let prompt = self.media.tone.clone();
-                self.emit_media(MediaCommand::Play {
-                    leg: agent_leg,
-                    prompt,
-                });
-            }
+            self.connect_tone(agent_leg);
             return;
         }
         if self.agents[ai].connect == ConnectMode::Nailed {
@@ -246,15 +240,38 @@ impl Core {
             self.agent_lost_customer(key);
             return;
         };
-        let leg = self.new_leg(LegOwner::AgentOf(key));
+        let leg = self.call_agent_leg(LegOwner::AgentOf(key), port, ai, shown);
+        if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
+            m.agent_leg = Some((leg, port, None));
+        }
+    }
+
+    /// Tells a nailed-up agent a customer is there (when `media.connect_tone` is on).
+    pub(crate) fn connect_tone(&mut self, agent_leg: LegId) {
+        if self.cfg.media.connect_tone {
+            let prompt = self.media.tone.clone();
+            self.emit_media(MediaCommand::Play {
+                leg: agent_leg,
+                prompt,
+            });
+        }
+    }
+
+    /// Opens a per-call agent leg for `owner` on `port` and calls agent `ai`'s phone with
+    /// outdial's offer for it (bridged when the phone answers); returns the leg.
+    pub(crate) fn call_agent_leg(
+        &mut self,
+        owner: LegOwner,
+        port: u16,
+        ai: usize,
+        shown: AgentLeg,
+    ) -> LegId {
+        let leg = self.new_leg(owner);
         self.emit_media(MediaCommand::Open {
             leg,
             role: LegRole::Agent,
             local_port: port,
         });
-        if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
-            m.agent_leg = Some((leg, port, None));
-        }
         let req = AgentCall {
             uri: self.agents[ai].spec.uri.clone(),
             offer: self.offer_for(leg, port),
@@ -262,6 +279,7 @@ impl Core {
             ring_timeout: AGENT_RING,
         };
         self.emit_sip(SipCommand::CallAgent { leg, req });
+        leg
     }
 
     /// The switch that connects a customer: Bridge, and what today's SIP `Connected` recorded

@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::LoadError;
 use crate::media::core::MediaCore;
-use crate::media::io::{Codec, LegId, LegRole, MediaCommand, MediaEvent, RemoteMedia};
+use crate::media::io::{LegId, MediaCommand, MediaEvent};
 use crate::media::shell::{MediaShell, ShellConfig};
 
 /// The measurement's shape.
@@ -110,31 +110,13 @@ pub fn run(opts: &ConnectOptions) -> Result<ConnectFigures, LoadError> {
     for i in 0..pairs {
         let customer = UdpSocket::bind((opts.addr, 0))?;
         let agent = UdpSocket::bind((opts.addr, 0))?;
-        let port = |k: usize| {
-            u16::try_from(opts.base_port as usize + i * 4 + k)
-                .map_err(|_| io::Error::other("port range past 65535: lower --base-port"))
-        };
-        let (cport, aport) = (port(0)?, port(2)?);
-        for (leg, role, local_port, far) in [
-            (customer_leg(i), LegRole::Customer, cport, &customer),
-            (agent_leg(i), LegRole::Agent, aport, &agent),
-        ] {
-            shell.send(MediaCommand::Open {
-                leg,
-                role,
-                local_port,
-            });
-            shell.send(MediaCommand::Remote {
-                leg,
-                remote: RemoteMedia {
-                    addr: far.local_addr()?,
-                    codec: Codec::Pcmu,
-                    pt: 0,
-                    dtmf_pt: None,
-                    ptime_ms: 20,
-                },
-            });
-        }
+        let (cport, aport) = super::open_pair(
+            &shell,
+            opts.base_port,
+            i,
+            [customer_leg(i), agent_leg(i)],
+            [&customer, &agent],
+        )?;
         sockets.push(Pair {
             customer,
             agent,

@@ -160,33 +160,8 @@ fn run_outdial(
     };
     let mut calls = Vec::with_capacity(generator.len());
     for (i, (customer, agent)) in generator.into_iter().enumerate() {
-        let port = |k: usize| {
-            u16::try_from(base_port as usize + i * 4 + k).map_err(|_| {
-                io::Error::other("port range past 65535: lower --base-port or --calls")
-            })
-        };
-        let (cport, aport) = (port(0)?, port(2)?);
         let (cleg, aleg) = (LegId(i as u64 * 2), LegId(i as u64 * 2 + 1));
-        for (leg, role, local_port, far) in [
-            (cleg, LegRole::Customer, cport, &customer),
-            (aleg, LegRole::Agent, aport, &agent),
-        ] {
-            shell.send(MediaCommand::Open {
-                leg,
-                role,
-                local_port,
-            });
-            shell.send(MediaCommand::Remote {
-                leg,
-                remote: RemoteMedia {
-                    addr: far.local_addr()?,
-                    codec: Codec::Pcmu,
-                    pt: 0,
-                    dtmf_pt: None,
-                    ptime_ms: 20,
-                },
-            });
-        }
+        let (cport, aport) = open_pair(&shell, base_port, i, [cleg, aleg], [&customer, &agent])?;
         shell.send(MediaCommand::Bridge {
             customer: cleg,
             agent: aleg,
@@ -318,6 +293,44 @@ fn run_rtpengine(
 const TICKS_PER_SECOND: u64 = 100;
 
 /// utime + stime from a `/proc/.../stat` line (fields 14 and 15, after the `(comm)`).
+/// Opens call `i`'s customer and agent legs (`legs`) in `shell` on the ports `base_port + 4i`
+/// and `+ 4i + 2`, each sending PCMU to its generator socket in `far`; returns the two ports.
+fn open_pair(
+    shell: &MediaShell,
+    base_port: u16,
+    i: usize,
+    legs: [LegId; 2],
+    far: [&UdpSocket; 2],
+) -> io::Result<(u16, u16)> {
+    let port = |k: usize| {
+        u16::try_from(base_port as usize + i * 4 + k)
+            .map_err(|_| io::Error::other("port range past 65535: lower --base-port or --calls"))
+    };
+    let ports = [port(0)?, port(2)?];
+    for ((leg, role), (local_port, far)) in legs
+        .into_iter()
+        .zip([LegRole::Customer, LegRole::Agent])
+        .zip(ports.into_iter().zip(far))
+    {
+        shell.send(MediaCommand::Open {
+            leg,
+            role,
+            local_port,
+        });
+        shell.send(MediaCommand::Remote {
+            leg,
+            remote: RemoteMedia {
+                addr: far.local_addr()?,
+                codec: Codec::Pcmu,
+                pt: 0,
+                dtmf_pt: None,
+                ptime_ms: 20,
+            },
+        });
+    }
+    Ok((ports[0], ports[1]))
+}
+
 fn stat_cpu(path: &str) -> Duration {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Duration::ZERO;
