@@ -84,28 +84,17 @@ impl Store {
         media: &AttemptMedia,
     ) -> Result<bool, StoreError> {
         let rec = media.recording.as_ref();
-        let fig = media.customer.as_ref();
         let n = self
             .write_one(
-                "UPDATE attempts SET \
-                 recording_path = COALESCE($2, recording_path), \
-                 recording_secs = COALESCE($3, recording_secs), \
-                 recording_failed = COALESCE($4, recording_failed), \
-                 media_packets = COALESCE($5, media_packets), \
-                 media_loss_pct = COALESCE($6, media_loss_pct), \
-                 media_jitter_ms = COALESCE($7, media_jitter_ms), \
-                 media_mos = COALESCE($8, media_mos) \
-                 WHERE id = $1",
-                &[
-                    Arg::I(attempt),
-                    Arg::OS(rec.map(|r| r.path.as_str())),
-                    Arg::OF(rec.map(|r| r.secs)),
-                    Arg::OS(rec.and_then(|r| r.failed.as_deref())),
-                    Arg::OI(fig.map(|f| f.packets)),
-                    Arg::OF(fig.map(|f| f.loss_pct)),
-                    Arg::OF(fig.map(|f| f.jitter_ms)),
-                    Arg::OF(fig.map(|f| f.mos)),
-                ],
+                MEDIA_UPDATE,
+                &media_args(
+                    attempt,
+                    rec.map(|r| r.path.as_str()),
+                    rec.map(|r| r.secs),
+                    rec.and_then(|r| r.failed.as_deref()),
+                    media.customer.as_ref(),
+                    false,
+                ),
             )
             .await?;
         Ok(n > 0)
@@ -204,35 +193,57 @@ pub(crate) async fn write_call_media(
     m: &CallMedia,
     end_ms: i64,
 ) -> Result<(), StoreError> {
-    let fig = m.customer.as_ref();
     let secs = m
         .recording
         .as_ref()
         .and(m.recording_from_ms)
         .map(|from| (end_ms - from).max(0) as f64 / 1000.0);
     tx.exec(
-        "UPDATE attempts SET \
-         recording_path = COALESCE($2, recording_path), \
-         recording_secs = COALESCE($3, recording_secs), \
-         recording_failed = COALESCE($4, recording_failed), \
-         media_packets = COALESCE($5, media_packets), \
-         media_loss_pct = COALESCE($6, media_loss_pct), \
-         media_jitter_ms = COALESCE($7, media_jitter_ms), \
-         media_mos = COALESCE($8, media_mos), \
-         opted_out = CASE WHEN $9 = 1 THEN 1 ELSE opted_out END \
-         WHERE id = $1",
-        &[
-            Arg::I(attempt),
-            Arg::OS(m.recording.as_deref()),
-            Arg::OF(secs),
-            Arg::OS(m.recording_failed.as_deref()),
-            Arg::OI(fig.map(|f| f.packets)),
-            Arg::OF(fig.map(|f| f.loss_pct)),
-            Arg::OF(fig.map(|f| f.jitter_ms)),
-            Arg::OF(fig.map(|f| f.mos)),
-            Arg::I(i64::from(m.opted_out)),
-        ],
+        MEDIA_UPDATE,
+        &media_args(
+            attempt,
+            m.recording.as_deref(),
+            secs,
+            m.recording_failed.as_deref(),
+            m.customer.as_ref(),
+            m.opted_out,
+        ),
     )
     .await?;
     Ok(())
+}
+
+/// The media columns of one call record; a `NULL` argument keeps what is stored, and the opt-out
+/// flag is only ever set, never cleared.
+const MEDIA_UPDATE: &str = "UPDATE attempts SET \
+     recording_path = COALESCE($2, recording_path), \
+     recording_secs = COALESCE($3, recording_secs), \
+     recording_failed = COALESCE($4, recording_failed), \
+     media_packets = COALESCE($5, media_packets), \
+     media_loss_pct = COALESCE($6, media_loss_pct), \
+     media_jitter_ms = COALESCE($7, media_jitter_ms), \
+     media_mos = COALESCE($8, media_mos), \
+     opted_out = CASE WHEN $9 = 1 THEN 1 ELSE opted_out END \
+     WHERE id = $1";
+
+/// [`MEDIA_UPDATE`]'s arguments.
+fn media_args<'a>(
+    attempt: i64,
+    path: Option<&'a str>,
+    secs: Option<f64>,
+    failed: Option<&'a str>,
+    fig: Option<&MediaFigures>,
+    opted_out: bool,
+) -> [Arg<'a>; 9] {
+    [
+        Arg::I(attempt),
+        Arg::OS(path),
+        Arg::OF(secs),
+        Arg::OS(failed),
+        Arg::OI(fig.map(|f| f.packets)),
+        Arg::OF(fig.map(|f| f.loss_pct)),
+        Arg::OF(fig.map(|f| f.jitter_ms)),
+        Arg::OF(fig.map(|f| f.mos)),
+        Arg::I(i64::from(opted_out)),
+    ]
 }
