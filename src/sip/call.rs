@@ -226,6 +226,28 @@ pub(super) fn name_addr(display: Option<&DisplayName>, uri: &str) -> String {
     }
 }
 
+/// What an agent's phone is shown of a leg outdial places to it: the From (`from_user`, else
+/// `outdial`, at our address, with the display name) and the extra header lines (`X-` headers,
+/// `Call-Info`), one shape for per-call joins and anchored agent calls alike.
+pub(super) fn agent_presentation(
+    shown: &crate::sip::endpoint::AgentLeg,
+    from_user: Option<&CallerId>,
+    ip: std::net::IpAddr,
+) -> (String, String) {
+    let local = match from_user {
+        Some(u) => name_addr(shown.display.as_ref(), &phone_uri(u, ip)),
+        None => format!("<sip:outdial@{ip}>"),
+    };
+    let mut extra = String::new();
+    for h in &shown.headers {
+        extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
+    }
+    if let Some(ci) = &shown.call_info {
+        extra.push_str(&format!("Call-Info: {}\r\n", ci.as_str()));
+    }
+    (local, extra)
+}
+
 /// The user part of a SIP URI (empty when it has none).
 pub(super) fn user_of(uri: &str) -> String {
     let u = uri

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::{name_addr, phone_uri, Call, Calls, Leg, LegState, Role};
+use super::{agent_presentation, Call, Calls, Leg, LegState, Role};
 use crate::sip::dialog::Dialog;
 use crate::sip::endpoint::{AgentCall, CallId, Shared};
 use crate::sip::session::Session;
@@ -27,21 +27,11 @@ impl Calls {
         let ip = io.cfg.local_addr.ip();
         // Shown on the phone: the customer's number when the engine passes it (per-call join),
         // else outdial (a nailed-up connection is not any one customer's call).
-        let local = match shown
+        let from_user = shown
             .from_user
             .clone()
-            .or_else(|| CallerId::new("outdial").ok())
-        {
-            Some(u) => name_addr(shown.display.as_ref(), &phone_uri(&u, ip)),
-            None => format!("<sip:outdial@{ip}>"),
-        };
-        let mut extra = String::new();
-        for h in &shown.headers {
-            extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
-        }
-        if let Some(ci) = &shown.call_info {
-            extra.push_str(&format!("Call-Info: {}\r\n", ci.as_str()));
-        }
+            .or_else(|| CallerId::new("outdial").ok());
+        let (local, extra) = agent_presentation(shown, from_user.as_ref(), ip);
         let local_tag = io.tag();
         let call_id = io.new_call_id();
         let leg_id = io.id();

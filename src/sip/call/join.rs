@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rsip::Method;
 
-use super::{name_addr, phone_uri, user_of, Calls, Leg, LegState, Role};
+use super::{agent_presentation, user_of, Calls, Leg, LegState, Role};
 use crate::sip::dialog::Dialog;
 use crate::sip::endpoint::{AgentLeg, CallError, CallId, EndedBy, Event, Shared};
 use crate::sip::message::uri_of;
@@ -109,21 +109,12 @@ impl Calls {
         // Who is calling, as the agent's phone shows it: the customer, never outdial's own id.
         let from_user = shown
             .from_user
+            .clone()
             .or_else(|| customer_number.and_then(|n| CallerId::new(&n).ok()))
             .or_else(|| CallerId::new(&user_of(uri_of(&cust.dialog.remote))).ok())
             .or_else(|| CallerId::new("outdial").ok());
         let ip = io.cfg.local_addr.ip();
-        let local = match &from_user {
-            Some(u) => name_addr(shown.display.as_ref(), &phone_uri(u, ip)),
-            None => format!("<sip:outdial@{ip}>"),
-        };
-        let mut extra = String::new();
-        for h in &shown.headers {
-            extra.push_str(&format!("{}: {}\r\n", h.name(), h.value()));
-        }
-        if let Some(ci) = &shown.call_info {
-            extra.push_str(&format!("Call-Info: {}\r\n", ci.as_str()));
-        }
+        let (local, extra) = agent_presentation(&shown, from_user.as_ref(), ip);
         let local_tag = io.tag();
         let call_id = io.new_call_id();
         let leg_id = io.id();
