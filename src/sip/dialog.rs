@@ -11,6 +11,7 @@ use rsip::Method;
 
 use super::message::{uri_addr, uri_has_param, uri_of, Builder, Msg};
 use super::trunk::Transport;
+use super::values::SipUri;
 
 /// A dialog's identity (RFC 3261 §12): Call-ID, our tag and theirs (unknown until the far end's
 /// first tagged response, or, for a request, the tags it carries).
@@ -61,6 +62,24 @@ pub struct Dialog {
 }
 
 impl Dialog {
+    /// A dialog outdial opens straight to a phone over UDP (an agent's leg, per call or nailed
+    /// up): no route set, the phone's URI as target and destination, CSeq from 1.
+    pub fn to_phone(call_id: String, local: &str, local_tag: &str, phone: &SipUri) -> Dialog {
+        let target = phone.to_string();
+        Dialog {
+            call_id,
+            local: format!("{local};tag={local_tag}"),
+            remote: format!("<{target}>"),
+            remote_tag: None,
+            target,
+            route_set: vec![],
+            dest: phone.addr(),
+            transport: Transport::Udp,
+            local_cseq: 1,
+            remote_cseq: 0,
+        }
+    }
+
     /// Its key.
     pub fn key(&self) -> DialogKey {
         DialogKey {

@@ -11,7 +11,6 @@ use crate::sip::dialog::Dialog;
 use crate::sip::endpoint::{AgentCall, CallId, Shared};
 use crate::sip::session::Session;
 use crate::sip::timer::Timer;
-use crate::sip::trunk::Transport;
 use crate::sip::values::CallerId;
 
 impl Calls {
@@ -35,19 +34,7 @@ impl Calls {
         let local_tag = io.tag();
         let call_id = io.new_call_id();
         let leg_id = io.id();
-        let target = req.uri.to_string();
-        let dialog = Dialog {
-            call_id: call_id.clone(),
-            local: format!("{local};tag={local_tag}"),
-            remote: format!("<{target}>"),
-            remote_tag: None,
-            target,
-            route_set: vec![],
-            dest: req.uri.addr(),
-            transport: Transport::Udp,
-            local_cseq: 1,
-            remote_cseq: 0,
-        };
+        let dialog = Dialog::to_phone(call_id.clone(), &local, &local_tag, &req.uri);
         // The Customer role gives the call rules of an early-offer outbound call (ACK at once,
         // ring timeout, CANCEL, BYE); `agent_call` makes its BYE count as the agent's.
         let session = Session::anchored_offer(req.offer);

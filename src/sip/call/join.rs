@@ -14,7 +14,6 @@ use crate::sip::endpoint::{AgentLeg, CallError, CallId, EndedBy, Event, Shared};
 use crate::sip::message::uri_of;
 use crate::sip::session::Session;
 use crate::sip::transaction::{TransactionKey, TxMethod, TxOwner};
-use crate::sip::trunk::Transport;
 use crate::sip::values::{CallerId, SipUri};
 
 impl Calls {
@@ -118,19 +117,7 @@ impl Calls {
         let local_tag = io.tag();
         let call_id = io.new_call_id();
         let leg_id = io.id();
-        let target = agent.to_string();
-        let dialog = Dialog {
-            call_id: call_id.clone(),
-            local: format!("{local};tag={local_tag}"),
-            remote: format!("<{target}>"),
-            remote_tag: None,
-            target,
-            route_set: vec![],
-            dest: agent.addr(),
-            transport: Transport::Udp,
-            local_cseq: 1,
-            remote_cseq: 0,
-        };
+        let dialog = Dialog::to_phone(call_id.clone(), &local, &local_tag, &agent);
         let session = Session::offering(Some(offer));
         let mut leg = Leg::new(call, Role::Agent, LegState::Calling, dialog, session);
         leg.extra = extra;
