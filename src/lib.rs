@@ -19,6 +19,8 @@
 //! - [`sip`]: SIP on rsip, in layers: the endpoint routes each message to its transaction,
 //!   dialog or call (customer + agent leg, trunk failover, flow I join); a session seam for SDP;
 //!   transport shell, trunks and synthetic peers.
+//! - [`cpa`]: call-progress analysis (sans-IO): 20 ms audio frames in, a verdict out — person,
+//!   voicemail, known announcement, SIT, fax, dead air.
 //! - [`engine`]: the engine's decisions as a sans-IO core (`engine::Core`, also driven in
 //!   virtual time by `engine::harness`) and the live tokio shell joining it to store and SIP.
 //! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
@@ -30,6 +32,7 @@
 pub mod admin;
 pub mod agents;
 pub mod campaign;
+pub mod cpa;
 pub mod engine;
 pub mod export;
 pub mod limits;
