@@ -1,6 +1,8 @@
 //! The outbound call state machine: queued → dialling → ringing → answered (live | machine) →
 //! waiting for an agent → connected → ended, or ended early (busy, no-answer, invalid, trunk
-//! failure) or abandoned. Transitions are checked; an illegal one is an error value.
+//! failure) or abandoned. With call-progress analysis an answered call is `analysing` until
+//! the verdict: a person goes on to waiting, anything else ends. Transitions are checked; an
+//! illegal one is an error value.
 
 use serde::Serialize;
 
@@ -49,6 +51,9 @@ pub enum CallState {
     Dialling,
     /// The far end is ringing.
     Ringing,
+    /// Answered; call-progress analysis is listening and has not given its verdict yet (the
+    /// no-answer timeout no longer applies).
+    Analysing,
     /// Answered live, waiting for an agent.
     Waiting,
     /// Bridged to an agent.
@@ -91,7 +96,18 @@ impl CallState {
             (self, to),
             (Queued, Dialling)
                 | (Dialling, Ringing)
-                | (Dialling | Ringing, Waiting | Connected)
+                | (Dialling | Ringing, Waiting | Connected | Analysing)
+                | (Analysing, Waiting | Connected)
+                | (
+                    Analysing,
+                    Ended(
+                        CallEnd::Machine
+                            | CallEnd::Busy
+                            | CallEnd::NoAnswer
+                            | CallEnd::Invalid
+                            | CallEnd::TrunkFailure,
+                    ),
+                )
                 | (
                     Dialling | Ringing,
                     Ended(

@@ -11,6 +11,8 @@
 //! - `lines`: calls — launch, in-flight tracking, abandon, free lines.
 //! - `model`: the forecast refit, cold-start cap, warmth, reserve and calibration loops.
 //! - `floor`: the strategies' view of the bookkeeping.
+//! - `analysing`: answered calls in call-progress analysis, their verdicts and the agents'
+//!   `machine` marks.
 
 use std::collections::VecDeque;
 
@@ -18,6 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::agents::{Agent, AgentId, AgentState, Skills, StateTimes};
+use crate::pacing::analysis::{Analysis, FpSource, Verdict};
 use crate::pacing::call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 use crate::pacing::dist::Dist;
 use crate::pacing::estimate::{Class, DurationFit, OutcomeEstimator, RateEstimator};
@@ -28,6 +31,7 @@ use crate::pacing::strategy::{self, Parked, Strategy};
 use crate::pacing::timer::{Timer, TimerTable};
 use crate::pacing::Millis;
 
+mod analysing;
 mod config;
 mod floor;
 mod io;
@@ -36,7 +40,7 @@ mod model;
 mod staff;
 
 use config::check_params;
-pub use config::{Config, Counters, Params, Priors};
+pub use config::{Config, Counters, Params, Priors, DEFAULT_AMD_FALSE_POSITIVE};
 pub(crate) use floor::Floor;
 pub use io::{Action, DialerError, InboundId, Reason};
 
@@ -63,6 +67,8 @@ struct CallSlot {
     agent: Option<AgentId>,
     /// Expected abandons of this call as priced at launch (predictive), until it resolves.
     risk: f64,
+    /// Answered and passed through call-progress analysis.
+    analysed: bool,
 }
 
 /// One campaign's pacing core.
@@ -140,6 +146,12 @@ pub struct Dialer {
     seeded_record: (u64, f64),
     /// Talks seeded by [`Dialer::warm_start`]: the opening cap counts only this dialer's own.
     seeded_talks: u64,
+    /// Call-progress analysis: verdict mix, delay, the AMD false-positive estimate.
+    analysis: Analysis,
+    /// Answered calls in analysis (a line each; no agent yet).
+    analysing: u32,
+    /// Whole estimated false positives already reported to the strategy as dropped answers.
+    fp_fed: u64,
 }
 
 impl Dialer {
@@ -202,6 +214,9 @@ impl Dialer {
             opening: Opening::default(),
             seeded_record: (0, 0.0),
             seeded_talks: 0,
+            analysis: Analysis::new(pr.verdicts, pr.analysis.as_ref(), p.amd_false_positive),
+            analysing: 0,
+            fp_fed: 0,
             params: config.params,
         };
         d.with_strategy(|s, floor| s.start(now, floor));
@@ -234,9 +249,42 @@ impl Dialer {
         }
         t
     }
-    /// Lines in use: outbound calls dialling, ringing, waiting or connected.
+    /// Lines in use: outbound calls dialling, ringing, in analysis, waiting or connected.
     pub fn lines_in_use(&self) -> u32 {
-        self.in_flight + self.waiting.len() as u32 + self.connected_out
+        self.in_flight + self.analysing + self.waiting.len() as u32 + self.connected_out
+    }
+    /// Answered calls whose call-progress analysis has not given its verdict yet.
+    pub fn analysing(&self) -> u32 {
+        self.analysing
+    }
+    /// Current estimate of P(`v`) for an analysed call.
+    pub fn verdict_probability(&self, v: Verdict) -> f64 {
+        self.analysis.p(v)
+    }
+    /// The fitted answer-to-verdict delay of call-progress analysis.
+    pub fn analysis_delay(&self) -> Dist {
+        self.analysis.delay()
+    }
+    /// Estimated people hung up on as machines so far (AMD false positives): machine verdicts
+    /// × the false-positive rate in use. Counted as abandoned calls in the abandon budget.
+    pub fn estimated_false_positives(&self) -> f64 {
+        self.analysis.estimated_fp()
+    }
+    /// The AMD false-positive rate in use (share of machine verdicts that were people), and
+    /// whether it is the configured or the measured one (see [`crate::pacing::analysis`]).
+    pub fn false_positive_rate(&self) -> (f64, FpSource) {
+        self.analysis.fp_rate()
+    }
+    /// The abandon figure the cap holds: (abandoned + estimated false positives) / (live
+    /// answers + estimated false positives), since this dialer was created (0 with no answer).
+    pub fn abandon_figure(&self) -> f64 {
+        let fp = self.analysis.estimated_fp();
+        let live = self.counters.live as f64 + fp;
+        if live <= 0.0 {
+            0.0
+        } else {
+            (self.counters.abandoned as f64 + fp) / live
+        }
     }
     /// Outbound-capable agents logged in and not paused.
     pub fn active_agents(&self) -> u32 {
@@ -397,7 +445,10 @@ impl Dialer {
         Ok(())
     }
 
-    /// Call `call` was answered (by a person or a machine).
+    /// Call `call` was answered (by a person or a machine), or, for a call in analysis
+    /// ([`Dialer::handle_call_analysing`]), call-progress analysis gave its verdict: `Live` a
+    /// person (the patience clock starts now), `Machine` a voicemail greeting (hung up; counted
+    /// in the AMD false-positive estimate).
     pub fn handle_call_answered(
         &mut self,
         now: Millis,
@@ -405,6 +456,9 @@ impl Dialer {
         kind: AnswerKind,
     ) -> Result<(), DialerError> {
         let c = self.calls.get(&call.0).ok_or(CallError::Unknown(call.0))?;
+        if c.state == CallState::Analysing {
+            return self.analysis_verdict(now, call, kind);
+        }
         let target = match kind {
             AnswerKind::Live => CallState::Waiting,
             AnswerKind::Machine => CallState::Ended(CallEnd::Machine),
@@ -439,29 +493,37 @@ impl Dialer {
             }
             AnswerKind::Live => {
                 self.outcomes.observe(Class::Live);
-                self.counters.live += 1;
-                if let Some(c) = self.calls.get_mut(&call.0) {
-                    c.state = CallState::Waiting;
-                    c.answered = now;
-                }
-                if let Some(a) = reserved {
-                    self.connect(now, call, a);
-                } else if let Some(a) = self.pop_ready_out() {
-                    self.connect(now, call, a);
-                } else if self.params.patience_ms == 0 {
-                    self.abandon(now, call);
-                } else {
-                    self.waiting
-                        .push_back((call, now.plus(self.params.patience_ms)));
-                }
+                self.live_answer(now, call, reserved);
             }
         }
         Ok(())
     }
 
+    /// A person needs an agent now (a live answer, or a human verdict): the reserved agent,
+    /// a ready one, or the wait within patience.
+    fn live_answer(&mut self, now: Millis, call: CallId, reserved: Option<AgentId>) {
+        self.counters.live += 1;
+        if let Some(c) = self.calls.get_mut(&call.0) {
+            c.state = CallState::Waiting;
+            c.answered = now;
+        }
+        if let Some(a) = reserved {
+            self.connect(now, call, a);
+        } else if let Some(a) = self.pop_ready_out() {
+            self.connect(now, call, a);
+        } else if self.params.patience_ms == 0 {
+            self.abandon(now, call);
+        } else {
+            self.waiting
+                .push_back((call, now.plus(self.params.patience_ms)));
+        }
+    }
+
     /// Call `call` ended: before an answer (busy, no-answer, invalid, trunk failure), or a
     /// connected call hung up (`Completed`: its agent goes to wrap-up), or a waiting callee hung
-    /// up (counted as abandoned).
+    /// up (counted as abandoned), or a call in analysis ended on a verdict other than a person
+    /// (announcement, SIT, fax, dead air; `Machine` counts as a machine verdict) or because the
+    /// callee hung up during it.
     pub fn handle_call_ended(
         &mut self,
         now: Millis,
@@ -483,6 +545,7 @@ impl Dialer {
                     self.enter_wrap(now, a);
                 }
             }
+            CallState::Analysing => return self.analysis_ended(now, call, end),
             CallState::Waiting => {
                 self.waiting.retain(|w| w.0 != call);
                 self.abandon(now, call);
@@ -575,6 +638,7 @@ impl Dialer {
     pub fn set_params(&mut self, now: Millis, params: Params) -> Result<(), DialerError> {
         check_params(&params)?;
         self.control.target = params.target_abandon;
+        self.analysis.set_configured_fp(params.amd_false_positive);
         self.control.margin = params.abandon_margin;
         let swap = params.mode != self.params.mode && !self.strategy.keeps(params.mode);
         if swap {

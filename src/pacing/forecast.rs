@@ -355,13 +355,48 @@ pub struct RingModel {
     pub ring: Dist,
     /// Unanswered calls are cancelled after this many seconds.
     pub timeout_s: f64,
+    /// Answer-to-verdict delay of call-progress analysis, when it runs: a live answer then
+    /// needs its agent this long after the answer, and `live` is the share of dials with a
+    /// human verdict.
+    pub analysis: Option<Dist>,
 }
 
-/// Rows of 100 ms of ringing age `r`; columns: P(live answer in (r, r + t] | unresolved at r) for
-/// each `t` in `ts`, then (last column) P(live answer at all | unresolved at r).
+/// Quantiles of the analysis delay the tables average over (like the wrap-up's in
+/// [`talk_table`]): enough for a delay of a second or two against ring times of ten.
+const ANALYSIS_QUANTILES: [f64; 5] = [0.1, 0.3, 0.5, 0.7, 0.9];
+
+impl RingModel {
+    /// Dial to "needs an agent" of a live answer: the ring time, plus the analysis delay when
+    /// CPA runs (a lognormal with the sum's mean and variance: for the quantiles a decision
+    /// looks at, not for the tables, which average over the delay's own quantiles).
+    pub fn need_agent(&self) -> Dist {
+        match &self.analysis {
+            None => self.ring.clone(),
+            Some(a) => {
+                let mean = self.ring.mean() + a.mean();
+                let sd = (self.ring.sd().powi(2) + a.sd().powi(2)).sqrt();
+                Dist::lognormal(mean, sd.max(0.01 * mean)).unwrap_or(Dist::Constant { mean })
+            }
+        }
+    }
+
+    /// The analysis delay's quantiles (`[0]` without analysis).
+    fn delays(&self) -> Vec<f64> {
+        match &self.analysis {
+            None => vec![0.0],
+            Some(a) => ANALYSIS_QUANTILES.iter().map(|&q| a.quantile(q)).collect(),
+        }
+    }
+}
+
+/// Rows of 100 ms of ringing age `r`; columns: P(live answer needing an agent in (r, r + t] |
+/// unresolved at r) for each `t` in `ts`, then (last column) P(live answer at all | unresolved
+/// at r). With analysis a call answered at `R` needs its agent at `R + A` (`A` the analysis
+/// delay, averaged over its quantiles); "unresolved" is still "not answered yet".
 pub fn ring_table(m: &RingModel, ts: &[f64]) -> Table {
     let rows = (m.timeout_s * 10.0).ceil() as usize + 1;
     let fr = |t: f64| m.ring.cdf(t.min(m.timeout_s));
+    let delays = m.delays();
     let fq = |t: f64| 1.0 - (-t / m.quick_mean_s.max(0.1)).exp();
     let mut data = Vec::with_capacity(rows * (ts.len() + 1));
     for r in 0..rows {
@@ -372,9 +407,36 @@ pub fn ring_table(m: &RingModel, ts: &[f64]) -> Table {
             + m.quick * (1.0 - fq(r));
         let u = unresolved.max(1e-12);
         for &t in ts {
-            data.push((m.live * (fr(r + t) - f) / u).clamp(0.0, 1.0));
+            let mut by = 0.0;
+            for &a in &delays {
+                by += (fr(r + t - a) - f).max(0.0);
+            }
+            data.push((m.live * by / delays.len() as f64 / u).clamp(0.0, 1.0));
         }
         data.push((m.live * (fr(m.timeout_s) - f) / u).clamp(0.0, 1.0));
+    }
+    Table::new(ts.len() + 1, data)
+}
+
+/// Rows of 100 ms of analysis age `a` (time since the answer); columns: P(human verdict in
+/// (a, a + t] | still analysing at a) for each `t` in `ts`, then P(human verdict at all |
+/// still analysing) = `human`. The verdict is taken as independent of how long it took.
+pub fn analysis_table(delay: &Dist, human: f64, ts: &[f64]) -> Table {
+    let rows = ((delay.quantile(0.999) * 10.0).ceil() as usize + 2).clamp(16, 4096);
+    let human = human.clamp(0.0, 1.0);
+    let mut data = Vec::with_capacity(rows * (ts.len() + 1));
+    for r in 0..rows {
+        let a = r as f64 / 10.0;
+        let fa = delay.cdf(a);
+        let s = 1.0 - fa;
+        for &t in ts {
+            data.push(if s < 1e-12 {
+                human
+            } else {
+                (human * (delay.cdf(a + t) - fa).max(0.0) / s).clamp(0.0, 1.0)
+            });
+        }
+        data.push(human);
     }
     Table::new(ts.len() + 1, data)
 }

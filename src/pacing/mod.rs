@@ -10,6 +10,8 @@
 //! - [`call`]: the call state machine.
 //! - [`dist`]: duration distributions (YAML form, sampling, cdf, quantiles).
 //! - [`estimate`]: online estimators with priors.
+//! - [`analysis`]: what pacing learns from call-progress analysis (verdict mix, delay) and the
+//!   AMD false-positive estimate the abandon budget includes.
 //! - `idmap`: hash maps keyed by the dialer's sequence numbers.
 //! - [`normal`]: a tabulated standard normal distribution function for the decision and tables.
 //! - [`forecast`]: bucketed agents/calls and conditional-probability tables.
@@ -24,6 +26,7 @@
 //!   estimators, the abandon record, the launch limit, the timer table, and its strategy.
 
 pub mod adaptive;
+pub mod analysis;
 pub mod call;
 pub mod dialer;
 pub mod dist;
@@ -38,9 +41,11 @@ pub(crate) mod strategy;
 pub mod time;
 pub(crate) mod timer;
 
+pub use analysis::{FpSource, Verdict};
 pub use call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 pub use dialer::{
     Action, Config, Counters, Dialer, DialerError, InboundId, Params, Priors, Reason,
+    DEFAULT_AMD_FALSE_POSITIVE,
 };
 pub use mode::{DropRule, Mode, ModeError};
 pub use opening::{PastCall, PastOutcome};

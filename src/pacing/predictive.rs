@@ -105,7 +105,8 @@
 
 use crate::pacing::dist::Dist;
 use crate::pacing::forecast::{
-    pb_push, ring_table, talk_table, walk, wrap_table, AgentGroup, Buckets, RingModel, Table,
+    analysis_table, pb_push, ring_table, talk_table, walk, wrap_table, AgentGroup, Buckets,
+    RingModel, Table,
 };
 use crate::pacing::normal;
 use crate::pacing::Millis;
@@ -220,10 +221,14 @@ pub struct Forecast {
     wrap: AgentGroup<K>,
     /// Unresolved outbound calls, by launch time in 100 ms.
     pub ringing: Buckets,
+    /// Answered calls still in call-progress analysis, by answer time in 100 ms.
+    pub analysing: Buckets,
     t_talk_out: Table,
     t_talk_in: Table,
     t_wrap: Table,
     t_ring: Table,
+    /// P(human verdict by t | analysing for a): empty until analysis runs.
+    t_analysis: Table,
     /// Answer-time quantiles t_k in seconds.
     pub ts: [f64; K],
     /// Horizons τ_k = t_k + D, and the mean ring time for the slack column.
@@ -260,22 +265,23 @@ pub struct Fitted<'a> {
     pub ring: &'a RingModel,
     /// Patience D in seconds.
     pub patience_s: f64,
+    /// P(human verdict) of an analysed call (used when `ring.analysis` is set).
+    pub analysis_human: f64,
 }
 
 impl Forecast {
     /// Rebuilds the tables from the current estimates.
     pub fn refit(&mut self, f: &Fitted) {
+        // With call-progress analysis a live answer needs its agent after ring + analysis.
+        let need = f.ring.need_agent();
+        let latest = f.ring.timeout_s + f.ring.analysis.as_ref().map_or(0.0, |a| a.mean());
         for (k, t) in self.ts.iter_mut().enumerate() {
-            *t = f
-                .ring
-                .ring
-                .quantile((k as f64 + 0.5) / K as f64)
-                .min(f.ring.timeout_s);
+            *t = need.quantile((k as f64 + 0.5) / K as f64).min(latest);
         }
         for k in 0..K {
             self.taus[k] = self.ts[k] + f.patience_s;
         }
-        self.taus[K] = f.ring.ring.mean().min(f.ring.timeout_s);
+        self.taus[K] = need.mean().min(latest);
         self.t_talk_out = talk_table(f.talk_out, f.wrap, &self.taus, TALK_UNIT_MS as f64 / 1000.0);
         if let Some(t) = f.talk_in {
             self.t_talk_in = talk_table(t, f.wrap, &self.taus, TALK_UNIT_MS as f64 / 1000.0);
@@ -284,6 +290,10 @@ impl Forecast {
         }
         self.t_wrap = wrap_table(f.wrap, &self.taus);
         self.t_ring = ring_table(f.ring, &self.ts);
+        self.t_analysis = match &f.ring.analysis {
+            Some(delay) => analysis_table(delay, f.analysis_human, &self.ts),
+            None => Table::default(),
+        };
         for g in [&mut self.talk_out, &mut self.talk_in, &mut self.wrap] {
             g.invalidate();
         }
@@ -346,6 +356,8 @@ impl Forecast {
         self.talk_in.buckets.age(t, MAX_AGE);
         self.wrap.buckets.age(s, MAX_AGE);
         self.ringing.age(now.0 / 100, self.t_ring.max_row() as u64);
+        self.analysing
+            .age(now.0 / 100, self.t_analysis.max_row() as u64);
     }
 
     /// Sums for a decision at `now`. `ahead0` is the count certainly ahead (waiting calls,
@@ -368,7 +380,8 @@ impl Forecast {
                 s.f_mean[K] += mean[0];
                 s.f_var[K] += var[0];
             }
-            let (mean, var) = self.ring_sums::<K, 1>(now);
+            let (mut mean, mut var) = self.ring_sums::<K, 1>(now);
+            self.add_analysis_sums::<K, 1>(now, &mut mean, &mut var);
             (s.a_mean[K], s.a_var[K], s.a_live[K]) = (mean[0], var[0], mean[0]);
         } else {
             // The quantile columns of the agent groups: kept between key changes (AgentGroup).
@@ -384,7 +397,8 @@ impl Forecast {
                     s.f_var[k] += var[k];
                 }
             }
-            let (mean, var) = self.ring_sums::<0, K>(now);
+            let (mut mean, mut var) = self.ring_sums::<0, K>(now);
+            self.add_analysis_sums::<0, K>(now, &mut mean, &mut var);
             s.a_mean[..K].copy_from_slice(&mean);
             s.a_var[..K].copy_from_slice(&var);
             // The ring table's values are all live answers.
@@ -419,6 +433,26 @@ impl Forecast {
     fn ring_sums<const C0: usize, const N: usize>(&self, now: Millis) -> ([f64; N], [f64; N]) {
         let ring_max = self.t_ring.max_row() as u64;
         walk::<C0, N>(&self.ringing, &self.t_ring, now.0 / 100, ring_max)
+    }
+
+    /// Adds the calls in analysis to sums of the ring table's columns `C0..C0 + N` (the
+    /// analysis table has the same columns).
+    #[inline(always)]
+    fn add_analysis_sums<const C0: usize, const N: usize>(
+        &self,
+        now: Millis,
+        mean: &mut [f64; N],
+        var: &mut [f64; N],
+    ) {
+        if self.analysing.total() == 0 || self.t_analysis.data.is_empty() {
+            return;
+        }
+        let max = self.t_analysis.max_row() as u64;
+        let (m, v) = walk::<C0, N>(&self.analysing, &self.t_analysis, now.0 / 100, max);
+        for k in 0..N {
+            mean[k] += m[k];
+            var[k] += v[k];
+        }
     }
 
     /// Exact Poisson-binomial distributions for a small team (same inputs as [`Forecast::sums`]).
@@ -456,6 +490,15 @@ impl Forecast {
                     let q = (self.t_ring.row(age)[k] * f).min(1.0);
                     for _ in 0..c {
                         pb_push(&mut ahead, q);
+                    }
+                }
+                if !self.t_analysis.data.is_empty() {
+                    let max = self.t_analysis.max_row() as u64;
+                    for (age, c) in self.analysing.iter(now.0 / 100, max) {
+                        let q = (self.t_analysis.row(age)[k] * f).min(1.0);
+                        for _ in 0..c {
+                            pb_push(&mut ahead, q);
+                        }
                     }
                 }
                 let m = lambda_in * self.taus[k];
@@ -597,6 +640,7 @@ mod tests {
             quick_mean_s: 2.5,
             ring: Dist::lognormal(12.0, 6.0).unwrap(),
             timeout_s: 25.0,
+            analysis: None,
         };
         let talk = Dist::lognormal(180.0, 120.0).unwrap();
         let wrap = Dist::Constant { mean: 30.0 };
@@ -606,6 +650,7 @@ mod tests {
             wrap: &wrap,
             ring: &ring,
             patience_s: 2.0,
+            analysis_human: 1.0,
         });
         let now = Millis(1_000_000);
         for i in 0..60u64 {

@@ -22,11 +22,18 @@ pub struct Priors {
     pub wrap: Dist,
     /// Inbound arrivals per second.
     pub inbound_rate: f64,
+    /// Verdict mix of analysed calls: P(human), P(machine), P(other) (see
+    /// [`crate::pacing::analysis`]).
+    pub verdicts: [f64; 3],
+    /// Answer-to-verdict delay of call-progress analysis. `Some` when the campaign runs CPA,
+    /// so the first calls are planned with it; `None` until the first analysed call (then a
+    /// prior of 2 ± 0.8 s).
+    pub analysis: Option<Dist>,
 }
 
 impl Default for Priors {
     /// Generic contact-centre figures: 25 % live, 10 % machine, 12 % busy/invalid, 12 s ring,
-    /// 3 min talk, 30 s wrap-up.
+    /// 3 min talk, 30 s wrap-up; analysed calls 65 % people, 30 % machines, 5 % other.
     fn default() -> Self {
         Priors {
             outcomes: [0.25, 0.10, 0.12, 0.53],
@@ -35,6 +42,8 @@ impl Default for Priors {
             inbound_talk: Dist::lognormal(240.0, 120.0).unwrap_or_default(),
             wrap: Dist::lognormal(30.0, 10.0).unwrap_or_default(),
             inbound_rate: 0.0,
+            verdicts: [0.65, 0.30, 0.05],
+            analysis: None,
         }
     }
 }
@@ -60,6 +69,10 @@ pub struct Params {
     pub service_level: f64,
     /// Inbound service-level threshold.
     pub service_time_ms: u64,
+    /// Share of machine verdicts of call-progress analysis taken to be people hung up on
+    /// (AMD false positives), until agents' marks measure it (see
+    /// [`crate::pacing::analysis`]). They count as abandoned calls in the abandon budget.
+    pub amd_false_positive: f64,
 }
 
 impl Default for Params {
@@ -74,9 +87,15 @@ impl Default for Params {
             channels: u32::MAX,
             service_level: 0.8,
             service_time_ms: 20_000,
+            amd_false_positive: DEFAULT_AMD_FALSE_POSITIVE,
         }
     }
 }
+
+/// The share of machine verdicts taken to be people when the campaign says nothing (issue
+/// 18's figure). A placeholder: users should set their own from `outdial cpa score` on their
+/// recordings, or let the agents' `machine` marks measure it.
+pub const DEFAULT_AMD_FALSE_POSITIVE: f64 = 0.02;
 
 /// Construction-time settings.
 #[derive(Clone, Debug)]
@@ -116,6 +135,12 @@ pub struct Counters {
     pub machines: u64,
     /// Abandoned live answers.
     pub abandoned: u64,
+    /// Answered calls that went through call-progress analysis.
+    pub analysed: u64,
+    /// Analysed calls with a machine verdict (hung up on as voicemail).
+    pub machine_verdicts: u64,
+    /// Connected calls the agent marked `machine` at wrap-up (AMD false negatives).
+    pub machine_marks: u64,
     /// Live answers connected to an agent.
     pub connected: u64,
     /// Inbound calls arrived.
@@ -144,6 +169,9 @@ pub(super) fn check_params(p: &Params) -> Result<(), DialerError> {
     }
     if p.no_answer_timeout_ms == 0 {
         return bad("no_answer_timeout", "must be above 0");
+    }
+    if !(0.0..=1.0).contains(&p.amd_false_positive) {
+        return bad("amd_false_positive", "must be between 0 and 1");
     }
     if !(0.0..=1.0).contains(&p.service_level) {
         return bad("service_level", "must be between 0 and 1");

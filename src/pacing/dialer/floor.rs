@@ -160,10 +160,13 @@ impl<'a> Floor<'a> {
     /// the last θ (diagnostics, calibration).
     pub(crate) fn price(&mut self, warm: f64) -> f64 {
         let d = &mut *self.d;
-        // Abandons already bought: calls in flight priced at launch, not yet resolved.
+        // Abandons already bought: calls in flight priced at launch, not yet resolved. The
+        // people call-progress analysis hung up on as machines (estimated) are abandons too,
+        // and live answers: the cap holds on the sum (Ofcom; see `pacing::analysis`).
+        let fp = d.analysis.estimated_fp();
         let theta = d.control.theta_warming(
-            d.counters.live + d.seeded_record.0,
-            d.counters.abandoned as f64 + d.seeded_record.1 + d.pending_risk,
+            d.counters.live + d.seeded_record.0 + fp.round() as u64,
+            d.counters.abandoned as f64 + d.seeded_record.1 + d.pending_risk + fp,
             warm,
         );
         d.last_theta = theta;

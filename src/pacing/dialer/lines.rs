@@ -30,6 +30,7 @@ impl Dialer {
                 answered: now,
                 agent,
                 risk,
+                analysed: false,
             },
         );
         if let Some(a) = agent {
@@ -58,7 +59,7 @@ impl Dialer {
     pub(super) fn untrack_launch(&mut self, launched: Millis, risk: f64) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.forecast.ringing.remove(launched.0 / 100);
-        self.pending_risk = if self.in_flight == 0 {
+        self.pending_risk = if self.in_flight + self.analysing == 0 {
             0.0
         } else {
             (self.pending_risk - risk).max(0.0)

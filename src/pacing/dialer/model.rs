@@ -3,6 +3,7 @@
 //! reserve, calibration offset). The strategies read the results through the
 //! [`crate::pacing::dialer::Floor`]; nothing here launches a call.
 
+use crate::pacing::analysis::Verdict;
 use crate::pacing::dialer::{Dialer, RESERVE_MS};
 use crate::pacing::estimate::Class;
 use crate::pacing::forecast::RingModel;
@@ -23,9 +24,10 @@ impl Dialer {
                 .upper_live(now, self.params.no_answer_timeout_ms, self.in_flight);
             live = live.max(u);
         }
-        // Call-progress analysis enters here (see `strategy::inputs`): live answers its machine
-        // detection hangs up on never reach an agent, so `live` scales by (1 − its false-positive
-        // rate) and those calls join `machine`.
+        // With call-progress analysis, `live` is already the share of dials with a human
+        // verdict (the verdict is what `Class::Live` records then): the people it hangs up on
+        // as machines never reach an agent, and are counted in the abandon budget instead
+        // (`Floor::price`). The ring model adds the analysis delay before an agent is needed.
         let rest = (1.0 - live).max(0.0);
         let (machine, quick) = (
             self.outcomes.p(Class::Machine),
@@ -43,6 +45,7 @@ impl Dialer {
             quick_mean_s: self.quick_fit.dist().mean(),
             ring: self.ring_fit.dist(),
             timeout_s: self.params.no_answer_timeout_ms as f64 / 1000.0,
+            analysis: self.analysis.active().then(|| self.analysis.delay()),
         };
         // Cold start: only short calls have ended yet; the calls still running say how long the
         // others last at least (see `DurationFit::dist_censored`).
@@ -59,6 +62,7 @@ impl Dialer {
             wrap: &wrap,
             ring: &ring,
             patience_s: self.params.patience_ms as f64 / 1000.0,
+            analysis_human: self.analysis.p(Verdict::Human),
         });
         // Learn fast at first, then every 5 minutes (a refit costs about a millisecond).
         let gap = if now.since(self.start) < 600_000 {
@@ -88,12 +92,16 @@ impl Dialer {
             ready: self.idle_out,
             ahead: self.waiting.len() as u32 + self.inbound_ahead() as u32,
         };
+        // Calls in analysis may still be people: they count in the wave. The people analysis
+        // will hang up on as machines spend the budget too, at the prior's mix until the
+        // verdicts say otherwise: the wave gets what is left of the target.
+        let target = (self.params.target_abandon - self.analysis.fp_per_live()).max(0.0);
         let c = self.opening.cap(
             now,
             timeout,
-            self.params.target_abandon,
+            target,
             agents,
-            self.in_flight,
+            self.in_flight + self.analysing,
         );
         Some(c)
     }

@@ -152,6 +152,9 @@ impl Dialer {
         }
         let mut wait_ms = 0;
         if let Some(c) = self.calls.get_mut(&call.0) {
+            if c.analysed {
+                self.analysis.connected();
+            }
             c.state = CallState::Connected;
             c.agent = Some(agent);
             wait_ms = now.since(c.answered);
