@@ -124,9 +124,11 @@ fn scenario(c: Case, minutes: u64) -> Scenario {
             failure,
             ring_time: lognormal(c.ring_s),
             no_answer_timeout: Dur(Duration::from_secs(45)),
+            analysis: None,
         },
         inbound: InboundSpec::default(),
         target_abandon: 0.03,
+        amd_false_positive: None,
         strategies: Vec::new(),
     }
 }

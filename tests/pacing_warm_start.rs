@@ -38,9 +38,11 @@ fn trunk_of_the_issue(minutes: u64) -> Scenario {
             failure: 0.02,
             ring_time: Dist::lognormal(6.0, 2.0).expect("lognormal"),
             no_answer_timeout: Dur(Duration::from_secs(25)),
+            analysis: None,
         },
         inbound: InboundSpec::default(),
         target_abandon: 0.03,
+        amd_false_positive: None,
         strategies: Vec::new(),
     }
 }

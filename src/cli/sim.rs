@@ -262,6 +262,36 @@ fn print_rows(r: &SimReport) {
             x.wall_s
         );
     }
+    if r.results.iter().any(|x| x.without_analysis.is_some()) {
+        // Call-progress analysis: its cost in time to connect, and the people it hung up on.
+        println!();
+        println!(
+            "{:<14} {:>10} {:>11} {:>8} {:>8} {:>9} {:>11} {:>12}",
+            "strategy",
+            "ttc_s",
+            "ttc_no_cpa",
+            "amd_fp",
+            "est_fp",
+            "abandon%",
+            "abandon%_no",
+            "occupancy_no"
+        );
+        for x in &r.results {
+            if let Some(w) = &x.without_analysis {
+                println!(
+                    "{:<14} {:>10.3} {:>11.3} {:>8} {:>8.1} {:>9.2} {:>11.2} {:>12.2}",
+                    x.strategy,
+                    x.time_to_connect_s,
+                    w.time_to_connect_s,
+                    x.amd_false_positives,
+                    x.estimated_false_positives,
+                    x.abandon_rate * 100.0,
+                    w.abandon_rate * 100.0,
+                    w.occupancy * 100.0
+                );
+            }
+        }
+    }
 }
 
 /// A plot panel: title, minimum top of the y axis, and the value plotted.

@@ -40,7 +40,9 @@ mod model;
 mod staff;
 
 use config::check_params;
-pub use config::{Config, Counters, Params, Priors, DEFAULT_AMD_FALSE_POSITIVE};
+pub use config::{
+    Config, Counters, Params, Priors, DEFAULT_AMD_FALSE_NEGATIVE, DEFAULT_AMD_FALSE_POSITIVE,
+};
 pub(crate) use floor::Floor;
 pub use io::{Action, DialerError, InboundId, Reason};
 
@@ -214,7 +216,12 @@ impl Dialer {
             opening: Opening::default(),
             seeded_record: (0, 0.0),
             seeded_talks: 0,
-            analysis: Analysis::new(pr.verdicts, pr.analysis.as_ref(), p.amd_false_positive),
+            analysis: Analysis::new(
+                pr.verdicts,
+                pr.analysis.as_ref(),
+                p.amd_false_positive,
+                p.amd_false_negative,
+            ),
             analysing: 0,
             fp_fed: 0,
             params: config.params,
@@ -638,7 +645,8 @@ impl Dialer {
     pub fn set_params(&mut self, now: Millis, params: Params) -> Result<(), DialerError> {
         check_params(&params)?;
         self.control.target = params.target_abandon;
-        self.analysis.set_configured_fp(params.amd_false_positive);
+        self.analysis
+            .set_configured(params.amd_false_positive, params.amd_false_negative);
         self.control.margin = params.abandon_margin;
         let swap = params.mode != self.params.mode && !self.strategy.keeps(params.mode);
         if swap {

@@ -45,7 +45,7 @@ pub use analysis::{FpSource, Verdict};
 pub use call::{AnswerKind, CallEnd, CallError, CallId, CallState};
 pub use dialer::{
     Action, Config, Counters, Dialer, DialerError, InboundId, Params, Priors, Reason,
-    DEFAULT_AMD_FALSE_POSITIVE,
+    DEFAULT_AMD_FALSE_NEGATIVE, DEFAULT_AMD_FALSE_POSITIVE,
 };
 pub use mode::{DropRule, Mode, ModeError};
 pub use opening::{PastCall, PastOutcome};

@@ -3,6 +3,11 @@
 //! (handle_* → drain poll_action → wake at poll_timeout). Common random numbers: dial sequence
 //! number k, agent i and inbound call j each draw from their own RNG stream keyed by the seed, so
 //! every strategy meets the same customers, wrap-ups and inbound callers.
+//!
+//! With the trunk's `analysis:` section an answered call is first analysed
+//! ([`crate::sim::analysis`]): the dialer hears of the answer (`handle_call_analysing`) and,
+//! after the drawn delay, of the verdict; people hung up on as machines (or `other`) are counted
+//! with the abandons, and machines passed to agents are marked `machine` at wrap-up.
 
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::Instant;
@@ -15,8 +20,9 @@ use crate::agents::{AgentId, Skills, StateTimes};
 use crate::pacing::idmap::IdMap;
 use crate::pacing::{
     Action, AnswerKind, CallEnd, CallId, Config, Dialer, InboundId, Millis, Mode, Params, PastCall,
-    PastOutcome, Priors,
+    PastOutcome, Priors, Verdict,
 };
+use crate::sim::analysis::AGENT_ON_MACHINE_S;
 use crate::sim::dist::{stream_rng, Outcome, TrunkModel};
 use crate::sim::queue::{Entry, EventQueue};
 use crate::sim::scenario::Scenario;
@@ -29,6 +35,8 @@ pub const STREAM_AGENTS: u64 = 2;
 pub const STREAM_INBOUND: u64 = 3;
 /// RNG stream of inbound talk times (item: inbound sequence number).
 pub const STREAM_INBOUND_TALK: u64 = 4;
+/// RNG stream of call-progress analysis (item: dial sequence number).
+pub const STREAM_ANALYSIS: u64 = 5;
 /// Seconds an agent looks at a lead in preview mode before the call is placed.
 pub const PREVIEW_S: f64 = 5.0;
 
@@ -43,6 +51,14 @@ pub struct Sample {
     pub abandon_rate: f64,
     /// Lines in use per active agent.
     pub dial_level: f64,
+    /// The dialer's live answers (human verdicts with analysis) since the start.
+    pub live: u64,
+    /// The dialer's abandons since the start.
+    pub abandoned: u64,
+    /// The dialer's estimate of people hung up on as machines since the start.
+    pub estimated_fp: f64,
+    /// People the simulated analysis hung up on as machines since the start.
+    pub amd_false_positives: u64,
 }
 
 /// Figures of one strategy on one scenario (the JSON keys of `outdial sim --json`).
@@ -58,8 +74,23 @@ pub struct StrategyResult {
     pub machines: u64,
     /// Abandoned live answers.
     pub abandoned: u64,
-    /// abandoned / live answers.
+    /// People hung up on by call-progress analysis as machines: Ofcom counts them as
+    /// abandoned calls (0 without `trunk.analysis`).
+    pub amd_false_positives: u64,
+    /// People hung up on by call-progress analysis with another verdict (announcement, SIT,
+    /// fax, dead air): not in the dialer's estimate nor in `abandon_rate`, shown apart.
+    pub people_classed_other: u64,
+    /// The dialer's estimate of those (machine verdicts × its false-positive rate).
+    pub estimated_false_positives: f64,
+    /// (abandoned + amd_false_positives) / live answers (people who answered).
     pub abandon_rate: f64,
+    /// Mean time from the answer to the agent, connected calls, seconds: the analysis delay
+    /// plus the wait (equal to `mean_wait_s` without analysis).
+    pub time_to_connect_s: f64,
+    /// The same strategy on the same scenario without `trunk.analysis` (null when the
+    /// scenario has none): the cost of analysis in time to connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_analysis: Option<WithoutAnalysis>,
     /// (talk + wrap-up) / staffed time.
     pub occupancy: f64,
     /// talk / staffed time.
@@ -92,6 +123,17 @@ pub struct StrategyResult {
     pub campaigns: Vec<crate::sim::multi::CampaignResult>,
 }
 
+/// The figures of the run without call-progress analysis, beside those with it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct WithoutAnalysis {
+    /// Mean answer-to-agent time, seconds.
+    pub time_to_connect_s: f64,
+    /// abandoned / live answers.
+    pub abandon_rate: f64,
+    /// (talk + wrap-up) / staffed time.
+    pub occupancy: f64,
+}
+
 /// Knobs of a run that are not part of the scenario.
 #[derive(Debug, Default)]
 pub struct RunOptions {
@@ -118,6 +160,9 @@ struct Open {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Outcome(u64, Outcome),
+    /// Call-progress analysis of call (id) answered by a person (true) or a machine gave its
+    /// verdict.
+    Verdict(u64, bool, Verdict),
     Hangup(u64, u32),
     WrapEnd(u32),
     PreviewDone(u64),
@@ -153,6 +198,16 @@ struct Sim<'a> {
     open: Option<IdMap<Open>>,
     /// Index in `r.calls` of each agent's last outbound call, for its wrap-up time.
     last_call: IdMap<usize>,
+    /// Answer time (ms) of calls answered and not yet connected or ended.
+    answered_at: IdMap<u64>,
+    /// Calls answered by machines that analysis passed as people (the agent hangs up on the
+    /// greeting and marks it `machine`).
+    machine_as_human: IdMap<()>,
+    /// Agents whose current call is a machine passed as a person: they mark it at wrap-up.
+    marks_pending: IdMap<()>,
+    ttc_sum_ms: u64,
+    ttc_n: u64,
+    amd_fp_all: u64,
 }
 
 /// Builds the dialer a scenario implies for `mode` (generic priors: the dialer learns the trunk).
@@ -166,10 +221,19 @@ pub fn dialer_config(sc: &Scenario, mode: Mode, seed: u64) -> Config {
             channels: sc.trunk.channels,
             service_level: sc.inbound.service_level,
             service_time_ms: sc.inbound.service_time.0.as_millis() as u64,
+            amd_false_positive: sc
+                .amd_false_positive
+                .unwrap_or(crate::pacing::DEFAULT_AMD_FALSE_POSITIVE),
             ..Params::default()
         },
         priors: Priors {
             inbound_rate: 0.0,
+            // CPA runs from the first call: plan with the generic delay prior until learned.
+            analysis: sc
+                .trunk
+                .analysis
+                .as_ref()
+                .map(|_| crate::pacing::analysis::default_delay()),
             ..Priors::default()
         },
         seed,
@@ -209,7 +273,12 @@ pub fn run_strategy(
             live_answers: 0,
             machines: 0,
             abandoned: 0,
+            amd_false_positives: 0,
+            people_classed_other: 0,
+            estimated_false_positives: 0.0,
             abandon_rate: 0.0,
+            time_to_connect_s: 0.0,
+            without_analysis: None,
             occupancy: 0.0,
             talk_share: 0.0,
             mean_wait_s: 0.0,
@@ -231,6 +300,12 @@ pub fn run_strategy(
         sample_gap: 0,
         open: opts.record_calls.then(IdMap::default),
         last_call: IdMap::default(),
+        answered_at: IdMap::default(),
+        machine_as_human: IdMap::default(),
+        marks_pending: IdMap::default(),
+        ttc_sum_ms: 0,
+        ttc_n: 0,
+        amd_fp_all: 0,
     };
     let end = sc.duration.0.as_millis() as u64;
     let (blended, inb, outb) = sc.agent_mix();
@@ -328,6 +403,27 @@ impl Sim<'_> {
                 self.trace(call, o);
                 self.record_outcome(ev.t, call, o);
                 let id = CallId(call);
+                let answered = matches!(o, Outcome::Live | Outcome::Machine);
+                if answered {
+                    self.answered_at.insert(call, ev.t);
+                }
+                if let (true, Some(spec)) = (answered, &self.sc.trunk.analysis) {
+                    let person = o == Outcome::Live;
+                    if self.measuring {
+                        if person {
+                            self.r.live_answers += 1;
+                        } else {
+                            self.r.machines += 1;
+                        }
+                    }
+                    let (verdict, delay_s) =
+                        spec.draw(&mut stream_rng(self.seed, STREAM_ANALYSIS, call), person);
+                    let res = self.dialer.handle_call_analysing(now, id);
+                    debug_assert!(res.is_ok(), "{res:?}");
+                    let at = ev.t + (delay_s * 1000.0).round() as u64;
+                    self.push(at, Kind::Verdict(call, person, verdict));
+                    return;
+                }
                 let res = match o {
                     Outcome::Live => {
                         if self.measuring {
@@ -352,6 +448,7 @@ impl Sim<'_> {
                 };
                 debug_assert!(res.is_ok(), "{res:?}");
             }
+            Kind::Verdict(call, person, verdict) => self.verdict(now, call, person, verdict),
             Kind::Hangup(call, agent) => {
                 self.record_end(
                     ev.t,
@@ -366,6 +463,9 @@ impl Sim<'_> {
                 self.wrap(ev.t, AgentId(agent));
             }
             Kind::WrapEnd(agent) => {
+                if self.marks_pending.remove(&(agent as u64)).is_some() {
+                    self.dialer.handle_machine_mark(now);
+                }
                 if let Some(i) = self.last_call.remove(&(agent as u64)) {
                     if let Some(c) = self.r.calls.get_mut(i) {
                         c.wrap_s = Some(ev.t as f64 / 1000.0 - c.wrap_s.unwrap_or(0.0));
@@ -405,6 +505,10 @@ impl Sim<'_> {
                     occupancy: occ,
                     abandon_rate: ratio(self.r.abandoned, self.r.live_answers),
                     dial_level: self.dialer.lines_in_use() as f64 / active,
+                    live: self.dialer.counters().live,
+                    abandoned: self.dialer.counters().abandoned,
+                    estimated_fp: self.dialer.estimated_false_positives(),
+                    amd_false_positives: self.amd_fp_all,
                 });
                 self.push(ev.t + self.sample_gap, Kind::Sample);
             }
@@ -462,7 +566,18 @@ impl Sim<'_> {
                 } => {
                     // Only live answers are connected, and their talk time was kept at dial time;
                     // the fallback re-draws the call's stream (same value) should that change.
+                    if let Some(at) = self.answered_at.remove(&call.0) {
+                        if self.measuring {
+                            self.ttc_sum_ms += now.0.saturating_sub(at);
+                            self.ttc_n += 1;
+                        }
+                    }
+                    let machine = self.machine_as_human.remove(&call.0).is_some();
+                    if machine {
+                        self.marks_pending.insert(agent.0 as u64, ());
+                    }
                     let talk = match self.talk_ms.remove(&call.0) {
+                        _ if machine => (AGENT_ON_MACHINE_S * 1000.0) as u64,
                         Some(ms) => ms,
                         None => {
                             let d =
@@ -504,6 +619,8 @@ impl Sim<'_> {
                 }
                 Action::Abandon { call } => {
                     self.talk_ms.remove(&call.0);
+                    self.answered_at.remove(&call.0);
+                    self.machine_as_human.remove(&call.0);
                     self.record_end(now.0, call.0, PastOutcome::Live { abandoned: true }, None);
                     if self.measuring {
                         self.r.abandoned += 1;
@@ -515,6 +632,38 @@ impl Sim<'_> {
                 }
             }
         }
+    }
+
+    /// Call-progress analysis of `call` (answered by a person if `person`) gave `verdict`.
+    fn verdict(&mut self, now: Millis, call: u64, person: bool, verdict: Verdict) {
+        let id = CallId(call);
+        if verdict != Verdict::Human {
+            self.answered_at.remove(&call);
+            self.talk_ms.remove(&call);
+            if person && verdict == Verdict::Machine {
+                // A person hung up on as a machine: an abandoned call by Ofcom's count.
+                self.amd_fp_all += 1;
+                if self.measuring {
+                    self.r.amd_false_positives += 1;
+                }
+            } else if person && self.measuring {
+                self.r.people_classed_other += 1;
+            }
+        }
+        let res = match verdict {
+            Verdict::Human => {
+                if !person {
+                    self.machine_as_human.insert(call, ());
+                }
+                self.dialer.handle_call_answered(now, id, AnswerKind::Live)
+            }
+            Verdict::Machine => self
+                .dialer
+                .handle_call_answered(now, id, AnswerKind::Machine),
+            // An announcement, SIT, fax or dead air: the call ends without an agent.
+            Verdict::Other => self.dialer.handle_call_ended(now, id, CallEnd::Invalid),
+        };
+        debug_assert!(res.is_ok(), "{res:?}");
     }
 
     /// Records what a trunk outcome says about call `call` (answered, or ended before that).
@@ -570,7 +719,13 @@ impl Sim<'_> {
         let r = &mut self.r;
         r.occupancy = times.occupancy();
         r.talk_share = times.talk_share();
-        r.abandon_rate = ratio(r.abandoned, r.live_answers);
+        r.abandon_rate = ratio(r.abandoned + r.amd_false_positives, r.live_answers);
+        r.estimated_false_positives = self.dialer.estimated_false_positives();
+        r.time_to_connect_s = if self.ttc_n > 0 {
+            self.ttc_sum_ms as f64 / self.ttc_n as f64 / 1000.0
+        } else {
+            0.0
+        };
         let connected: u64 = self.waits.iter().map(|&c| c as u64).sum();
         if connected > 0 {
             r.mean_wait_s = self.wait_sum_ms as f64 / connected as f64 / 1000.0;

@@ -11,6 +11,7 @@
 //!
 //! # Layout
 //! - [`scenario`]: the scenario YAML (also used by `outdial trunk-sim`).
+//! - [`analysis`]: the trunk's call-progress analysis (delay, confusion matrix).
 //! - [`dist`]: the trunk outcome sampler and per-item RNG streams (durations are
 //!   [`crate::pacing::dist::Dist`], re-exported).
 //! - [`engine`]: the event loop for one strategy.
@@ -19,6 +20,7 @@
 //!   a multi-campaign scenario.
 //! - [`multi`]: multi-campaign scenarios through the engine core.
 
+pub mod analysis;
 pub mod dist;
 pub mod engine;
 pub mod multi;
@@ -26,7 +28,7 @@ pub mod queue;
 pub mod scenario;
 
 pub use dist::{CallDraw, Dist, Outcome, TrunkModel};
-pub use engine::{run_strategy, RunOptions, Sample, StrategyResult};
+pub use engine::{run_strategy, RunOptions, Sample, StrategyResult, WithoutAnalysis};
 pub use scenario::{InboundSpec, Scenario, TrunkSpec};
 
 use serde::Serialize;
@@ -77,9 +79,25 @@ pub fn run(
         .iter()
         .map(|s| s.parse())
         .collect::<Result<_, _>>()?;
-    let results = in_parallel(strategies.len(), threads, |i| {
+    let mut results = in_parallel(strategies.len(), threads, |i| {
         run_strategy(scenario, &strategies[i], modes[i], seed, opts).map_err(SimError::from)
     })?;
+    if scenario.trunk.analysis.is_some() {
+        // The same runs without analysis, for the time to connect it costs.
+        let mut bare = scenario.clone();
+        bare.trunk.analysis = None;
+        let plain = RunOptions::default();
+        let without = in_parallel(strategies.len(), threads, |i| {
+            run_strategy(&bare, &strategies[i], modes[i], seed, &plain).map_err(SimError::from)
+        })?;
+        for (r, w) in results.iter_mut().zip(without) {
+            r.without_analysis = Some(WithoutAnalysis {
+                time_to_connect_s: w.time_to_connect_s,
+                abandon_rate: w.abandon_rate,
+                occupancy: w.occupancy,
+            });
+        }
+    }
     Ok(SimReport {
         scenario: scenario.name.clone(),
         seed,

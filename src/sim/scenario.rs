@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pacing::dist::Dist;
 use crate::pacing::Mode;
+use crate::sim::analysis::AnalysisSpec;
 use crate::sim::dist::TrunkModel;
 use crate::yaml::{check_count, check_dist, check_dur, read as yaml_read, Dur, YamlError};
 
@@ -54,6 +55,10 @@ pub struct Scenario {
     /// Abandon-rate cap of the campaign (share of live answers).
     #[serde(default = "default_target")]
     pub target_abandon: f64,
+    /// The dialer's assumed share of machine verdicts that were people (the campaign's
+    /// `amd_false_positive`; 0.02 when absent). Used only with `trunk.analysis`.
+    #[serde(default)]
+    pub amd_false_positive: Option<f64>,
     /// Strategies run side by side (see [`Mode`]).
     #[serde(default)]
     pub strategies: Vec<String>,
@@ -85,6 +90,10 @@ pub struct TrunkSpec {
     /// Unanswered calls are given up after this long (at most [`MAX_PATIENCE`]).
     #[serde(default = "default_no_answer")]
     pub no_answer_timeout: Dur,
+    /// Call-progress analysis of answered calls: its delay and confusion matrix (see
+    /// [`crate::sim::analysis`]). Absent: answers are known at once and without error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisSpec>,
 }
 
 /// The `inbound` section: Poisson arrivals served by inbound-capable agents first.
@@ -213,6 +222,11 @@ impl Scenario {
                 format!("outcome probabilities add up to {sum:.3}, above 1"),
             );
         }
+        if let Some(a) = &t.analysis {
+            if let Err((field, msg)) = a.check() {
+                return bad(&field, msg);
+            }
+        }
         if t.no_answer_timeout.0.is_zero() {
             return bad("trunk.no_answer_timeout", "must be above 0".into());
         }
@@ -227,6 +241,14 @@ impl Scenario {
                 "target_abandon",
                 "must be between 0 and 1 (0.03 is 3 %)".into(),
             );
+        }
+        if let Some(fp) = self.amd_false_positive {
+            if !(0.0..=1.0).contains(&fp) {
+                return bad(
+                    "amd_false_positive",
+                    format!("{fp} is not a probability (0 to 1)"),
+                );
+            }
         }
         for (i, s) in self.strategies.iter().enumerate() {
             if let Err(e) = s.parse::<Mode>() {
@@ -274,6 +296,9 @@ impl Scenario {
             ("inbound.talk_time", &self.inbound.talk_time),
         ] {
             check_dist(key, d, MAX_CALL_TIME)?;
+        }
+        if let Some(a) = &self.trunk.analysis {
+            check_dist("trunk.analysis.delay", &a.delay, MAX_PATIENCE)?;
         }
         let rate = self.inbound.rate_per_hour;
         if !(0.0..=MAX_INBOUND_PER_HOUR).contains(&rate) {
@@ -394,7 +419,13 @@ strategies: [progressive, \"power:2\", adaptive, predictive]
 
     #[test]
     fn shipped_scenarios_load() {
-        for name in ["small-team", "mid-team", "large-centre", "erlang-check"] {
+        for name in [
+            "small-team",
+            "mid-team",
+            "large-centre",
+            "erlang-check",
+            "mid-team-cpa",
+        ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("sim/{name}.yaml"));
             let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(s.name, name);

@@ -73,6 +73,9 @@ pub struct Params {
     /// (AMD false positives), until agents' marks measure it (see
     /// [`crate::pacing::analysis`]). They count as abandoned calls in the abandon budget.
     pub amd_false_positive: f64,
+    /// Share of machines call-progress analysis passes as people in the user's offline test:
+    /// the reference the agents' `machine` marks are compared with.
+    pub amd_false_negative: f64,
 }
 
 impl Default for Params {
@@ -88,6 +91,7 @@ impl Default for Params {
             service_level: 0.8,
             service_time_ms: 20_000,
             amd_false_positive: DEFAULT_AMD_FALSE_POSITIVE,
+            amd_false_negative: DEFAULT_AMD_FALSE_NEGATIVE,
         }
     }
 }
@@ -96,6 +100,10 @@ impl Default for Params {
 /// 18's figure). A placeholder: users should set their own from `outdial cpa score` on their
 /// recordings, or let the agents' `machine` marks measure it.
 pub const DEFAULT_AMD_FALSE_POSITIVE: f64 = 0.02;
+
+/// The share of machines passed as people when the campaign says nothing: the middle of the
+/// 85–95 % accuracy reported for tuned AMD (cpa.md).
+pub const DEFAULT_AMD_FALSE_NEGATIVE: f64 = 0.10;
 
 /// Construction-time settings.
 #[derive(Clone, Debug)]
@@ -172,6 +180,9 @@ pub(super) fn check_params(p: &Params) -> Result<(), DialerError> {
     }
     if !(0.0..=1.0).contains(&p.amd_false_positive) {
         return bad("amd_false_positive", "must be between 0 and 1");
+    }
+    if !(p.amd_false_negative > 0.0 && p.amd_false_negative <= 1.0) {
+        return bad("amd_false_negative", "must be above 0 and at most 1");
     }
     if !(0.0..=1.0).contains(&p.service_level) {
         return bad("service_level", "must be between 0 and 1");

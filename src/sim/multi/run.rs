@@ -193,7 +193,17 @@ pub fn result_of(sc: &MultiScenario, strategy: &str, w: &World, wall: Instant) -
         live_answers: live,
         machines: summary.campaigns.iter().map(|c| c.machines).sum(),
         abandoned,
+        // Multi-campaign scenarios have no call-progress analysis (yet).
+        amd_false_positives: 0,
+        people_classed_other: 0,
+        estimated_false_positives: 0.0,
         abandon_rate: ratio(abandoned, live),
+        time_to_connect_s: if waits.is_empty() {
+            0.0
+        } else {
+            waits.iter().sum::<i64>() as f64 / waits.len() as f64 / 1000.0
+        },
+        without_analysis: None,
         occupancy: times.occupancy(),
         talk_share: ratio(
             times.get(crate::agents::AgentState::Talking),
