@@ -147,6 +147,10 @@ pub struct RunOptions {
     pub warm_start: Vec<PastCall>,
     /// Record every ended call in [`StrategyResult::calls`].
     pub record_calls: bool,
+    /// Keep call-progress analysis from the dialer: it hears of an analysed answer only at
+    /// the verdict, as a ring that lasted the analysis too (a dialer without
+    /// `handle_call_analysing`, for comparison).
+    pub hide_analysis: bool,
 }
 
 /// A call being recorded: dial, answer and connect times (ms), and how it ended so far.
@@ -208,6 +212,11 @@ struct Sim<'a> {
     ttc_sum_ms: u64,
     ttc_n: u64,
     amd_fp_all: u64,
+    /// See [`RunOptions::hide_analysis`].
+    hide_analysis: bool,
+    /// Calls the dialer gave up on (no-answer time-out) while the trunk still analysed them
+    /// (hidden analysis only): their verdict is dropped.
+    cancelled: IdMap<()>,
 }
 
 /// Builds the dialer a scenario implies for `mode` (generic priors: the dialer learns the trunk).
@@ -306,6 +315,8 @@ pub fn run_strategy(
         ttc_sum_ms: 0,
         ttc_n: 0,
         amd_fp_all: 0,
+        hide_analysis: opts.hide_analysis,
+        cancelled: IdMap::default(),
     };
     let end = sc.duration.0.as_millis() as u64;
     let (blended, inb, outb) = sc.agent_mix();
@@ -418,8 +429,10 @@ impl Sim<'_> {
                     }
                     let (verdict, delay_s) =
                         spec.draw(&mut stream_rng(self.seed, STREAM_ANALYSIS, call), person);
-                    let res = self.dialer.handle_call_analysing(now, id);
-                    debug_assert!(res.is_ok(), "{res:?}");
+                    if !self.hide_analysis {
+                        let res = self.dialer.handle_call_analysing(now, id);
+                        debug_assert!(res.is_ok(), "{res:?}");
+                    }
                     let at = ev.t + (delay_s * 1000.0).round() as u64;
                     self.push(at, Kind::Verdict(call, person, verdict));
                     return;
@@ -627,6 +640,9 @@ impl Sim<'_> {
                     }
                 }
                 Action::Cancel { call } => {
+                    if self.answered_at.contains_key(&call.0) {
+                        self.cancelled.insert(call.0, ());
+                    }
                     self.trace(call.0, Outcome::NoAnswer);
                     self.record_end(now.0, call.0, PastOutcome::NoAnswer, None);
                 }
@@ -637,6 +653,12 @@ impl Sim<'_> {
     /// Call-progress analysis of `call` (answered by a person if `person`) gave `verdict`.
     fn verdict(&mut self, now: Millis, call: u64, person: bool, verdict: Verdict) {
         let id = CallId(call);
+        if self.cancelled.remove(&call).is_some() {
+            // Hidden analysis outlasted the ring time-out: the dialer already hung up.
+            self.answered_at.remove(&call);
+            self.talk_ms.remove(&call);
+            return;
+        }
         if verdict != Verdict::Human {
             self.answered_at.remove(&call);
             self.talk_ms.remove(&call);
