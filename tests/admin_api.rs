@@ -599,6 +599,7 @@ async fn metrics_renders_every_documented_name() {
     metrics::opt_out(CV);
     metrics::recording_failed(CV);
     metrics::set_rtp_ports_free(4_990);
+    metrics::set_abandon_fp(CV, 1.5, Some(0.018));
     metrics::call_media(
         CV,
         &outdial::media::io::LegStats {
@@ -617,6 +618,7 @@ async fn metrics_renders_every_documented_name() {
         r#"outdial_calls_total{campaign="credit-verification",disposition="busy"} 2"#,
         r#"outdial_abandon_rate{campaign="credit-verification",window="24h"} 0.025"#,
         r#"outdial_store_backlog{where="spool"} 1"#,
+        r#"outdial_abandon_estimated_fp_total{campaign="credit-verification"} 1.5"#,
         r#"outdial_opt_outs_total{campaign="credit-verification"} 1"#,
         r#"outdial_rtp_ports_free 4990"#,
         r#"outdial_call_mos_bucket{campaign="credit-verification",le="4.2"} 1"#,

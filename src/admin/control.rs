@@ -196,6 +196,28 @@ pub struct AbandonRates {
     pub last_30d: Option<f64>,
 }
 
+/// The abandon figure in its two parts over the run (UK Ofcom counts the people call-progress
+/// analysis hangs up on as machines as abandoned calls; see `pacing::analysis`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AbandonParts {
+    /// Live answers not connected to an agent within patience.
+    pub abandoned: u64,
+    /// Estimated people hung up on as machines: `machine_verdicts` × `fp_rate`.
+    pub estimated_false_positives: f64,
+    /// Calls call-progress analysis hung up on as machines.
+    pub machine_verdicts: u64,
+    /// Share of machine verdicts taken to be people.
+    pub fp_rate: f64,
+    /// Where `fp_rate` comes from: `configured` (`amd_false_positive`) or `measured` (agents'
+    /// `machine` marks).
+    pub fp_source: String,
+    /// Connected calls the agents marked `machine` at wrap-up.
+    pub machine_marks: u64,
+    /// (abandoned + estimated) / (live answers + estimated): the figure pacing holds under
+    /// the target; `None` before any live answer.
+    pub rate: Option<f64>,
+}
+
 /// Number of agents in each state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentCounts {
@@ -234,6 +256,9 @@ pub struct CampaignView {
     pub calls_in_flight: u32,
     /// Abandon rates by window.
     pub abandon_rate: AbandonRates,
+    /// The run's abandon figure in its two parts: abandons and estimated AMD false positives.
+    #[serde(default)]
+    pub abandon_parts: AbandonParts,
     /// Occupancy of the campaign's agents over the run, `None` before any staffed time.
     pub occupancy: Option<f64>,
     /// The campaign's agents by state.
@@ -273,6 +298,7 @@ pub struct AgentView {
 /// [`crate::campaign::CallDisposition`]).
 ///
 /// JSON: `{"disposition": "callback", "at_ms": 1700000000000}`, `{"disposition": "do_not_call"}`,
+/// `{"disposition": "machine"}` (voicemail reached the agent),
 /// or any other code `{"disposition": "promise_to_pay"}`; checked on decoding (see `validate`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "DispositionWire", into = "DispositionWire")]
@@ -288,6 +314,10 @@ pub enum WrapUpCode {
     DoNotCall,
     /// Done, the call achieved its purpose.
     Completed,
+    /// The call was an answering machine that call-progress analysis passed as a person (a
+    /// false negative): recorded with the `machine` disposition (and its retry rule), and
+    /// counted by pacing for the measured AMD false-positive rate (`pacing::analysis`).
+    Machine,
     /// Any other code (lowercase letters, digits, `_` and `-`, 1–64 chars). The store's call
     /// records know only the codes above (plus `connected`): the engine records such a call as
     /// `connected` and may keep the code alongside, or reject it with [`ControlError::Invalid`].
@@ -305,6 +335,7 @@ impl WrapUpCode {
             WrapUpCode::NotInterested => "not_interested",
             WrapUpCode::DoNotCall => "do_not_call",
             WrapUpCode::Completed => "completed",
+            WrapUpCode::Machine => "machine",
             WrapUpCode::Other { code } => code,
         }
     }

@@ -9,6 +9,8 @@
 //! | `outdial_live_answers_total` | counter | campaign | calls answered by a person |
 //! | `outdial_abandons_total` | counter | campaign | live answers not connected within patience |
 //! | `outdial_abandon_rate` | gauge | campaign, window (`run`, `24h`, `30d`) | abandoned / live answers |
+//! | `outdial_abandon_estimated_fp_total` | gauge | campaign | estimated people hung up on as machines by call-progress analysis since the run started (machine verdicts × the AMD false-positive rate in use; UK Ofcom counts them as abandoned) |
+//! | `outdial_abandon_with_fp_rate` | gauge | campaign | (abandoned + estimated false positives) / (live answers + estimated false positives) over the run: the figure pacing holds under the cap |
 //! | `outdial_occupancy` | gauge | campaign | busy / staffed agent time over the run, 0–1 |
 //! | `outdial_agents` | gauge | state | agents in each state |
 //! | `outdial_calls_in_flight` | gauge | campaign | calls dialling, ringing, waiting or connected |
@@ -55,6 +57,12 @@ pub const LIVE_ANSWERS: &str = "outdial_live_answers_total";
 pub const ABANDONS: &str = "outdial_abandons_total";
 /// Gauge `{campaign, window}`: abandoned / live answers over `run`, `24h` or `30d`.
 pub const ABANDON_RATE: &str = "outdial_abandon_rate";
+/// Gauge `{campaign}`: estimated people hung up on as machines (AMD false positives) over
+/// the run; a running total that can move when the false-positive rate in use is re-measured.
+pub const ABANDON_ESTIMATED_FP: &str = "outdial_abandon_estimated_fp_total";
+/// Gauge `{campaign}`: (abandoned + estimated false positives) / (live answers + estimated
+/// false positives) over the run.
+pub const ABANDON_WITH_FP_RATE: &str = "outdial_abandon_with_fp_rate";
 /// Gauge `{campaign}`: agent occupancy, busy (talk + wrap) / staffed time, 0–1.
 pub const OCCUPANCY: &str = "outdial_occupancy";
 /// Gauge `{state}`: number of agents in each state (`logged_out`, `ready`, …).
@@ -107,12 +115,14 @@ pub const CALL_LOSS: &str = "outdial_call_loss_percent";
 pub const CALL_JITTER: &str = "outdial_call_jitter_seconds";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 28] = [
+pub const ALL: [&str; 30] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
     ABANDONS,
     ABANDON_RATE,
+    ABANDON_ESTIMATED_FP,
+    ABANDON_WITH_FP_RATE,
     OCCUPANCY,
     AGENTS,
     CALLS_IN_FLIGHT,
@@ -196,6 +206,14 @@ fn describe() {
     describe_gauge!(
         ABANDON_RATE,
         "Abandoned / live answers over a window (run, 24h, 30d)."
+    );
+    describe_gauge!(
+        ABANDON_ESTIMATED_FP,
+        "Estimated people hung up on as machines by call-progress analysis over the run."
+    );
+    describe_gauge!(
+        ABANDON_WITH_FP_RATE,
+        "(Abandoned + estimated AMD false positives) / (live answers + those) over the run."
     );
     describe_gauge!(OCCUPANCY, "Agent busy (talk + wrap) / staffed time, 0-1.");
     describe_gauge!(AGENTS, "Agents in each state.");
@@ -320,6 +338,15 @@ pub fn abandon(campaign: &str) {
 /// Sets a campaign's abandon rate over a window.
 pub fn set_abandon_rate(campaign: &str, window: AbandonWindow, rate: f64) {
     gauge!(ABANDON_RATE, "campaign" => campaign.to_string(), "window" => window.label()).set(rate);
+}
+
+/// Sets a campaign's abandon figure in its AMD part: the estimated false positives over the
+/// run, and (abandoned + them) / (live answers + them) when there was a live answer.
+pub fn set_abandon_fp(campaign: &str, estimated: f64, rate: Option<f64>) {
+    gauge!(ABANDON_ESTIMATED_FP, "campaign" => campaign.to_string()).set(estimated);
+    if let Some(r) = rate {
+        gauge!(ABANDON_WITH_FP_RATE, "campaign" => campaign.to_string()).set(r);
+    }
 }
 
 /// Sets a campaign's occupancy (0–1).

@@ -31,9 +31,9 @@ pub use crate::agents::AgentState;
 pub use auth::{ApiToken, TokenName};
 pub use client::{Client, ClientError};
 pub use control::{
-    AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink, BoxFuture,
-    CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings, PacingUpdate,
-    ScreenPop, WrapUpCode,
+    AbandonParts, AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink,
+    BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings,
+    PacingUpdate, ScreenPop, WrapUpCode,
 };
 pub use http::{router, CurrentCall, PauseUpdate};
 pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};

@@ -6,7 +6,7 @@
 //!   **dialled**, so `abandon_pct` = abandoned / live answers over the same calls.
 //! - live answer: disposition `abandoned`, or the call was connected to an agent (a
 //!   `connected_at` time, or a connected code: `connected`, `callback`, `completed`,
-//!   `not_interested`, `do_not_call`).
+//!   `not_interested`, `do_not_call`), unless the agent marked it `machine` (voicemail).
 //! - mean wait: mean of connect − answer over connected calls (abandoned calls are not waits that
 //!   ended with an agent; the abandon % reports them).
 //! - occupancy: busy agent-seconds / staffed agent-seconds in that hour, i.e. busy /
@@ -14,6 +14,13 @@
 //!   has no wrap-up end), split across the hours it spans. Call records cannot tell staffed time:
 //!   it comes from agent session intervals (logged in and not paused). Without session records
 //!   (`None`), or in an hour with no staffed time, occupancy is `null`, never guessed.
+//! - machines: attempts with disposition `machine` that no agent took (no connect time): with
+//!   call-progress analysis, its machine verdicts (a voicemail an agent marked `machine` was
+//!   connected, and is not one). `estimated_amd_fp` = machines × the AMD false-positive rate
+//!   given to [`Report::with_amd_false_positive`] (the campaign's `amd_false_positive`), and
+//!   `abandon_with_fp_pct` = (abandoned + estimated) / (live answers + estimated) × 100: the
+//!   abandon figure in its two parts, as UK Ofcom counts AMD false positives. Calls a trunk
+//!   reported as machines without analysis count as machines too (no record says which).
 //! - inbound calls (blended agents): counted in the hour they **arrived**; `inbound_connected`
 //!   are those an agent took. Their talk (connect → end) is busy time too; their wrap-up is not
 //!   recorded, so it is not counted.
@@ -34,6 +41,10 @@ impl CdrRow {
     }
 
     fn is_connected(&self) -> bool {
+        // Voicemail an agent was handed and marked `machine` was connected, but to no person.
+        if self.disposition.as_deref() == Some("machine") {
+            return false;
+        }
         self.connect_ms.is_some()
             || self
                 .disposition
@@ -69,6 +80,13 @@ pub struct HourRow {
     pub abandoned: u64,
     /// abandoned / live answers × 100; `null` without live answers.
     pub abandon_pct: Option<f64>,
+    /// Calls hung up on as machines (disposition `machine`, never connected).
+    pub machines: u64,
+    /// Estimated people among them (AMD false positives): machines × the rate in use.
+    pub estimated_amd_fp: f64,
+    /// (abandoned + estimated_amd_fp) / (live answers + estimated_amd_fp) × 100; `null`
+    /// without either.
+    pub abandon_with_fp_pct: Option<f64>,
     /// busy / staffed agent time (0–1); `null` without session records or staffed time.
     pub occupancy: Option<f64>,
     /// Mean answer → connect seconds of connected calls; `null` without any.
@@ -84,6 +102,7 @@ struct Acc {
     attempts: u64,
     live: u64,
     abandoned: u64,
+    machines: u64,
     wait_ms_sum: i64,
     waits: u64,
     busy_ms: i64,
@@ -97,6 +116,7 @@ impl Acc {
         self.attempts += o.attempts;
         self.live += o.live;
         self.abandoned += o.abandoned;
+        self.machines += o.machines;
         self.wait_ms_sum += o.wait_ms_sum;
         self.waits += o.waits;
         self.busy_ms += o.busy_ms;
@@ -113,6 +133,10 @@ impl Acc {
             live_answers: self.live,
             abandoned: self.abandoned,
             abandon_pct: (self.live > 0).then(|| self.abandoned as f64 / self.live as f64 * 100.0),
+            machines: self.machines,
+            estimated_amd_fp: 0.0,
+            abandon_with_fp_pct: (self.live > 0)
+                .then(|| self.abandoned as f64 / self.live as f64 * 100.0),
             occupancy: (sessions_known && self.staffed_ms > 0)
                 .then(|| self.busy_ms as f64 / self.staffed_ms as f64),
             mean_wait_s: (self.waits > 0)
@@ -165,6 +189,28 @@ pub struct Report {
     pub total: Option<HourRow>,
 }
 
+impl HourRow {
+    /// Fills the AMD false-positive part of the abandon figure at `fp_rate` (share of machine
+    /// verdicts taken to be people).
+    fn with_amd_false_positive(&mut self, fp_rate: f64) {
+        self.estimated_amd_fp = self.machines as f64 * fp_rate;
+        let n = self.live_answers as f64 + self.estimated_amd_fp;
+        self.abandon_with_fp_pct =
+            (n > 0.0).then(|| (self.abandoned as f64 + self.estimated_amd_fp) / n * 100.0);
+    }
+}
+
+impl Report {
+    /// The report with its abandon figures' AMD part at `fp_rate` (the campaign's
+    /// `amd_false_positive`); without this call the estimate is 0.
+    pub fn with_amd_false_positive(mut self, fp_rate: f64) -> Report {
+        for h in self.hours.iter_mut().chain(self.total.iter_mut()) {
+            h.with_amd_false_positive(fp_rate);
+        }
+        self
+    }
+}
+
 /// Per-hour figures, oldest first, contiguous from the first to the last hour with activity
 /// (quiet hours in between appear with zeros). Calls dialled before `since_ms` are ignored, and
 /// staffed time before it is clipped. `sessions` are the staffed intervals of the campaign's
@@ -213,6 +259,8 @@ pub fn report_blended(
         acc.attempts += 1;
         acc.live += u64::from(r.is_live());
         acc.abandoned += u64::from(r.is_abandoned());
+        acc.machines +=
+            u64::from(r.disposition.as_deref() == Some("machine") && r.connect_ms.is_none());
         if let (Some(a), Some(c)) = (r.answer_ms, r.connect_ms) {
             if c >= a {
                 acc.wait_ms_sum += c - a;
@@ -310,6 +358,30 @@ mod tests {
             wrapup_end_ms: None,
             disposition: Some(disposition.into()),
         }
+    }
+
+    #[test]
+    fn machine_verdicts_add_the_estimated_false_positives_to_the_abandon_figure() {
+        let t = nine();
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let mut rows: Vec<CdrRow> = (0..9).map(|i| row(t + i * SEC, "completed")).collect();
+        rows.push(row(t + 10 * SEC, "abandoned"));
+        rows.extend((0..50).map(|i| row(t + (20 + i) * SEC, "machine")));
+        // Voicemail an agent took and marked `machine`: connected, not a machine verdict.
+        let mut marked = row(t + 80 * SEC, "machine");
+        marked.connect_ms = Some(t + 90 * SEC);
+        rows.push(marked);
+        let r = report(&rows, None, tz, None).with_amd_false_positive(0.02);
+        let total = r.total.unwrap();
+        assert_eq!(
+            (total.live_answers, total.abandoned, total.machines),
+            (10, 1, 50)
+        );
+        assert!((total.estimated_amd_fp - 1.0).abs() < 1e-12);
+        // (1 abandoned + 1 estimated) / (10 live + 1 estimated).
+        let want = 2.0 / 11.0 * 100.0;
+        assert!((total.abandon_with_fp_pct.unwrap() - want).abs() < 1e-9);
+        assert!((total.abandon_pct.unwrap() - 10.0).abs() < 1e-9);
     }
 
     /// The scenario worked out by hand in the comments below.

@@ -242,6 +242,7 @@ impl TryFrom<DispositionWire> for WrapUpCode {
             "not_interested" => WrapUpCode::NotInterested,
             "do_not_call" => WrapUpCode::DoNotCall,
             "completed" => WrapUpCode::Completed,
+            "machine" => WrapUpCode::Machine,
             other => {
                 let ok = (1..=64).contains(&other.len())
                     && other.bytes().all(|b| {
@@ -412,6 +413,11 @@ mod tests {
                 code: "promise_to_pay".into()
             }
         );
+        assert_eq!(
+            parse(r#"{"disposition":"machine"}"#).unwrap(),
+            WrapUpCode::Machine
+        );
+        assert!(parse(r#"{"disposition":"machine","at_ms":1}"#).is_err());
         assert!(parse(r#"{"disposition":"Bad Code"}"#).is_err());
         assert!(parse(r#"{"disposition":"not_interested","at_ms":1}"#).is_err());
         let json = serde_json::to_string(&WrapUpCode::Callback { at_ms: 7 }).unwrap();

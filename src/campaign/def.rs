@@ -258,6 +258,10 @@ struct RawCampaign {
     abandon_message: Option<String>,
     #[serde(default)]
     recording: RecordingPolicy,
+    #[serde(default)]
+    amd_false_positive: Option<f64>,
+    #[serde(default)]
+    amd_false_negative: Option<f64>,
 }
 
 /// Calling window as written: `default` applies to days not listed; `"closed"` closes a day.
@@ -314,6 +318,20 @@ pub struct Campaign {
     /// Which calls are recorded, where, and for how long.
     #[serde(default)]
     pub recording: RecordingPolicy,
+    /// When call-progress analysis runs: the share of its machine verdicts taken to be people
+    /// hung up on (AMD false positives), 0 to 1; `None` means the default 0.02
+    /// ([`crate::pacing::DEFAULT_AMD_FALSE_POSITIVE`]). The abandon figure adds machine
+    /// verdicts × this share to the abandons, and pacing keeps the cap on the sum (UK Ofcom
+    /// counts AMD false positives as abandoned calls). Measure it with `outdial cpa score` on
+    /// your own labelled recordings; agents' `machine` wrap-up marks can raise it (see
+    /// [`crate::pacing::analysis`]).
+    #[serde(default)]
+    pub amd_false_positive: Option<f64>,
+    /// The share of machines the analysis passes to agents as people, from the same offline
+    /// test (0 to 1, above 0; `None`: 0.10): the reference the agents' `machine` marks are
+    /// compared with.
+    #[serde(default)]
+    pub amd_false_negative: Option<f64>,
 }
 
 impl Campaign {
@@ -406,6 +424,22 @@ impl Campaign {
         raw.recording
             .check(&region_code)
             .map_err(|(field, m)| bad(field, m))?;
+        if let Some(fp) = raw.amd_false_positive {
+            if !(0.0..=1.0).contains(&fp) {
+                return Err(bad(
+                    "amd_false_positive",
+                    format!("{fp} is not a rate between 0 and 1 (0.02 is 2 %)"),
+                ));
+            }
+        }
+        if let Some(fneg) = raw.amd_false_negative {
+            if !(fneg > 0.0 && fneg <= 1.0) {
+                return Err(bad(
+                    "amd_false_negative",
+                    format!("{fneg} is not a rate above 0 and at most 1 (0.10 is 10 %)"),
+                ));
+            }
+        }
         // Relative to the campaign file, converted now: a bad file is refused at apply time,
         // not discovered when the first customer is abandoned.
         let base = Path::new(file).parent().unwrap_or(Path::new(""));
@@ -441,6 +475,8 @@ impl Campaign {
             skills: raw.skills,
             abandon_message,
             recording: raw.recording,
+            amd_false_positive: raw.amd_false_positive,
+            amd_false_negative: raw.amd_false_negative,
         })
     }
 
@@ -681,6 +717,20 @@ agent_group: collections
         let e = err(&GOOD.replace("timezone: Asia/Shanghai", "timezone: Asia/Beijing"));
         assert!(
             e.starts_with("c.yaml:5: timezone: unknown time zone"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn amd_false_positive_is_a_rate_and_defaults_when_absent() {
+        let c = Campaign::parse("c.yaml", GOOD).unwrap();
+        assert_eq!(c.amd_false_positive, None);
+        let text = GOOD.replace("priority: 10", "priority: 10\namd_false_positive: 0.035");
+        let c = Campaign::parse("c.yaml", &text).unwrap();
+        assert_eq!(c.amd_false_positive, Some(0.035));
+        let e = err(&GOOD.replace("priority: 10", "priority: 10\namd_false_positive: 2"));
+        assert!(
+            e.starts_with("c.yaml:4: amd_false_positive: 2 is not a rate"),
             "{e}"
         );
     }

@@ -199,6 +199,19 @@ fn show_campaign(v: &CampaignView) -> String {
                 pct(v.abandon_rate.last_30d)
             ),
         ),
+        (
+            "abandon+amd_fp",
+            format!(
+                "run {}: {} abandoned + {:.1} estimated AMD false positives ({} machine verdicts × {:.2} % {}, {} agent marks)",
+                pct(v.abandon_parts.rate),
+                v.abandon_parts.abandoned,
+                v.abandon_parts.estimated_false_positives,
+                v.abandon_parts.machine_verdicts,
+                v.abandon_parts.fp_rate * 100.0,
+                v.abandon_parts.fp_source,
+                v.abandon_parts.machine_marks
+            ),
+        ),
         ("occupancy", pct(v.occupancy)),
         ("agents", show_counts(&v.agents)),
     ];

@@ -20,6 +20,10 @@ pub struct ReportArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Share of call-progress analysis's machine verdicts taken to be people (the campaign's
+    /// `amd_false_positive`), for the abandon figure's AMD part.
+    #[arg(long, default_value_t = outdial::pacing::DEFAULT_AMD_FALSE_POSITIVE)]
+    pub amd_false_positive: f64,
 }
 
 /// Reads the campaign's time zone, call records, agent sessions and inbound calls from the store
@@ -49,6 +53,12 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         .map(|s| report::parse_since(s, now_ms))
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    if !(0.0..=1.0).contains(&args.amd_false_positive) {
+        anyhow::bail!(
+            "--amd-false-positive: {} is not a rate between 0 and 1",
+            args.amd_false_positive
+        );
+    }
     let input = fetch(db, &args.campaign, since_ms, now_ms)?;
     let rep = report::report_blended(
         &input.calls,
@@ -56,7 +66,8 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         input.sessions.as_deref(),
         input.tz,
         since_ms,
-    );
+    )
+    .with_amd_false_positive(args.amd_false_positive);
     if args.json {
         let out = serde_json::json!({
             "campaign": args.campaign,
@@ -81,12 +92,15 @@ fn opt(x: Option<f64>, scale: f64, decimals: usize) -> String {
 
 fn line(label: &str, r: &HourRow) -> String {
     format!(
-        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>12}{:>12}{:>9}{:>9}\n",
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>9}{:>9}{:>12}{:>12}{:>12}{:>9}{:>9}\n",
         label,
         r.attempts,
         r.live_answers,
         r.abandoned,
         opt(r.abandon_pct, 1.0, 2),
+        r.machines,
+        format!("{:.1}", r.estimated_amd_fp),
+        opt(r.abandon_with_fp_pct, 1.0, 2),
         opt(r.occupancy, 100.0, 1),
         opt(r.mean_wait_s, 1.0, 2),
         r.inbound_calls,
@@ -101,12 +115,15 @@ fn table(campaign: &str, tz: Tz, hours: &[HourRow], total: Option<&HourRow>) -> 
         return out;
     }
     out.push_str(&format!(
-        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>12}{:>12}{:>9}{:>9}\n",
+        "{:<36}{:>9}{:>9}{:>10}{:>11}{:>9}{:>9}{:>12}{:>12}{:>12}{:>9}{:>9}\n",
         "hour",
         "attempts",
         "live",
         "abandoned",
         "abandon %",
+        "machines",
+        "est_fp",
+        "abandon+fp%",
         "occupancy%",
         "mean wait s",
         "inbound",

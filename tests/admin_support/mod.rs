@@ -67,6 +67,15 @@ fn campaign(name: &str, mode: &str, ratio: f64) -> CampaignView {
             last_24h: Some(0.015),
             last_30d: None,
         },
+        abandon_parts: admin::AbandonParts {
+            abandoned: 3,
+            estimated_false_positives: 1.5,
+            machine_verdicts: 75,
+            fp_rate: 0.02,
+            fp_source: "configured".into(),
+            machine_marks: 0,
+            rate: Some(0.018),
+        },
         occupancy: Some(0.87),
         agents: AgentCounts {
             ready: 1,

@@ -371,7 +371,15 @@ impl Core {
             WrapUpCode::DoNotCall => (CallDisposition::DoNotCall, None),
             WrapUpCode::Completed => (CallDisposition::Completed, None),
             WrapUpCode::Other { .. } => (CallDisposition::Completed, None),
+            WrapUpCode::Machine => (CallDisposition::Machine, None),
         };
+        if *disposition == WrapUpCode::Machine {
+            // Voicemail passed to the agent as a person: pacing's measure of the analysis.
+            if let Some((ci, _)) = self.home_id(ai) {
+                let now = self.pnow();
+                self.camps[ci].dialer.handle_machine_mark(now);
+            }
+        }
         if let Some(ci) = self.agents[ai].home {
             admin::metrics::agent_disposition(&self.camps[ci].name, disp.as_str());
         }

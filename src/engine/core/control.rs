@@ -11,8 +11,8 @@
 
 use crate::admin::validate;
 use crate::admin::{
-    AbandonRates, AgentCounts, CampaignView, ControlError, PacingChange, PacingSettings,
-    PacingUpdate,
+    AbandonParts, AbandonRates, AgentCounts, CampaignView, ControlError, PacingChange,
+    PacingSettings, PacingUpdate,
 };
 use crate::agents::AgentState;
 use crate::campaign::DialMode;
@@ -302,9 +302,29 @@ impl Core {
                 last_24h: rate(c.day.0, c.day.1),
                 last_30d: rate(c.month.0, c.month.1),
             },
+            abandon_parts: abandon_parts(&c.dialer),
             occupancy: (times.staffed() > 0).then(|| times.occupancy()),
             agents,
         }
+    }
+}
+
+/// The run's abandon figure in its two parts, from the campaign's dialer.
+fn abandon_parts(d: &crate::pacing::Dialer) -> AbandonParts {
+    let k = d.counters();
+    let (fp_rate, source) = d.false_positive_rate();
+    AbandonParts {
+        abandoned: k.abandoned,
+        estimated_false_positives: d.estimated_false_positives(),
+        machine_verdicts: k.machine_verdicts,
+        fp_rate,
+        fp_source: match source {
+            crate::pacing::FpSource::Configured => "configured",
+            crate::pacing::FpSource::Measured => "measured",
+        }
+        .to_string(),
+        machine_marks: k.machine_marks,
+        rate: (k.live > 0 || d.estimated_false_positives() > 0.0).then(|| d.abandon_figure()),
     }
 }
 

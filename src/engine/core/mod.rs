@@ -449,6 +449,12 @@ impl Core {
                 patience_ms: def.dialing.patience.0.as_millis() as u64,
                 no_answer_timeout_ms: def.dialing.ring_timeout.0.as_millis() as u64,
                 channels: 0,
+                amd_false_positive: def
+                    .amd_false_positive
+                    .unwrap_or(crate::pacing::DEFAULT_AMD_FALSE_POSITIVE),
+                amd_false_negative: def
+                    .amd_false_negative
+                    .unwrap_or(crate::pacing::DEFAULT_AMD_FALSE_NEGATIVE),
                 ..Params::default()
             };
             let dialer = Dialer::new(

@@ -186,6 +186,8 @@ impl Core {
                     admin::metrics::set_abandon_rate(&v.name, w, r);
                 }
             }
+            let parts = &v.abandon_parts;
+            admin::metrics::set_abandon_fp(&v.name, parts.estimated_false_positives, parts.rate);
             let c = &self.camps[ci];
             admin::metrics::set_calls_per_second(&c.name, c.recent_dials.len() as f64 / 10.0);
         }
