@@ -2,12 +2,12 @@
 //! refitted from the estimators. One struct so that new evidence joins as a field, not as a new
 //! argument threaded through every strategy.
 //!
-//! # Call-progress analysis (next)
-//! Answering-machine detection will hang up on some live answers it takes for machines (its
-//! false-positive rate) and pass some machines to agents. Both change who reaches an agent, so
-//! they enter where the live-answer mix is set: the rate joins [`Inputs`] (read by the
-//! strategies for the pricing of a call, `live × (1 − false positives)`), and the dialer's
-//! refit scales the ring model's live share the same way (marked there). Not built yet.
+//! # Call-progress analysis
+//! With analysis, `live` is the share of dials with a *human verdict* (what the dialer's
+//! outcome estimator records then), so the people analysis hangs up on as machines never
+//! count as agent demand; they count in the abandon budget instead (`Floor::price`, see
+//! [`crate::pacing::analysis`]). The forecast adds the analysis delay to the time a live
+//! answer needs its agent, and counts the calls in analysis at the learned P(human).
 
 /// The floor at a decision, as the forecast takes it.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -11,7 +11,7 @@
 //! - [`model`]: predictive (the abandon-priced model) and slack (its plain reference rule).
 //! - [`adaptive`]: the VICIdial-style dial level on its own 1 s / 15 s / 2.5 s timers.
 //! - [`rate`]: Poisson dialling blind to agents.
-//! - [`inputs`]: what the forecast is fed at a decision, where call-progress analysis will add.
+//! - [`inputs`]: what the forecast is fed at a decision (with call-progress analysis too).
 
 pub(crate) mod adaptive;
 pub(crate) mod agent_led;
