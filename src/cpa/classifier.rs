@@ -27,12 +27,8 @@ use super::settings::{AmdMode, CpaSettings};
 use super::tones::ToneHit;
 use super::{CpaEvent, Decision, Phase, Verdict, FRAME, FRAME_MS};
 
-// STAND-IN (cpa-amd, to remove at merge): cpa-signals' `tones::ToneDetector` and
-// `fingerprint::Matcher` are `todo!()` skeletons until they land in main. These two lines then
-// become `use super::tones::ToneDetector; use super::fingerprint::Matcher;` and the module
-// `stand_in` at the bottom of this file goes.
-use stand_in::Matcher;
-use stand_in::ToneDetector;
+use super::fingerprint::Matcher;
+use super::tones::ToneDetector;
 
 /// After a lone tone that may be a fax's first CNG burst, how long AMD's verdict waits for the
 /// second: T.30's 3 s off (+15 %) and 0.5 s on (+20 %), and the detector's 60 ms to see it end.
@@ -346,41 +342,6 @@ impl Classifier {
     }
 }
 
-/// STAND-IN (cpa-amd, to remove at merge): no-op detectors with the contract's signatures,
-/// until cpa-signals' `tones` and `fingerprint` land in main.
-mod stand_in {
-    use std::sync::Arc;
-
-    use super::super::fingerprint::{AnnouncementMatch, Library};
-    use super::super::tones::ToneHit;
-    use super::super::FRAME;
-
-    /// Hears no tone.
-    #[derive(Debug, Default)]
-    pub struct ToneDetector;
-
-    impl ToneDetector {
-        pub fn new() -> Self {
-            ToneDetector
-        }
-        pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<ToneHit> {
-            None
-        }
-    }
-
-    /// Matches nothing.
-    #[derive(Debug)]
-    pub struct Matcher;
-
-    impl Matcher {
-        pub fn new(_library: Arc<Library>) -> Self {
-            Matcher
-        }
-        pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<AnnouncementMatch> {
-            None
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
