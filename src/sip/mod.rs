@@ -124,6 +124,7 @@ pub mod disposition;
 pub mod driver;
 pub mod endpoint;
 pub mod message;
+pub mod nonces;
 pub mod peers;
 pub mod session;
 pub mod timer;
