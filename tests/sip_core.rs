@@ -543,7 +543,7 @@ fn digest_challenge_is_answered_with_trunk_credentials() {
     let (call, tc) = dial(&mut net, d, trunk, Duration::from_secs(30));
     let now = net.now;
     net.ep(trunk)
-        .challenge(now, tc, "outdial", "n0nce")
+        .challenge(now, tc, "outdial", "n0nce", false)
         .unwrap();
     net.run_for(Duration::from_millis(5));
     let ev = net.events(trunk);
