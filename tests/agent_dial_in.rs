@@ -11,6 +11,7 @@
 //! dialling in with `[authentication]`, streaming RTP, and a wrong password refused with 403.
 
 mod engine_support;
+mod media_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -314,4 +315,267 @@ fn an_invite_naming_a_called_agent_is_no_dial_in_and_an_ack_never_ups_a_refused_
         }),
     );
     assert_ne!(agent_state(&mut w, "agent0001"), AgentState::Ready);
+}
+
+/// The real engine on loopback with real peers (see the module doc). Every wait is bounded.
+mod live {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use outdial::admin::AgentState;
+
+    use super::engine_support::{
+        self, campaign_yaml, finish_engine, free_port, open_and_closed_zones, outdial,
+        start_engine_with_stderr, TOKEN,
+    };
+    use super::media_support::audio::{best_correlation, read_wav_mono_8k, say, to_ulaw};
+    use super::media_support::baresip::Baresip;
+    use super::media_support::sipp::{Builder, Report};
+    use super::media_support::{free_udp_ports, peers_available, temp_dir};
+    use super::PASSWORD;
+
+    const CUSTOMER_TEXT: &str = "Hello, this is the customer. My account number is four four \
+                                 seven two, and I would like to talk about my loan repayment.";
+    const AGENT_TEXT: &str = "Good morning, you are speaking with the lending office. How may I \
+                              help you today?";
+
+    fn run(cmd: &mut Command) {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `src` at 8 kHz with `lead` s of silence before and `gap` after, `times` times over.
+    fn repeated(src: &Path, dst: &Path, lead: u32, gap: u32, times: u32) -> PathBuf {
+        run(Command::new("sox")
+            .arg(src)
+            .args(["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+            .arg(dst)
+            .args(["pad", &lead.to_string(), &gap.to_string()])
+            .args(["repeat", &(times - 1).to_string()]));
+        dst.to_path_buf()
+    }
+
+    /// SIPp as the agent's phone dialling `engine` with `password`, once; its report.
+    fn sipp_phone(dir: &Path, engine: std::net::SocketAddr, password: &str) -> Report {
+        let scenario =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp_dial_in/agent-dial-in.xml");
+        let media = free_udp_ports(4);
+        let mut sipp = Builder::new(scenario.to_str().expect("path"))
+            .dir(dir)
+            .args(["-s", "agent0001", "-au", "agent0001", "-ap", password])
+            .args(["-mi", "127.0.0.1", "-mp", &media.to_string(), "-m", "1"])
+            .remote(engine)
+            .timeout(Duration::from_secs(20))
+            .spawn();
+        sipp.wait(Duration::from_secs(25))
+    }
+
+    fn log(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("engine.log")).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_baresip_agent_dials_in_hears_its_customer_is_recorded_and_a_wrong_password_gets_403() {
+        if !peers_available() {
+            return;
+        }
+        let dir = temp_dir("dial-in");
+        let db = format!("sqlite://{}", dir.join("e2e.db").display());
+        let cust_wav = say(&dir, "customer", CUSTOMER_TEXT);
+        let agent_wav = say(&dir, "agent", AGENT_TEXT);
+        let cust = read_wav_mono_8k(&cust_wav);
+        let agent = read_wav_mono_8k(&agent_wav);
+        let cust_line = repeated(&cust_wav, &dir.join("customer-line.wav"), 1, 1, 1);
+        let agent_mic = repeated(&agent_wav, &dir.join("agent-mic.wav"), 0, 1, 6);
+        to_ulaw(&agent_wav, &dir.join("agent.ulaw"));
+
+        // The customer: SIPp answering outdial's offer, talking, hanging up after 11 s.
+        to_ulaw(&cust_line, &dir.join("customer.ulaw"));
+        let xml =
+            std::fs::read_to_string(super::media_support::sipp::scenario("uas-media-answer.xml"))
+                .expect("read scenario")
+                .replace(
+                    "timeout=\"60000\" ontimeout=\"hangup\"",
+                    "timeout=\"11000\" ontimeout=\"hangup\"",
+                );
+        std::fs::write(dir.join("customer.xml"), xml).expect("write scenario");
+        let media = free_udp_ports(4);
+        let mut customer = Builder::new(dir.join("customer.xml").to_str().expect("path"))
+            .dir(&dir)
+            .args(["-mi", "127.0.0.1", "-mp", &media.to_string(), "-m", "1"])
+            .args(["-default_behaviors", "all,-abortunexp"])
+            .timeout(Duration::from_secs(60))
+            .spawn();
+
+        // Campaign c1, one lead, every call recorded.
+        let rec_dir = dir.join("rec");
+        let text =
+            campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1)
+                + &format!("recording: {{mode: all, dir: \"{}\"}}\n", rec_dir.display());
+        std::fs::write(dir.join("c1.yaml"), text).expect("campaign");
+        outdial(
+            &db,
+            &[
+                "campaign",
+                "apply",
+                dir.join("c1.yaml").to_str().expect("path"),
+            ],
+            None,
+        );
+        let (open, _) = open_and_closed_zones();
+        let csv = format!(
+            "phone,name,external_id,timezone,loan_amount\n91234500,Customer,APP-1,{open},1000\n"
+        );
+        outdial(&db, &["campaign", "load", "c1", "-"], Some(&csv));
+
+        // The engine: one dial-in agent whose password is in a file.
+        let secret = dir.join("agent0001.secret");
+        std::fs::write(&secret, format!("{PASSWORD}\n")).expect("secret");
+        let (sip_port, admin_port) = (free_port(), free_port());
+        let ports = free_udp_ports(20);
+        let config = format!(
+            "node: n1\nsip:\n  listen: 127.0.0.1:{sip_port}\n  trunks:\n    - {{name: t0, \
+             address: \"{trunk}\", max_channels: 1, max_cps: 5, ping_interval: 0s, media: \
+             anchor}}\n  groups:\n    - {{name: lab, trunks: [t0]}}\nmedia: {{ports: \
+             {ports}-{hi}}}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n  tokens:\n    - {{name: \
+             test-supervisor, token: {TOKEN}}}\nagents:\n  - {{uri: \
+             \"sip:agent0001@127.0.0.1:5999\", group: lab, skills: [outbound, verification], \
+             wrap_up: auto, connect: dial-in, password_file: \"{secret}\"}}\n\
+             auto_wrap_time: {{dist: constant, mean: 1s}}\ncampaigns:\n  - {{name: c1}}\n\
+             time_scale: 1\nrun_for: 40s\nshutdown_grace: 2s\n",
+            trunk = customer.addr,
+            hi = ports + 19,
+            secret = secret.display(),
+        );
+        let config_path = dir.join("engine.yaml");
+        std::fs::write(&config_path, config).expect("config");
+        let engine = start_engine_with_stderr(
+            &db,
+            &config_path,
+            std::fs::File::create(dir.join("engine.log")).expect("log"),
+        );
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let admin = rt.block_on(engine_support::wait_admin(&format!(
+            "http://127.0.0.1:{admin_port}"
+        )));
+        let engine_sip = std::net::SocketAddr::from(([127, 0, 0, 1], sip_port));
+
+        // A phone with the wrong password: challenged, then refused with 403.
+        let r = sipp_phone(&dir, engine_sip, "not-the-password");
+        assert_eq!(
+            (r.messages("401"), r.messages("403"), r.messages("200")),
+            (1, 1, 0),
+            "{}\n{}",
+            r.screen,
+            log(&dir)
+        );
+
+        // baresip dials in with the right one and is connected.
+        let mut phone = Baresip::start_dialling_in("agent0001", &agent_mic, PASSWORD);
+        phone.dial(&format!("sip:agent0001@{engine_sip}"));
+        assert!(
+            phone
+                .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+                .is_some(),
+            "the dial-in was answered; engine log:\n{}\nbaresip log:\n{}",
+            log(&dir),
+            phone.log()
+        );
+        // A second connection for the same agent (right password): 486.
+        let r = sipp_phone(&dir, engine_sip, PASSWORD);
+        assert_eq!(
+            (r.messages("486"), r.messages("200")),
+            (1, 0),
+            "{}",
+            r.screen
+        );
+
+        // The customer is called, bridged into the phone's connection, talks, hangs up.
+        let report = customer.wait(Duration::from_secs(40));
+        assert_eq!(report.successful, 1, "{}\n{}", report.screen, log(&dir));
+
+        // The phone hangs up: the agent is logged out with the reason.
+        phone.hangup();
+        assert!(phone
+            .wait_event("CALL_CLOSED", Duration::from_secs(10))
+            .is_some());
+        let end = Instant::now() + Duration::from_secs(5);
+        let view = loop {
+            let agents = rt.block_on(admin.agents()).expect("agents");
+            let v = agents
+                .into_iter()
+                .find(|a| a.id == "agent0001")
+                .expect("agent");
+            if v.state == AgentState::LoggedOut || Instant::now() > end {
+                break v;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(view.state, AgentState::LoggedOut);
+        assert!(
+            view.pause_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("logged out")),
+            "{view:?}"
+        );
+        let summary = finish_engine(engine, Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(500));
+
+        // Audio both ways: the phone heard the customer, outdial recorded the phone (right).
+        let heard = phone.recordings();
+        assert_eq!(heard.len(), 1, "one connection: {heard:?}");
+        let (_, peak) = best_correlation(&cust, &read_wav_mono_8k(&heard[0]));
+        assert!(peak > 0.5, "the agent heard the customer: {peak}");
+        let rows: serde_json::Value =
+            serde_json::from_str(&outdial(&db, &["recordings", "list", "--json"], None))
+                .expect("json");
+        let rows = rows.as_array().expect("array").clone();
+        assert_eq!(rows.len(), 1, "one recorded call: {rows:?}; {summary}");
+        let path = PathBuf::from(rows[0]["path"].as_str().expect("path"));
+        let (left, right) = super::read_stereo_ulaw(&path);
+        let (_, l_cust) = best_correlation(&cust, &left);
+        let (_, r_agent) = best_correlation(&agent, &right);
+        eprintln!(
+            "dial-in: agent heard the customer {peak:.2}; recording left/customer {l_cust:.2}, \
+             right/agent {r_agent:.2}"
+        );
+        assert!(l_cust > 0.5, "customer on the left: {l_cust}");
+        assert!(
+            r_agent > 0.5,
+            "the dialled-in agent on the right: {r_agent}"
+        );
+    }
+}
+
+/// The two channels of outdial's stereo µ-law recording, decoded with outdial's G.711.
+fn read_stereo_ulaw(path: &std::path::Path) -> (Vec<i16>, Vec<i16>) {
+    use outdial::media::g711;
+    use outdial::media::io::Codec;
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE",
+        "a WAV"
+    );
+    let mut at = 12;
+    let mut data = None;
+    while at + 8 <= b.len() {
+        let id = &b[at..at + 4];
+        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
+        if id == b"data" {
+            data = Some(&b[at + 8..(at + 8 + len).min(b.len())]);
+        }
+        at += 8 + len + (len & 1);
+    }
+    let data = data.expect("a data chunk");
+    let l: Vec<u8> = data.iter().step_by(2).copied().collect();
+    let r: Vec<u8> = data.iter().skip(1).step_by(2).copied().collect();
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    g711::decode(Codec::Pcmu, &l, &mut left);
+    g711::decode(Codec::Pcmu, &r, &mut right);
+    (left, right)
 }
