@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use engine_support::campaign_yaml;
-use outdial::admin::{AgentState, AgentView};
+use outdial::admin::{AgentAction, AgentState, AgentView, WrapUpCode};
 use outdial::campaign::CallDisposition;
 use outdial::engine::core::{AdminReply, AdminRequest, SipInput};
 use outdial::engine::harness::{Answer, GroupLimits, World};
@@ -295,6 +295,115 @@ fn a_dial_in_agent_is_challenged_authenticated_bridged_to_customers_and_logged_o
     assert_eq!(
         w.sip.inbound_answers.last().map(|a| a.0),
         Some(SipCall(908))
+    );
+}
+
+/// One dial-in agent working through the agent API (logged out at start), three leads.
+fn api_world() -> World {
+    let c1 = campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
+    let config = format!(
+        "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {{name: t1, address: \
+         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: \
+         anchor}}\n  groups:\n    - {{name: lab, trunks: [t1]}}\nagents:\n  - {{uri: \
+         \"sip:agent0001@127.0.0.1:5080\", group: lab, skills: [outbound, verification], \
+         connect: dial-in, password: {PASSWORD}}}\nnode_ttl: 3s\ncampaigns:\n  - {{name: c1}}\n"
+    );
+    let groups = BTreeMap::from([(
+        "lab".to_string(),
+        GroupLimits {
+            channels: 30,
+            cps: 30,
+        },
+    )]);
+    let mut w = World::new(&config, &[&c1], groups).expect("world");
+    let wall = w.wall_ms();
+    w.store.add_leads("c1", 1, 3, wall, None);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(10);
+    w.start(Vec::new());
+    w
+}
+
+fn act(w: &mut World, action: AgentAction) -> Option<AdminReply> {
+    w.admin(AdminRequest::AgentAction("agent0001".into(), action))
+}
+
+#[test]
+fn a_phone_that_dials_in_before_its_agent_logs_in_is_kept_for_the_login_and_hung_up_at_logout() {
+    let mut w = api_world();
+    w.run_for(S(2));
+    deliver(&mut w, invite(800, "agent0001", None));
+    let nonce = w.sip.challenges[0].nonce.clone();
+    deliver(
+        &mut w,
+        invite(801, "agent0001", Some(answer(&nonce, PASSWORD, 1))),
+    );
+    deliver(
+        &mut w,
+        SipInput::Event(Event::Acked {
+            call: SipCall(801),
+            answer: None,
+        }),
+    );
+    assert_eq!(
+        w.sip.inbound_answers.last().map(|a| a.0),
+        Some(SipCall(801))
+    );
+    w.run_for(S(5));
+    assert!(
+        w.sip.placed.is_empty(),
+        "connected, but nobody dialled before the login"
+    );
+    let hung_up = |w: &World| {
+        w.sip
+            .commands
+            .iter()
+            .any(|(_, c)| c == "Hangup { call: CallId(801) }")
+    };
+    assert!(!hung_up(&w), "the connection is kept for the login");
+
+    assert!(matches!(
+        act(&mut w, AgentAction::Login),
+        Some(AdminReply::Agent(Ok(_)))
+    ));
+    let _ = act(&mut w, AgentAction::Ready);
+    w.run_for(S(5));
+    assert_eq!(
+        w.sip.placed.len(),
+        1,
+        "the agent's first customer is dialled at once"
+    );
+    // Pause at the next wrap-up, then log out: outdial hangs the connection up.
+    let _ = act(
+        &mut w,
+        AgentAction::Pause {
+            reason: "end of shift".into(),
+        },
+    );
+    w.run_for(S(20));
+    let _ = act(
+        &mut w,
+        AgentAction::WrapUp {
+            disposition: WrapUpCode::Completed,
+        },
+    );
+    let _ = act(
+        &mut w,
+        AgentAction::Pause {
+            reason: "end of shift".into(),
+        },
+    );
+    let out = act(&mut w, AgentAction::Logout);
+    assert!(
+        matches!(out, Some(AdminReply::Agent(Ok(_)))),
+        "logout: {out:?}"
+    );
+    w.run_for(S(1));
+    assert!(hung_up(&w), "{:?}", w.sip.commands);
+    assert_eq!(
+        w.core.rtp_ports().0,
+        w.core.rtp_ports().1,
+        "every port back"
     );
 }
 
