@@ -22,7 +22,7 @@ use outdial::admin::{AgentAction, AgentState, AgentView, WrapUpCode};
 use outdial::campaign::CallDisposition;
 use outdial::engine::core::{AdminReply, AdminRequest, SipInput};
 use outdial::engine::harness::{Answer, GroupLimits, World};
-use outdial::media::io::MediaCommand;
+use outdial::media::io::{MediaCommand, MediaEvent};
 use outdial::sip::digest::{authorization_counted, Challenge, Credentials};
 use outdial::sip::endpoint::{CallId as SipCall, EndedBy, Event};
 
@@ -404,6 +404,57 @@ fn a_phone_that_dials_in_before_its_agent_logs_in_is_kept_for_the_login_and_hung
         w.core.rtp_ports().0,
         w.core.rtp_ports().1,
         "every port back"
+    );
+}
+
+#[test]
+fn no_rtp_from_a_dialled_in_phone_logs_its_agent_out_and_hangs_the_phone_up() {
+    let mut w = world(false);
+    w.run_for(S(2));
+    deliver(&mut w, invite(700, "agent0001", None));
+    let nonce = w.sip.challenges[0].nonce.clone();
+    deliver(
+        &mut w,
+        invite(701, "agent0001", Some(answer(&nonce, PASSWORD, 1))),
+    );
+    deliver(
+        &mut w,
+        SipInput::Event(Event::Acked {
+            call: SipCall(701),
+            answer: None,
+        }),
+    );
+    let leg = w
+        .media
+        .commands
+        .iter()
+        .find_map(|(_, c)| match c {
+            MediaCommand::Open { leg, .. } => Some(*leg),
+            _ => None,
+        })
+        .expect("the phone's leg");
+    w.inject_media(Duration::ZERO, MediaEvent::Timeout { leg });
+    w.run_for(Duration::from_millis(1));
+    let view = agent_view(&mut w, "agent0001");
+    assert_eq!(view.state, AgentState::LoggedOut);
+    assert!(
+        view.pause_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("no RTP")),
+        "{view:?}"
+    );
+    assert!(
+        w.sip
+            .commands
+            .iter()
+            .any(|(_, c)| c == "Hangup { call: CallId(701) }"),
+        "{:?}",
+        w.sip.commands
+    );
+    w.run_for(S(30));
+    assert!(
+        w.sip.agent_calls.is_empty(),
+        "no call back to a dial-in phone"
     );
 }
 
