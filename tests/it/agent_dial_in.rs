@@ -10,8 +10,7 @@
 //! With real peers (`live` below): the real `outdial run` on loopback, SIPp as the agent's phone
 //! dialling in with `[authentication]`, streaming RTP, and a wrong password refused with 403.
 
-mod engine_support;
-mod media_support;
+use crate::engine_support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -485,15 +484,15 @@ mod live {
 
     use outdial::admin::AgentState;
 
-    use super::engine_support::{
+    use super::PASSWORD;
+    use crate::engine_support::{
         self, campaign_yaml, finish_engine, free_port, open_and_closed_zones, outdial,
         start_engine_with_stderr, TOKEN,
     };
-    use super::media_support::audio::{best_correlation, read_wav_mono_8k, say, to_ulaw};
-    use super::media_support::baresip::Baresip;
-    use super::media_support::sipp::{Builder, Report};
-    use super::media_support::{free_udp_ports, peers_available, temp_dir};
-    use super::PASSWORD;
+    use crate::media_support::audio::{best_correlation, read_wav_mono_8k, say, to_ulaw};
+    use crate::media_support::baresip::Baresip;
+    use crate::media_support::sipp::{Builder, Report};
+    use crate::media_support::{free_udp_ports, peers_available, temp_dir};
 
     const CUSTOMER_TEXT: &str = "Hello, this is the customer. My account number is four four \
                                  seven two, and I would like to talk about my loan repayment.";
@@ -557,7 +556,7 @@ mod live {
         // The customer: SIPp answering outdial's offer, talking, hanging up after 11 s.
         to_ulaw(&cust_line, &dir.join("customer.ulaw"));
         let xml =
-            std::fs::read_to_string(super::media_support::sipp::scenario("uas-media-answer.xml"))
+            std::fs::read_to_string(crate::media_support::sipp::scenario("uas-media-answer.xml"))
                 .expect("read scenario")
                 .replace(
                     "timeout=\"60000\" ontimeout=\"hangup\"",
