@@ -5,14 +5,24 @@
 
 use md5::{Digest, Md5};
 
-/// Credentials of one trunk.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// Credentials of one trunk (or of a dial-in agent's phone). `Debug` never shows the password,
+/// so a logged config or agent spec leaks no secret.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// Authentication user name.
     pub username: String,
     /// Password.
     pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
+    }
 }
 
 /// A parsed `WWW-Authenticate` / `Proxy-Authenticate` challenge.
@@ -367,5 +377,14 @@ mod tests {
         };
         assert!(!verify(&a, &wrong, "abc,def", "INVITE"));
         assert!(Challenge::parse("Basic realm=x").is_none());
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let shown = format!("{:?}", mufasa());
+        assert!(
+            shown.contains("Mufasa") && !shown.contains("Circle"),
+            "{shown}"
+        );
     }
 }
