@@ -682,6 +682,21 @@ mod live {
                 .is_some_and(|r| r.starts_with("logged out")),
             "{view:?}"
         );
+        // The phone may call again at once: SIPp this time, answered, streaming, then its BYE.
+        let r = sipp_phone(&dir, engine_sip, PASSWORD);
+        assert_eq!(
+            (
+                r.messages("401"),
+                r.messages("403"),
+                r.messages("486"),
+                r.messages("BYE")
+            ),
+            (1, 0, 0, 1),
+            "{}\n{}",
+            r.screen,
+            log(&dir)
+        );
+        assert_eq!(r.successful, 1, "{}", r.screen);
         let summary = finish_engine(engine, Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(500));
 
