@@ -19,8 +19,8 @@ mod index;
 mod landmarks;
 #[cfg(test)]
 mod tests;
+mod votes;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +28,7 @@ use super::{FRAME, FRAME_MS};
 use crate::media::wav::{self, WavError};
 use index::Index;
 use landmarks::{Landmark, Landmarks, MAX_DT, MAX_PER_PUSH};
+use votes::Votes;
 
 /// Agreeing hashes a match needs at least (chance agreements on speech that is not a
 /// reference stay under a handful).
@@ -244,7 +245,7 @@ pub struct Matcher {
     /// This frame's landmarks (reused: no allocation per frame).
     found: Vec<Landmark>,
     /// Votes per (reference, offset in frames = reference column − stream column).
-    votes: HashMap<(u32, i32), u32>,
+    votes: Votes,
     /// Per reference: its best alignment's score and offset.
     best: Vec<(u32, i32)>,
     /// Hashes produced by the stream up to each frame (cumulative, ring of `COUNT_RING`).
@@ -261,7 +262,7 @@ impl Matcher {
             library,
             marks: Landmarks::default(),
             found: Vec::with_capacity(MAX_PER_PUSH),
-            votes: HashMap::with_capacity(4096),
+            votes: Votes::with_capacity(1024),
             best: vec![(0, 0); refs],
             produced: vec![0; COUNT_RING],
             total: 0,
@@ -283,9 +284,7 @@ impl Matcher {
         for m in &self.found {
             for e in library.index.lookup(m.hash) {
                 let offset = e.t as i32 - m.t as i32;
-                let key = (e.reference, offset);
-                *self.votes.entry(key).or_insert(0) += 1;
-                let score = self.score(e.reference, offset);
+                let score = self.votes.add(e.reference, offset);
                 let best = &mut self.best[e.reference as usize];
                 if score > best.0 {
                     *best = (score, offset);
@@ -298,13 +297,6 @@ impl Matcher {
         let found = self.decide(now)?;
         self.matched = true;
         Some(found)
-    }
-
-    /// Votes at `offset` and its two neighbours.
-    fn score(&self, reference: u32, offset: i32) -> u32 {
-        (offset - 1..=offset + 1)
-            .map(|o| self.votes.get(&(reference, o)).copied().unwrap_or(0))
-            .sum()
     }
 
     /// The match, if the rule in the module doc holds now.
@@ -350,15 +342,13 @@ impl Matcher {
         let horizon = MAX_DT as i64 + 2 * PRUNE_EVERY as i64;
         // Alignment (r, o) gains votes while the stream column t = reference column − o is at
         // most the reference's length − o.
-        self.votes.retain(|&(r, o), _| {
+        self.votes.retain(|r, o| {
             let end = i64::from(refs[r as usize].columns) - i64::from(o);
             end + horizon >= i64::from(now)
         });
         self.best.fill((0, 0));
-        for (&(r, o), _) in self.votes.iter() {
-            let s = (o - 1..=o + 1)
-                .map(|x| self.votes.get(&(r, x)).copied().unwrap_or(0))
-                .sum::<u32>();
+        for (r, o) in self.votes.alignments() {
+            let s = self.votes.score(r, o);
             let b = &mut self.best[r as usize];
             if s > b.0 {
                 *b = (s, o);
