@@ -243,3 +243,27 @@ fn espeak_speech_in_three_languages_gives_no_hit() {
         assert_eq!(only(&pcm), vec![], "{voice}: {text}");
     }
 }
+
+#[test]
+fn a_sit_before_an_announcement_is_one_hit_and_announcements_give_none() {
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/campaigns/announcements"
+    ));
+    for name in ["cmn/vacant", "en/not-in-service", "yue/powered-off"] {
+        let announcement = crate::media::wav::load(&dir.join(format!("{name}.wav")))
+            .expect("shipped announcement")
+            .0
+            .to_vec();
+        assert_eq!(only(&announcement), vec![], "{name} alone");
+        // E.180: the announcement follows the SIT within 300 ms, about 2 dB louder.
+        let mut pcm = sit(SitVariant::VacantCode, 0.0, -12.0, 37);
+        pcm.truncate(pcm.len() - 8 * 400);
+        pcm.extend(announcement);
+        assert_eq!(
+            only(&pcm),
+            vec![ToneHit::Sit(SitVariant::VacantCode)],
+            "{name} after SIT"
+        );
+    }
+}
