@@ -4,14 +4,17 @@
 //!
 //! - [`landmarks`]: one stream's peaks and hashes, one FFT per frame (references use it too).
 //! - [`index`]: hash → (reference, time), shared read-only by every stream.
-//! - [`Library`]: the references and their index; [`Matcher`]: one stream's votes.
+//! - [`votes`]: one stream's vote counts per (reference, offset).
+//! - [`Library`]: the references and their index; [`Matcher`]: one stream's matching.
 //!
 //! The decision rule ([`Matcher::push`]): a reference is recognised when the landmark hashes
 //! agreeing on one offset (±1 frame, for a window that straddles frames differently) number at
 //! least [`MIN_VOTES`], make up at least [`MIN_SHARE`] of the hashes the stream produced since
 //! that alignment's start (relative to the stream, so a dense spectrum needs more agreement),
-//! and lead every other reference by [`MIN_LEAD`] votes (several carrier messages start with
-//! the same words: the matcher waits for the words that differ).
+//! and lead every other reference by [`MIN_LEAD`] votes and by [`LEAD_RATIO`] times (several
+//! carrier messages start with the same words: the matcher waits for the words that differ).
+//! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
+//! hundred references gives a random stream well under one vote per alignment per second.
 //!
 //! Owns no I/O but [`Library::load_dir`]'s reading of WAV files; nothing here knows a call.
 
