@@ -9,7 +9,8 @@
 //!
 //! The decision rule ([`Matcher::push`]): a reference is recognised when the landmark hashes
 //! agreeing on one offset (±1 frame, for a window that straddles frames differently) number at
-//! least [`MIN_VOTES`], make up at least [`MIN_SHARE`] of the hashes the stream produced since
+//! least [`MIN_VOTES`], come from landmarks spread over at least [`MIN_SPAN_MS`] of the
+//! stream, make up at least [`MIN_SHARE`] of the hashes the stream produced since
 //! that alignment's start (relative to the stream, so a dense spectrum needs more agreement),
 //! and lead every other reference by [`MIN_LEAD`] votes and by [`LEAD_RATIO`] times (several
 //! carrier messages start with the same words: the matcher waits for the words that differ).
@@ -36,6 +37,10 @@ use votes::Votes;
 /// Agreeing hashes a match needs at least (chance agreements on speech that is not a
 /// reference stay under a handful).
 pub const MIN_VOTES: u32 = 20;
+/// The agreeing landmarks must spread over this much of the stream: one syllable that a
+/// person happens to share with a recording (请 in 请问 and in 请稍后再拨) agrees densely but
+/// briefly.
+pub const MIN_SPAN_MS: u32 = 500;
 /// Share of the stream's hashes (since the matched alignment began) that must agree.
 pub const MIN_SHARE: f32 = 0.02;
 /// Votes the best reference must have over any other's best alignment, and the ratio it must
@@ -287,7 +292,7 @@ impl Matcher {
         for m in &self.found {
             for e in library.index.lookup(m.hash) {
                 let offset = e.t as i32 - m.t as i32;
-                let score = self.votes.add(e.reference, offset);
+                let score = self.votes.add(e.reference, offset, m.t);
                 let best = &mut self.best[e.reference as usize];
                 if score > best.0 {
                     *best = (score, offset);
@@ -305,7 +310,7 @@ impl Matcher {
     /// The match, if the rule in the module doc holds now.
     fn decide(&self, now: u32) -> Option<AnnouncementMatch> {
         let (r, &(score, offset)) = self.best.iter().enumerate().max_by_key(|(_, b)| b.0)?;
-        if score < MIN_VOTES {
+        if score < MIN_VOTES || self.votes.span(r as u32, offset) < MIN_SPAN_MS / FRAME_MS {
             return None;
         }
         let runner_up = self

@@ -31,10 +31,18 @@ fn key(reference: u32, offset: i32) -> u64 {
     (u64::from(reference) << 32) | u64::from(offset as u32)
 }
 
+/// One alignment's votes and the stream columns they came from.
+#[derive(Clone, Copy, Debug)]
+struct Tally {
+    count: u32,
+    first: u32,
+    last: u32,
+}
+
 /// Votes per (reference, offset in frames).
 #[derive(Debug)]
 pub struct Votes {
-    map: HashMap<u64, u32, BuildHasherDefault<KeyHasher>>,
+    map: HashMap<u64, Tally, BuildHasherDefault<KeyHasher>>,
 }
 
 impl Votes {
@@ -45,9 +53,17 @@ impl Votes {
         }
     }
 
-    /// One more vote for `(reference, offset)`; its score afterwards.
-    pub fn add(&mut self, reference: u32, offset: i32) -> u32 {
-        *self.map.entry(key(reference, offset)).or_insert(0) += 1;
+    /// One more vote for `(reference, offset)`, from a landmark at stream column `t`; its
+    /// score afterwards.
+    pub fn add(&mut self, reference: u32, offset: i32, t: u32) -> u32 {
+        let tally = self.map.entry(key(reference, offset)).or_insert(Tally {
+            count: 0,
+            first: t,
+            last: t,
+        });
+        tally.count += 1;
+        tally.first = tally.first.min(t);
+        tally.last = tally.last.max(t);
         self.score(reference, offset)
     }
 
@@ -55,8 +71,18 @@ impl Votes {
     /// moves a landmark by a frame now and then).
     pub fn score(&self, reference: u32, offset: i32) -> u32 {
         (offset - 1..=offset + 1)
-            .map(|o| self.map.get(&key(reference, o)).copied().unwrap_or(0))
+            .filter_map(|o| self.map.get(&key(reference, o)))
+            .map(|t| t.count)
             .sum()
+    }
+
+    /// Stream frames between the first and the last landmark that voted for `offset` or its
+    /// neighbours: how much of the audio agrees, not just how many hashes.
+    pub fn span(&self, reference: u32, offset: i32) -> u32 {
+        let (first, last) = (offset - 1..=offset + 1)
+            .filter_map(|o| self.map.get(&key(reference, o)))
+            .fold((u32::MAX, 0), |(f, l), t| (f.min(t.first), l.max(t.last)));
+        last.saturating_sub(first)
     }
 
     /// Keeps the alignments `keep(reference, offset)` approves.
