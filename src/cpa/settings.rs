@@ -66,7 +66,8 @@ pub struct CpaSettings {
     pub early_limit: Dur,
     /// When AMD says `machine` and a library of announcements is loaded, how long the verdict is
     /// held so the matcher can still name a carrier's announcement (which also sounds like a
-    /// long greeting). Default 1 s.
+    /// long greeting). Default 2 s: carriers' messages often share their first seconds
+    /// ("您拨打的电话已…关机 / 停机"), so a match may need the word that tells them apart.
     pub announcement_grace: Dur,
 }
 
@@ -78,7 +79,7 @@ impl Default for CpaSettings {
             baseline: BaselineSettings::default(),
             beep_wait: ms(15_000),
             early_limit: ms(60_000),
-            announcement_grace: ms(1_000),
+            announcement_grace: ms(2_000),
         }
     }
 }
