@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
+use super::cpa::{CampaignCpa, RawCpa};
 use super::disposition::{CallDisposition, RetryRule};
 use super::media::{AbandonMessage, RecordingPolicy};
 use super::phone::{normalize_e164, parse_region, parse_timezone};
@@ -258,6 +259,8 @@ struct RawCampaign {
     abandon_message: Option<String>,
     #[serde(default)]
     recording: RecordingPolicy,
+    #[serde(default)]
+    cpa: RawCpa,
 }
 
 /// Calling window as written: `default` applies to days not listed; `"closed"` closes a day.
@@ -314,6 +317,10 @@ pub struct Campaign {
     /// Which calls are recorded, where, and for how long.
     #[serde(default)]
     pub recording: RecordingPolicy,
+    /// Call-progress analysis: on or off, its thresholds, known announcements, and what each
+    /// verdict does ([`super::cpa`]).
+    #[serde(default)]
+    pub cpa: CampaignCpa,
 }
 
 impl Campaign {
@@ -423,6 +430,12 @@ impl Campaign {
             ),
         };
 
+        // Also relative to the campaign file: the announcements folder and a machine's message.
+        let cpa = raw
+            .cpa
+            .validate(base)
+            .map_err(|(field, m)| bad(&field, m))?;
+
         Ok(Campaign {
             name: raw.name,
             kind: raw.kind,
@@ -441,6 +454,7 @@ impl Campaign {
             skills: raw.skills,
             abandon_message,
             recording: raw.recording,
+            cpa,
         })
     }
 
