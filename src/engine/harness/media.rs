@@ -11,7 +11,10 @@ use crate::media::io::{LegId, LegStats, MediaCommand, MediaEvent};
 
 /// What call-progress analysis reports for the customer of (campaign, lead) when its leg is
 /// analysed in a phase: events, each after its delay from the `Analyse` command.
-pub struct CpaScript(pub Box<dyn FnMut(&str, i64, Phase) -> Vec<(Duration, CpaEvent)>>);
+pub struct CpaScript(pub Box<CpaScriptFn>);
+
+/// The function behind a [`CpaScript`]: (campaign, lead, phase) → events with their delays.
+pub type CpaScriptFn = dyn FnMut(&str, i64, Phase) -> Vec<(Duration, CpaEvent)>;
 
 impl std::fmt::Debug for CpaScript {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
