@@ -29,6 +29,7 @@ mod cli_hostile;
 mod config_mutation;
 mod engine_budget;
 mod engine_core;
+mod engine_cpa;
 mod engine_crash;
 mod engine_e2e;
 mod engine_fidelity;

@@ -6,7 +6,7 @@
 //! message after its beep, the analysis delay lands in the call record, and without a `cpa`
 //! setup calls behave as before.
 
-mod engine_support;
+use crate::engine_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
