@@ -27,6 +27,7 @@ mod admin_cli;
 mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;
+mod cpa_cli;
 mod engine_budget;
 mod engine_core;
 mod engine_cpa;
