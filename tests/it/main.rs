@@ -28,6 +28,7 @@ mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;
 mod cpa_cli;
+mod cpa_e2e;
 mod engine_budget;
 mod engine_core;
 mod engine_cpa;
