@@ -247,3 +247,85 @@ fn a_carriers_announcement_in_early_media_cancels_the_call_before_any_answer() {
     );
     assert_eq!(answer, None, "cancelled before any answer");
 }
+
+/// The media shell alone: a leg analysed after the answer, whose far end sends only silence,
+/// gets its verdict from the analysis thread (dead air), then the analysis's end.
+#[test]
+fn the_media_shell_reports_dead_air_on_an_analysed_leg() {
+    use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use outdial::cpa::settings::CpaSettings;
+    use outdial::cpa::{CpaEvent, Phase, Verdict};
+    use outdial::media::io::{Codec, LegId, LegRole, MediaCommand, MediaEvent, RemoteMedia};
+    use outdial::media::shell::{MediaShell, ShellConfig};
+
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let port = free_udp_ports(2);
+    let far = UdpSocket::bind((local, 0)).expect("far end");
+    let mut shell = MediaShell::start(ShellConfig::new(local)).expect("shell");
+    let mut events = shell.take_events().expect("events");
+    let leg = LegId(1);
+    shell.send(MediaCommand::Open {
+        leg,
+        role: LegRole::Customer,
+        local_port: port,
+    });
+    shell.send(MediaCommand::Remote {
+        leg,
+        remote: RemoteMedia {
+            addr: far.local_addr().expect("addr"),
+            codec: Codec::Pcmu,
+            pt: 0,
+            dtmf_pt: None,
+            ptime_ms: 20,
+        },
+    });
+    shell.send(MediaCommand::Analyse {
+        leg,
+        phase: Phase::Answer,
+        settings: Arc::new(CpaSettings::default()),
+        library: None,
+    });
+    // µ-law silence (0xFF) every 20 ms until the verdict, at most 12 s.
+    let started = Instant::now();
+    let mut seq: u16 = 0;
+    let mut got = Vec::new();
+    while started.elapsed() < Duration::from_secs(12) {
+        let mut p = vec![0x80, 0, (seq >> 8) as u8, seq as u8];
+        p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 7]);
+        p.extend_from_slice(&[0xFF; 160]);
+        far.send_to(&p, (local, port)).expect("send");
+        seq = seq.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(20));
+        while let Ok(e) = events.try_recv() {
+            got.push(e);
+        }
+        if got
+            .iter()
+            .any(|e| matches!(e, MediaEvent::AnalysisDone { .. }))
+        {
+            break;
+        }
+    }
+    let verdicts: Vec<_> = got
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Cpa {
+                leg: l,
+                event: CpaEvent::Verdict(d),
+            } if *l == leg => Some(d.verdict.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, [Verdict::Silence], "{got:?}");
+    assert!(
+        got.iter()
+            .any(|e| matches!(e, MediaEvent::AnalysisDone { leg: l } if *l == leg)),
+        "{got:?}"
+    );
+    shell.send(MediaCommand::Close { leg });
+    shell.stop();
+}

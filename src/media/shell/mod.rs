@@ -25,6 +25,14 @@
 //!
 //! All cores start with one `Instant`, so tap slots (recording alignment) agree across shards.
 //!
+//! # Call-progress analysis: its own thread
+//! [`MediaCommand::Analyse`] taps a leg and starts a classifier on the `media-analysis` thread
+//! (`analysis`); each worker hands it the analysed legs' frames over its own channel after the
+//! relay's sends, so a classifier never delays a packet and no lock is shared with the relay
+//! (the recording sink's mutex is not taken for it). The thread sends [`MediaEvent::Cpa`] and
+//! [`MediaEvent::AnalysisDone`] to the engine's channel itself (never blocking on it) and ends
+//! after the workers, whose senders are its only ones.
+//!
 //! Must not: decide anything about media (that is [`MediaCore`]'s), look at SIP, the store or
 //! the engine's state, or block the workers on the engine (events wait in a worker-local queue
 //! when the engine's channel is full).
