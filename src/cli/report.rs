@@ -57,6 +57,7 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         input.tz,
         since_ms,
     );
+    let analysis = outdial::admin::analysis_report::analysis(&input.calls, since_ms);
     if args.json {
         let out = serde_json::json!({
             "campaign": args.campaign,
@@ -64,6 +65,7 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
             "since_ms": since_ms,
             "hours": rep.hours,
             "total": rep.total,
+            "analysis": analysis,
         });
         println!("{out}");
     } else {
@@ -71,6 +73,9 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
             "{}",
             table(&args.campaign, input.tz, &rep.hours, rep.total.as_ref())
         );
+        if let Some(a) = &analysis {
+            print!("{}", a.line());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
