@@ -87,12 +87,12 @@ postgres:
 bench:
 	$(CARGO) bench
 
-## probe: the hostile probes of issue 15 at full size, on loopback (tests/probe.rs under
+## probe: the hostile probes of issue 15 at full size, on loopback (tests/it/probe.rs under
 ## PROBE_SCALE=full): 100,000 mutated SIP datagrams and 1,000 TCP streams at a running engine next
 ## to a clean run of the same length, 5,000 admin API requests, 2,000 mutated call lists. A few
 ## minutes; prints the table of counts in BENCHMARKS.md ("Reliability").
 probe:
-	set -o pipefail; PROBE_SCALE=full $(CARGO) test --test probe -- --nocapture --test-threads=1 \
+	set -o pipefail; PROBE_SCALE=full $(CARGO) test --test it probe:: -- --nocapture --test-threads=1 \
 	  2>&1 | tee target/probe.log; rc=$$?; \
 	echo; grep -m1 '^| probe ' target/probe.log; grep -m1 '^|---' target/probe.log; \
 	grep '^| [^p-]' target/probe.log; exit $$rc

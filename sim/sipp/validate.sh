@@ -50,6 +50,6 @@ pair uas-noanswer.xml         -sf uas-noanswer.xml -- -sf outbound-uac.xml $R
 pair uas-ignore-first-invite.xml -sf uas-ignore-first-invite.xml -- -sf outbound-uac.xml $R
 pair uas-digest.xml           -sf uas-digest.xml -- -sf outbound-uac.xml -au outdial -ap secret $R
 # uas-200-crossing-cancel.xml needs a UAC that matches a 200 to the INVITE after its CANCEL:
-# SIPp's cannot, so it is exercised by outdial's tests (tests/sipp_outdial.rs) only.
+# SIPp's cannot, so it is exercised by outdial's tests (tests/it/sipp_outdial.rs) only.
 pair agent.xml                -sf agent.xml -set scale 100 -- -sf inbound-uac.xml $R
 exit $status

@@ -20,7 +20,7 @@
 //!   seconds and their calls replaced: a wave soon holds only calls that did not fail quickly,
 //!   and those answer live more often than calls at large (60 % live with 15 % quick failures:
 //!   71 %). Counting a wave at the share over all calls, with no room for its spread (below),
-//!   a warm restart of 40 agents on the SIPp trunk of `tests/engine_opening.rs` abandoned 9
+//!   a warm restart of 40 agents on the SIPp trunk of `tests/it/engine_opening.rs` abandoned 9
 //!   of its 57 live answers;
 //! - *ring time*: zero — every call in flight may be answered now;
 //! - *handle time*: unbounded — no busy agent is counted as becoming free.
@@ -29,7 +29,7 @@
 //! agents (ready, less answered calls already waiting): the cap allows the largest wave whose
 //! expected abandons E[(L − F)⁺] ([`expected_overflow`]) stay within [`MARGIN`] × target ×
 //! `E[L]`. Sizing the wave on `E[L]` ≤ F alone overflows the agents about half the time.
-//! Measured over 8 warm restarts at 60 % live (`tests/pacing_warm_start.rs`), abandons of the
+//! Measured over 8 warm restarts at 60 % live (`tests/it/pacing_warm_start.rs`), abandons of the
 //! first minute's live answers: 40 agents 31 of 351 before either change, 23 of 342 with the
 //! binomial wave alone, 3 of 321 with both; 10 agents 6 of 85, then 1 of 78; 200 agents 29 of
 //! 1630, then 8 of 1606. With no outcome settled yet, at most one call in flight per ready

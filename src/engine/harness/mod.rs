@@ -1,7 +1,7 @@
 //! A virtual-time world around [`Core`]: an in-memory store ([`MemStore`]) and a scripted SIP
 //! side ([`ScriptedSip`]) answer its effects, and the clock jumps to the next thing due (a
 //! scripted event, a store answer, or [`Core::poll_timeout`]). Deterministic: no socket, no
-//! task, no sleep. The engine's virtual-time tests (tests/engine_core.rs) and the simulator's
+//! task, no sleep. The engine's virtual-time tests (tests/it/engine_core.rs) and the simulator's
 //! multi-campaign scenarios drive the engine's decisions through it.
 //!
 //! Carries out effects the way the live shell does: the replies Core waits for in place
