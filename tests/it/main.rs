@@ -9,6 +9,8 @@ mod admin_support;
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../cpa_support/mod.rs"]
+mod cpa_support;
 #[path = "../common/dialler.rs"]
 mod dialler;
 #[path = "../engine_support/mod.rs"]
@@ -27,6 +29,7 @@ mod admin_cli;
 mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;
+mod cpa_corpus;
 mod engine_budget;
 mod engine_core;
 mod engine_crash;

@@ -17,8 +17,7 @@
 //! Bounded: each classifier run is killed after [`RUN_LIMIT`] (the corpus is generated once and
 //! cached; see `cpa_support`).
 
-mod cpa_support;
-
+use crate::cpa_support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
