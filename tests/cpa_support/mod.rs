@@ -22,7 +22,7 @@ use std::sync::Mutex;
 pub use plan::Item;
 
 /// Bumped whenever the plan or the rendering changes, so stale caches are not reused.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// A generated corpus.
 pub struct Corpus {
@@ -35,6 +35,10 @@ pub struct Corpus {
     pub announcements: PathBuf,
     /// What each file is, in label order.
     pub items: Vec<Item>,
+    /// `labels-early.csv`: the early-media files (`--phase early`).
+    pub early_labels: PathBuf,
+    /// What each early-media file is, in label order.
+    pub early: Vec<Item>,
 }
 
 /// `(scale, name)` from `CPA_CORPUS` (`full` → 5, anything else → 1).
@@ -98,6 +102,7 @@ pub fn corpus(target: &Path) -> Corpus {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = references::library(repo, &cache);
     let items = plan::plan(seed, scale, &lib.refs);
+    let early = plan::plan_early(seed, scale, &lib.refs);
     let dir = cache.join(format!(
         "{seed}-v{VERSION}-{size_name}-{}",
         &lib.digest[..8]
@@ -109,26 +114,30 @@ pub fn corpus(target: &Path) -> Corpus {
             "{seed}-v{VERSION}-{size_name}.partial-{}",
             std::process::id()
         ));
-        generate(&items, &lib, &partial);
+        generate(&items, &early, &lib, &partial);
         publish(&partial, &dir, &labels);
         eprintln!(
-            "cpa corpus: {} files generated in {:.1} s under {}",
+            "cpa corpus: {} + {} early-media files generated in {:.1} s under {}",
             items.len(),
+            early.len(),
             started.elapsed().as_secs_f64(),
             dir.display()
         );
     }
     Corpus {
+        early_labels: dir.join("labels-early.csv"),
         dir,
         labels,
         announcements: lib.dir,
         items,
+        early,
     }
 }
 
-/// Renders every item into `dir` on all cores, then writes `meta.csv` and, last (it marks the
-/// corpus complete), `labels.csv`.
-fn generate(items: &[Item], lib: &references::Library, dir: &Path) {
+/// Renders every item into `dir` on all cores, then writes `meta.csv`, `labels-early.csv` and,
+/// last (it marks the corpus complete), `labels.csv`.
+fn generate(answer: &[Item], early: &[Item], lib: &references::Library, dir: &Path) {
+    let items: Vec<&Item> = answer.iter().chain(early).collect();
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     render::noise_beds(dir).unwrap_or_else(|e| panic!("noise beds: {e}"));
     let next = AtomicUsize::new(0);
@@ -138,7 +147,7 @@ fn generate(items: &[Item], lib: &references::Library, dir: &Path) {
         for _ in 0..workers {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
+                let Some(&item) = items.get(i) else { break };
                 let work = dir.join(format!("work-{i}"));
                 if let Err(e) =
                     render::render(item, &lib.samples, dir, &work, &dir.join(&item.file))
@@ -162,8 +171,7 @@ fn generate(items: &[Item], lib: &references::Library, dir: &Path) {
         std::fs::remove_file(&bed).unwrap_or_else(|e| panic!("{}: {e}", bed.display()));
     }
     let mut meta = String::from("file,label,kind,lang,codec,peak_db,noise,noise_db\n");
-    let mut labels = String::from("file,label,onset_ms\n");
-    for it in items {
+    for it in &items {
         let (colour, db) = it.channel.noise.unwrap_or(("none", 0.0));
         meta.push_str(&format!(
             "{},{},{},{},{:?},{},{colour},{db:.1}\n",
@@ -176,10 +184,21 @@ fn generate(items: &[Item], lib: &references::Library, dir: &Path) {
                 .peak_db
                 .map_or(String::new(), |d| format!("{d:.1}")),
         ));
-        let onset = it.onset_ms.map_or(String::new(), |m| m.to_string());
-        labels.push_str(&format!("{},{},{onset}\n", it.file, it.label));
     }
-    for (name, text) in [("meta.csv", meta), ("labels.csv", labels)] {
+    let labels = |items: &[Item]| {
+        let mut text = String::from("file,label,onset_ms\n");
+        for it in items {
+            let onset = it.onset_ms.map_or(String::new(), |m| m.to_string());
+            text.push_str(&format!("{},{},{onset}\n", it.file, it.label));
+        }
+        text
+    };
+    let (labels_early, labels) = (labels(early), labels(answer));
+    for (name, text) in [
+        ("meta.csv", meta),
+        ("labels-early.csv", labels_early),
+        ("labels.csv", labels),
+    ] {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     }

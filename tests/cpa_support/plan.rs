@@ -20,6 +20,8 @@ pub enum Part {
     Speech(Speech),
     /// Pure tones one after another (`(Hz, ms)`), made by sox.
     Tones(Vec<(f64, u32)>),
+    /// Chords one after another (`(all Hz sounding together, ms)`): ringback, music.
+    Chords(Vec<(Vec<f64>, u32)>),
     /// A known announcement from `from_ms` into the reference (looped once, as carriers repeat
     /// it, with 500 ms between), `ms` long.
     Reference { index: usize, from_ms: u32, ms: u32 },
@@ -370,6 +372,167 @@ fn beep(rng: &mut ChaCha8Rng) -> Part {
         rng.gen_range(850.0..1500.0),
         rng.gen_range(300..=1500),
     )])
+}
+
+/// Early media (a 183 before the answer) that is neither announcement nor SIT: coloured
+/// ringback tones (彩铃) speak too, and must not be taken for a carrier's announcement.
+const CRBT_SPEECH: [(&str, &str); 4] = [
+    ("cmn", "欢迎致电,您拨打的用户正在为您接通,请稍候。"),
+    ("cmn", "感谢您使用彩铃业务,祝您生活愉快,工作顺利。"),
+    ("yue", "多谢你嘅来电,请稍候,正在为你接通。"),
+    (
+        "en",
+        "Please hold while we connect your call. Thank you for waiting.",
+    ),
+];
+/// Notes of a pentatonic scale (Hz) for music-like coloured ringback.
+const SCALE: [f64; 8] = [261.6, 293.7, 329.6, 392.0, 440.0, 523.3, 587.3, 659.3];
+
+/// The early-media plan (`--phase early`): announcements (after silence or one ringback burst),
+/// SIT, and what must give no verdict (`unsure` when the audio ends): ringback (China 450 Hz 1 s
+/// on 4 s off, North America 440+480 Hz 2 s on 4 s off) and coloured ringback, music or speech.
+pub fn plan_early(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
+    use rand::SeedableRng;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6561_726c_7920_6d65);
+    let mut items = Vec::new();
+    let push =
+        |items: &mut Vec<Item>, kind: &'static str, label, lang, onset_ms, parts, channel| {
+            let file = format!("early-{:03}-{kind}-{lang}.wav", items.len());
+            items.push(Item {
+                file,
+                label,
+                kind,
+                lang,
+                onset_ms,
+                parts,
+                channel,
+            });
+        };
+    for _ in 0..6 * scale {
+        let mut parts = vec![silence(&mut rng, 0, 500)];
+        for _ in 0..2 {
+            parts.push(Part::Tones(vec![(450.0, 1000)]));
+            parts.push(Part::Silence { ms: 4000 });
+        }
+        let ch = channel(&mut rng, false, true);
+        push(
+            &mut items,
+            "ringback",
+            VerdictClass::Unsure,
+            "cn",
+            None,
+            parts,
+            ch,
+        );
+    }
+    for _ in 0..4 * scale {
+        let mut parts = vec![silence(&mut rng, 0, 500)];
+        for _ in 0..2 {
+            parts.push(Part::Chords(vec![(vec![440.0, 480.0], 2000)]));
+            parts.push(Part::Silence { ms: 4000 });
+        }
+        let ch = channel(&mut rng, false, true);
+        push(
+            &mut items,
+            "ringback",
+            VerdictClass::Unsure,
+            "na",
+            None,
+            parts,
+            ch,
+        );
+    }
+    for _ in 0..8 * scale {
+        let mut notes = Vec::new();
+        let mut ms = 0;
+        while ms < 8000 {
+            let d = rng.gen_range(150..=400);
+            let root = *SCALE.choose(&mut rng).unwrap_or(&SCALE[0]);
+            notes.push((vec![root, root * 1.5, root / 2.0], d));
+            ms += d;
+        }
+        let ch = channel(&mut rng, false, true);
+        push(
+            &mut items,
+            "crbt-music",
+            VerdictClass::Unsure,
+            "tone",
+            None,
+            vec![Part::Chords(notes)],
+            ch,
+        );
+    }
+    for _ in 0..6 * scale {
+        let (lang, text) = *CRBT_SPEECH.choose(&mut rng).unwrap_or(&CRBT_SPEECH[0]);
+        let lang: &'static str = lang;
+        let parts = vec![
+            silence(&mut rng, 0, 500),
+            Part::Speech(speech(&mut rng, lang, text.to_string())),
+            silence(&mut rng, 500, 1500),
+        ];
+        let ch = channel(&mut rng, false, true);
+        push(
+            &mut items,
+            "crbt-speech",
+            VerdictClass::Unsure,
+            lang,
+            None,
+            parts,
+            ch,
+        );
+    }
+    for (index, r) in refs.iter().enumerate() {
+        for _ in 0..2 * scale {
+            let mut parts = Vec::new();
+            let pre = if rng.gen_bool(0.5) {
+                let gap = rng.gen_range(300..=1000);
+                parts.push(Part::Tones(vec![(450.0, 1000)]));
+                parts.push(Part::Silence { ms: gap });
+                1000 + gap
+            } else {
+                let pre = rng.gen_range(0..=600);
+                parts.push(Part::Silence { ms: pre });
+                pre
+            };
+            let from_ms = rng.gen_range(0..r.ms.max(1));
+            parts.push(Part::Reference {
+                index,
+                from_ms,
+                ms: rng.gen_range(3000..=6000),
+            });
+            parts.push(silence(&mut rng, 300, 800));
+            let ch = channel(&mut rng, false, true);
+            let lang = r.name.split('/').next().map_or("en", |l| match l {
+                "cmn" => "cmn",
+                "yue" => "yue",
+                _ => "en",
+            });
+            push(
+                &mut items,
+                "announcement",
+                VerdictClass::Announcement,
+                lang,
+                Some(pre),
+                parts,
+                ch,
+            );
+        }
+    }
+    for (name, hi1, hi2, lens) in SIT_CODES.iter().copied().cycle().take(8 * scale) {
+        let tones = vec![
+            (SIT_F1[usize::from(hi1)], lens[0]),
+            (SIT_F2[usize::from(hi2)], lens[1]),
+            (SIT_F3, lens[2]),
+        ];
+        let parts = vec![
+            silence(&mut rng, 0, 500),
+            Part::Tones(tones),
+            silence(&mut rng, 1000, 2000),
+        ];
+        let ch = channel(&mut rng, false, true);
+        push(&mut items, "sit", VerdictClass::Sit, name, None, parts, ch);
+    }
+    items
 }
 
 /// The whole plan for `seed` at `scale`, with `refs` the announcements to cut from.

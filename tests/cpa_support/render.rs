@@ -82,22 +82,26 @@ pub fn speak(s: &Speech, out: &Path) -> Result<(), String> {
     std::fs::remove_file(&raw).map_err(|e| format!("{}: {e}", raw.display()))
 }
 
-/// Sine tones one after another into `out` (sox `synth … : synth …`), 6 dB under full scale.
-pub fn tones(seq: &[(f64, u32)], out: &Path) -> Result<(), String> {
+/// Chords (sine tones sounding together) one after another into `out` (sox `synth … : synth
+/// …`, further notes of a chord mixed in by `synth … mix`), a single tone 6 dB under full scale.
+pub fn tones(seq: &[(Vec<f64>, u32)], out: &Path) -> Result<(), String> {
     let mut cmd = sox();
     cmd.arg("-n").args(PCM).arg(out);
-    for (i, (hz, ms)) in seq.iter().enumerate() {
+    for (i, (chord, ms)) in seq.iter().enumerate() {
         if i > 0 {
             cmd.arg(":");
         }
-        cmd.args([
-            "synth".to_string(),
-            format!("{:.3}", f64::from(*ms) / 1000.0),
-            "sine".to_string(),
-            format!("{hz:.1}"),
-            "gain".to_string(),
-            "-6".to_string(),
-        ]);
+        let secs = format!("{:.3}", f64::from(*ms) / 1000.0);
+        for (j, hz) in chord.iter().enumerate() {
+            cmd.args(["synth", &secs, "sine"]);
+            if j > 0 {
+                cmd.arg("mix");
+            }
+            cmd.arg(format!("{hz:.1}"));
+        }
+        // Each note at full scale: leave room for the chord's peaks.
+        let gain = -6.0 - 20.0 * (chord.len().max(1) as f64).log10();
+        cmd.args(["gain", &format!("{gain:.1}")]);
     }
     run(&mut cmd)
 }
@@ -173,6 +177,13 @@ pub fn render(
                 pcm.extend(read_pcm(&p)?);
             }
             Part::Tones(seq) => {
+                let p = work.join(format!("part{i}.wav"));
+                let chords: Vec<(Vec<f64>, u32)> =
+                    seq.iter().map(|&(hz, ms)| (vec![hz], ms)).collect();
+                tones(&chords, &p)?;
+                pcm.extend(read_pcm(&p)?);
+            }
+            Part::Chords(seq) => {
                 let p = work.join(format!("part{i}.wav"));
                 tones(seq, &p)?;
                 pcm.extend(read_pcm(&p)?);

@@ -1,7 +1,8 @@
 //! Issue 18's figures on the generated corpus: `outdial cpa classify --json` (the built binary)
-//! over every file, once with outdial's AMD and once with the app_amd baseline, scored by
-//! `outdial::cpa::score`; both scorecards are printed, outdial's is held to the issue's targets
-//! and the baseline only to what its documentation says it does.
+//! over every answered-call file, once with outdial's AMD and once with the app_amd baseline,
+//! and over the early-media files with `--phase early`, scored by `outdial::cpa::score`; the
+//! scorecards are printed, outdial's are held to the issue's targets and the baseline only to
+//! what its documentation says it does.
 //!
 //! # How the targets become assertions
 //! The corpus is a sample of the calls the generator can make; the classifier's true recall on
@@ -48,19 +49,27 @@ fn min_successes(n: u32, target: f64) -> u32 {
     (0..=n).find(|&k| b.cdf(u64::from(k)) >= ALPHA).unwrap_or(n)
 }
 
-/// Runs `outdial cpa classify --json` over the corpus with `--amd amd`; the results file.
-fn classify(corpus: &cpa_support::Corpus, amd: &str, out_dir: &Path) -> PathBuf {
-    let results = out_dir.join(format!("results-{amd}.json"));
+/// Runs `outdial cpa classify --json --phase phase --amd amd` over `items` of the corpus; the
+/// results file.
+fn classify(
+    corpus: &cpa_support::Corpus,
+    items: &[cpa_support::Item],
+    phase: &str,
+    amd: &str,
+    out_dir: &Path,
+) -> PathBuf {
+    let results = out_dir.join(format!("results-{phase}-{amd}.json"));
     let stdout =
         std::fs::File::create(&results).unwrap_or_else(|e| panic!("{}: {e}", results.display()));
-    let stderr_path = out_dir.join(format!("classify-{amd}.stderr"));
+    let stderr_path = out_dir.join(format!("classify-{phase}-{amd}.stderr"));
     let stderr = std::fs::File::create(&stderr_path)
         .unwrap_or_else(|e| panic!("{}: {e}", stderr_path.display()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_outdial"))
         .current_dir(&corpus.dir)
-        .args(["cpa", "classify", "--json", "--amd", amd, "--announcements"])
+        .args(["cpa", "classify", "--json", "--phase", phase, "--amd", amd])
+        .arg("--announcements")
         .arg(&corpus.announcements)
-        .args(corpus.items.iter().map(|i| &i.file))
+        .args(items.iter().map(|i| &i.file))
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
@@ -72,7 +81,7 @@ fn classify(corpus: &cpa_support::Corpus, amd: &str, out_dir: &Path) -> PathBuf 
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() > RUN_LIMIT => {
                 child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
-                panic!("outdial cpa classify --amd {amd} ran past {RUN_LIMIT:?}");
+                panic!("outdial cpa classify --phase {phase} --amd {amd} ran past {RUN_LIMIT:?}");
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => panic!("waiting for outdial cpa classify: {e}"),
@@ -81,20 +90,20 @@ fn classify(corpus: &cpa_support::Corpus, amd: &str, out_dir: &Path) -> PathBuf 
     let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     assert!(
         status.success(),
-        "outdial cpa classify --amd {amd}: {status}\n{err}"
+        "outdial cpa classify --phase {phase} --amd {amd}: {status}\n{err}"
     );
     println!(
-        "outdial cpa classify --amd {amd}: {} files in {:.1} s",
-        corpus.items.len(),
+        "outdial cpa classify --phase {phase} --amd {amd}: {} files in {:.1} s",
+        items.len(),
         started.elapsed().as_secs_f64()
     );
     results
 }
 
 /// The misclassified files with their generator kind and the classifier's reason.
-fn print_misses(card: &Scorecard, corpus: &cpa_support::Corpus) {
+fn print_misses(card: &Scorecard, items: &[cpa_support::Item]) {
     for o in card.outcomes().iter().filter(|o| o.label != o.verdict) {
-        let item = corpus.items.iter().find(|i| i.file == o.file);
+        let item = items.iter().find(|i| i.file == o.file);
         println!(
             "  miss {} [{}]: {} → {} at {} ms ({})",
             o.file,
@@ -141,14 +150,19 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
 
     let mut cards = Vec::new();
     for amd in ["default", "baseline"] {
-        let results = classify(&corpus, amd, &out_dir);
+        let results = classify(&corpus, &corpus.items, "answer", amd, &out_dir);
         let card = score_files(&corpus.labels, &results)
             .unwrap_or_else(|e| panic!("scoring --amd {amd}: {e}"));
-        println!("\n== --amd {amd} ==\n{card}");
-        print_misses(&card, &corpus);
+        println!("\n== --phase answer --amd {amd} ==\n{card}");
+        print_misses(&card, &corpus.items);
         cards.push(card);
     }
     let (ours, baseline) = (&cards[0], &cards[1]);
+    let results = classify(&corpus, &corpus.early, "early", "default", &out_dir);
+    let early = score_files(&corpus.early_labels, &results)
+        .unwrap_or_else(|e| panic!("scoring --phase early: {e}"));
+    println!("\n== --phase early ==\n{early}");
+    print_misses(&early, &corpus.early);
 
     // outdial: the issue's targets.
     println!("\n== targets (outdial) ==");
@@ -177,6 +191,31 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
         n,
         0.98,
     );
+    // Early media: announcements and SIT end the call before the answer; ringback and coloured
+    // ringback (music, speech) must give no verdict at all (`unsure` when the audio ends).
+    let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
+    check(
+        &mut failures,
+        &format!("early: announcement within {ONSET_LIMIT_MS} ms of its start"),
+        hit,
+        n,
+        0.98,
+    );
+    for (class, what) in [
+        (VerdictClass::Sit, "early: sit recall"),
+        (
+            VerdictClass::Unsure,
+            "early: no verdict on ringback and coloured ringback",
+        ),
+    ] {
+        check(
+            &mut failures,
+            what,
+            early.correct(class),
+            early.count(class),
+            0.98,
+        );
+    }
     match ours.decision_times(VerdictClass::Human) {
         Some(t) => {
             let limit = 1000.0 + Z_99 * t.sd_ms / (t.n as f64).sqrt();
@@ -257,6 +296,24 @@ fn the_corpus_labels_every_file_covers_every_class_and_is_reproducible() {
             assert_eq!(l.class, VerdictClass::Announcement, "{}", l.file);
             assert!(onset + 2500 <= ms, "{}: onset {onset} ms of {ms}", l.file);
         }
+    }
+    let text = std::fs::read_to_string(&corpus.early_labels)
+        .unwrap_or_else(|e| panic!("{}: {e}", corpus.early_labels.display()));
+    let early = outdial::cpa::score::parse_labels(&text, "labels-early.csv")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(early.len(), corpus.early.len());
+    for class in [
+        VerdictClass::Announcement,
+        VerdictClass::Sit,
+        VerdictClass::Unsure,
+    ] {
+        let n = early.iter().filter(|l| l.class == class).count();
+        assert!(n >= 8, "early {class}: only {n} files");
+    }
+    for l in &early {
+        let path = corpus.dir.join(&l.file);
+        let audio = outdial::media::wav::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(audio.0.len() >= 2 * 8000, "{}: shorter than 2 s", l.file);
     }
     // The plan is a pure function of the seed: the cache key is enough to reuse files.
     let again = cpa_support::plan::plan(
