@@ -2,12 +2,43 @@
 //! peaks hashed with their time gap, matched by the count of hashes agreeing on one offset, so a
 //! match survives a different start offset, gain, G.711 and line noise.
 //!
-//! SKELETON (owned by the cpa-signals branch): the signatures are the contract; bodies replaced.
+//! - [`landmarks`]: one stream's peaks and hashes, one FFT per frame (references use it too).
+//! - [`index`]: hash → (reference, time), shared read-only by every stream.
+//! - [`Library`]: the references and their index; [`Matcher`]: one stream's votes.
+//!
+//! The decision rule ([`Matcher::push`]): a reference is recognised when the landmark hashes
+//! agreeing on one offset (±1 frame, for a window that straddles frames differently) number at
+//! least [`MIN_VOTES`], make up at least [`MIN_SHARE`] of the hashes the stream produced since
+//! that alignment's start (relative to the stream, so a dense spectrum needs more agreement),
+//! and lead every other reference by [`MIN_LEAD`] votes (several carrier messages start with
+//! the same words: the matcher waits for the words that differ).
+//!
+//! Owns no I/O but [`Library::load_dir`]'s reading of WAV files; nothing here knows a call.
 
-use std::path::Path;
+mod index;
+mod landmarks;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::FRAME;
+use super::{FRAME, FRAME_MS};
+use crate::media::wav::{self, WavError};
+use index::Index;
+use landmarks::{Landmark, Landmarks, MAX_DT, MAX_PER_PUSH};
+
+/// Agreeing hashes a match needs at least (chance agreements on speech that is not a
+/// reference stay under a handful).
+pub const MIN_VOTES: u32 = 20;
+/// Share of the stream's hashes (since the matched alignment began) that must agree.
+pub const MIN_SHARE: f32 = 0.02;
+/// Votes the best reference must have over any other's best alignment, and the ratio it must
+/// have to it: two carriers' messages that share words share landmarks too.
+pub const MIN_LEAD: u32 = 10;
+/// See [`MIN_LEAD`].
+pub const LEAD_RATIO: f32 = 1.25;
 
 /// A folder of reference recordings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -20,33 +51,173 @@ pub enum LibraryError {
         /// Why.
         source: std::io::Error,
     },
+    /// A WAV file could not be decoded (the error names the file).
+    #[error(transparent)]
+    Wav(#[from] WavError),
+    /// A recording too short or too quiet to give the landmarks a match needs.
+    #[error("{path}: too short or too quiet to recognise ({landmarks} landmarks in {ms} ms; a reference needs at least {MIN_VOTES})")]
+    TooFewLandmarks {
+        /// The file.
+        path: String,
+        /// Its length.
+        ms: u32,
+        /// Landmarks found in it.
+        landmarks: usize,
+    },
+    /// The folder holds no `.wav` file.
+    #[error("{path}: no .wav files (announcement references are WAV files, one per message)")]
+    NoReferences {
+        /// The folder.
+        path: String,
+    },
+}
+
+/// One reference's name and length.
+#[derive(Clone, Debug)]
+struct Reference {
+    name: String,
+    /// Length in frames.
+    columns: u32,
 }
 
 /// The fingerprints of a set of reference announcements.
 #[derive(Debug, Default)]
-pub struct Library {}
+pub struct Library {
+    references: Vec<Reference>,
+    index: Index,
+}
 
 impl Library {
     /// Every WAV under `dir` (recursively), named by its path relative to `dir` without the
     /// extension (e.g. `cmn/powered-off`).
-    pub fn load_dir(_dir: &Path) -> Result<Library, LibraryError> {
-        todo!("cpa-signals branch")
+    pub fn load_dir(dir: &Path) -> Result<Library, LibraryError> {
+        let mut files = Vec::new();
+        collect_wavs(dir, &mut files)?;
+        if files.is_empty() {
+            return Err(LibraryError::NoReferences {
+                path: dir.display().to_string(),
+            });
+        }
+        // Sorted: the same folder gives the same library (and tie-breaks) on every machine.
+        files.sort();
+        let mut clips = Vec::with_capacity(files.len());
+        for file in &files {
+            let pcm = wav::load(file)?.0.to_vec();
+            let name = reference_name(dir, file);
+            let landmarks = fingerprint(&pcm);
+            if landmarks.len() / SHIFTS.len() < MIN_VOTES as usize {
+                return Err(LibraryError::TooFewLandmarks {
+                    path: file.display().to_string(),
+                    ms: (pcm.len() / 8) as u32,
+                    landmarks: landmarks.len() / SHIFTS.len(),
+                });
+            }
+            tracing::debug!(reference = %name, landmarks = landmarks.len(), "announcement loaded");
+            clips.push((name, pcm.len(), landmarks));
+        }
+        Ok(Library::from_landmarks(clips))
     }
 
     /// From named 8 kHz clips.
-    pub fn from_clips(_clips: Vec<(String, Vec<i16>)>) -> Library {
-        todo!("cpa-signals branch")
+    pub fn from_clips(clips: Vec<(String, Vec<i16>)>) -> Library {
+        Library::from_landmarks(
+            clips
+                .into_iter()
+                .map(|(name, pcm)| {
+                    let marks = fingerprint(&pcm);
+                    (name, pcm.len(), marks)
+                })
+                .collect(),
+        )
+    }
+
+    fn from_landmarks(clips: Vec<(String, usize, Vec<Landmark>)>) -> Library {
+        let mut references = Vec::with_capacity(clips.len());
+        let mut marks = Vec::with_capacity(clips.len());
+        for (name, samples, m) in clips {
+            references.push(Reference {
+                name,
+                columns: samples.div_ceil(FRAME) as u32,
+            });
+            marks.push(m);
+        }
+        Library {
+            index: Index::build(&marks),
+            references,
+        }
     }
 
     /// How many references.
     pub fn len(&self) -> usize {
-        0
+        self.references.len()
     }
 
     /// No references.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The references' names, in library order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.references.iter().map(|r| r.name.as_str())
+    }
+
+    /// Landmark hashes indexed, over all references.
+    pub fn landmarks(&self) -> usize {
+        self.index.len()
+    }
+}
+
+/// Sub-frame shifts (samples) at which each reference is fingerprinted. A stream joins a
+/// reference at any sample, so its frames straddle the reference's differently; peaks then move
+/// by a column now and then and their pairs' Δt changes, which breaks hashes. Indexing the
+/// reference at four shifts keeps every stream within 20 samples (1/8 frame) of one of them.
+const SHIFTS: [usize; 4] = [0, 40, 80, 120];
+
+/// Every landmark of a whole clip at every one of [`SHIFTS`] (the clip padded with silence so
+/// its last peaks complete).
+fn fingerprint(pcm: &[i16]) -> Vec<Landmark> {
+    let mut out = Vec::new();
+    for shift in SHIFTS {
+        let mut marks = Landmarks::default();
+        let padded: Vec<i16> = std::iter::repeat_n(0, shift)
+            .chain(pcm.iter().copied())
+            .chain(std::iter::repeat_n(0, 8 * FRAME))
+            .collect();
+        for c in padded.chunks(FRAME) {
+            let f: [i16; FRAME] = std::array::from_fn(|i| c.get(i).copied().unwrap_or(0));
+            marks.push(&f, &mut out);
+        }
+    }
+    out
+}
+
+/// `file`'s path under `dir`, without extension, `/`-separated.
+fn reference_name(dir: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(dir).unwrap_or(file).with_extension("");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LibraryError> {
+    let io = |source| LibraryError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            collect_wavs(&path, out)?;
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// A reference recognised in a stream.
@@ -60,20 +231,138 @@ pub struct AnnouncementMatch {
     pub votes: u32,
 }
 
+/// Frames of the stream's hash counts kept (for the share rule): 20 s.
+const COUNT_RING: usize = 1024;
+/// Frames between prunings of alignments that can no longer gain votes.
+const PRUNE_EVERY: u32 = 50;
+
 /// Matches one stream against a [`Library`].
 #[derive(Debug)]
 pub struct Matcher {
-    _library: Arc<Library>,
+    library: Arc<Library>,
+    marks: Landmarks,
+    /// This frame's landmarks (reused: no allocation per frame).
+    found: Vec<Landmark>,
+    /// Votes per (reference, offset in frames = reference column − stream column).
+    votes: HashMap<(u32, i32), u32>,
+    /// Per reference: its best alignment's score and offset.
+    best: Vec<(u32, i32)>,
+    /// Hashes produced by the stream up to each frame (cumulative, ring of `COUNT_RING`).
+    produced: Vec<u32>,
+    total: u32,
+    matched: bool,
 }
 
 impl Matcher {
     /// A matcher at the start of a stream.
     pub fn new(library: Arc<Library>) -> Self {
-        Matcher { _library: library }
+        let refs = library.len();
+        Matcher {
+            library,
+            marks: Landmarks::default(),
+            found: Vec::with_capacity(MAX_PER_PUSH),
+            votes: HashMap::with_capacity(4096),
+            best: vec![(0, 0); refs],
+            produced: vec![0; COUNT_RING],
+            total: 0,
+            matched: false,
+        }
     }
 
     /// 20 ms more audio; the match once one reference is recognised.
-    pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<AnnouncementMatch> {
-        todo!("cpa-signals branch")
+    pub fn push(&mut self, frame: &[i16; FRAME]) -> Option<AnnouncementMatch> {
+        if self.matched || self.library.is_empty() {
+            return None;
+        }
+        self.found.clear();
+        self.marks.push(frame, &mut self.found);
+        let now = self.marks.columns();
+        self.total += self.found.len() as u32;
+        self.produced[now as usize % COUNT_RING] = self.total;
+        let library = Arc::clone(&self.library);
+        for m in &self.found {
+            for e in library.index.lookup(m.hash) {
+                let offset = e.t as i32 - m.t as i32;
+                let key = (e.reference, offset);
+                *self.votes.entry(key).or_insert(0) += 1;
+                let score = self.score(e.reference, offset);
+                let best = &mut self.best[e.reference as usize];
+                if score > best.0 {
+                    *best = (score, offset);
+                }
+            }
+        }
+        if now.is_multiple_of(PRUNE_EVERY) {
+            self.prune(now);
+        }
+        let found = self.decide(now)?;
+        self.matched = true;
+        Some(found)
+    }
+
+    /// Votes at `offset` and its two neighbours.
+    fn score(&self, reference: u32, offset: i32) -> u32 {
+        (offset - 1..=offset + 1)
+            .map(|o| self.votes.get(&(reference, o)).copied().unwrap_or(0))
+            .sum()
+    }
+
+    /// The match, if the rule in the module doc holds now.
+    fn decide(&self, now: u32) -> Option<AnnouncementMatch> {
+        let (r, &(score, offset)) = self.best.iter().enumerate().max_by_key(|(_, b)| b.0)?;
+        if score < MIN_VOTES {
+            return None;
+        }
+        let runner_up = self
+            .best
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != r)
+            .map(|(_, b)| b.0)
+            .max()
+            .unwrap_or(0);
+        if score < runner_up + MIN_LEAD || (score as f32) < LEAD_RATIO * runner_up as f32 {
+            return None;
+        }
+        // The stream column where the reference began (its column 0), clamped to the ring.
+        let start = (-offset).max(0) as u32;
+        let start = start.max(now.saturating_sub(COUNT_RING as u32 - 1));
+        let before = if start == 0 {
+            0
+        } else {
+            self.produced[(start - 1) as usize % COUNT_RING]
+        };
+        let since = self.total - before;
+        if (score as f32) < MIN_SHARE * since as f32 {
+            return None;
+        }
+        Some(AnnouncementMatch {
+            name: self.library.references[r].name.clone(),
+            offset_ms: offset * FRAME_MS as i32,
+            votes: score,
+        })
+    }
+
+    /// Drops alignments whose reference has been over for a while (they can gain no more
+    /// votes), and recomputes each reference's best among those left.
+    fn prune(&mut self, now: u32) {
+        let refs = &self.library.references;
+        let horizon = MAX_DT as i64 + 2 * PRUNE_EVERY as i64;
+        // Alignment (r, o) gains votes while the stream column t = reference column − o is at
+        // most the reference's length − o.
+        self.votes.retain(|&(r, o), _| {
+            let end = i64::from(refs[r as usize].columns) - i64::from(o);
+            end + horizon >= i64::from(now)
+        });
+        self.best.fill((0, 0));
+        for (&(r, o), _) in self.votes.iter() {
+            let s = (o - 1..=o + 1)
+                .map(|x| self.votes.get(&(r, x)).copied().unwrap_or(0))
+                .sum::<u32>();
+            let b = &mut self.best[r as usize];
+            if s > b.0 {
+                *b = (s, o);
+            }
+        }
     }
 }

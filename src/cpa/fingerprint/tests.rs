@@ -1,0 +1,233 @@
+//! What a user notices: every shipped announcement recognised, by name, from wherever the call
+//! joins it, through gain, G.711 and line noise, within 1.5 s; nothing recognised in other
+//! speech, another reference, silence, ringback or music; and a folder of WAVs loads with
+//! errors naming the file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+use crate::cpa::tones::test_audio::{
+    add_noise, espeak_available, frames, g711_round_trip, gain, silence, speech, tone,
+};
+use crate::media::io::Codec;
+
+fn shipped_dir() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/campaigns/announcements"
+    ))
+}
+
+fn shipped() -> Vec<(String, Vec<i16>)> {
+    let mut names: Vec<String> = Library::load_dir(shipped_dir())
+        .expect("shipped announcements load")
+        .names()
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let pcm = wav::load(&shipped_dir().join(format!("{n}.wav")))
+                .expect("shipped WAV")
+                .0
+                .to_vec();
+            (n, pcm)
+        })
+        .collect()
+}
+
+/// The first match over `pcm` and the ms at which it came.
+fn first_match(library: &Arc<Library>, pcm: &[i16]) -> Option<(u32, AnnouncementMatch)> {
+    let mut m = Matcher::new(Arc::clone(library));
+    frames(pcm)
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| m.push(f).map(|hit| ((i as u32 + 1) * FRAME_MS, hit)))
+}
+
+/// What a call hears when it joins `clip` at `offset` samples: the rest of it, then the
+/// carrier's repeat, for `ms` in all.
+fn joined_at(clip: &[i16], offset: usize, ms: u32) -> Vec<i16> {
+    clip[offset..]
+        .iter()
+        .chain(clip.iter())
+        .chain(clip.iter())
+        .copied()
+        .take(ms as usize * 8)
+        .collect()
+}
+
+#[test]
+fn every_shipped_announcement_is_recognised_from_any_point_within_a_second_and_a_half() {
+    let clips = shipped();
+    assert_eq!(
+        clips.len(),
+        7,
+        "{:?}",
+        clips.iter().map(|c| &c.0).collect::<Vec<_>>()
+    );
+    let library = Arc::new(Library::from_clips(clips.clone()));
+    let mut rng = ChaCha8Rng::seed_from_u64(2003);
+    let mut times = Vec::new();
+    let mut late = Vec::new();
+    for (name, clip) in &clips {
+        for k in 0..3 {
+            let offset = rng.gen_range(0..clip.len() - 8000);
+            let db = rng.gen_range(-20.0..6.0);
+            let codec = if k % 2 == 0 { Codec::Pcmu } else { Codec::Pcma };
+            // Half a second of line noise before the announcement (early media starting).
+            let mut pcm = silence(500);
+            let lead = pcm.len() as u32 / 8;
+            pcm.extend(gain(&joined_at(clip, offset, 4000), db));
+            let pcm = add_noise(&g711_round_trip(&pcm, codec), 15.0, &mut rng);
+            let got = first_match(&library, &pcm);
+            let Some((at, hit)) = got else {
+                panic!(
+                    "{name} at {} ms, {db:.1} dB, {codec:?}: no match",
+                    offset / 8
+                );
+            };
+            assert_eq!(&hit.name, name, "at {} ms: {hit:?}", offset / 8);
+            let after = at - lead;
+            times.push(after);
+            if after > 1500 {
+                late.push(format!("{name}@{}ms: {after} ms", offset / 8));
+            }
+        }
+    }
+    times.sort_unstable();
+    let pct = |p: usize| times[(times.len() - 1) * p / 100];
+    println!(
+        "announcement decision after its start, ms: min {} p50 {} p90 {} max {} (n={}); over 1.5 s: {late:?}",
+        times[0],
+        pct(50),
+        pct(90),
+        times[times.len() - 1],
+        times.len()
+    );
+    // The target is 1.5 s. A call that joins inside words several messages share (您拨打的电话
+    // opens four of the five Mandarin ones) can only be told once the words differ, so the
+    // bound asserted per call is looser; the median must meet the target.
+    assert!(pct(50) <= 1500, "median {} ms", pct(50));
+    assert!(times[times.len() - 1] <= 4000, "{times:?}");
+}
+
+/// A library without `left_out`, and every other reference's stream through the impairments.
+#[test]
+fn other_speech_another_reference_silence_ringback_and_music_match_nothing() {
+    let clips = shipped();
+    let left_out = ["en/not-in-service", "yue/powered-off"];
+    let library = Arc::new(Library::from_clips(
+        clips
+            .iter()
+            .filter(|(n, _)| !left_out.contains(&n.as_str()))
+            .cloned()
+            .collect(),
+    ));
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let mut cases: Vec<(String, Vec<i16>)> = clips
+        .iter()
+        .filter(|(n, _)| left_out.contains(&n.as_str()))
+        .map(|(n, pcm)| (format!("reference {n} not in the library"), pcm.clone()))
+        .collect();
+    cases.push(("silence".into(), silence(5000)));
+    let mut ringback = Vec::new();
+    for _ in 0..2 {
+        ringback.extend(tone(&[450.0], 1000, -12.0));
+        ringback.extend(silence(4000));
+    }
+    ringback.extend(tone(&[440.0, 480.0], 2000, -16.0));
+    ringback.extend(silence(2000));
+    cases.push(("ringback".into(), ringback));
+    // Music: a melody of chords with harmonics, each 250 ms (a coloured ringback tone's kind).
+    let mut music = Vec::new();
+    for i in 0..24 {
+        let root = [261.6f32, 293.7, 329.6, 349.2, 392.0, 440.0][i % 6];
+        music.extend(tone(
+            &[root, root * 1.26, root * 1.5, root * 2.0, root * 3.0],
+            250,
+            -22.0,
+        ));
+    }
+    cases.push(("music".into(), music));
+    if espeak_available() {
+        for (voice, text) in [
+            (
+                "cmn",
+                "喂?你好,请问你是哪位?我现在在开会,等一下给你回电话。",
+            ),
+            ("cmn", "您好,这里是客服中心,请问有什么可以帮您?"),
+            ("yue", "喂?边位呀?我而家好忙,迟啲再倾啦。"),
+            (
+                "en-us",
+                "Hello, you have reached the Smith family. We can't come to the phone right now.",
+            ),
+        ] {
+            cases.push((format!("{voice} speech"), speech(voice, text, 160, 50)));
+        }
+    }
+    for (name, pcm) in cases {
+        let pcm = add_noise(&g711_round_trip(&pcm, Codec::Pcmu), 15.0, &mut rng);
+        assert_eq!(first_match(&library, &pcm), None, "{name}");
+    }
+}
+
+#[test]
+fn a_folder_loads_by_relative_name_and_errors_name_the_bad_file() {
+    let library = Library::load_dir(shipped_dir()).expect("shipped announcements load");
+    let mut names: Vec<&str> = library.names().collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "cmn/busy",
+            "cmn/powered-off",
+            "cmn/suspended",
+            "cmn/unreachable",
+            "cmn/vacant",
+            "en/not-in-service",
+            "yue/powered-off"
+        ]
+    );
+    let dir = std::env::temp_dir().join(format!("outdial-fingerprint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("xx")).expect("temp dir");
+    let err = Library::load_dir(&dir).expect_err("no WAVs");
+    assert!(err.to_string().contains("no .wav files"), "{err}");
+    std::fs::copy(
+        shipped_dir().join("en/not-in-service.wav"),
+        dir.join("xx/ok.wav"),
+    )
+    .expect("copy");
+    std::fs::write(dir.join("xx/broken.WAV"), b"RIFF\x04\0\0\0WAVEjunk").expect("write");
+    let err = Library::load_dir(&dir).expect_err("broken WAV");
+    assert!(err.to_string().contains("broken.WAV"), "{err}");
+    std::fs::remove_file(dir.join("xx/broken.WAV")).expect("remove");
+    let tone_only = tone(&[1000.0], 60, -10.0);
+    let mut wav = Vec::new();
+    {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::new(std::io::Cursor::new(&mut wav), spec).expect("writer");
+        for s in silence(300).into_iter().chain(tone_only) {
+            w.write_sample(s).expect("sample");
+        }
+        w.finalize().expect("finalize");
+    }
+    std::fs::write(dir.join("beep.wav"), &wav).expect("write");
+    let err = Library::load_dir(&dir).expect_err("too few landmarks");
+    assert!(err.to_string().contains("beep.wav"), "{err}");
+    std::fs::remove_file(dir.join("beep.wav")).expect("remove");
+    let library = Library::load_dir(&dir).expect("one good WAV");
+    assert_eq!(library.names().collect::<Vec<_>>(), ["xx/ok"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
