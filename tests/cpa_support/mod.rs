@@ -22,7 +22,7 @@ use std::sync::Mutex;
 pub use plan::Item;
 
 /// Bumped whenever the plan or the rendering changes, so stale caches are not reused.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// A generated corpus.
 pub struct Corpus {

@@ -89,7 +89,8 @@ pub struct Item {
     pub kind: &'static str,
     /// Language or tone family, for breakdowns.
     pub lang: &'static str,
-    /// Where the labelled sound starts (announcements: issue 18 times them from there).
+    /// Where the labelled sound starts (announcements: issue 18 times them from there; the
+    /// first sounding frame of the cut, after any lead-in and any pause the cut starts in).
     pub onset_ms: Option<u32>,
     /// The timeline.
     pub parts: Vec<Part>,
@@ -104,6 +105,28 @@ pub struct Reference {
     pub name: String,
     /// Its length, ms.
     pub ms: u32,
+    /// Per 20 ms frame: whether it sounds (not one of the pauses between its parts).
+    pub sounding: Vec<bool>,
+}
+
+/// Pause between two plays of a reference when a carrier loops it (see `render::cut`).
+pub const LOOP_GAP_MS: u32 = 500;
+
+impl Reference {
+    /// Milliseconds from `from_ms` into the looped reference until it sounds: a cut that starts
+    /// in a pause starts, for a listener, when the voice comes back.
+    pub fn silence_from(&self, from_ms: u32) -> u32 {
+        let frames = self.sounding.len() as u32;
+        let period = frames + LOOP_GAP_MS / 20;
+        let start = from_ms / 20;
+        (0..2 * period)
+            .map(|k| start + k)
+            .find(|&f| {
+                let p = f % period;
+                p < frames && self.sounding[p as usize]
+            })
+            .map_or(0, |f| (f - start) * 20)
+    }
 }
 
 const VOICES_CMN: [&str; 5] = ["cmn", "cmn+f2", "cmn+m3", "cmn+f4", "cmn+m7"];
@@ -495,6 +518,7 @@ pub fn plan_early(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
                 pre
             };
             let from_ms = rng.gen_range(0..r.ms.max(1));
+            let onset = pre + r.silence_from(from_ms);
             parts.push(Part::Reference {
                 index,
                 from_ms,
@@ -512,7 +536,7 @@ pub fn plan_early(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
                 "announcement",
                 VerdictClass::Announcement,
                 lang,
-                Some(pre),
+                Some(onset),
                 parts,
                 ch,
             );
@@ -631,6 +655,7 @@ pub fn plan(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
                 Part::Reference { index, from_ms, ms },
                 silence(&mut rng, 500, 1000),
             ];
+            let onset = pre + r.silence_from(from_ms);
             let ch = channel(&mut rng, false, true);
             let lang = if r.name.starts_with("cmn") {
                 "cmn"
@@ -644,7 +669,7 @@ pub fn plan(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
                 "announcement",
                 VerdictClass::Announcement,
                 lang,
-                Some(pre),
+                Some(onset),
                 parts,
                 ch,
             );

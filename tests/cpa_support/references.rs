@@ -57,6 +57,17 @@ fn wavs_under(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Per 20 ms frame: RMS above −45 dBFS (the references' pauses are digital silence or close).
+fn sounding(pcm: &[i16]) -> Vec<bool> {
+    const FLOOR: f64 = 32768.0 * 0.005_623; // −45 dBFS
+    pcm.chunks(160)
+        .map(|c| {
+            let e = c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64;
+            e.sqrt() > FLOOR
+        })
+        .collect()
+}
+
 /// Reads every WAV under `dir` (any common WAV, through outdial's own loader); `None` if there
 /// is none.
 pub fn load(dir: &Path) -> Option<Library> {
@@ -85,6 +96,7 @@ pub fn load(dir: &Path) -> Option<Library> {
         refs.push(Reference {
             name,
             ms: (pcm.len() as u64 * 1000 / u64::from(render::RATE)) as u32,
+            sounding: sounding(&pcm),
         });
         samples.push(pcm);
     }

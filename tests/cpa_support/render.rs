@@ -144,7 +144,7 @@ fn samples(ms: u32) -> usize {
 /// The stretch `[from_ms, from_ms + ms)` of `reference` repeated (carriers loop their message,
 /// with a short pause).
 fn cut(reference: &[i16], from_ms: u32, ms: u32) -> Vec<i16> {
-    let gap = vec![0i16; samples(500)];
+    let gap = vec![0i16; samples(super::plan::LOOP_GAP_MS)];
     let mut looped = Vec::with_capacity(reference.len() * 3 + gap.len() * 2);
     for i in 0..3 {
         if i > 0 {
