@@ -67,6 +67,10 @@ enum Command {
     /// List, export or purge call recordings (found through the call records).
     #[command(subcommand)]
     Recordings(cli::recordings::RecordingsCmd),
+    /// Call-progress analysis over WAV files: classify (person, machine, announcement, SIT,
+    /// fax, silence, unsure) and score against labels, to tune before going live.
+    #[command(subcommand)]
+    Cpa(cli::cpa::CpaCmd),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Agents(args) => cli::admin::agents(args),
         Command::Report(args) => cli::report::run(&cli.db, args),
         Command::Recordings(cmd) => cli::recordings::run(&cli.db, cmd),
+        Command::Cpa(cmd) => cli::cpa::run(cmd),
     };
     match result {
         Ok(code) => code,

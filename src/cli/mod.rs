@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod campaign;
+pub mod cpa;
 pub mod dnc;
 pub mod recordings;
 pub mod report;

@@ -1,3 +1,294 @@
-//! outdial's answering-machine detector: the greeting's cadence.
+//! outdial's answering-machine detector: the greeting's cadence, read from [`super::vad`]'s
+//! speech/pause per frame. Owns the rules from cadence to `human` / `machine` / `silence` /
+//! `unsure`; knows nothing of tones or announcements ([`super::classifier`] weighs those).
 //!
-//! SKELETON (owned by the cpa-amd branch).
+//! A person picking up says one short thing ("喂?", "你好,哪位?", "Hello?", 0.3–1.5 s) and
+//! then waits for an answer; a greeting talks on for 2–12 s with only short breaks between its
+//! sentences. So:
+//! - no speech for `initial_silence` → `silence` (dead air);
+//! - the first utterance (speech, with pauses shorter than `after_utterance_silence` inside it)
+//!   running past `max_utterance`, or holding `max_words` words → `machine`;
+//! - that utterance followed by `after_utterance_silence` of pause → `human`, as soon as the
+//!   pause is long enough: the decision a person waits for is made in their first pause;
+//! - `total_analysis` without any of these → `unsure`.
+
+use super::settings::AdaptiveSettings;
+use super::vad::Vad;
+use super::{Decision, Verdict, FRAME, FRAME_MS};
+
+/// Whole frames in a duration of settings (at least one where the setting is not zero).
+fn frames(d: crate::yaml::Dur) -> u32 {
+    let ms = u32::try_from(d.millis()).unwrap_or(u32::MAX);
+    ms.div_ceil(FRAME_MS)
+}
+
+/// The thresholds in frames.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    initial_silence: u32,
+    min_word: u32,
+    word_gap: u32,
+    max_utterance: u32,
+    after_utterance_silence: u32,
+    max_words: u32,
+    total_analysis: u32,
+}
+
+/// The first utterance, once its first word is heard.
+#[derive(Clone, Copy, Debug)]
+struct Utterance {
+    /// Frame at which its first word began.
+    start: u32,
+    /// Frame after its last speech frame so far.
+    end: u32,
+    /// Words counted so far.
+    words: u32,
+}
+
+/// outdial's AMD over one stream.
+#[derive(Clone, Debug)]
+pub struct Amd {
+    limits: Limits,
+    vad: Vad,
+    /// Frames pushed.
+    frames: u32,
+    /// Consecutive speech frames up to the last one.
+    speech_run: u32,
+    /// Consecutive pause frames up to the last one.
+    pause_run: u32,
+    /// The current speech run has been counted as a word.
+    in_word: bool,
+    utterance: Option<Utterance>,
+    decided: bool,
+}
+
+impl Amd {
+    /// A detector at the answer.
+    pub fn new(settings: &AdaptiveSettings) -> Self {
+        Amd {
+            limits: Limits {
+                initial_silence: frames(settings.initial_silence),
+                min_word: frames(settings.min_word).max(1),
+                word_gap: frames(settings.word_gap).max(1),
+                max_utterance: frames(settings.max_utterance),
+                after_utterance_silence: frames(settings.after_utterance_silence),
+                max_words: settings.max_words,
+                total_analysis: frames(settings.total_analysis),
+            },
+            vad: Vad::new(settings.speech_above_floor_db, settings.min_speech_dbfs),
+            frames: 0,
+            speech_run: 0,
+            pause_run: 0,
+            in_word: false,
+            utterance: None,
+            decided: false,
+        }
+    }
+
+    /// 20 ms more audio; the verdict once it is reached (then `None` for ever).
+    pub fn push(&mut self, frame: &[i16; FRAME]) -> Option<Decision> {
+        if self.decided {
+            return None;
+        }
+        let speech = self.vad.push(frame);
+        self.frames += 1;
+        let decision = self.step(speech);
+        self.decided = decision.is_some();
+        decision
+    }
+
+    /// Length of the first utterance so far, ms (0 before its first word).
+    pub fn utterance_ms(&self) -> u32 {
+        self.utterance.map_or(0, |u| (u.end - u.start) * FRAME_MS)
+    }
+
+    /// The rules, after the frame's speech/pause is known.
+    fn step(&mut self, speech: bool) -> Option<Decision> {
+        let l = self.limits;
+        let now = self.frames;
+        if speech {
+            self.speech_run += 1;
+            self.pause_run = 0;
+            if !self.in_word && self.speech_run >= l.min_word {
+                self.in_word = true;
+                let began = now - self.speech_run;
+                let u = self.utterance.get_or_insert(Utterance {
+                    start: began,
+                    end: now,
+                    words: 0,
+                });
+                u.words += 1;
+            }
+            if let Some(u) = self.utterance.as_mut() {
+                u.end = now;
+                let u = *u;
+                let length = u.end - u.start;
+                if length > l.max_utterance {
+                    return Some(self.decide(
+                        Verdict::Machine,
+                        format!("greeting over {} ms", l.max_utterance * FRAME_MS),
+                    ));
+                }
+                if u.words >= l.max_words {
+                    return Some(self.decide(
+                        Verdict::Machine,
+                        format!("{} words in {} ms", u.words, length * FRAME_MS),
+                    ));
+                }
+            }
+        } else {
+            self.pause_run += 1;
+            if self.pause_run >= l.word_gap {
+                self.in_word = false;
+                self.speech_run = 0;
+            }
+            match self.utterance {
+                None if now >= l.initial_silence => {
+                    return Some(self.decide(
+                        Verdict::Silence,
+                        format!("initial silence {} ms", now * FRAME_MS),
+                    ));
+                }
+                Some(u) if self.pause_run >= l.after_utterance_silence => {
+                    return Some(self.decide(
+                        Verdict::Human,
+                        format!(
+                            "utterance {} ms, then {} ms silence",
+                            (u.end - u.start) * FRAME_MS,
+                            self.pause_run * FRAME_MS
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if now >= l.total_analysis {
+            return Some(self.decide(
+                Verdict::Unsure,
+                format!("no verdict in {} ms", now * FRAME_MS),
+            ));
+        }
+        None
+    }
+
+    fn decide(&self, verdict: Verdict, detail: String) -> Decision {
+        Decision {
+            verdict,
+            decided_ms: self.frames * FRAME_MS,
+            detail,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::vad::tests::{mix, noise, syllables};
+    use super::*;
+
+    fn run(audio: &[i16]) -> Option<Decision> {
+        let mut amd = Amd::new(&AdaptiveSettings::default());
+        audio
+            .chunks_exact(FRAME)
+            .find_map(|c| amd.push(c.try_into().unwrap()))
+    }
+
+    fn silence(ms: u32) -> Vec<i16> {
+        vec![0; (ms * 8) as usize]
+    }
+
+    /// `lead` ms of line, a short "word" of `talk` ms, then `tail` of line.
+    fn answer(lead: u32, talk: u32, tail: u32) -> Vec<i16> {
+        let mut a = silence(lead);
+        a.extend(syllables(talk, 150, 40, -12.0));
+        a.extend(silence(tail));
+        a
+    }
+
+    #[test]
+    fn a_short_hello_then_waiting_is_a_person_decided_in_the_first_pause() {
+        let d = run(&answer(400, 500, 3000)).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+        // Speech ends at about 900 ms (the last syllable may end a little earlier); the pause
+        // rule needs 450 ms of it.
+        assert!((1200..=1500).contains(&d.decided_ms), "{d:?}");
+    }
+
+    #[test]
+    fn the_same_person_on_a_noisy_quiet_line_is_still_a_person() {
+        let talk = answer(400, 700, 3000);
+        let quiet: Vec<i16> = talk.iter().map(|&s| s / 30).collect(); // about −30 dB
+        let line = mix(&quiet, &noise(4100, -65.0, 3));
+        let d = run(&line).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+    }
+
+    #[test]
+    fn a_long_greeting_is_a_machine_once_it_passes_the_limit() {
+        // Sentences of 1.2 s with 300 ms breaks: never a pause long enough for a person.
+        let mut a = silence(300);
+        for _ in 0..4 {
+            a.extend(syllables(1200, 180, 50, -10.0));
+            a.extend(silence(300));
+        }
+        let d = run(&a).unwrap();
+        assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
+        // The greeting begins at 300 ms and is a machine 1800 ms later.
+        assert!((2000..=2300).contains(&d.decided_ms), "{d:?}");
+    }
+
+    #[test]
+    fn many_words_quickly_are_a_machine_before_the_length_limit() {
+        let s = AdaptiveSettings {
+            max_words: 4,
+            ..AdaptiveSettings::default()
+        };
+        let mut amd = Amd::new(&s);
+        let a = syllables(3000, 100, 120, -10.0);
+        let d = a
+            .chunks_exact(FRAME)
+            .find_map(|c| amd.push(c.try_into().unwrap()))
+            .unwrap();
+        assert_eq!(d.verdict, Verdict::Machine);
+        assert!(d.detail.starts_with("4 words"), "{d:?}");
+        assert!(d.decided_ms < 1000, "{d:?}");
+    }
+
+    #[test]
+    fn dead_air_with_line_noise_is_silence_at_the_initial_silence_limit() {
+        let d = run(&noise(6000, -45.0, 11)).unwrap();
+        assert_eq!(d.verdict, Verdict::Silence, "{d:?}");
+        assert_eq!(d.decided_ms, 2500);
+    }
+
+    #[test]
+    fn clicks_shorter_than_a_word_do_not_start_an_utterance() {
+        let mut a = silence(500);
+        a.extend(syllables(40, 40, 1000, -6.0));
+        a.extend(silence(3000));
+        let d = run(&a).unwrap();
+        assert_eq!(d.verdict, Verdict::Silence, "{d:?}");
+    }
+
+    #[test]
+    fn talk_that_never_settles_runs_out_as_unsure() {
+        // Bursts of 1 s with 400 ms pauses (too short for the person rule), under machine
+        // limits raised past the analysis time.
+        let s = AdaptiveSettings {
+            max_utterance: crate::yaml::Dur(std::time::Duration::from_secs(10)),
+            max_words: 100,
+            ..AdaptiveSettings::default()
+        };
+        let mut amd = Amd::new(&s);
+        let mut a = Vec::new();
+        for _ in 0..5 {
+            a.extend(syllables(1000, 200, 50, -10.0));
+            a.extend(silence(400));
+        }
+        let d = a
+            .chunks_exact(FRAME)
+            .find_map(|c| amd.push(c.try_into().unwrap()))
+            .unwrap();
+        assert_eq!(d.verdict, Verdict::Unsure, "{d:?}");
+        assert_eq!(d.decided_ms, 5000);
+    }
+}

@@ -1,38 +1,514 @@
 //! One call's analysis: the detectors of [`super`] run per phase over 20 ms frames, and the
 //! decision rules that turn their outputs into one [`Decision`] (and a beep after a machine).
+//! Owns the precedence between detectors and the time they are given; each detector owns its
+//! own signal rules.
 //!
-//! SKELETON (owned by the cpa-amd branch): the signatures are the contract; bodies replaced.
+//! Call order: [`Classifier::push`] every frame until [`Classifier::is_done`]; each push may
+//! return the verdict (once) and later a beep. If the audio ends first, [`Classifier::finish`]
+//! gives the verdict it leaves.
+//!
+//! Rules, in order of precedence:
+//! - Early media: only SIT ([`tones`]) and known announcements ([`fingerprint`]) decide;
+//!   ringback, music and coloured ringback give nothing. After `early_limit`, done (`unsure`).
+//! - After the answer: fax tones, SIT and announcements decide at once. AMD's verdicts follow;
+//!   a `machine` is held for `announcement_grace` while a library is loaded, because a carrier's
+//!   announcement sounds like a long greeting and its name is worth more than "machine".
+//! - A lone tone of beep frequency before any speech may be a fax's first CNG burst (reported
+//!   at the second, 3 s later): AMD restarts after it and its verdict waits for that window.
+//!   A beep after speech ends a greeting: `machine`, then the beep.
+//! - After `machine`, tones keep listening up to `beep_wait` for the recording beep.
 
 use std::sync::Arc;
 
+use super::amd::Amd;
+use super::baseline::Baseline;
 use super::fingerprint::Library;
-use super::settings::CpaSettings;
-use super::{CpaEvent, Decision, Phase, FRAME};
+use super::settings::{AmdMode, CpaSettings};
+use super::tones::ToneHit;
+use super::{CpaEvent, Decision, Phase, Verdict, FRAME, FRAME_MS};
+
+// STAND-IN (cpa-amd, to remove at merge): cpa-signals' `tones::ToneDetector` and
+// `fingerprint::Matcher` are `todo!()` skeletons until they land in main. These two lines then
+// become `use super::tones::ToneDetector; use super::fingerprint::Matcher;` and the module
+// `stand_in` at the bottom of this file goes.
+use stand_in::Matcher;
+use stand_in::ToneDetector;
+
+/// After a lone tone that may be a fax's first CNG burst, how long AMD's verdict waits for the
+/// second: T.30's 3 s off (+15 %) and 0.5 s on (+20 %), and the detector's 60 ms to see it end.
+const CNG_WINDOW_MS: u32 = 4200;
+
+/// Frames in `ms`, rounded up.
+fn frames_in(ms: i64) -> u32 {
+    u32::try_from(ms).unwrap_or(u32::MAX).div_ceil(FRAME_MS)
+}
+
+/// The AMD in use after the answer.
+#[derive(Debug)]
+enum Detector {
+    /// outdial's ([`super::amd`]).
+    Adaptive(Box<Amd>),
+    /// app_amd's documented rules ([`super::baseline`]).
+    Baseline(Box<Baseline>),
+}
+
+impl Detector {
+    fn new(settings: &CpaSettings) -> Option<Detector> {
+        match settings.amd {
+            AmdMode::Default => Some(Detector::Adaptive(Box::new(Amd::new(&settings.adaptive)))),
+            AmdMode::Baseline => Some(Detector::Baseline(Box::new(Baseline::new(
+                &settings.baseline,
+            )))),
+            AmdMode::Off => None,
+        }
+    }
+
+    fn push(&mut self, frame: &[i16; FRAME]) -> Option<Decision> {
+        match self {
+            Detector::Adaptive(d) => d.push(frame),
+            Detector::Baseline(d) => d.push(frame),
+        }
+    }
+
+    /// Voice heard so far in the greeting, ms (to tell a lone tone from a greeting's end).
+    fn voice_ms(&self) -> u32 {
+        match self {
+            Detector::Adaptive(d) => d.utterance_ms(),
+            Detector::Baseline(d) => d.greeting_voice_ms(),
+        }
+    }
+}
+
+/// Where the analysis stands.
+#[derive(Debug)]
+enum State {
+    /// No verdict yet.
+    Listening,
+    /// AMD said machine; the matcher has until frame `until` to name an announcement.
+    Holding {
+        /// AMD's verdict.
+        machine: Decision,
+        /// Last frame of the grace.
+        until: u32,
+    },
+    /// `machine` was reported; the beep is awaited until frame `until`.
+    AwaitingBeep {
+        /// Last frame of the wait.
+        until: u32,
+    },
+    /// Nothing more to report.
+    Done,
+}
 
 /// One call's analysis in one phase.
 #[derive(Debug)]
 pub struct Classifier {
-    _phase: Phase,
+    phase: Phase,
+    settings: CpaSettings,
+    tones: ToneDetector,
+    matcher: Option<Matcher>,
+    /// `None` in early media and with `amd: off`.
+    amd: Option<Detector>,
+    /// Frames pushed.
+    frames: u32,
+    state: State,
+    /// The verdict, once reported.
+    decision: Option<Decision>,
+    /// A beep heard with the verdict it made, reported at the next push.
+    pending_beep: Option<u32>,
+    /// A lone tone was heard: AMD's verdicts wait until this frame (a fax's second CNG burst).
+    cng_window_until: Option<u32>,
+    /// AMD's verdict reached inside that window.
+    amd_waiting: Option<Decision>,
 }
 
 impl Classifier {
     /// A new analysis; `library` holds the known announcements to match (none: matching off).
-    pub fn new(_settings: &CpaSettings, phase: Phase, _library: Option<Arc<Library>>) -> Self {
-        Classifier { _phase: phase }
+    pub fn new(settings: &CpaSettings, phase: Phase, library: Option<Arc<Library>>) -> Self {
+        let amd = match phase {
+            Phase::Early => None,
+            Phase::Answer => Detector::new(settings),
+        };
+        Classifier {
+            phase,
+            settings: settings.clone(),
+            tones: ToneDetector::new(),
+            matcher: library.filter(|l| !l.is_empty()).map(Matcher::new),
+            amd,
+            frames: 0,
+            state: State::Listening,
+            decision: None,
+            pending_beep: None,
+            cng_window_until: None,
+            amd_waiting: None,
+        }
     }
 
     /// 20 ms more audio; an event when one is reached (the verdict once, then possibly a beep).
-    pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<CpaEvent> {
-        todo!("cpa-amd branch")
+    pub fn push(&mut self, frame: &[i16; FRAME]) -> Option<CpaEvent> {
+        if let Some(at_ms) = self.pending_beep.take() {
+            // The beep heard with the verdict; this frame is past the analysis.
+            self.state = State::Done;
+            return Some(CpaEvent::Beep { at_ms });
+        }
+        if matches!(self.state, State::Done) {
+            return None;
+        }
+        self.frames += 1;
+        let now = self.frames;
+        let tone = self.tones.push(frame);
+        if let State::AwaitingBeep { until } = self.state {
+            if let Some(ToneHit::Beep { .. }) = tone {
+                self.state = State::Done;
+                return Some(CpaEvent::Beep { at_ms: self.ms() });
+            }
+            if now >= until {
+                self.state = State::Done;
+            }
+            return None;
+        }
+        let matched = self.matcher.as_mut().and_then(|m| m.push(frame));
+        if let Some(decision) = self.signal_verdict(tone, matched) {
+            return self.report(decision);
+        }
+        match self.phase {
+            Phase::Early => self.early_limit(),
+            Phase::Answer => self.answer_amd(frame),
+        }
+    }
+
+    /// What a tone or a matched announcement decides in this phase, if anything. A beep after
+    /// a greeting's speech makes a machine here (with the beep reported next).
+    fn signal_verdict(
+        &mut self,
+        tone: Option<ToneHit>,
+        matched: Option<super::fingerprint::AnnouncementMatch>,
+    ) -> Option<Decision> {
+        if let Some(m) = matched {
+            let detail = format!(
+                "announcement {} at {:.1} s",
+                m.name,
+                f64::from(m.offset_ms) / 1000.0
+            );
+            return Some(self.decide(Verdict::Announcement(m.name), detail));
+        }
+        match (tone?, self.phase) {
+            (ToneHit::Sit(v), _) => {
+                let name = serde_json::to_value(v)
+                    .ok()
+                    .and_then(|j| j.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                Some(self.decide(Verdict::Sit(v), format!("SIT {name}")))
+            }
+            (ToneHit::Fax(f), Phase::Answer) => {
+                let name = match f {
+                    super::FaxTone::Cng => "CNG 1100 Hz",
+                    super::FaxTone::Ced => "CED 2100 Hz",
+                };
+                Some(self.decide(Verdict::Fax(f), format!("fax {name}")))
+            }
+            (ToneHit::Beep { freq_hz, ms }, Phase::Answer) => {
+                let voice = self.amd.as_ref().map_or(0, Detector::voice_ms);
+                // The detector reports a beep 60 ms after it ends; the greeting's voice includes
+                // the tone itself and up to that slack.
+                if voice > ms + 3 * FRAME_MS {
+                    self.pending_beep = Some(self.ms());
+                    let detail = format!("greeting then beep ({freq_hz:.0} Hz, {ms} ms)");
+                    return Some(self.decide(Verdict::Machine, detail));
+                }
+                // A lone tone: perhaps a fax's first CNG burst. AMD starts over after it.
+                self.amd = Detector::new(&self.settings);
+                self.amd_waiting = None;
+                self.cng_window_until = Some(self.frames + CNG_WINDOW_MS / FRAME_MS);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Early media: done, with no verdict, after `early_limit`.
+    fn early_limit(&mut self) -> Option<CpaEvent> {
+        if self.frames >= frames_in(self.settings.early_limit.millis()) {
+            self.state = State::Done;
+        }
+        None
+    }
+
+    /// After the answer: AMD's verdict, held while an announcement or a fax may still be named.
+    fn answer_amd(&mut self, frame: &[i16; FRAME]) -> Option<CpaEvent> {
+        let now = self.frames;
+        if let State::Holding { until, .. } = self.state {
+            if now < until {
+                return None;
+            }
+            let State::Holding { machine, .. } = std::mem::replace(&mut self.state, State::Done)
+            else {
+                return None; // Checked just above.
+            };
+            let detail = format!("{}; no announcement matched", machine.detail);
+            return self.report(self.decide(Verdict::Machine, detail));
+        }
+        let Some(amd) = self.amd.as_mut() else {
+            // AMD off: only signals decide, within the early limit's time.
+            return self.early_limit();
+        };
+        if let Some(d) = amd.push(frame) {
+            self.amd_waiting = Some(d);
+        }
+        if let Some(until) = self.cng_window_until {
+            if now < until {
+                return None;
+            }
+            self.cng_window_until = None;
+        }
+        let d = self.amd_waiting.take()?;
+        // The detector counts from its own start (a restart after a lone tone): the call's time
+        // is ours.
+        let d = self.decide(d.verdict, d.detail);
+        let grace = frames_in(self.settings.announcement_grace.millis());
+        if d.verdict == Verdict::Machine && self.matcher.is_some() && grace > 0 {
+            self.state = State::Holding {
+                machine: d,
+                until: now + grace,
+            };
+            return None;
+        }
+        self.report(d)
+    }
+
+    /// Reports the verdict and moves on: to the beep wait after a machine, else done.
+    fn report(&mut self, decision: Decision) -> Option<CpaEvent> {
+        let wait = frames_in(self.settings.beep_wait.millis());
+        self.state = if decision.verdict == Verdict::Machine
+            && self.phase == Phase::Answer
+            && wait > 0
+            && self.pending_beep.is_none()
+        {
+            State::AwaitingBeep {
+                until: self.frames + wait,
+            }
+        } else {
+            State::Done
+        };
+        self.decision = Some(decision.clone());
+        Some(CpaEvent::Verdict(decision))
+    }
+
+    fn decide(&self, verdict: Verdict, detail: String) -> Decision {
+        Decision {
+            verdict,
+            decided_ms: self.ms(),
+            detail,
+        }
+    }
+
+    fn ms(&self) -> u32 {
+        self.frames * FRAME_MS
     }
 
     /// The verdict (and, after a machine, the beep or its wait) is over: stop feeding.
     pub fn is_done(&self) -> bool {
-        todo!("cpa-amd branch")
+        matches!(self.state, State::Done) && self.pending_beep.is_none()
+    }
+
+    /// The verdict reported so far, if any.
+    pub fn decision(&self) -> Option<&Decision> {
+        self.decision.as_ref()
     }
 
     /// The audio ended (file end, far end hung up) before a verdict: the verdict it leaves.
+    /// After a verdict, that verdict.
     pub fn finish(&mut self) -> Decision {
-        todo!("cpa-amd branch")
+        if let Some(d) = &self.decision {
+            return d.clone();
+        }
+        let state = std::mem::replace(&mut self.state, State::Done);
+        let d = match (state, self.amd_waiting.take()) {
+            (State::Holding { machine, .. }, _) => {
+                let detail = format!("{}; audio ended", machine.detail);
+                self.decide(Verdict::Machine, detail)
+            }
+            (_, Some(waiting)) => self.decide(waiting.verdict, waiting.detail),
+            _ => {
+                let why = match self.phase {
+                    Phase::Early
+                        if self.frames >= frames_in(self.settings.early_limit.millis()) =>
+                    {
+                        "early media limit without SIT or announcement".to_string()
+                    }
+                    _ => format!("audio ended after {} ms", self.ms()),
+                };
+                self.decide(Verdict::Unsure, why)
+            }
+        };
+        self.decision = Some(d.clone());
+        d
+    }
+}
+
+/// STAND-IN (cpa-amd, to remove at merge): no-op detectors with the contract's signatures,
+/// until cpa-signals' `tones` and `fingerprint` land in main.
+mod stand_in {
+    use std::sync::Arc;
+
+    use super::super::fingerprint::{AnnouncementMatch, Library};
+    use super::super::tones::ToneHit;
+    use super::super::FRAME;
+
+    /// Hears no tone.
+    #[derive(Debug, Default)]
+    pub struct ToneDetector;
+
+    impl ToneDetector {
+        pub fn new() -> Self {
+            ToneDetector
+        }
+        pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<ToneHit> {
+            None
+        }
+    }
+
+    /// Matches nothing.
+    #[derive(Debug)]
+    pub struct Matcher;
+
+    impl Matcher {
+        pub fn new(_library: Arc<Library>) -> Self {
+            Matcher
+        }
+        pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<AnnouncementMatch> {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::vad::tests::{noise, syllables};
+    use super::*;
+
+    fn frames(samples: &[i16]) -> Vec<[i16; FRAME]> {
+        samples
+            .chunks_exact(FRAME)
+            .map(|c| c.try_into().unwrap())
+            .collect()
+    }
+
+    /// Pushes until done or the audio ends; the events and the frames pushed.
+    fn run(c: &mut Classifier, samples: &[i16]) -> (Vec<CpaEvent>, usize) {
+        let mut events = Vec::new();
+        let mut pushed = 0;
+        for f in frames(samples) {
+            if c.is_done() {
+                break;
+            }
+            pushed += 1;
+            events.extend(c.push(&f));
+        }
+        (events, pushed)
+    }
+
+    fn person() -> Vec<i16> {
+        let mut a = vec![0; 8 * 500];
+        a.extend(syllables(500, 150, 40, -12.0));
+        a.extend(vec![0; 8 * 4000]);
+        a
+    }
+
+    fn greeting(ms: u32) -> Vec<i16> {
+        let mut a = vec![0; 8 * 300];
+        a.extend(syllables(ms, 180, 50, -10.0));
+        a
+    }
+
+    #[test]
+    fn a_person_is_reported_once_and_the_analysis_stops() {
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, pushed) = run(&mut c, &person());
+        assert_eq!(events.len(), 1, "{events:?}");
+        let CpaEvent::Verdict(d) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(d.verdict, Verdict::Human);
+        assert_eq!(pushed as u32 * FRAME_MS, d.decided_ms);
+        assert!(c.is_done());
+        assert_eq!(&c.finish(), d);
+    }
+
+    #[test]
+    fn a_machine_keeps_listening_for_the_beep_up_to_the_wait() {
+        let s = CpaSettings {
+            beep_wait: crate::yaml::Dur(std::time::Duration::from_secs(3)),
+            ..CpaSettings::default()
+        };
+        let mut c = Classifier::new(&s, Phase::Answer, None);
+        let (events, pushed) = run(&mut c, &greeting(12_000));
+        let [CpaEvent::Verdict(d)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(d.verdict, Verdict::Machine);
+        // Stopped 3 s after the verdict, not at the end of the 12 s greeting.
+        assert_eq!(pushed as u32 * FRAME_MS, d.decided_ms + 3000);
+        assert!(c.is_done());
+    }
+
+    #[test]
+    fn baseline_mode_runs_app_amd_rules() {
+        let s = CpaSettings {
+            amd: AmdMode::Baseline,
+            ..CpaSettings::default()
+        };
+        let mut c = Classifier::new(&s, Phase::Answer, None);
+        // Dead air: app_amd calls it a machine, outdial's detector silence.
+        let (events, _) = run(&mut c, &vec![0; 8 * 6000]);
+        let Some(CpaEvent::Verdict(d)) = events.first() else {
+            panic!("{events:?}")
+        };
+        assert_eq!((d.verdict.clone(), d.decided_ms), (Verdict::Machine, 2500));
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, _) = run(&mut c, &noise(6000, -50.0, 5));
+        let Some(CpaEvent::Verdict(d)) = events.first() else {
+            panic!("{events:?}")
+        };
+        assert_eq!((d.verdict.clone(), d.decided_ms), (Verdict::Silence, 2500));
+    }
+
+    #[test]
+    fn early_media_speech_is_no_verdict_and_ends_unsure() {
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Early, None);
+        let (events, _) = run(&mut c, &greeting(8000));
+        assert!(events.is_empty(), "{events:?}");
+        assert!(!c.is_done());
+        let d = c.finish();
+        assert_eq!(d.verdict, Verdict::Unsure);
+        assert_eq!(d.decided_ms, 8300);
+    }
+
+    #[test]
+    fn early_media_gives_up_at_its_limit() {
+        let s = CpaSettings {
+            early_limit: crate::yaml::Dur(std::time::Duration::from_secs(2)),
+            ..CpaSettings::default()
+        };
+        let mut c = Classifier::new(&s, Phase::Early, None);
+        let (events, pushed) = run(&mut c, &greeting(8000));
+        assert!(events.is_empty());
+        assert_eq!(pushed, 100);
+        assert!(c.is_done());
+        let d = c.finish();
+        assert_eq!(d.verdict, Verdict::Unsure);
+        assert!(d.detail.contains("early media limit"), "{d:?}");
+    }
+
+    #[test]
+    fn with_amd_off_a_person_is_left_unsure() {
+        let s = CpaSettings {
+            amd: AmdMode::Off,
+            ..CpaSettings::default()
+        };
+        let mut c = Classifier::new(&s, Phase::Answer, None);
+        let (events, _) = run(&mut c, &person());
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(c.finish().verdict, Verdict::Unsure);
     }
 }

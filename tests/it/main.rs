@@ -29,6 +29,7 @@ mod admin_cli;
 mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;
+mod cpa_cli;
 mod cpa_corpus;
 mod engine_budget;
 mod engine_core;
