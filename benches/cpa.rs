@@ -1,7 +1,8 @@
 //! Call-progress analysis: the cost of one 20 ms frame through `cpa::classifier::Classifier`
 //! over corpus audio (the generated corpus of `tests/cpa_support`, all classes), for outdial's
 //! AMD with the shipped announcement library loaded, the same without a library (what the
-//! fingerprint matcher costs), and app_amd's baseline (the reference of the same run). A call's
+//! fingerprint matcher costs), and app_amd's baseline (the reference of the same run); and,
+//! to show where the time goes, the tone detector and the fingerprint matcher alone. A call's
 //! classifier is replaced by a fresh one when it is done or its file ends, as the engine does,
 //! so set-up is part of the cost.
 //!
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use outdial::cpa::classifier::Classifier;
-use outdial::cpa::fingerprint::Library;
+use outdial::cpa::fingerprint::{Library, Matcher};
 use outdial::cpa::settings::{AmdMode, CpaSettings};
+use outdial::cpa::tones::ToneDetector;
 use outdial::cpa::{Phase, FRAME};
 
 /// Concurrent analyses the target is stated for.
@@ -67,7 +69,6 @@ struct Feeder<'a> {
 impl<'a> Feeder<'a> {
     fn new(files: &'a [Vec<[i16; FRAME]>], amd: AmdMode, library: Option<Arc<Library>>) -> Self {
         // Every other threshold at its documented default.
-        #[allow(clippy::needless_update)] // until the real settings (more fields) are merged
         let settings = CpaSettings {
             amd,
             ..CpaSettings::default()
@@ -116,6 +117,34 @@ fn bench(c: &mut Criterion) {
         total as f64 / FRAMES_PER_S,
         library.len()
     );
+
+    // The detectors alone (what the classifier composes): one frame through each.
+    let mut g = c.benchmark_group("cpa_detector_frame");
+    g.throughput(Throughput::Elements(1));
+    let frames: Vec<&[i16; FRAME]> = files.iter().flatten().collect();
+    let mut i = 0;
+    let mut tones = ToneDetector::new();
+    g.bench_function("tones", |b| {
+        b.iter(|| {
+            black_box(tones.push(frames[i % frames.len()]));
+            i += 1;
+        })
+    });
+    let mut matcher = Matcher::new(library.clone());
+    let mut since_new = 0;
+    g.bench_function("fingerprint matcher", |b| {
+        b.iter(|| {
+            // A fresh stream per 6 s, as per call; a matched stream stops working.
+            if since_new == 300 {
+                matcher = Matcher::new(library.clone());
+                since_new = 0;
+            }
+            black_box(matcher.push(frames[i % frames.len()]));
+            i += 1;
+            since_new += 1;
+        })
+    });
+    g.finish();
 
     let mut g = c.benchmark_group("cpa_frame");
     g.throughput(Throughput::Elements(1));

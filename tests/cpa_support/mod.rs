@@ -15,6 +15,7 @@ pub mod plan;
 pub mod references;
 pub mod render;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -22,7 +23,7 @@ use std::sync::Mutex;
 pub use plan::Item;
 
 /// Bumped whenever the plan or the rendering changes, so stale caches are not reused.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// A generated corpus.
 pub struct Corpus {
@@ -39,6 +40,8 @@ pub struct Corpus {
     pub early_labels: PathBuf,
     /// What each early-media file is, in label order.
     pub early: Vec<Item>,
+    /// Per file with speech: where its first utterance's sound ends (ms), from `meta.csv`.
+    pub speech_end: HashMap<String, u32>,
 }
 
 /// `(scale, name)` from `CPA_CORPUS` (`full` → 5, anything else → 1).
@@ -124,7 +127,9 @@ pub fn corpus(target: &Path) -> Corpus {
             dir.display()
         );
     }
+    let speech_end = read_speech_end(&dir.join("meta.csv"));
     Corpus {
+        speech_end,
         early_labels: dir.join("labels-early.csv"),
         dir,
         labels,
@@ -132,6 +137,19 @@ pub fn corpus(target: &Path) -> Corpus {
         items,
         early,
     }
+}
+
+/// The `speech_end_ms` column of `meta.csv`, by file.
+fn read_speech_end(meta: &Path) -> HashMap<String, u32> {
+    let text = std::fs::read_to_string(meta).unwrap_or_else(|e| panic!("{}: {e}", meta.display()));
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            let end = cols.get(8)?.parse().ok()?;
+            Some((cols.first()?.to_string(), end))
+        })
+        .collect()
 }
 
 /// Renders every item into `dir` on all cores, then writes `meta.csv`, `labels-early.csv` and,
@@ -142,6 +160,7 @@ fn generate(answer: &[Item], early: &[Item], lib: &references::Library, dir: &Pa
     render::noise_beds(dir).unwrap_or_else(|e| panic!("noise beds: {e}"));
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::<String>::new());
+    let ends = Mutex::new(vec![None; items.len()]);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -149,13 +168,12 @@ fn generate(answer: &[Item], early: &[Item], lib: &references::Library, dir: &Pa
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&item) = items.get(i) else { break };
                 let work = dir.join(format!("work-{i}"));
-                if let Err(e) =
-                    render::render(item, &lib.samples, dir, &work, &dir.join(&item.file))
-                {
-                    failures
+                match render::render(item, &lib.samples, dir, &work, &dir.join(&item.file)) {
+                    Ok(end) => ends.lock().unwrap_or_else(|p| p.into_inner())[i] = end,
+                    Err(e) => failures
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .push(format!("{}: {e}", item.file));
+                        .push(format!("{}: {e}", item.file)),
                 }
             });
         }
@@ -170,11 +188,13 @@ fn generate(answer: &[Item], early: &[Item], lib: &references::Library, dir: &Pa
         let bed = dir.join(format!("noise-{colour}.wav"));
         std::fs::remove_file(&bed).unwrap_or_else(|e| panic!("{}: {e}", bed.display()));
     }
-    let mut meta = String::from("file,label,kind,lang,codec,peak_db,noise,noise_db\n");
-    for it in &items {
+    let ends = ends.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut meta =
+        String::from("file,label,kind,lang,codec,peak_db,noise,noise_db,speech_end_ms\n");
+    for (it, end) in items.iter().zip(&ends) {
         let (colour, db) = it.channel.noise.unwrap_or(("none", 0.0));
         meta.push_str(&format!(
-            "{},{},{},{},{:?},{},{colour},{db:.1}\n",
+            "{},{},{},{},{:?},{},{colour},{db:.1},{}\n",
             it.file,
             it.label,
             it.kind,
@@ -183,6 +203,7 @@ fn generate(answer: &[Item], early: &[Item], lib: &references::Library, dir: &Pa
             it.channel
                 .peak_db
                 .map_or(String::new(), |d| format!("{d:.1}")),
+            end.map_or(String::new(), |e| e.to_string()),
         ));
     }
     let labels = |items: &[Item]| {

@@ -157,24 +157,44 @@ fn cut(reference: &[i16], from_ms: u32, ms: u32) -> Vec<i16> {
     looped[start..end].to_vec()
 }
 
+/// Where the sound of `pcm` ends (ms): its last sample above 2 % of its peak (espeak-ng pads
+/// its speech with silence).
+fn sound_end_ms(pcm: &[i16]) -> u32 {
+    let peak = pcm.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+    let floor = peak / 50;
+    let last = pcm
+        .iter()
+        .rposition(|s| s.unsigned_abs() > floor)
+        .map_or(0, |i| i + 1);
+    (last * 1000 / RATE as usize) as u32
+}
+
 /// Renders `item` into `out`, using `work` for its intermediate files (removed on success);
-/// `beds` is the folder of [`noise_beds`], `refs` the references' samples.
+/// `beds` is the folder of [`noise_beds`], `refs` the references' samples. Returns where the
+/// first speech part's sound ends in the file (ms), if it has speech: a person's greeting ends
+/// there, and the wait they hear starts.
 pub fn render(
     item: &Item,
     refs: &[Vec<i16>],
     beds: &Path,
     work: &Path,
     out: &Path,
-) -> Result<(), String> {
+) -> Result<Option<u32>, String> {
     std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
     let mut pcm: Vec<i16> = Vec::new();
+    let mut speech_end = None;
     for (i, part) in item.parts.iter().enumerate() {
         match part {
             Part::Silence { ms } => pcm.resize(pcm.len() + samples(*ms), 0),
             Part::Speech(s) => {
                 let p = work.join(format!("part{i}.wav"));
                 speak(s, &p)?;
-                pcm.extend(read_pcm(&p)?);
+                let said = read_pcm(&p)?;
+                if speech_end.is_none() {
+                    let start = (pcm.len() * 1000 / RATE as usize) as u32;
+                    speech_end = Some(start + sound_end_ms(&said));
+                }
+                pcm.extend(said);
             }
             Part::Tones(seq) => {
                 let p = work.join(format!("part{i}.wav"));
@@ -240,5 +260,6 @@ pub fn render(
     if ch.codec.sox().is_some() {
         run(sox().arg(&coded).args(PCM).arg(out))?;
     }
-    std::fs::remove_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))
+    std::fs::remove_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
+    Ok(speech_end)
 }
