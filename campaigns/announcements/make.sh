@@ -50,4 +50,5 @@ say en-us 150 45 "The number you have dialed is not in service. Please check the
 make en/not-in-service.wav "$tmp/en-nis.wav"
 
 say yue 170 50 "你所打嘅電話已經關機,請遲啲再打" "$tmp/yue-off.wav"
-make yue/powered-off.wav "$tmp/yue-off.wav" "$tmp/yue-off.wav"
+say en-gb 165 40 "Sorry, the mobile you are calling is switched off." "$tmp/en-gb-off.wav"
+make yue/powered-off.wav "$tmp/yue-off.wav" "$tmp/en-gb-off.wav"

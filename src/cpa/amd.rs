@@ -9,7 +9,9 @@
 //! - the first utterance (speech, with pauses shorter than `after_utterance_silence` inside it)
 //!   running past `max_utterance`, or holding `max_words` words → `machine`;
 //! - that utterance followed by `after_utterance_silence` of pause → `human`, as soon as the
-//!   pause is long enough: the decision a person waits for is made in their first pause;
+//!   pause is long enough: the decision a person waits for is made in their first pause
+//!   (`after_long_utterance_silence` after an utterance longer than `short_utterance`: a
+//!   greeting's first sentence is often followed by a longer breath than its commas);
 //! - `total_analysis` without any of these → `unsure`.
 
 use super::settings::AdaptiveSettings;
@@ -30,6 +32,8 @@ struct Limits {
     word_gap: u32,
     max_utterance: u32,
     after_utterance_silence: u32,
+    short_utterance: u32,
+    after_long_utterance_silence: u32,
     max_words: u32,
     total_analysis: u32,
 }
@@ -72,6 +76,8 @@ impl Amd {
                 word_gap: frames(settings.word_gap).max(1),
                 max_utterance: frames(settings.max_utterance),
                 after_utterance_silence: frames(settings.after_utterance_silence),
+                short_utterance: frames(settings.short_utterance),
+                after_long_utterance_silence: frames(settings.after_long_utterance_silence),
                 max_words: settings.max_words,
                 total_analysis: frames(settings.total_analysis),
             },
@@ -142,6 +148,11 @@ impl Amd {
                 self.in_word = false;
                 self.speech_run = 0;
             }
+            // A person's pause: longer after a sentence than after a word.
+            let person_pause = match self.utterance {
+                Some(u) if u.end - u.start > l.short_utterance => l.after_long_utterance_silence,
+                _ => l.after_utterance_silence,
+            };
             match self.utterance {
                 None if now >= l.initial_silence => {
                     return Some(self.decide(
@@ -149,7 +160,7 @@ impl Amd {
                         format!("initial silence {} ms", now * FRAME_MS),
                     ));
                 }
-                Some(u) if self.pause_run >= l.after_utterance_silence => {
+                Some(u) if self.pause_run >= person_pause => {
                     return Some(self.decide(
                         Verdict::Human,
                         format!(
@@ -232,8 +243,21 @@ mod tests {
         }
         let d = run(&a).unwrap();
         assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
-        // The greeting begins at 300 ms and is a machine 1800 ms later.
-        assert!((2000..=2300).contains(&d.decided_ms), "{d:?}");
+        // The greeting begins at 300 ms and is a machine 2200 ms later.
+        assert!((2400..=2700).contains(&d.decided_ms), "{d:?}");
+    }
+
+    #[test]
+    fn after_a_sentence_a_breath_is_not_yet_a_person_but_a_longer_pause_is() {
+        // A 1.4 s sentence, a 550 ms breath, then the greeting goes on.
+        let mut greeting = answer(300, 1400, 550);
+        greeting.extend(syllables(2000, 180, 50, -12.0));
+        let d = run(&greeting).unwrap();
+        assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
+        // The same sentence, then waiting: a person, 650 ms into the pause.
+        let d = run(&answer(300, 1400, 3000)).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+        assert!(d.detail.ends_with("then 660 ms silence"), "{d:?}");
     }
 
     #[test]

@@ -22,17 +22,10 @@ use std::sync::Arc;
 
 use super::amd::Amd;
 use super::baseline::Baseline;
-use super::fingerprint::Library;
+use super::fingerprint::{Library, Matcher};
 use super::settings::{AmdMode, CpaSettings};
-use super::tones::ToneHit;
+use super::tones::{ToneDetector, ToneHit};
 use super::{CpaEvent, Decision, Phase, Verdict, FRAME, FRAME_MS};
-
-// STAND-IN (cpa-amd, to remove at merge): cpa-signals' `tones::ToneDetector` and
-// `fingerprint::Matcher` are `todo!()` skeletons until they land in main. These two lines then
-// become `use super::tones::ToneDetector; use super::fingerprint::Matcher;` and the module
-// `stand_in` at the bottom of this file goes.
-use stand_in::Matcher;
-use stand_in::ToneDetector;
 
 /// After a lone tone that may be a fax's first CNG burst, how long AMD's verdict waits for the
 /// second: T.30's 3 s off (+15 %) and 0.5 s on (+20 %), and the detector's 60 ms to see it end.
@@ -346,42 +339,6 @@ impl Classifier {
     }
 }
 
-/// STAND-IN (cpa-amd, to remove at merge): no-op detectors with the contract's signatures,
-/// until cpa-signals' `tones` and `fingerprint` land in main.
-mod stand_in {
-    use std::sync::Arc;
-
-    use super::super::fingerprint::{AnnouncementMatch, Library};
-    use super::super::tones::ToneHit;
-    use super::super::FRAME;
-
-    /// Hears no tone.
-    #[derive(Debug, Default)]
-    pub struct ToneDetector;
-
-    impl ToneDetector {
-        pub fn new() -> Self {
-            ToneDetector
-        }
-        pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<ToneHit> {
-            None
-        }
-    }
-
-    /// Matches nothing.
-    #[derive(Debug)]
-    pub struct Matcher;
-
-    impl Matcher {
-        pub fn new(_library: Arc<Library>) -> Self {
-            Matcher
-        }
-        pub fn push(&mut self, _frame: &[i16; FRAME]) -> Option<AnnouncementMatch> {
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::vad::tests::{noise, syllables};
@@ -510,5 +467,121 @@ mod tests {
         let (events, _) = run(&mut c, &person());
         assert!(events.is_empty(), "{events:?}");
         assert_eq!(c.finish().verdict, Verdict::Unsure);
+    }
+
+    use super::super::tones::sit_nominal;
+    use super::super::tones::test_audio::{silence, tone};
+    use super::super::SitVariant;
+
+    fn sit(variant: SitVariant) -> Vec<i16> {
+        let mut a = silence(200);
+        for (f, ms) in sit_nominal(variant) {
+            a.extend(tone(&[f], ms, -12.0));
+        }
+        a.extend(silence(3000));
+        a
+    }
+
+    fn first_verdict(events: &[CpaEvent]) -> Decision {
+        match events.first() {
+            Some(CpaEvent::Verdict(d)) => d.clone(),
+            _ => panic!("no verdict first: {events:?}"),
+        }
+    }
+
+    #[test]
+    fn sit_decides_in_early_media_and_after_the_answer() {
+        for phase in [Phase::Early, Phase::Answer] {
+            let mut c = Classifier::new(&CpaSettings::default(), phase, None);
+            let (events, _) = run(&mut c, &sit(SitVariant::VacantCode));
+            let d = first_verdict(&events);
+            assert_eq!(d.verdict, Verdict::Sit(SitVariant::VacantCode), "{phase:?}");
+            assert_eq!(d.detail, "SIT vacant_code");
+            // Three segments end at 200 + 380 + 274 + 380 ms: decided just after, before the
+            // AMD's pause rule could call the tones a person.
+            assert!(d.decided_ms <= 1400, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn fax_answer_tone_is_fax_after_the_answer_and_nothing_in_early_media() {
+        let mut ced = silence(300);
+        ced.extend(tone(&[2100.0], 3000, -10.0));
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, _) = run(&mut c, &ced);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Fax(super::super::FaxTone::Ced));
+        assert!(d.decided_ms <= 1000, "{d:?}");
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Early, None);
+        let (events, _) = run(&mut c, &ced);
+        assert!(events.is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn a_fax_calling_tone_is_not_taken_for_a_short_hello() {
+        // CNG: 0.5 s of 1100 Hz every 3.5 s. Its first burst alone looks like "喂?" then a pause.
+        let mut cng = silence(300);
+        for _ in 0..3 {
+            cng.extend(tone(&[1100.0], 500, -10.0));
+            cng.extend(silence(3000));
+        }
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, _) = run(&mut c, &cng);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Fax(super::super::FaxTone::Cng), "{d:?}");
+    }
+
+    #[test]
+    fn a_greeting_then_its_beep_gives_machine_then_the_beep_when_it_ends() {
+        let mut a = greeting(4000);
+        a.extend(silence(300));
+        a.extend(tone(&[1000.0], 600, -10.0));
+        a.extend(silence(2000));
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, _) = run(&mut c, &a);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Machine);
+        let Some(CpaEvent::Beep { at_ms }) = events.get(1) else {
+            panic!("{events:?}")
+        };
+        // The beep ends at 300 + 4000 + 300 + 600 ms; reported within 100 ms of that.
+        assert!((5200..=5300).contains(at_ms), "{events:?}");
+        assert!(c.is_done());
+    }
+
+    #[test]
+    fn a_short_greeting_ending_in_a_beep_is_a_machine_not_a_person() {
+        // "Please leave a message" in 1 s, the beep 200 ms later: too short for the greeting
+        // limit, so the beep after speech decides.
+        let mut a = greeting(1000);
+        a.extend(silence(200));
+        a.extend(tone(&[1400.0], 400, -10.0));
+        a.extend(silence(2000));
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, _) = run(&mut c, &a);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Machine, "{events:?}");
+        assert!(d.detail.starts_with("greeting then beep"), "{d:?}");
+        assert!(
+            matches!(events.get(1), Some(CpaEvent::Beep { .. })),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_carriers_announcement_after_the_answer_is_named_not_called_a_machine() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/announcements");
+        let library = Arc::new(Library::load_dir(&dir).unwrap());
+        let clip = crate::media::wav::load(&dir.join("cmn/powered-off.wav")).unwrap();
+        for phase in [Phase::Answer, Phase::Early] {
+            let mut c = Classifier::new(&CpaSettings::default(), phase, Some(library.clone()));
+            let (events, _) = run(&mut c, &clip.0);
+            let d = first_verdict(&events);
+            assert_eq!(
+                d.verdict,
+                Verdict::Announcement("cmn/powered-off".into()),
+                "{phase:?}: {d:?}"
+            );
+        }
     }
 }

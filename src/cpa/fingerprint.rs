@@ -4,14 +4,18 @@
 //!
 //! - [`landmarks`]: one stream's peaks and hashes, one FFT per frame (references use it too).
 //! - [`index`]: hash → (reference, time), shared read-only by every stream.
-//! - [`Library`]: the references and their index; [`Matcher`]: one stream's votes.
+//! - [`votes`]: one stream's vote counts per (reference, offset).
+//! - [`Library`]: the references and their index; [`Matcher`]: one stream's matching.
 //!
 //! The decision rule ([`Matcher::push`]): a reference is recognised when the landmark hashes
 //! agreeing on one offset (±1 frame, for a window that straddles frames differently) number at
-//! least [`MIN_VOTES`], make up at least [`MIN_SHARE`] of the hashes the stream produced since
+//! least [`MIN_VOTES`], come from landmarks spread over at least [`MIN_SPAN_MS`] of the
+//! stream, make up at least [`MIN_SHARE`] of the hashes the stream produced since
 //! that alignment's start (relative to the stream, so a dense spectrum needs more agreement),
-//! and lead every other reference by [`MIN_LEAD`] votes (several carrier messages start with
-//! the same words: the matcher waits for the words that differ).
+//! and lead every other reference by [`MIN_LEAD`] votes and by [`LEAD_RATIO`] times (several
+//! carrier messages start with the same words: the matcher waits for the words that differ).
+//! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
+//! hundred references gives a random stream well under one vote per alignment per second.
 //!
 //! Owns no I/O but [`Library::load_dir`]'s reading of WAV files; nothing here knows a call.
 
@@ -19,8 +23,8 @@ mod index;
 mod landmarks;
 #[cfg(test)]
 mod tests;
+mod votes;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,10 +32,15 @@ use super::{FRAME, FRAME_MS};
 use crate::media::wav::{self, WavError};
 use index::Index;
 use landmarks::{Landmark, Landmarks, MAX_DT, MAX_PER_PUSH};
+use votes::Votes;
 
 /// Agreeing hashes a match needs at least (chance agreements on speech that is not a
 /// reference stay under a handful).
 pub const MIN_VOTES: u32 = 20;
+/// The agreeing landmarks must spread over this much of the stream: one syllable that a
+/// person happens to share with a recording (请 in 请问 and in 请稍后再拨) agrees densely but
+/// briefly.
+pub const MIN_SPAN_MS: u32 = 500;
 /// Share of the stream's hashes (since the matched alignment began) that must agree.
 pub const MIN_SHARE: f32 = 0.02;
 /// Votes the best reference must have over any other's best alignment, and the ratio it must
@@ -244,7 +253,7 @@ pub struct Matcher {
     /// This frame's landmarks (reused: no allocation per frame).
     found: Vec<Landmark>,
     /// Votes per (reference, offset in frames = reference column − stream column).
-    votes: HashMap<(u32, i32), u32>,
+    votes: Votes,
     /// Per reference: its best alignment's score and offset.
     best: Vec<(u32, i32)>,
     /// Hashes produced by the stream up to each frame (cumulative, ring of `COUNT_RING`).
@@ -261,7 +270,7 @@ impl Matcher {
             library,
             marks: Landmarks::default(),
             found: Vec::with_capacity(MAX_PER_PUSH),
-            votes: HashMap::with_capacity(4096),
+            votes: Votes::with_capacity(1024),
             best: vec![(0, 0); refs],
             produced: vec![0; COUNT_RING],
             total: 0,
@@ -283,9 +292,7 @@ impl Matcher {
         for m in &self.found {
             for e in library.index.lookup(m.hash) {
                 let offset = e.t as i32 - m.t as i32;
-                let key = (e.reference, offset);
-                *self.votes.entry(key).or_insert(0) += 1;
-                let score = self.score(e.reference, offset);
+                let score = self.votes.add(e.reference, offset, m.t);
                 let best = &mut self.best[e.reference as usize];
                 if score > best.0 {
                     *best = (score, offset);
@@ -300,17 +307,10 @@ impl Matcher {
         Some(found)
     }
 
-    /// Votes at `offset` and its two neighbours.
-    fn score(&self, reference: u32, offset: i32) -> u32 {
-        (offset - 1..=offset + 1)
-            .map(|o| self.votes.get(&(reference, o)).copied().unwrap_or(0))
-            .sum()
-    }
-
     /// The match, if the rule in the module doc holds now.
     fn decide(&self, now: u32) -> Option<AnnouncementMatch> {
         let (r, &(score, offset)) = self.best.iter().enumerate().max_by_key(|(_, b)| b.0)?;
-        if score < MIN_VOTES {
+        if score < MIN_VOTES || self.votes.span(r as u32, offset) < MIN_SPAN_MS / FRAME_MS {
             return None;
         }
         let runner_up = self
@@ -350,15 +350,13 @@ impl Matcher {
         let horizon = MAX_DT as i64 + 2 * PRUNE_EVERY as i64;
         // Alignment (r, o) gains votes while the stream column t = reference column − o is at
         // most the reference's length − o.
-        self.votes.retain(|&(r, o), _| {
+        self.votes.retain(|r, o| {
             let end = i64::from(refs[r as usize].columns) - i64::from(o);
             end + horizon >= i64::from(now)
         });
         self.best.fill((0, 0));
-        for (&(r, o), _) in self.votes.iter() {
-            let s = (o - 1..=o + 1)
-                .map(|x| self.votes.get(&(r, x)).copied().unwrap_or(0))
-                .sum::<u32>();
+        for (r, o) in self.votes.alignments() {
+            let s = self.votes.score(r, o);
             let b = &mut self.best[r as usize];
             if s > b.0 {
                 *b = (s, o);

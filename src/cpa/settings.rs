@@ -66,7 +66,8 @@ pub struct CpaSettings {
     pub early_limit: Dur,
     /// When AMD says `machine` and a library of announcements is loaded, how long the verdict is
     /// held so the matcher can still name a carrier's announcement (which also sounds like a
-    /// long greeting). Default 1 s.
+    /// long greeting). Default 2 s: carriers' messages often share their first seconds
+    /// ("您拨打的电话已…关机 / 停机"), so a match may need the word that tells them apart.
     pub announcement_grace: Dur,
 }
 
@@ -78,7 +79,7 @@ impl Default for CpaSettings {
             baseline: BaselineSettings::default(),
             beep_wait: ms(15_000),
             early_limit: ms(60_000),
-            announcement_grace: ms(1_000),
+            announcement_grace: ms(2_000),
         }
     }
 }
@@ -90,19 +91,26 @@ pub struct AdaptiveSettings {
     /// Silence from the answer to the first speech that makes the call dead air (`silence`).
     /// Default 2500 ms.
     pub initial_silence: Dur,
-    /// Speech bursts shorter than this are clicks or noise, not words. Default 60 ms.
+    /// Speech bursts shorter than this are clicks or noise, not words (a 40 ms click can touch
+    /// three frames). Default 100 ms.
     pub min_word: Dur,
     /// A pause at least this long ends a word (words are counted for `max_words`). Default
     /// 100 ms.
     pub word_gap: Dur,
     /// A first utterance longer than this is a greeting (`machine`): people say "喂?" or
-    /// "Hello?" in 0.3–1.5 s and wait. Default 1800 ms.
+    /// "Hello?" in 0.3–1.5 s ("你好,哪位?" spoken slowly: 2 s) and wait. Default 2200 ms.
     pub max_utterance: Dur,
     /// Silence after a first utterance no longer than `max_utterance` that makes it a person
     /// (`human`): the person waits for an answer, a greeting goes on. Shorter pauses (the
     /// comma in "你好,哪位?", a greeting's sentence breaks) belong to the utterance. Default
     /// 450 ms.
     pub after_utterance_silence: Dur,
+    /// An utterance longer than this is a sentence, which a greeting may follow with another
+    /// after a longer breath: it needs `after_long_utterance_silence` instead. Default 1000 ms.
+    pub short_utterance: Dur,
+    /// Silence after an utterance longer than `short_utterance` that makes it a person.
+    /// Default 650 ms.
+    pub after_long_utterance_silence: Dur,
     /// Words (speech bursts of at least `min_word`) in the first utterance that make it a
     /// greeting even before `max_utterance`. Default 8.
     pub max_words: u32,
@@ -119,10 +127,12 @@ impl Default for AdaptiveSettings {
     fn default() -> Self {
         AdaptiveSettings {
             initial_silence: ms(2500),
-            min_word: ms(60),
+            min_word: ms(100),
             word_gap: ms(100),
-            max_utterance: ms(1800),
+            max_utterance: ms(2200),
             after_utterance_silence: ms(450),
+            short_utterance: ms(1000),
+            after_long_utterance_silence: ms(650),
             max_words: 8,
             total_analysis: ms(5000),
             speech_above_floor_db: 9.0,
@@ -272,6 +282,18 @@ impl AdaptiveSettings {
                 ),
             });
         }
+        check_dur(
+            "adaptive.short_utterance",
+            a.short_utterance,
+            frame,
+            MAX_ANALYSIS,
+        )?;
+        check_dur(
+            "adaptive.after_long_utterance_silence",
+            a.after_long_utterance_silence,
+            a.after_utterance_silence.0,
+            Duration::from_secs(10),
+        )?;
         check_count("adaptive.max_words", u64::from(a.max_words), 1, 1000)?;
         check_dur(
             "adaptive.total_analysis",

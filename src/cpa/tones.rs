@@ -51,6 +51,8 @@ const STEADY: f32 = 0.01;
 /// Non-tone frames a segment may bridge (a phase reversal, a noise burst); the next one ends it.
 /// Also why a beep is reported 60 ms after it stops: the silence must last that long.
 const BRIDGE_FRAMES: u32 = 2;
+/// Shorter runs are transitions between tones, not segments (no pattern uses one).
+const MIN_SEGMENT_MS: u32 = 60;
 /// Non-tone frames allowed between SIT segments (E.180 allows 30 ms of silence, plus a frame
 /// straddling the change of tone on each side).
 const SIT_GAP_FRAMES: u32 = 3;
@@ -205,6 +207,11 @@ impl ToneDetector {
             start: run.start,
             end: run.end(),
         };
+        if placed.segment.ms < MIN_SEGMENT_MS {
+            // A frame straddling a change of tone can read as a third frequency between the
+            // two: a transition, not a segment (the sequence rules see it as a short gap).
+            return None;
+        }
         self.recent.rotate_left(1);
         self.recent[2] = Some(placed);
         if let Some(variant) = self.sit() {

@@ -127,6 +127,19 @@ pub enum ConnectMode {
     /// One INVITE per customer (phones that cannot hold a call all shift); the only mode for
     /// agents of campaigns whose trunks are `flow-i`.
     PerCall,
+    /// A nailed-up connection the agent's phone sets up itself: it calls outdial at
+    /// `sip:<agent id>@<sip.listen>` and authenticates with digest (`sip.realm`, the agent id as
+    /// user name, the password from `password_env`, `password_file` or `password`). For
+    /// softphones behind NAT and phones that cannot auto-answer. Never called back: a lost
+    /// connection logs the agent out until the phone calls again.
+    DialIn,
+}
+
+impl ConnectMode {
+    /// The agent keeps one connection up all shift and customers are bridged into it.
+    pub fn is_nailed(self) -> bool {
+        matches!(self, ConnectMode::Nailed | ConnectMode::DialIn)
+    }
 }
 
 /// `sip:` section.
@@ -165,6 +178,14 @@ pub struct SipSection {
     /// Limits of the TCP listener (connections peers open to us).
     #[serde(default)]
     pub tcp: SipTcpSection,
+    /// Digest realm of this engine, challenged to phones that dial in (`connect: dial-in`).
+    /// Default `outdial`.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+}
+
+fn default_realm() -> String {
+    "outdial".into()
 }
 
 /// `sip.tcp:` section: limits of the SIP TCP listener.
@@ -349,10 +370,20 @@ pub struct AgentEntry {
     /// `api` (default) or `auto`.
     #[serde(default)]
     pub wrap_up: WrapUp,
-    /// `nailed` or `per-call`; default `nailed` when every campaign of the agent's group dials
-    /// anchored trunks, else `per-call` (checked against the campaigns at start).
+    /// `nailed`, `dial-in` or `per-call`; default `nailed` when every campaign of the agent's
+    /// group dials anchored trunks, else `per-call` (checked against the campaigns at start).
     #[serde(default)]
     pub connect: Option<ConnectMode>,
+    /// `dial-in` only: the environment variable holding the agent's digest password (keeps the
+    /// secret out of the file). Exactly one of `password_env`, `password_file`, `password`.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// `dial-in` only: a file holding the password (one line; a trailing newline is ignored).
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
+    /// `dial-in` only: the password itself (tests and demos; prefer `password_env`).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// A campaign to run.
@@ -388,6 +419,8 @@ pub struct AgentSpec {
     pub wrap_up: WrapUp,
     /// `connect:` as configured (resolved against the campaigns' trunks at start).
     pub connect: Option<ConnectMode>,
+    /// `connect: dial-in`: the digest credentials the phone must prove (user name = agent id).
+    pub credentials: Option<crate::sip::digest::Credentials>,
 }
 
 /// Most agents one engine config may declare (ranges expanded).
@@ -573,6 +606,18 @@ impl EngineConfig {
                     .map_err(|e| (format!("campaigns[{i}].announcement"), e.to_string()))?;
             }
         }
+        if self.sip.realm.is_empty()
+            || !self
+                .sip
+                .realm
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            return Err((
+                "sip.realm".into(),
+                "printable ASCII without spaces, quotes or backslashes".into(),
+            ));
+        }
         if !(1..=10_000).contains(&self.sip.inbound_queue_cap) {
             return Err(("sip.inbound_queue_cap".into(), "must be 1 to 10000".into()));
         }
@@ -642,6 +687,7 @@ impl EngineConfig {
             if e.count.is_some() && e.id.is_some() {
                 return Err((field("id"), "a range takes its ids from the uri".into()));
             }
+            let password = dial_in_password(e).map_err(|(k, m)| (field(k), m))?;
             for k in 0..n {
                 let text = e.uri.replace("{n}", &format!("{:04}", e.first + k));
                 let uri = SipUri::parse(&text).map_err(|m| (field("uri"), m.to_string()))?;
@@ -655,6 +701,10 @@ impl EngineConfig {
                 if !seen.insert(id.clone()) {
                     return Err((field("id"), format!("duplicate agent id {id:?}")));
                 }
+                let credentials = password.as_ref().map(|p| crate::sip::digest::Credentials {
+                    username: id.clone(),
+                    password: p.clone(),
+                });
                 out.push(AgentSpec {
                     id,
                     uri,
@@ -663,10 +713,56 @@ impl EngineConfig {
                     group: e.group.clone(),
                     wrap_up: e.wrap_up,
                     connect: e.connect,
+                    credentials,
                 });
             }
         }
         Ok(out)
+    }
+}
+
+/// The digest password of a `connect: dial-in` entry, read from where it says (the
+/// environment, a file, or the entry itself); `None` for other modes, which may name none.
+/// Errors name the field (relative to the entry) and never echo the secret.
+fn dial_in_password(e: &AgentEntry) -> Result<Option<String>, (&'static str, String)> {
+    let given = [
+        e.password_env.is_some(),
+        e.password_file.is_some(),
+        e.password.is_some(),
+    ]
+    .iter()
+    .filter(|g| **g)
+    .count();
+    if e.connect != Some(ConnectMode::DialIn) {
+        return match given {
+            0 => Ok(None),
+            _ => Err((
+                "connect",
+                "a password is only for connect: dial-in agents".into(),
+            )),
+        };
+    }
+    let secret = if given != 1 {
+        return Err((
+            "connect",
+            "dial-in needs exactly one of password_env, password_file, password".into(),
+        ));
+    } else if let Some(var) = &e.password_env {
+        let v = std::env::var(var).map_err(|err| ("password_env", format!("{var}: {err}")))?;
+        ("password_env", v)
+    } else if let Some(path) = &e.password_file {
+        let v = std::fs::read_to_string(path)
+            .map_err(|err| ("password_file", format!("{}: {err}", path.display())))?;
+        (
+            "password_file",
+            v.trim_end_matches(['\r', '\n']).to_string(),
+        )
+    } else {
+        ("password", e.password.clone().unwrap_or_default())
+    };
+    match secret {
+        (k, v) if v.is_empty() => Err((k, "the password is empty".into())),
+        (_, v) => Ok(Some(v)),
     }
 }
 
@@ -859,5 +955,91 @@ mod tests {
         let specs = cfg.agent_specs().expect("agents");
         assert_eq!(specs[0].skills, Skills::Outbound);
         assert_eq!(specs[0].skill_names, ["outbound", "mandarin"]);
+    }
+
+    #[test]
+    fn a_dial_in_agent_takes_its_password_from_one_named_source() {
+        let agent = |extra: &str| {
+            format!(
+                "{BASE}agents:\n  - {{uri: 'sip:a1@127.0.0.1:5080', group: g, connect: \
+                 dial-in{extra}}}\n"
+            )
+        };
+        let dir = std::env::temp_dir().join(format!("outdial-dialin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a1.secret");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let cfg = EngineConfig::parse(
+            "e.yaml",
+            &agent(&format!(", password_file: '{}'", file.display())),
+        )
+        .unwrap();
+        let creds = cfg.agent_specs().unwrap()[0].credentials.clone().unwrap();
+        assert_eq!(
+            (creds.username.as_str(), creds.password.as_str()),
+            ("a1", "from-a-file")
+        );
+        let cfg = EngineConfig::parse("e.yaml", &agent(", password: inline")).unwrap();
+        assert_eq!(
+            cfg.agent_specs().unwrap()[0]
+                .credentials
+                .as_ref()
+                .unwrap()
+                .password,
+            "inline"
+        );
+        // No source, two sources, a variable that is not set, an empty file: each names its
+        // field, and none echoes a secret.
+        let err = |extra: &str| {
+            EngineConfig::parse("e.yaml", &agent(extra))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("").contains("agents[0].connect: dial-in needs exactly one"),
+            "{}",
+            err("")
+        );
+        let two = err(", password: x, password_env: OUTDIAL_TEST_UNSET_VAR");
+        assert!(two.contains("exactly one"), "{two}");
+        let unset = err(", password_env: OUTDIAL_TEST_UNSET_VAR_1");
+        assert!(
+            unset.contains("agents[0].password_env") && unset.contains("OUTDIAL_TEST_UNSET_VAR_1"),
+            "{unset}"
+        );
+        std::fs::write(&file, "\n").unwrap();
+        let empty = err(&format!(", password_file: '{}'", file.display()));
+        assert!(
+            empty.contains("agents[0].password_file: the password is empty"),
+            "{empty}"
+        );
+        let missing = err(", password_file: /nonexistent/outdial.secret");
+        assert!(missing.contains("/nonexistent/outdial.secret"), "{missing}");
+        // A password on an agent that does not dial in is a mistake worth naming.
+        let stray = EngineConfig::parse(
+            "e.yaml",
+            &format!(
+                "{BASE}agents:\n  - {{uri: 'sip:a1@127.0.0.1:5080', group: g, password: x}}\n"
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(stray.contains("only for connect: dial-in"), "{stray}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_realm_defaults_to_outdial_and_refuses_quotes() {
+        let cfg = EngineConfig::parse("e.yaml", &format!("{BASE}agents: []\n")).unwrap();
+        assert_eq!(cfg.sip.realm, "outdial");
+        let text = format!("{BASE}agents: []\n").replacen(
+            "listen: 127.0.0.1:5060\n",
+            "listen: 127.0.0.1:5060\n  realm: 'a\"b'\n",
+            1,
+        );
+        let err = EngineConfig::parse("e.yaml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sip.realm"), "{err}");
     }
 }

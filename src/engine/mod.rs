@@ -39,7 +39,10 @@
 //! # Inbound calls
 //! Only INVITEs from a trunk are customers: the SIP layer answers 403 to requests outside a dialog
 //! from anyone but the trunks, the agents and `sip.accept_from`, and an INVITE from an agent's
-//! address is refused too; neither leaves a record. A trunk's caller waits in the inbound
+//! address is refused too; neither leaves a record. The exception is an INVITE whose
+//! Request-URI user names a `connect: dial-in` agent: that agent's phone setting up its
+//! nailed-up connection, with digest auth (`core::dial_in`); while any agent dials in, a
+//! non-trunk INVITE naming nobody gets 404. A trunk's caller waits in the inbound
 //! campaign's queue for an agent; when no logged-in agent of that campaign has the inbound
 //! skill it is refused at once (`sip.inbound_refuse_status`, reason `no_agent`), and a waiting
 //! caller counts in pacing only where a blended agent could take it from outbound work. At most

@@ -200,6 +200,8 @@ pub async fn run(
         core.set_media_setup(&name, setup);
     }
     core.set_stopwatch(Instant::now);
+    // Digest nonces for dial-in agents from the OS RNG: not guessable from earlier ones.
+    core.set_auth_secret(rand::random());
     let mut shell = Shell {
         store: store.clone(),
         sip: sip.clone(),
@@ -485,6 +487,18 @@ impl Shell {
             SipCommand::Reject { call, code } => Command::Reject {
                 call,
                 code,
+                reply: None,
+            },
+            SipCommand::Challenge {
+                call,
+                realm,
+                nonce,
+                stale,
+            } => Command::Challenge {
+                call,
+                realm,
+                nonce,
+                stale,
                 reply: None,
             },
             SipCommand::QueryTrunk { key, call } => {

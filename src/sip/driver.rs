@@ -144,6 +144,8 @@ pub enum Command {
         realm: String,
         /// Nonce.
         nonce: String,
+        /// `stale=true`: the nonce expired but the credentials were right.
+        stale: bool,
         /// The outcome.
         reply: Reply<Result<(), CallError>>,
     },
@@ -275,8 +277,13 @@ impl Command {
                 call,
                 realm,
                 nonce,
+                stale,
                 reply,
-            } => outcome("challenge", reply, ep.challenge(now, call, &realm, &nonce)),
+            } => outcome(
+                "challenge",
+                reply,
+                ep.challenge(now, call, &realm, &nonce, stale),
+            ),
             Command::AvailableLines { group, reply } => {
                 respond(reply, ep.available_lines(&group, now))
             }
@@ -446,11 +453,13 @@ impl SipHandle {
         call: CallId,
         realm: String,
         nonce: String,
+        stale: bool,
     ) -> Result<Result<(), CallError>, DriverGone> {
         self.ask(|reply| Command::Challenge {
             call,
             realm,
             nonce,
+            stale,
             reply,
         })
         .await

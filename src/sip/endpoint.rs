@@ -214,7 +214,8 @@ impl Endpoint {
         self.calls.reject(&mut self.io, now, call, code)
     }
 
-    /// Refuses an inbound call with a digest challenge (401, `realm`, `nonce`); the
+    /// Refuses an inbound call with a digest challenge (401, `realm`, `nonce`, `qop="auth"`,
+    /// and `stale=true` when `stale`: the credentials were right over an expired nonce); the
     /// authenticated retry arrives as a new [`Event::InboundCall`] with `authorization` set.
     pub fn challenge(
         &mut self,
@@ -222,8 +223,10 @@ impl Endpoint {
         call: CallId,
         realm: &str,
         nonce: &str,
+        stale: bool,
     ) -> Result<(), CallError> {
-        self.calls.challenge(&mut self.io, now, call, realm, nonce)
+        self.calls
+            .challenge(&mut self.io, now, call, realm, nonce, stale)
     }
 
     /// Snapshots of the answered legs of `call` (customer and agent, UAC legs whose 2xx arrived),

@@ -25,6 +25,8 @@
 //! - [`trunk`]: trunk and group config (YAML) and runtime limits/health.
 //! - [`disposition`]: final status → [`SipOutcome`] table, overridable per trunk.
 //! - [`digest`]: MD5 digest authentication (client answer, server check).
+//! - [`nonces`]: the server side's nonces (seeded, with a lifetime and nonce counts) and its
+//!   verdict on an `Authorization` (accepted, stale, wrong, replayed): agents that dial in.
 //! - [`driver`]: the tokio shell: one UDP socket (plus TCP) and one task owning the endpoint.
 //! - [`trunk_test`]: the `outdial trunk-test` load generator.
 //! - `peers`: synthetic trunk and agents (owned separately).
@@ -124,6 +126,7 @@ pub mod disposition;
 pub mod driver;
 pub mod endpoint;
 pub mod message;
+pub mod nonces;
 pub mod peers;
 pub mod session;
 pub mod timer;

@@ -310,3 +310,38 @@ fn settings_tune_the_detector_and_a_typo_names_file_line_and_field() {
         "{err}"
     );
 }
+
+#[test]
+fn a_known_announcement_is_named_in_early_media_and_after_the_answer() {
+    let a = audio("announcements");
+    let refs = Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/announcements");
+    // The shipped English reference, cut 1.2 s in and on a quieter line, as a carrier plays it.
+    let cut = a.dir.join("not-in-service-cut.wav");
+    tool(
+        Command::new("sox")
+            .arg(refs.join("en/not-in-service.wav"))
+            .arg(&cut)
+            .args(["trim", "1.2", "gain", "-8"]),
+    );
+    for phase in ["early", "answer"] {
+        let v = json(&outdial(
+            &a.dir,
+            &[
+                "cpa",
+                "classify",
+                "--json",
+                "--phase",
+                phase,
+                "--announcements",
+                refs.to_str().unwrap(),
+                "not-in-service-cut.wav",
+                "person-cmn.wav",
+            ],
+        ));
+        let got: Vec<String> = verdicts(&v).into_iter().map(|(_, v)| v).collect();
+        let person = if phase == "early" { "unsure" } else { "human" };
+        assert_eq!(got, ["announcement", person], "{phase}: {v:#}");
+        let detail = v["results"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains("en/not-in-service"), "{v:#}");
+    }
+}

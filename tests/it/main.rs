@@ -26,6 +26,7 @@ use media_support::sipp;
 
 mod admin_api;
 mod admin_cli;
+mod agent_dial_in;
 mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;

@@ -543,7 +543,7 @@ fn digest_challenge_is_answered_with_trunk_credentials() {
     let (call, tc) = dial(&mut net, d, trunk, Duration::from_secs(30));
     let now = net.now;
     net.ep(trunk)
-        .challenge(now, tc, "outdial", "n0nce")
+        .challenge(now, tc, "outdial", "n0nce", false)
         .unwrap();
     net.run_for(Duration::from_millis(5));
     let ev = net.events(trunk);
@@ -574,6 +574,59 @@ fn digest_challenge_is_answered_with_trunk_credentials() {
             code: Some(486),
             disposition: SipOutcome::Busy
         }]
+    );
+}
+
+#[test]
+fn a_stale_challenge_says_so_on_the_wire_and_a_fresh_one_does_not() {
+    let mut net = Net::new();
+    let d = net.add(5000, Some(&trunks(&[5001])));
+    let trunk = net.add(5001, None);
+    let (_, tc) = dial(&mut net, d, trunk, Duration::from_secs(30));
+    let now = net.now;
+    net.ep(trunk)
+        .challenge(now, tc, "outdial", "n0nce", true)
+        .unwrap();
+    net.run_for(Duration::from_millis(5));
+    let a = net.nodes[trunk].0;
+    let challenges: Vec<&str> = net
+        .log
+        .iter()
+        .filter(|w| w.from == a && w.text.starts_with("SIP/2.0 401"))
+        .map(|w| w.text.as_str())
+        .collect();
+    assert_eq!(challenges.len(), 1);
+    let header = challenges[0]
+        .lines()
+        .find(|l| l.starts_with("WWW-Authenticate:"))
+        .expect("WWW-Authenticate");
+    assert!(
+        header.contains("nonce=\"n0nce\"")
+            && header.contains("qop=\"auth\"")
+            && header.ends_with("stale=true"),
+        "{header}"
+    );
+    // The dialler's retry is a fresh challenge: without stale.
+    let now = net.now;
+    let ev = net.events(trunk);
+    let Some(Event::InboundCall { call: tc2, .. }) = ev.last() else {
+        panic!("{ev:?}")
+    };
+    let tc2 = *tc2;
+    net.ep(trunk)
+        .challenge(now, tc2, "outdial", "n0nce2", false)
+        .unwrap();
+    net.run_for(Duration::from_millis(5));
+    let fresh = net
+        .log
+        .iter()
+        .filter(|w| w.from == a && w.text.starts_with("SIP/2.0 401"))
+        .nth(1)
+        .map(|w| w.text.clone())
+        .expect("second 401");
+    assert!(
+        fresh.contains("n0nce2") && !fresh.contains("stale"),
+        "{fresh}"
     );
 }
 

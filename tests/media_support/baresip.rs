@@ -45,6 +45,16 @@ impl Baresip {
     /// baresip answers only requests to a user it has an account for ("UA not found"), so a
     /// baresip standing in for a trunk needs one per number dialled.
     pub fn start_answering(name: &str, mic: &Path, also: &[&str]) -> Baresip {
+        Baresip::start_with(name, mic, also, "")
+    }
+
+    /// [`Baresip::start`] for a phone that dials in to outdial (`connect: dial-in`): its
+    /// account answers a digest challenge with user `name` and `password`.
+    pub fn start_dialling_in(name: &str, mic: &Path, password: &str) -> Baresip {
+        Baresip::start_with(name, mic, &[], &format!(";auth_pass={password}"))
+    }
+
+    fn start_with(name: &str, mic: &Path, also: &[&str], account_params: &str) -> Baresip {
         let dir = temp_dir(&format!("baresip-{name}"));
         let mic = audio::padded(mic, &dir.join("mic.wav"), MIC_PAD_S);
         for _ in 0..5 {
@@ -81,7 +91,7 @@ impl Baresip {
                 .map(|user| {
                     format!(
                         "<sip:{user}@127.0.0.1:{sip_port};transport=udp>;regint=0;\
-                         answermode=auto;audio_codecs=PCMU,PCMA\n"
+                         answermode=auto;audio_codecs=PCMU,PCMA{account_params}\n"
                     )
                 })
                 .collect();

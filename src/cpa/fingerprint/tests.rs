@@ -93,6 +93,15 @@ fn every_shipped_announcement_is_recognised_from_any_point_within_a_second_and_a
                 );
             };
             assert_eq!(&hit.name, name, "at {} ms: {hit:?}", offset / 8);
+            // Where the stream's first frame fell in the reference: the join point less the
+            // lead-in, or that less one play when the match came in the carrier's repeat.
+            let first = offset as i32 / 8 - lead as i32;
+            let repeat = first - clip.len() as i32 / 8;
+            assert!(
+                (hit.offset_ms - first).abs() <= 40 || (hit.offset_ms - repeat).abs() <= 40,
+                "{name}: offset {} ms, expected {first} or {repeat}",
+                hit.offset_ms
+            );
             let after = at - lead;
             times.push(after);
             if after > 1500 {

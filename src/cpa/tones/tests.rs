@@ -38,9 +38,20 @@ const VARIANTS: [SitVariant; 6] = [
 /// `dbfs`, preceded by `lead_ms` of silence (to misalign segment edges against frames) and
 /// followed by 500 ms of silence.
 fn sit(variant: SitVariant, err: f32, dbfs: f64, lead_samples: usize) -> Vec<i16> {
+    sit_jittered(variant, err, dbfs, lead_samples, [0; 3])
+}
+
+/// [`sit`] with each segment `jitter_ms` longer (or shorter).
+fn sit_jittered(
+    variant: SitVariant,
+    err: f32,
+    dbfs: f64,
+    lead_samples: usize,
+    jitter_ms: [i32; 3],
+) -> Vec<i16> {
     let mut pcm = vec![0; lead_samples];
-    for (f, ms) in sit_nominal(variant) {
-        pcm.extend(tone(&[f * (1.0 + err)], ms, dbfs));
+    for ((f, ms), j) in sit_nominal(variant).into_iter().zip(jitter_ms) {
+        pcm.extend(tone(&[f * (1.0 + err)], ms.saturating_add_signed(j), dbfs));
     }
     pcm.extend(silence(500));
     pcm
@@ -58,7 +69,9 @@ fn every_sit_variant_is_named_through_line_impairments() {
         ] {
             // A misalignment of up to a frame at every edge: segment edges fall anywhere.
             let lead = rng.gen_range(0..FRAME);
-            let mut pcm = sit(variant, err, dbfs, lead);
+            // And each segment's edge up to 20 ms early or late.
+            let jitter = [(); 3].map(|_| rng.gen_range(-20..=20));
+            let mut pcm = sit_jittered(variant, err, dbfs, lead, jitter);
             if let Some(c) = codec {
                 pcm = g711_round_trip(&pcm, c);
             }
@@ -66,7 +79,7 @@ fn every_sit_variant_is_named_through_line_impairments() {
             assert_eq!(
                 only(&pcm),
                 vec![ToneHit::Sit(variant)],
-                "{variant:?} err {err} at {dbfs} dBFS {codec:?}, lead {lead} samples"
+                "{variant:?} err {err} at {dbfs} dBFS {codec:?}, lead {lead} samples, {jitter:?} ms"
             );
         }
     }
@@ -241,5 +254,29 @@ fn espeak_speech_in_three_languages_gives_no_hit() {
         let pcm = speech(voice, text, speed, pitch);
         assert!(pcm.len() > 8000, "{voice}: {} samples", pcm.len());
         assert_eq!(only(&pcm), vec![], "{voice}: {text}");
+    }
+}
+
+#[test]
+fn a_sit_before_an_announcement_is_one_hit_and_announcements_give_none() {
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/campaigns/announcements"
+    ));
+    for name in ["cmn/vacant", "en/not-in-service", "yue/powered-off"] {
+        let announcement = crate::media::wav::load(&dir.join(format!("{name}.wav")))
+            .expect("shipped announcement")
+            .0
+            .to_vec();
+        assert_eq!(only(&announcement), vec![], "{name} alone");
+        // E.180: the announcement follows the SIT within 300 ms, about 2 dB louder.
+        let mut pcm = sit(SitVariant::VacantCode, 0.0, -12.0, 37);
+        pcm.truncate(pcm.len() - 8 * 400);
+        pcm.extend(announcement);
+        assert_eq!(
+            only(&pcm),
+            vec![ToneHit::Sit(SitVariant::VacantCode)],
+            "{name} after SIT"
+        );
     }
 }

@@ -546,7 +546,8 @@ impl Core {
                     Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => {}
                 }
             }
-            Event::Abandoned { .. } | Event::Acked { .. } => {}
+            Event::Acked { call, .. } => self.on_dial_in_acked(call),
+            Event::Abandoned { .. } => {}
             Event::Ended { call, .. } => match self.by_sip.remove(&call) {
                 Some(Leg::Out(key)) => {
                     let disp = self.calls.get(&key).map(|rec| {
@@ -582,10 +583,15 @@ impl Core {
             Event::InboundCall {
                 call,
                 from,
+                to,
                 trunk,
                 offer,
+                authorization,
                 ..
-            } => self.on_inbound(call, from, trunk, offer),
+            } => match self.dial_in_agent(&to) {
+                Some(ai) => self.on_dial_in(call, ai, offer, authorization),
+                None => self.on_inbound(call, from, &to, trunk, offer),
+            },
             Event::Released { call } => self.on_released(call),
             Event::TrunkDown { trunk } => {
                 tracing::warn!(%trunk, "trunk out of service");
@@ -748,12 +754,15 @@ impl Core {
 
     /// An INVITE from a trunk joins the inbound campaign's queue (refused at once when no
     /// logged-in agent of the campaign has the inbound skill, or when `inbound_queue_cap` callers
-    /// already wait); one from an allowed source that is not a trunk (an agent) is no
-    /// customer: 403, nothing stored.
+    /// already wait); one from an allowed source that is not a trunk is no customer: 403 when it
+    /// names an agent (not dial-in) or nobody while no agent dials in, 404 (no such user) when
+    /// some agent dials in and it names none; nothing stored. (INVITEs naming a dial-in agent
+    /// never reach here: `dial_in`.)
     fn on_inbound(
         &mut self,
         call: crate::sip::endpoint::CallId,
         from: String,
+        to: &str,
         trunk: Option<String>,
         offer: Option<String>,
     ) {
@@ -769,7 +778,13 @@ impl Core {
             self.emit_sip(SipCommand::Reject { call, code: 503 });
             return;
         }
-        let refuse = if trunk.is_none() {
+        let dial_ins = self
+            .agents
+            .iter()
+            .any(|a| a.connect == crate::engine::config::ConnectMode::DialIn);
+        let refuse = if trunk.is_none() && dial_ins && !self.agent_ix.contains_key(to) {
+            Some(("unknown_user", 404))
+        } else if trunk.is_none() {
             Some(("not_a_trunk", 403))
         } else if self.camps[ci].dialer.inbound_agents() == 0 {
             // No logged-in agent can ever take it: queueing would only hold the caller (and a

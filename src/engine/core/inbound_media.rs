@@ -8,7 +8,7 @@
 //! Must not touch: RTP, sockets, the inbound queue itself (`calls`), SDP beyond
 //! `media::sdp::{parse, answer, negotiate_answer}`.
 
-use crate::engine::config::{ConnectMode, EngineConfig};
+use crate::engine::config::EngineConfig;
 use crate::media::io::{LegId, LegRole, MediaCommand, MediaMode};
 use crate::media::sdp;
 use crate::sip::endpoint::{AgentLeg, CallId as SipCall};
@@ -92,7 +92,7 @@ impl Core {
             .as_ref()
             .filter(|c| c.up)
             .map(|c| c.leg);
-        if nailed.is_none() && self.agents[ai].connect == ConnectMode::Nailed {
+        if nailed.is_none() && self.agents[ai].connect.is_nailed() {
             tracing::warn!(agent = %self.agents[ai].spec.id, "nailed-up connection gone at connect");
             self.refuse_inbound(sip, 503);
             self.leave_if_connection_lost(ai);

@@ -140,6 +140,17 @@ pub enum SipCommand {
         /// The SIP status.
         code: u16,
     },
+    /// Refuse a dial-in agent's INVITE with a digest challenge (401).
+    Challenge {
+        /// The phone's call.
+        call: SipCall,
+        /// The engine's realm.
+        realm: String,
+        /// A fresh nonce.
+        nonce: String,
+        /// The credentials were right over an expired nonce (`stale=true`).
+        stale: bool,
+    },
     /// Which trunk carries `call` now. Answered by [`SipInput::Trunk`].
     QueryTrunk {
         /// The call.

@@ -62,14 +62,16 @@ pub(crate) fn resolve_connect(
         .collect();
     let all_anchored = !mine.is_empty() && mine.iter().all(|c| c.anchored);
     match agent.connect {
-        Some(ConnectMode::Nailed) => match mine.iter().find(|c| !c.anchored) {
-            Some(c) => Err(CampaignSetupError::NailedOnFlowI {
-                agent: agent.id.clone(),
-                campaign: c.name.clone(),
-                group: c.def.trunk_group.clone(),
-            }),
-            None => Ok(ConnectMode::Nailed),
-        },
+        Some(mode @ (ConnectMode::Nailed | ConnectMode::DialIn)) => {
+            match mine.iter().find(|c| !c.anchored) {
+                Some(c) => Err(CampaignSetupError::NailedOnFlowI {
+                    agent: agent.id.clone(),
+                    campaign: c.name.clone(),
+                    group: c.def.trunk_group.clone(),
+                }),
+                None => Ok(mode),
+            }
+        }
         Some(ConnectMode::PerCall) => Ok(ConnectMode::PerCall),
         None if all_anchored => Ok(ConnectMode::Nailed),
         None => Ok(ConnectMode::PerCall),
@@ -228,7 +230,7 @@ impl Core {
             self.connect_tone(agent_leg);
             return;
         }
-        if self.agents[ai].connect == ConnectMode::Nailed {
+        if self.agents[ai].connect.is_nailed() {
             // The dialer only offers agents whose connection is up; one lost in between.
             tracing::warn!(agent = %self.agents[ai].spec.id, "nailed-up connection gone at connect");
             self.agent_lost_customer(key);

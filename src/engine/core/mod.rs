@@ -9,8 +9,8 @@
 //! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
 //! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start),
 //! `media` (anchored calls' legs and RTP ports, bridging, the safe-harbour message and its
-//! opt-out, recording), `nailed` (agents' nailed-up connections); `io` holds the types crossing
-//! the edge.
+//! opt-out, recording), `nailed` (agents' nailed-up connections), `dial_in` (connections the
+//! agents' phones set up themselves, with digest auth); `io` holds the types crossing the edge.
 //!
 //! Must not touch: tokio, sqlx, [`crate::store::Store`], sockets, `Instant::now` or
 //! `SystemTime::now` (the shell injects the one stopwatch that times pacing decisions for
@@ -25,6 +25,7 @@
 mod agents;
 mod calls;
 mod control;
+mod dial_in;
 mod inbound_media;
 pub mod io;
 mod lines;
@@ -60,6 +61,7 @@ pub use stats::{CampaignSummary, RunSummary};
 
 pub use self::agents::CLAIM_TTL;
 pub use self::control::{budget_spent, budgeted_mode, Figures};
+pub use self::dial_in::NONCE_LIFETIME;
 pub use io::{
     AdminReply, AdminRequest, AgentIdx, CallKey, CampaignId, Effect, MediaSetup, PlaceFailure,
     RecordingMode, ReplyId, SipCommand, SipInput, StoreCommand, StoreResult,
@@ -341,6 +343,8 @@ pub struct Core {
     pub(crate) stopwatch: Option<fn() -> Instant>,
     /// RTP ports and media legs.
     pub(crate) media: MediaState,
+    /// Nonces of the digest challenges to dial-in agents (`dial_in`).
+    pub(crate) nonces: crate::sip::nonces::NonceBook,
 }
 /// Logs what the dialer refused: the engine told it something its state did not allow (an
 /// event racing a pacing decision, a call it already ended). Its state is unchanged, so there
@@ -411,8 +415,8 @@ pub enum CampaignSetupError {
         #[source]
         source: crate::pacing::DialerError,
     },
-    /// A `connect: nailed` agent works a campaign whose trunks are `flow-i`.
-    #[error("agent {agent}: connect: nailed needs anchored media, but campaign {campaign} dials trunk group {group:?} whose trunks are flow-i (set connect: per-call)")]
+    /// A `connect: nailed` or `dial-in` agent works a campaign whose trunks are `flow-i`.
+    #[error("agent {agent}: a nailed-up connection (connect: nailed or dial-in) needs anchored media, but campaign {campaign} dials trunk group {group:?} whose trunks are flow-i (set connect: per-call)")]
     NailedOnFlowI {
         /// The agent.
         agent: String,
@@ -559,6 +563,7 @@ impl Core {
                 tone: media::connect_tone(),
                 inbound: HashMap::new(),
             },
+            nonces: dial_in::default_nonces(),
         })
     }
 

@@ -4,6 +4,8 @@
 //!
 //! Re-connects: a connection that fails before the phone answers is tried again while the agent
 //! stays logged in, after 1 s, 2 s, 4 s … doubling up to 60 s (checked each housekeeping tick).
+//! A `dial-in` agent's phone is never called: it sets the connection up itself (`dial_in`), and
+//! calls again after a failure or a loss.
 //! One lost once up (the phone's BYE, an RTP timeout) logs the agent out with a reason (log and
 //! the agent view's `pause_reason`), and its customer takes the abandon path; automatic agents
 //! log in again at the next claim renewal (every 10 s).
@@ -27,12 +29,16 @@ impl Core {
     /// Whether agent `ai` must be connected before it may take customers.
     pub(crate) fn needs_connection(&self, ai: usize) -> bool {
         let a = &self.agents[ai];
-        a.connect == ConnectMode::Nailed && !a.conn.as_ref().is_some_and(|c| c.up)
+        a.connect.is_nailed() && !a.conn.as_ref().is_some_and(|c| c.up)
     }
 
     /// Calls the agent's phone (at login, or a retry): Open its leg, then the INVITE.
     pub(crate) fn connect_agent(&mut self, ai: usize) {
         if self.agents[ai].conn.is_some() {
+            return;
+        }
+        if self.agents[ai].connect == ConnectMode::DialIn {
+            tracing::info!(agent = %self.agents[ai].spec.id, "waiting for the agent's phone to dial in");
             return;
         }
         let Some(port) = self.media.ports.allocate() else {
@@ -81,7 +87,9 @@ impl Core {
             if let Err(e) = self.enter_best(ai) {
                 tracing::warn!(error = %e, "connected agent has no campaign");
             }
-        } else if !self.agents[ai].logged_in {
+        } else if !self.agents[ai].logged_in && self.agents[ai].connect != ConnectMode::DialIn {
+            // A called phone answered after a logout. A phone that dialled in before its agent
+            // logged in keeps its connection for the login.
             self.disconnect_agent(ai);
         }
     }
@@ -95,7 +103,9 @@ impl Core {
     /// The connection failed before the phone answered: try again later while logged in.
     pub(crate) fn connection_failed(&mut self, ai: usize, reason: &str) {
         self.drop_connection(ai);
-        if self.agents[ai].logged_in {
+        if self.agents[ai].connect == ConnectMode::DialIn {
+            tracing::warn!(agent = %self.agents[ai].spec.id, %reason, "dial-in connection failed; the phone must call again");
+        } else if self.agents[ai].logged_in {
             self.schedule_retry(ai);
             tracing::warn!(agent = %self.agents[ai].spec.id, %reason, retry_in = ?self.agents[ai].retry.map(|(t, _)| t.saturating_duration_since(self.now)), "agent connection failed");
         }

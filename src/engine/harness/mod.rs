@@ -22,7 +22,9 @@ use crate::campaign::Campaign;
 use crate::yaml::YamlError;
 
 pub use media::ScriptedMedia;
-pub use sip::{AgentCalled, Answer, GroupLimits, Joined, Placed, Script, ScriptedSip, TalkScript};
+pub use sip::{
+    AgentCalled, Answer, Challenged, GroupLimits, Joined, Placed, Script, ScriptedSip, TalkScript,
+};
 pub use store::{MemLead, MemStore};
 
 /// Why a world could not be built.

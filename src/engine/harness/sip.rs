@@ -74,6 +74,19 @@ pub struct AgentCalled {
     pub call: SipCall,
 }
 
+/// A 401 sent to a phone dialling in.
+#[derive(Clone, Debug)]
+pub struct Challenged {
+    /// The phone's call.
+    pub call: SipCall,
+    /// The realm.
+    pub realm: String,
+    /// The nonce.
+    pub nonce: String,
+    /// `stale=true`.
+    pub stale: bool,
+}
+
 /// A customer joined to an agent.
 #[derive(Clone, Debug)]
 pub struct Joined {
@@ -129,6 +142,8 @@ pub struct ScriptedSip {
     pub record_commands: bool,
     /// Inbound callers answered by outdial itself (anchored): (call, outdial's SDP answer).
     pub inbound_answers: Vec<(SipCall, String)>,
+    /// Digest challenges sent (401 to dial-in agents' phones).
+    pub challenges: Vec<Challenged>,
     calls: HashMap<SipCall, Live>,
     /// Agent calls up or ringing: call → answered.
     agent_live: HashMap<SipCall, bool>,
@@ -156,6 +171,7 @@ impl ScriptedSip {
             commands: Vec::new(),
             record_commands: true,
             inbound_answers: Vec::new(),
+            challenges: Vec::new(),
             calls: HashMap::new(),
             starts: BTreeMap::new(),
             next_call: 1,
@@ -370,6 +386,20 @@ impl ScriptedSip {
             }
             SipCommand::Announce { call, .. } | SipCommand::Reject { call, .. } => {
                 self.calls.remove(&call);
+                Vec::new()
+            }
+            SipCommand::Challenge {
+                call,
+                realm,
+                nonce,
+                stale,
+            } => {
+                self.challenges.push(Challenged {
+                    call,
+                    realm,
+                    nonce,
+                    stale,
+                });
                 Vec::new()
             }
             SipCommand::Answer { call, sdp } => {

@@ -376,6 +376,9 @@ impl MultiScenario {
                 group: a.group.clone(),
                 wrap_up: WrapUp::Auto,
                 connect: None,
+                password_env: None,
+                password_file: None,
+                password: None,
             })
             .collect();
         Ok(cfg)

@@ -88,9 +88,13 @@ impl Calls {
         call: CallId,
         realm: &str,
         nonce: &str,
+        stale: bool,
     ) -> Result<(), CallError> {
         let leg = self.inbound_leg(call)?;
-        let v = format!("Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5");
+        let stale = if stale { ", stale=true" } else { "" };
+        let v = format!(
+            "Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5{stale}"
+        );
         self.uas_final(io, now, leg, 401, None, &[("WWW-Authenticate", v)]);
         self.finish_call(io, call);
         Ok(())
