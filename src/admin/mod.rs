@@ -17,7 +17,10 @@
 //! - [`metrics`]: metric names, helpers the engine calls, the recorder behind `/metrics`.
 //! - [`client`]: HTTP client of this API.
 //! - [`report`]: per-hour figures from call records (pure).
+//! - [`analysis_report`]: call-progress analysis figures from call records (pure): verdict
+//!   counts, mean and p95 analysis delay.
 
+pub mod analysis_report;
 mod auth;
 pub mod client;
 mod control;

@@ -357,6 +357,8 @@ mod tests {
             end_ms: Some(dial + 20 * SEC),
             wrapup_end_ms: None,
             disposition: Some(disposition.into()),
+            cpa_verdict: None,
+            cpa_delay_ms: None,
         }
     }
 

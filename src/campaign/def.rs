@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
+use super::cpa::{CampaignCpa, RawCpa};
 use super::disposition::{CallDisposition, RetryRule};
 use super::media::{AbandonMessage, RecordingPolicy};
 use super::phone::{normalize_e164, parse_region, parse_timezone};
@@ -262,6 +263,8 @@ struct RawCampaign {
     amd_false_positive: Option<f64>,
     #[serde(default)]
     amd_false_negative: Option<f64>,
+    #[serde(default)]
+    cpa: RawCpa,
 }
 
 /// Calling window as written: `default` applies to days not listed; `"closed"` closes a day.
@@ -332,6 +335,10 @@ pub struct Campaign {
     /// compared with.
     #[serde(default)]
     pub amd_false_negative: Option<f64>,
+    /// Call-progress analysis: on or off, its thresholds, known announcements, and what each
+    /// verdict does ([`super::cpa`]).
+    #[serde(default)]
+    pub cpa: CampaignCpa,
 }
 
 impl Campaign {
@@ -457,6 +464,12 @@ impl Campaign {
             ),
         };
 
+        // Also relative to the campaign file: the announcements folder and a machine's message.
+        let cpa = raw
+            .cpa
+            .validate(base)
+            .map_err(|(field, m)| bad(&field, m))?;
+
         Ok(Campaign {
             name: raw.name,
             kind: raw.kind,
@@ -477,6 +490,7 @@ impl Campaign {
             recording: raw.recording,
             amd_false_positive: raw.amd_false_positive,
             amd_false_negative: raw.amd_false_negative,
+            cpa,
         })
     }
 
@@ -852,6 +866,84 @@ mod media_settings {
 }
 
 #[cfg(test)]
+mod cpa_section {
+    use super::*;
+    use crate::campaign::cpa::CpaAction;
+    use crate::cpa::VerdictClass;
+
+    fn parse(dir: &Path, extra: &str) -> Result<Campaign, String> {
+        let text = format!(
+            "name: t\nkind: collection\nregion: CN\ntimezone: Asia/Shanghai\ndialing:\n  \
+             mode: predictive\ncaller_id: \"021 6123 4567\"\ntrunk_group: g\nagent_group: a\n{extra}"
+        );
+        Campaign::parse(&dir.join("c.yaml").display().to_string(), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_cpa_section_defaults_and_its_errors_name_file_line_and_field() {
+        let d = std::env::temp_dir().join(format!("outdial-cpa-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("refs")).unwrap();
+        let c = parse(&d, "").unwrap();
+        assert_eq!(c.cpa.enabled, None, "on when anchored, by default");
+        assert_eq!(
+            c.cpa.announcements, None,
+            "no announcements folder next to the file"
+        );
+        assert_eq!(
+            c.cpa.policy.action(VerdictClass::Unsure),
+            &CpaAction::Connect
+        );
+        let c = parse(
+            &d,
+            "cpa:\n  announcements: refs\n  policy: { unsure: hangup }\n",
+        )
+        .unwrap();
+        assert!(c
+            .cpa
+            .announcements
+            .as_ref()
+            .is_some_and(|p| p.is_absolute() && p.ends_with("refs")));
+        assert_eq!(
+            c.cpa.policy.action(VerdictClass::Unsure),
+            &CpaAction::Hangup
+        );
+        // The stored definition keeps it.
+        let back: Campaign = serde_json::from_str(&c.to_json()).unwrap();
+        assert_eq!(back.cpa, c.cpa);
+
+        let file = d.join("c.yaml").display().to_string();
+        let e = parse(&d, "cpa:\n  announcements: nowhere\n").unwrap_err();
+        assert!(
+            e.starts_with(&format!("{file}:11: cpa.announcements:")),
+            "{e}"
+        );
+        let e = parse(&d, "cpa:\n  policy:\n    human: hangup\n").unwrap_err();
+        assert!(
+            e.starts_with(&format!("{file}:12: cpa.policy.human:")),
+            "{e}"
+        );
+        let e = parse(&d, "cpa:\n  policy:\n    fax: { message: m.wav }\n").unwrap_err();
+        assert!(
+            e.contains("cpa.policy.fax") && e.contains("voicemail"),
+            "{e}"
+        );
+        let e = parse(&d, "cpa:\n  policy:\n    machine: { message: none.wav }\n").unwrap_err();
+        assert!(
+            e.contains("cpa.policy.machine.message") && e.contains("none.wav"),
+            "{e}"
+        );
+        let e = parse(&d, "cpa:\n  policy:\n    silence: redial\n").unwrap_err();
+        assert!(
+            e.contains("cpa.policy.silence") && e.contains("redial"),
+            "{e}"
+        );
+        let e = parse(&d, "cpa:\n  enabeld: true\n").unwrap_err();
+        assert!(e.contains("cpa") && e.contains("enabeld"), "{e}");
+        std::fs::remove_dir_all(&d).ok();
+    }
+}
+
+#[cfg(test)]
 mod shipped {
     use super::*;
 
@@ -883,6 +975,20 @@ mod shipped {
                 Some((secs * 8000.0) as usize)
             );
             assert_eq!(c.recording.mode, super::super::media::RecordingMode::All);
+            // Call-progress analysis on, with the shipped placeholder announcements.
+            assert_eq!(c.cpa.enabled, Some(true), "{name}");
+            assert!(
+                c.cpa
+                    .announcements
+                    .as_ref()
+                    .is_some_and(|p| p.ends_with("announcements")),
+                "{name}"
+            );
+            let leaves_message = matches!(
+                c.cpa.policy.machine,
+                crate::campaign::cpa::CpaAction::Message(_)
+            );
+            assert_eq!(leaves_message, name == "repayment-reminder", "{name}");
         }
     }
 }

@@ -40,6 +40,24 @@ pub enum CallDisposition {
     /// A person answered and was talking to an agent when the node handling the call crashed:
     /// recovery hung both legs up. Counts as a live answer and against the contact cap.
     Interrupted,
+    /// Call-progress analysis heard the carrier say the phone is switched off (关机): the
+    /// person may switch it on later; retried in hours by default.
+    PoweredOff,
+    /// The carrier said the phone cannot be reached now (无法接通, no coverage): retried
+    /// within the hour by default.
+    Unreachable,
+    /// The carrier said the line is suspended (停机, unpaid bill): retried a day later by
+    /// default.
+    Suspended,
+    /// A known recorded announcement whose kind names no other disposition: retried in hours.
+    Announcement,
+    /// A fax machine answered: never retried by default.
+    Fax,
+    /// Dead air after the answer: retried within the hour by default.
+    Silence,
+    /// The far end hung up while call-progress analysis was still listening (no verdict, so
+    /// no live answer the dialer knew of, and no agent): retried within the hour by default.
+    AnalysisHangup,
     /// Agent wrap-up: the customer asked to be called back (optionally at a time).
     Callback,
     /// Agent wrap-up: the purpose of the call was achieved (verified, paid, sold…).
@@ -52,7 +70,7 @@ pub enum CallDisposition {
 
 impl CallDisposition {
     /// Every disposition, in declaration order.
-    pub const ALL: [CallDisposition; 15] = [
+    pub const ALL: [CallDisposition; 22] = [
         CallDisposition::Connected,
         CallDisposition::Abandoned,
         CallDisposition::Busy,
@@ -64,6 +82,13 @@ impl CallDisposition {
         CallDisposition::Unknown,
         CallDisposition::Shutdown,
         CallDisposition::Interrupted,
+        CallDisposition::PoweredOff,
+        CallDisposition::Unreachable,
+        CallDisposition::Suspended,
+        CallDisposition::Announcement,
+        CallDisposition::Fax,
+        CallDisposition::Silence,
+        CallDisposition::AnalysisHangup,
         CallDisposition::Callback,
         CallDisposition::Completed,
         CallDisposition::NotInterested,
@@ -84,6 +109,13 @@ impl CallDisposition {
             CallDisposition::Unknown => "unknown",
             CallDisposition::Shutdown => "shutdown",
             CallDisposition::Interrupted => "interrupted",
+            CallDisposition::PoweredOff => "powered_off",
+            CallDisposition::Unreachable => "unreachable",
+            CallDisposition::Suspended => "suspended",
+            CallDisposition::Announcement => "announcement",
+            CallDisposition::Fax => "fax",
+            CallDisposition::Silence => "silence",
+            CallDisposition::AnalysisHangup => "analysis_hangup",
             CallDisposition::Callback => "callback",
             CallDisposition::Completed => "completed",
             CallDisposition::NotInterested => "not_interested",
@@ -124,11 +156,18 @@ impl CallDisposition {
             // and only when the contact cap allows (the attempt counts as connected).
             CallDisposition::Interrupted => (true, 24 * 60 * 60),
             CallDisposition::Rejected => (true, 4 * 60 * 60),
+            CallDisposition::PoweredOff => (true, 2 * 60 * 60),
+            CallDisposition::Unreachable => (true, 60 * 60),
+            CallDisposition::Suspended => (true, 24 * 60 * 60),
+            CallDisposition::Announcement => (true, 4 * 60 * 60),
+            CallDisposition::Silence => (true, 60 * 60),
+            CallDisposition::AnalysisHangup => (true, 60 * 60),
             CallDisposition::Callback => (true, 60 * 60),
             CallDisposition::Connected
             | CallDisposition::Completed
             | CallDisposition::NotInterested
             | CallDisposition::DoNotCall
+            | CallDisposition::Fax
             | CallDisposition::Invalid => (false, 0),
         };
         RetryRule {

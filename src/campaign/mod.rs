@@ -6,9 +6,12 @@
 //! - [`disposition`]: call outcomes and the retry rule attached to each.
 //! - [`phone`]: E.164 normalisation (the `phonenumber` crate) and time zone names.
 //! - [`mode`]: the dial mode ([`DialMode`]) of campaign files, the admin API and store overrides.
+//! - [`cpa`]: the `cpa:` section (call-progress analysis: on/off, thresholds, known
+//!   announcements, the action per verdict) and the verdict → disposition mapping.
 //! - [`media`]: the safe-harbour message (`abandon_message`) and the recording policy.
 //! - [`list`]: the CSV call-list reader (header, BOM, quoting, per-row rejects).
 
+pub mod cpa;
 pub mod def;
 pub mod disposition;
 pub mod list;

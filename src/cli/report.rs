@@ -68,6 +68,7 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
         since_ms,
     )
     .with_amd_false_positive(args.amd_false_positive);
+    let analysis = outdial::admin::analysis_report::analysis(&input.calls, since_ms);
     if args.json {
         let out = serde_json::json!({
             "campaign": args.campaign,
@@ -75,6 +76,7 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
             "since_ms": since_ms,
             "hours": rep.hours,
             "total": rep.total,
+            "analysis": analysis,
         });
         println!("{out}");
     } else {
@@ -82,6 +84,9 @@ pub fn run(db: &str, args: ReportArgs) -> anyhow::Result<ExitCode> {
             "{}",
             table(&args.campaign, input.tz, &rep.hours, rep.total.as_ref())
         );
+        if let Some(a) = &analysis {
+            print!("{}", a.line());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -185,6 +185,10 @@ pub async fn run(
         })
         .collect();
 
+    let defs_cpa: Vec<(String, crate::campaign::cpa::CampaignCpa)> = defs
+        .iter()
+        .map(|(name, def)| (name.clone(), def.cpa.clone()))
+        .collect();
     let run_for = cfg.run_for.map(|d| d.0);
     let node = cfg.node.clone();
     let started = Instant::now();
@@ -198,6 +202,9 @@ pub async fn run(
     .map_err(EngineError::Campaign)?;
     for (name, setup) in setups {
         core.set_media_setup(&name, setup);
+    }
+    for (name, setup) in cpa_setups(&core, &defs_cpa)? {
+        core.set_cpa(&name, Some(setup));
     }
     core.set_stopwatch(Instant::now);
     // Digest nonces for dial-in agents from the OS RNG: not guessable from earlier ones.
@@ -707,4 +714,38 @@ pub(crate) async fn forward(tx: &mpsc::Sender<ShellMsg>, msg: ShellMsg) {
         // The loop is gone only when the engine exits: nothing is left to update then.
         tracing::debug!("engine loop gone: message dropped at exit");
     }
+}
+
+/// Each campaign's call-progress analysis, for those whose calls are anchored and that do not
+/// turn it off: the thresholds, the policy, and the known announcements loaded once here (a
+/// folder that cannot be read stops the start, naming the campaign and the file).
+fn cpa_setups(
+    core: &Core,
+    defs: &[(String, crate::campaign::cpa::CampaignCpa)],
+) -> Result<Vec<(String, crate::engine::core::CpaSetup)>, EngineError> {
+    let mut out = Vec::new();
+    for (name, cpa) in defs {
+        if !cpa.runs(core.anchored(name)) {
+            continue;
+        }
+        let library = match &cpa.announcements {
+            Some(dir) => {
+                let lib = crate::cpa::fingerprint::Library::load_dir(dir).map_err(|e| {
+                    EngineError::Config(format!("campaign {name}: cpa.announcements: {e}"))
+                })?;
+                tracing::info!(campaign = %name, dir = %dir.display(), references = lib.len(), "known announcements loaded");
+                Some(crate::media::io::Announcements(Arc::new(lib)))
+            }
+            None => None,
+        };
+        out.push((
+            name.clone(),
+            crate::engine::core::CpaSetup {
+                settings: Arc::new(cpa.settings.clone()),
+                library,
+                policy: cpa.policy.clone(),
+            },
+        ));
+    }
+    Ok(out)
 }

@@ -224,6 +224,13 @@ impl MediaCore {
                     self.play(now, ix, prompt);
                 }
             }
+            // Analysis is the shell's (a tap consumer): for the core it is the engine's tap.
+            MediaCommand::Analyse { leg, .. } => {
+                self.handle_command(now, MediaCommand::Tap { leg, on: true })
+            }
+            MediaCommand::StopAnalysis { leg } => {
+                self.handle_command(now, MediaCommand::Tap { leg, on: false })
+            }
             MediaCommand::Tap { leg, on } => {
                 let Some(ix) = self.leg_ix(leg) else { return };
                 if let Some(l) = self.leg_mut(ix) {

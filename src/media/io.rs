@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::cpa::fingerprint::Library;
+use crate::cpa::settings::CpaSettings;
+use crate::cpa::{CpaEvent, Phase};
+
 /// One RTP endpoint of outdial: the customer's side or the agent's side of a call, or an
 /// agent's nailed-up connection. Chosen by the engine, unique for the life of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +107,27 @@ pub enum MediaCommand {
         /// The file.
         path: PathBuf,
     },
+    /// Run call-progress analysis on `leg`'s received audio (it is tapped for it): one
+    /// classifier in `phase`, fed every 20 ms after the jitter buffer, off the relay path. Its
+    /// verdict (and a beep after a machine) come back as [`MediaEvent::Cpa`], its end as
+    /// [`MediaEvent::AnalysisDone`]. A second `Analyse` of the same leg replaces the first
+    /// (early media, then a fresh analysis after the answer).
+    Analyse {
+        /// The customer leg.
+        leg: LegId,
+        /// Early media or after the answer.
+        phase: Phase,
+        /// The campaign's thresholds.
+        settings: Arc<CpaSettings>,
+        /// The campaign's known announcements (none: matching off).
+        library: Option<Announcements>,
+    },
+    /// Stop analysing `leg` (its tap stops unless a recording needs it). An analysis stopped
+    /// before its verdict reports the verdict the audio so far leaves ([`MediaEvent::Cpa`]).
+    StopAnalysis {
+        /// The leg.
+        leg: LegId,
+    },
     /// Close a leg: its figures come back in [`MediaEvent::Closed`].
     Close {
         /// The leg.
@@ -157,6 +182,19 @@ pub enum MediaEvent {
         /// Why.
         reason: String,
     },
+    /// Call-progress analysis of `leg` reached a verdict, or heard the beep after a machine.
+    Cpa {
+        /// The analysed leg.
+        leg: LegId,
+        /// What it found.
+        event: CpaEvent,
+    },
+    /// The analysis of `leg` is over (its verdict, and after a machine the beep or the wait
+    /// for one): no more [`MediaEvent::Cpa`] for it.
+    AnalysisDone {
+        /// The leg.
+        leg: LegId,
+    },
     /// A leg closed, with its figures.
     Closed {
         /// The leg.
@@ -164,6 +202,17 @@ pub enum MediaEvent {
         /// What it saw.
         stats: LegStats,
     },
+}
+
+/// A campaign's known announcements, shared by all its analyses. Compared by identity: two
+/// commands name the same library when they share it.
+#[derive(Clone, Debug)]
+pub struct Announcements(pub Arc<Library>);
+
+impl PartialEq for Announcements {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// One leg's media figures, for the call record and `/metrics`.

@@ -14,6 +14,8 @@
 //!   carriers send.
 //! - [`g711`], [`wav`], [`recording`]: audio formats, prompt loading, the recording writer (a
 //!   tap consumer; its crash sweep in `recording::stale`).
+//! - [`analysis`]: call-progress analysis of tapped legs (one [`crate::cpa`] classifier per
+//!   analysed leg; verdicts out as events), run by the shell's analysis thread.
 //! - [`ports`]: the RTP port pool (plain data, owned by the engine core).
 //! - [`shell`]: the I/O shell — mio worker threads with sockets driving [`core::MediaCore`]
 //!   (threads, not tokio tasks: the relay is a hot path, as rtpengine's workers are).
@@ -21,6 +23,7 @@
 //!
 //! Nothing here looks at SIP headers, the store or the pacing core.
 
+pub mod analysis;
 pub mod core;
 pub mod dtmf;
 pub mod emodel;

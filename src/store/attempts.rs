@@ -64,6 +64,9 @@ pub struct CallMedia {
     /// The customer pressed the opt-out key during the safe-harbour message (the number was
     /// put on the do-not-call list).
     pub opted_out: bool,
+    /// What call-progress analysis decided, when it ran on the call.
+    #[serde(default)]
+    pub cpa: Option<super::media::CpaRecord>,
 }
 
 impl AttemptOutcome {

@@ -125,6 +125,8 @@ from_row! {
         end_ms: Option<i64>,
         wrapup_end_ms: Option<i64>,
         disposition: Option<String>,
+        cpa_verdict: Option<String>,
+        cpa_delay_ms: Option<i64>,
     }
 }
 
@@ -501,8 +503,8 @@ impl Store {
         let rec = self.campaign_in(&mut tx, campaign).await?;
         let rows: Vec<CdrDbRow> = tx
             .all(
-                "SELECT dial_ms, answer_ms, connect_ms, end_ms, wrapup_end_ms, disposition \
-                 FROM attempts WHERE campaign_id = $1 AND dial_ms >= $2 ORDER BY dial_ms, id",
+                "SELECT dial_ms, answer_ms, connect_ms, end_ms, wrapup_end_ms, disposition, \
+                 cpa_verdict, cpa_delay_ms FROM attempts WHERE campaign_id = $1 AND dial_ms >= $2 ORDER BY dial_ms, id",
                 &[Arg::I(rec.id), Arg::I(since)],
             )
             .await?;
@@ -549,6 +551,8 @@ impl Store {
                 end_ms: r.end_ms,
                 wrapup_end_ms: r.wrapup_end_ms,
                 disposition: r.disposition,
+                cpa_verdict: r.cpa_verdict,
+                cpa_delay_ms: r.cpa_delay_ms,
             })
             .collect();
         let inbound = inbound

@@ -1,5 +1,5 @@
 //! The media plane's part of the call records: a call's recording and the customer leg's media
-//! figures ([`Store::record_media`]), the opt-out key ([`Store::opt_out`], which puts the number
+//! figures ([`Store::record_media`]), call-progress analysis's verdict ([`CpaRecord`]), the opt-out key ([`Store::opt_out`], which puts the number
 //! on the do-not-call list in the same transaction), and what `outdial recordings` reads and
 //! clears ([`Store::recordings`], [`Store::clear_recording`]). Queries only; which calls are
 //! recorded and when files are purged are the engine's and the CLI's rules.
@@ -32,6 +32,22 @@ pub struct MediaFigures {
     pub jitter_ms: f64,
     /// E-model MOS estimate.
     pub mos: f64,
+}
+
+/// What call-progress analysis decided on a call, for its record and `outdial report`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpaRecord {
+    /// The verdict's name (`human`, `machine`, `announcement`, `sit`, `fax`, `silence`,
+    /// `unsure`).
+    pub verdict: String,
+    /// Why, for people (which announcement, which SIT, the greeting's length…).
+    pub detail: String,
+    /// The analysis delay, ms: from the answer (early media: from its start) to the verdict,
+    /// as the engine saw it. Part of a person's wait for an agent.
+    pub delay_ms: i64,
+    /// What the campaign's policy did: `connect`, `hangup`, `message` or `cancel` (early
+    /// media, before any answer).
+    pub action: String,
 }
 
 /// What the media plane adds to one call record; every part optional.
@@ -210,6 +226,20 @@ pub(crate) async fn write_call_media(
         ),
     )
     .await?;
+    if let Some(c) = &m.cpa {
+        tx.exec(
+            "UPDATE attempts SET cpa_verdict = $2, cpa_detail = $3, cpa_delay_ms = $4, \
+             cpa_action = $5 WHERE id = $1",
+            &[
+                Arg::I(attempt),
+                Arg::S(&c.verdict),
+                Arg::S(&c.detail),
+                Arg::I(c.delay_ms),
+                Arg::S(&c.action),
+            ],
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -49,6 +49,11 @@ pub(super) const SQLITE: &[File] = &[
         "call media",
         include_str!("../../migrations/sqlite/0006_call_media.sql"),
     ),
+    (
+        7,
+        "cpa",
+        include_str!("../../migrations/sqlite/0007_cpa.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -87,6 +92,11 @@ pub(super) const POSTGRES: &[File] = &[
         7,
         "call media",
         include_str!("../../migrations/postgres/0007_call_media.sql"),
+    ),
+    (
+        8,
+        "cpa",
+        include_str!("../../migrations/postgres/0008_cpa.sql"),
     ),
 ];
 

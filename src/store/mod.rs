@@ -51,7 +51,9 @@ pub use history::{WARM_START_CALLS, WARM_START_WINDOW_MS};
 pub use inbound::InboundRecord;
 pub use lease::LeasedLead;
 pub use load::{LoadReport, MAX_REPORTED_ERRORS};
-pub use media::{AttemptMedia, MediaFigures, RecordingFilter, RecordingInfo, RecordingRow};
+pub use media::{
+    AttemptMedia, CpaRecord, MediaFigures, RecordingFilter, RecordingInfo, RecordingRow,
+};
 pub use nodes::DeadNode;
 pub use retry::Next;
 pub use rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};

@@ -22,6 +22,10 @@ pub struct CdrRow {
     /// Final disposition code (`busy`, `abandoned`, `completed`, …); `None` while the attempt
     /// is open (the call is in flight): it counts as an attempt only.
     pub disposition: Option<String>,
+    /// Call-progress analysis's verdict (`human`, `machine`, …), when it ran.
+    pub cpa_verdict: Option<String>,
+    /// Its delay, ms (answer to verdict; early media: its start to the verdict).
+    pub cpa_delay_ms: Option<i64>,
 }
 
 /// What the report needs of one inbound call record (the store's `inbound_calls`).

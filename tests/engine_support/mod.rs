@@ -151,7 +151,9 @@ pub fn peer(cmd: &str, scenario: &Path, scale: f64, extra: &[&str]) -> Peer {
     }
 }
 
-/// The lab campaign: predictive, window 09:00–18:00 callee-local, retries minutes apart.
+/// The lab campaign: predictive, window 09:00–18:00 callee-local, retries minutes apart, and
+/// call-progress analysis off: these suites test signalling, pacing and the relay, whose peers
+/// send no audio a classifier could judge (`cpa_e2e` and `engine_cpa` turn it on).
 pub fn campaign_yaml(name: &str, mode: &str) -> String {
     format!(
         "name: {name}\nkind: verification\npriority: 50\nregion: SG\ntimezone: Asia/Singapore\n\
@@ -161,7 +163,8 @@ pub fn campaign_yaml(name: &str, mode: &str) -> String {
          retry:\n  max_attempts: 5\n  max_attempts_per_day: 3\n  abandon_cooldown: 1h\n  rules:\n\
          \x20   busy: {{ delay: 10m }}\n    no_answer: {{ delay: 20m }}\n    machine: {{ delay: 30m }}\n\
          \x20   abandoned: {{ delay: 1h }}\n    trunk_failure: {{ delay: 5m }}\n    unknown: {{ delay: 15m }}\n\
-         caller_id: \"6560885500\"\ntrunk_group: lab\nagent_group: lab\nskills: [verification]\n"
+         caller_id: \"6560885500\"\ntrunk_group: lab\nagent_group: lab\nskills: [verification]\n\
+         cpa:\n  enabled: false\n"
     )
 }
 

@@ -9,6 +9,8 @@ mod admin_support;
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../cpa_support/mod.rs"]
+mod cpa_support;
 #[path = "../common/dialler.rs"]
 mod dialler;
 #[path = "../engine_support/mod.rs"]
@@ -29,8 +31,11 @@ mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;
 mod cpa_cli;
+mod cpa_corpus;
+mod cpa_e2e;
 mod engine_budget;
 mod engine_core;
+mod engine_cpa;
 mod engine_crash;
 mod engine_e2e;
 mod engine_fidelity;

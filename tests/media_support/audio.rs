@@ -21,9 +21,16 @@ fn run(cmd: &mut Command) {
 /// Speaks `text` (espeak-ng, English, fixed voice and speed) into `dir/NAME.wav` as 8 kHz mono
 /// 16-bit PCM, the format baresip's `aufile` takes as a microphone.
 pub fn say(dir: &Path, name: &str, text: &str) -> PathBuf {
+    say_as(dir, name, text, "en", 50)
+}
+
+/// [`say`] in espeak-ng's `voice` at `pitch` (0–99): a speaker other than the one the shipped
+/// placeholder announcements were made with (espeak renders the same words in the same voice
+/// identically, which no two real speakers do).
+pub fn say_as(dir: &Path, name: &str, text: &str, voice: &str, pitch: u32) -> PathBuf {
     let raw = dir.join(format!("{name}-espeak.wav"));
     run(Command::new("espeak-ng")
-        .args(["-v", "en", "-s", "160", "-w"])
+        .args(["-v", voice, "-p", &pitch.to_string(), "-s", "160", "-w"])
         .arg(&raw)
         .arg(text));
     let out = dir.join(format!("{name}.wav"));

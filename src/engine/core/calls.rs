@@ -147,6 +147,19 @@ impl Core {
                 }
                 Action::Abandon { call } => self.abandon(ci, call),
                 Action::Cancel { call } => {
+                    let listening = self.camps[ci]
+                        .calls
+                        .get(&call.0)
+                        .is_some_and(|k| self.cpa_listening(*k));
+                    if listening {
+                        // Answered and being analysed: the ring timeout ran out meanwhile. The
+                        // call stays up for its verdict (a person then goes to the abandon
+                        // path: the dialer no longer offers it an agent).
+                        if let Some(rec) = self.rec_of(ci, call) {
+                            rec.in_dialer = false;
+                        }
+                        continue;
+                    }
                     let sip = self.rec_of(ci, call).and_then(|rec| {
                         rec.in_dialer = false;
                         rec.cancelled = true;
@@ -492,14 +505,13 @@ impl Core {
                     None => return,
                 };
                 self.dialer_end(key, end);
-                self.finish(
-                    key,
-                    if cancelled {
-                        CallDisposition::NoAnswer
-                    } else {
-                        disp
-                    },
-                );
+                // Cancelled on an early-media verdict: that verdict's disposition.
+                let disp = match self.cpa_disposition(key) {
+                    Some(d) => d,
+                    None if cancelled => CallDisposition::NoAnswer,
+                    None => disp,
+                };
+                self.finish(key, disp);
             }
             Event::Connected {
                 call,
@@ -550,8 +562,15 @@ impl Core {
             Event::Abandoned { .. } => {}
             Event::Ended { call, .. } => match self.by_sip.remove(&call) {
                 Some(Leg::Out(key)) => {
+                    let cpa = match self.cpa_disposition(key) {
+                        Some(d) => Some(d),
+                        None if self.cpa_listening(key) => Some(self.cpa_hung_up_listening(key)),
+                        None => None,
+                    };
                     let disp = self.calls.get(&key).map(|rec| {
-                        if rec.machine {
+                        if let Some(d) = cpa {
+                            d
+                        } else if rec.machine {
                             CallDisposition::Machine
                         } else if rec.abandoned {
                             CallDisposition::Abandoned
@@ -629,6 +648,11 @@ impl Core {
             return;
         }
         self.on_customer_answer(key, sdp);
+        if !machine && self.cpa_answered(key) {
+            // Analysed first: the dialer hears of the answer at the verdict (`cpa`).
+            self.query_trunk(key, call);
+            return;
+        }
         let Some(rec) = self.calls.get_mut(&key) else {
             return;
         };
@@ -708,6 +732,7 @@ impl Core {
 
     /// Writes the call record (and the retry it implies) and forgets the call.
     pub(crate) fn finish(&mut self, key: CallKey, disposition: CallDisposition) {
+        self.media.cpa_due.remove(&key);
         // An anchored call's legs close first (the nailed-up agent leg stays); an answered
         // one's record waits (briefly) for the customer leg's figures.
         if self.close_call_media(key, disposition) {

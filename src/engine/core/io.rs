@@ -56,6 +56,19 @@ pub enum Effect {
 
 pub use crate::campaign::media::RecordingMode;
 
+/// A campaign's call-progress analysis as the engine core runs it (the lead builds it from the
+/// campaign's `cpa:` section, with the announcements loaded once at start, and sets it with
+/// [`Core::set_cpa`](super::Core::set_cpa)); none: the campaign's calls are not analysed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpaSetup {
+    /// The classifiers' thresholds.
+    pub settings: std::sync::Arc<crate::cpa::settings::CpaSettings>,
+    /// The known announcements (none: no matching).
+    pub library: Option<crate::media::io::Announcements>,
+    /// What each verdict does.
+    pub policy: crate::campaign::cpa::CpaPolicy,
+}
+
 /// A campaign's media settings the engine core acts on (the lead fills it from the campaign's
 /// `abandon_message` and `recording:` with [`Core::set_media_setup`](super::Core::set_media_setup)).
 #[derive(Clone, Debug, PartialEq)]

@@ -143,6 +143,7 @@ impl Core {
                 closed: false,
                 ending: None,
                 record: Default::default(),
+                cpa: None,
             });
         }
         Some(offer)
@@ -169,6 +170,8 @@ impl Core {
             .map(|m| m.customer)
         {
             self.remote(leg, sdp_text);
+            // Carriers announce a phone's state here: listen before any answer.
+            self.cpa_early_media(key);
         }
     }
 
@@ -523,10 +526,15 @@ impl Core {
             // switch time (bridge to first forwarded packet) is measured by its benchmark.
             MediaEvent::FirstPacket { .. } | MediaEvent::Connected { .. } => {}
             MediaEvent::Dtmf { leg, digit } => self.on_dtmf(leg, digit),
+            MediaEvent::Cpa { leg, event } => self.on_cpa_event(leg, event),
+            MediaEvent::AnalysisDone { leg } => self.on_analysis_done(leg),
             MediaEvent::PromptDone { leg } => {
                 if let Some(&LegOwner::Inbound(sip)) = self.media.legs.get(&leg) {
                     self.inbound_prompt_done(sip);
                 } else if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&leg) {
+                    if self.cpa_prompt_done(key) {
+                        return;
+                    }
                     let rec = self.calls.get(&key);
                     if rec
                         .and_then(|r| r.media.as_ref())
@@ -668,6 +676,7 @@ impl Core {
                 self.agents[ai].retry = None;
             }
         }
+        self.cpa_housekeeping();
         // Only the calls waiting for figures are looked at, not every call in flight.
         let mut late: Vec<(CallKey, CallDisposition)> = self
             .media

@@ -9,8 +9,9 @@
 //! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
 //! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start),
 //! `media` (anchored calls' legs and RTP ports, bridging, the safe-harbour message and its
-//! opt-out, recording), `nailed` (agents' nailed-up connections), `dial_in` (connections the
-//! agents' phones set up themselves, with digest auth); `io` holds the types crossing the edge.
+//! opt-out, recording), `cpa` (call-progress analysis: what each verdict does to the call),
+//! `nailed` (agents' nailed-up connections), `dial_in` (connections the agents' phones set up
+//! themselves, with digest auth); `io` holds the types crossing the edge.
 //!
 //! Must not touch: tokio, sqlx, [`crate::store::Store`], sockets, `Instant::now` or
 //! `SystemTime::now` (the shell injects the one stopwatch that times pacing decisions for
@@ -25,6 +26,7 @@
 mod agents;
 mod calls;
 mod control;
+mod cpa;
 mod dial_in;
 mod inbound_media;
 pub mod io;
@@ -63,8 +65,8 @@ pub use self::agents::CLAIM_TTL;
 pub use self::control::{budget_spent, budgeted_mode, Figures};
 pub use self::dial_in::NONCE_LIFETIME;
 pub use io::{
-    AdminReply, AdminRequest, AgentIdx, CallKey, CampaignId, Effect, MediaSetup, PlaceFailure,
-    RecordingMode, ReplyId, SipCommand, SipInput, StoreCommand, StoreResult,
+    AdminReply, AdminRequest, AgentIdx, CallKey, CampaignId, CpaSetup, Effect, MediaSetup,
+    PlaceFailure, RecordingMode, ReplyId, SipCommand, SipInput, StoreCommand, StoreResult,
 };
 
 /// How often the engine refreshes line budgets, leases, agent homes and figures.
@@ -107,6 +109,8 @@ pub(crate) struct Camp {
     pub anchored: bool,
     /// Safe-harbour message, opt-out key, recording.
     pub media: MediaSetup,
+    /// Call-progress analysis (none: calls are connected on answer, as before).
+    pub cpa: Option<CpaSetup>,
 }
 
 /// One outbound call from dial to call record.
@@ -153,6 +157,8 @@ pub(crate) struct CallLegs {
     pub ending: Option<(crate::campaign::CallDisposition, Instant)>,
     /// What goes into the call record.
     pub record: crate::store::CallMedia,
+    /// Call-progress analysis of this call, once it started (early media or answer).
+    pub cpa: Option<cpa::CallCpa>,
 }
 
 /// One inbound call.
@@ -254,6 +260,9 @@ pub(crate) struct MediaState {
     pub tone: Prompt,
     /// Anchored inbound callers' legs, by SIP call (from the answer to the caller's end).
     pub inbound: HashMap<SipCall, InboundLeg>,
+    /// Answered calls waiting on call-progress analysis (a verdict, or a voicemail's beep),
+    /// with the instant the engine stops waiting (`cpa`).
+    pub cpa_due: HashMap<CallKey, Instant>,
 }
 
 /// An anchored inbound caller's customer leg (outdial answered the caller with its own SDP).
@@ -495,6 +504,7 @@ impl Core {
                 placed: 0,
                 anchored,
                 media: MediaSetup::default(),
+                cpa: None,
             });
         }
         warn_unmatched(&camps, &agents);
@@ -566,6 +576,7 @@ impl Core {
                 legs: HashMap::new(),
                 next_leg: 1,
                 closing: HashMap::new(),
+                cpa_due: HashMap::new(),
                 tone: media::connect_tone(),
                 inbound: HashMap::new(),
             },
@@ -663,6 +674,24 @@ impl Core {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Whether campaign `campaign`'s calls anchor media (false for a name not in this run).
+    pub fn anchored(&self, campaign: &str) -> bool {
+        self.camps.iter().any(|c| c.name == campaign && c.anchored)
+    }
+
+    /// Sets (or clears) a campaign's call-progress analysis; false when no campaign of this run
+    /// has that name or its calls are not anchored (nothing to analyse under flow I). Call
+    /// before [`Core::start`].
+    pub fn set_cpa(&mut self, campaign: &str, setup: Option<CpaSetup>) -> bool {
+        match self.camps.iter_mut().find(|c| c.name == campaign) {
+            Some(c) if c.anchored || setup.is_none() => {
+                c.cpa = setup;
+                true
+            }
+            _ => false,
         }
     }
 

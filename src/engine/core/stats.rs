@@ -19,6 +19,8 @@ const MAX_SAMPLES: usize = 200_000;
 pub(crate) struct RunStats {
     decisions_us: Vec<u32>,
     connect_ms: Vec<u32>,
+    /// Call-progress analysis: answer to verdict, ms.
+    cpa_ms: Vec<u32>,
 }
 
 impl RunStats {
@@ -26,6 +28,12 @@ impl RunStats {
         if self.decisions_us.len() < MAX_SAMPLES {
             self.decisions_us
                 .push(took.as_micros().min(u32::MAX as u128) as u32);
+        }
+    }
+
+    pub(crate) fn cpa_delay(&mut self, d: Duration) {
+        if self.cpa_ms.len() < MAX_SAMPLES {
+            self.cpa_ms.push(d.as_millis().min(u32::MAX as u128) as u32);
         }
     }
 
@@ -86,6 +94,11 @@ pub struct RunSummary {
     pub answer_to_connect_ms_p50: Option<f64>,
     /// See above.
     pub answer_to_connect_ms_p99: Option<f64>,
+    /// Call-progress analysis delay (answer to verdict) p50 / p95, ms; `None` without
+    /// analysed calls.
+    pub analysis_delay_ms_p50: Option<f64>,
+    /// See above.
+    pub analysis_delay_ms_p95: Option<f64>,
     /// Calls placed per wall second.
     pub calls_per_s: f64,
 }
@@ -121,6 +134,8 @@ impl Core {
             decision_us_p99: pct(&self.stats.decisions_us, 0.99),
             answer_to_connect_ms_p50: pct(&self.stats.connect_ms, 0.5),
             answer_to_connect_ms_p99: pct(&self.stats.connect_ms, 0.99),
+            analysis_delay_ms_p50: pct(&self.stats.cpa_ms, 0.5),
+            analysis_delay_ms_p95: pct(&self.stats.cpa_ms, 0.95),
             calls_per_s: self.camps.iter().map(|c| c.placed).sum::<u64>() as f64 / wall_s.max(1e-9),
         }
     }

@@ -6,11 +6,27 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::cpa::{CpaEvent, Phase};
 use crate::media::io::{LegId, LegStats, MediaCommand, MediaEvent};
+
+/// What call-progress analysis reports for the customer of (campaign, lead) when its leg is
+/// analysed in a phase: events, each after its delay from the `Analyse` command.
+pub struct CpaScript(pub Box<CpaScriptFn>);
+
+/// The function behind a [`CpaScript`]: (campaign, lead, phase) → events with their delays.
+pub type CpaScriptFn = dyn FnMut(&str, i64, Phase) -> Vec<(Duration, CpaEvent)>;
+
+impl std::fmt::Debug for CpaScript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CpaScript")
+    }
+}
 
 /// The scripted media side.
 #[derive(Debug)]
 pub struct ScriptedMedia {
+    /// Call-progress analysis's answers (none: an `Analyse` reports nothing).
+    pub cpa: Option<CpaScript>,
     /// Every command, in order.
     pub commands: Vec<(Instant, MediaCommand)>,
     /// Legs open now: leg → local port.
@@ -24,6 +40,7 @@ pub struct ScriptedMedia {
 impl Default for ScriptedMedia {
     fn default() -> Self {
         ScriptedMedia {
+            cpa: None,
             commands: Vec::new(),
             open: BTreeMap::new(),
             max_open: 0,
@@ -66,6 +83,23 @@ impl ScriptedMedia {
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The scripted analysis of `leg` (the customer of `lead` of `campaign`) in `phase`.
+    pub fn analyse(
+        &mut self,
+        leg: LegId,
+        campaign: &str,
+        lead: i64,
+        phase: Phase,
+    ) -> Vec<(Duration, MediaEvent)> {
+        let Some(script) = self.cpa.as_mut() else {
+            return Vec::new();
+        };
+        (script.0)(campaign, lead, phase)
+            .into_iter()
+            .map(|(after, event)| (after, MediaEvent::Cpa { leg, event }))
+            .collect()
     }
 
     /// The port of an open leg.

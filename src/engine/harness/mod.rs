@@ -21,7 +21,7 @@ use super::core::{AdminReply, AdminRequest, Core, Effect, ReplyId, SipInput, Sto
 use crate::campaign::Campaign;
 use crate::yaml::YamlError;
 
-pub use media::ScriptedMedia;
+pub use media::{CpaScript, ScriptedMedia};
 pub use sip::{
     AgentCalled, Answer, Challenged, GroupLimits, Joined, Placed, Script, ScriptedSip, TalkScript,
 };
@@ -281,6 +281,17 @@ impl World {
                         if let Some(port) = self.media.port_of(*customer) {
                             for (after, input) in self.sip.bridged(self.now, port, agent_port) {
                                 self.schedule(after, Input::Sip(input));
+                            }
+                        }
+                    }
+                    if let crate::media::io::MediaCommand::Analyse { leg, phase, .. } = &cmd {
+                        let lead = self
+                            .media
+                            .port_of(*leg)
+                            .and_then(|port| self.sip.lead_of_port(port));
+                        if let Some((campaign, lead)) = lead {
+                            for (after, ev) in self.media.analyse(*leg, &campaign, lead, *phase) {
+                                self.schedule(after, Input::Media(ev));
                             }
                         }
                     }

@@ -25,6 +25,9 @@ pub enum Answer {
     Failed(Duration, u16, SipOutcome),
     /// Rings until cancelled.
     Never,
+    /// Early media (a 183 with SDP) after this long, then rings until cancelled: a carrier's
+    /// announcement or SIT before any answer.
+    EarlyMedia(Duration),
 }
 
 /// How the customer of (campaign, lead) responds.
@@ -272,6 +275,13 @@ impl ScriptedSip {
                         out.push((ms(300), ringing));
                     }
                     Answer::Never => out.push((ms(300), ringing)),
+                    Answer::EarlyMedia(after) => out.push((
+                        after,
+                        SipInput::Event(Event::EarlyMedia {
+                            call,
+                            sdp: far_sdp(40_000),
+                        }),
+                    )),
                     _ => {}
                 }
                 // An early offer is answered with the trunk's SDP.
@@ -295,7 +305,7 @@ impl ScriptedSip {
                             disposition,
                         }),
                     )),
-                    Answer::Never => {}
+                    Answer::Never | Answer::EarlyMedia(_) => {}
                 }
                 out
             }
@@ -477,6 +487,15 @@ impl ScriptedSip {
             lead: p.lead,
         });
         vec![(talk, ended(call))]
+    }
+
+    /// The (campaign, lead) whose INVITE offered RTP port `port`.
+    pub fn lead_of_port(&self, port: u16) -> Option<(String, i64)> {
+        self.placed
+            .iter()
+            .rev()
+            .find(|p| p.offer.as_deref().and_then(offer_port) == Some(port))
+            .map(|p| (p.campaign.clone(), p.lead))
     }
 
     /// A call's state as an event reaches the engine (the trunk's channel frees as it ends).

@@ -95,7 +95,11 @@ impl ShellCore for PassThrough {
                     });
                 }
             }
-            MediaCommand::Play { .. } | MediaCommand::Tap { .. } | MediaCommand::Record { .. } => {}
+            MediaCommand::Play { .. }
+            | MediaCommand::Tap { .. }
+            | MediaCommand::Record { .. }
+            | MediaCommand::Analyse { .. }
+            | MediaCommand::StopAnalysis { .. } => {}
         }
     }
 

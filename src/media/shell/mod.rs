@@ -25,10 +25,19 @@
 //!
 //! All cores start with one `Instant`, so tap slots (recording alignment) agree across shards.
 //!
+//! # Call-progress analysis: its own thread
+//! [`MediaCommand::Analyse`] taps a leg and starts a classifier on the `media-analysis` thread
+//! (`analysis`); each worker hands it the analysed legs' frames over its own channel after the
+//! relay's sends, so a classifier never delays a packet and no lock is shared with the relay
+//! (the recording sink's mutex is not taken for it). The thread sends [`MediaEvent::Cpa`] and
+//! [`MediaEvent::AnalysisDone`] to the engine's channel itself (never blocking on it) and ends
+//! after the workers, whose senders are its only ones.
+//!
 //! Must not: decide anything about media (that is [`MediaCore`]'s), look at SIP, the store or
 //! the engine's state, or block the workers on the engine (events wait in a worker-local queue
 //! when the engine's channel is full).
 
+mod analysis;
 mod tap;
 mod worker;
 
@@ -170,6 +179,8 @@ pub struct MediaShell {
     peers: Vec<Peer>,
     router: Mutex<Router>,
     threads: Vec<JoinHandle<()>>,
+    /// The analysis thread (ends once every worker, holding its mailbox, has).
+    analysis: Option<JoinHandle<()>>,
     tids: Vec<u32>,
     events: Option<mpsc::Receiver<MediaEvent>>,
     counters: Arc<ShellCounters>,
@@ -192,6 +203,8 @@ impl MediaShell {
         let (event_tx, event_rx) = mpsc::channel(cfg.event_capacity.max(1));
         let sink: Arc<Mutex<Box<dyn TapSink>>> = Arc::new(Mutex::new(cfg.recordings));
         let counters = Arc::new(ShellCounters::default());
+        // Call-progress analysis: its own thread, fed by every worker, talking to the engine.
+        let (jobs, analysis) = analysis::spawn(event_tx.clone())?;
         let mut polls = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         let mut peers = Vec::with_capacity(workers);
@@ -216,6 +229,7 @@ impl MediaShell {
                 recv_buffer: cfg.recv_buffer,
                 events: event_tx.clone(),
                 sink: Arc::clone(&sink),
+                analysis: jobs.clone(),
                 counters: Arc::clone(&counters),
             });
             let tid_tx = tid_tx.clone();
@@ -234,6 +248,8 @@ impl MediaShell {
             threads.push(handle);
         }
         drop(tid_tx);
+        // Only the workers hold the analysis thread's mailbox: it ends after them.
+        drop(jobs);
         // Every worker sends its tid once (or nothing off Linux); the loop ends when all senders
         // are gone or all have reported.
         let tids: Vec<u32> = tid_rx.iter().take(workers).collect();
@@ -244,6 +260,7 @@ impl MediaShell {
             }),
             peers,
             threads,
+            analysis: Some(analysis),
             tids,
             events: Some(event_rx),
             counters,
@@ -322,6 +339,8 @@ impl MediaShell {
             | MediaCommand::Unbridge { leg }
             | MediaCommand::Play { leg, .. }
             | MediaCommand::Tap { leg, .. }
+            | MediaCommand::Analyse { leg, .. }
+            | MediaCommand::StopAnalysis { leg }
             | MediaCommand::Record { customer: leg, .. } => match router.owner.get(leg) {
                 Some(&worker) => self.deliver(worker, ToWorker::Command(cmd)),
                 None => tracing::debug!(?leg, "command for unknown leg"),
@@ -347,6 +366,11 @@ impl MediaShell {
         for handle in self.threads.drain(..) {
             if handle.join().is_err() {
                 tracing::error!("a media worker panicked");
+            }
+        }
+        if let Some(handle) = self.analysis.take() {
+            if handle.join().is_err() {
+                tracing::error!("the media analysis thread panicked");
             }
         }
     }

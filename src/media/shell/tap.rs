@@ -1,11 +1,13 @@
-//! Where tapped audio goes: the [`TapSink`] trait the recording writer (and later call-progress
-//! analysis) implements, and a no-op default. Owns no file: a sink decides what to write.
+//! Where tapped audio goes for recording: the [`TapSink`] trait the recording writer implements,
+//! and a no-op default (analysis has its own thread: `analysis`). Owns no file: a sink decides
+//! what to write.
 
 use std::path::Path;
 
 use crate::media::io::{LegId, MediaEvent, TapFrame};
 
-/// A consumer of the media plane's tap: recording now, call-progress analysis next.
+/// A consumer of the media plane's tap: the recording writer. (Call-progress analysis does not
+/// go through it: it has its own thread and channel, see the shell's doc.)
 ///
 /// Called from the media worker threads (one at a time: the shell holds it behind a mutex and
 /// hands it each worker's frames in batches), so an implementation must not block for long: a

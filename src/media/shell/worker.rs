@@ -15,6 +15,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc;
 
+use super::analysis::{Job, Jobs};
 use super::{ShellCore, ShellCounters, TapSink};
 use crate::media::io::{LegId, LegRole, LegStats, MediaCommand, MediaEvent, RemoteMedia, TapFrame};
 
@@ -76,6 +77,8 @@ struct LegState {
     role: LegRole,
     remote: Option<RemoteMedia>,
     tap: bool,
+    /// Call-progress analysis runs on its frames (the analysis thread has its classifier).
+    analysing: bool,
     recording: Option<PathBuf>,
     /// FirstPacket already reported (by this or an earlier shard).
     first_seen: bool,
@@ -94,6 +97,8 @@ pub(super) struct WorkerParts<C> {
     pub(super) recv_buffer: usize,
     pub(super) events: mpsc::Sender<MediaEvent>,
     pub(super) sink: Arc<Mutex<Box<dyn TapSink>>>,
+    /// The analysis thread's mailbox (this worker's own sender: no lock with other workers).
+    pub(super) analysis: Jobs,
     pub(super) counters: Arc<ShellCounters>,
 }
 
@@ -233,6 +238,31 @@ impl<C: ShellCore> Worker<C> {
                     state.tap = *on;
                 }
             }
+            MediaCommand::Analyse {
+                leg,
+                phase,
+                settings,
+                library,
+            } => {
+                let Some((_, state)) = self.legs.get_mut(leg) else {
+                    tracing::debug!(?leg, "analysis of a leg this worker does not have");
+                    return;
+                };
+                state.analysing = true;
+                self.to_analysis(Job::Start {
+                    leg: *leg,
+                    phase: *phase,
+                    settings: Arc::clone(settings),
+                    library: library.clone(),
+                });
+            }
+            MediaCommand::StopAnalysis { leg } => {
+                if let Some((_, state)) = self.legs.get_mut(leg) {
+                    if std::mem::take(&mut state.analysing) {
+                        self.to_analysis(Job::Stop(*leg));
+                    }
+                }
+            }
             MediaCommand::Record { customer, path } => {
                 if let Some((_, state)) = self.legs.get_mut(customer) {
                     state.recording = Some(path.clone());
@@ -246,6 +276,9 @@ impl<C: ShellCore> Worker<C> {
                 self.flush();
                 if let Some((port, state)) = self.legs.remove(&leg) {
                     self.close_pair(port);
+                    if state.analysing {
+                        self.to_analysis(Job::Stop(leg));
+                    }
                     if state.recording.is_some() {
                         self.with_sink(|sink| sink.stop(leg));
                     }
@@ -377,6 +410,11 @@ impl<C: ShellCore> Worker<C> {
             .extend(std::iter::from_fn(|| self.p.core.poll_tap()));
         if !self.taps.is_empty() {
             let frames = std::mem::take(&mut self.taps);
+            for f in &frames {
+                if self.legs.get(&f.leg).is_some_and(|(_, s)| s.analysing) {
+                    self.to_analysis(Job::Frame(Box::new(f.clone())));
+                }
+            }
             self.with_sink(|sink| frames.iter().for_each(|f| sink.frame(f)));
             self.taps = frames;
             self.taps.clear();
@@ -427,6 +465,13 @@ impl<C: ShellCore> Worker<C> {
                     return;
                 }
             }
+        }
+    }
+
+    fn to_analysis(&self, job: Job) {
+        if self.p.analysis.send(job).is_err() {
+            // Only after the thread ended, i.e. while the shell stops.
+            tracing::debug!("analysis thread gone");
         }
     }
 
@@ -524,7 +569,9 @@ impl<C: ShellCore> Worker<C> {
                 },
             );
         }
-        if leg.tap {
+        // An analysed leg is tapped too; its classifier lives on in the analysis thread, which
+        // does not care which worker its frames come from.
+        if leg.tap || leg.analysing {
             self.p
                 .core
                 .handle_command(now, MediaCommand::Tap { leg: id, on: true });
@@ -561,6 +608,7 @@ impl LegState {
             role,
             remote: None,
             tap: false,
+            analysing: false,
             recording: None,
             first_seen: false,
             carried: None,
