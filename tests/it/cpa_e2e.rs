@@ -151,8 +151,9 @@ fn run(tag: &str, early: bool) -> (Vec<Row>, String) {
         .replace(
             "cpa:\n  enabled: false\n",
             &format!(
-                "cpa:\n  enabled: true\n  announcements: \"{}\"\n",
-                refs.display()
+                "cpa:\n  enabled: true\n  announcements: \"{}\"\nrecording: {{mode: all, dir: \"{}\"}}\n",
+                refs.display(),
+                dir.join("recordings").display()
             ),
         );
     let f = dir.join("c1.yaml");

@@ -122,6 +122,19 @@ impl Core {
             settings: setup.settings,
             library: setup.library,
         });
+        // The dialer plans with the call in analysis (a person with the learned chance, after
+        // the learned delay) and stops its ring timer; the verdict reaches it later.
+        let pnow = self.pnow();
+        if let Some(rec) = self.calls.get(&key) {
+            if rec.in_dialer {
+                noted(
+                    "call in analysis",
+                    self.camps[rec.camp]
+                        .dialer
+                        .handle_call_analysing(pnow, rec.dcall),
+                );
+            }
+        }
         true
     }
 
