@@ -273,7 +273,9 @@ mod tests {
         let fp = fp_from_marks(c, 0.02, 0.10);
         // The drift is 0.20 / 0.10 = 2 up to the machine verdicts' own false positives (0.7 %
         // of them) and the Wilson bound (1.645 × √((1 − φ)/(φ n)) ≈ 3 % relative).
-        assert!(fp > 0.04 && fp < 0.04 * 1.06, "{fp}");
+        // The marks count machines among the human verdicts, whose own people misclassified
+        // as machines (0.7 % of them) dilute the measured share: 0.0397 here.
+        assert!(fp > 0.04 * 0.97 && fp < 0.04 * 1.06, "{fp}");
         // As good as the offline test: the configured rate, within the bound's margin.
         let ok = Counts {
             marks: 0.10 * m,
@@ -300,8 +302,9 @@ mod tests {
         }
         let (r, src) = a.fp_rate();
         assert_eq!(src, FpSource::Measured);
-        // 20 marks of 100 connected: a fifth of the "people" were machines, where the
-        // offline test said a tenth of machines would pass: far worse, and so are its FPs.
-        assert!(r > 0.1, "{r}");
+        // 20 marks of 100 connected (Wilson upper bound ≈ 0.28): 28 of 128 machines passed as
+        // people, 0.22 where the offline test said 0.10 — more than twice as bad, and so are
+        // its false positives taken to be: 0.02 × 2.2 ≈ 0.044.
+        assert!(r > 2.0 * 0.02 && r < 3.0 * 0.02, "{r}");
     }
 }

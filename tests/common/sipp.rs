@@ -17,22 +17,10 @@ pub fn scenario(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Whether SIPp can be used. Under `CI=true` a missing sipp panics (the test fails); elsewhere
-/// the caller skips the test after the warning printed here.
+/// Whether SIPp can be used (see [`super::available`]: under `CI=true` a missing sipp fails the
+/// test; elsewhere the caller skips it after a warning).
 pub fn available() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("sipp is not installed (Debian package sip-tester) and CI=true");
-        }
-        eprintln!("warning: sipp not found (apt-get install sip-tester); test skipped");
-    }
-    ok
+    super::available("sipp", "sip-tester")
 }
 
 /// A loopback UDP port that was free a moment ago (bound on port 0, then released). SIPp is
