@@ -479,7 +479,6 @@ fn an_invite_naming_a_called_agent_is_no_dial_in_and_an_ack_never_ups_a_refused_
 /// The real engine on loopback with real peers (see the module doc). Every wait is bounded.
 mod live {
     use std::path::{Path, PathBuf};
-    use std::process::Command;
     use std::time::{Duration, Instant};
 
     use outdial::admin::AgentState;
@@ -489,7 +488,7 @@ mod live {
         self, campaign_yaml, finish_engine, free_port, open_and_closed_zones, outdial,
         start_engine_with_stderr, TOKEN,
     };
-    use crate::media_support::audio::{best_correlation, read_wav_mono_8k, say, to_ulaw};
+    use crate::media_support::audio::{best_correlation, read_wav_mono_8k, repeated, say, to_ulaw};
     use crate::media_support::baresip::Baresip;
     use crate::media_support::sipp::{Builder, Report};
     use crate::media_support::{free_udp_ports, peers_available, temp_dir};
@@ -498,26 +497,6 @@ mod live {
                                  seven two, and I would like to talk about my loan repayment.";
     const AGENT_TEXT: &str = "Good morning, you are speaking with the lending office. How may I \
                               help you today?";
-
-    fn run(cmd: &mut Command) {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// `src` at 8 kHz with `lead` s of silence before and `gap` after, `times` times over.
-    fn repeated(src: &Path, dst: &Path, lead: u32, gap: u32, times: u32) -> PathBuf {
-        run(Command::new("sox")
-            .arg(src)
-            .args(["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-            .arg(dst)
-            .args(["pad", &lead.to_string(), &gap.to_string()])
-            .args(["repeat", &(times - 1).to_string()]));
-        dst.to_path_buf()
-    }
 
     /// SIPp as the agent's phone dialling `engine` with `password`, once; its report.
     fn sipp_phone(dir: &Path, engine: std::net::SocketAddr, password: &str) -> Report {

@@ -18,7 +18,7 @@ use engine_support::{
     campaign_yaml, finish_engine, free_port, metrics_text, open_and_closed_zones, outdial,
     start_engine_with_stderr, TOKEN,
 };
-use media_support::audio::{best_correlation, read_wav_mono_8k, say};
+use media_support::audio::{best_correlation, read_wav_mono_8k, repeated, run, say};
 use media_support::baresip::Baresip;
 use media_support::sipp::{Builder, Sipp};
 use media_support::{audio, free_udp_ports, peers_available, temp_dir};
@@ -29,28 +29,6 @@ const CUSTOMER_TEXT: &str = "Hello, this is the customer. My account number is f
                              two, and I would like to talk about my loan repayment.";
 const AGENT_TEXT: &str = "Good morning, you are speaking with the lending office. How may I help \
                           you today?";
-
-/// Runs a command to completion; panics with its stderr if it fails.
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `src` (8 kHz mono) with `lead` seconds of silence before it and `gap` after, `times` times
-/// over: the agent repeats its phrase, so whichever customer is bridged in hears it whole.
-fn repeated(src: &Path, dst: &Path, lead: u32, gap: u32, times: u32) -> PathBuf {
-    run(Command::new("sox")
-        .arg(src)
-        .args(["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"])
-        .arg(dst)
-        .args(["pad", &lead.to_string(), &gap.to_string()])
-        .args(["repeat", &(times - 1).to_string()]));
-    dst.to_path_buf()
-}
 
 /// A SIPp customer (`uas-media-answer.xml`, answering outdial's offer with SDP and streaming
 /// `speech` after the ACK) for `calls` calls, that hangs up itself `talk_ms` after the ACK

@@ -9,7 +9,7 @@ use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
 /// Runs a command to completion; panics with its stderr if it fails.
-fn run(cmd: &mut Command) {
+pub fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
         out.status.success(),
@@ -39,6 +39,18 @@ pub fn say_as(dir: &Path, name: &str, text: &str, voice: &str, pitch: u32) -> Pa
         .args(["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"])
         .arg(&out));
     out
+}
+
+/// `src` (8 kHz mono) with `lead` seconds of silence before it and `gap` after, `times` times
+/// over: an agent repeating its phrase, so whichever customer is bridged in hears it whole.
+pub fn repeated(src: &Path, dst: &Path, lead: u32, gap: u32, times: u32) -> PathBuf {
+    run(Command::new("sox")
+        .arg(src)
+        .args(["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"])
+        .arg(dst)
+        .args(["pad", &lead.to_string(), &gap.to_string()])
+        .args(["repeat", &(times - 1).to_string()]));
+    dst.to_path_buf()
 }
 
 /// `src` followed by `secs` seconds of silence, as 8 kHz mono 16-bit PCM in `dst` (baresip ends
