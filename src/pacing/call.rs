@@ -99,17 +99,7 @@ impl CallState {
                 | (Dialling | Ringing, Waiting | Connected | Analysing)
                 | (Analysing, Waiting | Connected)
                 | (
-                    Analysing,
-                    Ended(
-                        CallEnd::Machine
-                            | CallEnd::Busy
-                            | CallEnd::NoAnswer
-                            | CallEnd::Invalid
-                            | CallEnd::TrunkFailure,
-                    ),
-                )
-                | (
-                    Dialling | Ringing,
+                    Dialling | Ringing | Analysing,
                     Ended(
                         CallEnd::Machine
                             | CallEnd::Busy

@@ -11,6 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
+use outdial::engine::harness::{GroupLimits, World};
 use outdial::store::{Db, Store};
 
 /// The binary under test.
@@ -592,4 +593,18 @@ pub fn abandon_bound(live: u64, target: f64) -> u64 {
         Ok(b) => b.inverse_cdf(0.99),
         Err(_) => 0,
     }
+}
+
+/// A virtual-time world (the engine's core on a scripted SIP side and an in-memory store) on the
+/// engine file `config`, whose one trunk group is `lab`, at 30 channels and 30 calls/s, with the
+/// campaign files `campaigns`.
+pub fn lab_world(config: &str, campaigns: &[&str]) -> World {
+    let groups = std::collections::BTreeMap::from([(
+        "lab".to_string(),
+        GroupLimits {
+            channels: 30,
+            cps: 30,
+        },
+    )]);
+    World::new(config, campaigns, groups).expect("world")
 }

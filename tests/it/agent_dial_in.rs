@@ -12,7 +12,6 @@
 
 use crate::engine_support;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -20,7 +19,7 @@ use engine_support::campaign_yaml;
 use outdial::admin::{AgentAction, AgentState, AgentView, WrapUpCode};
 use outdial::campaign::CallDisposition;
 use outdial::engine::core::{AdminReply, AdminRequest, SipInput};
-use outdial::engine::harness::{Answer, GroupLimits, World};
+use outdial::engine::harness::{Answer, World};
 use outdial::media::io::{MediaCommand, MediaEvent};
 use outdial::sip::digest::{authorization_counted, Challenge, Credentials};
 use outdial::sip::endpoint::{CallId as SipCall, EndedBy, Event};
@@ -46,14 +45,7 @@ fn world(agent2: bool) -> World {
          wrap_up: auto, connect: dial-in, password: {PASSWORD}}}\n{second}\
          auto_wrap_time: {{dist: constant, mean: 5s}}\nnode_ttl: 3s\ncampaigns:\n  - {{name: c1}}\n"
     );
-    let groups = BTreeMap::from([(
-        "lab".to_string(),
-        GroupLimits {
-            channels: 30,
-            cps: 30,
-        },
-    )]);
-    let mut w = World::new(&config, &[&c1], groups).expect("world");
+    let mut w = engine_support::lab_world(&config, &[&c1]);
     let wall = w.wall_ms();
     w.store.add_leads("c1", 1, 3, wall, None);
     w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
@@ -307,14 +299,7 @@ fn api_world() -> World {
          \"sip:agent0001@127.0.0.1:5080\", group: lab, skills: [outbound, verification], \
          connect: dial-in, password: {PASSWORD}}}\nnode_ttl: 3s\ncampaigns:\n  - {{name: c1}}\n"
     );
-    let groups = BTreeMap::from([(
-        "lab".to_string(),
-        GroupLimits {
-            channels: 30,
-            cps: 30,
-        },
-    )]);
-    let mut w = World::new(&config, &[&c1], groups).expect("world");
+    let mut w = engine_support::lab_world(&config, &[&c1]);
     let wall = w.wall_ms();
     w.store.add_leads("c1", 1, 3, wall, None);
     w.sip.script = Box::new(|_, _| Answer::Live(S(3)));

@@ -18,7 +18,7 @@ use outdial::campaign::{AbandonMessage, CallDisposition};
 use outdial::cpa::settings::CpaSettings;
 use outdial::cpa::{CpaEvent, Decision, FaxTone, Phase, SitVariant, Verdict};
 use outdial::engine::core::CpaSetup;
-use outdial::engine::harness::{Answer, CpaScript, GroupLimits, World};
+use outdial::engine::harness::{Answer, CpaScript, World};
 use outdial::media::io::{LegId, MediaCommand};
 use outdial::store::AttemptOutcome;
 
@@ -37,14 +37,7 @@ fn world(agents: u32) -> World {
          verification], wrap_up: auto}}\n\
          auto_wrap_time: {{dist: constant, mean: 2s}}\nnode_ttl: 3s\ncampaigns:\n  - {{name: c1}}\n"
     );
-    let groups = BTreeMap::from([(
-        "lab".to_string(),
-        GroupLimits {
-            channels: 30,
-            cps: 30,
-        },
-    )]);
-    World::new(&config, &[&c1], groups).expect("world")
+    engine_support::lab_world(&config, &[&c1])
 }
 
 fn setup(policy: CpaPolicy) -> CpaSetup {

@@ -14,7 +14,7 @@ use engine_support::campaign_yaml;
 use outdial::admin::AgentState;
 use outdial::campaign::CallDisposition;
 use outdial::engine::core::{AdminReply, AdminRequest, MediaSetup, RecordingMode, SipInput};
-use outdial::engine::harness::{Answer, GroupLimits, World};
+use outdial::engine::harness::{Answer, World};
 use outdial::media::io::{LegId, MediaCommand, MediaEvent, Prompt};
 use outdial::sip::endpoint::{EndedBy, Event};
 
@@ -40,14 +40,7 @@ fn world(mode: &str, ratio: f64, agents: u32, connect: &str, media: &str, ports:
          verification], wrap_up: auto{connect}}}\n\
          auto_wrap_time: {{dist: constant, mean: 5s}}\nnode_ttl: 3s\ncampaigns:\n  - {{name: c1}}\n"
     );
-    let groups = BTreeMap::from([(
-        "lab".to_string(),
-        GroupLimits {
-            channels: 30,
-            cps: 30,
-        },
-    )]);
-    World::new(&config, &[&c1], groups).expect("world")
+    engine_support::lab_world(&config, &[&c1])
 }
 
 fn start(mut w: World, leads: i64) -> World {

@@ -6,13 +6,12 @@
 
 use crate::engine_support;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use engine_support::campaign_yaml;
 use outdial::engine::core::{MediaSetup, SipInput};
-use outdial::engine::harness::{GroupLimits, World};
+use outdial::engine::harness::World;
 use outdial::media::io::{LegId, MediaCommand, Prompt};
 use outdial::sip::endpoint::{CallId as SipCall, EndedBy, Event};
 
@@ -43,14 +42,7 @@ fn world(agents: u32, media: &str, connect: &str) -> World {
          auto{connect}}}\nauto_wrap_time: {{dist: constant, mean: 5s}}\nnode_ttl: 3s\ncampaigns:\n  - \
          {{name: c1}}\n"
     );
-    let groups = BTreeMap::from([(
-        "lab".to_string(),
-        GroupLimits {
-            channels: 30,
-            cps: 30,
-        },
-    )]);
-    World::new(&config, &[&c1], groups).expect("world")
+    engine_support::lab_world(&config, &[&c1])
 }
 
 /// An INVITE from trunk `t1` with the caller's offer, `after` from now.

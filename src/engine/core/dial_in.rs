@@ -15,12 +15,11 @@
 use std::time::Duration;
 
 use crate::engine::config::ConnectMode;
-use crate::media::io::{LegRole, MediaCommand};
 use crate::media::sdp;
 use crate::sip::endpoint::CallId as SipCall;
 use crate::sip::nonces::{NonceBook, Verdict};
 
-use super::{Core, Leg, LegOwner, Nailed, SipCommand};
+use super::{Core, Leg, LegOwner, SipCommand};
 
 /// How long a nonce of a 401 stays valid: a phone answers a challenge at once, and one that
 /// takes longer is challenged again with `stale=true` rather than refused.
@@ -135,17 +134,7 @@ impl Core {
                 return self.emit_sip(SipCommand::Reject { call, code: 488 });
             }
         };
-        self.emit_media(MediaCommand::Open {
-            leg,
-            role: LegRole::Agent,
-            local_port: port,
-        });
-        self.agents[ai].conn = Some(Nailed {
-            leg,
-            port,
-            sip: Some(call),
-            up: false,
-        });
+        self.open_nailed(ai, leg, port, Some(call));
         self.agents[ai].retry = None;
         self.by_sip.insert(call, Leg::Agent(ai));
         tracing::info!(agent = %id, "agent dialled in and authenticated; answering");

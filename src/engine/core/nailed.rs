@@ -15,12 +15,12 @@
 use std::time::Duration;
 
 use crate::engine::config::ConnectMode;
-use crate::media::io::{LegRole, MediaCommand};
+use crate::media::io::{LegId, LegRole, MediaCommand};
 use crate::sip::endpoint::{AgentCall, AgentLeg};
 use crate::sip::values::CallerId;
 
 use super::media::AGENT_RING;
-use super::{Core, Leg, LegOwner, Nailed, SipCommand};
+use super::{Core, Leg, LegOwner, Nailed, SipCall, SipCommand};
 
 /// Longest wait between connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -47,17 +47,7 @@ impl Core {
             return;
         };
         let leg = self.new_leg(LegOwner::Nailed(ai));
-        self.emit_media(MediaCommand::Open {
-            leg,
-            role: LegRole::Agent,
-            local_port: port,
-        });
-        self.agents[ai].conn = Some(Nailed {
-            leg,
-            port,
-            sip: None,
-            up: false,
-        });
+        self.open_nailed(ai, leg, port, None);
         let shown = AgentLeg {
             from_user: CallerId::new("outdial").ok(),
             ..AgentLeg::default()
@@ -70,6 +60,23 @@ impl Core {
         };
         tracing::info!(agent = %self.agents[ai].spec.id, "calling the agent's phone (nailed-up connection)");
         self.emit_sip(SipCommand::CallAgent { leg, req });
+    }
+
+    /// Opens agent `ai`'s nailed-up media leg `leg` on `port` and makes it the agent's
+    /// connection, not up yet: `sip` is the phone's own call when it dialled in, `None` while
+    /// outdial's INVITE to the phone is still to leave.
+    pub(crate) fn open_nailed(&mut self, ai: usize, leg: LegId, port: u16, sip: Option<SipCall>) {
+        self.emit_media(MediaCommand::Open {
+            leg,
+            role: LegRole::Agent,
+            local_port: port,
+        });
+        self.agents[ai].conn = Some(Nailed {
+            leg,
+            port,
+            sip,
+            up: false,
+        });
     }
 
     pub(crate) fn connection_up(&mut self, ai: usize, sdp_text: Option<&str>) {

@@ -129,11 +129,7 @@ impl Dialer {
         let (launched, answered, reserved, risk) = (c.launched, c.answered, c.agent, c.risk);
         self.analysing = self.analysing.saturating_sub(1);
         self.forecast.analysing.remove(answered.0 / 100);
-        self.pending_risk = if self.in_flight + self.analysing == 0 {
-            0.0
-        } else {
-            (self.pending_risk - risk).max(0.0)
-        };
+        self.release_risk(risk);
         self.analysis
             .verdict(verdict, now.since(answered) as f64 / 1000.0);
         let (how, class) = match verdict {

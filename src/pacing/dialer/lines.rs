@@ -59,6 +59,12 @@ impl Dialer {
     pub(super) fn untrack_launch(&mut self, launched: Millis, risk: f64) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.forecast.ringing.remove(launched.0 / 100);
+        self.release_risk(risk);
+    }
+
+    /// A call that was ringing or in analysis no longer can turn out live: its share of the
+    /// pending abandon risk goes (all of it once none is left, so rounding cannot linger).
+    pub(super) fn release_risk(&mut self, risk: f64) {
         self.pending_risk = if self.in_flight + self.analysing == 0 {
             0.0
         } else {
