@@ -4,9 +4,10 @@
 //! - Early media (a 183 with SDP) is analysed in [`Phase::Early`]; an announcement or SIT there
 //!   cancels the call before any answer, with the verdict's disposition.
 //! - On the answer a fresh [`Phase::Answer`] analysis starts, and the call waits for its verdict:
-//!   the customer is not bridged and not offered to an agent, and the dialer is not told of the
-//!   answer yet. At the verdict the dialer learns it (`Live` for connect, `Machine` otherwise),
-//!   exactly as an answer without analysis would have told it, so pacing counts the same.
+//!   the customer is not bridged and not offered to an agent, and the dialer hears only that the
+//!   call is in analysis (`handle_call_analysing`: it plans with the learned chance of a person
+//!   after the learned delay). At the verdict the dialer learns the answer (`Live` for connect,
+//!   `Machine` otherwise), as an answer without analysis would have told it.
 //! - The abandon clock (`patience`) starts at the verdict: Ofcom counts the 2 s from the end of
 //!   the greeting, and the verdict is the moment outdial knows a person is there. The analysis
 //!   delay itself is part of the person's wait, so the call record keeps it and the report
@@ -100,7 +101,8 @@ impl Core {
     }
 
     /// A person-or-not answer on an anchored call: when its campaign analyses, the analysis
-    /// starts and the call waits for the verdict (returns true: the dialer is not told yet).
+    /// starts and the call waits for the verdict (returns true: the dialer hears of the answer
+    /// at the verdict, and meanwhile only that the call is in analysis).
     pub(crate) fn cpa_answered(&mut self, key: CallKey) -> bool {
         let Some((setup, leg)) = self.cpa_of(key) else {
             return false;
