@@ -65,7 +65,7 @@ prereqs: peers postgres
 # is installed (apt-get, with one `apt-get update` retry); under CI=true one still missing afterwards
 # fails here, before any test runs, and the tests themselves fail rather than skip.
 PEERS = sipp:sip-tester kamailio:kamailio baresip:baresip espeak-ng:espeak-ng sox:sox \
-  rtpengine:rtpengine-daemon
+  rtpengine:rtpengine-daemon chromium:chromium chromedriver:chromium-driver
 APT = $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
 peers:
 	@missing=""; for p in $(PEERS); do cmd=$${p%%:*}; pkg=$${p#*:}; \
