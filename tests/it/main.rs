@@ -33,6 +33,7 @@ mod config_mutation;
 mod cpa_cli;
 mod cpa_corpus;
 mod cpa_e2e;
+mod cpa_e2e_corpus;
 mod engine_budget;
 mod engine_core;
 mod engine_cpa;
