@@ -201,15 +201,31 @@ fn show_campaign(v: &CampaignView) -> String {
         ),
         (
             "abandon+amd_fp",
-            format!(
-                "run {}: {} abandoned + {:.1} estimated AMD false positives ({} machine verdicts × {:.2} % {}, {} agent marks)",
-                pct(v.abandon_parts.rate),
-                v.abandon_parts.abandoned,
-                v.abandon_parts.estimated_false_positives,
-                v.abandon_parts.machine_verdicts,
-                v.abandon_parts.fp_rate * 100.0,
-                v.abandon_parts.fp_source,
-                v.abandon_parts.machine_marks
+            if v.abandon_parts.analysis {
+                format!(
+                    "run {}: {} abandoned + {:.1} estimated AMD false positives ({} machine verdicts × {:.2} % {}, {} agent marks)",
+                    pct(v.abandon_parts.rate),
+                    v.abandon_parts.abandoned,
+                    v.abandon_parts.estimated_false_positives,
+                    v.abandon_parts.machine_verdicts,
+                    v.abandon_parts.fp_rate * 100.0,
+                    v.abandon_parts.fp_source,
+                    v.abandon_parts.machine_marks
+                )
+            } else {
+                // Nobody is hung up on as a machine without analysis: no estimate to add.
+                format!(
+                    "run {}: {} abandoned; no call-progress analysis, no AMD false positives",
+                    pct(v.abandon_parts.rate),
+                    v.abandon_parts.abandoned
+                )
+            },
+        ),
+        (
+            "analysis",
+            v.abandon_parts.analysis_delay_s.map_or_else(
+                || "off".to_string(),
+                |s| format!("on, planned delay {s:.2} s"),
             ),
         ),
         ("occupancy", pct(v.occupancy)),

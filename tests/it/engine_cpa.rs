@@ -396,3 +396,74 @@ fn the_synthetic_trunks_machine_answer_is_hung_up_without_analysis() {
     assert_eq!(analyses(&w, Phase::Answer), 0);
     assert_eq!(records(&w)[&1].disposition, CallDisposition::Machine);
 }
+
+/// The campaign's pacing view: whether analysis is planned for, with what delay, and the
+/// false-positive part of the abandon figure.
+fn parts(w: &mut World) -> outdial::admin::AbandonParts {
+    use outdial::engine::core::{AdminReply, AdminRequest};
+    match w.admin(AdminRequest::Campaign("c1".into())) {
+        Some(AdminReply::Campaign(Ok(v))) => v.abandon_parts,
+        other => panic!("campaign view: {other:?}"),
+    }
+}
+
+#[test]
+fn a_cold_engine_with_analysis_plans_with_the_analysis_delay_before_its_first_verdict() {
+    // Analysis on in the campaign file: the dialer is built planning with it.
+    let c1 = campaign_yaml("c1", "progressive")
+        .replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1)
+        .replace("cpa:\n  enabled: false\n", "cpa:\n  enabled: true\n");
+    let config = "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {name: t1, address: \
+         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: anchor}\n  \
+         groups:\n    - {name: lab, trunks: [t1]}\nmedia: {ports: 20000-20099}\nagents:\n  - {uri: \
+         \"sip:agent{n}@127.0.0.1:5080\", count: 2, group: lab, skills: [outbound, \
+         verification], wrap_up: auto}\nauto_wrap_time: {dist: constant, mean: 2s}\n\
+         node_ttl: 3s\ncampaigns:\n  - {name: c1}\n";
+    let mut w = start(engine_support::lab_world(config, &[&c1]), 4);
+    w.run_for(MS(100));
+    let p = parts(&mut w);
+    assert!(p.analysis, "{p:?}");
+    // The person rule of the default detector: ~0.5 s to "hello", ~0.8 s of it, 450 ms of
+    // silence.
+    let d = p.analysis_delay_s.expect("a planned delay");
+    assert!((d - 1.75).abs() < 0.01, "{d}");
+    assert_eq!((p.fp_rate, p.fp_source.as_str()), (0.02, "configured"));
+
+    // Analysis set up after the dialer was built (as the shell does once it has loaded the
+    // announcements), with a slower person rule: planned from then on, before any answer.
+    let mut w = world(2);
+    let mut settings = CpaSettings::default();
+    settings.adaptive.after_utterance_silence = outdial::yaml::Dur(S(1));
+    let slow = CpaSetup {
+        settings: Arc::new(settings),
+        library: None,
+        policy: CpaPolicy::default(),
+    };
+    let before = parts(&mut w);
+    assert!(
+        !before.analysis && before.analysis_delay_s.is_none(),
+        "{before:?}"
+    );
+    assert!(w.core.set_cpa("c1", Some(slow)));
+    let mut w = start(w, 4);
+    w.run_for(MS(100));
+    let p = parts(&mut w);
+    let d = p.analysis_delay_s.expect("a planned delay");
+    assert!((d - 2.3).abs() < 0.01, "{d}");
+    assert_eq!(first_analysis(&w), None, "no call answered yet");
+}
+
+#[test]
+fn without_analysis_the_abandon_figure_has_no_false_positive_part() {
+    let mut w = start(world(1), 4);
+    w.sip.script = Box::new(|_, _| Answer::Machine(MS(300)));
+    w.run_for(S(20));
+    let p = parts(&mut w);
+    assert!(!p.analysis, "{p:?}");
+    assert_eq!(
+        (p.fp_rate, p.fp_source.as_str(), p.estimated_false_positives),
+        (0.0, "off", 0.0),
+        "machines a trunk reports without analysis are nobody hung up on by outdial"
+    );
+    assert_eq!(p.analysis_delay_s, None);
+}
