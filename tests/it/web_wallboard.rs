@@ -38,7 +38,7 @@ async fn supervisor_watches_tunes_and_pauses_a_dialling_engine() {
     let lab = Lab::new("web-wallboard", None, 10);
     lab.campaign("web-a", "predictive", 50, 1000, 3000, 0);
     let (config, admin_url) = es::engine_config(&lab.dir, &lab.setup("w1", "web-a", 120));
-    let _engine = es::start_engine(&lab.db, &config);
+    let engine = es::start_engine(&lab.db, &config);
     let client = es::wait_admin(&admin_url).await;
     let db = lab.db.clone();
     with_browser(
@@ -141,6 +141,25 @@ async fn supervisor_watches_tunes_and_pauses_a_dialling_engine() {
             assert_eq!(dials(&db).await, before, "dials placed while paused");
             let audit = b.text("#audit-table").await;
             assert!(audit.contains("paused"), "{audit}");
+
+            // The engine restarts: the open wallboard reconnects by itself, still signed in (the
+            // session is signed with the token, not held by the process that died).
+            drop(engine);
+            let down = b.text("#live").await;
+            let engine = es::start_engine(&db, &config);
+            es::wait_admin(&admin_url).await;
+            b.wait_text("#live", Duration::from_secs(20), |t| {
+                t != down && t.contains("Live")
+            })
+            .await;
+            assert_eq!(b.path().await, "/ui/");
+            b.wait_text(
+                "#campaign-table tr[data-campaign=\"web-a\"] .badge",
+                Duration::from_secs(5),
+                |t| t == "Paused",
+            )
+            .await;
+            drop(engine);
         },
     )
     .await;
