@@ -119,7 +119,7 @@ fn unb64(s: &str) -> Option<String> {
 
 /// A verified session cookie.
 #[derive(Debug, Clone)]
-struct Session {
+pub(crate) struct Session {
     token: ApiToken,
     nonce: String,
     expires_ms: i64,
@@ -149,7 +149,7 @@ impl Session {
 }
 
 /// The session a request carries, if its cookie is valid, unexpired and not logged out.
-fn session_of(state: &WebState, headers: &HeaderMap) -> Option<Session> {
+pub(crate) fn session_of(state: &WebState, headers: &HeaderMap) -> Option<Session> {
     let value = cookie(headers, COOKIE)?;
     let mut it = value.split('.');
     let (name, nonce, exp, sig) = (it.next()?, it.next()?, it.next()?, it.next()?);

@@ -344,6 +344,19 @@ async fn state_change_without_the_csrf_token_is_403() {
             .all(|r| r.token == "ana" && r.field == "paused"),
         "{audit:?}"
     );
+    // A live stream open under the session...
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/ui/events/wallboard", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let first = stream.chunk().await.expect("chunk").expect("an event");
+    assert!(
+        String::from_utf8_lossy(&first).contains("event: "),
+        "{first:?}"
+    );
     // Logout ends the session: the same cookie no longer opens the wallboard.
     let http_nr = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -368,6 +381,12 @@ async fn state_change_without_the_csrf_token_is_403() {
         .to_str()
         .expect("loc")
         .starts_with("/ui/login"));
+    // ...and the stream opened before it ends (within a tick or two).
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the live stream outlived the logout");
     srv.stop().await;
 }
 
