@@ -12,7 +12,10 @@
 //!   ringback, music and coloured ringback give nothing. After `early_limit`, done (`unsure`).
 //! - After the answer: fax tones, SIT and announcements decide at once. AMD's verdicts follow;
 //!   a `machine` is held for `announcement_grace` while a library is loaded, because a carrier's
-//!   announcement sounds like a long greeting and its name is worth more than "machine".
+//!   announcement sounds like a long greeting and its name is worth more than "machine"; a
+//!   `human` is held for `announcement_hold` only when the matcher already has
+//!   `announcement_evidence` votes (a cut into an announcement can start with a phrase's tail
+//!   and a pause, a person's cadence), so people without such evidence are not kept waiting.
 //! - A lone tone of beep frequency before any speech may be a fax's first CNG burst (reported
 //!   at the second, 3 s later): AMD restarts after it and its verdict waits for that window.
 //!   A beep after speech ends a greeting: `machine`, then the beep.
