@@ -2,16 +2,18 @@
 //! speech/pause per frame. Owns the rules from cadence to `human` / `machine` / `silence` /
 //! `unsure`; knows nothing of tones or announcements ([`super::classifier`] weighs those).
 //!
-//! A person picking up says one short thing ("喂?", "你好,哪位?", "Hello?", 0.3–1.5 s) and
-//! then waits for an answer; a greeting talks on for 2–12 s with only short breaks between its
-//! sentences. So:
+//! A person picking up says one thing ("喂?", "你好,哪位?", "Hello?", 0.3–1.5 s; up to 4 s
+//! when they say who they are) and then waits for an answer; a greeting talks on for 2–12 s
+//! with only short breaks between its sentences, and a short one ("请留言。") is followed by
+//! its beep within a second. So:
 //! - no speech for `initial_silence` → `silence` (dead air);
 //! - the first utterance (speech, with pauses shorter than `after_utterance_silence` inside it)
 //!   running past `max_utterance`, or holding `max_words` words → `machine`;
 //! - that utterance followed by `after_utterance_silence` of pause → `human`, as soon as the
 //!   pause is long enough: the decision a person waits for is made in their first pause
 //!   (`after_long_utterance_silence` after an utterance longer than `short_utterance`: a
-//!   greeting's first sentence is often followed by a longer breath than its commas);
+//!   greeting's first sentence is often followed by a longer breath than its commas, or by
+//!   its beep, which then continues the utterance and [`super::classifier`] hears it);
 //! - `total_analysis` without any of these → `unsure`.
 
 use super::settings::AdaptiveSettings;
@@ -237,27 +239,43 @@ mod tests {
     fn a_long_greeting_is_a_machine_once_it_passes_the_limit() {
         // Sentences of 1.2 s with 300 ms breaks: never a pause long enough for a person.
         let mut a = silence(300);
-        for _ in 0..4 {
+        for _ in 0..5 {
             a.extend(syllables(1200, 180, 50, -10.0));
             a.extend(silence(300));
         }
         let d = run(&a).unwrap();
         assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
-        // The greeting begins at 300 ms and is a machine 2200 ms later.
-        assert!((2400..=2700).contains(&d.decided_ms), "{d:?}");
+        // The greeting begins at 300 ms and is a machine 4500 ms later.
+        assert!((4700..=5000).contains(&d.decided_ms), "{d:?}");
     }
 
     #[test]
     fn after_a_sentence_a_breath_is_not_yet_a_person_but_a_longer_pause_is() {
-        // A 1.4 s sentence, a 550 ms breath, then the greeting goes on.
-        let mut greeting = answer(300, 1400, 550);
-        greeting.extend(syllables(2000, 180, 50, -12.0));
+        // A 1.4 s sentence, an 800 ms breath, then the greeting goes on.
+        let mut greeting = answer(300, 1400, 800);
+        greeting.extend(syllables(4000, 180, 50, -12.0));
         let d = run(&greeting).unwrap();
         assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
-        // The same sentence, then waiting: a person, 650 ms into the pause.
+        // The same sentence, then waiting: a person, 900 ms into the pause.
         let d = run(&answer(300, 1400, 3000)).unwrap();
         assert_eq!(d.verdict, Verdict::Human, "{d:?}");
-        assert!(d.detail.ends_with("then 660 ms silence"), "{d:?}");
+        assert!(d.detail.ends_with("then 900 ms silence"), "{d:?}");
+    }
+
+    #[test]
+    fn a_person_who_says_who_they_are_and_waits_is_still_a_person() {
+        // "喂,你好,我是张伟,请问哪位?": 3.5 s in phrases with comma pauses, then waiting.
+        let mut a = silence(500);
+        for _ in 0..3 {
+            a.extend(syllables(1000, 180, 50, -12.0));
+            a.extend(silence(200));
+        }
+        a.extend(syllables(500, 180, 50, -12.0));
+        a.extend(silence(3000));
+        let d = run(&a).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+        // Speech ends near 4.6 s; decided 900 ms into the pause.
+        assert!((5400..=5600).contains(&d.decided_ms), "{d:?}");
     }
 
     #[test]
@@ -313,6 +331,6 @@ mod tests {
             .find_map(|c| amd.push(c.try_into().unwrap()))
             .unwrap();
         assert_eq!(d.verdict, Verdict::Unsure, "{d:?}");
-        assert_eq!(d.decided_ms, 5000);
+        assert_eq!(d.decided_ms, 6000);
     }
 }

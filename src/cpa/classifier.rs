@@ -12,7 +12,10 @@
 //!   ringback, music and coloured ringback give nothing. After `early_limit`, done (`unsure`).
 //! - After the answer: fax tones, SIT and announcements decide at once. AMD's verdicts follow;
 //!   a `machine` is held for `announcement_grace` while a library is loaded, because a carrier's
-//!   announcement sounds like a long greeting and its name is worth more than "machine".
+//!   announcement sounds like a long greeting and its name is worth more than "machine"; a
+//!   `human` is held for `announcement_hold` only when the matcher already has
+//!   `announcement_evidence` votes (a cut into an announcement can start with a phrase's tail
+//!   and a pause, a person's cadence), so people without such evidence are not kept waiting.
 //! - A lone tone of beep frequency before any speech may be a fax's first CNG burst (reported
 //!   at the second, 3 s later): AMD restarts after it and its verdict waits for that window.
 //!   A beep after speech ends a greeting: `machine`, then the beep.
@@ -77,10 +80,11 @@ impl Detector {
 enum State {
     /// No verdict yet.
     Listening,
-    /// AMD said machine; the matcher has until frame `until` to name an announcement.
+    /// AMD said machine (or human, with some announcement evidence); the matcher has until
+    /// frame `until` to name an announcement.
     Holding {
         /// AMD's verdict.
-        machine: Decision,
+        amd: Decision,
         /// Last frame of the grace.
         until: u32,
     },
@@ -234,12 +238,11 @@ impl Classifier {
             if now < until {
                 return None;
             }
-            let State::Holding { machine, .. } = std::mem::replace(&mut self.state, State::Done)
-            else {
+            let State::Holding { amd, .. } = std::mem::replace(&mut self.state, State::Done) else {
                 return None; // Checked just above.
             };
-            let detail = format!("{}; no announcement matched", machine.detail);
-            return self.report(self.decide(Verdict::Machine, detail));
+            let detail = format!("{}; no announcement matched", amd.detail);
+            return self.report(self.decide(amd.verdict, detail));
         }
         let Some(amd) = self.amd.as_mut() else {
             // AMD off: only signals decide, within the early limit's time.
@@ -258,15 +261,29 @@ impl Classifier {
         // The detector counts from its own start (a restart after a lone tone): the call's time
         // is ours.
         let d = self.decide(d.verdict, d.detail);
-        let grace = frames_in(self.settings.announcement_grace.millis());
-        if d.verdict == Verdict::Machine && self.matcher.is_some() && grace > 0 {
-            self.state = State::Holding {
-                machine: d,
-                until: now + grace,
-            };
-            return None;
+        let Some(matcher) = self.matcher.as_ref() else {
+            return self.report(d);
+        };
+        let evidence = matcher.evidence();
+        let hold = match d.verdict {
+            Verdict::Machine => frames_in(self.settings.announcement_grace.millis()),
+            Verdict::Human if evidence >= self.settings.announcement_evidence => {
+                frames_in(self.settings.announcement_hold.millis())
+            }
+            _ => 0,
+        };
+        if hold == 0 {
+            return self.report(d);
         }
-        self.report(d)
+        let detail = match d.verdict {
+            Verdict::Human => format!("{}; held for {evidence} announcement votes", d.detail),
+            _ => d.detail,
+        };
+        self.state = State::Holding {
+            amd: Decision { detail, ..d },
+            until: now + hold,
+        };
+        None
     }
 
     /// Reports the verdict and moves on: to the beep wait after a machine, else done.
@@ -317,9 +334,9 @@ impl Classifier {
         }
         let state = std::mem::replace(&mut self.state, State::Done);
         let d = match (state, self.amd_waiting.take()) {
-            (State::Holding { machine, .. }, _) => {
-                let detail = format!("{}; audio ended", machine.detail);
-                self.decide(Verdict::Machine, detail)
+            (State::Holding { amd, .. }, _) => {
+                let detail = format!("{}; audio ended", amd.detail);
+                self.decide(amd.verdict, detail)
             }
             (_, Some(waiting)) => self.decide(waiting.verdict, waiting.detail),
             _ => {
@@ -566,6 +583,21 @@ mod tests {
             matches!(events.get(1), Some(CpaEvent::Beep { .. })),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn a_short_greeting_whose_beep_comes_late_is_still_a_machine() {
+        // "请留言。" in 1.2 s and the beep 800 ms after it: a person would have been waiting
+        // that long too, so the pause rule after a sentence leaves the beep time to start.
+        let mut a = greeting(1200);
+        a.extend(silence(800));
+        a.extend(tone(&[1000.0], 500, -10.0));
+        a.extend(silence(2000));
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Answer, None);
+        let (events, _) = run(&mut c, &a);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Machine, "{events:?}");
+        assert!(d.detail.starts_with("greeting then beep"), "{d:?}");
     }
 
     #[test]

@@ -307,6 +307,13 @@ impl Matcher {
         Some(found)
     }
 
+    /// Votes of the best alignment of any reference so far: how much of a known recording the
+    /// stream has shown, before it is enough to name one. Speech that is no reference stays
+    /// near zero; a few hundred ms of a reference give several.
+    pub fn evidence(&self) -> u32 {
+        self.best.iter().map(|b| b.0).max().unwrap_or(0)
+    }
+
     /// The match, if the rule in the module doc holds now.
     fn decide(&self, now: u32) -> Option<AnnouncementMatch> {
         let (r, &(score, offset)) = self.best.iter().enumerate().max_by_key(|(_, b)| b.0)?;

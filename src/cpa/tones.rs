@@ -145,6 +145,10 @@ pub struct ToneDetector {
     recent: [Option<Placed>; 3],
     /// End (frame index) of the last CNG-like burst.
     cng_burst_end: Option<u64>,
+    /// A segment that ended at a change of frequency: if what follows is only a transition
+    /// (a frame straddling the tone's end reads as a third frequency) and then quiet, the
+    /// segment ended alone after all and is read as a beep or a CNG burst.
+    ended_at_change: Option<Placed>,
 }
 
 impl ToneDetector {
@@ -210,8 +214,15 @@ impl ToneDetector {
         if placed.segment.ms < MIN_SEGMENT_MS {
             // A frame straddling a change of tone can read as a third frequency between the
             // two: a transition, not a segment (the sequence rules see it as a short gap).
-            return None;
+            // When quiet follows it, the segment before it ended alone.
+            let before = self.ended_at_change.take();
+            if next_is_tone {
+                self.ended_at_change = before;
+                return None;
+            }
+            return before.and_then(|b| self.ended_alone(b));
         }
+        self.ended_at_change = None;
         self.recent.rotate_left(1);
         self.recent[2] = Some(placed);
         if let Some(variant) = self.sit() {
@@ -219,8 +230,15 @@ impl ToneDetector {
             return Some(ToneHit::Sit(variant));
         }
         if next_is_tone {
+            self.ended_at_change = Some(placed);
             return None;
         }
+        self.ended_alone(placed)
+    }
+
+    /// `placed` (the latest segment in `recent`) was followed by quiet: a CNG burst, a beep or
+    /// nothing.
+    fn ended_alone(&mut self, placed: Placed) -> Option<ToneHit> {
         let s = placed.segment;
         if self.cng(&placed) {
             return Some(ToneHit::Fax(FaxTone::Cng));
