@@ -35,9 +35,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
-use super::control::{
-    AgentAction, AuditRow, Control, ControlError, PacingRequest, ScreenPop, WrapUpCode,
-};
+use super::control::{AgentAction, AuditRow, Control, ControlError, PacingRequest, ScreenPop};
 use super::validate;
 
 /// Largest request body accepted (bytes); admin bodies are a few fields.
@@ -323,9 +321,13 @@ async fn agent_wrapup(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    // WrapUpCode's serde conversion runs the validation (see `validate::DispositionWire`).
-    let disposition: WrapUpCode = decode(&body)?;
-    act(&s, &id, AgentAction::WrapUp { disposition }).await
+    let wire: validate::DispositionWire = decode(&body)?;
+    let checked = validate::wrap_up(wire, now_ms()).map_err(ApiError::invalid)?;
+    let action = AgentAction::WrapUp {
+        disposition: checked.disposition,
+        note: checked.note,
+    };
+    act(&s, &id, action).await
 }
 
 async fn agent_current(

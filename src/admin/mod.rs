@@ -36,7 +36,7 @@ pub use client::{Client, ClientError};
 pub use control::{
     AbandonParts, AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink,
     BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings,
-    PacingUpdate, ScreenPop, WrapUpCode,
+    PacingUpdate, ScreenPop, WrapUpCode, POP_HISTORY,
 };
 pub use http::{router, CurrentCall, PauseUpdate};
 pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};

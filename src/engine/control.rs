@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::admin::{
     AgentAction, AgentView, AuditRow, AuditSink, BoxFuture, CampaignView, Control, ControlError,
-    PacingChange, PacingUpdate, ScreenPop,
+    PacingChange, PacingUpdate, ScreenPop, POP_HISTORY,
 };
 use crate::store::Store;
 
@@ -135,10 +135,25 @@ impl Control for EngineControl {
         agent: &'a str,
     ) -> BoxFuture<'a, Result<Option<ScreenPop>, ControlError>> {
         Box::pin(async move {
-            match self.ask(AdminRequest::Current(agent.to_string())).await? {
-                AdminReply::Current(r) => r,
-                _ => Err(mismatch()),
+            let mut pop = match self.ask(AdminRequest::Current(agent.to_string())).await? {
+                AdminReply::Current(r) => r?,
+                _ => return Err(mismatch()),
+            };
+            if let Some(p) = &mut pop {
+                // The lead's earlier attempts, read here: the engine core reads no store. A
+                // store that cannot answer leaves them out rather than the whole screen pop.
+                match self
+                    .store
+                    .lead_history(p.lead, p.attempt, POP_HISTORY)
+                    .await
+                {
+                    Ok(h) => p.history = h,
+                    Err(e) => {
+                        tracing::warn!(lead = p.lead, error = %e, "screen pop without history")
+                    }
+                }
             }
+            Ok(pop)
         })
     }
 }

@@ -140,6 +140,9 @@ impl FakeEngine {
                 phone: "+8613800000042".into(),
                 attributes: serde_json::json!({"loan_amount": "12000", "tier": "A"}),
                 connected_at_ms: 1_714_525_200_000,
+                tier: Some("A".into()),
+                attempt: Some(9),
+                history: Vec::new(),
             },
         );
         Arc::new(FakeEngine {
@@ -254,7 +257,7 @@ impl Control for FakeEngine {
                     a.pause_reason = Some(reason.clone());
                 }
                 (AgentAction::Logout, Ready | Paused | WrapUp) => a.state = LoggedOut,
-                (AgentAction::WrapUp { disposition: d }, WrapUp) => {
+                (AgentAction::WrapUp { disposition: d, .. }, WrapUp) => {
                     a.state = Ready;
                     disposition = Some(d.clone());
                 }

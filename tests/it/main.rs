@@ -80,6 +80,7 @@ mod sip_wire_headers;
 mod sipp_outdial;
 mod sipp_scenarios;
 mod sipp_sim_peers;
+mod store_callbacks;
 mod store_engine;
 mod store_lease;
 mod store_load;
