@@ -34,6 +34,7 @@ mod cpa_cli;
 mod cpa_corpus;
 mod cpa_e2e;
 mod engine_budget;
+mod engine_callbacks;
 mod engine_core;
 mod engine_cpa;
 mod engine_crash;
