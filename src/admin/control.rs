@@ -72,6 +72,9 @@ pub trait Control: AuditSink + Send + Sync {
         &'a self,
         agent: &'a str,
     ) -> BoxFuture<'a, Result<Option<ScreenPop>, ControlError>>;
+
+    /// Everything the supervisor wallboard shows (see [`super::wallboard`]).
+    fn wallboard(&self) -> BoxFuture<'_, Result<super::wallboard::Wallboard, ControlError>>;
 }
 
 /// Where audit rows go (the store's audit table in the engine). A supertrait of [`Control`] so the

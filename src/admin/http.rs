@@ -22,7 +22,6 @@
 //! not audited.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -35,7 +34,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
-use super::control::{AgentAction, AuditRow, Control, ControlError, PacingRequest, ScreenPop};
+use super::changes;
+use super::control::{AgentAction, Control, ControlError, PacingRequest, ScreenPop};
 use super::validate;
 
 /// Largest request body accepted (bytes); admin bodies are a few fields.
@@ -119,15 +119,32 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     /// 400 with the validation's message.
-    fn invalid(e: validate::Invalid) -> Self {
+    pub(crate) fn invalid(e: validate::Invalid) -> Self {
         Self::bad_request(e.to_string())
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
         }
+    }
+
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// What went wrong, for the user.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -170,32 +187,6 @@ fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-fn now_ms() -> i64 {
-    // A clock before 1970 is a broken machine; 0 then keeps the audit row rather than failing.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Writes audit rows; a failure after the change was applied is reported as 500 and logged.
-async fn write_audit(control: &dyn Control, rows: Vec<AuditRow>) -> Result<(), ApiError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    for r in &rows {
-        tracing::info!(token = %r.token, campaign = %r.campaign, field = %r.field,
-            old = %r.old, new = %r.new, "admin change");
-    }
-    control.audit(rows).await.map_err(|e| {
-        tracing::error!(error = %e, "admin change applied but its audit rows were not written");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("change applied but the audit write failed: {e}"),
-        }
-    })
-}
-
 async fn campaigns(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(s.control.campaigns().await?).into_response())
 }
@@ -214,24 +205,7 @@ async fn set_pacing(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: PacingRequest = decode(&body)?;
-    let change = validate::pacing_request(request).map_err(ApiError::invalid)?;
-    let current = s.control.campaign(&name).await?;
-    validate::pacing_against(&current.pacing, current.abandon_cap, &change)
-        .map_err(ApiError::invalid)?;
-    let update = s.control.set_pacing(&name, change).await?;
-    let at_ms = now_ms();
-    let rows = validate::changed_fields(&update.old, &update.new)
-        .into_iter()
-        .map(|(field, old, new)| AuditRow {
-            at_ms,
-            token: token.0.clone(),
-            campaign: update.campaign.clone(),
-            field: field.to_string(),
-            old,
-            new,
-        })
-        .collect();
-    write_audit(s.control.as_ref(), rows).await?;
+    let update = changes::pacing(s.control.as_ref(), &token.0, &name, request).await?;
     Ok(Json(update).into_response())
 }
 
@@ -241,24 +215,8 @@ async fn set_paused(
     name: String,
     paused: bool,
 ) -> Result<Response, ApiError> {
-    let was_paused = s.control.set_paused(&name, paused).await?;
-    if was_paused != paused {
-        let row = AuditRow {
-            at_ms: now_ms(),
-            token: token.0,
-            campaign: name.clone(),
-            field: "paused".into(),
-            old: was_paused.to_string(),
-            new: paused.to_string(),
-        };
-        write_audit(s.control.as_ref(), vec![row]).await?;
-    }
-    Ok(Json(PauseUpdate {
-        campaign: name,
-        paused,
-        was_paused,
-    })
-    .into_response())
+    let update = changes::paused(s.control.as_ref(), &token.0, &name, paused).await?;
+    Ok(Json(update).into_response())
 }
 
 async fn pause_campaign(
@@ -322,7 +280,7 @@ async fn agent_wrapup(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let wire: validate::DispositionWire = decode(&body)?;
-    let checked = validate::wrap_up(wire, now_ms()).map_err(ApiError::invalid)?;
+    let checked = validate::wrap_up(wire, changes::now_ms()).map_err(ApiError::invalid)?;
     let action = AgentAction::WrapUp {
         disposition: checked.disposition,
         note: checked.note,

@@ -5,6 +5,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admin::wallboard::{Wallboard, AUDIT_ROWS, SLA_RISK_MS};
 use crate::admin::{
     AgentAction, AgentView, AuditRow, AuditSink, BoxFuture, CampaignView, Control, ControlError,
     PacingChange, PacingUpdate, ScreenPop, POP_HISTORY,
@@ -155,5 +156,42 @@ impl Control for EngineControl {
             }
             Ok(pop)
         })
+    }
+
+    fn wallboard(&self) -> BoxFuture<'_, Result<Wallboard, ControlError>> {
+        Box::pin(async move {
+            let mut board = match self.ask(AdminRequest::Wallboard).await? {
+                AdminReply::Wallboard(r) => r?,
+                _ => return Err(mismatch()),
+            };
+            self.add_store_figures(&mut board).await;
+            Ok(board)
+        })
+    }
+}
+
+impl EngineControl {
+    /// The wallboard's figures that live in the store: leads dialable now, SLA leads at risk,
+    /// the latest audit rows. A store that cannot answer leaves them empty (logged): the live
+    /// figures still show.
+    async fn add_store_figures(&self, board: &mut Wallboard) {
+        let now = board.at_ms;
+        for c in &mut board.campaigns {
+            match self
+                .store
+                .wallboard_leads(&c.view.name, now, SLA_RISK_MS)
+                .await
+            {
+                Ok((dialable, at_risk)) => {
+                    c.dialable_now = Some(dialable);
+                    c.sla_at_risk = Some(at_risk);
+                }
+                Err(e) => tracing::debug!(campaign = %c.view.name, error = %e, "wallboard leads"),
+            }
+        }
+        match self.store.recent_audit(AUDIT_ROWS).await {
+            Ok(rows) => board.audit = rows,
+            Err(e) => tracing::debug!(error = %e, "wallboard audit rows"),
+        }
     }
 }

@@ -36,6 +36,7 @@ mod media;
 mod nailed;
 mod nodes;
 mod stats;
+mod wallboard;
 mod warm;
 
 use std::cmp::Reverse;
@@ -365,6 +366,8 @@ pub struct Core {
     pub(crate) media: MediaState,
     /// Nonces of the digest challenges to dial-in agents (`dial_in`).
     pub(crate) nonces: crate::sip::nonces::NonceBook,
+    /// What only the wallboard reads (`wallboard`).
+    pub(crate) board: wallboard::BoardTrack,
 }
 /// Logs what the dialer refused: the engine told it something its state did not allow (an
 /// event racing a pacing decision, a call it already ended). Its state is unchanged, so there
@@ -596,6 +599,7 @@ impl Core {
                 inbound: HashMap::new(),
             },
             nonces: dial_in::default_nonces(),
+            board: wallboard::BoardTrack::default(),
         })
     }
 
@@ -951,6 +955,7 @@ impl Core {
     /// claims, liveness.
     fn housekeeping(&mut self) {
         let tick = self.ticks;
+        self.board_observe();
         self.refill_leases();
         self.refill_owned_callbacks();
         if tick % 10 == 1 {
