@@ -10,6 +10,7 @@ use crate::admin::{
     AgentAction, AgentView, AuditRow, AuditSink, BoxFuture, CampaignView, Control, ControlError,
     PacingChange, PacingUpdate, ScreenPop, POP_HISTORY,
 };
+use crate::sip::SipHandle;
 use crate::store::Store;
 
 use super::core::{AdminReply, AdminRequest};
@@ -19,6 +20,8 @@ use super::shell::ShellMsg;
 pub struct EngineControl {
     tx: mpsc::Sender<ShellMsg>,
     store: Store,
+    /// The SIP task, asked for the trunks' rows of the wallboard.
+    sip: SipHandle,
 }
 
 fn gone() -> ControlError {
@@ -30,8 +33,8 @@ fn mismatch() -> ControlError {
 }
 
 impl EngineControl {
-    pub(crate) fn new(tx: mpsc::Sender<ShellMsg>, store: Store) -> Self {
-        EngineControl { tx, store }
+    pub(crate) fn new(tx: mpsc::Sender<ShellMsg>, store: Store, sip: SipHandle) -> Self {
+        EngineControl { tx, store, sip }
     }
 
     async fn ask(&self, req: AdminRequest) -> Result<AdminReply, ControlError> {
@@ -171,9 +174,9 @@ impl Control for EngineControl {
 }
 
 impl EngineControl {
-    /// The wallboard's figures that live in the store: leads dialable now, SLA leads at risk,
-    /// the latest audit rows. A store that cannot answer leaves them empty (logged): the live
-    /// figures still show.
+    /// The wallboard's figures the core does not hold: from the store, leads dialable now, SLA
+    /// leads at risk and the latest audit rows; from the SIP task, the trunks. A part that
+    /// cannot answer is left empty (logged): the live figures still show.
     async fn add_store_figures(&self, board: &mut Wallboard) {
         let now = board.at_ms;
         for c in &mut board.campaigns {
@@ -188,6 +191,10 @@ impl EngineControl {
                 }
                 Err(e) => tracing::debug!(campaign = %c.view.name, error = %e, "wallboard leads"),
             }
+        }
+        match self.sip.trunks().await {
+            Ok(rows) => board.trunks = rows,
+            Err(e) => tracing::debug!(error = %e, "wallboard trunks"),
         }
         match self.store.recent_audit(AUDIT_ROWS).await {
             Ok(rows) => board.audit = rows,

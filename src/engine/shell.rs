@@ -129,7 +129,7 @@ pub async fn run(
             addr: cfg.admin.listen,
             source,
         })?;
-    let control = Arc::new(EngineControl::new(tx.clone(), store.clone()));
+    let control = Arc::new(EngineControl::new(tx.clone(), store.clone(), sip.clone()));
     let pages = crate::web::WebState::new(
         control.clone(),
         cfg.admin.tokens.clone(),

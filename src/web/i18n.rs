@@ -133,6 +133,7 @@ const LABELS: &[(&str, &str, &str)] = &[
         "放弃率 本次 / 24小时 / 30天",
     ),
     ("wb.cap", "cap", "上限"),
+    ("wb.target", "target", "目标"),
     ("wb.occupancy", "Occupancy", "占用率"),
     ("wb.mean_wait", "Mean wait", "平均等待"),
     ("wb.dialable", "Dialable now", "当前可拨"),

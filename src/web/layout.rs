@@ -9,6 +9,10 @@ use super::assets;
 use super::i18n::Lang;
 use super::session::{Viewer, CSRF_FIELD, CSRF_HEADER};
 
+/// htmx settings: 4xx/5xx answers are swapped like 2xx ones (htmx's default drops them), 204 is
+/// not.
+const HTMX_CONFIG: &str = r#"{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}]}"#;
+
 /// A whole HTML document: `title`, `body`, the stylesheet and htmx with its SSE extension.
 pub fn page(lang: Lang, title: &str, body: Markup) -> Markup {
     html! {
@@ -17,6 +21,8 @@ pub fn page(lang: Lang, title: &str, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // Error answers (a refused value, 403) carry a message to show: swap them too.
+                meta name="htmx-config" content=(HTMX_CONFIG);
                 title { (title) " · outdial" }
                 link rel="stylesheet" href={ "/ui/assets/" (assets::CSS) };
                 script src={ "/ui/assets/" (assets::HTMX) } {}

@@ -337,7 +337,7 @@ fn campaign_row(lang: Lang, c: &CampaignBoard, hist: &[Sample], from: i64, to: i
                     }
                 }
             }
-            td data-field="mode" { (v.pacing.mode.to_string()) " · " (format!("{:.2}", v.pacing.ratio)) "/" (format!("{:.2}", v.pacing.max_ratio)) }
+            td data-field="mode" { (v.pacing.mode.to_string()) " · " (format!("{:.2}", v.pacing.ratio)) br; small { "max " (format!("{:.2}", v.pacing.max_ratio)) } }
             td.num data-field="dial_level" { (format!("{:.2}", v.dial_level)) }
             td.num data-field="ringing" { (c.ringing) }
             td.num data-field="waiting" { (c.waiting) }
@@ -350,7 +350,8 @@ fn campaign_row(lang: Lang, c: &CampaignBoard, hist: &[Sample], from: i64, to: i
                 span.gauge class=(gauge_level(worst, cap)) title={ (lang.t("wb.cap")) " " (pct(Some(cap))) } {
                     span style={ "width:" (format!("{fill:.0}")) "%" } {}
                 }
-                " " small { (lang.t("wb.cap")) " " (pct(Some(cap))) " · " (lang.t("wb.target_abandon")) " " (pct(Some(v.pacing.target_abandon))) }
+                br;
+                small { (lang.t("wb.cap")) " " (pct(Some(cap))) " · " (lang.t("wb.target")) " " (pct(Some(v.pacing.target_abandon))) }
             }
             td.num data-field="occupancy" { (pct(v.occupancy)) }
             td.num data-field="mean_wait" { (c.mean_wait_ms.map_or_else(|| "–".to_string(), |w| format!("{:.1} s", w / 1000.0))) }

@@ -21,6 +21,8 @@ mod kamailio;
 mod media_support;
 #[path = "../common/uac.rs"]
 mod uac;
+#[path = "../web_support/mod.rs"]
+mod web_support;
 // SIPp helpers live in media_support (which includes tests/common/sipp.rs): one copy of the file.
 use media_support::sipp;
 
@@ -87,3 +89,4 @@ mod store_lease;
 mod store_load;
 mod store_progress;
 mod store_writes;
+mod web_wallboard;
