@@ -80,6 +80,7 @@ struct AppState {
 /// `/metrics` renders the process-wide recorder of [`super::metrics::install`] (installed here if
 /// it was not yet; call `install` at engine start so that earlier metrics are kept).
 pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
+    let records = control.clone();
     let state = AppState {
         control,
         metrics: super::metrics::install(),
@@ -103,6 +104,7 @@ pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
+        .merge(super::records::routes(records))
         .layer(axum::middleware::from_fn_with_state(
             Tokens::new(tokens),
             require_token,

@@ -31,6 +31,7 @@ pub mod client;
 mod control;
 mod http;
 pub mod metrics;
+pub mod records;
 pub mod report;
 mod serve;
 pub mod validate;
