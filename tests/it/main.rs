@@ -89,4 +89,5 @@ mod store_lease;
 mod store_load;
 mod store_progress;
 mod store_writes;
+mod web_desktop;
 mod web_wallboard;
