@@ -455,3 +455,129 @@ async fn records_are_searched_exported_and_their_recordings_seek_with_range() {
     srv.stop().await;
     store.close().await;
 }
+
+/// Token of the browser test's agent, bound to `agent0001`.
+const DESK_TOKEN: &str = "desk-agent0001-token-0123456789";
+
+/// In a real browser against a dialling engine (trunk-sim, agent-sim): the agent logs in, gets
+/// the screen pop with the lead's attributes (a `<script>` in one shows as text), schedules a
+/// callback with a note, and a few seconds later gets that same lead again, its note in the
+/// pop's history. Screenshot on failure (`web_support`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_gets_a_screen_pop_schedules_a_callback_and_gets_it() {
+    use crate::engine_support::{self as es, Lab};
+    use crate::web_support::with_browser;
+    use std::time::Duration;
+
+    // A lab whose every call is answered by a person (the shared scenario answers 30 %).
+    let dir = es::temp_dir("web-desk");
+    let sc = es::scenario(&dir, 60);
+    let mut text = std::fs::read_to_string(&sc).expect("scenario");
+    for (from, to) in [
+        ("live_answer: 0.30", "live_answer: 1.0"),
+        ("machine: 0.10", "machine: 0.0"),
+        ("busy: 0.10", "busy: 0.0"),
+        ("invalid: 0.02", "invalid: 0.0"),
+    ] {
+        assert!(text.contains(from), "the lab scenario changed: {text}");
+        text = text.replace(from, to);
+    }
+    std::fs::write(&sc, text).expect("scenario");
+    let (open, closed) = es::open_and_closed_zones();
+    let lab = Lab {
+        db: format!("sqlite://{}", dir.join("lab.db").display()),
+        trunk: es::peer("trunk-sim", &sc, es::SCALE, &[]),
+        agents: es::peer(
+            "agent-sim",
+            &sc,
+            es::SCALE,
+            &["--agents", "1", "--hold-until-bye"],
+        ),
+        dir,
+        open,
+        closed,
+    };
+    let yaml = es::campaign_yaml("desk-c", "progressive");
+    let f = lab.dir.join("desk-c.yaml");
+    std::fs::write(&f, &yaml).expect("campaign");
+    es::outdial(
+        &lab.db,
+        &["campaign", "apply", f.to_str().expect("path")],
+        None,
+    );
+    let csv = format!(
+        "phone,name,external_id,timezone,tier,product,comment\n\
+         91234567,Tan Mei Ling,APP-000777,{},gold,home loan,{HOSTILE}\n",
+        lab.open
+    );
+    es::outdial(&lab.db, &["campaign", "load", "desk-c", "-"], Some(&csv));
+    let mut setup = lab.setup("d1", "desk-c", 90);
+    setup.agent_range = (1, 1);
+    setup.wrap_up = "api";
+    let (config, admin_url) = es::engine_config(&lab.dir, &setup);
+    let text = std::fs::read_to_string(&config).expect("config");
+    let supervisor = format!("    - {{name: test-supervisor, token: {}}}\n", es::TOKEN);
+    assert!(text.contains(&supervisor), "the lab config changed: {text}");
+    let agent_token = format!(
+        "{supervisor}    - {{name: desk-1, token: {DESK_TOKEN}, role: agent, agent: agent0001}}\n"
+    );
+    std::fs::write(&config, text.replace(&supervisor, &agent_token)).expect("config");
+    let _engine = es::start_engine(&lab.db, &config);
+    let _client = es::wait_admin(&admin_url).await;
+    with_browser("agent_desktop_callback", "en-US", move |b| async move {
+        let secs = Duration::from_secs;
+        b.login(&admin_url, DESK_TOKEN).await;
+        let end = std::time::Instant::now() + secs(5);
+        while b.path().await != "/ui/agent" && std::time::Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(b.path().await, "/ui/agent", "{}", b.text("main").await);
+        assert!(b.text("#shortcuts").await.contains("Alt+R"));
+        b.click("#btn-login").await;
+        // Logged in, the engine makes the agent ready (or paused until it says so).
+        let st = b
+            .wait_text("#state-name", secs(5), |t| t != "logged out")
+            .await;
+        if st == "paused" {
+            b.click("#btn-ready").await;
+        }
+        // The call connects: the pop shows the lead, its attributes, hostile text as text.
+        b.wait_text("#pop-name", secs(20), |t| t == "Tan Mei Ling")
+            .await;
+        assert_eq!(b.text("#pop-external").await, "APP-000777");
+        assert_eq!(b.text("#pop-tier").await, "gold");
+        let comment = b.text("tr.attr[data-key=comment] td").await;
+        assert_eq!(comment, HOSTILE);
+        assert!(b
+            .text("tr.attr[data-key=product] td")
+            .await
+            .contains("home loan"));
+        let ran = b
+            .client
+            .execute(
+                "return document.querySelectorAll('#pop script').length",
+                vec![],
+            )
+            .await
+            .expect("js");
+        assert_eq!(ran, serde_json::json!(0), "the attribute became a script");
+        // The customer hangs up: wrap-up; a callback in 5 s with a note, then ready.
+        b.wait_text("#state-name", secs(20), |t| t == "wrap-up")
+            .await;
+        b.click("#d-callback").await;
+        b.fill("#wrapup input[name=at]", "5s").await;
+        b.fill("#wrapup textarea[name=note]", "ring back at five")
+            .await;
+        b.click("#wrapup-done").await;
+        b.wait_text("#desk-msg", secs(5), |t| t.contains("Applied"))
+            .await;
+        // The callback comes back to this agent: the same lead, the note in its history.
+        b.wait_text("#pop-history", secs(30), |t| {
+            t.contains("ring back at five")
+        })
+        .await;
+        assert_eq!(b.text("#pop-name").await, "Tan Mei Ling");
+        assert!(b.text("#pop-history").await.contains("callback"));
+    })
+    .await;
+}
