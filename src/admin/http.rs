@@ -11,9 +11,10 @@
 //! | GET | `/agents` | | `[AgentView]` |
 //! | POST | `/agents/{id}/login`, `/ready`, `/logout` | | `AgentView` |
 //! | POST | `/agents/{id}/pause` | `{"reason": "…"}` | `AgentView` |
-//! | POST | `/agents/{id}/wrapup` | `WrapUpCode` | `AgentView` |
+//! | POST | `/agents/{id}/wrapup` | `validate::DispositionWire` (code, callback `at`, note) | `AgentView` |
 //! | GET | `/agents/{id}/current` | | `CurrentCall` |
 //! | GET | `/metrics` | | Prometheus text |
+//! | GET | `/records`, `/records.csv`, `/recordings/{attempt}` | | see [`super::records`] |
 //!
 //! Errors are `{"error": "…"}` with 400 (invalid value: nothing changed), 401 (token), 404 (no
 //! such campaign/agent/route), 409 (action does not fit the agent's state), 500, 503.

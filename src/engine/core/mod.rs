@@ -4,7 +4,8 @@
 //! plain data and `now` (an [`Instant`]; wall-clock epoch ms are derived from it by [`Clock`],
 //! pure arithmetic) and returns [`Effect`]s; no socket, task, store or clock read inside.
 //!
-//! Sub-modules, each adding to `Core` the handling of one domain: `calls` (leases, dialling,
+//! Sub-modules, each adding to `Core` the handling of one domain: `callbacks` (owned callbacks
+//! leased for, dialled for and connected to the agent who scheduled them), `calls` (leases, dialling,
 //! SIP events, call records, inbound queue), `agents` (homes, wrap-up, claims), `nodes`
 //! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
 //! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start),

@@ -59,6 +59,9 @@ pub struct MemStore {
     /// A callback's owner grace (the campaign's `callbacks.owner_grace`), ms.
     pub owner_grace_ms: i64,
     next_session: i64,
+    /// Leads with an owner: a lease of owned callbacks looks at these only (a simulator's lists
+    /// hold many thousand leads and ask every second).
+    owned: HashSet<i64>,
     /// Lead id → (campaign, position in its list).
     index: HashMap<i64, (String, usize)>,
 }
@@ -162,6 +165,8 @@ impl MemStore {
             } => {
                 let result = if self.down {
                     Err(unreachable_store())
+                } else if self.owned.is_empty() {
+                    Ok(Vec::new())
                 } else {
                     Ok(self.lease(&campaign, agents.len(), Some(&agents), wall_ms, ttl_ms))
                 };
@@ -177,6 +182,7 @@ impl MemStore {
                         m.dialled = true;
                         m.owner = None;
                     }
+                    self.owned.remove(&lead);
                     Ok(id)
                 };
                 vec![StoreResult::Begun { key, result }]
@@ -198,11 +204,15 @@ impl MemStore {
                         // The lead comes back at the agreed time, owned by the agent for the
                         // grace (the real store's rule, less the retry caps).
                         let grace = self.owner_grace_ms;
-                        if let Some(m) = self.lead_of(*attempt).and_then(|l| self.lead_mut(l)) {
+                        let lead = self.lead_of(*attempt);
+                        if let Some(m) = lead.and_then(|l| self.lead_mut(l)) {
                             m.dialled = false;
                             m.leased = false;
                             m.arrives_ms = *at;
                             m.owner = agent.clone().map(|a| (a, at + grace));
+                        }
+                        if let (Some(l), Some(_)) = (lead, agent) {
+                            self.owned.insert(l);
                         }
                     }
                     Write::Release { leads } => {
