@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use crate::agents::AgentState;
+use crate::engine::config::WrapUp;
 use crate::store::{LeasedLead, StoreError};
 
 use super::{CampaignId, Core, StoreCommand};
@@ -28,10 +29,16 @@ const OWNED_POLL: Duration = Duration::from_secs(1);
 const OWNED_MARGIN: Duration = Duration::from_secs(20);
 
 impl Core {
-    /// Whether agent `ai` works campaign `ci` on this node now (logged in, owned, home there).
+    /// Whether agent `ai` works campaign `ci` on this node now (logged in, owned, home there)
+    /// and may own callbacks: only agents whose desktop wraps up (`wrap_up: api`) schedule them;
+    /// synthetic agents never do, and are never asked for (simulators run thousands).
     fn works_here(&self, ai: usize, ci: usize) -> bool {
         let a = &self.agents[ai];
-        a.logged_in && a.claimed && !a.conn_lost && a.home == Some(ci)
+        a.spec.wrap_up == WrapUp::Api
+            && a.logged_in
+            && a.claimed
+            && !a.conn_lost
+            && a.home == Some(ci)
     }
 
     /// Housekeeping: gives back owned leads whose agent left the campaign (or whose lease is
