@@ -11,9 +11,10 @@
 //! | GET | `/agents` | | `[AgentView]` |
 //! | POST | `/agents/{id}/login`, `/ready`, `/logout` | | `AgentView` |
 //! | POST | `/agents/{id}/pause` | `{"reason": "…"}` | `AgentView` |
-//! | POST | `/agents/{id}/wrapup` | `WrapUpCode` | `AgentView` |
+//! | POST | `/agents/{id}/wrapup` | `validate::DispositionWire` (code, callback `at`, note) | `AgentView` |
 //! | GET | `/agents/{id}/current` | | `CurrentCall` |
 //! | GET | `/metrics` | | Prometheus text |
+//! | GET | `/records`, `/records.csv`, `/recordings/{attempt}` | | see [`super::records`] |
 //!
 //! Errors are `{"error": "…"}` with 400 (invalid value: nothing changed), 401 (token), 403 (an
 //! agent token outside `/agents/{its agent}/…`), 404 (no such campaign/agent/route), 409 (action
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
 use super::changes;
-use super::control::{AgentAction, Control, ControlError, PacingRequest, ScreenPop, WrapUpCode};
+use super::control::{AgentAction, Control, ControlError, PacingRequest, ScreenPop};
 use super::validate;
 
 /// Largest request body accepted (bytes); admin bodies are a few fields.
@@ -81,6 +82,7 @@ struct AppState {
 /// `/metrics` renders the process-wide recorder of [`super::metrics::install`] (installed here if
 /// it was not yet; call `install` at engine start so that earlier metrics are kept).
 pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
+    let records = control.clone();
     let state = AppState {
         control,
         metrics: super::metrics::install(),
@@ -104,6 +106,7 @@ pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
+        .merge(super::records::routes(records))
         .layer(axum::middleware::from_fn_with_state(
             Tokens::new(tokens),
             require_token,
@@ -280,9 +283,13 @@ async fn agent_wrapup(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    // WrapUpCode's serde conversion runs the validation (see `validate::DispositionWire`).
-    let disposition: WrapUpCode = decode(&body)?;
-    act(&s, &id, AgentAction::WrapUp { disposition }).await
+    let wire: validate::DispositionWire = decode(&body)?;
+    let checked = validate::wrap_up(wire, changes::now_ms()).map_err(ApiError::invalid)?;
+    let action = AgentAction::WrapUp {
+        disposition: checked.disposition,
+        note: checked.note,
+    };
+    act(&s, &id, action).await
 }
 
 async fn agent_current(

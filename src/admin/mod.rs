@@ -31,6 +31,7 @@ pub mod client;
 mod control;
 mod http;
 pub mod metrics;
+pub mod records;
 pub mod report;
 mod serve;
 pub mod validate;
@@ -44,7 +45,7 @@ pub use client::{Client, ClientError};
 pub use control::{
     AbandonParts, AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink,
     BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings,
-    PacingUpdate, ScreenPop, WrapUpCode,
+    PacingUpdate, ScreenPop, WrapUpCode, POP_HISTORY,
 };
 pub(crate) use http::ApiError;
 pub use http::{router, CurrentCall, PauseUpdate};

@@ -134,23 +134,15 @@ pub enum AgentCmd {
 
 /// The disposition of `outdial agents wrapup`, checked as the API checks it.
 fn wrap_up_code(disposition: &str, at: Option<&str>, now_ms: i64) -> anyhow::Result<WrapUpCode> {
-    let at_ms = at
-        .map(|raw| {
-            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw.trim()) {
-                return Ok(t.timestamp_millis());
-            }
-            humantime::parse_duration(raw.trim())
-                .map(|d| now_ms.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
-                .map_err(|_| {
-                    anyhow::anyhow!("--at: {raw:?} is neither an RFC 3339 time nor a duration")
-                })
-        })
-        .transpose()?;
+    // `--at` as the API's `at`: RFC 3339 / ISO 8601 with its zone, or a delay (2h, PT2H30M).
     let wire = DispositionWire {
         disposition: disposition.to_string(),
-        at_ms,
+        at: at.map(str::to_string),
+        ..DispositionWire::default()
     };
-    WrapUpCode::try_from(wire).map_err(|e| anyhow::anyhow!("disposition: {e}"))
+    outdial::admin::validate::wrap_up(wire, now_ms)
+        .map(|w| w.disposition)
+        .map_err(|e| anyhow::anyhow!("disposition: {e}"))
 }
 
 /// Arguments of `outdial campaign pause|resume CAMPAIGN` (wired into the `campaign` subcommand).
@@ -216,7 +208,13 @@ pub fn agents(args: AgentsArgs) -> anyhow::Result<ExitCode> {
             } => {
                 let now_ms = chrono::Utc::now().timestamp_millis();
                 let disposition = wrap_up_code(&disposition, at.as_deref(), now_ms)?;
-                (agent, AgentAction::WrapUp { disposition })
+                (
+                    agent,
+                    AgentAction::WrapUp {
+                        disposition,
+                        note: None,
+                    },
+                )
             }
             AgentCmd::Login { agent } => (agent, AgentAction::Login),
             AgentCmd::Ready { agent } => (agent, AgentAction::Ready),

@@ -8,10 +8,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::admin::wallboard::{Wallboard, AUDIT_ROWS, SLA_RISK_MS};
 use crate::admin::{
     AgentAction, AgentView, AuditRow, AuditSink, BoxFuture, CampaignView, Control, ControlError,
-    PacingChange, PacingUpdate, ScreenPop,
+    PacingChange, PacingUpdate, ScreenPop, POP_HISTORY,
 };
 use crate::sip::SipHandle;
-use crate::store::Store;
+use crate::store::{CallFilter, CallPage, Store, StoreError};
 
 use super::core::{AdminReply, AdminRequest};
 use super::shell::ShellMsg;
@@ -134,15 +134,56 @@ impl Control for EngineControl {
         })
     }
 
+    fn search_calls<'a>(
+        &'a self,
+        filter: &'a CallFilter,
+        offset: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<CallPage, ControlError>> {
+        Box::pin(async move {
+            self.store
+                .search_calls(filter, offset, limit)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotE164(_) => ControlError::Invalid(e.to_string()),
+                    e => ControlError::Internal(e.to_string()),
+                })
+        })
+    }
+
+    fn recording_file(&self, attempt: i64) -> BoxFuture<'_, Result<Option<String>, ControlError>> {
+        Box::pin(async move {
+            self.store
+                .recording_file(attempt)
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))
+        })
+    }
+
     fn current_call<'a>(
         &'a self,
         agent: &'a str,
     ) -> BoxFuture<'a, Result<Option<ScreenPop>, ControlError>> {
         Box::pin(async move {
-            match self.ask(AdminRequest::Current(agent.to_string())).await? {
-                AdminReply::Current(r) => r,
-                _ => Err(mismatch()),
+            let mut pop = match self.ask(AdminRequest::Current(agent.to_string())).await? {
+                AdminReply::Current(r) => r?,
+                _ => return Err(mismatch()),
+            };
+            if let Some(p) = &mut pop {
+                // The lead's earlier attempts, read here: the engine core reads no store. A
+                // store that cannot answer leaves them out rather than the whole screen pop.
+                match self
+                    .store
+                    .lead_history(p.lead, p.attempt, POP_HISTORY)
+                    .await
+                {
+                    Ok(h) => p.history = h,
+                    Err(e) => {
+                        tracing::warn!(lead = p.lead, error = %e, "screen pop without history")
+                    }
+                }
             }
+            Ok(pop)
         })
     }
 

@@ -609,6 +609,21 @@ impl Shell {
                     send(tx, StoreResult::Leased { camp, result }).await;
                 });
             }
+            StoreCommand::LeaseOwned {
+                camp,
+                campaign,
+                agents,
+                wall_ms,
+                node,
+                ttl_ms,
+            } => {
+                tokio::spawn(async move {
+                    let result = store
+                        .lease_owned(&campaign, &agents, wall_ms, &node, ttl_ms)
+                        .await;
+                    send(tx, StoreResult::LeasedOwned { camp, result }).await;
+                });
+            }
             StoreCommand::BeginAttempt {
                 key,
                 lead,

@@ -40,6 +40,10 @@ pub struct State {
     pub dispositions: Vec<(String, WrapUpCode)>,
     /// Number of set_pacing / set_paused calls that reached the engine.
     pub changes: usize,
+    /// Notes received with wrap-up done, by agent.
+    pub notes: Vec<(String, Option<String>)>,
+    /// A real store answering the call-record search and recordings (none: 503).
+    pub store: Option<outdial::store::Store>,
 }
 
 /// In-memory engine.
@@ -141,6 +145,9 @@ impl FakeEngine {
                 phone: "+8613800000042".into(),
                 attributes: serde_json::json!({"loan_amount": "12000", "tier": "A"}),
                 connected_at_ms: 1_714_525_200_000,
+                tier: Some("A".into()),
+                attempt: Some(9),
+                history: Vec::new(),
             },
         );
         Arc::new(FakeEngine {
@@ -255,9 +262,15 @@ impl Control for FakeEngine {
                     a.pause_reason = Some(reason.clone());
                 }
                 (AgentAction::Logout, Ready | Paused | WrapUp) => a.state = LoggedOut,
-                (AgentAction::WrapUp { disposition: d }, WrapUp) => {
+                (
+                    AgentAction::WrapUp {
+                        disposition: d,
+                        note,
+                    },
+                    WrapUp,
+                ) => {
                     a.state = Ready;
-                    disposition = Some(d.clone());
+                    disposition = Some((d.clone(), note.clone()));
                 }
                 _ => return Err(conflict(a)),
             }
@@ -265,8 +278,9 @@ impl Control for FakeEngine {
                 a.pause_reason = None;
             }
             let view = a.clone();
-            if let Some(d) = disposition {
+            if let Some((d, note)) = disposition {
                 s.dispositions.push((id.to_string(), d));
+                s.notes.push((id.to_string(), note));
             }
             Ok(view)
         })
@@ -282,6 +296,33 @@ impl Control for FakeEngine {
                 return Err(not_found("agent", id));
             }
             Ok(s.current.get(id).cloned())
+        })
+    }
+
+    fn search_calls<'a>(
+        &'a self,
+        filter: &'a outdial::store::CallFilter,
+        offset: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<outdial::store::CallPage, ControlError>> {
+        Box::pin(async move {
+            let store = self.lock().store.clone();
+            let store = store.ok_or_else(|| ControlError::Unavailable("no store".into()))?;
+            store
+                .search_calls(filter, offset, limit)
+                .await
+                .map_err(|e| ControlError::Invalid(e.to_string()))
+        })
+    }
+
+    fn recording_file(&self, attempt: i64) -> BoxFuture<'_, Result<Option<String>, ControlError>> {
+        Box::pin(async move {
+            let store = self.lock().store.clone();
+            let store = store.ok_or_else(|| ControlError::Unavailable("no store".into()))?;
+            store
+                .recording_file(attempt)
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))
         })
     }
 

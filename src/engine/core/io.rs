@@ -281,6 +281,22 @@ pub enum StoreCommand {
         /// Lease duration.
         ttl_ms: i64,
     },
+    /// Lease the due callbacks `agents` own (one each at most). Answered by
+    /// [`StoreResult::LeasedOwned`].
+    LeaseOwned {
+        /// The campaign.
+        camp: CampaignId,
+        /// Its name.
+        campaign: String,
+        /// The agents (ids) working this campaign on this node with no callback at hand.
+        agents: Vec<String>,
+        /// Now, epoch ms.
+        wall_ms: i64,
+        /// This node.
+        node: String,
+        /// Lease duration.
+        ttl_ms: i64,
+    },
     /// Commit the attempt before the INVITE leaves. Answered by [`StoreResult::Begun`].
     BeginAttempt {
         /// The call.
@@ -356,6 +372,13 @@ pub enum StoreCommand {
 pub enum StoreResult {
     /// A lease returned.
     Leased {
+        /// The campaign.
+        camp: CampaignId,
+        /// The leads.
+        result: Result<Vec<LeasedLead>, StoreError>,
+    },
+    /// A lease of owned callbacks returned (each lead names its owner).
+    LeasedOwned {
         /// The campaign.
         camp: CampaignId,
         /// The leads.

@@ -4,7 +4,8 @@
 //! plain data and `now` (an [`Instant`]; wall-clock epoch ms are derived from it by [`Clock`],
 //! pure arithmetic) and returns [`Effect`]s; no socket, task, store or clock read inside.
 //!
-//! Sub-modules, each adding to `Core` the handling of one domain: `calls` (leases, dialling,
+//! Sub-modules, each adding to `Core` the handling of one domain: `callbacks` (owned callbacks
+//! leased for, dialled for and connected to the agent who scheduled them), `calls` (leases, dialling,
 //! SIP events, call records, inbound queue), `agents` (homes, wrap-up, claims), `nodes`
 //! (liveness, store outages, recovery), `lines` (trunk line budgets), `control` (supervisor
 //! requests, overrides, the abandon budget), `stats` (figures), `warm` (dialer warm start),
@@ -24,6 +25,7 @@
 //! ([`SipCommand::PushTrunkGauges`]).
 
 mod agents;
+mod callbacks;
 mod calls;
 mod control;
 mod cpa;
@@ -85,6 +87,16 @@ pub(crate) struct Camp {
     pub leasing: bool,
     /// After an empty lease, wait before asking again.
     pub lease_idle_until: Instant,
+    /// Callbacks leased for the agent who owns them: (agent index, when leased, lead), at most
+    /// one per agent (`callbacks`).
+    pub owned: Vec<(usize, Instant, LeasedLead)>,
+    /// A lease of owned callbacks is in flight; the next is not asked for before
+    /// `owned_idle_until`.
+    pub leasing_owned: bool,
+    pub owned_idle_until: Instant,
+    /// Dialer calls launched for one agent, with the lead each dials (taken before the
+    /// buffer's front by `dial`).
+    pub directed: HashMap<u64, LeasedLead>,
     /// When a lease last returned leads (the campaign "has work").
     pub last_work: Option<Instant>,
     /// Dialer call → engine call key.
@@ -505,6 +517,10 @@ impl Core {
                 buffer: VecDeque::new(),
                 leasing: false,
                 lease_idle_until: now,
+                owned: Vec::new(),
+                leasing_owned: false,
+                owned_idle_until: now,
+                directed: HashMap::new(),
                 last_work: None,
                 calls: HashMap::new(),
                 agents: HashMap::new(),
@@ -649,6 +665,7 @@ impl Core {
         self.set_now(now);
         match result {
             StoreResult::Leased { camp, result } => self.on_leased(camp.0, result),
+            StoreResult::LeasedOwned { camp, result } => self.on_leased_owned(camp.0, result),
             StoreResult::Begun { key, result } => self.on_begun(key, result),
             StoreResult::Written => self.pending = self.pending.saturating_sub(1),
             StoreResult::Rates { camp, day, month } => {
@@ -797,7 +814,7 @@ impl Core {
             && self.inbound.is_empty()
             && self.pending == 0
             && self.progress.is_empty()
-            && self.camps.iter().all(|c| !c.leasing)
+            && self.camps.iter().all(|c| !c.leasing && !c.leasing_owned)
     }
 
     /// Store writes queued and not yet landed.
@@ -828,6 +845,7 @@ impl Core {
     fn after_input(&mut self) {
         // An agent the input freed moves before its campaign's next decision (`agents`).
         self.move_ready_agents(true);
+        self.dial_owned_callbacks();
         self.drain_all();
         self.check_stop();
     }
@@ -864,8 +882,10 @@ impl Core {
             self.wraps.pop();
             self.auto_wrap_done(agent, epoch);
         }
-        // Agents those wrap-ups freed move before the dialers' ticks can reserve them (`agents`).
+        // Agents those wrap-ups freed move before the dialers' ticks can reserve them (`agents`),
+        // and take the callbacks they own before those ticks can give them other work.
         self.move_ready_agents(true);
+        self.dial_owned_callbacks();
         let now = self.clock.pacing(now_i);
         for ci in 0..self.camps.len() {
             let due = matches!(self.camps[ci].dialer.poll_timeout(), Some((t, _)) if t <= now);
@@ -953,6 +973,7 @@ impl Core {
         let tick = self.ticks;
         self.board_observe();
         self.refill_leases();
+        self.refill_owned_callbacks();
         if tick % 10 == 1 {
             self.rebalance();
             self.push_metrics();
@@ -992,6 +1013,7 @@ impl Core {
         for c in &mut self.camps {
             c.dialer.set_channels(c.dialer.lines_in_use());
             ids.extend(c.buffer.drain(..).map(|(_, l)| l.lead_id));
+            ids.extend(c.owned.drain(..).map(|(_, _, l)| l.lead_id));
         }
         self.release_leases("release leases", ids);
         // Agents stay logged in: calls still ringing may be answered and must find one.
