@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use outdial::media::rtp_load::connect::{self, ConnectOptions};
-use outdial::media::rtp_load::{run, LoadOptions, OutdialCore, RelayFigures, Target};
+use outdial::media::rtp_load::{run, LoadOptions, OutdialCore, Pinning, RelayFigures, Target};
 
 /// Which relays to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,6 +65,17 @@ pub struct RtpLoadArgs {
     /// Milliseconds each `--answer-to-connect` bridge is held before its Unbridge.
     #[arg(long, default_value_t = 400)]
     hold_ms: u64,
+    /// Record every call outdial relays into this directory (`call-NNNNN.wav`, stereo µ-law,
+    /// the engine's recording path), then check the files. Needs ≈ 16 kB per call-second.
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// CPUs (comma-separated) the generator's sender and receiver threads may run on; with
+    /// `--pin-relay`.
+    #[arg(long, value_delimiter = ',', requires = "pin_relay")]
+    pin_generator: Vec<usize>,
+    /// CPUs (comma-separated) the relay's threads (outdial's workers, rtpengine) may run on.
+    #[arg(long, value_delimiter = ',', requires = "pin_generator")]
+    pin_relay: Vec<usize>,
 }
 
 /// Runs each relay in turn and prints one line of figures per relay.
@@ -72,19 +83,51 @@ pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
     if args.answer_to_connect {
         return answer_to_connect(&args);
     }
+    let pin = (!args.pin_generator.is_empty()).then(|| Pinning {
+        generator: args.pin_generator.clone(),
+        relay: args.pin_relay.clone(),
+    });
     let opts = LoadOptions {
         calls: args.calls,
         duration: Duration::from_secs(args.seconds),
         addr: args.addr,
+        record: args.record.clone(),
+        pin,
     };
+    let load_before = loadavg();
     println!(
-        "{} calls x 2 G.711 streams (20 ms, 160 B), {} s per relay",
-        args.calls, args.seconds
+        "{} calls x 2 G.711 streams (20 ms, 160 B), {} s per relay{}{}; load average {}",
+        args.calls,
+        args.seconds,
+        match &args.record {
+            Some(dir) => format!(", outdial recording to {}", dir.display()),
+            None => String::new(),
+        },
+        match &opts.pin {
+            Some(p) => format!(
+                ", generator on CPUs {:?}, relay on {:?}",
+                p.generator, p.relay
+            ),
+            None => String::new(),
+        },
+        load_before
     );
     println!(
-        "{:<58} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9} {:>8} {:>10}",
-        "relay", "sent c>a", "sent a>c", "lost", "loss %", "p50 µs", "p99 µs", "CPU %", "µs/call·s"
+        "{:<52} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9} {:>10}",
+        "relay",
+        "sent c>a",
+        "sent a>c",
+        "lost",
+        "path p50",
+        "path p99",
+        "relay50",
+        "relay99",
+        "CPU %",
+        "µs/call·s",
+        "rec ok/n",
+        "disk kB/s"
     );
+    let mut rows = Vec::new();
     for relay in &args.relays {
         let target = match relay {
             Relay::Outdial | Relay::OutdialPassthrough => Target::Outdial {
@@ -105,31 +148,145 @@ pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
         };
         let figures = run(&opts, &target)?;
         print_line(&figures);
+        rows.push(figures);
     }
-    Ok(ExitCode::SUCCESS)
+    let load_after = loadavg();
+    println!(
+        "\nBENCHMARKS.md rows (path: generator's clock before sendto -> kernel receive stamp at \
+         the far generator socket; relay: kernel receive stamp at the relay -> its send \
+         returned; load average before / after: {load_before} / {load_after}):"
+    );
+    println!(
+        "| relay | calls | pinned | recording | sent per direction | lost | path p50 / p99 | \
+         relay p50 / p99 | relay CPU | CPU per call | recordings ok | disk | load |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for f in &rows {
+        println!("{}", markdown_row(f, &opts, &load_before, &load_after));
+    }
+    let failed = rows
+        .iter()
+        .filter_map(|f| f.recording.as_ref())
+        .any(|r| r.failures() > 0);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), or `?`.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn us(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v >= 1000.0 {
+        format!("{:.2} ms", v / 1000.0)
+    } else {
+        format!("{v:.0} µs")
+    }
+}
+
+fn markdown_row(f: &RelayFigures, opts: &LoadOptions, before: &str, after: &str) -> String {
+    let s = &f.streams;
+    let lost: u64 = s.lost().iter().sum();
+    let (r50, r99) = f.relay_latency.as_ref().map_or((f64::NAN, f64::NAN), |h| {
+        (h.quantile_us(0.5), h.quantile_us(0.99))
+    });
+    let (rec, ok, disk) = match &f.recording {
+        Some(r) => (
+            "on".to_string(),
+            format!("{}/{} ({} failed)", r.valid, r.started, r.failures()),
+            format!("{:.0} kB/s", r.disk_bytes_per_s() / 1000.0),
+        ),
+        None => ("off".into(), "-".into(), "-".into()),
+    };
+    let pinned = opts.pin.as_ref().map_or("no".to_string(), |p| {
+        format!("gen {:?} / relay {:?}", p.generator, p.relay)
+    });
+    format!(
+        "| {} | {} | {} | {} | {} | **{}** | {} / {} | {} / {} | {:.1} % | {:.0} µs/call·s | {} | {} | {} → {} |",
+        f.name,
+        f.calls,
+        pinned,
+        rec,
+        s.sent[0].min(s.sent[1]),
+        lost,
+        us(s.latency_us(0.5)),
+        us(s.latency_us(0.99)),
+        us(r50),
+        us(r99),
+        f.cpu_pct(),
+        f.cpu_us_per_call_second(),
+        ok,
+        disk,
+        before,
+        after
+    )
 }
 
 fn print_line(f: &RelayFigures) {
     let s = &f.streams;
     let lost: u64 = s.lost().iter().sum();
-    let sent: u64 = s.sent.iter().sum();
-    let loss_pct = if sent == 0 {
-        0.0
-    } else {
-        lost as f64 * 100.0 / sent as f64
+    let (r50, r99) = f.relay_latency.as_ref().map_or((f64::NAN, f64::NAN), |h| {
+        (h.quantile_us(0.5), h.quantile_us(0.99))
+    });
+    let (rec, disk) = match &f.recording {
+        Some(r) => (
+            format!("{}/{}", r.valid, r.started),
+            format!("{:.1}", r.disk_bytes_per_s() / 1000.0),
+        ),
+        None => ("-".into(), "-".into()),
     };
     println!(
-        "{:<58} {:>9} {:>9} {:>7} {:>7.3} {:>9.1} {:>9.1} {:>8.1} {:>10.2}",
+        "{:<52} {:>9} {:>9} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>6.1} {:>9.1} {:>9} {:>10}",
         f.name,
         s.sent[0],
         s.sent[1],
         lost,
-        loss_pct,
         s.latency_us(0.5),
         s.latency_us(0.99),
+        r50,
+        r99,
         f.cpu_pct(),
-        f.cpu_us_per_call_second()
+        f.cpu_us_per_call_second(),
+        rec,
+        disk
     );
+    println!(
+        "    sender lag behind schedule p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; {} packets \
+         without a kernel stamp; relay samples {}",
+        s.sender_lag_us(0.5),
+        s.sender_lag_us(0.99),
+        s.sender_lag_us(1.0),
+        s.unstamped,
+        f.relay_latency.as_ref().map_or(0, |h| h.count())
+    );
+    if let Some(r) = &f.recording {
+        println!(
+            "    recordings: {} started, {} valid, {} failure events; {:.2}–{:.2} s each, worst \
+             |duration − (Close − Record)| {:.3} s; {} bytes in the files, {} written while \
+             streaming ({:.0} B/s)",
+            r.started,
+            r.valid,
+            r.failed_events,
+            r.secs_min,
+            r.secs_max,
+            r.worst_duration_error,
+            r.bytes_total,
+            r.bytes_streaming,
+            r.disk_bytes_per_s()
+        );
+        for p in &r.problems {
+            println!("    invalid: {p}");
+        }
+    }
 }
 
 /// `--answer-to-connect`: runs the measurement and prints its quantiles.

@@ -182,6 +182,14 @@ pub struct SipSection {
     /// Default `outdial`.
     #[serde(default = "default_realm")]
     pub realm: String,
+    /// How long a nonce of a dial-in challenge (401) stays valid: a phone answers at once, and
+    /// one that answers later is challenged again with `stale=true`. 1 s to 1 h; default 30 s.
+    #[serde(default = "default_nonce_lifetime")]
+    pub nonce_lifetime: Dur,
+}
+
+fn default_nonce_lifetime() -> Dur {
+    Dur(Duration::from_secs(30))
 }
 
 fn default_realm() -> String {
@@ -648,6 +656,10 @@ impl EngineConfig {
                 "printable ASCII without spaces, quotes or backslashes".into(),
             ));
         }
+        let n = self.sip.nonce_lifetime.0;
+        if n < Duration::from_secs(1) || n > Duration::from_secs(3600) {
+            return Err(("sip.nonce_lifetime".into(), "must be 1s to 1h".into()));
+        }
         if !(1..=10_000).contains(&self.sip.inbound_queue_cap) {
             return Err(("sip.inbound_queue_cap".into(), "must be 1 to 10000".into()));
         }
@@ -1071,5 +1083,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sip.realm"), "{err}");
+    }
+
+    #[test]
+    fn the_nonce_lifetime_defaults_to_30_s_and_is_bounded() {
+        let cfg = EngineConfig::parse("e.yaml", &format!("{BASE}agents: []\n")).unwrap();
+        assert_eq!(cfg.sip.nonce_lifetime.0, Duration::from_secs(30));
+        let with = |v: &str| {
+            format!("{BASE}agents: []\n").replacen(
+                "listen: 127.0.0.1:5060\n",
+                &format!("listen: 127.0.0.1:5060\n  nonce_lifetime: {v}\n"),
+                1,
+            )
+        };
+        let cfg = EngineConfig::parse("e.yaml", &with("2m")).unwrap();
+        assert_eq!(cfg.sip.nonce_lifetime.0, Duration::from_secs(120));
+        for bad in ["0s", "2h"] {
+            let err = EngineConfig::parse("e.yaml", &with(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("sip.nonce_lifetime"), "{bad}: {err}");
+        }
     }
 }

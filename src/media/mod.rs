@@ -19,6 +19,8 @@
 //! - [`ports`]: the RTP port pool (plain data, owned by the engine core).
 //! - [`shell`]: the I/O shell — mio worker threads with sockets driving [`core::MediaCore`]
 //!   (threads, not tokio tasks: the relay is a hot path, as rtpengine's workers are).
+//! - [`rx_stamp`], [`latency`]: kernel receive timestamps and a lock-free latency histogram,
+//!   for measuring the relay's own delay (the shell's opt-in figure, the load generator's).
 //! - [`rtp_load`]: the RTP load generator behind `outdial rtp-load` (outdial's shell vs rtpengine).
 //!
 //! Nothing here looks at SIP headers, the store or the pacing core.
@@ -30,12 +32,14 @@ pub mod emodel;
 pub mod g711;
 pub mod io;
 pub mod jitter;
+pub mod latency;
 mod leg;
 pub mod ports;
 pub mod recording;
 pub mod rtcp;
 pub mod rtp;
 pub mod rtp_load;
+pub mod rx_stamp;
 pub mod sdp;
 pub mod shell;
 pub mod stats;

@@ -2,7 +2,9 @@
 //! [`NonceBook`] issues nonces (from a ChaCha20 stream keyed by the caller, never a global
 //! RNG), remembers each for its lifetime with the highest nonce count seen, and judges an
 //! `Authorization` value: accepted, stale (right password, nonce expired or unknown: challenge
-//! again with `stale=true`), wrong, replayed (a nonce count not above the last one) or
+//! again with `stale=true`), wrong, replayed (a nonce count not above the last one), for
+//! another resource (the right response, its `uri` not the Request-URI: RFC 2617 §3.2.2.5,
+//! answered 400) or
 //! malformed.
 //!
 //! Sans-IO: every call takes `now`; no clock, no socket. Must not touch: who the user is (the
@@ -41,6 +43,9 @@ pub enum Verdict {
     Wrong,
     /// Right credentials, but a nonce count already used with this nonce: a replay.
     Replayed,
+    /// The digest's `uri` names another resource than the request's Request-URI (a response
+    /// computed for some other request, replayed here): 400 Bad Request (RFC 2617 §3.2.2.5).
+    UriMismatch,
     /// The header cannot be checked.
     Malformed(AuthorizationError),
 }
@@ -114,8 +119,10 @@ impl NonceBook {
         }
     }
 
-    /// Judges `header` (an `Authorization` value) for `method` against `creds` in `realm` at
-    /// `now`. An accepted nonce count is remembered, so the same header twice is a replay.
+    /// Judges `header` (an `Authorization` value) for `method` with Request-URI `request_uri`
+    /// against `creds` in `realm` at `now`. An accepted nonce count is remembered, so the same
+    /// header twice is a replay. The `uri` is checked after the credentials (a wrong password is
+    /// `Wrong` whatever its uri) and spends nothing.
     pub fn check(
         &mut self,
         now: Instant,
@@ -123,6 +130,7 @@ impl NonceBook {
         creds: &Credentials,
         realm: &str,
         method: &str,
+        request_uri: &str,
     ) -> Verdict {
         let a = match Authorization::parse(header) {
             Ok(a) => a,
@@ -131,6 +139,11 @@ impl NonceBook {
         // Without qop there is no nonce count, so no replay protection: refused.
         if a.realm != realm || a.qop.is_none() || !a.answers(creds, method) {
             return Verdict::Wrong;
+        }
+        // A right response computed for another resource (a header replayed from some other
+        // request): a wrong password is 403 above whatever its uri, so this tells nothing new.
+        if !same_uri(&a.uri, request_uri) {
+            return Verdict::UriMismatch;
         }
         let lifetime = self.lifetime;
         let Some(issued) = self
@@ -147,6 +160,65 @@ impl NonceBook {
             }
             _ => Verdict::Replayed,
         }
+    }
+}
+
+/// Whether a digest `uri` names the same resource as a Request-URI, compared as SIP URIs (RFC
+/// 3261 §19.1.4, the parts a phone can write differently): scheme and host case-insensitive,
+/// user and password case-sensitive, the port as written (an absent port is not 5060), URI
+/// parameters in any order with case-insensitive names and values, headers (`?…`) exactly.
+/// Anything that is not a `sip:`/`sips:` URI must be the same string.
+pub fn same_uri(a: &str, b: &str) -> bool {
+    match (UriParts::parse(a.trim()), UriParts::parse(b.trim())) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// A SIP URI cut into what [`same_uri`] compares.
+#[derive(Debug, PartialEq, Eq)]
+struct UriParts<'a> {
+    secure: bool,
+    userinfo: Option<&'a str>,
+    host_port: String,
+    params: Vec<(String, String)>,
+    headers: Option<&'a str>,
+}
+
+impl<'a> UriParts<'a> {
+    fn parse(uri: &'a str) -> Option<Self> {
+        let scheme_end = uri.find(':')?;
+        let secure = match uri[..scheme_end].to_ascii_lowercase().as_str() {
+            "sip" => false,
+            "sips" => true,
+            _ => return None,
+        };
+        let rest = &uri[scheme_end + 1..];
+        let (rest, headers) = match rest.split_once('?') {
+            Some((r, h)) => (r, Some(h)),
+            None => (rest, None),
+        };
+        let (userinfo, host_part) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let mut pieces = host_part.split(';');
+        let host_port = pieces.next()?.to_ascii_lowercase();
+        let mut params: Vec<(String, String)> = pieces
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_ascii_lowercase(), v.to_ascii_lowercase())
+            })
+            .collect();
+        params.sort();
+        Some(UriParts {
+            secure,
+            userinfo,
+            host_port,
+            params,
+            headers,
+        })
     }
 }
 
@@ -172,8 +244,11 @@ mod tests {
             "Digest realm=\"outdial\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5"
         ))
         .unwrap();
-        authorization_counted(c, &ch, "INVITE", "sip:agent0001@127.0.0.1", "c0ffee", nc)
+        authorization_counted(c, &ch, "INVITE", URI, "c0ffee", nc)
     }
+
+    /// The Request-URI the phone dials (and so hashes as its digest `uri`).
+    const URI: &str = "sip:agent0001@127.0.0.1";
 
     #[test]
     fn the_right_password_over_a_fresh_nonce_is_accepted_once() {
@@ -183,17 +258,17 @@ mod tests {
         assert_eq!(n.len(), 32);
         let h = answer(&agent(), &n, 1);
         assert_eq!(
-            b.check(t0, &h, &agent(), "outdial", "INVITE"),
+            b.check(t0, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Accepted
         );
         assert_eq!(
-            b.check(t0, &h, &agent(), "outdial", "INVITE"),
+            b.check(t0, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Replayed,
             "the same nonce count again is a replay"
         );
         let next = answer(&agent(), &n, 2);
         assert_eq!(
-            b.check(t0, &next, &agent(), "outdial", "INVITE"),
+            b.check(t0, &next, &agent(), "outdial", "INVITE", URI),
             Verdict::Accepted
         );
     }
@@ -209,7 +284,7 @@ mod tests {
         };
         let h = answer(&guess, &n, 1);
         assert_eq!(
-            b.check(t0, &h, &agent(), "outdial", "INVITE"),
+            b.check(t0, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Wrong
         );
         let other = Credentials {
@@ -218,17 +293,17 @@ mod tests {
         };
         let h = answer(&other, &n, 1);
         assert_eq!(
-            b.check(t0, &h, &agent(), "outdial", "INVITE"),
+            b.check(t0, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Wrong
         );
         let h = answer(&agent(), &n, 1);
         assert_eq!(
-            b.check(t0, &h, &agent(), "elsewhere", "INVITE"),
+            b.check(t0, &h, &agent(), "elsewhere", "INVITE", URI),
             Verdict::Wrong
         );
         // A wrong guess spends nothing: the right answer still gets in.
         assert_eq!(
-            b.check(t0, &h, &agent(), "outdial", "INVITE"),
+            b.check(t0, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Accepted
         );
     }
@@ -241,17 +316,17 @@ mod tests {
         let h = answer(&agent(), &n, 1);
         let late = t0 + Duration::from_secs(30);
         assert_eq!(
-            b.check(late, &h, &agent(), "outdial", "INVITE"),
+            b.check(late, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Stale
         );
         let just_in_time = t0 + Duration::from_millis(29_999);
         assert_eq!(
-            b.check(just_in_time, &h, &agent(), "outdial", "INVITE"),
+            b.check(just_in_time, &h, &agent(), "outdial", "INVITE", URI),
             Verdict::Accepted
         );
         let forged = answer(&agent(), "00112233445566778899aabbccddeeff", 1);
         assert_eq!(
-            b.check(t0, &forged, &agent(), "outdial", "INVITE"),
+            b.check(t0, &forged, &agent(), "outdial", "INVITE", URI),
             Verdict::Stale
         );
         // A stale nonce with the wrong password is wrong, not stale: no hint is given.
@@ -264,7 +339,7 @@ mod tests {
             2,
         );
         assert_eq!(
-            b.check(late, &bad, &agent(), "outdial", "INVITE"),
+            b.check(late, &bad, &agent(), "outdial", "INVITE", URI),
             Verdict::Wrong
         );
     }
@@ -300,9 +375,9 @@ mod tests {
         let mut b = book();
         let n = b.issue(t0);
         let ch = Challenge::parse(&format!("Digest realm=\"outdial\", nonce=\"{n}\"")).unwrap();
-        let rfc2069 = authorization(&agent(), &ch, "INVITE", "sip:x@h", "c");
+        let rfc2069 = authorization(&agent(), &ch, "INVITE", URI, "c");
         assert_eq!(
-            b.check(t0, &rfc2069, &agent(), "outdial", "INVITE"),
+            b.check(t0, &rfc2069, &agent(), "outdial", "INVITE", URI),
             Verdict::Wrong
         );
         assert_eq!(
@@ -311,9 +386,85 @@ mod tests {
                 "Digest username=\"agent0001\"",
                 &agent(),
                 "outdial",
-                "INVITE"
+                "INVITE",
+                URI
             ),
             Verdict::Malformed(AuthorizationError::Missing("realm"))
         );
+    }
+
+    #[test]
+    fn a_right_digest_for_another_uri_is_refused_and_spends_nothing() {
+        let t0 = Instant::now();
+        let mut b = book();
+        let n = b.issue(t0);
+        let ch = Challenge::parse(&format!(
+            "Digest realm=\"outdial\", nonce=\"{n}\", qop=\"auth\", algorithm=MD5"
+        ))
+        .unwrap();
+        // The right password, hashed for another resource than the INVITE's Request-URI.
+        let other = authorization_counted(
+            &agent(),
+            &ch,
+            "INVITE",
+            "sip:agent0002@127.0.0.1",
+            "c0ffee",
+            1,
+        );
+        assert_eq!(
+            b.check(t0, &other, &agent(), "outdial", "INVITE", URI),
+            Verdict::UriMismatch
+        );
+        let guess = Credentials {
+            password: "guess".into(),
+            ..agent()
+        };
+        let wrong_elsewhere = authorization_counted(
+            &guess,
+            &ch,
+            "INVITE",
+            "sip:agent0002@127.0.0.1",
+            "c0ffee",
+            1,
+        );
+        assert_eq!(
+            b.check(t0, &wrong_elsewhere, &agent(), "outdial", "INVITE", URI),
+            Verdict::Wrong,
+            "a wrong password is wrong whatever its uri"
+        );
+        // Nothing spent: the nonce count 1 is still good for the right uri, and the same URI
+        // written with another case of scheme and host matches.
+        let h = answer(&agent(), &n, 1);
+        assert_eq!(
+            b.check(
+                t0,
+                &h,
+                &agent(),
+                "outdial",
+                "INVITE",
+                "SIP:agent0001@127.0.0.1"
+            ),
+            Verdict::Accepted
+        );
+    }
+
+    #[test]
+    fn uris_compare_as_sip_uris() {
+        assert!(same_uri(
+            "sip:a@Host.example;transport=UDP;lr",
+            "SIP:a@host.example;lr;transport=udp"
+        ));
+        assert!(
+            !same_uri("sip:A@host", "sip:a@host"),
+            "user part is case-sensitive"
+        );
+        assert!(
+            !same_uri("sip:a@host", "sip:a@host:5060"),
+            "an absent port is not 5060"
+        );
+        assert!(!same_uri("sip:a@host", "sips:a@host"));
+        assert!(!same_uri("sip:a@host;transport=tcp", "sip:a@host"));
+        assert!(same_uri("tel:+8613800000000", "tel:+8613800000000"));
+        assert!(!same_uri("tel:+8613800000000", "sip:+8613800000000@host"));
     }
 }

@@ -30,6 +30,11 @@ const PASSWORD: &str = "s3cret-phone";
 /// Campaign `c1` (progressive, open all day) on an anchored trunk; agent `agent0001` dials in
 /// with `PASSWORD`; a called agent `agent0002` exists too (not dial-in), wrap-up automatic.
 fn world(agent2: bool) -> World {
+    world_with(agent2, "")
+}
+
+/// [`world`] with `sip_extra` (lines of the `sip:` section) added.
+fn world_with(agent2: bool, sip_extra: &str) -> World {
     let c1 = campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
     let second = if agent2 {
         "  - {uri: \"sip:agent0002@127.0.0.1:5082\", group: lab, skills: [outbound, \
@@ -38,7 +43,7 @@ fn world(agent2: bool) -> World {
         ""
     };
     let config = format!(
-        "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {{name: t1, address: \
+        "node: n1\nsip:\n  listen: 127.0.0.1:5060\n{sip_extra}  trunks:\n    - {{name: t1, address: \
          \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: anchor}}\n  \
          groups:\n    - {{name: lab, trunks: [t1]}}\nmedia: {{ports: 20000-20099}}\nagents:\n  - \
          {{uri: \"sip:agent0001@127.0.0.1:5080\", group: lab, skills: [outbound, verification], \
@@ -64,10 +69,16 @@ fn phone_sdp(port: u16) -> String {
 
 /// The phone's INVITE to `sip:<to>@engine` as the endpoint reports it.
 fn invite(call: u64, to: &str, authorization: Option<String>) -> SipInput {
+    invite_to(call, to, &format!("sip:{to}@127.0.0.1:5060"), authorization)
+}
+
+/// [`invite`] with the Request-URI written out.
+fn invite_to(call: u64, to: &str, request_uri: &str, authorization: Option<String>) -> SipInput {
     SipInput::Event(Event::InboundCall {
         call: SipCall(call),
         from: to.to_string(),
         to: to.to_string(),
+        request_uri: request_uri.to_string(),
         offer: Some(phone_sdp(52_000)),
         authorization,
         source: SocketAddr::from(([127, 0, 0, 1], 5080)),
@@ -290,6 +301,48 @@ fn a_dial_in_agent_is_challenged_authenticated_bridged_to_customers_and_logged_o
 }
 
 /// One dial-in agent working through the agent API (logged out at start), three leads.
+#[test]
+fn a_digest_for_another_uri_gets_400_and_the_nonce_lives_as_long_as_configured() {
+    let mut w = world_with(false, "  nonce_lifetime: 5s\n");
+    deliver(&mut w, invite(950, "agent0001", None));
+    let ch = w.sip.challenges[0].clone();
+    // The right password, hashed for `sip:agent0001@127.0.0.1:5060`, on an INVITE whose
+    // Request-URI names another port: the response was not computed for this request.
+    deliver(
+        &mut w,
+        invite_to(
+            951,
+            "agent0001",
+            "sip:agent0001@127.0.0.1:5099",
+            Some(answer(&ch.nonce, PASSWORD, 1)),
+        ),
+    );
+    assert_eq!(rejected(&w, 951), Some(400));
+    assert!(w.media.open.is_empty(), "nothing opened for it");
+    assert_eq!(w.sip.challenges.len(), 1, "no new challenge either");
+
+    // 6 s later (past the configured 5 s, well inside the default 30 s) the same nonce, never
+    // spent by the refused attempt, is stale: a new challenge with stale=true.
+    w.run_for(S(6));
+    deliver(
+        &mut w,
+        invite(952, "agent0001", Some(answer(&ch.nonce, PASSWORD, 1))),
+    );
+    let again = w.sip.challenges.last().cloned().expect("challenge");
+    assert_eq!((again.call, again.stale), (SipCall(952), true));
+    assert_eq!(rejected(&w, 952), None);
+
+    // The fresh nonce answered within its 5 s, the uri matching: connected.
+    w.run_for(S(4));
+    deliver(
+        &mut w,
+        invite(953, "agent0001", Some(answer(&again.nonce, PASSWORD, 1))),
+    );
+    assert_eq!(rejected(&w, 953), None);
+    let (call, _) = w.sip.inbound_answers.last().cloned().expect("answered");
+    assert_eq!(call, SipCall(953));
+}
+
 fn api_world() -> World {
     let c1 = campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
     let config = format!(
@@ -610,11 +663,13 @@ mod live {
             log(&dir),
             phone.log()
         );
-        // A second connection for the same agent (right password): 486.
+        // SIPp with the right password: its digest `uri` is `sip:<host:port>` (SIPp's default;
+        // this build ignores `auth_uri`), not the INVITE's Request-URI, so 400 (RFC 2617
+        // §3.2.2.5) before the "already connected" 486, which the virtual-time test covers.
         let r = sipp_phone(&dir, engine_sip, PASSWORD);
         assert_eq!(
-            (r.messages("486"), r.messages("200")),
-            (1, 0),
+            (r.messages("400"), r.messages("486"), r.messages("200")),
+            (1, 0, 0),
             "{}",
             r.screen
         );
@@ -647,21 +702,27 @@ mod live {
                 .is_some_and(|r| r.starts_with("logged out")),
             "{view:?}"
         );
-        // The phone may call again at once: SIPp this time, answered, streaming, then its BYE.
-        let r = sipp_phone(&dir, engine_sip, PASSWORD);
-        assert_eq!(
-            (
-                r.messages("401"),
-                r.messages("403"),
-                r.messages("486"),
-                r.messages("BYE")
-            ),
-            (1, 0, 0, 1),
-            "{}\n{}",
-            r.screen,
-            log(&dir)
+        // The phone may call again at once: another baresip this time (SIPp's digest `uri` is
+        // not its Request-URI, see above), answered, then its BYE.
+        let mut again = Baresip::start_dialling_in("agent0001", &agent_mic, PASSWORD);
+        again.dial(&format!("sip:agent0001@{engine_sip}"));
+        assert!(
+            again
+                .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+                .is_some(),
+            "the second dial-in was answered; engine log:\n{}\nbaresip log:\n{}",
+            log(&dir),
+            again.log()
         );
-        assert_eq!(r.successful, 1, "{}", r.screen);
+        std::thread::sleep(Duration::from_secs(1));
+        again.hangup();
+        assert!(
+            again
+                .wait_event("CALL_CLOSED", Duration::from_secs(5))
+                .is_some(),
+            "the phone's BYE was answered: {}",
+            again.log()
+        );
         let summary = finish_engine(engine, Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(500));
 

@@ -53,6 +53,7 @@ fn caller(w: &mut World, after: Duration, call: SipCall) {
             call,
             from: format!("+659000{}", call.0),
             to: "6560885500".into(),
+            request_uri: "sip:6560885500@127.0.0.1:5060".into(),
             offer: Some(CALLER_OFFER.into()),
             authorization: None,
             source: ([127, 0, 0, 1], 5070).into(),

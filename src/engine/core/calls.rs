@@ -618,9 +618,10 @@ impl Core {
                 trunk,
                 offer,
                 authorization,
+                request_uri,
                 ..
             } => match self.dial_in_agent(&to) {
-                Some(ai) => self.on_dial_in(call, ai, offer, authorization),
+                Some(ai) => self.on_dial_in(call, ai, offer, authorization, &request_uri),
                 None => self.on_inbound(call, from, &to, trunk, offer),
             },
             Event::Released { call } => self.on_released(call),

@@ -2,7 +2,8 @@
 //! calls `sip:<agent id>@<engine>` (softphones behind NAT, phones that cannot auto-answer).
 //! The INVITE is challenged with 401 (a nonce from the engine's [`NonceBook`], `qop=auth`);
 //! the retry's `Authorization` is judged: a stale nonce over the right password is challenged
-//! again with `stale=true`, a wrong password or a replayed nonce count gets 403, a second
+//! again with `stale=true` (nonces live `sip.nonce_lifetime`), a digest `uri` other than the
+//! INVITE's Request-URI gets 400, a wrong password or a replayed nonce count 403, a second
 //! connection for an agent already connected 486, an agent this node does not own 480. An
 //! accepted one is answered with outdial's SDP on a leg of the agent's own (anchored), and once
 //! the phone's ACK arrives it is exactly the connection `nailed` keeps for a called agent:
@@ -21,21 +22,19 @@ use crate::sip::nonces::{NonceBook, Verdict};
 
 use super::{Core, Leg, LegOwner, SipCommand};
 
-/// How long a nonce of a 401 stays valid: a phone answers a challenge at once, and one that
-/// takes longer is challenged again with `stale=true` rather than refused.
-pub const NONCE_LIFETIME: Duration = Duration::from_secs(30);
-
 /// The nonce book of a core before the shell keys it ([`Core::set_auth_secret`]): fixed, so
-/// virtual-time runs repeat exactly.
-pub(crate) fn default_nonces() -> NonceBook {
-    NonceBook::new([0x5a; 32], NONCE_LIFETIME)
+/// virtual-time runs repeat exactly. Its nonces live `lifetime` (`sip.nonce_lifetime`): a phone
+/// answers a challenge at once, and one that takes longer is challenged again with
+/// `stale=true` rather than refused.
+pub(crate) fn default_nonces(lifetime: Duration) -> NonceBook {
+    NonceBook::new([0x5a; 32], lifetime)
 }
 
 impl Core {
     /// Keys the nonces of digest challenges with `secret` (the live shell passes 256 bits from
     /// the OS, so nobody can predict the next nonce). Call before [`Core::start`].
     pub fn set_auth_secret(&mut self, secret: [u8; 32]) {
-        self.nonces = NonceBook::new(secret, NONCE_LIFETIME);
+        self.nonces = NonceBook::new(secret, self.cfg.sip.nonce_lifetime.0);
     }
 
     /// The agent whose id is the dialled user part, when it dials in.
@@ -65,6 +64,7 @@ impl Core {
         ai: usize,
         offer: Option<String>,
         authorization: Option<String>,
+        request_uri: &str,
     ) {
         let id = self.agents[ai].spec.id.clone();
         let Some(creds) = self.agents[ai].spec.credentials.clone() else {
@@ -78,9 +78,14 @@ impl Core {
         let realm = self.cfg.sip.realm.clone();
         match self
             .nonces
-            .check(self.now, &header, &creds, &realm, "INVITE")
+            .check(self.now, &header, &creds, &realm, "INVITE", request_uri)
         {
             Verdict::Accepted => {}
+            Verdict::UriMismatch => {
+                // RFC 2617 §3.2.2.5: the digest was computed for another resource.
+                tracing::warn!(agent = %id, "dial-in refused: digest uri is not the Request-URI");
+                return self.emit_sip(SipCommand::Reject { call, code: 400 });
+            }
             Verdict::Stale => return self.challenge_phone(call, true),
             Verdict::Wrong => {
                 tracing::warn!(agent = %id, "dial-in refused: wrong credentials");

@@ -66,7 +66,6 @@ pub use stats::{CampaignSummary, RunSummary};
 
 pub use self::agents::CLAIM_TTL;
 pub use self::control::{budget_spent, budgeted_mode, Figures};
-pub use self::dial_in::NONCE_LIFETIME;
 pub use io::{
     AdminReply, AdminRequest, AgentIdx, CallKey, CampaignId, CpaSetup, Effect, MediaSetup,
     PlaceFailure, RecordingMode, ReplyId, SipCommand, SipInput, StoreCommand, StoreResult,
@@ -568,6 +567,7 @@ impl Core {
                 wrap_epoch: 0,
             })
             .collect();
+        let nonces = dial_in::default_nonces(cfg.sip.nonce_lifetime.0);
         Ok(Core {
             cfg,
             clock,
@@ -609,7 +609,7 @@ impl Core {
                 tone: media::connect_tone(),
                 inbound: HashMap::new(),
             },
-            nonces: dial_in::default_nonces(),
+            nonces,
             board: wallboard::BoardTrack::default(),
         })
     }

@@ -6,12 +6,22 @@
 //! calls set up over its ng protocol; CPU from `/proc/<pid>/stat`). Both run one after the
 //! other in one invocation with the same streams, so neither competes with the other for CPU.
 //!
+//! With `record`, outdial records every call through the engine's own path: the shell's tap
+//! feeding [`Recorder`] (stereo µ-law WAV written while the call runs, on the media workers),
+//! each call's Record command spread over the second before the streams so the once-a-second
+//! appends are spread as a dialer's calls would be; the files are closed by closing the legs,
+//! then checked ([`RecordingFigures`]). With `relay_timing` (always on here) the shell times
+//! each relayed datagram from its kernel receive stamp to the return of its send
+//! ([`RelayFigures::relay_latency`]): the relay's own delay, whatever the generator does. With
+//! `pin`, the generator's threads and the relay's run on separate CPUs.
+//!
 //! Owns the generator's sockets and threads and the rtpengine child process; decides nothing
 //! for the dialer.
 
 pub mod connect;
 pub mod ng;
 pub mod passthrough;
+pub mod recorded;
 pub mod streams;
 
 use std::io;
@@ -21,8 +31,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::media::core::MediaCore;
-use crate::media::io::{Codec, LegId, LegRole, MediaCommand, RemoteMedia};
+use crate::media::io::{Codec, LegId, LegRole, MediaCommand, MediaEvent, RemoteMedia};
+use crate::media::latency::LatencySnapshot;
+use crate::media::recording::Recorder;
 use crate::media::shell::{MediaShell, ShellConfig};
+pub use recorded::RecordingFigures;
 use streams::{CallSockets, StreamFigures};
 
 /// Which core the outdial relay runs.
@@ -69,6 +82,31 @@ pub struct LoadOptions {
     pub duration: Duration,
     /// The loopback address everything uses.
     pub addr: IpAddr,
+    /// Record every call (outdial only) into this directory (`call-NNNNN.wav`).
+    pub record: Option<PathBuf>,
+    /// CPUs for the generator's threads and for the relay's.
+    pub pin: Option<Pinning>,
+}
+
+/// Which CPUs the generator and the relay may run on (`sched_setaffinity`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pinning {
+    /// The generator's sender and receiver threads.
+    pub generator: Vec<usize>,
+    /// outdial's media workers, or every thread of rtpengine.
+    pub relay: Vec<usize>,
+}
+
+/// Restricts thread `tid` (`None`: the calling thread) to `cpus`.
+pub fn pin_thread(tid: Option<u32>, cpus: &[usize]) -> io::Result<()> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let mut set = CpuSet::new();
+    for &cpu in cpus {
+        set.set(cpu).map_err(io::Error::from)?;
+    }
+    let pid = Pid::from_raw(tid.map_or(0, |t| t as i32));
+    sched_setaffinity(pid, &set).map_err(io::Error::from)
 }
 
 /// Why a load run failed.
@@ -99,6 +137,10 @@ pub struct RelayFigures {
     pub cpu: Duration,
     /// Calls carried.
     pub calls: usize,
+    /// outdial only: kernel receive stamp of each relayed datagram → return of its send.
+    pub relay_latency: Option<LatencySnapshot>,
+    /// outdial with `record` only.
+    pub recording: Option<RecordingFigures>,
 }
 
 impl RelayFigures {
@@ -154,9 +196,38 @@ fn run_outdial(
     let mut cfg = ShellConfig::new(opts.addr);
     cfg.workers = workers;
     cfg.recv_buffer = 1 << 20;
-    let shell = match core {
+    cfg.relay_timing = true;
+    if let Some(dir) = &opts.record {
+        std::fs::create_dir_all(dir)?;
+        cfg.recordings = Box::new(Recorder::new());
+    }
+    let mut shell = match core {
         OutdialCore::Media => MediaShell::start_with(cfg, MediaCore::new)?,
         OutdialCore::PassThrough => MediaShell::start_with(cfg, passthrough::PassThrough::new)?,
+    };
+    let tids = shell.worker_tids().to_vec();
+    if let Some(pin) = &opts.pin {
+        for &tid in &tids {
+            pin_thread(Some(tid), &pin.relay)?;
+        }
+    }
+    // The engine's side of the event channel: only failed recordings matter here.
+    let failures = match shell.take_events() {
+        Some(mut events) => Some(
+            std::thread::Builder::new()
+                .name("rtp-load-events".into())
+                .spawn(move || {
+                    let mut failed = 0u64;
+                    while let Some(event) = events.blocking_recv() {
+                        if let MediaEvent::RecordingFailed { reason, .. } = event {
+                            tracing::warn!(%reason, "recording failed");
+                            failed += 1;
+                        }
+                    }
+                    failed
+                })?,
+        ),
+        None => None,
     };
     let mut calls = Vec::with_capacity(generator.len());
     for (i, (customer, agent)) in generator.into_iter().enumerate() {
@@ -173,12 +244,51 @@ fn run_outdial(
             relay_agent: SocketAddr::new(opts.addr, aport),
         });
     }
+    let started = match &opts.record {
+        Some(dir) => recorded::start(&shell, dir, calls.len(), RECORD_SPREAD),
+        None => Vec::new(),
+    };
     std::thread::sleep(SETTLE);
-    let tids = shell.worker_tids().to_vec();
     let cpu_before = threads_cpu(&tids);
-    let figures = streams::run(&calls, opts.duration, SETTLE)?;
-    let cpu = threads_cpu(&tids).saturating_sub(cpu_before);
+    let written_before = threads_written(&tids);
+    let latency_before = shell.relay_latency();
+    let (mut cpu, mut written, mut relay_latency) = (Duration::ZERO, 0, LatencySnapshot::default());
+    let figures = streams::run(
+        &calls,
+        opts.duration,
+        SETTLE,
+        opts.pin.as_ref().map(|p| p.generator.as_slice()),
+        &mut || {
+            cpu = threads_cpu(&tids).saturating_sub(cpu_before);
+            written = threads_written(&tids).saturating_sub(written_before);
+            relay_latency = shell.relay_latency().since(&latency_before);
+        },
+    )?;
+    // Closing the customer leg ends its recording (the file's last second and its header).
+    let closed_at = std::time::Instant::now();
+    for i in 0..calls.len() as u64 {
+        shell.send(MediaCommand::Close { leg: LegId(i * 2) });
+        shell.send(MediaCommand::Close {
+            leg: LegId(i * 2 + 1),
+        });
+    }
     shell.stop();
+    let failed = match failures {
+        Some(handle) => handle
+            .join()
+            .map_err(|_| io::Error::other("event thread panicked"))?,
+        None => 0,
+    };
+    let recording = match &opts.record {
+        Some(_) => Some(recorded::check(
+            &started,
+            closed_at,
+            failed,
+            written,
+            figures.elapsed,
+        )),
+        None => None,
+    };
     let name = match core {
         OutdialCore::Media => format!("outdial media shell + MediaCore ({workers} workers)"),
         OutdialCore::PassThrough => {
@@ -190,8 +300,14 @@ fn run_outdial(
         streams: figures,
         cpu,
         calls: calls.len(),
+        relay_latency: Some(relay_latency),
+        recording,
     })
 }
+
+/// Over how long the calls' Record commands are spread (a dialer's calls start at any moment,
+/// so their once-a-second file appends are spread too).
+const RECORD_SPREAD: Duration = Duration::from_secs(1);
 
 /// Kills the child when dropped.
 struct Daemon(Child);
@@ -272,9 +388,20 @@ fn run_rtpengine(
     }
     std::thread::sleep(SETTLE);
     let pid = daemon.0.id();
+    if let Some(pin) = &opts.pin {
+        for tid in process_tids(pid)? {
+            pin_thread(Some(tid), &pin.relay)?;
+        }
+    }
     let cpu_before = process_cpu(pid);
-    let figures = streams::run(&calls, opts.duration, SETTLE)?;
-    let cpu = process_cpu(pid).saturating_sub(cpu_before);
+    let mut cpu = Duration::ZERO;
+    let figures = streams::run(
+        &calls,
+        opts.duration,
+        SETTLE,
+        opts.pin.as_ref().map(|p| p.generator.as_slice()),
+        &mut || cpu = process_cpu(pid).saturating_sub(cpu_before),
+    )?;
     for i in 0..calls.len() {
         if let Err(err) = ng.delete(&format!("rtp-load-{i}"), &format!("c{i}")) {
             tracing::debug!(%err, "rtpengine delete failed (the daemon stops next anyway)");
@@ -286,6 +413,8 @@ fn run_rtpengine(
         streams: figures,
         cpu,
         calls: calls.len(),
+        relay_latency: None,
+        recording: None,
     })
 }
 
@@ -355,4 +484,29 @@ fn threads_cpu(tids: &[u32]) -> Duration {
 
 fn process_cpu(pid: u32) -> Duration {
     stat_cpu(&format!("/proc/{pid}/stat"))
+}
+
+/// Every thread of process `pid`.
+fn process_tids(pid: u32) -> io::Result<Vec<u32>> {
+    let mut tids = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        if let Some(tid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+            tids.push(tid);
+        }
+    }
+    Ok(tids)
+}
+
+/// Bytes the threads handed to `write`-family calls (`wchar` of `/proc/self/task/<tid>/io`):
+/// for the media workers, the recordings' appends and header rewrites (socket sends are not
+/// counted there).
+fn threads_written(tids: &[u32]) -> u64 {
+    tids.iter()
+        .filter_map(|tid| std::fs::read_to_string(format!("/proc/self/task/{tid}/io")).ok())
+        .filter_map(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("wchar:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
 }

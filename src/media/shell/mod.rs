@@ -55,6 +55,7 @@ pub use tap::{NoTapSink, TapSink};
 
 use super::core::{MediaConfig, MediaCore};
 use super::io::{LegId, MediaCommand, MediaEvent, TapFrame, Transmit};
+use super::latency::{LatencyHistogram, LatencySnapshot};
 use worker::{Peer, ToWorker, Worker};
 
 /// What the shell needs of a media core: [`MediaCore`]'s sans-IO API. A trait so tests and the
@@ -126,6 +127,10 @@ pub struct ShellConfig {
     pub event_capacity: usize,
     /// Kernel receive buffer asked for each socket (bytes): a burst waits there, not on the floor.
     pub recv_buffer: usize,
+    /// Time every relayed datagram from the kernel's receive stamp to the return of the send
+    /// it caused ([`MediaShell::relay_latency`]). Off by default: a benchmark's figure (one
+    /// `recvmsg` with a control message instead of `recvfrom`, and a clock read per packet).
+    pub relay_timing: bool,
 }
 
 impl ShellConfig {
@@ -138,6 +143,7 @@ impl ShellConfig {
             recordings: Box::new(NoTapSink),
             event_capacity: 4096,
             recv_buffer: 256 * 1024,
+            relay_timing: false,
         }
     }
 }
@@ -153,6 +159,9 @@ pub enum ShellError {
 /// Counters of the shell's own work (the core keeps per-leg figures).
 #[derive(Debug, Default)]
 pub struct ShellCounters {
+    /// With [`ShellConfig::relay_timing`]: per worker, the time from the kernel's receive stamp
+    /// of a datagram to the return of the last send it caused.
+    pub relay_latency: Box<[LatencyHistogram]>,
     /// Datagrams received on all legs' sockets.
     pub datagrams_in: AtomicU64,
     /// Datagrams sent.
@@ -202,7 +211,10 @@ impl MediaShell {
         let start = Instant::now();
         let (event_tx, event_rx) = mpsc::channel(cfg.event_capacity.max(1));
         let sink: Arc<Mutex<Box<dyn TapSink>>> = Arc::new(Mutex::new(cfg.recordings));
-        let counters = Arc::new(ShellCounters::default());
+        let counters = Arc::new(ShellCounters {
+            relay_latency: (0..workers).map(|_| LatencyHistogram::new()).collect(),
+            ..ShellCounters::default()
+        });
         // Call-progress analysis: its own thread, fed by every worker, talking to the engine.
         let (jobs, analysis) = analysis::spawn(event_tx.clone())?;
         let mut polls = Vec::with_capacity(workers);
@@ -227,6 +239,7 @@ impl MediaShell {
                 core: make_core(cfg.core.clone(), start),
                 addr: cfg.addr,
                 recv_buffer: cfg.recv_buffer,
+                relay_timing: cfg.relay_timing,
                 events: event_tx.clone(),
                 sink: Arc::clone(&sink),
                 analysis: jobs.clone(),
@@ -281,6 +294,16 @@ impl MediaShell {
     /// The shell's datagram counters.
     pub fn counters(&self) -> &ShellCounters {
         &self.counters
+    }
+
+    /// Every worker's relay latency so far (empty unless [`ShellConfig::relay_timing`]): from
+    /// the kernel's receive stamp of a datagram to the return of the send it caused.
+    pub fn relay_latency(&self) -> LatencySnapshot {
+        let mut all = LatencySnapshot::default();
+        for h in self.counters.relay_latency.iter() {
+            all.merge(&h.snapshot());
+        }
+        all
     }
 
     /// Hands a command to the worker owning its leg(s); never blocks on the workers.

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::analysis::{Job, Jobs};
 use super::{ShellCore, ShellCounters, TapSink};
 use crate::media::io::{LegId, LegRole, LegStats, MediaCommand, MediaEvent, RemoteMedia, TapFrame};
+use crate::media::rx_stamp::{self, StampedReader};
 
 /// The waker's token: above every port number, which are the sockets' tokens.
 pub(super) const WAKER: Token = Token(usize::MAX);
@@ -95,6 +96,8 @@ pub(super) struct WorkerParts<C> {
     pub(super) core: C,
     pub(super) addr: IpAddr,
     pub(super) recv_buffer: usize,
+    /// Stamp received datagrams and time them to their send (a benchmark's figure).
+    pub(super) relay_timing: bool,
     pub(super) events: mpsc::Sender<MediaEvent>,
     pub(super) sink: Arc<Mutex<Box<dyn TapSink>>>,
     /// The analysis thread's mailbox (this worker's own sender: no lock with other workers).
@@ -117,6 +120,8 @@ pub(super) struct Worker<C> {
     backlog: VecDeque<MediaEvent>,
     taps: Vec<TapFrame>,
     buf: Vec<u8>,
+    /// Reads datagrams with their kernel stamps when `relay_timing` is on.
+    stamped: StampedReader,
 }
 
 impl<C: ShellCore> Worker<C> {
@@ -130,6 +135,7 @@ impl<C: ShellCore> Worker<C> {
             backlog: VecDeque::new(),
             taps: Vec::new(),
             buf: vec![0; RECV_BUF],
+            stamped: StampedReader::new(),
         }
     }
 
@@ -324,6 +330,9 @@ impl<C: ShellCore> Worker<C> {
         socket
             .set_nonblocking(true)
             .map_err(|e| format!("non-blocking {addr}: {e}"))?;
+        if self.p.relay_timing {
+            rx_stamp::enable(&socket).map_err(|e| format!("timestamps on {addr}: {e}"))?;
+        }
         socket
             .bind(&addr.into())
             .map_err(|e| format!("bind {addr}: {e}"))?;
@@ -359,12 +368,30 @@ impl<C: ShellCore> Worker<C> {
     fn drain_socket(&mut self, now: Instant, port: u16) {
         let mut received = 0;
         while let Some(socket) = self.sockets.get(&port) {
-            match socket.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
+            let read = if self.p.relay_timing {
+                self.stamped
+                    .recv(socket, &mut self.buf)
+                    .and_then(|s| match s.from {
+                        Some(from) => Ok((s.len, from, s.stamp_ns)),
+                        None => Err(io::Error::other("datagram without an IP sender")),
+                    })
+            } else {
+                socket
+                    .recv_from(&mut self.buf)
+                    .map(|(n, from)| (n, from, None))
+            };
+            match read {
+                Ok((n, from, stamp)) => {
                     received += 1;
                     self.p.core.handle_datagram(now, port, from, &self.buf[..n]);
                     // Relay path: forward at once, no batching delay.
-                    self.send_transmits();
+                    let sent = self.send_transmits();
+                    if let (Some(at), true) = (stamp, sent > 0) {
+                        let hist = self.p.counters.relay_latency.get(self.p.index);
+                        if let Some(hist) = hist {
+                            hist.record(rx_stamp::now_ns().saturating_sub(at));
+                        }
+                    }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -382,7 +409,8 @@ impl<C: ShellCore> Worker<C> {
         ShellCounters::bump(&self.p.counters.datagrams_in, received);
     }
 
-    fn send_transmits(&mut self) {
+    /// Sends what the core asks; returns how many datagrams went out.
+    fn send_transmits(&mut self) -> u64 {
         let (mut sent, mut failed) = (0, 0);
         while let Some(t) = self.p.core.poll_transmit() {
             match self.sockets.get(&t.local_port) {
@@ -398,6 +426,7 @@ impl<C: ShellCore> Worker<C> {
         }
         ShellCounters::bump(&self.p.counters.datagrams_out, sent);
         ShellCounters::bump(&self.p.counters.send_failed, failed);
+        sent
     }
 
     /// Drains the core: transmits, events (to the engine), tap frames (to the sink).

@@ -246,14 +246,16 @@ impl Calls {
             }
         };
         let mut leg = Leg::new(call, Role::Inbound, LegState::Incoming, dialog, session);
-        let to_user = match &msg.start {
-            Start::Request { uri, .. } => user_of(uri),
+        let request_uri = match &msg.start {
+            Start::Request { uri, .. } => uri.to_string(),
             Start::Extension { .. } | Start::Response { .. } => String::new(),
         };
+        let to_user = user_of(&request_uri);
         let ev = Event::InboundCall {
             call,
             from: user_of(uri_of(&msg.from)),
             to: to_user,
+            request_uri,
             offer: msg.body_str(),
             authorization: msg
                 .header("Authorization")

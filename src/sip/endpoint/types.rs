@@ -172,6 +172,8 @@ pub enum Event {
         from: String,
         /// User part of the Request-URI (called).
         to: String,
+        /// The whole Request-URI (a digest `uri` must name it).
+        request_uri: String,
         /// SDP offer of the INVITE.
         offer: Option<String>,
         /// Authorization header value, if the INVITE carried one.
