@@ -11,7 +11,10 @@
 //! - `validate`: checks of pacing changes, modes, pause reasons and wrap-up codes (pure), with
 //!   their error ([`validate::Invalid`]).
 //! - `auth`: bearer tokens ([`ApiToken`]), constant-time comparison, the 401 layer.
-//! - `http`: the routes ([`router`]) and the error → status mapping.
+//! - `http`: the routes ([`router`]), each handler with its OpenAPI description, and the
+//!   error → status mapping.
+//! - `openapi`: the frame of the OpenAPI document ([`openapi()`]) and `/openapi.json`.
+//! - [`grafana`]: the Grafana dashboard of the metrics, embedded and served at `/grafana.json`.
 //! - `serve`: [`bind`] and [`serve`] (graceful shutdown, connection cap and timeouts), loopback by
 //!   default.
 //! - [`metrics`]: metric names, helpers the engine calls, the recorder behind `/metrics`.
@@ -24,8 +27,10 @@ pub mod analysis_report;
 mod auth;
 pub mod client;
 mod control;
+pub mod grafana;
 mod http;
 pub mod metrics;
+mod openapi;
 pub mod report;
 mod serve;
 pub mod validate;
@@ -38,5 +43,5 @@ pub use control::{
     BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings,
     PacingUpdate, ScreenPop, WrapUpCode,
 };
-pub use http::{router, CurrentCall, PauseUpdate};
+pub use http::{openapi, router, CurrentCall, ErrorBody, PauseUpdate};
 pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};
