@@ -124,8 +124,9 @@ impl Client {
                 let body = serde_json::json!({ "reason": reason });
                 self.call(Method::POST, &path("pause"), Some(&body)).await
             }
-            AgentAction::WrapUp { disposition } => {
-                let body = DispositionWire::from(disposition.clone());
+            AgentAction::WrapUp { disposition, note } => {
+                let mut body = DispositionWire::from(disposition.clone());
+                body.note = note.clone();
                 self.call(Method::POST, &path("wrapup"), Some(&body)).await
             }
         }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::validate::DispositionWire;
 use crate::agents::AgentState;
 use crate::campaign::DialMode;
-pub use crate::store::AuditRow;
+pub use crate::store::{AuditRow, LeadAttempt};
 
 /// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
 /// and the engine can answer by message-passing to its tasks (send a command, await a reply).
@@ -67,11 +67,15 @@ pub trait Control: AuditSink + Send + Sync {
         action: AgentAction,
     ) -> BoxFuture<'a, Result<AgentView, ControlError>>;
 
-    /// The screen pop of the agent's current call, `None` when it has no call.
+    /// The screen pop of the agent's current call (or of the call it is wrapping up), `None`
+    /// when it has none.
     fn current_call<'a>(
         &'a self,
         agent: &'a str,
     ) -> BoxFuture<'a, Result<Option<ScreenPop>, ControlError>>;
+
+    /// Everything the supervisor wallboard shows (see [`super::wallboard`]).
+    fn wallboard(&self) -> BoxFuture<'_, Result<super::wallboard::Wallboard, ControlError>>;
 }
 
 /// Where audit rows go (the store's audit table in the engine). A supertrait of [`Control`] so the
@@ -371,6 +375,9 @@ pub enum AgentAction {
     WrapUp {
         /// Outcome of the call.
         disposition: WrapUpCode,
+        /// The agent's note on the call (checked by `validate::wrap_up`), kept on its record
+        /// and shown in the lead's later screen pops.
+        note: Option<String>,
     },
 }
 
@@ -392,4 +399,17 @@ pub struct ScreenPop {
     pub attributes: serde_json::Value,
     /// When the call was connected to the agent, epoch milliseconds UTC.
     pub connected_at_ms: i64,
+    /// The list's tier of the lead, if it has one.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// This call's record (attempt id).
+    #[serde(default)]
+    pub attempt: Option<i64>,
+    /// This lead's earlier attempts, newest first (at most [`POP_HISTORY`]), with their
+    /// dispositions and the agents' notes.
+    #[serde(default)]
+    pub history: Vec<LeadAttempt>,
 }
+
+/// Most earlier attempts a screen pop lists.
+pub const POP_HISTORY: i64 = 20;

@@ -82,7 +82,10 @@ pub enum Invalid {
     #[error("pause reason must not contain control characters (found U+{0:04X})")]
     PauseReasonControl(u32),
     /// `callback` without `at_ms`.
-    #[error("disposition callback needs at_ms (epoch milliseconds)")]
+    #[error(
+        "disposition callback needs its time: at (ISO 8601 with zone, or a delay such as 2h) \
+         or at_ms (epoch milliseconds)"
+    )]
     CallbackNeedsTime,
     /// `callback` at a time not after the epoch.
     #[error("callback at_ms must be a positive time, got {0}")]
@@ -93,7 +96,31 @@ pub enum Invalid {
     /// `at_ms` with a code other than `callback`.
     #[error("at_ms is only for disposition callback, not {0}")]
     AtMsWithoutCallback(String),
+    /// `at` with a code other than `callback`.
+    #[error("at is only for disposition callback, not {0}")]
+    AtWithoutCallback(String),
+    /// Both `at` and `at_ms`.
+    #[error("give the callback time once: at (ISO 8601 or a delay) or at_ms, not both")]
+    CallbackTwice,
+    /// `at` that is neither an ISO 8601 time with its zone nor a delay.
+    #[error(
+        "callback at {0:?} is neither an ISO 8601 time with its zone (2026-03-04T15:30:00+08:00) \
+         nor a delay (2h, 90m, PT2H30M)"
+    )]
+    CallbackAt(String),
+    /// A delay given where the request time is unknown (decoding a code alone).
+    #[error("callback at {0:?} is a delay: only the wrap-up request can turn it into a time")]
+    CallbackDelayWithoutNow(String),
+    /// A callback time in the past, or further ahead than a retry may be.
+    #[error("callback time must be in the future and within 365 days, got {0}")]
+    CallbackRange(String),
+    /// A note too long or with control characters other than line breaks and tabs.
+    #[error("note must be at most {MAX_NOTE} characters, without control characters")]
+    Note,
 }
+
+/// Longest wrap-up note, in characters.
+pub const MAX_NOTE: usize = 2000;
 
 /// Checks a dial mode as typed and returns it (canonical when printed: trimmed, lowercase).
 ///
@@ -223,31 +250,150 @@ pub fn pause_reason(raw: &str) -> Result<String, Invalid> {
     Ok(reason.to_string())
 }
 
-/// The JSON form of a [`WrapUpCode`]: `{"disposition": CODE, "at_ms": …}` (named `WrapUpCode`
-/// in the OpenAPI description, the type the handlers decode it into).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+/// The JSON body of `POST /agents/{id}/wrapup`, and the JSON form of a [`WrapUpCode`]:
+/// `{"disposition": CODE, "at_ms": …}` or `{"disposition": "callback", "at":
+/// "2026-03-04T15:30:00+08:00", "note": "…"}` (`at` may also be a delay: `2h`, `90m`,
+/// `PT2H30M`). Named `WrapUpCode` in the OpenAPI description.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = WrapUpCode)]
 pub struct DispositionWire {
-    /// Wrap-up code: `callback` (with `at_ms`), `not_interested`, `do_not_call`, `completed`,
+    /// Wrap-up code: `callback` (with `at` or `at_ms`), `not_interested`, `do_not_call`, `completed`,
     /// `machine` (voicemail the analysis passed as a person), or any other code of lowercase
     /// letters, digits, `_` and `-`, 1–64 characters.
     #[schema(example = "completed", min_length = 1, max_length = 64)]
     pub disposition: String,
-    /// Callback time, epoch milliseconds UTC (required for `callback`, positive).
+    /// Callback time, epoch milliseconds UTC (for `callback`, unless `at` gives it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1)]
     pub at_ms: Option<i64>,
+    /// Callback time as ISO 8601 with its zone, or a delay from now (only for `callback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// The agent's note on the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A checked wrap-up: the code (a callback with its absolute time) and the note.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrapUp {
+    /// The code.
+    pub disposition: WrapUpCode,
+    /// The note, trimmed; `None` when empty.
+    pub note: Option<String>,
+}
+
+/// Checks a wrap-up request made at `now_ms` (epoch ms): the code (see [`WrapUpCode`]), a
+/// callback's time (`at_ms`, or `at` as ISO 8601 with its zone or a delay from `now_ms`), which
+/// must lie in the future and within 365 days, and the note (at most [`MAX_NOTE`] characters;
+/// line breaks and tabs are the only control characters kept).
+pub fn wrap_up(w: DispositionWire, now_ms: i64) -> Result<WrapUp, Invalid> {
+    let note = note(w.note.as_deref())?;
+    let disposition = code(w, Some(now_ms))?;
+    if let WrapUpCode::Callback { at_ms } = disposition {
+        let latest = now_ms.saturating_add(365 * 86_400_000);
+        if at_ms <= now_ms || at_ms > latest {
+            let when = chrono::DateTime::from_timestamp_millis(at_ms)
+                .map_or_else(|| at_ms.to_string(), |t| t.to_rfc3339());
+            return Err(Invalid::CallbackRange(when));
+        }
+    }
+    Ok(WrapUp { disposition, note })
+}
+
+fn note(raw: Option<&str>) -> Result<Option<String>, Invalid> {
+    let Some(n) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = n
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r');
+    if bad || n.chars().count() > MAX_NOTE {
+        return Err(Invalid::Note);
+    }
+    Ok(Some(n.to_string()))
+}
+
+/// A callback's `at`: ISO 8601 with its zone, or a delay from `now_ms` (humantime `2h30m`, or
+/// ISO 8601 `PT2H30M` / `P1DT2H`).
+fn callback_at(raw: &str, now_ms: Option<i64>) -> Result<i64, Invalid> {
+    let text = raw.trim();
+    let bad = || Invalid::CallbackAt(raw.to_string());
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    // Browsers' datetime fields give minutes only: 2026-03-04T15:30+08:00.
+    if let Ok(t) = chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M%:z") {
+        return Ok(t.timestamp_millis());
+    }
+    let delay = match text.strip_prefix(['P', 'p']) {
+        Some(iso) => iso_duration(iso).ok_or_else(bad)?,
+        None if text.starts_with(|c: char| c.is_ascii_digit()) => {
+            humantime::parse_duration(text).map_err(|_| bad())?
+        }
+        None => return Err(bad()),
+    };
+    let now = now_ms.ok_or_else(|| Invalid::CallbackDelayWithoutNow(raw.to_string()))?;
+    let ms = i64::try_from(delay.as_millis()).map_err(|_| bad())?;
+    Ok(now.saturating_add(ms))
+}
+
+/// An ISO 8601 duration after its `P`: days (or weeks) before `T`, hours, minutes, seconds
+/// after it. Months and years are refused (their length depends on the date).
+fn iso_duration(s: &str) -> Option<std::time::Duration> {
+    let (date, time) = match s.split_once(['T', 't']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut secs: u64 = 0;
+    let mut any = false;
+    for (part, units) in [
+        (date, &[('W', 604_800), ('D', 86_400)][..]),
+        (time.unwrap_or(""), &[('H', 3600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut num = String::new();
+        for ch in part.chars() {
+            if ch.is_ascii_digit() {
+                num.push(ch);
+                continue;
+            }
+            let unit = units.iter().find(|(u, _)| u.eq_ignore_ascii_case(&ch))?.1;
+            let n: u64 = num.parse().ok()?;
+            secs = secs.checked_add(n.checked_mul(unit)?)?;
+            num.clear();
+            any = true;
+        }
+        if !num.is_empty() {
+            return None;
+        }
+    }
+    if time == Some("") || !any {
+        return None;
+    }
+    Some(std::time::Duration::from_secs(secs))
 }
 
 impl TryFrom<DispositionWire> for WrapUpCode {
     type Error = Invalid;
 
     fn try_from(w: DispositionWire) -> Result<Self, Invalid> {
+        code(w, None)
+    }
+}
+
+/// The code of a wrap-up; a delay in `at` needs `now_ms`.
+fn code(w: DispositionWire, now_ms: Option<i64>) -> Result<WrapUpCode, Invalid> {
+    {
         let code = w.disposition.trim();
         let d = match code {
             "callback" => {
-                let at_ms = w.at_ms.ok_or(Invalid::CallbackNeedsTime)?;
+                let at_ms = match (w.at_ms, w.at.as_deref()) {
+                    (Some(_), Some(_)) => return Err(Invalid::CallbackTwice),
+                    (Some(ms), None) => ms,
+                    (None, Some(at)) => callback_at(at, now_ms)?,
+                    (None, None) => return Err(Invalid::CallbackNeedsTime),
+                };
                 if at_ms <= 0 {
                     return Err(Invalid::CallbackTime(at_ms));
                 }
@@ -273,6 +419,9 @@ impl TryFrom<DispositionWire> for WrapUpCode {
         if w.at_ms.is_some() {
             return Err(Invalid::AtMsWithoutCallback(code.to_string()));
         }
+        if w.at.is_some() {
+            return Err(Invalid::AtWithoutCallback(code.to_string()));
+        }
         Ok(d)
     }
 }
@@ -286,6 +435,8 @@ impl From<WrapUpCode> for DispositionWire {
         DispositionWire {
             disposition: d.code().to_string(),
             at_ms,
+            at: None,
+            note: None,
         }
     }
 }
@@ -436,6 +587,64 @@ mod tests {
         assert!(parse(r#"{"disposition":"not_interested","at_ms":1}"#).is_err());
         let json = serde_json::to_string(&WrapUpCode::Callback { at_ms: 7 }).unwrap();
         assert_eq!(json, r#"{"disposition":"callback","at_ms":7}"#);
+    }
+
+    #[test]
+    fn wrap_up_times_and_notes() {
+        let now = 1_780_000_000_000;
+        let w = |at: &str| DispositionWire {
+            disposition: "callback".into(),
+            at: Some(at.into()),
+            ..DispositionWire::default()
+        };
+        let at = |s: &str| match wrap_up(w(s), now).map(|x| x.disposition) {
+            Ok(WrapUpCode::Callback { at_ms }) => Ok(at_ms - now),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(at("2h"), Ok(7_200_000));
+        assert_eq!(at("90m"), Ok(5_400_000));
+        assert_eq!(at("PT2H30M"), Ok(9_000_000));
+        assert_eq!(at("P1DT1S"), Ok(86_401_000));
+        // 2026-05-28T20:26:40Z is `now`; the same instant written in Shanghai time plus 1 h.
+        assert_eq!(at("2026-05-29T05:26:40+08:00"), Ok(3_600_000));
+        assert_eq!(at("2026-05-29T05:27+08:00"), Ok(3_620_000));
+        for bad in ["tomorrow", "P1M", "PT", "2026-05-29T05:26:40", "-2h"] {
+            assert!(at(bad).is_err(), "{bad} accepted");
+        }
+        assert!(at("2026-05-28T20:00:00Z")
+            .unwrap_err()
+            .contains("in the future"));
+        assert!(at("P400D").unwrap_err().contains("within 365 days"));
+        let mut both = w("2h");
+        both.at_ms = Some(now + 1);
+        assert_eq!(wrap_up(both, now).unwrap_err(), Invalid::CallbackTwice);
+        // A delay needs the request's time: decoding a code alone refuses it.
+        assert!(
+            serde_json::from_str::<WrapUpCode>(r#"{"disposition":"callback","at":"2h"}"#).is_err()
+        );
+        let noted = DispositionWire {
+            disposition: "completed".into(),
+            note: Some("  promised to pay Friday\nsecond line ".into()),
+            ..DispositionWire::default()
+        };
+        let got = wrap_up(noted, now).unwrap();
+        assert_eq!(
+            got.note.as_deref(),
+            Some("promised to pay Friday\nsecond line")
+        );
+        let bell = DispositionWire {
+            disposition: "completed".into(),
+            note: Some("a\u{7}b".into()),
+            ..DispositionWire::default()
+        };
+        assert_eq!(wrap_up(bell, now).unwrap_err(), Invalid::Note);
+        let at_on_dnc = DispositionWire {
+            disposition: "do_not_call".into(),
+            at: Some("2h".into()),
+            ..DispositionWire::default()
+        };
+        assert!(wrap_up(at_on_dnc, now).is_err());
     }
 
     #[test]

@@ -219,6 +219,36 @@ pub struct ContactCap {
     pub per: Dur,
 }
 
+/// Default of `callbacks.owner_grace`: how long past its time a callback waits for the agent who
+/// scheduled it before any agent of the campaign may take it (VICIdial's "USERONLY" callbacks
+/// wait forever; a lender's callback promised for 15:30 should not wait past 15:45 for one
+/// agent's lunch).
+pub const DEFAULT_OWNER_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// Callbacks agents schedule at wrap-up (`callbacks:` in the campaign file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackPolicy {
+    /// A callback is dialled only for (and connected only to) the agent who scheduled it, while
+    /// that agent works this campaign, until this long after its time; then for any agent of
+    /// the campaign. `0s`: any agent from the start. At most [`MAX_RETRY_DELAY`]; default
+    /// [`DEFAULT_OWNER_GRACE`] (15 minutes).
+    #[serde(default = "default_owner_grace")]
+    pub owner_grace: Dur,
+}
+
+fn default_owner_grace() -> Dur {
+    Dur(DEFAULT_OWNER_GRACE)
+}
+
+impl Default for CallbackPolicy {
+    fn default() -> Self {
+        CallbackPolicy {
+            owner_grace: default_owner_grace(),
+        }
+    }
+}
+
 /// Service level for leads that arrive continuously.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,6 +280,8 @@ struct RawCampaign {
     contact_cap: Option<ContactCap>,
     #[serde(default)]
     sla: Option<Sla>,
+    #[serde(default)]
+    callbacks: CallbackPolicy,
     caller_id: String,
     trunk_group: String,
     agent_group: String,
@@ -306,6 +338,9 @@ pub struct Campaign {
     pub contact_cap: Option<ContactCap>,
     /// First-attempt deadline for leads arriving continuously.
     pub sla: Option<Sla>,
+    /// Agents' callbacks: whose they are, and for how long.
+    #[serde(default)]
+    pub callbacks: CallbackPolicy,
     /// Caller ID presented (E.164).
     pub caller_id: String,
     /// Trunk group the calls leave on.
@@ -482,6 +517,7 @@ impl Campaign {
             retry: raw.retry,
             contact_cap: raw.contact_cap,
             sla: raw.sla,
+            callbacks: raw.callbacks,
             caller_id,
             trunk_group: raw.trunk_group,
             agent_group: raw.agent_group,
@@ -565,6 +601,12 @@ fn check_bounds(raw: &RawCampaign) -> Result<(), (String, String)> {
         let field = format!("retry.rules.{}", d.as_str());
         check_dur(&field, rule.delay, zero, MAX_RETRY_DELAY)?;
     }
+    check_dur(
+        "callbacks.owner_grace",
+        raw.callbacks.owner_grace,
+        zero,
+        MAX_RETRY_DELAY,
+    )?;
     if let Some(cap) = &raw.contact_cap {
         check_count(
             "contact_cap.max_connected",

@@ -129,8 +129,14 @@ pub async fn run(
             addr: cfg.admin.listen,
             source,
         })?;
-    let control = Arc::new(EngineControl::new(tx.clone(), store.clone()));
-    let router = crate::admin::router(control, cfg.admin.tokens.clone());
+    let control = Arc::new(EngineControl::new(tx.clone(), store.clone(), sip.clone()));
+    let pages = crate::web::WebState::new(
+        control.clone(),
+        cfg.admin.tokens.clone(),
+        cfg.admin.session_ttl.0,
+    );
+    let router =
+        crate::admin::router(control, cfg.admin.tokens.clone()).merge(crate::web::router(pages));
     let (admin_stop, admin_stopped) = oneshot::channel::<()>();
     let admin_task = tokio::spawn(crate::admin::serve_with(
         admin_listener,
@@ -601,6 +607,21 @@ impl Shell {
                 tokio::spawn(async move {
                     let result = store.lease(&campaign, n, wall_ms, &node, ttl_ms).await;
                     send(tx, StoreResult::Leased { camp, result }).await;
+                });
+            }
+            StoreCommand::LeaseOwned {
+                camp,
+                campaign,
+                agents,
+                wall_ms,
+                node,
+                ttl_ms,
+            } => {
+                tokio::spawn(async move {
+                    let result = store
+                        .lease_owned(&campaign, &agents, wall_ms, &node, ttl_ms)
+                        .await;
+                    send(tx, StoreResult::LeasedOwned { camp, result }).await;
                 });
             }
             StoreCommand::BeginAttempt {

@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::admin::metrics;
 use crate::campaign::CallDisposition;
 use crate::store::{
-    AttemptOutcome, CallProgress, InboundRecord, PacingOverride, Store, StoreError,
+    AgentWrapUp, AttemptOutcome, CallProgress, InboundRecord, PacingOverride, Store, StoreError,
 };
 
 use super::core::{AgentIdx, StoreResult};
@@ -90,6 +90,12 @@ pub enum Write {
         callback_at_ms: Option<i64>,
         /// When the wrap-up ended, epoch ms.
         wall_ms: i64,
+        /// The agent who gave it (a callback becomes theirs; absent in older spools).
+        #[serde(default)]
+        agent: Option<String>,
+        /// The agent's note.
+        #[serde(default)]
+        note: Option<String>,
     },
     /// No wrap-up code at exit (`Store::mark_agent_disposition_not_set`).
     DispositionNotSet {
@@ -228,8 +234,19 @@ pub async fn apply(store: &Store, w: &Write) -> Result<Landed, StoreError> {
             disposition,
             callback_at_ms,
             wall_ms,
+            agent,
+            note,
         } => match store
-            .apply_agent_disposition(*attempt, *disposition, *callback_at_ms, *wall_ms)
+            .apply_wrap_up(
+                *attempt,
+                &AgentWrapUp {
+                    disposition: *disposition,
+                    callback_at_ms: *callback_at_ms,
+                    agent: agent.as_deref(),
+                    note: note.as_deref(),
+                },
+                *wall_ms,
+            )
             .await
         {
             Ok(_) | Err(StoreError::AlreadyDisposed(_)) => Ok(Landed::Done),

@@ -426,6 +426,28 @@ impl Dialer {
         self.leave_idle_or_wrap(now, agent, AgentState::LoggedOut)
     }
 
+    /// Dials one call for `agent` alone, whatever the mode decides: the agent (ready, outbound)
+    /// is reserved for it as progressive does, so a live answer goes to that agent and no one
+    /// else, and an unanswered call gives it back. For work that belongs to one agent (a
+    /// callback the agent scheduled); the driver must have a line for it. Returns the call (its
+    /// [`Action::Dial`] is queued); an agent not ready is an error and nothing changes.
+    pub fn dial_for(&mut self, now: Millis, agent: AgentId) -> Result<CallId, DialerError> {
+        let slot = self.slot(agent)?;
+        let state = slot.agent.state();
+        if state != AgentState::Ready || !slot.agent.skills().outbound() {
+            return Err(DialerError::Agent(crate::agents::AgentError::Transition {
+                agent: agent.0,
+                from: state,
+                to: AgentState::Reserved,
+            }));
+        }
+        // Its ready-queue entry goes stale with the state change (see `pop_valid`).
+        self.dec_idle(agent);
+        let call = CallId(self.next_call);
+        self.launch(now, Some(agent), 0.0, false);
+        Ok(call)
+    }
+
     /// Call `call` is ringing at the far end (optional; 180/183).
     pub fn handle_call_ringing(&mut self, _now: Millis, call: CallId) -> Result<(), DialerError> {
         let c = self

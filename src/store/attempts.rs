@@ -591,10 +591,12 @@ async fn begin_in(
             ],
         )
         .await?;
-    // The first attempt meets the SLA: the lead no longer jumps the queue.
+    // The first attempt meets the SLA: the lead no longer jumps the queue. An owned callback is
+    // being made (for its owner, or for anyone once its grace passed): it is nobody's any more.
     tx.exec(
         "UPDATE leads SET state = 'dialing', attempts = attempts + 1, day_key = $2, \
-         day_attempts = $3, sla_ms = $4, last_attempt_ms = $5 WHERE id = $1",
+         day_attempts = $3, sla_ms = $4, last_attempt_ms = $5, owner_agent = NULL, \
+         owner_until_ms = NULL WHERE id = $1",
         &[
             Arg::I(lead_id),
             Arg::I(day),

@@ -33,6 +33,19 @@ pub struct PacingOverride {
     pub paused: Option<bool>,
 }
 
+/// An agent's wrap-up of one call, as [`Store::apply_wrap_up`] records it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AgentWrapUp<'a> {
+    /// The code.
+    pub disposition: CallDisposition,
+    /// The time agreed for a `callback` (epoch ms), if any.
+    pub callback_at_ms: Option<i64>,
+    /// Who gave it: a callback becomes theirs.
+    pub agent: Option<&'a str>,
+    /// The agent's note, kept on the call record.
+    pub note: Option<&'a str>,
+}
+
 /// What [`Store::report_input`] returns: everything `outdial report` needs of one campaign.
 #[derive(Clone, Debug)]
 pub struct ReportInput {
@@ -368,6 +381,31 @@ impl Store {
         callback_at_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<Next, StoreError> {
+        let wrap = AgentWrapUp {
+            disposition,
+            callback_at_ms,
+            agent: None,
+            note: None,
+        };
+        self.apply_wrap_up(attempt_id, &wrap, now_ms).await
+    }
+
+    /// [`Store::apply_agent_disposition`] with who gave it and the agent's note: the note is kept
+    /// on the call record, and a `callback` rescheduled by it is owned by `agent` until its time
+    /// plus the campaign's `callbacks.owner_grace` (only [`Store::lease_owned`] for that agent
+    /// takes it until then; see `lease`).
+    pub async fn apply_wrap_up(
+        &self,
+        attempt_id: i64,
+        wrap: &AgentWrapUp<'_>,
+        now_ms: i64,
+    ) -> Result<Next, StoreError> {
+        let AgentWrapUp {
+            disposition,
+            callback_at_ms,
+            agent,
+            note,
+        } = *wrap;
         let mut tx = self.write_tx().await?;
         let att: WrapAttempt = tx
             .opt(
@@ -408,11 +446,13 @@ impl Store {
         }
         let wrap_end = now_ms.max(att.end_ms.unwrap_or(att.dial_ms));
         tx.exec(
-            "UPDATE attempts SET agent_disposition = $2, wrapup_end_ms = $3 WHERE id = $1",
+            "UPDATE attempts SET agent_disposition = $2, wrapup_end_ms = $3, agent_note = $4 \
+             WHERE id = $1",
             &[
                 Arg::I(attempt_id),
                 Arg::S(disposition.as_str()),
                 Arg::I(wrap_end),
+                Arg::OS(note),
             ],
         )
         .await?;
@@ -450,14 +490,24 @@ impl Store {
                 Next::Retry { due_ms } => ("scheduled", Some(due_ms)),
                 Next::Done => ("done", None),
             };
+            // A callback the agent scheduled is theirs until its time plus the grace.
+            let owner = match (disposition, agent, due) {
+                (CallDisposition::Callback, Some(a), Some(due_ms)) => Some((
+                    a,
+                    due_ms.saturating_add(rec.def.callbacks.owner_grace.millis()),
+                )),
+                _ => None,
+            };
             tx.exec(
                 "UPDATE leads SET state = $2, due_ms = COALESCE($3, due_ms), \
-                 last_disposition = $4 WHERE id = $1",
+                 last_disposition = $4, owner_agent = $5, owner_until_ms = $6 WHERE id = $1",
                 &[
                     Arg::I(att.lead_id),
                     Arg::S(state),
                     Arg::OI(due),
                     Arg::S(disposition.as_str()),
+                    Arg::OS(owner.map(|(a, _)| a)),
+                    Arg::OI(owner.map(|(_, until)| until)),
                 ],
             )
             .await?;

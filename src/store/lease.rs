@@ -37,6 +37,13 @@ pub struct LeasedLead {
     pub timezone: String,
     /// Extra list columns, as a JSON object.
     pub attributes: String,
+    /// The list's tier (empty when the list has none).
+    #[serde(default)]
+    pub tier: String,
+    /// The agent this lead was leased for: a callback that agent scheduled, still inside its
+    /// owner grace ([`Store::lease_owned`]); `None` from [`Store::lease`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Attempts made before this one.
     pub attempts: i64,
     /// First-attempt deadline, if the lead has one and was never attempted.
@@ -53,6 +60,8 @@ from_row! {
         external_id: Option<String>,
         timezone: String,
         attributes: String,
+        tier: String,
+        owner_agent: Option<String>,
         attempts: i64,
         day_key: i64,
         day_attempts: i64,
@@ -71,11 +80,53 @@ const MAX_ROUNDS: i64 = 8;
 
 impl Store {
     /// Leases up to `n` dialable leads of `campaign` to `node` until `now_ms + lease_ttl_ms`,
-    /// ordered by SLA deadline (nearest first), priority (high first), tier, due time.
+    /// ordered by SLA deadline (nearest first), priority (high first), tier, due time. A
+    /// callback an agent owns is not among them until its owner grace has passed
+    /// ([`Store::lease_owned`] hands it to its owner until then).
     pub async fn lease(
         &self,
         campaign: &str,
         n: usize,
+        now_ms: i64,
+        node: &str,
+        lease_ttl_ms: i64,
+    ) -> Result<Vec<LeasedLead>, StoreError> {
+        self.lease_from(campaign, n, None, now_ms, node, lease_ttl_ms)
+            .await
+    }
+
+    /// Leases to `node` the due callbacks of `campaign` that `agents` own and whose owner grace
+    /// has not passed: at most one per agent, each with its [`LeasedLead::owner`], under every
+    /// dial-time rule of [`Store::lease`] and in the same transaction. The engine dials each for
+    /// its owner only, and connects it to that agent.
+    pub async fn lease_owned(
+        &self,
+        campaign: &str,
+        agents: &[String],
+        now_ms: i64,
+        node: &str,
+        lease_ttl_ms: i64,
+    ) -> Result<Vec<LeasedLead>, StoreError> {
+        if agents.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.lease_from(
+            campaign,
+            agents.len(),
+            Some(agents),
+            now_ms,
+            node,
+            lease_ttl_ms,
+        )
+        .await
+    }
+
+    /// [`Store::lease`] (`owners` `None`: the shared pool) or [`Store::lease_owned`].
+    async fn lease_from(
+        &self,
+        campaign: &str,
+        n: usize,
+        owners: Option<&[String]>,
         now_ms: i64,
         node: &str,
         lease_ttl_ms: i64,
@@ -105,7 +156,7 @@ impl Store {
             return Ok(Vec::new());
         }
 
-        let rules = NumberRules::of(def, now_ms);
+        let rules = NumberRules::of(def, now_ms, owners.is_some());
         let limit = n as i64 + 16;
         let mut chosen: Vec<Candidate> = Vec::with_capacity(n);
         // Leads that fail a per-number rule get a later due time so they stop heading the queue.
@@ -114,26 +165,29 @@ impl Store {
             // The per-number rules (in flight elsewhere, abandon cooldown, contact cap; counted
             // over every campaign) are correlated lookups on the candidates only: the ordered
             // walk of `leads_pool` stops at LIMIT, so they cost a few index probes per row.
-            let cands: Vec<Candidate> = tx
-                .all(
-                    &rules.candidate_sql,
-                    &[
-                        Arg::I(rec.id),
-                        Arg::I(now_ms),
-                        Arg::Strs(&open),
-                        Arg::I(def.retry.max_attempts as i64),
-                        Arg::I(limit),
-                        Arg::I(round * limit),
-                        Arg::I(rules.cooldown_after),
-                        Arg::I(rules.contacts_after),
-                        Arg::I(rules.cap_offset),
-                    ],
-                )
-                .await?;
+            let mut args = vec![
+                Arg::I(rec.id),
+                Arg::I(now_ms),
+                Arg::Strs(&open),
+                Arg::I(def.retry.max_attempts as i64),
+                Arg::I(limit),
+                Arg::I(round * limit),
+                Arg::I(rules.cooldown_after),
+                Arg::I(rules.contacts_after),
+                Arg::I(rules.cap_offset),
+            ];
+            if let Some(agents) = owners {
+                args.push(Arg::Strs(agents));
+            }
+            let cands: Vec<Candidate> = tx.all(&rules.candidate_sql, &args).await?;
             let fetched = cands.len() as i64;
             for c in cands {
                 if chosen.len() == n {
                     break;
+                }
+                // One callback per agent at a time: the agent takes one call at a time.
+                if owners.is_some() && chosen.iter().any(|o| o.owner_agent == c.owner_agent) {
+                    continue;
                 }
                 let tz = parse_timezone(&c.timezone).unwrap_or(chrono_tz::UTC);
                 let today = local_day(tz, now_ms);
@@ -174,6 +228,8 @@ impl Store {
                 external_id: c.external_id,
                 timezone: c.timezone,
                 attributes: c.attributes,
+                tier: c.tier,
+                owner: owners.and(c.owner_agent),
                 attempts: c.attempts,
                 sla_deadline_ms: (c.sla_ms != NO_SLA).then_some(c.sla_ms),
                 lease_until_ms: until,
@@ -232,7 +288,9 @@ struct NumberRules {
 }
 
 impl NumberRules {
-    fn of(def: &crate::campaign::Campaign, now_ms: i64) -> Self {
+    /// `owned`: the candidates are the callbacks owned by the agents in `$10` and still inside
+    /// their owner grace; otherwise the shared pool, which leaves those out.
+    fn of(def: &crate::campaign::Campaign, now_ms: i64, owned: bool) -> Self {
         let cooldown_ms = def.retry.abandon_cooldown.millis();
         let cap = def
             .contact_cap
@@ -253,15 +311,23 @@ impl NumberRules {
         } else {
             "CAST(NULL AS BIGINT) + $8 + $9"
         };
+        // An owned callback belongs to its owner until `owner_until_ms` (its time plus the
+        // campaign's owner grace), to everyone after.
+        let pool = if owned {
+            "AND owner_agent = ANY($10) AND owner_until_ms > $2"
+        } else {
+            "AND (owner_agent IS NULL OR owner_until_ms <= $2)"
+        };
         let candidate_sql = format!(
-            "SELECT id, phone, name, external_id, timezone, attributes, attempts, day_key, \
+            "SELECT id, phone, name, external_id, timezone, attributes, tier, owner_agent, \
+             attempts, day_key, \
              day_attempts, sla_ms, \
              (SELECT COUNT(*) FROM inflight i \
               WHERE i.phone = leads.phone AND i.until_ms > $2) AS in_flight, \
              {cooldown} AS abandoned_ms, {cap_sql} AS capped_since_ms \
              FROM leads \
              WHERE campaign_id = $1 AND state IN ('new', 'scheduled') AND due_ms <= $2 \
-             AND timezone = ANY($3) AND attempts < $4 \
+             AND timezone = ANY($3) AND attempts < $4 {pool} \
              AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone) \
              ORDER BY sla_ms, priority DESC, tier, due_ms \
              LIMIT $5 OFFSET $6 FOR UPDATE SKIP LOCKED"

@@ -54,6 +54,11 @@ pub(super) const SQLITE: &[File] = &[
         "cpa",
         include_str!("../../migrations/sqlite/0007_cpa.sql"),
     ),
+    (
+        8,
+        "owned callbacks",
+        include_str!("../../migrations/sqlite/0008_owned_callbacks.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -97,6 +102,11 @@ pub(super) const POSTGRES: &[File] = &[
         8,
         "cpa",
         include_str!("../../migrations/postgres/0008_cpa.sql"),
+    ),
+    (
+        9,
+        "owned callbacks",
+        include_str!("../../migrations/postgres/0009_owned_callbacks.sql"),
     ),
 ];
 

@@ -19,6 +19,11 @@
 //! - `rows`: the plain rows of reports and the audit trail ([`CdrRow`], [`AuditRow`], …), owned
 //!   here and re-exported by `admin`.
 //! - `history`: a campaign's recent calls for the pacing core's warm start (`recent_calls`).
+//! - `records`: call records for people: a lead's earlier attempts (screen pop), the call-record
+//!   search, a record's recording file.
+//! - Owned callbacks: a callback an agent schedules is theirs until its time plus the campaign's
+//!   `callbacks.owner_grace` (`engine::apply_wrap_up`); `lease` keeps it out of the shared pool
+//!   until then and `lease_owned` hands it to its owner.
 
 mod attempts;
 mod campaigns;
@@ -33,6 +38,7 @@ mod media;
 mod migrations;
 mod nodes;
 mod open;
+mod records;
 pub mod retry;
 mod rows;
 mod stats;
@@ -46,7 +52,7 @@ use crate::campaign::{Campaign, ListError};
 
 pub use attempts::{AttemptOutcome, CallMedia, CallProgress, OpenLeg, RecoverReport};
 pub use campaigns::{enum_name, ApplyOutcome, CampaignRecord, CampaignSummary};
-pub use engine::{PacingOverride, ReportInput};
+pub use engine::{AgentWrapUp, PacingOverride, ReportInput};
 pub use history::{WARM_START_CALLS, WARM_START_WINDOW_MS};
 pub use inbound::InboundRecord;
 pub use lease::LeasedLead;
@@ -55,6 +61,7 @@ pub use media::{
     AttemptMedia, CpaRecord, MediaFigures, RecordingFilter, RecordingInfo, RecordingRow,
 };
 pub use nodes::DeadNode;
+pub use records::{CallFilter, CallPage, CallRecord, LeadAttempt, MAX_PAGE};
 pub use retry::Next;
 pub use rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};
 pub use stats::{CampaignStats, LeadInfo};

@@ -462,10 +462,11 @@ async fn agents_list_and_actions() {
 
     // Wrap-up with dispositions, then invalid bodies (400, engine not called).
     srv.engine.lock().agents.get_mut("a1").unwrap().state = AgentState::WrapUp;
+    // A callback must lie ahead (and within a year): tomorrow.
+    let tomorrow = chrono::Utc::now().timestamp_millis() + 86_400_000;
     let wrap = AgentAction::WrapUp {
-        disposition: WrapUpCode::Callback {
-            at_ms: 1_714_600_000_000,
-        },
+        disposition: WrapUpCode::Callback { at_ms: tomorrow },
+        note: Some("call after payday".into()),
     };
     assert_eq!(
         c.agent_action("a1", &wrap).await.unwrap().state,
@@ -483,12 +484,7 @@ async fn agents_list_and_actions() {
     assert_eq!(
         srv.engine.lock().dispositions,
         [
-            (
-                "a1".to_string(),
-                WrapUpCode::Callback {
-                    at_ms: 1_714_600_000_000
-                }
-            ),
+            ("a1".to_string(), WrapUpCode::Callback { at_ms: tomorrow }),
             ("a1".to_string(), WrapUpCode::DoNotCall)
         ]
     );
@@ -682,6 +678,9 @@ async fn hostile_list_cells_reach_the_screen_pop_as_data_with_control_characters
             phone: row.phone.clone(),
             attributes: attributes.clone(),
             connected_at_ms: 0,
+            tier: None,
+            attempt: None,
+            history: Vec::new(),
         },
     );
     let resp = reqwest::Client::new()

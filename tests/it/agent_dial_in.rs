@@ -369,6 +369,7 @@ fn a_phone_that_dials_in_before_its_agent_logs_in_is_kept_for_the_login_and_hung
         &mut w,
         AgentAction::WrapUp {
             disposition: WrapUpCode::Completed,
+            note: None,
         },
     );
     let _ = act(

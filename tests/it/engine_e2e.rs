@@ -291,6 +291,7 @@ async fn agents_drive_their_state_through_the_api_and_a_refusal_goes_on_the_dnc_
             "agent0001",
             &AgentAction::WrapUp {
                 disposition: WrapUpCode::DoNotCall,
+                note: Some("asked not to be called again".into()),
             },
         )
         .await

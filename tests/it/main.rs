@@ -21,6 +21,8 @@ mod kamailio;
 mod media_support;
 #[path = "../common/uac.rs"]
 mod uac;
+#[path = "../web_support/mod.rs"]
+mod web_support;
 // SIPp helpers live in media_support (which includes tests/common/sipp.rs): one copy of the file.
 use media_support::sipp;
 
@@ -36,6 +38,7 @@ mod cpa_cli;
 mod cpa_corpus;
 mod cpa_e2e;
 mod engine_budget;
+mod engine_callbacks;
 mod engine_core;
 mod engine_cpa;
 mod engine_crash;
@@ -82,8 +85,10 @@ mod sip_wire_headers;
 mod sipp_outdial;
 mod sipp_scenarios;
 mod sipp_sim_peers;
+mod store_callbacks;
 mod store_engine;
 mod store_lease;
 mod store_load;
 mod store_progress;
 mod store_writes;
+mod web_wallboard;

@@ -46,6 +46,8 @@ async fn a_calls_writes(s: &Store) -> Vec<Write> {
             disposition: CallDisposition::DoNotCall,
             callback_at_ms: None,
             wall_ms: t0() + 70 * SEC,
+            agent: Some("1001".into()),
+            note: Some("asked to be removed".into()),
         },
         Write::Inbound {
             record: InboundRecord {

@@ -341,13 +341,13 @@ impl Core {
         if self.agents[ai].wrap_epoch != epoch || self.agent_state(ai) != AgentState::WrapUp {
             return;
         }
-        self.wrap_done(ai, WrapUpCode::Completed);
+        self.wrap_done(ai, WrapUpCode::Completed, None);
     }
 
     /// Ends wrap-up with `disposition`: the agent is ready and the lead is rescheduled by it.
-    fn wrap_done(&mut self, ai: usize, disposition: WrapUpCode) {
+    fn wrap_done(&mut self, ai: usize, disposition: WrapUpCode, note: Option<String>) {
         if let Some(attempt) = self.agents[ai].last_attempt.take() {
-            self.write_disposition(ai, attempt, &disposition);
+            self.write_disposition(ai, attempt, &disposition, note);
         }
         if self.agents[ai].conn_lost {
             // Its connection is gone: out of the dialer rather than ready.
@@ -363,8 +363,15 @@ impl Core {
         self.release_if_lost(ai);
     }
 
-    /// Writes the agent's wrap-up code for `attempt` (the lead is rescheduled by it).
-    fn write_disposition(&mut self, ai: usize, attempt: i64, disposition: &WrapUpCode) {
+    /// Writes the agent's wrap-up code and note for `attempt` (the lead is rescheduled by it; a
+    /// callback becomes the agent's own: `callbacks`).
+    fn write_disposition(
+        &mut self,
+        ai: usize,
+        attempt: i64,
+        disposition: &WrapUpCode,
+        note: Option<String>,
+    ) {
         let (disp, at) = match disposition {
             WrapUpCode::Callback { at_ms } => (CallDisposition::Callback, Some(*at_ms)),
             WrapUpCode::NotInterested => (CallDisposition::NotInterested, None),
@@ -389,6 +396,8 @@ impl Core {
             disposition: disp,
             callback_at_ms: at,
             wall_ms,
+            agent: Some(self.agents[ai].spec.id.clone()),
+            note,
         });
     }
 
@@ -476,11 +485,11 @@ impl Core {
                 self.agents[ai].pause_reason = None;
                 self.disconnect_agent(ai);
             }
-            AgentAction::WrapUp { disposition } => {
+            AgentAction::WrapUp { disposition, note } => {
                 if state != AgentState::WrapUp {
                     return Err(conflict("finish wrap-up"));
                 }
-                self.wrap_done(ai, disposition);
+                self.wrap_done(ai, disposition, note);
             }
         }
         Ok(self.agent_view(ai))
@@ -532,8 +541,13 @@ impl Core {
             .get(id)
             .ok_or_else(|| ControlError::NotFound(format!("unknown agent {id:?}")))?;
         let a = &self.agents[ai];
+        // The customer's data stays on the agent's screen through the wrap-up of the call.
+        let wrapping = a.call.is_none()
+            && a.last_attempt.is_some()
+            && self.agent_state(ai) == AgentState::WrapUp;
         Ok(match a.call {
             Some(Leg::Out(_)) => a.pop.clone(),
+            None if wrapping => a.pop.clone(),
             _ => None,
         })
     }

@@ -183,7 +183,12 @@ impl Core {
     fn dial(&mut self, ci: usize, call: DialCall) {
         let now = self.pnow();
         let c = &mut self.camps[ci];
-        let Some((_, lead)) = c.buffer.pop_front() else {
+        // A call launched for one agent dials that agent's lead (`callbacks`).
+        let next = match c.directed.remove(&call.0) {
+            Some(lead) => Some(lead),
+            None => c.buffer.pop_front().map(|(_, l)| l),
+        };
+        let Some(lead) = next else {
             // The dialer is told how many leads are at hand, so this is a race with a stale
             // lease; the call never existed.
             noted(
@@ -369,6 +374,10 @@ impl Core {
             attributes: serde_json::from_str(&rec.lead.attributes)
                 .unwrap_or(serde_json::Value::Null),
             connected_at_ms: now_ms,
+            tier: Some(rec.lead.tier.clone()).filter(|t| !t.is_empty()),
+            attempt: rec.attempt,
+            // Read from the store by the admin handle (`engine::control`): the core reads none.
+            history: Vec::new(),
         };
         let anchored = rec.media.is_some();
         let a = &mut self.agents[ai];
@@ -523,8 +532,11 @@ impl Core {
                     Some(&Leg::Out(key)) => {
                         if let Some(rec) = self.calls.get_mut(&key) {
                             rec.connect_ms = Some(wall);
-                            let agent = rec.agent.map(|a| self.agents[a].spec.id.clone());
-                            if let Some(attempt) = rec.attempt {
+                            let (ci, ai) = (rec.camp, rec.agent);
+                            let agent = ai.map(|a| self.agents[a].spec.id.clone());
+                            let attempt = rec.attempt;
+                            self.board_connected(ci, ai, answer_to_connect);
+                            if let Some(attempt) = attempt {
                                 let mut p = CallProgress::new(attempt);
                                 p.connect_ms = Some(wall);
                                 p.agent = agent;
@@ -1013,6 +1025,8 @@ mod tests {
             external_id: None,
             timezone: "UTC".into(),
             attributes: "{}".into(),
+            tier: String::new(),
+            owner: None,
             attempts: 0,
             sla_deadline_ms: None,
             lease_until_ms: 0,

@@ -119,6 +119,7 @@ impl Core {
                 AdminReply::Agent(self.agent_action(&id, action))
             }
             AdminRequest::Current(id) => AdminReply::Current(self.current_call(&id)),
+            AdminRequest::Wallboard => AdminReply::Wallboard(Ok(self.wallboard())),
         }
     }
 

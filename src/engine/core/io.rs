@@ -281,6 +281,22 @@ pub enum StoreCommand {
         /// Lease duration.
         ttl_ms: i64,
     },
+    /// Lease the due callbacks `agents` own (one each at most). Answered by
+    /// [`StoreResult::LeasedOwned`].
+    LeaseOwned {
+        /// The campaign.
+        camp: CampaignId,
+        /// Its name.
+        campaign: String,
+        /// The agents (ids) working this campaign on this node with no callback at hand.
+        agents: Vec<String>,
+        /// Now, epoch ms.
+        wall_ms: i64,
+        /// This node.
+        node: String,
+        /// Lease duration.
+        ttl_ms: i64,
+    },
     /// Commit the attempt before the INVITE leaves. Answered by [`StoreResult::Begun`].
     BeginAttempt {
         /// The call.
@@ -361,6 +377,13 @@ pub enum StoreResult {
         /// The leads.
         result: Result<Vec<LeasedLead>, StoreError>,
     },
+    /// A lease of owned callbacks returned (each lead names its owner).
+    LeasedOwned {
+        /// The campaign.
+        camp: CampaignId,
+        /// The leads.
+        result: Result<Vec<LeasedLead>, StoreError>,
+    },
     /// `begin_attempt` returned.
     Begun {
         /// The call.
@@ -424,6 +447,8 @@ pub enum AdminRequest {
     AgentAction(String, AgentAction),
     /// An agent's current call.
     Current(String),
+    /// The wallboard's live figures (the store's are added by the shell).
+    Wallboard,
 }
 
 /// The answer to an [`AdminRequest`], variant for variant.
@@ -443,4 +468,6 @@ pub enum AdminReply {
     Agent(Result<AgentView, ControlError>),
     /// To [`AdminRequest::Current`].
     Current(Result<Option<ScreenPop>, ControlError>),
+    /// To [`AdminRequest::Wallboard`].
+    Wallboard(Result<crate::admin::wallboard::Wallboard, ControlError>),
 }

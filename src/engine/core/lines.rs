@@ -71,7 +71,9 @@ impl Core {
                 let Some(left) = free.get_mut(&c.def.trunk_group) else {
                     continue;
                 };
-                let mut room = (c.buffer.len() as u32).saturating_sub(take[ci]);
+                // Owned callbacks at hand are leads too (`callbacks`).
+                let at_hand = c.buffer.len() + c.owned.len();
+                let mut room = (at_hand as u32).saturating_sub(take[ci]);
                 if by_need {
                     room = room.min(lines_wanted(c));
                 }

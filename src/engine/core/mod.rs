@@ -24,6 +24,7 @@
 //! ([`SipCommand::PushTrunkGauges`]).
 
 mod agents;
+mod callbacks;
 mod calls;
 mod control;
 mod cpa;
@@ -35,6 +36,7 @@ mod media;
 mod nailed;
 mod nodes;
 mod stats;
+mod wallboard;
 mod warm;
 
 use std::cmp::Reverse;
@@ -84,6 +86,16 @@ pub(crate) struct Camp {
     pub leasing: bool,
     /// After an empty lease, wait before asking again.
     pub lease_idle_until: Instant,
+    /// Callbacks leased for the agent who owns them: (agent index, when leased, lead), at most
+    /// one per agent (`callbacks`).
+    pub owned: Vec<(usize, Instant, LeasedLead)>,
+    /// A lease of owned callbacks is in flight; the next is not asked for before
+    /// `owned_idle_until`.
+    pub leasing_owned: bool,
+    pub owned_idle_until: Instant,
+    /// Dialer calls launched for one agent, with the lead each dials (taken before the
+    /// buffer's front by `dial`).
+    pub directed: HashMap<u64, LeasedLead>,
     /// When a lease last returned leads (the campaign "has work").
     pub last_work: Option<Instant>,
     /// Dialer call → engine call key.
@@ -354,6 +366,8 @@ pub struct Core {
     pub(crate) media: MediaState,
     /// Nonces of the digest challenges to dial-in agents (`dial_in`).
     pub(crate) nonces: crate::sip::nonces::NonceBook,
+    /// What only the wallboard reads (`wallboard`).
+    pub(crate) board: wallboard::BoardTrack,
 }
 /// Logs what the dialer refused: the engine told it something its state did not allow (an
 /// event racing a pacing decision, a call it already ended). Its state is unchanged, so there
@@ -492,6 +506,10 @@ impl Core {
                 buffer: VecDeque::new(),
                 leasing: false,
                 lease_idle_until: now,
+                owned: Vec::new(),
+                leasing_owned: false,
+                owned_idle_until: now,
+                directed: HashMap::new(),
                 last_work: None,
                 calls: HashMap::new(),
                 agents: HashMap::new(),
@@ -581,6 +599,7 @@ impl Core {
                 inbound: HashMap::new(),
             },
             nonces: dial_in::default_nonces(),
+            board: wallboard::BoardTrack::default(),
         })
     }
 
@@ -635,6 +654,7 @@ impl Core {
         self.set_now(now);
         match result {
             StoreResult::Leased { camp, result } => self.on_leased(camp.0, result),
+            StoreResult::LeasedOwned { camp, result } => self.on_leased_owned(camp.0, result),
             StoreResult::Begun { key, result } => self.on_begun(key, result),
             StoreResult::Written => self.pending = self.pending.saturating_sub(1),
             StoreResult::Rates { camp, day, month } => {
@@ -778,7 +798,7 @@ impl Core {
             && self.inbound.is_empty()
             && self.pending == 0
             && self.progress.is_empty()
-            && self.camps.iter().all(|c| !c.leasing)
+            && self.camps.iter().all(|c| !c.leasing && !c.leasing_owned)
     }
 
     /// Store writes queued and not yet landed.
@@ -809,6 +829,7 @@ impl Core {
     fn after_input(&mut self) {
         // An agent the input freed moves before its campaign's next decision (`agents`).
         self.move_ready_agents(true);
+        self.dial_owned_callbacks();
         self.drain_all();
         self.check_stop();
     }
@@ -845,8 +866,10 @@ impl Core {
             self.wraps.pop();
             self.auto_wrap_done(agent, epoch);
         }
-        // Agents those wrap-ups freed move before the dialers' ticks can reserve them (`agents`).
+        // Agents those wrap-ups freed move before the dialers' ticks can reserve them (`agents`),
+        // and take the callbacks they own before those ticks can give them other work.
         self.move_ready_agents(true);
+        self.dial_owned_callbacks();
         let now = self.clock.pacing(now_i);
         for ci in 0..self.camps.len() {
             let due = matches!(self.camps[ci].dialer.poll_timeout(), Some((t, _)) if t <= now);
@@ -932,7 +955,9 @@ impl Core {
     /// claims, liveness.
     fn housekeeping(&mut self) {
         let tick = self.ticks;
+        self.board_observe();
         self.refill_leases();
+        self.refill_owned_callbacks();
         if tick % 10 == 1 {
             self.rebalance();
             self.push_metrics();
@@ -972,6 +997,7 @@ impl Core {
         for c in &mut self.camps {
             c.dialer.set_channels(c.dialer.lines_in_use());
             ids.extend(c.buffer.drain(..).map(|(_, l)| l.lead_id));
+            ids.extend(c.owned.drain(..).map(|(_, _, l)| l.lead_id));
         }
         self.release_leases("release leases", ids);
         // Agents stay logged in: calls still ringing may be answered and must find one.

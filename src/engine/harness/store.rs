@@ -20,6 +20,9 @@ pub struct MemLead {
     pub leased: bool,
     /// Dialled (an attempt was begun).
     pub dialled: bool,
+    /// A callback an agent owns, and until when (wall ms): only a lease for that agent takes
+    /// it before then.
+    pub owner: Option<(String, i64)>,
 }
 
 /// The in-memory store.
@@ -53,6 +56,8 @@ pub struct MemStore {
     pub recorded: BTreeMap<String, (i64, i64)>,
     /// Numbers put on the do-not-call list by an opt-out: (phone, attempt).
     pub dnc: Vec<(String, i64)>,
+    /// A callback's owner grace (the campaign's `callbacks.owner_grace`), ms.
+    pub owner_grace_ms: i64,
     next_session: i64,
     /// Lead id → (campaign, position in its list).
     index: HashMap<i64, (String, usize)>,
@@ -85,6 +90,8 @@ impl MemStore {
                     external_id: None,
                     timezone: "UTC".into(),
                     attributes: "{}".into(),
+                    tier: String::new(),
+                    owner: None,
                     attempts: 0,
                     sla_deadline_ms: sla_ms.map(|s| arrives_ms + s),
                     lease_until_ms: 0,
@@ -92,6 +99,7 @@ impl MemStore {
                 arrives_ms,
                 leased: false,
                 dialled: false,
+                owner: None,
             });
         }
     }
@@ -140,9 +148,24 @@ impl MemStore {
                 let result = if self.down {
                     Err(unreachable_store())
                 } else {
-                    Ok(self.lease(&campaign, n, wall_ms, ttl_ms))
+                    Ok(self.lease(&campaign, n, None, wall_ms, ttl_ms))
                 };
                 vec![StoreResult::Leased { camp, result }]
+            }
+            StoreCommand::LeaseOwned {
+                camp,
+                campaign,
+                agents,
+                wall_ms,
+                ttl_ms,
+                ..
+            } => {
+                let result = if self.down {
+                    Err(unreachable_store())
+                } else {
+                    Ok(self.lease(&campaign, agents.len(), Some(&agents), wall_ms, ttl_ms))
+                };
+                vec![StoreResult::LeasedOwned { camp, result }]
             }
             StoreCommand::BeginAttempt { key, lead, .. } => {
                 let result = if self.down {
@@ -152,6 +175,7 @@ impl MemStore {
                     self.attempts.push((id, lead));
                     if let Some(m) = self.lead_mut(lead) {
                         m.dialled = true;
+                        m.owner = None;
                     }
                     Ok(id)
                 };
@@ -163,6 +187,23 @@ impl MemStore {
                     Write::Finish { attempt, outcome } => {
                         self.record(*attempt, outcome);
                         self.finished.push((*attempt, outcome.clone()));
+                    }
+                    Write::Disposition {
+                        attempt,
+                        disposition: crate::campaign::CallDisposition::Callback,
+                        callback_at_ms: Some(at),
+                        agent,
+                        ..
+                    } => {
+                        // The lead comes back at the agreed time, owned by the agent for the
+                        // grace (the real store's rule, less the retry caps).
+                        let grace = self.owner_grace_ms;
+                        if let Some(m) = self.lead_of(*attempt).and_then(|l| self.lead_mut(l)) {
+                            m.dialled = false;
+                            m.leased = false;
+                            m.arrives_ms = *at;
+                            m.owner = agent.clone().map(|a| (a, at + grace));
+                        }
                     }
                     Write::Release { leads } => {
                         for id in leads {
@@ -248,21 +289,44 @@ impl MemStore {
     }
 
     /// Up to `n` leads of `campaign` arrived by `wall_ms`, nearest SLA deadline first, then in
-    /// list order (the real lease's order, less the calling windows and retry rules).
-    fn lease(&mut self, campaign: &str, n: usize, wall_ms: i64, ttl_ms: i64) -> Vec<LeasedLead> {
+    /// list order (the real lease's order, less the calling windows and retry rules). With
+    /// `owners`: only callbacks those agents own inside their grace, one per agent; without:
+    /// none of those.
+    fn lease(
+        &mut self,
+        campaign: &str,
+        n: usize,
+        owners: Option<&[String]>,
+        wall_ms: i64,
+        ttl_ms: i64,
+    ) -> Vec<LeasedLead> {
         let Some(list) = self.leads.get_mut(campaign) else {
             return Vec::new();
         };
+        let owned_by = |m: &MemLead| match &m.owner {
+            Some((a, until)) if *until > wall_ms => Some(a.clone()),
+            _ => None,
+        };
         let mut free: Vec<usize> = (0..list.len())
             .filter(|&i| !list[i].leased && !list[i].dialled && list[i].arrives_ms <= wall_ms)
+            .filter(|&i| match (owners, owned_by(&list[i])) {
+                (None, owner) => owner.is_none(),
+                (Some(agents), Some(a)) => agents.contains(&a),
+                (Some(_), None) => false,
+            })
             .collect();
         free.sort_by_key(|&i| (list[i].lead.sla_deadline_ms.unwrap_or(i64::MAX), i));
+        if owners.is_some() {
+            let mut seen = HashSet::new();
+            free.retain(|&i| seen.insert(owned_by(&list[i])));
+        }
         free.truncate(n);
         free.into_iter()
             .map(|i| {
                 list[i].leased = true;
                 let mut l = list[i].lead.clone();
                 l.lease_until_ms = wall_ms + ttl_ms;
+                l.owner = owners.and_then(|_| owned_by(&list[i]));
                 l
             })
             .collect()
