@@ -281,7 +281,7 @@ async fn write_audit(control: &dyn Control, rows: Vec<AuditRow>) -> Result<(), A
 }
 
 // The statuses every operation may answer besides its own: 401 from the token layer, added to
-// each operation by `openapi::document`'s modifier; 500 and 503 from the engine (any `Control`
+// each operation by `openapi::finish`; 500 and 503 from the engine (any `Control`
 // call), listed on each handler that makes one.
 
 #[utoipa::path(get, path = "/campaigns", tag = "campaigns",
