@@ -85,6 +85,24 @@ fn every_route_the_router_serves_is_described_and_nothing_else() {
     );
 }
 
+/// The comparison above would pass on a parse that finds nothing: a route added past
+/// `routes!` (a plain axum `.route`) must show up in what [`served`] reads.
+#[test]
+fn a_route_added_without_its_description_is_seen() {
+    let router = outdial::admin::router(admin_support::FakeEngine::new(), admin_support::tokens())
+        .route("/undocumented", axum::routing::delete(|| async { "" }));
+    let served = served(&router);
+    assert_eq!(
+        served.get("/undocumented"),
+        Some(&BTreeSet::from(["DELETE".to_string()]))
+    );
+    assert_eq!(
+        served.get("/campaigns/{name}/pacing"),
+        Some(&BTreeSet::from(["PATCH".to_string(), "POST".to_string()]))
+    );
+    assert_ne!(served, described(&spec_json()));
+}
+
 #[test]
 fn every_operation_lists_the_token_refusal_and_its_errors_with_the_error_body() {
     let spec = spec_json();
