@@ -15,6 +15,7 @@ use super::validate::DispositionWire;
 use crate::agents::AgentState;
 use crate::campaign::DialMode;
 pub use crate::store::{AuditRow, LeadAttempt};
+use crate::store::{CallFilter, CallPage};
 
 /// A boxed, `Send` future: what every [`Control`] method returns, so the trait stays object-safe
 /// and the engine can answer by message-passing to its tasks (send a command, await a reply).
@@ -76,6 +77,25 @@ pub trait Control: AuditSink + Send + Sync {
 
     /// Everything the supervisor wallboard shows (see [`super::wallboard`]).
     fn wallboard(&self) -> BoxFuture<'_, Result<super::wallboard::Wallboard, ControlError>>;
+
+    /// Call records matching `filter`, newest first, `limit` from `offset` (see
+    /// [`super::records`]). The engine reads its store; an implementation without one answers
+    /// [`ControlError::Unavailable`] (the default).
+    fn search_calls<'a>(
+        &'a self,
+        filter: &'a CallFilter,
+        offset: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<CallPage, ControlError>> {
+        let _ = (filter, offset, limit);
+        Box::pin(async { Err(ControlError::Unavailable("no call records here".into())) })
+    }
+
+    /// The recording file of call record `attempt`, while it is kept (default: none here).
+    fn recording_file(&self, attempt: i64) -> BoxFuture<'_, Result<Option<String>, ControlError>> {
+        let _ = attempt;
+        Box::pin(async { Err(ControlError::Unavailable("no recordings here".into())) })
+    }
 }
 
 /// Where audit rows go (the store's audit table in the engine). A supertrait of [`Control`] so the

@@ -108,6 +108,7 @@ pub(super) struct AppState {
 /// it was not yet; call `install` at engine start so that earlier metrics are kept).
 pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
     let (routes, spec) = parts();
+    let records = control.clone();
     let state = AppState {
         control,
         metrics: super::metrics::install(),
@@ -116,6 +117,7 @@ pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
     routes
         .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
+        .merge(super::records::routes(records))
         .layer(axum::middleware::from_fn_with_state(
             Tokens::new(tokens),
             require_token,

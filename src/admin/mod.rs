@@ -36,6 +36,7 @@ pub mod grafana;
 mod http;
 pub mod metrics;
 mod openapi;
+pub mod records;
 pub mod report;
 mod serve;
 pub mod validate;

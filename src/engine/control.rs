@@ -11,7 +11,7 @@ use crate::admin::{
     PacingChange, PacingUpdate, ScreenPop, POP_HISTORY,
 };
 use crate::sip::SipHandle;
-use crate::store::Store;
+use crate::store::{CallFilter, CallPage, Store, StoreError};
 
 use super::core::{AdminReply, AdminRequest};
 use super::shell::ShellMsg;
@@ -131,6 +131,32 @@ impl Control for EngineControl {
                 AdminReply::Agent(r) => r,
                 _ => Err(mismatch()),
             }
+        })
+    }
+
+    fn search_calls<'a>(
+        &'a self,
+        filter: &'a CallFilter,
+        offset: i64,
+        limit: i64,
+    ) -> BoxFuture<'a, Result<CallPage, ControlError>> {
+        Box::pin(async move {
+            self.store
+                .search_calls(filter, offset, limit)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotE164(_) => ControlError::Invalid(e.to_string()),
+                    e => ControlError::Internal(e.to_string()),
+                })
+        })
+    }
+
+    fn recording_file(&self, attempt: i64) -> BoxFuture<'_, Result<Option<String>, ControlError>> {
+        Box::pin(async move {
+            self.store
+                .recording_file(attempt)
+                .await
+                .map_err(|e| ControlError::Internal(e.to_string()))
         })
     }
 

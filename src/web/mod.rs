@@ -17,10 +17,15 @@
 //! | `POST /ui/campaigns/{name}/pacing`, `/pause`, `/resume` | supervisor controls |
 //! | `POST /ui/agents/{id}/logout` | log an agent out (supervisor) |
 //! | `GET /ui/assets/{name}` | embedded htmx, its SSE extension, the stylesheet |
+//! | `GET /ui/agent` (`/ui/desk`), `GET /ui/events/agent` | agent desktop and its live pop (`desktop`) |
+//! | `POST /ui/agent/{login,ready,pause,logout,wrapup}` | agent actions |
+//! | `GET /ui/records`, `/ui/records.csv`, `/ui/recordings/{id}` | call records (`records`) |
 
 pub mod assets;
+pub mod desktop;
 pub mod i18n;
 pub mod layout;
+pub mod records;
 pub mod session;
 mod sparkline;
 pub mod wallboard;
@@ -87,6 +92,8 @@ pub fn router(state: WebState) -> Router {
         .route("/ui/logout", post(session::logout))
         .route("/ui/assets/{name}", get(assets::asset))
         .merge(wallboard::routes())
+        .merge(desktop::routes())
+        .merge(records::routes())
         .route("/ui/{*rest}", get(not_found).post(not_found))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -377,6 +377,10 @@ impl Core {
             WrapUpCode::NotInterested => (CallDisposition::NotInterested, None),
             WrapUpCode::DoNotCall => (CallDisposition::DoNotCall, None),
             WrapUpCode::Completed => (CallDisposition::Completed, None),
+            // A wrong number reached someone else: never dialled again, like an invalid one.
+            WrapUpCode::Other { code } if code == "wrong_number" => {
+                (CallDisposition::Invalid, None)
+            }
             WrapUpCode::Other { .. } => (CallDisposition::Completed, None),
             WrapUpCode::Machine => (CallDisposition::Machine, None),
         };
