@@ -21,6 +21,7 @@
 //! | GET | `/metrics` | | Prometheus text |
 //! | GET | `/openapi.json` | | OpenAPI 3.1 document of this API |
 //! | GET | `/grafana.json` | | Grafana dashboard of the metrics |
+//! | GET | `/records`, `/records.csv`, `/recordings/{attempt}` | | call records (`records`) |
 //!
 //! Errors are `{"error": "…"}` ([`ErrorBody`]) with 400 (invalid value or malformed path or
 //! body: nothing changed), 401 (token), 403 (an agent token outside its own agent), 404 (no
@@ -33,7 +34,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -107,8 +108,8 @@ pub(super) struct AppState {
 /// `/metrics` renders the process-wide recorder of [`super::metrics::install`] (installed here if
 /// it was not yet; call `install` at engine start so that earlier metrics are kept).
 pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
-    let (routes, spec) = parts();
-    let records = control.clone();
+    let (routes, records, spec) = parts();
+    let records = records.with_state(control.clone());
     let state = AppState {
         control,
         metrics: super::metrics::install(),
@@ -117,7 +118,7 @@ pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
     routes
         .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
-        .merge(super::records::routes(records))
+        .merge(records)
         .layer(axum::middleware::from_fn_with_state(
             Tokens::new(tokens),
             require_token,
@@ -127,13 +128,20 @@ pub fn router(control: Arc<dyn Control>, tokens: Vec<ApiToken>) -> Router {
 
 /// The OpenAPI document of the admin API (what `/openapi.json` serves).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    parts().1
+    parts().2
 }
 
-/// The routes and their finished description.
-fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (routes, spec) = api().split_for_parts();
-    (routes, super::openapi::finish(spec))
+/// The routes (this module's, and `records`'s with their own state) and their finished
+/// description.
+fn parts() -> (
+    Router<AppState>,
+    Router<Arc<dyn Control>>,
+    utoipa::openapi::OpenApi,
+) {
+    let (routes, mut spec) = api().split_for_parts();
+    let (records, records_spec) = super::records::api().split_for_parts();
+    spec.merge(records_spec);
+    (routes, records, super::openapi::finish(spec))
 }
 
 /// Every route with its description. Only `routes!` adds to it: a handler mounted here without
@@ -227,17 +235,32 @@ pub(crate) fn error_body(status: StatusCode, message: &str) -> (StatusCode, Json
     )
 }
 
-/// The `{name}` or `{id}` segment of a path, percent-decoded. A segment that does not decode
-/// (not UTF-8) is a 400 with the JSON error body, like every other refusal of this API, rather
-/// than axum's plain-text one.
-struct Segment(String);
+/// The `{name}`, `{id}` or `{attempt}` segment of a path, percent-decoded and parsed. A segment
+/// that does not decode (not UTF-8) or parse (`/recordings/abc`) is a 400 with the JSON error
+/// body, like every other refusal of this API, rather than axum's plain-text one.
+pub(crate) struct Segment<T = String>(pub(crate) T);
 
-impl<S: Send + Sync> FromRequestParts<S> for Segment {
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Segment<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match Path::<String>::from_request_parts(parts, state).await {
+        match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(segment)) => Ok(Segment(segment)),
+            Err(e) => Err(ApiError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// A query string decoded into `T`; one that does not decode (`page=abc`) is a 400 with the
+/// JSON error body.
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(q)) => Ok(ApiQuery(q)),
             Err(e) => Err(ApiError::new(e.status(), e.body_text())),
         }
     }

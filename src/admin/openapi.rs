@@ -32,6 +32,7 @@ const BEARER: &str = "bearer";
     tags(
         (name = "campaigns", description = "Campaigns: live figures, pacing, pause and resume"),
         (name = "agents", description = "Agents: state, the agent's actions, the screen pop"),
+        (name = "records", description = "Call records: search, CSV export, recordings"),
         (name = "monitoring", description = "Metrics, the Grafana dashboard, this document"),
     )
 )]
