@@ -24,6 +24,7 @@
 //! - [`engine`]: the engine's decisions as a sans-IO core (`engine::Core`, also driven in
 //!   virtual time by `engine::harness`) and the live tokio shell joining it to store and SIP.
 //! - [`admin`]: supervisor HTTP API, metrics and its CLI client.
+//! - [`web`]: the browser pages on the admin listener (`/ui/`): login, supervisor wallboard.
 //! - [`export`]: lead data neutralised where it is shown or exported (JSON, screens, CSV).
 //! - [`limits`]: connection caps and timeouts of the TCP listeners.
 //! - [`yaml`]: shared YAML loading with file/line/field errors, and duration values.
@@ -41,4 +42,5 @@ pub mod pacing;
 pub mod sim;
 pub mod sip;
 pub mod store;
+pub mod web;
 pub mod yaml;

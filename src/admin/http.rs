@@ -23,14 +23,14 @@
 //! | GET | `/grafana.json` | | Grafana dashboard of the metrics |
 //!
 //! Errors are `{"error": "…"}` ([`ErrorBody`]) with 400 (invalid value or malformed path or
-//! body: nothing changed), 401 (token), 404 (no such campaign/agent/route), 409 (action does not
-//! fit the agent's state), 413 (body over 64 KiB), 500, 503.
+//! body: nothing changed), 401 (token), 403 (an agent token outside `/agents/{its agent}/…`),
+//! 404 (no such campaign/agent/route), 409 (action does not fit the agent's state), 413 (body
+//! over 64 KiB), 500, 503.
 //! Audit: every successful campaign change (pacing fields, `paused`) writes one row per field
-//! whose value changed, with the token's name. Agent actions are the agents' routine work and are
-//! not audited.
+//! whose value changed, with the token's name (`admin::changes`, which the web pages share).
+//! Agent actions are the agents' routine work and are not audited.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
@@ -46,9 +46,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{require_token, ApiToken, TokenName, Tokens};
+use super::changes;
 use super::control::{
-    AgentAction, AgentView, AuditRow, CampaignView, Control, ControlError, PacingRequest,
-    PacingUpdate, ScreenPop, WrapUpCode,
+    AgentAction, AgentView, CampaignView, Control, ControlError, PacingRequest, PacingUpdate,
+    ScreenPop, WrapUpCode,
 };
 use super::validate::{self, DispositionWire};
 
@@ -162,24 +163,33 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    /// An error of `status` saying `message`.
-    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    /// 400 with the validation's message.
+    pub(crate) fn invalid(e: validate::Invalid) -> Self {
+        Self::bad_request(e.to_string())
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
         }
     }
 
-    /// 400 with the validation's message.
-    fn invalid(e: validate::Invalid) -> Self {
-        Self::bad_request(e.to_string())
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
-    fn bad_request(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-        }
+    /// What went wrong, for the user.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 }
 
@@ -254,32 +264,6 @@ fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-fn now_ms() -> i64 {
-    // A clock before 1970 is a broken machine; 0 then keeps the audit row rather than failing.
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Writes audit rows; a failure after the change was applied is reported as 500 and logged.
-async fn write_audit(control: &dyn Control, rows: Vec<AuditRow>) -> Result<(), ApiError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    for r in &rows {
-        tracing::info!(token = %r.token, campaign = %r.campaign, field = %r.field,
-            old = %r.old, new = %r.new, "admin change");
-    }
-    control.audit(rows).await.map_err(|e| {
-        tracing::error!(error = %e, "admin change applied but its audit rows were not written");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("change applied but the audit write failed: {e}"),
-        }
-    })
-}
-
 // The statuses every operation may answer besides its own: 401 from the token layer, added to
 // each operation by `openapi::finish`; 500 and 503 from the engine (any `Control`
 // call), listed on each handler that makes one.
@@ -326,24 +310,7 @@ async fn set_pacing(
     Body(body): Body,
 ) -> Result<Response, ApiError> {
     let request: PacingRequest = decode(&body)?;
-    let change = validate::pacing_request(request).map_err(ApiError::invalid)?;
-    let current = s.control.campaign(&name).await?;
-    validate::pacing_against(&current.pacing, current.abandon_cap, &change)
-        .map_err(ApiError::invalid)?;
-    let update = s.control.set_pacing(&name, change).await?;
-    let at_ms = now_ms();
-    let rows = validate::changed_fields(&update.old, &update.new)
-        .into_iter()
-        .map(|(field, old, new)| AuditRow {
-            at_ms,
-            token: token.0.clone(),
-            campaign: update.campaign.clone(),
-            field: field.to_string(),
-            old,
-            new,
-        })
-        .collect();
-    write_audit(s.control.as_ref(), rows).await?;
+    let update = changes::pacing(s.control.as_ref(), &token.0, &name, request).await?;
     Ok(Json(update).into_response())
 }
 
@@ -353,24 +320,8 @@ async fn set_paused(
     name: String,
     paused: bool,
 ) -> Result<Response, ApiError> {
-    let was_paused = s.control.set_paused(&name, paused).await?;
-    if was_paused != paused {
-        let row = AuditRow {
-            at_ms: now_ms(),
-            token: token.0,
-            campaign: name.clone(),
-            field: "paused".into(),
-            old: was_paused.to_string(),
-            new: paused.to_string(),
-        };
-        write_audit(s.control.as_ref(), vec![row]).await?;
-    }
-    Ok(Json(PauseUpdate {
-        campaign: name,
-        paused,
-        was_paused,
-    })
-    .into_response())
+    let update = changes::paused(s.control.as_ref(), &token.0, &name, paused).await?;
+    Ok(Json(update).into_response())
 }
 
 /// Pauses a campaign: no new dials, calls in progress finish. Audited when it changes.

@@ -10,7 +10,11 @@
 //!   `store`), the dial mode (`campaign::DialMode`).
 //! - `validate`: checks of pacing changes, modes, pause reasons and wrap-up codes (pure), with
 //!   their error ([`validate::Invalid`]).
-//! - `auth`: bearer tokens ([`ApiToken`]), constant-time comparison, the 401 layer.
+//! - `auth`: bearer tokens ([`ApiToken`]) with their [`Role`], constant-time comparison, the 401
+//!   layer and the 403 of agent tokens outside their own agent.
+//! - `changes`: the audited supervisor changes (pacing, pause/resume), shared by the JSON API and
+//!   the web pages (`crate::web`).
+//! - [`wallboard`]: the view the supervisor wallboard shows ([`Control::wallboard`]).
 //! - `http`: the routes ([`router`]), each handler with its OpenAPI description, and the
 //!   error → status mapping.
 //! - `openapi`: the frame of the OpenAPI document ([`openapi()`]) and `/openapi.json`.
@@ -25,6 +29,7 @@
 
 pub mod analysis_report;
 mod auth;
+pub(crate) mod changes;
 pub mod client;
 mod control;
 pub mod grafana;
@@ -34,14 +39,18 @@ mod openapi;
 pub mod report;
 mod serve;
 pub mod validate;
+pub mod wallboard;
 
 pub use crate::agents::AgentState;
-pub use auth::{ApiToken, TokenName};
+pub(crate) use auth::Tokens;
+pub use auth::{ApiToken, Caller, Role, TokenName};
+pub(crate) use changes::now_ms;
 pub use client::{Client, ClientError};
 pub use control::{
     AbandonParts, AbandonRates, AgentAction, AgentCounts, AgentView, AuditRow, AuditSink,
     BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingRequest, PacingSettings,
     PacingUpdate, ScreenPop, WrapUpCode,
 };
+pub(crate) use http::ApiError;
 pub use http::{openapi, router, CurrentCall, ErrorBody, PauseUpdate};
 pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};

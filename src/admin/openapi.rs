@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 description of the admin API: the document's frame (title, version, tags, the
-//! bearer security scheme), what the token layer adds to every operation (its 401), and the
+//! bearer security scheme), what the token layer adds to every operation (401, 403), and the
 //! `/openapi.json` handler. The operations themselves are described on their handlers in `http`
 //! and collected by `utoipa_axum`'s `routes!`; this module must not describe a route by hand.
 //!
@@ -55,20 +55,33 @@ pub(super) fn document() -> OpenApi {
     doc
 }
 
-/// Adds what the token layer answers to every operation: 401 with the error body (the layer
-/// runs before any handler, so no handler lists it). A handler mounted on two methods (pacing:
+/// Adds what the token layer answers to every operation, with the error body (the layer runs
+/// before any handler, so no handler lists them): 401 without a valid token, 403 for an agent
+/// token outside `/agents/{its agent}/…`. A handler mounted on two methods (pacing:
 /// PATCH and POST) gets one operation id per method, `set_pacing_post`: OpenAPI wants them
 /// unique.
 pub(super) fn finish(mut doc: OpenApi) -> OpenApi {
-    let unauthorized = ResponseBuilder::new()
-        .description("Missing or invalid bearer token (`WWW-Authenticate: Bearer`)")
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build();
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let layer = [
+        (
+            "401",
+            error("Missing or invalid bearer token (`WWW-Authenticate: Bearer`)"),
+        ),
+        (
+            "403",
+            error("An agent token outside its own agent's `/agents/{id}/…`"),
+        ),
+    ];
     let mut ids = std::collections::HashSet::new();
     for item in doc.paths.paths.values_mut() {
         let ops: [(&str, &mut Option<Operation>); 8] = [
@@ -83,10 +96,12 @@ pub(super) fn finish(mut doc: OpenApi) -> OpenApi {
         ];
         for (method, op) in ops {
             let Some(op) = op else { continue };
-            op.responses
-                .responses
-                .entry("401".to_string())
-                .or_insert_with(|| unauthorized.clone().into());
+            for (status, response) in &layer {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| response.clone().into());
+            }
             if let Some(id) = &mut op.operation_id {
                 if !ids.insert(id.clone()) {
                     *id = format!("{id}_{method}");

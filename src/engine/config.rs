@@ -244,6 +244,10 @@ pub struct AdminSection {
     /// stalled body, an answer not read) is closed (100ms to 1h; default 30s).
     #[serde(default = "default_admin_idle")]
     pub idle_timeout: Dur,
+    /// How long a browser session of the pages (`/ui/`) lasts after login (1s to 7d; default
+    /// 12h, a shift).
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl: Dur,
 }
 
 impl Default for AdminSection {
@@ -254,6 +258,7 @@ impl Default for AdminSection {
             max_connections: default_admin_max_conns(),
             header_timeout: default_header_timeout(),
             idle_timeout: default_admin_idle(),
+            session_ttl: default_session_ttl(),
         }
     }
 }
@@ -449,6 +454,9 @@ fn default_sip_idle() -> Dur {
 fn default_admin_idle() -> Dur {
     Dur(Duration::from_secs(30))
 }
+fn default_session_ttl() -> Dur {
+    Dur(crate::web::session::DEFAULT_TTL)
+}
 fn default_node() -> String {
     "node-1".into()
 }
@@ -582,6 +590,28 @@ impl EngineConfig {
                 ms(100),
                 secs(3600),
             )?;
+        }
+        check_dur(
+            "admin.session_ttl",
+            self.admin.session_ttl,
+            secs(1),
+            secs(7 * 86_400),
+        )?;
+        // An agent token names a configured agent (a typo would give a desktop that can do
+        // nothing). Agents that do not expand are reported by `agent_specs` itself.
+        let ids: HashSet<String> = self
+            .agent_specs()
+            .map(|v| v.into_iter().map(|a| a.id).collect())
+            .unwrap_or_default();
+        for (i, t) in self.admin.tokens.iter().enumerate() {
+            if let Some(agent) = &t.agent {
+                if !ids.is_empty() && !ids.contains(agent) {
+                    return Err((
+                        format!("admin.tokens[{i}].agent"),
+                        format!("no agent {agent:?} in `agents` (token {:?})", t.name),
+                    ));
+                }
+            }
         }
         if !(self.time_scale.is_finite() && (1.0..=1000.0).contains(&self.time_scale)) {
             return Err((

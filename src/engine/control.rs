@@ -5,10 +5,12 @@
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::admin::wallboard::{Wallboard, AUDIT_ROWS, SLA_RISK_MS};
 use crate::admin::{
     AgentAction, AgentView, AuditRow, AuditSink, BoxFuture, CampaignView, Control, ControlError,
     PacingChange, PacingUpdate, ScreenPop,
 };
+use crate::sip::SipHandle;
 use crate::store::Store;
 
 use super::core::{AdminReply, AdminRequest};
@@ -18,6 +20,8 @@ use super::shell::ShellMsg;
 pub struct EngineControl {
     tx: mpsc::Sender<ShellMsg>,
     store: Store,
+    /// The SIP task, asked for the trunks' rows of the wallboard.
+    sip: SipHandle,
 }
 
 fn gone() -> ControlError {
@@ -29,8 +33,8 @@ fn mismatch() -> ControlError {
 }
 
 impl EngineControl {
-    pub(crate) fn new(tx: mpsc::Sender<ShellMsg>, store: Store) -> Self {
-        EngineControl { tx, store }
+    pub(crate) fn new(tx: mpsc::Sender<ShellMsg>, store: Store, sip: SipHandle) -> Self {
+        EngineControl { tx, store, sip }
     }
 
     async fn ask(&self, req: AdminRequest) -> Result<AdminReply, ControlError> {
@@ -140,5 +144,46 @@ impl Control for EngineControl {
                 _ => Err(mismatch()),
             }
         })
+    }
+
+    fn wallboard(&self) -> BoxFuture<'_, Result<Wallboard, ControlError>> {
+        Box::pin(async move {
+            let mut board = match self.ask(AdminRequest::Wallboard).await? {
+                AdminReply::Wallboard(r) => r?,
+                _ => return Err(mismatch()),
+            };
+            self.add_store_figures(&mut board).await;
+            Ok(board)
+        })
+    }
+}
+
+impl EngineControl {
+    /// The wallboard's figures the core does not hold: from the store, leads dialable now, SLA
+    /// leads at risk and the latest audit rows; from the SIP task, the trunks. A part that
+    /// cannot answer is left empty (logged): the live figures still show.
+    async fn add_store_figures(&self, board: &mut Wallboard) {
+        let now = board.at_ms;
+        for c in &mut board.campaigns {
+            match self
+                .store
+                .wallboard_leads(&c.view.name, now, SLA_RISK_MS)
+                .await
+            {
+                Ok((dialable, at_risk)) => {
+                    c.dialable_now = Some(dialable);
+                    c.sla_at_risk = Some(at_risk);
+                }
+                Err(e) => tracing::debug!(campaign = %c.view.name, error = %e, "wallboard leads"),
+            }
+        }
+        match self.sip.trunks().await {
+            Ok(rows) => board.trunks = rows,
+            Err(e) => tracing::debug!(error = %e, "wallboard trunks"),
+        }
+        match self.store.recent_audit(AUDIT_ROWS).await {
+            Ok(rows) => board.audit = rows,
+            Err(e) => tracing::debug!(error = %e, "wallboard audit rows"),
+        }
     }
 }

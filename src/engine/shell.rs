@@ -129,8 +129,14 @@ pub async fn run(
             addr: cfg.admin.listen,
             source,
         })?;
-    let control = Arc::new(EngineControl::new(tx.clone(), store.clone()));
-    let router = crate::admin::router(control, cfg.admin.tokens.clone());
+    let control = Arc::new(EngineControl::new(tx.clone(), store.clone(), sip.clone()));
+    let pages = crate::web::WebState::new(
+        control.clone(),
+        cfg.admin.tokens.clone(),
+        cfg.admin.session_ttl.0,
+    );
+    let router =
+        crate::admin::router(control, cfg.admin.tokens.clone()).merge(crate::web::router(pages));
     let (admin_stop, admin_stopped) = oneshot::channel::<()>();
     let admin_task = tokio::spawn(crate::admin::serve_with(
         admin_listener,

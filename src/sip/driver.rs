@@ -156,6 +156,11 @@ pub enum Command {
         /// Lines.
         reply: Reply<u32>,
     },
+    /// Every trunk's channels, calls/s, health and last failure (the wallboard's rows).
+    Trunks {
+        /// The rows, in configuration order.
+        reply: Reply<Vec<crate::admin::wallboard::TrunkBoard>>,
+    },
     /// [`Endpoint::stats`].
     Stats {
         /// The counters.
@@ -288,6 +293,7 @@ impl Command {
                 respond(reply, ep.available_lines(&group, now))
             }
             Command::Stats { reply } => respond(reply, ep.stats()),
+            Command::Trunks { reply } => respond(reply, trunk_rows(ep.trunks(), now)),
             Command::OpenDialogs { reply } => respond(reply, ep.open_dialogs()),
             Command::CallTrunk { call, reply } => respond(reply, ep.call_trunk(call)),
             Command::Dialogs { call, reply } => {
@@ -311,6 +317,29 @@ impl Command {
             }
         }
     }
+}
+
+/// The wallboard's rows of `trunks` at `now`.
+fn trunk_rows(
+    trunks: &[super::trunk::Trunk],
+    now: Instant,
+) -> Vec<crate::admin::wallboard::TrunkBoard> {
+    trunks
+        .iter()
+        .map(|t| crate::admin::wallboard::TrunkBoard {
+            name: t.config.name.clone(),
+            in_use: t.active,
+            max: t.config.max_channels,
+            calls_per_s: f64::from(t.calls_last_second(now)),
+            healthy: t.health == super::trunk::Health::InService,
+            last_error: t.last_error.map(|(at, why)| {
+                format!(
+                    "{why} ({}s ago)",
+                    now.saturating_duration_since(at).as_secs()
+                )
+            }),
+        })
+        .collect()
 }
 
 /// The driver task has stopped (its endpoint is gone).
@@ -468,6 +497,10 @@ impl SipHandle {
     pub async fn available_lines(&self, group: String) -> Result<u32, DriverGone> {
         self.ask(|reply| Command::AvailableLines { group, reply })
             .await
+    }
+    /// Every trunk's wallboard row.
+    pub async fn trunks(&self) -> Result<Vec<crate::admin::wallboard::TrunkBoard>, DriverGone> {
+        self.ask(|reply| Command::Trunks { reply }).await
     }
     /// See [`Endpoint::stats`].
     pub async fn stats(&self) -> Result<Stats, DriverGone> {

@@ -383,6 +383,8 @@ pub struct Trunk {
     pub active: u32,
     /// Start times of calls in the last second (sliding window, at most `max_cps` long).
     starts: VecDeque<Instant>,
+    /// The last failure that took it out of service, and when (shown on the wallboard).
+    pub last_error: Option<(Instant, &'static str)>,
 }
 
 impl Trunk {
@@ -414,6 +416,7 @@ impl Trunk {
             health: Health::InService,
             active: 0,
             starts: VecDeque::new(),
+            last_error: None,
         })
     }
 

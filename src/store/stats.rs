@@ -1,6 +1,7 @@
 //! Campaign figures for `outdial campaign stats`: leads by state and by last disposition, attempts,
 //! and how many leads are dialable now (window, due time, lifetime cap, DNC; the per-number checks
-//! done at lease time are not counted here).
+//! done at lease time are not counted here); and the wallboard's lead figures and latest audit
+//! rows.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use super::db::{from_row, Arg};
 use super::lease::open_zones;
-use super::{Store, StoreError};
+use super::{AuditRow, Store, StoreError, NO_SLA};
 
 /// Figures of one campaign.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -76,9 +77,7 @@ impl Store {
         s.open_timezones = open_zones(&mut tx, rec.id, &rec.def.window, now_ms).await?;
         (s.dialable_now,) = tx
             .one(
-                "SELECT COUNT(*) FROM leads WHERE campaign_id = $1 \
-                 AND state IN ('new', 'scheduled') AND due_ms <= $2 AND timezone = ANY($3) \
-                 AND attempts < $4 AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone)",
+                DIALABLE,
                 &[
                     id,
                     Arg::I(now_ms),
@@ -90,7 +89,75 @@ impl Store {
         tx.commit().await?;
         Ok(s)
     }
+
+    /// The wallboard's lead figures of `campaign` at `now_ms`: leads dialable now (as in
+    /// [`Store::campaign_stats`]) and never-attempted leads whose first-call deadline falls
+    /// before `now_ms + within_ms` (passed deadlines included: still at risk, already late).
+    pub async fn wallboard_leads(
+        &self,
+        campaign: &str,
+        now_ms: i64,
+        within_ms: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let mut tx = self.read_tx().await?;
+        let rec = self.campaign_in(&mut tx, campaign).await?;
+        let zones = open_zones(&mut tx, rec.id, &rec.def.window, now_ms).await?;
+        let (dialable,): (i64,) = tx
+            .one(
+                DIALABLE,
+                &[
+                    Arg::I(rec.id),
+                    Arg::I(now_ms),
+                    Arg::Strs(&zones),
+                    Arg::I(rec.def.retry.max_attempts as i64),
+                ],
+            )
+            .await?;
+        let (at_risk,): (i64,) = tx
+            .one(
+                "SELECT COUNT(*) FROM leads WHERE campaign_id = $1 \
+                 AND state IN ('new', 'scheduled', 'leased') AND attempts = 0 \
+                 AND sla_ms <> $2 AND sla_ms <= $3",
+                &[
+                    Arg::I(rec.id),
+                    Arg::I(NO_SLA),
+                    Arg::I(now_ms.saturating_add(within_ms)),
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((dialable, at_risk))
+    }
+
+    /// The latest `limit` audit rows, newest first.
+    pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let rows: Vec<(i64, String, String, String, String, String)> = tx
+            .all(
+                "SELECT at_ms, token, campaign, field, old, new FROM audit \
+                 ORDER BY id DESC LIMIT $1",
+                &[Arg::I(i64::try_from(limit).unwrap_or(i64::MAX))],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at_ms, token, campaign, field, old, new)| AuditRow {
+                at_ms,
+                token,
+                campaign,
+                field,
+                old,
+                new,
+            })
+            .collect())
+    }
 }
+
+/// Leads a lease could hand out now: $1 campaign id, $2 now, $3 open zones, $4 max attempts.
+const DIALABLE: &str = "SELECT COUNT(*) FROM leads WHERE campaign_id = $1 \
+     AND state IN ('new', 'scheduled') AND due_ms <= $2 AND timezone = ANY($3) \
+     AND attempts < $4 AND NOT EXISTS (SELECT 1 FROM dnc WHERE dnc.phone = leads.phone)";
 
 from_row! {
     /// One lead's scheduling state (for tools, tests and the engine's diagnostics).

@@ -1,11 +1,13 @@
 //! Test double of the engine for the admin API tests: an in-memory [`Control`] with two campaigns
 //! and three agents, which records audit rows, dispositions and how often it was asked to change
-//! something; plus a helper that serves the real router on 127.0.0.1:0.
+//! something; plus a helper that serves the real router (JSON API and pages) on 127.0.0.1:0.
+//! Tokens: supervisors `ana` and `bo`, and `desk-a1` of role agent bound to agent `a1`.
 #![allow(dead_code)] // each test file uses a part
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use outdial::admin::wallboard::{AgentBoard, CampaignBoard, TrunkBoard, Wallboard};
 use outdial::admin::{
     self, AbandonRates, AgentAction, AgentCounts, AgentState, AgentView, ApiToken, AuditRow,
     AuditSink, BoxFuture, CampaignView, Control, ControlError, PacingChange, PacingSettings,
@@ -17,17 +19,14 @@ use tokio::sync::oneshot;
 pub const ANA: &str = "tok-ana-0123456789";
 /// Token of supervisor "bo".
 pub const BO: &str = "tok-bo-9876543210";
+/// Token "desk-a1" of role agent, bound to agent `a1`.
+pub const DESK_A1: &str = "tok-desk-a1-5555555555";
 
 pub fn tokens() -> Vec<ApiToken> {
     vec![
-        ApiToken {
-            name: "ana".into(),
-            token: ANA.into(),
-        },
-        ApiToken {
-            name: "bo".into(),
-            token: BO.into(),
-        },
+        ApiToken::supervisor("ana", ANA),
+        ApiToken::supervisor("bo", BO),
+        ApiToken::agent("desk-a1", DESK_A1, "a1"),
     ]
 }
 
@@ -75,6 +74,8 @@ fn campaign(name: &str, mode: &str, ratio: f64) -> CampaignView {
             fp_source: "configured".into(),
             machine_marks: 0,
             rate: Some(0.018),
+            analysis: true,
+            analysis_delay_s: Some(1.75),
         },
         occupancy: Some(0.87),
         agents: AgentCounts {
@@ -283,6 +284,49 @@ impl Control for FakeEngine {
             Ok(s.current.get(id).cloned())
         })
     }
+
+    fn wallboard(&self) -> BoxFuture<'_, Result<Wallboard, ControlError>> {
+        Box::pin(async move {
+            let s = self.lock();
+            Ok(Wallboard {
+                at_ms: chrono::Utc::now().timestamp_millis(),
+                campaigns: s
+                    .campaigns
+                    .values()
+                    .map(|c| CampaignBoard {
+                        view: c.clone(),
+                        ringing: 4,
+                        waiting: 1,
+                        connected: 2,
+                        live_answers: 120,
+                        mean_wait_ms: Some(850.0),
+                        dialable_now: Some(2400),
+                        sla_at_risk: Some(3),
+                        verdicts: vec![("human".into(), 120), ("machine".into(), 75)],
+                    })
+                    .collect(),
+                agents: s
+                    .agents
+                    .values()
+                    .map(|a| AgentBoard {
+                        view: a.clone(),
+                        in_state_ms: 65_000,
+                        calls_today: 12,
+                        occupancy: Some(0.8),
+                    })
+                    .collect(),
+                trunks: vec![TrunkBoard {
+                    name: "carrier-a".into(),
+                    in_use: 7,
+                    max: 30,
+                    calls_per_s: 2.0,
+                    healthy: true,
+                    last_error: None,
+                }],
+                audit: s.audit.iter().rev().take(20).cloned().collect(),
+            })
+        })
+    }
 }
 
 /// A running admin server over a fake engine.
@@ -302,7 +346,12 @@ impl Server {
     /// [`Server::start`] with the listener's connection limits given.
     pub async fn start_with(limits: outdial::limits::ConnLimits) -> Server {
         let engine = FakeEngine::new();
-        let router = admin::router(engine.clone(), tokens());
+        let pages = outdial::web::WebState::new(
+            engine.clone(),
+            tokens(),
+            std::time::Duration::from_secs(3600),
+        );
+        let router = admin::router(engine.clone(), tokens()).merge(outdial::web::router(pages));
         let listener = admin::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();

@@ -155,7 +155,9 @@ async fn the_running_engine_answers_no_5xx_and_what_its_document_says_and_nothin
     for (method, path) in &ops {
         let url = format!(
             "{admin}{}",
-            path.replace("{name}", CAMPAIGN).replace("{id}", &agent)
+            path.replace("{name}", CAMPAIGN)
+                .replace("{id}", &agent)
+                .replace("{attempt}", "1")
         );
         for auth in &wrong {
             let resp = send(method.clone(), &url, auth.as_deref()).await;
@@ -184,7 +186,9 @@ async fn the_running_engine_answers_no_5xx_and_what_its_document_says_and_nothin
     for (method, path) in &ops {
         let url = format!(
             "{admin}{}",
-            path.replace("{name}", CAMPAIGN).replace("{id}", &agent)
+            path.replace("{name}", CAMPAIGN)
+                .replace("{id}", &agent)
+                .replace("{attempt}", "1")
         );
         let resp = send(method.clone(), &url, Some(&bearer)).await;
         assert_ne!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");

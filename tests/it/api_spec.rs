@@ -120,7 +120,8 @@ fn every_operation_lists_the_token_refusal_and_its_errors_with_the_error_body() 
             let responses = op["responses"].as_object().expect("responses");
             assert!(responses.contains_key("200"), "{method} {path}: no 200");
             for (status, r) in responses {
-                if status.starts_with('2') {
+                // 416 (a recording's range outside the file) says it in `Content-Range`.
+                if status.starts_with('2') || status == "416" {
                     continue;
                 }
                 assert_eq!(
@@ -129,7 +130,9 @@ fn every_operation_lists_the_token_refusal_and_its_errors_with_the_error_body() 
                     "{method} {path} {status}"
                 );
             }
-            assert!(responses.contains_key("401"), "{method} {path}: no 401");
+            for s in ["401", "403"] {
+                assert!(responses.contains_key(s), "{method} {path}: no {s}");
+            }
             // A parameter can be malformed (400); a path one can name nothing (404).
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
             if !params.is_empty() {
@@ -166,6 +169,7 @@ async fn send(method: Method, url: &str, auth: Option<&str>) -> (StatusCode, Val
 fn concrete(path: &str) -> String {
     path.replace("{name}", "credit-verification")
         .replace("{id}", "a1")
+        .replace("{attempt}", "1")
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ mod kamailio;
 mod media_support;
 #[path = "../common/uac.rs"]
 mod uac;
+#[path = "../web_support/mod.rs"]
+mod web_support;
 // SIPp helpers live in media_support (which includes tests/common/sipp.rs): one copy of the file.
 use media_support::sipp;
 
@@ -35,6 +37,7 @@ mod config_mutation;
 mod cpa_cli;
 mod cpa_corpus;
 mod cpa_e2e;
+mod cpa_e2e_corpus;
 mod engine_budget;
 mod engine_core;
 mod engine_cpa;
@@ -87,3 +90,4 @@ mod store_lease;
 mod store_load;
 mod store_progress;
 mod store_writes;
+mod web_wallboard;

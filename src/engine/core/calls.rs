@@ -523,8 +523,11 @@ impl Core {
                     Some(&Leg::Out(key)) => {
                         if let Some(rec) = self.calls.get_mut(&key) {
                             rec.connect_ms = Some(wall);
-                            let agent = rec.agent.map(|a| self.agents[a].spec.id.clone());
-                            if let Some(attempt) = rec.attempt {
+                            let (ci, ai) = (rec.camp, rec.agent);
+                            let agent = ai.map(|a| self.agents[a].spec.id.clone());
+                            let attempt = rec.attempt;
+                            self.board_connected(ci, ai, answer_to_connect);
+                            if let Some(attempt) = attempt {
                                 let mut p = CallProgress::new(attempt);
                                 p.connect_ms = Some(wall);
                                 p.agent = agent;

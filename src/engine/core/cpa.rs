@@ -209,6 +209,7 @@ impl Core {
             return;
         };
         let class = VerdictClass::from(&d.verdict);
+        self.board_verdict(ci, d.verdict.name());
         let action = policy.action(class).clone();
         let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) else {
             return;

@@ -424,6 +424,8 @@ pub enum AdminRequest {
     AgentAction(String, AgentAction),
     /// An agent's current call.
     Current(String),
+    /// The wallboard's live figures (the store's are added by the shell).
+    Wallboard,
 }
 
 /// The answer to an [`AdminRequest`], variant for variant.
@@ -443,4 +445,6 @@ pub enum AdminReply {
     Agent(Result<AgentView, ControlError>),
     /// To [`AdminRequest::Current`].
     Current(Result<Option<ScreenPop>, ControlError>),
+    /// To [`AdminRequest::Wallboard`].
+    Wallboard(Result<crate::admin::wallboard::Wallboard, ControlError>),
 }

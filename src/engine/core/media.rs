@@ -312,6 +312,8 @@ impl Core {
             agent: agent_leg,
         });
         self.stats.connect_delay(waited);
+        let ai = self.calls.get(&key).and_then(|r| r.agent);
+        self.board_connected(ci, ai, waited);
         if let (Some(call), Some(attempt)) = (sip, attempt) {
             let mut p = CallProgress::new(attempt);
             p.connect_ms = Some(wall);

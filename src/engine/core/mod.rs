@@ -35,6 +35,7 @@ mod media;
 mod nailed;
 mod nodes;
 mod stats;
+mod wallboard;
 mod warm;
 
 use std::cmp::Reverse;
@@ -354,6 +355,8 @@ pub struct Core {
     pub(crate) media: MediaState,
     /// Nonces of the digest challenges to dial-in agents (`dial_in`).
     pub(crate) nonces: crate::sip::nonces::NonceBook,
+    /// What only the wallboard reads (`wallboard`).
+    pub(crate) board: wallboard::BoardTrack,
 }
 /// Logs what the dialer refused: the engine told it something its state did not allow (an
 /// event racing a pacing decision, a call it already ended). Its state is unchanged, so there
@@ -470,9 +473,20 @@ impl Core {
                     .unwrap_or(crate::pacing::DEFAULT_AMD_FALSE_NEGATIVE),
                 ..Params::default()
             };
+            let anchored = media::group_anchored(&cfg, &def.trunk_group);
+            // A campaign that analyses its calls plans with the analysis delay from its first
+            // call (the cold-start prior from its own settings), not from its first verdict.
+            let priors = crate::pacing::Priors {
+                analysis: def
+                    .cpa
+                    .runs(anchored)
+                    .then(|| crate::campaign::cpa::delay_prior(&def.cpa.settings)),
+                ..crate::pacing::Priors::default()
+            };
             let dialer = Dialer::new(
                 Config {
                     params,
+                    priors,
                     seed: camps.len() as u64 + 1,
                     ..Config::default()
                 },
@@ -482,7 +496,6 @@ impl Core {
                 campaign: name.clone(),
                 source,
             })?;
-            let anchored = media::group_anchored(&cfg, &def.trunk_group);
             camps.push(Camp {
                 name,
                 def,
@@ -581,6 +594,7 @@ impl Core {
                 inbound: HashMap::new(),
             },
             nonces: dial_in::default_nonces(),
+            board: wallboard::BoardTrack::default(),
         })
     }
 
@@ -686,8 +700,13 @@ impl Core {
     /// has that name or its calls are not anchored (nothing to analyse under flow I). Call
     /// before [`Core::start`].
     pub fn set_cpa(&mut self, campaign: &str, setup: Option<CpaSetup>) -> bool {
+        let pnow = self.pnow();
         match self.camps.iter_mut().find(|c| c.name == campaign) {
             Some(c) if c.anchored || setup.is_none() => {
+                if let Some(s) = &setup {
+                    let delay = crate::campaign::cpa::delay_prior(&s.settings);
+                    c.dialer.expect_analysis(pnow, &delay);
+                }
                 c.cpa = setup;
                 true
             }
@@ -932,6 +951,7 @@ impl Core {
     /// claims, liveness.
     fn housekeeping(&mut self) {
         let tick = self.ticks;
+        self.board_observe();
         self.refill_leases();
         if tick % 10 == 1 {
             self.rebalance();

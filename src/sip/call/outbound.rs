@@ -445,7 +445,7 @@ impl Calls {
         let (role, call, trunk) = (l.role, l.call, l.trunk);
         if role == Role::Customer && !prov {
             if let Some(t) = trunk {
-                io.trunk_down(now, t);
+                io.trunk_down(now, t, "INVITE: no response");
             }
             self.on_final_failure(io, now, leg_id, None, &no_response());
         } else if role == Role::Customer {

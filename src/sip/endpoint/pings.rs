@@ -15,9 +15,11 @@ use crate::sip::transaction::{TransactionKey, TxMethod, TxOwner};
 use crate::sip::trunk::Health;
 
 impl Shared {
-    /// Trunk `t` failed (no response, or 503): out of service, pinged again after its back-off.
-    pub(in crate::sip) fn trunk_down(&mut self, now: Instant, t: usize) {
+    /// Trunk `t` failed (no response, or 503: `why`): out of service, pinged again after its
+    /// back-off.
+    pub(in crate::sip) fn trunk_down(&mut self, now: Instant, t: usize, why: &'static str) {
         let trunk = self.trunks.trunk_mut(t);
+        trunk.last_error = Some((now, why));
         if trunk.mark_down(now) {
             self.events.push_back(Event::TrunkDown {
                 trunk: trunk.config.name.clone(),
@@ -64,7 +66,8 @@ impl Shared {
     pub(super) fn on_ping_result(&mut self, now: Instant, t: usize, code: Option<u16>) {
         self.ping_in_flight[t] = false;
         match code {
-            None | Some(503) => self.trunk_down(now, t),
+            None => self.trunk_down(now, t, "OPTIONS ping: no response"),
+            Some(503) => self.trunk_down(now, t, "OPTIONS ping: 503"),
             Some(_) => {
                 let trunk = self.trunks.trunk_mut(t);
                 if trunk.mark_up() {
