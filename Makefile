@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PGURL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test lint unit prereqs peers postgres fuzzer bench probe clean
+.PHONY: demo explore test lint unit prereqs peers postgres fuzzer bench probe clean
 
 ## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
 ## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
@@ -15,7 +15,8 @@ DEMO_DB ?= outdial.db
 DEMO_REC = demo-recordings
 BIN = target/debug/outdial
 DEMO = --db sqlite://$(DEMO_DB)
-demo:
+# The demo's store: fresh, campaigns applied, 3,000 generated leads (shared by demo and explore).
+define demo_store
 	$(CARGO) build --bin outdial
 	rm -f $(DEMO_DB) $(DEMO_DB)-shm $(DEMO_DB)-wal
 	rm -rf $(DEMO_REC)
@@ -23,16 +24,32 @@ demo:
 	awk 'BEGIN { print "phone,name,external_id,tier,loan_amount"; \
 	  for (i = 0; i < 3000; i++) printf "9%07d,Customer %d,APP-%06d,%s,%d\n", 1000000 + i * 7, i, i, (i % 3 ? "B" : "A"), 1000 + (i * 37) % 50000 }' \
 	  | $(BIN) $(DEMO) campaign load demo-verification -
-	$(BIN) $(DEMO) campaign list
-	@$(BIN) trunk-sim --listen 127.0.0.1:5070 --scenario sim/small-team.yaml --time-scale 10 >/dev/null & T=$$!; \
+endef
+# The demo's synthetic peers: trunk-sim and 20 agents (run in the same shell line as the engine).
+DEMO_PEERS = $(BIN) trunk-sim --listen 127.0.0.1:5070 --scenario sim/small-team.yaml --time-scale 10 >/dev/null & T=$$!; \
 	$(BIN) agent-sim --listen 127.0.0.1:5080 --agents 20 --scenario sim/small-team.yaml --time-scale 10 --hold-until-bye >/dev/null & A=$$!; \
-	sleep 1; \
+	sleep 1
+demo:
+	$(demo_store)
+	$(BIN) $(DEMO) campaign list
+	@$(DEMO_PEERS); \
+	echo "pages while it runs: http://127.0.0.1:8089/ui/ (token demo-token-not-secret)"; \
 	$(BIN) $(DEMO) run --config sim/demo/engine.yaml --progress \
 	  && $(BIN) $(DEMO) report demo-verification \
 	  && $(BIN) $(DEMO) campaign stats demo-verification \
 	  && echo "recordings: $$($(BIN) $(DEMO) recordings list | tail -n +2 | wc -l) (play one: play FILE.wav)" \
 	  && $(BIN) $(DEMO) recordings list | head -n 4; \
 	rc=$$?; kill $$T $$A 2>/dev/null; exit $$rc
+
+## explore: the demo's setup with the engine kept up (a day of run_for) until Ctrl-C, for the
+## browser pages: it prints their URL and the supervisor token.
+explore:
+	$(demo_store)
+	@sed 's/^run_for: .*/run_for: 24h/' sim/demo/engine.yaml > $(DEMO_DB).explore.yaml
+	@$(DEMO_PEERS); \
+	trap 'kill $$T $$A 2>/dev/null' EXIT; \
+	echo; echo "  wallboard: http://127.0.0.1:8089/ui/   token: demo-token-not-secret   (Ctrl-C to stop)"; echo; \
+	$(BIN) $(DEMO) run --config $(DEMO_DB).explore.yaml --progress; true
 
 ## test: formatting, lints and every test (SQLite, PostgreSQL, SIPp, Kamailio, baresip and
 ## rtpengine on loopback).

@@ -244,14 +244,22 @@ pub struct AbandonParts {
     pub machine_verdicts: u64,
     /// Share of machine verdicts taken to be people.
     pub fp_rate: f64,
-    /// Where `fp_rate` comes from: `configured` (`amd_false_positive`) or `measured` (agents'
-    /// `machine` marks).
+    /// Where `fp_rate` comes from: `configured` (`amd_false_positive`), `measured` (agents'
+    /// `machine` marks), or `off` (the campaign's calls are not analysed).
     pub fp_source: String,
     /// Connected calls the agents marked `machine` at wrap-up.
     pub machine_marks: u64,
     /// (abandoned + estimated) / (live answers + estimated): the figure pacing holds under
     /// the target; `None` before any live answer.
     pub rate: Option<f64>,
+    /// Whether the campaign's calls are analysed: without analysis nobody is hung up on as a
+    /// machine, so `fp_rate` and the estimate are 0 and `fp_source` is `off`.
+    #[serde(default)]
+    pub analysis: bool,
+    /// Mean answer-to-verdict delay pacing plans with, seconds (the campaign's prior until
+    /// verdicts are learned); `None` without analysis.
+    #[serde(default)]
+    pub analysis_delay_s: Option<f64>,
 }
 
 /// Number of agents in each state.

@@ -24,12 +24,12 @@
 //! | GET | `/records`, `/records.csv`, `/recordings/{attempt}` | | call records (`records`) |
 //!
 //! Errors are `{"error": "…"}` ([`ErrorBody`]) with 400 (invalid value or malformed path or
-//! body: nothing changed), 401 (token), 403 (an agent token outside its own agent), 404 (no
-//! such campaign/agent/route), 409 (action does not fit the agent's state), 413 (body over
-//! 64 KiB), 500, 503.
+//! body: nothing changed), 401 (token), 403 (an agent token outside `/agents/{its agent}/…`),
+//! 404 (no such campaign/agent/route), 409 (action does not fit the agent's state), 413 (body
+//! over 64 KiB), 500, 503.
 //! Audit: every successful campaign change (pacing fields, `paused`) writes one row per field
-//! whose value changed, with the token's name. Agent actions are the agents' routine work and are
-//! not audited.
+//! whose value changed, with the token's name (`admin::changes`, which the web pages share).
+//! Agent actions are the agents' routine work and are not audited.
 
 use std::sync::Arc;
 

@@ -16,11 +16,14 @@
 //!   (`None`), or in an hour with no staffed time, occupancy is `null`, never guessed.
 //! - machines: attempts with disposition `machine` that no agent took (no connect time): with
 //!   call-progress analysis, its machine verdicts (a voicemail an agent marked `machine` was
-//!   connected, and is not one). `estimated_amd_fp` = machines × the AMD false-positive rate
+//!   connected, and is not one). `machine_verdicts` are those call-progress analysis hung up
+//!   on (a `machine` verdict), `analysed` the calls it listened to. `estimated_amd_fp` =
+//!   machine verdicts × the AMD false-positive rate
 //!   given to [`Report::with_amd_false_positive`] (the campaign's `amd_false_positive`), and
 //!   `abandon_with_fp_pct` = (abandoned + estimated) / (live answers + estimated) × 100: the
 //!   abandon figure in its two parts, as UK Ofcom counts AMD false positives. Calls a trunk
-//!   reported as machines without analysis count as machines too (no record says which).
+//!   reported as machines without analysis count as machines but add nothing to the
+//!   estimate: outdial hung up on nobody there, so a campaign without analysis has none.
 //! - inbound calls (blended agents): counted in the hour they **arrived**; `inbound_connected`
 //!   are those an agent took. Their talk (connect → end) is busy time too; their wrap-up is not
 //!   recorded, so it is not counted.
@@ -82,7 +85,14 @@ pub struct HourRow {
     pub abandon_pct: Option<f64>,
     /// Calls hung up on as machines (disposition `machine`, never connected).
     pub machines: u64,
-    /// Estimated people among them (AMD false positives): machines × the rate in use.
+    /// Calls call-progress analysis listened to (any verdict).
+    pub analysed: u64,
+    /// Of `machines`, those hung up on by call-progress analysis (a `machine` verdict): the
+    /// calls a person may have been among. A trunk's own machine report is not outdial's
+    /// decision and adds nothing to the estimate.
+    pub machine_verdicts: u64,
+    /// Estimated people among them (AMD false positives): machine verdicts × the rate in use;
+    /// 0 without analysis.
     pub estimated_amd_fp: f64,
     /// (abandoned + estimated_amd_fp) / (live answers + estimated_amd_fp) × 100; `null`
     /// without either.
@@ -103,6 +113,8 @@ struct Acc {
     live: u64,
     abandoned: u64,
     machines: u64,
+    analysed: u64,
+    machine_verdicts: u64,
     wait_ms_sum: i64,
     waits: u64,
     busy_ms: i64,
@@ -117,6 +129,8 @@ impl Acc {
         self.live += o.live;
         self.abandoned += o.abandoned;
         self.machines += o.machines;
+        self.analysed += o.analysed;
+        self.machine_verdicts += o.machine_verdicts;
         self.wait_ms_sum += o.wait_ms_sum;
         self.waits += o.waits;
         self.busy_ms += o.busy_ms;
@@ -134,6 +148,8 @@ impl Acc {
             abandoned: self.abandoned,
             abandon_pct: (self.live > 0).then(|| self.abandoned as f64 / self.live as f64 * 100.0),
             machines: self.machines,
+            analysed: self.analysed,
+            machine_verdicts: self.machine_verdicts,
             estimated_amd_fp: 0.0,
             abandon_with_fp_pct: (self.live > 0)
                 .then(|| self.abandoned as f64 / self.live as f64 * 100.0),
@@ -193,7 +209,7 @@ impl HourRow {
     /// Fills the AMD false-positive part of the abandon figure at `fp_rate` (share of machine
     /// verdicts taken to be people).
     fn with_amd_false_positive(&mut self, fp_rate: f64) {
-        self.estimated_amd_fp = self.machines as f64 * fp_rate;
+        self.estimated_amd_fp = self.machine_verdicts as f64 * fp_rate;
         let n = self.live_answers as f64 + self.estimated_amd_fp;
         self.abandon_with_fp_pct =
             (n > 0.0).then(|| (self.abandoned as f64 + self.estimated_amd_fp) / n * 100.0);
@@ -259,8 +275,10 @@ pub fn report_blended(
         acc.attempts += 1;
         acc.live += u64::from(r.is_live());
         acc.abandoned += u64::from(r.is_abandoned());
-        acc.machines +=
-            u64::from(r.disposition.as_deref() == Some("machine") && r.connect_ms.is_none());
+        let machine = r.disposition.as_deref() == Some("machine") && r.connect_ms.is_none();
+        acc.machines += u64::from(machine);
+        acc.analysed += u64::from(r.cpa_verdict.is_some());
+        acc.machine_verdicts += u64::from(machine && r.cpa_verdict.as_deref() == Some("machine"));
         if let (Some(a), Some(c)) = (r.answer_ms, r.connect_ms) {
             if c >= a {
                 acc.wait_ms_sum += c - a;
@@ -368,7 +386,13 @@ mod tests {
         let tz: Tz = "Asia/Shanghai".parse().unwrap();
         let mut rows: Vec<CdrRow> = (0..9).map(|i| row(t + i * SEC, "completed")).collect();
         rows.push(row(t + 10 * SEC, "abandoned"));
-        rows.extend((0..50).map(|i| row(t + (20 + i) * SEC, "machine")));
+        rows.extend((0..50).map(|i| {
+            let mut r = row(t + (20 + i) * SEC, "machine");
+            r.cpa_verdict = Some("machine".into());
+            r
+        }));
+        // A machine the trunk reported (no analysis): a machine, but nobody outdial judged.
+        rows.push(row(t + 75 * SEC, "machine"));
         // Voicemail an agent took and marked `machine`: connected, not a machine verdict.
         let mut marked = row(t + 80 * SEC, "machine");
         marked.connect_ms = Some(t + 90 * SEC);
@@ -376,14 +400,35 @@ mod tests {
         let r = report(&rows, None, tz, None).with_amd_false_positive(0.02);
         let total = r.total.unwrap();
         assert_eq!(
-            (total.live_answers, total.abandoned, total.machines),
-            (10, 1, 50)
+            (
+                total.live_answers,
+                total.abandoned,
+                total.machines,
+                total.machine_verdicts
+            ),
+            (10, 1, 51, 50)
         );
         assert!((total.estimated_amd_fp - 1.0).abs() < 1e-12);
         // (1 abandoned + 1 estimated) / (10 live + 1 estimated).
         let want = 2.0 / 11.0 * 100.0;
         assert!((total.abandon_with_fp_pct.unwrap() - want).abs() < 1e-9);
         assert!((total.abandon_pct.unwrap() - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn without_analysis_there_is_no_false_positive_estimate() {
+        let t = nine();
+        let tz: Tz = "Asia/Shanghai".parse().unwrap();
+        let mut rows: Vec<CdrRow> = (0..9).map(|i| row(t + i * SEC, "completed")).collect();
+        rows.push(row(t + 10 * SEC, "abandoned"));
+        rows.extend((0..50).map(|i| row(t + (20 + i) * SEC, "machine")));
+        let total = report(&rows, None, tz, None)
+            .with_amd_false_positive(0.02)
+            .total
+            .unwrap();
+        assert_eq!((total.machines, total.analysed), (50, 0));
+        assert_eq!(total.estimated_amd_fp, 0.0);
+        assert_eq!(total.abandon_with_fp_pct, total.abandon_pct);
     }
 
     /// The scenario worked out by hand in the comments below.

@@ -246,6 +246,34 @@ impl RawCpa {
     }
 }
 
+/// The answer-to-verdict delay pacing plans with before the campaign's first analysed call
+/// (its cold-start prior): how long a *person's* verdict takes under `settings` — a "喂?" or
+/// "Hello?" starting about 0.5 s after the answer and lasting about 0.8 s, then the silence
+/// that makes it a person (`after_utterance_silence`, app_amd's `after_greeting_silence`) —
+/// ±40 %, never past the total analysis time. People are the calls that need an agent, and
+/// their delay is the shortest of the verdicts': planning with it expects agents to be needed
+/// sooner than with a greeting's, the cautious side for the abandon cap. With `amd: off`
+/// people end as `unsure` when the early limit passes, capped at the adaptive total.
+pub fn delay_prior(settings: &CpaSettings) -> crate::pacing::dist::Dist {
+    use crate::cpa::settings::AmdMode;
+    let a = &settings.adaptive;
+    let b = &settings.baseline;
+    let (mean, total) = match settings.amd {
+        AmdMode::Default => (
+            1.3 + a.after_utterance_silence.secs_f64(),
+            a.total_analysis.secs_f64(),
+        ),
+        AmdMode::Baseline => (
+            1.3 + b.after_greeting_silence.secs_f64(),
+            b.total_analysis_time.secs_f64(),
+        ),
+        AmdMode::Off => (settings.early_limit.secs_f64(), a.total_analysis.secs_f64()),
+    };
+    let mean = mean.min(total).max(0.1);
+    crate::pacing::dist::Dist::lognormal(mean, 0.4 * mean)
+        .unwrap_or(crate::pacing::dist::Dist::Constant { mean })
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -329,6 +357,22 @@ mod tests {
         let silence = disposition_of(&Verdict::Silence);
         assert!(silence.default_rule().retry, "dead air is retried");
         assert!(!silence.is_live_answer() && !fax.is_live_answer());
+    }
+
+    #[test]
+    fn the_delay_prior_follows_the_person_rule_of_the_detector_in_use() {
+        use crate::cpa::settings::AmdMode;
+        let mut s = CpaSettings::default();
+        // 0.5 s to the first word, 0.8 s of it, then 450 ms of silence: a person.
+        assert!((delay_prior(&s).mean() - 1.75).abs() < 1e-9);
+        s.adaptive.after_utterance_silence = crate::yaml::Dur(std::time::Duration::from_secs(2));
+        assert!((delay_prior(&s).mean() - 3.3).abs() < 1e-9);
+        s.amd = AmdMode::Baseline;
+        // app_amd's after-greeting silence is 800 ms.
+        assert!((delay_prior(&s).mean() - 2.1).abs() < 1e-9);
+        s.amd = AmdMode::Off;
+        // Never past the total analysis time.
+        assert!((delay_prior(&s).mean() - 5.0).abs() < 1e-9);
     }
 
     #[test]

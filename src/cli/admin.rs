@@ -6,16 +6,25 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
-use outdial::admin::{AgentCounts, AgentView, CampaignView, Client, PacingRequest, PacingUpdate};
+use outdial::admin::validate::DispositionWire;
+use outdial::admin::{
+    AgentAction, AgentCounts, AgentView, CampaignView, Client, PacingRequest, PacingUpdate,
+    WrapUpCode,
+};
 
 /// Where the running engine is and how to authenticate.
 #[derive(Args, Debug)]
 pub struct EngineArgs {
     /// Admin API of the running engine.
-    #[arg(long, env = "OUTDIAL_ENGINE", default_value = "http://127.0.0.1:8089")]
+    #[arg(
+        long,
+        global = true,
+        env = "OUTDIAL_ENGINE",
+        default_value = "http://127.0.0.1:8089"
+    )]
     pub engine: String,
     /// Bearer token (from the engine config's `admin.tokens`).
-    #[arg(long, env = "OUTDIAL_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "OUTDIAL_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
 
@@ -68,14 +77,80 @@ pub enum PacingCmd {
     },
 }
 
-/// Arguments of `outdial agents`.
+/// Arguments of `outdial agents`: lists the agents, or with a subcommand acts for one (what
+/// its softphone or agent desktop would do over the API).
 #[derive(Args, Debug)]
 pub struct AgentsArgs {
+    #[command(subcommand)]
+    action: Option<AgentCmd>,
     /// Print the engine's JSON.
-    #[arg(long)]
+    #[arg(long, global = true)]
     json: bool,
     #[command(flatten)]
     engine: EngineArgs,
+}
+
+/// `outdial agents …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AgentCmd {
+    /// End AGENT's wrap-up with the call's disposition: callback (with --at), not_interested,
+    /// do_not_call, completed, machine, or a code of your own (lowercase letters, digits, _ and
+    /// -). `machine`: the call was voicemail that call-progress analysis passed as a person;
+    /// it is recorded as `machine` and counts toward the campaign's measured AMD
+    /// false-positive rate.
+    Wrapup {
+        /// Agent id (as `outdial agents` lists it).
+        agent: String,
+        /// The call's disposition.
+        disposition: String,
+        /// For `callback`: when to call back (RFC 3339, or a duration from now such as 2h).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Log AGENT in.
+    Login {
+        /// Agent id.
+        agent: String,
+    },
+    /// Make AGENT ready for calls.
+    Ready {
+        /// Agent id.
+        agent: String,
+    },
+    /// Pause AGENT.
+    Pause {
+        /// Agent id.
+        agent: String,
+        /// Why (break, training, …).
+        #[arg(long, default_value = "break")]
+        reason: String,
+    },
+    /// Log AGENT out.
+    Logout {
+        /// Agent id.
+        agent: String,
+    },
+}
+
+/// The disposition of `outdial agents wrapup`, checked as the API checks it.
+fn wrap_up_code(disposition: &str, at: Option<&str>, now_ms: i64) -> anyhow::Result<WrapUpCode> {
+    let at_ms = at
+        .map(|raw| {
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw.trim()) {
+                return Ok(t.timestamp_millis());
+            }
+            humantime::parse_duration(raw.trim())
+                .map(|d| now_ms.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+                .map_err(|_| {
+                    anyhow::anyhow!("--at: {raw:?} is neither an RFC 3339 time nor a duration")
+                })
+        })
+        .transpose()?;
+    let wire = DispositionWire {
+        disposition: disposition.to_string(),
+        at_ms,
+    };
+    WrapUpCode::try_from(wire).map_err(|e| anyhow::anyhow!("disposition: {e}"))
 }
 
 /// Arguments of `outdial campaign pause|resume CAMPAIGN` (wired into the `campaign` subcommand).
@@ -130,8 +205,33 @@ pub fn pacing(cmd: PacingCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lists agents.
+/// Lists agents, or acts for one.
 pub fn agents(args: AgentsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(cmd) = args.action {
+        let (agent, action) = match cmd {
+            AgentCmd::Wrapup {
+                agent,
+                disposition,
+                at,
+            } => {
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let disposition = wrap_up_code(&disposition, at.as_deref(), now_ms)?;
+                (agent, AgentAction::WrapUp { disposition })
+            }
+            AgentCmd::Login { agent } => (agent, AgentAction::Login),
+            AgentCmd::Ready { agent } => (agent, AgentAction::Ready),
+            AgentCmd::Pause { agent, reason } => (agent, AgentAction::Pause { reason }),
+            AgentCmd::Logout { agent } => (agent, AgentAction::Logout),
+        };
+        let client = args.engine.client()?;
+        let view = super::runtime()?.block_on(client.agent_action(&agent, &action))?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&view)?);
+        } else {
+            print!("{}", show_agents(std::slice::from_ref(&view)));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = args.engine.client()?;
     let agents = super::runtime()?.block_on(client.agents())?;
     if args.json {
@@ -201,15 +301,31 @@ fn show_campaign(v: &CampaignView) -> String {
         ),
         (
             "abandon+amd_fp",
-            format!(
-                "run {}: {} abandoned + {:.1} estimated AMD false positives ({} machine verdicts × {:.2} % {}, {} agent marks)",
-                pct(v.abandon_parts.rate),
-                v.abandon_parts.abandoned,
-                v.abandon_parts.estimated_false_positives,
-                v.abandon_parts.machine_verdicts,
-                v.abandon_parts.fp_rate * 100.0,
-                v.abandon_parts.fp_source,
-                v.abandon_parts.machine_marks
+            if v.abandon_parts.analysis {
+                format!(
+                    "run {}: {} abandoned + {:.1} estimated AMD false positives ({} machine verdicts × {:.2} % {}, {} agent marks)",
+                    pct(v.abandon_parts.rate),
+                    v.abandon_parts.abandoned,
+                    v.abandon_parts.estimated_false_positives,
+                    v.abandon_parts.machine_verdicts,
+                    v.abandon_parts.fp_rate * 100.0,
+                    v.abandon_parts.fp_source,
+                    v.abandon_parts.machine_marks
+                )
+            } else {
+                // Nobody is hung up on as a machine without analysis: no estimate to add.
+                format!(
+                    "run {}: {} abandoned; no call-progress analysis, no AMD false positives",
+                    pct(v.abandon_parts.rate),
+                    v.abandon_parts.abandoned
+                )
+            },
+        ),
+        (
+            "analysis",
+            v.abandon_parts.analysis_delay_s.map_or_else(
+                || "off".to_string(),
+                |s| format!("on, planned delay {s:.2} s"),
             ),
         ),
         ("occupancy", pct(v.occupancy)),

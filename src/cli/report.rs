@@ -95,7 +95,17 @@ fn opt(x: Option<f64>, scale: f64, decimals: usize) -> String {
     x.map_or_else(|| "-".into(), |x| format!("{:.*}", decimals, x * scale))
 }
 
-fn line(label: &str, r: &HourRow) -> String {
+/// `analysis`: whether the campaign's calls were analysed; without it there is no AMD
+/// false-positive estimate to show ("-").
+fn line(label: &str, r: &HourRow, analysis: bool) -> String {
+    let (est, with_fp) = if analysis {
+        (
+            format!("{:.1}", r.estimated_amd_fp),
+            opt(r.abandon_with_fp_pct, 1.0, 2),
+        )
+    } else {
+        ("-".to_string(), "-".to_string())
+    };
     format!(
         "{:<36}{:>9}{:>9}{:>10}{:>11}{:>9}{:>9}{:>12}{:>12}{:>12}{:>9}{:>9}\n",
         label,
@@ -104,8 +114,8 @@ fn line(label: &str, r: &HourRow) -> String {
         r.abandoned,
         opt(r.abandon_pct, 1.0, 2),
         r.machines,
-        format!("{:.1}", r.estimated_amd_fp),
-        opt(r.abandon_with_fp_pct, 1.0, 2),
+        est,
+        with_fp,
         opt(r.occupancy, 100.0, 1),
         opt(r.mean_wait_s, 1.0, 2),
         r.inbound_calls,
@@ -134,11 +144,13 @@ fn table(campaign: &str, tz: Tz, hours: &[HourRow], total: Option<&HourRow>) -> 
         "inbound",
         "in taken"
     ));
+    // The estimate is shown for a campaign whose calls were analysed in the period.
+    let analysis = total.map_or_else(|| hours.iter().any(|h| h.analysed > 0), |t| t.analysed > 0);
     for h in hours {
-        out.push_str(&line(&h.hour, h));
+        out.push_str(&line(&h.hour, h, analysis));
     }
     if let Some(t) = total {
-        out.push_str(&line("total", t));
+        out.push_str(&line("total", t, analysis));
     }
     out
 }

@@ -59,8 +59,8 @@ impl Adaptive {
         &mut self,
         now: Millis,
         dials: u64,
-        live: u64,
-        dropped: u64,
+        live: f64,
+        dropped: f64,
         target: f64,
         shift_left: f64,
     ) {
@@ -90,7 +90,7 @@ impl Adaptive {
             self.dl = (self.dl / 2.0).max(1.0);
         }
         // Today's drop percentage over the target, once more than 50 calls were made.
-        if dials > 50 && live > 0 && dropped as f64 / live as f64 > target {
+        if dials > 50 && live > 0.0 && dropped / live > target {
             self.dl = match self.rule {
                 DropRule::HardLimit => 1.0,
                 DropRule::Average => (self.dl / 2.0).max(1.0),
@@ -116,9 +116,9 @@ mod tests {
         for _ in 0..15 {
             a.sample(5, 0, 10);
         }
-        a.adjust(Millis(15_000), 10, 5, 0, 0.03, 1.0);
+        a.adjust(Millis(15_000), 10, 5.0, 0.0, 0.03, 1.0);
         assert!((a.dl - 1.5).abs() < 1e-9);
-        a.adjust(Millis(30_000), 100, 100, 10, 0.03, 1.0);
+        a.adjust(Millis(30_000), 100, 100.0, 10.0, 0.03, 1.0);
         // Raised to 2.25 by the idle agents, then halved for the 10 % drop rate.
         assert!((a.dl - 1.125).abs() < 1e-9, "{}", a.dl);
         assert_eq!(a.to_place(10, 4), 7);

@@ -121,6 +121,16 @@ impl Analysis {
         self.active = true;
     }
 
+    /// The campaign runs analysis (its setup arrived after the dialer was built): plan with
+    /// `delay` from now. Until a verdict has been observed `delay` replaces the delay prior;
+    /// after that the learned delay stays.
+    pub fn expect(&mut self, delay: &Dist) {
+        if self.counts.iter().all(|&c| c == 0) {
+            self.delay = DurationFit::new(delay, 20.0, MEMORY);
+        }
+        self.active = true;
+    }
+
     /// Whether pacing plans with an analysis delay.
     pub fn active(&self) -> bool {
         self.active

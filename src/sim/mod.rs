@@ -125,7 +125,7 @@ pub fn run_multi(
     let results = in_parallel(strategies.len(), threads, |i| {
         let wall = std::time::Instant::now();
         let w = multi::run_world(scenario, &strategies[i], seed, opts)?;
-        Ok(multi::result_of(scenario, &strategies[i], &w, wall))
+        Ok(multi::result_of(scenario, &strategies[i], seed, &w, wall))
     })?;
     Ok(SimReport {
         scenario: scenario.name.clone(),

@@ -90,17 +90,16 @@ impl Revoked {
     }
 }
 
-fn mac(secret: &str, parts: &[&str]) -> String {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut m = match HmacSha256::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
+/// HMAC-SHA256 of `parts` (each followed by a NUL, so parts cannot shift into each other) under
+/// `secret`, in hex. `None` only if the key were refused, which HMAC never does (any length goes);
+/// callers treat it as "no valid session" rather than trusting an empty MAC.
+fn mac(secret: &str, parts: &[&str]) -> Option<String> {
+    let mut m = HmacSha256::new_from_slice(secret.as_bytes()).ok()?;
     for p in parts {
         m.update(p.as_bytes());
         m.update(b"\0");
     }
-    hex(&m.finalize().into_bytes())
+    Some(hex(&m.finalize().into_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -120,36 +119,37 @@ fn unb64(s: &str) -> Option<String> {
 
 /// A verified session cookie.
 #[derive(Debug, Clone)]
-struct Session {
+pub(crate) struct Session {
     token: ApiToken,
     nonce: String,
     expires_ms: i64,
 }
 
 impl Session {
-    fn cookie_value(&self) -> String {
+    fn cookie_value(&self) -> Option<String> {
         let name = b64(&self.token.name);
         let exp = self.expires_ms.to_string();
-        let sig = mac(&self.token.token, &["session", &name, &self.nonce, &exp]);
-        format!("{name}.{}.{exp}.{sig}", self.nonce)
+        let sig = mac(&self.token.token, &["session", &name, &self.nonce, &exp])?;
+        Some(format!("{name}.{}.{exp}.{sig}", self.nonce))
     }
 
-    fn csrf(&self) -> String {
-        mac(&self.token.token, &["csrf", &self.nonce])[..32].to_string()
+    /// The session's CSRF token: 128 bits of a MAC over its nonce.
+    fn csrf(&self) -> Option<String> {
+        mac(&self.token.token, &["csrf", &self.nonce]).and_then(|m| m.get(..32).map(str::to_string))
     }
 
-    fn viewer(&self) -> Viewer {
-        Viewer {
+    fn viewer(&self) -> Option<Viewer> {
+        Some(Viewer {
             name: self.token.name.clone(),
             role: self.token.role,
             agent: self.token.agent.clone(),
-            csrf: self.csrf(),
-        }
+            csrf: self.csrf()?,
+        })
     }
 }
 
 /// The session a request carries, if its cookie is valid, unexpired and not logged out.
-fn session_of(state: &WebState, headers: &HeaderMap) -> Option<Session> {
+pub(crate) fn session_of(state: &WebState, headers: &HeaderMap) -> Option<Session> {
     let value = cookie(headers, COOKIE)?;
     let mut it = value.split('.');
     let (name, nonce, exp, sig) = (it.next()?, it.next()?, it.next()?, it.next()?);
@@ -157,7 +157,7 @@ fn session_of(state: &WebState, headers: &HeaderMap) -> Option<Session> {
         return None;
     }
     let token = state.inner.tokens.by_name(&unb64(name)?)?.clone();
-    let expected = mac(&token.token, &["session", name, nonce, exp]);
+    let expected = mac(&token.token, &["session", name, nonce, exp])?;
     if !ct_eq_str(&expected, sig) {
         return None;
     }
@@ -221,7 +221,7 @@ impl FromRequestParts<WebState> for Viewer {
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
         session_of(state, &parts.headers)
-            .map(|s| s.viewer())
+            .and_then(|s| s.viewer())
             .ok_or(ToLogin {
                 htmx: parts.headers.contains_key("hx-request"),
             })
@@ -245,7 +245,9 @@ pub(crate) async fn require_csrf(
         // without a cookie is refused here all the same.
         return forbidden("no session: sign in first");
     };
-    let expected = session.csrf();
+    let Some(expected) = session.csrf() else {
+        return forbidden("no CSRF token for this session");
+    };
     if let Some(h) = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         if ct_eq_str(h, &expected) {
             return next.run(req).await;
@@ -359,9 +361,12 @@ pub(crate) async fn login(
         token,
     };
     tracing::info!(token = %session.token.name, role = %session.token.role, "web login");
+    let Some(value) = session.cookie_value() else {
+        tracing::error!("session cookie could not be signed");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "session cookie").into_response();
+    };
     let cookie = format!(
-        "{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
-        session.cookie_value(),
+        "{COOKIE}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
         state.inner.session_ttl.as_secs()
     );
     let mut resp = Redirect::to(home(session.token.role)).into_response();
@@ -415,9 +420,9 @@ mod tests {
 
     #[test]
     fn signature_depends_on_every_part_and_the_secret() {
-        let a = mac("s1", &["session", "n", "1", "2"]);
-        assert_ne!(a, mac("s2", &["session", "n", "1", "2"]));
-        assert_ne!(a, mac("s1", &["session", "n", "1", "3"]));
+        let a = mac("s1", &["session", "n", "1", "2"]).unwrap();
+        assert_ne!(Some(&a), mac("s2", &["session", "n", "1", "2"]).as_ref());
+        assert_ne!(Some(&a), mac("s1", &["session", "n", "1", "3"]).as_ref());
         // Parts are delimited: moving a character across a boundary changes the MAC.
         assert_ne!(mac("s", &["ab", "c"]), mac("s", &["a", "bc"]));
         assert_eq!(a.len(), 64);

@@ -161,18 +161,27 @@ fn engine_error(lang: Lang, e: &ControlError) -> Response {
 }
 
 /// `GET /ui/events/wallboard`: the fragments, once a second, as SSE events `status`,
-/// `campaigns`, `agents`, `trunks` and `audit`.
-async fn events(State(state): State<WebState>, viewer: Viewer, lang: Lang) -> Response {
+/// `campaigns`, `agents`, `trunks` and `audit`, while the session lasts.
+async fn events(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    lang: Lang,
+    headers: axum::http::HeaderMap,
+) -> Response {
     if !viewer.is_supervisor() {
         return forbidden(lang);
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(8);
-    let inner = state.inner.clone();
     tokio::spawn(async move {
+        let inner = state.inner.clone();
         let mut every = tokio::time::interval(TICK);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             every.tick().await;
+            // A session that ended (logout, expiry, token removed) gets no more figures.
+            if super::session::session_of(&state, &headers).is_none() {
+                return;
+            }
             let events = match inner.board.get(&inner).await {
                 Ok(board) => Fragments::render(lang, &board, &inner.board).events(),
                 Err(e) => vec![Event::default()

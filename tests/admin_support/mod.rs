@@ -74,6 +74,8 @@ fn campaign(name: &str, mode: &str, ratio: f64) -> CampaignView {
             fp_source: "configured".into(),
             machine_marks: 0,
             rate: Some(0.018),
+            analysis: true,
+            analysis_delay_s: Some(1.75),
         },
         occupancy: Some(0.87),
         agents: AgentCounts {

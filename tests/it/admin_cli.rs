@@ -267,3 +267,67 @@ async fn agents_table_escapes_control_characters() {
     assert!(out.contains("x\\u{9b}31m"), "{out}");
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_wrapup_gives_the_engine_the_agents_code_including_machine() {
+    use outdial::admin::{AgentState, WrapUpCode};
+    let srv = Server::start().await;
+    for id in ["a1", "a2"] {
+        srv.engine.lock().agents.get_mut(id).expect("agent").state = AgentState::WrapUp;
+    }
+    // Voicemail passed as a person: the agent says so at wrap-up.
+    let o = outdial(&srv.url, Some(ANA), &["agents", "wrapup", "a1", "machine"]).await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.starts_with("a1") && l.contains("ready")),
+        "{}",
+        stdout(&o)
+    );
+    // A callback two hours from now, with the flags after the subcommand.
+    let before = chrono::Utc::now().timestamp_millis();
+    let o = outdial(
+        &srv.url,
+        Some(ANA),
+        &["agents", "wrapup", "a2", "callback", "--at", "2h", "--json"],
+    )
+    .await;
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["id"], "a2");
+    {
+        let s = srv.engine.lock();
+        assert_eq!(s.dispositions[0], ("a1".to_string(), WrapUpCode::Machine));
+        let (agent, code) = &s.dispositions[1];
+        assert_eq!(agent, "a2");
+        let WrapUpCode::Callback { at_ms } = code else {
+            panic!("{code:?}")
+        };
+        let two_h = 2 * 3_600_000;
+        assert!(
+            (before + two_h..before + two_h + 60_000).contains(at_ms),
+            "{at_ms}"
+        );
+    }
+    // A bad code or a callback without a time never reaches the engine.
+    let o = outdial(
+        &srv.url,
+        Some(ANA),
+        &["agents", "wrapup", "a3", "Voice Mail"],
+    )
+    .await;
+    assert_one_line_error(&o, &["Voice Mail"]);
+    let o = outdial(&srv.url, Some(ANA), &["agents", "wrapup", "a3", "callback"]).await;
+    assert_one_line_error(&o, &["callback"]);
+    assert_eq!(srv.engine.lock().dispositions.len(), 2);
+    // Not in wrap-up: the engine's refusal, as one line.
+    let o = outdial(
+        &srv.url,
+        Some(ANA),
+        &["agents", "wrapup", "a1", "completed"],
+    )
+    .await;
+    assert_one_line_error(&o, &["409"]);
+    srv.stop().await;
+}

@@ -396,3 +396,160 @@ fn the_synthetic_trunks_machine_answer_is_hung_up_without_analysis() {
     assert_eq!(analyses(&w, Phase::Answer), 0);
     assert_eq!(records(&w)[&1].disposition, CallDisposition::Machine);
 }
+
+/// The campaign's pacing view: whether analysis is planned for, with what delay, and the
+/// false-positive part of the abandon figure.
+fn parts(w: &mut World) -> outdial::admin::AbandonParts {
+    use outdial::engine::core::{AdminReply, AdminRequest};
+    match w.admin(AdminRequest::Campaign("c1".into())) {
+        Some(AdminReply::Campaign(Ok(v))) => v.abandon_parts,
+        other => panic!("campaign view: {other:?}"),
+    }
+}
+
+#[test]
+fn a_cold_engine_with_analysis_plans_with_the_analysis_delay_before_its_first_verdict() {
+    // Analysis on in the campaign file: the dialer is built planning with it.
+    let c1 = campaign_yaml("c1", "progressive")
+        .replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1)
+        .replace("cpa:\n  enabled: false\n", "cpa:\n  enabled: true\n");
+    let config = "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {name: t1, address: \
+         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: anchor}\n  \
+         groups:\n    - {name: lab, trunks: [t1]}\nmedia: {ports: 20000-20099}\nagents:\n  - {uri: \
+         \"sip:agent{n}@127.0.0.1:5080\", count: 2, group: lab, skills: [outbound, \
+         verification], wrap_up: auto}\nauto_wrap_time: {dist: constant, mean: 2s}\n\
+         node_ttl: 3s\ncampaigns:\n  - {name: c1}\n";
+    let mut w = start(engine_support::lab_world(config, &[&c1]), 4);
+    w.run_for(MS(100));
+    let p = parts(&mut w);
+    assert!(p.analysis, "{p:?}");
+    // The person rule of the default detector: ~0.5 s to "hello", ~0.8 s of it, 450 ms of
+    // silence.
+    let d = p.analysis_delay_s.expect("a planned delay");
+    assert!((d - 1.75).abs() < 0.01, "{d}");
+    assert_eq!((p.fp_rate, p.fp_source.as_str()), (0.02, "configured"));
+
+    // Analysis set up after the dialer was built (as the shell does once it has loaded the
+    // announcements), with a slower person rule: planned from then on, before any answer.
+    let mut w = world(2);
+    let mut settings = CpaSettings::default();
+    settings.adaptive.after_utterance_silence = outdial::yaml::Dur(S(1));
+    let slow = CpaSetup {
+        settings: Arc::new(settings),
+        library: None,
+        policy: CpaPolicy::default(),
+    };
+    let before = parts(&mut w);
+    assert!(
+        !before.analysis && before.analysis_delay_s.is_none(),
+        "{before:?}"
+    );
+    assert!(w.core.set_cpa("c1", Some(slow)));
+    let mut w = start(w, 4);
+    w.run_for(MS(100));
+    let p = parts(&mut w);
+    let d = p.analysis_delay_s.expect("a planned delay");
+    assert!((d - 2.3).abs() < 0.01, "{d}");
+    assert_eq!(first_analysis(&w), None, "no call answered yet");
+}
+
+#[test]
+fn without_analysis_the_abandon_figure_has_no_false_positive_part() {
+    let mut w = start(world(1), 4);
+    w.sip.script = Box::new(|_, _| Answer::Machine(MS(300)));
+    w.run_for(S(20));
+    let p = parts(&mut w);
+    assert!(!p.analysis, "{p:?}");
+    assert_eq!(
+        (p.fp_rate, p.fp_source.as_str(), p.estimated_false_positives),
+        (0.0, "off", 0.0),
+        "machines a trunk reports without analysis are nobody hung up on by outdial"
+    );
+    assert_eq!(p.analysis_delay_s, None);
+}
+
+/// The agent `agent0001` of an API-driven (not auto) agent: its state.
+fn agent_state(w: &mut World) -> outdial::agents::AgentState {
+    use outdial::engine::core::{AdminReply, AdminRequest};
+    match w.admin(AdminRequest::Agents) {
+        Some(AdminReply::Agents(Ok(v))) => {
+            v.into_iter()
+                .find(|a| a.id == "agent0001")
+                .expect("agent listed")
+                .state
+        }
+        other => panic!("agents: {other:?}"),
+    }
+}
+
+#[test]
+fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive_rate() {
+    use outdial::admin::{AgentAction, WrapUpCode};
+    use outdial::agents::AgentState;
+    use outdial::engine::core::{AdminReply, AdminRequest};
+    // One agent driven by the API (as `outdial agents wrapup` drives it).
+    let c1 = campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
+    let config = "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {name: t1, address: \
+         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: anchor}\n  \
+         groups:\n    - {name: lab, trunks: [t1]}\nmedia: {ports: 20000-20099}\nagents:\n  - {uri: \
+         \"sip:agent0001@127.0.0.1:5080\", group: lab, skills: [outbound, verification]}\n\
+         node_ttl: 3s\ncampaigns:\n  - {name: c1}\n";
+    let mut w = engine_support::lab_world(config, &[&c1]);
+    assert!(w.core.set_cpa("c1", Some(setup(CpaPolicy::default()))));
+    let mut w = start(w, 40);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(2)));
+    w.sip.talk = S(3);
+    // Every answer is passed as a person; every call the agent gets is voicemail.
+    w.media.cpa = Some(CpaScript(Box::new(|_, _, phase| match phase {
+        Phase::Answer => vec![verdict(Verdict::Human, 900, "hello, then silence")],
+        Phase::Early => Vec::new(),
+    })));
+    let act =
+        |w: &mut World, a: AgentAction| w.admin(AdminRequest::AgentAction("agent0001".into(), a));
+    // The node claims its agents in the store first.
+    w.run_for(S(2));
+    // Logged in, the agent is ready (and soon reserved for a call).
+    let reply = act(&mut w, AgentAction::Login);
+    assert!(matches!(reply, Some(AdminReply::Agent(Ok(_)))), "{reply:?}");
+    let mut marked = 0;
+    for _ in 0..2_000 {
+        w.run_for(MS(200));
+        if agent_state(&mut w) == AgentState::WrapUp {
+            let reply = act(
+                &mut w,
+                AgentAction::WrapUp {
+                    disposition: WrapUpCode::Machine,
+                },
+            );
+            assert!(matches!(reply, Some(AdminReply::Agent(Ok(_)))), "{reply:?}");
+            marked += 1;
+            if marked == 25 {
+                break;
+            }
+        }
+    }
+    assert_eq!(marked, 25, "the agent took 25 calls");
+    w.run_for(S(1));
+    let p = parts(&mut w);
+    assert_eq!(p.machine_marks, 25, "{p:?}");
+    // Every connected call was voicemail: far worse than the configured 10 % false negatives,
+    // so the false-positive rate is taken as measured and above the configured 2 %.
+    assert_eq!(p.fp_source, "measured", "{p:?}");
+    assert!(p.fp_rate > 0.02, "{p:?}");
+    // The call records get `machine`, the agent's code.
+    let machines = w
+        .store
+        .writes
+        .iter()
+        .filter(|wr| {
+            matches!(
+                wr,
+                outdial::engine::writes::Write::Disposition {
+                    disposition: CallDisposition::Machine,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(machines, 25);
+}

@@ -37,6 +37,7 @@ mod config_mutation;
 mod cpa_cli;
 mod cpa_corpus;
 mod cpa_e2e;
+mod cpa_e2e_corpus;
 mod engine_budget;
 mod engine_callbacks;
 mod engine_core;

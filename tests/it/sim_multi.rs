@@ -15,7 +15,7 @@ fn shipped() -> MultiScenario {
 
 fn run(sc: &MultiScenario, strategy: &str) -> StrategyResult {
     let w = run_world(sc, strategy, sc.seed, &RunOptions::default()).expect("runs");
-    result_of(sc, strategy, &w, Instant::now())
+    result_of(sc, strategy, sc.seed, &w, Instant::now())
 }
 
 /// Campaigns whose abandon rate is above target by more than two standard errors of the
@@ -236,4 +236,70 @@ fn a_progressive_lower_priority_campaign_lets_its_agents_go_to_the_sla_campaign(
         .expect("welcome");
     assert!(welcome.live_answers >= 100, "{:#?}", r.campaigns);
     assert_eq!(welcome.abandoned, 0, "progressive: {welcome:?}");
+}
+
+/// The shipped scenario with `analysis` (YAML flow text) on the cn-unicom-sh trunk group.
+fn with_analysis(analysis: &str) -> Result<MultiScenario, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sim/multi-campaign.yaml");
+    let text = std::fs::read_to_string(&path).expect("shipped scenario");
+    let from = "  - {name: cn-unicom-sh, channels: 250, cps: 25}\n";
+    assert!(text.contains(from), "the shipped trunk line");
+    let text = text.replace(
+        from,
+        &format!("  - {{name: cn-unicom-sh, channels: 250, cps: 25, analysis: {analysis}}}\n"),
+    );
+    MultiScenario::parse("multi-cpa.yaml", &text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_trunk_groups_analysis_delays_its_campaigns_connects_and_its_mistakes_are_counted() {
+    let sc = with_analysis(
+        "{delay: {dist: constant, mean: 2s}, confusion: {person: {human: 0.95, machine: 0.05, \
+         other: 0.0}, machine: {human: 0.10, machine: 0.90, other: 0.0}}}",
+    )
+    .expect("parses");
+    let r = run(&sc, "predictive");
+    let analysed = ["repayment-reminder", "cross-sell"];
+    let mut people = 0;
+    for c in &r.campaigns {
+        if analysed.contains(&c.campaign.as_str()) {
+            // Every person waits out the 2 s analysis before an agent hears them.
+            assert!(c.mean_wait_s >= 2.0, "{c:?}");
+            people += c.live_answers;
+        } else {
+            assert!(c.mean_wait_s < 1.0, "no analysis on its trunk: {c:?}");
+        }
+    }
+    // People hung up on as machines: 5 % of the people on the analysed trunk, within four
+    // binomial standard errors.
+    let n = (people + r.amd_false_positives) as f64;
+    let got = r.amd_false_positives as f64 / n;
+    println!(
+        "analysed people {n}, hung up on as machines {} (estimated {:.1}); waits {:?}",
+        r.amd_false_positives,
+        r.estimated_false_positives,
+        r.campaigns
+            .iter()
+            .map(|c| (c.campaign.as_str(), c.mean_wait_s))
+            .collect::<Vec<_>>()
+    );
+    let se = (0.05 * 0.95 / n).sqrt();
+    assert!(
+        (got - 0.05).abs() < 4.0 * se,
+        "{} of {n}",
+        r.amd_false_positives
+    );
+    // The dialers' estimate: their machine verdicts × the configured 2 %.
+    assert!(r.estimated_false_positives > 0.0, "{r:?}");
+    assert_eq!(r.people_classed_other, 0);
+
+    let e = with_analysis(
+        "{delay: {dist: constant, mean: 2s}, confusion: {person: {human: 0.9, machine: 0.2, \
+         other: 0.0}, machine: {human: 0.10, machine: 0.90, other: 0.0}}}",
+    )
+    .expect_err("a row adding up to 1.1");
+    assert!(
+        e.contains("multi-cpa.yaml") && e.contains("trunks[0].analysis.confusion.person.human"),
+        "{e}"
+    );
 }

@@ -38,7 +38,7 @@ async fn supervisor_watches_tunes_and_pauses_a_dialling_engine() {
     let lab = Lab::new("web-wallboard", None, 10);
     lab.campaign("web-a", "predictive", 50, 1000, 3000, 0);
     let (config, admin_url) = es::engine_config(&lab.dir, &lab.setup("w1", "web-a", 120));
-    let _engine = es::start_engine(&lab.db, &config);
+    let engine = es::start_engine(&lab.db, &config);
     let client = es::wait_admin(&admin_url).await;
     let db = lab.db.clone();
     with_browser(
@@ -141,6 +141,25 @@ async fn supervisor_watches_tunes_and_pauses_a_dialling_engine() {
             assert_eq!(dials(&db).await, before, "dials placed while paused");
             let audit = b.text("#audit-table").await;
             assert!(audit.contains("paused"), "{audit}");
+
+            // The engine restarts: the open wallboard reconnects by itself, still signed in (the
+            // session is signed with the token, not held by the process that died).
+            drop(engine);
+            let down = b.text("#live").await;
+            let engine = es::start_engine(&db, &config);
+            es::wait_admin(&admin_url).await;
+            b.wait_text("#live", Duration::from_secs(20), |t| {
+                t != down && t.contains("Live")
+            })
+            .await;
+            assert_eq!(b.path().await, "/ui/");
+            b.wait_text(
+                "#campaign-table tr[data-campaign=\"web-a\"] .badge",
+                Duration::from_secs(5),
+                |t| t == "Paused",
+            )
+            .await;
+            drop(engine);
         },
     )
     .await;
@@ -325,6 +344,19 @@ async fn state_change_without_the_csrf_token_is_403() {
             .all(|r| r.token == "ana" && r.field == "paused"),
         "{audit:?}"
     );
+    // A live stream open under the session...
+    let mut stream = reqwest::Client::new()
+        .get(format!("{}/ui/events/wallboard", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let first = stream.chunk().await.expect("chunk").expect("an event");
+    assert!(
+        String::from_utf8_lossy(&first).contains("event: "),
+        "{first:?}"
+    );
     // Logout ends the session: the same cookie no longer opens the wallboard.
     let http_nr = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -349,6 +381,12 @@ async fn state_change_without_the_csrf_token_is_403() {
         .to_str()
         .expect("loc")
         .starts_with("/ui/login"));
+    // ...and the stream opened before it ends (within a tick or two).
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the live stream outlived the logout");
     srv.stop().await;
 }
 

@@ -313,19 +313,28 @@ impl Core {
 /// The run's abandon figure in its two parts, from the campaign's dialer.
 fn abandon_parts(d: &crate::pacing::Dialer) -> AbandonParts {
     let k = d.counters();
-    let (fp_rate, source) = d.false_positive_rate();
+    let delay = d.planned_analysis_delay();
+    // Without analysis nobody is hung up on as a machine: no rate, no estimate to show.
+    let (fp_rate, source) = match (&delay, d.false_positive_rate()) {
+        (None, _) => (0.0, "off"),
+        (Some(_), (r, crate::pacing::FpSource::Configured)) => (r, "configured"),
+        (Some(_), (r, crate::pacing::FpSource::Measured)) => (r, "measured"),
+    };
+    let estimated = if delay.is_some() {
+        d.estimated_false_positives()
+    } else {
+        0.0
+    };
     AbandonParts {
         abandoned: k.abandoned,
-        estimated_false_positives: d.estimated_false_positives(),
+        estimated_false_positives: estimated,
         machine_verdicts: k.machine_verdicts,
         fp_rate,
-        fp_source: match source {
-            crate::pacing::FpSource::Configured => "configured",
-            crate::pacing::FpSource::Measured => "measured",
-        }
-        .to_string(),
+        fp_source: source.to_string(),
         machine_marks: k.machine_marks,
-        rate: (k.live > 0 || d.estimated_false_positives() > 0.0).then(|| d.abandon_figure()),
+        rate: (k.live > 0 || estimated > 0.0).then(|| d.abandon_figure()),
+        analysis: delay.is_some(),
+        analysis_delay_s: delay.map(|d| d.mean()),
     }
 }
 

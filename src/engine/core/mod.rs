@@ -484,9 +484,20 @@ impl Core {
                     .unwrap_or(crate::pacing::DEFAULT_AMD_FALSE_NEGATIVE),
                 ..Params::default()
             };
+            let anchored = media::group_anchored(&cfg, &def.trunk_group);
+            // A campaign that analyses its calls plans with the analysis delay from its first
+            // call (the cold-start prior from its own settings), not from its first verdict.
+            let priors = crate::pacing::Priors {
+                analysis: def
+                    .cpa
+                    .runs(anchored)
+                    .then(|| crate::campaign::cpa::delay_prior(&def.cpa.settings)),
+                ..crate::pacing::Priors::default()
+            };
             let dialer = Dialer::new(
                 Config {
                     params,
+                    priors,
                     seed: camps.len() as u64 + 1,
                     ..Config::default()
                 },
@@ -496,7 +507,6 @@ impl Core {
                 campaign: name.clone(),
                 source,
             })?;
-            let anchored = media::group_anchored(&cfg, &def.trunk_group);
             camps.push(Camp {
                 name,
                 def,
@@ -706,8 +716,13 @@ impl Core {
     /// has that name or its calls are not anchored (nothing to analyse under flow I). Call
     /// before [`Core::start`].
     pub fn set_cpa(&mut self, campaign: &str, setup: Option<CpaSetup>) -> bool {
+        let pnow = self.pnow();
         match self.camps.iter_mut().find(|c| c.name == campaign) {
             Some(c) if c.anchored || setup.is_none() => {
+                if let Some(s) = &setup {
+                    let delay = crate::campaign::cpa::delay_prior(&s.settings);
+                    c.dialer.expect_analysis(pnow, &delay);
+                }
                 c.cpa = setup;
                 true
             }

@@ -55,6 +55,22 @@ impl Dialer {
         Ok(())
     }
 
+    /// The campaign analyses its calls (known once its setup is loaded, possibly after the
+    /// dialer was built): plan with the analysis delay `delay` (the cold-start prior, until
+    /// verdicts are learned) from the next decision, and budget the estimated false positives
+    /// in the safe opening from the first call.
+    pub fn expect_analysis(&mut self, now: Millis, delay: &crate::pacing::dist::Dist) {
+        self.analysis.expect(delay);
+        self.timers.set(Timer::Refit, now);
+        self.dirty = true;
+    }
+
+    /// The answer-to-verdict delay the dialer plans with, `None` while it plans without
+    /// analysis.
+    pub fn planned_analysis_delay(&self) -> Option<crate::pacing::dist::Dist> {
+        self.analysis.active().then(|| self.analysis.delay())
+    }
+
     /// The agent marked the connected call they just had `machine` at wrap-up: analysis passed
     /// a voicemail greeting as a person (a false negative). Feeds the measured false-positive
     /// rate ([`crate::pacing::analysis`]); the call itself is already over for pacing.

@@ -80,6 +80,22 @@ impl<'a> Floor<'a> {
     pub(crate) fn counters(&self) -> Counters {
         self.d.counters
     }
+    /// The abandon figure's two sides as the cap counts them: (live answers + estimated AMD
+    /// false positives, abandons + estimated AMD false positives), since creation. The people
+    /// call-progress analysis hangs up on as machines are abandoned calls too (Ofcom).
+    pub(crate) fn abandon_sides(&self) -> (f64, f64) {
+        let fp = self.d.analysis.estimated_fp();
+        let c = self.d.counters;
+        (c.live as f64 + fp, c.abandoned as f64 + fp)
+    }
+    /// The share of the cap a controller aims at (`abandon_margin`).
+    pub(crate) fn abandon_margin(&self) -> f64 {
+        self.d.params.abandon_margin
+    }
+    /// Whether pacing plans with call-progress analysis.
+    pub(crate) fn analysing_calls(&self) -> bool {
+        self.d.analysis.active()
+    }
     /// The abandon cap.
     pub(crate) fn target_abandon(&self) -> f64 {
         self.d.params.target_abandon

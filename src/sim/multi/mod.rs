@@ -11,7 +11,10 @@
 //! # Layout
 //! - [`scenario`]: the YAML form and its validation; the engine config and campaign
 //!   definitions it stands for.
-//! - [`sip`]: the customers each campaign dials (trunk model, common random numbers).
+//! - [`sip`]: the customers each campaign dials (trunk model, common random numbers), and the
+//!   verdicts of a trunk group's `analysis:` (the harness's media side plays them to the
+//!   engine's own call-progress handling). Agents here wrap up automatically, so nobody marks
+//!   a voicemail `machine`: the false-positive estimate stays at the configured rate.
 //! - [`store`]: the leads (lists and arrivals) and the figures read from the call records.
 //! - [`run`]: one strategy, start to end.
 

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::engine::core::AdminRequest;
 use crate::engine::harness::{GroupLimits, World};
+use crate::pacing::Verdict;
 use crate::sim::engine::{RunOptions, StrategyResult};
 
 use super::scenario::MultiScenario;
@@ -68,9 +69,26 @@ pub fn world(sc: &MultiScenario, strategy: &str, seed: u64) -> Result<World, Mul
     let models = (0..sc.campaigns.len())
         .map(|i| (sc.campaigns[i].name.clone(), sc.trunk_model(i)))
         .collect();
-    let customers = Customers::new(models, seed);
+    let analysis: BTreeMap<String, crate::sim::analysis::AnalysisSpec> = (0..sc.campaigns.len())
+        .filter_map(|i| Some((sc.campaigns[i].name.clone(), sc.analysis_of(i)?.clone())))
+        .collect();
+    for name in analysis.keys() {
+        // The campaign's default analysis: connect people and unsure, hang up the rest.
+        let setup = crate::engine::core::CpaSetup {
+            settings: std::sync::Arc::new(crate::cpa::settings::CpaSettings::default()),
+            library: None,
+            policy: crate::campaign::cpa::CpaPolicy::default(),
+        };
+        if !w.core.set_cpa(name, Some(setup)) {
+            return Err(MultiError::Scenario(format!(
+                "campaign {name}: analysis needs anchored media"
+            )));
+        }
+    }
+    let customers = Customers::new(models, analysis, seed);
     w.sip.script = customers.script();
     w.sip.talk_of = Some(customers.talk());
+    w.media.cpa = Some(customers.cpa());
     w.sip.record_commands = false;
     Ok(w)
 }
@@ -137,9 +155,15 @@ fn run_quiet(
     Ok(w)
 }
 
-/// The figures of a finished world: totals in the single-campaign keys, one
+/// The figures of a finished world run with `seed`: totals in the single-campaign keys, one
 /// [`CampaignResult`] per campaign.
-pub fn result_of(sc: &MultiScenario, strategy: &str, w: &World, wall: Instant) -> StrategyResult {
+pub fn result_of(
+    sc: &MultiScenario,
+    strategy: &str,
+    seed: u64,
+    w: &World,
+    wall: Instant,
+) -> StrategyResult {
     let summary = w.core.summary(w.now);
     let mut first_dial: HashMap<i64, i64> = HashMap::new();
     for p in &w.sip.placed {
@@ -193,10 +217,16 @@ pub fn result_of(sc: &MultiScenario, strategy: &str, w: &World, wall: Instant) -
         live_answers: live,
         machines: summary.campaigns.iter().map(|c| c.machines).sum(),
         abandoned,
-        // Multi-campaign scenarios have no call-progress analysis (yet).
-        amd_false_positives: 0,
-        people_classed_other: 0,
-        estimated_false_positives: 0.0,
+        // People call-progress analysis hung up on as machines or as something else (the
+        // draws of the answered leads), and the dialers' estimate of the former.
+        amd_false_positives: analysed_people(sc, w, seed, Verdict::Machine),
+        people_classed_other: analysed_people(sc, w, seed, Verdict::Other),
+        estimated_false_positives: w
+            .core
+            .camps
+            .iter()
+            .map(|c| c.dialer.estimated_false_positives())
+            .sum(),
         abandon_rate: ratio(abandoned, live),
         time_to_connect_s: if waits.is_empty() {
             0.0
@@ -226,6 +256,32 @@ pub fn result_of(sc: &MultiScenario, strategy: &str, w: &World, wall: Instant) -
         calls: Vec::new(),
         campaigns,
     }
+}
+
+/// People among the dialled leads of analysed campaigns whose verdict was `v` (drawn again
+/// from the leads' own streams, as the run drew them).
+fn analysed_people(sc: &MultiScenario, w: &World, seed: u64, v: Verdict) -> u64 {
+    let models = (0..sc.campaigns.len())
+        .map(|i| (sc.campaigns[i].name.clone(), sc.trunk_model(i)))
+        .collect();
+    let analysis = (0..sc.campaigns.len())
+        .filter_map(|i| Some((sc.campaigns[i].name.clone(), sc.analysis_of(i)?.clone())))
+        .collect();
+    let customers = Customers::new(models, analysis, seed);
+    let mut seen = std::collections::HashSet::new();
+    w.sip
+        .placed
+        .iter()
+        .filter(|p| seen.insert((p.campaign.clone(), p.lead)))
+        .filter(|p| {
+            customers
+                .draw(&p.campaign, p.lead)
+                .is_some_and(|d| d.outcome == crate::sim::dist::Outcome::Live)
+                && customers
+                    .verdict(&p.campaign, p.lead)
+                    .is_some_and(|(got, _)| got == v)
+        })
+        .count() as u64
 }
 
 fn ratio(a: u64, b: u64) -> f64 {

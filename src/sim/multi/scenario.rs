@@ -16,6 +16,9 @@ use crate::sim::dist::TrunkModel;
 use crate::sim::scenario::{MAX_CALL_TIME, MAX_CHANNELS, MAX_DURATION, MAX_STRATEGIES};
 use crate::yaml::{check_count, check_dist, check_dur, read as yaml_read, Dur, YamlError};
 
+/// Longest mean analysis delay a trunk group's `analysis:` may give (app_amd's total is 5 s).
+const MAX_ANALYSIS_DELAY: Duration = Duration::from_secs(30);
+
 /// Most campaigns in one scenario.
 pub const MAX_CAMPAIGNS: usize = 16;
 /// Most agents in all groups.
@@ -78,6 +81,13 @@ pub struct TrunkGroup {
     pub channels: u32,
     /// Calls started in any one second (1 to [`MAX_CPS`]).
     pub cps: u32,
+    /// Call-progress analysis of the answered calls of the campaigns dialling through this
+    /// group, as the single-campaign trunk's `analysis:` ([`crate::sim::analysis`]): the
+    /// trunk anchors media, each campaign on it gets a CPA setup with the default policy, and
+    /// every answer (person or machine) waits for a verdict drawn from `delay` and
+    /// `confusion`. Absent: answers are known at once, machines reported by the trunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::sim::analysis::AnalysisSpec>,
 }
 
 /// One campaign.
@@ -248,6 +258,11 @@ impl MultiScenario {
             }
             check_count(&f("channels"), t.channels as u64, 1, MAX_CHANNELS as u64)?;
             check_count(&f("cps"), t.cps as u64, 1, MAX_CPS as u64)?;
+            if let Some(a) = &t.analysis {
+                check_dist(&f("analysis.delay"), &a.delay, MAX_ANALYSIS_DELAY)?;
+                a.check()
+                    .map_err(|(k, m)| (f(k.trim_start_matches("trunk.")), m))?;
+            }
         }
         check_count(
             "campaigns",
@@ -345,8 +360,16 @@ impl MultiScenario {
         for t in &self.trunks {
             text.push_str(&format!(
                 "    - {{name: {0}, address: \"127.0.0.1:5070\", max_channels: {1}, max_cps: {2}, \
-                 ping_interval: 0s, media: flow-i}}\n",
-                t.name, t.channels, t.cps
+                 ping_interval: 0s, media: {3}}}\n",
+                t.name,
+                t.channels,
+                t.cps,
+                // Analysis listens to the calls' audio: their media is anchored.
+                if t.analysis.is_some() {
+                    "anchor"
+                } else {
+                    "flow-i"
+                }
             ));
         }
         text.push_str("  groups:\n");
@@ -455,6 +478,16 @@ skills: [{skills}]
             no_answer_timeout_s: c.ring_timeout.secs_f64(),
             talk: c.talk_time.clone(),
         }
+    }
+
+    /// The `analysis:` of campaign `i`'s trunk group, if it has one.
+    pub fn analysis_of(&self, i: usize) -> Option<&crate::sim::analysis::AnalysisSpec> {
+        let group = &self.campaigns.get(i)?.trunk_group;
+        self.trunks
+            .iter()
+            .find(|t| &t.name == group)?
+            .analysis
+            .as_ref()
     }
 
     /// Checks a strategy named on the command line.

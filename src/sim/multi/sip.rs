@@ -8,25 +8,77 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::harness::{Answer, Script, TalkScript};
+use crate::cpa::{CpaEvent, Decision, Phase};
+use crate::engine::harness::{Answer, CpaScript, Script, TalkScript};
+use crate::pacing::Verdict;
+use crate::sim::analysis::{AnalysisSpec, AGENT_ON_MACHINE_S};
 use crate::sim::dist::{stream_rng, CallDraw, Outcome, TrunkModel};
-use crate::sim::engine::STREAM_CALLS;
+use crate::sim::engine::{STREAM_ANALYSIS, STREAM_CALLS};
 use crate::sip::SipOutcome;
 
 /// The customers of every campaign (by name).
 #[derive(Clone)]
 pub struct Customers {
     models: Arc<BTreeMap<String, TrunkModel>>,
+    /// The analysis of the campaigns whose trunk group analyses its calls.
+    analysis: Arc<BTreeMap<String, AnalysisSpec>>,
     seed: u64,
 }
 
 impl Customers {
-    /// Customers drawn from `models` with `seed`.
-    pub fn new(models: BTreeMap<String, TrunkModel>, seed: u64) -> Customers {
+    /// Customers drawn from `models` with `seed`; the campaigns in `analysis` are analysed.
+    pub fn new(
+        models: BTreeMap<String, TrunkModel>,
+        analysis: BTreeMap<String, AnalysisSpec>,
+        seed: u64,
+    ) -> Customers {
         Customers {
             models: Arc::new(models),
+            analysis: Arc::new(analysis),
             seed,
         }
+    }
+
+    /// The verdict and delay (s) of the analysed answer of `lead` on `campaign`: from the
+    /// lead's own analysis stream, so every strategy meets the same mistakes on the same lead.
+    pub fn verdict(&self, campaign: &str, lead: i64) -> Option<(Verdict, f64)> {
+        let spec = self.analysis.get(campaign)?;
+        let d = self.draw(campaign, lead)?;
+        let person = match d.outcome {
+            Outcome::Live => true,
+            Outcome::Machine => false,
+            _ => return None,
+        };
+        let mut rng = stream_rng(self.seed, STREAM_ANALYSIS, lead as u64);
+        Some(spec.draw(&mut rng, person))
+    }
+
+    /// The media side's verdicts: the harness's CPA script. A person's "other" verdict is dead
+    /// air (hung up, `silence`).
+    pub fn cpa(&self) -> CpaScript {
+        let me = self.clone();
+        CpaScript(Box::new(move |campaign, lead, phase| {
+            if phase != Phase::Answer {
+                return Vec::new();
+            }
+            let Some((v, delay_s)) = me.verdict(campaign, lead) else {
+                return Vec::new();
+            };
+            let verdict = match v {
+                Verdict::Human => crate::cpa::Verdict::Human,
+                Verdict::Machine => crate::cpa::Verdict::Machine,
+                Verdict::Other => crate::cpa::Verdict::Silence,
+            };
+            let delay = Duration::from_secs_f64(delay_s);
+            vec![(
+                delay,
+                CpaEvent::Verdict(Decision {
+                    verdict,
+                    decided_ms: delay.as_millis() as u32,
+                    detail: "simulated".into(),
+                }),
+            )]
+        }))
     }
 
     /// The draw of the customer of `lead` on `campaign` (none for a campaign not modelled).
@@ -40,6 +92,11 @@ impl Customers {
     pub fn script(&self) -> Script {
         let me = self.clone();
         Box::new(move |campaign, lead| match me.draw(campaign, lead) {
+            // An analysed trunk answers machines like people (a 200): analysis tells them
+            // apart.
+            Some(d) if d.outcome == Outcome::Machine && me.analysis.contains_key(campaign) => {
+                Answer::Live(Duration::from_secs_f64(d.after_s))
+            }
             Some(d) => answer(&d),
             None => Answer::Never,
         })
@@ -49,8 +106,14 @@ impl Customers {
     pub fn talk(&self) -> TalkScript {
         let me = self.clone();
         Box::new(move |campaign, lead| {
-            me.draw(campaign, lead)
-                .map_or(Duration::ZERO, |d| Duration::from_secs_f64(d.talk_s))
+            me.draw(campaign, lead).map_or(Duration::ZERO, |d| {
+                // A greeting passed as a person: the agent listens a while and hangs up.
+                if d.outcome == Outcome::Machine {
+                    Duration::from_secs_f64(AGENT_ON_MACHINE_S)
+                } else {
+                    Duration::from_secs_f64(d.talk_s)
+                }
+            })
         })
     }
 }
