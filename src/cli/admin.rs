@@ -149,6 +149,7 @@ fn wrap_up_code(disposition: &str, at: Option<&str>, now_ms: i64) -> anyhow::Res
     let wire = DispositionWire {
         disposition: disposition.to_string(),
         at_ms,
+        ..DispositionWire::default()
     };
     WrapUpCode::try_from(wire).map_err(|e| anyhow::anyhow!("disposition: {e}"))
 }
@@ -216,7 +217,8 @@ pub fn agents(args: AgentsArgs) -> anyhow::Result<ExitCode> {
             } => {
                 let now_ms = chrono::Utc::now().timestamp_millis();
                 let disposition = wrap_up_code(&disposition, at.as_deref(), now_ms)?;
-                (agent, AgentAction::WrapUp { disposition })
+                let note = None;
+                (agent, AgentAction::WrapUp { disposition, note })
             }
             AgentCmd::Login { agent } => (agent, AgentAction::Login),
             AgentCmd::Ready { agent } => (agent, AgentAction::Ready),

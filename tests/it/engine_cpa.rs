@@ -519,6 +519,7 @@ fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive
                 &mut w,
                 AgentAction::WrapUp {
                     disposition: WrapUpCode::Machine,
+                    note: None,
                 },
             );
             assert!(matches!(reply, Some(AdminReply::Agent(Ok(_)))), "{reply:?}");
