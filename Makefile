@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PGURL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: demo explore test lint unit prereqs peers postgres bench probe clean
+.PHONY: demo explore test lint unit prereqs peers postgres fuzzer bench probe clean
 
 ## demo: the main job on the embedded SQLite default — a fresh store, the shipped campaigns and the
 ## lab campaign (sim/demo: window open all day) applied, 3,000 generated leads loaded, outdial's
@@ -76,7 +76,7 @@ unit:
 	OUTDIAL_TEST_PG=$(PGURL) CARGO=$(CARGO) python3 .ci/test-lanes $(LANES)
 	OUTDIAL_TEST_PG=$(PGURL) $(CARGO) test --doc
 
-prereqs: peers postgres
+prereqs: peers postgres fuzzer
 
 # The real peers the tests run against, as Debian packages: `command:package` pairs. A missing one
 # is installed (apt-get, with one `apt-get update` retry); under CI=true one still missing afterwards
@@ -92,6 +92,20 @@ peers:
 	for p in $(PEERS); do cmd=$${p%%:*}; \
 	  command -v $$cmd >/dev/null || test -x /usr/sbin/$$cmd || { \
 	    echo "missing test peer: $$cmd (Debian package $${p#*:})"; [ "$$CI" != true ] || exit 1; }; done
+
+# The API fuzzer of tests/it/api_fuzz.rs: schemathesis from PyPI, pinned, in a virtual environment
+# of its own ($(VENV)/, ignored by git), made once and remade when the pin changes. Debian's
+# python3 needs python3-venv for `-m venv`: installed if missing. Under CI=true a failed install
+# fails here (and the test fails without the tool); elsewhere the test says it is missing.
+SCHEMATHESIS = 4.32.5
+VENV = .venv
+fuzzer:
+	@$(VENV)/bin/schemathesis --version 2>/dev/null | grep -qx "schemathesis, version $(SCHEMATHESIS)" || { \
+	  echo "installing schemathesis $(SCHEMATHESIS) in $(VENV)/"; rm -rf $(VENV); \
+	  { python3 -m venv $(VENV) || { $(APT) install -y python3-venv >/dev/null 2>&1 && python3 -m venv $(VENV); }; } \
+	  && $(VENV)/bin/pip install -q --disable-pip-version-check "schemathesis==$(SCHEMATHESIS)" \
+	  || { echo "missing API fuzzer: schemathesis $(SCHEMATHESIS) (python3 -m venv, pip)"; \
+	       rm -rf $(VENV); [ "$$CI" != true ] || exit 1; }; }
 
 # PostgreSQL runs as a machine service here and in CI; start it if it stopped.
 postgres:
@@ -116,4 +130,5 @@ probe:
 
 clean:
 	$(CARGO) clean
+	rm -rf $(VENV)
 	rm -f outdial.db outdial.db-shm outdial.db-wal

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::validate::DispositionWire;
 use crate::agents::AgentState;
@@ -126,9 +127,10 @@ pub enum ControlError {
 }
 
 /// A campaign's pacing settings, as a supervisor sets them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PacingSettings {
     /// Dial mode: `preview`, `progressive`, `power`, `power:R`, `predictive`, `adaptive`, `rate:λ`.
+    #[schema(value_type = String, pattern = r"^(preview|progressive|power(:[0-9]+(\.[0-9]+)?)?|predictive|adaptive|rate:[0-9]+(\.[0-9]+)?)$", example = "predictive")]
     pub mode: DialMode,
     /// Lines per ready agent for `power` (and the starting dial level for `adaptive`).
     pub ratio: f64,
@@ -141,20 +143,30 @@ pub struct PacingSettings {
 /// A requested pacing change: `None` fields stay as they are. `M` is how far the mode has been
 /// checked: a [`DialMode`] (the default) once `validate` accepted the change, which is what
 /// [`Control::set_pacing`] receives; the text as typed in a [`PacingRequest`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    bound = "",
+    as = PacingRequest,
+    description = "A pacing change: the fields to set (at least one); absent fields stay as they are."
+)]
 pub struct PacingChange<M = DialMode> {
-    /// New dial mode.
+    /// New dial mode, as typed: `preview`, `progressive`, `power`, `power:R`, `predictive`,
+    /// `adaptive`, `rate:λ` (case and surrounding blanks ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "predictive")]
     pub mode: Option<M>,
     /// New ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 5)]
     pub ratio: Option<f64>,
     /// New max ratio, in [1, 5].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 5)]
     pub max_ratio: Option<f64>,
-    /// New abandon target, in [0.001, the campaign's `abandon_cap`].
+    /// New abandon target, in [0.001, the campaign's `abandon_cap`] (at most 0.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0.001, maximum = 0.1)]
     pub target_abandon: Option<f64>,
 }
 
@@ -198,7 +210,7 @@ impl<M> PacingChange<M> {
 }
 
 /// The result of a pacing change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PacingUpdate {
     /// Campaign changed.
     pub campaign: String,
@@ -210,7 +222,7 @@ pub struct PacingUpdate {
 
 /// Abandon rates (abandoned / live answers) over the three windows; `None` when the window had
 /// no live answer.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AbandonRates {
     /// Since the engine started this campaign.
     pub run: Option<f64>,
@@ -222,7 +234,7 @@ pub struct AbandonRates {
 
 /// The abandon figure in its two parts over the run (UK Ofcom counts the people call-progress
 /// analysis hangs up on as machines as abandoned calls; see `pacing::analysis`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AbandonParts {
     /// Live answers not connected to an agent within patience.
     pub abandoned: u64,
@@ -251,7 +263,7 @@ pub struct AbandonParts {
 }
 
 /// Number of agents in each state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgentCounts {
     /// Logged out.
     pub logged_out: u32,
@@ -268,7 +280,7 @@ pub struct AgentCounts {
 }
 
 /// A campaign as the supervisor sees it: settings and live figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CampaignView {
     /// Campaign name.
     pub name: String,
@@ -302,7 +314,7 @@ fn default_abandon_cap() -> f64 {
 }
 
 /// An agent as the supervisor sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AgentView {
     /// Agent id from the config.
     pub id: String,
@@ -398,7 +410,7 @@ pub enum AgentAction {
 }
 
 /// What the agent's screen shows when a call connects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ScreenPop {
     /// Campaign of the call.
     pub campaign: String,
@@ -411,6 +423,7 @@ pub struct ScreenPop {
     /// E.164 number dialled.
     pub phone: String,
     /// Every other column of the list (JSON object).
+    #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     /// When the call was connected to the agent, epoch milliseconds UTC.
     pub connected_at_ms: i64,

@@ -11,6 +11,9 @@
 //! | `outdial_abandon_rate` | gauge | campaign, window (`run`, `24h`, `30d`) | abandoned / live answers |
 //! | `outdial_abandon_estimated_fp_total` | gauge | campaign | estimated people hung up on as machines by call-progress analysis since the run started (machine verdicts × the AMD false-positive rate in use; UK Ofcom counts them as abandoned) |
 //! | `outdial_abandon_with_fp_rate` | gauge | campaign | (abandoned + estimated false positives) / (live answers + estimated false positives) over the run: the figure pacing holds under the cap |
+//! | `outdial_abandon_target` | gauge | campaign | the campaign's `target_abandon` (pacing keeps the abandon figure under it) |
+//! | `outdial_abandon_cap` | gauge | campaign | the campaign's legal abandon cap (`dialing.abandon_cap`) |
+//! | `outdial_cpa_verdicts_total` | counter | campaign, verdict (`human`, `machine`, `announcement`, `sit`, `fax`, `silence`, `unsure`) | call-progress verdicts acted on: at the answer, or an early-media announcement or SIT that cancelled the call |
 //! | `outdial_occupancy` | gauge | campaign | busy / staffed agent time over the run, 0–1 |
 //! | `outdial_agents` | gauge | state | agents in each state |
 //! | `outdial_calls_in_flight` | gauge | campaign | calls dialling, ringing, waiting or connected |
@@ -28,6 +31,12 @@
 //! | `outdial_inbound_refused_total` | counter | campaign, reason | inbound calls refused with `sip.inbound_refuse_status`: `no_agent` (no logged-in agent of the campaign has the inbound skill), `queue_full` (`inbound_queue_cap` callers already waiting), `queue_timeout` (no agent within `inbound_queue_timeout`), `not_a_trunk` (an allowed source that is not a trunk, answered 403), `unknown_user` (the same, naming no agent while some agent dials in: answered 404) |
 //! | `outdial_store_backlog` | gauge | where (`memory`, `spool`) | writes owed to the store, not yet landed (see `engine::writes`); 0 when the store keeps up |
 //! | `outdial_store_write_retries_total` | counter | | tries of a store write that failed because the store was unreachable |
+//! | `outdial_opt_outs_total` | counter | campaign | customers who pressed the opt-out key during the safe-harbour message |
+//! | `outdial_recording_failures_total` | counter | campaign | recordings that failed (unwritable, disk full); the calls went on |
+//! | `outdial_rtp_ports_free` | gauge | | RTP port pairs free in `media.ports` |
+//! | `outdial_call_mos` | histogram | campaign | E-model MOS estimate of each anchored call's customer leg |
+//! | `outdial_call_loss_percent` | histogram | campaign | packet loss (%) of each anchored call's customer leg |
+//! | `outdial_call_jitter_seconds` | histogram | campaign | interarrival jitter (RFC 3550) of each anchored call's customer leg |
 //!
 //! The trunk gauges are read from the SIP endpoint's trunk table once a second. A call is counted
 //! in `outdial_trunk_calls_total` once, when it ends, on the trunk it was last seen on (answered
@@ -63,6 +72,12 @@ pub const ABANDON_ESTIMATED_FP: &str = "outdial_abandon_estimated_fp_total";
 /// Gauge `{campaign}`: (abandoned + estimated false positives) / (live answers + estimated
 /// false positives) over the run.
 pub const ABANDON_WITH_FP_RATE: &str = "outdial_abandon_with_fp_rate";
+/// Gauge `{campaign}`: the campaign's abandon target (`target_abandon`).
+pub const ABANDON_TARGET: &str = "outdial_abandon_target";
+/// Gauge `{campaign}`: the campaign's legal abandon cap (`dialing.abandon_cap`).
+pub const ABANDON_CAP: &str = "outdial_abandon_cap";
+/// Counter `{campaign, verdict}`: call-progress verdicts acted on.
+pub const CPA_VERDICTS: &str = "outdial_cpa_verdicts_total";
 /// Gauge `{campaign}`: agent occupancy, busy (talk + wrap) / staffed time, 0–1.
 pub const OCCUPANCY: &str = "outdial_occupancy";
 /// Gauge `{state}`: number of agents in each state (`logged_out`, `ready`, …).
@@ -115,7 +130,7 @@ pub const CALL_LOSS: &str = "outdial_call_loss_percent";
 pub const CALL_JITTER: &str = "outdial_call_jitter_seconds";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 33] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -123,6 +138,9 @@ pub const ALL: [&str; 30] = [
     ABANDON_RATE,
     ABANDON_ESTIMATED_FP,
     ABANDON_WITH_FP_RATE,
+    ABANDON_TARGET,
+    ABANDON_CAP,
+    CPA_VERDICTS,
     OCCUPANCY,
     AGENTS,
     CALLS_IN_FLIGHT,
@@ -214,6 +232,18 @@ fn describe() {
     describe_gauge!(
         ABANDON_WITH_FP_RATE,
         "(Abandoned + estimated AMD false positives) / (live answers + those) over the run."
+    );
+    describe_gauge!(
+        ABANDON_TARGET,
+        "The campaign's abandon target (target_abandon)."
+    );
+    describe_gauge!(
+        ABANDON_CAP,
+        "The campaign's legal abandon cap (dialing.abandon_cap)."
+    );
+    describe_counter!(
+        CPA_VERDICTS,
+        "Call-progress verdicts acted on (at the answer, or early media that cancelled the call)."
     );
     describe_gauge!(OCCUPANCY, "Agent busy (talk + wrap) / staffed time, 0-1.");
     describe_gauge!(AGENTS, "Agents in each state.");
@@ -347,6 +377,17 @@ pub fn set_abandon_fp(campaign: &str, estimated: f64, rate: Option<f64>) {
     if let Some(r) = rate {
         gauge!(ABANDON_WITH_FP_RATE, "campaign" => campaign.to_string()).set(r);
     }
+}
+
+/// Sets a campaign's abandon target and legal cap (fractions, 0.03 = 3 %).
+pub fn set_abandon_limits(campaign: &str, target: f64, cap: f64) {
+    gauge!(ABANDON_TARGET, "campaign" => campaign.to_string()).set(target);
+    gauge!(ABANDON_CAP, "campaign" => campaign.to_string()).set(cap);
+}
+
+/// Counts a call-progress verdict acted on (`human`, `machine`, …).
+pub fn cpa_verdict(campaign: &str, verdict: &'static str) {
+    counter!(CPA_VERDICTS, "campaign" => campaign.to_string(), "verdict" => verdict).increment(1);
 }
 
 /// Sets a campaign's occupancy (0–1).

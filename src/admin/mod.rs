@@ -15,7 +15,10 @@
 //! - `changes`: the audited supervisor changes (pacing, pause/resume), shared by the JSON API and
 //!   the web pages (`crate::web`).
 //! - [`wallboard`]: the view the supervisor wallboard shows ([`Control::wallboard`]).
-//! - `http`: the routes ([`router`]) and the error → status mapping.
+//! - `http`: the routes ([`router`]), each handler with its OpenAPI description, and the
+//!   error → status mapping.
+//! - `openapi`: the frame of the OpenAPI document ([`openapi()`]) and `/openapi.json`.
+//! - [`grafana`]: the Grafana dashboard of the metrics, embedded and served at `/grafana.json`.
 //! - `serve`: [`bind`] and [`serve`] (graceful shutdown, connection cap and timeouts), loopback by
 //!   default.
 //! - [`metrics`]: metric names, helpers the engine calls, the recorder behind `/metrics`.
@@ -29,8 +32,10 @@ mod auth;
 pub(crate) mod changes;
 pub mod client;
 mod control;
+pub mod grafana;
 mod http;
 pub mod metrics;
+mod openapi;
 pub mod records;
 pub mod report;
 mod serve;
@@ -48,5 +53,5 @@ pub use control::{
     PacingUpdate, ScreenPop, WrapUpCode, POP_HISTORY,
 };
 pub(crate) use http::ApiError;
-pub use http::{router, CurrentCall, PauseUpdate};
+pub use http::{openapi, router, CurrentCall, ErrorBody, PauseUpdate};
 pub use serve::{bind, serve, serve_with, DEFAULT_ADDR, DEFAULT_LIMITS};

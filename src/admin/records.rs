@@ -12,18 +12,19 @@ use std::io::SeekFrom;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{NaiveDate, TimeZone};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::control::{Control, ControlError};
-use super::http::ApiError;
+use super::http::{ApiError, ApiQuery, ErrorBody, Segment};
 use crate::store::{CallFilter, CallRecord, MAX_PAGE};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Rows per page unless the request says otherwise.
 pub const DEFAULT_PER_PAGE: i64 = 50;
@@ -32,8 +33,9 @@ pub const MAX_EXPORT: i64 = MAX_PAGE;
 
 /// A call-record search as typed (query string of `GET /records` and of the records page).
 /// Empty fields match everything.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct RecordQuery {
     /// Campaign name.
     pub campaign: String,
@@ -149,7 +151,7 @@ impl RecordQuery {
 }
 
 /// One page of call records (the JSON answer of `GET /records`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordsView {
     /// The records, newest first.
     pub rows: Vec<CallRecord>,
@@ -384,36 +386,64 @@ async fn recording(
 
 type AppControl = Arc<dyn Control>;
 
-/// The JSON API's call-record routes (merged into `http::router`, behind its bearer tokens):
-/// `GET /records` (a [`RecordQuery`] → [`RecordsView`]), `GET /records.csv`,
-/// `GET /recordings/{attempt}` (Range requests).
-pub fn routes(control: AppControl) -> Router {
-    Router::new()
-        .route("/records", get(records_json))
-        .route("/records.csv", get(records_csv))
-        .route("/recordings/{attempt}", get(recording_api))
-        .with_state(control)
+/// The JSON API's call-record routes with their descriptions (merged into `http::router`,
+/// behind its bearer tokens): `GET /records` (a [`RecordQuery`] → [`RecordsView`]),
+/// `GET /records.csv`, `GET /recordings/{attempt}` (Range requests).
+pub(crate) fn api() -> OpenApiRouter<AppControl> {
+    OpenApiRouter::new()
+        .routes(routes!(records_json))
+        .routes(routes!(records_csv))
+        .routes(routes!(recording_api))
 }
 
+/// Searches the call records, a page at a time.
+#[utoipa::path(get, path = "/records", tag = "records", params(RecordQuery),
+    responses(
+        (status = 200, description = "One page of matching records, newest first", body = RecordsView),
+        (status = 400, description = "A field of the search is wrong (named)", body = ErrorBody),
+        (status = 500, description = "The store failed", body = ErrorBody),
+        (status = 503, description = "The engine is stopping", body = ErrorBody),
+    ))]
 async fn records_json(
     State(c): State<AppControl>,
-    Query(q): Query<RecordQuery>,
+    ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Response, ApiError> {
     let s = q.check().map_err(ApiError::bad_request)?;
     Ok(Json(search(c.as_ref(), &s).await?).into_response())
 }
 
+/// The matching records as CSV (at most 1,000 rows; `page` and `per_page` ignored), every cell
+/// safe to open in a spreadsheet.
+#[utoipa::path(get, path = "/records.csv", tag = "records", params(RecordQuery),
+    responses(
+        (status = 200, description = "The records as CSV", body = String, content_type = "text/csv"),
+        (status = 400, description = "A field of the search is wrong (named)", body = ErrorBody),
+        (status = 500, description = "The store failed", body = ErrorBody),
+        (status = 503, description = "The engine is stopping", body = ErrorBody),
+    ))]
 async fn records_csv(
     State(c): State<AppControl>,
-    Query(q): Query<RecordQuery>,
+    ApiQuery(q): ApiQuery<RecordQuery>,
 ) -> Result<Response, ApiError> {
     let s = q.check().map_err(ApiError::bad_request)?;
     Ok(csv_download(c.as_ref(), &s).await?)
 }
 
+/// A call's recording, whole or the byte range asked for (`Range: bytes=…`).
+#[utoipa::path(get, path = "/recordings/{attempt}", tag = "records",
+    params(("attempt" = i64, Path, description = "Call record (attempt id)", example = 1)),
+    responses(
+        (status = 200, description = "The whole recording", content_type = "audio/wav", body = Vec<u8>),
+        (status = 206, description = "The range asked for (`Content-Range`)", content_type = "audio/wav", body = Vec<u8>),
+        (status = 400, description = "The attempt is not a number", body = ErrorBody),
+        (status = 404, description = "The call has no recording", body = ErrorBody),
+        (status = 416, description = "The range lies outside the file (`Content-Range: bytes */len`)"),
+        (status = 500, description = "The recording could not be read", body = ErrorBody),
+        (status = 503, description = "The engine is stopping", body = ErrorBody),
+    ))]
 async fn recording_api(
     State(c): State<AppControl>,
-    Path(attempt): Path<i64>,
+    Segment(attempt): Segment<i64>,
     headers: HeaderMap,
 ) -> Response {
     serve_recording(c.as_ref(), attempt, &headers).await

@@ -74,9 +74,13 @@ pub enum Invalid {
     /// A pause without a reason.
     #[error("pause needs a reason")]
     PauseReasonMissing,
-    /// A pause reason too long or with control characters.
-    #[error("pause reason must be at most 200 printable characters")]
-    PauseReasonTooLong,
+    /// A pause reason over 200 characters.
+    #[error("pause reason must be at most 200 characters, got {0}")]
+    PauseReasonTooLong(usize),
+    /// A pause reason with a control character (said apart from the length: a short reason
+    /// holding a tab was once refused as "too long").
+    #[error("pause reason must not contain control characters (found U+{0:04X})")]
+    PauseReasonControl(u32),
     /// `callback` without `at_ms`.
     #[error(
         "disposition callback needs its time: at (ISO 8601 with zone, or a delay such as 2h) \
@@ -236,8 +240,12 @@ pub fn pause_reason(raw: &str) -> Result<String, Invalid> {
     if reason.is_empty() {
         return Err(Invalid::PauseReasonMissing);
     }
-    if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        return Err(Invalid::PauseReasonTooLong);
+    let len = reason.chars().count();
+    if len > 200 {
+        return Err(Invalid::PauseReasonTooLong(len));
+    }
+    if let Some(c) = reason.chars().find(|c| c.is_control()) {
+        return Err(Invalid::PauseReasonControl(u32::from(c)));
     }
     Ok(reason.to_string())
 }
@@ -245,14 +253,19 @@ pub fn pause_reason(raw: &str) -> Result<String, Invalid> {
 /// The JSON body of `POST /agents/{id}/wrapup`, and the JSON form of a [`WrapUpCode`]:
 /// `{"disposition": CODE, "at_ms": …}` or `{"disposition": "callback", "at":
 /// "2026-03-04T15:30:00+08:00", "note": "…"}` (`at` may also be a delay: `2h`, `90m`,
-/// `PT2H30M`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `PT2H30M`). Named `WrapUpCode` in the OpenAPI description.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WrapUpCode)]
 pub struct DispositionWire {
-    /// Wrap-up code.
+    /// Wrap-up code: `callback` (with `at` or `at_ms`), `not_interested`, `do_not_call`, `completed`,
+    /// `machine` (voicemail the analysis passed as a person), or any other code of lowercase
+    /// letters, digits, `_` and `-`, 1–64 characters.
+    #[schema(example = "completed", min_length = 1, max_length = 64)]
     pub disposition: String,
-    /// Callback time, epoch milliseconds UTC (only for `callback`).
+    /// Callback time, epoch milliseconds UTC (for `callback`, unless `at` gives it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub at_ms: Option<i64>,
     /// Callback time as ISO 8601 with its zone, or a delay from now (only for `callback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -638,6 +651,20 @@ mod tests {
     fn pause_reasons() {
         assert_eq!(pause_reason(" lunch ").unwrap(), "lunch");
         assert!(pause_reason("  ").is_err());
-        assert!(pause_reason("a\nb").is_err());
+        // Found by the API fuzzer: a short reason with a control character was refused as
+        // "at most 200 printable characters"; the message now says what is wrong.
+        assert_eq!(
+            pause_reason("M\u{9e}t").unwrap_err().to_string(),
+            "pause reason must not contain control characters (found U+009E)"
+        );
+        assert_eq!(
+            pause_reason("a\nb").unwrap_err(),
+            Invalid::PauseReasonControl(0x0a)
+        );
+        assert_eq!(
+            pause_reason(&"x".repeat(201)).unwrap_err().to_string(),
+            "pause reason must be at most 200 characters, got 201"
+        );
+        assert!(pause_reason(&format!(" {} ", "x".repeat(200))).is_ok());
     }
 }

@@ -16,7 +16,7 @@ pub struct AgentId(pub u32);
 ///
 /// Serde and [`AgentState::as_str`] use the snake_case names of the admin API and the metrics
 /// (`logged_out`, `wrap_up`, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentState {
     /// Not staffed.

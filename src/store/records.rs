@@ -13,7 +13,7 @@ pub const MAX_PAGE: i64 = 1000;
 
 from_row! {
     /// One earlier attempt on a lead, as its screen pop lists it.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct LeadAttempt {
         /// The call record (attempt id).
         pub attempt: i64,
@@ -50,7 +50,7 @@ pub struct CallFilter {
 
 from_row! {
     /// One call record as the search lists it.
-    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct CallRecord {
         /// The call record (attempt id).
         pub attempt: i64,

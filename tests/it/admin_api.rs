@@ -596,6 +596,8 @@ async fn metrics_renders_every_documented_name() {
     metrics::recording_failed(CV);
     metrics::set_rtp_ports_free(4_990);
     metrics::set_abandon_fp(CV, 1.5, Some(0.018));
+    metrics::set_abandon_limits(CV, 0.025, 0.03);
+    metrics::cpa_verdict(CV, "machine");
     metrics::call_media(
         CV,
         &outdial::media::io::LegStats {
@@ -617,6 +619,9 @@ async fn metrics_renders_every_documented_name() {
         r#"outdial_abandon_estimated_fp_total{campaign="credit-verification"} 1.5"#,
         r#"outdial_opt_outs_total{campaign="credit-verification"} 1"#,
         r#"outdial_rtp_ports_free 4990"#,
+        r#"outdial_abandon_target{campaign="credit-verification"} 0.025"#,
+        r#"outdial_abandon_cap{campaign="credit-verification"} 0.03"#,
+        r#"outdial_cpa_verdicts_total{campaign="credit-verification",verdict="machine"} 1"#,
         r#"outdial_call_mos_bucket{campaign="credit-verification",le="4.2"} 1"#,
         r#"outdial_call_mos_bucket{campaign="credit-verification",le="4"} 0"#,
         r#"outdial_call_loss_percent_bucket{campaign="credit-verification",le="2"} 1"#,

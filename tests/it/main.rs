@@ -29,6 +29,8 @@ use media_support::sipp;
 mod admin_api;
 mod admin_cli;
 mod agent_dial_in;
+mod api_fuzz;
+mod api_spec;
 mod cli_campaign;
 mod cli_hostile;
 mod config_mutation;

@@ -229,6 +229,7 @@ impl Core {
         if !matches!(c.state, CpaState::Listening) {
             return;
         }
+        let campaign = &self.camps[ci].name;
         let then = match c.phase {
             Phase::Early => {
                 // Only what ends a call before its answer is acted on: announcements and SIT
@@ -238,6 +239,7 @@ impl Core {
                     return;
                 }
                 let disp = disposition_of(&d.verdict);
+                crate::admin::metrics::cpa_verdict(campaign, class.name());
                 c.state = CpaState::Decided;
                 c.disposition = Some(disp);
                 m.record.cpa = Some(cpa_record(&d, delay_ms, "cancel"));
@@ -251,6 +253,7 @@ impl Core {
                     CpaAction::Message(_) => "message",
                 };
                 m.record.cpa = Some(cpa_record(&d, delay_ms, name));
+                crate::admin::metrics::cpa_verdict(campaign, class.name());
                 tracing::debug!(?key, verdict = %d.verdict, delay_ms, action = name, "verdict");
                 match action {
                     CpaAction::Connect => {

@@ -188,6 +188,7 @@ impl Core {
             let v = self.campaign_view(ci);
             admin::metrics::set_calls_in_flight(&v.name, v.calls_in_flight);
             admin::metrics::set_dial_level(&v.name, v.dial_level);
+            admin::metrics::set_abandon_limits(&v.name, v.pacing.target_abandon, v.abandon_cap);
             if let Some(o) = v.occupancy {
                 admin::metrics::set_occupancy(&v.name, o);
             }
