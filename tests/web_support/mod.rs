@@ -175,10 +175,25 @@ impl Browser {
     }
 
     /// Signs in at `base`/ui/login with `token`.
+    /// Returns once the login page has been replaced by the answer (the old token field is gone:
+    /// WebDriver's "stale element" wait), so the caller reads the next page, not the login form.
     pub async fn login(&self, base: &str, token: &str) {
         self.goto(&format!("{base}/ui/login")).await;
         self.fill("#token", token).await;
+        let field = self
+            .client
+            .find(Locator::Css("#token"))
+            .await
+            .expect("#token");
         self.click("button[type=submit]").await;
+        let end = Instant::now() + Duration::from_secs(10);
+        while field.attr("id").await.is_ok() {
+            assert!(
+                Instant::now() < end,
+                "the login form was not replaced within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Saves a PNG of the viewport to `path`.
