@@ -462,7 +462,8 @@ const DESK_TOKEN: &str = "desk-agent0001-token-0123456789";
 /// In a real browser against a dialling engine (trunk-sim, agent-sim): the agent logs in, gets
 /// the screen pop with the lead's attributes (a `<script>` in one shows as text), schedules a
 /// callback with a note, and a few seconds later gets that same lead again, its note in the
-/// pop's history. Screenshot on failure (`web_support`).
+/// pop's history; then a supervisor finds the call on the records page. Screenshot on failure
+/// (`web_support`); `OUTDIAL_UPDATE_SCREENSHOTS=1` also saves the README's desk and records pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_gets_a_screen_pop_schedules_a_callback_and_gets_it() {
     use crate::engine_support::{self as es, Lab};
@@ -578,6 +579,27 @@ async fn an_agent_gets_a_screen_pop_schedules_a_callback_and_gets_it() {
         .await;
         assert_eq!(b.text("#pop-name").await, "Tan Mei Ling");
         assert!(b.text("#pop-history").await.contains("callback"));
+        shoot(&b, "desk.png").await;
+        // A supervisor finds this lead's calls on the records page.
+        b.client.delete_all_cookies().await.expect("cookies");
+        b.login(&admin_url, es::TOKEN).await;
+        b.goto(&format!("{admin_url}/ui/records?campaign=desk-c"))
+            .await;
+        b.wait_text("#record-table", secs(5), |t| t.contains("91234567"))
+            .await;
+        shoot(&b, "records.png").await;
     })
     .await;
+}
+
+/// Saves the page for the README when `OUTDIAL_UPDATE_SCREENSHOTS` is set (docs/screenshots/).
+async fn shoot(b: &crate::web_support::Browser, name: &str) {
+    if std::env::var("OUTDIAL_UPDATE_SCREENSHOTS").is_ok() {
+        b.screenshot(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs/screenshots")
+                .join(name),
+        )
+        .await;
+    }
 }
