@@ -293,6 +293,46 @@ mod tests {
     }
 
     #[test]
+    fn dropped_frames_leave_silence_in_place_and_mark_the_recording_once() {
+        let path = dir("gap").join("c.wav");
+        let mut r = Recorder::new();
+        r.start_recording(LegId(1), &path);
+        r.attach(LegId(2), LegId(1));
+        for s in 0..100 {
+            // Slots 40..60 of the customer never reach the recorder (its queue was full).
+            if !(40..60).contains(&s) {
+                r.frame(&tap(1, s, 3000));
+            }
+            r.frame(&tap(2, s, -3000));
+        }
+        r.gap(LegId(1), 15);
+        r.gap(LegId(2), 0);
+        r.gap(LegId(1), 5);
+        r.gap(LegId(9), 7); // a leg of no recording: nothing
+        match r.poll_event() {
+            Some(MediaEvent::RecordingGap {
+                customer,
+                missing_ms,
+            }) => {
+                assert_eq!(customer, LegId(1));
+                assert_eq!(missing_ms, 300);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(r.poll_event().is_none(), "told once per recording");
+        let sum = r.stop(LegId(1)).unwrap();
+        assert_eq!(sum.gap_ms, 400);
+        assert_eq!(sum.failed, None);
+        let bytes = std::fs::read(&path).unwrap();
+        let data = &bytes[writer::HEADER_LEN as usize..];
+        // Timing kept: 100 slots, silence on the left where the frames were dropped.
+        assert_eq!(data.len(), 100 * 320);
+        let at = |slot: usize, ch: usize| ulaw_decode(data[slot * 320 + ch]);
+        assert!(at(39, 0) > 2900 && at(40, 0) == 0 && at(59, 0) == 0 && at(60, 0) > 2900);
+        assert!(at(50, 1) < -2900);
+    }
+
+    #[test]
     fn an_unwritable_directory_fails_the_recording_not_the_call() {
         let base = dir("unwritable");
         std::fs::create_dir_all(&base).unwrap();
