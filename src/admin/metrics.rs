@@ -120,6 +120,9 @@ pub const STORE_WRITE_RETRIES: &str = "outdial_store_write_retries_total";
 pub const OPT_OUTS: &str = "outdial_opt_outs_total";
 /// Counter `{campaign}`: recordings that failed (unwritable, disk full); the calls went on.
 pub const RECORDING_FAILURES: &str = "outdial_recording_failures_total";
+/// Counter `{campaign}`: recordings with a gap (the recording thread fell behind and frames
+/// for it were dropped; the calls were relayed as usual).
+pub const RECORDING_GAPS: &str = "outdial_recording_gaps_total";
 /// Gauge: RTP port pairs free in `media.ports`.
 pub const RTP_PORTS_FREE: &str = "outdial_rtp_ports_free";
 /// Histogram `{campaign}`: E-model MOS estimate of each anchored call's customer leg.
@@ -130,7 +133,7 @@ pub const CALL_LOSS: &str = "outdial_call_loss_percent";
 pub const CALL_JITTER: &str = "outdial_call_jitter_seconds";
 
 /// Every metric name, for documentation checks and tests.
-pub const ALL: [&str; 33] = [
+pub const ALL: [&str; 34] = [
     DIALS,
     CALLS,
     LIVE_ANSWERS,
@@ -160,6 +163,7 @@ pub const ALL: [&str; 33] = [
     STORE_WRITE_RETRIES,
     OPT_OUTS,
     RECORDING_FAILURES,
+    RECORDING_GAPS,
     RTP_PORTS_FREE,
     CALL_MOS,
     CALL_LOSS,
@@ -295,6 +299,10 @@ fn describe() {
     describe_counter!(
         RECORDING_FAILURES,
         "Recordings that failed (unwritable, disk full); the calls went on."
+    );
+    describe_counter!(
+        RECORDING_GAPS,
+        "Recordings with a gap (frames dropped while the recorder was behind); the calls went on."
     );
     describe_gauge!(RTP_PORTS_FREE, "RTP port pairs free in media.ports.");
     describe_histogram!(
@@ -512,6 +520,11 @@ pub fn opt_out(campaign: &str) {
 /// Counts a failed recording.
 pub fn recording_failed(campaign: &str) {
     counter!(RECORDING_FAILURES, "campaign" => campaign.to_string()).increment(1);
+}
+
+/// Counts a recording with a gap.
+pub fn recording_gap(campaign: &str) {
+    counter!(RECORDING_GAPS, "campaign" => campaign.to_string()).increment(1);
 }
 
 /// Records an anchored call's customer-leg figures (only legs that received RTP).

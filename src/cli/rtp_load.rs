@@ -202,7 +202,13 @@ fn markdown_row(f: &RelayFigures, opts: &LoadOptions, before: &str, after: &str)
     let (rec, ok, disk) = match &f.recording {
         Some(r) => (
             "on".to_string(),
-            format!("{}/{} ({} failed)", r.valid, r.started, r.failures()),
+            format!(
+                "{}/{} ({} failed, {} frames dropped)",
+                r.valid,
+                r.started,
+                r.failures(),
+                r.frames_dropped
+            ),
             format!("{:.0} kB/s", r.disk_bytes_per_s() / 1000.0),
         ),
         None => ("off".into(), "-".into(), "-".into()),
@@ -272,7 +278,8 @@ fn print_line(f: &RelayFigures) {
         println!(
             "    recordings: {} started, {} valid, {} failure events; {:.2}–{:.2} s each, worst \
              |duration − (Close − Record)| {:.3} s; {} bytes in the files, {} written while \
-             streaming ({:.0} B/s)",
+             streaming ({:.0} B/s); {} frames dropped (recorder behind); recording thread \
+             CPU {:.1} % of one core",
             r.started,
             r.valid,
             r.failed_events,
@@ -281,7 +288,9 @@ fn print_line(f: &RelayFigures) {
             r.worst_duration_error,
             r.bytes_total,
             r.bytes_streaming,
-            r.disk_bytes_per_s()
+            r.disk_bytes_per_s(),
+            r.frames_dropped,
+            100.0 * r.thread_cpu.as_secs_f64() / r.streaming.as_secs_f64().max(f64::EPSILON)
         );
         for p in &r.problems {
             println!("    invalid: {p}");

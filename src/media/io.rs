@@ -182,6 +182,14 @@ pub enum MediaEvent {
         /// Why.
         reason: String,
     },
+    /// A recording lost audio for the first time (its recorder fell behind and frames were
+    /// dropped: silence there, timing kept); the call goes on. Once per recording.
+    RecordingGap {
+        /// The customer leg.
+        customer: LegId,
+        /// Milliseconds missing so far (of either channel).
+        missing_ms: u64,
+    },
     /// Call-progress analysis of `leg` reached a verdict, or heard the beep after a machine.
     Cpa {
         /// The analysed leg.

@@ -594,6 +594,7 @@ async fn metrics_renders_every_documented_name() {
     metrics::store_write_retry();
     metrics::opt_out(CV);
     metrics::recording_failed(CV);
+    metrics::recording_gap(CV);
     metrics::set_rtp_ports_free(4_990);
     metrics::set_abandon_fp(CV, 1.5, Some(0.018));
     metrics::set_abandon_limits(CV, 0.025, 0.03);

@@ -1,6 +1,7 @@
 //! The media shell on loopback: legs bound on Open, RTP relayed between bridged legs (through the
-//! pass-through core, and across workers), events out, Record reaching the tap sink, OpenFailed on
-//! a taken port, and stop() freeing every port.
+//! pass-through core, and across workers), events out, Record reaching the tap sink (on its own
+//! thread: a stuck sink stalls no packet), OpenFailed on a taken port, and stop() freeing every
+//! port.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -335,4 +336,110 @@ fn the_media_core_in_the_shell_relays_a_customer_to_an_agent_across_workers() {
         MediaEvent::FirstPacket { leg: LegId(10) }
     );
     shell.stop();
+}
+
+/// A recording sink stuck on its disk: the first request blocks until the test opens the gate
+/// (or 30 s pass, so a broken shell fails the test instead of hanging it). Counts what reaches it.
+struct StuckSink {
+    gate: std::sync::mpsc::Receiver<()>,
+    seen: Arc<Mutex<StuckLog>>,
+}
+
+#[derive(Default)]
+struct StuckLog {
+    frames: u64,
+    gap: u64,
+    stopped: bool,
+}
+
+impl TapSink for StuckSink {
+    fn start_recording(&mut self, _customer: LegId, _path: &Path) {
+        // Either outcome lets the test go on: released, or the 30-s bound.
+        let _released = self.gate.recv_timeout(Duration::from_secs(30));
+    }
+    fn frame(&mut self, _f: &TapFrame) {
+        self.seen.lock().expect("log").frames += 1;
+    }
+    fn stop(&mut self, _customer: LegId) {
+        self.seen.lock().expect("log").stopped = true;
+    }
+    fn gap(&mut self, leg: LegId, frames: u32) {
+        assert!(leg == LegId(30) || leg == LegId(31), "gap of {leg:?}");
+        self.seen.lock().expect("log").gap += u64::from(frames);
+    }
+}
+
+/// The recorder runs off the relay: while the recording sink is stuck (a slow disk), a recorded
+/// call's packets keep flowing at once; the frames the full recording queue cannot take are
+/// dropped and counted, and the recorder is told of exactly that gap before the call's stop.
+#[test]
+fn a_stuck_recording_sink_does_not_stall_the_relay_and_its_gap_is_counted() {
+    let (open_gate, gate) = std::sync::mpsc::channel();
+    let seen = Arc::new(Mutex::new(StuckLog::default()));
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.workers = 1;
+    // 10 frames (0.2 s of one leg) may wait: the 2-s call below overflows it many times over.
+    cfg.recording_queue_frames = 10;
+    cfg.recordings = Box::new(StuckSink {
+        gate,
+        seen: Arc::clone(&seen),
+    });
+    let mut shell = MediaShell::start(cfg).expect("start");
+    let mut events = shell.take_events().expect("events");
+    let (customer, agent) = (peer(), peer());
+    let (cport, aport) = (free_pair(), free_pair());
+    open(&shell, 30, LegRole::Customer, cport, &customer);
+    open(&shell, 31, LegRole::Agent, aport, &agent);
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(30),
+        agent: LegId(31),
+    });
+    shell.send(MediaCommand::Record {
+        customer: LegId(30),
+        path: PathBuf::from("/tmp/never-written.wav"),
+    });
+    let payload = [0x55u8; 160];
+    let mut worst = Duration::ZERO;
+    for seq in 0..100u16 {
+        let mut packet = rtp(seq, &payload);
+        packet[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        let sent = std::time::Instant::now();
+        customer.send_to(&packet, (LOCAL, cport)).expect("send");
+        // recv() fails the test after 5 s: a relay waiting for the stuck sink never delivers.
+        let relayed = recv(&agent);
+        worst = worst.max(sent.elapsed());
+        assert_eq!(
+            &relayed[relayed.len() - 160..],
+            &payload[..],
+            "packet {seq}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Generous for a loaded machine; a relay behind the sink would not deliver at all.
+    assert!(worst < Duration::from_secs(1), "worst relay time {worst:?}");
+    assert_eq!(seen.lock().expect("log").frames, 0, "the sink was stuck");
+    let dropped = shell
+        .counters()
+        .recording_frames_dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    // 2 s of a tapped leg is ~100 frames; at most 10 could wait.
+    assert!(dropped >= 50, "dropped {dropped}");
+    open_gate.send(()).expect("sink waiting");
+    shell.send(MediaCommand::Close { leg: LegId(30) });
+    shell.send(MediaCommand::Close { leg: LegId(31) });
+    let mut closed = 0;
+    while closed < 2 {
+        if matches!(next_event(&mut events), MediaEvent::Closed { .. }) {
+            closed += 1;
+        }
+    }
+    shell.stop();
+    let log = seen.lock().expect("log");
+    assert!(log.stopped, "the recording's stop reached the sink");
+    assert_eq!(log.gap, dropped, "the sink heard of every dropped frame");
+    assert!(
+        log.frames <= 10,
+        "only the queued frames reached it: {}",
+        log.frames
+    );
 }

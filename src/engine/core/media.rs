@@ -593,6 +593,21 @@ impl Core {
                 }
                 None => {}
             },
+            MediaEvent::RecordingGap {
+                customer,
+                missing_ms,
+            } => {
+                tracing::warn!(
+                    ?customer,
+                    missing_ms,
+                    "recording has a gap (the recorder fell behind); the call goes on"
+                );
+                if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&customer) {
+                    if let Some(rec) = self.calls.get(&key) {
+                        crate::admin::metrics::recording_gap(&self.camps[rec.camp].name);
+                    }
+                }
+            }
             MediaEvent::RecordingFailed { customer, reason } => {
                 tracing::error!(?customer, %reason, "recording failed; the call goes on");
                 if let Some(&LegOwner::Customer(key)) = self.media.legs.get(&customer) {

@@ -8,8 +8,9 @@
 //! A recording that cannot be written (unwritable directory, full disk) is dropped with a
 //! [`MediaEvent::RecordingFailed`]; the call never notices. Nothing here relays audio, reads a
 //! clock or touches the store; the media shell drives it and turns its events into the engine's.
-//! File writes are blocking syscalls (one append a second per call): the shell should call the
-//! recorder off its packet path.
+//! File writes are blocking syscalls (one append a second per call): the shell runs the recorder
+//! on its own thread, off the packet path, and tells it of frames it had to drop
+//! ([`Recorder::gap`]).
 
 pub mod mixer;
 pub mod stale;
@@ -32,6 +33,9 @@ pub struct RecordingSummary {
     pub duration_secs: f64,
     /// Why it failed, when it did (the file may then be partial or absent).
     pub failed: Option<String>,
+    /// Milliseconds of audio (of either channel) dropped before reaching the recorder: silence
+    /// in the file there, the timing kept.
+    pub gap_ms: u64,
 }
 
 /// One call being recorded.
@@ -46,6 +50,8 @@ struct Recording {
     seconds: f64,
     /// Scratch for the mixer's output.
     out: Vec<u8>,
+    /// 20-ms frames dropped before they reached the recorder (see [`Recorder::gap`]).
+    gap_frames: u64,
 }
 
 /// Every recording of a media plane, keyed by the customer leg.
@@ -87,6 +93,7 @@ impl Recorder {
                 failed,
                 seconds: 0.0,
                 out: Vec::new(),
+                gap_frames: 0,
             },
         );
     }
@@ -99,6 +106,31 @@ impl Recorder {
     /// `agent`'s audio goes to no recording.
     pub fn detach(&mut self, agent: LegId) {
         self.agents.remove(&agent);
+    }
+
+    /// `frames` frames of `leg` (a recorded customer or an agent bridged to one) never reached
+    /// the recorder (its queue was full): the mixer fills the slots with silence, the recording
+    /// is marked as having a gap, and the engine hears of it once
+    /// ([`MediaEvent::RecordingGap`]).
+    pub fn gap(&mut self, leg: LegId, frames: u32) {
+        let customer = if self.calls.contains_key(&leg) {
+            leg
+        } else if let Some(&c) = self.agents.get(&leg) {
+            c
+        } else {
+            return;
+        };
+        let Some(rec) = self.calls.get_mut(&customer) else {
+            return;
+        };
+        let first = rec.gap_frames == 0;
+        rec.gap_frames += u64::from(frames);
+        if first && frames > 0 {
+            self.events.push_back(MediaEvent::RecordingGap {
+                customer,
+                missing_ms: rec.gap_frames * 20,
+            });
+        }
     }
 
     /// One tapped frame: placed in the recording its leg belongs to, if any.
@@ -136,6 +168,13 @@ impl Recorder {
     /// when it was not being recorded. Agents attached to it are detached.
     pub fn stop(&mut self, customer: LegId) -> Option<RecordingSummary> {
         let mut rec = self.calls.remove(&customer)?;
+        if rec.gap_frames > 0 {
+            tracing::warn!(
+                path = %rec.path.display(),
+                missing_ms = rec.gap_frames * 20,
+                "recording closed with a gap (the recorder fell behind)"
+            );
+        }
         self.agents.retain(|_, c| *c != customer);
         if let Some(mut writer) = rec.writer.take() {
             rec.out.clear();
@@ -156,6 +195,7 @@ impl Recorder {
             path: rec.path,
             duration_secs: rec.seconds,
             failed: rec.failed,
+            gap_ms: rec.gap_frames * 20,
         })
     }
 
@@ -171,7 +211,7 @@ impl Recorder {
 }
 
 /// The media shell's tap consumer: the shell hands the recorder its requests, bridges and
-/// frames (file writes happen here, once a second per call, on the worker that tapped them).
+/// frames (file writes happen here, once a second per call, on the shell's recording thread).
 impl crate::media::shell::TapSink for Recorder {
     fn start_recording(&mut self, customer: LegId, path: &Path) {
         Recorder::start_recording(self, customer, path);
@@ -186,6 +226,9 @@ impl crate::media::shell::TapSink for Recorder {
     }
     fn bridged(&mut self, customer: LegId, agent: LegId) {
         self.attach(agent, customer);
+    }
+    fn gap(&mut self, leg: LegId, frames: u32) {
+        Recorder::gap(self, leg, frames);
     }
     fn unbridged(&mut self, leg: LegId) {
         self.detach(leg);
@@ -247,6 +290,46 @@ mod tests {
         assert!(at(99, 0) > 2900 && at(99, 1) < -2900);
         assert!(r.poll_event().is_none());
         assert_eq!(r.active(), 0);
+    }
+
+    #[test]
+    fn dropped_frames_leave_silence_in_place_and_mark_the_recording_once() {
+        let path = dir("gap").join("c.wav");
+        let mut r = Recorder::new();
+        r.start_recording(LegId(1), &path);
+        r.attach(LegId(2), LegId(1));
+        for s in 0..100 {
+            // Slots 40..60 of the customer never reach the recorder (its queue was full).
+            if !(40..60).contains(&s) {
+                r.frame(&tap(1, s, 3000));
+            }
+            r.frame(&tap(2, s, -3000));
+        }
+        r.gap(LegId(1), 15);
+        r.gap(LegId(2), 0);
+        r.gap(LegId(1), 5);
+        r.gap(LegId(9), 7); // a leg of no recording: nothing
+        match r.poll_event() {
+            Some(MediaEvent::RecordingGap {
+                customer,
+                missing_ms,
+            }) => {
+                assert_eq!(customer, LegId(1));
+                assert_eq!(missing_ms, 300);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(r.poll_event().is_none(), "told once per recording");
+        let sum = r.stop(LegId(1)).unwrap();
+        assert_eq!(sum.gap_ms, 400);
+        assert_eq!(sum.failed, None);
+        let bytes = std::fs::read(&path).unwrap();
+        let data = &bytes[writer::HEADER_LEN as usize..];
+        // Timing kept: 100 slots, silence on the left where the frames were dropped.
+        assert_eq!(data.len(), 100 * 320);
+        let at = |slot: usize, ch: usize| ulaw_decode(data[slot * 320 + ch]);
+        assert!(at(39, 0) > 2900 && at(40, 0) == 0 && at(59, 0) == 0 && at(60, 0) > 2900);
+        assert!(at(50, 1) < -2900);
     }
 
     #[test]

@@ -205,7 +205,11 @@ fn run_outdial(
         OutdialCore::Media => MediaShell::start_with(cfg, MediaCore::new)?,
         OutdialCore::PassThrough => MediaShell::start_with(cfg, passthrough::PassThrough::new)?,
     };
-    let tids = shell.worker_tids().to_vec();
+    // The relay's threads: the workers and the recording thread (CPU and disk are both
+    // counted over them, so the figures stay "relaying and recording").
+    let mut tids = shell.worker_tids().to_vec();
+    let rec_tid: Vec<u32> = shell.recording_tid().into_iter().collect();
+    tids.extend(&rec_tid);
     if let Some(pin) = &opts.pin {
         for &tid in &tids {
             pin_thread(Some(tid), &pin.relay)?;
@@ -250,9 +254,11 @@ fn run_outdial(
     };
     std::thread::sleep(SETTLE);
     let cpu_before = threads_cpu(&tids);
+    let rec_cpu_before = threads_cpu(&rec_tid);
     let written_before = threads_written(&tids);
     let latency_before = shell.relay_latency();
     let (mut cpu, mut written, mut relay_latency) = (Duration::ZERO, 0, LatencySnapshot::default());
+    let mut rec_cpu = Duration::ZERO;
     let figures = streams::run(
         &calls,
         opts.duration,
@@ -260,6 +266,7 @@ fn run_outdial(
         opts.pin.as_ref().map(|p| p.generator.as_slice()),
         &mut || {
             cpu = threads_cpu(&tids).saturating_sub(cpu_before);
+            rec_cpu = threads_cpu(&rec_tid).saturating_sub(rec_cpu_before);
             written = threads_written(&tids).saturating_sub(written_before);
             relay_latency = shell.relay_latency().since(&latency_before);
         },
@@ -272,6 +279,10 @@ fn run_outdial(
             leg: LegId(i * 2 + 1),
         });
     }
+    let frames_dropped = shell
+        .counters()
+        .recording_frames_dropped
+        .load(std::sync::atomic::Ordering::Relaxed);
     shell.stop();
     let failed = match failures {
         Some(handle) => handle
@@ -280,13 +291,11 @@ fn run_outdial(
         None => 0,
     };
     let recording = match &opts.record {
-        Some(_) => Some(recorded::check(
-            &started,
-            closed_at,
-            failed,
-            written,
-            figures.elapsed,
-        )),
+        Some(_) => Some(recorded::RecordingFigures {
+            frames_dropped,
+            thread_cpu: rec_cpu,
+            ..recorded::check(&started, closed_at, failed, written, figures.elapsed)
+        }),
         None => None,
     };
     let name = match core {

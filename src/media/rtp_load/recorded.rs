@@ -41,10 +41,15 @@ pub struct RecordingFigures {
     pub worst_duration_error: f64,
     /// Bytes in the files at the end.
     pub bytes_total: u64,
-    /// Bytes the media workers wrote while the streams ran.
+    /// Bytes the media threads (workers and recording thread) wrote while the streams ran.
     pub bytes_streaming: u64,
     /// The streams' wall time.
     pub streaming: Duration,
+    /// Tapped frames the workers dropped because the recording thread's queue was full (the
+    /// recordings have silence there; the relay did not wait).
+    pub frames_dropped: u64,
+    /// CPU of the recording thread alone over the streaming window (included in the relay's).
+    pub thread_cpu: Duration,
 }
 
 impl RecordingFigures {

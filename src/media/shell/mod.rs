@@ -33,11 +33,21 @@
 //! [`MediaEvent::AnalysisDone`] to the engine's channel itself (never blocking on it) and ends
 //! after the workers, whose senders are its only ones.
 //!
+//! # Recording: its own thread
+//! The [`TapSink`] (the recorder: mixing, encoding, file appends) runs on the `media-recording`
+//! thread (`recording`), never on a worker: each worker queues its Record/Bridge/Unbridge/Close
+//! requests and each wake-up's tapped frames to it after the relay's sends. The frames waiting
+//! there are bounded ([`ShellConfig::recording_queue_frames`]); beyond that a worker drops the
+//! frames for recording, counts them ([`ShellCounters::recording_frames_dropped`]) and the sink
+//! hears of the gap ([`TapSink::gap`]) — the relay never waits for a disk. The thread sends the
+//! sink's events to the engine itself and ends after the workers.
+//!
 //! Must not: decide anything about media (that is [`MediaCore`]'s), look at SIP, the store or
 //! the engine's state, or block the workers on the engine (events wait in a worker-local queue
 //! when the engine's channel is full).
 
 mod analysis;
+mod recording;
 mod tap;
 mod worker;
 
@@ -46,6 +56,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex};
+
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -131,6 +142,10 @@ pub struct ShellConfig {
     /// it caused ([`MediaShell::relay_latency`]). Off by default: a benchmark's figure (one
     /// `recvmsg` with a control message instead of `recvfrom`, and a clock read per packet).
     pub relay_timing: bool,
+    /// At most this many tapped frames (20 ms of one leg each) wait for the recording thread;
+    /// beyond that the workers drop frames for recording (the recordings get a gap) rather
+    /// than wait. The default, 100,000 frames (≈ 32 MB), holds 0.67 s of 1,500 recorded calls.
+    pub recording_queue_frames: usize,
 }
 
 impl ShellConfig {
@@ -144,6 +159,7 @@ impl ShellConfig {
             event_capacity: 4096,
             recv_buffer: 256 * 1024,
             relay_timing: false,
+            recording_queue_frames: 100_000,
         }
     }
 }
@@ -168,6 +184,9 @@ pub struct ShellCounters {
     pub datagrams_out: AtomicU64,
     /// Datagrams the core wanted sent that the kernel refused (full buffer, unknown port).
     pub send_failed: AtomicU64,
+    /// Tapped frames not handed to the recording thread because its queue was full (the
+    /// recordings they belonged to have a gap; the calls were relayed as usual).
+    pub recording_frames_dropped: AtomicU64,
 }
 
 impl ShellCounters {
@@ -190,7 +209,10 @@ pub struct MediaShell {
     threads: Vec<JoinHandle<()>>,
     /// The analysis thread (ends once every worker, holding its mailbox, has).
     analysis: Option<JoinHandle<()>>,
+    /// The recording thread (ends after the workers too).
+    recording: Option<JoinHandle<()>>,
     tids: Vec<u32>,
+    recording_tid: Option<u32>,
     events: Option<mpsc::Receiver<MediaEvent>>,
     counters: Arc<ShellCounters>,
 }
@@ -210,13 +232,19 @@ impl MediaShell {
         let workers = cfg.workers.max(1);
         let start = Instant::now();
         let (event_tx, event_rx) = mpsc::channel(cfg.event_capacity.max(1));
-        let sink: Arc<Mutex<Box<dyn TapSink>>> = Arc::new(Mutex::new(cfg.recordings));
         let counters = Arc::new(ShellCounters {
             relay_latency: (0..workers).map(|_| LatencyHistogram::new()).collect(),
             ..ShellCounters::default()
         });
         // Call-progress analysis: its own thread, fed by every worker, talking to the engine.
         let (jobs, analysis) = analysis::spawn(event_tx.clone())?;
+        // Recording: its own thread too, fed by every worker through a bounded queue.
+        let recorder = recording::spawn(
+            cfg.recordings,
+            event_tx.clone(),
+            cfg.recording_queue_frames,
+            Arc::clone(&counters),
+        )?;
         let mut polls = Vec::with_capacity(workers);
         let mut receivers = Vec::with_capacity(workers);
         let mut peers = Vec::with_capacity(workers);
@@ -241,7 +269,7 @@ impl MediaShell {
                 recv_buffer: cfg.recv_buffer,
                 relay_timing: cfg.relay_timing,
                 events: event_tx.clone(),
-                sink: Arc::clone(&sink),
+                recording: recorder.queue(),
                 analysis: jobs.clone(),
                 counters: Arc::clone(&counters),
             });
@@ -263,6 +291,7 @@ impl MediaShell {
         drop(tid_tx);
         // Only the workers hold the analysis thread's mailbox: it ends after them.
         drop(jobs);
+        let (recording, recording_tid) = recorder.into_parts();
         // Every worker sends its tid once (or nothing off Linux); the loop ends when all senders
         // are gone or all have reported.
         let tids: Vec<u32> = tid_rx.iter().take(workers).collect();
@@ -274,7 +303,9 @@ impl MediaShell {
             peers,
             threads,
             analysis: Some(analysis),
+            recording: Some(recording),
             tids,
+            recording_tid,
             events: Some(event_rx),
             counters,
         })
@@ -289,6 +320,12 @@ impl MediaShell {
     /// empty where the OS does not say.
     pub fn worker_tids(&self) -> &[u32] {
         &self.tids
+    }
+
+    /// The recording thread's Linux id (its CPU and disk writes are the recordings'), when the
+    /// OS says.
+    pub fn recording_tid(&self) -> Option<u32> {
+        self.recording_tid
     }
 
     /// The shell's datagram counters.
@@ -394,6 +431,11 @@ impl MediaShell {
         if let Some(handle) = self.analysis.take() {
             if handle.join().is_err() {
                 tracing::error!("the media analysis thread panicked");
+            }
+        }
+        if let Some(handle) = self.recording.take() {
+            if handle.join().is_err() {
+                tracing::error!("the media recording thread panicked");
             }
         }
     }

@@ -9,9 +9,10 @@ use crate::media::io::{LegId, MediaEvent, TapFrame};
 /// A consumer of the media plane's tap: the recording writer. (Call-progress analysis does not
 /// go through it: it has its own thread and channel, see the shell's doc.)
 ///
-/// Called from the media worker threads (one at a time: the shell holds it behind a mutex and
-/// hands it each worker's frames in batches), so an implementation must not block for long: a
-/// slow disk belongs behind the sink's own queue, not on the relay's hot path.
+/// Called from the shell's own recording thread (never from a media worker: the workers queue
+/// each wake-up's frames for it), so a slow write delays only the recordings. When that thread
+/// falls too far behind, the workers drop frames rather than wait, and tell the sink through
+/// [`gap`](Self::gap).
 pub trait TapSink: Send {
     /// The engine asked for a recording of `customer`'s call at `path` (the customer leg left,
     /// its bridged agent right). Frames of both legs follow through [`frame`](Self::frame).
@@ -25,6 +26,9 @@ pub trait TapSink: Send {
     fn bridged(&mut self, _customer: LegId, _agent: LegId) {}
     /// The bridge of `leg` (either side) ended.
     fn unbridged(&mut self, _leg: LegId) {}
+    /// `frames` 20-ms frames of `leg` (a customer or a bridged agent) were dropped before
+    /// reaching the sink (its queue was full): the recording has a gap there.
+    fn gap(&mut self, _leg: LegId, _frames: u32) {}
     /// What the sink has to tell the engine (a recording that failed).
     fn poll_event(&mut self) -> Option<MediaEvent> {
         None

@@ -7,7 +7,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
@@ -16,7 +16,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc;
 
 use super::analysis::{Job, Jobs};
-use super::{ShellCore, ShellCounters, TapSink};
+use super::recording::{RecordingQueue, ToRecorder};
+use super::{ShellCore, ShellCounters};
 use crate::media::io::{LegId, LegRole, LegStats, MediaCommand, MediaEvent, RemoteMedia, TapFrame};
 use crate::media::rx_stamp::{self, StampedReader};
 
@@ -99,7 +100,8 @@ pub(super) struct WorkerParts<C> {
     /// Stamp received datagrams and time them to their send (a benchmark's figure).
     pub(super) relay_timing: bool,
     pub(super) events: mpsc::Sender<MediaEvent>,
-    pub(super) sink: Arc<Mutex<Box<dyn TapSink>>>,
+    /// The recording thread's queue (this worker's own end: no lock with other workers).
+    pub(super) recording: RecordingQueue,
     /// The analysis thread's mailbox (this worker's own sender: no lock with other workers).
     pub(super) analysis: Jobs,
     pub(super) counters: Arc<ShellCounters>,
@@ -273,7 +275,10 @@ impl<C: ShellCore> Worker<C> {
                 if let Some((_, state)) = self.legs.get_mut(customer) {
                     state.recording = Some(path.clone());
                 }
-                self.with_sink(|sink| sink.start_recording(*customer, path));
+                self.p.recording.request(ToRecorder::Start {
+                    customer: *customer,
+                    path: path.clone(),
+                });
             }
             MediaCommand::Close { leg } => {
                 let leg = *leg;
@@ -286,18 +291,20 @@ impl<C: ShellCore> Worker<C> {
                         self.to_analysis(Job::Stop(leg));
                     }
                     if state.recording.is_some() {
-                        self.with_sink(|sink| sink.stop(leg));
+                        self.p.recording.request(ToRecorder::Stop(leg));
                     }
                 }
                 return;
             }
             MediaCommand::Bridge { customer, agent } => {
                 let (customer, agent) = (*customer, *agent);
-                self.with_sink(|sink| sink.bridged(customer, agent));
+                self.p
+                    .recording
+                    .request(ToRecorder::Bridged { customer, agent });
             }
             MediaCommand::Unbridge { leg } => {
                 let leg = *leg;
-                self.with_sink(|sink| sink.unbridged(leg));
+                self.p.recording.request(ToRecorder::Unbridged(leg));
             }
             MediaCommand::Play { .. } => {}
         }
@@ -429,7 +436,8 @@ impl<C: ShellCore> Worker<C> {
         sent
     }
 
-    /// Drains the core: transmits, events (to the engine), tap frames (to the sink).
+    /// Drains the core: transmits, events (to the engine), tap frames (to the analysis and
+    /// recording threads).
     fn flush(&mut self) {
         self.send_transmits();
         while let Some(event) = self.p.core.poll_event() {
@@ -444,14 +452,8 @@ impl<C: ShellCore> Worker<C> {
                     self.to_analysis(Job::Frame(Box::new(f.clone())));
                 }
             }
-            self.with_sink(|sink| frames.iter().for_each(|f| sink.frame(f)));
-            self.taps = frames;
-            self.taps.clear();
-        }
-        let mut failed = Vec::new();
-        self.with_sink(|sink| failed.extend(std::iter::from_fn(|| sink.poll_event())));
-        for event in failed {
-            self.emit(event);
+            // One message a wake-up; dropped (and counted) when the recorder is too far behind.
+            self.p.recording.frames(frames);
         }
         self.push_backlog();
     }
@@ -502,15 +504,6 @@ impl<C: ShellCore> Worker<C> {
             // Only after the thread ended, i.e. while the shell stops.
             tracing::debug!("analysis thread gone");
         }
-    }
-
-    fn with_sink(&self, f: impl FnOnce(&mut dyn TapSink)) {
-        let mut sink = match self.p.sink.lock() {
-            Ok(sink) => sink,
-            // A sink that panicked mid-frame: keep feeding it rather than stop the relay.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(sink.as_mut());
     }
 
     /// Hands `leg` to worker `to`: closes it in this core (keeping its figures so far), moves
@@ -606,7 +599,7 @@ impl<C: ShellCore> Worker<C> {
                 .handle_command(now, MediaCommand::Tap { leg: id, on: true });
         }
         if let Some(path) = &leg.recording {
-            // The sink already records this call (it is shared): only the new core is told.
+            // The recording thread already records this call: only the new core is told.
             self.p.core.handle_command(
                 now,
                 MediaCommand::Record {
