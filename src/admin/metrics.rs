@@ -33,6 +33,7 @@
 //! | `outdial_store_write_retries_total` | counter | | tries of a store write that failed because the store was unreachable |
 //! | `outdial_opt_outs_total` | counter | campaign | customers who pressed the opt-out key during the safe-harbour message |
 //! | `outdial_recording_failures_total` | counter | campaign | recordings that failed (unwritable, disk full); the calls went on |
+//! | `outdial_recording_gaps_total` | counter | campaign | recordings that lost frames because the recording thread fell behind (silence in the file; the relay and the call went on) |
 //! | `outdial_rtp_ports_free` | gauge | | RTP port pairs free in `media.ports` |
 //! | `outdial_call_mos` | histogram | campaign | E-model MOS estimate of each anchored call's customer leg |
 //! | `outdial_call_loss_percent` | histogram | campaign | packet loss (%) of each anchored call's customer leg |

@@ -69,11 +69,28 @@ pub fn free_tcp_port() -> u16 {
 
 /// `n` consecutive loopback UDP ports (n even, first even) that were all free a moment ago.
 pub fn free_udp_ports(n: u16) -> u16 {
-    for _ in 0..50 {
-        let base = sipp::free_udp_port() & !1;
-        if base.checked_add(n).is_none() {
+    // Below the kernel's ephemeral range (32768–60999 by default): a block found free there is
+    // never handed to another process binding port 0 meanwhile (another test's SIPp, an engine's
+    // SIP socket), which once took a port of a block between this check and the engine's bind.
+    // The start is spread by time and pid so parallel test processes pick different blocks.
+    // Within one process, blocks follow each other, so two calls never hand out the same ports.
+    static SEED: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let seed = *SEED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+            ^ std::process::id().wrapping_mul(2_654_435_761)
+    });
+    for _ in 0..50u32 {
+        let span = 32_000 - 10_000 - u32::from(n);
+        let start = seed
+            .wrapping_add(NEXT.fetch_add(u32::from(n) + 2, std::sync::atomic::Ordering::AcqRel));
+        let offset = start % span;
+        let Ok(base) = u16::try_from((10_000 + offset) & !1) else {
             continue;
-        }
+        };
         let held: Vec<_> = (base..base + n)
             .map_while(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).ok())
             .collect();

@@ -3,11 +3,9 @@
 //! (no lock shared with the relay); it drives [`Analyses`] and sends its events straight to the
 //! engine. Decides nothing: the classifiers do, the engine acts.
 
-use std::collections::VecDeque;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -34,9 +32,6 @@ pub(super) enum Job {
 /// A worker's way to the analysis thread.
 pub(super) type Jobs = std_mpsc::Sender<Job>;
 
-/// How long the thread waits before retrying events the engine's full channel refused.
-const RETRY: Duration = Duration::from_millis(2);
-
 /// Starts the analysis thread; it ends when every [`Jobs`] sender is gone.
 pub(super) fn spawn(events: mpsc::Sender<MediaEvent>) -> std::io::Result<(Jobs, JoinHandle<()>)> {
     let (tx, rx) = std_mpsc::channel();
@@ -47,46 +42,13 @@ pub(super) fn spawn(events: mpsc::Sender<MediaEvent>) -> std::io::Result<(Jobs, 
 }
 
 fn run(rx: &std_mpsc::Receiver<Job>, events: &mpsc::Sender<MediaEvent>) {
-    let mut analyses = Analyses::new();
-    // Events the engine's channel did not take yet: never block on the engine (it may be
-    // stopping and no longer reading), never drop a verdict while it still listens.
-    let mut backlog: VecDeque<MediaEvent> = VecDeque::new();
-    loop {
-        let job = if backlog.is_empty() {
-            match rx.recv() {
-                Ok(job) => Some(job),
-                Err(_) => return,
-            }
-        } else {
-            match rx.recv_timeout(RETRY) {
-                Ok(job) => Some(job),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        };
-        if let Some(job) = job {
-            handle(&mut analyses, job);
-            // Take what else is queued before talking to the engine.
-            while let Ok(job) = rx.try_recv() {
-                handle(&mut analyses, job);
-            }
-        }
-        backlog.extend(std::iter::from_fn(|| analyses.poll_event()));
-        while let Some(event) = backlog.pop_front() {
-            match events.try_send(event) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    backlog.push_front(event);
-                    break;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    // Nobody listens any more: the run is over.
-                    backlog.clear();
-                    break;
-                }
-            }
-        }
-    }
+    super::side::serve(
+        &mut Analyses::new(),
+        rx,
+        events,
+        handle,
+        Analyses::poll_event,
+    );
 }
 
 /// One job; a classifier that panics loses its own analysis (the engine's deadline then decides

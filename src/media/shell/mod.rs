@@ -48,6 +48,7 @@
 
 mod analysis;
 mod recording;
+mod side;
 mod tap;
 mod worker;
 

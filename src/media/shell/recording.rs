@@ -11,13 +11,12 @@
 //!
 //! Must not: decide what is recorded (the engine's Record does), or block a worker.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -100,9 +99,6 @@ impl RecordingQueue {
     }
 }
 
-/// How long the thread waits before retrying events the engine's full channel refused.
-const RETRY: Duration = Duration::from_millis(2);
-
 /// The recording thread and how workers reach it.
 pub(super) struct Spawned {
     /// Cloned into one [`RecordingQueue`] per worker by [`Spawned::queue`].
@@ -171,44 +167,13 @@ fn run(
     queued: &AtomicUsize,
     events: &mpsc::Sender<MediaEvent>,
 ) {
-    // Events the engine's channel did not take yet: never block on the engine, never drop a
-    // failure while it still listens.
-    let mut backlog: VecDeque<MediaEvent> = VecDeque::new();
-    loop {
-        let msg = if backlog.is_empty() {
-            match rx.recv() {
-                Ok(msg) => Some(msg),
-                Err(_) => return,
-            }
-        } else {
-            match rx.recv_timeout(RETRY) {
-                Ok(msg) => Some(msg),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-            }
-        };
-        if let Some(msg) = msg {
-            handle(sink.as_mut(), queued, msg);
-            // Take what else is queued before talking to the engine.
-            while let Ok(msg) = rx.try_recv() {
-                handle(sink.as_mut(), queued, msg);
-            }
-        }
-        backlog.extend(std::iter::from_fn(|| sink.poll_event()));
-        while let Some(event) = backlog.pop_front() {
-            match events.try_send(event) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    backlog.push_front(event);
-                    break;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    backlog.clear();
-                    break;
-                }
-            }
-        }
-    }
+    super::side::serve(
+        &mut sink,
+        rx,
+        events,
+        |sink, msg| handle(sink.as_mut(), queued, msg),
+        |sink| sink.poll_event(),
+    );
 }
 
 /// One message; a sink that panics loses that message, never the thread and every other
