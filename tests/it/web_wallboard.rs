@@ -192,6 +192,13 @@ async fn wrong_or_expired_token_gets_the_login_page() {
         b.login(&url, "tok-not-configured").await;
         assert_eq!(b.path().await, "/ui/login");
         assert!(b.text("main").await.contains("not valid"));
+        if std::env::var("OUTDIAL_UPDATE_SCREENSHOTS").is_ok() {
+            b.screenshot(
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("docs/screenshots/login.png"),
+            )
+            .await;
+        }
         // The right one: the wallboard; once the session is over, the login page again.
         b.login(&url, ANA).await;
         assert_eq!(b.path().await, "/ui/");
