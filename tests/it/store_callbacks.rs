@@ -16,24 +16,9 @@ const SEC: i64 = 1_000;
 
 /// Dials `phone` of `campaign` at `dial` and ends it connected to `agent`; returns the attempt.
 async fn connected_call(s: &Store, campaign: &str, phone: &str, dial: i64, agent: &str) -> i64 {
-    let leased = s.lease(campaign, 100, dial, "n1", TTL).await.unwrap();
-    let lead = leased
-        .iter()
-        .find(|l| l.phone_e164 == phone)
-        .unwrap_or_else(|| panic!("{phone} not leased"));
-    let others: Vec<i64> = leased
-        .iter()
-        .filter(|l| l.phone_e164 != phone)
-        .map(|l| l.lead_id)
-        .collect();
-    s.release(&others).await.unwrap();
-    let attempt = s.begin_attempt(lead.lead_id, "n1", dial).await.unwrap();
-    let mut o = AttemptOutcome::new(CallDisposition::Connected, dial + 5 * MIN);
-    o.answer_ms = Some(dial + 10 * SEC);
-    o.connect_ms = Some(dial + 12 * SEC);
-    o.agent = Some(agent.into());
-    s.finish_attempt(attempt, &o).await.unwrap();
-    attempt
+    crate::store_engine::connected_call_by(s, campaign, phone, dial, agent)
+        .await
+        .0
 }
 
 async fn callback(s: &Store, attempt: i64, agent: &str, at: i64, wrap: i64, note: &str) -> Next {

@@ -302,6 +302,21 @@ async fn concurrent_claims(db: &TestDb) {
 
 /// A lead leased, dialled and closed as `connected` (the call ended; wrap-up follows).
 async fn connected_call(s: &Store, campaign: &str, phone: &str, dial: i64) -> i64 {
+    let (attempt, next) = connected_call_by(s, campaign, phone, dial, "a1").await;
+    assert_eq!(next, Next::Done);
+    attempt
+}
+
+/// Leases `phone` of `campaign` at `dial` (releasing the other leads leased with it), dials it
+/// and closes the attempt as `connected` to `agent`; the attempt and what the store says next.
+/// Shared with `store_callbacks`.
+pub(crate) async fn connected_call_by(
+    s: &Store,
+    campaign: &str,
+    phone: &str,
+    dial: i64,
+    agent: &str,
+) -> (i64, Next) {
     let leased = s.lease(campaign, 100, dial, "n1", TTL).await.unwrap();
     let lead = leased
         .iter()
@@ -317,9 +332,8 @@ async fn connected_call(s: &Store, campaign: &str, phone: &str, dial: i64) -> i6
     let mut o = AttemptOutcome::new(CallDisposition::Connected, dial + 5 * MIN);
     o.answer_ms = Some(dial + 10 * SEC);
     o.connect_ms = Some(dial + 12 * SEC);
-    o.agent = Some("a1".into());
-    assert_eq!(s.finish_attempt(attempt, &o).await.unwrap(), Next::Done);
-    attempt
+    o.agent = Some(agent.into());
+    (attempt, s.finish_attempt(attempt, &o).await.unwrap())
 }
 
 async fn agent_dispositions_reschedule(db: &TestDb) {
