@@ -36,7 +36,7 @@ pub struct RtpLoadArgs {
     /// Worker threads of outdial's shell and rtpengine's --num-threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// First RTP port of outdial's legs (4 ports a call).
+    /// First RTP port of outdial's legs (4 ports a call; ports in use are skipped).
     #[arg(long, default_value_t = 20000)]
     base_port: u16,
     /// rtpengine's binary.

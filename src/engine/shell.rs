@@ -697,10 +697,7 @@ impl Shell {
             StoreCommand::ReadOverrides => {
                 tokio::spawn(async move {
                     match store.overrides().await {
-                        Ok(rows) => {
-                            let rows = rows.into_iter().map(|(n, o, _)| (n, o)).collect();
-                            send(tx, StoreResult::Overrides(rows)).await;
-                        }
+                        Ok(rows) => send(tx, StoreResult::Overrides(rows)).await,
                         Err(e) => tracing::warn!(error = %e, "reading pacing overrides"),
                     }
                 });

@@ -612,6 +612,7 @@ fn overrides_another_node_wrote_are_checked_before_they_apply() {
             target_abandon: Some(0.08),
             ..PacingOverride::default()
         },
+        1,
     )];
     w.run_for(S(3));
     assert_eq!(
@@ -626,7 +627,58 @@ fn overrides_another_node_wrote_are_checked_before_they_apply() {
             paused: Some(true),
             ..PacingOverride::default()
         },
+        2,
     )];
     w.run_for(S(3));
     assert_eq!(target(&mut w), (0.02, true), "a good override applies");
+}
+
+#[test]
+fn a_supervisors_change_is_not_undone_by_reading_back_the_one_before_it() {
+    let agents = lab(2);
+    let mut w = world(
+        &[agents],
+        &[campaign("c1", 50, "predictive", 1.0, "lab", "verification")],
+        30,
+        30,
+    );
+    let target = |w: &mut World| match w.admin(AdminRequest::Campaign("c1".into())) {
+        Some(AdminReply::Campaign(Ok(v))) => (v.pacing.target_abandon, v.paused),
+        other => panic!("campaign view: {other:?}"),
+    };
+    w.run_for(S(1));
+    let change = |target_abandon| outdial::admin::PacingChange {
+        target_abandon: Some(target_abandon),
+        ..outdial::admin::PacingChange::default()
+    };
+    match w.admin(AdminRequest::SetPacing("c1".into(), change(0.02))) {
+        Some(AdminReply::Pacing(Ok(_))) => {}
+        other => panic!("set pacing: {other:?}"),
+    }
+    // The store still holds the change before this one (its write has not landed): read back,
+    // it must not put the old target back.
+    w.store.overrides = vec![(
+        "c1".into(),
+        PacingOverride {
+            target_abandon: Some(0.025),
+            paused: Some(false),
+            ..PacingOverride::default()
+        },
+        1,
+    )];
+    w.run_for(S(3));
+    assert_eq!(
+        target(&mut w),
+        (0.02, false),
+        "a stale read undid the change"
+    );
+    // Another node's later change still applies.
+    w.store.overrides[0].2 = i64::MAX / 2;
+    w.store.overrides[0].1.paused = Some(true);
+    w.run_for(S(3));
+    assert_eq!(
+        target(&mut w),
+        (0.025, true),
+        "a newer change from elsewhere"
+    );
 }

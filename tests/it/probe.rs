@@ -922,6 +922,8 @@ async fn hostile_admin_requests_get_no_5xx_no_2xx_without_the_token_and_change_n
         let mut rng = Pcg64::seed_from_u64(1503);
         let mut by_class = [0usize; 6]; // none, 1xx … 5xx
         let (mut unauth_2xx, mut changed, mut five) = (0, 0, Vec::new());
+        let mut culprits: Vec<String> = Vec::new();
+        let show = |r: &[u8]| String::from_utf8_lossy(&r[..r.len().min(300)]).into_owned();
         let mut state = admin_state(addr);
         for _ in 0..requests {
             let (req, valid) = admin_request(&mut rng, "lab-calls", &agents);
@@ -929,6 +931,7 @@ async fn hostile_admin_requests_get_no_5xx_no_2xx_without_the_token_and_change_n
             if writes && admin_state(addr) != state {
                 // Something refused since the last check changed the state.
                 changed += 1;
+                culprits.push(format!("before {}", show(&req)));
             }
             let (code, out) = http_raw(addr, &req);
             by_class[code.map_or(0, |c| usize::from(c / 100).min(5))] += 1;
@@ -947,16 +950,18 @@ async fn hostile_admin_requests_get_no_5xx_no_2xx_without_the_token_and_change_n
                 let now = admin_state(addr);
                 if !ok && now != state {
                     changed += 1;
+                    culprits.push(format!("{code:?} {}", show(&req)));
                 }
                 state = now;
             }
         }
         if admin_state(addr) != state {
             changed += 1;
+            culprits.push("after the last request".into());
         }
-        (by_class, unauth_2xx, changed, five)
+        (by_class, unauth_2xx, changed, five, culprits)
     });
-    let (by_class, unauth_2xx, changed, five) = probe.await.expect("probe");
+    let (by_class, unauth_2xx, changed, five, culprits) = probe.await.expect("probe");
     let rss_after = rss_kb(engine.child.id());
     assert!(
         engine.child.try_wait().expect("engine status").is_none(),
@@ -978,7 +983,7 @@ async fn hostile_admin_requests_get_no_5xx_no_2xx_without_the_token_and_change_n
     assert_eq!(unauth_2xx, 0, "2xx without the token");
     assert_eq!(
         changed, 0,
-        "a refused request changed pacing or pause state"
+        "a refused request changed pacing or pause state: {culprits:#?}"
     );
     assert!(
         by_class[2] > requests / 10 && by_class[4] > requests / 4,

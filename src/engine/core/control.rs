@@ -192,7 +192,12 @@ impl Core {
 
     /// Writes a change to the store so the other nodes apply it too.
     fn share_override(&mut self, name: &str, o: PacingOverride) {
-        let wall_ms = self.wall_ms();
+        // Strictly increasing per campaign, so two changes in one millisecond stay ordered.
+        let mut wall_ms = self.wall_ms();
+        if let Ok(ci) = self.camp_ix(name) {
+            wall_ms = wall_ms.max(self.camps[ci].override_ms + 1);
+            self.camps[ci].override_ms = wall_ms;
+        }
         self.queue_write(Write::Override {
             campaign: name.to_string(),
             change: o,
@@ -203,11 +208,17 @@ impl Core {
     /// Overrides read from the store (written by any node): apply what differs. Each is
     /// checked again like an API change (another node or an older version may have written a
     /// value out of bounds): a bad one is logged and ignored, the campaign keeps its settings.
-    pub(crate) fn apply_overrides(&mut self, rows: Vec<(String, PacingOverride)>) {
-        for (name, o) in rows {
+    /// A row older than this node's own latest change is skipped (see `Camp::override_ms`);
+    /// nodes' clocks are assumed to agree to well under the time between two supervisor changes.
+    pub(crate) fn apply_overrides(&mut self, rows: Vec<(String, PacingOverride, i64)>) {
+        for (name, o, written_ms) in rows {
             let Ok(ci) = self.camp_ix(&name) else {
                 continue;
             };
+            if written_ms < self.camps[ci].override_ms {
+                tracing::debug!(campaign = %name, written_ms, "stored override older than this node's change");
+                continue;
+            }
             if let Some(p) = o.paused {
                 if self.camps[ci].paused != p {
                     self.camps[ci].paused = p;

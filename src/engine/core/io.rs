@@ -402,8 +402,9 @@ pub enum StoreResult {
         /// Last 30 days.
         month: (i64, i64),
     },
-    /// Supervisor overrides (shared by every node).
-    Overrides(Vec<(String, PacingOverride)>),
+    /// Supervisor overrides (shared by every node): (campaign, override, wall-clock ms of the
+    /// write that left it so).
+    Overrides(Vec<(String, PacingOverride, i64)>),
     /// A session row was written for an agent.
     Session {
         /// The agent.

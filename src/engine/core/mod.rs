@@ -81,6 +81,10 @@ pub(crate) struct Camp {
     pub dialer: Dialer,
     pub settings: PacingSettings,
     pub paused: bool,
+    /// Wall-clock ms of this node's latest pacing or pause change (0: none). A stored override
+    /// written before it is this node's own earlier change, read back before the latest one
+    /// landed: applying it would undo the supervisor's last change for a while.
+    pub override_ms: i64,
     /// Leads leased and not yet dialled, oldest first, with the instant they were leased.
     pub buffer: VecDeque<(Instant, LeasedLead)>,
     pub leasing: bool,
@@ -513,6 +517,7 @@ impl Core {
                 dialer,
                 settings,
                 paused: false,
+                override_ms: 0,
                 buffer: VecDeque::new(),
                 leasing: false,
                 lease_idle_until: now,

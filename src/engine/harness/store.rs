@@ -47,8 +47,8 @@ pub struct MemStore {
     pub dead_legs: Vec<OpenLeg>,
     /// Campaign-wide (live, abandoned) over 24 h and 30 days, per campaign (default zero).
     pub rates: BTreeMap<String, Figures>,
-    /// Overrides other nodes wrote.
-    pub overrides: Vec<(String, PacingOverride)>,
+    /// Overrides other nodes wrote: (campaign, override, wall-clock ms of that write).
+    pub overrides: Vec<(String, PacingOverride, i64)>,
     /// Add this run's own call records to `rates` when the engine reads them (the simulator:
     /// the 24 h / 30 d throttle sees the run's abandons as the real store's figures would).
     pub count_records: bool,

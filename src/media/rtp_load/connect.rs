@@ -35,7 +35,7 @@ pub struct ConnectOptions {
     pub bridges: usize,
     /// The shell's worker threads.
     pub workers: usize,
-    /// First RTP port of the legs (4 ports a pair).
+    /// First RTP port of the legs (4 ports a pair; ports in use are skipped).
     pub base_port: u16,
     /// Loopback address for everything.
     pub addr: IpAddr,
@@ -107,13 +107,13 @@ pub fn run(opts: &ConnectOptions) -> Result<ConnectFigures, LoadError> {
         })?;
 
     let mut sockets = Vec::with_capacity(pairs);
+    let mut ports = super::PortScan::new(opts.addr, opts.base_port);
     for i in 0..pairs {
         let customer = UdpSocket::bind((opts.addr, 0))?;
         let agent = UdpSocket::bind((opts.addr, 0))?;
         let (cport, aport) = super::open_pair(
             &shell,
-            opts.base_port,
-            i,
+            &mut ports,
             [customer_leg(i), agent_leg(i)],
             [&customer, &agent],
         )?;

@@ -57,7 +57,7 @@ pub enum Target {
         core: OutdialCore,
         /// Worker threads.
         workers: usize,
-        /// First RTP port of the legs (4 ports a call).
+        /// First RTP port of the legs (4 ports a call; ports in use are skipped).
         base_port: u16,
     },
     /// rtpengine, started here as a child (userspace forwarding).
@@ -124,6 +124,15 @@ pub enum LoadError {
     /// rtpengine's SDP had no usable address.
     #[error("rtp-load: rtpengine's SDP has no media address")]
     Sdp,
+    /// A leg of outdial's shell could not open its port: its call carried nothing, so the
+    /// figures would read as lost packets.
+    #[error("rtp-load: {failed} legs could not open their ports, first: {first}")]
+    LegsNotOpened {
+        /// How many.
+        failed: u64,
+        /// The first one's leg and reason.
+        first: String,
+    },
 }
 
 /// One relay's results.
@@ -215,28 +224,36 @@ fn run_outdial(
             pin_thread(Some(tid), &pin.relay)?;
         }
     }
-    // The engine's side of the event channel: only failed recordings matter here.
+    // The engine's side of the event channel: only failures matter here.
     let failures = match shell.take_events() {
         Some(mut events) => Some(
             std::thread::Builder::new()
                 .name("rtp-load-events".into())
                 .spawn(move || {
-                    let mut failed = 0u64;
+                    let (mut recording, mut opening) = (0u64, Vec::new());
                     while let Some(event) = events.blocking_recv() {
-                        if let MediaEvent::RecordingFailed { reason, .. } = event {
-                            tracing::warn!(%reason, "recording failed");
-                            failed += 1;
+                        match event {
+                            MediaEvent::RecordingFailed { reason, .. } => {
+                                tracing::warn!(%reason, "recording failed");
+                                recording += 1;
+                            }
+                            MediaEvent::OpenFailed { leg, reason } => {
+                                tracing::warn!(?leg, %reason, "leg not opened");
+                                opening.push(format!("{leg:?}: {reason}"));
+                            }
+                            _ => {}
                         }
                     }
-                    failed
+                    (recording, opening)
                 })?,
         ),
         None => None,
     };
     let mut calls = Vec::with_capacity(generator.len());
+    let mut ports = PortScan::new(opts.addr, base_port);
     for (i, (customer, agent)) in generator.into_iter().enumerate() {
         let (cleg, aleg) = (LegId(i as u64 * 2), LegId(i as u64 * 2 + 1));
-        let (cport, aport) = open_pair(&shell, base_port, i, [cleg, aleg], [&customer, &agent])?;
+        let (cport, aport) = open_pair(&shell, &mut ports, [cleg, aleg], [&customer, &agent])?;
         shell.send(MediaCommand::Bridge {
             customer: cleg,
             agent: aleg,
@@ -284,12 +301,18 @@ fn run_outdial(
         .recording_frames_dropped
         .load(std::sync::atomic::Ordering::Relaxed);
     shell.stop();
-    let failed = match failures {
+    let (failed, not_opened) = match failures {
         Some(handle) => handle
             .join()
             .map_err(|_| io::Error::other("event thread panicked"))?,
-        None => 0,
+        None => (0, Vec::new()),
     };
+    if let Some(first) = not_opened.first() {
+        return Err(LoadError::LegsNotOpened {
+            failed: not_opened.len() as u64,
+            first: first.clone(),
+        });
+    }
     let recording = match &opts.record {
         Some(_) => Some(recorded::RecordingFigures {
             frames_dropped,
@@ -430,21 +453,49 @@ fn run_rtpengine(
 /// Linux's USER_HZ: /proc's CPU times are in these ticks.
 const TICKS_PER_SECOND: u64 = 100;
 
-/// utime + stime from a `/proc/.../stat` line (fields 14 and 15, after the `(comm)`).
-/// Opens call `i`'s customer and agent legs (`legs`) in `shell` on the ports `base_port + 4i`
-/// and `+ 4i + 2`, each sending PCMU to its generator socket in `far`; returns the two ports.
+/// Hands out RTP ports (even, with the RTCP port above it free too) from a first port up,
+/// skipping ports something else holds: a load run shares the machine with other programs (and
+/// tests), and a leg whose port is taken would stay silent and read as lost packets.
+pub(crate) struct PortScan {
+    addr: IpAddr,
+    next: u32,
+}
+
+impl PortScan {
+    pub(crate) fn new(addr: IpAddr, first: u16) -> Self {
+        PortScan {
+            addr,
+            next: u32::from(first) + u32::from(first) % 2,
+        }
+    }
+
+    /// The next even port whose pair is free now (bound and released: the shell binds it
+    /// next, so only a program racing for that very port in between can still take it).
+    pub(crate) fn take(&mut self) -> io::Result<u16> {
+        while self.next < 65_535 {
+            let port = self.next as u16;
+            self.next += 2;
+            let rtp = UdpSocket::bind((self.addr, port));
+            let rtcp = UdpSocket::bind((self.addr, port + 1));
+            if rtp.is_ok() && rtcp.is_ok() {
+                return Ok(port);
+            }
+        }
+        Err(io::Error::other(
+            "no free port pair left below 65535: lower --base-port or --calls",
+        ))
+    }
+}
+
+/// Opens a call's customer and agent legs (`legs`) in `shell` on the next two free port pairs
+/// of `ports`, each sending PCMU to its generator socket in `far`; returns the two ports.
 fn open_pair(
     shell: &MediaShell,
-    base_port: u16,
-    i: usize,
+    ports: &mut PortScan,
     legs: [LegId; 2],
     far: [&UdpSocket; 2],
 ) -> io::Result<(u16, u16)> {
-    let port = |k: usize| {
-        u16::try_from(base_port as usize + i * 4 + k)
-            .map_err(|_| io::Error::other("port range past 65535: lower --base-port or --calls"))
-    };
-    let ports = [port(0)?, port(2)?];
+    let ports = [ports.take()?, ports.take()?];
     for ((leg, role), (local_port, far)) in legs
         .into_iter()
         .zip([LegRole::Customer, LegRole::Agent])
@@ -469,6 +520,7 @@ fn open_pair(
     Ok((ports[0], ports[1]))
 }
 
+/// utime + stime from a `/proc/.../stat` line (fields 14 and 15, after the `(comm)`).
 fn stat_cpu(path: &str) -> Duration {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Duration::ZERO;
