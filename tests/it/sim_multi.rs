@@ -3,8 +3,10 @@
 //! campaign, skills, scheduled pauses.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use outdial::engine::harness::Joined;
 use outdial::sim::multi::{result_of, run_world, MultiScenario};
 use outdial::sim::{RunOptions, StrategyResult};
 
@@ -14,8 +16,26 @@ fn shipped() -> MultiScenario {
 }
 
 fn run(sc: &MultiScenario, strategy: &str) -> StrategyResult {
+    run_joined(sc, strategy).0
+}
+
+fn run_joined(sc: &MultiScenario, strategy: &str) -> (StrategyResult, Vec<Joined>) {
     let w = run_world(sc, strategy, sc.seed, &RunOptions::default()).expect("runs");
-    result_of(sc, strategy, sc.seed, &w, Instant::now())
+    let r = result_of(sc, strategy, sc.seed, &w, Instant::now());
+    (r, w.sip.joined)
+}
+
+/// The shipped scenario dialled predictively: an hour of simulated centre that several tests
+/// read, simulated once per test process (the run is deterministic: its seed is the scenario's).
+fn shipped_predictive() -> &'static (StrategyResult, Vec<Joined>) {
+    static RUN: OnceLock<(StrategyResult, Vec<Joined>)> = OnceLock::new();
+    RUN.get_or_init(|| run_joined(&shipped(), "predictive"))
+}
+
+/// The same for the scenario as the shipped campaign files have it.
+fn as_files_predictive() -> &'static StrategyResult {
+    static RUN: OnceLock<StrategyResult> = OnceLock::new();
+    RUN.get_or_init(|| run(&as_campaign_files(), "predictive"))
 }
 
 /// Campaigns whose abandon rate is above target by more than two standard errors of the
@@ -39,7 +59,7 @@ fn over_target(sc: &MultiScenario, r: &StrategyResult) -> Vec<(String, f64, f64)
 #[test]
 fn every_campaign_stays_under_its_abandon_target() {
     let sc = shipped();
-    let r = run(&sc, "predictive");
+    let r = &shipped_predictive().0;
     for c in &r.campaigns {
         assert!(
             c.live_answers >= 100,
@@ -47,24 +67,23 @@ fn every_campaign_stays_under_its_abandon_target() {
             c.campaign
         );
     }
-    assert_eq!(over_target(&sc, &r), vec![], "{:#?}", r.campaigns);
+    assert_eq!(over_target(&sc, r), vec![], "{:#?}", r.campaigns);
 }
 
 #[test]
 fn the_sla_campaign_meets_its_sla_because_it_comes_first() {
     let sc = shipped();
-    let sla = |sc: &MultiScenario| {
-        let r = run(sc, "predictive");
+    let sla = |r: &StrategyResult| {
         r.campaigns[0]
             .sla_met
             .expect("credit verification has SLA leads due")
     };
     assert_eq!(sc.campaigns[0].name, "credit-verification");
-    let first = sla(&sc);
+    let first = sla(&shipped_predictive().0);
     let mut inverted = sc.clone();
     // Below every other campaign of its agents' group.
     inverted.campaigns[0].priority = 5;
-    let last = sla(&inverted);
+    let last = sla(&run(&inverted, "predictive"));
     assert!(first >= 0.9, "SLA met {first} with priority 100");
     assert!(first - last >= 0.5, "SLA met {first} first, {last} last");
 }
@@ -87,10 +106,9 @@ fn entry_of(agent: &str) -> usize {
 #[test]
 fn an_agent_without_a_campaigns_skill_never_takes_its_calls() {
     let sc = shipped();
-    let w = run_world(&sc, "predictive", sc.seed, &RunOptions::default()).expect("runs");
     let mut checked = 0;
     let mut onboarding_only = 0;
-    for j in &w.sip.joined {
+    for j in &shipped_predictive().1 {
         let c = sc
             .campaigns
             .iter()
@@ -199,8 +217,7 @@ fn as_campaign_files() -> MultiScenario {
 
 #[test]
 fn a_lower_priority_campaign_on_a_shared_trunk_group_gets_the_lines_the_higher_cannot_use() {
-    let sc = as_campaign_files();
-    let r = run(&sc, "predictive");
+    let r = as_files_predictive();
     let of = |name: &str| {
         r.campaigns
             .iter()
@@ -220,8 +237,7 @@ fn a_lower_priority_campaign_on_a_shared_trunk_group_gets_the_lines_the_higher_c
 
 #[test]
 fn a_progressive_lower_priority_campaign_lets_its_agents_go_to_the_sla_campaign() {
-    let sc = as_campaign_files();
-    let r = run(&sc, "predictive");
+    let r = as_files_predictive();
     let credit = &r.campaigns[0];
     assert_eq!(credit.campaign, "credit-verification");
     let met = credit
