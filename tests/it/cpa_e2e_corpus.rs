@@ -3,8 +3,14 @@
 //! media) streamed by one SIPp trunk as RTP to the real `outdial run` with media anchored and
 //! analysis on, four nailed-up agents on a baresip. The same files go through
 //! `outdial cpa classify` offline, and the test asserts what a user notices:
-//! - the live verdicts in the call records are the offline ones (same frames, same verdicts)
-//!   except for at most [`timing_allowance`] calls, whose audio the network shifted;
+//! - the live verdicts in the call records are the offline ones (the offline tool reads the
+//!   same µ-law the trunk streams) except for at most [`timing_allowance`] calls, whose audio
+//!   the network shifted;
+//! - the analysis delay in each record is the offline decision time plus the far end's own start
+//!   (analysis start to its first packet, from the engine's `cpa timing` debug line) plus the
+//!   tap's packetisation ([`tap_lag_bounds`]): no time of outdial's beyond that;
+//! - each label's misses stay within what a classifier at the target rate makes
+//!   ([`allowed_misses`]);
 //! - each verdict did what the campaign's policy says: people (and unsure) are connected or
 //!   abandoned, never hung up on; machines are hung up with `machine`; announcements with their
 //!   own disposition; an announcement in a 183 cancels the call before any answer;
