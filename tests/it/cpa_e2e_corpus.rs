@@ -63,6 +63,8 @@ const AGENTS: u32 = 4;
 const CUSTOMER_HOLD_MS: u32 = 8_000;
 /// The tap's frame (packetisation, ms; `outdial::media::jitter`).
 const FRAME_MS: i64 = outdial::media::jitter::SLOT_SAMPLES as i64 / 8;
+/// How many interarrival jitters (RFC 3550's smoothed mean deviation) a packet may come late.
+const JITTER_SPAN: f64 = 4.0;
 /// Allowed chance that a correct classifier fails a rate check below (one-sided, per label).
 const ALPHA: f64 = 0.01;
 
@@ -104,7 +106,8 @@ fn timing_allowance(n: usize) -> usize {
 /// j·FRAME after its first, so the frame the offline tool decides at `d` (its end) reaches the
 /// engine at `start + d - FRAME`: the tap's lag is -FRAME. Both instants are the engine's (the
 /// first packet's as its event arrives), so either may be late by scheduling (worker wake-up,
-/// analysis thread, engine channel) or the packet by network jitter: one frame allowed each way.
+/// analysis thread, engine channel): one frame allowed each way, and [`JITTER_SPAN`] times the
+/// leg's measured interarrival jitter (per call, from its record) on top, either way.
 /// Two shared cores busy with other builds measured -32..7 ms; the earlier buffer, which held
 /// every frame 60 ms after its slot began, measured 14..47 ms and fails this.
 fn tap_lag_bounds() -> (i64, i64) {
@@ -375,7 +378,7 @@ fn engine_yaml(dir: &Path, trunk: std::net::SocketAddr, agents: std::net::Socket
 }
 
 /// One call record: lead id, external id (the sample index), analysis delay, disposition,
-/// verdict, detail, action, answer and connect times.
+/// verdict, detail, action, answer and connect times, the customer leg's interarrival jitter.
 type Row = (
     i64,
     Option<String>,
@@ -386,6 +389,7 @@ type Row = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<f64>,
 );
 
 fn records(db: &str) -> Vec<Row> {
@@ -397,7 +401,7 @@ fn records(db: &str) -> Vec<Row> {
         };
         let rows = sqlx::query_as(
             "SELECT l.id, l.external_id, a.cpa_delay_ms, a.disposition, a.cpa_verdict, a.cpa_detail, a.cpa_action, \
-             a.answer_ms, a.connect_ms FROM attempts a JOIN leads l ON l.id = a.lead_id \
+             a.answer_ms, a.connect_ms, a.media_jitter_ms FROM attempts a JOIN leads l ON l.id = a.lead_id \
              WHERE a.disposition IS NOT NULL ORDER BY a.id",
         )
         .fetch_all(p)
@@ -608,7 +612,7 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
     let mut abandoned = 0;
     let mut offline_passed_not_people = 0;
     for (k, c) in calls.iter().enumerate() {
-        let (lead, _, delay, disp, verdict, detail, action, answer, connect) = &by_call[&k];
+        let (lead, _, delay, disp, verdict, detail, action, answer, connect, jitter) = &by_call[&k];
         let off = offline[&offline_name(k)];
         // Early media gives a verdict only for what ends the call (announcements, SIT); a
         // call it lets ring has none, as the offline tool's `unsure`.
@@ -632,10 +636,16 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
             // In a 183 the first packets may reach the media plane before the engine's Analyse
             // does (SIPp streams right after its 183), so the start seen is an upper bound and
             // only the upper bound holds there.
-            let lo = if c.early { i64::MIN } else { lag_lo };
-            if !(lo..=lag_hi).contains(&lag) {
+            // A packet late by the network or the receiving worker's wake-up delays its frame
+            // (or the first packet's event, which moves the start seen): JITTER_SPAN times the
+            // leg's measured interarrival jitter (RFC 3550) either way.
+            let spread = (JITTER_SPAN * jitter.unwrap_or(0.0)).ceil() as i64;
+            let lo = if c.early { i64::MIN } else { lag_lo - spread };
+            let hi = lag_hi + spread;
+            if !(lo..=hi).contains(&lag) {
                 late.push(format!(
-                    "{}: live {d} ms = offline {off_ms} ms + far-end start {start} ms + {lag} ms",
+                    "{}: live {d} ms = offline {off_ms} ms + far-end start {start} ms + {lag} ms \
+                     (bounds {lo}..={hi})",
                     c.file
                 ));
             }
@@ -727,7 +737,7 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
     lags.sort_unstable();
     println!(
         "  tap lag (live - offline - far-end start) over {} calls: min {} / median {} / max {} ms \
-         (bounds {lag_lo}..={lag_hi})",
+         (bounds {lag_lo}..={lag_hi} ± {JITTER_SPAN} jitters)",
         lags.len(),
         lags.first().unwrap_or(&0),
         lags.get(lags.len() / 2).unwrap_or(&0),
