@@ -23,6 +23,8 @@ struct Running {
     classifier: Classifier,
     /// The verdict was reported (a stop then reports nothing more).
     decided: bool,
+    /// The tap slot of the first frame analysed (for the timing trace).
+    first_slot: Option<u64>,
 }
 
 /// Every analysis of a media plane, keyed by leg.
@@ -57,6 +59,7 @@ impl Analyses {
             Running {
                 classifier,
                 decided: false,
+                first_slot: None,
             },
         );
     }
@@ -66,9 +69,19 @@ impl Analyses {
         let Some(run) = self.legs.get_mut(&frame.leg) else {
             return;
         };
+        if run.first_slot.is_none() {
+            run.first_slot = Some(frame.slot);
+            tracing::debug!(leg = ?frame.leg, slot = frame.slot, "cpa timing: first frame analysed");
+        }
         if let Some(event) = run.classifier.push(&frame.pcm) {
-            if matches!(event, CpaEvent::Verdict(_)) {
+            if let CpaEvent::Verdict(d) = &event {
                 run.decided = true;
+                tracing::debug!(
+                    leg = ?frame.leg,
+                    slot = frame.slot,
+                    decided_ms = d.decided_ms,
+                    "cpa timing: verdict decided"
+                );
             }
             self.events.push_back(MediaEvent::Cpa {
                 leg: frame.leg,

@@ -19,9 +19,10 @@
 //!   has been heard).
 //! - Latching: to the first valid RTP packet's source, and again when the SSRC changes (a
 //!   carrier switching media servers); packets from elsewhere are still accepted.
-//! - Taps: a tapped leg's audio goes through a 60-ms jitter buffer onto the core's 20-ms slot
-//!   clock and comes out as one [`TapFrame`] per slot from the slot the tap started, silence
-//!   where nothing arrived. `Record{customer}` is, in the core, "tap the customer leg and
+//! - Taps: a tapped leg's audio goes through a jitter buffer onto the core's 20-ms slot clock
+//!   and comes out as one [`TapFrame`] per slot from the slot the tap started: a whole frame as
+//!   its packet arrives, a frame with a gap 60 ms after its slot began (silence where nothing
+//!   arrived). `Record{customer}` is, in the core, "tap the customer leg and
 //!   whichever agent leg it is bridged to, following re-bridges": the agent's frames carry the
 //!   agent's leg id, and the I/O shell (which sees the Bridge commands) routes them to the
 //!   recording of the customer bridged at that slot. The recording stops with Close of the
@@ -499,6 +500,15 @@ impl MediaCore {
             }
             if let Some(tap) = l.tap.as_mut() {
                 tap.push(pkt.ssrc, pkt.ts, &self.pcm, slot);
+                // A whole frame goes to the analysis and the recording now, not at the next slot.
+                let (id, taps) = (l.id, &mut self.taps);
+                tap.drain(slot, |s, pcm| {
+                    taps.push_back(TapFrame {
+                        leg: id,
+                        slot: s,
+                        pcm,
+                    })
+                });
             }
         }
 

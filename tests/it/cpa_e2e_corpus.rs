@@ -3,8 +3,14 @@
 //! media) streamed by one SIPp trunk as RTP to the real `outdial run` with media anchored and
 //! analysis on, four nailed-up agents on a baresip. The same files go through
 //! `outdial cpa classify` offline, and the test asserts what a user notices:
-//! - the live verdicts in the call records are the offline ones (same frames, same verdicts)
-//!   except for at most [`timing_allowance`] calls, whose audio the network shifted;
+//! - the live verdicts in the call records are the offline ones (the offline tool reads the
+//!   same µ-law the trunk streams) except for at most [`timing_allowance`] calls, whose audio
+//!   the network shifted;
+//! - the analysis delay in each record is the offline decision time plus the far end's own start
+//!   (analysis start to its first packet, from the engine's `cpa timing` debug line) plus the
+//!   tap's packetisation ([`tap_lag_bounds`]): no time of outdial's beyond that;
+//! - each label's misses stay within what a classifier at the issue's target rate makes
+//!   ([`allowed_misses`]);
 //! - each verdict did what the campaign's policy says: people (and unsure) are connected or
 //!   abandoned, never hung up on; machines are hung up with `machine`; announcements with their
 //!   own disposition; an announcement in a 183 cancels the call before any answer;
@@ -25,8 +31,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use engine_support::{
-    campaign_yaml, finish_engine, free_port, open_and_closed_zones, outdial,
-    start_engine_with_stderr, TOKEN,
+    campaign_yaml, finish_engine, free_port, open_and_closed_zones, outdial, Proc, TOKEN,
 };
 use media_support::audio::to_ulaw;
 use media_support::baresip::Baresip;
@@ -53,9 +58,15 @@ const ANNOUNCED: [&str; 6] = [
 /// Nailed-up agents (one baresip account each).
 const AGENTS: u32 = 4;
 /// A customer who is not hung up on hangs up this long after the ACK: longer than any analysis
-/// (`total_analysis`, 6 s by default) plus the live lag of the verdict behind the offline one
-/// (0.5–0.7 s measured), so every call gets its verdict before the customer's BYE.
+/// (`total_analysis`, 6 s by default, and a greeting's wait for its beep) plus the live lag of
+/// the verdict behind the offline one, so every call gets its verdict before the customer's BYE.
 const CUSTOMER_HOLD_MS: u32 = 8_000;
+/// The tap's frame (packetisation, ms; `outdial::media::jitter`).
+const FRAME_MS: i64 = outdial::media::jitter::SLOT_SAMPLES as i64 / 8;
+/// How many interarrival jitters (RFC 3550's smoothed mean deviation) a packet may come late.
+const JITTER_SPAN: f64 = 4.0;
+/// Allowed chance that a correct classifier fails a rate check below (one-sided, per label).
+const ALPHA: f64 = 0.01;
 
 /// One call of the sample: the corpus file, its label and the phone dialled.
 struct Call {
@@ -85,6 +96,87 @@ fn spread(items: &[cpa_support::Item], label: VerdictClass, n: usize) -> Vec<&cp
 /// match an announcement at 2 of 20 sub-frame alignments). A tenth of the calls, at least 2.
 fn timing_allowance(n: usize) -> usize {
     n.div_ceil(10).max(2)
+}
+
+/// The live analysis delay less the offline decision time and less the far end's own start
+/// (analysis start to its first RTP packet), when the engine works as designed: the tap counts
+/// frames from the start of the 20-ms slot that holds the analysis start, places the first
+/// packet's audio at the start of the slot it arrived in, and hands a frame over as soon as its
+/// packet is in (`media::jitter`). SIPp sends packet j (audio j·FRAME..(j+1)·FRAME of the file)
+/// j·FRAME after its first, so the frame the offline tool decides at `d` (its end) reaches the
+/// engine at `start + d - FRAME`: the tap's lag is -FRAME. Both instants are the engine's (the
+/// first packet's as its event arrives), so either may be late by scheduling (worker wake-up,
+/// analysis thread, engine channel): one frame allowed each way, and [`JITTER_SPAN`] times the
+/// leg's measured interarrival jitter (per call, from its record) on top, either way.
+/// Two shared cores busy with other builds measured -32..7 ms; the earlier buffer, which held
+/// every frame 60 ms after its slot began, measured 14..47 ms and fails this.
+fn tap_lag_bounds() -> (i64, i64) {
+    (-2 * FRAME_MS - 1, FRAME_MS)
+}
+
+/// The most calls of `n` a classifier with miss rate `miss` (the issue's target) gets wrong
+/// with probability at least [`ALPHA`]: the smallest k with P(X > k) < ALPHA, X ~ Bin(n, miss).
+fn allowed_misses(n: usize, miss: f64) -> usize {
+    let mut cdf = 0.0;
+    let mut pmf = (1.0 - miss).powi(n as i32);
+    for k in 0..=n {
+        cdf += pmf;
+        if 1.0 - cdf < ALPHA {
+            return k;
+        }
+        pmf *= (n - k) as f64 / (k + 1) as f64 * miss / (1.0 - miss);
+    }
+    n
+}
+
+/// The engine's own account of each call's far-end start (`cpa timing: first audio` at debug):
+/// lead id → ms from the analysis start to the first RTP packet.
+fn first_audio(log: &str) -> BTreeMap<i64, i64> {
+    let field = |line: &str, name: &str| -> Option<i64> {
+        let at = line.find(&format!("{name}="))? + name.len() + 1;
+        let digits: String = line[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    log.lines()
+        .map(|l| {
+            // The engine colours its log: drop the escape sequences.
+            let mut out = String::with_capacity(l.len());
+            let mut esc = false;
+            for ch in l.chars() {
+                match (esc, ch) {
+                    (false, '\u{1b}') => esc = true,
+                    (true, 'm') => esc = false,
+                    (true, _) => {}
+                    (false, c) => out.push(c),
+                }
+            }
+            out
+        })
+        .filter(|l| l.contains("cpa timing: first audio"))
+        .filter_map(|l| Some((field(&l, "lead")?, field(&l, "after_ms")?)))
+        .collect()
+}
+
+/// `outdial run` with its log at warn, and the analysis-timing lines at debug, to `log`.
+fn start_engine_traced(db: &str, config: &Path, log: &Path) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_outdial"))
+        .args(["--db", db, "run", "--json", "--config"])
+        .arg(config)
+        .env("OUTDIAL_LOG", "warn,outdial::engine::core::media=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("spawn engine");
+    Proc { child }
+}
+
+/// Call k's audio as the offline tool reads it: the µ-law the trunk streams, decoded.
+fn offline_name(k: usize) -> String {
+    format!("f{k}.wav")
 }
 
 /// Runs `outdial cpa classify --json` on `files` (in `dir`); verdict class by file.
@@ -207,15 +299,19 @@ fn scenario(calls: &[Call]) -> String {
     x.push_str(&reply("180 Ringing", "[last_CSeq:]"));
     x.push_str("  <pause milliseconds=\"200\" />\n");
     x.push_str(&answer_with_sdp("200 OK"));
+    // The ACK is the step right after the 200: an ACK that arrives while SIPp is still walking
+    // a chain of `nop`s is unexpected there and ignored, and the stream then started only at the
+    // ACK of the 200's retransmission, 500 ms later (measured: 24 of 29 answered calls).
+    x.push_str("  <recv request=\"ACK\" crlf=\"true\" />\n");
     for (k, _) in calls.iter().enumerate().filter(|(_, c)| !c.early) {
         x.push_str(&format!("  <nop test=\"m{k}\" next=\"ack{k}\" />\n"));
     }
     // A number not in the sample (never dialled): silence, so a mistake shows as a verdict.
-    x.push_str("  <recv request=\"ACK\" crlf=\"true\" next=\"talk\" />\n");
+    x.push_str("  <nop next=\"talk\" />\n");
     for (k, _) in calls.iter().enumerate().filter(|(_, c)| !c.early) {
         x.push_str(&format!(
-            "  <label id=\"ack{k}\" />\n  <recv request=\"ACK\" crlf=\"true\" next=\"talk\">\n    \
-             <action>\n      <exec rtp_stream=\"f{k}.ulaw,1,0\" />\n    </action>\n  </recv>\n"
+            "  <label id=\"ack{k}\" />\n  <nop next=\"talk\">\n    \
+             <action>\n      <exec rtp_stream=\"f{k}.ulaw,1,0\" />\n    </action>\n  </nop>\n"
         ));
     }
     x.push_str(&format!(
@@ -281,9 +377,10 @@ fn engine_yaml(dir: &Path, trunk: std::net::SocketAddr, agents: std::net::Socket
     path
 }
 
-/// One call record: external id (the sample index), analysis delay, disposition, verdict,
-/// detail, action, answer and connect times.
+/// One call record: lead id, external id (the sample index), analysis delay, disposition,
+/// verdict, detail, action, answer and connect times, the customer leg's interarrival jitter.
 type Row = (
+    i64,
     Option<String>,
     Option<i64>,
     Option<String>,
@@ -292,6 +389,7 @@ type Row = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<f64>,
 );
 
 fn records(db: &str) -> Vec<Row> {
@@ -302,8 +400,8 @@ fn records(db: &str) -> Vec<Row> {
             panic!("sqlite")
         };
         let rows = sqlx::query_as(
-            "SELECT l.external_id, a.cpa_delay_ms, a.disposition, a.cpa_verdict, a.cpa_detail, a.cpa_action, \
-             a.answer_ms, a.connect_ms FROM attempts a JOIN leads l ON l.id = a.lead_id \
+            "SELECT l.id, l.external_id, a.cpa_delay_ms, a.disposition, a.cpa_verdict, a.cpa_detail, a.cpa_action, \
+             a.answer_ms, a.connect_ms, a.media_jitter_ms FROM attempts a JOIN leads l ON l.id = a.lead_id \
              WHERE a.disposition IS NOT NULL ORDER BY a.id",
         )
         .fetch_all(p)
@@ -368,41 +466,50 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
             phone: format!("912345{k:02}"),
         })
         .collect();
+    // What the trunk streams (µ-law), and the same µ-law decoded back for the offline tool:
+    // like with like (a noisy greeting's 16-bit original decided 0.6 s later than its G.711).
+    let customers = dir.join("customers");
+    std::fs::create_dir_all(&customers).expect("dir");
+    for (k, c) in calls.iter().enumerate() {
+        let ulaw = to_ulaw(
+            &corpus.dir.join(&c.file),
+            &customers.join(format!("f{k}.ulaw")),
+        );
+        let st = Command::new("sox")
+            .args(["-t", "ul", "-r", "8000", "-c", "1"])
+            .arg(&ulaw)
+            .args(["-b", "16", "-e", "signed-integer"])
+            .arg(customers.join(offline_name(k)))
+            .status()
+            .expect("sox");
+        assert!(st.success(), "sox: µ-law back to WAV");
+    }
     // The offline verdicts, computed while the calls run.
-    let answer_files: Vec<&str> = calls
-        .iter()
-        .filter(|c| !c.early)
-        .map(|c| c.file.as_str())
+    let names: Vec<String> = (0..calls.len()).map(offline_name).collect();
+    let answer_files: Vec<&str> = (0..calls.len())
+        .filter(|k| !calls[*k].early)
+        .map(|k| names[k].as_str())
         .collect();
-    let early_files: Vec<&str> = calls
-        .iter()
-        .filter(|c| c.early)
-        .map(|c| c.file.as_str())
+    let early_files: Vec<&str> = (0..calls.len())
+        .filter(|k| calls[*k].early)
+        .map(|k| names[k].as_str())
         .collect();
     let (answer_json, early_json) = (dir.join("offline.json"), dir.join("offline-early.json"));
     let mut offline_answer = classify_offline(
-        &corpus.dir,
+        &customers,
         &answer_files,
         "answer",
         &corpus.announcements,
         &answer_json,
     );
     let mut offline_early = classify_offline(
-        &corpus.dir,
+        &customers,
         &early_files,
         "early",
         &corpus.announcements,
         &early_json,
     );
 
-    let customers = dir.join("customers");
-    std::fs::create_dir_all(&customers).expect("dir");
-    for (k, c) in calls.iter().enumerate() {
-        to_ulaw(
-            &corpus.dir.join(&c.file),
-            &customers.join(format!("f{k}.ulaw")),
-        );
-    }
     let xml = customers.join("customers.xml");
     std::fs::write(&xml, scenario(&calls)).expect("scenario");
     let media = free_udp_ports(4);
@@ -442,11 +549,7 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
     }
     outdial(&db, &["campaign", "load", "c1", "-"], Some(&csv));
     let config = engine_yaml(&dir, sipp.addr, phone.sip);
-    let engine = start_engine_with_stderr(
-        &db,
-        &config,
-        std::fs::File::create(dir.join("engine.log")).expect("log"),
-    );
+    let engine = start_engine_traced(&db, &config, &dir.join("engine.log"));
     // SIPp exits after the last call (-m); then the engine is stopped.
     let report = sipp.wait(Duration::from_secs(58));
     engine.signal("TERM");
@@ -481,7 +584,7 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
     let mut by_call: BTreeMap<usize, Row> = BTreeMap::new();
     for r in rows {
         let k: usize =
-            r.0.as_deref()
+            r.1.as_deref()
                 .and_then(|s| s.parse().ok())
                 .expect("external id");
         assert!(
@@ -495,23 +598,22 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
         "every call of the sample has its record ({report:?})\n{log}"
     );
 
+    let starts = first_audio(&log);
+    let (lag_lo, lag_hi) = tap_lag_bounds();
     let mut disagree = Vec::new();
+    let mut late = Vec::new();
     let mut table: BTreeMap<(VerdictClass, VerdictClass), u32> = BTreeMap::new();
     let mut connected_not_people = 0;
-    // Per label: calls with a delay, live delays summed, offline decision times summed (ms).
-    let mut delays: BTreeMap<VerdictClass, (i64, i64, i64)> = BTreeMap::new();
+    // Per label, calls whose live verdict is the offline one: count, and sums (ms) of the live
+    // delay, the offline decision time, and the far end's start (analysis start to first RTP).
+    let mut delays: BTreeMap<VerdictClass, (i64, i64, i64, i64)> = BTreeMap::new();
+    let mut lags = Vec::new();
     let mut people_live = 0;
     let mut abandoned = 0;
     let mut offline_passed_not_people = 0;
     for (k, c) in calls.iter().enumerate() {
-        let (_, delay, disp, verdict, detail, action, answer, connect) = &by_call[&k];
-        if let Some(d) = delay {
-            let e = delays.entry(c.label).or_insert((0, 0, 0));
-            e.0 += 1;
-            e.1 += *d;
-            e.2 += i64::from(offline_ms[&c.file]);
-        }
-        let off = offline[&c.file];
+        let (lead, _, delay, disp, verdict, detail, action, answer, connect, jitter) = &by_call[&k];
+        let off = offline[&offline_name(k)];
         // Early media gives a verdict only for what ends the call (announcements, SIT); a
         // call it lets ring has none, as the offline tool's `unsure`.
         let live: VerdictClass = match verdict.as_deref() {
@@ -520,6 +622,34 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
             None => panic!("call {k} ({}) has no verdict: {disp:?}\n{log}", c.file),
         };
         *table.entry((c.label, live)).or_default() += 1;
+        // Like with like: the same verdict reached on the same audio, timed from its first
+        // sample (offline: the file's start; live: the far end's first packet).
+        if let (Some(d), true) = (delay, live == off) {
+            let off_ms = i64::from(offline_ms[&offline_name(k)]);
+            let start = *starts.get(lead).unwrap_or_else(|| {
+                panic!("call {k}: no first-audio line for lead {lead} in the engine's log\n{log}")
+            });
+            let e = delays.entry(c.label).or_insert((0, 0, 0, 0));
+            *e = (e.0 + 1, e.1 + *d, e.2 + off_ms, e.3 + start);
+            let lag = *d - off_ms - start;
+            lags.push(lag);
+            // In a 183 the first packets may reach the media plane before the engine's Analyse
+            // does (SIPp streams right after its 183), so the start seen is an upper bound and
+            // only the upper bound holds there.
+            // A packet late by the network or the receiving worker's wake-up delays its frame
+            // (or the first packet's event, which moves the start seen): JITTER_SPAN times the
+            // leg's measured interarrival jitter (RFC 3550) either way.
+            let spread = (JITTER_SPAN * jitter.unwrap_or(0.0)).ceil() as i64;
+            let lo = if c.early { i64::MIN } else { lag_lo - spread };
+            let hi = lag_hi + spread;
+            if !(lo..=hi).contains(&lag) {
+                late.push(format!(
+                    "{}: live {d} ms = offline {off_ms} ms + far-end start {start} ms + {lag} ms \
+                     (bounds {lo}..={hi})",
+                    c.file
+                ));
+            }
+        }
         if live != off {
             disagree.push(format!(
                 "{}: offline {off}, live {live} ({detail:?})",
@@ -594,15 +724,69 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
         connected_not_people,
         offline_passed_not_people
     );
-    for (label, (n, live, off)) in &delays {
+    for (label, (n, live, off, start)) in &delays {
         println!(
-            "  {label}: mean analysis delay live {} ms, offline decision {} ms ({n} calls)",
+            "  {label}: mean analysis delay live {} ms = offline decision {} ms + far-end start \
+             {} ms + tap {} ms ({n} calls, same verdict)",
             live / n,
-            off / n
+            off / n,
+            start / n,
+            (live - off - start) / n
         );
     }
+    lags.sort_unstable();
+    println!(
+        "  tap lag (live - offline - far-end start) over {} calls: min {} / median {} / max {} ms \
+         (bounds {lag_lo}..={lag_hi} ± {JITTER_SPAN} jitters)",
+        lags.len(),
+        lags.first().unwrap_or(&0),
+        lags.get(lags.len() / 2).unwrap_or(&0),
+        lags.last().unwrap_or(&0)
+    );
     for d in &disagree {
         println!("    {d}");
+    }
+    for l in &late {
+        println!("    off the tap's bounds: {l}");
+    }
+    // A call on a cusp (the verdict or the frame it is reached at moves with the few frames of
+    // silence before the far end's first packet: a noisy greeting's announcement matcher gave up
+    // 0.6 s sooner live) counts against the same allowance as a changed verdict.
+    assert!(
+        late.len() + disagree.len() <= allowance,
+        "the live analysis delay is not the offline decision time plus the far end's start \
+         plus the tap's {lag_lo}..={lag_hi} ms on {} calls (and {} verdicts changed; at most \
+         {allowance} in all):\n{}\n{log}",
+        late.len(),
+        disagree.len(),
+        late.join("\n")
+    );
+    assert!(
+        lags.len() + allowance >= calls.len(),
+        "only {} calls timed like with like",
+        lags.len()
+    );
+    // Each label gets the disposition the issue asks for at its target rate (human recall
+    // ≥ 0.97, machine ≥ 0.90, announcement ≥ 0.98): more misses than a classifier at the target
+    // makes with probability ALPHA fail, whatever the offline tool says.
+    for (label, miss) in [
+        (VerdictClass::Human, 0.03),
+        (VerdictClass::Machine, 0.10),
+        (VerdictClass::Announcement, 0.02),
+    ] {
+        let n: u32 = table
+            .iter()
+            .filter(|((l, _), _)| *l == label)
+            .map(|(_, n)| n)
+            .sum();
+        let missed = n - table.get(&(label, label)).copied().unwrap_or(0);
+        let allowed = allowed_misses(n as usize, miss);
+        println!("  {label}: {missed} of {n} missed (at most {allowed} at the target rate)");
+        assert!(
+            missed as usize <= allowed,
+            "{label}: {missed} of {n} calls got another verdict; a classifier at the target \
+             misses more than {allowed} with probability < {ALPHA}"
+        );
     }
     assert!(
         disagree.len() <= allowance,
@@ -619,7 +803,10 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
     // People were answered as people: connected to an agent, or (all four busy) abandoned.
     let people_passed = calls
         .iter()
-        .filter(|c| c.label == VerdictClass::Human && offline[&c.file] == VerdictClass::Human)
+        .enumerate()
+        .filter(|(k, c)| {
+            c.label == VerdictClass::Human && offline[&offline_name(*k)] == VerdictClass::Human
+        })
         .count();
     println!("  people live-answered: {people_live} (offline passes {people_passed}); abandoned: {abandoned}");
     assert!(

@@ -118,6 +118,7 @@ impl Core {
             disposition: None,
         });
         self.media.cpa_due.insert(key, now + VERDICT_WAIT);
+        tracing::debug!(?key, ?leg, "cpa timing: answer, analysis starts");
         self.emit_media(MediaCommand::Analyse {
             leg,
             phase: Phase::Answer,
@@ -254,7 +255,7 @@ impl Core {
                 };
                 m.record.cpa = Some(cpa_record(&d, delay_ms, name));
                 crate::admin::metrics::cpa_verdict(campaign, class.name());
-                tracing::debug!(?key, verdict = %d.verdict, delay_ms, action = name, "verdict");
+                tracing::debug!(?key, ?leg, verdict = %d.verdict, delay_ms, decided_ms = d.decided_ms, action = name, "cpa timing: verdict");
                 match action {
                     CpaAction::Connect => {
                         c.state = CpaState::Decided;

@@ -526,7 +526,8 @@ impl Core {
             }
             // The answer-to-connect figure is taken at the bridge decision; the relay's own
             // switch time (bridge to first forwarded packet) is measured by its benchmark.
-            MediaEvent::FirstPacket { .. } | MediaEvent::Connected { .. } => {}
+            MediaEvent::FirstPacket { leg } => self.trace_first_audio(leg),
+            MediaEvent::Connected { .. } => {}
             MediaEvent::Dtmf { leg, digit } => self.on_dtmf(leg, digit),
             MediaEvent::Cpa { leg, event } => self.on_cpa_event(leg, event),
             MediaEvent::AnalysisDone { leg } => self.on_analysis_done(leg),
@@ -620,6 +621,29 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The analysis delay's budget (debug): how long after its analysis started (the answer, or
+    /// the 183) a customer's first audio came. That part of the delay is the far end's (its
+    /// stream's start), not outdial's; `cpa_e2e_corpus` reads this line to compare the live delay
+    /// with the offline decision time like with like.
+    fn trace_first_audio(&self, leg: LegId) {
+        let Some(&LegOwner::Customer(key)) = self.media.legs.get(&leg) else {
+            return;
+        };
+        let Some(rec) = self.calls.get(&key) else {
+            return;
+        };
+        let Some(cpa) = rec.media.as_ref().and_then(|m| m.cpa.as_ref()) else {
+            return;
+        };
+        let after_ms = self.now.saturating_duration_since(cpa.since).as_millis() as u64;
+        tracing::debug!(
+            lead = rec.lead.lead_id,
+            phase = ?cpa.phase,
+            after_ms,
+            "cpa timing: first audio after the analysis started"
+        );
     }
 
     /// The opt-out key during the safe-harbour message: the number goes on the do-not-call

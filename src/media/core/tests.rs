@@ -439,7 +439,11 @@ fn recording_taps_both_legs_aligned_by_slot_with_silence_for_loss() {
             .collect()
     };
     let (c, a) = (of(CUST), of(AGENT));
-    assert_eq!(c.len(), 17, "20 slots less the 60-ms buffer");
+    assert_eq!(
+        c.len(),
+        20,
+        "whole frames play out as they arrive, the lost one after 60 ms"
+    );
     assert_eq!(
         c.iter().map(|x| x.0).collect::<Vec<_>>(),
         a.iter().map(|x| x.0).collect::<Vec<_>>()
