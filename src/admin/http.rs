@@ -482,7 +482,7 @@ async fn agent_pause(
     request_body = DispositionWire,
     responses(
         (status = 200, description = "The agent after the action", body = AgentView),
-        (status = 400, description = "Malformed id or body, or a bad code or callback time", body = ErrorBody),
+        (status = 400, description = "Malformed id or body, or a bad field value (the message names the field and what it may be)", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
         (status = 409, description = "The agent is not in wrap-up", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
@@ -494,7 +494,9 @@ async fn agent_wrapup(
     Segment(id): Segment,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let wire: validate::DispositionWire = decode(&body)?;
+    // Decoded field by field: a well-formed body with a bad value names its field.
+    let value: serde_json::Value = decode(&body)?;
+    let wire = validate::disposition_wire(value).map_err(ApiError::invalid)?;
     let checked = validate::wrap_up(wire, changes::now_ms()).map_err(ApiError::invalid)?;
     let action = AgentAction::WrapUp {
         disposition: checked.disposition,

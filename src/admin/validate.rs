@@ -90,9 +90,21 @@ pub enum Invalid {
     /// `callback` at a time not after the epoch.
     #[error("callback at_ms must be a positive time, got {0}")]
     CallbackTime(i64),
-    /// A custom wrap-up code outside the allowed alphabet or length.
-    #[error("disposition {0:?} must be 1-64 characters of a-z, 0-9, _ or -")]
+    /// A wrap-up code that is neither a known one nor a custom one of the allowed alphabet
+    /// and length.
+    #[error("disposition {0:?}: expected {CODES}")]
     Code(String),
+    /// A wrap-up body field that is not one of the body's fields.
+    #[error("unknown field {0:?}: expected disposition, at_ms, at, note")]
+    WrapUpField(String),
+    /// A wrap-up body field of the wrong JSON type.
+    #[error("{field} must be {expected}")]
+    WrapUpType {
+        /// The field.
+        field: &'static str,
+        /// What it must be, with its allowed values.
+        expected: &'static str,
+    },
     /// `at_ms` with a code other than `callback`.
     #[error("at_ms is only for disposition callback, not {0}")]
     AtMsWithoutCallback(String),
@@ -112,7 +124,7 @@ pub enum Invalid {
     #[error("callback at {0:?} is a delay: only the wrap-up request can turn it into a time")]
     CallbackDelayWithoutNow(String),
     /// A callback time in the past, or further ahead than a retry may be.
-    #[error("callback time must be in the future and within 365 days, got {0}")]
+    #[error("callback time (at or at_ms) must be in the future and within 365 days, got {0}")]
     CallbackRange(String),
     /// A note too long or with control characters other than line breaks and tabs.
     #[error("note must be at most {MAX_NOTE} characters, without control characters")]
@@ -121,6 +133,73 @@ pub enum Invalid {
 
 /// Longest wrap-up note, in characters.
 pub const MAX_NOTE: usize = 2000;
+
+/// The text of [`CODES`] (a macro so messages can `concat!` it).
+macro_rules! codes {
+    () => {
+        "one of callback (with at or at_ms), not_interested, do_not_call, completed, machine, \
+         or a custom code of 1-64 characters a-z, 0-9, _ or -"
+    };
+}
+
+/// The wrap-up codes an agent may give, as error messages list them.
+pub const CODES: &str = codes!();
+
+/// Reads the JSON object of `POST /agents/{id}/wrapup` field by field, so a value of the wrong
+/// type is refused naming its field and what it may be (serde's message names neither).
+pub fn disposition_wire(body: serde_json::Value) -> Result<DispositionWire, Invalid> {
+    use serde_json::Value;
+    let Value::Object(fields) = body else {
+        return Err(Invalid::WrapUpType {
+            field: "the body",
+            expected: "a JSON object: {\"disposition\": CODE, \"at\" or \"at_ms\": …, \"note\": …}",
+        });
+    };
+    let mut w = DispositionWire::default();
+    let mut code = None;
+    let text = |v: Value, field: &'static str, expected: &'static str| match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        _ => Err(Invalid::WrapUpType { field, expected }),
+    };
+    for (name, value) in fields {
+        match name.as_str() {
+            "disposition" => {
+                code = text(value, "disposition", CODE_EXPECTED)?;
+            }
+            "at_ms" => {
+                w.at_ms = match value {
+                    Value::Null => None,
+                    Value::Number(n) => Some(n.as_i64().ok_or(Invalid::WrapUpType {
+                        field: "at_ms",
+                        expected: AT_MS_EXPECTED,
+                    })?),
+                    _ => {
+                        return Err(Invalid::WrapUpType {
+                            field: "at_ms",
+                            expected: AT_MS_EXPECTED,
+                        })
+                    }
+                };
+            }
+            "at" => w.at = text(value, "at", AT_EXPECTED)?,
+            "note" => w.note = text(value, "note", NOTE_EXPECTED)?,
+            _ => return Err(Invalid::WrapUpField(name)),
+        }
+    }
+    w.disposition = code.ok_or(Invalid::WrapUpType {
+        field: "disposition",
+        expected: CODE_EXPECTED,
+    })?;
+    Ok(w)
+}
+
+const CODE_EXPECTED: &str = concat!("a string, ", codes!());
+const AT_MS_EXPECTED: &str = "an integer: the callback time in epoch milliseconds (or give at: \
+                              ISO 8601 with its zone, or a delay such as 2h)";
+const AT_EXPECTED: &str = "a string: ISO 8601 with its zone (2026-03-04T15:30:00+08:00) or a \
+                           delay (2h, 90m, PT2H30M)";
+const NOTE_EXPECTED: &str = "a string of at most 2000 characters";
 
 /// Checks a dial mode as typed and returns it (canonical when printed: trimmed, lowercase).
 ///

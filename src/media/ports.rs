@@ -5,8 +5,17 @@
 //! Reuse is first-in first-out: a released port goes to the back of the queue, so a port is
 //! used again only after every other free port, and late packets of an old call seldom reach
 //! a new one.
+//!
+//! A port the media plane could not bind (another program holds it) is quarantined for
+//! [`QUARANTINE`]: once released it is not handed out again until that time has passed, so the
+//! next calls do not fail on it too. Time comes in as `now`; the pool reads no clock.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How long a port that could not be bound stays out of use (after that it is tried again:
+/// whatever held it may have let it go; if not, it is quarantined again).
+pub const QUARANTINE: Duration = Duration::from_secs(10 * 60);
 
 /// Why a port range cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -77,6 +86,10 @@ pub struct PortPool {
     /// Whether each pair (index `(port - first) / 2`) is handed out: a release of a port that is
     /// not out (twice, or foreign) is ignored instead of duplicating it in the pool.
     out: Vec<bool>,
+    /// Until when each pair is quarantined (see [`PortPool::fail`]).
+    bad_until: Vec<Option<Instant>>,
+    /// Released quarantined ports with the end of their quarantine, in release order.
+    held: VecDeque<(Instant, u16)>,
     first: u16,
 }
 
@@ -88,6 +101,8 @@ impl PortPool {
         PortPool {
             range,
             out: vec![false; free.len()],
+            bad_until: vec![None; free.len()],
+            held: VecDeque::new(),
             free,
             first,
         }
@@ -98,8 +113,10 @@ impl PortPool {
         self.range
     }
 
-    /// Takes the free port released longest ago; `None` when every port is in use.
-    pub fn allocate(&mut self) -> Option<u16> {
+    /// Takes the free port released longest ago; `None` when every port is in use or
+    /// quarantined.
+    pub fn allocate(&mut self, now: Instant) -> Option<u16> {
+        self.thaw(now);
         let p = self.free.pop_front()?;
         if let Some(slot) = self.slot(p) {
             self.out[slot] = true;
@@ -112,7 +129,10 @@ impl PortPool {
         match self.slot(port) {
             Some(slot) if self.out[slot] => {
                 self.out[slot] = false;
-                self.free.push_back(port);
+                match self.bad_until[slot] {
+                    Some(until) => self.held.push_back((until, port)),
+                    None => self.free.push_back(port),
+                }
                 true
             }
             _ => {
@@ -122,9 +142,53 @@ impl PortPool {
         }
     }
 
-    /// Ports free now.
-    pub fn free(&self) -> usize {
-        self.free.len()
+    /// `port` could not be bound at `now`: it is not handed out again for [`QUARANTINE`]
+    /// (from its release, if it is out now). Returns false (and changes nothing) for a port not
+    /// in the range.
+    pub fn fail(&mut self, port: u16, now: Instant) -> bool {
+        let Some(slot) = self.slot(port) else {
+            return false;
+        };
+        let until = now + QUARANTINE;
+        self.bad_until[slot] = Some(until);
+        if !self.out[slot] {
+            // Already given back (the failure was reported after the leg closed).
+            if let Some(i) = self.free.iter().position(|&p| p == port) {
+                self.free.remove(i);
+            }
+            self.held.retain(|&(_, p)| p != port);
+            self.held.push_back((until, port));
+        }
+        true
+    }
+
+    /// Ports quarantined now (released or still out).
+    pub fn quarantined(&self, now: Instant) -> usize {
+        self.bad_until
+            .iter()
+            .filter(|u| u.is_some_and(|u| u > now))
+            .count()
+    }
+
+    /// Ports free at `now` (quarantined ones are not).
+    pub fn free(&self, now: Instant) -> usize {
+        self.free.len() + self.held.iter().filter(|(until, _)| *until <= now).count()
+    }
+
+    /// Quarantined ports whose time is up go back to the pool (at the back of the queue).
+    fn thaw(&mut self, now: Instant) {
+        let mut still = VecDeque::with_capacity(self.held.len());
+        while let Some((until, port)) = self.held.pop_front() {
+            if until > now {
+                still.push_back((until, port));
+                continue;
+            }
+            if let Some(slot) = self.slot(port) {
+                self.bad_until[slot] = None;
+            }
+            self.free.push_back(port);
+        }
+        self.held = still;
     }
 
     /// Ports the pool holds in all.
@@ -150,25 +214,55 @@ mod tests {
         let mut p = PortPool::new(PortRange::parse("20001-20008").expect("range"));
         // 20002, 20004, 20006 (20008's partner 20009 is outside).
         assert_eq!(p.capacity(), 3);
-        let got: Vec<u16> = std::iter::from_fn(|| p.allocate()).collect();
+        let now = Instant::now();
+        let got: Vec<u16> = std::iter::from_fn(|| p.allocate(now)).collect();
         assert_eq!(got, [20002, 20004, 20006]);
-        assert_eq!(p.allocate(), None);
+        assert_eq!(p.allocate(now), None);
     }
 
     #[test]
     fn a_released_port_is_reused_last_and_never_twice() {
         let mut p = PortPool::new(PortRange::parse("30000-30005").expect("range"));
-        let a = p.allocate().expect("a");
-        let b = p.allocate().expect("b");
+        let now = Instant::now();
+        let a = p.allocate(now).expect("a");
+        let b = p.allocate(now).expect("b");
         assert!(p.release(a));
         assert!(!p.release(a), "a double release is ignored");
         assert!(!p.release(30001), "an odd port is not ours");
         assert!(!p.release(40000), "a foreign port is not ours");
-        assert_eq!(p.free(), 2);
-        assert_eq!(p.allocate(), Some(30004));
-        assert_eq!(p.allocate(), Some(a));
+        assert_eq!(p.free(now), 2);
+        assert_eq!(p.allocate(now), Some(30004));
+        assert_eq!(p.allocate(now), Some(a));
         assert!(p.release(b));
-        assert_eq!(p.free(), 1);
+        assert_eq!(p.free(now), 1);
+    }
+
+    #[test]
+    fn a_port_that_failed_is_not_handed_out_until_its_quarantine_is_over() {
+        let mut p = PortPool::new(PortRange::parse("30000-30005").expect("range"));
+        let t0 = Instant::now();
+        let a = p.allocate(t0).expect("a");
+        assert!(p.fail(a, t0));
+        assert!(p.release(a));
+        assert_eq!(p.free(t0), 2, "the failed port is not free");
+        assert_eq!(p.quarantined(t0), 1);
+        let b = p.allocate(t0).expect("b");
+        let c = p.allocate(t0).expect("c");
+        assert!(b != a && c != a);
+        assert_eq!(p.allocate(t0), None, "only the quarantined port is left");
+        let later = t0 + QUARANTINE;
+        assert_eq!(p.free(later), 1);
+        assert_eq!(
+            p.allocate(later),
+            Some(a),
+            "tried again once the quarantine is over"
+        );
+        // A failure reported after the leg closed takes the port out of the free list too.
+        assert!(p.release(b));
+        assert!(p.fail(b, later));
+        assert_eq!(p.free(later), 0);
+        assert_eq!(p.allocate(later), None);
+        assert!(!p.fail(40000, later), "a foreign port is not ours");
     }
 
     #[test]

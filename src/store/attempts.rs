@@ -580,14 +580,15 @@ async fn begin_in(
     };
     let (id,): (i64,) = tx
         .one(
-            "INSERT INTO attempts (lead_id, campaign_id, phone, node, is_open, dial_ms) \
-             VALUES ($1, $2, $3, $4, 1, $5) RETURNING id",
+            "INSERT INTO attempts (lead_id, campaign_id, phone, node, is_open, dial_ms, \
+             phone_rev) VALUES ($1, $2, $3, $4, 1, $5, $6) RETURNING id",
             &[
                 Arg::I(lead_id),
                 Arg::I(lead.campaign_id),
                 Arg::S(&lead.phone),
                 Arg::S(&holder),
                 Arg::I(dial_ms),
+                Arg::S(&super::records::phone_rev(&lead.phone)),
             ],
         )
         .await?;

@@ -59,6 +59,11 @@ pub(super) const SQLITE: &[File] = &[
         "owned callbacks",
         include_str!("../../migrations/sqlite/0008_owned_callbacks.sql"),
     ),
+    (
+        9,
+        "phone suffix",
+        include_str!("../../migrations/sqlite/0009_phone_suffix.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -107,6 +112,11 @@ pub(super) const POSTGRES: &[File] = &[
         9,
         "owned callbacks",
         include_str!("../../migrations/postgres/0009_owned_callbacks.sql"),
+    ),
+    (
+        10,
+        "phone suffix",
+        include_str!("../../migrations/postgres/0010_phone_suffix.sql"),
     ),
 ];
 

@@ -61,7 +61,7 @@ pub use media::{
     AttemptMedia, CpaRecord, MediaFigures, RecordingFilter, RecordingInfo, RecordingRow,
 };
 pub use nodes::DeadNode;
-pub use records::{CallFilter, CallPage, CallRecord, LeadAttempt, MAX_PAGE};
+pub use records::{phone_rev, CallFilter, CallPage, CallRecord, LeadAttempt, MAX_PAGE};
 pub use retry::Next;
 pub use rows::{AuditRow, CdrRow, InboundRow, StaffedInterval};
 pub use stats::{CampaignStats, LeadInfo};

@@ -96,15 +96,65 @@ pub struct CallPage {
     pub total: i64,
 }
 
-/// The shared WHERE of the search: `$1` campaign, `$2` exact number, `$3` number ending, `$4`
-/// from, `$5` to, `$6` disposition, `$7` agent.
-const SEARCH_WHERE: &str = "FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
-     JOIN leads l ON l.id = a.lead_id \
-     WHERE ($1 IS NULL OR c.name = $1) AND ($2 IS NULL OR a.phone = $2) \
-     AND ($3 IS NULL OR a.phone LIKE $3) \
-     AND ($4 IS NULL OR a.dial_ms >= $4) AND ($5 IS NULL OR a.dial_ms < $5) \
-     AND ($6 IS NULL OR a.disposition = $6 OR a.agent_disposition = $6) \
-     AND ($7 IS NULL OR a.agent = $7)";
+/// The shared WHERE of the search: `$1` campaign, `$2` exact number, `$3`..`$8` the reversed
+/// number ending's range (`$3` <= `phone_rev` < `$8`, only when `ending`), `$4` from, `$5` to,
+/// `$6` disposition, `$7` agent. The ending is a range on an indexed column rather than
+/// `phone LIKE '%digits'`, which no index can serve.
+fn search_where(ending: bool) -> String {
+    let ending = if ending {
+        "AND a.phone_rev >= $3 AND a.phone_rev < $8"
+    } else {
+        "AND $3 IS NULL AND $8 IS NULL"
+    };
+    format!(
+        "FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
+         JOIN leads l ON l.id = a.lead_id \
+         WHERE ($1 IS NULL OR c.name = $1) AND ($2 IS NULL OR a.phone = $2) {ending} \
+         AND ($4 IS NULL OR a.dial_ms >= $4) AND ($5 IS NULL OR a.dial_ms < $5) \
+         AND ($6 IS NULL OR a.disposition = $6 OR a.agent_disposition = $6) \
+         AND ($7 IS NULL OR a.agent = $7)"
+    )
+}
+
+/// A number's digits, last first: what `attempts.phone_rev` holds, so a search by the last
+/// digits of a number is a search by the first digits of this (an index range).
+pub fn phone_rev(phone: &str) -> String {
+    phone.chars().rev().filter(char::is_ascii_digit).collect()
+}
+
+/// The number part of a search: an exact E.164 number, or the reversed range of an ending
+/// given as digits (`[rev, rev + ":")`: `:` sorts right after `9`).
+struct PhoneArgs {
+    exact: Option<String>,
+    ending: Option<(String, String)>,
+}
+
+fn phone_args(phone: Option<&str>) -> Result<PhoneArgs, StoreError> {
+    let Some(p) = phone.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(PhoneArgs {
+            exact: None,
+            ending: None,
+        });
+    };
+    let digits = p.strip_prefix('+').unwrap_or(p);
+    let ok = (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        return Err(StoreError::NotE164(p.to_string()));
+    }
+    Ok(if p.starts_with('+') {
+        PhoneArgs {
+            exact: Some(p.to_string()),
+            ending: None,
+        }
+    } else {
+        let low = phone_rev(digits);
+        let high = format!("{low}:");
+        PhoneArgs {
+            exact: None,
+            ending: Some((low, high)),
+        }
+    })
+}
 
 impl Store {
     /// The attempts of `lead` before `before` (an attempt id; all when `None`), newest first, at
@@ -141,34 +191,24 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<CallPage, StoreError> {
-        let (exact, ending) = match filter.phone.as_deref().map(str::trim) {
-            None | Some("") => (None, None),
-            Some(p) => {
-                let digits = p.strip_prefix('+').unwrap_or(p);
-                let ok =
-                    (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-                if !ok {
-                    return Err(StoreError::NotE164(p.to_string()));
-                }
-                if p.starts_with('+') {
-                    (Some(p.to_string()), None)
-                } else {
-                    // Digits only, so the pattern holds no LIKE wildcard but its own.
-                    (None, Some(format!("%{digits}")))
-                }
-            }
+        let phone = phone_args(filter.phone.as_deref())?;
+        let (low, high) = match &phone.ending {
+            Some((l, h)) => (Some(l.as_str()), Some(h.as_str())),
+            None => (None, None),
         };
         let args = [
             Arg::OS(filter.campaign.as_deref()),
-            Arg::OS(exact.as_deref()),
-            Arg::OS(ending.as_deref()),
+            Arg::OS(phone.exact.as_deref()),
+            Arg::OS(low),
             Arg::OI(filter.from_ms),
             Arg::OI(filter.to_ms),
             Arg::OS(filter.disposition.as_deref()),
             Arg::OS(filter.agent.as_deref()),
+            Arg::OS(high),
             Arg::I(limit.clamp(0, MAX_PAGE)),
             Arg::I(offset.max(0)),
         ];
+        let from_where = search_where(phone.ending.is_some());
         let mut tx = self.read_tx().await?;
         let rows: Vec<CallRecord> = tx
             .all(
@@ -179,20 +219,56 @@ impl Store {
                      CASE WHEN a.recording_path IS NULL THEN NULL ELSE a.recording_secs END \
                      AS recording_secs, \
                      CAST(CASE WHEN a.recording_path IS NULL THEN 0 ELSE 1 END AS BIGINT) \
-                     AS has_recording {SEARCH_WHERE} \
-                     ORDER BY a.dial_ms DESC, a.id DESC LIMIT $8 OFFSET $9"
+                     AS has_recording {from_where} \
+                     ORDER BY a.dial_ms DESC, a.id DESC LIMIT $9 OFFSET $10"
                 ),
                 &args,
             )
             .await?;
         let (total,): (i64,) = tx
             .one(
-                &format!("SELECT CAST(COUNT(*) AS BIGINT) {SEARCH_WHERE}"),
-                &args[..7],
+                &format!("SELECT CAST(COUNT(*) AS BIGINT) {from_where}"),
+                &args[..8],
             )
             .await?;
         tx.commit().await?;
         Ok(CallPage { rows, total })
+    }
+
+    /// The query plan of `filter`'s count query, one line per step (SQLite's `EXPLAIN QUERY
+    /// PLAN`, PostgreSQL's `EXPLAIN`): which indexes a search uses.
+    pub async fn search_plan(&self, filter: &CallFilter) -> Result<Vec<String>, StoreError> {
+        let phone = phone_args(filter.phone.as_deref())?;
+        let (low, high) = match &phone.ending {
+            Some((l, h)) => (Some(l.as_str()), Some(h.as_str())),
+            None => (None, None),
+        };
+        let args = [
+            Arg::OS(filter.campaign.as_deref()),
+            Arg::OS(phone.exact.as_deref()),
+            Arg::OS(low),
+            Arg::OI(filter.from_ms),
+            Arg::OI(filter.to_ms),
+            Arg::OS(filter.disposition.as_deref()),
+            Arg::OS(filter.agent.as_deref()),
+            Arg::OS(high),
+        ];
+        let count = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) {}",
+            search_where(phone.ending.is_some())
+        );
+        let mut tx = self.read_tx().await?;
+        let lines: Vec<String> = if tx.is_pg() {
+            let rows: Vec<(String,)> = tx.all(&format!("EXPLAIN {count}"), &args).await?;
+            rows.into_iter().map(|(l,)| l).collect()
+        } else {
+            let rows: Vec<(i64, i64, i64, String)> = tx
+                .all(&format!("EXPLAIN QUERY PLAN {count}"), &args)
+                .await?;
+            rows.into_iter().map(|(_, _, _, l)| l).collect()
+        };
+        tx.commit().await?;
+        Ok(lines)
     }
 
     /// The recording file of call record `attempt`, while it is kept (`None`: no such record,

@@ -494,7 +494,34 @@ async fn agents_list_and_actions() {
         (
             "wrapup",
             r#"{"disposition": "Not Interested"}"#,
-            "disposition",
+            "disposition \"Not Interested\": expected one of callback (with at or at_ms), \
+             not_interested, do_not_call, completed, machine, or a custom code",
+        ),
+        // Well-formed JSON with a bad value: the field and what it may be, not "invalid JSON".
+        (
+            "wrapup",
+            r#"{"disposition": "callback", "at_ms": 1000}"#,
+            "callback time (at or at_ms) must be in the future",
+        ),
+        (
+            "wrapup",
+            r#"{"disposition": "callback", "at_ms": "tomorrow"}"#,
+            "at_ms must be an integer: the callback time in epoch milliseconds",
+        ),
+        (
+            "wrapup",
+            r#"{"disposition": 5}"#,
+            "disposition must be a string, one of callback",
+        ),
+        (
+            "wrapup",
+            r#"{"disposition": "completed", "when": 1}"#,
+            "unknown field \"when\": expected disposition, at_ms, at, note",
+        ),
+        (
+            "wrapup",
+            r#"["completed"]"#,
+            "the body must be a JSON object",
         ),
         (
             "wrapup",

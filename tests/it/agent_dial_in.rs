@@ -527,10 +527,12 @@ mod live {
         self, campaign_yaml, finish_engine, free_port, open_and_closed_zones, outdial,
         start_engine_with_stderr, TOKEN,
     };
-    use crate::media_support::audio::{best_correlation, read_wav_mono_8k, repeated, say, to_ulaw};
+    use crate::media_support::audio::{
+        best_correlation, read_stereo_ulaw, read_wav_mono_8k, repeated, say, to_ulaw,
+    };
     use crate::media_support::baresip::Baresip;
     use crate::media_support::sipp::{Builder, Report};
-    use crate::media_support::{free_udp_ports, peers_available, temp_dir};
+    use crate::media_support::{engine_log, free_udp_ports, peers_available, temp_dir};
 
     const CUSTOMER_TEXT: &str = "Hello, this is the customer. My account number is four four \
                                  seven two, and I would like to talk about my loan repayment.";
@@ -550,10 +552,6 @@ mod live {
             .timeout(Duration::from_secs(20))
             .spawn();
         sipp.wait(Duration::from_secs(25))
-    }
-
-    fn log(dir: &Path) -> String {
-        std::fs::read_to_string(dir.join("engine.log")).unwrap_or_default()
     }
 
     #[test]
@@ -649,7 +647,7 @@ mod live {
             (1, 1, 0),
             "{}\n{}",
             r.screen,
-            log(&dir)
+            engine_log(&dir)
         );
 
         // baresip dials in with the right one and is connected.
@@ -660,7 +658,7 @@ mod live {
                 .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
                 .is_some(),
             "the dial-in was answered; engine log:\n{}\nbaresip log:\n{}",
-            log(&dir),
+            engine_log(&dir),
             phone.log()
         );
         // SIPp with the right password: its digest `uri` is `sip:<host:port>` (SIPp's default;
@@ -676,7 +674,13 @@ mod live {
 
         // The customer is called, bridged into the phone's connection, talks, hangs up.
         let report = customer.wait(Duration::from_secs(40));
-        assert_eq!(report.successful, 1, "{}\n{}", report.screen, log(&dir));
+        assert_eq!(
+            report.successful,
+            1,
+            "{}\n{}",
+            report.screen,
+            engine_log(&dir)
+        );
 
         // The phone hangs up: the agent is logged out with the reason.
         phone.hangup();
@@ -711,7 +715,7 @@ mod live {
                 .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
                 .is_some(),
             "the second dial-in was answered; engine log:\n{}\nbaresip log:\n{}",
-            log(&dir),
+            engine_log(&dir),
             again.log()
         );
         std::thread::sleep(Duration::from_secs(1));
@@ -737,7 +741,7 @@ mod live {
         let rows = rows.as_array().expect("array").clone();
         assert_eq!(rows.len(), 1, "one recorded call: {rows:?}; {summary}");
         let path = PathBuf::from(rows[0]["path"].as_str().expect("path"));
-        let (left, right) = super::read_stereo_ulaw(&path);
+        let (left, right) = read_stereo_ulaw(&path);
         let (_, l_cust) = best_correlation(&cust, &left);
         let (_, r_agent) = best_correlation(&agent, &right);
         eprintln!(
@@ -750,32 +754,4 @@ mod live {
             "the dialled-in agent on the right: {r_agent}"
         );
     }
-}
-
-/// The two channels of outdial's stereo µ-law recording, decoded with outdial's G.711.
-fn read_stereo_ulaw(path: &std::path::Path) -> (Vec<i16>, Vec<i16>) {
-    use outdial::media::g711;
-    use outdial::media::io::Codec;
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE",
-        "a WAV"
-    );
-    let mut at = 12;
-    let mut data = None;
-    while at + 8 <= b.len() {
-        let id = &b[at..at + 4];
-        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
-        if id == b"data" {
-            data = Some(&b[at + 8..(at + 8 + len).min(b.len())]);
-        }
-        at += 8 + len + (len & 1);
-    }
-    let data = data.expect("a data chunk");
-    let l: Vec<u8> = data.iter().step_by(2).copied().collect();
-    let r: Vec<u8> = data.iter().skip(1).step_by(2).copied().collect();
-    let (mut left, mut right) = (Vec::new(), Vec::new());
-    g711::decode(Codec::Pcmu, &l, &mut left);
-    g711::decode(Codec::Pcmu, &r, &mut right);
-    (left, right)
 }

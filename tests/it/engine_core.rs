@@ -682,3 +682,45 @@ fn a_supervisors_change_is_not_undone_by_reading_back_the_one_before_it() {
         "a newer change from elsewhere"
     );
 }
+
+#[test]
+fn logged_out_agents_are_counted_by_the_campaigns_they_may_work() {
+    use outdial::admin::AgentAction;
+    // Three API-driven agents of group `lab`; `c2` wants group `other`: none of them.
+    let c1 = campaign("c1", 50, "progressive", 1.0, "lab", "verification");
+    let c2 = campaign("c2", 40, "progressive", 1.0, "other", "verification");
+    let config = "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {name: t1, address: \
+         \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: flow-i}\n  \
+         groups:\n    - {name: lab, trunks: [t1]}\nagents:\n  - {uri: \
+         \"sip:agent{n}@127.0.0.1:5080\", count: 3, group: lab, skills: [outbound, verification]}\n\
+         node_ttl: 3s\ncampaigns:\n  - {name: c1}\n  - {name: c2}\n";
+    let mut w = engine_support::lab_world(config, &[&c1, &c2]);
+    w.start(Vec::new());
+    // The node claims its agents in the store first.
+    w.run_for(S(2));
+    let counts = |w: &mut World, name: &str| match w.admin(AdminRequest::Campaign(name.into())) {
+        Some(AdminReply::Campaign(Ok(v))) => v.agents,
+        other => panic!("campaign view: {other:?}"),
+    };
+    let act = |w: &mut World, a: AgentAction| {
+        let reply = w.admin(AdminRequest::AgentAction("agent0001".into(), a));
+        assert!(matches!(reply, Some(AdminReply::Agent(Ok(_)))), "{reply:?}");
+    };
+    assert_eq!(counts(&mut w, "c1").logged_out, 3, "nobody logged in yet");
+    assert_eq!(counts(&mut w, "c2").logged_out, 0, "not c2's agents");
+    act(&mut w, AgentAction::Login);
+    w.run_for(S(1));
+    let c = counts(&mut w, "c1");
+    let working = c.ready + c.reserved + c.talking + c.wrap_up + c.paused;
+    assert_eq!((c.logged_out, working), (2, 1), "{c:?}");
+    assert_eq!(counts(&mut w, "c2").logged_out, 0);
+    act(&mut w, AgentAction::Logout);
+    w.run_for(S(1));
+    let c = counts(&mut w, "c1");
+    let working = c.ready + c.reserved + c.talking + c.wrap_up + c.paused;
+    assert_eq!(
+        (c.logged_out, working),
+        (3, 0),
+        "every agent went home: {c:?}"
+    );
+}

@@ -482,12 +482,9 @@ fn agent_state(w: &mut World) -> outdial::agents::AgentState {
     }
 }
 
-#[test]
-fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive_rate() {
-    use outdial::admin::{AgentAction, WrapUpCode};
-    use outdial::agents::AgentState;
-    use outdial::engine::core::{AdminReply, AdminRequest};
-    // One agent driven by the API (as `outdial agents wrapup` drives it).
+/// One API-driven agent (as `outdial agents wrapup` drives it) on `c1`, analysed or not;
+/// every call answers and is passed as a person; every call the agent gets is voicemail.
+fn voicemail_world(analysis: bool) -> World {
     let c1 = campaign_yaml("c1", "progressive").replacen("\"09:00-18:00\"", "\"00:00-23:59\"", 1);
     let config = "node: n1\nsip:\n  listen: 127.0.0.1:5060\n  trunks:\n    - {name: t1, address: \
          \"127.0.0.1:5070\", max_channels: 30, max_cps: 30, ping_interval: 0s, media: anchor}\n  \
@@ -495,28 +492,38 @@ fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive
          \"sip:agent0001@127.0.0.1:5080\", group: lab, skills: [outbound, verification]}\n\
          node_ttl: 3s\ncampaigns:\n  - {name: c1}\n";
     let mut w = engine_support::lab_world(config, &[&c1]);
-    assert!(w.core.set_cpa("c1", Some(setup(CpaPolicy::default()))));
+    if analysis {
+        assert!(w.core.set_cpa("c1", Some(setup(CpaPolicy::default()))));
+    }
     let mut w = start(w, 40);
     w.sip.script = Box::new(|_, _| Answer::Live(S(2)));
     w.sip.talk = S(3);
-    // Every answer is passed as a person; every call the agent gets is voicemail.
     w.media.cpa = Some(CpaScript(Box::new(|_, _, phase| match phase {
         Phase::Answer => vec![verdict(Verdict::Human, 900, "hello, then silence")],
         Phase::Early => Vec::new(),
     })));
+    w
+}
+
+/// The agent logs in and marks its next `n` calls `machine` at wrap-up; returns how many it
+/// marked.
+fn mark_calls_machine(w: &mut World, n: usize) -> usize {
+    use outdial::admin::{AgentAction, WrapUpCode};
+    use outdial::agents::AgentState;
+    use outdial::engine::core::{AdminReply, AdminRequest};
     let act =
         |w: &mut World, a: AgentAction| w.admin(AdminRequest::AgentAction("agent0001".into(), a));
     // The node claims its agents in the store first.
     w.run_for(S(2));
     // Logged in, the agent is ready (and soon reserved for a call).
-    let reply = act(&mut w, AgentAction::Login);
+    let reply = act(&mut *w, AgentAction::Login);
     assert!(matches!(reply, Some(AdminReply::Agent(Ok(_)))), "{reply:?}");
     let mut marked = 0;
     for _ in 0..2_000 {
         w.run_for(MS(200));
-        if agent_state(&mut w) == AgentState::WrapUp {
+        if agent_state(&mut *w) == AgentState::WrapUp {
             let reply = act(
-                &mut w,
+                &mut *w,
                 AgentAction::WrapUp {
                     disposition: WrapUpCode::Machine,
                     note: None,
@@ -524,22 +531,18 @@ fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive
             );
             assert!(matches!(reply, Some(AdminReply::Agent(Ok(_)))), "{reply:?}");
             marked += 1;
-            if marked == 25 {
+            if marked == n {
                 break;
             }
         }
     }
-    assert_eq!(marked, 25, "the agent took 25 calls");
     w.run_for(S(1));
-    let p = parts(&mut w);
-    assert_eq!(p.machine_marks, 25, "{p:?}");
-    // Every connected call was voicemail: far worse than the configured 10 % false negatives,
-    // so the false-positive rate is taken as measured and above the configured 2 %.
-    assert_eq!(p.fp_source, "measured", "{p:?}");
-    assert!(p.fp_rate > 0.02, "{p:?}");
-    // The call records get `machine`, the agent's code.
-    let machines = w
-        .store
+    marked
+}
+
+/// Call records given the agent's code `machine`.
+fn machine_codes(w: &World) -> usize {
+    w.store
         .writes
         .iter()
         .filter(|wr| {
@@ -551,6 +554,38 @@ fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive
                 }
             )
         })
-        .count();
-    assert_eq!(machines, 25);
+        .count()
+}
+
+#[test]
+fn voicemail_an_agent_marks_machine_at_wrap_up_feeds_the_measured_false_positive_rate() {
+    let mut w = voicemail_world(true);
+    assert_eq!(
+        mark_calls_machine(&mut w, 25),
+        25,
+        "the agent took 25 calls"
+    );
+    let p = parts(&mut w);
+    assert_eq!(p.machine_marks, 25, "{p:?}");
+    // Every connected call was voicemail: far worse than the configured 10 % false negatives,
+    // so the false-positive rate is taken as measured and above the configured 2 %.
+    assert_eq!(p.fp_source, "measured", "{p:?}");
+    assert!(p.fp_rate > 0.02, "{p:?}");
+    // The call records get `machine`, the agent's code.
+    assert_eq!(machine_codes(&w), 25);
+}
+
+#[test]
+fn without_analysis_an_agents_machine_mark_is_the_calls_outcome_but_measures_nothing() {
+    let mut w = voicemail_world(false);
+    assert_eq!(
+        mark_calls_machine(&mut w, 10),
+        10,
+        "the agent took 10 calls"
+    );
+    let p = parts(&mut w);
+    // No analysis ran on these calls: a voicemail reaching the agent is no analysis miss.
+    assert_eq!(p.machine_marks, 0, "{p:?}");
+    assert_eq!(p.fp_source, "off", "{p:?}");
+    assert_eq!(machine_codes(&w), 10, "the disposition itself is kept");
 }

@@ -683,3 +683,46 @@ fn at_shutdown_bridged_customers_are_cut_as_shutdown_and_the_connections_end_las
     assert_eq!(hung.len(), 2, "each connection hung up once, at the end");
     assert_eq!(w.core.rtp_ports().0, w.core.rtp_ports().1);
 }
+
+#[test]
+fn a_port_another_program_holds_fails_one_call_which_is_retried_soon_and_is_not_used_again() {
+    // Four port pairs: the agent's connection takes 20000; customers take 20002, 20004, 20006
+    // in turn. Something else holds 20002: without a quarantine every third call fails on it.
+    let w = world("progressive", 1.0, 1, "", "anchor", "20000-20007");
+    let mut w = start(w, 8);
+    w.media.taken.insert(20002);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(10);
+    // Well inside the quarantine: 8 calls of ~18 s cycle the three customer ports twice.
+    w.run_for(S(300));
+
+    let opens_on_taken = w.media.count(|c| {
+        matches!(
+            c,
+            MediaCommand::Open {
+                local_port: 20002,
+                ..
+            }
+        )
+    });
+    assert_eq!(opens_on_taken, 1, "the failed port was handed out again");
+    let disps: Vec<CallDisposition> = w
+        .store
+        .finished
+        .iter()
+        .map(|(_, o)| o.disposition)
+        .collect();
+    assert_eq!(disps.len(), 8, "{disps:?}");
+    // Our failure, retried in minutes by default; not the customer's no-answer (an hour).
+    assert_eq!(disps[0], CallDisposition::TrunkFailure, "{disps:?}");
+    assert!(
+        disps[1..].iter().all(|d| *d == CallDisposition::Connected),
+        "{disps:?}"
+    );
+    let (free, all) = w.core.rtp_ports();
+    assert_eq!(
+        free,
+        all - 2,
+        "the agent's port and the quarantined one are not free"
+    );
+}

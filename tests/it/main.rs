@@ -91,6 +91,7 @@ mod store_engine;
 mod store_lease;
 mod store_load;
 mod store_progress;
+mod store_records;
 mod store_writes;
 mod web_desktop;
 mod web_wallboard;

@@ -18,12 +18,13 @@ use engine_support::{
     campaign_yaml, finish_engine, free_port, metrics_text, open_and_closed_zones, outdial,
     start_engine_with_stderr, TOKEN,
 };
-use media_support::audio::{best_correlation, read_wav_mono_8k, repeated, run, say};
+use media_support::audio::{
+    best_correlation, read_stereo_ulaw, read_wav_mono_8k, repeated, run, say,
+};
 use media_support::baresip::Baresip;
+use media_support::engine_log;
 use media_support::sipp::{Builder, Sipp};
 use media_support::{audio, free_udp_ports, peers_available, temp_dir};
-use outdial::media::g711;
-use outdial::media::io::Codec;
 
 const CUSTOMER_TEXT: &str = "Hello, this is the customer. My account number is four four seven \
                              two, and I would like to talk about my loan repayment.";
@@ -174,49 +175,7 @@ fn rtp_arriving(port: u16, window: Duration) -> usize {
     n
 }
 
-/// The two channels (left, right) of outdial's stereo G.711 µ-law recording, decoded. Read
-/// here (hound does not read WAV format 7): the `fmt ` chunk is checked, the `data` chunk
-/// decoded with outdial's own G.711.
-fn read_stereo_ulaw(path: &Path) -> (Vec<i16>, Vec<i16>) {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE",
-        "a WAV"
-    );
-    let mut at = 12;
-    let mut data = None;
-    while at + 8 <= b.len() {
-        let id = &b[at..at + 4];
-        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
-        let body = &b[at + 8..(at + 8 + len).min(b.len())];
-        if id == b"fmt " {
-            let format = u16::from_le_bytes([body[0], body[1]]);
-            let channels = u16::from_le_bytes([body[2], body[3]]);
-            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-            assert_eq!(
-                (format, channels, rate),
-                (7, 2, 8000),
-                "stereo µ-law at 8 kHz"
-            );
-        } else if id == b"data" {
-            data = Some(body);
-        }
-        at += 8 + len + (len & 1);
-    }
-    let data = data.expect("a data chunk");
-    let (mut left, mut right) = (Vec::new(), Vec::new());
-    let l: Vec<u8> = data.iter().step_by(2).copied().collect();
-    let r: Vec<u8> = data.iter().skip(1).step_by(2).copied().collect();
-    g711::decode(Codec::Pcmu, &l, &mut left);
-    g711::decode(Codec::Pcmu, &r, &mut right);
-    (left, right)
-}
-
 /// The engine's stderr, for assertion messages.
-fn log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("engine.log")).unwrap_or_default()
-}
-
 #[test]
 fn a_nailed_baresip_agent_and_sipp_customers_hear_each_other_and_outdial_records_both_sides() {
     if !peers_available() {
@@ -256,7 +215,7 @@ fn a_nailed_baresip_agent_and_sipp_customers_hear_each_other_and_outdial_records
             .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
             .is_some(),
         "outdial called the agent at login; engine log:\n{}\nbaresip log:\n{}",
-        log(&dir),
+        engine_log(&dir),
         phone.log()
     );
 
@@ -468,7 +427,7 @@ fn abandon_run(
     });
     eprintln!(
         "summary {summary}\nrecords {records:?}\nengine log:\n{}\ncustomer log tail:\n{}",
-        log(&dir),
+        engine_log(&dir),
         customers
             .iter()
             .map(|c| c

@@ -179,3 +179,43 @@ pub fn best_correlation(reference: &[i16], recorded: &[i16]) -> (i64, f64) {
     }
     best
 }
+
+/// The two channels (left, right) of outdial's stereo G.711 µ-law recording, decoded. Read
+/// here (hound does not read WAV format 7): the `fmt ` chunk is checked, the `data` chunk
+/// decoded with outdial's own G.711.
+pub fn read_stereo_ulaw(path: &Path) -> (Vec<i16>, Vec<i16>) {
+    use outdial::media::g711;
+    use outdial::media::io::Codec;
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE",
+        "a WAV"
+    );
+    let mut at = 12;
+    let mut data = None;
+    while at + 8 <= b.len() {
+        let id = &b[at..at + 4];
+        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
+        let body = &b[at + 8..(at + 8 + len).min(b.len())];
+        if id == b"fmt " {
+            let format = u16::from_le_bytes([body[0], body[1]]);
+            let channels = u16::from_le_bytes([body[2], body[3]]);
+            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+            assert_eq!(
+                (format, channels, rate),
+                (7, 2, 8000),
+                "stereo µ-law at 8 kHz"
+            );
+        } else if id == b"data" {
+            data = Some(body);
+        }
+        at += 8 + len + (len & 1);
+    }
+    let data = data.expect("a data chunk");
+    let (mut left, mut right) = (Vec::new(), Vec::new());
+    let l: Vec<u8> = data.iter().step_by(2).copied().collect();
+    let r: Vec<u8> = data.iter().skip(1).step_by(2).copied().collect();
+    g711::decode(Codec::Pcmu, &l, &mut left);
+    g711::decode(Codec::Pcmu, &r, &mut right);
+    (left, right)
+}

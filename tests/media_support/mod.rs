@@ -61,6 +61,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// The log an engine started in `dir` wrote (`dir/engine.log`; empty when there is none), for
+/// failure messages.
+pub fn engine_log(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("engine.log")).unwrap_or_default()
+}
+
 /// A loopback TCP port that was free a moment ago.
 pub fn free_tcp_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp 127.0.0.1:0");

@@ -385,8 +385,9 @@ impl Core {
             WrapUpCode::Machine => (CallDisposition::Machine, None),
         };
         if *disposition == WrapUpCode::Machine {
-            // Voicemail passed to the agent as a person: pacing's measure of the analysis.
-            if let Some((ci, _)) = self.home_id(ai) {
+            // Voicemail passed to the agent as a person: pacing's measure of the analysis —
+            // only where analysis ran on the call (without it the mark is just the outcome).
+            if let Some(ci) = self.agents[ai].last_analysed {
                 let now = self.pnow();
                 self.camps[ci].dialer.handle_machine_mark(now);
             }

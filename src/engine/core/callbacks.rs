@@ -136,7 +136,7 @@ impl Core {
             return;
         }
         let now = self.pnow();
-        let ports = self.media.ports.free() as u32;
+        let ports = self.media.ports.free(self.now) as u32;
         for ci in 0..self.camps.len() {
             let c = &self.camps[ci];
             if c.paused || c.owned.is_empty() {

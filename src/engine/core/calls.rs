@@ -220,6 +220,7 @@ impl Core {
                 machine: false,
                 abandoned: false,
                 cancelled: false,
+                media_failed: false,
                 cut_by_shutdown: false,
                 dial_ms: wall,
                 ring_ms: None,
@@ -315,11 +316,17 @@ impl Core {
     ) {
         match result {
             Ok((sip, trunk)) => {
+                let mut media_failed = false;
                 if let Some(rec) = self.calls.get_mut(&key) {
                     rec.sip = Some(sip);
                     rec.trunk = trunk;
+                    media_failed = rec.media_failed;
                 }
                 self.by_sip.insert(sip, Leg::Out(key));
+                if media_failed {
+                    // Its port failed before the INVITE was ours to cancel.
+                    self.emit_sip(SipCommand::Hangup { call: sip });
+                }
             }
             Err(e) => {
                 match e {
@@ -380,9 +387,11 @@ impl Core {
             history: Vec::new(),
         };
         let anchored = rec.media.is_some();
+        let analysed = rec.media.as_ref().is_some_and(|m| m.cpa.is_some());
         let a = &mut self.agents[ai];
         a.call = Some(Leg::Out(key));
         a.last_attempt = rec.attempt;
+        a.last_analysed = analysed.then_some(ci);
         a.pop = Some(pop);
         if anchored {
             // A switch in the relay (nailed-up) or an agent leg with outdial's offer.
@@ -506,17 +515,24 @@ impl Core {
                     Some(Leg::Agent(_) | Leg::AgentOf(_) | Leg::AgentOfIn(_)) | None => return,
                 };
                 let (end, disp) = map_failure(disposition);
-                let cancelled = match self.calls.get_mut(&key) {
+                let (cancelled, media_failed) = match self.calls.get_mut(&key) {
                     Some(rec) => {
                         rec.code = code;
-                        rec.cancelled
+                        (rec.cancelled, rec.media_failed)
                     }
                     None => return,
+                };
+                // Our own media failure: not the customer's outcome, for the dialer either.
+                let end = if media_failed {
+                    CallEnd::TrunkFailure
+                } else {
+                    end
                 };
                 self.dialer_end(key, end);
                 // Cancelled on an early-media verdict: that verdict's disposition.
                 let disp = match self.cpa_disposition(key) {
                     Some(d) => d,
+                    None if media_failed => CallDisposition::TrunkFailure,
                     None if cancelled => CallDisposition::NoAnswer,
                     None => disp,
                 };
@@ -590,6 +606,9 @@ impl Core {
                             CallDisposition::Shutdown
                         } else if rec.agent.is_some() {
                             CallDisposition::Connected
+                        } else if rec.media_failed {
+                            // Answered as our hang-up for the failed port crossed: still ours.
+                            CallDisposition::TrunkFailure
                         } else if rec.answer_ms.is_some() && !rec.cancelled {
                             // Hung up while waiting for an agent: an abandon.
                             CallDisposition::Abandoned

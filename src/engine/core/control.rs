@@ -282,10 +282,19 @@ impl Core {
         let k = c.dialer.counters();
         let mut agents = AgentCounts::default();
         for ai in 0..self.agents.len() {
-            if self.agents[ai].home != Some(ci) {
+            let a = &self.agents[ai];
+            let state = self.agent_state(ai);
+            // A logged-out agent has no home campaign: it counts for every campaign it may
+            // work (its configured group and skills), if this node holds it. (One logged in
+            // but still connecting has none yet either: not logged out, not counted.)
+            let counted = match a.home {
+                Some(home) => home == ci,
+                None => !a.logged_in && a.claimed && super::agents::can_work(&a.spec, &c.def),
+            };
+            if !counted {
                 continue;
             }
-            match self.agent_state(ai) {
+            match state {
                 AgentState::LoggedOut => agents.logged_out += 1,
                 AgentState::Ready => agents.ready += 1,
                 AgentState::Reserved => agents.reserved += 1,

@@ -125,7 +125,7 @@ impl Core {
                 return self.emit_sip(SipCommand::Reject { call, code: 488 });
             }
         };
-        let Some(port) = self.media.ports.allocate() else {
+        let Some(port) = self.media.ports.allocate(self.now) else {
             tracing::warn!(agent = %id, "no RTP port free for a dial-in agent: 503");
             return self.emit_sip(SipCommand::Reject { call, code: 503 });
         };

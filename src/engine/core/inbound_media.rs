@@ -43,7 +43,7 @@ impl Core {
                 return None;
             }
         };
-        let Some(port) = self.media.ports.allocate() else {
+        let Some(port) = self.media.ports.allocate(self.now) else {
             tracing::warn!(?sip, "no RTP port free for an inbound caller");
             return None;
         };
@@ -106,7 +106,7 @@ impl Core {
             self.connect_tone(agent_leg);
             return;
         }
-        let Some(port) = self.media.ports.allocate() else {
+        let Some(port) = self.media.ports.allocate(self.now) else {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the caller is hung up");
             return self.inbound_agent_lost(sip);
         };

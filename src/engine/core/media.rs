@@ -124,7 +124,7 @@ impl Core {
     /// Opens a customer leg for an anchored call: its port and outdial's offer for the INVITE.
     /// `None` when no RTP port is free (the call is not placed).
     pub(crate) fn open_customer_leg(&mut self, key: CallKey) -> Option<String> {
-        let port = self.media.ports.allocate()?;
+        let port = self.media.ports.allocate(self.now)?;
         let leg = self.new_leg(LegOwner::Customer(key));
         self.emit_media(MediaCommand::Open {
             leg,
@@ -240,7 +240,7 @@ impl Core {
             self.leave_if_connection_lost(ai);
             return;
         }
-        let Some(port) = self.media.ports.allocate() else {
+        let Some(port) = self.media.ports.allocate(self.now) else {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the customer is abandoned");
             self.agent_lost_customer(key);
             return;
@@ -575,25 +575,9 @@ impl Core {
                 }
                 None => {}
             },
-            MediaEvent::OpenFailed { leg, reason } => match self.media.legs.get(&leg).copied() {
-                Some(LegOwner::Nailed(ai)) => {
-                    if let Some(call) = self.agents[ai].conn.as_ref().and_then(|c| c.sip) {
-                        self.emit_sip(SipCommand::Hangup { call });
-                    }
-                    self.connection_failed(ai, &reason);
-                }
-                Some(LegOwner::Customer(key)) | Some(LegOwner::AgentOf(key)) => {
-                    tracing::error!(?leg, %reason, "media leg not opened: hanging up");
-                    if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
-                        self.emit_sip(SipCommand::Hangup { call });
-                    }
-                }
-                Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
-                    tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
-                    self.emit_sip(SipCommand::Hangup { call });
-                }
-                None => {}
-            },
+            MediaEvent::OpenFailed { leg, reason } => {
+                self.on_open_failed(leg, reason);
+            }
             MediaEvent::RecordingGap {
                 customer,
                 missing_ms,
@@ -644,6 +628,43 @@ impl Core {
             after_ms,
             "cpa timing: first audio after the analysis started"
         );
+    }
+
+    /// A leg's port could not be bound (another program holds it): the port is quarantined so
+    /// the next calls do not fail on it, and the leg's call ends. A customer call still
+    /// ringing is our internal failure, `trunk_failure` (retried in minutes by default), not a
+    /// customer's no-answer; the attempt still counts (the INVITE had left: the phone may have
+    /// rung).
+    fn on_open_failed(&mut self, leg: LegId, reason: String) {
+        if let Some(port) = self.media.leg_ports.get(&leg).copied() {
+            tracing::warn!(port, %reason, "RTP port could not be bound: quarantined");
+            self.media.ports.fail(port, self.now);
+        }
+        match self.media.legs.get(&leg).copied() {
+            Some(LegOwner::Nailed(ai)) => {
+                if let Some(call) = self.agents[ai].conn.as_ref().and_then(|c| c.sip) {
+                    self.emit_sip(SipCommand::Hangup { call });
+                }
+                self.connection_failed(ai, &reason);
+            }
+            Some(LegOwner::Customer(key)) | Some(LegOwner::AgentOf(key)) => {
+                tracing::error!(?leg, %reason, "media leg not opened: hanging up");
+                if let Some(rec) = self.calls.get_mut(&key) {
+                    if rec.media.as_ref().is_some_and(|m| m.customer == leg) && rec.agent.is_none()
+                    {
+                        rec.media_failed = true;
+                    }
+                }
+                if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
+                    self.emit_sip(SipCommand::Hangup { call });
+                }
+            }
+            Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
+                tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
+                self.emit_sip(SipCommand::Hangup { call });
+            }
+            None => {}
+        }
     }
 
     /// The opt-out key during the safe-harbour message: the number goes on the do-not-call
@@ -708,7 +729,7 @@ impl Core {
     /// enough for their figures.
     pub(crate) fn media_housekeeping(&mut self) {
         let now = self.now;
-        crate::admin::metrics::set_rtp_ports_free(self.media.ports.free());
+        crate::admin::metrics::set_rtp_ports_free(self.media.ports.free(self.now));
         for ai in 0..self.agents.len() {
             let due = self.agents[ai].retry.is_some_and(|(t, _)| t <= now);
             if due && self.agents[ai].logged_in && self.agents[ai].conn.is_none() {

@@ -144,6 +144,9 @@ pub(crate) struct CallRec {
     pub machine: bool,
     pub abandoned: bool,
     pub cancelled: bool,
+    /// Its customer leg's RTP port could not be bound: hung up by us, an internal failure
+    /// (`trunk_failure`, retried soon), not the customer's no-answer.
+    pub media_failed: bool,
     /// The shutdown's hang-up at the end of the grace period cut this call.
     pub cut_by_shutdown: bool,
     pub dial_ms: i64,
@@ -223,6 +226,9 @@ pub(crate) struct AgentRec {
     pub call: Option<Leg>,
     /// Attempt of the last outbound call (the wrap-up disposition applies to it).
     pub last_attempt: Option<i64>,
+    /// The campaign of the last outbound call when call-progress analysis ran on it: only
+    /// there does an agent's `machine` wrap-up mean the analysis missed a voicemail.
+    pub last_analysed: Option<usize>,
     /// Screen pop of the current/last call.
     pub pop: Option<admin::ScreenPop>,
     /// Open staffed-interval row in the store.
@@ -269,6 +275,9 @@ pub(crate) enum LegOwner {
 pub(crate) struct MediaState {
     pub ports: PortPool,
     pub legs: HashMap<LegId, LegOwner>,
+    /// The port each open leg was opened on (from its `Open` to its `Close`), so a port the
+    /// media plane could not bind is quarantined whoever owned the leg.
+    pub leg_ports: HashMap<LegId, u16>,
     pub next_leg: u64,
     /// Customer legs closed whose figures their call record waits for.
     pub closing: HashMap<LegId, CallKey>,
@@ -567,6 +576,7 @@ impl Core {
                 ids: HashMap::new(),
                 call: None,
                 last_attempt: None,
+                last_analysed: None,
                 pop: None,
                 session: None,
                 wrap_epoch: 0,
@@ -608,6 +618,7 @@ impl Core {
             media: MediaState {
                 ports: PortPool::new(ports),
                 legs: HashMap::new(),
+                leg_ports: HashMap::new(),
                 next_leg: 1,
                 closing: HashMap::new(),
                 cpa_due: HashMap::new(),
@@ -738,7 +749,7 @@ impl Core {
 
     /// RTP ports free and in all (the pool is full again when no anchored call is up).
     pub fn rtp_ports(&self) -> (usize, usize) {
-        (self.media.ports.free(), self.media.ports.capacity())
+        (self.media.ports.free(self.now), self.media.ports.capacity())
     }
 
     /// A supervisor request; its answer is an [`Effect::Reply`] with `id`.
@@ -864,6 +875,18 @@ impl Core {
     }
 
     pub(crate) fn emit_media(&mut self, cmd: crate::media::io::MediaCommand) {
+        use crate::media::io::MediaCommand;
+        match &cmd {
+            MediaCommand::Open {
+                leg, local_port, ..
+            } => {
+                self.media.leg_ports.insert(*leg, *local_port);
+            }
+            MediaCommand::Close { leg } => {
+                self.media.leg_ports.remove(leg);
+            }
+            _ => {}
+        }
         self.effects.push_back(Effect::Media(cmd));
     }
 
@@ -924,7 +947,7 @@ impl Core {
     pub(crate) fn sync_channels(&mut self, ci: usize) {
         let stopping = self.stopping.is_some();
         let store_down = self.dial_blocked();
-        let ports = self.media.ports.free() as u32;
+        let ports = self.media.ports.free(self.now) as u32;
         let c = &mut self.camps[ci];
         let extra = if c.paused || stopping || store_down {
             0

@@ -41,7 +41,7 @@ impl Core {
             tracing::info!(agent = %self.agents[ai].spec.id, "waiting for the agent's phone to dial in");
             return;
         }
-        let Some(port) = self.media.ports.allocate() else {
+        let Some(port) = self.media.ports.allocate(self.now) else {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent's connection; retrying");
             self.schedule_retry(ai);
             return;

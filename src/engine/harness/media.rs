@@ -3,7 +3,7 @@
 //! prompt's end after the prompt's length. Tests inject anything else (DTMF, RTP timeouts)
 //! through [`World::inject_media`](super::World::inject_media). No socket, no RTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::cpa::{CpaEvent, Phase};
@@ -35,6 +35,9 @@ pub struct ScriptedMedia {
     pub max_open: usize,
     /// The figures a closed leg reports.
     pub stats: LegStats,
+    /// Ports some other program holds: opening a leg on one reports
+    /// [`MediaEvent::OpenFailed`].
+    pub taken: BTreeSet<u16>,
 }
 
 impl Default for ScriptedMedia {
@@ -51,6 +54,7 @@ impl Default for ScriptedMedia {
                 jitter_ms: 3.0,
                 mos: 4.3,
             },
+            taken: BTreeSet::new(),
         }
     }
 }
@@ -60,6 +64,15 @@ impl ScriptedMedia {
     pub fn apply(&mut self, now: Instant, cmd: MediaCommand) -> Vec<(Duration, MediaEvent)> {
         self.commands.push((now, cmd.clone()));
         match cmd {
+            MediaCommand::Open {
+                leg, local_port, ..
+            } if self.taken.contains(&local_port) => vec![(
+                Duration::from_millis(1),
+                MediaEvent::OpenFailed {
+                    leg,
+                    reason: format!("port {local_port} is in use"),
+                },
+            )],
             MediaCommand::Open {
                 leg, local_port, ..
             } => {
