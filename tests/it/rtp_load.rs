@@ -37,6 +37,7 @@ fn a_short_load_through_the_media_shell_counts_every_packet_both_ways_past_a_tak
         addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         record: None,
         pin: None,
+        generator_sockets: 2,
     };
     // Something else holds the first port: the run goes past it instead of leaving a call
     // silent.
@@ -66,6 +67,7 @@ fn a_recorded_load_loses_nothing_and_leaves_one_valid_stereo_file_per_call() {
         addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         record: Some(dir.clone()),
         pin: None,
+        generator_sockets: 2,
     };
     let target = Target::Outdial {
         core: OutdialCore::Media,
