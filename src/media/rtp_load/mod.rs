@@ -1,7 +1,9 @@
 //! The RTP load generator (`outdial rtp-load`): N concurrent bidirectional G.711 streams (20 ms,
 //! 160-byte payloads) through a relay under test for a bounded time, measuring packets sent and
-//! received per direction, loss, added latency (send time in the payload) p50/p99, and the
-//! relay's CPU time. Relays: outdial's media shell in-process (its worker threads' CPU from
+//! received per direction and per call, loss, added latency (send time in the payload)
+//! p50/p99, the relay's CPU time, and the generator's own CPU and on-time share of its schedule
+//! (so a starved run is told from a relay figure). The generator sends from a few shared
+//! sockets a side with batched syscalls ([`streams`]); every relay leg keeps its own socket. Relays: outdial's media shell in-process (its worker threads' CPU from
 //! `/proc/self/task/<tid>/stat`), and rtpengine (a `--table=-1` userspace daemon started here,
 //! calls set up over its ng protocol; CPU from `/proc/<pid>/stat`). Both run one after the
 //! other in one invocation with the same streams, so neither competes with the other for CPU.
