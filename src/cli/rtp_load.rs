@@ -313,6 +313,19 @@ fn print_line(f: &RelayFigures) {
         s.calls_short(),
         f.relay_latency.as_ref().map_or(0, |h| h.count())
     );
+    for e in &s.misrouted_examples {
+        println!("    misrouted: {e}");
+    }
+    let short = s
+        .per_call_sent
+        .iter()
+        .zip(&s.per_call_received)
+        .enumerate()
+        .filter(|(_, (sent, got))| sent != got)
+        .take(3);
+    for (call, (sent, got)) in short {
+        println!("    call {call}: sent {sent:?}, received {got:?}");
+    }
     if let Some(r) = &f.recording {
         println!(
             "    recordings: {} started, {} valid, {} failure events; {:.2}–{:.2} s each, worst \

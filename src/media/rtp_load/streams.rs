@@ -131,6 +131,8 @@ pub struct StreamFigures {
     /// Datagrams that came back on another call's socket or from another call's leg, or that
     /// were not the generator's: not counted as received.
     pub misrouted: u64,
+    /// The first few misrouted datagrams: where they arrived, from where, what they said.
+    pub misrouted_examples: Vec<String>,
     /// Packets the schedule asks for in a direction (calls × 20-ms ticks in the duration).
     pub scheduled: u64,
     /// Packets (both directions) whose batch went out within [`ON_TIME`] of their due time.
@@ -284,6 +286,7 @@ pub fn run(
         per_call_sent: tx.per_call,
         per_call_received: got.per_call,
         misrouted: got.misrouted,
+        misrouted_examples: got.examples,
         scheduled: tx.ticks * routes.len() as u64,
         on_time: tx.on_time,
         latencies_ns: got.latencies,
@@ -450,11 +453,19 @@ struct Received {
     received: [u64; 2],
     per_call: Vec<[u32; 2]>,
     misrouted: u64,
+    examples: Vec<String>,
     latencies: Vec<u32>,
     unstamped: u64,
 }
 
 impl Received {
+    fn misrouted(&mut self, what: String) {
+        self.misrouted += 1;
+        if self.examples.len() < 3 {
+            self.examples.push(what);
+        }
+    }
+
     /// Counts one datagram that arrived at socket `k` of `side` from `from`, stamped `stamp_ns`.
     fn count(
         &mut self,
@@ -466,7 +477,10 @@ impl Received {
         data: &[u8],
     ) {
         let Some((sent_ns, id)) = wire::read(data) else {
-            self.misrouted += 1;
+            self.misrouted(format!(
+                "{} bytes from {from:?} at {side}/{k}: not a generator packet",
+                data.len()
+            ));
             return;
         };
         let expected = routes.get(id.call).map(|r| r.from(id.dir));
