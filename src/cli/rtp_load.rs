@@ -233,10 +233,10 @@ fn markdown_row(f: &RelayFigures, opts: &LoadOptions, before: &str, after: &str)
         rec,
         s.sent[0].min(s.sent[1]),
         lost,
-        if s.misrouted > 0 {
-            format!(" ({} misrouted)", s.misrouted)
-        } else {
-            String::new()
+        match (s.dropped_at_generator, s.misrouted) {
+            (0, 0) => String::new(),
+            (d, 0) => format!(" ({d} dropped by the generator)"),
+            (d, m) => format!(" ({d} dropped by the generator, {m} misrouted)"),
         },
         s.on_time_pct(),
         s.generator_cpu_pct(),
@@ -306,8 +306,10 @@ fn print_line(f: &RelayFigures) {
         }
     );
     println!(
-        "    {} packets without a kernel stamp; {} misrouted (wrong call's socket or leg); {} \
-         calls with a packet missing; relay samples {}",
+        "    {} of the lost packets dropped by the generator's own full sockets (not the \
+         relay's); {} packets without a kernel stamp; {} misrouted (wrong call's socket or \
+         leg); {} calls with a packet missing; relay samples {}",
+        s.dropped_at_generator,
         s.unstamped,
         s.misrouted,
         s.calls_short(),

@@ -66,6 +66,9 @@ impl Generator {
                 setsockopt(&socket, sockopt::RcvBuf, &SOCKET_BUFFER).map_err(io::Error::from)?;
                 setsockopt(&socket, sockopt::SndBuf, &SOCKET_BUFFER).map_err(io::Error::from)?;
                 rx_stamp::enable(&socket)?;
+                // The kernel's count of datagrams this socket dropped with its queue full: a
+                // starved generator's loss, told apart from the relay's.
+                setsockopt(&socket, sockopt::RxqOvfl, &1).map_err(io::Error::from)?;
                 side.push(socket);
             }
         }
@@ -131,6 +134,9 @@ pub struct StreamFigures {
     /// Datagrams that came back on another call's socket or from another call's leg, or that
     /// were not the generator's: not counted as received.
     pub misrouted: u64,
+    /// Datagrams the generator's own sockets dropped with their receive queue full (the
+    /// kernel's `SO_RXQ_OVFL` count): part of `lost`, but the generator's loss, not the relay's.
+    pub dropped_at_generator: u64,
     /// The first few misrouted datagrams: where they arrived, from where, what they said.
     pub misrouted_examples: Vec<String>,
     /// Packets the schedule asks for in a direction (calls × 20-ms ticks in the duration).
@@ -287,6 +293,7 @@ pub fn run(
         per_call_received: got.per_call,
         misrouted: got.misrouted,
         misrouted_examples: got.examples,
+        dropped_at_generator: got.overflows.iter().map(|&n| u64::from(n)).sum(),
         scheduled: tx.ticks * routes.len() as u64,
         on_time: tx.on_time,
         latencies_ns: got.latencies,
@@ -454,6 +461,8 @@ struct Received {
     per_call: Vec<[u32; 2]>,
     misrouted: u64,
     examples: Vec<String>,
+    /// Per receiving socket: the kernel's latest drop count.
+    overflows: Vec<u32>,
     latencies: Vec<u32>,
     unstamped: u64,
 }
@@ -515,8 +524,8 @@ impl Receiver {
         let mut bufs = vec![[0u8; 256]; RX_BATCH];
         loop {
             let last = stop.load(Ordering::Relaxed);
-            for (side, k, socket) in &self.sockets {
-                self.drain(socket, (*side, *k), &mut headers, &mut bufs, &mut got)?;
+            for (i, (side, k, socket)) in self.sockets.iter().enumerate() {
+                self.drain(socket, (i, *side, *k), &mut headers, &mut bufs, &mut got)?;
             }
             if last {
                 return Ok(got);
@@ -529,7 +538,7 @@ impl Receiver {
     fn drain(
         &self,
         socket: &UdpSocket,
-        at: (usize, usize),
+        (index, side, k): (usize, usize, usize),
         headers: &mut MultiHeaders<SockaddrStorage>,
         bufs: &mut [[u8; 256]],
         got: &mut Received,
@@ -559,15 +568,21 @@ impl Receiver {
                 let mut stamp_ns = None;
                 if let Ok(cmsgs) = msg.cmsgs() {
                     for c in cmsgs {
-                        if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                            let t = (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
-                            stamp_ns = u64::try_from(t).ok();
+                        match c {
+                            ControlMessageOwned::ScmTimestampns(ts) => {
+                                let t =
+                                    (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
+                                stamp_ns = u64::try_from(t).ok();
+                            }
+                            // Cumulative since the socket opened: the latest is the total.
+                            ControlMessageOwned::RxqOvfl(n) => got.overflows[index] = n,
+                            _ => {}
                         }
                     }
                 }
                 let from = msg.address.as_ref().and_then(socket_addr);
                 let data = msg.iovs().next().unwrap_or(&[]);
-                got.count(&self.routes, self.per_side, at, from, stamp_ns, data);
+                got.count(&self.routes, self.per_side, (side, k), from, stamp_ns, data);
             }
             if n < RX_BATCH {
                 return Ok(());
