@@ -47,6 +47,8 @@ const RX_BATCH: usize = 64;
 const RX_NAP: Duration = Duration::from_millis(1);
 /// Socket buffers: ≈ 3,000 queued packets a socket, over 100 ms of 1,500 calls on 4 sockets.
 const SOCKET_BUFFER: usize = 4 << 20;
+/// A slot this late is skipped instead of sent (one 20-ms packet interval).
+pub const SKIP_LATE: Duration = Duration::from_millis(20);
 /// A packet is on time when its batch went out at most this long after its due time (one
 /// 1-ms slot).
 pub const ON_TIME: Duration = Duration::from_millis(1);
@@ -351,7 +353,7 @@ impl<'g> Sender<'g> {
 
     /// 20-ms ticks cut in 1-ms slots, each slot sending its share of the calls both ways;
     /// stops after the schedule's last tick, or at `duration` if it fell behind (it does not
-    /// catch up in bursts: what it could not send in time is not sent).
+    /// catch up in bursts: a slot more than [`SKIP_LATE`] late is not sent).
     fn run(&mut self, epoch: Instant, duration: Duration) -> io::Result<()> {
         const SLOTS: usize = 20;
         self.ticks = (duration.as_millis() / 20) as u64;
@@ -369,7 +371,14 @@ impl<'g> Sender<'g> {
                 if due > now {
                     std::thread::sleep(due - now);
                 }
-                self.lag.push(ns(epoch.elapsed().saturating_sub(due)));
+                let late = epoch.elapsed().saturating_sub(due);
+                self.lag.push(ns(late));
+                if late > SKIP_LATE {
+                    // A real source does not send a backlog: a starved generator's late slots
+                    // are dropped (counted as not sent), so the relay never sees bursts above
+                    // the calls' real rate and its loss stays a relay figure.
+                    continue;
+                }
                 let first = slot * per_slot;
                 let last = (first + per_slot).min(calls);
                 for dir in 0..2 {
