@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use outdial::media::rtp_load::connect::{self, ConnectOptions};
+use outdial::media::rtp_load::streams::SOCKETS_PER_SIDE;
 use outdial::media::rtp_load::{run, LoadOptions, OutdialCore, Pinning, RelayFigures, Target};
 
 /// Which relays to run.
@@ -69,6 +70,10 @@ pub struct RtpLoadArgs {
     /// the engine's recording path), then check the files. Needs ≈ 16 kB per call-second.
     #[arg(long)]
     record: Option<PathBuf>,
+    /// The generator's shared UDP sockets a side (customer side, agent side): call `i` sends
+    /// and receives on socket `i % N` of each side, batched with sendmmsg/recvmmsg.
+    #[arg(long, default_value_t = SOCKETS_PER_SIDE)]
+    generator_sockets: usize,
     /// CPUs (comma-separated) the generator's sender and receiver threads may run on; with
     /// `--pin-relay`.
     #[arg(long, value_delimiter = ',', requires = "pin_relay")]
@@ -93,6 +98,7 @@ pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
         addr: args.addr,
         record: args.record.clone(),
         pin,
+        generator_sockets: args.generator_sockets.max(1),
     };
     let load_before = loadavg();
     println!(
@@ -113,11 +119,13 @@ pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
         load_before
     );
     println!(
-        "{:<52} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9} {:>10}",
+        "{:<52} {:>9} {:>9} {:>6} {:>7} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9} {:>10}",
         "relay",
         "sent c>a",
         "sent a>c",
         "lost",
+        "on time",
+        "gen %",
         "path p50",
         "path p99",
         "relay50",
@@ -157,10 +165,11 @@ pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
          returned; load average before / after: {load_before} / {load_after}):"
     );
     println!(
-        "| relay | calls | pinned | recording | sent per direction | lost | path p50 / p99 | \
-         relay p50 / p99 | relay CPU | CPU per call | recordings ok | disk | load |"
+        "| relay | calls | pinned | recording | sent per direction | lost | generator on time / \
+         CPU | path p50 / p99 | relay p50 / p99 | relay CPU | CPU per call | recordings ok | \
+         disk | load |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for f in &rows {
         println!("{}", markdown_row(f, &opts, &load_before, &load_after));
     }
@@ -217,13 +226,20 @@ fn markdown_row(f: &RelayFigures, opts: &LoadOptions, before: &str, after: &str)
         format!("gen {:?} / relay {:?}", p.generator, p.relay)
     });
     format!(
-        "| {} | {} | {} | {} | {} | **{}** | {} / {} | {} / {} | {:.1} % | {:.0} µs/call·s | {} | {} | {} → {} |",
+        "| {} | {} | {} | {} | {} | **{}**{} | {:.1} % / {:.0} % | {} / {} | {} / {} | {:.1} % | {:.0} µs/call·s | {} | {} | {} → {} |",
         f.name,
         f.calls,
         pinned,
         rec,
         s.sent[0].min(s.sent[1]),
         lost,
+        match (s.dropped_at_generator, s.misrouted) {
+            (0, 0) => String::new(),
+            (d, 0) => format!(" ({d} dropped by the generator)"),
+            (d, m) => format!(" ({d} dropped by the generator, {m} misrouted)"),
+        },
+        s.on_time_pct(),
+        s.generator_cpu_pct(),
         us(s.latency_us(0.5)),
         us(s.latency_us(0.99)),
         us(r50),
@@ -251,11 +267,13 @@ fn print_line(f: &RelayFigures) {
         None => ("-".into(), "-".into()),
     };
     println!(
-        "{:<52} {:>9} {:>9} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>6.1} {:>9.1} {:>9} {:>10}",
+        "{:<52} {:>9} {:>9} {:>6} {:>6.1}% {:>6.1} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>6.1} {:>9.1} {:>9} {:>10}",
         f.name,
         s.sent[0],
         s.sent[1],
         lost,
+        s.on_time_pct(),
+        s.generator_cpu_pct(),
         s.latency_us(0.5),
         s.latency_us(0.99),
         r50,
@@ -266,14 +284,50 @@ fn print_line(f: &RelayFigures) {
         disk
     );
     println!(
-        "    sender lag behind schedule p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; {} packets \
-         without a kernel stamp; relay samples {}",
+        "    generator: {} sockets, sent {:.1} % of its schedule ({} packets a direction), {:.1} % \
+         within {} ms of due; its CPU {:.1} % of one core; slot lag p50 {:.0} µs, p99 {:.0} µs, \
+         max {:.0} µs; sendmmsg p50 {:.0} µs, p99 {:.0} µs{}",
+        s.generator_sockets,
+        s.sent_pct(),
+        s.scheduled,
+        s.on_time_pct(),
+        outdial::media::rtp_load::streams::ON_TIME.as_millis(),
+        s.generator_cpu_pct(),
         s.sender_lag_us(0.5),
         s.sender_lag_us(0.99),
         s.sender_lag_us(1.0),
+        s.batch_us(0.5),
+        s.batch_us(0.99),
+        if s.on_time_pct() < 99.0 {
+            " — STARVED: the generator missed its schedule, so latency and CPU are not relay \
+             figures"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "    {} of the lost packets dropped by the generator's own full sockets (not the \
+         relay's); {} packets without a kernel stamp; {} misrouted (wrong call's socket or \
+         leg); {} calls with a packet missing; relay samples {}",
+        s.dropped_at_generator,
         s.unstamped,
+        s.misrouted,
+        s.calls_short(),
         f.relay_latency.as_ref().map_or(0, |h| h.count())
     );
+    for e in &s.misrouted_examples {
+        println!("    misrouted: {e}");
+    }
+    let short = s
+        .per_call_sent
+        .iter()
+        .zip(&s.per_call_received)
+        .enumerate()
+        .filter(|(_, (sent, got))| sent != got)
+        .take(3);
+    for (call, (sent, got)) in short {
+        println!("    call {call}: sent {sent:?}, received {got:?}");
+    }
     if let Some(r) = &f.recording {
         println!(
             "    recordings: {} started, {} valid, {} failure events; {:.2}–{:.2} s each, worst \

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use outdial::media::recording::writer::HEADER_LEN;
 use outdial::media::rtp_load::ng::{media_addr, sdp_for};
-use outdial::media::rtp_load::streams::AUDIO;
+use outdial::media::rtp_load::streams::{StreamFigures, AUDIO};
 use outdial::media::rtp_load::{run, LoadOptions, OutdialCore, Target};
 
 #[test]
@@ -37,6 +37,7 @@ fn a_short_load_through_the_media_shell_counts_every_packet_both_ways_past_a_tak
         addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         record: None,
         pin: None,
+        generator_sockets: 4,
     };
     // Something else holds the first port: the run goes past it instead of leaving a call
     // silent.
@@ -53,6 +54,24 @@ fn a_short_load_through_the_media_shell_counts_every_packet_both_ways_past_a_tak
     assert!(s.sent[0] >= 150 && s.sent[1] >= 150, "sent {:?}", s.sent);
     assert_eq!(s.received, s.sent, "every packet relayed, both directions");
     assert_eq!(s.latencies_ns.len() as u64, s.sent[0] + s.sent[1]);
+    every_call_counted_both_ways(s, 10, opts.duration);
+}
+
+/// Every call's packets came back, each direction, on the call's own socket from the call's
+/// own relay leg (a relay that crossed two calls would leave both short and count misrouted
+/// packets); and the generator says how well it kept its schedule.
+fn every_call_counted_both_ways(s: &StreamFigures, calls: usize, duration: Duration) {
+    assert_eq!(s.misrouted, 0, "packets from another call's leg");
+    assert_eq!(s.per_call_sent.len(), calls);
+    for (i, (sent, got)) in s.per_call_sent.iter().zip(&s.per_call_received).enumerate() {
+        assert!(sent[0] > 0 && sent[1] > 0, "call {i} sent {sent:?}");
+        assert_eq!(got, sent, "call {i}: received vs sent per direction");
+    }
+    assert_eq!(s.calls_short(), 0);
+    // 20-ms ticks in the duration, per call; the sender sends all of them unless starved.
+    assert_eq!(s.scheduled, duration.as_millis() as u64 / 20 * calls as u64);
+    assert!(s.sent_pct() <= 100.0 && s.on_time_pct() <= s.sent_pct());
+    assert_eq!(s.generator_sockets, 8, "4 shared sockets a side");
 }
 
 #[test]
@@ -66,6 +85,7 @@ fn a_recorded_load_loses_nothing_and_leaves_one_valid_stereo_file_per_call() {
         addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
         record: Some(dir.clone()),
         pin: None,
+        generator_sockets: 4,
     };
     let target = Target::Outdial {
         core: OutdialCore::Media,
@@ -78,6 +98,7 @@ fn a_recorded_load_loses_nothing_and_leaves_one_valid_stereo_file_per_call() {
     // missed of its schedule.
     assert!(s.sent[0] >= 1500 && s.sent[1] >= 1500, "sent {:?}", s.sent);
     assert_eq!(s.received, s.sent, "no packet lost with recording on");
+    every_call_counted_both_ways(s, calls, opts.duration);
 
     // Latency: every packet through the path timed by a kernel stamp, and every relayed
     // datagram timed inside the relay.

@@ -115,7 +115,7 @@ pub fn run(opts: &ConnectOptions) -> Result<ConnectFigures, LoadError> {
             &shell,
             &mut ports,
             [customer_leg(i), agent_leg(i)],
-            [&customer, &agent],
+            [customer.local_addr()?, agent.local_addr()?],
         )?;
         sockets.push(Pair {
             customer,

@@ -1,7 +1,9 @@
 //! The RTP load generator (`outdial rtp-load`): N concurrent bidirectional G.711 streams (20 ms,
 //! 160-byte payloads) through a relay under test for a bounded time, measuring packets sent and
-//! received per direction, loss, added latency (send time in the payload) p50/p99, and the
-//! relay's CPU time. Relays: outdial's media shell in-process (its worker threads' CPU from
+//! received per direction and per call, loss, added latency (send time in the payload)
+//! p50/p99, the relay's CPU time, and the generator's own CPU and on-time share of its schedule
+//! (so a starved run is told from a relay figure). The generator sends from a few shared
+//! sockets a side with batched syscalls ([`streams`]); every relay leg keeps its own socket. Relays: outdial's media shell in-process (its worker threads' CPU from
 //! `/proc/self/task/<tid>/stat`), and rtpengine (a `--table=-1` userspace daemon started here,
 //! calls set up over its ng protocol; CPU from `/proc/<pid>/stat`). Both run one after the
 //! other in one invocation with the same streams, so neither competes with the other for CPU.
@@ -23,6 +25,7 @@ pub mod ng;
 pub mod passthrough;
 pub mod recorded;
 pub mod streams;
+pub mod wire;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -36,7 +39,7 @@ use crate::media::latency::LatencySnapshot;
 use crate::media::recording::Recorder;
 use crate::media::shell::{MediaShell, ShellConfig};
 pub use recorded::RecordingFigures;
-use streams::{CallSockets, StreamFigures};
+use streams::{Generator, Route, StreamFigures};
 
 /// Which core the outdial relay runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +89,8 @@ pub struct LoadOptions {
     pub record: Option<PathBuf>,
     /// CPUs for the generator's threads and for the relay's.
     pub pin: Option<Pinning>,
+    /// The generator's shared sockets a side (call `i` uses socket `i % n` of each side).
+    pub generator_sockets: usize,
 }
 
 /// Which CPUs the generator and the relay may run on (`sched_setaffinity`).
@@ -171,12 +176,7 @@ impl RelayFigures {
 
 /// Runs the load through `target`.
 pub fn run(opts: &LoadOptions, target: &Target) -> Result<RelayFigures, LoadError> {
-    let mut generator = Vec::with_capacity(opts.calls);
-    for _ in 0..opts.calls {
-        let customer = UdpSocket::bind((opts.addr, 0))?;
-        let agent = UdpSocket::bind((opts.addr, 0))?;
-        generator.push((customer, agent));
-    }
+    let generator = Generator::bind(opts.addr, opts.generator_sockets)?;
     match target {
         Target::Outdial {
             core,
@@ -197,7 +197,7 @@ const SETTLE: Duration = Duration::from_millis(500);
 
 fn run_outdial(
     opts: &LoadOptions,
-    generator: Vec<(UdpSocket, UdpSocket)>,
+    generator: Generator,
     core: OutdialCore,
     workers: usize,
     base_port: u16,
@@ -249,18 +249,19 @@ fn run_outdial(
         ),
         None => None,
     };
-    let mut calls = Vec::with_capacity(generator.len());
+    let mut calls = Vec::with_capacity(opts.calls);
     let mut ports = PortScan::new(opts.addr, base_port);
-    for (i, (customer, agent)) in generator.into_iter().enumerate() {
+    for i in 0..opts.calls {
         let (cleg, aleg) = (LegId(i as u64 * 2), LegId(i as u64 * 2 + 1));
-        let (cport, aport) = open_pair(&shell, &mut ports, [cleg, aleg], [&customer, &agent])?;
+        // Each leg is told the shared generator socket its side sends from (as a real call's
+        // SDP names its far end), and latches to it on the first packet anyway.
+        let far = [generator.customer_addr(i)?, generator.agent_addr(i)?];
+        let (cport, aport) = open_pair(&shell, &mut ports, [cleg, aleg], far)?;
         shell.send(MediaCommand::Bridge {
             customer: cleg,
             agent: aleg,
         });
-        calls.push(CallSockets {
-            customer,
-            agent,
+        calls.push(Route {
             relay_customer: SocketAddr::new(opts.addr, cport),
             relay_agent: SocketAddr::new(opts.addr, aport),
         });
@@ -277,6 +278,7 @@ fn run_outdial(
     let (mut cpu, mut written, mut relay_latency) = (Duration::ZERO, 0, LatencySnapshot::default());
     let mut rec_cpu = Duration::ZERO;
     let figures = streams::run(
+        &generator,
         &calls,
         opts.duration,
         SETTLE,
@@ -357,7 +359,7 @@ impl Drop for Daemon {
 
 fn run_rtpengine(
     opts: &LoadOptions,
-    generator: Vec<(UdpSocket, UdpSocket)>,
+    generator: Generator,
     binary: &PathBuf,
     ng_port: u16,
     port_min: u16,
@@ -392,28 +394,29 @@ fn run_rtpengine(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut calls = Vec::with_capacity(generator.len());
-    for (i, (customer, agent)) in generator.into_iter().enumerate() {
+    let mut calls = Vec::with_capacity(opts.calls);
+    for i in 0..opts.calls {
         let call_id = format!("rtp-load-{i}");
         let (from_tag, to_tag) = (format!("c{i}"), format!("a{i}"));
+        // The SDPs name the shared generator sockets the sides really send from, so rtpengine
+        // sends there from the start (no latching needed; the receiver checks every packet
+        // came back from its call's rtpengine port).
         let to_agent = ng.offer(
             &call_id,
             &from_tag,
-            &ng::sdp_for(customer.local_addr()?, i as u64),
+            &ng::sdp_for(generator.customer_addr(i)?, i as u64),
         )?;
         let to_customer = ng.answer(
             &call_id,
             &from_tag,
             &to_tag,
-            &ng::sdp_for(agent.local_addr()?, i as u64),
+            &ng::sdp_for(generator.agent_addr(i)?, i as u64),
         )?;
         // The SDP given to the agent names where the agent sends; the one given to the
         // customer, where the customer sends.
         let relay_agent = ng::media_addr(&to_agent).ok_or(LoadError::Sdp)?;
         let relay_customer = ng::media_addr(&to_customer).ok_or(LoadError::Sdp)?;
-        calls.push(CallSockets {
-            customer,
-            agent,
+        calls.push(Route {
             relay_customer,
             relay_agent,
         });
@@ -428,6 +431,7 @@ fn run_rtpengine(
     let cpu_before = process_cpu(pid);
     let mut cpu = Duration::ZERO;
     let figures = streams::run(
+        &generator,
         &calls,
         opts.duration,
         SETTLE,
@@ -493,7 +497,7 @@ fn open_pair(
     shell: &MediaShell,
     ports: &mut PortScan,
     legs: [LegId; 2],
-    far: [&UdpSocket; 2],
+    far: [SocketAddr; 2],
 ) -> io::Result<(u16, u16)> {
     let ports = [ports.take()?, ports.take()?];
     for ((leg, role), (local_port, far)) in legs
@@ -509,7 +513,7 @@ fn open_pair(
         shell.send(MediaCommand::Remote {
             leg,
             remote: RemoteMedia {
-                addr: far.local_addr()?,
+                addr: far,
                 codec: Codec::Pcmu,
                 pt: 0,
                 dtmf_pt: None,
@@ -537,7 +541,7 @@ fn stat_cpu(path: &str) -> Duration {
     Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
 }
 
-fn threads_cpu(tids: &[u32]) -> Duration {
+pub(crate) fn threads_cpu(tids: &[u32]) -> Duration {
     tids.iter()
         .map(|tid| stat_cpu(&format!("/proc/self/task/{tid}/stat")))
         .sum()
