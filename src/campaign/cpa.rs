@@ -288,7 +288,9 @@ pub fn disposition_of(verdict: &Verdict) -> CallDisposition {
         // counted with the machines (its share of people is the false-positive estimate).
         Verdict::Human => CallDisposition::Connected,
         Verdict::Machine | Verdict::Unsure => CallDisposition::Machine,
-        Verdict::Announcement(name) => announcement_disposition(name),
+        Verdict::Announcement(Some(name)) => announcement_disposition(name),
+        // Only the class is known (the name is awaited, and may never come).
+        Verdict::Announcement(None) => CallDisposition::Announcement,
         Verdict::Sit(v) => match v {
             SitVariant::Intercept | SitVariant::VacantCode => CallDisposition::Invalid,
             SitVariant::NoCircuit | SitVariant::Reorder => CallDisposition::Busy,
@@ -323,7 +325,7 @@ mod tests {
 
     #[test]
     fn an_announcement_kind_picks_its_disposition_and_retry() {
-        let d = |n: &str| disposition_of(&Verdict::Announcement(n.into()));
+        let d = |n: &str| disposition_of(&Verdict::Announcement(Some(n.into())));
         assert_eq!(d("cmn/powered-off"), CallDisposition::PoweredOff);
         assert_eq!(d("yue/powered-off-2"), CallDisposition::PoweredOff);
         assert_eq!(d("cmn/vacant"), CallDisposition::Invalid);

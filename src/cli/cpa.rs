@@ -160,6 +160,7 @@ fn classify_samples(
     let mut classifier = Classifier::new(settings, phase, library);
     let mut verdict = None;
     let mut beep = None;
+    let mut named = None;
     for chunk in samples.chunks_exact(FRAME) {
         if classifier.is_done() {
             break;
@@ -170,12 +171,18 @@ fn classify_samples(
         match classifier.push(frame) {
             Some(CpaEvent::Verdict(d)) => verdict = Some(d),
             Some(CpaEvent::Beep { at_ms }) => beep = Some(at_ms),
+            Some(CpaEvent::Named { name, at_ms }) => named = Some((name, at_ms)),
             None => {}
         }
     }
     let mut d = verdict.unwrap_or_else(|| classifier.finish());
     if let Some(at) = beep {
         d.detail = format!("{}; beep ended at {at} ms", d.detail);
+    }
+    // The class's time stays the decision's; the name, known later, is added with its time.
+    if let Some((name, at)) = named {
+        d.detail = format!("{}; named {name} at {at} ms", d.detail);
+        d.verdict = outdial::cpa::Verdict::Announcement(Some(name));
     }
     d
 }
@@ -194,7 +201,7 @@ fn print_table(results: &[(String, Decision)]) {
     for (file, d) in results {
         let pad = width - unicode_width::UnicodeWidthStr::width(file.as_str()).min(width);
         let verdict = match &d.verdict {
-            outdial::cpa::Verdict::Announcement(name) => format!("announcement {name}"),
+            outdial::cpa::Verdict::Announcement(Some(name)) => format!("announcement {name}"),
             v => v.name().to_string(),
         };
         println!(

@@ -10,6 +10,9 @@
 //! Rules, in order of precedence:
 //! - Early media: only SIT ([`tones`]) and known announcements ([`fingerprint`]) decide;
 //!   ringback, music and coloured ringback give nothing. After `early_limit`, done (`unsure`).
+//! - An announcement decides as soon as its class is certain (the audio matches known
+//!   references, even if only words several of them share); without its name then, the matcher
+//!   listens on up to `announcement_name_wait` and reports the name as [`CpaEvent::Named`].
 //! - After the answer: fax tones, SIT and announcements decide at once. AMD's verdicts follow;
 //!   a `machine` is held for `announcement_grace` while a library is loaded, because a carrier's
 //!   announcement sounds like a long greeting and its name is worth more than "machine"; a
@@ -25,7 +28,7 @@ use std::sync::Arc;
 
 use super::amd::Amd;
 use super::baseline::Baseline;
-use super::fingerprint::{Library, Matcher};
+use super::fingerprint::{Library, Matcher, Recognition};
 use super::settings::{AmdMode, CpaSettings};
 use super::tones::{ToneDetector, ToneHit};
 use super::{CpaEvent, Decision, Phase, Verdict, FRAME, FRAME_MS};
@@ -90,6 +93,11 @@ enum State {
     },
     /// `machine` was reported; the beep is awaited until frame `until`.
     AwaitingBeep {
+        /// Last frame of the wait.
+        until: u32,
+    },
+    /// An announcement was reported without its name; the matcher has until frame `until`.
+    AwaitingName {
         /// Last frame of the wait.
         until: u32,
     },
@@ -164,6 +172,19 @@ impl Classifier {
             }
             return None;
         }
+        if let State::AwaitingName { until } = self.state {
+            if let Some(Recognition::Named(m)) = self.matcher.as_mut().and_then(|m| m.push(frame)) {
+                self.state = State::Done;
+                return Some(CpaEvent::Named {
+                    name: m.name,
+                    at_ms: self.ms(),
+                });
+            }
+            if now >= until {
+                self.state = State::Done;
+            }
+            return None;
+        }
         let matched = self.matcher.as_mut().and_then(|m| m.push(frame));
         if let Some(decision) = self.signal_verdict(tone, matched) {
             return self.report(decision);
@@ -179,15 +200,25 @@ impl Classifier {
     fn signal_verdict(
         &mut self,
         tone: Option<ToneHit>,
-        matched: Option<super::fingerprint::AnnouncementMatch>,
+        matched: Option<Recognition>,
     ) -> Option<Decision> {
-        if let Some(m) = matched {
-            let detail = format!(
-                "announcement {} at {:.1} s",
-                m.name,
-                f64::from(m.offset_ms) / 1000.0
-            );
-            return Some(self.decide(Verdict::Announcement(m.name), detail));
+        match matched {
+            Some(Recognition::Named(m)) => {
+                let detail = format!(
+                    "announcement {} at {:.1} s",
+                    m.name,
+                    f64::from(m.offset_ms) / 1000.0
+                );
+                return Some(self.decide(Verdict::Announcement(Some(m.name)), detail));
+            }
+            Some(Recognition::Class { candidates, votes }) => {
+                let detail = format!(
+                    "announcement, one of {} ({votes} votes)",
+                    candidates.join(", ")
+                );
+                return Some(self.decide(Verdict::Announcement(None), detail));
+            }
+            None => {}
         }
         match (tone?, self.phase) {
             (ToneHit::Sit(v), _) => {
@@ -286,10 +317,16 @@ impl Classifier {
         None
     }
 
-    /// Reports the verdict and moves on: to the beep wait after a machine, else done.
+    /// Reports the verdict and moves on: to the beep wait after a machine, to the name's wait
+    /// after an announcement without one, else done.
     fn report(&mut self, decision: Decision) -> Option<CpaEvent> {
         let wait = frames_in(self.settings.beep_wait.millis());
-        self.state = if decision.verdict == Verdict::Machine
+        let name_wait = frames_in(self.settings.announcement_name_wait.millis());
+        self.state = if decision.verdict == Verdict::Announcement(None) && name_wait > 0 {
+            State::AwaitingName {
+                until: self.frames + name_wait,
+            }
+        } else if decision.verdict == Verdict::Machine
             && self.phase == Phase::Answer
             && wait > 0
             && self.pending_beep.is_none()
@@ -609,11 +646,33 @@ mod tests {
             let mut c = Classifier::new(&CpaSettings::default(), phase, Some(library.clone()));
             let (events, _) = run(&mut c, &clip.0);
             let d = first_verdict(&events);
-            assert_eq!(
-                d.verdict,
-                Verdict::Announcement("cmn/powered-off".into()),
-                "{phase:?}: {d:?}"
-            );
+            // The clip opens with the words every Mandarin message shares (您拨打的): the
+            // class is reported then, with the candidates, and the name when it is heard.
+            assert_eq!(d.verdict, Verdict::Announcement(None), "{phase:?}: {d:?}");
+            assert!(d.detail.contains("cmn/powered-off"), "{d:?}");
+            assert!(d.decided_ms <= 1500, "{phase:?}: {d:?}");
+            let Some(CpaEvent::Named { name, at_ms }) = events.get(1) else {
+                panic!("{phase:?}: no name: {events:?}")
+            };
+            assert_eq!(name, "cmn/powered-off");
+            assert!(*at_ms > d.decided_ms, "{events:?}");
+            assert!(c.is_done(), "done once named");
         }
+    }
+
+    #[test]
+    fn without_a_name_wait_the_class_alone_ends_the_analysis() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/announcements");
+        let library = Arc::new(Library::load_dir(&dir).unwrap());
+        let clip = crate::media::wav::load(&dir.join("cmn/busy.wav")).unwrap();
+        let s = CpaSettings {
+            announcement_name_wait: crate::yaml::Dur(std::time::Duration::ZERO),
+            ..CpaSettings::default()
+        };
+        let mut c = Classifier::new(&s, Phase::Answer, Some(library));
+        let (events, _) = run(&mut c, &clip.0);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(first_verdict(&events).verdict, Verdict::Announcement(None));
+        assert!(c.is_done());
     }
 }

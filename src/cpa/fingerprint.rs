@@ -14,6 +14,10 @@
 //! that alignment's start (relative to the stream, so a dense spectrum needs more agreement),
 //! and lead every other reference by [`MIN_LEAD`] votes and by [`LEAD_RATIO`] times (several
 //! carrier messages start with the same words: the matcher waits for the words that differ).
+//! Before that lead, once the best alignment has every other proof of a match and at least
+//! [`CLASS_MIN_VOTES`], the *class* is reported ([`Recognition::Class`]): every candidate is a
+//! known announcement, so the stream is one, whichever; the name follows
+//! ([`Recognition::Named`]) when the lead holds.
 //! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
 //! hundred references gives a random stream well under one vote per alignment per second.
 //!
@@ -48,6 +52,13 @@ pub const MIN_SHARE: f32 = 0.02;
 pub const MIN_LEAD: u32 = 10;
 /// See [`MIN_LEAD`].
 pub const LEAD_RATIO: f32 = 1.25;
+/// Agreeing hashes the best alignment needs before the class alone is reported (span and
+/// share as for a name). Higher than [`MIN_VOTES`]: without the lead rule a syllable or two
+/// that other speech shares with several references' common words (a voicemail's 您好, a
+/// coloured ringback's 您拨打的用户) must not pass. On the generated corpus such speech
+/// reached 20–23 votes; a real announcement has 80 or more by the time its agreement spans
+/// [`MIN_SPAN_MS`].
+pub const CLASS_MIN_VOTES: u32 = 40;
 
 /// A folder of reference recordings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -240,6 +251,21 @@ pub struct AnnouncementMatch {
     pub votes: u32,
 }
 
+/// What a [`Matcher`] recognised.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recognition {
+    /// The stream is a known announcement, but so far only words several references share
+    /// were heard: `candidates` (library order) are those the best is not yet ahead of.
+    Class {
+        /// The references it may be.
+        candidates: Vec<String>,
+        /// The best alignment's votes.
+        votes: u32,
+    },
+    /// Which reference it is.
+    Named(AnnouncementMatch),
+}
+
 /// Frames of the stream's hash counts kept (for the share rule): 20 s.
 const COUNT_RING: usize = 1024;
 /// Frames between prunings of alignments that can no longer gain votes.
@@ -259,6 +285,9 @@ pub struct Matcher {
     /// Hashes produced by the stream up to each frame (cumulative, ring of `COUNT_RING`).
     produced: Vec<u32>,
     total: u32,
+    /// The class was reported (the name may still follow).
+    classed: bool,
+    /// The name was reported: nothing more to do.
     matched: bool,
 }
 
@@ -274,12 +303,14 @@ impl Matcher {
             best: vec![(0, 0); refs],
             produced: vec![0; COUNT_RING],
             total: 0,
+            classed: false,
             matched: false,
         }
     }
 
-    /// 20 ms more audio; the match once one reference is recognised.
-    pub fn push(&mut self, frame: &[i16; FRAME]) -> Option<AnnouncementMatch> {
+    /// 20 ms more audio; the class once the stream is surely a known announcement, the name
+    /// once it is known which (at most one of each, the name possibly without a class first).
+    pub fn push(&mut self, frame: &[i16; FRAME]) -> Option<Recognition> {
         if self.matched || self.library.is_empty() {
             return None;
         }
@@ -303,7 +334,10 @@ impl Matcher {
             self.prune(now);
         }
         let found = self.decide(now)?;
-        self.matched = true;
+        match found {
+            Recognition::Class { .. } => self.classed = true,
+            Recognition::Named(_) => self.matched = true,
+        }
         Some(found)
     }
 
@@ -314,21 +348,23 @@ impl Matcher {
         self.best.iter().map(|b| b.0).max().unwrap_or(0)
     }
 
-    /// The match, if the rule in the module doc holds now.
-    fn decide(&self, now: u32) -> Option<AnnouncementMatch> {
+    /// What the rule in the module doc recognises now, if anything new.
+    fn decide(&self, now: u32) -> Option<Recognition> {
         let (r, &(score, offset)) = self.best.iter().enumerate().max_by_key(|(_, b)| b.0)?;
-        if score < MIN_VOTES || self.votes.span(r as u32, offset) < MIN_SPAN_MS / FRAME_MS {
+        if score < MIN_VOTES.min(CLASS_MIN_VOTES)
+            || self.votes.span(r as u32, offset) < MIN_SPAN_MS / FRAME_MS
+        {
             return None;
         }
-        let runner_up = self
+        // Another reference the best is not yet clearly ahead of.
+        let close = |s: u32| score < s + MIN_LEAD || (score as f32) < LEAD_RATIO * s as f32;
+        let ahead = self
             .best
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i != r)
-            .map(|(_, b)| b.0)
-            .max()
-            .unwrap_or(0);
-        if score < runner_up + MIN_LEAD || (score as f32) < LEAD_RATIO * runner_up as f32 {
+            .all(|(i, b)| i == r || !close(b.0));
+        let named = ahead && score >= MIN_VOTES;
+        if !named && (self.classed || score < CLASS_MIN_VOTES) {
             return None;
         }
         // The stream column where the reference began (its column 0), clamped to the ring.
@@ -343,11 +379,25 @@ impl Matcher {
         if (score as f32) < MIN_SHARE * since as f32 {
             return None;
         }
-        Some(AnnouncementMatch {
+        if !named {
+            let candidates = self
+                .best
+                .iter()
+                .zip(&self.library.references)
+                .enumerate()
+                .filter(|&(i, (b, _))| i == r || close(b.0))
+                .map(|(_, (_, reference))| reference.name.clone())
+                .collect();
+            return Some(Recognition::Class {
+                candidates,
+                votes: score,
+            });
+        }
+        Some(Recognition::Named(AnnouncementMatch {
             name: self.library.references[r].name.clone(),
             offset_ms: offset * FRAME_MS as i32,
             votes: score,
-        })
+        }))
     }
 
     /// Drops alignments whose reference has been over for a while (they can gain no more

@@ -86,8 +86,11 @@ pub enum Verdict {
     Human,
     /// A voicemail greeting (a [`CpaEvent::Beep`] may follow).
     Machine,
-    /// A known recorded announcement, by its reference's name (e.g. `cmn/powered-off`).
-    Announcement(String),
+    /// A known recorded announcement, by its reference's name (e.g. `cmn/powered-off`), or
+    /// `None` while only the class is certain: the audio so far is words several references
+    /// share ("您拨打的电话…"), and the name follows as [`CpaEvent::Named`] (the candidates are
+    /// in the decision's `detail`).
+    Announcement(Option<String>),
     /// Special Information Tones.
     Sit(SitVariant),
     /// A fax machine.
@@ -216,11 +219,21 @@ pub struct Decision {
     pub detail: String,
 }
 
-/// What a [`classifier::Classifier`] reports, at most one of each per call.
+/// What a [`classifier::Classifier`] reports, at most one of each per call: the verdict, then
+/// possibly a beep (after a machine) or a name (after an announcement without one).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CpaEvent {
     /// The verdict (once).
     Verdict(Decision),
+    /// After an announcement verdict without a name: which reference it is, once the words
+    /// that tell the candidates apart were heard (`at_ms` as `decided_ms`). Never sent when
+    /// the classifier's `announcement_name_wait` runs out first.
+    Named {
+        /// The reference's name.
+        name: String,
+        /// When it was known.
+        at_ms: u32,
+    },
     /// After a [`Verdict::Machine`]: the greeting's recording beep ended at `at_ms` (time of the
     /// phase, as `decided_ms`); a message played now is recorded.
     Beep {

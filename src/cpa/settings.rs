@@ -79,6 +79,11 @@ pub struct CpaSettings {
     /// See `announcement_evidence`; 0 s: never hold a person. Default 2 s (as
     /// `announcement_grace`: the words that tell carriers' messages apart).
     pub announcement_hold: Dur,
+    /// After an announcement verdict given before its name was known (the audio so far was
+    /// words several references share), how long the matcher listens on for the word that
+    /// names it. Default 4 s: the shipped Mandarin messages differ 1.5–2.5 s in, and a call
+    /// joining just after that word waits for the carrier's repeat. 0 s: do not wait.
+    pub announcement_name_wait: Dur,
 }
 
 impl Default for CpaSettings {
@@ -92,6 +97,7 @@ impl Default for CpaSettings {
             announcement_grace: ms(2_000),
             announcement_evidence: 20,
             announcement_hold: ms(2_000),
+            announcement_name_wait: ms(4_000),
         }
     }
 }

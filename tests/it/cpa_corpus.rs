@@ -174,7 +174,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     // only get better: (what, issue target, floor).
     for (class, target, floor) in [
         (VerdictClass::Human, 0.97, None),
-        (VerdictClass::Machine, 0.90, Some(0.78)),
+        (VerdictClass::Machine, 0.90, Some(0.80)),
         (VerdictClass::Sit, 0.98, None),
         (VerdictClass::Fax, 0.98, None),
         (VerdictClass::Silence, 0.95, None),
@@ -186,9 +186,11 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
             println!("OPEN (issue 18): {what}: {hit}/{n}");
         }
     }
+    // An announcement counts as decided when its class is (the name may follow: the engine
+    // hangs up at the name, see `engine::core::cpa`).
     let (hit, n) = ours.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what = format!("announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.60);
+    check(&mut failures, &what, hit, n, 0.85);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
@@ -197,7 +199,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what =
         format!("early: announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.60);
+    check(&mut failures, &what, hit, n, 0.85);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
@@ -267,12 +269,13 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     // "initial silence" → MACHINE once 2,500 ms pass (the corpus's dead air is below the 256
     // silence threshold; the classifier then holds a machine for `announcement_grace` while a
     // library is loaded); no AMD verdict on a person comes after the 5,000 ms total analysis
-    // time, when NOTSURE is due.
+    // time, when NOTSURE is due (plus the hold of a person with announcement evidence).
     println!("\n== documented behaviour (baseline) ==");
     let settings = CpaSettings::default();
     let initial = settings.baseline.initial_silence.0.as_millis() as u32;
     let dead_air_ms = initial + settings.announcement_grace.0.as_millis() as u32;
     let total = settings.baseline.total_analysis_time.0.as_millis() as u32;
+    let hold = settings.announcement_hold.0.as_millis() as u32;
     for o in baseline.outcomes() {
         if o.label == VerdictClass::Silence
             && !(o.verdict == VerdictClass::Machine
@@ -288,13 +291,21 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
                 o.detail
             ));
         }
+        // A person's verdict held while the matcher had announcement evidence (see
+        // `CpaSettings::announcement_hold`) may come up to that hold later.
+        let limit = if o.detail.contains("announcement votes") {
+            total + hold
+        } else {
+            total
+        };
         if o.label == VerdictClass::Human
             && matches!(o.verdict, VerdictClass::Human | VerdictClass::Unsure)
-            && o.decided_ms > total + 20
+            && o.decided_ms > limit + 20
         {
             failures.push(format!(
-                "baseline on person {}: {} at {} ms, after the {total} ms total analysis time",
-                o.file, o.verdict, o.decided_ms
+                "baseline on person {}: {} at {} ms, after the {total} ms total analysis time \
+                 (+ any announcement hold) ({})",
+                o.file, o.verdict, o.decided_ms, o.detail
             ));
         }
     }

@@ -128,7 +128,7 @@ fn people_are_bridged_at_their_verdict_and_the_rest_hung_up_with_their_own_dispo
             1 => verdict(Verdict::Human, 700, "greeting 420 ms, then silence"),
             2 => verdict(Verdict::Machine, 2_500, "greeting over 1500 ms"),
             3 => verdict(
-                Verdict::Announcement("cmn/powered-off".into()),
+                Verdict::Announcement(Some("cmn/powered-off".into())),
                 1_500,
                 "matched at 0.9 s",
             ),
@@ -232,7 +232,7 @@ fn an_announcement_or_sit_in_early_media_cancels_the_call_before_any_answer() {
     });
     w.media.cpa = Some(CpaScript(Box::new(|_, lead, phase| match (lead, phase) {
         (1, Phase::Early) => vec![verdict(
-            Verdict::Announcement("cmn/vacant".into()),
+            Verdict::Announcement(Some("cmn/vacant".into())),
             1_300,
             "matched at 1.3 s",
         )],
@@ -259,6 +259,75 @@ fn an_announcement_or_sit_in_early_media_cancels_the_call_before_any_answer() {
     // A vacant number is never called again; the busy one is retried later, not now.
     let dials = |lead: i64| w.sip.placed.iter().filter(|p| p.lead == lead).count();
     assert_eq!((dials(1), dials(2)), (1, 1));
+}
+
+#[test]
+fn an_announcement_known_before_its_name_is_hung_up_at_the_name_with_the_names_retry_rule() {
+    let mut w = world(1);
+    assert!(w.core.set_cpa("c1", Some(setup(CpaPolicy::default()))));
+    let mut w = start(w, 3);
+    w.sip.script = Box::new(|_, lead| match lead {
+        3 => Answer::EarlyMedia(S(1)),
+        _ => Answer::Live(S(3)),
+    });
+    let class = |ms| {
+        verdict(
+            Verdict::Announcement(None),
+            ms,
+            "announcement, one of cmn/powered-off, cmn/vacant (90 votes)",
+        )
+    };
+    let named = |ms: u64, name: &str| {
+        (
+            MS(ms),
+            CpaEvent::Named {
+                name: name.into(),
+                at_ms: ms as u32,
+            },
+        )
+    };
+    w.media.cpa = Some(CpaScript(Box::new(move |_, lead, phase| {
+        match (lead, phase) {
+            // The class at 1.2 s, the name at 2.6 s.
+            (1, Phase::Answer) => vec![class(1_200), named(2_600, "cmn/powered-off")],
+            // The class, and the name never comes.
+            (2, Phase::Answer) => vec![class(1_000)],
+            // In early media: cancelled at the name, with its disposition.
+            (3, Phase::Early) => vec![class(900), named(2_100, "cmn/vacant")],
+            _ => Vec::new(),
+        }
+    })));
+    w.run_for(S(120));
+
+    let recs = records(&w);
+    assert_eq!(recs[&1].disposition, CallDisposition::PoweredOff, "named");
+    assert_eq!(
+        recs[&2].disposition,
+        CallDisposition::Announcement,
+        "never named: the generic announcement rule"
+    );
+    assert_eq!(recs[&3].disposition, CallDisposition::Invalid, "vacant");
+    assert_eq!(recs[&3].answer_ms, None, "cancelled before any answer");
+    assert!(
+        bridged_legs(&w).is_empty(),
+        "no agent hears an announcement"
+    );
+    let cpa1 = recs[&1]
+        .media
+        .as_ref()
+        .and_then(|m| m.cpa.clone())
+        .expect("cpa");
+    // The analysis delay is the class's: the name came later.
+    assert_eq!(
+        (cpa1.verdict.as_str(), cpa1.delay_ms),
+        ("announcement", 1_200)
+    );
+    assert!(cpa1.detail.contains("cmn/powered-off"), "{cpa1:?}");
+    // Had the call been hung up at the class, the name would have come too late for its
+    // disposition (lead 1 would be the generic announcement). A vacant number is never called
+    // again.
+    let dials = |lead: i64| w.sip.placed.iter().filter(|p| p.lead == lead).count();
+    assert_eq!(dials(3), 1);
 }
 
 #[test]

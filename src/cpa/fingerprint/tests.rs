@@ -1,7 +1,7 @@
-//! What a user notices: every shipped announcement recognised, by name, from wherever the call
-//! joins it, through gain, G.711 and line noise, within 1.5 s; nothing recognised in other
-//! speech, another reference, silence, ringback or music; and a folder of WAVs loads with
-//! errors naming the file.
+//! What a user notices: every shipped announcement recognised as one within 1.5 s and by name
+//! soon after, from wherever the call joins it, through gain, G.711 and line noise; nothing
+//! recognised in other speech, another reference, silence, ringback or music; and a folder of
+//! WAVs loads with errors naming the file.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -41,13 +41,29 @@ fn shipped() -> Vec<(String, Vec<i16>)> {
         .collect()
 }
 
-/// The first match over `pcm` and the ms at which it came.
-fn first_match(library: &Arc<Library>, pcm: &[i16]) -> Option<(u32, AnnouncementMatch)> {
+/// Every recognition over `pcm` with the ms at which it came.
+fn recognitions(library: &Arc<Library>, pcm: &[i16]) -> Vec<(u32, Recognition)> {
     let mut m = Matcher::new(Arc::clone(library));
     frames(pcm)
         .iter()
         .enumerate()
-        .find_map(|(i, f)| m.push(f).map(|hit| ((i as u32 + 1) * FRAME_MS, hit)))
+        .filter_map(|(i, f)| m.push(f).map(|hit| ((i as u32 + 1) * FRAME_MS, hit)))
+        .collect()
+}
+
+/// The name over `pcm` and the ms at which it came.
+fn first_match(library: &Arc<Library>, pcm: &[i16]) -> Option<(u32, AnnouncementMatch)> {
+    recognitions(library, pcm)
+        .into_iter()
+        .find_map(|(at, r)| match r {
+            Recognition::Named(m) => Some((at, m)),
+            Recognition::Class { .. } => None,
+        })
+}
+
+/// When the stream was first known to be an announcement (class or name).
+fn first_class(library: &Arc<Library>, pcm: &[i16]) -> Option<u32> {
+    recognitions(library, pcm).first().map(|(at, _)| *at)
 }
 
 /// What a call hears when it joins `clip` at `offset` samples: the rest of it, then the
@@ -75,6 +91,7 @@ fn every_shipped_announcement_is_recognised_from_any_point_within_a_second_and_a
     let mut rng = ChaCha8Rng::seed_from_u64(2003);
     let mut times = Vec::new();
     let mut late = Vec::new();
+    let mut classes = Vec::new();
     for (name, clip) in &clips {
         for k in 0..3 {
             let offset = rng.gen_range(0..clip.len() - 8000);
@@ -104,6 +121,12 @@ fn every_shipped_announcement_is_recognised_from_any_point_within_a_second_and_a
             );
             let after = at - lead;
             times.push(after);
+            let class = first_class(&library, &pcm).map_or(u32::MAX, |c| c - lead);
+            assert!(
+                class <= after,
+                "{name}: class at {class} ms, name at {after} ms"
+            );
+            classes.push(class);
             if after > 1500 {
                 late.push(format!("{name}@{}ms: {after} ms", offset / 8));
             }
@@ -124,6 +147,13 @@ fn every_shipped_announcement_is_recognised_from_any_point_within_a_second_and_a
     // bound asserted per call is looser; the median must meet the target.
     assert!(pct(50) <= 1500, "median {} ms", pct(50));
     assert!(times[times.len() - 1] <= 4000, "{times:?}");
+    // The class needs no telling apart: nine calls in ten are known to be an announcement
+    // within 1.5 s (the name's p90 is later), and none waits for the words that differ.
+    classes.sort_unstable();
+    let class_p90 = classes[(classes.len() - 1) * 90 / 100];
+    println!("announcement class after its start, ms: p90 {class_p90}, all {classes:?}");
+    assert!(class_p90 <= 1500, "{classes:?}");
+    assert!(classes[classes.len() - 1] <= 2000, "{classes:?}");
 }
 
 /// A library without `left_out`, and every other reference's stream through the impairments.
@@ -182,7 +212,7 @@ fn other_speech_another_reference_silence_ringback_and_music_match_nothing() {
     }
     for (name, pcm) in cases {
         let pcm = add_noise(&g711_round_trip(&pcm, Codec::Pcmu), 15.0, &mut rng);
-        assert_eq!(first_match(&library, &pcm), None, "{name}");
+        assert_eq!(recognitions(&library, &pcm), [], "{name}");
     }
 }
 

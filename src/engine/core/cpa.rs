@@ -14,6 +14,14 @@
 //!   shows it.
 //! - A voicemail with a `message` policy hears the message after its beep (or after the wait
 //!   for one), then the call ends.
+//! - An announcement verdict can come before its name (the audio so far is words several known
+//!   messages share). Its class decides at once what does not depend on the name: the customer
+//!   is not bridged, and after the answer the dialer learns the answer was not live. Hanging up
+//!   (or cancelling, in early media) waits for the name, up to [`NAME_WAIT`] or the media
+//!   plane's end of listening: the retry rule is the name's (a powered-off phone is retried in
+//!   hours, a vacant number never), nobody is on the line to wait, and an unanswered call's
+//!   extra ringing costs only the trunk. Without a name the call gets the generic
+//!   `announcement` disposition.
 //!
 //! Must not touch: audio (the media plane's classifiers decide), SIP beyond commands, the
 //! store beyond the call record's `cpa` part. Without a campaign's [`CpaSetup`], or under flow
@@ -39,6 +47,11 @@ pub(crate) const VERDICT_WAIT: Duration = Duration::from_secs(10);
 /// one) before it is played anyway.
 pub(crate) const BEEP_WAIT: Duration = Duration::from_secs(20);
 
+/// How long an announcement verdict without a name waits for it before the call is hung up
+/// anyway: past the classifier's own `announcement_name_wait` (default 4 s), so it only fires
+/// when the media plane failed to say it stopped listening.
+pub(crate) const NAME_WAIT: Duration = Duration::from_secs(10);
+
 /// One call's analysis, as the engine follows it.
 #[derive(Debug)]
 pub(crate) struct CallCpa {
@@ -61,6 +74,8 @@ pub(crate) enum CpaState {
     AwaitBeep(Prompt),
     /// The message is playing; the call ends after it.
     Messaging,
+    /// An announcement, to be hung up (or cancelled) once its name is known.
+    AwaitName,
     /// Decided; nothing more to do here.
     Decided,
 }
@@ -181,6 +196,10 @@ impl Core {
                 tracing::debug!(?key, at_ms, "voicemail beep");
                 self.play_message(key);
             }
+            CpaEvent::Named { name, at_ms } => {
+                tracing::debug!(?key, %name, at_ms, "announcement named");
+                self.announcement_named(key, Some((name, at_ms)));
+            }
         }
     }
 
@@ -191,12 +210,15 @@ impl Core {
         };
         // A voicemail that never beeped: its message plays now.
         self.play_message(key);
+        // An announcement whose name never came: hung up without it.
+        self.announcement_named(key, None);
     }
 
     fn on_verdict(&mut self, key: CallKey, leg: LegId, d: Decision) {
         /// What the verdict does, decided while the call's state is borrowed.
         enum Then {
             Cancel(CallDisposition),
+            AwaitName,
             Connect,
             Hangup,
             AwaitBeep,
@@ -240,6 +262,15 @@ impl Core {
                     return;
                 }
                 let disp = disposition_of(&d.verdict);
+                if d.verdict == Verdict::Announcement(None) {
+                    // Cancelled at the name (the call rings on meanwhile); a failure of the
+                    // call before then is still an announcement.
+                    c.state = CpaState::AwaitName;
+                    c.disposition = Some(disp);
+                    m.record.cpa = Some(cpa_record(&d, delay_ms, "cancel"));
+                    tracing::info!(?key, detail = %d.detail, "early media: an announcement, awaiting its name");
+                    return;
+                }
                 crate::admin::metrics::cpa_verdict(campaign, class.name());
                 c.state = CpaState::Decided;
                 c.disposition = Some(disp);
@@ -260,6 +291,11 @@ impl Core {
                     CpaAction::Connect => {
                         c.state = CpaState::Decided;
                         Then::Connect
+                    }
+                    CpaAction::Hangup if d.verdict == Verdict::Announcement(None) => {
+                        c.state = CpaState::AwaitName;
+                        c.disposition = Some(disposition_of(&d.verdict));
+                        Then::AwaitName
                     }
                     CpaAction::Hangup => {
                         c.state = CpaState::Decided;
@@ -317,6 +353,50 @@ impl Core {
                 self.media.cpa_due.insert(key, now + BEEP_WAIT);
                 self.tell_dialer(key, AnswerKind::Machine);
             }
+            Then::AwaitName => {
+                self.media.cpa_due.insert(key, now + NAME_WAIT);
+                self.tell_dialer(key, AnswerKind::Machine);
+            }
+        }
+    }
+
+    /// An announcement awaiting its name: named (`Some((name, at_ms))`) or not to be named
+    /// (`None`: the classifier stopped listening, or [`NAME_WAIT`] passed). The call ends now
+    /// with the name's disposition, or the generic one without.
+    fn announcement_named(&mut self, key: CallKey, named: Option<(String, u32)>) {
+        let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) else {
+            return;
+        };
+        let leg = m.customer;
+        let Some(c) = m.cpa.as_mut() else {
+            return;
+        };
+        if !matches!(c.state, CpaState::AwaitName) {
+            return;
+        }
+        c.state = CpaState::Decided;
+        if let Some((name, at_ms)) = &named {
+            c.disposition = Some(disposition_of(&Verdict::Announcement(Some(name.clone()))));
+            if let Some(r) = m.record.cpa.as_mut() {
+                r.detail = format!("{name}: {}; named at {at_ms} ms", r.detail);
+            }
+        }
+        let (phase, disp) = (c.phase, c.disposition);
+        let closed = m.closed;
+        self.media.cpa_due.remove(&key);
+        self.emit_media(MediaCommand::StopAnalysis { leg });
+        if closed {
+            return;
+        }
+        if phase == Phase::Early {
+            let end = match disp {
+                Some(CallDisposition::Busy) => CallEnd::Busy,
+                _ => CallEnd::Invalid,
+            };
+            self.dialer_end_early(key, end);
+        }
+        if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
+            self.emit_sip(SipCommand::Hangup { call });
         }
     }
 
@@ -444,7 +524,15 @@ impl Core {
         late.sort_unstable();
         for key in late {
             self.media.cpa_due.remove(&key);
-            if self.cpa_listening(key) {
+            let awaiting_name = self
+                .calls
+                .get(&key)
+                .and_then(|r| r.media.as_ref())
+                .and_then(|m| m.cpa.as_ref())
+                .is_some_and(|c| matches!(c.state, CpaState::AwaitName));
+            if awaiting_name {
+                self.announcement_named(key, None);
+            } else if self.cpa_listening(key) {
                 let Some(leg) = self
                     .calls
                     .get(&key)
@@ -474,7 +562,7 @@ fn cpa_record(d: &Decision, delay_ms: i64, action: &str) -> CpaRecord {
     CpaRecord {
         verdict: d.verdict.name().to_string(),
         detail: match &d.verdict {
-            Verdict::Announcement(name) if !d.detail.contains(name.as_str()) => {
+            Verdict::Announcement(Some(name)) if !d.detail.contains(name.as_str()) => {
                 format!("{name}: {}", d.detail)
             }
             _ => d.detail.clone(),
