@@ -156,6 +156,24 @@ fn phone_args(phone: Option<&str>) -> Result<PhoneArgs, StoreError> {
     })
 }
 
+/// The search's first eight parameters ($1…$8 of [`search_where`]'s text), in its order.
+fn filter_args<'a>(filter: &'a CallFilter, phone: &'a PhoneArgs) -> [Arg<'a>; 8] {
+    let (low, high) = match &phone.ending {
+        Some((l, h)) => (Some(l.as_str()), Some(h.as_str())),
+        None => (None, None),
+    };
+    [
+        Arg::OS(filter.campaign.as_deref()),
+        Arg::OS(phone.exact.as_deref()),
+        Arg::OS(low),
+        Arg::OI(filter.from_ms),
+        Arg::OI(filter.to_ms),
+        Arg::OS(filter.disposition.as_deref()),
+        Arg::OS(filter.agent.as_deref()),
+        Arg::OS(high),
+    ]
+}
+
 impl Store {
     /// The attempts of `lead` before `before` (an attempt id; all when `None`), newest first, at
     /// most `limit`.
@@ -192,22 +210,8 @@ impl Store {
         limit: i64,
     ) -> Result<CallPage, StoreError> {
         let phone = phone_args(filter.phone.as_deref())?;
-        let (low, high) = match &phone.ending {
-            Some((l, h)) => (Some(l.as_str()), Some(h.as_str())),
-            None => (None, None),
-        };
-        let args = [
-            Arg::OS(filter.campaign.as_deref()),
-            Arg::OS(phone.exact.as_deref()),
-            Arg::OS(low),
-            Arg::OI(filter.from_ms),
-            Arg::OI(filter.to_ms),
-            Arg::OS(filter.disposition.as_deref()),
-            Arg::OS(filter.agent.as_deref()),
-            Arg::OS(high),
-            Arg::I(limit.clamp(0, MAX_PAGE)),
-            Arg::I(offset.max(0)),
-        ];
+        let mut args = filter_args(filter, &phone).to_vec();
+        args.extend([Arg::I(limit.clamp(0, MAX_PAGE)), Arg::I(offset.max(0))]);
         let from_where = search_where(phone.ending.is_some());
         let mut tx = self.read_tx().await?;
         let rows: Vec<CallRecord> = tx
@@ -239,20 +243,7 @@ impl Store {
     /// PLAN`, PostgreSQL's `EXPLAIN`): which indexes a search uses.
     pub async fn search_plan(&self, filter: &CallFilter) -> Result<Vec<String>, StoreError> {
         let phone = phone_args(filter.phone.as_deref())?;
-        let (low, high) = match &phone.ending {
-            Some((l, h)) => (Some(l.as_str()), Some(h.as_str())),
-            None => (None, None),
-        };
-        let args = [
-            Arg::OS(filter.campaign.as_deref()),
-            Arg::OS(phone.exact.as_deref()),
-            Arg::OS(low),
-            Arg::OI(filter.from_ms),
-            Arg::OI(filter.to_ms),
-            Arg::OS(filter.disposition.as_deref()),
-            Arg::OS(filter.agent.as_deref()),
-            Arg::OS(high),
-        ];
+        let args = filter_args(filter, &phone);
         let count = format!(
             "SELECT CAST(COUNT(*) AS BIGINT) {}",
             search_where(phone.ending.is_some())

@@ -592,19 +592,27 @@ fn an_agent_whose_claim_another_node_took_is_offered_no_more_calls() {
     assert_eq!(a2.state, AgentState::LoggedOut);
 }
 
-#[test]
-fn overrides_another_node_wrote_are_checked_before_they_apply() {
-    let agents = lab(2);
-    let mut w = world(
-        &[agents],
+/// Campaign `c1` (predictive, 50 leads) with two lab agents.
+fn one_campaign_of_two_agents() -> World {
+    world(
+        &[lab(2)],
         &[campaign("c1", 50, "predictive", 1.0, "lab", "verification")],
         30,
         30,
-    );
-    let target = |w: &mut World| match w.admin(AdminRequest::Campaign("c1".into())) {
+    )
+}
+
+/// `c1`'s target abandon rate and paused flag, as the supervisor sees them.
+fn target(w: &mut World) -> (f64, bool) {
+    match w.admin(AdminRequest::Campaign("c1".into())) {
         Some(AdminReply::Campaign(Ok(v))) => (v.pacing.target_abandon, v.paused),
         other => panic!("campaign view: {other:?}"),
-    };
+    }
+}
+
+#[test]
+fn overrides_another_node_wrote_are_checked_before_they_apply() {
+    let mut w = one_campaign_of_two_agents();
     // Over the campaign's legal abandon cap (3 %): written by an older version, say.
     w.store.overrides = vec![(
         "c1".into(),
@@ -635,17 +643,7 @@ fn overrides_another_node_wrote_are_checked_before_they_apply() {
 
 #[test]
 fn a_supervisors_change_is_not_undone_by_reading_back_the_one_before_it() {
-    let agents = lab(2);
-    let mut w = world(
-        &[agents],
-        &[campaign("c1", 50, "predictive", 1.0, "lab", "verification")],
-        30,
-        30,
-    );
-    let target = |w: &mut World| match w.admin(AdminRequest::Campaign("c1".into())) {
-        Some(AdminReply::Campaign(Ok(v))) => (v.pacing.target_abandon, v.paused),
-        other => panic!("campaign view: {other:?}"),
-    };
+    let mut w = one_campaign_of_two_agents();
     w.run_for(S(1));
     let change = |target_abandon| outdial::admin::PacingChange {
         target_abandon: Some(target_abandon),
