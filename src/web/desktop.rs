@@ -68,7 +68,7 @@ async fn page(State(state): State<WebState>, viewer: Viewer, lang: Lang) -> Resp
     };
     let (view, pop) = match look(&state, agent).await {
         Ok(x) => x,
-        Err(e) => return error_page(lang, &e),
+        Err(e) => return super::engine_error(lang, &e),
     };
     let key = |k: &str, label: &str| html! { kbd { (k) } " " (label) };
     let body = html! {
@@ -102,12 +102,6 @@ async fn page(State(state): State<WebState>, viewer: Viewer, lang: Lang) -> Resp
         }
     };
     app_page(lang, &viewer, Section::Desk, lang.t("desk.title"), body).into_response()
-}
-
-fn error_page(lang: Lang, e: &ControlError) -> Response {
-    let status = ApiError::from(e.clone()).status();
-    let body = html! { main { h1 { (status.as_u16()) } p { (e.to_string()) } } };
-    (status, super::layout::page(lang, "outdial", body)).into_response()
 }
 
 /// The agent's view and the screen pop of its call (or of the call it is wrapping up).

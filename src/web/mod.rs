@@ -112,3 +112,10 @@ pub(crate) fn forbidden(lang: Lang) -> Response {
     let body = html! { main { h1 { "403" } p { (lang.t("err.forbidden")) } } };
     (StatusCode::FORBIDDEN, layout::page(lang, "403", body)).into_response()
 }
+
+/// The page for an engine error, with the status the JSON API gives the same error.
+pub(crate) fn engine_error(lang: Lang, e: &crate::admin::ControlError) -> Response {
+    let status = crate::admin::ApiError::from(e.clone()).status();
+    let body = html! { main { h1 { (status.as_u16()) } p { (e.to_string()) } } };
+    (status, layout::page(lang, "outdial", body)).into_response()
+}

@@ -124,7 +124,7 @@ async fn page(State(state): State<WebState>, viewer: Viewer, lang: Lang) -> Resp
     }
     let board = match state.inner.board.get(&state.inner).await {
         Ok(b) => b,
-        Err(e) => return engine_error(lang, &e),
+        Err(e) => return super::engine_error(lang, &e),
     };
     let f = Fragments::render(lang, &board, &state.inner.board);
     let body = html! {
@@ -152,12 +152,6 @@ async fn page(State(state): State<WebState>, viewer: Viewer, lang: Lang) -> Resp
         }
     };
     app_page(lang, &viewer, Section::Wallboard, lang.t("wb.title"), body).into_response()
-}
-
-fn engine_error(lang: Lang, e: &ControlError) -> Response {
-    let status = ApiError::from(e.clone()).status();
-    let body = html! { main { h1 { (status.as_u16()) } p { (e.to_string()) } } };
-    (status, super::layout::page(lang, "outdial", body)).into_response()
 }
 
 /// `GET /ui/events/wallboard`: the fragments, once a second, as SSE events `status`,

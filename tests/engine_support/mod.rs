@@ -608,3 +608,21 @@ pub fn lab_world(config: &str, campaigns: &[&str]) -> World {
     )]);
     World::new(config, campaigns, groups).expect("world")
 }
+
+/// What a refused admin request must not change, from `GET /campaigns`' array: each campaign's
+/// name, pacing settings and paused flag.
+pub fn pacing_state(campaigns: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    campaigns
+        .iter()
+        .map(|c| {
+            serde_json::json!([
+                c["name"],
+                c["mode"],
+                c["ratio"],
+                c["max_ratio"],
+                c["target_abandon"],
+                c["paused"]
+            ])
+        })
+        .collect()
+}

@@ -96,21 +96,9 @@ async fn settings(admin: &str) -> Value {
     )
     .await;
     let campaigns: Value = resp.json().await.expect("campaigns");
-    campaigns
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|c| {
-            serde_json::json!([
-                c["name"],
-                c["mode"],
-                c["ratio"],
-                c["max_ratio"],
-                c["target_abandon"],
-                c["paused"]
-            ])
-        })
-        .collect()
+    Value::Array(crate::engine_support::pacing_state(
+        campaigns.as_array().expect("array"),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -875,18 +875,7 @@ fn admin_state(addr: SocketAddr) -> Vec<serde_json::Value> {
         .map(|p| &out[p + 4..])
         .expect("a body");
     let all: Vec<serde_json::Value> = serde_json::from_slice(body).expect("campaigns JSON");
-    all.iter()
-        .map(|c| {
-            serde_json::json!([
-                c["name"],
-                c["mode"],
-                c["ratio"],
-                c["max_ratio"],
-                c["target_abandon"],
-                c["paused"]
-            ])
-        })
-        .collect()
+    pacing_state(&all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
