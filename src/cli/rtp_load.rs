@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use outdial::media::rtp_load::connect::{self, ConnectOptions};
 use outdial::media::rtp_load::streams::SOCKETS_PER_SIDE;
 use outdial::media::rtp_load::{run, LoadOptions, OutdialCore, Pinning, RelayFigures, Target};
+use outdial::media::shell::RealtimePriority;
 
 /// Which relays to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -81,6 +82,17 @@ pub struct RtpLoadArgs {
     /// CPUs (comma-separated) the relay's threads (outdial's workers, rtpengine) may run on.
     #[arg(long, value_delimiter = ',', requires = "pin_generator")]
     pin_relay: Vec<usize>,
+    /// Real-time priority (SCHED_FIFO, 1-99) for the relays: outdial's media workers
+    /// (`media.realtime_priority`) and rtpengine (`--scheduling=fifo --priority=N`) alike.
+    #[arg(long, value_parser = parse_priority)]
+    relay_priority: Option<RealtimePriority>,
+}
+
+fn parse_priority(s: &str) -> Result<RealtimePriority, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a number: {e}"))?;
+    RealtimePriority::new(n).map_err(|e| e.to_string())
 }
 
 /// Runs each relay in turn and prints one line of figures per relay.
@@ -99,12 +111,17 @@ pub fn rtp_load(args: RtpLoadArgs) -> anyhow::Result<ExitCode> {
         record: args.record.clone(),
         pin,
         generator_sockets: args.generator_sockets.max(1),
+        relay_priority: args.relay_priority,
     };
     let load_before = loadavg();
     println!(
-        "{} calls x 2 G.711 streams (20 ms, 160 B), {} s per relay{}{}; load average {}",
+        "{} calls x 2 G.711 streams (20 ms, 160 B), {} s per relay{}{}{}; load average {}",
         args.calls,
         args.seconds,
+        match args.relay_priority {
+            Some(p) => format!(", relays at SCHED_FIFO priority {p}"),
+            None => String::new(),
+        },
         match &args.record {
             Some(dir) => format!(", outdial recording to {}", dir.display()),
             None => String::new(),

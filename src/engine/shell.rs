@@ -152,6 +152,7 @@ pub async fn run(
     // recording writer as the consumer of their tap.
     let mut media_cfg = ShellConfig::new(cfg.media.address);
     media_cfg.core.rtp_timeout = cfg.media.rtp_timeout.0;
+    media_cfg.realtime_priority = cfg.media.realtime_priority;
     media_cfg.recordings = Box::new(Recorder::new());
     let mut media = MediaShell::start(media_cfg).map_err(|e| EngineError::Bind {
         what: "media",

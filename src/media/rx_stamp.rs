@@ -5,7 +5,8 @@
 //!
 //! Stamps and [`now_ns`] are the same clock (`CLOCK_REALTIME`, ns since the Unix epoch), so a
 //! stamp can be compared with a time read in user space or carried in a payload on this host.
-//! Owns no socket: it enables the option on one and reads from it through `nix` (no `unsafe`).
+//! Owns no socket: it enables the option on one and reads from it through `nix` (no `unsafe`):
+//! one datagram at a time ([`StampedReader`]) or a batch per `recvmmsg` ([`BatchReader`]).
 
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -13,7 +14,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
-    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrStorage,
+    recvmmsg, recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders,
+    SockaddrStorage,
 };
 use nix::sys::time::TimeSpec;
 
@@ -70,22 +72,94 @@ impl StampedReader {
             MsgFlags::empty(),
         )
         .map_err(io::Error::from)?;
-        let mut stamp_ns = None;
         // A truncated control area only loses the stamp, not the datagram.
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                    let ns = (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
-                    stamp_ns = u64::try_from(ns).ok();
-                }
-            }
-        }
+        let stamp_ns = msg.cmsgs().ok().and_then(stamp_of);
         let from = msg.address.as_ref().and_then(socket_addr);
         Ok(Stamped {
             len: msg.bytes,
             from,
             stamp_ns,
         })
+    }
+}
+
+/// The last `SCM_TIMESTAMPNS` among a datagram's control messages, in ns.
+fn stamp_of(cmsgs: impl Iterator<Item = ControlMessageOwned>) -> Option<u64> {
+    let mut stamp_ns = None;
+    for c in cmsgs {
+        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+            let ns = (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
+            stamp_ns = u64::try_from(ns).ok();
+        }
+    }
+    stamp_ns
+}
+
+/// Reads up to `N` datagrams of up to `SIZE` bytes per `recvmmsg`, each with its sender and (on
+/// a socket with [`enable`]d stamps) its kernel stamp. Its buffers are allocated once, at
+/// creation: a relay's hot path reads through it without allocating.
+pub struct BatchReader<const N: usize, const SIZE: usize> {
+    headers: MultiHeaders<SockaddrStorage>,
+    bufs: Box<[[u8; SIZE]; N]>,
+    got: [Stamped; N],
+    len: usize,
+}
+
+impl<const N: usize, const SIZE: usize> Default for BatchReader<N, SIZE> {
+    fn default() -> Self {
+        BatchReader::new()
+    }
+}
+
+impl<const N: usize, const SIZE: usize> BatchReader<N, SIZE> {
+    /// A reader with room for `N` datagrams and one timestamp each.
+    pub fn new() -> Self {
+        let empty = Stamped {
+            len: 0,
+            from: None,
+            stamp_ns: None,
+        };
+        BatchReader {
+            headers: MultiHeaders::preallocate(N, Some(nix::cmsg_space!(TimeSpec))),
+            bufs: Box::new([[0; SIZE]; N]),
+            got: [empty; N],
+            len: 0,
+        }
+    }
+
+    /// Reads what `socket` holds, up to `N` datagrams, in one non-blocking `recvmmsg`; returns
+    /// how many (then read by [`Self::get`]). An empty socket gives `WouldBlock`. Fewer than `N`
+    /// means the socket's queue was empty when the kernel took them.
+    pub fn recv(&mut self, socket: &impl AsRawFd) -> io::Result<usize> {
+        self.len = 0;
+        let mut iovs = self.bufs.each_mut().map(|b| [IoSliceMut::new(&mut b[..])]);
+        let results = recvmmsg(
+            socket.as_raw_fd(),
+            &mut self.headers,
+            iovs.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(io::Error::from)?;
+        for (slot, msg) in self.got.iter_mut().zip(results) {
+            *slot = Stamped {
+                len: msg.bytes,
+                from: msg.address.as_ref().and_then(socket_addr),
+                stamp_ns: msg.cmsgs().ok().and_then(stamp_of),
+            };
+            self.len += 1;
+        }
+        Ok(self.len)
+    }
+
+    /// Datagram `i` of the last [`Self::recv`]: its bytes and what the kernel said of it.
+    pub fn get(&self, i: usize) -> Option<(&[u8], Stamped)> {
+        if i >= self.len {
+            return None;
+        }
+        let got = *self.got.get(i)?;
+        let buf = self.bufs.get(i)?;
+        Some((buf.get(..got.len).unwrap_or(&buf[..]), got))
     }
 }
 
@@ -121,6 +195,33 @@ mod tests {
             before <= stamp && stamp <= after,
             "{before} {stamp} {after}"
         );
+    }
+
+    #[test]
+    fn a_batch_read_takes_every_queued_datagram_with_sender_and_stamp_and_says_when_short() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        enable(&rx).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = now_ns();
+        for i in 0..5u8 {
+            tx.send_to(&[i; 3], rx.local_addr().unwrap()).unwrap();
+        }
+        let mut reader = BatchReader::<4, 64>::new();
+        // A full batch first (4 of 5), then the short rest, then nothing.
+        assert_eq!(reader.recv(&rx).unwrap(), 4);
+        for i in 0..4 {
+            let (data, got) = reader.get(i).unwrap();
+            assert_eq!(data, &[i as u8; 3]);
+            assert_eq!(got.from, Some(tx.local_addr().unwrap()));
+            assert!(got.stamp_ns.unwrap() >= before);
+        }
+        assert!(reader.get(4).is_none());
+        assert_eq!(reader.recv(&rx).unwrap(), 1);
+        assert_eq!(reader.get(0).unwrap().0, &[4u8; 3]);
+        assert!(reader.get(1).is_none());
+        let empty = reader.recv(&rx).unwrap_err();
+        assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+        assert!(reader.get(0).is_none());
     }
 
     #[test]

@@ -443,3 +443,163 @@ fn a_stuck_recording_sink_does_not_stall_the_relay_and_its_gap_is_counted() {
         log.frames
     );
 }
+
+/// The pass-through relay, except that a Tap command stalls its worker until the test says go:
+/// datagrams then pile up in a socket with no reader, as behind a worker that waits for a core.
+struct StallOnTap {
+    inner: PassThrough,
+    stalled: std::sync::mpsc::Sender<()>,
+    go: std::sync::mpsc::Receiver<()>,
+}
+
+impl outdial::media::shell::ShellCore for StallOnTap {
+    fn handle_command(&mut self, now: std::time::Instant, cmd: MediaCommand) {
+        if let MediaCommand::Tap { .. } = cmd {
+            self.stalled.send(()).expect("test listening");
+            // Bounded: a test that never says go fails on its own timeouts, not here.
+            let _ = self.go.recv_timeout(Duration::from_secs(10));
+            return;
+        }
+        self.inner.handle_command(now, cmd)
+    }
+    fn handle_datagram(
+        &mut self,
+        now: std::time::Instant,
+        port: u16,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        self.inner.handle_datagram(now, port, from, data)
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) {
+        self.inner.handle_timeout(now)
+    }
+    fn poll_transmit(&mut self) -> Option<outdial::media::io::Transmit> {
+        self.inner.poll_transmit()
+    }
+    fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.inner.poll_event()
+    }
+    fn poll_tap(&mut self) -> Option<TapFrame> {
+        self.inner.poll_tap()
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.inner.poll_timeout()
+    }
+}
+
+/// The worker reads with `recvmmsg` batches and stops at a short one. A burst several batches
+/// long that queued while the worker was busy, with nothing sent after it (so no new readiness
+/// edge), must still be relayed whole, each packet timed.
+#[test]
+fn a_burst_longer_than_a_read_batch_queued_behind_a_busy_worker_is_relayed_whole() {
+    let (stalled_tx, stalled) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let core = Mutex::new(Some((stalled_tx, go_rx)));
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.workers = 1;
+    cfg.relay_timing = true;
+    let shell = MediaShell::start_with(cfg, |c, now| {
+        let (stalled, go) = core.lock().expect("once").take().expect("one worker");
+        StallOnTap {
+            inner: PassThrough::new(c, now),
+            stalled,
+            go,
+        }
+    })
+    .expect("start");
+    let (customer, agent) = (peer(), peer());
+    let (cport, aport) = (free_pair(), free_pair());
+    open(&shell, 1, LegRole::Customer, cport, &customer);
+    open(&shell, 2, LegRole::Agent, aport, &agent);
+    shell.send(MediaCommand::Bridge {
+        customer: LegId(1),
+        agent: LegId(2),
+    });
+    // One packet through first: the bridge is in place.
+    customer
+        .send_to(&rtp(0, b"warm"), (LOCAL, cport))
+        .expect("send");
+    assert_eq!(&recv(&agent)[12..], b"warm");
+
+    shell.send(MediaCommand::Tap {
+        leg: LegId(1),
+        on: true,
+    });
+    stalled
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the worker took the Tap");
+    const BURST: u16 = 30; // several of the worker's read batches
+    for seq in 1..=BURST {
+        customer
+            .send_to(&rtp(seq, b"burst"), (LOCAL, cport))
+            .expect("send");
+    }
+    go.send(()).expect("worker waiting");
+    for seq in 1..=BURST {
+        let got = recv(&agent);
+        assert_eq!(
+            u16::from_be_bytes([got[2], got[3]]),
+            seq,
+            "in order, none lost"
+        );
+    }
+    assert_eq!(shell.relay_latency().count(), u64::from(BURST) + 1);
+    shell.stop();
+}
+
+/// `/proc/self/task/<tid>/stat` fields 40 and 41: (rt_priority, policy).
+fn sched_of(tid: u32) -> (u32, u32) {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).expect("stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After ")": field 3 (state) is index 0, so field 40 is index 37.
+    (
+        fields[37].parse().expect("rt_priority"),
+        fields[38].parse().expect("policy"),
+    )
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("status")
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[test]
+fn with_a_realtime_priority_the_workers_run_sched_fifo_and_the_recording_thread_does_not() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_FIFO: u32 = 1;
+    let mut cfg = ShellConfig::new(LOCAL);
+    cfg.realtime_priority =
+        Some(outdial::media::shell::RealtimePriority::new(7).expect("in range"));
+    let shell = MediaShell::start_with(cfg, PassThrough::new).expect("start");
+    assert_eq!(shell.worker_tids().len(), 2);
+    let mut fifo = 0;
+    for &tid in shell.worker_tids() {
+        // The worker sets its policy before it reports its tid: no race here.
+        match sched_of(tid) {
+            (7, SCHED_FIFO) => fifo += 1,
+            // Not root and no RLIMIT_RTPRIO: the OS refused; the shell runs on regardless.
+            (0, SCHED_OTHER) if !is_root() => {}
+            other => panic!("worker {tid}: (priority, policy) {other:?}"),
+        }
+    }
+    if is_root() {
+        assert_eq!(fifo, 2, "both workers under SCHED_FIFO");
+    }
+    let rec = shell.recording_tid().expect("recording thread");
+    assert_eq!(
+        sched_of(rec),
+        (0, SCHED_OTHER),
+        "the recorder keeps the normal policy"
+    );
+    // Off by default.
+    shell.stop();
+    let shell = MediaShell::start_with(ShellConfig::new(LOCAL), PassThrough::new).expect("start");
+    for &tid in shell.worker_tids() {
+        assert_eq!(sched_of(tid), (0, SCHED_OTHER));
+    }
+    shell.stop();
+}

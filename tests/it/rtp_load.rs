@@ -38,6 +38,7 @@ fn a_short_load_through_the_media_shell_counts_every_packet_both_ways_past_a_tak
         record: None,
         pin: None,
         generator_sockets: 4,
+        relay_priority: None,
     };
     // Something else holds the first port: the run goes past it instead of leaving a call
     // silent.
@@ -86,6 +87,7 @@ fn a_recorded_load_loses_nothing_and_leaves_one_valid_stereo_file_per_call() {
         record: Some(dir.clone()),
         pin: None,
         generator_sockets: 4,
+        relay_priority: None,
     };
     let target = Target::Outdial {
         core: OutdialCore::Media,

@@ -37,7 +37,7 @@ use crate::media::core::MediaCore;
 use crate::media::io::{Codec, LegId, LegRole, MediaCommand, MediaEvent, RemoteMedia};
 use crate::media::latency::LatencySnapshot;
 use crate::media::recording::Recorder;
-use crate::media::shell::{MediaShell, ShellConfig};
+use crate::media::shell::{MediaShell, RealtimePriority, ShellConfig};
 pub use recorded::RecordingFigures;
 use streams::{Generator, Route, StreamFigures};
 
@@ -91,6 +91,10 @@ pub struct LoadOptions {
     pub pin: Option<Pinning>,
     /// The generator's shared sockets a side (call `i` uses socket `i % n` of each side).
     pub generator_sockets: usize,
+    /// Real-time scheduling for the relay under test: outdial's media workers get
+    /// [`ShellConfig::realtime_priority`], rtpengine `--scheduling=fifo --priority=N`, so both
+    /// get the same treatment in one run. `None`: both at the normal policy.
+    pub relay_priority: Option<RealtimePriority>,
 }
 
 /// Which CPUs the generator and the relay may run on (`sched_setaffinity`).
@@ -206,6 +210,7 @@ fn run_outdial(
     cfg.workers = workers;
     cfg.recv_buffer = 1 << 20;
     cfg.relay_timing = true;
+    cfg.realtime_priority = opts.relay_priority;
     if let Some(dir) = &opts.record {
         std::fs::create_dir_all(dir)?;
         cfg.recordings = Box::new(Recorder::new());
@@ -368,7 +373,14 @@ fn run_rtpengine(
     // rtpengine picks ports at random in its range and gives up after a few collisions: give it
     // everything above port_min, not a tight fit.
     let port_max: u16 = 65000.max(port_min);
-    let child = Command::new(binary)
+    let mut command = Command::new(binary);
+    if let Some(priority) = opts.relay_priority {
+        command.args([
+            "--scheduling=fifo".to_string(),
+            format!("--priority={priority}"),
+        ]);
+    }
+    let child = command
         .args([
             "--table=-1",
             "--foreground",

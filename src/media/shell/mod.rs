@@ -47,6 +47,7 @@
 //! when the engine's channel is full).
 
 mod analysis;
+mod realtime;
 mod recording;
 mod side;
 mod tap;
@@ -63,6 +64,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+pub use realtime::{RealtimePriority, RealtimePriorityError};
 pub use tap::{NoTapSink, TapSink};
 
 use super::core::{MediaConfig, MediaCore};
@@ -147,6 +149,16 @@ pub struct ShellConfig {
     /// beyond that the workers drop frames for recording (the recordings get a gap) rather
     /// than wait. The default, 100,000 frames (≈ 32 MB), holds 0.67 s of 1,500 recorded calls.
     pub recording_queue_frames: usize,
+    /// Run the worker threads (only they: not the recording or analysis threads) under
+    /// `SCHED_FIFO` at this priority, as media relays do in production (rtpengine's
+    /// `--scheduling=fifo --priority=N`): a datagram's worker then takes a core from any
+    /// normal thread at once instead of waiting its turn. Off by default. The risk is a
+    /// worker that never sleeps: Linux's real-time throttling (`sched_rt_runtime_us`,
+    /// 950,000 of every 1,000,000 µs by default) still leaves normal threads 5 % of each CPU,
+    /// which keeps the machine reachable but not comfortable. Refused by the OS (no
+    /// `CAP_SYS_NICE`, no `RLIMIT_RTPRIO`): a warning naming the setting, and the workers run
+    /// at the normal policy.
+    pub realtime_priority: Option<RealtimePriority>,
 }
 
 impl ShellConfig {
@@ -161,6 +173,7 @@ impl ShellConfig {
             recv_buffer: 256 * 1024,
             relay_timing: false,
             recording_queue_frames: 100_000,
+            realtime_priority: None,
         }
     }
 }
@@ -260,7 +273,7 @@ impl MediaShell {
         let (tid_tx, tid_rx) = std_mpsc::channel();
         let mut threads = Vec::with_capacity(workers);
         for (index, (poll, rx)) in polls.into_iter().zip(receivers).enumerate() {
-            let worker = Worker::new(worker::WorkerParts {
+            let parts = worker::WorkerParts {
                 index,
                 poll,
                 rx,
@@ -273,11 +286,17 @@ impl MediaShell {
                 recording: recorder.queue(),
                 analysis: jobs.clone(),
                 counters: Arc::clone(&counters),
-            });
+            };
             let tid_tx = tid_tx.clone();
+            let priority = cfg.realtime_priority;
             let handle = std::thread::Builder::new()
                 .name(format!("media-worker-{index}"))
                 .spawn(move || {
+                    // Only the workers: the recording and analysis threads keep the normal
+                    // policy (a recorder at real-time priority could starve the relay).
+                    if let Some(priority) = priority {
+                        realtime::apply(priority);
+                    }
                     if let Some(tid) = own_tid() {
                         // The receiver outlives this send (start() waits for it below); a
                         // failure would only mean start() gave up, which it does not.
@@ -285,7 +304,8 @@ impl MediaShell {
                             tracing::debug!("media shell gone before worker start");
                         }
                     }
-                    worker.run();
+                    // Built here: its batch reader's headers hold raw pointers (not `Send`).
+                    Worker::new(parts).run();
                 })?;
             threads.push(handle);
         }

@@ -1,6 +1,7 @@
 //! One media worker: a thread blocking in its `mio::Poll`, owning the sockets of its legs and one
-//! core shard. Drains each readable socket until `WouldBlock` into the core, sends what the core
-//! asks, forwards events and tap frames. Decides nothing about media.
+//! core shard. Drains each readable socket (`recvmmsg` batches until a short one) into the core,
+//! sends what the core asks after each datagram, forwards events and tap frames. Decides nothing
+//! about media.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -19,13 +20,18 @@ use super::analysis::{Job, Jobs};
 use super::recording::{RecordingQueue, ToRecorder};
 use super::{ShellCore, ShellCounters};
 use crate::media::io::{LegId, LegRole, LegStats, MediaCommand, MediaEvent, RemoteMedia, TapFrame};
-use crate::media::rx_stamp::{self, StampedReader};
+use crate::media::rx_stamp::{self, BatchReader};
 
 /// The waker's token: above every port number, which are the sockets' tokens.
 pub(super) const WAKER: Token = Token(usize::MAX);
 
 /// Largest datagram read: RTP/RTCP on a LAN path fits an Ethernet frame.
 const RECV_BUF: usize = 2048;
+
+/// Datagrams per `recvmmsg`. A leg's socket gets 50 packets a second, so a readiness usually
+/// finds one or two; the batch is for the bursts after a stall (a worker that waited for a core
+/// finds several queued), where one syscall then reads them all.
+const RX_BATCH: usize = 8;
 
 /// What a worker is told, by the shell's front or by another worker.
 pub(super) enum ToWorker {
@@ -121,9 +127,8 @@ pub(super) struct Worker<C> {
     /// Events the engine's full channel did not take yet.
     backlog: VecDeque<MediaEvent>,
     taps: Vec<TapFrame>,
-    buf: Vec<u8>,
-    /// Reads datagrams with their kernel stamps when `relay_timing` is on.
-    stamped: StampedReader,
+    /// Reads datagrams in batches, with their kernel stamps when `relay_timing` is on.
+    rx: Box<BatchReader<RX_BATCH, RECV_BUF>>,
 }
 
 impl<C: ShellCore> Worker<C> {
@@ -136,8 +141,7 @@ impl<C: ShellCore> Worker<C> {
             arrived: HashMap::new(),
             backlog: VecDeque::new(),
             taps: Vec::new(),
-            buf: vec![0; RECV_BUF],
-            stamped: StampedReader::new(),
+            rx: Box::default(),
         }
     }
 
@@ -371,35 +375,20 @@ impl<C: ShellCore> Worker<C> {
         }
     }
 
-    /// Reads `port`'s socket until the kernel has nothing more, each datagram into the core.
+    /// Reads `port`'s socket until the kernel has nothing more, each datagram into the core and
+    /// its transmits out before the next one is looked at.
+    ///
+    /// A batch shorter than [`RX_BATCH`] ends the drain without another `recvmmsg` to see
+    /// `EAGAIN`: the kernel returned fewer because the socket's queue was empty when it took
+    /// them. That is safe with mio's edge-triggered epoll on a datagram socket because every
+    /// datagram queued *after* that dequeue wakes the socket again (the UDP receive path calls
+    /// `sk_data_ready` per datagram, which re-arms the edge), so nothing can sit unseen. A full
+    /// batch may have left more behind: read again.
     fn drain_socket(&mut self, now: Instant, port: u16) {
         let mut received = 0;
         while let Some(socket) = self.sockets.get(&port) {
-            let read = if self.p.relay_timing {
-                self.stamped
-                    .recv(socket, &mut self.buf)
-                    .and_then(|s| match s.from {
-                        Some(from) => Ok((s.len, from, s.stamp_ns)),
-                        None => Err(io::Error::other("datagram without an IP sender")),
-                    })
-            } else {
-                socket
-                    .recv_from(&mut self.buf)
-                    .map(|(n, from)| (n, from, None))
-            };
-            match read {
-                Ok((n, from, stamp)) => {
-                    received += 1;
-                    self.p.core.handle_datagram(now, port, from, &self.buf[..n]);
-                    // Relay path: forward at once, no batching delay.
-                    let sent = self.send_transmits();
-                    if let (Some(at), true) = (stamp, sent > 0) {
-                        let hist = self.p.counters.relay_latency.get(self.p.index);
-                        if let Some(hist) = hist {
-                            hist.record(rx_stamp::now_ns().saturating_sub(at));
-                        }
-                    }
-                }
+            let n = match self.rx.recv(socket) {
+                Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => {
@@ -411,6 +400,28 @@ impl<C: ShellCore> Worker<C> {
                     }
                     break;
                 }
+            };
+            for i in 0..n {
+                let Some((data, got)) = self.rx.get(i) else {
+                    break;
+                };
+                let Some(from) = got.from else {
+                    tracing::trace!(port, "datagram without an IP sender");
+                    continue;
+                };
+                received += 1;
+                self.p.core.handle_datagram(now, port, from, data);
+                // Relay path: forward at once, before the batch's next datagram.
+                let sent = self.send_transmits();
+                if let (Some(at), true) = (got.stamp_ns, sent > 0) {
+                    let hist = self.p.counters.relay_latency.get(self.p.index);
+                    if let Some(hist) = hist {
+                        hist.record(rx_stamp::now_ns().saturating_sub(at));
+                    }
+                }
+            }
+            if n < RX_BATCH {
+                break;
             }
         }
         ShellCounters::bump(&self.p.counters.datagrams_in, received);
