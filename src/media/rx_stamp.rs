@@ -1,12 +1,12 @@
 //! Kernel receive timestamps for UDP sockets (`SO_TIMESTAMPNS`): the kernel stamps each datagram
-//! when it reaches the socket's queue, and `recvmsg` hands the stamp over with the bytes. What
+//! when it reaches the socket's queue, and `recvmmsg` hands the stamp over with the bytes. What
 //! they are for: measuring how long a datagram waited *after* it arrived (in a relay, or in a
 //! load generator's receiver) without counting the reader's own scheduling lag.
 //!
 //! Stamps and [`now_ns`] are the same clock (`CLOCK_REALTIME`, ns since the Unix epoch), so a
 //! stamp can be compared with a time read in user space or carried in a payload on this host.
-//! Owns no socket: it enables the option on one and reads from it through `nix` (no `unsafe`):
-//! one datagram at a time ([`StampedReader`]) or a batch per `recvmmsg` ([`BatchReader`]).
+//! Owns no socket: it enables the option on one and reads from it through `nix` (no `unsafe`), a
+//! batch of datagrams per `recvmmsg` ([`BatchReader`]).
 
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -14,8 +14,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::sys::socket::{
-    recvmmsg, recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders,
-    SockaddrStorage,
+    recvmmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
 };
 use nix::sys::time::TimeSpec;
 
@@ -31,56 +30,16 @@ pub fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// One datagram read by [`StampedReader::recv`].
+/// What the kernel said of one datagram read by [`BatchReader::recv`].
 #[derive(Clone, Copy, Debug)]
 pub struct Stamped {
-    /// Bytes in the caller's buffer.
+    /// Its length in bytes.
     pub len: usize,
     /// The sender.
     pub from: Option<SocketAddr>,
     /// When the kernel queued it (ns, [`now_ns`]'s clock); `None` when the socket has no
     /// stamping enabled.
     pub stamp_ns: Option<u64>,
-}
-
-/// A reader's reusable control-message buffer (one allocation, at creation).
-pub struct StampedReader {
-    cmsg: Vec<u8>,
-}
-
-impl Default for StampedReader {
-    fn default() -> Self {
-        StampedReader::new()
-    }
-}
-
-impl StampedReader {
-    /// A reader with room for one timestamp.
-    pub fn new() -> Self {
-        StampedReader {
-            cmsg: nix::cmsg_space!(TimeSpec),
-        }
-    }
-
-    /// Reads one datagram from `socket` (non-blocking sockets give `WouldBlock` as usual).
-    pub fn recv(&mut self, socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Stamped> {
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = recvmsg::<SockaddrStorage>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut self.cmsg),
-            MsgFlags::empty(),
-        )
-        .map_err(io::Error::from)?;
-        // A truncated control area only loses the stamp, not the datagram.
-        let stamp_ns = msg.cmsgs().ok().and_then(stamp_of);
-        let from = msg.address.as_ref().and_then(socket_addr);
-        Ok(Stamped {
-            len: msg.bytes,
-            from,
-            stamp_ns,
-        })
-    }
 }
 
 /// The last `SCM_TIMESTAMPNS` among a datagram's control messages, in ns.
@@ -185,10 +144,11 @@ mod tests {
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let before = now_ns();
         tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
-        let mut buf = [0u8; 64];
-        let got = StampedReader::new().recv(&rx, &mut buf).unwrap();
+        let mut reader = BatchReader::<1, 64>::new();
+        assert_eq!(reader.recv(&rx).unwrap(), 1);
         let after = now_ns();
-        assert_eq!(&buf[..got.len], b"hello");
+        let (data, got) = reader.get(0).unwrap();
+        assert_eq!(data, b"hello");
         assert_eq!(got.from, Some(tx.local_addr().unwrap()));
         let stamp = got.stamp_ns.expect("stamp");
         assert!(
@@ -229,8 +189,9 @@ mod tests {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.send_to(b"x", rx.local_addr().unwrap()).unwrap();
-        let mut buf = [0u8; 8];
-        let got = StampedReader::new().recv(&rx, &mut buf).unwrap();
+        let mut reader = BatchReader::<1, 8>::new();
+        assert_eq!(reader.recv(&rx).unwrap(), 1);
+        let (_, got) = reader.get(0).unwrap();
         assert_eq!((got.len, got.stamp_ns), (1, None));
     }
 }
