@@ -22,13 +22,17 @@
 //! - A lone tone of beep frequency before any speech may be a fax's first CNG burst (reported
 //!   at the second, 3 s later): AMD restarts after it and its verdict waits for that window.
 //!   A beep after speech ends a greeting: `machine`, then the beep.
+//! - A voicemail system's prompt (a library reference of class voicemail) decides `machine` after
+//!   the answer as soon as it is matched (its class, or its name), whatever AMD says; the beep
+//!   is awaited as after any machine. In early media it decides nothing (a voicemail system
+//!   answers the call; the answered call's analysis hears it again).
 //! - After `machine`, tones keep listening up to `beep_wait` for the recording beep.
 
 use std::sync::Arc;
 
 use super::amd::Amd;
 use super::baseline::Baseline;
-use super::fingerprint::{Library, Matcher, Recognition};
+use super::fingerprint::{Library, Matcher, Recognition, ReferenceClass};
 use super::settings::{AmdMode, CpaSettings};
 use super::tones::{ToneDetector, ToneHit};
 use super::{CpaEvent, Decision, Phase, Verdict, FRAME, FRAME_MS};
@@ -173,7 +177,13 @@ impl Classifier {
             return None;
         }
         if let State::AwaitingName { until } = self.state {
-            if let Some(Recognition::Named(m)) = self.matcher.as_mut().and_then(|m| m.push(frame)) {
+            // Only an announcement's name: the class reported was an announcement's.
+            if let Some(Recognition::Named(m)) = self
+                .matcher
+                .as_mut()
+                .and_then(|m| m.push(frame))
+                .filter(|r| matches!(r, Recognition::Named(m) if m.class == ReferenceClass::Announcement))
+            {
                 self.state = State::Done;
                 return Some(CpaEvent::Named {
                     name: m.name,
@@ -203,7 +213,7 @@ impl Classifier {
         matched: Option<Recognition>,
     ) -> Option<Decision> {
         match matched {
-            Some(Recognition::Named(m)) => {
+            Some(Recognition::Named(m)) if m.class == ReferenceClass::Announcement => {
                 let detail = format!(
                     "announcement {} at {:.1} s",
                     m.name,
@@ -211,14 +221,39 @@ impl Classifier {
                 );
                 return Some(self.decide(Verdict::Announcement(Some(m.name)), detail));
             }
-            Some(Recognition::Class { candidates, votes }) => {
+            Some(Recognition::Class {
+                class: ReferenceClass::Announcement,
+                candidates,
+                votes,
+            }) => {
                 let detail = format!(
                     "announcement, one of {} ({votes} votes)",
                     candidates.join(", ")
                 );
                 return Some(self.decide(Verdict::Announcement(None), detail));
             }
-            None => {}
+            // A voicemail system's prompt: a machine, whatever AMD is at (the beep follows).
+            // In early media it decides nothing: a voicemail system answers the call, and what
+            // a machine gets (a hang-up or a message) is the answered call's policy.
+            Some(Recognition::Named(m)) if self.phase == Phase::Answer => {
+                let detail = format!(
+                    "voicemail system {} at {:.1} s ({} votes)",
+                    m.name,
+                    f64::from(m.offset_ms) / 1000.0,
+                    m.votes
+                );
+                return Some(self.decide(Verdict::Machine, detail));
+            }
+            Some(Recognition::Class {
+                candidates, votes, ..
+            }) if self.phase == Phase::Answer => {
+                let detail = format!(
+                    "voicemail system, one of {} ({votes} votes)",
+                    candidates.join(", ")
+                );
+                return Some(self.decide(Verdict::Machine, detail));
+            }
+            Some(_) | None => {}
         }
         match (tone?, self.phase) {
             (ToneHit::Sit(v), _) => {
