@@ -710,4 +710,37 @@ mod tests {
         assert_eq!(first_verdict(&events).verdict, Verdict::Announcement(None));
         assert!(c.is_done());
     }
+
+    #[test]
+    fn a_voicemail_systems_prompt_is_a_machine_at_once_and_its_beep_follows() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/announcements");
+        let library = Arc::new(Library::load_dir(&dir).unwrap());
+        let clip = crate::media::wav::load(&dir.join("voicemail/cmn/secretary.wav")).unwrap();
+        let mut a = silence(300);
+        a.extend_from_slice(&clip.0);
+        a.extend(silence(400));
+        a.extend(tone(&[1000.0], 500, -10.0));
+        a.extend(silence(2000));
+        let mut c = Classifier::new(
+            &CpaSettings::default(),
+            Phase::Answer,
+            Some(library.clone()),
+        );
+        let (events, _) = run(&mut c, &a);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Machine, "{events:?}");
+        assert!(d.detail.starts_with("voicemail system"), "{d:?}");
+        assert!(d.detail.contains("cmn/secretary"), "{d:?}");
+        // Long before AMD could judge a 13 s prompt.
+        assert!(d.decided_ms <= 2000, "{d:?}");
+        let Some(CpaEvent::Beep { at_ms }) = events.get(1) else {
+            panic!("no beep: {events:?}")
+        };
+        assert!(*at_ms as usize >= a.len() / 8 - 2500, "{events:?}");
+        // In early media it decides nothing: a voicemail system answers the call.
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Early, Some(library));
+        let (events, _) = run(&mut c, &a);
+        assert_eq!(events, [], "early media");
+        assert_eq!(c.finish().verdict, Verdict::Unsure);
+    }
 }

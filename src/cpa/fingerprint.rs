@@ -127,6 +127,9 @@ impl ReferenceClass {
 /// [`Matcher::evidence`]'s rule): the prompt starts when the system answers, 1 s allows for
 /// an answer reported late.
 pub const VOICEMAIL_MAX_JOIN_MS: i32 = 1000;
+/// Latest a voicemail prompt may start after the call's audio does (ms): the system answers
+/// and speaks; a prompt that starts later is a coincidence of words.
+pub const VOICEMAIL_MAX_LEAD_MS: i32 = 3000;
 
 /// One reference's name, class and length.
 #[derive(Clone, Debug)]
@@ -418,17 +421,19 @@ impl Matcher {
     }
 
     /// Per reference (library order): its best alignment's score and offset, or nothing (0)
-    /// for a voicemail prompt joined later than [`VOICEMAIL_MAX_JOIN_MS`] into it: a voicemail
-    /// system plays its prompt from the start once it answers, so agreement with its middle is
-    /// other speech that shares its syllables (a person's "你好,我是…").
+    /// for a voicemail prompt joined later than [`VOICEMAIL_MAX_JOIN_MS`] into it or starting
+    /// more than [`VOICEMAIL_MAX_LEAD_MS`] after the stream: a voicemail system plays its prompt
+    /// from the start once it answers, so agreement elsewhere is other speech that shares its
+    /// syllables (a person's "你好,我是…", another prompt's "after the tone").
     fn standing(&self) -> impl Iterator<Item = (usize, (u32, i32))> + '_ {
         self.best
             .iter()
             .zip(&self.library.references)
             .map(|(&(score, offset), reference)| {
-                let late = reference.class == ReferenceClass::Voicemail
-                    && offset * FRAME_MS as i32 > VOICEMAIL_MAX_JOIN_MS;
-                if late {
+                let at_ms = offset * FRAME_MS as i32;
+                let off_start = reference.class == ReferenceClass::Voicemail
+                    && !(-VOICEMAIL_MAX_LEAD_MS..=VOICEMAIL_MAX_JOIN_MS).contains(&at_ms);
+                if off_start {
                     (0, 0)
                 } else {
                     (score, offset)
@@ -447,7 +452,13 @@ impl Matcher {
         }
         // Another reference the best is not yet clearly ahead of.
         let close = |s: u32| score < s + MIN_LEAD || (score as f32) < LEAD_RATIO * s as f32;
-        let ahead = self.standing().all(|(i, b)| i == r || !close(b.0));
+        // Every reference competes, a late voicemail prompt too: it is not reported, but speech
+        // that agrees with it is no announcement either.
+        let ahead = self
+            .best
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == r || !close(b.0));
         let named = ahead && score >= self.library.references[r].class.min_votes();
         if !named && (self.classed || score < CLASS_MIN_VOTES) {
             return None;
@@ -467,7 +478,9 @@ impl Matcher {
         let references = &self.library.references;
         if !named {
             let candidates: Vec<&Reference> = self
-                .standing()
+                .best
+                .iter()
+                .enumerate()
                 .filter(|&(i, b)| i == r || close(b.0))
                 .map(|(i, _)| &references[i])
                 .collect();
