@@ -452,13 +452,9 @@ impl Matcher {
         }
         // Another reference the best is not yet clearly ahead of.
         let close = |s: u32| score < s + MIN_LEAD || (score as f32) < LEAD_RATIO * s as f32;
-        // Every reference competes, a late voicemail prompt too: it is not reported, but speech
-        // that agrees with it is no announcement either.
-        let ahead = self
-            .best
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == r || !close(b.0));
+        // A voicemail prompt heard off its start is out of the running: it neither wins nor
+        // delays an announcement that shares its words ("The subscriber you dialed…").
+        let ahead = self.standing().all(|(i, b)| i == r || !close(b.0));
         let named = ahead && score >= self.library.references[r].class.min_votes();
         if !named && (self.classed || score < CLASS_MIN_VOTES) {
             return None;
@@ -478,9 +474,7 @@ impl Matcher {
         let references = &self.library.references;
         if !named {
             let candidates: Vec<&Reference> = self
-                .best
-                .iter()
-                .enumerate()
+                .standing()
                 .filter(|&(i, b)| i == r || close(b.0))
                 .map(|(i, _)| &references[i])
                 .collect();

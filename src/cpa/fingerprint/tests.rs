@@ -360,14 +360,20 @@ fn a_voicemail_prompt_heard_from_its_start_is_recognised_as_voicemail_within_two
 }
 
 #[test]
-fn a_voicemail_prompt_joined_in_its_middle_is_not_recognised() {
+fn a_voicemail_prompt_joined_in_its_middle_is_not_recognised_as_voicemail() {
     // A voicemail system plays its prompt from the start: agreement with its middle is other
     // speech sharing its syllables (a person's "你好,我是…"), and must not hang up on anyone.
+    // (Words it shares with an announcement may still name that announcement: a prompt is
+    // never heard from its middle, and an announcement must not wait on one.)
     let (library, prompts) = with_voicemail();
     for (name, clip) in &prompts {
         let pcm: Vec<i16> = clip[3 * 8000..].to_vec();
         let got = recognitions(&library, &pcm);
-        assert!(got.is_empty(), "{name} from 3 s: {got:?}");
+        let voicemail = got.iter().any(|(_, r)| match r {
+            Recognition::Named(m) => m.class == ReferenceClass::Voicemail,
+            Recognition::Class { class, .. } => *class == ReferenceClass::Voicemail,
+        });
+        assert!(!voicemail, "{name} from 3 s: {got:?}");
         let mut m = Matcher::new(Arc::clone(&library));
         for f in frames(&pcm) {
             m.push(&f);
