@@ -52,3 +52,16 @@ make en/not-in-service.wav "$tmp/en-nis.wav"
 say yue 170 50 "你所打嘅電話已經關機,請遲啲再打" "$tmp/yue-off.wav"
 say en-gb 165 40 "Sorry, the mobile you are calling is switched off." "$tmp/en-gb-off.wav"
 make yue/powered-off.wav "$tmp/yue-off.wav" "$tmp/en-gb-off.wav"
+
+# Voicemail systems' prompts (the carrier's own voicemail service, played when the subscriber
+# does not answer): under voicemail/, a match is a machine (see README.md). The prompt only,
+# not its beep: the beep is a tone the tone detector hears.
+say cmn 180 50 "您好,您拨打的用户暂时无法接听,请在提示音后留言" "$tmp/cmn-secretary.wav"
+say en-us 160 50 "The subscriber you dialed cannot answer the phone now, please leave a message after the tone." "$tmp/en-secretary.wav"
+make voicemail/cmn/secretary.wav "$tmp/cmn-secretary.wav" "$tmp/en-secretary.wav"
+
+say cmn 180 45 "欢迎使用语音信箱,机主现在不方便接听,请在嘀声后留言,留言完毕请挂机" "$tmp/cmn-mailbox.wav"
+make voicemail/cmn/mailbox.wav "$tmp/cmn-mailbox.wav"
+
+say en-us 155 50 "The person you are calling is not available. Please record your message after the tone. When you have finished, simply hang up." "$tmp/en-mailbox.wav"
+make voicemail/en/mailbox.wav "$tmp/en-mailbox.wav"

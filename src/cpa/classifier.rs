@@ -22,13 +22,17 @@
 //! - A lone tone of beep frequency before any speech may be a fax's first CNG burst (reported
 //!   at the second, 3 s later): AMD restarts after it and its verdict waits for that window.
 //!   A beep after speech ends a greeting: `machine`, then the beep.
+//! - A voicemail system's prompt (a library reference of class voicemail) decides `machine` after
+//!   the answer as soon as it is matched (its class, or its name), whatever AMD says; the beep
+//!   is awaited as after any machine. In early media it decides nothing (a voicemail system
+//!   answers the call; the answered call's analysis hears it again).
 //! - After `machine`, tones keep listening up to `beep_wait` for the recording beep.
 
 use std::sync::Arc;
 
 use super::amd::Amd;
 use super::baseline::Baseline;
-use super::fingerprint::{Library, Matcher, Recognition};
+use super::fingerprint::{Library, Matcher, Recognition, ReferenceClass};
 use super::settings::{AmdMode, CpaSettings};
 use super::tones::{ToneDetector, ToneHit};
 use super::{CpaEvent, Decision, Phase, Verdict, FRAME, FRAME_MS};
@@ -173,7 +177,13 @@ impl Classifier {
             return None;
         }
         if let State::AwaitingName { until } = self.state {
-            if let Some(Recognition::Named(m)) = self.matcher.as_mut().and_then(|m| m.push(frame)) {
+            // Only an announcement's name: the class reported was an announcement's.
+            if let Some(Recognition::Named(m)) = self
+                .matcher
+                .as_mut()
+                .and_then(|m| m.push(frame))
+                .filter(|r| matches!(r, Recognition::Named(m) if m.class == ReferenceClass::Announcement))
+            {
                 self.state = State::Done;
                 return Some(CpaEvent::Named {
                     name: m.name,
@@ -203,7 +213,7 @@ impl Classifier {
         matched: Option<Recognition>,
     ) -> Option<Decision> {
         match matched {
-            Some(Recognition::Named(m)) => {
+            Some(Recognition::Named(m)) if m.class == ReferenceClass::Announcement => {
                 let detail = format!(
                     "announcement {} at {:.1} s",
                     m.name,
@@ -211,14 +221,39 @@ impl Classifier {
                 );
                 return Some(self.decide(Verdict::Announcement(Some(m.name)), detail));
             }
-            Some(Recognition::Class { candidates, votes }) => {
+            Some(Recognition::Class {
+                class: ReferenceClass::Announcement,
+                candidates,
+                votes,
+            }) => {
                 let detail = format!(
                     "announcement, one of {} ({votes} votes)",
                     candidates.join(", ")
                 );
                 return Some(self.decide(Verdict::Announcement(None), detail));
             }
-            None => {}
+            // A voicemail system's prompt: a machine, whatever AMD is at (the beep follows).
+            // In early media it decides nothing: a voicemail system answers the call, and what
+            // a machine gets (a hang-up or a message) is the answered call's policy.
+            Some(Recognition::Named(m)) if self.phase == Phase::Answer => {
+                let detail = format!(
+                    "voicemail system {} at {:.1} s ({} votes)",
+                    m.name,
+                    f64::from(m.offset_ms) / 1000.0,
+                    m.votes
+                );
+                return Some(self.decide(Verdict::Machine, detail));
+            }
+            Some(Recognition::Class {
+                candidates, votes, ..
+            }) if self.phase == Phase::Answer => {
+                let detail = format!(
+                    "voicemail system, one of {} ({votes} votes)",
+                    candidates.join(", ")
+                );
+                return Some(self.decide(Verdict::Machine, detail));
+            }
+            Some(_) | None => {}
         }
         match (tone?, self.phase) {
             (ToneHit::Sit(v), _) => {
@@ -674,5 +709,38 @@ mod tests {
         assert_eq!(events.len(), 1, "{events:?}");
         assert_eq!(first_verdict(&events).verdict, Verdict::Announcement(None));
         assert!(c.is_done());
+    }
+
+    #[test]
+    fn a_voicemail_systems_prompt_is_a_machine_at_once_and_its_beep_follows() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/announcements");
+        let library = Arc::new(Library::load_dir(&dir).unwrap());
+        let clip = crate::media::wav::load(&dir.join("voicemail/cmn/secretary.wav")).unwrap();
+        let mut a = silence(300);
+        a.extend_from_slice(&clip.0);
+        a.extend(silence(400));
+        a.extend(tone(&[1000.0], 500, -10.0));
+        a.extend(silence(2000));
+        let mut c = Classifier::new(
+            &CpaSettings::default(),
+            Phase::Answer,
+            Some(library.clone()),
+        );
+        let (events, _) = run(&mut c, &a);
+        let d = first_verdict(&events);
+        assert_eq!(d.verdict, Verdict::Machine, "{events:?}");
+        assert!(d.detail.starts_with("voicemail system"), "{d:?}");
+        assert!(d.detail.contains("cmn/secretary"), "{d:?}");
+        // Long before AMD could judge a 13 s prompt.
+        assert!(d.decided_ms <= 2000, "{d:?}");
+        let Some(CpaEvent::Beep { at_ms }) = events.get(1) else {
+            panic!("no beep: {events:?}")
+        };
+        assert!(*at_ms as usize >= a.len() / 8 - 2500, "{events:?}");
+        // In early media it decides nothing: a voicemail system answers the call.
+        let mut c = Classifier::new(&CpaSettings::default(), Phase::Early, Some(library));
+        let (events, _) = run(&mut c, &a);
+        assert_eq!(events, [], "early media");
+        assert_eq!(c.finish().verdict, Verdict::Unsure);
     }
 }

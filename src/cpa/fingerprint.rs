@@ -16,8 +16,10 @@
 //! carrier messages start with the same words: the matcher waits for the words that differ).
 //! Before that lead, once the best alignment has every other proof of a match and at least
 //! [`CLASS_MIN_VOTES`], the *class* is reported ([`Recognition::Class`]): every candidate is a
-//! known announcement, so the stream is one, whichever; the name follows
-//! ([`Recognition::Named`]) when the lead holds.
+//! known recording of one [`ReferenceClass`] (a carrier's announcement, or a voicemail system's
+//! prompt: files under a `voicemail/` folder at the library's top, see [`Library::load_dir`]),
+//! so the stream is one, whichever; candidates of both classes report nothing until the lead
+//! names one. The name follows ([`Recognition::Named`]) when the lead holds.
 //! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
 //! hundred references gives a random stream well under one vote per alignment per second.
 //!
@@ -92,10 +94,48 @@ pub enum LibraryError {
     },
 }
 
-/// One reference's name and length.
+/// The folder, at a library's top, whose references are voicemail systems' prompts.
+pub const VOICEMAIL_DIR: &str = "voicemail";
+
+/// What a reference recording is: what a match of it means for the call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ReferenceClass {
+    /// A carrier's announcement of the number's state (powered off, vacant…): nobody is there.
+    #[default]
+    Announcement,
+    /// A voicemail system's own prompt ("您好,您拨打的用户暂时无法接听,请在提示音后留言"): a
+    /// machine, whose beep follows.
+    Voicemail,
+}
+
+impl ReferenceClass {
+    /// Agreeing hashes a name of this class needs: [`MIN_VOTES`] for an announcement (a call
+    /// may join it anywhere, even in its last words), [`CLASS_MIN_VOTES`] for a voicemail
+    /// prompt. A voicemail system plays its prompt from the start and in full, so waiting for
+    /// more of it costs little, while a person's introduction ("喂,你好,我是…") shares
+    /// syllables with a Mandarin prompt (您好…) and reached 20–30 votes on the generated corpus:
+    /// a person taken for a machine is hung up on.
+    pub fn min_votes(self) -> u32 {
+        match self {
+            ReferenceClass::Announcement => MIN_VOTES,
+            ReferenceClass::Voicemail => CLASS_MIN_VOTES,
+        }
+    }
+}
+
+/// Latest point in a voicemail prompt at which the call's audio may join it (ms; see
+/// [`Matcher::evidence`]'s rule): the prompt starts when the system answers, 1 s allows for
+/// an answer reported late.
+pub const VOICEMAIL_MAX_JOIN_MS: i32 = 1000;
+/// Latest a voicemail prompt may start after the call's audio does (ms): the system answers
+/// and speaks; a prompt that starts later is a coincidence of words.
+pub const VOICEMAIL_MAX_LEAD_MS: i32 = 3000;
+
+/// One reference's name, class and length.
 #[derive(Clone, Debug)]
 struct Reference {
     name: String,
+    class: ReferenceClass,
     /// Length in frames.
     columns: u32,
 }
@@ -109,7 +149,9 @@ pub struct Library {
 
 impl Library {
     /// Every WAV under `dir` (recursively), named by its path relative to `dir` without the
-    /// extension (e.g. `cmn/powered-off`).
+    /// extension (e.g. `cmn/powered-off`). Files under `dir/voicemail/` are voicemail systems'
+    /// prompts ([`ReferenceClass::Voicemail`]), named relative to that folder (e.g.
+    /// `voicemail/cmn/secretary.wav` is `cmn/secretary`); every other file is an announcement.
     pub fn load_dir(dir: &Path) -> Result<Library, LibraryError> {
         let mut files = Vec::new();
         collect_wavs(dir, &mut files)?;
@@ -123,7 +165,7 @@ impl Library {
         let mut clips = Vec::with_capacity(files.len());
         for file in &files {
             let pcm = wav::load(file)?.0.to_vec();
-            let name = reference_name(dir, file);
+            let (class, name) = reference_name(dir, file);
             let landmarks = fingerprint(&pcm);
             if landmarks.len() / SHIFTS.len() < MIN_VOTES as usize {
                 return Err(LibraryError::TooFewLandmarks {
@@ -132,31 +174,42 @@ impl Library {
                     landmarks: landmarks.len() / SHIFTS.len(),
                 });
             }
-            tracing::debug!(reference = %name, landmarks = landmarks.len(), "announcement loaded");
-            clips.push((name, pcm.len(), landmarks));
+            tracing::debug!(reference = %name, ?class, landmarks = landmarks.len(), "reference loaded");
+            clips.push((name, class, pcm.len(), landmarks));
         }
         Ok(Library::from_landmarks(clips))
     }
 
-    /// From named 8 kHz clips.
+    /// From named 8 kHz clips of announcements.
     pub fn from_clips(clips: Vec<(String, Vec<i16>)>) -> Library {
+        Library::from_classified_clips(
+            clips
+                .into_iter()
+                .map(|(name, pcm)| (name, ReferenceClass::Announcement, pcm))
+                .collect(),
+        )
+    }
+
+    /// From named 8 kHz clips, each with its class.
+    pub fn from_classified_clips(clips: Vec<(String, ReferenceClass, Vec<i16>)>) -> Library {
         Library::from_landmarks(
             clips
                 .into_iter()
-                .map(|(name, pcm)| {
+                .map(|(name, class, pcm)| {
                     let marks = fingerprint(&pcm);
-                    (name, pcm.len(), marks)
+                    (name, class, pcm.len(), marks)
                 })
                 .collect(),
         )
     }
 
-    fn from_landmarks(clips: Vec<(String, usize, Vec<Landmark>)>) -> Library {
+    fn from_landmarks(clips: Vec<(String, ReferenceClass, usize, Vec<Landmark>)>) -> Library {
         let mut references = Vec::with_capacity(clips.len());
         let mut marks = Vec::with_capacity(clips.len());
-        for (name, samples, m) in clips {
+        for (name, class, samples, m) in clips {
             references.push(Reference {
                 name,
+                class,
                 columns: samples.div_ceil(FRAME) as u32,
             });
             marks.push(m);
@@ -180,6 +233,11 @@ impl Library {
     /// The references' names, in library order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.references.iter().map(|r| r.name.as_str())
+    }
+
+    /// The references' names with their classes, in library order.
+    pub fn classified_names(&self) -> impl Iterator<Item = (&str, ReferenceClass)> {
+        self.references.iter().map(|r| (r.name.as_str(), r.class))
     }
 
     /// Landmark hashes indexed, over all references.
@@ -212,13 +270,22 @@ fn fingerprint(pcm: &[i16]) -> Vec<Landmark> {
     out
 }
 
-/// `file`'s path under `dir`, without extension, `/`-separated.
-fn reference_name(dir: &Path, file: &Path) -> String {
+/// `file`'s class and name: its path under `dir` (under `dir/voicemail` for a voicemail
+/// prompt), without extension, `/`-separated.
+fn reference_name(dir: &Path, file: &Path) -> (ReferenceClass, String) {
     let rel = file.strip_prefix(dir).unwrap_or(file).with_extension("");
-    rel.components()
+    let (class, rel) = match rel.strip_prefix(VOICEMAIL_DIR) {
+        Ok(inner) if inner.components().next().is_some() => {
+            (ReferenceClass::Voicemail, inner.to_path_buf())
+        }
+        _ => (ReferenceClass::Announcement, rel),
+    };
+    let name = rel
+        .components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    (class, name)
 }
 
 fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LibraryError> {
@@ -245,6 +312,8 @@ fn collect_wavs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LibraryError> 
 pub struct AnnouncementMatch {
     /// The reference's name.
     pub name: String,
+    /// What the reference is.
+    pub class: ReferenceClass,
     /// Where in the reference the stream's first frame fell, ms (negative: before it began).
     pub offset_ms: i32,
     /// Landmark hashes agreeing on that offset.
@@ -254,9 +323,12 @@ pub struct AnnouncementMatch {
 /// What a [`Matcher`] recognised.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Recognition {
-    /// The stream is a known announcement, but so far only words several references share
-    /// were heard: `candidates` (library order) are those the best is not yet ahead of.
+    /// The stream is a known recording of one class, but so far only words several references
+    /// of that class share were heard: `candidates` (library order) are those the best is not
+    /// yet ahead of.
     Class {
+        /// What every candidate is.
+        class: ReferenceClass,
         /// The references it may be.
         candidates: Vec<String>,
         /// The best alignment's votes.
@@ -345,12 +417,34 @@ impl Matcher {
     /// stream has shown, before it is enough to name one. Speech that is no reference stays
     /// near zero; a few hundred ms of a reference give several.
     pub fn evidence(&self) -> u32 {
-        self.best.iter().map(|b| b.0).max().unwrap_or(0)
+        self.standing().map(|(_, b)| b.0).max().unwrap_or(0)
+    }
+
+    /// Per reference (library order): its best alignment's score and offset, or nothing (0)
+    /// for a voicemail prompt joined later than [`VOICEMAIL_MAX_JOIN_MS`] into it or starting
+    /// more than [`VOICEMAIL_MAX_LEAD_MS`] after the stream: a voicemail system plays its prompt
+    /// from the start once it answers, so agreement elsewhere is other speech that shares its
+    /// syllables (a person's "你好,我是…", another prompt's "after the tone").
+    fn standing(&self) -> impl Iterator<Item = (usize, (u32, i32))> + '_ {
+        self.best
+            .iter()
+            .zip(&self.library.references)
+            .map(|(&(score, offset), reference)| {
+                let at_ms = offset * FRAME_MS as i32;
+                let off_start = reference.class == ReferenceClass::Voicemail
+                    && !(-VOICEMAIL_MAX_LEAD_MS..=VOICEMAIL_MAX_JOIN_MS).contains(&at_ms);
+                if off_start {
+                    (0, 0)
+                } else {
+                    (score, offset)
+                }
+            })
+            .enumerate()
     }
 
     /// What the rule in the module doc recognises now, if anything new.
     fn decide(&self, now: u32) -> Option<Recognition> {
-        let (r, &(score, offset)) = self.best.iter().enumerate().max_by_key(|(_, b)| b.0)?;
+        let (r, (score, offset)) = self.standing().max_by_key(|(_, b)| b.0)?;
         if score < MIN_VOTES.min(CLASS_MIN_VOTES)
             || self.votes.span(r as u32, offset) < MIN_SPAN_MS / FRAME_MS
         {
@@ -358,12 +452,10 @@ impl Matcher {
         }
         // Another reference the best is not yet clearly ahead of.
         let close = |s: u32| score < s + MIN_LEAD || (score as f32) < LEAD_RATIO * s as f32;
-        let ahead = self
-            .best
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == r || !close(b.0));
-        let named = ahead && score >= MIN_VOTES;
+        // A voicemail prompt heard off its start is out of the running: it neither wins nor
+        // delays an announcement that shares its words ("The subscriber you dialed…").
+        let ahead = self.standing().all(|(i, b)| i == r || !close(b.0));
+        let named = ahead && score >= self.library.references[r].class.min_votes();
         if !named && (self.classed || score < CLASS_MIN_VOTES) {
             return None;
         }
@@ -379,22 +471,28 @@ impl Matcher {
         if (score as f32) < MIN_SHARE * since as f32 {
             return None;
         }
+        let references = &self.library.references;
         if !named {
-            let candidates = self
-                .best
-                .iter()
-                .zip(&self.library.references)
-                .enumerate()
-                .filter(|&(i, (b, _))| i == r || close(b.0))
-                .map(|(_, (_, reference))| reference.name.clone())
+            let candidates: Vec<&Reference> = self
+                .standing()
+                .filter(|&(i, b)| i == r || close(b.0))
+                .map(|(i, _)| &references[i])
                 .collect();
+            // A voicemail prompt and an announcement can share words (您拨打的): the class is
+            // certain only when every candidate has it.
+            let class = references[r].class;
+            if candidates.iter().any(|c| c.class != class) {
+                return None;
+            }
             return Some(Recognition::Class {
-                candidates,
+                class,
+                candidates: candidates.iter().map(|c| c.name.clone()).collect(),
                 votes: score,
             });
         }
         Some(Recognition::Named(AnnouncementMatch {
-            name: self.library.references[r].name.clone(),
+            name: references[r].name.clone(),
+            class: references[r].class,
             offset_ms: offset * FRAME_MS as i32,
             votes: score,
         }))

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 pub use plan::Item;
 
 /// Bumped whenever the plan or the rendering changes, so stale caches are not reused.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// A generated corpus.
 pub struct Corpus {

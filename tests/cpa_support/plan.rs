@@ -109,6 +109,32 @@ pub struct Reference {
     pub sounding: Vec<bool>,
 }
 
+/// Where a library keeps voicemail systems' prompts (`outdial::cpa::fingerprint::VOICEMAIL_DIR`):
+/// references named under it are voicemail, not announcements.
+pub const VOICEMAIL_PREFIX: &str = "voicemail/";
+
+impl Reference {
+    /// A voicemail system's prompt (a machine), not a carrier's announcement.
+    pub fn is_voicemail(&self) -> bool {
+        self.name.starts_with(VOICEMAIL_PREFIX)
+    }
+
+    /// The language folder of the name (`cmn/vacant`, `voicemail/yue/x` → `cmn`, `yue`).
+    fn lang(&self) -> &'static str {
+        let name = self
+            .name
+            .strip_prefix(VOICEMAIL_PREFIX)
+            .unwrap_or(&self.name);
+        if name.starts_with("cmn") {
+            "cmn"
+        } else if name.starts_with("yue") {
+            "yue"
+        } else {
+            "en"
+        }
+    }
+}
+
 /// Pause between two plays of a reference when a carrier loops it (see `render::cut`).
 pub const LOOP_GAP_MS: u32 = 500;
 
@@ -248,6 +274,7 @@ pub struct Counts {
     cng: usize,
     ced: usize,
     dead_air: usize,
+    carrier_voicemail: usize,
 }
 
 impl Counts {
@@ -268,6 +295,7 @@ impl Counts {
             cng: 8 * scale,
             ced: 8 * scale,
             dead_air: 20 * scale,
+            carrier_voicemail: 12 * scale,
         }
     }
 }
@@ -504,7 +532,8 @@ pub fn plan_early(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
             ch,
         );
     }
-    for (index, r) in refs.iter().enumerate() {
+    // Announcements only: a voicemail system answers the call, it plays no early media.
+    for (index, r) in refs.iter().enumerate().filter(|(_, r)| !r.is_voicemail()) {
         for _ in 0..2 * scale {
             let mut parts = Vec::new();
             let pre = if rng.gen_bool(0.5) {
@@ -645,7 +674,7 @@ pub fn plan(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
     }
 
     // Announcements: each reference cut at a random offset, 3–6 s of it, after 0–600 ms.
-    for (index, r) in refs.iter().enumerate() {
+    for (index, r) in refs.iter().enumerate().filter(|(_, r)| !r.is_voicemail()) {
         for _ in 0..c.announcement_per_ref {
             let pre = rng.gen_range(0..=600);
             let from_ms = rng.gen_range(0..r.ms.max(1));
@@ -742,6 +771,46 @@ pub fn plan(seed: u64, scale: usize, refs: &[Reference]) -> Vec<Item> {
             "dead-air",
             VerdictClass::Silence,
             "none",
+            None,
+            parts,
+            ch,
+        );
+    }
+
+    // Carrier voicemail: the system's prompt from its start (after 0–600 ms, on an
+    // announcement's line), its beep, silence. Drawn from a generator of its own and numbered
+    // after every other kind, so the kinds above keep their files whatever the library holds.
+    let voicemail: Vec<(usize, &Reference)> = refs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_voicemail())
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x766d_6169_6c20_7379);
+    for k in 0..if voicemail.is_empty() {
+        0
+    } else {
+        c.carrier_voicemail
+    } {
+        let (index, r) = voicemail[k % voicemail.len()];
+        let parts = vec![
+            Part::Silence {
+                ms: rng.gen_range(0..=600),
+            },
+            Part::Reference {
+                index,
+                from_ms: 0,
+                ms: r.ms,
+            },
+            silence(&mut rng, 200, 600),
+            beep(&mut rng),
+            silence(&mut rng, 2000, 3000),
+        ];
+        let ch = channel(&mut rng, false, true);
+        push(
+            &mut items,
+            "carrier-voicemail",
+            VerdictClass::Machine,
+            r.lang(),
             None,
             parts,
             ch,

@@ -1,5 +1,6 @@
-//! The announcements the corpus cuts from, and the library the classifier is given: the shipped
-//! references under `campaigns/announcements/` when there are any, else stand-ins spoken by
+//! The announcements (and voicemail systems' prompts, under `voicemail/`) the corpus cuts from,
+//! and the library the classifier is given: the shipped references under
+//! `campaigns/announcements/` when there are any, else stand-ins spoken by
 //! espeak-ng with the same texts into the cache (so the corpus and the classifier's library
 //! always agree, whichever exists).
 //!
@@ -13,7 +14,7 @@ use super::plan::{Reference, Speech};
 use super::render;
 
 /// The stand-ins: name, espeak-ng voice, text (repeated so each is 4–8 s, as carriers repeat).
-const STANDINS: [(&str, &str, &str); 7] = [
+const STANDINS: [(&str, &str, &str); 10] = [
     ("cmn/powered-off", "cmn", "您拨打的电话已关机。"),
     ("cmn/vacant", "cmn", "您拨打的号码是空号,请查证后再拨。"),
     ("cmn/suspended", "cmn", "您拨打的电话已停机。"),
@@ -29,6 +30,22 @@ const STANDINS: [(&str, &str, &str); 7] = [
         "The number you have dialed is not in service. Please check the number and dial again.",
     ),
     ("yue/powered-off", "yue", "你所打嘅电话已经关机。"),
+    // Voicemail systems' prompts (class voicemail: under `voicemail/`).
+    (
+        "voicemail/cmn/secretary",
+        "cmn",
+        "您好,您拨打的用户暂时无法接听,请在提示音后留言。",
+    ),
+    (
+        "voicemail/cmn/mailbox",
+        "cmn",
+        "欢迎使用语音信箱,机主现在不方便接听,请在嘀声后留言。",
+    ),
+    (
+        "voicemail/en/mailbox",
+        "en-us",
+        "The person you are calling is not available. Please record your message after the tone.",
+    ),
 ];
 
 /// A folder of reference WAVs and their samples.
@@ -114,7 +131,7 @@ pub fn library(repo: &Path, cache: &Path) -> Library {
     if let Some(lib) = load(&repo.join("campaigns/announcements")) {
         return lib;
     }
-    let dir = cache.join("standin-announcements-v1");
+    let dir = cache.join("standin-announcements-v2");
     let done = dir.join(".done");
     if !done.exists() {
         let partial = cache.join(format!(

@@ -22,23 +22,33 @@ fn shipped_dir() -> &'static Path {
     ))
 }
 
-fn shipped() -> Vec<(String, Vec<i16>)> {
-    let mut names: Vec<String> = Library::load_dir(shipped_dir())
-        .expect("shipped announcements load")
-        .names()
-        .map(str::to_string)
+/// The shipped references of `class`, by name, with their samples.
+fn shipped_of(class: ReferenceClass) -> Vec<(String, Vec<i16>)> {
+    let library = Library::load_dir(shipped_dir()).expect("shipped references load");
+    let mut names: Vec<String> = library
+        .classified_names()
+        .filter(|&(_, c)| c == class)
+        .map(|(n, _)| n.to_string())
         .collect();
     names.sort();
+    let folder = match class {
+        ReferenceClass::Announcement => shipped_dir().to_path_buf(),
+        ReferenceClass::Voicemail => shipped_dir().join(VOICEMAIL_DIR),
+    };
     names
         .into_iter()
         .map(|n| {
-            let pcm = wav::load(&shipped_dir().join(format!("{n}.wav")))
+            let pcm = wav::load(&folder.join(format!("{n}.wav")))
                 .expect("shipped WAV")
                 .0
                 .to_vec();
             (n, pcm)
         })
         .collect()
+}
+
+fn shipped() -> Vec<(String, Vec<i16>)> {
+    shipped_of(ReferenceClass::Announcement)
 }
 
 /// Every recognition over `pcm` with the ms at which it came.
@@ -219,18 +229,22 @@ fn other_speech_another_reference_silence_ringback_and_music_match_nothing() {
 #[test]
 fn a_folder_loads_by_relative_name_and_errors_name_the_bad_file() {
     let library = Library::load_dir(shipped_dir()).expect("shipped announcements load");
-    let mut names: Vec<&str> = library.names().collect();
-    names.sort_unstable();
+    let mut names: Vec<(&str, ReferenceClass)> = library.classified_names().collect();
+    names.sort_unstable_by_key(|n| n.0);
+    use ReferenceClass::{Announcement as A, Voicemail as V};
     assert_eq!(
         names,
         [
-            "cmn/busy",
-            "cmn/powered-off",
-            "cmn/suspended",
-            "cmn/unreachable",
-            "cmn/vacant",
-            "en/not-in-service",
-            "yue/powered-off"
+            ("cmn/busy", A),
+            ("cmn/mailbox", V),
+            ("cmn/powered-off", A),
+            ("cmn/secretary", V),
+            ("cmn/suspended", A),
+            ("cmn/unreachable", A),
+            ("cmn/vacant", A),
+            ("en/mailbox", V),
+            ("en/not-in-service", A),
+            ("yue/powered-off", A)
         ]
     );
     let dir = std::env::temp_dir().join(format!("outdial-fingerprint-{}", std::process::id()));
@@ -268,5 +282,108 @@ fn a_folder_loads_by_relative_name_and_errors_name_the_bad_file() {
     std::fs::remove_file(dir.join("beep.wav")).expect("remove");
     let library = Library::load_dir(&dir).expect("one good WAV");
     assert_eq!(library.names().collect::<Vec<_>>(), ["xx/ok"]);
+    // Under `voicemail/`: a voicemail prompt, named without the folder.
+    std::fs::create_dir_all(dir.join("voicemail/yy")).expect("temp dir");
+    std::fs::copy(dir.join("xx/ok.wav"), dir.join("voicemail/yy/vm.wav")).expect("copy");
+    let library = Library::load_dir(&dir).expect("two good WAVs");
+    assert_eq!(
+        library.classified_names().collect::<Vec<_>>(),
+        [
+            ("yy/vm", ReferenceClass::Voicemail),
+            ("xx/ok", ReferenceClass::Announcement)
+        ]
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every shipped voicemail prompt, with the announcements in the library too (cmn/secretary
+/// shares 您拨打的 with them).
+fn with_voicemail() -> (Arc<Library>, Vec<(String, Vec<i16>)>) {
+    let prompts = shipped_of(ReferenceClass::Voicemail);
+    let clips = shipped()
+        .into_iter()
+        .map(|(n, pcm)| (n, ReferenceClass::Announcement, pcm))
+        .chain(
+            prompts
+                .iter()
+                .map(|(n, pcm)| (n.clone(), ReferenceClass::Voicemail, pcm.clone())),
+        )
+        .collect();
+    (Arc::new(Library::from_classified_clips(clips)), prompts)
+}
+
+#[test]
+fn a_voicemail_prompt_heard_from_its_start_is_recognised_as_voicemail_within_two_seconds() {
+    let (library, prompts) = with_voicemail();
+    assert_eq!(
+        prompts.len(),
+        3,
+        "{:?}",
+        library.names().collect::<Vec<_>>()
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    for (name, clip) in &prompts {
+        for codec in [Codec::Pcmu, Codec::Pcma] {
+            let db = rng.gen_range(-20.0..0.0);
+            let lead = rng.gen_range(0..600);
+            let mut pcm = silence(lead);
+            pcm.extend(gain(clip, db));
+            let pcm = add_noise(&g711_round_trip(&pcm, codec), 15.0, &mut rng);
+            let got = recognitions(&library, &pcm);
+            let Some((at, first)) = got.first() else {
+                panic!("{name}, {db:.1} dB, {codec:?}: nothing recognised");
+            };
+            let class = match first {
+                Recognition::Named(m) => {
+                    assert_eq!(&m.name, name, "{got:?}");
+                    m.class
+                }
+                Recognition::Class {
+                    class, candidates, ..
+                } => {
+                    assert!(candidates.contains(name), "{got:?}");
+                    *class
+                }
+            };
+            assert_eq!(class, ReferenceClass::Voicemail, "{name}: {got:?}");
+            assert!(*at <= lead + 2000, "{name}: at {at} ms: {got:?}");
+            // Never an announcement on the way (the shared 您拨打的 must not make one).
+            for (_, r) in &got {
+                let ok = match r {
+                    Recognition::Named(m) => m.class == ReferenceClass::Voicemail,
+                    Recognition::Class { class, .. } => *class == ReferenceClass::Voicemail,
+                };
+                assert!(ok, "{name}: {got:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_voicemail_prompt_joined_in_its_middle_is_not_recognised_as_voicemail() {
+    // A voicemail system plays its prompt from the start: agreement with its middle is other
+    // speech sharing its syllables (a person's "你好,我是…"), and must not hang up on anyone.
+    // (Words it shares with an announcement may still name that announcement: a prompt is
+    // never heard from its middle, and an announcement must not wait on one.)
+    let (library, prompts) = with_voicemail();
+    for (name, clip) in &prompts {
+        let pcm: Vec<i16> = clip[3 * 8000..].to_vec();
+        let got = recognitions(&library, &pcm);
+        let voicemail = got.iter().any(|(_, r)| match r {
+            Recognition::Named(m) => m.class == ReferenceClass::Voicemail,
+            Recognition::Class { class, .. } => *class == ReferenceClass::Voicemail,
+        });
+        assert!(!voicemail, "{name} from 3 s: {got:?}");
+        let mut m = Matcher::new(Arc::clone(&library));
+        for f in frames(&pcm) {
+            m.push(&f);
+        }
+        // Its own (late) alignment is no evidence that holds a person's verdict either.
+        let own = m.best.iter().map(|b| b.0).max().unwrap_or(0);
+        assert!(
+            m.evidence() < own,
+            "{name} from 3 s: evidence {} of {own}",
+            m.evidence()
+        );
+    }
 }
