@@ -120,12 +120,15 @@ fn print_misses(card: &Scorecard, items: &[cpa_support::Item]) {
 /// Every announcement not classed as one within [`ONSET_LIMIT_MS`] of its onset, with where its
 /// cut starts: the reference, the position in it, how much of the message is left to hear
 /// (`tail`) and the silence before the repeat (`pause`), so a late file can be read at once.
+/// Then a second figure, not asserted: of the late cuts that start in a tail, those decided as
+/// announcements within [`ONSET_LIMIT_MS`] of the repeat's first sound (the first full phrase).
 fn print_late_announcements(
     card: &Scorecard,
     items: &[cpa_support::Item],
     refs: &[cpa_support::plan::Reference],
 ) {
     use cpa_support::plan::{Part, LOOP_GAP_MS};
+    let (mut tails, mut by_repeat) = (0, 0);
     for o in card.outcomes() {
         let Some(onset) = o.onset_ms else { continue };
         if o.verdict == VerdictClass::Announcement
@@ -155,6 +158,15 @@ fn print_late_announcements(
         } else {
             (0, 0)
         };
+        if tail > 0 {
+            tails += 1;
+            let repeat = onset + tail + pause;
+            if o.verdict == VerdictClass::Announcement
+                && o.decided_ms <= repeat.saturating_add(ONSET_LIMIT_MS)
+            {
+                by_repeat += 1;
+            }
+        }
         println!(
             "  late {} [{}]: {} from {} ms of {} ms; tail {tail} ms, pause {pause} ms; onset {onset} ms; {} at +{} ms ({})",
             o.file,
@@ -167,6 +179,9 @@ fn print_late_announcements(
             o.detail
         );
     }
+    println!(
+        "late cuts that start in a message's tail: {tails}; of them decided as announcements within {ONSET_LIMIT_MS} ms of the repeat's first sound: {by_repeat}"
+    );
 }
 
 /// Asserts `hit` of `n` is consistent with `target` (see the module doc); a line per figure.
@@ -246,10 +261,12 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
         }
     }
     // An announcement counts as decided when its class is (the name may follow: the engine
-    // hangs up at the name, see `engine::core::cpa`).
+    // hangs up at the name, see `engine::core::cpa`). Floors: the full corpus's lower seed
+    // when written (answer 123/140 on seed 18, 125/140 on seed 7; early 64/70 on seed 7,
+    // 65/70 on seed 18), rounded down.
     let (hit, n) = ours.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what = format!("announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.85);
+    check(&mut failures, &what, hit, n, 0.87);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
@@ -258,7 +275,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what =
         format!("early: announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.85);
+    check(&mut failures, &what, hit, n, 0.90);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
