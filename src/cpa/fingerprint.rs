@@ -20,6 +20,12 @@
 //! prompt: files under a `voicemail/` folder at the library's top, see [`Library::load_dir`]),
 //! so the stream is one, whichever; candidates of both classes report nothing until the lead
 //! names one. The name follows ([`Recognition::Named`]) when the lead holds.
+//! Carriers loop a message with a pause between plays, so a call that joins in its last words
+//! hears a tail too short for the span rule, then the repeat. The tail's alignment and the
+//! repeat's are one reference's two plays when the earlier one's end and the later one's start
+//! are a pause of at most [`MAX_LOOP_GAP_MS`] apart; each with [`LOOP_PARTNER_MIN_VOTES`], their
+//! votes add up and their span runs from the tail to the repeat, so the loop is recognised (and
+//! often named: tails differ where openings are shared) sooner than the repeat alone would be.
 //! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
 //! hundred references gives a random stream well under one vote per alignment per second.
 //!
@@ -61,6 +67,14 @@ pub const LEAD_RATIO: f32 = 1.25;
 /// reached 20–23 votes; a real announcement has 80 or more by the time its agreement spans
 /// [`MIN_SPAN_MS`].
 pub const CLASS_MIN_VOTES: u32 = 40;
+/// Votes each of a loop's two plays needs before their votes add up (the loop rule in the
+/// module doc): as many as a name needs alone, because with fewer, chance pairs appeared on
+/// the generated corpus (a coloured ringback's music at 4, a voicemail greeting that says
+/// 您拨打的 twice at 16).
+pub const LOOP_PARTNER_MIN_VOTES: u32 = MIN_VOTES;
+/// Longest pause between two plays of a looped message that still pairs them, beyond the
+/// silence the reference itself ends and begins with: carriers repeat after a short breath.
+pub const MAX_LOOP_GAP_MS: u32 = 2000;
 
 /// A folder of reference recordings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -338,6 +352,10 @@ pub enum Recognition {
     Named(AnnouncementMatch),
 }
 
+/// Alignments within this many frames of each other are one (their neighbours sum into one
+/// score, see `votes`).
+const NEAR: i32 = 2;
+
 /// Frames of the stream's hash counts kept (for the share rule): 20 s.
 const COUNT_RING: usize = 1024;
 /// Frames between prunings of alignments that can no longer gain votes.
@@ -354,6 +372,9 @@ pub struct Matcher {
     votes: Votes,
     /// Per reference: its best alignment's score and offset.
     best: Vec<(u32, i32)>,
+    /// Per reference: the best alignment more than [`NEAR`] frames from `best`'s (another play
+    /// of a looped message, or nothing in particular).
+    second: Vec<(u32, i32)>,
     /// Hashes produced by the stream up to each frame (cumulative, ring of `COUNT_RING`).
     produced: Vec<u32>,
     total: u32,
@@ -373,6 +394,7 @@ impl Matcher {
             found: Vec::with_capacity(MAX_PER_PUSH),
             votes: Votes::with_capacity(1024),
             best: vec![(0, 0); refs],
+            second: vec![(0, 0); refs],
             produced: vec![0; COUNT_RING],
             total: 0,
             classed: false,
@@ -396,10 +418,8 @@ impl Matcher {
             for e in library.index.lookup(m.hash) {
                 let offset = e.t as i32 - m.t as i32;
                 let score = self.votes.add(e.reference, offset, m.t);
-                let best = &mut self.best[e.reference as usize];
-                if score > best.0 {
-                    *best = (score, offset);
-                }
+                let r = e.reference as usize;
+                note(&mut self.best[r], &mut self.second[r], score, offset);
             }
         }
         if now.is_multiple_of(PRUNE_EVERY) {
@@ -417,44 +437,68 @@ impl Matcher {
     /// stream has shown, before it is enough to name one. Speech that is no reference stays
     /// near zero; a few hundred ms of a reference give several.
     pub fn evidence(&self) -> u32 {
-        self.standing().map(|(_, b)| b.0).max().unwrap_or(0)
+        self.standing().map(|(_, l)| l.0).max().unwrap_or(0)
     }
 
-    /// Per reference (library order): its best alignment's score and offset, or nothing (0)
-    /// for a voicemail prompt joined later than [`VOICEMAIL_MAX_JOIN_MS`] into it or starting
-    /// more than [`VOICEMAIL_MAX_LEAD_MS`] after the stream: a voicemail system plays its prompt
-    /// from the start once it answers, so agreement elsewhere is other speech that shares its
-    /// syllables (a person's "你好,我是…", another prompt's "after the tone").
-    fn standing(&self) -> impl Iterator<Item = (usize, (u32, i32))> + '_ {
-        self.best
-            .iter()
-            .zip(&self.library.references)
-            .map(|(&(score, offset), reference)| {
-                let at_ms = offset * FRAME_MS as i32;
-                let off_start = reference.class == ReferenceClass::Voicemail
-                    && !(-VOICEMAIL_MAX_LEAD_MS..=VOICEMAIL_MAX_JOIN_MS).contains(&at_ms);
-                if off_start {
-                    (0, 0)
-                } else {
-                    (score, offset)
-                }
-            })
-            .enumerate()
+    /// Per reference (library order): its evidence ([`Matcher::looped`]: votes, the earlier
+    /// play's offset, the later one's), or nothing (0) for a voicemail prompt joined later than
+    /// [`VOICEMAIL_MAX_JOIN_MS`] into it or starting more than [`VOICEMAIL_MAX_LEAD_MS`] after
+    /// the stream: a voicemail system plays its prompt from the start once it answers, so
+    /// agreement elsewhere is other speech that shares its syllables (a person's "你好,我是…",
+    /// another prompt's "after the tone").
+    fn standing(&self) -> impl Iterator<Item = (usize, (u32, i32, i32))> + '_ {
+        (0..self.best.len()).map(|r| {
+            let (score, offset, late) = self.looped(r);
+            let at_ms = offset * FRAME_MS as i32;
+            let off_start = self.library.references[r].class == ReferenceClass::Voicemail
+                && !(-VOICEMAIL_MAX_LEAD_MS..=VOICEMAIL_MAX_JOIN_MS).contains(&at_ms);
+            if off_start {
+                (r, (0, 0, 0))
+            } else {
+                (r, (score, offset, late))
+            }
+        })
+    }
+
+    /// Reference `r`'s evidence: its best alignment's votes, plus those of its other play when
+    /// the two are a loop (the earlier play's end and the later one's start a pause of at most
+    /// [`MAX_LOOP_GAP_MS`] apart, each with [`LOOP_PARTNER_MIN_VOTES`]); and the offsets of the
+    /// earlier play and the later one (the same when there is no loop).
+    fn looped(&self, r: usize) -> (u32, i32, i32) {
+        let (b, s) = (self.best[r], self.second[r]);
+        let (early, late) = if b.1 > s.1 { (b, s) } else { (s, b) };
+        let gap =
+            i64::from(early.1) - i64::from(late.1) - i64::from(self.library.references[r].columns);
+        let max_gap = i64::from(MAX_LOOP_GAP_MS / FRAME_MS);
+        if s.0 >= LOOP_PARTNER_MIN_VOTES && (-i64::from(NEAR)..=max_gap).contains(&gap) {
+            (b.0 + s.0, early.1, late.1)
+        } else {
+            (b.0, b.1, b.1)
+        }
     }
 
     /// What the rule in the module doc recognises now, if anything new.
     fn decide(&self, now: u32) -> Option<Recognition> {
-        let (r, (score, offset)) = self.standing().max_by_key(|(_, b)| b.0)?;
-        if score < MIN_VOTES.min(CLASS_MIN_VOTES)
-            || self.votes.span(r as u32, offset) < MIN_SPAN_MS / FRAME_MS
-        {
+        let (r, (score, offset, late)) = self.standing().max_by_key(|(_, l)| l.0)?;
+        if score < MIN_VOTES.min(CLASS_MIN_VOTES) {
+            return None;
+        }
+        // A loop's two plays: their agreement spans from the first's start to the second's end.
+        let span = if late == offset {
+            self.votes.span(r as u32, offset)
+        } else {
+            let (first, _) = self.votes.extent(r as u32, offset);
+            let (_, last) = self.votes.extent(r as u32, late);
+            last.saturating_sub(first)
+        };
+        if span < MIN_SPAN_MS / FRAME_MS {
             return None;
         }
         // Another reference the best is not yet clearly ahead of.
         let close = |s: u32| score < s + MIN_LEAD || (score as f32) < LEAD_RATIO * s as f32;
         // A voicemail prompt heard off its start is out of the running: it neither wins nor
         // delays an announcement that shares its words ("The subscriber you dialed…").
-        let ahead = self.standing().all(|(i, b)| i == r || !close(b.0));
+        let ahead = self.standing().all(|(i, l)| i == r || !close(l.0));
         let named = ahead && score >= self.library.references[r].class.min_votes();
         if !named && (self.classed || score < CLASS_MIN_VOTES) {
             return None;
@@ -475,7 +519,7 @@ impl Matcher {
         if !named {
             let candidates: Vec<&Reference> = self
                 .standing()
-                .filter(|&(i, b)| i == r || close(b.0))
+                .filter(|&(i, l)| i == r || close(l.0))
                 .map(|(i, _)| &references[i])
                 .collect();
             // A voicemail prompt and an announcement can share words (您拨打的): the class is
@@ -510,6 +554,7 @@ impl Matcher {
             end + horizon >= i64::from(now)
         });
         self.best.fill((0, 0));
+        self.second.fill((0, 0));
         for (r, o) in self.votes.alignments() {
             let s = self.votes.score(r, o);
             let b = &mut self.best[r as usize];
@@ -517,5 +562,27 @@ impl Matcher {
                 *b = (s, o);
             }
         }
+        for (r, o) in self.votes.alignments() {
+            let s = self.votes.score(r, o);
+            let (b, second) = (self.best[r as usize], &mut self.second[r as usize]);
+            if (o - b.1).abs() > NEAR && s > second.0 {
+                *second = (s, o);
+            }
+        }
+    }
+}
+
+/// One alignment's new `score` at `offset`, into its reference's best and second best (the
+/// best more than [`NEAR`] frames from the best's).
+fn note(best: &mut (u32, i32), second: &mut (u32, i32), score: u32, offset: i32) {
+    if (offset - best.1).abs() <= NEAR {
+        if score > best.0 {
+            *best = (score, offset);
+        }
+    } else if score > best.0 {
+        *second = *best;
+        *best = (score, offset);
+    } else if score > second.0 {
+        *second = (score, offset);
     }
 }

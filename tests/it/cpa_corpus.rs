@@ -157,6 +157,73 @@ fn machine_recall(
 /// comparable with the figures before the kind existed.
 const CARRIER_VOICEMAIL: &str = "carrier-voicemail";
 
+/// Every announcement not classed as one within [`ONSET_LIMIT_MS`] of its onset, with where its
+/// cut starts: the reference, the position in it, how much of the message is left to hear
+/// (`tail`) and the silence before the repeat (`pause`), so a late file can be read at once.
+/// Then a second figure, not asserted: of the late cuts that start in a tail, those decided as
+/// announcements within [`ONSET_LIMIT_MS`] of the repeat's first sound (the first full phrase).
+fn print_late_announcements(
+    card: &Scorecard,
+    items: &[cpa_support::Item],
+    refs: &[cpa_support::plan::Reference],
+) {
+    use cpa_support::plan::{Part, LOOP_GAP_MS};
+    let (mut tails, mut by_repeat) = (0, 0);
+    for o in card.outcomes() {
+        let Some(onset) = o.onset_ms else { continue };
+        if o.verdict == VerdictClass::Announcement
+            && o.decided_ms <= onset.saturating_add(ONSET_LIMIT_MS)
+        {
+            continue;
+        }
+        let Some(item) = items.iter().find(|i| i.file == o.file) else {
+            continue;
+        };
+        let Some((index, from_ms)) = item.parts.iter().find_map(|p| match p {
+            Part::Reference { index, from_ms, .. } => Some((*index, *from_ms)),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let Some(r) = refs.get(index) else { continue };
+        let frames = r.sounding.len() as u32;
+        let period = frames + LOOP_GAP_MS / 20;
+        // The loop's frame where the cut's first sound is, the message's last sounding frame,
+        // and the repeat's first (a cut that starts in a pause has no tail).
+        let start = (from_ms + r.silence_from(from_ms)) / 20 % period;
+        let last = r.sounding.iter().rposition(|&s| s).unwrap_or(0) as u32;
+        let head = r.sounding.iter().position(|&s| s).unwrap_or(0) as u32;
+        let (tail, pause) = if start <= last {
+            ((last + 1 - start) * 20, (period - last - 1 + head) * 20)
+        } else {
+            (0, 0)
+        };
+        if tail > 0 {
+            tails += 1;
+            let repeat = onset + tail + pause;
+            if o.verdict == VerdictClass::Announcement
+                && o.decided_ms <= repeat.saturating_add(ONSET_LIMIT_MS)
+            {
+                by_repeat += 1;
+            }
+        }
+        println!(
+            "  late {} [{}]: {} from {} ms of {} ms; tail {tail} ms, pause {pause} ms; onset {onset} ms; {} at +{} ms ({})",
+            o.file,
+            item.kind,
+            r.name,
+            from_ms,
+            r.ms,
+            o.verdict,
+            i64::from(o.decided_ms) - i64::from(onset),
+            o.detail
+        );
+    }
+    println!(
+        "late cuts that start in a message's tail: {tails}; of them decided as announcements within {ONSET_LIMIT_MS} ms of the repeat's first sound: {by_repeat}"
+    );
+}
+
 /// Asserts `hit` of `n` is consistent with `target` (see the module doc); a line per figure.
 fn check(failures: &mut Vec<String>, what: &str, hit: u32, n: u32, target: f64) {
     if n == 0 {
@@ -189,6 +256,9 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
         corpus.announcements.display()
     );
 
+    let refs = cpa_support::references::load(&corpus.announcements)
+        .unwrap_or_else(|| panic!("{}: no references", corpus.announcements.display()))
+        .refs;
     let mut cards = Vec::new();
     for amd in ["default", "baseline"] {
         let results = classify(&corpus, &corpus.items, "answer", amd, &out_dir);
@@ -207,6 +277,9 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
             "machine recall on personal greetings (--amd {amd}): {hit}/{n} = {:.3}",
             f64::from(hit) / f64::from(n.max(1))
         );
+        if amd == "default" {
+            print_late_announcements(&card, &corpus.items, &refs);
+        }
         cards.push(card);
     }
     let (ours, baseline) = (&cards[0], &cards[1]);
@@ -215,6 +288,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
         .unwrap_or_else(|e| panic!("scoring --phase early: {e}"));
     println!("\n== --phase early ==\n{early}");
     print_misses(&early, &corpus.early);
+    print_late_announcements(&early, &corpus.early, &refs);
 
     // outdial: the issue's targets.
     println!("\n== targets (outdial) ==");
@@ -248,10 +322,12 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
         0.98,
     );
     // An announcement counts as decided when its class is (the name may follow: the engine
-    // hangs up at the name, see `engine::core::cpa`).
+    // hangs up at the name, see `engine::core::cpa`). Floors: the full corpus's lower seed
+    // when written (answer 123/140 on seed 18, 125/140 on seed 7; early 64/70 on seed 7,
+    // 65/70 on seed 18), rounded down.
     let (hit, n) = ours.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what = format!("announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.85);
+    check(&mut failures, &what, hit, n, 0.87);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
@@ -260,7 +336,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what =
         format!("early: announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.85);
+    check(&mut failures, &what, hit, n, 0.90);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }

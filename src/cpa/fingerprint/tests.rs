@@ -166,6 +166,46 @@ fn every_shipped_announcement_is_recognised_from_any_point_within_a_second_and_a
     assert!(classes[classes.len() - 1] <= 2000, "{classes:?}");
 }
 
+/// A call that joins in a message's last words hears that tail, the carrier's pause, then the
+/// repeat: the tail's votes and the repeat's agree on one loop, so the class comes as soon as
+/// the repeat has the votes, without waiting for the repeat alone to span the span rule.
+#[test]
+fn a_messages_tail_and_its_repeat_count_as_one_loop() {
+    let clips = shipped();
+    let library = Arc::new(Library::from_clips(clips.clone()));
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    let mut gained = Vec::new();
+    for (name, clip) in &clips {
+        // The last 700 ms of the message's sound, then the rest of the file (its trailing
+        // silence), 500 ms of carrier pause, and the repeat.
+        let end = clip
+            .iter()
+            .rposition(|s| s.unsigned_abs() > 300)
+            .unwrap_or(clip.len());
+        let tail = end.saturating_sub(700 * 8);
+        let mut looped = clip[tail..].to_vec();
+        looped.extend(silence(500));
+        let repeat_at = looped.len() as u32 / 8;
+        looped.extend_from_slice(clip);
+        let looped = add_noise(&g711_round_trip(&looped, Codec::Pcmu), 20.0, &mut rng);
+        let mut alone = vec![0; repeat_at as usize * 8];
+        alone.extend_from_slice(&looped[repeat_at as usize * 8..]);
+        let with_tail = first_class(&library, &looped).map(|t| t.saturating_sub(repeat_at));
+        let without = first_class(&library, &alone).map(|t| t.saturating_sub(repeat_at));
+        println!(
+            "{name}: class {with_tail:?} ms into the repeat after its tail, {without:?} without"
+        );
+        let (Some(with_tail), Some(without)) = (with_tail, without) else {
+            panic!("{name}: no class ({with_tail:?}, {without:?})");
+        };
+        assert!(with_tail <= without, "{name}: {with_tail} > {without} ms");
+        gained.push(without - with_tail);
+    }
+    // Most messages: the loop is recognised well before the repeat alone would be.
+    let sooner = gained.iter().filter(|&&g| g >= 200).count();
+    assert!(sooner * 2 > gained.len(), "gains (ms): {gained:?}");
+}
+
 /// A library without `left_out`, and every other reference's stream through the impairments.
 #[test]
 fn other_speech_another_reference_silence_ringback_and_music_match_nothing() {

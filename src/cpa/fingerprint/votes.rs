@@ -79,10 +79,15 @@ impl Votes {
     /// Stream frames between the first and the last landmark that voted for `offset` or its
     /// neighbours: how much of the audio agrees, not just how many hashes.
     pub fn span(&self, reference: u32, offset: i32) -> u32 {
-        let (first, last) = (offset - 1..=offset + 1)
-            .filter_map(|o| self.map.get(&key(reference, o)))
-            .fold((u32::MAX, 0), |(f, l), t| (f.min(t.first), l.max(t.last)));
+        let (first, last) = self.extent(reference, offset);
         last.saturating_sub(first)
+    }
+
+    /// The first and last stream frames that voted for `offset` or its neighbours.
+    pub fn extent(&self, reference: u32, offset: i32) -> (u32, u32) {
+        (offset - 1..=offset + 1)
+            .filter_map(|o| self.map.get(&key(reference, o)))
+            .fold((u32::MAX, 0), |(f, l), t| (f.min(t.first), l.max(t.last)))
     }
 
     /// Keeps the alignments `keep(reference, offset)` approves.

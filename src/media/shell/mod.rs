@@ -157,7 +157,9 @@ pub struct ShellConfig {
     /// 950,000 of every 1,000,000 µs by default) still leaves normal threads 5 % of each CPU,
     /// which keeps the machine reachable but not comfortable. Refused by the OS (no
     /// `CAP_SYS_NICE`, no `RLIMIT_RTPRIO`): a warning naming the setting, and the workers run
-    /// at the normal policy.
+    /// at the normal policy. Only for hosts with a core to spare: measured at saturation
+    /// (BENCHMARKS.md, issue 17) real-time workers made the tail worse (the kernel's deferred
+    /// receive work runs at the normal policy and waits behind them).
     pub realtime_priority: Option<RealtimePriority>,
 }
 
