@@ -47,11 +47,16 @@ fn stamp_of(cmsgs: impl Iterator<Item = ControlMessageOwned>) -> Option<u64> {
     let mut stamp_ns = None;
     for c in cmsgs {
         if let ControlMessageOwned::ScmTimestampns(ts) = c {
-            let ns = (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
-            stamp_ns = u64::try_from(ns).ok();
+            stamp_ns = ns_of(&ts);
         }
     }
     stamp_ns
+}
+
+/// An `SCM_TIMESTAMPNS` stamp in ns of [`now_ns`]'s clock (`None` before the epoch).
+pub fn ns_of(ts: &TimeSpec) -> Option<u64> {
+    let ns = (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
+    u64::try_from(ns).ok()
 }
 
 /// Reads up to `N` datagrams of up to `SIZE` bytes per `recvmmsg`, each with its sender and (on
@@ -122,7 +127,8 @@ impl<const N: usize, const SIZE: usize> BatchReader<N, SIZE> {
     }
 }
 
-fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+/// The IP sender of a datagram read with `recvmsg`/`recvmmsg`.
+pub fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = a.as_sockaddr_in() {
         return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
     }

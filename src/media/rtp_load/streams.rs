@@ -17,7 +17,7 @@
 //! Owns the generator's sockets and threads; knows nothing of the relay beyond its addresses.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -579,9 +579,7 @@ impl Receiver {
                     for c in cmsgs {
                         match c {
                             ControlMessageOwned::ScmTimestampns(ts) => {
-                                let t =
-                                    (ts.tv_sec() as i128) * 1_000_000_000 + ts.tv_nsec() as i128;
-                                stamp_ns = u64::try_from(t).ok();
+                                stamp_ns = rx_stamp::ns_of(&ts);
                             }
                             // Cumulative since the socket opened: the latest is the total.
                             ControlMessageOwned::RxqOvfl(n) => got.overflows[index] = n,
@@ -589,7 +587,7 @@ impl Receiver {
                         }
                     }
                 }
-                let from = msg.address.as_ref().and_then(socket_addr);
+                let from = msg.address.as_ref().and_then(rx_stamp::socket_addr);
                 let data = msg.iovs().next().unwrap_or(&[]);
                 got.count(&self.routes, self.per_side, (side, k), from, stamp_ns, data);
             }
@@ -598,14 +596,6 @@ impl Receiver {
             }
         }
     }
-}
-
-fn socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = a.as_sockaddr_in() {
-        return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
-    }
-    a.as_sockaddr_in6()
-        .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
 }
 
 #[cfg(test)]
