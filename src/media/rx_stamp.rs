@@ -40,17 +40,22 @@ pub struct Stamped {
     /// When the kernel queued it (ns, [`now_ns`]'s clock); `None` when the socket has no
     /// stamping enabled.
     pub stamp_ns: Option<u64>,
+    /// Datagrams the socket dropped for a full queue since it opened (`SO_RXQ_OVFL`, a running
+    /// total); `None` when the socket does not report them.
+    pub dropped: Option<u32>,
 }
 
-/// The last `SCM_TIMESTAMPNS` among a datagram's control messages, in ns.
-fn stamp_of(cmsgs: impl Iterator<Item = ControlMessageOwned>) -> Option<u64> {
-    let mut stamp_ns = None;
+/// The kernel stamp and the drop count among a datagram's control messages (the last of each).
+fn control_of(cmsgs: impl Iterator<Item = ControlMessageOwned>) -> (Option<u64>, Option<u32>) {
+    let (mut stamp_ns, mut dropped) = (None, None);
     for c in cmsgs {
-        if let ControlMessageOwned::ScmTimestampns(ts) = c {
-            stamp_ns = ns_of(&ts);
+        match c {
+            ControlMessageOwned::ScmTimestampns(ts) => stamp_ns = ns_of(&ts),
+            ControlMessageOwned::RxqOvfl(n) => dropped = Some(n),
+            _ => {}
         }
     }
-    stamp_ns
+    (stamp_ns, dropped)
 }
 
 /// An `SCM_TIMESTAMPNS` stamp in ns of [`now_ns`]'s clock (`None` before the epoch).
@@ -59,8 +64,9 @@ pub fn ns_of(ts: &TimeSpec) -> Option<u64> {
     u64::try_from(ns).ok()
 }
 
-/// Reads up to `N` datagrams of up to `SIZE` bytes per `recvmmsg`, each with its sender and (on
-/// a socket with [`enable`]d stamps) its kernel stamp. Its buffers are allocated once, at
+/// Reads up to `N` datagrams of up to `SIZE` bytes per `recvmmsg`, each with its sender, (on
+/// a socket with [`enable`]d stamps) its kernel stamp and (with `SO_RXQ_OVFL` on) the socket's
+/// drop count. Its buffers are allocated once, at
 /// creation: a relay's hot path reads through it without allocating.
 pub struct BatchReader<const N: usize, const SIZE: usize> {
     headers: MultiHeaders<SockaddrStorage>,
@@ -82,9 +88,10 @@ impl<const N: usize, const SIZE: usize> BatchReader<N, SIZE> {
             len: 0,
             from: None,
             stamp_ns: None,
+            dropped: None,
         };
         BatchReader {
-            headers: MultiHeaders::preallocate(N, Some(nix::cmsg_space!(TimeSpec))),
+            headers: MultiHeaders::preallocate(N, Some(nix::cmsg_space!(TimeSpec, u32))),
             bufs: Box::new([[0; SIZE]; N]),
             got: [empty; N],
             len: 0,
@@ -106,10 +113,12 @@ impl<const N: usize, const SIZE: usize> BatchReader<N, SIZE> {
         )
         .map_err(io::Error::from)?;
         for (slot, msg) in self.got.iter_mut().zip(results) {
+            let (stamp_ns, dropped) = msg.cmsgs().map(control_of).unwrap_or_default();
             *slot = Stamped {
                 len: msg.bytes,
                 from: msg.address.as_ref().and_then(socket_addr),
-                stamp_ns: msg.cmsgs().ok().and_then(stamp_of),
+                stamp_ns,
+                dropped,
             };
             self.len += 1;
         }

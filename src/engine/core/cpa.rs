@@ -158,22 +158,18 @@ impl Core {
 
     /// The call is waiting for its answer's verdict (the dialer does not know of the answer).
     pub(crate) fn cpa_listening(&self, key: CallKey) -> bool {
-        self.calls
-            .get(&key)
-            .and_then(|r| r.media.as_ref())
-            .and_then(|m| m.cpa.as_ref())
+        self.call_cpa(key)
             .is_some_and(|c| c.phase == Phase::Answer && matches!(c.state, CpaState::Listening))
     }
 
     /// The disposition a verdict gave the call, if one ended it.
     pub(crate) fn cpa_disposition(&self, key: CallKey) -> Option<CallDisposition> {
-        self.calls
-            .get(&key)?
-            .media
-            .as_ref()?
-            .cpa
-            .as_ref()?
-            .disposition
+        self.call_cpa(key)?.disposition
+    }
+
+    /// The analysis part of a call's media, while the call has one.
+    fn call_cpa(&self, key: CallKey) -> Option<&CallCpa> {
+        self.calls.get(&key)?.media.as_ref()?.cpa.as_ref()
     }
 
     /// A call ended by the far end while its answer was being analysed: no verdict, no live
@@ -496,10 +492,7 @@ impl Core {
     /// The message after the beep ended: the call ends. True when `leg`'s prompt was one.
     pub(crate) fn cpa_prompt_done(&mut self, key: CallKey) -> bool {
         let messaging = self
-            .calls
-            .get(&key)
-            .and_then(|r| r.media.as_ref())
-            .and_then(|m| m.cpa.as_ref())
+            .call_cpa(key)
             .is_some_and(|c| matches!(c.state, CpaState::Messaging));
         if messaging {
             if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
@@ -525,10 +518,7 @@ impl Core {
         for key in late {
             self.media.cpa_due.remove(&key);
             let awaiting_name = self
-                .calls
-                .get(&key)
-                .and_then(|r| r.media.as_ref())
-                .and_then(|m| m.cpa.as_ref())
+                .call_cpa(key)
                 .is_some_and(|c| matches!(c.state, CpaState::AwaitName));
             if awaiting_name {
                 self.announcement_named(key, None);

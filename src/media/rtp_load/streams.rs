@@ -16,7 +16,7 @@
 //!
 //! Owns the generator's sockets and threads; knows nothing of the relay beyond its addresses.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,13 +24,11 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    recvmmsg, sendmmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
-    MultiHeaders, SockaddrStorage,
+    sendmmsg, setsockopt, sockopt, ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage,
 };
-use nix::sys::time::TimeSpec;
 
 use super::wire::{self, StreamId, PACKET};
-use crate::media::rx_stamp;
+use crate::media::rx_stamp::{self, BatchReader};
 
 pub use super::wire::AUDIO;
 
@@ -526,15 +524,11 @@ impl Receiver {
             latencies: Vec::with_capacity(1 << 20),
             ..Received::default()
         };
-        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(
-            RX_BATCH,
-            Some(nix::cmsg_space!(TimeSpec)),
-        );
-        let mut bufs = vec![[0u8; 256]; RX_BATCH];
+        let mut reader = Box::new(BatchReader::<RX_BATCH, 256>::new());
         loop {
             let last = stop.load(Ordering::Relaxed);
             for (i, (side, k, socket)) in self.sockets.iter().enumerate() {
-                self.drain(socket, (i, *side, *k), &mut headers, &mut bufs, &mut got)?;
+                self.drain(socket, (i, *side, *k), &mut reader, &mut got)?;
             }
             if last {
                 return Ok(got);
@@ -548,47 +542,23 @@ impl Receiver {
         &self,
         socket: &UdpSocket,
         (index, side, k): (usize, usize, usize),
-        headers: &mut MultiHeaders<SockaddrStorage>,
-        bufs: &mut [[u8; 256]],
+        reader: &mut BatchReader<RX_BATCH, 256>,
         got: &mut Received,
     ) -> io::Result<()> {
         loop {
-            let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
-                .iter_mut()
-                .map(|b| [IoSliceMut::new(&mut b[..])])
-                .collect();
-            let results = match recvmmsg(
-                socket.as_raw_fd(),
-                headers,
-                iovs.iter_mut(),
-                MsgFlags::MSG_DONTWAIT,
-                None,
-            ) {
-                Ok(results) => results,
-                Err(nix::errno::Errno::EAGAIN) => return Ok(()),
-                Err(nix::errno::Errno::EINTR) => continue,
+            let n = match reader.recv(socket) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP errors from earlier sends surface here once: read on.
-                Err(nix::errno::Errno::ECONNREFUSED) => continue,
-                Err(err) => return Err(io::Error::from(err)),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(e),
             };
-            let mut n = 0;
-            for msg in results {
-                n += 1;
-                let mut stamp_ns = None;
-                if let Ok(cmsgs) = msg.cmsgs() {
-                    for c in cmsgs {
-                        match c {
-                            ControlMessageOwned::ScmTimestampns(ts) => {
-                                stamp_ns = rx_stamp::ns_of(&ts);
-                            }
-                            // Cumulative since the socket opened: the latest is the total.
-                            ControlMessageOwned::RxqOvfl(n) => got.overflows[index] = n,
-                            _ => {}
-                        }
-                    }
+            for (data, stamped) in (0..n).filter_map(|i| reader.get(i)) {
+                if let Some(dropped) = stamped.dropped {
+                    got.overflows[index] = dropped;
                 }
-                let from = msg.address.as_ref().and_then(rx_stamp::socket_addr);
-                let data = msg.iovs().next().unwrap_or(&[]);
+                let (from, stamp_ns) = (stamped.from, stamped.stamp_ns);
                 got.count(&self.routes, self.per_side, (side, k), from, stamp_ns, data);
             }
             if n < RX_BATCH {
