@@ -232,6 +232,17 @@ impl Classifier {
                 );
                 return Some(self.decide(Verdict::Announcement(None), detail));
             }
+            Some(Recognition::Tail(t)) => {
+                let detail = format!(
+                    "announcement from its tail, {} (tail score {:.2}, at {:.1} s)",
+                    t.name
+                        .clone()
+                        .unwrap_or_else(|| format!("one of {}", t.candidates.join(", "))),
+                    t.score,
+                    f64::from(t.offset_ms) / 1000.0
+                );
+                return Some(self.decide(Verdict::Announcement(t.name), detail));
+            }
             // A voicemail system's prompt: a machine, whatever AMD is at (the beep follows).
             // In early media it decides nothing: a voicemail system answers the call, and what
             // a machine gets (a hang-up or a message) is the answered call's policy.
