@@ -340,11 +340,16 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let refs = cpa_support::references::load(&corpus.announcements)
         .unwrap_or_else(|| panic!("{}: no references", corpus.announcements.display()))
         .refs;
-    if std::env::var_os("CPA_TAIL_SCORES").is_some() {
+    // CPA_TAIL_SCORES=1 prints the tail rule's score distributions first; `only`, only them.
+    let tail_scores = std::env::var("CPA_TAIL_SCORES").unwrap_or_default();
+    if !tail_scores.is_empty() {
         println!("\n== tail scores (answer) ==");
         print_tail_scores(&corpus, &corpus.items, &refs);
         println!("\n== tail scores (early) ==");
         print_tail_scores(&corpus, &corpus.early, &refs);
+        if tail_scores == "only" {
+            return;
+        }
     }
     let mut cards = Vec::new();
     for amd in ["default", "baseline"] {

@@ -25,7 +25,7 @@
 //! utterance's end. No I/O.
 
 use super::landmarks::{Landmarks, BINS};
-use crate::cpa::vad::Vad;
+use crate::cpa::vad::{Vad, SILENT_DBFS};
 use crate::cpa::{FRAME, FRAME_MS};
 
 /// Bands per frame: the 105 bins of the landmark FFT in groups of 5 (156 Hz each).
@@ -36,9 +36,12 @@ pub const RANGE_DB: f32 = 30.0;
 /// Silence that ends an utterance (and after which the comparison runs): 120 ms, well before
 /// the AMD's 450 ms pause rule calls a short utterance a person.
 pub const CONFIRM_FRAMES: u32 = 6;
-/// Longest stretch of an utterance compared (its last 1.5 s): a tail heard within the issue's
-/// 1.5 s is at most that long.
+/// Longest utterance compared (1.5 s): a tail heard within the 1.5 s is at most that
+/// long, and a longer part of a message gives the landmark matcher its votes.
 pub const MAX_FRAMES: u32 = 75;
+/// Latest start of an utterance compared (3 s into the stream): a call that joins a message in
+/// its last words hears them first (after a ringback burst at most, in early media).
+pub const LATEST_START_FRAMES: u32 = 150;
 /// Shortest utterance compared (100 ms): shorter ones are too little to tell from a click.
 pub const MIN_FRAMES: u32 = 5;
 /// The utterance's end may fall this many frames either side of the reference run's end (the
@@ -184,13 +187,16 @@ pub struct TailMatch {
 #[derive(Debug)]
 pub struct TailMatcher {
     vad: Vad,
-    ring: Vec<Bands>,
+    /// Per frame (ring of [`RING`]): its bands and its level (dBFS).
+    ring: Vec<(Bands, f64)>,
     /// Frames pushed.
     now: u32,
-    /// The current utterance's first and last speech frames.
-    utterance: Option<(u32, u32)>,
-    /// Silent frames since the last speech frame.
-    quiet: u32,
+    /// The last frame that is speech against the floor known now, if any.
+    last_speech: Option<u32>,
+    /// The floor (dBFS) `last_speech` was found against.
+    floor: f64,
+    /// The last utterance end compared (each is compared once).
+    compared: Option<u32>,
     /// The first comparison's score and the best of every comparison so far (for reports and
     /// tuning: a late cut's tail is the stream's first utterance).
     first_seen: Option<f32>,
@@ -201,10 +207,11 @@ impl Default for TailMatcher {
     fn default() -> Self {
         TailMatcher {
             vad: Vad::new(VAD_ABOVE_FLOOR_DB, VAD_MIN_DBFS),
-            ring: vec![[0.0; BANDS]; RING],
+            ring: vec![([0.0; BANDS], SILENT_DBFS); RING],
             now: 0,
-            utterance: None,
-            quiet: 0,
+            last_speech: None,
+            floor: f64::INFINITY,
+            compared: None,
             first_seen: None,
             best_seen: 0.0,
         }
@@ -214,6 +221,10 @@ impl Default for TailMatcher {
 impl TailMatcher {
     /// One more frame, with its spectrum from the stream's [`Landmarks`]; a match when an
     /// utterance ends like an announcement's run.
+    ///
+    /// Speech is judged against the floor known now, looking back: a stream that starts in the
+    /// middle of words has no floor until they stop (the floor is then their own level), and
+    /// that tail is the very utterance to compare.
     pub fn push(
         &mut self,
         bank: &TailBank,
@@ -222,25 +233,58 @@ impl TailMatcher {
     ) -> Option<TailMatch> {
         let t = self.now;
         self.now += 1;
-        self.ring[t as usize % RING] = bands_of(db);
-        if self.vad.push(frame) {
-            self.utterance = match self.utterance {
-                Some((start, _)) if self.quiet < CONFIRM_FRAMES => Some((start, t)),
-                _ => Some((t, t)),
-            };
-            self.quiet = 0;
+        self.vad.push(frame);
+        let (level, floor) = (self.vad.level_db(), self.vad.floor_db());
+        self.ring[t as usize % RING] = (bands_of(db), level);
+        if self.is_speech(level, floor) {
+            self.last_speech = Some(t);
+        } else if floor < self.floor - 0.5 {
+            // A lower floor: earlier frames may be speech after all.
+            let kept = (t as usize).min(RING - 1) as u32;
+            self.last_speech = (t - kept..t)
+                .rev()
+                .find(|&f| self.is_speech(self.ring[f as usize % RING].1, floor))
+                .max(self.last_speech);
+        }
+        self.floor = floor;
+        let end = self.last_speech?;
+        if t - end < CONFIRM_FRAMES || self.compared.is_some_and(|c| c >= end) {
             return None;
         }
-        self.quiet += 1;
-        if self.quiet != CONFIRM_FRAMES {
+        self.compared = Some(end);
+        // The utterance: back from its end until a pause of CONFIRM_FRAMES (or the stream's
+        // start), against the floor known now.
+        let bound = end.saturating_sub(MAX_FRAMES + CONFIRM_FRAMES);
+        let (mut start, mut quiet, mut paused) = (end, 0, false);
+        for f in (bound..end).rev() {
+            if self.is_speech(self.ring[f as usize % RING].1, floor) {
+                start = f;
+                quiet = 0;
+            } else {
+                quiet += 1;
+                if quiet == CONFIRM_FRAMES {
+                    paused = true;
+                    break;
+                }
+            }
+        }
+        let len = end + 1 - start;
+        // A tail is the first thing the call hears, and short: a longer utterance, or one
+        // later in the call, is somebody talking (and a longer part of a message has the
+        // landmarks' votes). The ring must still hold it.
+        let too_long = len > MAX_FRAMES || (!paused && bound > 0);
+        let stale = t - bound >= RING as u32;
+        if len < MIN_FRAMES || too_long || stale || start > LATEST_START_FRAMES {
             return None;
         }
-        let (start, end) = self.utterance?;
-        let len = (end + 1 - start).min(MAX_FRAMES);
-        if len < MIN_FRAMES || bank.tails.is_empty() {
+        if bank.tails.is_empty() {
             return None;
         }
         self.compare(bank, end, len)
+    }
+
+    fn is_speech(&self, level: f64, floor: f64) -> bool {
+        level >= VAD_MIN_DBFS && level >= floor + VAD_ABOVE_FLOOR_DB
     }
 
     /// The first comparison's score, and the best of any so far (0 before any).
@@ -299,21 +343,35 @@ impl TailMatcher {
         })
     }
 
-    /// Cosine of the stream's `len` frames ending at `end` with `frames` ending at `r_end`.
+    /// Correlation of the stream's `len` frames ending at `end` with `frames` ending at `r_end`
+    /// (a frame before the reference's start is silence, all zero), each band's mean over the
+    /// window removed on each side: what is left is how the spectrum moves, which the words
+    /// set, not the shape every voice shares (more low than high) nor the line's colouring.
     fn score(&self, frames: &[Bands], end: u32, r_end: usize, len: u32) -> f32 {
-        let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
+        let (mut sa, mut sb, mut ab, mut aa, mut bb) =
+            ([0.0f32; BANDS], [0.0f32; BANDS], 0.0, 0.0, 0.0);
         for k in 0..len as usize {
-            let a = &self.ring[(end as usize + RING - k) % RING];
-            aa += a.iter().map(|x| x * x).sum::<f32>();
+            let a = &self.ring[(end as usize + RING - k) % RING].0;
+            for (s, x) in sa.iter_mut().zip(a) {
+                *s += x;
+                aa += x * x;
+            }
             let Some(b) = r_end.checked_sub(k).map(|i| &frames[i]) else {
                 continue;
             };
-            for (x, y) in a.iter().zip(b) {
+            for ((s, x), y) in sb.iter_mut().zip(a).zip(b) {
+                *s += y;
                 ab += x * y;
                 bb += y * y;
             }
         }
-        if aa <= 0.0 || bb <= 0.0 {
+        let n = len as f32;
+        // Σ(a − ā)(b − b̄) = Σab − Σa·Σb / n, per band, summed.
+        let dot: f32 = sa.iter().zip(&sb).map(|(x, y)| x * y).sum();
+        let ab = ab - dot / n;
+        let aa = aa - sa.iter().map(|x| x * x).sum::<f32>() / n;
+        let bb = bb - sb.iter().map(|y| y * y).sum::<f32>() / n;
+        if aa <= f32::EPSILON || bb <= f32::EPSILON {
             return 0.0;
         }
         ab / (aa * bb).sqrt()
