@@ -226,8 +226,8 @@ fn print_late_announcements(
 
 /// The tail rule's scores (`outdial::cpa::fingerprint::tail`) over `items`, through the
 /// library alone: per label, the best any utterance of a file reached (people's must stay
-/// under the rule's threshold); for announcements whose cut starts in the message's last words,
-/// the first utterance's (the tail's). The margin is the lowest tail's score less the highest
+/// under the rule's threshold); for announcements whose cut starts in the message's last words
+/// (a tail of up to 1.2 s), the same (the tail's, unless a phrase of the repeat scored higher). The margin is the lowest tail's score less the highest
 /// other file's. Returns (highest non-announcement, lowest tail).
 fn print_tail_scores(
     corpus: &cpa_support::Corpus,
@@ -254,7 +254,7 @@ fn print_tail_scores(
             let f: [i16; outdial::cpa::FRAME] = std::array::from_fn(|i| c[i]);
             m.push(&f);
         }
-        let (first, top) = m.tail_scores();
+        let (_, top) = m.tail_scores();
         if item.label != VerdictClass::Announcement {
             best.entry(format!("{} {}", item.label, item.kind))
                 .or_default()
@@ -274,7 +274,7 @@ fn print_tail_scores(
         if start <= last {
             let tail = (last + 1 - start) * 20;
             if tail <= 1200 {
-                tails.push((first.unwrap_or(0.0), tail, &item.file));
+                tails.push((top, tail, &item.file));
             }
         }
     }

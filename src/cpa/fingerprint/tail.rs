@@ -48,7 +48,7 @@ pub const MIN_FRAMES: u32 = 5;
 /// line's noise moves where the voice detector hears a word end).
 pub const SLOP_FRAMES: i32 = 5;
 /// Score that recognises a tail (see the module doc for the measure).
-pub const MIN_SCORE: f32 = 0.80;
+pub const MIN_SCORE: f32 = 0.75;
 /// Lead over every other reference's best that names the reference.
 pub const NAME_MARGIN: f32 = 0.10;
 /// The voice detector of the stream: as the AMD's defaults (9 dB over the floor, −60 dBFS).
