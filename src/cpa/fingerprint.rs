@@ -5,6 +5,9 @@
 //! - [`landmarks`]: one stream's peaks and hashes, one FFT per frame (references use it too).
 //! - [`index`]: hash → (reference, time), shared read-only by every stream.
 //! - [`votes`]: one stream's vote counts per (reference, offset).
+//! - [`tail`]: a looped announcement recognised from its last words alone, when the stream's
+//!   first short utterance ends like one of an announcement's sounding runs (spectra compared
+//!   frame by frame, the ends aligned), reported as [`Recognition::Tail`].
 //! - [`Library`]: the references and their index; [`Matcher`]: one stream's matching.
 //!
 //! The decision rule ([`Matcher::push`]): a reference is recognised when the landmark hashes
@@ -26,6 +29,7 @@
 //! are a pause of at most [`MAX_LOOP_GAP_MS`] apart; each with [`LOOP_PARTNER_MIN_VOTES`], their
 //! votes add up and their span runs from the tail to the repeat, so the loop is recognised (and
 //! often named: tails differ where openings are shared) sooner than the repeat alone would be.
+//! A tail too short for any votes is [`tail`]'s: recognised when it ends, before the repeat.
 //! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
 //! hundred references gives a random stream well under one vote per alignment per second.
 //!

@@ -2,7 +2,7 @@
 //! last words hears a few hundred ms of speech, then the loop's pause. Too few landmarks for
 //! [`super::Matcher`]'s vote rules, and to the AMD a person's "喂?" then a wait. But the tail's
 //! alignment is known: it ends where a sounding run of the reference ends. So when an utterance
-//! of the stream ends (speech, then [`CONFIRM_FRAMES`] of silence), its band spectra (from its
+//! of the stream ends (speech, then [`DECIDE_PAUSE_FRAMES`] of silence), its band spectra (from its
 //! start, up to [`MAX_FRAMES`]) are compared frame by frame with the frames before each run end
 //! of each announcement (its final end and the ends of its phrases followed by a pause), the
 //! two ends aligned within ±[`SLOP_FRAMES`]. Content must then agree frame by frame: a person's
@@ -33,9 +33,14 @@ pub const BANDS: usize = 21;
 const BINS_PER_BAND: usize = BINS / BANDS;
 /// Dynamic range kept per frame (dB under its loudest band).
 pub const RANGE_DB: f32 = 30.0;
-/// Silence that ends an utterance (and after which the comparison runs): 120 ms, well before
-/// the AMD's 450 ms pause rule calls a short utterance a person.
+/// Silence that ends an utterance (a shorter one is a break inside it): 120 ms.
 pub const CONFIRM_FRAMES: u32 = 6;
+/// Silence after an utterance before it is compared: 300 ms. A tail is followed by the loop's
+/// pause (over 1 s), while a greeting or a coloured ringback's speech goes on after a breath
+/// (on the generated corpus, Cantonese greetings whose phrases scored up to 0.785 were
+/// compared at 120 ms); and it is still before the AMD's 450 ms pause rule calls a short
+/// utterance a person.
+pub const DECIDE_PAUSE_FRAMES: u32 = 15;
 /// Longest utterance compared (1.5 s): a tail heard within the 1.5 s is at most that
 /// long, and a longer part of a message gives the landmark matcher its votes.
 pub const MAX_FRAMES: u32 = 75;
@@ -92,7 +97,7 @@ struct Tail {
     /// Per shift of [`SHIFTS`]: per frame, its bands.
     frames: Vec<Vec<Bands>>,
     /// Frames (indices) that end a sounding run and are followed by at least
-    /// [`CONFIRM_FRAMES`] of silence (or the reference's end).
+    /// [`DECIDE_PAUSE_FRAMES`] of silence (or the reference's end).
     ends: Vec<u32>,
 }
 
@@ -142,7 +147,7 @@ fn spectra(pcm: &[i16], shift: usize) -> Vec<Bands> {
         .collect()
 }
 
-/// Frames of `pcm` that end a sounding run followed by [`CONFIRM_FRAMES`] of silence (or by
+/// Frames of `pcm` that end a sounding run followed by [`DECIDE_PAUSE_FRAMES`] of silence (or by
 /// the clip's end, where the carrier's loop pauses).
 fn run_ends(pcm: &[i16]) -> Vec<u32> {
     let sounding: Vec<bool> = pcm
@@ -157,7 +162,7 @@ fn run_ends(pcm: &[i16]) -> Vec<u32> {
         if w[0] && !w[1] {
             let quiet = sounding[i + 1..]
                 .iter()
-                .take(CONFIRM_FRAMES as usize)
+                .take(DECIDE_PAUSE_FRAMES as usize)
                 .all(|s| !s);
             if quiet {
                 ends.push(i as u32);
@@ -248,7 +253,7 @@ impl TailMatcher {
         }
         self.floor = floor;
         let end = self.last_speech?;
-        if t - end < CONFIRM_FRAMES || self.compared.is_some_and(|c| c >= end) {
+        if t - end < DECIDE_PAUSE_FRAMES || self.compared.is_some_and(|c| c >= end) {
             return None;
         }
         self.compared = Some(end);
