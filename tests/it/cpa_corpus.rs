@@ -415,11 +415,12 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     );
     // An announcement counts as decided when its class is (the name may follow: the engine
     // hangs up at the name, see `engine::core::cpa`). Floors: the full corpus's lower seed
-    // when written (answer 123/140 on seed 18, 125/140 on seed 7; early 64/70 on seed 7,
-    // 65/70 on seed 18), rounded down.
+    // when written, rounded down: with the tail rule (`fingerprint::tail`) answer 136/140 on
+    // seed 18, 137/140 on seed 7; early 68/70 on seed 18, 69/70 on seed 7 (without it 123/140,
+    // 125/140; 65/70, 64/70). What is left are cuts with under 150 ms of tail.
     let (hit, n) = ours.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what = format!("announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.87);
+    check(&mut failures, &what, hit, n, 0.97);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
@@ -428,7 +429,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what =
         format!("early: announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.90);
+    check(&mut failures, &what, hit, n, 0.97);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
