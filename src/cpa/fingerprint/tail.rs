@@ -52,7 +52,10 @@ pub const MIN_FRAMES: u32 = 5;
 /// The utterance's end may fall this many frames either side of the reference run's end (the
 /// line's noise moves where the voice detector hears a word end).
 pub const SLOP_FRAMES: i32 = 5;
-/// Score that recognises a tail (see the module doc for the measure).
+/// Score that recognises a tail (see the module doc for the measure). On the generated full
+/// corpus (seeds 18 and 7) every other file's best stayed at or under 0.604 (people 0.599),
+/// and tails of 120 ms or more scored 0.766 or more. A constant, not a campaign setting: it
+/// belongs to this measure, not to a campaign's policy.
 pub const MIN_SCORE: f32 = 0.75;
 /// Lead over every other reference's best that names the reference.
 pub const NAME_MARGIN: f32 = 0.10;
@@ -476,9 +479,10 @@ mod tests {
             if let Some(named) = &t.name {
                 assert_eq!(named, name, "{t:?}");
             }
-            // Told within 300 ms of the words' end: before the AMD's pause rule (450 ms).
+            // Told within 400 ms of the words' end (300 ms of pause, and where a word's end
+            // falls under the line's noise): before the AMD's pause rule (450 ms).
             assert!(
-                at <= sound_ends + 300,
+                at <= sound_ends + 400,
                 "{name}: at {at} ms, sound ends {sound_ends}"
             );
         }
