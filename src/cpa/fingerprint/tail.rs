@@ -54,8 +54,8 @@ pub const MIN_FRAMES: u32 = 5;
 pub const SLOP_FRAMES: i32 = 5;
 /// Score that recognises a tail (see the module doc for the measure). On the generated full
 /// corpus (seeds 18 and 7) every other file's best stayed at or under 0.604 (people 0.599),
-/// and tails of 200 ms or more 0.766 or more (100–140 ms ones 0.37–0.82). A constant, not a campaign setting: it
-/// belongs to this measure, not to a campaign's policy.
+/// and tails of 200 ms or more 0.766 or more (100–140 ms ones 0.37–0.82). A constant, not a
+/// campaign setting: it belongs to this measure, not to a campaign's policy.
 pub const MIN_SCORE: f32 = 0.75;
 /// Lead over every other reference's best that names the reference.
 pub const NAME_MARGIN: f32 = 0.10;
