@@ -13,6 +13,9 @@
 //! - An announcement decides as soon as its class is certain (the audio matches known
 //!   references, even if only words several of them share); without its name then, the matcher
 //!   listens on up to `announcement_name_wait` and reports the name as [`CpaEvent::Named`].
+//!   So does a looped announcement's tail ([`super::fingerprint::tail`]): the call's first short
+//!   utterance ending like one of a message's phrases decides at its end, 120 ms into the
+//!   pause, before the AMD's pause rule would call those words a person's "喂?".
 //! - After the answer: fax tones, SIT and announcements decide at once. AMD's verdicts follow;
 //!   a `machine` is held for `announcement_grace` while a library is loaded, because a carrier's
 //!   announcement sounds like a long greeting and its name is worth more than "machine"; a
@@ -231,6 +234,17 @@ impl Classifier {
                     candidates.join(", ")
                 );
                 return Some(self.decide(Verdict::Announcement(None), detail));
+            }
+            Some(Recognition::Tail(t)) => {
+                let detail = format!(
+                    "announcement from its tail, {} (tail score {:.2}, at {:.1} s)",
+                    t.name
+                        .clone()
+                        .unwrap_or_else(|| format!("one of {}", t.candidates.join(", "))),
+                    t.score,
+                    f64::from(t.offset_ms) / 1000.0
+                );
+                return Some(self.decide(Verdict::Announcement(t.name), detail));
             }
             // A voicemail system's prompt: a machine, whatever AMD is at (the beep follows).
             // In early media it decides nothing: a voicemail system answers the call, and what

@@ -5,6 +5,9 @@
 //! - [`landmarks`]: one stream's peaks and hashes, one FFT per frame (references use it too).
 //! - [`index`]: hash → (reference, time), shared read-only by every stream.
 //! - [`votes`]: one stream's vote counts per (reference, offset).
+//! - [`tail`]: a looped announcement recognised from its last words alone, when the stream's
+//!   first short utterance ends like one of an announcement's sounding runs (spectra compared
+//!   frame by frame, the ends aligned), reported as [`Recognition::Tail`].
 //! - [`Library`]: the references and their index; [`Matcher`]: one stream's matching.
 //!
 //! The decision rule ([`Matcher::push`]): a reference is recognised when the landmark hashes
@@ -26,6 +29,7 @@
 //! are a pause of at most [`MAX_LOOP_GAP_MS`] apart; each with [`LOOP_PARTNER_MIN_VOTES`], their
 //! votes add up and their span runs from the tail to the repeat, so the loop is recognised (and
 //! often named: tails differ where openings are shared) sooner than the repeat alone would be.
+//! A tail too short for any votes is [`tail`]'s: recognised when it ends, before the repeat.
 //! Chance agreement is tiny by comparison: a hash has 2^18 values, so even a library of a few
 //! hundred references gives a random stream well under one vote per alignment per second.
 //!
@@ -33,6 +37,7 @@
 
 mod index;
 mod landmarks;
+pub mod tail;
 #[cfg(test)]
 mod tests;
 mod votes;
@@ -44,6 +49,7 @@ use super::{FRAME, FRAME_MS};
 use crate::media::wav::{self, WavError};
 use index::Index;
 use landmarks::{Landmark, Landmarks, MAX_DT, MAX_PER_PUSH};
+use tail::{TailBank, TailMatcher};
 use votes::Votes;
 
 /// Agreeing hashes a match needs at least (chance agreements on speech that is not a
@@ -159,6 +165,8 @@ struct Reference {
 pub struct Library {
     references: Vec<Reference>,
     index: Index,
+    /// The announcements' tails ([`tail`]).
+    tails: TailBank,
 }
 
 impl Library {
@@ -189,7 +197,7 @@ impl Library {
                 });
             }
             tracing::debug!(reference = %name, ?class, landmarks = landmarks.len(), "reference loaded");
-            clips.push((name, class, pcm.len(), landmarks));
+            clips.push((name, class, pcm, landmarks));
         }
         Ok(Library::from_landmarks(clips))
     }
@@ -211,26 +219,31 @@ impl Library {
                 .into_iter()
                 .map(|(name, class, pcm)| {
                     let marks = fingerprint(&pcm);
-                    (name, class, pcm.len(), marks)
+                    (name, class, pcm, marks)
                 })
                 .collect(),
         )
     }
 
-    fn from_landmarks(clips: Vec<(String, ReferenceClass, usize, Vec<Landmark>)>) -> Library {
+    fn from_landmarks(clips: Vec<(String, ReferenceClass, Vec<i16>, Vec<Landmark>)>) -> Library {
+        let tails =
+            TailBank::build(clips.iter().map(|(_, class, pcm, _)| {
+                (pcm.as_slice(), *class == ReferenceClass::Announcement)
+            }));
         let mut references = Vec::with_capacity(clips.len());
         let mut marks = Vec::with_capacity(clips.len());
-        for (name, class, samples, m) in clips {
+        for (name, class, pcm, m) in clips {
             references.push(Reference {
                 name,
                 class,
-                columns: samples.div_ceil(FRAME) as u32,
+                columns: pcm.len().div_ceil(FRAME) as u32,
             });
             marks.push(m);
         }
         Library {
             index: Index::build(&marks),
             references,
+            tails,
         }
     }
 
@@ -350,6 +363,22 @@ pub enum Recognition {
     },
     /// Which reference it is.
     Named(AnnouncementMatch),
+    /// An announcement recognised from its tail ([`tail`]): the utterance that just ended is the
+    /// end of a run of one of `candidates` (the best first); named when no other came close.
+    Tail(TailRecognition),
+}
+
+/// An announcement's tail recognised ([`Recognition::Tail`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TailRecognition {
+    /// The reference, when no other's tail scored within [`tail::NAME_MARGIN`] of it.
+    pub name: Option<String>,
+    /// The references whose tails scored within that margin (the best first).
+    pub candidates: Vec<String>,
+    /// The best score ([`tail`]'s measure, at most 1).
+    pub score: f32,
+    /// Where in the best reference the stream's first frame fell, ms.
+    pub offset_ms: i32,
 }
 
 /// Alignments within this many frames of each other are one (their neighbours sum into one
@@ -366,6 +395,8 @@ const PRUNE_EVERY: u32 = 50;
 pub struct Matcher {
     library: Arc<Library>,
     marks: Landmarks,
+    /// The tail rule's state ([`tail`]).
+    tail: TailMatcher,
     /// This frame's landmarks (reused: no allocation per frame).
     found: Vec<Landmark>,
     /// Votes per (reference, offset in frames = reference column − stream column).
@@ -391,6 +422,7 @@ impl Matcher {
         Matcher {
             library,
             marks: Landmarks::default(),
+            tail: TailMatcher::default(),
             found: Vec::with_capacity(MAX_PER_PUSH),
             votes: Votes::with_capacity(1024),
             best: vec![(0, 0); refs],
@@ -425,12 +457,50 @@ impl Matcher {
         if now.is_multiple_of(PRUNE_EVERY) {
             self.prune(now);
         }
-        let found = self.decide(now)?;
+        // The tail rule gives the class (or the name) of an announcement the votes have not
+        // recognised yet; once they have, it has nothing to add.
+        let tail = if self.classed {
+            None
+        } else {
+            self.tail.push(&library.tails, frame, self.marks.last_db())
+        };
+        let found = self
+            .decide(now)
+            .or_else(|| tail.map(|t| self.recognise_tail(t)))?;
         match found {
             Recognition::Class { .. } => self.classed = true,
             Recognition::Named(_) => self.matched = true,
+            Recognition::Tail(ref t) => {
+                self.classed = true;
+                self.matched = t.name.is_some();
+            }
         }
         Some(found)
+    }
+
+    /// The tail rule's scores so far ([`tail`]'s measure): the stream's first utterance's, and
+    /// the best of any (0 before any). For reports and tuning.
+    pub fn tail_scores(&self) -> (Option<f32>, f32) {
+        self.tail.scores()
+    }
+
+    fn recognise_tail(&self, t: tail::TailMatch) -> Recognition {
+        let references = &self.library.references;
+        let candidates: Vec<String> = t
+            .candidates
+            .iter()
+            .filter_map(|&i| references.get(i).map(|r| r.name.clone()))
+            .collect();
+        Recognition::Tail(TailRecognition {
+            name: if t.named {
+                candidates.first().cloned()
+            } else {
+                None
+            },
+            candidates,
+            score: t.score,
+            offset_ms: tail::frames_ms(t.offset),
+        })
     }
 
     /// Votes of the best alignment of any reference so far: how much of a known recording the

@@ -224,6 +224,87 @@ fn print_late_announcements(
     );
 }
 
+/// The tail rule's scores (`outdial::cpa::fingerprint::tail`) over `items`, through the
+/// library alone: per label, the best any utterance of a file reached (people's must stay
+/// under the rule's threshold); for announcements whose cut starts in the message's last words
+/// (a tail of up to 1.2 s), the same (the tail's, unless a phrase of the repeat scored higher). The margin is the lowest tail's score less the highest
+/// other file's. Returns (highest non-announcement, lowest tail).
+fn print_tail_scores(
+    corpus: &cpa_support::Corpus,
+    items: &[cpa_support::Item],
+    refs: &[cpa_support::plan::Reference],
+) -> (f32, f32) {
+    use cpa_support::plan::{Part, LOOP_GAP_MS};
+    use outdial::cpa::fingerprint::{tail::MIN_SCORE, Library, Matcher};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let library = Arc::new(
+        Library::load_dir(&corpus.announcements)
+            .unwrap_or_else(|e| panic!("{}: {e}", corpus.announcements.display())),
+    );
+    let mut best: BTreeMap<String, Vec<(f32, &str)>> = BTreeMap::new();
+    let mut tails: Vec<(f32, u32, &str)> = Vec::new();
+    for item in items {
+        let path = corpus.dir.join(&item.file);
+        let pcm = outdial::media::wav::load(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .0;
+        let mut m = Matcher::new(Arc::clone(&library));
+        for c in pcm.chunks_exact(outdial::cpa::FRAME) {
+            let f: [i16; outdial::cpa::FRAME] = std::array::from_fn(|i| c[i]);
+            m.push(&f);
+        }
+        let (_, top) = m.tail_scores();
+        if item.label != VerdictClass::Announcement {
+            best.entry(format!("{} {}", item.label, item.kind))
+                .or_default()
+                .push((top, &item.file));
+            continue;
+        }
+        let Some((index, from_ms)) = item.parts.iter().find_map(|p| match p {
+            Part::Reference { index, from_ms, .. } => Some((*index, *from_ms)),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let Some(r) = refs.get(index) else { continue };
+        let period = r.sounding.len() as u32 + LOOP_GAP_MS / 20;
+        let start = (from_ms + r.silence_from(from_ms)) / 20 % period;
+        let last = r.sounding.iter().rposition(|&s| s).unwrap_or(0) as u32;
+        if start <= last {
+            let tail = (last + 1 - start) * 20;
+            if tail <= 1200 {
+                tails.push((top, tail, &item.file));
+            }
+        }
+    }
+    let mut highest = 0.0f32;
+    for (what, scores) in &best {
+        let (top, file) = scores
+            .iter()
+            .copied()
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap_or((0.0, ""));
+        let over = scores.iter().filter(|s| s.0 >= MIN_SCORE).count();
+        println!(
+            "  tail score, {what}: max {top:.3} ({file}), {over}/{} at or over {MIN_SCORE}",
+            scores.len()
+        );
+        highest = highest.max(top);
+    }
+    tails.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (score, tail, file) in &tails {
+        println!("  tail score, announcement tail of {tail} ms: {score:.3} ({file})");
+    }
+    let lowest = tails.first().map_or(1.0, |t| t.0);
+    println!(
+        "tail scores: highest of any other file {highest:.3}, lowest of {} tails (up to 1,200 ms) {lowest:.3}: margin {:.3}",
+        tails.len(),
+        lowest - highest
+    );
+    (highest, lowest)
+}
+
 /// Asserts `hit` of `n` is consistent with `target` (see the module doc); a line per figure.
 fn check(failures: &mut Vec<String>, what: &str, hit: u32, n: u32, target: f64) {
     if n == 0 {
@@ -259,6 +340,17 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let refs = cpa_support::references::load(&corpus.announcements)
         .unwrap_or_else(|| panic!("{}: no references", corpus.announcements.display()))
         .refs;
+    // CPA_TAIL_SCORES=1 prints the tail rule's score distributions first; `only`, only them.
+    let tail_scores = std::env::var("CPA_TAIL_SCORES").unwrap_or_default();
+    if !tail_scores.is_empty() {
+        println!("\n== tail scores (answer) ==");
+        print_tail_scores(&corpus, &corpus.items, &refs);
+        println!("\n== tail scores (early) ==");
+        print_tail_scores(&corpus, &corpus.early, &refs);
+        if tail_scores == "only" {
+            return;
+        }
+    }
     let mut cards = Vec::new();
     for amd in ["default", "baseline"] {
         let results = classify(&corpus, &corpus.items, "answer", amd, &out_dir);
@@ -323,11 +415,12 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     );
     // An announcement counts as decided when its class is (the name may follow: the engine
     // hangs up at the name, see `engine::core::cpa`). Floors: the full corpus's lower seed
-    // when written (answer 123/140 on seed 18, 125/140 on seed 7; early 64/70 on seed 7,
-    // 65/70 on seed 18), rounded down.
+    // when written, rounded down: with the tail rule (`fingerprint::tail`) answer 136/140 on
+    // seed 18, 137/140 on seed 7; early 68/70 on seed 18, 69/70 on seed 7 (without it 123/140,
+    // 125/140; 65/70, 64/70). What is left are cuts with under 150 ms of tail.
     let (hit, n) = ours.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what = format!("announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.87);
+    check(&mut failures, &what, hit, n, 0.97);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }
@@ -336,7 +429,7 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
     let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what =
         format!("early: announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.90);
+    check(&mut failures, &what, hit, n, 0.97);
     if hit < min_successes(n, 0.98) {
         println!("OPEN (issue 18): {what}: {hit}/{n}");
     }

@@ -18,7 +18,7 @@ const WINDOW: usize = 256;
 /// Bins analysed: 250 to 3500 Hz (the telephone band, where G.711 keeps the spectrum).
 const LOW_BIN: usize = 8;
 const HIGH_BIN: usize = 112;
-const BINS: usize = HIGH_BIN - LOW_BIN + 1;
+pub const BINS: usize = HIGH_BIN - LOW_BIN + 1;
 /// A peak is the loudest cell within ±`PEAK_TIME` columns and ±`PEAK_FREQ` bins: 60 ms and
 /// ±190 Hz, a density of a few peaks per column on speech. Peaks are known `PEAK_TIME` columns
 /// late (the neighbourhood's future half).
@@ -166,6 +166,12 @@ impl Landmarks {
     /// Columns (frames) pushed so far.
     pub fn columns(&self) -> u32 {
         self.columns
+    }
+
+    /// The dB spectrum (bins 250–3500 Hz) of the last frame pushed ([`super::tail`] reads it,
+    /// so the stream's one FFT serves both matchers).
+    pub fn last_db(&self) -> &[f32; BINS] {
+        &self.db[(self.columns as usize + RING - 1) % RING]
     }
 
     /// One more frame; the landmarks it completes are appended to `out` (at most
