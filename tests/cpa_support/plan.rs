@@ -138,7 +138,35 @@ impl Reference {
 /// Pause between two plays of a reference when a carrier loops it (see `render::cut`).
 pub const LOOP_GAP_MS: u32 = 500;
 
+impl Item {
+    /// The reference an announcement's cut is from and where in it the cut starts (ms).
+    pub fn cut(&self) -> Option<(usize, u32)> {
+        self.parts.iter().find_map(|p| match p {
+            Part::Reference { index, from_ms, .. } => Some((*index, *from_ms)),
+            _ => None,
+        })
+    }
+}
+
 impl Reference {
+    /// For a cut starting `from_ms` into the looped reference: the message's last words heard
+    /// before the loop's pause (the tail, ms; 0 when the cut starts in a pause), and that pause
+    /// until the repeat's first sound (ms).
+    pub fn tail_and_pause(&self, from_ms: u32) -> (u32, u32) {
+        let frames = self.sounding.len() as u32;
+        let period = frames + LOOP_GAP_MS / 20;
+        // The loop's frame where the cut's first sound is, the message's last sounding frame,
+        // and the repeat's first.
+        let start = (from_ms + self.silence_from(from_ms)) / 20 % period;
+        let last = self.sounding.iter().rposition(|&s| s).unwrap_or(0) as u32;
+        let head = self.sounding.iter().position(|&s| s).unwrap_or(0) as u32;
+        if start <= last {
+            ((last + 1 - start) * 20, (period - last - 1 + head) * 20)
+        } else {
+            (0, 0)
+        }
+    }
+
     /// Milliseconds from `from_ms` into the looped reference until it sounds: a cut that starts
     /// in a pause starts, for a listener, when the voice comes back.
     pub fn silence_from(&self, from_ms: u32) -> u32 {

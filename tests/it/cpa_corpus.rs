@@ -167,7 +167,6 @@ fn print_late_announcements(
     items: &[cpa_support::Item],
     refs: &[cpa_support::plan::Reference],
 ) {
-    use cpa_support::plan::{Part, LOOP_GAP_MS};
     let (mut tails, mut by_repeat) = (0, 0);
     for o in card.outcomes() {
         let Some(onset) = o.onset_ms else { continue };
@@ -179,25 +178,11 @@ fn print_late_announcements(
         let Some(item) = items.iter().find(|i| i.file == o.file) else {
             continue;
         };
-        let Some((index, from_ms)) = item.parts.iter().find_map(|p| match p {
-            Part::Reference { index, from_ms, .. } => Some((*index, *from_ms)),
-            _ => None,
-        }) else {
+        let Some((index, from_ms)) = item.cut() else {
             continue;
         };
         let Some(r) = refs.get(index) else { continue };
-        let frames = r.sounding.len() as u32;
-        let period = frames + LOOP_GAP_MS / 20;
-        // The loop's frame where the cut's first sound is, the message's last sounding frame,
-        // and the repeat's first (a cut that starts in a pause has no tail).
-        let start = (from_ms + r.silence_from(from_ms)) / 20 % period;
-        let last = r.sounding.iter().rposition(|&s| s).unwrap_or(0) as u32;
-        let head = r.sounding.iter().position(|&s| s).unwrap_or(0) as u32;
-        let (tail, pause) = if start <= last {
-            ((last + 1 - start) * 20, (period - last - 1 + head) * 20)
-        } else {
-            (0, 0)
-        };
+        let (tail, pause) = r.tail_and_pause(from_ms);
         if tail > 0 {
             tails += 1;
             let repeat = onset + tail + pause;
@@ -234,7 +219,6 @@ fn print_tail_scores(
     items: &[cpa_support::Item],
     refs: &[cpa_support::plan::Reference],
 ) -> (f32, f32) {
-    use cpa_support::plan::{Part, LOOP_GAP_MS};
     use outdial::cpa::fingerprint::{tail::MIN_SCORE, Library, Matcher};
     use std::collections::BTreeMap;
     use std::sync::Arc;
@@ -261,21 +245,13 @@ fn print_tail_scores(
                 .push((top, &item.file));
             continue;
         }
-        let Some((index, from_ms)) = item.parts.iter().find_map(|p| match p {
-            Part::Reference { index, from_ms, .. } => Some((*index, *from_ms)),
-            _ => None,
-        }) else {
+        let Some((index, from_ms)) = item.cut() else {
             continue;
         };
         let Some(r) = refs.get(index) else { continue };
-        let period = r.sounding.len() as u32 + LOOP_GAP_MS / 20;
-        let start = (from_ms + r.silence_from(from_ms)) / 20 % period;
-        let last = r.sounding.iter().rposition(|&s| s).unwrap_or(0) as u32;
-        if start <= last {
-            let tail = (last + 1 - start) * 20;
-            if tail <= 1200 {
-                tails.push((top, tail, &item.file));
-            }
+        let (tail, _) = r.tail_and_pause(from_ms);
+        if (1..=1200).contains(&tail) {
+            tails.push((top, tail, &item.file));
         }
     }
     let mut highest = 0.0f32;
