@@ -499,7 +499,7 @@ impl Matcher {
             },
             candidates,
             score: t.score,
-            offset_ms: tail::frames_ms(t.offset),
+            offset_ms: t.offset * FRAME_MS as i32,
         })
     }
 

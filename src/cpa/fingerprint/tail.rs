@@ -25,8 +25,8 @@
 //! utterance's end. No I/O.
 
 use super::landmarks::{Landmarks, BINS};
-use crate::cpa::vad::{Vad, SILENT_DBFS};
-use crate::cpa::{FRAME, FRAME_MS};
+use crate::cpa::vad::{level_dbfs, Vad, SILENT_DBFS};
+use crate::cpa::FRAME;
 
 /// Bands per frame: the 105 bins of the landmark FFT in groups of 5 (156 Hz each).
 pub const BANDS: usize = 21;
@@ -156,8 +156,8 @@ fn run_ends(pcm: &[i16]) -> Vec<u32> {
     let sounding: Vec<bool> = pcm
         .chunks(FRAME)
         .map(|c| {
-            let e = c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64;
-            10.0 * (e.max(1e-9) / f64::from(i16::MAX).powi(2)).log10() > REF_SOUNDING_DBFS
+            let f: [i16; FRAME] = std::array::from_fn(|i| c.get(i).copied().unwrap_or(0));
+            level_dbfs(&f) > REF_SOUNDING_DBFS
         })
         .collect();
     let mut ends = Vec::new();
@@ -386,11 +386,6 @@ impl TailMatcher {
     }
 }
 
-/// Milliseconds of `frames`.
-pub fn frames_ms(frames: i32) -> i32 {
-    frames * FRAME_MS as i32
-}
-
 #[cfg(test)]
 mod tests {
     //! What a user notices: a call that joins an announcement in its last words is told it is
@@ -404,10 +399,11 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::super::{Library, Matcher, Recognition};
-    use super::{FRAME_MS, MIN_SCORE};
+    use super::MIN_SCORE;
     use crate::cpa::tones::test_audio::{
         add_noise, espeak_available, frames, g711_round_trip, gain, silence, speech,
     };
+    use crate::cpa::FRAME_MS;
     use crate::media::io::Codec;
     use crate::media::wav;
 
