@@ -94,11 +94,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            // One line: the chain of causes joined, as ripgrep does.
-            eprintln!("outdial: error: {err:#}");
+            eprintln!("outdial: error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, joined by ": " as ripgrep does. A cause the message
+/// so far already ends with is not repeated: several error types quote their source in their
+/// own message (their text is also used alone, as a call record's or a log's reason) and report
+/// it as their source as well, so anyhow's `{:#}` printed the OS's reason twice.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn init_tracing(verbose: u8) {
@@ -113,4 +131,32 @@ fn init_tracing(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: {source}")]
+    struct Quoting {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_its_parent_already_quotes_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(Quoting {
+            path: "refs/".into(),
+            source: io,
+        })
+        .context("--announcements refs/");
+        assert_eq!(
+            one_line(&err),
+            "--announcements refs/: refs/: No such file or directory"
+        );
+        let plain = anyhow::anyhow!("disk full").context("spool x.log");
+        assert_eq!(one_line(&plain), "spool x.log: disk full");
+    }
 }

@@ -248,6 +248,21 @@ fn a_broken_wav_fails_the_run_naming_the_file_and_prints_no_results() {
     let out = outdial(&a.dir, &["cpa", "classify", "missing.wav"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.wav"));
+    // A missing reference folder: named, with the system's reason said once.
+    let out = outdial(
+        &a.dir,
+        &[
+            "cpa",
+            "classify",
+            "person-cmn.wav",
+            "--announcements",
+            "no-such-folder",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--announcements no-such-folder"), "{err}");
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
 }
 
 #[test]
