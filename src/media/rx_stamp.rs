@@ -69,15 +69,25 @@ pub fn ns_of(ts: &TimeSpec) -> Option<u64> {
 /// drop count. Its buffers are allocated once, at
 /// creation: a relay's hot path reads through it without allocating.
 ///
-/// Known limit: nix 0.32's `recvmmsg` does not reset a header's control length, which the kernel
-/// lowers to what a datagram used. A slot that once read a datagram with a stamp only then has
-/// no room for a stamp and a drop count together: such a datagram comes back truncated (neither
-/// is reported). Stamp-only sockets (the relay's) are not affected.
+/// nix 0.32's `recvmmsg` does not reset a header's control length, which the kernel lowers to
+/// what a datagram used: a slot that once read a datagram with a stamp alone (every datagram
+/// before the socket's first drop) has no room left for a stamp and a drop count together, and
+/// such a datagram would come back with neither. A reader for a socket with `SO_RXQ_OVFL` on is
+/// made with [`BatchReader::counting_drops`], which renews its headers after every batch (a
+/// few allocations per `recvmmsg`, for a load generator's receiver); a stamp-only reader (the
+/// relay's) keeps its headers: a stamp always fits where a stamp fitted.
 pub struct BatchReader<const N: usize, const SIZE: usize> {
     headers: MultiHeaders<SockaddrStorage>,
     bufs: Box<[[u8; SIZE]; N]>,
     got: [Stamped; N],
     len: usize,
+    /// Renew `headers` after each batch (see the type's doc).
+    renew_headers: bool,
+}
+
+/// Control space per datagram: a stamp and a drop count.
+fn headers(n: usize) -> MultiHeaders<SockaddrStorage> {
+    MultiHeaders::preallocate(n, Some(nix::cmsg_space!(TimeSpec, u32)))
 }
 
 impl<const N: usize, const SIZE: usize> Default for BatchReader<N, SIZE> {
@@ -96,10 +106,20 @@ impl<const N: usize, const SIZE: usize> BatchReader<N, SIZE> {
             dropped: None,
         };
         BatchReader {
-            headers: MultiHeaders::preallocate(N, Some(nix::cmsg_space!(TimeSpec, u32))),
+            headers: headers(N),
             bufs: Box::new([[0; SIZE]; N]),
             got: [empty; N],
             len: 0,
+            renew_headers: false,
+        }
+    }
+
+    /// A reader for a socket that reports its drops (`SO_RXQ_OVFL`) beside the stamps: every
+    /// datagram's drop count is read, whatever its slot read before (see the type's doc).
+    pub fn counting_drops() -> Self {
+        BatchReader {
+            renew_headers: true,
+            ..BatchReader::new()
         }
     }
 
@@ -126,6 +146,9 @@ impl<const N: usize, const SIZE: usize> BatchReader<N, SIZE> {
                 dropped,
             };
             self.len += 1;
+        }
+        if self.renew_headers && self.len > 0 {
+            self.headers = headers(N);
         }
         Ok(self.len)
     }
@@ -216,13 +239,13 @@ mod tests {
             tx.send_to(&[0; 100], rx.local_addr().unwrap()).unwrap();
         }
         // The count rides on datagrams queued after the drops: empty the queue, send one more.
-        let mut reader = BatchReader::<64, 128>::new();
+        // The same reader both times: its first slot read a stamp alone (the kernel then
+        // lowered that header's control length), and must still read the stamp and the count.
+        let mut reader = BatchReader::<64, 128>::counting_drops();
         let queued = reader.recv(&rx).unwrap();
         assert!(queued < 64, "{queued} queued");
         assert_eq!(reader.get(0).unwrap().1.dropped, None);
         tx.send_to(&[1; 100], rx.local_addr().unwrap()).unwrap();
-        // A fresh reader: see BatchReader's doc on nix's recvmmsg and reused headers.
-        let mut reader = BatchReader::<1, 128>::new();
         assert_eq!(reader.recv(&rx).unwrap(), 1);
         let (data, got) = reader.get(0).unwrap();
         assert_eq!(data, &[1; 100]);

@@ -524,7 +524,7 @@ impl Receiver {
             latencies: Vec::with_capacity(1 << 20),
             ..Received::default()
         };
-        let mut reader = Box::new(BatchReader::<RX_BATCH, 256>::new());
+        let mut reader = Box::new(BatchReader::<RX_BATCH, 256>::counting_drops());
         loop {
             let last = stop.load(Ordering::Relaxed);
             for (i, (side, k, socket)) in self.sockets.iter().enumerate() {
