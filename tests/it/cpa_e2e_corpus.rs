@@ -15,7 +15,9 @@
 //!   abandoned, never hung up on; machines are hung up with `machine`; announcements with their
 //!   own disposition; an announcement in a 183 cancels the call before any answer;
 //! - agents receive only calls the classifier passed as people (or unsure), so no more
-//!   non-people than the offline classifier itself passes.
+//!   non-people than the offline classifier itself passes;
+//! - a call that joins a looped announcement in its last words is told from its tail live as
+//!   offline ([`tail_cut`]: the sample always holds one).
 //!
 //! One SIPp serves every call: its scenario (written here) picks the audio by the number
 //! dialled. Bounded: about 30 calls, every wait capped, the whole test well under a minute
@@ -87,6 +89,42 @@ fn spread(items: &[cpa_support::Item], label: VerdictClass, n: usize) -> Vec<&cp
     let of: Vec<_> = items.iter().filter(|i| i.label == label).collect();
     let step = (of.len() / n.max(1)).max(1);
     of.into_iter().step_by(step).take(n).collect()
+}
+
+/// The first answered announcement that the tail rule itself recognises, with a margin over its
+/// threshold (0.05: the live audio is the µ-law of the file), among the cuts that start in a
+/// message's last words: the corpus must hold one, or the live tail rule goes unexercised.
+fn tail_cut(corpus: &cpa_support::Corpus) -> &cpa_support::Item {
+    use outdial::cpa::fingerprint::{tail::MIN_SCORE, Library, Matcher, Recognition};
+    use std::sync::Arc;
+    let refs = cpa_support::references::load(&corpus.announcements)
+        .unwrap_or_else(|| panic!("{}: no references", corpus.announcements.display()))
+        .refs;
+    let library = Arc::new(
+        Library::load_dir(&corpus.announcements)
+            .unwrap_or_else(|e| panic!("{}: {e}", corpus.announcements.display())),
+    );
+    let by_tail_rule = |item: &cpa_support::Item| {
+        let path = corpus.dir.join(&item.file);
+        let pcm = outdial::media::wav::load(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .0;
+        let mut m = Matcher::new(Arc::clone(&library));
+        pcm.chunks_exact(outdial::cpa::FRAME)
+            .find_map(|c| m.push(&std::array::from_fn(|i| c[i])))
+            .is_some_and(|r| matches!(r, Recognition::Tail(t) if t.score >= MIN_SCORE + 0.05))
+    };
+    corpus
+        .items
+        .iter()
+        .filter(|i| i.label == VerdictClass::Announcement)
+        .filter(|i| {
+            i.cut()
+                .and_then(|(r, from_ms)| refs.get(r).map(|r| r.tail_and_pause(from_ms).0))
+                .is_some_and(|tail| tail > 0)
+        })
+        .find(|i| by_tail_rule(i))
+        .expect("the corpus holds an announcement cut the tail rule recognises")
 }
 
 /// The disagreements network timing may explain: the engine analyses RTP as it arrives (its
@@ -437,6 +475,13 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
             .into_iter()
             .map(|i| (i, true)),
     );
+    // And a cut that starts in a message's last words, which only the tail rule
+    // (`outdial::cpa::fingerprint::tail`) recognises before the repeat: over SIPp too.
+    let tail_cut = tail_cut(&corpus);
+    println!("cpa e2e: the tail rule's call: {}", tail_cut.file);
+    if !sample.iter().any(|(i, _)| i.file == tail_cut.file) {
+        sample.push((tail_cut, false));
+    }
     // Interleaved (people, greetings and announcements alternate, as on a real list), so a
     // wave of calls is not all people for four agents.
     let class_sizes: BTreeMap<(VerdictClass, bool), usize> =
@@ -579,6 +624,10 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
         .iter()
         .map(|c| (c.file.clone(), c.decided_ms))
         .collect();
+    let offline_detail: BTreeMap<String, String> = results
+        .iter()
+        .map(|c| (c.file.clone(), c.detail.clone()))
+        .collect();
 
     let rows = records(&db);
     let mut by_call: BTreeMap<usize, Row> = BTreeMap::new();
@@ -702,14 +751,42 @@ fn live_verdicts_on_corpus_audio_match_the_offline_classifier_and_only_people_re
             connected_not_people += u32::from(c.label != VerdictClass::Human);
         }
     }
+    // The tail cut: told from its tail offline, and the same live (SIPp, the relay, the tap).
+    let k = calls
+        .iter()
+        .position(|c| c.file == tail_cut.file)
+        .expect("the tail cut was dialled");
+    let off_detail = &offline_detail[&offline_name(k)];
+    assert!(
+        off_detail.contains("from its tail"),
+        "{}: offline {off_detail}",
+        tail_cut.file
+    );
+    let (_, _, _, _, verdict, detail, ..) = &by_call[&k];
+    assert_eq!(
+        verdict.as_deref(),
+        Some("announcement"),
+        "{}: live {detail:?}\n{log}",
+        tail_cut.file
+    );
+    assert!(
+        detail
+            .as_deref()
+            .is_some_and(|d| d.contains("from its tail")),
+        "{}: live {detail:?}",
+        tail_cut.file
+    );
     let allowance = timing_allowance(calls.len());
     println!(
         "cpa e2e: {} calls ({} people, {} greetings, {} announcements after the answer, {} in \
-         early media), {AGENTS} agents, in {:.1} s",
+         early media, one of them a message's tail), {AGENTS} agents, in {:.1} s",
         calls.len(),
         PEOPLE,
         GREETINGS,
-        ANNOUNCEMENTS,
+        calls
+            .iter()
+            .filter(|c| !c.early && c.label == VerdictClass::Announcement)
+            .count(),
         EARLY,
         started.elapsed().as_secs_f64()
     );
