@@ -143,14 +143,18 @@ pub struct AdaptiveSettings {
     /// is calling ("喂,你好,我是张伟,请问哪位?", "…who is calling please?"), and a
     /// question ends high; a one-sentence greeting ("请在提示音后留言。", "Hi, you've reached
     /// Sarah.") is read, and ends low or level. Shorter answers ("喂?", "Hello, speaking.")
-    /// are left to cadence: many are level or falling. Default 2000 ms (on the generated
-    /// corpus: +19 and +17 greetings for 0 and 1 people of 320 on seeds 18 and 7; 1800 ms
-    /// takes 2 more people per seed for 1 more greeting). 0 s: rule off.
+    /// are left to cadence: many are level or falling (English "Hello, who's this?" falls, as
+    /// wh-questions do). Default 2000 ms (full generated corpus: 19 greetings more and no
+    /// person lost on seed 18, 16 more and 2 people lost on seed 7, of 310 machines and 320
+    /// people; BENCHMARKS.md). 0 s: rule off (and no pitch is measured).
     pub declarative_utterance: Dur,
     /// How far (semitones) the highest pitch of the utterance's last 300 ms must rise over its
     /// median pitch for the end to count as a question's under `declarative_utterance`. A
-    /// question's rise is several semitones; read speech ends at or under its median. Default
-    /// 0.5 (on the generated corpus people's long answers end +0.1..+6, greetings −3..+0.4).
+    /// question's rise is several semitones; read speech ends level or under its median. Default
+    /// 0.5 (full generated corpus, first utterances of 2 s or more then a pause: people's ends
+    /// median +1.3..+3.6 by language, lowest +0.6 on seed 18 and +0.0, +0.3 on seed 7; the
+    /// greetings cadence calls people median 0.0, 10th–90th percentile −2..+2, those over the
+    /// threshold ending on a comma's continuation rise).
     pub final_rise_semitones: f64,
     /// Total analysis time; past it the verdict is `unsure`. Default 6000 ms (room for up to
     /// 1.5 s before the first word, a `max_utterance` and the pause after it).
