@@ -117,8 +117,9 @@ impl Amd {
         let speech = self.vad.push(frame);
         self.frames += 1;
         if let Some(intonation) = self.intonation.as_mut() {
-            // Every frame from here on may be in the end the rule judges once the utterance
-            // is within the end's length of `declarative_utterance`.
+            // Each speech frame is measured once the utterance is long enough for it to fall in
+            // the end the rule judges (within TAIL_FRAMES of `declarative_utterance`); before
+            // that, only the median's samples are.
             let dense = self.utterance.is_some_and(|u| {
                 self.frames - u.start + TAIL_FRAMES > self.limits.declarative_utterance
             });
