@@ -15,7 +15,14 @@
 //!   greeting's first sentence is often followed by a longer breath than its commas, or by
 //!   its beep, which then continues the utterance and [`super::classifier`] hears it);
 //! - `total_analysis` without any of these → `unsure`.
+//!
+//! And one rule past cadence, from the utterance's intonation ([`super::intonation`]): an
+//! utterance of at least `declarative_utterance` whose end does not rise by
+//! `final_rise_semitones` over its median pitch → `machine`, at the moment the pause would have
+//! made it a person. A person who says that much asks who is calling, and a question ends
+//! high; a greeting's sentence is read, and ends level or low.
 
+use super::intonation::{Intonation, TAIL_FRAMES};
 use super::settings::AdaptiveSettings;
 use super::vad::Vad;
 use super::{Decision, Verdict, FRAME, FRAME_MS};
@@ -38,6 +45,9 @@ struct Limits {
     after_long_utterance_silence: u32,
     max_words: u32,
     total_analysis: u32,
+    /// 0: the intonation rule is off.
+    declarative_utterance: u32,
+    final_rise: f32,
 }
 
 /// The first utterance, once its first word is heard.
@@ -65,6 +75,8 @@ pub struct Amd {
     /// The current speech run has been counted as a word.
     in_word: bool,
     utterance: Option<Utterance>,
+    /// The first utterance's pitch; `None` when the intonation rule is off.
+    intonation: Option<Box<Intonation>>,
     decided: bool,
 }
 
@@ -82,6 +94,8 @@ impl Amd {
                 after_long_utterance_silence: frames(settings.after_long_utterance_silence),
                 max_words: settings.max_words,
                 total_analysis: frames(settings.total_analysis),
+                declarative_utterance: frames(settings.declarative_utterance),
+                final_rise: settings.final_rise_semitones as f32,
             },
             vad: Vad::new(settings.speech_above_floor_db, settings.min_speech_dbfs),
             frames: 0,
@@ -89,6 +103,8 @@ impl Amd {
             pause_run: 0,
             in_word: false,
             utterance: None,
+            intonation: (settings.declarative_utterance.millis() > 0)
+                .then(|| Box::new(Intonation::default())),
             decided: false,
         }
     }
@@ -100,6 +116,15 @@ impl Amd {
         }
         let speech = self.vad.push(frame);
         self.frames += 1;
+        if let Some(intonation) = self.intonation.as_mut() {
+            // Each speech frame is measured once the utterance is long enough for it to fall in
+            // the end the rule judges (within TAIL_FRAMES of `declarative_utterance`); before
+            // that, only the median's samples are.
+            let dense = self.utterance.is_some_and(|u| {
+                self.frames - u.start + TAIL_FRAMES > self.limits.declarative_utterance
+            });
+            intonation.push(frame, self.frames, speech, dense);
+        }
         let decision = self.step(speech);
         self.decided = decision.is_some();
         decision
@@ -163,6 +188,16 @@ impl Amd {
                     ));
                 }
                 Some(u) if self.pause_run >= person_pause => {
+                    if let Some(rise) = self.declarative(u) {
+                        return Some(self.decide(
+                            Verdict::Machine,
+                            format!(
+                                "utterance {} ms ending level or low ({rise:+.1} semitones over its median), then {} ms silence",
+                                (u.end - u.start) * FRAME_MS,
+                                self.pause_run * FRAME_MS
+                            ),
+                        ));
+                    }
                     return Some(self.decide(
                         Verdict::Human,
                         format!(
@@ -184,6 +219,18 @@ impl Amd {
         None
     }
 
+    /// The utterance's final rise (semitones over its median) when it is long enough for the
+    /// intonation rule and its end does not rise enough for a question; else `None` (no
+    /// opinion: too short, rule off, or too few voiced frames).
+    fn declarative(&self, u: Utterance) -> Option<f32> {
+        let l = self.limits;
+        if l.declarative_utterance == 0 || u.end - u.start < l.declarative_utterance {
+            return None;
+        }
+        let rise = self.intonation.as_ref()?.final_rise(u.end)?;
+        (rise < l.final_rise).then_some(rise)
+    }
+
     fn decide(&self, verdict: Verdict, detail: String) -> Decision {
         Decision {
             verdict,
@@ -199,7 +246,11 @@ mod tests {
     use super::*;
 
     fn run(audio: &[i16]) -> Option<Decision> {
-        let mut amd = Amd::new(&AdaptiveSettings::default());
+        run_with(&AdaptiveSettings::default(), audio)
+    }
+
+    fn run_with(settings: &AdaptiveSettings, audio: &[i16]) -> Option<Decision> {
+        let mut amd = Amd::new(settings);
         audio
             .chunks_exact(FRAME)
             .find_map(|c| amd.push(c.try_into().unwrap()))
@@ -263,8 +314,10 @@ mod tests {
     }
 
     #[test]
-    fn a_person_who_says_who_they_are_and_waits_is_still_a_person() {
+    fn a_person_who_says_who_they_are_and_waits_is_still_a_person_by_cadence() {
         // "喂,你好,我是张伟,请问哪位?": 3.5 s in phrases with comma pauses, then waiting.
+        // Cadence alone: these syllables have one pitch, so the intonation rule (its tests are
+        // below, on speech) is off here.
         let mut a = silence(500);
         for _ in 0..3 {
             a.extend(syllables(1000, 180, 50, -12.0));
@@ -272,7 +325,11 @@ mod tests {
         }
         a.extend(syllables(500, 180, 50, -12.0));
         a.extend(silence(3000));
-        let d = run(&a).unwrap();
+        let s = AdaptiveSettings {
+            declarative_utterance: crate::yaml::Dur(std::time::Duration::ZERO),
+            ..AdaptiveSettings::default()
+        };
+        let d = run_with(&s, &a).unwrap();
         assert_eq!(d.verdict, Verdict::Human, "{d:?}");
         // Speech ends near 4.6 s; decided 900 ms into the pause.
         assert!((5400..=5600).contains(&d.decided_ms), "{d:?}");
@@ -332,5 +389,79 @@ mod tests {
             .unwrap();
         assert_eq!(d.verdict, Verdict::Unsure, "{d:?}");
         assert_eq!(d.decided_ms, 6000);
+    }
+
+    /// `text` said by espeak-ng after 400 ms of line, then 3 s of waiting.
+    fn said(voice: &str, text: &str, speed: u32, pitch: u32) -> Vec<i16> {
+        use crate::cpa::tones::test_audio::speech;
+        let mut a = silence(400);
+        a.extend(speech(voice, text, speed, pitch));
+        a.extend(silence(3000));
+        a
+    }
+
+    fn rule_off() -> AdaptiveSettings {
+        AdaptiveSettings {
+            declarative_utterance: crate::yaml::Dur(std::time::Duration::ZERO),
+            ..AdaptiveSettings::default()
+        }
+    }
+
+    #[test]
+    fn a_read_one_sentence_greeting_then_silence_is_a_machine_by_its_level_end() {
+        if !crate::cpa::tones::test_audio::espeak_available() {
+            return;
+        }
+        for (voice, text) in [
+            ("cmn", "我现在不方便接听电话。"),
+            ("en-us", "Hi, you've reached Sarah. Please leave a message."),
+        ] {
+            let a = said(voice, text, 175, 50);
+            let d = run(&a).unwrap();
+            assert_eq!(d.verdict, Verdict::Machine, "{voice} {text}: {d:?}");
+            assert!(d.detail.contains("ending level or low"), "{d:?}");
+            // Without the rule its cadence is a person's: that is what the rule adds.
+            let d = run_with(&rule_off(), &a).unwrap();
+            assert_eq!(d.verdict, Verdict::Human, "{voice} {text}, rule off: {d:?}");
+        }
+    }
+
+    #[test]
+    fn people_who_ask_stay_people_long_or_short() {
+        if !crate::cpa::tones::test_audio::espeak_available() {
+            return;
+        }
+        let long = [
+            ("cmn", "喂,你好,我是张伟,请问哪位?"),
+            (
+                "en-us",
+                "Hello, this is David Chen speaking, who is calling please?",
+            ),
+        ];
+        for (voice, text) in long {
+            let a = said(voice, text, 175, 50);
+            let d = run(&a).unwrap();
+            assert_eq!(d.verdict, Verdict::Human, "{voice} {text}: {d:?}");
+            // Their end rises: asking for a rise no question reaches makes them greetings,
+            // so the verdict above rests on the pitch measured.
+            let deaf = AdaptiveSettings {
+                final_rise_semitones: 12.0,
+                ..AdaptiveSettings::default()
+            };
+            let d = run_with(&deaf, &a).unwrap();
+            assert_eq!(
+                d.verdict,
+                Verdict::Machine,
+                "{voice} {text}, no rise heard: {d:?}"
+            );
+        }
+        for (voice, text) in [
+            ("cmn", "喂?"),
+            ("en-us", "Hello?"),
+            ("en-us", "Hello, speaking."),
+        ] {
+            let d = run(&said(voice, text, 175, 50)).unwrap();
+            assert_eq!(d.verdict, Verdict::Human, "{voice} {text}: {d:?}");
+        }
     }
 }

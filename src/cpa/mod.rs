@@ -14,6 +14,8 @@
 //! - [`settings`]: [`settings::CpaSettings`], every threshold with its documented default.
 //! - [`vad`]: voice activity (speech or not, per frame).
 //! - [`amd`]: outdial's greeting-cadence answering-machine detector.
+//! - [`pitch`]: the pitch of a frame of voiced speech.
+//! - [`intonation`]: a first utterance's final pitch against its own (question or statement).
 //! - [`baseline`]: the energy state machine Asterisk's app_amd documents, with its defaults.
 //! - [`tones`]: SIT (ITU-T E.180 / North American), fax CNG/CED and the voicemail beep.
 //! - [`fingerprint`]: known announcements, matched by spectral-peak landmarks.
@@ -23,6 +25,8 @@ pub mod amd;
 pub mod baseline;
 pub mod classifier;
 pub mod fingerprint;
+pub mod intonation;
+pub mod pitch;
 pub mod score;
 pub mod settings;
 pub mod tones;

@@ -137,6 +137,25 @@ pub struct AdaptiveSettings {
     /// Words (speech bursts of at least `min_word`) in the first utterance that make it a
     /// greeting even before `max_utterance`. Default 8.
     pub max_words: u32,
+    /// A first utterance at least this long, followed by a person's pause, whose end does not
+    /// rise in pitch (see `final_rise_semitones`) is a greeting (`machine`), decided at the
+    /// moment it would have been a person. People who answer with a sentence this long ask who
+    /// is calling ("喂,你好,我是张伟,请问哪位?", "…who is calling please?"), and a
+    /// question ends high; a one-sentence greeting ("请在提示音后留言。", "Hi, you've reached
+    /// Sarah.") is read, and ends low or level. Shorter answers ("喂?", "Hello, speaking.")
+    /// are left to cadence: many are level or falling (English "Hello, who's this?" falls, as
+    /// wh-questions do). Default 2000 ms (full generated corpus: 19 greetings more and no
+    /// person lost on seed 18, 16 more and 2 people lost on seed 7, of 310 machines and 320
+    /// people; BENCHMARKS.md). 0 s: rule off (and no pitch is measured).
+    pub declarative_utterance: Dur,
+    /// How far (semitones) the highest pitch of the utterance's last 300 ms must rise over its
+    /// median pitch for the end to count as a question's under `declarative_utterance`. A
+    /// question's rise is several semitones; read speech ends level or under its median. Default
+    /// 0.5 (full generated corpus, first utterances of 2 s or more then a pause: people's ends
+    /// median +1.3..+3.6 by language, lowest +0.6 on seed 18 and +0.0, +0.3 on seed 7; the
+    /// greetings cadence calls people median 0.0, 10th–90th percentile −2..+2, those over the
+    /// threshold ending on a comma's continuation rise).
+    pub final_rise_semitones: f64,
     /// Total analysis time; past it the verdict is `unsure`. Default 6000 ms (room for up to
     /// 1.5 s before the first word, a `max_utterance` and the pause after it).
     pub total_analysis: Dur,
@@ -158,6 +177,8 @@ impl Default for AdaptiveSettings {
             short_utterance: ms(700),
             after_long_utterance_silence: ms(900),
             max_words: 8,
+            declarative_utterance: ms(2000),
+            final_rise_semitones: 0.5,
             total_analysis: ms(6000),
             speech_above_floor_db: 9.0,
             min_speech_dbfs: -60.0,
@@ -331,6 +352,18 @@ impl AdaptiveSettings {
             Duration::from_secs(10),
         )?;
         check_count("adaptive.max_words", u64::from(a.max_words), 1, 1000)?;
+        check_dur(
+            "adaptive.declarative_utterance",
+            a.declarative_utterance,
+            Duration::ZERO,
+            MAX_ANALYSIS,
+        )?;
+        check_db(
+            "adaptive.final_rise_semitones",
+            a.final_rise_semitones,
+            -12.0,
+            12.0,
+        )?;
         check_dur(
             "adaptive.total_analysis",
             a.total_analysis,
