@@ -10,6 +10,8 @@
 //! Rules, in order of precedence:
 //! - Early media: only SIT ([`tones`]) and known announcements ([`fingerprint`]) decide;
 //!   ringback, music and coloured ringback give nothing. After `early_limit`, done (`unsure`).
+//!   There a name needs as many votes as a class ([`Matcher::for_early_media`]): a match
+//!   cancels the call, and a coloured ringback may say a carrier's words.
 //! - An announcement decides as soon as its class is certain (the audio matches known
 //!   references, even if only words several of them share); without its name then, the matcher
 //!   listens on up to `announcement_name_wait` and reports the name as [`CpaEvent::Named`].
@@ -145,7 +147,10 @@ impl Classifier {
             phase,
             settings: settings.clone(),
             tones: ToneDetector::new(),
-            matcher: library.filter(|l| !l.is_empty()).map(Matcher::new),
+            matcher: library.filter(|l| !l.is_empty()).map(|l| match phase {
+                Phase::Early => Matcher::for_early_media(l),
+                Phase::Answer => Matcher::new(l),
+            }),
             amd,
             frames: 0,
             state: State::Listening,

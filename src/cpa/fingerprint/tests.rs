@@ -444,3 +444,42 @@ fn a_voicemail_prompt_joined_in_its_middle_is_not_recognised_as_voicemail() {
         );
     }
 }
+
+#[test]
+fn in_early_media_a_weak_agreement_names_nothing_until_it_has_the_class_votes() {
+    // A message under heavy noise (0 dB SNR) agrees weakly at first: after the answer its name
+    // comes with fewer than CLASS_MIN_VOTES, which in early media (where a match cancels the
+    // call) is what a coloured ringback that says a carrier's words reaches. Early media waits
+    // for the class's votes, and a real message gets there as it goes on.
+    let library = Arc::new(Library::load_dir(shipped_dir()).expect("shipped"));
+    let clip = shipped()
+        .into_iter()
+        .find(|(name, _)| name == "en/not-in-service")
+        .expect("shipped en/not-in-service")
+        .1;
+    let mut pcm = silence(300);
+    pcm.extend_from_slice(&clip);
+    pcm.extend(silence(1000));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let pcm = add_noise(&pcm, 0.0, &mut rng);
+    let first = |mut m: Matcher| {
+        frames(&pcm)
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| m.push(f).map(|r| ((i as u32 + 1) * FRAME_MS, r)))
+    };
+    let Some((answered_at, Recognition::Named(m))) = first(Matcher::new(Arc::clone(&library)))
+    else {
+        panic!("not named after the answer");
+    };
+    assert_eq!(m.name, "en/not-in-service");
+    assert!(m.votes < CLASS_MIN_VOTES, "{m:?}: not a weak agreement");
+    let Some((early_at, Recognition::Named(e))) =
+        first(Matcher::for_early_media(Arc::clone(&library)))
+    else {
+        panic!("not named in early media");
+    };
+    assert_eq!(e.name, "en/not-in-service");
+    assert!(e.votes >= CLASS_MIN_VOTES, "{e:?}");
+    assert!(early_at > answered_at, "{early_at} ms vs {answered_at} ms");
+}
