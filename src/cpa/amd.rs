@@ -223,11 +223,13 @@ impl Amd {
     /// intonation rule and its end does not rise enough for a question; else `None` (no
     /// opinion: too short, rule off, or too few voiced frames).
     fn declarative(&self, u: Utterance) -> Option<f32> {
+        // No intonation state: the rule is off (`declarative_utterance` 0).
+        let intonation = self.intonation.as_ref()?;
         let l = self.limits;
-        if l.declarative_utterance == 0 || u.end - u.start < l.declarative_utterance {
+        if u.end - u.start < l.declarative_utterance {
             return None;
         }
-        let rise = self.intonation.as_ref()?.final_rise(u.end)?;
+        let rise = intonation.final_rise(u.end)?;
         (rise < l.final_rise).then_some(rise)
     }
 

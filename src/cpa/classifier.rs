@@ -16,8 +16,8 @@
 //!   references, even if only words several of them share); without its name then, the matcher
 //!   listens on up to `announcement_name_wait` and reports the name as [`CpaEvent::Named`].
 //!   So does a looped announcement's tail ([`super::fingerprint::tail`]): the call's first short
-//!   utterance ending like one of a message's phrases decides at its end, 120 ms into the
-//!   pause, before the AMD's pause rule would call those words a person's "喂?".
+//!   utterance ending like one of a message's phrases decides 300 ms into the pause after it,
+//!   before the AMD's pause rule would call those words a person's "喂?".
 //! - After the answer: fax tones, SIT and announcements decide at once. AMD's verdicts follow;
 //!   a `machine` is held for `announcement_grace` while a library is loaded, because a carrier's
 //!   announcement sounds like a long greeting and its name is worth more than "machine"; a

@@ -45,7 +45,7 @@ mod votes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{FRAME, FRAME_MS};
+use super::{frames_of, FRAME, FRAME_MS};
 use crate::media::wav::{self, WavError};
 use index::Index;
 use landmarks::{Landmark, Landmarks, MAX_DT, MAX_PER_PUSH};
@@ -285,12 +285,7 @@ fn fingerprint(pcm: &[i16]) -> Vec<Landmark> {
     let mut out = Vec::new();
     for shift in SHIFTS {
         let mut marks = Landmarks::default();
-        let padded: Vec<i16> = std::iter::repeat_n(0, shift)
-            .chain(pcm.iter().copied())
-            .chain(std::iter::repeat_n(0, 8 * FRAME))
-            .collect();
-        for c in padded.chunks(FRAME) {
-            let f: [i16; FRAME] = std::array::from_fn(|i| c.get(i).copied().unwrap_or(0));
+        for f in frames_of(pcm, shift, 8 * FRAME) {
             marks.push(&f, &mut out);
         }
     }

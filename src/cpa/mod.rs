@@ -42,6 +42,19 @@ pub const FRAME: usize = 160;
 /// Milliseconds per frame.
 pub const FRAME_MS: u32 = 20;
 
+/// `pcm` after `lead` samples of silence and before `trail` more, cut into frames (the last
+/// padded with silence): a whole clip as the per-frame detectors take it.
+pub fn frames_of(pcm: &[i16], lead: usize, trail: usize) -> Vec<[i16; FRAME]> {
+    let padded: Vec<i16> = std::iter::repeat_n(0, lead)
+        .chain(pcm.iter().copied())
+        .chain(std::iter::repeat_n(0, trail))
+        .collect();
+    padded
+        .chunks(FRAME)
+        .map(|c| std::array::from_fn(|i| c.get(i).copied().unwrap_or(0)))
+        .collect()
+}
+
 /// Which part of the call the audio comes from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

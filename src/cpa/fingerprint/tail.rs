@@ -26,7 +26,7 @@
 
 use super::landmarks::{Landmarks, BINS};
 use crate::cpa::vad::{level_dbfs, Vad, SILENT_DBFS};
-use crate::cpa::FRAME;
+use crate::cpa::{frames_of, FRAME};
 
 /// Bands per frame: the 105 bins of the landmark FFT in groups of 5 (156 Hz each).
 pub const BANDS: usize = 21;
@@ -136,14 +136,10 @@ impl TailBank {
 fn spectra(pcm: &[i16], shift: usize) -> Vec<Bands> {
     let mut marks = Landmarks::default();
     let mut sink = Vec::new();
-    let padded: Vec<i16> = std::iter::repeat_n(0, shift)
-        .chain(pcm.iter().copied())
-        .collect();
-    padded
-        .chunks(FRAME)
-        .map(|c| {
-            let f: [i16; FRAME] = std::array::from_fn(|i| c.get(i).copied().unwrap_or(0));
-            marks.push(&f, &mut sink);
+    frames_of(pcm, shift, 0)
+        .iter()
+        .map(|f| {
+            marks.push(f, &mut sink);
             sink.clear();
             bands_of(marks.last_db())
         })
@@ -153,12 +149,9 @@ fn spectra(pcm: &[i16], shift: usize) -> Vec<Bands> {
 /// Frames of `pcm` that end a sounding run followed by [`DECIDE_PAUSE_FRAMES`] of silence (or by
 /// the clip's end, where the carrier's loop pauses).
 fn run_ends(pcm: &[i16]) -> Vec<u32> {
-    let sounding: Vec<bool> = pcm
-        .chunks(FRAME)
-        .map(|c| {
-            let f: [i16; FRAME] = std::array::from_fn(|i| c.get(i).copied().unwrap_or(0));
-            level_dbfs(&f) > REF_SOUNDING_DBFS
-        })
+    let sounding: Vec<bool> = frames_of(pcm, 0, 0)
+        .iter()
+        .map(|f| level_dbfs(f) > REF_SOUNDING_DBFS)
         .collect();
     let mut ends = Vec::new();
     for (i, w) in sounding.windows(2).enumerate() {

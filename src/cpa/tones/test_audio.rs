@@ -64,9 +64,7 @@ pub fn add_noise(pcm: &[i16], snr_db: f64, rng: &mut impl Rng) -> Vec<i16> {
 
 /// `pcm` cut into frames, the last padded with silence.
 pub fn frames(pcm: &[i16]) -> Vec<[i16; FRAME]> {
-    pcm.chunks(FRAME)
-        .map(|c| std::array::from_fn(|i| c.get(i).copied().unwrap_or(0)))
-        .collect()
+    crate::cpa::frames_of(pcm, 0, 0)
 }
 
 /// Whether espeak-ng runs. Under `CI=true` a missing one fails the test; elsewhere the caller
