@@ -170,7 +170,7 @@ pub struct AdaptiveSettings {
     /// How far (semitones) the median pitch of the utterance's last third must sit under its
     /// median for `falling_utterance`'s rule. Default 1.25 (full generated corpus, first
     /// utterances of 1.6–2 s then a pause: people at most 0.77; the greetings cadence calls
-    /// people 1.05–3.24, but for one English and two Cantonese ending level, −0.18..0.0; 1.0
+    /// people 1.05–2.96, but for one English and two Cantonese ending level, −0.18..0.0; 1.0
     /// gains one more greeting on seed 7 with 0.23 semitone to the nearest person).
     pub final_fall_semitones: f64,
     /// Total analysis time; past it the verdict is `unsure`. Default 6000 ms (room for up to
