@@ -21,6 +21,13 @@
 //! `final_rise_semitones` over its median pitch → `machine`, at the moment the pause would have
 //! made it a person. A person who says that much asks who is calling, and a question ends
 //! high; a greeting's sentence is read, and ends level or low.
+//!
+//! And its shorter companion: an utterance of at least `falling_utterance` (but under
+//! `declarative_utterance`) whose last third sits `final_fall_semitones` under its median pitch
+//! and whose end does not rise → `machine`, at the same moment. Under 2 s "no rise" is not
+//! enough (many short answers end level: espeak's "喂,你好,哪位啊?"), but a clear fall across
+//! the sentence is the declination of a read statement ("Please leave a message.", "Leave a
+//! message after the tone."); a question's rise at the end still makes it a person's.
 
 use super::intonation::{Intonation, TAIL_FRAMES};
 use super::settings::AdaptiveSettings;
@@ -48,6 +55,9 @@ struct Limits {
     /// 0: the intonation rule is off.
     declarative_utterance: u32,
     final_rise: f32,
+    /// 0: the declination rule is off.
+    falling_utterance: u32,
+    final_fall: f32,
 }
 
 /// The first utterance, once its first word is heard.
@@ -96,6 +106,8 @@ impl Amd {
                 total_analysis: frames(settings.total_analysis),
                 declarative_utterance: frames(settings.declarative_utterance),
                 final_rise: settings.final_rise_semitones as f32,
+                falling_utterance: frames(settings.falling_utterance),
+                final_fall: settings.final_fall_semitones as f32,
             },
             vad: Vad::new(settings.speech_above_floor_db, settings.min_speech_dbfs),
             frames: 0,
@@ -103,7 +115,8 @@ impl Amd {
             pause_run: 0,
             in_word: false,
             utterance: None,
-            intonation: (settings.declarative_utterance.millis() > 0)
+            intonation: (settings.declarative_utterance.millis() > 0
+                || settings.falling_utterance.millis() > 0)
                 .then(|| Box::new(Intonation::default())),
             decided: false,
         }
@@ -118,11 +131,19 @@ impl Amd {
         self.frames += 1;
         if let Some(intonation) = self.intonation.as_mut() {
             // Each speech frame is measured once the utterance is long enough for it to fall in
-            // the end the rule judges (within TAIL_FRAMES of `declarative_utterance`); before
-            // that, only the median's samples are.
-            let dense = self.utterance.is_some_and(|u| {
-                self.frames - u.start + TAIL_FRAMES > self.limits.declarative_utterance
-            });
+            // an end a rule judges (within TAIL_FRAMES of the shorter of `falling_utterance`
+            // and `declarative_utterance`); before that, only the median's samples are.
+            let judged_from = match (
+                self.limits.falling_utterance,
+                self.limits.declarative_utterance,
+            ) {
+                (0, d) => d,
+                (f, 0) => f,
+                (f, d) => f.min(d),
+            };
+            let dense = self
+                .utterance
+                .is_some_and(|u| self.frames - u.start + TAIL_FRAMES > judged_from);
             intonation.push(frame, self.frames, speech, dense);
         }
         let decision = self.step(speech);
@@ -198,6 +219,16 @@ impl Amd {
                             ),
                         ));
                     }
+                    if let Some(fall) = self.falling(u) {
+                        return Some(self.decide(
+                            Verdict::Machine,
+                            format!(
+                                "utterance {} ms whose last third falls {fall:.1} semitones under its median, then {} ms silence",
+                                (u.end - u.start) * FRAME_MS,
+                                self.pause_run * FRAME_MS
+                            ),
+                        ));
+                    }
                     return Some(self.decide(
                         Verdict::Human,
                         format!(
@@ -226,11 +257,38 @@ impl Amd {
         // No intonation state: the rule is off (`declarative_utterance` 0).
         let intonation = self.intonation.as_ref()?;
         let l = self.limits;
-        if u.end - u.start < l.declarative_utterance {
+        if l.declarative_utterance == 0 || u.end - u.start < l.declarative_utterance {
             return None;
         }
         let rise = intonation.final_rise(u.end)?;
         (rise < l.final_rise).then_some(rise)
+    }
+
+    /// The utterance's fall (semitones its last third sits under its median) when it is in the
+    /// declination rule's lengths (at least `falling_utterance`, under `declarative_utterance`
+    /// when that rule is on), falls at least `final_fall` and its end does not rise
+    /// `final_rise` (when its end has too few voiced frames to say, the fall alone decides);
+    /// else `None`.
+    fn falling(&self, u: Utterance) -> Option<f32> {
+        let intonation = self.intonation.as_ref()?;
+        let l = self.limits;
+        let length = u.end - u.start;
+        if l.falling_utterance == 0
+            || length < l.falling_utterance
+            || (l.declarative_utterance > 0 && length >= l.declarative_utterance)
+        {
+            return None;
+        }
+        // A question's end vetoes the fall: a person who introduces themselves declines across
+        // the sentence too, then asks ("…我是张伟,请问哪位?").
+        if intonation
+            .final_rise(u.end)
+            .is_some_and(|rise| rise >= l.final_rise)
+        {
+            return None;
+        }
+        let fall = intonation.final_fall()?;
+        (fall >= l.final_fall).then_some(fall)
     }
 
     fn decide(&self, verdict: Verdict, detail: String) -> Decision {
@@ -425,6 +483,86 @@ mod tests {
             // Without the rule its cadence is a person's: that is what the rule adds.
             let d = run_with(&rule_off(), &a).unwrap();
             assert_eq!(d.verdict, Verdict::Human, "{voice} {text}, rule off: {d:?}");
+        }
+    }
+
+    #[test]
+    fn a_read_sentence_under_2_s_that_falls_across_it_is_a_machine() {
+        if !crate::cpa::tones::test_audio::espeak_available() {
+            return;
+        }
+        // "Leave a message after the tone." then silence: 1.6–2 s, too short for the rise rule,
+        // and a read statement's pitch declines to its end.
+        let a = said("en-us", "Leave a message after the tone.", 160, 50);
+        let d = run(&a).unwrap();
+        assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
+        assert!(d.detail.contains("last third falls"), "{d:?}");
+        // Decided when the pause would have made it a person: nobody waits longer.
+        let off = AdaptiveSettings {
+            falling_utterance: crate::yaml::Dur(std::time::Duration::ZERO),
+            ..AdaptiveSettings::default()
+        };
+        let person = run_with(&off, &a).unwrap();
+        assert_eq!(person.verdict, Verdict::Human, "rule off: {person:?}");
+        assert_eq!(d.decided_ms, person.decided_ms);
+        // It rests on the measured fall: asking for more than a sentence falls makes it a person.
+        let deaf = AdaptiveSettings {
+            final_fall_semitones: 12.0,
+            ..AdaptiveSettings::default()
+        };
+        assert_eq!(run_with(&deaf, &a).unwrap().verdict, Verdict::Human);
+    }
+
+    /// A voiced sound whose pitch per 20 ms frame is `contour` (Hz), after 400 ms of line and
+    /// followed by 3 s of waiting.
+    fn voiced(contour: &[f64]) -> Vec<i16> {
+        let mut a = silence(400);
+        let mut phase = 0.0f64;
+        for &hz in contour {
+            a.extend((0..FRAME).map(|_| {
+                phase += hz / 8000.0;
+                let v: f64 = (1..=6)
+                    .map(|k| {
+                        (2.0 * std::f64::consts::PI * f64::from(k) * phase).sin() / f64::from(k)
+                    })
+                    .sum();
+                (v * 6000.0) as i16
+            }));
+        }
+        a.extend(silence(3000));
+        a
+    }
+
+    #[test]
+    fn under_2_s_a_fall_across_the_sentence_is_a_greeting_unless_its_end_asks() {
+        // 1.8 s declining 4 semitones: a read statement's declination.
+        let statement: Vec<f64> = (0..90)
+            .map(|k| 180.0 * 2f64.powf(-4.0 * f64::from(k) / 89.0 / 12.0))
+            .collect();
+        let d = run(&voiced(&statement)).unwrap();
+        assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
+        assert!(d.detail.contains("last third falls"), "{d:?}");
+        // The same decline, then a question's rise over its last 300 ms: a person.
+        let mut question = statement[..75].to_vec();
+        let low = question[74];
+        question.extend((1..=15).map(|k| low * 2f64.powf(6.0 * f64::from(k) / 15.0 / 12.0)));
+        let d = run(&voiced(&question)).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+    }
+
+    #[test]
+    fn short_answers_that_fall_are_left_to_cadence() {
+        if !crate::cpa::tones::test_audio::espeak_available() {
+            return;
+        }
+        // Statements and wh-questions fall too, but a person's are short.
+        for (voice, text) in [
+            ("en-us", "Hello, speaking."),
+            ("en-us", "Hello, who's this?"),
+            ("cmn", "喂,你好,哪位啊?"),
+        ] {
+            let d = run(&said(voice, text, 175, 50)).unwrap();
+            assert_eq!(d.verdict, Verdict::Human, "{voice} {text}: {d:?}");
         }
     }
 

@@ -10,6 +10,11 @@
 //! less the median pitch of the whole utterance, in semitones: a rise reads positive whatever
 //! the voice's register.
 //!
+//! A second summary, [`Intonation::final_fall`], reads the utterance's declination: the median
+//! pitch of its last third (of the sampled voiced frames) under the median of the whole. Read
+//! statements drift down across the sentence and lower further at its end ("final lowering");
+//! a person's question holds up or rises. It needs no per-frame work past the median's samples.
+//!
 //! Cost: pitch is estimated on every [`REFERENCE_STEP`]th speech frame for the median, and on
 //! every speech frame only once the utterance is long enough for its end to be judged
 //! ([`Intonation::push`]'s `dense`), so most calls never pay for it.
@@ -96,6 +101,23 @@ impl Intonation {
         }
     }
 
+    /// How far (semitones, positive when lower) the median pitch of the last third of the
+    /// utterance's sampled voiced frames sits under the median of all of them; `None` when the
+    /// last third has fewer than [`MIN_VOICED`] samples, or the samples stopped before the end
+    /// (an utterance past [`REFERENCE_CAP`] samples, 5 s or more).
+    pub fn final_fall(&self) -> Option<f32> {
+        let n = self.references;
+        let third = n / 3;
+        if third < MIN_VOICED || n == REFERENCE_CAP {
+            return None;
+        }
+        let mut last = [0.0f32; REFERENCE_CAP];
+        last[..third].copy_from_slice(&self.reference[n - third..n]);
+        let end = median(&mut last[..third]);
+        let mut all = self.reference;
+        Some(median(&mut all[..n]) - end)
+    }
+
     /// The rise of the utterance's end (its speech frames among the [`TAIL_FRAMES`] up to
     /// frame `last`, its last speech frame) over its median, semitones; `None` when either has
     /// too few voiced frames.
@@ -165,6 +187,35 @@ mod tests {
         statement.extend((0..15).map(|k| 150.0 * 2f64.powf(-f64::from(k) / 24.0)));
         let r = rise(&statement).unwrap();
         assert!(r.abs() < 0.5, "{r}");
+    }
+
+    /// The fall of an utterance whose pitch per frame is `contour` (Hz), sampled as the AMD
+    /// samples it (every other speech frame).
+    fn fall(contour: &[f64]) -> Option<f32> {
+        let mut i = Intonation::default();
+        let mut phase = 0.0;
+        for (n, &hz) in contour.iter().enumerate() {
+            i.push(&frame(hz, &mut phase), n as u32 + 1, true, false);
+        }
+        i.final_fall()
+    }
+
+    #[test]
+    fn a_declining_sentence_falls_and_a_level_or_rising_one_does_not() {
+        // 1.6 s from 180 Hz down 4 semitones, evenly: the last third's median is about
+        // 2/3 of the way down, its whole median half way: a fall of about 1.3 semitones.
+        let decline: Vec<f64> = (0..80)
+            .map(|k| 180.0 * 2f64.powf(-4.0 * f64::from(k) / 79.0 / 12.0))
+            .collect();
+        let f = fall(&decline).unwrap();
+        assert!((1.0..1.7).contains(&f), "{f}");
+        let f = fall(&[150.0; 80]).unwrap();
+        assert!(f.abs() < 0.2, "{f}");
+        let mut question = vec![150.0; 60];
+        question.extend((0..20).map(|k| 150.0 * 2f64.powf(f64::from(k) / 24.0)));
+        assert!(fall(&question).unwrap() < 0.0);
+        // Too few voiced samples for a third: no opinion.
+        assert_eq!(fall(&[150.0; 20]), None);
     }
 
     #[test]

@@ -156,6 +156,23 @@ pub struct AdaptiveSettings {
     /// greetings cadence calls people median 0.0, 10th–90th percentile −2..+2, those over the
     /// threshold ending on a comma's continuation rise).
     pub final_rise_semitones: f64,
+    /// A first utterance at least this long (and shorter than `declarative_utterance`, whose
+    /// rule judges the longer ones; all lengths from here when that rule is off), followed by a
+    /// person's pause, whose pitch falls across it (see `final_fall_semitones`) and whose end
+    /// does not rise `final_rise_semitones` is a greeting (`machine`), decided at the moment it
+    /// would have been a person. A read statement declines toward its end ("Please leave a
+    /// message.", "Leave a message after the tone."); a question ends high. Default 1600 ms
+    /// (full generated corpus, greetings gained / people lost, seeds 7 and 18: 1600 ms +5 / 0
+    /// and +2 / 0; 1500 ms +5 / 0 and +2 / −1, a Mandarin "喂,你好,哪位啊?" of 1.56 s falling
+    /// 1.3; 1700 ms +3 / 0 and +1 / 0. English people's falling answers, "Hello, speaking.",
+    /// "Hello, who's this?", last 1.0–1.46 s there; BENCHMARKS.md). 0 s: rule off.
+    pub falling_utterance: Dur,
+    /// How far (semitones) the median pitch of the utterance's last third must sit under its
+    /// median for `falling_utterance`'s rule. Default 1.25 (full generated corpus, first
+    /// utterances of 1.6–2 s then a pause: people at most 0.77; the greetings cadence calls
+    /// people 1.05–2.96, but for one English and two Cantonese ending level, −0.18..0.0; 1.0
+    /// gains one more greeting on seed 7 with 0.23 semitone to the nearest person).
+    pub final_fall_semitones: f64,
     /// Total analysis time; past it the verdict is `unsure`. Default 6000 ms (room for up to
     /// 1.5 s before the first word, a `max_utterance` and the pause after it).
     pub total_analysis: Dur,
@@ -179,6 +196,8 @@ impl Default for AdaptiveSettings {
             max_words: 8,
             declarative_utterance: ms(2000),
             final_rise_semitones: 0.5,
+            falling_utterance: ms(1600),
+            final_fall_semitones: 1.25,
             total_analysis: ms(6000),
             speech_above_floor_db: 9.0,
             min_speech_dbfs: -60.0,
@@ -362,6 +381,18 @@ impl AdaptiveSettings {
             "adaptive.final_rise_semitones",
             a.final_rise_semitones,
             -12.0,
+            12.0,
+        )?;
+        check_dur(
+            "adaptive.falling_utterance",
+            a.falling_utterance,
+            Duration::ZERO,
+            MAX_ANALYSIS,
+        )?;
+        check_db(
+            "adaptive.final_fall_semitones",
+            a.final_fall_semitones,
+            0.0,
             12.0,
         )?;
         check_dur(
