@@ -65,6 +65,14 @@ pub struct Landmark {
     pub t: u32,
 }
 
+impl Landmark {
+    /// The second peak's column: the landmark attests the audio from [`Landmark::t`] to here
+    /// (Δt is the hash's low 5 bits, plus one).
+    pub fn end(self) -> u32 {
+        self.t + (self.hash & 0x1f) + 1
+    }
+}
+
 #[cfg(test)]
 #[test]
 fn db_of_is_within_a_twentieth_of_a_db() {

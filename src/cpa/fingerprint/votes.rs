@@ -31,12 +31,14 @@ fn key(reference: u32, offset: i32) -> u64 {
     (u64::from(reference) << 32) | u64::from(offset as u32)
 }
 
-/// One alignment's votes and the stream columns they came from.
+/// One alignment's votes and the stream columns they came from: the earliest voting
+/// landmark's first peak, the latest first peak, and the latest second peak.
 #[derive(Clone, Copy, Debug)]
 struct Tally {
     count: u32,
     first: u32,
     last: u32,
+    last_end: u32,
 }
 
 /// Votes per (reference, offset in frames).
@@ -53,17 +55,19 @@ impl Votes {
         }
     }
 
-    /// One more vote for `(reference, offset)`, from a landmark at stream column `t`; its
-    /// score afterwards.
-    pub fn add(&mut self, reference: u32, offset: i32, t: u32) -> u32 {
+    /// One more vote for `(reference, offset)`, from a landmark whose peaks are at stream
+    /// columns `t` and `end`; its score afterwards.
+    pub fn add(&mut self, reference: u32, offset: i32, t: u32, end: u32) -> u32 {
         let tally = self.map.entry(key(reference, offset)).or_insert(Tally {
             count: 0,
             first: t,
             last: t,
+            last_end: end,
         });
         tally.count += 1;
         tally.first = tally.first.min(t);
         tally.last = tally.last.max(t);
+        tally.last_end = tally.last_end.max(end);
         self.score(reference, offset)
     }
 
@@ -77,17 +81,23 @@ impl Votes {
     }
 
     /// Stream frames between the first and the last landmark that voted for `offset` or its
-    /// neighbours: how much of the audio agrees, not just how many hashes.
-    pub fn span(&self, reference: u32, offset: i32) -> u32 {
-        let (first, last) = self.extent(reference, offset);
+    /// neighbours: how much of the audio agrees, not just how many hashes. Measured to the
+    /// latest landmark's first peak, or with `attested` to its second (a landmark is a pair of
+    /// peaks and agrees on both: the audio up to the second peak agrees too).
+    pub fn span(&self, reference: u32, offset: i32, attested: bool) -> u32 {
+        let (first, last) = self.extent(reference, offset, attested);
         last.saturating_sub(first)
     }
 
-    /// The first and last stream frames that voted for `offset` or its neighbours.
-    pub fn extent(&self, reference: u32, offset: i32) -> (u32, u32) {
+    /// The first and last stream frames that voted for `offset` or its neighbours (the last to
+    /// the latest second peak with `attested`, see [`Votes::span`]).
+    pub fn extent(&self, reference: u32, offset: i32, attested: bool) -> (u32, u32) {
         (offset - 1..=offset + 1)
             .filter_map(|o| self.map.get(&key(reference, o)))
-            .fold((u32::MAX, 0), |(f, l), t| (f.min(t.first), l.max(t.last)))
+            .fold((u32::MAX, 0), |(f, l), t| {
+                let last = if attested { t.last_end } else { t.last };
+                (f.min(t.first), l.max(last))
+            })
     }
 
     /// Keeps the alignments `keep(reference, offset)` approves.
