@@ -14,6 +14,11 @@
 //!   (`after_long_utterance_silence` after an utterance longer than `short_utterance`: a
 //!   greeting's first sentence is often followed by a longer breath than its commas, or by
 //!   its beep, which then continues the utterance and [`super::classifier`] hears it);
+//! - a first "utterance" shorter than `short_sound` is not taken for a word when the pause
+//!   comes: a click, a breath, or the last fragment of a carrier's looped message that was
+//!   playing at the answer. It is forgotten and the next speech starts the first utterance;
+//!   if only silence follows for `after_short_sound_silence`, it was a person after all
+//!   (`human`);
 //! - `total_analysis` without any of these → `unsure`.
 //!
 //! And one rule past cadence, from the utterance's intonation ([`super::intonation`]): an
@@ -50,6 +55,8 @@ struct Limits {
     after_utterance_silence: u32,
     short_utterance: u32,
     after_long_utterance_silence: u32,
+    short_sound: u32,
+    after_short_sound_silence: u32,
     max_words: u32,
     total_analysis: u32,
     /// 0: the intonation rule is off.
@@ -85,6 +92,9 @@ pub struct Amd {
     /// The current speech run has been counted as a word.
     in_word: bool,
     utterance: Option<Utterance>,
+    /// A sound too short for a word, forgotten at the pause after it (see `short_sound`), while
+    /// nothing else has been heard since.
+    short_sound: Option<Utterance>,
     /// The first utterance's pitch; `None` when the intonation rule is off.
     intonation: Option<Box<Intonation>>,
     decided: bool,
@@ -102,6 +112,8 @@ impl Amd {
                 after_utterance_silence: frames(settings.after_utterance_silence),
                 short_utterance: frames(settings.short_utterance),
                 after_long_utterance_silence: frames(settings.after_long_utterance_silence),
+                short_sound: frames(settings.short_sound),
+                after_short_sound_silence: frames(settings.after_short_sound_silence),
                 max_words: settings.max_words,
                 total_analysis: frames(settings.total_analysis),
                 declarative_utterance: frames(settings.declarative_utterance),
@@ -115,6 +127,7 @@ impl Amd {
             pause_run: 0,
             in_word: false,
             utterance: None,
+            short_sound: None,
             intonation: (settings.declarative_utterance.millis() > 0
                 || settings.falling_utterance.millis() > 0)
                 .then(|| Box::new(Intonation::default())),
@@ -166,6 +179,7 @@ impl Amd {
             if !self.in_word && self.speech_run >= l.min_word {
                 self.in_word = true;
                 let began = now - self.speech_run;
+                self.short_sound = None;
                 let u = self.utterance.get_or_insert(Utterance {
                     start: began,
                     end: now,
@@ -201,14 +215,35 @@ impl Amd {
                 Some(u) if u.end - u.start > l.short_utterance => l.after_long_utterance_silence,
                 _ => l.after_utterance_silence,
             };
-            match self.utterance {
-                None if now >= l.initial_silence => {
+            match (self.utterance, self.short_sound) {
+                (None, Some(sound)) if self.pause_run >= l.after_short_sound_silence => {
+                    return Some(self.decide(
+                        Verdict::Human,
+                        format!(
+                            "a sound of {} ms, then {} ms silence",
+                            (sound.end - sound.start) * FRAME_MS,
+                            self.pause_run * FRAME_MS
+                        ),
+                    ));
+                }
+                // Something was heard: not dead air, whatever the time.
+                (None, Some(_)) => {}
+                (None, None) if now >= l.initial_silence => {
                     return Some(self.decide(
                         Verdict::Silence,
                         format!("initial silence {} ms", now * FRAME_MS),
                     ));
                 }
-                Some(u) if self.pause_run >= person_pause => {
+                (Some(u), _)
+                    if self.pause_run >= person_pause && u.end - u.start < l.short_sound =>
+                {
+                    // Not a word yet. Its few pitch samples stay in the intonation's median;
+                    // they are 3 at most against the next utterance's tens, and its end is
+                    // outside the next utterance's last 300 ms.
+                    self.short_sound = Some(u);
+                    self.utterance = None;
+                }
+                (Some(u), _) if self.pause_run >= person_pause => {
                     if let Some(rise) = self.declarative(u) {
                         return Some(self.decide(
                             Verdict::Machine,
@@ -335,6 +370,44 @@ mod tests {
         // Speech ends at about 900 ms (the last syllable may end a little earlier); the pause
         // rule needs 450 ms of it.
         assert!((1200..=1500).contains(&d.decided_ms), "{d:?}");
+    }
+
+    #[test]
+    fn a_fragment_then_a_looped_message_is_not_a_person() {
+        // A call answered as a carrier's message loops: its last syllable's 100 ms, the loop's
+        // pause, then the message again (sentences of 1.2 s with 300 ms breaks).
+        let mut a = answer(300, 100, 600);
+        for _ in 0..5 {
+            a.extend(syllables(1200, 180, 50, -10.0));
+            a.extend(silence(300));
+        }
+        let d = run(&a).unwrap();
+        assert_eq!(d.verdict, Verdict::Machine, "{d:?}");
+        // Without the rule the fragment alone was a person, 450 ms into the loop's pause.
+        let every_word = AdaptiveSettings {
+            short_sound: crate::yaml::Dur(std::time::Duration::ZERO),
+            ..AdaptiveSettings::default()
+        };
+        let d = run_with(&every_word, &a).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+        assert!(d.decided_ms < 1000, "{d:?}");
+    }
+
+    #[test]
+    fn a_short_sound_then_waiting_is_a_person_after_a_longer_pause() {
+        let d = run(&answer(400, 100, 3000)).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+        // The sound ends at about 500 ms; `after_short_sound_silence` is 1500 ms.
+        assert!((1900..=2200).contains(&d.decided_ms), "{d:?}");
+        assert!(d.detail.starts_with("a sound of"), "{d:?}");
+    }
+
+    #[test]
+    fn a_quick_word_is_a_word() {
+        // A fast "喂" of 200 ms: decided at the usual 450 ms pause, not held as a sound.
+        let d = run(&answer(400, 200, 3000)).unwrap();
+        assert_eq!(d.verdict, Verdict::Human, "{d:?}");
+        assert!((1000..=1200).contains(&d.decided_ms), "{d:?}");
     }
 
     #[test]

@@ -134,6 +134,16 @@ pub struct AdaptiveSettings {
     /// enough for a short greeting's beep to start (it follows the words by 0.2–1 s). Default
     /// 900 ms.
     pub after_long_utterance_silence: Dur,
+    /// A first "utterance" shorter than this, followed by a person's pause, is not yet taken for
+    /// a word: a click, a breath, or the last syllable's fragment of a carrier's message that was
+    /// playing when the call was answered (its repeat follows the loop's pause). The AMD
+    /// forgets it and listens on; see `after_short_sound_silence`. Shorter than any answer's
+    /// word ("喂" 160 ms or more at espeak's fastest). Default 140 ms; 0 s: every word counts.
+    pub short_sound: Dur,
+    /// Silence after a forgotten `short_sound` that makes it a person after all (someone who
+    /// said "嗯" and waits): long enough for a looped message's pause (0.5–1.5 s) to end.
+    /// Default 1500 ms.
+    pub after_short_sound_silence: Dur,
     /// Words (speech bursts of at least `min_word`) in the first utterance that make it a
     /// greeting even before `max_utterance`. Default 8.
     pub max_words: u32,
@@ -193,6 +203,8 @@ impl Default for AdaptiveSettings {
             after_utterance_silence: ms(450),
             short_utterance: ms(700),
             after_long_utterance_silence: ms(900),
+            short_sound: ms(140),
+            after_short_sound_silence: ms(1500),
             max_words: 8,
             declarative_utterance: ms(2000),
             final_rise_semitones: 0.5,
@@ -367,6 +379,18 @@ impl AdaptiveSettings {
         check_dur(
             "adaptive.after_long_utterance_silence",
             a.after_long_utterance_silence,
+            a.after_utterance_silence.0,
+            Duration::from_secs(10),
+        )?;
+        check_dur(
+            "adaptive.short_sound",
+            a.short_sound,
+            Duration::ZERO,
+            Duration::from_secs(1),
+        )?;
+        check_dur(
+            "adaptive.after_short_sound_silence",
+            a.after_short_sound_silence,
             a.after_utterance_silence.0,
             Duration::from_secs(10),
         )?;
