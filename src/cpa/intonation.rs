@@ -29,7 +29,7 @@ pub const TAIL_FRAMES: u32 = 15;
 const MIN_VOICED: usize = 5;
 /// Every how many speech frames the median is sampled.
 const REFERENCE_STEP: u32 = 2;
-/// Samples kept for the median: a 4.5 s utterance at [`REFERENCE_STEP`] needs about 113.
+/// Samples kept for the median: a 5 s utterance (`max_utterance`) at [`REFERENCE_STEP`] needs 125.
 const REFERENCE_CAP: usize = 128;
 
 /// Semitones of `hz` over 100 Hz.

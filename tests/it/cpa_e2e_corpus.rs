@@ -60,9 +60,10 @@ const ANNOUNCED: [&str; 6] = [
 /// Nailed-up agents (one baresip account each).
 const AGENTS: u32 = 4;
 /// A customer who is not hung up on hangs up this long after the ACK: longer than any analysis
-/// (`total_analysis`, 6 s by default, and a greeting's wait for its beep) plus the live lag of
-/// the verdict behind the offline one, so every call gets its verdict before the customer's BYE.
-const CUSTOMER_HOLD_MS: u32 = 8_000;
+/// (`total_analysis`, 6.5 s by default, then a `machine` held for `announcement_grace`, 2 s)
+/// plus the live lag of the verdict behind the offline one, so every call gets its verdict
+/// before the customer's BYE.
+const CUSTOMER_HOLD_MS: u32 = 9_500;
 /// The tap's frame (packetisation, ms; `outdial::media::jitter`).
 const FRAME_MS: i64 = outdial::media::jitter::SLOT_SAMPLES as i64 / 8;
 /// How many interarrival jitters (RFC 3550's smoothed mean deviation) a packet may come late.
