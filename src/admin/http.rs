@@ -406,9 +406,9 @@ async fn act(s: &AppState, id: &str, action: AgentAction) -> Result<Response, Ap
         (status = 200, description = "The agent after the action", body = AgentView),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The action does not fit the agent's state", body = ErrorBody),
+        (status = 409, description = "The action does not fit the agent's state, or another engine node owns the agent", body = ErrorBody),
         (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        (status = 503, description = "The engine is stopping, or has just started and not yet claimed its agents (retry)", body = ErrorBody),
     ))]
 async fn agent_login(
     State(s): State<AppState>,

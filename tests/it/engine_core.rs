@@ -694,6 +694,17 @@ fn logged_out_agents_are_counted_by_the_campaigns_they_may_work() {
          node_ttl: 3s\ncampaigns:\n  - {name: c1}\n  - {name: c2}\n";
     let mut w = engine_support::lab_world(config, &[&c1, &c2]);
     w.start(Vec::new());
+    // Until the store answers the node's claim, an agent is not known to be another node's: a
+    // login is asked to come again (503), not refused as owned elsewhere (409).
+    match w.admin(AdminRequest::AgentAction(
+        "agent0001".into(),
+        AgentAction::Login,
+    )) {
+        Some(AdminReply::Agent(Err(outdial::admin::ControlError::Unavailable(m)))) => {
+            assert!(m.contains("still claiming"), "{m}")
+        }
+        other => panic!("login before the claim is back: {other:?}"),
+    }
     // The node claims its agents in the store first.
     w.run_for(S(2));
     let counts = |w: &mut World, name: &str| match w.admin(AdminRequest::Campaign(name.into())) {

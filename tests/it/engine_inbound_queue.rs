@@ -10,7 +10,7 @@ use crate::engine_support;
 use std::time::{Duration, Instant};
 
 use engine_support::*;
-use outdial::admin::{AgentAction, Client};
+use outdial::admin::{AgentAction, Client, ClientError};
 use outdial::sip::trunk::TrunkSet;
 use outdial::sip::{spawn, CallerId, EndpointConfig, Event, PlaceCall, TrunksConfig, E164};
 
@@ -23,12 +23,22 @@ fn with_paused_desk(text: &str) -> String {
     )
 }
 
-/// Logs `desk` in and pauses it: a logged-in inbound agent that takes no call.
+/// Logs `desk` in and pauses it: a logged-in inbound agent that takes no call. A login the
+/// engine answers with 503 (it has just started and its claim of the agents is not back from
+/// the store yet) is asked again, as a desktop would.
 async fn pause_desk(client: &Client) {
-    client
-        .agent_action("desk", &AgentAction::Login)
-        .await
-        .expect("login desk");
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        match client.agent_action("desk", &AgentAction::Login).await {
+            Ok(_) => break,
+            Err(ClientError::Status { status, .. })
+                if status.as_u16() == 503 && Instant::now() < end =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("login desk: {e:?}"),
+        }
+    }
     let pause = AgentAction::Pause {
         reason: "break".into(),
     };

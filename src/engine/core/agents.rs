@@ -149,6 +149,13 @@ impl Core {
 
     /// Logs in an agent this node owns, into the best campaign for it.
     fn login(&mut self, ai: usize) -> Result<(), ControlError> {
+        if !self.claims_known {
+            // The engine has just started and the store has not answered its claim yet.
+            return Err(ControlError::Unavailable(format!(
+                "agent {}: this engine node is still claiming its agents; retry in a moment",
+                self.agents[ai].spec.id
+            )));
+        }
         if !self.agents[ai].claimed {
             return Err(ControlError::Conflict(format!(
                 "agent {} is owned by another engine node",
@@ -573,6 +580,7 @@ impl Core {
 
     /// Claims came back: agents we own now may log in; agents we lost are taken out.
     pub(crate) fn on_claimed(&mut self, ids: Vec<String>) {
+        self.claims_known = true;
         let owned: std::collections::HashSet<String> = ids.into_iter().collect();
         for ai in 0..self.agents.len() {
             let mine = owned.contains(&self.agents[ai].spec.id);

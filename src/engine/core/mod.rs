@@ -356,6 +356,9 @@ pub struct Core {
     pub(crate) started: Instant,
     /// This node's liveness row expired (it is stopping and must exit with an error).
     pub(crate) node_lost: bool,
+    /// The store has answered this node's first claim of its agents: until then an agent not
+    /// claimed yet is not known to be another node's.
+    pub(crate) claims_known: bool,
     /// Call milestones not yet written (one batched write per housekeeping tick).
     pub(crate) progress: Vec<CallProgress>,
     /// Legs of a crashed run being ended with BYE, with the agent of an agent leg: that agent
@@ -606,6 +609,7 @@ impl Core {
             stats: RunStats::default(),
             started: now,
             node_lost: false,
+            claims_known: false,
             progress: Vec::new(),
             releasing: HashMap::new(),
             held: Vec::new(),
