@@ -65,6 +65,9 @@ struct Limits {
     /// 0: the declination rule is off.
     falling_utterance: u32,
     final_fall: f32,
+    /// The shortest utterance either intonation rule judges (the shorter of
+    /// `falling_utterance` and `declarative_utterance` that is on; 0 when both are off).
+    judged_from: u32,
 }
 
 /// The first utterance, once its first word is heard.
@@ -95,7 +98,7 @@ pub struct Amd {
     /// A sound too short for a word, forgotten at the pause after it (see `short_sound`), while
     /// nothing else has been heard since.
     short_sound: Option<Utterance>,
-    /// The first utterance's pitch; `None` when the intonation rule is off.
+    /// The first utterance's pitch; `None` when both intonation rules are off.
     intonation: Option<Box<Intonation>>,
     decided: bool,
 }
@@ -103,6 +106,8 @@ pub struct Amd {
 impl Amd {
     /// A detector at the answer.
     pub fn new(settings: &AdaptiveSettings) -> Self {
+        let falling_utterance = frames(settings.falling_utterance);
+        let declarative_utterance = frames(settings.declarative_utterance);
         Amd {
             limits: Limits {
                 initial_silence: frames(settings.initial_silence),
@@ -116,10 +121,15 @@ impl Amd {
                 after_short_sound_silence: frames(settings.after_short_sound_silence),
                 max_words: settings.max_words,
                 total_analysis: frames(settings.total_analysis),
-                declarative_utterance: frames(settings.declarative_utterance),
+                declarative_utterance,
                 final_rise: settings.final_rise_semitones as f32,
-                falling_utterance: frames(settings.falling_utterance),
+                falling_utterance,
                 final_fall: settings.final_fall_semitones as f32,
+                judged_from: match (falling_utterance, declarative_utterance) {
+                    (0, d) => d,
+                    (f, 0) => f,
+                    (f, d) => f.min(d),
+                },
             },
             vad: Vad::new(settings.speech_above_floor_db, settings.min_speech_dbfs),
             frames: 0,
@@ -128,8 +138,7 @@ impl Amd {
             in_word: false,
             utterance: None,
             short_sound: None,
-            intonation: (settings.declarative_utterance.millis() > 0
-                || settings.falling_utterance.millis() > 0)
+            intonation: (declarative_utterance > 0 || falling_utterance > 0)
                 .then(|| Box::new(Intonation::default())),
             decided: false,
         }
@@ -144,16 +153,9 @@ impl Amd {
         self.frames += 1;
         if let Some(intonation) = self.intonation.as_mut() {
             // Each speech frame is measured once the utterance is long enough for it to fall in
-            // an end a rule judges (within TAIL_FRAMES of the shorter of `falling_utterance`
-            // and `declarative_utterance`); before that, only the median's samples are.
-            let judged_from = match (
-                self.limits.falling_utterance,
-                self.limits.declarative_utterance,
-            ) {
-                (0, d) => d,
-                (f, 0) => f,
-                (f, d) => f.min(d),
-            };
+            // an end a rule judges (within TAIL_FRAMES of `judged_from`); before that, only the
+            // median's samples are.
+            let judged_from = self.limits.judged_from;
             let dense = self
                 .utterance
                 .is_some_and(|u| self.frames - u.start + TAIL_FRAMES > judged_from);
@@ -289,9 +291,10 @@ impl Amd {
     /// intonation rule and its end does not rise enough for a question; else `None` (no
     /// opinion: too short, rule off, or too few voiced frames).
     fn declarative(&self, u: Utterance) -> Option<f32> {
-        // No intonation state: the rule is off (`declarative_utterance` 0).
+        // No intonation state: both rules are off.
         let intonation = self.intonation.as_ref()?;
         let l = self.limits;
+        // This rule off (the declination rule may still be on).
         if l.declarative_utterance == 0 || u.end - u.start < l.declarative_utterance {
             return None;
         }
@@ -592,15 +595,7 @@ mod tests {
         let mut a = silence(400);
         let mut phase = 0.0f64;
         for &hz in contour {
-            a.extend((0..FRAME).map(|_| {
-                phase += hz / 8000.0;
-                let v: f64 = (1..=6)
-                    .map(|k| {
-                        (2.0 * std::f64::consts::PI * f64::from(k) * phase).sin() / f64::from(k)
-                    })
-                    .sum();
-                (v * 6000.0) as i16
-            }));
+            a.extend(super::super::intonation::tests::frame(hz, &mut phase));
         }
         a.extend(silence(3000));
         a

@@ -152,11 +152,11 @@ impl Intonation {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A voiced frame at `hz` continuing `phase` (a sawtooth-ish sum of harmonics).
-    fn frame(hz: f64, phase: &mut f64) -> [i16; FRAME] {
+    pub(crate) fn frame(hz: f64, phase: &mut f64) -> [i16; FRAME] {
         std::array::from_fn(|_| {
             *phase += hz / 8000.0;
             let v: f64 = (1..=6)

@@ -111,8 +111,9 @@ fn tail_cut(corpus: &cpa_support::Corpus) -> &cpa_support::Item {
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
             .0;
         let mut m = Matcher::new(Arc::clone(&library));
-        pcm.chunks_exact(outdial::cpa::FRAME)
-            .find_map(|c| m.push(&std::array::from_fn(|i| c[i])))
+        outdial::cpa::frames_of(&pcm, 0, 0)
+            .iter()
+            .find_map(|f| m.push(f))
             .is_some_and(|r| matches!(r, Recognition::Tail(t) if t.score >= MIN_SCORE + 0.05))
     };
     corpus

@@ -46,12 +46,16 @@ const FLOOR_SETTLE_RATE: f32 = 0.3;
 /// Pairs: the second peak 1 to 32 columns (20–640 ms) after the first, within ±31 bins (±970
 /// Hz); each peak pairs with at most `FAN_OUT` earlier ones, nearest in time first.
 pub const MAX_DT: u32 = 32;
+/// Bits of a hash that hold Δt − 1 (its lowest; `MAX_DT` − 1 fits).
+const DT_BITS: u32 = 5;
+/// Bits above them that hold Δf + `MAX_DF` (up to 2 · 31).
+const DF_BITS: u32 = 6;
 const MAX_DF: i32 = 31;
 const FAN_OUT: usize = 8;
 /// Recent peaks kept for pairing: `MAX_DT` columns' worth at most.
 const PEAK_HISTORY: usize = (MAX_DT as usize + 1) * MAX_PEAKS;
-/// Hash layout: 7 bits of f1 (bin − LOW_BIN), 6 of f2 − f1 + 31, 5 of Δt − 1.
-pub const HASH_BITS: u32 = 18;
+/// Hash layout: 7 bits of f1 (bin − LOW_BIN), [`DF_BITS`] of f2 − f1 + 31, [`DT_BITS`] of Δt − 1.
+pub const HASH_BITS: u32 = 7 + DF_BITS + DT_BITS;
 
 /// Most hashes one [`Landmarks::push`] can give: every peak of a column times its fan-out.
 pub const MAX_PER_PUSH: usize = MAX_PEAKS * FAN_OUT;
@@ -67,9 +71,9 @@ pub struct Landmark {
 
 impl Landmark {
     /// The second peak's column: the landmark attests the audio from [`Landmark::t`] to here
-    /// (Δt is the hash's low 5 bits, plus one).
+    /// (Δt is the hash's low [`DT_BITS`], plus one).
     pub fn end(self) -> u32 {
-        self.t + (self.hash & 0x1f) + 1
+        self.t + (self.hash & ((1 << DT_BITS) - 1)) + 1
     }
 }
 
@@ -290,7 +294,9 @@ impl Landmarks {
             if dt == 0 || df.abs() > MAX_DF {
                 continue;
             }
-            let hash = (u32::from(p.bin) << 11) | (((df + MAX_DF) as u32) << 5) | (dt - 1);
+            let hash = (u32::from(p.bin) << (DF_BITS + DT_BITS))
+                | (((df + MAX_DF) as u32) << DT_BITS)
+                | (dt - 1);
             out.push(Landmark { hash, t: p.t });
             made += 1;
             if made == FAN_OUT {

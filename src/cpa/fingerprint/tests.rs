@@ -53,7 +53,11 @@ fn shipped() -> Vec<(String, Vec<i16>)> {
 
 /// Every recognition over `pcm` with the ms at which it came.
 fn recognitions(library: &Arc<Library>, pcm: &[i16]) -> Vec<(u32, Recognition)> {
-    let mut m = Matcher::new(Arc::clone(library));
+    recognitions_by(Matcher::new(Arc::clone(library)), pcm)
+}
+
+/// What matcher `m` reports over `pcm`, each with the ms at which it came.
+fn recognitions_by(mut m: Matcher, pcm: &[i16]) -> Vec<(u32, Recognition)> {
     frames(pcm)
         .iter()
         .enumerate()
@@ -493,12 +497,7 @@ fn in_early_media_a_weak_agreement_names_nothing_until_it_has_the_class_votes() 
     pcm.extend(silence(1000));
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let pcm = add_noise(&pcm, 0.0, &mut rng);
-    let first = |mut m: Matcher| {
-        frames(&pcm)
-            .iter()
-            .enumerate()
-            .find_map(|(i, f)| m.push(f).map(|r| ((i as u32 + 1) * FRAME_MS, r)))
-    };
+    let first = |m: Matcher| recognitions_by(m, &pcm).into_iter().next();
     let Some((answered_at, Recognition::Named(m))) = first(Matcher::new(Arc::clone(&library)))
     else {
         panic!("not named after the answer");
