@@ -4,8 +4,9 @@
 //! through [`Control`].
 //!
 //! Each handler carries its OpenAPI description (`#[utoipa::path]`: path, parameters, body and
-//! every status it can answer) and is mounted only through `utoipa_axum`'s `routes!`, so a route
-//! cannot exist without its description; `/openapi.json` serves the document (see `openapi`).
+//! every status it can answer, its errors as one of `responses`'s sets) and is mounted only
+//! through `utoipa_axum`'s `routes!`, so a route cannot exist without its description;
+//! `/openapi.json` serves the document (see `openapi`).
 //!
 //! | method | path | body | answer |
 //! |---|---|---|---|
@@ -51,6 +52,10 @@ use super::changes;
 use super::control::{
     AgentAction, AgentView, CampaignView, Control, ControlError, PacingRequest, PacingUpdate,
     ScreenPop,
+};
+use super::responses::{
+    AgentActed, AgentErrors, AgentPauseErrors, CampaignErrors, CurrentCallErrors, EngineErrors,
+    LoginErrors, MetricsErrors, PacingErrors, PauseErrors, WrapUpErrors,
 };
 use super::validate::{self, DispositionWire};
 
@@ -289,15 +294,13 @@ fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-// The statuses every operation may answer besides its own: 401 and 403 from the token layer,
-// added to each operation by `openapi::finish`; 500 and 503 from the engine (any `Control`
-// call), listed on each handler that makes one.
+// Each handler lists its success answer and the set of its errors (`responses`); 401 and 403
+// from the token layer are added to each operation by `openapi::finish`.
 
 #[utoipa::path(get, path = "/campaigns", tag = "campaigns",
     responses(
         (status = 200, description = "Every campaign the engine runs, by name", body = [CampaignView]),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        EngineErrors,
     ))]
 async fn campaigns(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(s.control.campaigns().await?).into_response())
@@ -307,10 +310,7 @@ async fn campaigns(State(s): State<AppState>) -> Result<Response, ApiError> {
     params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
     responses(
         (status = 200, description = "The campaign's settings and live figures", body = CampaignView),
-        (status = 400, description = "Malformed name", body = ErrorBody),
-        (status = 404, description = "No such campaign running", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        CampaignErrors,
     ))]
 async fn campaign(State(s): State<AppState>, Segment(name): Segment) -> Result<Response, ApiError> {
     Ok(Json(s.control.campaign(&name).await?).into_response())
@@ -322,11 +322,7 @@ async fn campaign(State(s): State<AppState>, Segment(name): Segment) -> Result<R
     request_body(content = PacingRequest, description = "The fields to change (at least one)"),
     responses(
         (status = 200, description = "Applied (within one pacing tick): settings before and after", body = PacingUpdate),
-        (status = 400, description = "A value out of range, an unknown field or no field: nothing changed", body = ErrorBody),
-        (status = 404, description = "No such campaign running", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 500, description = "The engine or the audit write failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        PacingErrors,
     ))]
 async fn set_pacing(
     State(s): State<AppState>,
@@ -354,10 +350,7 @@ async fn set_paused(
     params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
     responses(
         (status = 200, description = "Paused (`was_paused` tells whether it already was)", body = PauseUpdate),
-        (status = 400, description = "Malformed name", body = ErrorBody),
-        (status = 404, description = "No such campaign running", body = ErrorBody),
-        (status = 500, description = "The engine or the audit write failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        PauseErrors,
     ))]
 async fn pause_campaign(
     State(s): State<AppState>,
@@ -372,10 +365,7 @@ async fn pause_campaign(
     params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
     responses(
         (status = 200, description = "Dialling again (`was_paused` tells whether it was paused)", body = PauseUpdate),
-        (status = 400, description = "Malformed name", body = ErrorBody),
-        (status = 404, description = "No such campaign running", body = ErrorBody),
-        (status = 500, description = "The engine or the audit write failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        PauseErrors,
     ))]
 async fn resume_campaign(
     State(s): State<AppState>,
@@ -388,8 +378,7 @@ async fn resume_campaign(
 #[utoipa::path(get, path = "/agents", tag = "agents",
     responses(
         (status = 200, description = "Every configured agent, by id", body = [AgentView]),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        EngineErrors,
     ))]
 async fn agents(State(s): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(s.control.agents().await?).into_response())
@@ -403,12 +392,8 @@ async fn act(s: &AppState, id: &str, action: AgentAction) -> Result<Response, Ap
 #[utoipa::path(post, path = "/agents/{id}/login", tag = "agents",
     params(("id" = String, Path, description = "Agent id", example = "agent0001")),
     responses(
-        (status = 200, description = "The agent after the action", body = AgentView),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The action does not fit the agent's state, or another engine node owns the agent", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping, or has just started and not yet claimed its agents (retry)", body = ErrorBody),
+        AgentActed,
+        LoginErrors,
     ))]
 async fn agent_login(
     State(s): State<AppState>,
@@ -421,12 +406,8 @@ async fn agent_login(
 #[utoipa::path(post, path = "/agents/{id}/ready", tag = "agents",
     params(("id" = String, Path, description = "Agent id", example = "agent0001")),
     responses(
-        (status = 200, description = "The agent after the action", body = AgentView),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The action does not fit the agent's state", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        AgentActed,
+        AgentErrors,
     ))]
 async fn agent_ready(
     State(s): State<AppState>,
@@ -439,12 +420,8 @@ async fn agent_ready(
 #[utoipa::path(post, path = "/agents/{id}/logout", tag = "agents",
     params(("id" = String, Path, description = "Agent id", example = "agent0001")),
     responses(
-        (status = 200, description = "The agent after the action", body = AgentView),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The action does not fit the agent's state", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        AgentActed,
+        AgentErrors,
     ))]
 async fn agent_logout(
     State(s): State<AppState>,
@@ -458,13 +435,8 @@ async fn agent_logout(
     params(("id" = String, Path, description = "Agent id", example = "agent0001")),
     request_body = PauseBody,
     responses(
-        (status = 200, description = "The agent after the action", body = AgentView),
-        (status = 400, description = "Malformed id or body, or a bad reason", body = ErrorBody),
-        (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The action does not fit the agent's state", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        AgentActed,
+        AgentPauseErrors,
     ))]
 async fn agent_pause(
     State(s): State<AppState>,
@@ -481,13 +453,8 @@ async fn agent_pause(
     params(("id" = String, Path, description = "Agent id", example = "agent0001")),
     request_body = DispositionWire,
     responses(
-        (status = 200, description = "The agent after the action", body = AgentView),
-        (status = 400, description = "Malformed id or body, or a bad field value (the message names the field and what it may be)", body = ErrorBody),
-        (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The agent is not in wrap-up", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        AgentActed,
+        WrapUpErrors,
     ))]
 async fn agent_wrapup(
     State(s): State<AppState>,
@@ -511,10 +478,7 @@ async fn agent_wrapup(
     params(("id" = String, Path, description = "Agent id", example = "agent0001")),
     responses(
         (status = 200, description = "The agent's current call", body = CurrentCall),
-        (status = 400, description = "Malformed id", body = ErrorBody),
-        (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 500, description = "The engine failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        CurrentCallErrors,
     ))]
 async fn agent_current(
     State(s): State<AppState>,
@@ -536,7 +500,7 @@ async fn agent_current(
     responses(
         (status = 200, description = "Every metric", body = String,
             content_type = "text/plain; version=0.0.4; charset=utf-8"),
-        (status = 503, description = "The metrics recorder could not be installed", body = ErrorBody),
+        MetricsErrors,
     ))]
 async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let handle = s.metrics.as_ref().map_err(|e| ApiError {

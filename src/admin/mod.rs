@@ -18,6 +18,8 @@
 //! - `http`: the routes ([`router`]), each handler with its OpenAPI description, and the
 //!   error → status mapping.
 //! - `openapi`: the frame of the OpenAPI document ([`openapi()`]) and `/openapi.json`.
+//! - `responses`: the error answers the document describes, each written once, and the sets of
+//!   them the handlers list.
 //! - [`grafana`]: the Grafana dashboard of the metrics, embedded and served at `/grafana.json`.
 //! - `serve`: [`bind`] and [`serve`] (graceful shutdown, connection cap and timeouts), loopback by
 //!   default.
@@ -38,6 +40,7 @@ pub mod metrics;
 mod openapi;
 pub mod records;
 pub mod report;
+mod responses;
 mod serve;
 pub mod validate;
 pub mod wallboard;

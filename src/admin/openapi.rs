@@ -12,10 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::openapi::OpenApi;
 use utoipa::OpenApi as _;
 
-use super::http::AppState;
+use super::control::AgentView;
+use super::http::{AppState, ErrorBody};
+use super::responses;
 
 /// Name of the security scheme in the document.
 const BEARER: &str = "bearer";
@@ -34,7 +36,10 @@ const BEARER: &str = "bearer";
         (name = "agents", description = "Agents: state, the agent's actions, the screen pop"),
         (name = "records", description = "Call records: search, CSV export, recordings"),
         (name = "monitoring", description = "Metrics, the Grafana dashboard, this document"),
-    )
+    ),
+    // The bodies of the shared answers (`responses`) and of the token layer's: they refer to
+    // these schemas by name, and only a handler's own `body = …` adds a schema by itself.
+    components(schemas(ErrorBody, AgentView))
 )]
 struct Frame;
 
@@ -62,27 +67,7 @@ pub(super) fn document() -> OpenApi {
 /// PATCH and POST) gets one operation id per method, `set_pacing_post`: OpenAPI wants them
 /// unique.
 pub(super) fn finish(mut doc: OpenApi) -> OpenApi {
-    let error = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build()
-    };
-    let layer = [
-        (
-            "401",
-            error("Missing or invalid bearer token (`WWW-Authenticate: Bearer`)"),
-        ),
-        (
-            "403",
-            error("An agent token outside its own agent's `/agents/{id}/…`"),
-        ),
-    ];
+    let layer = [responses::UNAUTHORIZED, responses::FORBIDDEN];
     let mut ids = std::collections::HashSet::new();
     for item in doc.paths.paths.values_mut() {
         let ops: [(&str, &mut Option<Operation>); 8] = [
@@ -97,11 +82,11 @@ pub(super) fn finish(mut doc: OpenApi) -> OpenApi {
         ];
         for (method, op) in ops {
             let Some(op) = op else { continue };
-            for (status, response) in &layer {
+            for answer in &layer {
                 op.responses
                     .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| response.clone().into());
+                    .entry(answer.status())
+                    .or_insert_with(|| answer.response().into());
             }
             if let Some(id) = &mut op.operation_id {
                 if !ids.insert(id.clone()) {

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::control::{Control, ControlError};
-use super::http::{ApiError, ApiQuery, ErrorBody, Segment};
+use super::http::{ApiError, ApiQuery, Segment};
+use super::responses::{RecordingErrors, SearchErrors};
 use crate::store::{CallFilter, CallRecord, MAX_PAGE};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -400,9 +401,7 @@ pub(crate) fn api() -> OpenApiRouter<AppControl> {
 #[utoipa::path(get, path = "/records", tag = "records", params(RecordQuery),
     responses(
         (status = 200, description = "One page of matching records, newest first", body = RecordsView),
-        (status = 400, description = "A field of the search is wrong (named)", body = ErrorBody),
-        (status = 500, description = "The store failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        SearchErrors,
     ))]
 async fn records_json(
     State(c): State<AppControl>,
@@ -417,9 +416,7 @@ async fn records_json(
 #[utoipa::path(get, path = "/records.csv", tag = "records", params(RecordQuery),
     responses(
         (status = 200, description = "The records as CSV", body = String, content_type = "text/csv"),
-        (status = 400, description = "A field of the search is wrong (named)", body = ErrorBody),
-        (status = 500, description = "The store failed", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        SearchErrors,
     ))]
 async fn records_csv(
     State(c): State<AppControl>,
@@ -435,11 +432,8 @@ async fn records_csv(
     responses(
         (status = 200, description = "The whole recording", content_type = "audio/wav", body = Vec<u8>),
         (status = 206, description = "The range asked for (`Content-Range`)", content_type = "audio/wav", body = Vec<u8>),
-        (status = 400, description = "The attempt is not a number", body = ErrorBody),
-        (status = 404, description = "The call has no recording", body = ErrorBody),
         (status = 416, description = "The range lies outside the file (`Content-Range: bytes */len`)"),
-        (status = 500, description = "The recording could not be read", body = ErrorBody),
-        (status = 503, description = "The engine is stopping", body = ErrorBody),
+        RecordingErrors,
     ))]
 async fn recording_api(
     State(c): State<AppControl>,
