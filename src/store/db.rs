@@ -1,7 +1,8 @@
 //! The thin layer that lets the store write each query once: SQL is written in the PostgreSQL
 //! dialect with `$N` parameters and translated for SQLite (`?N`, `= ANY($N)` → `json_each`,
 //! `FOR UPDATE [SKIP LOCKED]` dropped because SQLite's `BEGIN IMMEDIATE` already serialises
-//! writers). Owns transactions; owns no business rules.
+//! writers), and WHERE clauses assembled from optional filters ([`Where`]). Owns transactions;
+//! owns no business rules.
 
 use std::borrow::Cow;
 
@@ -28,6 +29,50 @@ pub(crate) enum Arg<'a> {
     Strs(&'a [String]),
     /// A list of integers (for `= ANY($N)`).
     Ints(&'a [i64]),
+}
+
+/// A WHERE clause made of the conditions a query was given, its `$N` parameters numbered in the
+/// order they are bound. For searches whose filters are each optional: a filter left out leaves no
+/// `($n IS NULL OR col = $n)` term behind, which neither SQLite nor PostgreSQL can serve from an
+/// index.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Where<'a> {
+    conds: Vec<String>,
+    args: Vec<Arg<'a>>,
+}
+
+impl<'a> Where<'a> {
+    /// Binds `arg`; returns its placeholder (`$N`), to be written into a condition or a clause
+    /// after the WHERE (`LIMIT`).
+    pub(crate) fn bind(&mut self, arg: Arg<'a>) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    /// Adds a condition without parameters.
+    pub(crate) fn and(&mut self, cond: &str) {
+        self.conds.push(cond.to_string());
+    }
+
+    /// Binds `arg` and adds the condition `cond` makes of its placeholder.
+    pub(crate) fn and_with(&mut self, arg: Arg<'a>, cond: impl FnOnce(&str) -> String) {
+        let p = self.bind(arg);
+        self.conds.push(cond(&p));
+    }
+
+    /// ` WHERE c1 AND c2 …`, or nothing when no condition was given.
+    pub(crate) fn sql(&self) -> String {
+        if self.conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conds.join(" AND "))
+        }
+    }
+
+    /// The bound values, in placeholder order.
+    pub(crate) fn args(&self) -> &[Arg<'a>] {
+        &self.args
+    }
 }
 
 /// Declares a struct and implements `sqlx::FromRow` for it on both backends, each field read from
@@ -261,6 +306,21 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn where_numbers_its_parameters_in_bind_order() {
+        let mut w = Where::default();
+        assert_eq!(w.sql(), "");
+        w.and("a.x IS NOT NULL");
+        w.and_with(Arg::S("c1"), |p| format!("(a.d = {p} OR a.e = {p})"));
+        w.and_with(Arg::I(5), |p| format!("a.t >= {p}"));
+        assert_eq!(w.bind(Arg::I(50)), "$3");
+        assert_eq!(
+            w.sql(),
+            " WHERE a.x IS NOT NULL AND (a.d = $1 OR a.e = $1) AND a.t >= $2"
+        );
+        assert_eq!(w.args().len(), 3);
+    }
 
     #[test]
     fn translation() {

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::db::{from_row, Arg, Tx};
-use super::CallMedia;
-use super::{check_e164, Store, StoreError};
+use super::records::{search_where, PhoneArgs};
+use super::{check_e164, CallFilter, CallMedia, Store, StoreError};
 
 /// A call's recording, as the recorder summarised it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -153,22 +153,26 @@ impl Store {
         &self,
         filter: &RecordingFilter,
     ) -> Result<Vec<RecordingRow>, StoreError> {
+        let calls = CallFilter {
+            campaign: filter.campaign.clone(),
+            from_ms: filter.from_ms,
+            to_ms: filter.to_ms,
+            ..CallFilter::default()
+        };
+        let phone = PhoneArgs::exact(filter.phone.clone());
+        let mut w = search_where(&calls, &phone);
+        w.and("a.recording_path IS NOT NULL");
         let mut tx = self.read_tx().await?;
         let rows = tx
             .all(
-                "SELECT a.id AS attempt, c.name AS campaign, a.phone AS phone, \
-                 a.dial_ms AS dial_ms, a.recording_path AS path, a.recording_secs AS secs \
-                 FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
-                 WHERE a.recording_path IS NOT NULL \
-                 AND ($1 IS NULL OR c.name = $1) AND ($2 IS NULL OR a.phone = $2) \
-                 AND ($3 IS NULL OR a.dial_ms >= $3) AND ($4 IS NULL OR a.dial_ms < $4) \
-                 ORDER BY a.dial_ms, a.id",
-                &[
-                    Arg::OS(filter.campaign.as_deref()),
-                    Arg::OS(filter.phone.as_deref()),
-                    Arg::OI(filter.from_ms),
-                    Arg::OI(filter.to_ms),
-                ],
+                &format!(
+                    "SELECT a.id AS attempt, c.name AS campaign, a.phone AS phone, \
+                     a.dial_ms AS dial_ms, a.recording_path AS path, a.recording_secs AS secs \
+                     FROM attempts a JOIN campaigns c ON c.id = a.campaign_id{} \
+                     ORDER BY a.dial_ms, a.id",
+                    w.sql()
+                ),
+                w.args(),
             )
             .await?;
         tx.commit().await?;

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::db::{from_row, Arg};
+use super::db::{from_row, Arg, Where};
 use super::{Store, StoreError};
 
 /// Most rows one search page may ask for.
@@ -96,24 +96,47 @@ pub struct CallPage {
     pub total: i64,
 }
 
-/// The shared WHERE of the search: `$1` campaign, `$2` exact number, `$3`..`$8` the reversed
-/// number ending's range (`$3` <= `phone_rev` < `$8`, only when `ending`), `$4` from, `$5` to,
-/// `$6` disposition, `$7` agent. The ending is a range on an indexed column rather than
-/// `phone LIKE '%digits'`, which no index can serve.
-fn search_where(ending: bool) -> String {
-    let ending = if ending {
-        "AND a.phone_rev >= $3 AND a.phone_rev < $8"
-    } else {
-        "AND $3 IS NULL AND $8 IS NULL"
-    };
-    format!(
-        "FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
-         JOIN leads l ON l.id = a.lead_id \
-         WHERE ($1 IS NULL OR c.name = $1) AND ($2 IS NULL OR a.phone = $2) {ending} \
-         AND ($4 IS NULL OR a.dial_ms >= $4) AND ($5 IS NULL OR a.dial_ms < $5) \
-         AND ($6 IS NULL OR a.disposition = $6 OR a.agent_disposition = $6) \
-         AND ($7 IS NULL OR a.agent = $7)"
-    )
+/// The search's WHERE, each condition only when its filter is given, so each can be served by
+/// an index; `outdial recordings` adds its own to it. The campaign is a condition on `attempts`
+/// itself, its id looked up by name once, so the `attempts_campaign (campaign_id, dial_ms)` index
+/// serves it together with the date range. The number ending is a range on the indexed
+/// `phone_rev` (`phone LIKE '%digits'` is a suffix no index can serve).
+pub(super) fn search_where<'a>(filter: &'a CallFilter, phone: &'a PhoneArgs) -> Where<'a> {
+    let mut w = Where::default();
+    if let Some(name) = filter.campaign.as_deref() {
+        w.and_with(Arg::S(name), |p| {
+            format!("a.campaign_id = (SELECT id FROM campaigns WHERE name = {p})")
+        });
+    }
+    if let Some(exact) = phone.exact.as_deref() {
+        w.and_with(Arg::S(exact), |p| format!("a.phone = {p}"));
+    }
+    if let Some((low, high)) = &phone.ending {
+        w.and_with(Arg::S(low), |p| format!("a.phone_rev >= {p}"));
+        w.and_with(Arg::S(high), |p| format!("a.phone_rev < {p}"));
+    }
+    if let Some(from) = filter.from_ms {
+        w.and_with(Arg::I(from), |p| format!("a.dial_ms >= {p}"));
+    }
+    if let Some(to) = filter.to_ms {
+        w.and_with(Arg::I(to), |p| format!("a.dial_ms < {p}"));
+    }
+    if let Some(d) = filter.disposition.as_deref() {
+        w.and_with(Arg::S(d), |p| {
+            format!("(a.disposition = {p} OR a.agent_disposition = {p})")
+        });
+    }
+    if let Some(agent) = filter.agent.as_deref() {
+        w.and_with(Arg::S(agent), |p| format!("a.agent = {p}"));
+    }
+    w
+}
+
+/// The search's count query. Without the joins of the rows query: every attempt has its lead and
+/// its campaign (foreign keys on both backends), so they would not change the count, only add a
+/// lookup per matching record.
+fn count_sql(w: &Where) -> String {
+    format!("SELECT CAST(COUNT(*) AS BIGINT) FROM attempts a{}", w.sql())
 }
 
 /// A number's digits, last first: what `attempts.phone_rev` holds, so a search by the last
@@ -124,17 +147,24 @@ pub fn phone_rev(phone: &str) -> String {
 
 /// The number part of a search: an exact E.164 number, or the reversed range of an ending
 /// given as digits (`[rev, rev + ":")`: `:` sorts right after `9`).
-struct PhoneArgs {
+pub(super) struct PhoneArgs {
     exact: Option<String>,
     ending: Option<(String, String)>,
 }
 
+impl PhoneArgs {
+    /// Exactly `phone` (any number when `None`), taken as it is.
+    pub(super) fn exact(phone: Option<String>) -> PhoneArgs {
+        PhoneArgs {
+            exact: phone,
+            ending: None,
+        }
+    }
+}
+
 fn phone_args(phone: Option<&str>) -> Result<PhoneArgs, StoreError> {
     let Some(p) = phone.map(str::trim).filter(|p| !p.is_empty()) else {
-        return Ok(PhoneArgs {
-            exact: None,
-            ending: None,
-        });
+        return Ok(PhoneArgs::exact(None));
     };
     let digits = p.strip_prefix('+').unwrap_or(p);
     let ok = (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
@@ -142,10 +172,7 @@ fn phone_args(phone: Option<&str>) -> Result<PhoneArgs, StoreError> {
         return Err(StoreError::NotE164(p.to_string()));
     }
     Ok(if p.starts_with('+') {
-        PhoneArgs {
-            exact: Some(p.to_string()),
-            ending: None,
-        }
+        PhoneArgs::exact(Some(p.to_string()))
     } else {
         let low = phone_rev(digits);
         let high = format!("{low}:");
@@ -154,24 +181,6 @@ fn phone_args(phone: Option<&str>) -> Result<PhoneArgs, StoreError> {
             ending: Some((low, high)),
         }
     })
-}
-
-/// The search's first eight parameters ($1…$8 of [`search_where`]'s text), in its order.
-fn filter_args<'a>(filter: &'a CallFilter, phone: &'a PhoneArgs) -> [Arg<'a>; 8] {
-    let (low, high) = match &phone.ending {
-        Some((l, h)) => (Some(l.as_str()), Some(h.as_str())),
-        None => (None, None),
-    };
-    [
-        Arg::OS(filter.campaign.as_deref()),
-        Arg::OS(phone.exact.as_deref()),
-        Arg::OS(low),
-        Arg::OI(filter.from_ms),
-        Arg::OI(filter.to_ms),
-        Arg::OS(filter.disposition.as_deref()),
-        Arg::OS(filter.agent.as_deref()),
-        Arg::OS(high),
-    ]
 }
 
 impl Store {
@@ -210,9 +219,10 @@ impl Store {
         limit: i64,
     ) -> Result<CallPage, StoreError> {
         let phone = phone_args(filter.phone.as_deref())?;
-        let mut args = filter_args(filter, &phone).to_vec();
-        args.extend([Arg::I(limit.clamp(0, MAX_PAGE)), Arg::I(offset.max(0))]);
-        let from_where = search_where(phone.ending.is_some());
+        let filter_where = search_where(filter, &phone);
+        let mut page = filter_where.clone();
+        let limit = page.bind(Arg::I(limit.clamp(0, MAX_PAGE)));
+        let offset = page.bind(Arg::I(offset.max(0)));
         let mut tx = self.read_tx().await?;
         let rows: Vec<CallRecord> = tx
             .all(
@@ -223,17 +233,17 @@ impl Store {
                      CASE WHEN a.recording_path IS NULL THEN NULL ELSE a.recording_secs END \
                      AS recording_secs, \
                      CAST(CASE WHEN a.recording_path IS NULL THEN 0 ELSE 1 END AS BIGINT) \
-                     AS has_recording {from_where} \
-                     ORDER BY a.dial_ms DESC, a.id DESC LIMIT $9 OFFSET $10"
+                     AS has_recording \
+                     FROM attempts a JOIN campaigns c ON c.id = a.campaign_id \
+                     JOIN leads l ON l.id = a.lead_id{} \
+                     ORDER BY a.dial_ms DESC, a.id DESC LIMIT {limit} OFFSET {offset}",
+                    page.sql()
                 ),
-                &args,
+                page.args(),
             )
             .await?;
         let (total,): (i64,) = tx
-            .one(
-                &format!("SELECT CAST(COUNT(*) AS BIGINT) {from_where}"),
-                &args[..8],
-            )
+            .one(&count_sql(&filter_where), filter_where.args())
             .await?;
         tx.commit().await?;
         Ok(CallPage { rows, total })
@@ -243,19 +253,15 @@ impl Store {
     /// PLAN`, PostgreSQL's `EXPLAIN`): which indexes a search uses.
     pub async fn search_plan(&self, filter: &CallFilter) -> Result<Vec<String>, StoreError> {
         let phone = phone_args(filter.phone.as_deref())?;
-        let args = filter_args(filter, &phone);
-        let count = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) {}",
-            search_where(phone.ending.is_some())
-        );
+        let w = search_where(filter, &phone);
+        let (count, args) = (count_sql(&w), w.args());
         let mut tx = self.read_tx().await?;
         let lines: Vec<String> = if tx.is_pg() {
-            let rows: Vec<(String,)> = tx.all(&format!("EXPLAIN {count}"), &args).await?;
+            let rows: Vec<(String,)> = tx.all(&format!("EXPLAIN {count}"), args).await?;
             rows.into_iter().map(|(l,)| l).collect()
         } else {
-            let rows: Vec<(i64, i64, i64, String)> = tx
-                .all(&format!("EXPLAIN QUERY PLAN {count}"), &args)
-                .await?;
+            let rows: Vec<(i64, i64, i64, String)> =
+                tx.all(&format!("EXPLAIN QUERY PLAN {count}"), args).await?;
             rows.into_iter().map(|(_, _, _, l)| l).collect()
         };
         tx.commit().await?;
