@@ -64,6 +64,11 @@ pub(super) const SQLITE: &[File] = &[
         "phone suffix",
         include_str!("../../migrations/sqlite/0009_phone_suffix.sql"),
     ),
+    (
+        10,
+        "dial time",
+        include_str!("../../migrations/sqlite/0010_dial_time.sql"),
+    ),
 ];
 
 /// `migrations/postgres`, in version order.
@@ -117,6 +122,11 @@ pub(super) const POSTGRES: &[File] = &[
         10,
         "phone suffix",
         include_str!("../../migrations/postgres/0010_phone_suffix.sql"),
+    ),
+    (
+        11,
+        "dial time",
+        include_str!("../../migrations/postgres/0011_dial_time.sql"),
     ),
 ];
 

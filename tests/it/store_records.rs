@@ -454,6 +454,11 @@ async fn searches_read_an_index_of_attempts() {
         agent: Some("a7".into()),
         ..CallFilter::default()
     };
+    let by_date = CallFilter {
+        from_ms: Some(t0() - 2 * DAY),
+        to_ms: Some(t0() - DAY),
+        ..CallFilter::default()
+    };
     let by_number = CallFilter {
         phone: Some(format!("+86139{:08}", 7_919)),
         ..CallFilter::default()
@@ -469,6 +474,7 @@ async fn searches_read_an_index_of_attempts() {
         }
         assert_index(s, &by_campaign, "attempts_campaign", when).await;
         assert_index(s, &by_agent, "attempts_agent", when).await;
+        assert_index(s, &by_date, "attempts_dial", when).await;
         assert_index(s, &by_number, "attempts_phone", when).await;
         assert_index(s, &by_ending, "attempts_phone_rev", when).await;
     }
@@ -626,6 +632,15 @@ async fn search_latency() {
                 ..CallFilter::default()
             },
         ),
+        (
+            "one day",
+            CallFilter {
+                from_ms: day(45),
+                to_ms: day(46),
+                ..CallFilter::default()
+            },
+        ),
+        ("no filter (the newest page)", CallFilter::default()),
         (
             "exact number",
             CallFilter {
