@@ -257,6 +257,7 @@ impl MediaCore {
     fn open(&mut self, id: LegId, role: LegRole, port: u16) {
         let fail = |why: &str| MediaEvent::OpenFailed {
             leg: id,
+            port,
             reason: why.to_string(),
         };
         if self.by_id.contains_key(&id) {

@@ -142,6 +142,9 @@ pub enum MediaEvent {
     OpenFailed {
         /// The leg.
         leg: LegId,
+        /// The port it was to be opened on (the leg may be closed by the time this arrives:
+        /// the port is what the engine quarantines).
+        port: u16,
         /// Why.
         reason: String,
     },

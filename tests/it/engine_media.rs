@@ -726,3 +726,46 @@ fn a_port_another_program_holds_fails_one_call_which_is_retried_soon_and_is_not_
         "the agent's port and the quarantined one are not free"
     );
 }
+
+#[test]
+fn a_port_whose_failure_is_reported_after_its_call_ended_is_not_used_again() {
+    // The first call is busy after 100 ms: its leg closes and gives 20002 back before the media
+    // plane reports, at 500 ms, that 20002 could not be bound. The port must still be
+    // quarantined, or the next calls that draw it fail on it one after another.
+    let w = world("progressive", 1.0, 1, "", "anchor", "20000-20007");
+    let mut w = start(w, 8);
+    w.media.taken.insert(20002);
+    w.media.fail_after = Duration::from_millis(500);
+    w.sip.script = Box::new(|_, lead| {
+        if lead == 1 {
+            Answer::Busy(Duration::from_millis(100))
+        } else {
+            Answer::Live(S(3))
+        }
+    });
+    w.sip.talk = S(10);
+    w.run_for(S(300));
+
+    let opens_on_taken = w.media.count(|c| {
+        matches!(
+            c,
+            MediaCommand::Open {
+                local_port: 20002,
+                ..
+            }
+        )
+    });
+    assert_eq!(opens_on_taken, 1, "the failed port was handed out again");
+    let disps: Vec<CallDisposition> = w
+        .store
+        .finished
+        .iter()
+        .map(|(_, o)| o.disposition)
+        .collect();
+    assert_eq!(disps.len(), 8, "{disps:?}");
+    assert_eq!(disps[0], CallDisposition::Busy, "{disps:?}");
+    assert!(
+        disps[1..].iter().all(|d| *d == CallDisposition::Connected),
+        "no later call failed on the bad port: {disps:?}"
+    );
+}

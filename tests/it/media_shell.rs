@@ -182,8 +182,12 @@ fn open_on_a_taken_port_reports_open_failed() {
         local_port: port,
     });
     match next_event(&mut events) {
-        MediaEvent::OpenFailed { leg, reason } => {
-            assert_eq!(leg, LegId(7));
+        MediaEvent::OpenFailed {
+            leg,
+            port: p,
+            reason,
+        } => {
+            assert_eq!((leg, p), (LegId(7), port));
             assert!(
                 reason.contains(&(port + 1).to_string()),
                 "reason names the port: {reason}"

@@ -575,8 +575,8 @@ impl Core {
                 }
                 None => {}
             },
-            MediaEvent::OpenFailed { leg, reason } => {
-                self.on_open_failed(leg, reason);
+            MediaEvent::OpenFailed { leg, port, reason } => {
+                self.on_open_failed(leg, port, reason);
             }
             MediaEvent::RecordingGap {
                 customer,
@@ -634,12 +634,11 @@ impl Core {
     /// the next calls do not fail on it, and the leg's call ends. A customer call still
     /// ringing is our internal failure, `trunk_failure` (retried in minutes by default), not a
     /// customer's no-answer; the attempt still counts (the INVITE had left: the phone may have
-    /// rung).
-    fn on_open_failed(&mut self, leg: LegId, reason: String) {
-        if let Some(port) = self.media.leg_ports.get(&leg).copied() {
-            tracing::warn!(port, %reason, "RTP port could not be bound: quarantined");
-            self.media.ports.fail(port, self.now);
-        }
+    /// rung). The port comes with the event, not from the leg: the leg may have closed (and
+    /// given its port back) before the media plane's report arrived, and the port is still bad.
+    fn on_open_failed(&mut self, leg: LegId, port: u16, reason: String) {
+        tracing::warn!(port, %reason, "RTP port could not be bound: quarantined");
+        self.media.ports.fail(port, self.now);
         match self.media.legs.get(&leg).copied() {
             Some(LegOwner::Nailed(ai)) => {
                 if let Some(call) = self.agents[ai].conn.as_ref().and_then(|c| c.sip) {

@@ -275,9 +275,6 @@ pub(crate) enum LegOwner {
 pub(crate) struct MediaState {
     pub ports: PortPool,
     pub legs: HashMap<LegId, LegOwner>,
-    /// The port each open leg was opened on (from its `Open` to its `Close`), so a port the
-    /// media plane could not bind is quarantined whoever owned the leg.
-    pub leg_ports: HashMap<LegId, u16>,
     pub next_leg: u64,
     /// Customer legs closed whose figures their call record waits for.
     pub closing: HashMap<LegId, CallKey>,
@@ -622,7 +619,6 @@ impl Core {
             media: MediaState {
                 ports: PortPool::new(ports),
                 legs: HashMap::new(),
-                leg_ports: HashMap::new(),
                 next_leg: 1,
                 closing: HashMap::new(),
                 cpa_due: HashMap::new(),
@@ -879,18 +875,6 @@ impl Core {
     }
 
     pub(crate) fn emit_media(&mut self, cmd: crate::media::io::MediaCommand) {
-        use crate::media::io::MediaCommand;
-        match &cmd {
-            MediaCommand::Open {
-                leg, local_port, ..
-            } => {
-                self.media.leg_ports.insert(*leg, *local_port);
-            }
-            MediaCommand::Close { leg } => {
-                self.media.leg_ports.remove(leg);
-            }
-            _ => {}
-        }
         self.effects.push_back(Effect::Media(cmd));
     }
 

@@ -38,6 +38,9 @@ pub struct ScriptedMedia {
     /// Ports some other program holds: opening a leg on one reports
     /// [`MediaEvent::OpenFailed`].
     pub taken: BTreeSet<u16>,
+    /// How long after the `Open` a taken port's failure is reported (the media shell's
+    /// workers report it when they get to the command: usually at once, later under load).
+    pub fail_after: Duration,
 }
 
 impl Default for ScriptedMedia {
@@ -55,6 +58,7 @@ impl Default for ScriptedMedia {
                 mos: 4.3,
             },
             taken: BTreeSet::new(),
+            fail_after: Duration::from_millis(1),
         }
     }
 }
@@ -67,9 +71,10 @@ impl ScriptedMedia {
             MediaCommand::Open {
                 leg, local_port, ..
             } if self.taken.contains(&local_port) => vec![(
-                Duration::from_millis(1),
+                self.fail_after,
                 MediaEvent::OpenFailed {
                     leg,
+                    port: local_port,
                     reason: format!("port {local_port} is in use"),
                 },
             )],

@@ -242,7 +242,7 @@ fn run_outdial(
                                 tracing::warn!(%reason, "recording failed");
                                 recording += 1;
                             }
-                            MediaEvent::OpenFailed { leg, reason } => {
+                            MediaEvent::OpenFailed { leg, reason, .. } => {
                                 tracing::warn!(?leg, %reason, "leg not opened");
                                 opening.push(format!("{leg:?}: {reason}"));
                             }

@@ -236,7 +236,7 @@ impl<C: ShellCore> Worker<C> {
                         self.legs.insert(leg, (port, LegState::new(leg, role)));
                         self.p.core.handle_command(now, cmd);
                     }
-                    Err(reason) => self.emit(MediaEvent::OpenFailed { leg, reason }),
+                    Err(reason) => self.emit(MediaEvent::OpenFailed { leg, port, reason }),
                 }
                 return;
             }
