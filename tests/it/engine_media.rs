@@ -769,3 +769,91 @@ fn a_port_whose_failure_is_reported_after_its_call_ended_is_not_used_again() {
         "no later call failed on the bad port: {disps:?}"
     );
 }
+
+#[test]
+fn a_per_call_agent_leg_that_cannot_bind_calls_the_agent_again_on_another_port() {
+    // Customers and agent legs draw ports in turn: the first customer takes 20000 and its
+    // agent leg 20002, which something else holds. The agent is called again on another port
+    // and the customer is connected, not hung up or abandoned.
+    let w = world(
+        "progressive",
+        1.0,
+        1,
+        ", connect: per-call",
+        "anchor",
+        "20000-20099",
+    );
+    let mut w = start(w, 3);
+    w.media.taken.insert(20002);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(10);
+    w.run_for(S(120));
+
+    let agent_ports: Vec<&str> = w
+        .sip
+        .agent_calls
+        .iter()
+        .filter_map(|a| a.offer.lines().find(|l| l.starts_with("m=audio ")))
+        .collect();
+    assert_eq!(
+        agent_ports.len(),
+        4,
+        "one agent INVITE more: {agent_ports:?}"
+    );
+    assert!(
+        agent_ports[0].starts_with("m=audio 20002 "),
+        "{agent_ports:?}"
+    );
+    assert!(
+        agent_ports[1..]
+            .iter()
+            .all(|p| !p.starts_with("m=audio 20002 ")),
+        "the bad port offered again: {agent_ports:?}"
+    );
+    assert_eq!(bridges(&w).len(), 3, "every customer bridged to the agent");
+    let disps: Vec<CallDisposition> = w
+        .store
+        .finished
+        .iter()
+        .map(|(_, o)| o.disposition)
+        .collect();
+    assert_eq!(disps, [CallDisposition::Connected; 3]);
+    let (free, all) = w.core.rtp_ports();
+    assert_eq!(free, all - 1, "only the quarantined port is not free");
+}
+
+#[test]
+fn a_customer_whose_agent_leg_cannot_bind_twice_is_abandoned_not_hung_up_on() {
+    // The first agent leg (20002) and the one tried again (20004) are both held elsewhere: the
+    // customer takes the abandon path, counted as an abandon, and the next customers connect.
+    let w = world(
+        "progressive",
+        1.0,
+        1,
+        ", connect: per-call",
+        "anchor",
+        "20000-20099",
+    );
+    let mut w = start(w, 3);
+    w.media.taken.extend([20002, 20004]);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(10);
+    w.run_for(S(120));
+
+    let disps: Vec<CallDisposition> = w
+        .store
+        .finished
+        .iter()
+        .map(|(_, o)| o.disposition)
+        .collect();
+    assert_eq!(
+        disps,
+        [
+            CallDisposition::Abandoned,
+            CallDisposition::Connected,
+            CallDisposition::Connected
+        ]
+    );
+    let (free, all) = w.core.rtp_ports();
+    assert_eq!(free, all - 2, "the two quarantined ports are not free");
+}

@@ -137,6 +137,7 @@ impl Core {
                 customer: leg,
                 port,
                 agent_leg: None,
+                agent_again: None,
                 bridged: None,
                 answered_at: None,
                 prompting: false,
@@ -245,10 +246,48 @@ impl Core {
             self.agent_lost_customer(key);
             return;
         };
+        let again = (ai, shown.clone());
+        let leg = self.call_agent_leg(LegOwner::AgentOf(key), port, ai, shown);
+        if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
+            m.agent_leg = Some((leg, port, None));
+            m.agent_again = Some(again);
+        }
+    }
+
+    /// The per-call agent leg `leg` of `key` could not be bound: called again on another
+    /// port, else the customer is abandoned (the safe-harbour message).
+    fn agent_leg_failed(&mut self, key: CallKey, leg: LegId, reason: &str) {
+        if !self.agent_leg_again(key, leg) {
+            tracing::error!(?leg, %reason, "agent leg not opened: the customer is abandoned");
+            self.close_agent_leg(key);
+            self.agent_lost_customer(key);
+        }
+    }
+
+    /// The per-call agent leg `leg` of `key` could not be bound: its INVITE (already sent with
+    /// that port in its offer) is hung up and the agent is called again with a leg on another
+    /// port, once. False when that is not possible (not the call's current agent leg, already
+    /// tried again, no port free): the caller then takes the abandon path.
+    fn agent_leg_again(&mut self, key: CallKey, leg: LegId) -> bool {
+        let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) else {
+            return false;
+        };
+        if m.agent_leg.as_ref().map(|a| a.0) != Some(leg) {
+            return false;
+        }
+        let Some((ai, shown)) = m.agent_again.take() else {
+            return false;
+        };
+        self.close_agent_leg(key);
+        let Some(port) = self.media.ports.allocate(self.now) else {
+            return false;
+        };
+        tracing::warn!(agent = %self.agents[ai].spec.id, port, "agent leg opened again on another port");
         let leg = self.call_agent_leg(LegOwner::AgentOf(key), port, ai, shown);
         if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
             m.agent_leg = Some((leg, port, None));
         }
+        true
     }
 
     /// Tells a nailed-up agent a customer is there (when `media.connect_tone` is on).
@@ -631,11 +670,15 @@ impl Core {
     }
 
     /// A leg's port could not be bound (another program holds it): the port is quarantined so
-    /// the next calls do not fail on it, and the leg's call ends. A customer call still
-    /// ringing is our internal failure, `trunk_failure` (retried in minutes by default), not a
-    /// customer's no-answer; the attempt still counts (the INVITE had left: the phone may have
-    /// rung). The port comes with the event, not from the leg: the leg may have closed (and
-    /// given its port back) before the media plane's report arrived, and the port is still bad.
+    /// the next calls do not fail on it. The port comes with the event, not from the leg: the
+    /// leg may have closed (and given its port back) before the media plane's report arrived,
+    /// and the port is still bad.
+    ///
+    /// A per-call agent leg is opened again on another port, once (the customer is waiting);
+    /// else the customer takes the abandon path (the safe-harbour message), as when no agent
+    /// takes it. Any other leg's call ends: a customer call still ringing is our internal
+    /// failure, `trunk_failure` (retried in minutes by default), not a customer's no-answer;
+    /// the attempt still counts (the INVITE had left: the phone may have rung).
     fn on_open_failed(&mut self, leg: LegId, port: u16, reason: String) {
         tracing::warn!(port, %reason, "RTP port could not be bound: quarantined");
         self.media.ports.fail(port, self.now);
@@ -646,7 +689,8 @@ impl Core {
                 }
                 self.connection_failed(ai, &reason);
             }
-            Some(LegOwner::Customer(key)) | Some(LegOwner::AgentOf(key)) => {
+            Some(LegOwner::AgentOf(key)) => self.agent_leg_failed(key, leg, &reason),
+            Some(LegOwner::Customer(key)) => {
                 tracing::error!(?leg, %reason, "media leg not opened: hanging up");
                 if let Some(rec) = self.calls.get_mut(&key) {
                     if rec.media.as_ref().is_some_and(|m| m.customer == leg) && rec.agent.is_none()

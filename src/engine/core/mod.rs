@@ -164,6 +164,9 @@ pub(crate) struct CallLegs {
     pub port: u16,
     /// The per-call agent leg: (leg, port, its SIP call once placed).
     pub agent_leg: Option<(LegId, u16, Option<SipCall>)>,
+    /// The agent and what its phone is shown, kept for one more agent leg on another port when
+    /// the first one's cannot be bound (the customer is already waiting; taken when used).
+    pub agent_again: Option<(usize, crate::sip::endpoint::AgentLeg)>,
     /// The agent leg the customer is bridged to now.
     pub bridged: Option<LegId>,
     /// When the customer answered (answer-to-connect is measured from it).
