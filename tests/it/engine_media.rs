@@ -50,6 +50,40 @@ fn start(mut w: World, leads: i64) -> World {
     w
 }
 
+/// What each finished call reached, in the order they finished.
+fn dispositions(w: &World) -> Vec<CallDisposition> {
+    w.store
+        .finished
+        .iter()
+        .map(|(_, o)| o.disposition)
+        .collect()
+}
+
+/// Legs opened on `port`.
+fn opens_on(w: &World, port: u16) -> usize {
+    w.media
+        .count(|c| matches!(c, MediaCommand::Open { local_port, .. } if *local_port == port))
+}
+
+/// Three customers, each answering after 3 s and talking 10 s, for one agent called per call,
+/// with `taken` ports held by another program; run for 2 minutes.
+fn per_call_customers(taken: &[u16]) -> World {
+    let w = world(
+        "progressive",
+        1.0,
+        1,
+        ", connect: per-call",
+        "anchor",
+        "20000-20099",
+    );
+    let mut w = start(w, 3);
+    w.media.taken.extend(taken);
+    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
+    w.sip.talk = S(10);
+    w.run_for(S(120));
+    w
+}
+
 fn sip_count(w: &World, prefix: &str) -> usize {
     w.sip
         .commands
@@ -358,18 +392,7 @@ fn every_rtp_port_comes_back_after_many_calls() {
 
 #[test]
 fn per_call_agents_get_a_fresh_invite_with_an_offer_for_each_customer() {
-    let w = world(
-        "progressive",
-        1.0,
-        1,
-        ", connect: per-call",
-        "anchor",
-        "20000-20099",
-    );
-    let mut w = start(w, 3);
-    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
-    w.sip.talk = S(10);
-    w.run_for(S(120));
+    let w = per_call_customers(&[]);
     assert_eq!(w.sip.agent_calls.len(), 3, "one agent INVITE per customer");
     let ports: Vec<&str> = w
         .sip
@@ -696,29 +719,8 @@ fn a_port_another_program_holds_fails_one_call_which_is_retried_soon_and_is_not_
     // Well inside the quarantine: 8 calls of ~18 s cycle the three customer ports twice.
     w.run_for(S(300));
 
-    let opens_on_taken = w.media.count(|c| {
-        matches!(
-            c,
-            MediaCommand::Open {
-                local_port: 20002,
-                ..
-            }
-        )
-    });
-    assert_eq!(opens_on_taken, 1, "the failed port was handed out again");
-    let disps: Vec<CallDisposition> = w
-        .store
-        .finished
-        .iter()
-        .map(|(_, o)| o.disposition)
-        .collect();
-    assert_eq!(disps.len(), 8, "{disps:?}");
     // Our failure, retried in minutes by default; not the customer's no-answer (an hour).
-    assert_eq!(disps[0], CallDisposition::TrunkFailure, "{disps:?}");
-    assert!(
-        disps[1..].iter().all(|d| *d == CallDisposition::Connected),
-        "{disps:?}"
-    );
+    one_call_on_the_bad_port_then_connected(&w, CallDisposition::TrunkFailure);
     let (free, all) = w.core.rtp_ports();
     assert_eq!(
         free,
@@ -746,27 +748,23 @@ fn a_port_whose_failure_is_reported_after_its_call_ended_is_not_used_again() {
     w.sip.talk = S(10);
     w.run_for(S(300));
 
-    let opens_on_taken = w.media.count(|c| {
-        matches!(
-            c,
-            MediaCommand::Open {
-                local_port: 20002,
-                ..
-            }
-        )
-    });
-    assert_eq!(opens_on_taken, 1, "the failed port was handed out again");
-    let disps: Vec<CallDisposition> = w
-        .store
-        .finished
-        .iter()
-        .map(|(_, o)| o.disposition)
-        .collect();
+    one_call_on_the_bad_port_then_connected(&w, CallDisposition::Busy);
+}
+
+/// 20002 was opened once (by the first of the 8 calls, which reached `first`) and every later
+/// call was connected: none failed on the bad port.
+fn one_call_on_the_bad_port_then_connected(w: &World, first: CallDisposition) {
+    assert_eq!(
+        opens_on(w, 20002),
+        1,
+        "the failed port was handed out again"
+    );
+    let disps = dispositions(w);
     assert_eq!(disps.len(), 8, "{disps:?}");
-    assert_eq!(disps[0], CallDisposition::Busy, "{disps:?}");
+    assert_eq!(disps[0], first, "{disps:?}");
     assert!(
         disps[1..].iter().all(|d| *d == CallDisposition::Connected),
-        "no later call failed on the bad port: {disps:?}"
+        "a later call failed on the bad port: {disps:?}"
     );
 }
 
@@ -775,19 +773,7 @@ fn a_per_call_agent_leg_that_cannot_bind_calls_the_agent_again_on_another_port()
     // Customers and agent legs draw ports in turn: the first customer takes 20000 and its
     // agent leg 20002, which something else holds. The agent is called again on another port
     // and the customer is connected, not hung up or abandoned.
-    let w = world(
-        "progressive",
-        1.0,
-        1,
-        ", connect: per-call",
-        "anchor",
-        "20000-20099",
-    );
-    let mut w = start(w, 3);
-    w.media.taken.insert(20002);
-    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
-    w.sip.talk = S(10);
-    w.run_for(S(120));
+    let w = per_call_customers(&[20002]);
 
     let agent_ports: Vec<&str> = w
         .sip
@@ -811,12 +797,7 @@ fn a_per_call_agent_leg_that_cannot_bind_calls_the_agent_again_on_another_port()
         "the bad port offered again: {agent_ports:?}"
     );
     assert_eq!(bridges(&w).len(), 3, "every customer bridged to the agent");
-    let disps: Vec<CallDisposition> = w
-        .store
-        .finished
-        .iter()
-        .map(|(_, o)| o.disposition)
-        .collect();
+    let disps = dispositions(&w);
     assert_eq!(disps, [CallDisposition::Connected; 3]);
     let (free, all) = w.core.rtp_ports();
     assert_eq!(free, all - 1, "only the quarantined port is not free");
@@ -826,26 +807,9 @@ fn a_per_call_agent_leg_that_cannot_bind_calls_the_agent_again_on_another_port()
 fn a_customer_whose_agent_leg_cannot_bind_twice_is_abandoned_not_hung_up_on() {
     // The first agent leg (20002) and the one tried again (20004) are both held elsewhere: the
     // customer takes the abandon path, counted as an abandon, and the next customers connect.
-    let w = world(
-        "progressive",
-        1.0,
-        1,
-        ", connect: per-call",
-        "anchor",
-        "20000-20099",
-    );
-    let mut w = start(w, 3);
-    w.media.taken.extend([20002, 20004]);
-    w.sip.script = Box::new(|_, _| Answer::Live(S(3)));
-    w.sip.talk = S(10);
-    w.run_for(S(120));
+    let w = per_call_customers(&[20002, 20004]);
 
-    let disps: Vec<CallDisposition> = w
-        .store
-        .finished
-        .iter()
-        .map(|(_, o)| o.disposition)
-        .collect();
+    let disps = dispositions(&w);
     assert_eq!(
         disps,
         [
