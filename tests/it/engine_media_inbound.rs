@@ -268,3 +268,44 @@ fn an_anchored_caller_taken_by_a_per_call_agent_is_bridged_when_the_phone_answer
         .any(|(_, c)| c == &format!("Hangup {{ call: {:?} }}", w.sip.agent_calls[0].call)));
     assert_eq!(w.core.rtp_ports(), (50, 50));
 }
+
+#[test]
+fn a_per_call_agent_leg_that_cannot_bind_calls_the_agent_again_and_the_caller_is_bridged() {
+    // The caller's leg takes 20000 and the agent's 20002, which another program holds: the
+    // agent is called again on another port, and the caller reaches the agent.
+    let mut w = world(1, "anchor", ", connect: per-call");
+    w.media.taken.insert(20002);
+    w.sip.agent_answer = Some(S(2));
+    w.start(Vec::new());
+    let call = SipCall(9_000_001);
+    caller(&mut w, S(5), call);
+    w.run_for(S(15));
+
+    let ports: Vec<Option<u16>> = w
+        .sip
+        .agent_calls
+        .iter()
+        .map(|a| audio_port(&a.offer))
+        .collect();
+    assert_eq!(ports.len(), 2, "the agent called again: {ports:?}");
+    assert_eq!(ports[0], Some(20002), "{ports:?}");
+    let again = ports[1].filter(|p| *p != 20002).expect("another port");
+    let agent = opened(&w)
+        .into_iter()
+        .find(|(_, p)| *p == again)
+        .map(|(l, _)| l);
+    assert!(
+        w.media.commands.iter().any(|(_, c)| matches!(
+            c,
+            MediaCommand::Bridge { agent: a, .. } if Some(*a) == agent
+        )),
+        "the caller bridged to the agent's second leg"
+    );
+    assert!(
+        !w.sip
+            .commands
+            .iter()
+            .any(|(_, c)| c == &format!("Hangup {{ call: {call:?} }}")),
+        "the caller was hung up"
+    );
+}

@@ -69,6 +69,7 @@ impl Core {
                 port,
                 bridged: None,
                 agent_leg: None,
+                agent_again: None,
                 prompting: false,
             },
         );
@@ -110,10 +111,35 @@ impl Core {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the caller is hung up");
             return self.inbound_agent_lost(sip);
         };
+        let again = (ai, shown.clone());
         let leg = self.call_agent_leg(LegOwner::AgentOfIn(sip), port, ai, shown);
         if let Some(l) = self.media.inbound.get_mut(&sip) {
             l.agent_leg = Some((leg, port, None));
+            l.agent_again = Some(again);
         }
+    }
+
+    /// A leg of inbound caller `sip` could not be bound. Its per-call agent leg is opened again
+    /// on another port, once (as an outbound customer's, see `agent_leg_again`); else, or when
+    /// it is the caller's own leg, the caller is hung up.
+    pub(crate) fn inbound_leg_failed(&mut self, sip: SipCall, leg: LegId, reason: &str) {
+        let again = match self.media.inbound.get_mut(&sip) {
+            Some(l) if l.agent_leg.as_ref().map(|a| a.0) == Some(leg) => l.agent_again.take(),
+            _ => None,
+        };
+        if let Some((ai, shown)) = again {
+            self.close_inbound_agent_leg(sip);
+            if let Some(port) = self.media.ports.allocate(self.now) {
+                tracing::warn!(agent = %self.agents[ai].spec.id, port, "agent leg opened again on another port");
+                let leg = self.call_agent_leg(LegOwner::AgentOfIn(sip), port, ai, shown);
+                if let Some(l) = self.media.inbound.get_mut(&sip) {
+                    l.agent_leg = Some((leg, port, None));
+                }
+                return;
+            }
+        }
+        tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
+        self.emit_sip(SipCommand::Hangup { call: sip });
     }
 
     /// Switches inbound caller `sip` to `agent_leg`; the record's connect time is now.

@@ -703,8 +703,7 @@ impl Core {
                 }
             }
             Some(LegOwner::Inbound(call)) | Some(LegOwner::AgentOfIn(call)) => {
-                tracing::error!(?leg, %reason, "inbound caller's leg not opened: hanging up");
-                self.emit_sip(SipCommand::Hangup { call });
+                self.inbound_leg_failed(call, leg, &reason)
             }
             None => {}
         }

@@ -298,6 +298,9 @@ pub(crate) struct InboundLeg {
     pub bridged: Option<LegId>,
     /// The per-call agent leg: (leg, port, its SIP call once placed).
     pub agent_leg: Option<(LegId, u16, Option<SipCall>)>,
+    /// As [`CallLegs::agent_again`]: for one more agent leg when the first one's port cannot
+    /// be bound.
+    pub agent_again: Option<(usize, crate::sip::endpoint::AgentLeg)>,
     /// The abandon message is playing (the caller is hung up after it).
     pub prompting: bool,
 }
