@@ -391,37 +391,42 @@ async fn search_matches_a_plain_filter(db: &TestDb) {
 
 crate::on_both_backends!(search_matches_a_plain_filter);
 
-/// The plan lines of `f`'s count query on SQLite: some line names `index`, none scans `attempts`.
+/// The plan lines of `f`'s count query: some line reads `index`, none scans `attempts` whole
+/// (SQLite's `EXPLAIN QUERY PLAN`, PostgreSQL's `EXPLAIN`).
 async fn assert_index(s: &Store, f: &CallFilter, index: &str, when: &str) {
     let plan = s.search_plan(f).await.unwrap();
+    let reads = |l: &String| match s.db() {
+        Db::Sqlite(_) => {
+            l.contains(&format!("USING INDEX {index} "))
+                || l.contains(&format!("USING COVERING INDEX {index} "))
+        }
+        Db::Postgres(_) => {
+            l.contains(&format!(" using {index} ")) || l.contains(&format!(" on {index} "))
+        }
+    };
+    let scans = |l: &String| match s.db() {
+        Db::Sqlite(_) => l.starts_with("SCAN a") || l.starts_with("SCAN attempts"),
+        Db::Postgres(_) => l.contains("Seq Scan on attempts"),
+    };
     assert!(
-        plan.iter()
-            .any(|l| l.contains(&format!("USING INDEX {index} "))
-                || l.contains(&format!("USING COVERING INDEX {index} "))),
+        plan.iter().any(reads),
         "{when}: {f:?} does not use {index}: {plan:#?}"
     );
     assert!(
-        !plan
-            .iter()
-            .any(|l| l.starts_with("SCAN a") || l.starts_with("SCAN attempts")),
+        !plan.iter().any(scans),
         "{when}: {f:?} scans the attempts: {plan:#?}"
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn searches_read_an_index_of_attempts() {
-    let db = TestDb::sqlite().await;
+async fn searches_read_an_index_of_attempts(db: &TestDb) {
     let s = &db.store;
     seed_records(s).await;
     // 30 days of records (6,000 more) in both campaigns, by 20 agents.
+    let first_leads =
+        "SELECT MIN(id), campaign_id FROM leads GROUP BY campaign_id ORDER BY campaign_id";
     let leads: Vec<(i64, i64)> = match s.db() {
-        Db::Sqlite(p) => sqlx::query_as(
-            "SELECT MIN(id), campaign_id FROM leads GROUP BY campaign_id ORDER BY campaign_id",
-        )
-        .fetch_all(p)
-        .await
-        .unwrap(),
-        Db::Postgres(_) => unreachable!("a SQLite store"),
+        Db::Sqlite(p) => sqlx::query_as(first_leads).fetch_all(p).await.unwrap(),
+        Db::Postgres(p) => sqlx::query_as(first_leads).fetch_all(p).await.unwrap(),
     };
     let rows: Vec<String> = (0..6_000i64)
         .map(|i| {
@@ -467,8 +472,13 @@ async fn searches_read_an_index_of_attempts() {
         phone: Some("4321".into()),
         ..CallFilter::default()
     };
-    // Without planner statistics (what a store that never ran ANALYZE has), then with them.
+    // Without planner statistics (what a SQLite store that never ran ANALYZE has), then with
+    // them. PostgreSQL's autovacuum analyses a table as it grows: only that case is its own.
+    let pg = matches!(s.db(), Db::Postgres(_));
     for when in ["no statistics", "after ANALYZE"] {
+        if when == "no statistics" && pg {
+            continue;
+        }
         if when == "after ANALYZE" {
             exec(s, "ANALYZE").await;
         }
@@ -478,8 +488,9 @@ async fn searches_read_an_index_of_attempts() {
         assert_index(s, &by_number, "attempts_phone", when).await;
         assert_index(s, &by_ending, "attempts_phone_rev", when).await;
     }
-    db.cleanup().await;
 }
+
+crate::on_both_backends!(searches_read_an_index_of_attempts);
 
 /// Median and slowest of `runs` timed calls of `f` (after one untimed call), in ms.
 async fn time_ms<F, Fut>(runs: usize, mut f: F) -> (f64, f64)
