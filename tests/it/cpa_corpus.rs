@@ -391,25 +391,19 @@ fn outdial_meets_issue_18_targets_and_the_baseline_behaves_as_documented() {
         0.98,
     );
     // An announcement counts as decided when its class is (the name may follow: the engine
-    // hangs up at the name, see `engine::core::cpa`). Floors: the full corpus's lower seed
-    // when written, rounded down: with the tail rule (`fingerprint::tail`) answer 136/140 on
-    // seed 18, 137/140 on seed 7; early 68/70 on seed 18, 69/70 on seed 7 (without it 123/140,
-    // 125/140; 65/70, 64/70). What is left are cuts with under 150 ms of tail.
+    // hangs up at the name, see `engine::core::cpa`). Asserted at the issue's 0.98 like the
+    // rest: on the full corpus (stop 30) answer 136/140, 138/140, 137/140 and early 68/70,
+    // 69/70, 69/70 on seeds 18, 7 and 3, against at least 133/140 and 65/70 at α = 1 %. The
+    // misses are calls answered in a looped message's last 40–140 ms (`late` lines above).
     let (hit, n) = ours.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what = format!("announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.97);
-    if hit < min_successes(n, 0.98) {
-        println!("OPEN (issue 18): {what}: {hit}/{n}");
-    }
+    check(&mut failures, &what, hit, n, 0.98);
     // Early media: announcements and SIT end the call before the answer; ringback and coloured
     // ringback (music, speech) must give no verdict at all (`unsure` when the audio ends).
     let (hit, n) = early.correct_within_onset(VerdictClass::Announcement, ONSET_LIMIT_MS);
     let what =
         format!("early: announcement within {ONSET_LIMIT_MS} ms of its start (issue target 0.98)");
-    check(&mut failures, &what, hit, n, 0.97);
-    if hit < min_successes(n, 0.98) {
-        println!("OPEN (issue 18): {what}: {hit}/{n}");
-    }
+    check(&mut failures, &what, hit, n, 0.98);
     for (class, what) in [
         (VerdictClass::Sit, "early: sit recall"),
         (
