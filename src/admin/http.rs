@@ -53,6 +53,7 @@ use super::control::{
     AgentAction, AgentView, CampaignView, Control, ControlError, PacingRequest, PacingUpdate,
     ScreenPop,
 };
+use super::params::{AgentId, CampaignName};
 use super::responses::{
     AgentActed, AgentErrors, AgentPauseErrors, CampaignErrors, CurrentCallErrors, EngineErrors,
     LoginErrors, MetricsErrors, PacingErrors, PauseErrors, WrapUpErrors,
@@ -307,7 +308,7 @@ async fn campaigns(State(s): State<AppState>) -> Result<Response, ApiError> {
 }
 
 #[utoipa::path(get, path = "/campaigns/{name}", tag = "campaigns",
-    params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
+    params(CampaignName),
     responses(
         (status = 200, description = "The campaign's settings and live figures", body = CampaignView),
         CampaignErrors,
@@ -318,7 +319,7 @@ async fn campaign(State(s): State<AppState>, Segment(name): Segment) -> Result<R
 
 /// Changes a campaign's pacing; each field whose value changed is audited with the token's name.
 #[utoipa::path(method(patch, post), path = "/campaigns/{name}/pacing", tag = "campaigns",
-    params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
+    params(CampaignName),
     request_body(content = PacingRequest, description = "The fields to change (at least one)"),
     responses(
         (status = 200, description = "Applied (within one pacing tick): settings before and after", body = PacingUpdate),
@@ -347,7 +348,7 @@ async fn set_paused(
 
 /// Pauses a campaign: no new dials, calls in progress finish. Audited when it changes.
 #[utoipa::path(post, path = "/campaigns/{name}/pause", tag = "campaigns",
-    params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
+    params(CampaignName),
     responses(
         (status = 200, description = "Paused (`was_paused` tells whether it already was)", body = PauseUpdate),
         PauseErrors,
@@ -362,7 +363,7 @@ async fn pause_campaign(
 
 /// Resumes a paused campaign. Audited when it changes.
 #[utoipa::path(post, path = "/campaigns/{name}/resume", tag = "campaigns",
-    params(("name" = String, Path, description = "Campaign name", example = "credit-verification")),
+    params(CampaignName),
     responses(
         (status = 200, description = "Dialling again (`was_paused` tells whether it was paused)", body = PauseUpdate),
         PauseErrors,
@@ -389,12 +390,13 @@ async fn act(s: &AppState, id: &str, action: AgentAction) -> Result<Response, Ap
 }
 
 /// Logs an agent in (paused until `ready`).
-#[utoipa::path(post, path = "/agents/{id}/login", tag = "agents",
-    params(("id" = String, Path, description = "Agent id", example = "agent0001")),
-    responses(
-        AgentActed,
-        LoginErrors,
-    ))]
+#[utoipa::path(
+    post,
+    path = "/agents/{id}/login",
+    tag = "agents",
+    params(AgentId),
+    responses(AgentActed, LoginErrors)
+)]
 async fn agent_login(
     State(s): State<AppState>,
     Segment(id): Segment,
@@ -403,12 +405,13 @@ async fn agent_login(
 }
 
 /// Makes an agent ready for calls.
-#[utoipa::path(post, path = "/agents/{id}/ready", tag = "agents",
-    params(("id" = String, Path, description = "Agent id", example = "agent0001")),
-    responses(
-        AgentActed,
-        AgentErrors,
-    ))]
+#[utoipa::path(
+    post,
+    path = "/agents/{id}/ready",
+    tag = "agents",
+    params(AgentId),
+    responses(AgentActed, AgentErrors)
+)]
 async fn agent_ready(
     State(s): State<AppState>,
     Segment(id): Segment,
@@ -417,12 +420,13 @@ async fn agent_ready(
 }
 
 /// Logs an agent out.
-#[utoipa::path(post, path = "/agents/{id}/logout", tag = "agents",
-    params(("id" = String, Path, description = "Agent id", example = "agent0001")),
-    responses(
-        AgentActed,
-        AgentErrors,
-    ))]
+#[utoipa::path(
+    post,
+    path = "/agents/{id}/logout",
+    tag = "agents",
+    params(AgentId),
+    responses(AgentActed, AgentErrors)
+)]
 async fn agent_logout(
     State(s): State<AppState>,
     Segment(id): Segment,
@@ -432,7 +436,7 @@ async fn agent_logout(
 
 /// Pauses an agent with a reason.
 #[utoipa::path(post, path = "/agents/{id}/pause", tag = "agents",
-    params(("id" = String, Path, description = "Agent id", example = "agent0001")),
+    params(AgentId),
     request_body = PauseBody,
     responses(
         AgentActed,
@@ -450,7 +454,7 @@ async fn agent_pause(
 
 /// Ends an agent's wrap-up with the call's disposition; the agent is ready again.
 #[utoipa::path(post, path = "/agents/{id}/wrapup", tag = "agents",
-    params(("id" = String, Path, description = "Agent id", example = "agent0001")),
+    params(AgentId),
     request_body = DispositionWire,
     responses(
         AgentActed,
@@ -475,7 +479,7 @@ async fn agent_wrapup(
 /// The screen pop of the agent's connected call (`call` is `null` without one). List data as
 /// loaded, every control character escaped.
 #[utoipa::path(get, path = "/agents/{id}/current", tag = "agents",
-    params(("id" = String, Path, description = "Agent id", example = "agent0001")),
+    params(AgentId),
     responses(
         (status = 200, description = "The agent's current call", body = CurrentCall),
         CurrentCallErrors,

@@ -18,6 +18,8 @@
 //! - `http`: the routes ([`router`]), each handler with its OpenAPI description, and the
 //!   error → status mapping.
 //! - `openapi`: the frame of the OpenAPI document ([`openapi()`]) and `/openapi.json`.
+//! - `params`: the path parameters the document describes (agent id, campaign name), each
+//!   written once.
 //! - `responses`: the error answers the document describes, each written once, and the sets of
 //!   them the handlers list.
 //! - [`grafana`]: the Grafana dashboard of the metrics, embedded and served at `/grafana.json`.
@@ -38,6 +40,7 @@ pub mod grafana;
 mod http;
 pub mod metrics;
 mod openapi;
+mod params;
 pub mod records;
 pub mod report;
 mod responses;
