@@ -107,14 +107,13 @@ impl Core {
             self.connect_tone(agent_leg);
             return;
         }
-        let Some(port) = self.media.ports.allocate(self.now) else {
+        let again = (ai, shown.clone());
+        let Some(agent_leg) = self.open_agent_leg(LegOwner::AgentOfIn(sip), ai, shown) else {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the caller is hung up");
             return self.inbound_agent_lost(sip);
         };
-        let again = (ai, shown.clone());
-        let leg = self.call_agent_leg(LegOwner::AgentOfIn(sip), port, ai, shown);
         if let Some(l) = self.media.inbound.get_mut(&sip) {
-            l.agent_leg = Some((leg, port, None));
+            l.agent_leg = Some(agent_leg);
             l.agent_again = Some(again);
         }
     }
@@ -129,11 +128,10 @@ impl Core {
         };
         if let Some((ai, shown)) = again {
             self.close_inbound_agent_leg(sip);
-            if let Some(port) = self.media.ports.allocate(self.now) {
-                tracing::warn!(agent = %self.agents[ai].spec.id, port, "agent leg opened again on another port");
-                let leg = self.call_agent_leg(LegOwner::AgentOfIn(sip), port, ai, shown);
+            if let Some(agent_leg) = self.open_agent_leg(LegOwner::AgentOfIn(sip), ai, shown) {
+                tracing::warn!(agent = %self.agents[ai].spec.id, port = agent_leg.1, "agent leg opened again on another port");
                 if let Some(l) = self.media.inbound.get_mut(&sip) {
-                    l.agent_leg = Some((leg, port, None));
+                    l.agent_leg = Some(agent_leg);
                 }
                 return;
             }

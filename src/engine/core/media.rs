@@ -241,15 +241,14 @@ impl Core {
             self.leave_if_connection_lost(ai);
             return;
         }
-        let Some(port) = self.media.ports.allocate(self.now) else {
+        let again = (ai, shown.clone());
+        let Some(agent_leg) = self.open_agent_leg(LegOwner::AgentOf(key), ai, shown) else {
             tracing::warn!(agent = %self.agents[ai].spec.id, "no RTP port free for the agent leg: the customer is abandoned");
             self.agent_lost_customer(key);
             return;
         };
-        let again = (ai, shown.clone());
-        let leg = self.call_agent_leg(LegOwner::AgentOf(key), port, ai, shown);
         if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
-            m.agent_leg = Some((leg, port, None));
+            m.agent_leg = Some(agent_leg);
             m.agent_again = Some(again);
         }
     }
@@ -279,13 +278,12 @@ impl Core {
             return false;
         };
         self.close_agent_leg(key);
-        let Some(port) = self.media.ports.allocate(self.now) else {
+        let Some(agent_leg) = self.open_agent_leg(LegOwner::AgentOf(key), ai, shown) else {
             return false;
         };
-        tracing::warn!(agent = %self.agents[ai].spec.id, port, "agent leg opened again on another port");
-        let leg = self.call_agent_leg(LegOwner::AgentOf(key), port, ai, shown);
+        tracing::warn!(agent = %self.agents[ai].spec.id, port = agent_leg.1, "agent leg opened again on another port");
         if let Some(m) = self.calls.get_mut(&key).and_then(|r| r.media.as_mut()) {
-            m.agent_leg = Some((leg, port, None));
+            m.agent_leg = Some(agent_leg);
         }
         true
     }
@@ -299,6 +297,19 @@ impl Core {
                 prompt,
             });
         }
+    }
+
+    /// A per-call agent leg for `owner` on a free port, agent `ai`'s phone called with it
+    /// ([`Self::call_agent_leg`]), as `agent_leg` holds it: (leg, port, no SIP call yet);
+    /// `None` when no port is free.
+    pub(crate) fn open_agent_leg(
+        &mut self,
+        owner: LegOwner,
+        ai: usize,
+        shown: AgentLeg,
+    ) -> Option<(LegId, u16, Option<SipCall>)> {
+        let port = self.media.ports.allocate(self.now)?;
+        Some((self.call_agent_leg(owner, port, ai, shown), port, None))
     }
 
     /// Opens a per-call agent leg for `owner` on `port` and calls agent `ai`'s phone with
@@ -692,11 +703,9 @@ impl Core {
             Some(LegOwner::AgentOf(key)) => self.agent_leg_failed(key, leg, &reason),
             Some(LegOwner::Customer(key)) => {
                 tracing::error!(?leg, %reason, "media leg not opened: hanging up");
-                if let Some(rec) = self.calls.get_mut(&key) {
-                    if rec.media.as_ref().is_some_and(|m| m.customer == leg) && rec.agent.is_none()
-                    {
-                        rec.media_failed = true;
-                    }
+                // The leg is the call's customer leg (its owner says so).
+                if let Some(rec) = self.calls.get_mut(&key).filter(|r| r.agent.is_none()) {
+                    rec.media_failed = true;
                 }
                 if let Some(call) = self.calls.get(&key).and_then(|r| r.sip) {
                     self.emit_sip(SipCommand::Hangup { call });
