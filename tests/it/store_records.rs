@@ -13,6 +13,21 @@ use outdial::store::{phone_rev, CallFilter, CallRecord, Db, RecordingFilter, Sto
 
 const SEC: i64 = 1_000;
 
+/// Every row of `sql` (no parameters), on either backend.
+async fn select_all<T>(s: &Store, sql: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    match s.db() {
+        Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await,
+        Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 async fn exec(s: &Store, sql: &str) {
     match s.db() {
         Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
@@ -194,16 +209,8 @@ async fn seed_records(s: &Store) -> Vec<Seed> {
     let csv = |nums: Vec<String>| format!("phone\n{}\n", nums.join("\n"));
     load(s, "c1", &csv(mobiles(1, 6)), t0() - HOUR).await;
     load(s, "c2", &csv(mobiles(7, 6)), t0() - HOUR).await;
-    let leads: Vec<(i64, i64, String)> = match s.db() {
-        Db::Sqlite(p) => sqlx::query_as("SELECT id, campaign_id, phone FROM leads ORDER BY id")
-            .fetch_all(p)
-            .await
-            .unwrap(),
-        Db::Postgres(p) => sqlx::query_as("SELECT id, campaign_id, phone FROM leads ORDER BY id")
-            .fetch_all(p)
-            .await
-            .unwrap(),
-    };
+    let leads: Vec<(i64, i64, String)> =
+        select_all(s, "SELECT id, campaign_id, phone FROM leads ORDER BY id").await;
     assert_eq!(leads.len(), 12);
     let text = |v: Option<&str>| v.map_or("NULL".to_string(), |v| format!("'{v}'"));
     let rows: Vec<String> = (0..72usize)
@@ -253,12 +260,9 @@ async fn seed_records(s: &Store) -> Vec<Seed> {
     let sql = "SELECT a.id, c.name, a.phone, a.dial_ms, a.disposition, a.agent_disposition, \
                a.agent, CAST(CASE WHEN a.recording_path IS NULL THEN 0 ELSE 1 END AS BIGINT) \
                FROM attempts a JOIN campaigns c ON c.id = a.campaign_id ORDER BY a.id";
-    let rows: Vec<Row> = match s.db() {
-        Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
-        Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
-    };
-    assert_eq!(rows.len(), 72);
-    rows.into_iter()
+    let read: Vec<Row> = select_all(s, sql).await;
+    assert_eq!(read.len(), 72);
+    read.into_iter()
         .map(|r| Seed {
             id: r.0,
             campaign: r.1,
@@ -424,10 +428,7 @@ async fn searches_read_an_index_of_attempts(db: &TestDb) {
     // 30 days of records (6,000 more) in both campaigns, by 20 agents.
     let first_leads =
         "SELECT MIN(id), campaign_id FROM leads GROUP BY campaign_id ORDER BY campaign_id";
-    let leads: Vec<(i64, i64)> = match s.db() {
-        Db::Sqlite(p) => sqlx::query_as(first_leads).fetch_all(p).await.unwrap(),
-        Db::Postgres(p) => sqlx::query_as(first_leads).fetch_all(p).await.unwrap(),
-    };
+    let leads: Vec<(i64, i64)> = select_all(s, first_leads).await;
     let rows: Vec<String> = (0..6_000i64)
         .map(|i| {
             let (lead, camp) = leads[(i % 2) as usize];
